@@ -1,0 +1,54 @@
+# Near Miss Portal: `make run` (portal with demo data on SQLite) and `make test` (the whole suite).
+# Both set up everything they need on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8501
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run test lint chromium postgres bench soak clean-db
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# Start the local PostgreSQL cluster if it is installed but stopped; the tests decide what a
+# missing server means (a failure under CI=true).
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { command -v pg_ctlcluster >/dev/null 2>&1 && \
+	  $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; }
+
+run: install
+	NEARMISS_ENV=demo $(BIN)/nearmiss init
+	NEARMISS_ENV=demo $(BIN)/nearmiss demo --if-empty
+	NEARMISS_ENV=demo $(BIN)/streamlit run app.py --server.port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install chromium postgres
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+# Benchmarks (not tests): budgets at each size on both databases; figures in bench/RESULTS.md.
+BENCH_SIZES ?= 10000 100000
+bench: install chromium postgres
+	@for n in $(BENCH_SIZES); do for db in sqlite postgresql; do \
+	  $(BIN)/python bench/scale.py --reports $$n --backend $$db || exit 1; done; done
+
+# A longer run of the concurrency workload than CI affords.
+soak: install postgres
+	$(BIN)/python bench/soak_writers.py --writers 16 --seconds 60
+
+clean-db:
+	rm -f data/nearmiss.db data/nearmiss.db-wal data/nearmiss.db-shm
