@@ -1,0 +1,462 @@
+"""Read side of actions: the register (with overdue and due-soon), a plan in full, and the
+builder's proposals from a report, a root cause analysis or a cluster."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from core.actions.measures import Evaluation, MeasureFilters, evaluate
+from core.actions.models import (
+    Action,
+    ActionEvidenceCheck,
+    ActionPlan,
+    ActionPlanReport,
+    SustainmentCheck,
+    VerificationMeasure,
+)
+from core.actions.service import plan_in_scope
+from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength, strength_warning
+from core.auth.actor import Actor
+from core.auth.models import User
+from core.auth.policy import Capability, can, require
+from core.auth.service import build_actor
+from core.config import Settings, settings
+from core.errors import NotFound
+from core.organisation.models import Location, Region, Service
+from core.reports.models import NearMissReport
+from core.review.rca import rca_findings_for_actions
+from core.taxonomy.models import NearMissType
+from core.triage.service import load_report_in_scope
+
+
+def deadline_state(deadline: date, status: ActionStatus, today: date,
+                   due_soon_days: int) -> str | None:
+    """"overdue", "due_soon" or None: only open actions are late."""
+    if status not in (ActionStatus.PLANNED, ActionStatus.IN_PROGRESS):
+        return None
+    if deadline < today:
+        return "overdue"
+    if deadline <= today + timedelta(days=due_soon_days):
+        return "due_soon"
+    return None
+
+
+def week_bounds(today: date) -> tuple[date, date]:
+    monday = today - timedelta(days=today.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+@dataclass(frozen=True)
+class RegisterFilters:
+    owner_ids: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ()
+    service_ids: tuple[int, ...] = ()
+    strengths: tuple[str, ...] = ()
+    overdue_only: bool = False
+    review_this_week: bool = False
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    id: int
+    plan_id: int
+    plan_title: str
+    title: str
+    owner: str
+    owner_id: int
+    service: str | None
+    deadline: date
+    review_date: date
+    status: ActionStatus
+    strength: Strength
+    kind: str
+    go_live: date | None
+    window_end: date | None
+    sustainment_due: date | None
+    checks_done: int
+    checks_total: int
+    deadline_state: str | None
+    review_due_this_week: bool
+    version: int
+
+
+def _visible(actor: Actor):
+    """Provider-wide actions and those of the actor's services; an owner always sees theirs."""
+    if actor.service_ids is None:
+        return Action.id.is_not(None)
+    return or_(Action.service_id.is_(None), Action.service_id.in_(actor.service_ids),
+               Action.owner_id == actor.user_id)
+
+
+def register(session: Session, actor: Actor, filters: RegisterFilters, *, today: date,
+             rules: Settings | None = None, limit: int = 500) -> list[RegisterRow]:
+    """The action register, overdue first, then by deadline."""
+    require(actor, Capability.VIEW_ACTIONS)
+    rules = rules or settings()
+    checks = (select(ActionEvidenceCheck.action_id,
+                     func.count().label("total"),
+                     func.count(ActionEvidenceCheck.completed_at).label("done"))
+              .group_by(ActionEvidenceCheck.action_id).subquery())
+    pending_sustainment = (select(SustainmentCheck.action_id,
+                                  func.min(SustainmentCheck.due_date).label("due"))
+                           .where(SustainmentCheck.confirmed_at.is_(None))
+                           .group_by(SustainmentCheck.action_id).subquery())
+    query = (
+        select(Action, ActionPlan.title, User.display_name, Service.name, checks.c.total,
+               checks.c.done, pending_sustainment.c.due)
+        .join(ActionPlan, ActionPlan.id == Action.plan_id)
+        .join(User, User.id == Action.owner_id)
+        .outerjoin(Service, Service.id == Action.service_id)
+        .outerjoin(checks, checks.c.action_id == Action.id)
+        .outerjoin(pending_sustainment, pending_sustainment.c.action_id == Action.id)
+        .where(_visible(actor))
+        .order_by(Action.deadline, Action.id).limit(limit)
+    )
+    if filters.owner_ids:
+        query = query.where(Action.owner_id.in_(filters.owner_ids))
+    if filters.statuses:
+        query = query.where(Action.status.in_(filters.statuses))
+    if filters.service_ids:
+        query = query.where(Action.service_id.in_(filters.service_ids))
+    if filters.strengths:
+        query = query.where(Action.strength.in_(filters.strengths))
+    if filters.overdue_only:
+        query = query.where(Action.deadline < today, Action.status.in_(
+            (ActionStatus.PLANNED.value, ActionStatus.IN_PROGRESS.value)))
+    _monday, sunday = week_bounds(today)
+    if filters.review_this_week:
+        query = query.where(Action.review_date <= sunday, Action.status.in_(
+            [s.value for s in ActionStatus if s.open]))
+    rows = []
+    for action, plan_title, owner, service, total, done, sustainment in session.execute(query):
+        status = ActionStatus(action.status)
+        window_end = (action.go_live_date + timedelta(days=action.test_window_days or 0)
+                      if action.go_live_date else None)
+        rows.append(RegisterRow(
+            id=action.id, plan_id=action.plan_id, plan_title=plan_title, title=action.title,
+            owner=owner, owner_id=action.owner_id, service=service, deadline=action.deadline,
+            review_date=action.review_date, status=status, strength=Strength(action.strength),
+            kind=KINDS_BY_KEY[action.strength_category].label
+            if action.strength_category in KINDS_BY_KEY else action.strength_category,
+            go_live=action.go_live_date, window_end=window_end, sustainment_due=sustainment,
+            checks_done=done or 0, checks_total=total or 0,
+            deadline_state=deadline_state(action.deadline, status, today,
+                                          rules.actions.due_soon_days),
+            review_due_this_week=status.open and action.review_date <= sunday,
+            version=action.version_id))
+    rows.sort(key=lambda r: (r.deadline_state != "overdue", r.deadline, r.id))
+    return rows
+
+
+@dataclass(frozen=True)
+class CheckView:
+    id: int
+    name: str
+    completed_at: datetime | None
+    completed_by: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class SustainmentView:
+    id: int
+    due_date: date
+    confirmed_at: datetime | None
+    confirmed_by: str | None
+    in_place: bool | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ActionView:
+    row: RegisterRow
+    description: str
+    checks: list[CheckView]
+    measure: VerificationMeasure | None
+    evaluation: Evaluation | None
+    sustainment: list[SustainmentView]
+
+
+@dataclass(frozen=True)
+class PlanDetail:
+    plan: ActionPlan
+    created_by: str
+    reports: list[tuple[str, str, str, str]]  # reference, type, where, status
+    actions: list[ActionView]
+    warning: str | None
+
+
+def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
+                rules: Settings | None = None) -> PlanDetail:
+    """A plan with its reports, actions, evidence checks, measures and their evaluation."""
+    require(actor, Capability.VIEW_ACTIONS)
+    rules = rules or settings()
+    plan = plan_in_scope(session, actor, plan_id)
+    rows = [r for r in register(session, actor, RegisterFilters(), today=today, rules=rules,
+                                limit=10_000) if r.plan_id == plan_id]
+    ids = [r.id for r in rows]
+    names = dict(session.execute(select(User.id, User.display_name)).all())
+    checks: dict[int, list[CheckView]] = defaultdict(list)
+    for check in session.scalars(select(ActionEvidenceCheck).where(
+            ActionEvidenceCheck.action_id.in_(ids)).order_by(ActionEvidenceCheck.position)):
+        checks[check.action_id].append(CheckView(check.id, check.name, check.completed_at,
+                                                 names.get(check.completed_by_id or 0),
+                                                 check.note))
+    measures = {m.action_id: m for m in session.scalars(select(VerificationMeasure).where(
+        VerificationMeasure.action_id.in_(ids)))}
+    sustainment: dict[int, list[SustainmentView]] = defaultdict(list)
+    for item in session.scalars(select(SustainmentCheck).where(
+            SustainmentCheck.action_id.in_(ids)).order_by(SustainmentCheck.due_date)):
+        sustainment[item.action_id].append(SustainmentView(
+            item.id, item.due_date, item.confirmed_at, names.get(item.confirmed_by_id or 0),
+            item.in_place, item.note))
+    descriptions = dict(session.execute(select(Action.id, Action.description).where(
+        Action.id.in_(ids))).all())
+    actions = []
+    for row in rows:
+        measure = measures.get(row.id)
+        evaluation = None
+        if measure is not None and row.go_live is not None:
+            evaluation = evaluate(session, MeasureFilters.from_json(measure.filters),
+                                  per=measure.per, direction=measure.direction,
+                                  target=measure.target, go_live=row.go_live,
+                                  window_days=(row.window_end - row.go_live).days
+                                  if row.window_end else 0,
+                                  baseline_weeks=measure.baseline_weeks,
+                                  min_improvement=rules.actions.min_improvement, today=today)
+        actions.append(ActionView(row, descriptions.get(row.id, ""), checks[row.id], measure,
+                                  evaluation, sustainment[row.id]))
+    reports = [
+        (ref, type_name, f"{service} · {location}", status)
+        for ref, type_name, service, location, status in session.execute(
+            select(NearMissReport.reference, NearMissType.name, Service.name, Location.name,
+                   NearMissReport.status)
+            .join(ActionPlanReport, ActionPlanReport.report_id == NearMissReport.id)
+            .join(NearMissType, NearMissType.key == NearMissReport.type_key)
+            .join(Service, Service.id == NearMissReport.service_id)
+            .join(Location, Location.id == NearMissReport.location_id)
+            .where(ActionPlanReport.plan_id == plan_id).order_by(NearMissReport.occurred_at))]
+    warning = strength_warning([session.get(Action, i).strength_category for i in ids],
+                               high_potential=plan.high_potential, clustered=plan.clustered)
+    return PlanDetail(plan, names.get(plan.created_by_id, "?"), reports, actions, warning)
+
+
+# -- the builder's proposals -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlanProposal:
+    """What the builder opens with: links, a title, a theme and a measure matching it."""
+
+    source: str
+    title: str
+    theme: str
+    references: list[str]
+    rca_id: int | None = None
+    cluster_type_key: str | None = None
+    cluster_service_id: int | None = None
+    cluster_region_id: int | None = None
+    measure: MeasureFilters = field(default_factory=MeasureFilters)
+    high_potential: bool = False
+    clustered: bool = False
+
+
+def proposal_from_report(session: Session, actor: Actor, reference: str) -> PlanProposal:
+    """A plan for one report: its type in its service (and location, for a repeat)."""
+    require(actor, Capability.MANAGE_ACTIONS)
+    report = load_report_in_scope(session, actor, reference)
+    type_name = session.get(NearMissType, report.type_key).name  # type: ignore[union-attr]
+    service = session.get(Service, report.service_id)
+    location = session.get(Location, report.location_id)
+    capture = {}
+    source = (report.capture_fields or {}).get("source_of_discrepancy")
+    if source:
+        capture["source_of_discrepancy"] = source
+    measure = MeasureFilters(
+        type_keys=(report.type_key,), service_ids=(report.service_id,),
+        location_ids=(report.location_id,) if report.is_repeat else (), capture=capture)
+    where = f"{location.name}, {service.name}" if report.is_repeat and location and service \
+        else (service.name if service else "")
+    return PlanProposal(
+        source="report", title=f"{type_name}: {where}", theme=report.description[:500],
+        references=[report.reference], measure=measure,
+        high_potential=report.severity == "high", clustered=report.in_cluster)
+
+
+def proposal_from_rca(session: Session, actor: Actor, rca_id: int) -> PlanProposal:
+    """A plan from a completed root cause analysis: its findings and its reports."""
+    require(actor, Capability.MANAGE_ACTIONS)
+    findings = rca_findings_for_actions(session, actor, rca_id)
+    reports = list(session.scalars(select(NearMissReport).where(
+        NearMissReport.id.in_(findings.report_ids))))
+    types = tuple(sorted({r.type_key for r in reports}))
+    sources = {(r.capture_fields or {}).get("source_of_discrepancy") for r in reports} - {None}
+    measure = MeasureFilters(type_keys=types,
+                             capture={"source_of_discrepancy": sources.pop()}
+                             if len(sources) == 1 else {})
+    return PlanProposal(
+        source="rca", title=findings.title, theme=findings.findings or findings.title,
+        references=list(findings.references), rca_id=findings.rca_id, measure=measure,
+        high_potential=any(r.severity == "high" for r in reports),
+        clustered=any(r.in_cluster for r in reports))
+
+
+@dataclass(frozen=True)
+class ClusterTheme:
+    type_key: str
+    type_name: str
+    scope: str  # service | region
+    scope_id: int
+    scope_name: str
+    references: list[str]
+    first: datetime
+    last: datetime
+
+    @property
+    def label(self) -> str:
+        return (f"{self.type_name} in {self.scope_name} ({len(self.references)} reports, "
+                f"{self.first:%d %b}–{self.last:%d %b})")
+
+
+def current_clusters(session: Session, actor: Actor, *, now: datetime,
+                     days: int = 42) -> list[ClusterTheme]:
+    """Clustered near misses of the last weeks, grouped by type and region (or service)."""
+    require(actor, Capability.VIEW_BOARD)
+    query = (select(NearMissReport.reference, NearMissReport.type_key, NearMissType.name,
+                    NearMissReport.occurred_at, Service.id, Service.name, Region.id,
+                    Region.name)
+             .join(NearMissType, NearMissType.key == NearMissReport.type_key)
+             .join(Service, Service.id == NearMissReport.service_id)
+             .outerjoin(Region, Region.id == Service.region_id)
+             .where(NearMissReport.in_cluster.is_(True),
+                    NearMissReport.occurred_at >= now - timedelta(days=days))
+             .order_by(NearMissReport.occurred_at))
+    if actor.service_ids is not None:
+        query = query.where(NearMissReport.service_id.in_(actor.service_ids))
+    groups: dict[tuple[str, str, int], list] = defaultdict(list)
+    names: dict[tuple[str, str, int], tuple[str, str]] = {}
+    for ref, type_key, type_name, occurred, service_id, service, region_id, region in \
+            session.execute(query):
+        key = (type_key, "region", region_id) if region_id else (type_key, "service",
+                                                                   service_id)
+        groups[key].append((ref, occurred))
+        names[key] = (type_name, region if region_id else service)
+    themes = [ClusterTheme(k[0], names[k][0], k[1], k[2], names[k][1],
+                           [ref for ref, _ in members], members[0][1], members[-1][1])
+              for k, members in groups.items() if len(members) >= 2]
+    return sorted(themes, key=lambda t: t.last, reverse=True)
+
+
+def proposal_from_cluster(session: Session, actor: Actor, type_key: str, scope: str,
+                          scope_id: int, *, now: datetime) -> PlanProposal:
+    """A plan for a cluster: its type in its service or region, all its reports linked."""
+    require(actor, Capability.MANAGE_ACTIONS)
+    theme = next((t for t in current_clusters(session, actor, now=now)
+                  if (t.type_key, t.scope, t.scope_id) == (type_key, scope, scope_id)), None)
+    if theme is None:
+        raise NotFound("That cluster is not among your services any more.")
+    service_ids: tuple[int, ...]
+    if scope == "region":
+        service_ids = tuple(session.scalars(select(Service.id).where(
+            Service.region_id == scope_id)))
+    else:
+        service_ids = (scope_id,)
+    return PlanProposal(
+        source="cluster", title=f"Cluster: {theme.label}",
+        theme=f"A cluster of {theme.type_name.lower()} near misses in {theme.scope_name}.",
+        references=theme.references, cluster_type_key=type_key,
+        cluster_service_id=scope_id if scope == "service" else None,
+        cluster_region_id=scope_id if scope == "region" else None,
+        measure=MeasureFilters(type_keys=(type_key,), service_ids=service_ids),
+        clustered=True,
+        high_potential=bool(session.scalar(select(func.count()).where(
+            NearMissReport.reference.in_(theme.references), NearMissReport.severity == "high"))))
+
+
+
+# -- small reads for the pages: owners to choose from, the reports a plan links, plans of a report
+
+@dataclass(frozen=True)
+class OwnerChoice:
+    """An active user who could own an action (core still checks they reach its services)."""
+
+    id: int
+    name: str
+    services: str  # "all services" or the names of theirs
+    service_ids: frozenset[int] | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} · {self.services}"
+
+    def reaches(self, service_ids: set[int]) -> bool:
+        return self.service_ids is None or service_ids <= self.service_ids
+
+
+def owner_choices(session: Session, actor: Actor) -> list[OwnerChoice]:
+    """Active users who may see the action register, by name (owners of actions)."""
+    require(actor, Capability.VIEW_ACTIONS)
+    names = dict(session.execute(select(Service.id, Service.name)).all())
+    choices = []
+    for user in session.scalars(select(User).where(User.active.is_(True))
+                                .order_by(User.display_name, User.id)):
+        owner = build_actor(user)
+        if not can(owner, Capability.VIEW_ACTIONS):
+            continue
+        services = ("all services" if owner.service_ids is None else
+                    ", ".join(sorted(names.get(i, "?") for i in owner.service_ids))
+                    or "no services")
+        choices.append(OwnerChoice(user.id, user.display_name, services, owner.service_ids))
+    return choices
+
+
+@dataclass(frozen=True)
+class LinkedReport:
+    id: int
+    reference: str
+    type_name: str
+    service_id: int
+    where: str
+    occurred_at: datetime
+    status: str
+    high_potential: bool
+    clustered: bool
+
+
+def linked_reports(session: Session, actor: Actor, references: list[str],
+                   ) -> tuple[list[LinkedReport], list[str]]:
+    """The reports a plan in the builder would link (in the actor's scope), and the
+    references not found among the actor's services."""
+    require(actor, Capability.VIEW_ACTIONS)
+    found: list[LinkedReport] = []
+    missing: list[str] = []
+    for reference in dict.fromkeys(r.strip().upper() for r in references if r.strip()):
+        try:
+            report = load_report_in_scope(session, actor, reference)
+        except NotFound:
+            missing.append(reference)
+            continue
+        type_ = session.get(NearMissType, report.type_key)
+        service = session.get(Service, report.service_id)
+        location = session.get(Location, report.location_id)
+        found.append(LinkedReport(
+            report.id, report.reference, type_.name if type_ else report.type_key,
+            report.service_id, f"{service.name if service else '?'} · "
+                               f"{location.name if location else '?'}",
+            report.occurred_at, report.status, report.severity == "high", report.in_cluster))
+    return found, missing
+
+
+def plans_for_report(session: Session, actor: Actor, reference: str) -> list[tuple[int, str]]:
+    """The action plans serving a report: (plan id, title), newest first."""
+    require(actor, Capability.VIEW_ACTIONS)
+    report = load_report_in_scope(session, actor, reference)
+    return [(plan_id, title) for plan_id, title in session.execute(
+        select(ActionPlan.id, ActionPlan.title)
+        .join(ActionPlanReport, ActionPlanReport.plan_id == ActionPlan.id)
+        .where(ActionPlanReport.report_id == report.id)
+        .order_by(ActionPlan.id.desc()))]

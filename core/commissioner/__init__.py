@@ -1,0 +1,1 @@
+"""Commissioner and funder views: read-only, de-identified evidence, the governance pack."""

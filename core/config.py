@@ -1,0 +1,286 @@
+"""Where the portal's configuration comes from: environment variables and data/settings.yaml.
+
+Environment (deployment): NEARMISS_DATABASE_URL, NEARMISS_ENV (demo|production),
+NEARMISS_COOKIE_KEY, NEARMISS_SETTINGS, NEARMISS_TAXONOMY, NEARMISS_DATA_DIR (where evidence
+files are written).
+Settings file (what a provider tailors): thresholds, time zone, sign-in rules, role scopes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.yamlfile import load_model
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "sqlite:///data/nearmiss.db"
+DEMO_COOKIE_KEY = "nearmiss-demo-cookie-key-not-for-production"
+# Values that must never be accepted as a production cookie key.
+PLACEHOLDER_COOKIE_KEYS = frozenset({"", "change-me", "changeme", "some_key", DEMO_COOKIE_KEY})
+MIN_COOKIE_KEY_LENGTH = 32
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReportLimits(_Strict):
+    description_max_chars: int = Field(2000, ge=50, le=20000)
+    short_text_max_chars: int = Field(300, ge=20, le=5000)
+    future_tolerance_minutes: int = Field(5, ge=0, le=120)
+    oldest_days: int = Field(366, ge=1, le=3650)
+
+
+class SignInRules(_Strict):
+    max_failed_attempts: int = Field(5, ge=1, le=50)
+    lockout_minutes: int = Field(15, ge=1, le=1440)
+    session_hours: float = Field(12, gt=0, le=24 * 30)
+    idle_minutes: int = Field(60, ge=1, le=24 * 60)
+    min_password_length: int = Field(12, ge=8, le=72)
+    bcrypt_rounds: int = Field(12, ge=4, le=16)
+
+
+class RoleScopes(_Strict):
+    # Roles that see every service; all other roles see only the services assigned to the user.
+    org_wide_roles: tuple[str, ...] = (
+        "safeguarding", "clinical", "operations", "quality", "governance", "commissioner", "admin",
+    )
+
+
+SEVERITIES = ("low", "medium", "high")
+RECURRENCES = ("single", "repeat", "cluster")
+REVIEW_LEVELS = ("none", "supervisor_review", "barrier_review", "root_cause_analysis")
+
+
+class TriageRules(_Strict):
+    """The severity x recurrence matrix and the recurrence and cluster rules."""
+
+    # matrix[severity][recurrence] -> review level (the minimum investigation).
+    matrix: dict[str, dict[str, str]] = Field(default_factory=lambda: {
+        "high": {"single": "barrier_review", "repeat": "barrier_review",
+                 "cluster": "root_cause_analysis"},
+        "medium": {"single": "supervisor_review", "repeat": "supervisor_review",
+                   "cluster": "barrier_review"},
+        "low": {"single": "none", "repeat": "supervisor_review", "cluster": "barrier_review"},
+    })
+    recurrence_window_days: int = Field(90, ge=1, le=730)
+    cluster_min_reports: int = Field(3, ge=2, le=100)
+    cluster_window_days: int = Field(14, ge=1, le=365)
+    # A busy service reports some near misses every fortnight; a cluster is more than usual:
+    # at least this many times the average count per window over the baseline period
+    # (0 turns the comparison off and leaves the plain "N within D days" rule).
+    cluster_baseline_factor: float = Field(2.0, ge=0, le=20)
+    cluster_baseline_days: int = Field(84, ge=14, le=730)
+    # ... and no likelier than this by chance at the usual rate (see core/triage/cluster_rule).
+    cluster_p_value: float = Field(0.01, gt=0, le=1)
+
+    @field_validator("matrix")
+    @classmethod
+    def _complete(cls, matrix: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        if set(matrix) != set(SEVERITIES):
+            raise ValueError(f"the matrix needs exactly the rows {', '.join(SEVERITIES)}")
+        for severity, row in matrix.items():
+            if set(row) != set(RECURRENCES):
+                raise ValueError(f"matrix row {severity!r} needs exactly the columns "
+                                 f"{', '.join(RECURRENCES)}")
+            for recurrence, level in row.items():
+                if level not in REVIEW_LEVELS:
+                    raise ValueError(f"matrix cell {severity}/{recurrence}: {level!r} is not one "
+                                     f"of {', '.join(REVIEW_LEVELS)}")
+        return matrix
+
+
+class EscalationRules(_Strict):
+    """How soon each kind of escalation must be acknowledged before it is flagged red."""
+
+    acknowledge_within_minutes: dict[str, int] = Field(default_factory=lambda: {
+        "safeguarding": 60, "supervisor_alert": 30, "clinical_review": 240, "operations": 1440,
+    })
+
+    @field_validator("acknowledge_within_minutes")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        kinds = {"safeguarding", "supervisor_alert", "clinical_review", "operations"}
+        if set(value) != kinds:
+            raise ValueError(f"give a time for exactly these kinds: {', '.join(sorted(kinds))}")
+        if any(minutes < 1 for minutes in value.values()):
+            raise ValueError("times must be at least 1 minute")
+        return value
+
+
+class EmailSettings(_Strict):
+    """Outgoing email for notifications; no smtp_host means in-app notifications only."""
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None  # the password comes from NEARMISS_SMTP_PASSWORD
+    sender: str = "near-miss-portal@localhost"
+    timeout_seconds: float = Field(10, gt=0, le=120)
+    portal_url: str = "http://localhost:8501"
+
+
+class AttachmentRules(_Strict):
+    """Evidence files: how big, and which kinds (by extension, checked against the content)."""
+
+    max_megabytes: float = Field(5, gt=0, le=50)
+    allowed_types: tuple[str, ...] = ("pdf", "png", "jpg", "jpeg", "txt", "csv", "docx", "xlsx")
+
+
+class ActionRules(_Strict):
+    """Action plans: test windows, verification, sustainment, reminders."""
+
+    test_window_days: int = Field(14, ge=1, le=365)
+    baseline_weeks: int = Field(12, ge=2, le=104)
+    # A rate must improve by at least this share on the baseline to be proposed "effective".
+    min_improvement: float = Field(0.2, ge=0, lt=1)
+    sustainment_after_days: int = Field(42, ge=1, le=730)
+    due_soon_days: int = Field(7, ge=1, le=60)
+
+
+class SpcSettings(_Strict):
+    """Which special-cause rules the control charts apply (see core/spc.py)."""
+
+    beyond_limit: bool = True
+    shift: bool = True
+    shift_length: int = Field(7, ge=3, le=50)
+    trend: bool = True
+    trend_length: int = Field(7, ge=3, le=50)
+    two_of_three: bool = True
+    clip_lower_at_zero: bool = False
+    provisional_below: int = Field(12, ge=2, le=1000)
+
+
+class CommissionerRules(_Strict):
+    """What leaves the provider for commissioners and funders."""
+
+    suppress_below: int = Field(5, ge=2, le=100)  # counts from 1 to this minus 1 are hidden
+
+
+class Settings(_Strict):
+    """The provider-tailored settings file (data/settings.yaml)."""
+
+    provider_name: str = "Near Miss Portal"
+    timezone: str = "UTC"
+    reference_prefix: str = Field("NM", pattern=r"^[A-Z]{1,6}$")
+    report: ReportLimits = ReportLimits()
+    sign_in: SignInRules = SignInRules()
+    scopes: RoleScopes = RoleScopes()
+    triage: TriageRules = TriageRules()
+    escalation: EscalationRules = EscalationRules()
+    email: EmailSettings = EmailSettings()
+    attachments: AttachmentRules = AttachmentRules()
+    actions: ActionRules = ActionRules()
+    spc: SpcSettings = SpcSettings()
+    commissioner: CommissionerRules = CommissionerRules()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
+                             "'America/New_York' or 'Europe/London')") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Deployment facts read from the process environment.
+
+    `data_dir` is where the portal writes (evidence files); the configuration files it reads
+    (settings, taxonomy, cues) default to the project's data/ folder.
+    """
+
+    database_url: str
+    mode: str
+    cookie_key: str | None
+    settings_path: Path
+    taxonomy_path: Path
+    data_dir: Path
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode == "demo"
+
+
+def _resolve_sqlite_url(url: str) -> str:
+    """Make a relative SQLite path relative to the project, not the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix):]
+        if rest and not rest.startswith(":memory:"):
+            return prefix + str((PROJECT_ROOT / rest).resolve())
+    return url
+
+
+def environment() -> Environment:
+    """Read the deployment environment (cheap; call it whenever needed)."""
+    data_dir = Path(os.environ.get("NEARMISS_DATA_DIR", PROJECT_ROOT / "data"))
+    mode = os.environ.get("NEARMISS_ENV", "production").strip().lower() or "production"
+    return Environment(
+        database_url=_resolve_sqlite_url(
+            os.environ.get("NEARMISS_DATABASE_URL", DEFAULT_DATABASE_URL)
+        ),
+        mode=mode,
+        cookie_key=os.environ.get("NEARMISS_COOKIE_KEY"),
+        settings_path=Path(os.environ.get("NEARMISS_SETTINGS",
+                                          PROJECT_ROOT / "data" / "settings.yaml")),
+        taxonomy_path=Path(os.environ.get("NEARMISS_TAXONOMY",
+                                          PROJECT_ROOT / "data" / "taxonomy.yaml")),
+        data_dir=data_dir,
+    )
+
+
+@lru_cache(maxsize=8)
+def _settings_at(path: str, mtime: float) -> Settings:
+    return load_model(path, Settings)
+
+
+def settings() -> Settings:
+    """The settings file, re-read when it changes on disk. Missing file: built-in defaults."""
+    path = environment().settings_path
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        return Settings()
+    return _settings_at(str(path), mtime)
+
+
+def cookie_key_problem(env: Environment, configured: str | None) -> str | None:
+    """Why the sign-in cookie key cannot be used, or None when it is fine.
+
+    Demo mode may use the built-in demo key; production needs a long random secret.
+    """
+    key = configured if configured is not None else env.cookie_key
+    if env.is_demo:
+        return None
+    how = ("Set a long random secret (at least 32 characters) in NEARMISS_COOKIE_KEY or as "
+           "cookie_key in .streamlit/secrets.toml, e.g. "
+           "python -c 'import secrets; print(secrets.token_urlsafe(48))'.")
+    if key is None or key.strip() in PLACEHOLDER_COOKIE_KEYS:
+        return "No sign-in cookie key is set (or it is the example value). " + how
+    if len(key) < MIN_COOKIE_KEY_LENGTH:
+        return f"The sign-in cookie key is shorter than {MIN_COOKIE_KEY_LENGTH} characters. " + how
+    return None
+
+
+def effective_cookie_key(env: Environment, configured: str | None) -> str:
+    """The key to sign cookies with (the demo key only in demo mode)."""
+    key = configured if configured is not None else env.cookie_key
+    if env.is_demo and (key is None or not key.strip()):
+        return DEMO_COOKIE_KEY
+    if key is None:
+        raise ValueError("no cookie key configured")
+    return key

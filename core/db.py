@@ -1,0 +1,139 @@
+"""Database engine, declarative base, and the unit of work every service writes through.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout; write
+transactions start with BEGIN IMMEDIATE so two writers queue instead of dead-locking.
+PostgreSQL (psycopg 3) is the production database; connections are pre-pinged so the app
+survives a server restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session
+
+from core.config import environment
+from core.errors import StorageUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+# The widest integer an id column holds (INTEGER: 32 bits on PostgreSQL); a wider Python int
+# cannot even be bound in a query, so it is treated as an id that does not exist.
+ID_MIN, ID_MAX = -(2**31), 2**31 - 1
+
+
+def storable_id(value: object) -> bool:
+    """Whether `value` could be a row id (anything else is simply not found)."""
+    return isinstance(value, int) and ID_MIN <= value <= ID_MAX
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table; naming convention keeps Alembic diffs stable."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: DateTime(timezone=False),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for `url` with the portal's connection settings."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and not path.startswith(":memory:"):
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def engine_for(url: str) -> Engine:
+    """One engine (and pool) per database URL per process."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url)
+        return engine
+
+
+def get_engine() -> Engine:
+    """The engine for the configured NEARMISS_DATABASE_URL."""
+    return engine_for(environment().database_url)
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and process shutdown)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def read_session(engine: Engine | None = None) -> Iterator[Session]:
+    """A session for queries only; nothing it does is committed.
+
+    Closing (not rolling back) ends the transaction but leaves loaded objects readable, so a
+    query function may return ORM rows to its caller.
+    """
+    session = Session(bind=engine or get_engine(), expire_on_commit=False)
+    try:
+        yield session
+    except (OperationalError, InterfaceError) as exc:
+        # Unreachable or locked: one error type pages can answer with "try again".
+        raise StorageUnavailable("The database could not be reached. Try again in a moment; "
+                                 "nothing you typed is lost.") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StorageUnavailable("The database connection was lost. Try again in a "
+                                     "moment; nothing you typed is lost.") from exc
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,399 @@
+"""The governance pack: a PDF of the period's evidence for a board or a commissioner, and the
+same evidence as spreadsheet tables.
+
+The commissioner's pack is built from the de-identified views only (core.commissioner.views),
+so nothing identifying can reach it; the board's pack adds what an internal board may see
+(action titles, clusters' report references, update titles) and shows exact counts.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen on a server
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+from matplotlib import font_manager
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.actions.models import Action, ActionPlan
+from core.auth.actor import SYSTEM, Actor
+from core.auth.models import User
+from core.auth.policy import Capability, require
+from core.auth.roles import Role
+from core.clock import to_local, utcnow
+from core.commissioner import views as cv
+from core.commissioner.deid import iso_week, show, suppress_table
+from core.commissioner.period import Period
+from core.config import Settings, settings
+from core.feedback.models import FeedbackUpdate
+from core.metrics.clusters import clusters_in_period
+from core.metrics.governance import Scope
+from core.metrics.weeks import local_midnight_utc, week_start_of
+from core.organisation.models import Location, Service
+from core.reports.models import NearMissReport
+from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
+from core.taxonomy.models import NearMissType
+
+AUDIENCES = {"board": "Board", "commissioner": "Commissioner / funder"}
+Progress = Callable[[float, str], None]
+GREEN, GREY, ORANGE, PURPLE = "#0b6e4f", "#4d5a57", "#e8710a", "#7b3fa0"
+
+
+def audience_for(actor: Actor, requested: str) -> str:
+    """A commissioner always gets the commissioner's pack, whatever they ask for."""
+    if requested not in AUDIENCES:
+        raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
+    if actor.has(Role.COMMISSIONER) and not actor.has(Role.QUALITY):
+        return "commissioner"
+    return requested
+
+
+@dataclass
+class PackData:
+    period: Period
+    audience: str
+    provider: str
+    generated: str
+    trend: cv.Trend
+    by_type: cv.Breakdown
+    by_barrier: cv.Breakdown
+    clusters: list[cv.ClusterEvidence]
+    cluster_references: list[list[str]]  # board only
+    register: pd.DataFrame
+    escalations: list[cv.EscalationTimeliness]
+    culture: cv.CultureEvidence
+    feedback: list[cv.FeedbackEvidence]
+    update_titles: list[tuple[str, str]]  # board only: (date, title)
+    previous_total: int | None
+
+
+def gather(session: Session, actor: Actor, period: Period, audience: str, *,
+           rules: Settings | None = None) -> PackData:
+    """Everything the pack shows, de-identified for a commissioner."""
+    require(actor, Capability.EXPORT_PACK)
+    rules = rules or settings()
+    audience = audience_for(actor, audience)
+    suppress = audience == "commissioner"
+    scope = Scope(period.start, period.end)
+    previous = Scope(period.start - (period.end - period.start), period.start)
+    board = audience == "board"
+    clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress)
+    return PackData(
+        period=period, audience=audience, provider=rules.provider_name,
+        generated=to_local(utcnow(), rules.zone).strftime("%d %b %Y %H:%M"),
+        trend=cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end),
+                       rules=rules, suppress=suppress),
+        by_type=cv.breakdown(session, actor, scope, "type", rules=rules, suppress=suppress),
+        by_barrier=cv.breakdown(session, actor, scope, "barrier", rules=rules,
+                                suppress=suppress),
+        clusters=clusters,
+        cluster_references=_cluster_references(session, actor, scope, rules) if board else [],
+        register=_register(session, actor, board),
+        escalations=cv.escalations(session, actor, scope, rules=rules, suppress=suppress),
+        culture=cv.culture(session, actor, scope, rules=rules, suppress=suppress),
+        feedback=cv.feedback(session, actor, scope, rules=rules, suppress=suppress),
+        update_titles=_update_titles(session, period, rules) if board else [],
+        previous_total=cv.breakdown(session, actor, previous, "type", rules=rules,
+                                    suppress=suppress).total,
+    )
+
+
+def _cluster_references(session: Session, actor: Actor, scope: Scope,
+                        rules: Settings) -> list[list[str]]:
+    return [list(c.references) for c in clusters_in_period(session, SYSTEM, scope.start,
+                                                             scope.end, rules=rules)]
+
+
+def _register(session: Session, actor: Actor, board: bool) -> pd.DataFrame:
+    frame = cv.action_register(session, actor)
+    if board and not frame.empty:
+        titles = session.execute(select(Action.title, ActionPlan.title, User.display_name)
+                                 .join(ActionPlan, ActionPlan.id == Action.plan_id)
+                                 .join(User, User.id == Action.owner_id)
+                                 .order_by(Action.deadline)).all()
+        frame.insert(0, "Action", [t[0] for t in titles])
+        frame.insert(1, "Owner", [t[2] for t in titles])
+    return frame
+
+
+def _update_titles(session: Session, period: Period, rules: Settings) -> list[tuple[str, str]]:
+    return [(f"{to_local(when, rules.zone):%d %b %Y}", title) for when, title in session.execute(
+        select(FeedbackUpdate.published_at, FeedbackUpdate.title).where(
+            FeedbackUpdate.status == "published",
+            FeedbackUpdate.published_at >= local_midnight_utc(period.start, rules.zone),
+            FeedbackUpdate.published_at < local_midnight_utc(period.end, rules.zone))
+        .order_by(FeedbackUpdate.published_at))]
+
+
+# -- charts -----------------------------------------------------------------------------------
+
+def _chart_png(draw: Callable[[Any], None], *, width: float = 7.5, height: float = 3.2) -> bytes:
+    figure, axes = plt.subplots(figsize=(width, height), dpi=150)
+    try:
+        draw(axes)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)
+
+
+def spc_chart(trend: cv.Trend) -> bytes:
+    """The XmR chart with go-live marks, as a PNG."""
+    frame = trend.frame
+
+    def draw(axes: Any) -> None:
+        if frame.empty:
+            axes.text(0.5, 0.5, "No data in the period", ha="center", va="center")
+            axes.set_axis_off()
+            return
+        x = list(frame.index)
+        axes.step(x, frame["upper"], where="mid", color="#9aa5a1", linestyle=":",
+                  label="Process limits")
+        axes.step(x, frame["lower"], where="mid", color="#9aa5a1", linestyle=":")
+        axes.step(x, frame["mean"], where="mid", color=GREY, linestyle="--", label="Mean")
+        axes.plot(x, frame["value"], color=GREY, marker="o", markersize=3, linewidth=1.2,
+                  label=f"Near misses per {trend.granularity}")
+        special = frame[frame["special_cause"]]
+        if not special.empty:
+            axes.scatter(list(special.index), special["value"], color=PURPLE, zorder=3,
+                         s=22, label="Special cause")
+        for day, label in trend.go_lives:
+            axes.axvline(pd.Timestamp(day), color=GREEN, linewidth=1)
+            axes.annotate(label, (pd.Timestamp(day), axes.get_ylim()[1]), rotation=90,
+                          va="top", ha="right", fontsize=6, color=GREEN)
+        axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+        axes.legend(fontsize=7, loc="upper left", frameon=False)
+        axes.grid(alpha=0.2)
+        axes.tick_params(labelsize=7)
+
+    return _chart_png(draw)
+
+
+def bar_chart(breakdown: cv.Breakdown, title: str) -> bytes:
+    shown = [(label, count) for label, count in breakdown.rows if count is not None]
+
+    def draw(axes: Any) -> None:
+        labels = [label if len(label) <= 48 else label[:46] + "…" for label, _ in reversed(shown)]
+        axes.barh(labels, [count for _, count in reversed(shown)], color=GREEN)
+        axes.set_title(title, fontsize=9)
+        axes.tick_params(labelsize=7)
+        axes.grid(axis="x", alpha=0.2)
+
+    return _chart_png(draw, height=max(2.0, 0.28 * len(shown) + 0.8))
+
+
+# -- the PDF ----------------------------------------------------------------------------------
+
+class _Pack(FPDF):
+    def __init__(self, title: str) -> None:
+        super().__init__(format="A4")
+        font = font_manager.findfont("DejaVu Sans")
+        bold = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans",
+                                                                 weight="bold"))
+        self.add_font("Body", "", font)
+        self.add_font("Body", "B", bold)
+        self.set_auto_page_break(True, margin=16)
+        self.pack_title = title
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Body", "", 7)
+        self.set_text_color(110)
+        self.cell(0, 6, f"{self.pack_title} · page {self.page_no()}", align="C")
+        self.set_text_color(0)
+
+
+def _heading(pdf: _Pack, text: str) -> None:
+    pdf.ln(3)
+    pdf.set_font("Body", "B", 13)
+    pdf.set_text_color(11, 110, 79)
+    pdf.cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+    pdf.set_font("Body", "", 9)
+
+
+def _paragraph(pdf: _Pack, text: str) -> None:
+    pdf.set_font("Body", "", 9)
+    pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+
+
+def _table(pdf: _Pack, header: list[str], rows: list[list[str]],
+           widths: tuple[int, ...] | None = None) -> None:
+    if not rows:
+        _paragraph(pdf, "None in the period.")
+        return
+    pdf.set_font("Body", "", 7.5)
+    heading = FontFace(emphasis="BOLD", fill_color=(226, 236, 232))
+    with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.5,
+                   headings_style=heading) as table:
+        head = table.row()
+        for name in header:
+            head.cell(name)
+        for values in rows:
+            row = table.row()
+            for value in values:
+                row.cell(str(value))
+    pdf.set_font("Body", "", 9)
+
+
+def _image(pdf: _Pack, png: bytes) -> None:
+    pdf.image(io.BytesIO(png), w=pdf.epw)
+
+
+def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
+    """The pack as PDF bytes (charts are images)."""
+    step = progress or (lambda _share, _what: None)
+    limit = "exact counts" if data.audience == "board" else \
+        f"counts below {settings().commissioner.suppress_below} are hidden"
+    title = f"Near-miss governance pack · {data.period.label}"
+    pdf = _Pack(title)
+    pdf.add_page()
+    pdf.set_font("Body", "B", 22)
+    pdf.ln(30)
+    pdf.multi_cell(0, 11, "Near-miss governance pack", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Body", "", 14)
+    pdf.multi_cell(0, 8, f"{data.provider}\n{data.period.label}\n"
+                         f"For: {AUDIENCES[data.audience]}", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    _paragraph(pdf, f"Generated {data.generated}. Evidence that near misses are captured, "
+                    "triaged and turned into verified improvements. No person supported, "
+                    f"worker or reporter is identified; {limit}.")
+    step(0.1, "Headline figures")
+
+    _heading(pdf, "Headline figures")
+    total = data.by_type.total
+    rows = [["Near misses in the period", show(total)],
+            ["The period before", show(data.previous_total)],
+            ["Different reporters", show(data.culture.reporters)],
+            ["Reported without a name", data.culture.anonymous_share],
+            ["Median hours to triage", show(data.culture.median_hours_to_triage)],
+            ["Actions verified effective",
+             str(int((data.register.get("Verdict", pd.Series(dtype=str)) == "effective").sum()))
+             if not data.register.empty else "0"]]
+    _table(pdf, ["", "Value"], rows, (120, 60))
+    step(0.25, "Control charts")
+
+    _heading(pdf, "Trend (control chart)")
+    _paragraph(pdf, "Near misses per " + data.trend.granularity + " with the mean and process "
+                    "limits (mean ± 2.66 × the average moving range). Purple points are special "
+                    "causes; green lines mark when a control went live.")
+    _image(pdf, spc_chart(data.trend))
+    _image(pdf, bar_chart(data.by_type, "Near misses by type"))
+    _image(pdf, bar_chart(data.by_barrier, "What stopped harm"))
+    step(0.55, "Clusters and actions")
+
+    _heading(pdf, "Clusters and what was done")
+    cluster_rows = []
+    for index, cluster in enumerate(data.clusters):
+        row = [cluster.type_name, cluster.where, f"{cluster.from_week} – {cluster.to_week}",
+               show(cluster.reports), "; ".join(cluster.actions) or "No action yet"]
+        if data.cluster_references:
+            row.append(", ".join(data.cluster_references[index][:8]))
+        cluster_rows.append(row)
+    header = ["Type", "Where", "Weeks", "Reports", "Actions"]
+    if data.cluster_references:
+        header.append("References")
+    _table(pdf, header, cluster_rows)
+
+    _heading(pdf, "Action register")
+    register = data.register
+    if register.empty:
+        _paragraph(pdf, "No actions yet.")
+    else:
+        columns = [c for c in register.columns if c not in ("Before (rate)",
+                                                              "During test (rate)")]
+        _table(pdf, columns, [[("" if pd.isna(v) else str(v)) for v in row]
+                              for row in register[columns].itertuples(index=False)])
+    step(0.75, "Escalations and culture")
+
+    _heading(pdf, "Escalation timeliness")
+    _table(pdf, ["Kind", "Raised", "Median minutes to acknowledge", "Acknowledged in time"],
+           [[e.kind, show(e.raised), show(e.median_minutes), e.within_time]
+            for e in data.escalations])
+    _heading(pdf, "Reporting culture")
+    _table(pdf, ["", "Value"], [
+        ["Near misses", show(data.culture.reports)],
+        ["Different reporters", show(data.culture.reporters)],
+        ["Reported without a name", data.culture.anonymous_share],
+        ["Median hours from report to triage", show(data.culture.median_hours_to_triage)]],
+        (120, 60))
+    _heading(pdf, "What changed because you reported")
+    _table(pdf, ["Month", "Updates published", "Reports behind them"],
+           [[f.month, str(f.updates), show(f.reports_behind_them)] for f in data.feedback])
+    if data.update_titles:
+        _table(pdf, ["Published", "Update"], [list(u) for u in data.update_titles])
+    step(1.0, "Done")
+    return bytes(pdf.output())
+
+
+def build_pack(session: Session, actor: Actor, period: Period, audience: str, *,
+               progress: Progress | None = None) -> bytes:
+    """Gather the evidence and render the PDF."""
+    data = gather(session, actor, period, audience)
+    return render_pdf(data, progress)
+
+
+# -- spreadsheets ------------------------------------------------------------------------------
+
+def export_tables(session: Session, actor: Actor, period: Period, audience: str, *,
+                  rules: Settings | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Reports and actions as spreadsheet tables for the audience.
+
+    A commissioner gets counts (by week and type, by service and type, small counts hidden
+    with complements) and the de-identified register; a board gets the reports themselves.
+    """
+    require(actor, Capability.EXPORT_PACK)
+    rules = rules or settings()
+    audience = audience_for(actor, audience)
+    start, end = (local_midnight_utc(period.start, rules.zone),
+                  local_midnight_utc(period.end, rules.zone))
+    rows = session.execute(
+        select(NearMissReport.reference, NearMissReport.occurred_at, NearMissType.name,
+               Service.name, Location.name, NearMissReport.barrier, NearMissReport.status,
+               NearMissReport.description)
+        .join(NearMissType, NearMissType.key == NearMissReport.type_key)
+        .join(Service, Service.id == NearMissReport.service_id)
+        .join(Location, Location.id == NearMissReport.location_id)
+        .where(NearMissReport.occurred_at >= start, NearMissReport.occurred_at < end,
+               *([NearMissReport.service_id.in_(actor.service_ids)]
+                 if actor.service_ids is not None else []))
+        .order_by(NearMissReport.occurred_at)).all()
+    register = _register(session, actor, audience == "board")
+    actions = [{k: (None if pd.isna(v) else v) for k, v in r.items()}
+               for r in register.to_dict("records")]
+    if audience == "board":
+        return {"Reports": [{
+            "Reference": r[0], "Occurred": to_local(r[1], rules.zone).strftime("%Y-%m-%d %H:%M"),
+            "Type": r[2], "Service": r[3], "Location": r[4],
+            "What stopped harm": BARRIER_LABELS[Barrier(r[5])],
+            "Status": ReportStatus(r[6]).label, "What happened": r[7]} for r in rows],
+            "Actions": actions}
+    limit = rules.commissioner.suppress_below
+    frame = pd.DataFrame([(iso_week(week_start_of(to_local(r[1], rules.zone))), r[2], r[3])
+                          for r in rows], columns=["week", "type", "service"])
+    sheets: dict[str, list[dict[str, Any]]] = {}
+    for title, index in (("By week and type", "week"), ("By service and type", "service")):
+        if frame.empty:
+            sheets[title] = []
+            continue
+        table = pd.crosstab(frame[index], frame["type"])
+        hidden = suppress_table(table, limit)
+        sheets[title] = [{index.capitalize(): key, **{column: (
+            f"fewer than {limit}" if value is None else int(value))
+            for column, value in hidden.loc[key].items()}} for key in hidden.index]
+    sheets["Actions"] = actions
+    return sheets
+

@@ -1,0 +1,106 @@
+"""Governance measures of the feedback loop: do reporters hear what changed, and how soon?
+
+- time from report to first feedback: median hours from filing to the first published update
+  linked to the report (reports in the period that have had feedback);
+- share of reporters told: of the people who reported under their name in the period, how many
+  have a published update linked to one of those reports (and the same per report);
+- updates published per month in the period.
+
+Reports are chosen as on every governance view (the period, services and types of the scope,
+within the actor's services); the medians run in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from core.auth.actor import Actor
+from core.auth.policy import Capability, require
+from core.clock import to_local
+from core.config import Settings, settings
+from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
+from core.feedback.queries import for_services
+from core.feedback.service import PUBLISHED
+from core.metrics.governance import Scope, _hours_between, _sql_median
+from core.metrics.weeks import local_midnight_utc
+from core.reports.models import NearMissReport
+
+
+@dataclass(frozen=True)
+class FeedbackMeasures:
+    median_hours_to_feedback: float | None
+    reports_with_feedback: int
+    named_reporters: int
+    reporters_told: int
+    named_reports: int
+    named_reports_told: int
+    updates_published: int
+    monthly: pd.DataFrame = field(repr=False)  # columns: month (first day), updates
+
+    @property
+    def reporters_told_share(self) -> float | None:
+        return self.reporters_told / self.named_reporters if self.named_reporters else None
+
+    @property
+    def updates_per_month(self) -> float | None:
+        months = len(self.monthly)
+        return self.updates_published / months if months else None
+
+
+def _months(start: date, end: date) -> list[date]:
+    """The first days of the months from `start` up to the day before `end`."""
+    months, month = [], date(start.year, start.month, 1)
+    while month < end:
+        months.append(month)
+        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return months
+
+
+def feedback_measures(session: Session, actor: Actor, scope: Scope, *,
+                      rules: Settings | None = None) -> FeedbackMeasures:
+    require(actor, Capability.VIEW_GOVERNANCE)
+    rules = rules or settings()
+    where = scope.conditions(actor, rules.zone)
+    # When a report was linked to an update already published, it heard at the update's
+    # last edit (the link carries no time of its own); otherwise at publication.
+    heard_at = case((FeedbackUpdate.published_at >= NearMissReport.reported_at,
+                     FeedbackUpdate.published_at), else_=FeedbackUpdate.updated_at)
+    first = (select(FeedbackUpdateReport.report_id.label("report_id"),
+                    func.min(heard_at).label("first_at"))
+             .join(FeedbackUpdate, FeedbackUpdate.id == FeedbackUpdateReport.update_id)
+             .join(NearMissReport, NearMissReport.id == FeedbackUpdateReport.report_id)
+             .where(FeedbackUpdate.status == PUBLISHED)
+             .group_by(FeedbackUpdateReport.report_id).subquery())
+    hours, with_feedback = _sql_median(
+        session, _hours_between(session, NearMissReport.reported_at, first.c.first_at),
+        *where, joins=((first, first.c.report_id == NearMissReport.id),))
+    told = NearMissReport.id.in_(select(first.c.report_id))
+    named = NearMissReport.reporter_id.is_not(None)
+    reporters, reports = session.execute(select(
+        func.count(func.distinct(NearMissReport.reporter_id)), func.count())
+        .where(*where, named)).one()
+    reporters_told, reports_told = session.execute(select(
+        func.count(func.distinct(NearMissReport.reporter_id)), func.count())
+        .where(*where, named, told)).one()
+    service_ids = (scope.service_ids if scope.service_ids else
+                   None if actor.service_ids is None else tuple(actor.service_ids))
+    published = list(session.scalars(select(FeedbackUpdate.published_at).where(
+        FeedbackUpdate.status == PUBLISHED, for_services(service_ids),
+        FeedbackUpdate.published_at >= local_midnight_utc(scope.start, rules.zone),
+        FeedbackUpdate.published_at < local_midnight_utc(scope.end, rules.zone))))
+    per_month = dict.fromkeys(_months(scope.start, scope.end), 0)
+    for moment in published:
+        local_day = to_local(moment, rules.zone).date()
+        month = date(local_day.year, local_day.month, 1)
+        per_month[month] = per_month.get(month, 0) + 1
+    monthly = pd.DataFrame(sorted(per_month.items()), columns=["month", "updates"])
+    return FeedbackMeasures(
+        median_hours_to_feedback=hours, reports_with_feedback=with_feedback,
+        named_reporters=reporters or 0, reporters_told=reporters_told or 0,
+        named_reports=reports or 0, named_reports_told=reports_told or 0,
+        updates_published=len(published), monthly=monthly)

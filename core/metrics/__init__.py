@@ -1,0 +1,1 @@
+"""Measures computed by SQL aggregation: weekly counts, rates, and the figures built on them."""

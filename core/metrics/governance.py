@@ -1,0 +1,445 @@
+"""Governance figures, each one SQL aggregate (never every report loaded into memory).
+
+Breakdowns by type, service, location, week, day of week, hour, staff group, route, person
+(pseudonymised), barrier class and interface flag; weekly series for SPC; repeats; reporting
+culture; control strength. Every query is scoped to the actor's services.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Integer, Select, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from core.actions.models import Action, ActionPlan, ActionPlanReport
+from core.actions.vocabulary import ActionStatus
+from core.auth.actor import Actor
+from core.auth.policy import Capability, require
+from core.config import Settings, settings
+from core.escalation.models import Escalation
+from core.metrics.weeks import (
+    as_date,
+    day_sql,
+    local_midnight_utc,
+    local_sql,
+    week_start_of,
+    week_start_sql,
+)
+from core.organisation.models import Location, Route, Service, StaffGroup
+from core.reports.models import NearMissReport
+from core.reports.vocabulary import BARRIER_LABELS, Barrier
+from core.taxonomy.models import NearMissType
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The period and the slice of the provider a governance view looks at."""
+
+    start: date
+    end: date  # exclusive
+    service_ids: tuple[int, ...] = ()
+    type_keys: tuple[str, ...] = ()
+
+    def conditions(self, actor: Actor, zone: Any) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [
+            NearMissReport.occurred_at >= local_midnight_utc(self.start, zone),
+            NearMissReport.occurred_at < local_midnight_utc(self.end, zone)]
+        if actor.service_ids is not None:
+            conditions.append(NearMissReport.service_id.in_(actor.service_ids))
+        if self.service_ids:
+            conditions.append(NearMissReport.service_id.in_(self.service_ids))
+        if self.type_keys:
+            conditions.append(NearMissReport.type_key.in_(self.type_keys))
+        return conditions
+
+
+def pseudonym(salt: str, person_id: int) -> str:
+    """A person's pseudonym, stable within one view (same salt), never their reference."""
+    digest = hmac.new(salt.encode(), str(person_id).encode(), hashlib.sha256).hexdigest()
+    return f"Person {digest[:6].upper()}"
+
+
+DIMENSIONS: dict[str, str] = {
+    "type": "Type",
+    "service": "Service",
+    "location": "Location",
+    "week": "Week",
+    "weekday": "Day of week",
+    "hour": "Hour of day",
+    "staff_group": "Staff group",
+    "route": "Route",
+    "person": "Person supported (pseudonymised)",
+    "barrier": "What stopped harm",
+    "interface": "Interface",
+}
+
+
+def _dimension_query(session: Session, dimension: str, zone: Any,
+                     ) -> tuple[Select, ColumnElement]:
+    """The query selecting the grouping column (labelled "key"), and that column."""
+    r = NearMissReport
+    if dimension == "type":
+        return select(NearMissType.name.label("key")).join(
+            NearMissType, NearMissType.key == r.type_key), NearMissType.name
+    if dimension == "service":
+        return select(Service.name.label("key")).join(
+            Service, Service.id == r.service_id), Service.name
+    if dimension == "location":
+        label = Service.name + literal(" · ") + Location.name
+        return (select(label.label("key")).join(Location, Location.id == r.location_id)
+                .join(Service, Service.id == r.service_id)), label
+    if dimension == "week":
+        week = week_start_sql(session, r.occurred_at, zone)
+        return select(week.label("key")), week
+    if dimension in ("weekday", "hour"):
+        local = _local_parts(session, r.occurred_at, zone, dimension)
+        return select(local.label("key")), local
+    if dimension == "staff_group":
+        name = func.coalesce(StaffGroup.name, literal("Not recorded"))
+        return select(name.label("key")).outerjoin(
+            StaffGroup, StaffGroup.id == r.staff_group_id), name
+    if dimension == "route":
+        name = func.coalesce(Route.name, literal("No route"))
+        return select(name.label("key")).outerjoin(Route, Route.id == r.route_id), name
+    if dimension == "person":
+        return select(r.person_id.label("key")).where(r.person_id.is_not(None)), r.person_id
+    if dimension == "barrier":
+        return select(r.barrier.label("key")), r.barrier
+    if dimension == "interface":
+        name = func.coalesce(r.interface_flag, literal("none"))
+        return select(name.label("key")), name
+    raise ValueError(f"unknown dimension {dimension!r}")
+
+
+def _local_parts(session: Session, column: ColumnElement, zone: Any,
+                 part: str) -> ColumnElement:
+    local = local_sql(session, column, zone)
+    if session.get_bind().dialect.name == "postgresql":
+        field_name = "isodow" if part == "weekday" else "hour"
+        return cast(func.extract(field_name, local), Integer)
+    shifted = local
+    # SQLite: %w is 0 for Sunday; make it ISO (Monday 1 .. Sunday 7).
+    if part == "weekday":
+        return case((func.strftime("%w", shifted) == "0", 7),
+                    else_=cast(func.strftime("%w", shifted), Integer))
+    return cast(func.strftime("%H", shifted), Integer)
+
+
+def breakdown(session: Session, actor: Actor, scope: Scope, dimension: str, *,
+              salt: str = "", interface_labels: dict[str, str] | None = None,
+              rules: Settings | None = None) -> pd.DataFrame:
+    """Counts of near misses by one dimension: columns `key` (the label shown) and `count`."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    rules = rules or settings()
+    query, key_column = _dimension_query(session, dimension, rules.zone)
+    rows = session.execute(
+        query.add_columns(func.count().label("count")).select_from(NearMissReport)
+        .where(*scope.conditions(actor, rules.zone)).group_by(key_column)
+        .order_by(func.count().desc())).all()
+    frame = pd.DataFrame([(row[0], row[1]) for row in rows], columns=["key", "count"])
+    if dimension == "week":
+        frame["key"] = [as_date(k) for k in frame["key"]]
+        frame = frame.sort_values("key").reset_index(drop=True)
+    elif dimension == "weekday":
+        frame["key"] = [WEEKDAYS[int(float(k)) - 1] for k in frame["key"]]
+        frame["order"] = [WEEKDAYS.index(k) for k in frame["key"]]
+        frame = frame.groupby("key", as_index=False).agg(count=("count", "sum"),
+                                                         order=("order", "first"))
+        frame = frame.sort_values("order").drop(columns="order").reset_index(drop=True)
+    elif dimension == "hour":
+        frame["key"] = [int(float(k)) for k in frame["key"]]
+        frame = frame.groupby("key", as_index=False)["count"].sum().sort_values("key")
+        frame = frame.reset_index(drop=True)
+    elif dimension == "person":
+        frame["key"] = [pseudonym(salt, int(k)) for k in frame["key"]]
+    elif dimension == "barrier":
+        frame["key"] = [BARRIER_LABELS[Barrier(k)] if k in Barrier._value2member_map_ else k
+                        for k in frame["key"]]
+    elif dimension == "interface":
+        labels = {"none": "No interface", **(interface_labels or {})}
+        frame["key"] = [labels.get(k, k) for k in frame["key"]]
+    return frame
+
+
+def weekly_series(session: Session, actor: Actor, scope: Scope, *,
+                  rules: Settings | None = None,
+                  extra: list[ColumnElement[bool]] | None = None) -> pd.Series:
+    """Near misses per local week over the scope, every week present (zeros included)."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    rules = rules or settings()
+    week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
+    rows = session.execute(select(week, func.count()).where(
+        *scope.conditions(actor, rules.zone), *(extra or [])).group_by(week)).all()
+    counts = {as_date(w): n for w, n in rows}
+    weeks = []
+    monday = week_start_of(scope.start)
+    while monday < scope.end:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    return pd.Series([counts.get(w, 0) for w in weeks], index=pd.DatetimeIndex(weeks),
+                     name="near misses", dtype="int64")
+
+
+def barrier_mix(session: Session, actor: Actor, scope: Scope, *,
+                rules: Settings | None = None) -> pd.DataFrame:
+    """Near misses per month by what stopped harm (staff recovery vs designed controls)."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    rules = rules or settings()
+    day = day_sql(session, NearMissReport.occurred_at, rules.zone)
+    rows = session.execute(select(day, NearMissReport.barrier, func.count()).where(
+        *scope.conditions(actor, rules.zone)).group_by(day, NearMissReport.barrier)).all()
+    frame = pd.DataFrame([(as_date(d), b, n) for d, b, n in rows],
+                         columns=["day", "barrier", "count"])
+    if frame.empty:
+        return pd.DataFrame(columns=["month", "barrier", "count"])
+    frame["month"] = [d.replace(day=1) for d in frame["day"]]
+    frame["barrier"] = [BARRIER_LABELS[Barrier(b)] for b in frame["barrier"]]
+    return frame.groupby(["month", "barrier"], as_index=False)["count"].sum()
+
+
+@dataclass(frozen=True)
+class Culture:
+    """Do staff feel safe to report? (seed 1, "What governance should review")."""
+
+    reports: int
+    distinct_reporters: int
+    anonymous_share: float
+    median_hours_to_triage: float | None
+    median_minutes_to_acknowledge: float | None
+    acknowledged_late_share: float | None
+    by_staff_group: pd.DataFrame = field(repr=False)
+    monthly: pd.DataFrame = field(repr=False)
+
+
+def _hours_between(session: Session, start: ColumnElement, end: ColumnElement
+                   ) -> ColumnElement:
+    """SQL for the hours from one stored timestamp to another."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start) / 3600.0
+    return (func.julianday(end) - func.julianday(start)) * 24.0
+
+
+def _sql_median(session: Session, value: ColumnElement, *conditions: ColumnElement[bool],
+                joins: tuple = ()) -> tuple[float | None, int]:
+    """The median of a SQL expression over the rows matching `conditions`, and their count,
+    without bringing the rows into Python (two small queries on either database)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One pass with the database's own ordered-set aggregate.
+        query = select(func.percentile_cont(0.5).within_group(value), func.count()) \
+            .select_from(NearMissReport)
+        for target, on in joins:
+            query = query.join(target, on)
+        median, rows = session.execute(query.where(*conditions)).one()
+        return (None if median is None else float(median)), rows or 0
+    base = select(func.count()).select_from(NearMissReport)
+    for target, on in joins:
+        base = base.join(target, on)
+    count = session.scalar(base.where(*conditions)) or 0
+    if count == 0:
+        return None, 0
+    ordered = select(value.label("v")).select_from(NearMissReport)
+    for target, on in joins:
+        ordered = ordered.join(target, on)
+    ordered = ordered.where(*conditions).order_by(value)
+    middle = list(session.scalars(ordered.limit(2 - count % 2).offset((count - 1) // 2)))
+    return float(sum(middle) / len(middle)), count
+
+
+def reporting_culture(session: Session, actor: Actor, scope: Scope, *,
+                      rules: Settings | None = None) -> Culture:
+    """Volume, reporters, anonymity, time to triage, time to acknowledge escalations."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    rules = rules or settings()
+    where = scope.conditions(actor, rules.zone)
+    total, reporters, anonymous = session.execute(select(
+        func.count(), func.count(func.distinct(NearMissReport.reporter_id)),
+        func.sum(case((NearMissReport.reporter_id.is_(None), 1), else_=0)))
+        .where(*where)).one()
+    triage_hours, _ = _sql_median(
+        session, _hours_between(session, NearMissReport.reported_at, NearMissReport.triaged_at),
+        *where, NearMissReport.triaged_at.is_not(None))
+    escalation_join = ((Escalation, Escalation.report_id == NearMissReport.id),)
+    ack_hours, acknowledged = _sql_median(
+        session, _hours_between(session, Escalation.raised_at, Escalation.acknowledged_at),
+        *where, Escalation.acknowledged_at.is_not(None), joins=escalation_join)
+    late = session.scalar(select(func.count()).select_from(NearMissReport).join(
+        Escalation, Escalation.report_id == NearMissReport.id).where(
+        *where, Escalation.acknowledged_at > Escalation.due_at)) or 0
+    groups = session.execute(
+        select(func.coalesce(StaffGroup.name, literal("Not recorded")), func.count(),
+               func.count(func.distinct(NearMissReport.reporter_id)))
+        .select_from(NearMissReport)
+        .outerjoin(StaffGroup, StaffGroup.id == NearMissReport.staff_group_id)
+        .where(*where).group_by(StaffGroup.name).order_by(func.count().desc())).all()
+    week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
+    weekly_rows = session.execute(select(week, func.count(),
+                                         func.count(func.distinct(NearMissReport.reporter_id)))
+                                  .where(*where).group_by(week)).all()
+    weekly = pd.DataFrame([(as_date(w), n, d) for w, n, d in weekly_rows],
+                          columns=["week", "reports", "reporters"]).sort_values("week")
+    return Culture(
+        reports=total or 0, distinct_reporters=reporters or 0,
+        anonymous_share=(anonymous or 0) / total if total else 0.0,
+        median_hours_to_triage=triage_hours,
+        median_minutes_to_acknowledge=ack_hours * 60 if ack_hours is not None else None,
+        acknowledged_late_share=late / acknowledged if acknowledged else None,
+        by_staff_group=pd.DataFrame(groups, columns=["staff group", "reports", "reporters"]),
+        monthly=weekly.reset_index(drop=True))
+
+
+@dataclass(frozen=True)
+class ControlStrength:
+    actions_by_strength: dict[str, int]
+    verified_effective: int
+    verdicts: int
+    overdue: int
+    open_actions: int
+
+    @property
+    def verified_share(self) -> float | None:
+        return self.verified_effective / self.verdicts if self.verdicts else None
+
+
+def control_strength(session: Session, actor: Actor, *, today: date) -> ControlStrength:
+    """Actions by strength, share of verdicts that were "effective", overdue actions."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    visible = (Action.service_id.in_(actor.service_ids) | Action.service_id.is_(None)
+               if actor.service_ids is not None else Action.id.is_not(None))
+    by_strength = dict(session.execute(select(Action.strength, func.count()).where(
+        visible).group_by(Action.strength)).all())
+    statuses = dict(session.execute(select(Action.status, func.count()).where(
+        visible).group_by(Action.status)).all())
+    overdue = session.scalar(select(func.count()).select_from(Action).where(
+        visible, Action.deadline < today,
+        Action.status.in_((ActionStatus.PLANNED.value, ActionStatus.IN_PROGRESS.value)))) or 0
+    effective = statuses.get(ActionStatus.VERIFIED_EFFECTIVE.value, 0)
+    verdicts = effective + statuses.get(ActionStatus.NOT_EFFECTIVE.value, 0)
+    open_count = sum(statuses.get(s.value, 0) for s in ActionStatus if s.open)
+    return ControlStrength(by_strength, effective, verdicts, overdue, open_count)
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """Something near misses keep happening to or at, and what is being done about it."""
+
+    kind: str  # person | location | type
+    label: str
+    count: int
+    last: datetime
+    action_status: str | None  # the most advanced action status among linked plans, if any
+
+
+def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
+            salt: str = "", limit: int = 20, rules: Settings | None = None) -> list[Repeat]:
+    """Repeating near misses by person (pseudonymised), location and type in the period."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    rules = rules or settings()
+    where = scope.conditions(actor, rules.zone)
+    found: list[Repeat] = []
+    specs: list[tuple[str, ColumnElement, Any]] = [
+        ("person", NearMissReport.person_id, None),
+        ("location", NearMissReport.location_id, None),
+        ("type", NearMissReport.type_key, None)]
+    for kind, column, _ in specs:
+        rows = session.execute(
+            select(column, func.count(), func.max(NearMissReport.occurred_at))
+            .where(*where, column.is_not(None)).group_by(column)
+            .having(func.count() >= minimum).order_by(func.count().desc()).limit(limit)).all()
+        keys = [row[0] for row in rows]
+        statuses: dict[Any, set[str]] = {}
+        for key, status in session.execute(
+                select(column, Action.status).distinct()
+                .join(ActionPlanReport, ActionPlanReport.report_id == NearMissReport.id)
+                .join(Action, Action.plan_id == ActionPlanReport.plan_id)
+                .where(*where, column.in_(keys))):
+            statuses.setdefault(key, set()).add(status)
+        for key, count, last in rows:
+            found.append(Repeat(kind, _repeat_label(session, kind, key, salt), count, last,
+                                _best_status(statuses.get(key, set()))))
+    return found
+
+
+_STATUS_ORDER = [s.value for s in (ActionStatus.VERIFIED_EFFECTIVE, ActionStatus.IN_TEST,
+                                   ActionStatus.IN_PROGRESS, ActionStatus.PLANNED,
+                                   ActionStatus.NOT_EFFECTIVE, ActionStatus.STOPPED)]
+
+
+def _best_status(statuses: set[str]) -> str | None:
+    for status in _STATUS_ORDER:
+        if status in statuses:
+            return status
+    return None
+
+
+def _repeat_label(session: Session, kind: str, key: Any, salt: str) -> str:
+    if kind == "person":
+        return pseudonym(salt, int(key))
+    if kind == "location":
+        location = session.get(Location, key)
+        service = session.get(Service, location.service_id) if location else None
+        return f"{service.name if service else '?'} · {location.name if location else '?'}"
+    near_miss_type = session.get(NearMissType, key)
+    return near_miss_type.name if near_miss_type else str(key)
+
+
+def drill_down(session: Session, actor: Actor, scope: Scope, dimension: str, key: Any, *,
+               salt: str = "", limit: int = 200, interface_labels: dict[str, str] | None = None,
+               rules: Settings | None = None) -> pd.DataFrame:
+    """The reports behind one bar of a breakdown (for roles that may open reports)."""
+    require(actor, Capability.VIEW_REPORT)
+    rules = rules or settings()
+    where = scope.conditions(actor, rules.zone)
+    if dimension == "person":
+        people = session.scalars(select(NearMissReport.person_id).where(
+            *where, NearMissReport.person_id.is_not(None)).distinct())
+        wanted = [p for p in people if pseudonym(salt, p) == key]
+        where.append(NearMissReport.person_id.in_(wanted))
+    elif dimension in ("barrier", "interface"):
+        labels = ({b.value: b.label for b in Barrier} if dimension == "barrier"
+                  else {"none": "No interface", **(interface_labels or {})})
+        raw = next((k for k, label in labels.items() if label == key), key)
+        column = NearMissReport.barrier if dimension == "barrier" else func.coalesce(
+            NearMissReport.interface_flag, literal("none"))
+        where.append(column == raw)
+    elif dimension in ("type", "service", "location", "staff_group", "route"):
+        _query, column = _dimension_query(session, dimension, rules.zone)
+        where.append(column == key)
+    else:
+        raise ValueError(f"no drill-down by {dimension!r}")
+    rows = session.execute(
+        select(NearMissReport.reference, NearMissReport.occurred_at, NearMissType.name,
+               Service.name + literal(" · ") + Location.name, NearMissReport.barrier,
+               NearMissReport.status)
+        .join(NearMissType, NearMissType.key == NearMissReport.type_key)
+        .join(Service, Service.id == NearMissReport.service_id)
+        .join(Location, Location.id == NearMissReport.location_id)
+        .outerjoin(StaffGroup, StaffGroup.id == NearMissReport.staff_group_id)
+        .outerjoin(Route, Route.id == NearMissReport.route_id)
+        .where(*where).order_by(NearMissReport.occurred_at.desc()).limit(limit)).all()
+    frame = pd.DataFrame(rows, columns=["reference", "occurred", "type", "location",
+                                        "barrier", "status"])
+    frame["barrier"] = [BARRIER_LABELS[Barrier(b)] for b in frame["barrier"]]
+    return frame
+
+
+def go_live_dates(session: Session, actor: Actor, scope: Scope) -> list[tuple[date, str]]:
+    """Controls that went live in the period (to mark on charts and rebase at)."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    query = (select(Action.go_live_date, Action.title, ActionPlan.title)
+             .join(ActionPlan, ActionPlan.id == Action.plan_id)
+             .where(Action.go_live_date.is_not(None), Action.go_live_date >= scope.start,
+                    Action.go_live_date < scope.end).order_by(Action.go_live_date))
+    if actor.service_ids is not None:
+        query = query.where(Action.service_id.in_(actor.service_ids)
+                            | Action.service_id.is_(None))
+    return [(d, f"{t} ({p})") for d, t, p in session.execute(query)]
+

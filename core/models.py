@@ -1,0 +1,85 @@
+"""Import every table so the metadata (and Alembic) sees the whole schema."""
+
+from core.actions.models import (
+    Action,
+    ActionEvidenceCheck,
+    ActionPlan,
+    ActionPlanReport,
+    ActivityCount,
+    SustainmentCheck,
+    VerificationMeasure,
+)
+from core.audit.models import AuditChainHead, AuditEvent
+from core.auth.models import User, UserRole, UserService, UserSession
+from core.db import Base
+from core.escalation.models import Escalation, Notification
+from core.feedback.models import (
+    CueGuideText,
+    FeedbackUpdate,
+    FeedbackUpdateAction,
+    FeedbackUpdateReport,
+    FeedbackUpdateRevision,
+    FeedbackUpdateRole,
+    FeedbackUpdateService,
+    FeedbackUpdateTheme,
+)
+from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
+from core.reports.models import NearMissReport, ReferenceCounter
+from core.review.models import (
+    Attachment,
+    CommunicationDecision,
+    GateCheck,
+    Review,
+    RootCauseAnalysis,
+    RootCauseAnalysisReport,
+    ValidationEvidence,
+)
+from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
+from core.triage.models import ReportTransition, TriageRecord
+
+__all__ = [
+    "Action",
+    "ActionEvidenceCheck",
+    "ActionPlan",
+    "ActionPlanReport",
+    "ActivityCount",
+    "Attachment",
+    "AuditChainHead",
+    "AuditEvent",
+    "Base",
+    "CommunicationDecision",
+    "CueGuideText",
+    "Escalation",
+    "FeedbackUpdate",
+    "FeedbackUpdateAction",
+    "FeedbackUpdateReport",
+    "FeedbackUpdateRevision",
+    "FeedbackUpdateRole",
+    "FeedbackUpdateService",
+    "FeedbackUpdateTheme",
+    "GateCheck",
+    "Location",
+    "NearMissReport",
+    "NearMissType",
+    "NearMissTypeVersion",
+    "Notification",
+    "PersonSupported",
+    "ReferenceCounter",
+    "Region",
+    "ReportTransition",
+    "Review",
+    "RootCauseAnalysis",
+    "RootCauseAnalysisReport",
+    "Route",
+    "Service",
+    "StaffGroup",
+    "SustainmentCheck",
+    "TaxonomyList",
+    "TriageRecord",
+    "User",
+    "UserRole",
+    "UserService",
+    "UserSession",
+    "ValidationEvidence",
+    "VerificationMeasure",
+]

@@ -1,0 +1,1 @@
+"""The provider's shape: regions, services, locations, routes, staff groups, people supported."""

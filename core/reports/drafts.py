@@ -1,0 +1,201 @@
+"""The quick report as typed, and the rules that decide whether it can be filed.
+
+Pure: the rules take the taxonomy and the reference data they need as arguments, so they are
+tested without a database. Error keys are the form's field names, so the page can show each
+message beside its field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.config import ReportLimits
+from core.errors import NUL_MESSAGE, has_nul
+from core.reports.vocabulary import Barrier
+from core.taxonomy.schema import FieldSpec, TaxonomySpec
+
+
+@dataclass
+class NearMissDraft:
+    """What the reporter typed. Times are naive local time as the reporter entered them."""
+
+    description: str = ""
+    type_key: str | None = None
+    occurred_at: datetime | None = None
+    service_id: int | None = None
+    location_id: int | None = None
+    barrier: str | None = None
+    still_at_risk: bool | None = None
+    immediate_safeguards: str = ""
+    person_id: int | None = None
+    route_id: int | None = None
+    staff_group_id: int | None = None
+    interface_flag: str | None = None
+    capture_fields: dict[str, Any] = field(default_factory=dict)
+    anonymous: bool = False
+    submission_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PlaceLookup:
+    """Which locations, routes and people belong to which service (ids)."""
+
+    services: frozenset[int]
+    location_service: Mapping[int, int]
+    route_service: Mapping[int, int]
+    person_service: Mapping[int, int]
+    staff_groups: frozenset[int]
+
+
+def capture_field_key(field_key: str) -> str:
+    """The form/error key of a type's capture field."""
+    return f"capture.{field_key}"
+
+
+def clean_field_value(spec: FieldSpec, raw: Any, limits: ReportLimits) -> tuple[Any, str | None]:
+    """Normalise one capture field; returns (value or None when empty, error or None)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, None
+    if spec.kind in ("text", "longtext"):
+        text = str(raw).strip()
+        if has_nul(text):
+            return None, NUL_MESSAGE
+        limit = limits.short_text_max_chars if spec.kind == "text" else limits.description_max_chars
+        if len(text) > limit:
+            return None, f"Keep this to {limit} characters (it has {len(text)})."
+        return text, None
+    if spec.kind == "choice":
+        if raw not in spec.options:
+            return None, "Choose one of the listed options."
+        return raw, None
+    if spec.kind == "yes_no":
+        if isinstance(raw, bool):
+            return raw, None
+        lowered = str(raw).strip().lower()
+        if lowered in ("yes", "true", "1"):
+            return True, None
+        if lowered in ("no", "false", "0"):
+            return False, None
+        return None, "Answer yes or no."
+    if spec.kind == "number":
+        try:
+            number = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            return None, "Enter a number."
+        return (number, None) if math.isfinite(number) else (None, "Enter a number.")
+    if spec.kind == "datetime":
+        if isinstance(raw, datetime):
+            return raw.replace(second=0, microsecond=0).isoformat(timespec="minutes"), None
+        try:
+            return datetime.fromisoformat(str(raw).strip()).isoformat(timespec="minutes"), None
+        except ValueError:
+            return None, "Enter a date and time."
+    return None, "Unsupported field."
+
+
+def validate_draft(
+    draft: NearMissDraft,
+    *,
+    taxonomy: TaxonomySpec,
+    places: PlaceLookup,
+    limits: ReportLimits,
+    now_local: datetime,
+    allow_old: bool = False,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Check a draft. Returns (errors by field, cleaned capture fields).
+
+    `now_local` is the provider's local time now; `allow_old` lifts the age limit (imports of
+    historical reports).
+    """
+    errors: dict[str, str] = {}
+    description = (draft.description or "").strip()
+    if not description:
+        errors["description"] = "Say briefly what happened."
+    elif len(description) > limits.description_max_chars:
+        errors["description"] = (f"Keep this to {limits.description_max_chars} characters "
+                                 f"(it has {len(description)}). Add detail at review.")
+    elif len(description) < 10:
+        errors["description"] = "Add a few more words so a reviewer can understand it."
+    elif has_nul(description):
+        errors["description"] = NUL_MESSAGE
+
+    type_spec = None
+    if not draft.type_key:
+        errors["type_key"] = "Choose the type of near miss."
+    else:
+        type_spec = next((t for t in taxonomy.types if t.key == draft.type_key and t.active), None)
+        if type_spec is None:
+            errors["type_key"] = "That type is not in the list. Choose another."
+
+    if draft.occurred_at is None:
+        errors["occurred_at"] = "Say when it happened."
+    elif draft.occurred_at.tzinfo is not None:  # the form gives local time; compare like with like
+        errors["occurred_at"] = "Give the local date and time, without a time zone."
+    else:
+        if draft.occurred_at > now_local + timedelta(minutes=limits.future_tolerance_minutes):
+            errors["occurred_at"] = "That time is in the future. When did it happen?"
+        elif not allow_old and draft.occurred_at < now_local - timedelta(days=limits.oldest_days):
+            errors["occurred_at"] = (f"That is more than {limits.oldest_days} days ago. "
+                                     "Ask your supervisor how to record older events.")
+
+    if draft.service_id is None:
+        errors["service_id"] = "Choose the service."
+    elif draft.service_id not in places.services:
+        errors["service_id"] = "That service is not one you can report for."
+
+    if draft.location_id is None:
+        errors["location_id"] = "Choose where it happened."
+    elif places.location_service.get(draft.location_id) is None:
+        errors["location_id"] = "That location is not known. Choose one from the list."
+    elif (draft.service_id is not None
+          and places.location_service[draft.location_id] != draft.service_id):
+        errors["location_id"] = ("That location belongs to another service. "
+                                 "Choose one from the list.")
+
+    if not draft.barrier:
+        errors["barrier"] = "Say what stopped harm."
+    elif draft.barrier not in Barrier._value2member_map_:
+        errors["barrier"] = "Choose one of the listed options."
+
+    if draft.still_at_risk is None:
+        errors["still_at_risk"] = "Answer whether anyone is still at risk right now."
+
+    safeguards = (draft.immediate_safeguards or "").strip()
+    if len(safeguards) > limits.description_max_chars:
+        errors["immediate_safeguards"] = f"Keep this to {limits.description_max_chars} characters."
+    elif has_nul(safeguards):
+        errors["immediate_safeguards"] = NUL_MESSAGE
+
+    def _belongs(key: str, value: int | None, owner: Mapping[int, int], what: str) -> None:
+        if value is None:
+            return
+        if value not in owner:
+            errors[key] = f"That {what} is not known. Choose one from the list."
+        elif draft.service_id is not None and owner[value] != draft.service_id:
+            errors[key] = f"That {what} belongs to another service."
+
+    _belongs("person_id", draft.person_id, places.person_service, "person")
+    _belongs("route_id", draft.route_id, places.route_service, "route")
+    if draft.staff_group_id is not None and draft.staff_group_id not in places.staff_groups:
+        errors["staff_group_id"] = "That staff group is not known."
+    known_flags = {f.key for f in taxonomy.interface_flags}
+    if draft.interface_flag and draft.interface_flag not in known_flags:
+        errors["interface_flag"] = "Choose one of the listed interfaces."
+
+    cleaned: dict[str, Any] = {}
+    if type_spec is not None:
+        specs = {f.key: f for f in type_spec.capture_fields}
+        for key, raw in (draft.capture_fields or {}).items():
+            spec = specs.get(key)
+            if spec is None:
+                continue  # a field of another type, left over from switching type
+            value, problem = clean_field_value(spec, raw, limits)
+            if problem:
+                errors[capture_field_key(key)] = problem
+            elif value is not None:
+                cleaned[key] = value
+    return errors, cleaned

@@ -1,0 +1,81 @@
+"""The near-miss report table and the per-year reference counter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+
+
+class NearMissReport(Base):
+    """One near miss as reported. Depth (triage, review) lives in later tables."""
+
+    __tablename__ = "near_miss_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    type_key: Mapped[str] = mapped_column(ForeignKey("near_miss_types.key"))
+    type_version: Mapped[int]
+    description: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+    reported_at: Mapped[datetime]
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    barrier: Mapped[str] = mapped_column(String(30))
+    still_at_risk: Mapped[bool]
+    immediate_safeguards: Mapped[str | None] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people_supported.id"))
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("routes.id"))
+    staff_group_id: Mapped[int | None] = mapped_column(ForeignKey("staff_groups.id"))
+    interface_flag: Mapped[str | None] = mapped_column(String(60))
+    capture_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # None when the reporter chose to report without their name: then it is not stored at all.
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    status_changed_at: Mapped[datetime | None]
+    # Flags the triage board shows and sorts by (set at filing, confirmed at triage).
+    stop_the_line: Mapped[bool] = mapped_column(default=False)
+    safeguarding: Mapped[bool] = mapped_column(default=False)
+    in_cluster: Mapped[bool] = mapped_column(default=False)
+    is_repeat: Mapped[bool] = mapped_column(default=False)
+    severity: Mapped[str | None] = mapped_column(String(10))
+    review_level: Mapped[str | None] = mapped_column(String(30))
+    routed_to: Mapped[str | None] = mapped_column(String(20))
+    triaged_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(12), default="form")
+    # An anonymous reporter's private follow-up code, kept only as a hash (not linked to them).
+    follow_up_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Idempotency: the same form submission (double click, re-run) files one report only.
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012 - optimistic locking
+
+    __table_args__ = (
+        Index("ix_near_miss_reports_service_status", "service_id", "status"),
+        Index("ix_near_miss_reports_reporter", "reporter_id", "reported_at"),
+        Index("ix_near_miss_reports_occurred", "occurred_at"),
+        # Governance for a supervisor or a commissioner's services over a period.
+        Index("ix_near_miss_reports_service_occurred", "service_id", "occurred_at"),
+        Index("ix_near_miss_reports_type_occurred", "type_key", "occurred_at"),
+        # The cluster rule counts one type in a service (or region) over a window at filing.
+        Index("ix_near_miss_reports_type_service_occurred", "type_key", "service_id",
+              "occurred_at"),
+        Index("ix_near_miss_reports_location", "location_id", "occurred_at"),
+        Index("ix_near_miss_reports_person", "person_id", "occurred_at"),
+        Index("ix_near_miss_reports_route", "route_id", "occurred_at"),
+        Index("ix_near_miss_reports_status_reported", "status", "reported_at"),
+    )
+
+
+class ReferenceCounter(Base):
+    """The last reference number issued in a year (NM-2026-00042)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_value: Mapped[int]

@@ -1,0 +1,1 @@
+"""The near-miss taxonomy: types with their fields, gates and validation items (configuration)."""

@@ -1,0 +1,1 @@
+"""Triage: the workflow state machine, the severity x recurrence matrix, recurrence and clusters."""

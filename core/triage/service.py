@@ -1,0 +1,267 @@
+"""Use cases of triage and of moving a report through its workflow.
+
+Every move is checked by the state machine, stamped in `report_transitions` (so time to triage
+and time in each state can be measured) and audited. Two people changing one report at once:
+the second gets a ConflictError naming the new state, and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.auth.actor import Actor
+from core.auth.policy import Capability, require
+from core.clock import to_local, utcnow
+from core.config import Settings, settings
+from core.errors import NUL_MESSAGE, ConflictError, NotFound, ValidationFailed, has_nul
+from core.escalation.rules import EscalationKind
+from core.escalation.service import any_escalation, open_escalation, raise_escalation
+from core.reports.models import NearMissReport
+from core.reports.vocabulary import ReportStatus
+from core.taxonomy.service import live_taxonomy
+from core.triage.matrix import review_level
+from core.triage.models import ReportTransition, TriageRecord
+from core.triage.vocabulary import Recurrence, ReviewLevel, Route, Severity
+from core.triage.workflow import check_move
+from core.uow import UnitOfWork
+
+
+def load_report_in_scope(session: Session, actor: Actor, reference: str) -> NearMissReport:
+    """The report with this reference, if the actor's services cover it (else NotFound)."""
+    report = None if has_nul(reference) else session.scalar(select(NearMissReport).where(
+        NearMissReport.reference == reference.strip().upper()))
+    if report is None or not actor.covers_service(report.service_id):
+        # Same answer for "does not exist" and "not yours": references are guessable.
+        raise NotFound(f"No near miss {reference.strip().upper()} among your services.")
+    return report
+
+
+def check_version(report: NearMissReport, expected_version: int, rules: Settings) -> None:
+    if report.version_id != expected_version:
+        when = ""
+        if report.status_changed_at is not None:
+            when = " at " + to_local(report.status_changed_at, rules.zone).strftime("%H:%M")
+        raise ConflictError(
+            f"Someone else changed {report.reference} while you had it open (it is now "
+            f"“{ReportStatus(report.status).label}”{when}). Nothing you entered was saved "
+            "over their change: look at the report as it is now and try again.")
+
+
+def record_transition(uow: UnitOfWork, actor: Actor | None, report: NearMissReport,
+                      target: ReportStatus, *, now: datetime, reason: str | None = None) -> None:
+    """Move a report to `target` if the workflow allows it. Call inside `with uow:`."""
+    current = ReportStatus(report.status)
+    check_move(current, target)
+    report.status = target.value
+    report.status_changed_at = now
+    uow.session.add(ReportTransition(report_id=report.id, from_status=current.value,
+                                     to_status=target.value, at=now,
+                                     actor_id=actor.user_id if actor else None, reason=reason))
+    uow.record(actor, "report.moved", "near_miss_report", report.id, at=now,
+               before={"status": current.value},
+               after={"status": target.value, "reason": reason, "reference": report.reference})
+
+
+def commit_or_conflict(uow: UnitOfWork, report: NearMissReport) -> None:
+    try:
+        uow.commit()
+    except StaleDataError as exc:  # a concurrent change won the race at the database
+        raise ConflictError(f"Someone else changed {report.reference} at the same moment. "
+                            "Nothing you entered was saved over their change: reload and try "
+                            "again.") from exc
+
+
+@dataclass
+class TriageAnswers:
+    """The triage form: the four questions, the matrix inputs and the route."""
+
+    at_risk_now: bool | None = None
+    immediate_safeguards: str = ""
+    safeguarding_trigger: bool | None = None
+    safeguarding_signals: list[str] = field(default_factory=list)
+    external_reporting: bool = False
+    recurrence: str | None = None
+    related_report_ids: list[int] = field(default_factory=list)
+    severity: str | None = None
+    investigation: str | None = None
+    route: str | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    reference: str
+    matrix_level: ReviewLevel
+    investigation: ReviewLevel
+    route: Route
+    escalations_raised: tuple[str, ...]
+
+
+def validate_answers(answers: TriageAnswers, *, signal_keys: set[str], rules: Settings,
+                     ) -> tuple[dict[str, str], ReviewLevel | None]:
+    """Check the triage answers; returns (errors by field, the matrix's review level)."""
+    errors: dict[str, str] = {}
+    if answers.at_risk_now is None:
+        errors["at_risk_now"] = "Answer: is anyone still at risk right now?"
+    elif answers.at_risk_now and not answers.immediate_safeguards.strip():
+        errors["immediate_safeguards"] = ("Someone is at risk: record the immediate safeguards "
+                                          "taken before anything else.")
+    if answers.safeguarding_trigger is None:
+        errors["safeguarding_trigger"] = ("Answer: does it trigger safeguarding or external "
+                                          "reporting?")
+    elif answers.safeguarding_trigger and not answers.safeguarding_signals:
+        errors["safeguarding_signals"] = "Choose the safeguarding or rights signal(s)."
+    unknown = set(answers.safeguarding_signals) - signal_keys
+    if unknown:
+        errors["safeguarding_signals"] = "Choose signals from the list."
+    try:
+        recurrence = Recurrence(answers.recurrence) if answers.recurrence else None
+    except ValueError:
+        recurrence = None
+    if recurrence is None:
+        errors["recurrence"] = "Answer: is it a single event, a repeat or part of a cluster?"
+    try:
+        severity = Severity(answers.severity) if answers.severity else None
+    except ValueError:
+        severity = None
+    if severity is None:
+        errors["severity"] = "Choose the severity potential: how bad could it have been?"
+    level = review_level(severity, recurrence, rules.triage) if severity and recurrence else None
+    try:
+        investigation = ReviewLevel(answers.investigation) if answers.investigation else None
+    except ValueError:
+        investigation = None
+    if investigation is None:
+        errors["investigation"] = "Choose the minimum investigation."
+    elif level is not None and investigation.depth < level.depth:
+        errors["investigation"] = (f"The matrix asks for at least “{level.label}” here: high "
+                                   "potential or clustered near misses get deeper review even "
+                                   "with no harm.")
+    try:
+        Route(answers.route or "")
+    except ValueError:
+        errors["route"] = "Choose who takes it forward."
+    for name in ("notes", "immediate_safeguards"):
+        if has_nul(getattr(answers, name)):
+            errors[name] = NUL_MESSAGE
+    if len(answers.notes) > rules.report.description_max_chars:
+        errors["notes"] = f"Keep notes to {rules.report.description_max_chars} characters."
+    if len(answers.immediate_safeguards) > rules.report.description_max_chars:
+        errors["immediate_safeguards"] = (f"Keep this to {rules.report.description_max_chars} "
+                                          "characters.")
+    return errors, level
+
+
+def triage_report(uow: UnitOfWork, actor: Actor, reference: str, answers: TriageAnswers, *,
+                  expected_version: int, now: datetime | None = None,
+                  rules: Settings | None = None) -> TriageOutcome:
+    """Record the triage of a new report and move it to "triaged" (escalating as needed)."""
+    require(actor, Capability.TRIAGE)
+    rules = rules or settings()
+    now = now or utcnow()
+    with uow:
+        session = uow.session
+        report = load_report_in_scope(session, actor, reference)
+        check_version(report, expected_version, rules)
+        check_move(ReportStatus(report.status), ReportStatus.TRIAGED)
+        signal_keys = {s.key for s in live_taxonomy(session).safeguarding_signals}
+        errors, level = validate_answers(answers, signal_keys=signal_keys, rules=rules)
+        if errors:
+            raise ValidationFailed(errors)
+        assert level is not None and answers.investigation and answers.route
+        investigation, route = ReviewLevel(answers.investigation), Route(answers.route)
+        recurrence = Recurrence(answers.recurrence or "")
+        record = TriageRecord(
+            report_id=report.id, at_risk_now=bool(answers.at_risk_now),
+            immediate_safeguards=answers.immediate_safeguards.strip() or None,
+            safeguarding_trigger=bool(answers.safeguarding_trigger),
+            safeguarding_signals=sorted(answers.safeguarding_signals),
+            external_reporting=answers.external_reporting, recurrence=recurrence.value,
+            related_report_ids=sorted(set(answers.related_report_ids)),
+            severity=answers.severity or "", matrix_level=level.value,
+            investigation=investigation.value, route=route.value,
+            notes=answers.notes.strip() or None, triaged_by_id=actor.user_id, triaged_at=now,
+        )
+        session.add(record)
+        report.severity = answers.severity
+        report.review_level = investigation.value
+        report.routed_to = route.value
+        report.triaged_at = now
+        report.is_repeat = recurrence is not Recurrence.SINGLE
+        report.in_cluster = recurrence is Recurrence.CLUSTER
+        report.safeguarding = report.safeguarding or bool(answers.safeguarding_trigger)
+        record_transition(uow, actor, report, ReportStatus.TRIAGED, now=now,
+                          reason=f"Triaged: {level.label} by the matrix")
+        raised: list[str] = []
+        wanted: list[tuple[EscalationKind, str]] = []
+        if answers.safeguarding_trigger:
+            wanted.append((EscalationKind.SAFEGUARDING,
+                           "Triage found a safeguarding or rights signal: decide on "
+                           "safeguarding and external reporting."))
+        if route is Route.OPERATIONS:
+            wanted.append((EscalationKind.OPERATIONS,
+                           "Routed to operations at triage: map the information pathway."))
+        if answers.at_risk_now:
+            wanted.append((EscalationKind.SUPERVISOR_ALERT,
+                           "Triage found someone still at risk: confirm the immediate "
+                           "safeguards."))
+        for kind, why in wanted:
+            # A new risk needs a new alert; safeguarding and operations are asked once.
+            already = (open_escalation(session, report.id, kind)
+                       if kind is EscalationKind.SUPERVISOR_ALERT
+                       else any_escalation(session, report.id, kind))
+            if already is None:
+                raise_escalation(uow, actor, report, kind, why, now=now, rules=rules)
+                raised.append(kind.value)
+        session.flush()
+        uow.record(actor, "report.triaged", "near_miss_report", report.id, at=now, after={
+            "reference": report.reference, "at_risk_now": record.at_risk_now,
+            "safeguarding_trigger": record.safeguarding_trigger,
+            "safeguarding_signals": record.safeguarding_signals,
+            "external_reporting": record.external_reporting, "recurrence": record.recurrence,
+            "related_report_ids": record.related_report_ids, "severity": record.severity,
+            "matrix_level": record.matrix_level, "investigation": record.investigation,
+            "route": record.route, "notes": record.notes,
+        })
+        commit_or_conflict(uow, report)
+        return TriageOutcome(report.reference, level, investigation, route, tuple(raised))
+
+
+def reclassify_as_incident(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
+                           incident_reference: str = "", expected_version: int,
+                           now: datetime | None = None, rules: Settings | None = None) -> None:
+    """Harm reached the person after all: hand the report to the incident process.
+
+    Nothing is deleted; the report keeps its whole history and stays readable here.
+    """
+    require(actor, Capability.RECLASSIFY)
+    rules = rules or settings()
+    now = now or utcnow()
+    if not reason.strip():
+        raise ValidationFailed({"reason": "Say what harm reached the person and why this is now "
+                                          "an incident."})
+    with uow:
+        report = load_report_in_scope(uow.session, actor, reference)
+        check_version(report, expected_version, rules)
+        why = reason.strip()
+        if incident_reference.strip():
+            why += f" (incident {incident_reference.strip()})"
+        record_transition(uow, actor, report, ReportStatus.RECLASSIFIED, now=now, reason=why)
+        commit_or_conflict(uow, report)
+
+
+def mark_cluster(uow: UnitOfWork, report_ids: tuple[int, ...]) -> list[int]:
+    """Flag every member of a cluster (those not flagged yet); returns the ids changed."""
+    changed = list(uow.session.scalars(select(NearMissReport.id).where(
+        NearMissReport.id.in_(report_ids), NearMissReport.in_cluster.is_(False))))
+    if changed:
+        # A bulk flag, not a new version of each report: optimistic locking is for edits.
+        uow.session.execute(update(NearMissReport).where(NearMissReport.id.in_(changed))
+                            .values(in_cluster=True)
+                            .execution_options(synchronize_session=False))
+    return changed
