@@ -1,0 +1,62 @@
+"""Near Miss Portal: sign in, then the pages this user's role may open.
+
+Run with `make run` (demo data on SQLite) or `streamlit run app.py`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth.policy import default_page, pages_for
+from core.config import settings
+from core.errors import StorageUnavailable
+from ui.session import authenticator, end_session, signed_in_actor, unread_notifications
+from ui.startup import startup_problem
+from ui.text import escape_markdown
+
+st.set_page_config(page_title="Near Miss Portal", page_icon=":material/health_and_safety:",
+                   layout="centered")
+
+problem = startup_problem()
+if problem:
+    st.title("Near Miss Portal")
+    st.error(problem)
+    st.stop()
+
+auth = authenticator()
+actor = signed_in_actor(auth)
+if actor is None:
+    st.stop()
+
+unread = unread_notifications(actor)
+navigation: dict[str, list[st.Page]] = {}
+wide_pages: set[str] = set()
+landing = default_page(actor.roles)
+for page in pages_for(actor.roles):
+    title = f"{page.title} · {unread}" if page.key == "inbox" and unread else page.title
+    entry = st.Page(page.path, title=title, icon=page.icon, default=page is landing,
+                    visibility="visible" if page.visible else "hidden")
+    navigation.setdefault(page.section, []).append(entry)
+    if page.wide:
+        wide_pages.add(entry.url_path)
+
+with st.sidebar:
+    st.markdown(f"**{settings().provider_name}**")
+    st.caption(f"Signed in as {escape_markdown(actor.display_name)}  \n"
+               + ", ".join(sorted(role.label for role in actor.roles)))
+    if st.button("Sign out", key="sign_out", icon=":material/logout:", width="stretch"):
+        end_session(auth)
+        st.rerun()
+
+current = st.navigation(navigation, position="sidebar", expanded=True)
+# Layout per page, set before the page runs (boards and charts use the whole screen).
+st.set_page_config(layout="wide" if current.url_path in wide_pages else "centered",
+                   initial_sidebar_state="collapsed" if current.url_path == "meeting" else None)
+try:
+    current.run()
+except StorageUnavailable as exc:
+    # Lost mid-page: say so plainly. st.stop() ends the run early, and Streamlit keeps the
+    # values of widgets a stopped run did not reach, so nothing typed is lost.
+    st.error(f"{exc}", icon=":material/cloud_off:")
+    st.button("Try again", key="storage_retry", icon=":material/refresh:")
+    st.stop()

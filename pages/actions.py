@@ -1,0 +1,209 @@
+"""The action register: every improvement action with its owner, deadline and review date,
+what is overdue first; "My actions" for owners; a timeline; CSV and XLSX export.
+
+Widgets in, core calls out (core.actions.queries.register holds the rules of overdue and due
+soon). People's free text is shown in dataframes, never as Markdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.actions.queries import RegisterFilters, RegisterRow, register
+from core.actions.vocabulary import ActionStatus, Strength
+from core.config import settings
+from core.db import read_session
+from core.organisation.queries import service_names
+from ui import action_panels as panels
+from ui.session import current_actor
+
+TIMELINE_LIMIT = 40
+STATE_TEXT = {"overdue": "⚠ Overdue", "due_soon": "Due soon"}
+
+actor = current_actor()
+
+
+def _exporters() -> tuple[Callable[[list[RegisterRow]], bytes],
+                          Callable[[list[RegisterRow]], bytes]] | None:
+    """CSV and XLSX of the register rows (formulas escaped), if the export modules exist."""
+    try:
+        from core.actions.export import register_rows
+        from core.exports.spreadsheet import to_csv, to_xlsx
+    except ImportError:
+        return None
+    return (lambda rows: to_csv(register_rows(rows)),
+            lambda rows: to_xlsx(register_rows(rows), sheet="Actions"))
+
+
+def _when(row: RegisterRow, day: date) -> str:
+    if row.deadline_state == "overdue":
+        days = (day - row.deadline).days
+        return f"⚠ Overdue {days} {'day' if days == 1 else 'days'}"
+    if row.deadline_state == "due_soon":
+        days = (row.deadline - day).days
+        return "Due today" if days == 0 else f"Due in {days} {'day' if days == 1 else 'days'}"
+    return ""
+
+
+def _table(rows: list[RegisterRow], day: date) -> None:
+    frame = pd.DataFrame({
+        "Deadline state": [_when(r, day) for r in rows],
+        "Plan": [f"action_plan?plan={r.plan_id}" for r in rows],
+        "Action": [r.title for r in rows],
+        "Owner": [r.owner for r in rows],
+        "Status": [r.status.label for r in rows],
+        "Deadline": [r.deadline for r in rows],
+        "Review": [r.review_date for r in rows],
+        "Evidence": [f"{r.checks_done}/{r.checks_total}" for r in rows],
+        "Strength": [f"{r.strength.label} · {r.kind}" for r in rows],
+        "Service": [r.service or "Several" for r in rows],
+        "Test window ends": [r.window_end for r in rows],
+        "Still-in-place check": [r.sustainment_due for r in rows],
+        "Plan title": [r.plan_title for r in rows],
+    })
+    date_column = {"format": "DD MMM YYYY"}
+    st.dataframe(frame, hide_index=True, width="stretch", key="register_table", column_config={
+        "Deadline state": st.column_config.TextColumn(
+            "⚠ Deadline", help="Overdue or due soon (open actions only)", width="medium"),
+        "Action": st.column_config.TextColumn(width="medium"),
+        "Deadline": st.column_config.DateColumn(**date_column),
+        "Review": st.column_config.DateColumn(**date_column),
+        "Test window ends": st.column_config.DateColumn(**date_column),
+        "Still-in-place check": st.column_config.DateColumn(**date_column),
+        "Evidence": st.column_config.TextColumn(help="Evidence checks completed / named"),
+        "Plan": st.column_config.LinkColumn("Plan", display_text=r"plan=(\d+)$",
+                                            help="Open the action plan", width="small"),
+    })
+
+
+def _timeline(rows: list[RegisterRow], day: date) -> None:
+    """Deadlines and review dates of the open actions shown, today marked."""
+    open_rows = [r for r in rows if r.status.open][:TIMELINE_LIMIT]
+    if not open_rows:
+        st.caption("No open actions to show on the timeline.")
+        return
+    labels = [f"#{r.id} {panels.safe_chart_text(r.title, 40)}" for r in open_rows]
+    hover = [panels.safe_chart_text(f"{r.title} · {r.owner}", 90) for r in open_rows]
+    fig = go.Figure()
+    for row, label in zip(open_rows, labels, strict=True):
+        fig.add_trace(go.Scatter(x=[row.deadline, row.review_date], y=[label, label],
+                                 mode="lines", line={"color": "#c8c8c8", "width": 2},
+                                 hoverinfo="skip", showlegend=False))
+    late = [r.deadline_state == "overdue" for r in open_rows]
+    soon = [r.deadline_state == "due_soon" for r in open_rows]
+    fig.add_trace(go.Scatter(
+        x=[r.deadline for r in open_rows], y=labels, mode="markers", name="Deadline",
+        marker={"symbol": "diamond", "size": 12,
+                "color": ["#c62828" if x else "#ef8f00" if s else "#3465a4"
+                          for x, s in zip(late, soon, strict=True)]},
+        text=hover, hovertemplate="%{text}<br>Deadline %{x|%d %b %Y}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=[r.review_date for r in open_rows], y=labels, mode="markers", name="Review date",
+        marker={"symbol": "circle-open", "size": 11, "color": "#2e7d32",
+                "line": {"width": 2}},
+        text=hover, hovertemplate="%{text}<br>Review %{x|%d %b %Y}<extra></extra>"))
+    fig.add_shape(type="line", xref="x", yref="paper", x0=day, x1=day, y0=0, y1=1,
+                  line={"color": "#c62828", "dash": "dot", "width": 2})
+    fig.add_annotation(x=day, y=1, xref="x", yref="paper", text="Today", showarrow=False,
+                       yanchor="bottom", font={"color": "#c62828"})
+    fig.update_layout(height=120 + 28 * len(open_rows),
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "y": -0.08 if len(open_rows) > 6 else -0.3},
+                      yaxis={"autorange": "reversed", "type": "category"},
+                      xaxis={"type": "date", "tickformat": "%d %b"})
+    st.plotly_chart(fig, key="register_timeline", config={"displayModeBar": False})
+    if len(rows) > len(open_rows) and len(open_rows) == TIMELINE_LIMIT:
+        st.caption(f"The first {TIMELINE_LIMIT} open actions (overdue first); filter to see "
+                   "others.")
+
+
+def _page() -> None:
+    day = panels.today()
+    st.title("Action register")
+    st.caption("Every improvement action with its owner, deadline and review date. Overdue "
+               "actions come first; everyone sees what is overdue.")
+    with read_session() as session:
+        everything = register(session, actor, RegisterFilters(), today=day)
+        all_services = service_names(session)
+    owners = dict(sorted({(r.owner_id, r.owner) for r in everything}, key=lambda o: o[1]))
+    shown_services = {r.service for r in everything}
+    services = {sid: name for sid, name in sorted(all_services.items(), key=lambda s: s[1])
+                if name in shown_services}
+
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+        mine = st.toggle("My actions", key="register_mine",
+                         help="Only the actions you own.")
+        chosen_owners = st.multiselect("Owner", list(owners), format_func=owners.get,
+                                       key="register_owners", placeholder="Anyone",
+                                       disabled=mine)
+        statuses = st.multiselect("Status", [s.value for s in ActionStatus],
+                                  format_func=lambda v: ActionStatus(v).label,
+                                  key="register_statuses", placeholder="Any status")
+        chosen_services = st.multiselect("Service", list(services), format_func=services.get,
+                                         key="register_services", placeholder="Any service")
+        strengths = st.multiselect("Strength", [s.value for s in Strength],
+                                   format_func=lambda v: Strength(v).label,
+                                   key="register_strengths", placeholder="Any strength")
+    with st.container(horizontal=True, gap="medium"):
+        overdue_only = st.toggle("Overdue only", key="register_overdue")
+        review_week = st.toggle("Review due this week", key="register_review_week")
+
+    filters = RegisterFilters(
+        owner_ids=(actor.user_id,) if mine and actor.user_id else tuple(chosen_owners),
+        statuses=tuple(statuses), service_ids=tuple(chosen_services),
+        strengths=tuple(strengths), overdue_only=overdue_only, review_this_week=review_week)
+    with read_session() as session:
+        rows = register(session, actor, filters, today=day)
+
+    cells = st.columns(5)
+    cells[0].metric("Open", sum(1 for r in rows if r.status.open), border=True)
+    cells[1].metric("Overdue", sum(1 for r in rows if r.deadline_state == "overdue"),
+                    border=True)
+    cells[2].metric("Due soon", sum(1 for r in rows if r.deadline_state == "due_soon"),
+                    border=True, help="Deadline within the provider's due-soon days.")
+    cells[3].metric("In test", sum(1 for r in rows if r.status is ActionStatus.IN_TEST),
+                    border=True)
+    cells[4].metric("Verified effective",
+                    sum(1 for r in rows if r.status is ActionStatus.VERIFIED_EFFECTIVE),
+                    border=True)
+
+    if not rows:
+        st.info("No actions match." if everything else
+                "No actions yet. Build a plan from a near miss under review, a completed root "
+                "cause analysis, or a cluster on the triage board.")
+        return
+    st.caption(f"{len(rows)} actions shown. Open a plan from the Plan column.")
+    _table(rows, day)
+    with st.container(horizontal=True, vertical_alignment="center"):
+        plans = dict.fromkeys((r.plan_id, r.plan_title) for r in rows)
+        plan_titles = {pid: f"#{pid} · {title}" for pid, title in plans}
+        chosen = st.selectbox("Open a plan", list(plan_titles), format_func=plan_titles.get,
+                              index=None, key="register_open_plan", placeholder="Choose a plan",
+                              width=420)
+        if chosen is not None:
+            st.page_link("pages/action_plan.py", label=f"Open action plan #{chosen}",
+                         query_params={"plan": str(chosen)}, icon=":material/open_in_new:")
+        exporters = _exporters()
+        if exporters is not None:
+            to_csv, to_xlsx = exporters
+            st.download_button("Download CSV", data=lambda: to_csv(rows),
+                               file_name=f"action-register-{day:%Y-%m-%d}.csv", mime="text/csv",
+                               key="register_csv", on_click="ignore",
+                               icon=":material/download:")
+            st.download_button(
+                "Download XLSX", data=lambda: to_xlsx(rows),
+                file_name=f"action-register-{day:%Y-%m-%d}.xlsx",
+                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                key="register_xlsx", on_click="ignore", icon=":material/download:")
+    st.subheader("Deadlines and review dates")
+    _timeline(rows, day)
+    st.caption(f"Today is {day:%d %b %Y}. Diamonds are deadlines (red: overdue; amber: due "
+               f"within {settings().actions.due_soon_days} days), circles review dates.")
+
+
+_page()

@@ -1,0 +1,70 @@
+"""What changed: the bulletin of "what changed because you reported" updates, for all staff."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth.policy import Capability, can
+from core.db import read_session
+from core.feedback.queries import BulletinItem, bulletin, bulletin_services, changes_this_quarter
+from ui.session import current_actor
+from ui.text import local
+
+actor = current_actor()
+st.title("What changed because you reported")
+st.caption("Every near miss you report is looked at. These are the changes made because of "
+           "them, big and small.")
+
+
+def _card(item: BulletinItem) -> None:
+    # Titles and text are written by staff: shown as text, never as Markdown or HTML.
+    with st.container(border=True, key=f"bulletin_update_{item.id}"):
+        with st.container(horizontal=True, gap="small"):
+            st.badge(f"Published {local(item.published_at, '%d %b %Y')}", color="gray")
+            if item.from_your_reports:
+                st.badge("Because you reported", icon=":material/favorite:", color="green")
+        st.text(item.title)
+        st.text(item.what_changed)
+        if item.why:
+            st.caption("Why")
+            st.text(item.why)
+        behind = []
+        if item.report_count:
+            behind.append(f"{item.report_count} near miss report"
+                          f"{'s' if item.report_count != 1 else ''}")
+        behind += [f"Cluster: {theme}" for theme in item.themes]
+        behind += [f"Action: {action}" for action in item.actions]
+        if behind:
+            st.caption("Behind it")
+            st.text(" · ".join(behind))
+        affects = ", ".join(item.services) or "All services"
+        if item.roles:
+            affects += " · " + ", ".join(item.roles)
+        st.caption("Affects")
+        st.text(affects)
+
+
+with read_session() as session:
+    quarter = changes_this_quarter(session, actor)
+    services = dict(bulletin_services(session, actor))
+
+left, right = st.columns(2)
+left.metric("Changes made because you reported, this quarter", quarter.changes,
+            help=f"Updates published since {quarter.start:%d %b %Y} that you can see here.")
+right.metric("From near misses you reported", quarter.from_your_reports,
+             help="Updates this quarter linked to reports you filed under your name.")
+
+chosen = st.multiselect("Service", list(services), format_func=services.get,
+                        key="bulletin_services", placeholder="All my services")
+with read_session() as session:
+    items = bulletin(session, actor, service_ids=chosen)
+
+if not items:
+    st.info("No updates to show yet. Keep reporting: each one will appear here when the "
+            "change is made.", icon=":material/campaign:")
+    if can(actor, Capability.FILE_REPORT):  # governance reads the bulletin but files nothing
+        st.page_link("pages/report.py", label="Report a near miss", icon=":material/edit_note:")
+    st.stop()
+
+for bulletin_item in items:
+    _card(bulletin_item)

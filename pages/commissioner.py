@@ -1,0 +1,103 @@
+"""Evidence of learning, for commissioners and funders: de-identified and read-only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.commissioner import views as cv
+from core.commissioner.deid import show
+from core.db import read_session
+from core.metrics.governance import Scope
+from ui import governance as gv
+from ui.evidence import log_view, period_picker
+from ui.session import current_actor
+
+actor = current_actor()
+st.title("Evidence of learning")
+st.caption("How near misses are captured, triaged and turned into verified improvements. "
+           "Nothing here identifies a person supported, a worker or a reporter: there is no "
+           "free text, dates are shown by week, and counts below "
+           f"{cv.threshold()} are hidden (with the next smallest where a total could reveal "
+           "them).")
+period = period_picker("evidence_period")
+scope = Scope(period.start, period.end)
+log_view(actor, f"evidence:{period.label}")
+st.page_link("pages/governance_pack.py", label="Download the governance pack (PDF) and "
+             "spreadsheets", icon=":material/download:")
+
+with read_session() as session:
+    trend = cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end))
+    breakdowns = {d: cv.breakdown(session, actor, scope, d) for d in cv.DIMENSIONS}
+    clusters = cv.clusters(session, actor, scope)
+    register = cv.action_register(session, actor)
+    escalations = cv.escalations(session, actor, scope)
+    culture = cv.culture(session, actor, scope)
+    feedback = cv.feedback(session, actor, scope)
+
+cols = st.columns(4)
+cols[0].metric("Near misses in the period", show(breakdowns["type"].total))
+cols[1].metric("Different reporters", show(culture.reporters))
+cols[2].metric("Median hours to triage", show(culture.median_hours_to_triage))
+verified = int((register["Verdict"] == "effective").sum()) if not register.empty else 0
+cols[3].metric("Actions verified effective", verified)
+
+trend_tab, where_tab, clusters_tab, actions_tab, escalation_tab, culture_tab = st.tabs(
+    ["Trend", "Breakdowns", "Clusters and actions", "Action register", "Escalations",
+     "Reporting culture"], key="evidence_tabs", on_change="rerun")
+with trend_tab:
+    if trend.frame.empty:
+        st.info("No complete weeks in the period.")
+    else:
+        st.markdown(f"**{gv.spc_summary(trend.frame, None, 'neither')}** · near misses per "
+                    f"{trend.granularity}, with the last 26 weeks for context")
+        st.plotly_chart(gv.spc_figure(trend.frame, trend.go_lives, title="",
+                                      improvement="neither"), key="evidence_trend")
+        st.caption("Green lines mark when a control went live (named by its kind).")
+with where_tab:
+    dimension = st.segmented_control("By", list(cv.DIMENSIONS), format_func=cv.DIMENSIONS.get,
+                                     default="type", key="evidence_dimension") or "type"
+    chosen = breakdowns[dimension]
+    shown = [(label, count) for label, count in chosen.rows if count is not None]
+    if shown:
+        figure = go.Figure(go.Bar(x=[c for _, c in reversed(shown)],
+                                  y=[label for label, _ in reversed(shown)],
+                                  orientation="h", marker_color="#0b6e4f"))
+        figure.update_layout(height=max(260, 30 * len(shown) + 80),
+                             margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(figure, key="evidence_breakdown")
+    st.dataframe(pd.DataFrame({cv.DIMENSIONS[dimension]: [r[0] for r in chosen.rows],
+                               "Near misses": [show(r[1]) for r in chosen.rows]}),
+                 hide_index=True, width="stretch")
+    st.caption(f"Total: {show(chosen.total)}")
+with clusters_tab:
+    st.dataframe(pd.DataFrame({
+        "Type": [c.type_name for c in clusters], "Where": [c.where for c in clusters],
+        "Weeks": [f"{c.from_week} – {c.to_week}" for c in clusters],
+        "Reports": [show(c.reports) for c in clusters],
+        "What was done": ["; ".join(c.actions) or "No action yet" for c in clusters]}),
+        hide_index=True, width="stretch")
+with actions_tab:
+    if register.empty:
+        st.info("No actions yet.")
+    else:
+        st.dataframe(register, hide_index=True, width="stretch")
+with escalation_tab:
+    st.dataframe(pd.DataFrame({
+        "Kind": [e.kind for e in escalations], "Raised": [show(e.raised) for e in escalations],
+        "Median minutes to acknowledge": [show(e.median_minutes) for e in escalations],
+        "Acknowledged in time": [e.within_time for e in escalations]}),
+        hide_index=True, width="stretch")
+with culture_tab:
+    cols = st.columns(3)
+    cols[0].metric("Near misses", show(culture.reports))
+    cols[1].metric("Reported without a name", culture.anonymous_share)
+    cols[2].metric("Median hours to triage", show(culture.median_hours_to_triage))
+    st.subheader("What changed because people reported")
+    st.dataframe(pd.DataFrame({
+        "Month": [f.month for f in feedback], "Updates published": [f.updates for f in feedback],
+        "Reports behind them": [show(f.reports_behind_them) for f in feedback]}),
+        hide_index=True, width="stretch")

@@ -1,0 +1,70 @@
+"""Governance trends: are near misses rising? XmR charts with controls' go-live dates."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.db import read_session
+from core.taxonomy.service import live_taxonomy
+from ui import governance as gv
+from ui.session import current_actor
+
+DIRECTIONS = {"neither": "Neither (more reporting can be good)", "down": "Fewer is better",
+              "up": "More is better"}
+
+actor = current_actor()
+st.title("Trends")
+st.caption("Weekly near misses as a control chart: the mean, the process limits (mean ± 2.66 × "
+           "the average moving range) and special-cause signals (a point beyond a limit, a run "
+           "of points on one side of the mean, a trend, two of three near a limit). Green lines "
+           "mark when a control went live.")
+scope = gv.scope_picker(actor)
+version = gv.version()
+with read_session() as session:
+    type_names = {t.key: t.name for t in live_taxonomy(session).types}
+
+go_lives = gv.cached_go_lives(version, actor, scope)
+with st.container(horizontal=True, gap="small"):
+    series_choice = st.selectbox("Series", ["all", *type_names],
+                                 format_func=lambda k: "All near misses" if k == "all"
+                                 else type_names[k], key="trend_series")
+    direction = st.selectbox("Which way is better?", list(DIRECTIONS),
+                             format_func=DIRECTIONS.get, key="trend_direction")
+    compare = st.selectbox(
+        "Compare before and after a control", [None, *range(len(go_lives))],
+        format_func=lambda i: "No comparison" if i is None
+        else f"{go_lives[i][0]:%d %b %Y}: {go_lives[i][1]}", key="trend_compare",
+        help="Recalculates the limits from the control's go-live date, so the chart shows "
+             "whether the process changed after it.")
+    target = st.number_input("Target per week (optional)", min_value=0.0, value=None,
+                             step=1.0, key="trend_target")
+
+chosen = scope if series_choice == "all" else gv.gov.Scope(
+    start=scope.start, end=scope.end, service_ids=scope.service_ids,
+    type_keys=(series_choice,))
+series = gv.complete_weeks(gv.cached_series(version, actor, chosen))
+rebase = [go_lives[compare][0]] if compare is not None else []
+if series.empty:
+    st.info("No complete week in the period yet.")
+    st.stop()
+frame = gv.spc_frame(series, rebase, target, direction)
+title = "All near misses" if series_choice == "all" else type_names[series_choice]
+
+left, middle, right = st.columns(3)
+left.metric("Near misses in the period", int(series.sum()))
+middle.metric("Weekly mean (latest limits)", f"{frame['mean'].iloc[-1]:.1f}")
+right.metric("Weeks with a signal", int(frame["special_cause"].sum()))
+st.markdown(f"**{gv.spc_summary(frame, target, direction)}**")
+st.plotly_chart(gv.spc_figure(frame, go_lives, title=title, improvement=direction),
+                key="trend_chart")
+if rebase and frame["segment"].max() >= 1:
+    before = frame[frame["segment"] == 0]["mean"].iloc[0]
+    after = frame[frame["segment"] == frame["segment"].max()]["mean"].iloc[0]
+    st.info(f"Before {rebase[0]:%d %b %Y} the mean was {before:.1f} a week; since then it is "
+            f"{after:.1f} ({(after - before) / before * 100 if before else 0:+.0f}%). "
+            "Check the chart for a signal in the new segment before calling it a change.")
+with st.expander("The numbers"):
+    table = frame[["value", "mean", "lower", "upper", "rule"]].copy()
+    table.attrs = {}  # the chart's settings travel in attrs; a table does not need them
+    table.index = [d.strftime("%d %b %Y") for d in table.index]
+    st.dataframe(table.round(2), width="stretch")

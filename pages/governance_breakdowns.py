@@ -1,0 +1,51 @@
+"""Breakdowns: where and when near misses happen; click a bar to see its reports."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth.policy import Capability, can
+from core.db import read_session
+from core.metrics.governance import DIMENSIONS, drill_down
+from core.taxonomy.service import live_taxonomy
+from ui import governance as gv
+from ui.session import current_actor
+from ui.text import local
+
+actor = current_actor()
+st.title("Breakdowns")
+scope = gv.scope_picker(actor)
+version = gv.version()
+salt = gv.session_salt()
+dimension = st.segmented_control("By", list(DIMENSIONS), format_func=DIMENSIONS.get,
+                                 default="type", key="breakdown_dimension") or "type"
+frame = gv.cached_breakdown(version, actor, scope, dimension, salt)
+if frame.empty:
+    st.info("No near misses in the period and scope chosen.")
+    st.stop()
+ordered = dimension in ("week", "weekday", "hour")
+selection = st.plotly_chart(
+    gv.bar_figure(frame, title=f"Near misses by {DIMENSIONS[dimension].lower()}",
+                  horizontal=not ordered),
+    key="breakdown_chart", on_select="rerun", selection_mode="points")
+st.caption(f"{int(frame['count'].sum())} near misses · {scope.start:%d %b %Y} to "
+           f"{scope.end:%d %b %Y}" + (" · people are shown by a pseudonym that changes with "
+                                       "each session" if dimension == "person" else ""))
+points = (selection or {}).get("selection", {}).get("points", []) if selection else []
+if points and dimension not in ("week", "weekday", "hour") and can(actor,
+                                                                    Capability.VIEW_REPORT):
+    point = points[0]
+    key = point.get("y") if not ordered else point.get("x")
+    with read_session() as session:
+        labels = {f.key: f.label for f in live_taxonomy(session).interface_flags}
+        reports = drill_down(session, actor, scope, dimension, key, salt=salt,
+                             interface_labels=labels)
+    st.subheader(f"{key}: {len(reports)} near misses")
+    reports["occurred"] = [local(d) for d in reports["occurred"]]
+    reports.insert(0, "open", [f"near_miss?ref={r}" for r in reports["reference"]])
+    st.dataframe(reports, hide_index=True, width="stretch", column_config={
+        "open": st.column_config.LinkColumn("Open", display_text="Open")})
+elif dimension in ("week", "weekday", "hour"):
+    st.caption("Choose another breakdown to open the reports behind a bar.")
+else:
+    st.caption("Click a bar to list the reports behind it.")

@@ -1,0 +1,99 @@
+"""My reports: what the signed-in worker has reported under their name, where each one is, and
+what changed because of it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.db import read_session
+from core.errors import DomainError
+from core.escalation.service import mark_read
+from core.feedback.queries import (
+    ReportUpdate,
+    unread_feedback_notifications,
+    updates_for_my_reports,
+)
+from core.reports.queries import my_reports
+from core.uow import UnitOfWork
+from ui.session import current_actor
+from ui.text import local
+
+actor = current_actor()
+st.title("My reports")
+st.caption("The near misses you reported under your name, newest first. Reports filed "
+           "without your name are not listed: nothing links them to you.")
+
+with read_session() as session:
+    rows = my_reports(session, actor)
+    updates = updates_for_my_reports(session, actor)
+    unread = unread_feedback_notifications(session, actor)
+
+if not rows:
+    st.info("You have not reported a near miss under your name yet.")
+    st.page_link("pages/report.py", label="Report a near miss", icon=":material/edit_note:")
+    st.stop()
+
+open_count = sum(1 for r in rows if r.status.value not in ("closed", "reclassified"))
+left, middle, right = st.columns(3)
+left.metric("Reported", len(rows))
+middle.metric("Still being worked on", open_count)
+right.metric("Changed something", sum(1 for r in rows if r.reference in updates),
+             help="Reports with a published “what changed because you reported” update.")
+
+
+def _mark_read(ids: list[int]) -> None:
+    try:
+        mark_read(UnitOfWork(), actor, ids)
+    except DomainError as exc:
+        st.session_state["my_reports_notice"] = str(exc)
+
+
+if unread:
+    with st.container(horizontal=True, gap="small", key="my_reports_new_updates"):
+        st.info(f"{len(unread)} new “what changed” update{'s' if len(unread) != 1 else ''} "
+                "about your reports: see below.", icon=":material/campaign:")
+        st.button("Mark as read", key="my_reports_mark_read", on_click=_mark_read,
+                  args=(unread,))
+notice = st.session_state.pop("my_reports_notice", None)
+if notice:
+    st.error(notice)
+
+table = pd.DataFrame(
+    {
+        "Reference": [r.reference for r in rows],
+        "Reported": [local(r.reported_at) for r in rows],
+        "Type": [r.type_name for r in rows],
+        "Where": [f"{r.service} · {r.location}" for r in rows],
+        "Status": [r.status.label for r in rows],
+        "What changed": ["; ".join(u.title for u in updates.get(r.reference, [])) for r in rows],
+        "What happened": [r.description for r in rows],
+    }
+)
+# st.dataframe shows cell text as text (no Markdown or HTML), which is right for free text.
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"What happened": st.column_config.TextColumn(width="large")})
+
+
+def _update_card(update: ReportUpdate) -> None:
+    with st.container(border=True):
+        with st.container(horizontal=True, gap="small"):
+            st.badge(f"Published {local(update.published_at, '%d %b %Y')}", color="gray")
+            if update.unread:
+                st.badge("New", color="green")
+        st.text(update.title)  # staff's free text: as text, never Markdown or HTML
+        st.text(update.what_changed)
+        if update.why:
+            st.caption("Why")
+            st.text(update.why)
+
+
+changed = [r for r in rows if r.reference in updates]
+if changed:
+    st.subheader("What changed because you reported")
+    for row in changed:
+        with st.container(key=f"my_report_updates_{row.reference}"):
+            st.markdown(f"**{row.reference}** · {row.status.label}")
+            st.caption(row.type_name)
+            for linked_update in updates[row.reference]:
+                _update_card(linked_update)

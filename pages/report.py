@@ -1,0 +1,320 @@
+"""Report a near miss: the one-minute form. Required first, optional detail tucked away."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from core.auth.actor import Actor
+from core.clock import to_local, utcnow
+from core.config import settings
+from core.db import read_session
+from core.errors import DomainError, StorageUnavailable, ValidationFailed
+from core.feedback.cues import guide_for
+from core.organisation.queries import reporting_options
+from core.reports.drafts import NearMissDraft, capture_field_key
+from core.reports.service import FiledReport, file_near_miss
+from core.reports.vocabulary import BARRIER_LABELS, Barrier
+from core.taxonomy.schema import FieldSpec, NearMissTypeSpec
+from core.taxonomy.service import live_taxonomy
+from core.uow import UnitOfWork
+from ui.mail import send_emails_soon
+from ui.session import current_actor
+
+PREFIX = "report."
+ERRORS = "report_errors"
+NOTICE = "report_notice"
+FILED = "report_filed"
+FILED_ANONYMOUSLY = "report_filed_anonymously"
+SUBMISSION = "report_submission_key"
+REFERENCE_DATA = "report_reference_data"  # types, places and cues last read for this session
+YES_NO = {"yes": "Yes", "no": "No"}
+IMMEDIATE_SAFETY = (
+    "**Make the person safe first.** Stay with them or make sure someone is, call your shift "
+    "supervisor now, and call emergency services if anyone is in danger. Then finish this "
+    "report: your supervisor will see it at the top of the triage board."
+)
+
+
+def key(name: str) -> str:
+    return PREFIX + name
+
+
+def _value(name: str) -> Any:
+    return st.session_state.get(key(name))
+
+
+def _local_now() -> datetime:
+    return to_local(utcnow(), settings().zone).replace(second=0, microsecond=0)
+
+
+def _draft_from_form(capture_specs: tuple[FieldSpec, ...]) -> NearMissDraft:
+    at_risk = _value("still_at_risk")
+    capture: dict[str, Any] = {}
+    for spec in capture_specs:
+        raw = st.session_state.get(key(capture_field_key(spec.key)))
+        capture[spec.key] = raw
+    return NearMissDraft(
+        description=_value("description") or "",
+        type_key=_value("type_key"),
+        occurred_at=_value("occurred_at"),
+        service_id=_value("service_id"),
+        location_id=_value("location_id"),
+        barrier=_value("barrier"),
+        still_at_risk=None if at_risk is None else at_risk == "yes",
+        immediate_safeguards=_value("immediate_safeguards") or "",
+        person_id=_value("person_id"),
+        route_id=_value("route_id"),
+        staff_group_id=_value("staff_group_id"),
+        interface_flag=_value("interface_flag"),
+        capture_fields=capture,
+        anonymous=bool(_value("anonymous")),
+        submission_key=st.session_state[SUBMISSION],
+    )
+
+
+def _submit(actor: Actor, capture_specs: tuple[FieldSpec, ...]) -> None:
+    """Button callback: runs before the page redraws, so errors show beside their fields."""
+    st.session_state.pop(ERRORS, None)
+    st.session_state.pop(NOTICE, None)
+    try:
+        filed = file_near_miss(UnitOfWork(), actor, _draft_from_form(capture_specs))
+    except ValidationFailed as exc:
+        st.session_state[ERRORS] = exc.errors
+        return
+    except StorageUnavailable:
+        st.session_state[NOTICE] = ("**Not saved yet.** The database could not be reached. "
+                                    "Everything you typed is still here: try again in a moment.")
+        return
+    except DomainError as exc:
+        st.session_state[NOTICE] = str(exc)
+        return
+    earlier = st.session_state.get(FILED)
+    if filed.duplicate and earlier is not None and earlier.id == filed.id:
+        return  # the same submission again: keep what was shown (with its follow-up code)
+    st.session_state[FILED] = filed
+    st.session_state[FILED_ANONYMOUSLY] = bool(_value("anonymous"))
+    send_emails_soon()  # escalations raised by this report reach leads' mailboxes at once
+    for name in [k for k in st.session_state if str(k).startswith(PREFIX)]:
+        del st.session_state[name]
+
+
+def _start_new_report() -> None:
+    st.session_state.pop(FILED, None)
+    st.session_state.pop(FILED_ANONYMOUSLY, None)
+    st.session_state[SUBMISSION] = uuid.uuid4().hex
+
+
+def _on_service_change() -> None:
+    # Places of the previous service no longer apply.
+    for name in ("location_id", "person_id", "route_id"):
+        st.session_state.pop(key(name), None)
+
+
+def _field_error(name: str) -> None:
+    message = (st.session_state.get(ERRORS) or {}).get(name)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+def _with_limit(help_text: str | None, limit: int) -> str:
+    return f"{help_text + ' ' if help_text else ''}Up to {limit} characters."
+
+
+def _capture_widget(spec: FieldSpec) -> None:
+    widget_key = key(capture_field_key(spec.key))
+    limits = settings().report
+    if spec.kind == "text":
+        st.text_input(spec.label, key=widget_key,
+                      help=_with_limit(spec.help, limits.short_text_max_chars))
+    elif spec.kind == "longtext":
+        st.text_area(spec.label, key=widget_key, height=80,
+                     help=_with_limit(spec.help, limits.description_max_chars))
+    elif spec.kind == "choice":
+        st.selectbox(spec.label, spec.options, index=None, key=widget_key, help=spec.help,
+                     placeholder="Choose if you know")
+    elif spec.kind == "datetime":
+        st.datetime_input(spec.label, value=None, key=widget_key, help=spec.help,
+                          format="DD/MM/YYYY", step=300)
+    elif spec.kind == "yes_no":
+        st.radio(spec.label, list(YES_NO), index=None, key=widget_key, horizontal=True,
+                 format_func=YES_NO.get, help=spec.help)
+    elif spec.kind == "number":
+        st.number_input(spec.label, value=None, key=widget_key, help=spec.help)
+    _field_error(capture_field_key(spec.key))
+
+
+def _show_follow_up_code(filed: FiledReport) -> None:
+    """A report without a name: its private follow-up code, shown here and never again."""
+    if filed.follow_up_code is None:
+        st.info("You reported without your name, so it is not listed under My reports. Its "
+                "follow-up code was shown when it was first filed.", icon=":material/key:")
+        return
+    with st.container(border=True, key="report_follow_up_code"):
+        st.markdown("**Your private follow-up code.** Write it down now: it is shown only "
+                    "this once and nobody can look it up for you. It is not linked to your "
+                    "name.")
+        st.code(filed.follow_up_code, language=None)
+        st.caption("To see where your report is, and what changed because you reported, "
+                   "enter the code under “Follow up a report made without your name” on the "
+                   "sign-in page. You do not need to sign in.")
+
+
+def _show_filed(filed: FiledReport) -> None:
+    st.success(f"Near miss filed. Your reference is **{filed.reference}**.",
+               icon=":material/check_circle:")
+    anonymous = filed.follow_up_code is not None or (
+        filed.duplicate and st.session_state.get(FILED_ANONYMOUSLY, False))
+    st.markdown("Thank you. Reporting near misses is how we fix things before anyone is hurt."
+                + ("" if anonymous else " You can follow it under **My reports**."))
+    if anonymous:
+        _show_follow_up_code(filed)
+    if filed.still_at_risk:
+        st.error(IMMEDIATE_SAFETY, icon=":material/emergency:")
+    if filed.stop_the_line:
+        st.warning("**Stop the line:** tell your shift supervisor now so a same-day nurse "
+                   "review (or telehealth consult) can be arranged.", icon=":material/pan_tool:")
+    left, right = st.columns(2)
+    left.button("Report another near miss", key="report_another", on_click=_start_new_report,
+                type="primary", width="stretch")
+    right.page_link("pages/my_reports.py", label="Go to My reports", icon=":material/inbox:")
+
+
+def _type_label(types: dict[str, NearMissTypeSpec]) -> Any:
+    return lambda type_key: types[type_key].name
+
+
+actor = current_actor()
+st.session_state.setdefault(SUBMISSION, uuid.uuid4().hex)
+st.title("Report a near miss")
+
+filed_report = st.session_state.get(FILED)
+if filed_report is not None:
+    _show_filed(filed_report)
+    st.stop()
+
+try:
+    with read_session() as session:
+        reference_data = (live_taxonomy(session), reporting_options(session, actor),
+                          guide_for(session, actor))
+    st.session_state[REFERENCE_DATA] = reference_data
+except StorageUnavailable:
+    # Database down: draw the form from this session's last copy so nothing typed is lost;
+    # submitting says "not saved yet" until it is back.
+    reference_data = st.session_state.get(REFERENCE_DATA)
+    if reference_data is None:
+        raise
+taxonomy, options, cues = reference_data
+
+types = {t.key: t for t in taxonomy.types if t.active}
+rules = settings()
+st.caption("It takes a minute. Say what you know now; the detail is gathered at review.")
+with st.expander(f"Does this count? Near-miss cues for {cues.audience}",
+                 icon=":material/help:"):
+    st.markdown(cues.markdown)  # written by the provider's administrator, not by reporters
+
+if not options.services:
+    st.warning("You are not assigned to any service yet, so you cannot report here. "
+               "Ask an administrator to add your services.")
+    st.stop()
+
+notice = st.session_state.get(NOTICE)
+errors = st.session_state.get(ERRORS) or {}
+if notice:
+    st.error(notice, icon=":material/cloud_off:")
+elif errors:
+    st.error(f"The report is not filed yet: check the {len(errors)} "
+             f"{'field' if len(errors) == 1 else 'fields'} marked below. "
+             "Nothing you typed has been lost.", icon=":material/error:")
+
+# No max_chars on free text: the browser would silently cut a long paste. The rules in core
+# refuse text over the limit with a message, and the text stays in the box to be shortened.
+st.text_area("What happened?", key=key("description"),
+             help=_with_limit("A sentence or two is enough.", rules.report.description_max_chars),
+             height=110, placeholder="e.g. Walker was out of reach at the bathroom doorway; "
+             "I steadied her before she fell.")
+_field_error("description")
+
+st.selectbox("Type of near miss", list(types), index=None, key=key("type_key"),
+             format_func=_type_label(types), placeholder="Choose a type")
+chosen_type = types.get(_value("type_key") or "")
+if chosen_type is not None:
+    st.caption(chosen_type.description)
+    if chosen_type.stop_the_line:
+        st.warning("**Stop the line:** tell your shift supervisor now, then finish this report.",
+                   icon=":material/pan_tool:")
+_field_error("type_key")
+
+st.datetime_input("When did it happen?", value=_local_now(), key=key("occurred_at"),
+                  format="DD/MM/YYYY", step=300)
+_field_error("occurred_at")
+
+service_labels = {s.id: s.label for s in options.services}
+st.selectbox("Service", list(service_labels), index=0 if len(service_labels) == 1 else None,
+             key=key("service_id"),
+             format_func=service_labels.get, on_change=_on_service_change,
+             placeholder="Choose the service")
+_field_error("service_id")
+service_id = _value("service_id")
+
+location_labels = {c.id: c.label for c in options.locations.get(service_id, [])}
+st.selectbox("Where did it happen?", list(location_labels), index=None, key=key("location_id"),
+             format_func=location_labels.get,
+             placeholder="Choose the location" if service_id else "Choose the service first")
+_field_error("location_id")
+
+barriers = list(Barrier)
+st.radio("What stopped harm?", [b.value for b in barriers], index=None, key=key("barrier"),
+         format_func=lambda value: BARRIER_LABELS[Barrier(value)])
+_field_error("barrier")
+
+st.radio("Is anyone still at risk right now?", list(YES_NO), index=None,
+         key=key("still_at_risk"), format_func=YES_NO.get, horizontal=True)
+_field_error("still_at_risk")
+if _value("still_at_risk") == "yes":
+    st.error(IMMEDIATE_SAFETY, icon=":material/emergency:")
+    st.text_area("What have you done so far to keep them safe?", key=key("immediate_safeguards"),
+                 height=80)
+    _field_error("immediate_safeguards")
+
+with st.expander("More detail (optional)", icon=":material/add_notes:",
+                 expanded=any(k.startswith("capture.") or k in (
+                     "person_id", "route_id", "staff_group_id", "interface_flag")
+                     for k in errors)):
+    people = {c.id: c.label for c in options.people.get(service_id, [])}
+    st.selectbox("Person supported", list(people), index=None, key=key("person_id"),
+                 format_func=people.get, placeholder="Choose if a person was involved",
+                 help="Their local reference. Names are never shown outside the provider.")
+    _field_error("person_id")
+    routes = {c.id: c.label for c in options.routes.get(service_id, [])}
+    if routes:
+        st.selectbox("Route", list(routes), index=None, key=key("route_id"),
+                     format_func=routes.get, placeholder="Choose the route if it was on one")
+        _field_error("route_id")
+    groups = {c.id: c.label for c in options.staff_groups}
+    own_group = list(groups).index(actor.staff_group_id) if actor.staff_group_id in groups else None
+    st.selectbox("Your staff group", list(groups), index=own_group, key=key("staff_group_id"),
+                 format_func=groups.get, placeholder="Choose your staff group")
+    _field_error("staff_group_id")
+    flags = {f.key: f.label for f in taxonomy.interface_flags}
+    st.selectbox("Did it happen at an interface?", list(flags), index=None,
+                 key=key("interface_flag"), format_func=flags.get,
+                 placeholder="Choose if information passed between people or systems",
+                 help="Shift handover, clinic follow-up, medication reconciliation or a "
+                      "scheduling change: these get extra attention to how information flowed.")
+    _field_error("interface_flag")
+    if chosen_type is not None and chosen_type.capture_fields:
+        st.markdown(f"**About this {chosen_type.name.lower()}**")
+        for field_spec in chosen_type.capture_fields:
+            _capture_widget(field_spec)
+
+st.checkbox("Report without my name", key=key("anonymous"),
+            help="Your name is not stored with the report. It will not appear under "
+                 "My reports, and nobody can see who filed it.")
+
+capture_specs = chosen_type.capture_fields if chosen_type is not None else ()
+st.button("Submit near miss", key="report_submit", type="primary", width="stretch",
+          icon=":material/send:", on_click=_submit, args=(actor, capture_specs))

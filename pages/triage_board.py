@@ -1,0 +1,117 @@
+"""Triage board: every open near miss in my services, by state, most urgent first."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from core.actions.queries import current_clusters
+from core.auth.policy import Capability, can
+from core.clock import utcnow
+from core.db import read_session
+from core.organisation.queries import reporting_options
+from core.reports.vocabulary import ReportStatus
+from core.taxonomy.service import live_taxonomy
+from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text, load_board
+from core.triage.workflow import BOARD_COLUMNS
+from ui.badges import FLAG_COLOURS
+from ui.session import current_actor
+
+PAGE_SIZE = 8
+SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low", "untriaged": "Not triaged"}
+AGE_CHOICES = {"any": "Any age", "day": "Under a day", "week": "1-7 days", "older": "Over 7 days"}
+AGE_RANGES = {"any": (None, None), "day": (None, 1), "week": (1, 7), "older": (7, None)}
+
+actor = current_actor()
+st.title("Triage board")
+st.caption("Open near misses in your services, most urgent first: anyone still at risk and "
+           "overdue escalations, then safeguarding and stop-the-line, then high potential "
+           "and clusters. Open a card to triage it.")
+
+with read_session() as session:
+    options = reporting_options(session, actor)
+    taxonomy = live_taxonomy(session)
+type_names = {t.key: t.name for t in taxonomy.types}
+interface_types = tuple(t.key for t in taxonomy.types if t.route_to == "operations")
+service_names = {s.id: s.label for s in options.services}
+
+
+def _card(card: BoardCard) -> None:
+    with st.container(border=True):
+        st.page_link("pages/near_miss.py", label=f"**{card.reference}**",
+                     query_params={"ref": card.reference}, icon=":material/open_in_new:")
+        st.caption(f"{card.type_name}  \n{card.service} · {card.location}  \n"
+                   f"{age_text(card.reported_at, utcnow())} old"
+                   + (f" · {SEVERITY_LABELS.get(card.severity or '', '')} potential"
+                      if card.severity else ""))
+        if card.flags:
+            with st.container(horizontal=True, gap="small"):
+                for flag in card.flags:
+                    st.badge(FLAG_LABELS[flag], color=FLAG_COLOURS[flag])
+
+
+@st.fragment(run_every=60)
+def board_view() -> None:
+    """The board reruns on its own (filters, paging, a refresh each minute), not the page."""
+    with st.container(horizontal=True, gap="small"):
+        chosen_services = st.multiselect("Service", list(service_names), key="board_services",
+                                         format_func=service_names.get, placeholder="All")
+        chosen_types = st.multiselect("Type", list(type_names), key="board_types",
+                                      format_func=type_names.get, placeholder="All")
+        chosen_severities = st.multiselect("Severity potential", list(SEVERITY_LABELS),
+                                           key="board_severities",
+                                           format_func=SEVERITY_LABELS.get, placeholder="All")
+        chosen_flags = st.multiselect("Flags", list(FLAG_LABELS), key="board_flags",
+                                      format_func=FLAG_LABELS.get, placeholder="Any")
+        age = st.selectbox("Age", list(AGE_CHOICES), key="board_age",
+                           format_func=AGE_CHOICES.get)
+    min_age, max_age = AGE_RANGES[age or "any"]
+    filters = BoardFilters(tuple(chosen_services), tuple(chosen_types),
+                           tuple(chosen_severities), tuple(chosen_flags), min_age, max_age)
+    pages = {status: st.session_state.get(f"board_page_{status.value}", 1)
+             for status in BOARD_COLUMNS}
+    with read_session() as session:
+        board = load_board(session, actor, filters, now=utcnow(),
+                           interface_types=interface_types, page_size=PAGE_SIZE, pages=pages)
+    st.caption(f"{board.total} open near misses match. Refreshed {utcnow():%H:%M} UTC.")
+    columns = st.columns(len(BOARD_COLUMNS))
+    for column, status in zip(columns, BOARD_COLUMNS, strict=True):
+        with column:
+            st.subheader(f"{_column_title(status)} · {board.counts[status]}")
+            for card in board.columns[status]:
+                _card(card)
+            page_count = max(1, math.ceil(board.counts[status] / PAGE_SIZE))
+            if page_count > 1:
+                st.pagination(page_count, key=f"board_page_{status.value}",
+                              max_visible_pages=3)
+
+
+def clusters_section() -> None:
+    """Clusters of the last weeks, each a theme an action plan can answer (seed 2, ex. 3)."""
+    with read_session() as session:
+        clusters = current_clusters(session, actor, now=utcnow())
+    may_build = can(actor, Capability.MANAGE_ACTIONS)
+    with st.expander(f"Clusters · {len(clusters)}", icon=":material/hub:",
+                     key="board_clusters", on_change="rerun"):
+        if not clusters:
+            st.caption("No clusters among your services in the last six weeks.")
+        for theme in clusters:
+            with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                st.text(theme.label)
+                if may_build:
+                    st.page_link("pages/action_plan.py", label="Create action plan",
+                                 query_params={"from": "cluster", "type": theme.type_key,
+                                               "scope": theme.scope, "id": str(theme.scope_id)},
+                                 icon=":material/add_task:")
+            st.caption(", ".join(theme.references))
+
+
+def _column_title(status: ReportStatus) -> str:
+    return {ReportStatus.NEW: "New", ReportStatus.TRIAGED: "Triaged",
+            ReportStatus.IN_REVIEW: "In review", ReportStatus.ACTIONS: "Actions",
+            ReportStatus.VALIDATING: "Validating"}[status]
+
+
+clusters_section()
+board_view()

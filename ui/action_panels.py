@@ -1,0 +1,613 @@
+"""Panels of the action plan pages: the action blocks of the builder, and each action of a plan
+with its evidence checks, status, test window, verification and sustainment checks.
+
+Widgets in, core calls out (core.actions holds every rule). People's free text is shown with
+st.text, dataframes or widgets, never as Markdown; labels that quote it are escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.actions.measures import DIRECTION_LABELS, PER_LABELS, Evaluation, MeasureFilters
+from core.actions.models import VerificationMeasure
+from core.actions.queries import ActionView, OwnerChoice
+from core.actions.service import (
+    ActionDraft,
+    complete_evidence_check,
+    confirm_sustainment,
+    confirm_verdict,
+    set_go_live,
+    set_status,
+)
+from core.actions.vocabulary import (
+    ACTION_HIERARCHY,
+    KINDS_BY_KEY,
+    NEXT_STATUSES,
+    ActionStatus,
+    Strength,
+)
+from core.auth.actor import Actor
+from core.auth.policy import Capability, can
+from core.clock import to_local, utcnow
+from core.config import settings
+from core.errors import DomainError, ValidationFailed
+from core.uow import UnitOfWork
+from ui.text import escape_markdown, local
+
+ERRORS = "action_plan_errors"
+NOTICE = "action_plan_notice"
+NOT_SAVED = "Not saved yet: check the answers marked below. Nothing you typed is lost."
+
+STATUS_COLOURS = {
+    ActionStatus.PLANNED: "gray", ActionStatus.IN_PROGRESS: "blue",
+    ActionStatus.IN_TEST: "violet", ActionStatus.VERIFIED_EFFECTIVE: "green",
+    ActionStatus.NOT_EFFECTIVE: "red", ActionStatus.STOPPED: "gray",
+}
+STRENGTH_COLOURS = {Strength.STRONGER: "green", Strength.INTERMEDIATE: "blue",
+                    Strength.WEAKER: "orange"}
+DEADLINE_BADGES = {"overdue": ("Overdue", "red"), "due_soon": ("Due soon", "orange")}
+VERDICT_LABELS = {"effective": "Effective", "not_effective": "Not effective",
+                  "insufficient_data": "Not enough data yet"}
+VERDICT_COLOURS = {"effective": "green", "not_effective": "red", "insufficient_data": "gray"}
+VERDICT_ICONS = {"effective": ":material/trending_down:", "not_effective": ":material/block:",
+                 "insufficient_data": ":material/help:"}
+
+
+def today() -> date:
+    """Today in the provider's time zone."""
+    return to_local(utcnow(), settings().zone).date()
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+def error(name: str) -> None:
+    """The message for one field, shown right where it is called (beside that field)."""
+    message = (st.session_state.get(ERRORS) or {}).get(name)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+def has_error(name: str) -> bool:
+    return bool((st.session_state.get(ERRORS) or {}).get(name))
+
+
+def notice(kind: str, message: str) -> None:
+    st.session_state[NOTICE] = (kind, message)
+
+
+def notice_slot(key: str) -> None:
+    """A fixed slot for the notice: it appearing or not must not shift what follows (that
+    would reset expanders in the browser)."""
+    with st.container(key=key):
+        shown = st.session_state.pop(NOTICE, None)
+        if shown:
+            kind, message = shown
+            {"success": st.success, "warning": st.warning}.get(kind, st.error)(message)
+
+
+def run(action: Callable[[], Any], success: str, prefix: str) -> bool:
+    """Call a core use case from a button; field errors go beside the fields (`prefix.field`),
+    refusals (permission, conflicts, storage) to the notice at the top."""
+    st.session_state.pop(ERRORS, None)
+    try:
+        action()
+    except ValidationFailed as exc:
+        st.session_state[ERRORS] = {f"{prefix}.{k}": v for k, v in exc.errors.items()}
+        notice("error", NOT_SAVED)
+        return False
+    except DomainError as exc:
+        notice("error", str(exc))
+        return False
+    notice("success", success)
+    return True
+
+
+# -- the action hierarchy ---------------------------------------------------------------------
+
+def kind_label(key: str) -> str:
+    """How a kind reads while choosing: its strength, its name and an example."""
+    kind = KINDS_BY_KEY[key]
+    return f"{kind.strength.label} · {kind.label} — e.g. {kind.example}"
+
+
+def hierarchy_table() -> None:
+    st.dataframe(pd.DataFrame({
+        "Strength": [k.strength.label for k in ACTION_HIERARCHY],
+        "Kind of action": [k.label for k in ACTION_HIERARCHY],
+        "Example from community services": [k.example for k in ACTION_HIERARCHY],
+    }), hide_index=True, width="stretch")
+
+
+# -- action blocks (the builder, and "add more actions" on a plan) ------------------------------
+
+def _ids_key(base: str) -> str:
+    return f"{base}.blocks"
+
+
+def block_ids(base: str) -> list[int]:
+    return st.session_state.setdefault(_ids_key(base), [0])
+
+
+def _add_block(base: str) -> None:
+    ids = block_ids(base)
+    ids.append(max(ids, default=-1) + 1)
+
+
+def _remove_block(base: str, block: int) -> None:
+    ids = block_ids(base)
+    if block in ids and len(ids) > 1:
+        ids.remove(block)
+    prefix = f"{base}.a{block}."
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
+        del st.session_state[key]
+    errors = st.session_state.get(ERRORS) or {}
+    st.session_state[ERRORS] = {k: v for k, v in errors.items() if not k.startswith(prefix)}
+
+
+def clear_blocks(base: str) -> None:
+    """Forget everything typed under `base` (after a successful save)."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(base + ".")]:
+        del st.session_state[key]
+
+
+def chosen_kinds(base: str) -> list[str]:
+    return [k for b in block_ids(base)
+            if (k := st.session_state.get(f"{base}.a{b}.kind")) in KINDS_BY_KEY]
+
+
+def action_blocks(base: str, owners: list[OwnerChoice], plan_services: set[int], *,
+                  measure_available: bool) -> None:
+    """One bordered block per action, "Add another action" below; typed values stay in the
+    session state under `base` until the save succeeds."""
+    rules = settings()
+    start = today()
+    owner_ids = [o.id for o in sorted(owners, key=lambda o: not o.reaches(plan_services))]
+    by_id = {o.id: o for o in owners}
+
+    def owner_label(owner_id: int) -> str:
+        owner = by_id[owner_id]
+        reach = "" if owner.reaches(plan_services) else " (does not reach every service here)"
+        return owner.label + reach
+
+    ids = block_ids(base)
+    for number, block in enumerate(ids, start=1):
+        key = f"{base}.a{block}"
+        # Defaults go to the widgets (not into the session state first): a rerun landing
+        # before the first run finishes then cannot show a widget's bare default instead.
+        with st.container(border=True, key=f"{key}.box"):
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.markdown(f"**Action {number}**")
+                if len(ids) > 1:
+                    st.button("Remove", key=f"{key}.remove", on_click=_remove_block,
+                              args=(base, block), icon=":material/delete:", type="tertiary")
+            st.text_input("What will be done", key=f"{key}.title", max_chars=200,
+                          placeholder="Coverage lock: the rota is fixed 48 hours ahead")
+            error(f"{key}.title")
+            st.selectbox("Kind of action (its strength on the action hierarchy)",
+                         [k.key for k in ACTION_HIERARCHY], format_func=kind_label, index=None,
+                         key=f"{key}.kind", placeholder="Choose: stronger actions first")
+            chosen = st.session_state.get(f"{key}.kind")
+            if chosen in KINDS_BY_KEY:
+                kind = KINDS_BY_KEY[chosen]
+                st.caption(f"{kind.strength.label} action: {kind.label.lower()}. "
+                           f"For example: {kind.example}")
+            error(f"{key}.kind")
+            st.text_area("How it works (optional)", key=f"{key}.description", height=68)
+            error(f"{key}.description")
+            owner_col, deadline_col, review_col = st.columns([2, 1, 1])
+            with owner_col:
+                st.selectbox("Owner", owner_ids, format_func=owner_label, index=None,
+                             key=f"{key}.owner", placeholder="Choose who owns it")
+                error(f"{key}.owner")
+            with deadline_col:
+                st.date_input("Deadline", value=start + timedelta(days=14),
+                              key=f"{key}.deadline", format="DD/MM/YYYY")
+                error(f"{key}.deadline")
+            with review_col:
+                st.date_input("Review date", value=start + timedelta(days=28),
+                              key=f"{key}.review_date", format="DD/MM/YYYY")
+                error(f"{key}.review_date")
+            st.text_area("Evidence checks, one per line: how you will know it is done",
+                         key=f"{key}.checks", height=90,
+                         placeholder="Supervisors briefed on the cut-off\n"
+                                     "Rota audit shows the lock held for two weeks")
+            error(f"{key}.evidence_checks")
+            verify_col, window_col = st.columns([2, 1], vertical_alignment="bottom")
+            with verify_col:
+                st.checkbox("Verify with the measure after a test window",
+                            value=measure_available, key=f"{key}.verify",
+                            disabled=not measure_available,
+                            help="When the control goes live, the portal compares the measure "
+                                 "during the test window with the weeks before it.")
+            with window_col:
+                st.number_input("Test window (days)", min_value=1, max_value=365, step=1,
+                                value=rules.actions.test_window_days, key=f"{key}.window")
+            error(f"{key}.test_window_days")
+    error(f"{base}.actions")
+    st.button("Add another action", key=f"{base}.add_block", on_click=_add_block,
+              args=(base,), icon=":material/add:")
+
+
+def action_drafts(base: str) -> tuple[list[ActionDraft], list[int]]:
+    """What the blocks hold, as core drafts (and the block of each, for error keys)."""
+    ids = list(block_ids(base))
+    drafts = []
+    for block in ids:
+        key = f"{base}.a{block}"
+
+        def value(name: str, key: str = key) -> Any:
+            return st.session_state.get(f"{key}.{name}")
+
+        window = value("window")
+        drafts.append(ActionDraft(
+            title=value("title") or "", description=value("description") or "",
+            kind=value("kind"), owner_id=value("owner"), deadline=value("deadline"),
+            review_date=value("review_date"),
+            evidence_checks=[line for line in (value("checks") or "").splitlines()
+                             if line.strip()],
+            verify_with_measure=bool(value("verify")),
+            test_window_days=int(window) if window is not None else None))
+    return drafts, ids
+
+
+def block_errors(base: str, errors: dict[str, str], ids: list[int]) -> dict[str, str]:
+    """Core's keys ("actions[1].deadline", "title", "measure.filters") as widget names."""
+    mapped = {}
+    for name, message in errors.items():
+        if name.startswith("actions[") and "]." in name:
+            index, field = name[len("actions["):].split("].", 1)
+            block = ids[int(index)] if index.isdigit() and int(index) < len(ids) else index
+            mapped[f"{base}.a{block}.{field}"] = message
+        else:
+            mapped[f"{base}.{name}"] = message
+    return mapped
+
+
+# -- one action of a plan ---------------------------------------------------------------------
+
+def describe_measure(filters: MeasureFilters, per: str, direction: str, target: float | None,
+                     names: dict[str, dict[Any, str]]) -> str:
+    """A measure in words: which near misses count, per what, which way is better."""
+    parts = []
+    for label, values, lookup in (("types", filters.type_keys, "types"),
+                                  ("services", filters.service_ids, "services"),
+                                  ("locations", filters.location_ids, "locations")):
+        if values:
+            parts.append(f"{label}: " + ", ".join(
+                names.get(lookup, {}).get(v, f"#{v}") for v in values))
+    for field, value in filters.capture.items():
+        parts.append(f"{field.replace('_', ' ')} = “{value}”")
+    counted = "; ".join(parts) if parts else "every near miss"
+    text = (f"Counts near misses ({counted}), {PER_LABELS.get(per, per)}. "
+            f"{DIRECTION_LABELS.get(direction, direction)}.")
+    if target is not None:
+        text += f" Target: {target:g}."
+    return text
+
+
+def weekly_chart(series: dict[date, int], *, go_live: date, window_end: date,
+                 baseline: float | None, per: str, target: float | None,
+                 end: date) -> go.Figure:
+    """Weekly counts with the go-live line, the test window shaded and the baseline."""
+    weeks = list(series)
+    fig = go.Figure(go.Bar(x=weeks, y=list(series.values()), name="Near misses that count",
+                           marker_color="#5b7db1",
+                           hovertemplate="Week of %{x|%d %b %Y}: %{y}<extra></extra>"))
+    fig.add_shape(type="rect", xref="x", yref="paper", x0=go_live, x1=window_end, y0=0, y1=1,
+                  fillcolor="#2e9e6b", opacity=0.15, line_width=0, layer="below")
+    fig.add_shape(type="line", xref="x", yref="paper", x0=go_live, x1=go_live, y0=0, y1=1,
+                  line={"color": "#2e7d32", "width": 2})
+    fig.add_annotation(x=go_live, y=1, xref="x", yref="paper", text="Went live ▸ test window",
+                       showarrow=False, xanchor="right", yanchor="bottom",
+                       font={"color": "#2e7d32"})
+    if per == "week" and baseline is not None:
+        fig.add_hline(y=baseline, line_dash="dot", line_color="#888",
+                      annotation_text=f"Baseline {baseline:.1f}/week",
+                      annotation_position="top left")
+    if per == "week" and target is not None:
+        fig.add_hline(y=target, line_dash="dash", line_color="#c62828",
+                      annotation_text=f"Target {target:g}/week",
+                      annotation_position="bottom left")
+    start = weeks[0] if weeks else go_live
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      showlegend=False, bargap=0.25,
+                      yaxis={"title": "Near misses per week", "rangemode": "tozero",
+                             "dtick": 1 if max(series.values(), default=0) <= 8 else None},
+                      xaxis={"range": [start - timedelta(days=4),
+                                       max(end, window_end) + timedelta(days=4)]})
+    return fig
+
+
+class ActionCard:
+    """One action of a plan: facts, evidence checks, status, test window, verdict, and
+    sustainment checks; shows only the controls core would allow this actor."""
+
+    def __init__(self, actor: Actor, view: ActionView, number: int, *, day: date,
+                 names: dict[str, dict[Any, str]], series: dict[date, int] | None):
+        self.actor, self.view, self.row = actor, view, view.row
+        self.number, self.day, self.names, self.series = number, day, names, series
+        self.manage = can(actor, Capability.MANAGE_ACTIONS)
+        self.owner = self.row.owner_id == actor.user_id
+        self.may_work = self.manage or self.owner
+        self.key = f"action.{self.row.id}"
+
+    def render(self) -> None:
+        row = self.row
+        with st.container(border=True, key=self.key):
+            with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+                st.markdown(f"**Action {self.number}**")
+                st.badge(row.status.label, color=STATUS_COLOURS[row.status])
+                st.badge(f"{row.strength.label}: {row.kind}",
+                         color=STRENGTH_COLOURS[row.strength])
+                if row.deadline_state in DEADLINE_BADGES:
+                    label, colour = DEADLINE_BADGES[row.deadline_state]
+                    st.badge(label, color=colour, icon=":material/alarm:")
+            st.text(row.title)
+            if self.view.description:
+                st.caption("How it works")
+                st.text(self.view.description)
+            self._facts()
+            self._checks()
+            self._status_controls()
+            if self.view.measure is not None or row.go_live is not None:
+                self._verification()
+            if self.view.sustainment:
+                self._sustainment()
+
+    # -- facts
+
+    def _facts(self) -> None:
+        row = self.row
+        facts = [("Owner", row.owner + (" (you)" if self.owner else "")),
+                 ("Service", row.service or "several services"),
+                 ("Deadline", f"{row.deadline:%d %b %Y}"),
+                 ("Review", f"{row.review_date:%d %b %Y}"
+                  + (" (this week)" if row.review_due_this_week else ""))]
+        if row.go_live:
+            facts.append(("Went live", f"{row.go_live:%d %b %Y}"))
+            if row.window_end:
+                facts.append(("Test window ends", f"{row.window_end:%d %b %Y}"))
+        if row.sustainment_due:
+            facts.append(("Still-in-place check", f"{row.sustainment_due:%d %b %Y}"))
+        # Names and services are people's text: escaped before they meet Markdown.
+        st.markdown(" · ".join(f"{label}: **{escape_markdown(value)}**"
+                               for label, value in facts))
+
+    # -- evidence checks
+
+    def _checks(self) -> None:
+        checks = self.view.checks
+        done = sum(1 for c in checks if c.completed_at)
+        st.markdown(f"**Evidence checks · {done}/{len(checks)}**")
+        open_action = self.row.status.open
+        for check in checks:
+            with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+                st.markdown(":material/check_circle:" if check.completed_at
+                            else ":material/radio_button_unchecked:")
+                st.text(check.name)
+            if check.completed_at:
+                st.caption(f"Completed by {escape_markdown(check.completed_by or '?')} · "
+                           f"{local(check.completed_at)}")
+                st.text(check.note or "")
+                continue
+            if not (self.may_work and open_action):
+                continue
+            base = f"check.{check.id}"
+            # A tracked open state: a rerun (another check's save) must not fold it shut.
+            with st.expander("Complete this check", key=base + ".panel", on_change="rerun",
+                             expanded=has_error(base + ".note") or has_error(base + ".file")):
+                st.text_area(f"Evidence for “{escape_markdown(check.name)}”: what was checked, "
+                             "seen or done", key=base + ".note", height=70)
+                error(base + ".note")
+                st.file_uploader(f"Attach a file to “{escape_markdown(check.name)}” "
+                                 "(optional)", key=base + ".file",
+                                 help="PDF, image, text or Office file; the size limit is in "
+                                      "the provider's settings.")
+                error(base + ".file")
+                st.button("Record evidence", key=base + ".save", type="primary",
+                          on_click=self._complete_check, args=(check.id,))
+
+    def _complete_check(self, check_id: int) -> None:
+        base = f"check.{check_id}"
+        upload = st.session_state.get(base + ".file")
+        file = (upload.name, upload.getvalue()) if upload is not None else None
+        note = st.session_state.get(base + ".note") or ""
+        run(lambda: complete_evidence_check(UnitOfWork(), self.actor, check_id, note=note,
+                                            file=file), "Evidence recorded.", base)
+
+    # -- status and go-live
+
+    def _status_controls(self) -> None:
+        row, key = self.row, self.key
+        if not self.may_work:
+            return
+        nexts = NEXT_STATUSES[row.status]
+        if not nexts:
+            return
+        if ActionStatus.IN_PROGRESS in nexts:
+            label = ("Work on it again" if row.status is ActionStatus.NOT_EFFECTIVE
+                     else "Start work")
+            st.button(label, key=key + ".start", icon=":material/play_arrow:",
+                      on_click=self._move, args=(ActionStatus.IN_PROGRESS,))
+        error(key + ".status")
+        if ActionStatus.IN_TEST in nexts:
+            with st.container(horizontal=True, vertical_alignment="bottom"):
+                st.date_input("It went live on", value=self.day, key=key + ".go_live",
+                              format="DD/MM/YYYY", width=150)
+                st.button("Start the test window", key=key + ".went_live",
+                          icon=":material/rocket_launch:", on_click=self._went_live,
+                          help="The control is in place: the portal compares the weeks after "
+                               "this day with the weeks before it.")
+            error(key + ".go_live")
+        if ActionStatus.STOPPED in nexts:
+            with st.expander("Stop this action", key=key + ".stop_panel", on_change="rerun",
+                             expanded=has_error(key + ".note")):
+                st.text_input("Why is it stopped?", key=key + ".stop_reason")
+                error(key + ".note")
+                st.button("Stop the action", key=key + ".stop", icon=":material/stop:",
+                          on_click=self._move, args=(ActionStatus.STOPPED,))
+
+    def _move(self, target: ActionStatus) -> None:
+        row = self.row
+        note = (st.session_state.get(self.key + ".stop_reason") or ""
+                if target is ActionStatus.STOPPED else "")
+        run(lambda: set_status(UnitOfWork(), self.actor, row.id, target, note=note,
+                               expected_version=row.version),
+            f"“{escape_markdown(row.title)}” is now {target.label.lower()}.", self.key)
+
+    def _went_live(self) -> None:
+        row = self.row
+        day = st.session_state.get(self.key + ".go_live")
+        if day is None:
+            st.session_state[ERRORS] = {self.key + ".go_live": "Set the day it went live."}
+            return
+        ends: dict[str, date] = {}
+
+        def action() -> None:
+            ends["end"] = set_go_live(UnitOfWork(), self.actor, row.id, day,
+                                      expected_version=row.version)
+
+        if run(action, "Test window started.", self.key):
+            notice("success", f"Test window started: it runs until {ends['end']:%d %b %Y}; the "
+                              "portal then shows whether the control worked.")
+
+    # -- verification
+
+    def _verification(self) -> None:
+        row, view = self.row, self.view
+        measure: VerificationMeasure | None = view.measure
+        st.markdown("**Verification**")
+        if measure is not None:
+            st.caption(escape_markdown(describe_measure(
+                MeasureFilters.from_json(measure.filters), measure.per, measure.direction,
+                measure.target, self.names)))
+        if row.go_live is None:
+            if measure is not None:
+                st.caption("The test window starts when the control goes live; the baseline "
+                           f"is the {measure.baseline_weeks} weeks before it.")
+            return
+        evaluation = view.evaluation
+        if evaluation is not None and measure is not None:
+            self._numbers(evaluation, measure)
+        confirmed = measure.confirmed_verdict if measure is not None else None
+        if confirmed and measure is not None:
+            who = self.names.get("users", {}).get(measure.confirmed_by_id, "someone")
+            (st.success if confirmed == "effective" else st.error)(
+                f"Confirmed {VERDICT_LABELS.get(confirmed, confirmed).lower()} by "
+                f"{escape_markdown(who)} on {local(measure.confirmed_at)}.")
+            st.text(measure.confirmation_note or "")
+        if row.status is not ActionStatus.IN_TEST:
+            return
+        window_end = row.window_end or row.go_live
+        if self.day < window_end:
+            st.info(f"The test window runs until {window_end:%d %b %Y}. After it, the verdict "
+                    "is confirmed here.", icon=":material/hourglass_top:")
+            return
+        if not self.manage:
+            st.caption("The test window is over: a lead confirms whether it worked.")
+            return
+        base = f"verdict.{row.id}"
+        st.text_area("What you looked at to decide (the numbers, observations, audits)",
+                     key=base + ".note", height=70)
+        error(base + ".note")
+        with st.container(horizontal=True):
+            st.button("Confirm effective", key=base + ".effective", type="primary",
+                      icon=":material/verified:", on_click=self._verdict, args=(True,))
+            st.button("Confirm not effective", key=base + ".not_effective",
+                      icon=":material/block:", on_click=self._verdict, args=(False,))
+        error(base + ".verdict")
+
+    def _numbers(self, evaluation: Evaluation, measure: VerificationMeasure) -> None:
+        unit = PER_LABELS.get(measure.per, measure.per)
+        before, during, verdict = st.columns(3)
+
+        def shown(value: float | None) -> str:
+            return "—" if value is None else f"{value:.2f}"
+
+        before.metric(f"Before ({measure.baseline_weeks} weeks)", shown(evaluation.baseline),
+                      help=f"Near misses that count, {unit}, from "
+                           f"{evaluation.baseline_start:%d %b %Y} to go-live.")
+        delta = None
+        if evaluation.baseline is not None and evaluation.observed is not None:
+            delta = f"{evaluation.observed - evaluation.baseline:+.2f}"
+        during.metric("During the test", shown(evaluation.observed), delta=delta,
+                      delta_color="inverse" if measure.direction == "decrease" else "normal",
+                      help=f"{unit.capitalize()}, from go-live to "
+                           f"{min(evaluation.window_end, self.day):%d %b %Y}.")
+        proposal = evaluation.proposal
+        with verdict:
+            st.markdown("The numbers suggest")
+            st.badge(VERDICT_LABELS.get(proposal.verdict, proposal.verdict),
+                     color=VERDICT_COLOURS.get(proposal.verdict, "gray"),
+                     icon=VERDICT_ICONS.get(proposal.verdict))
+        st.caption(("So far: " if not evaluation.window_over else "") + proposal.reason)
+        if self.series is not None and self.row.go_live and self.row.window_end:
+            st.plotly_chart(weekly_chart(self.series, go_live=self.row.go_live,
+                                         window_end=self.row.window_end,
+                                         baseline=evaluation.baseline, per=measure.per,
+                                         target=measure.target, end=self.day),
+                            key=f"{self.key}.chart", config={"displayModeBar": False})
+
+    def _verdict(self, effective: bool) -> None:
+        row = self.row
+        base = f"verdict.{row.id}"
+        note = st.session_state.get(base + ".note") or ""
+        run(lambda: confirm_verdict(UnitOfWork(), self.actor, row.id, effective=effective,
+                                    note=note, expected_version=row.version),
+            "Confirmed effective. A still-in-place check is scheduled." if effective
+            else "Confirmed not effective: the action is open again for a stronger control.",
+            base)
+
+    # -- sustainment
+
+    def _sustainment(self) -> None:
+        st.markdown("**Is the control still in place?**")
+        for item in self.view.sustainment:
+            if item.confirmed_at:
+                word = "still in place" if item.in_place else "no longer in place"
+                (st.success if item.in_place else st.warning)(
+                    f"Checked {local(item.confirmed_at, '%d %b %Y')} by "
+                    f"{escape_markdown(item.confirmed_by or '?')}: {word}.")
+                st.text(item.note or "")
+                continue
+            due = "due" if item.due_date >= self.day else "overdue since"
+            st.caption(f"Supervisory check {due} {item.due_date:%d %b %Y}.")
+            if not self.manage:
+                continue
+            base = f"sustain.{item.id}"
+            st.radio("Still in place?", ["yes", "no"], index=None, horizontal=True,
+                     format_func=lambda v: "Yes, still in place" if v == "yes"
+                     else "No, it lapsed", key=base + ".in_place")
+            error(base + ".in_place")
+            st.text_area("Supervisory review note: what you observed", key=base + ".note",
+                         height=70)
+            error(base + ".note")
+            st.button("Record the check", key=base + ".save", on_click=self._sustain,
+                      args=(item.id,), icon=":material/fact_check:")
+
+    def _sustain(self, check_id: int) -> None:
+        base = f"sustain.{check_id}"
+        answer = st.session_state.get(base + ".in_place")
+        if answer is None:
+            st.session_state[ERRORS] = {base + ".in_place": "Answer: is it still in place?"}
+            notice("error", NOT_SAVED)
+            return
+        in_place = answer == "yes"
+        run(lambda: confirm_sustainment(UnitOfWork(), self.actor, check_id, in_place=in_place,
+                                        note=st.session_state.get(base + ".note") or ""),
+            "Recorded: the control is still in place." if in_place
+            else "Recorded: the control lapsed; the action is in progress again.", base)
+
+
+def safe_chart_text(text: str, limit: int = 60) -> str:
+    """User text for a plotly label (plotly reads a little HTML): escaped and shortened."""
+    short = text if len(text) <= limit else text[: limit - 1] + "…"
+    return html.escape(short)

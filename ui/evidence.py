@@ -1,0 +1,38 @@
+"""Shared pieces of the commissioner's evidence and the governance pack pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.auth.actor import Actor
+from core.commissioner.access import record_access
+from core.commissioner.period import Period, parse_period
+from core.uow import UnitOfWork
+from ui.governance import today
+
+
+def quarters(count: int = 6) -> list[Period]:
+    """This quarter (so far) and the quarters before it, newest first."""
+    now = today()
+    year, quarter = now.year, (now.month - 1) // 3 + 1
+    periods = []
+    for _ in range(count):
+        periods.append(parse_period(f"{year}-Q{quarter}"))
+        year, quarter = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
+    return periods
+
+
+def period_picker(key: str) -> Period:
+    options = quarters()
+    chosen = st.selectbox("Period", range(len(options)), index=1 if len(options) > 1 else 0,
+                          format_func=lambda i: options[i].label + (" (so far)" if i == 0
+                                                                     else ""), key=key)
+    return options[chosen or 0]
+
+
+def log_view(actor: Actor, what: str) -> None:
+    """Record a view in the audit trail once per browser session (not on every rerun)."""
+    seen = st.session_state.setdefault("evidence_views_logged", set())
+    if what not in seen:
+        record_access(UnitOfWork(), actor, what)
+        seen.add(what)
