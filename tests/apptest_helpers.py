@@ -1,0 +1,55 @@
+"""Driving the real app.py with Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from tests.builders import PASSWORD
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+_original_pages_manager_init = PagesManager.__init__
+
+
+def _navigation_only_init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+    # AppTest resets Streamlit's legacy "pages/ folder" flag before every run, so after the
+    # first navigation it would run page files directly and skip app.py (sign-in, sidebar).
+    # A running server clears the flag at the first st.navigation call; do the same here.
+    _original_pages_manager_init(self, *args, **kwargs)
+    PagesManager.uses_pages_directory = False
+
+
+PagesManager.__init__ = _navigation_only_init  # type: ignore[method-assign]
+
+
+def new_app() -> AppTest:
+    """A fresh app run with empty caches (they would otherwise leak between tests)."""
+    # The portal hides error details from users; tests need them to say what broke.
+    st.config.set_option("client.showErrorDetails", "full")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    """Fill the sign-in form and submit; runs the rerun that builds the navigation."""
+    if not at._tree:
+        at.run()
+    at.text_input(key="sign_in_username").input(username)
+    at.text_input(key="sign_in_password").input(password)
+    at.button[0].click().run()
+    return at
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    """The values of every element of one kind (error, warning, success, markdown, ...)."""
+    return [str(element.value) for element in getattr(at, kind)]
+
+
+def assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]

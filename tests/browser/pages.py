@@ -1,0 +1,88 @@
+"""Small page helpers for Streamlit in Playwright (labels and roles, never sleeps)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from playwright.sync_api import Error, Page, expect
+
+from tests.builders import PASSWORD
+
+LONG = 30_000  # ms: a first render of a Streamlit page can take a few seconds
+
+
+def sign_in(page: Page, url: str, username: str, password: str = PASSWORD) -> None:
+    """Open the portal and sign in with the form, as a person would.
+
+    On a busy machine a click can land while the first run (or the cookie component's rerun)
+    is still in flight and be swallowed by it, leaving the filled form on screen; the click
+    is then repeated (bounded) once the page is idle. Returns once the signed-in page is idle.
+    """
+    page.goto(url)
+    button = page.get_by_role("button", name="Sign in")
+    expect(button).to_be_visible(timeout=LONG)
+    settle(page)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    refused = page.get_by_test_id("stAlertContentError")
+    for _attempt in range(3):
+        with contextlib.suppress(Error):  # the form may go as the click lands: signed in
+            button.click(timeout=10_000)
+        try:
+            expect(button).to_have_count(0, timeout=15_000)
+            # Until the signed-in run (and the cookie's rerun) finish, the page may show its
+            # stale elements beside the new ones, e.g. two titles, which strict locators refuse.
+            settle(page)
+            return
+        except AssertionError:
+            if refused.count():
+                return  # refused, with a message the test may check
+    raise AssertionError(f"the sign-in form did not respond for {username!r}")
+
+
+def wait_for_session_cookie(page: Page) -> None:
+    """After signing in, wait until the browser holds the session cookie, so opening a new
+    URL (a new Streamlit session) resumes the sign-in."""
+    page.wait_for_function("document.cookie.includes('nearmiss_session=')", timeout=LONG)
+    # The run that set it also binds it to the server-side session: let that run finish, or
+    # a new page opened at once may present the cookie before the binding is stored.
+    wait_until_idle(page)
+
+
+RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
+
+
+def wait_until_idle(page: Page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    expect(page.locator(RUNNING)).to_have_count(0, timeout=LONG)
+
+
+def settle(page: Page) -> None:
+    """After an interaction that reruns the script: let that run start, then finish.
+
+    Typing while a rerun is in flight can be overwritten when it lands, so a test waits here.
+    """
+    # The run may be quicker than the check, or the interaction may start none.
+    with contextlib.suppress(Error):
+        page.wait_for_selector(RUNNING, timeout=2_000)
+    wait_until_idle(page)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox by its label.
+
+    A rerun triggered by the previous widget can close an open dropdown, so the pick is
+    retried (bounded) until the box shows the option.
+    """
+    box = page.get_by_role("combobox", name=label)
+    for _attempt in range(3):
+        wait_until_idle(page)
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            expect(box).to_have_value(option, timeout=5_000)
+            settle(page)
+            return
+        except (Error, AssertionError):
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not choose {option!r} in {label!r}")

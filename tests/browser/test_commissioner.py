@@ -1,0 +1,45 @@
+"""A commissioner in the real browser: de-identified evidence, nothing to edit, a PDF pack."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from core.reports.service import file_near_miss
+from core.uow import UnitOfWork
+from tests.browser.pages import LONG, sign_in, wait_until_idle
+from tests.builders import build_org, draft, local_now
+
+pytestmark = pytest.mark.browser
+DESCRIPTION = "Quentin Marblewood's walker was out of reach at 9 Heron Close."
+
+
+def test_commissioner_sees_evidence_and_downloads_the_pack(page: Page, portal: str, engine):
+    org = build_org(engine)
+    for days in range(1, 120, 2):
+        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+            org, description=DESCRIPTION, person_id=org.maple_person,
+            occurred_at=local_now() - timedelta(days=days)))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, portal, "commissioner")
+    expect(page.get_by_role("heading", name="Evidence of learning")).to_be_visible(timeout=LONG)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LONG)
+    body = page.get_by_test_id("stMain").inner_text()
+    for secret in ("Quentin", "Marblewood", "Heron Close", "MH-01", "Alex Example"):
+        assert secret not in body
+    assert page.get_by_role("textbox").count() == 0
+
+    page.get_by_role("link", name="Governance pack").first.click()
+    expect(page.get_by_role("heading", name="Governance pack")).to_be_visible(timeout=LONG)
+    page.get_by_role("button", name="Build the pack").click()
+    download_button = page.get_by_role("button", name="Download the PDF")
+    expect(download_button).to_be_visible(timeout=LONG)
+    wait_until_idle(page)
+    with page.expect_download(timeout=LONG) as download:
+        download_button.click()
+    path = download.value.path()
+    assert path is not None
+    assert Path(path).read_bytes()[:5] == b"%PDF-"

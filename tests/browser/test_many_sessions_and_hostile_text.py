@@ -1,0 +1,96 @@
+"""One `streamlit run` server, several browser sessions filing at once; and script or HTML typed
+into free text is shown as text, never run."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+
+from core.auth.actor import SYSTEM
+from core.auth.service import NewUser, add_user
+from core.db import read_session
+from core.reports.models import NearMissReport
+from core.reports.service import file_near_miss
+from core.uow import UnitOfWork
+from tests.browser.pages import LONG, choose, sign_in, wait_for_session_cookie, wait_until_idle
+from tests.builders import PASSWORD, PASSWORD_HASH, build_org, draft
+
+pytestmark = pytest.mark.browser
+WORKERS = 4
+
+
+def test_several_browser_sessions_file_at_the_same_time_and_all_land(browser: Browser,
+                                                                     portal: str, engine):
+    build_org(engine)
+    names = [f"dsp{n}" for n in range(1, WORKERS + 1)]
+    for name in names:
+        add_user(UnitOfWork(engine), SYSTEM, NewUser(
+            username=name, display_name=name.upper(), password=PASSWORD, roles=("reporter",),
+            services=("Maple House",), email=f"{name}@example.org"),
+            password_hash=PASSWORD_HASH)
+    pages: list[Page] = []
+    for name in names:  # each worker on their own phone: a browser context of their own
+        page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        sign_in(page, portal, name)
+        expect(page.get_by_role("heading", name="Report a near miss")).to_be_visible(
+            timeout=LONG)
+        page.get_by_role("textbox", name="What happened?").fill(
+            f"{name}: walker out of reach at the bathroom doorway; steadied her.")
+        choose(page, "Type of near miss", "Transfer / near fall")
+        choose(page, "Where did it happen?", "Bathroom doorway")
+        page.get_by_text("Staff noticed and recovered it").click()
+        page.get_by_role("radiogroup", name="Is anyone still at risk right now?") \
+            .get_by_text("No").click()
+        wait_until_idle(page)
+        pages.append(page)
+
+    for page in pages:  # the shift ends: everyone presses submit at once
+        page.get_by_role("button", name="Submit near miss").click(no_wait_after=True)
+    for page in pages:
+        expect(page.get_by_text("Your reference is NM-")).to_be_visible(timeout=LONG)
+
+    with read_session(engine) as session:
+        stored = session.execute(select(NearMissReport.reference, NearMissReport.description)
+                                 .order_by(NearMissReport.reference)).all()
+    assert len(stored) == WORKERS
+    assert sorted(d.split(":")[0] for _ref, d in stored) == names  # each exactly once
+    shown = sorted(page.get_by_text("Your reference is NM-").inner_text().split()[-1].rstrip(".")
+                   for page in pages)
+    assert shown == [ref for ref, _d in stored]
+    for page in pages:
+        page.context.close()
+
+
+HOSTILE = ("<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
+           " **not bold** [click](javascript:window.__xss=3) =HYPERLINK(\"http://x\")")
+
+
+def test_script_and_html_in_free_text_show_as_text_and_never_run(page: Page, portal: str,
+                                                                  engine):
+    org = build_org(engine)
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
+                               draft(org, description=HOSTILE)).reference
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, portal, "supervisor")
+    expect(page.get_by_role("heading", name="Report a near miss")).to_be_visible(timeout=LONG)
+    wait_for_session_cookie(page)
+
+    page.goto(f"{portal}/near_miss?ref={reference}")
+    expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall")) \
+        .to_be_visible(timeout=LONG)
+    wait_until_idle(page)
+    # The text is on the page exactly as typed, markup and all.
+    expect(page.get_by_text(HOSTILE, exact=True)).to_be_visible()
+    assert page.locator("img[src='x']").count() == 0
+    assert page.get_by_role("link", name="click").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+
+    page.goto(f"{portal}/triage_board")
+    expect(page.get_by_role("heading", name="Triage board")).to_be_visible(timeout=LONG)
+    wait_until_idle(page)
+    assert page.locator("img[src='x']").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert dialogs == []

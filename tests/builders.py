@@ -1,0 +1,113 @@
+"""A small provider for tests: two regions, two services, places, people and one user per role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from core.auth.actor import SYSTEM, Actor
+from core.auth.models import User
+from core.auth.passwords import hash_password
+from core.auth.service import NewUser, add_user, build_actor
+from core.clock import to_local, utcnow
+from core.config import settings
+from core.db import read_session
+from core.organisation import service as org
+from core.reports.drafts import NearMissDraft
+from core.uow import UnitOfWork
+
+PASSWORD = "correct-horse-battery"
+PASSWORD_HASH = hash_password(PASSWORD, rounds=4)
+
+
+@dataclass
+class Org:
+    maple: int
+    oak: int
+    east: int
+    east_home: int
+    maple_bathroom: int
+    maple_kitchen: int
+    oak_lounge: int
+    maple_route: int
+    oak_route: int
+    maple_person: int
+    oak_person: int
+    dsp_group: int
+    nurse_group: int
+    actors: dict[str, Actor]
+
+    def actor(self, username: str) -> Actor:
+        return self.actors[username]
+
+
+USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("reporter", "reporter", ("Maple House",)),
+    ("supervisor", "supervisor", ("Maple House",)),
+    ("oak_supervisor", "supervisor", ("Oak Lodge",)),
+    ("safeguarding", "safeguarding", ()),
+    ("clinical", "clinical", ()),
+    ("operations", "operations", ()),
+    ("quality", "quality", ()),
+    ("governance", "governance", ()),
+    ("commissioner", "commissioner", ()),
+    ("admin", "admin", ()),
+)
+
+
+def build_org(engine: Engine) -> Org:
+    """Create the test provider through the real services (so it is audited too)."""
+    with UnitOfWork(engine) as uow:
+        maple = org.get_or_create_service(uow, SYSTEM, "Maple House", region="South",
+                                          kind="community residential")
+        oak = org.get_or_create_service(uow, SYSTEM, "Oak Lodge", region="North",
+                                        kind="community residential")
+        east = org.get_or_create_service(uow, SYSTEM, "Eastside Home Care", region="North")
+        ids = {
+            "maple": maple,
+            "oak": oak,
+            "east": east,
+            "east_home": org.get_or_create_location(uow, SYSTEM, east, "Client home"),
+            "maple_bathroom": org.get_or_create_location(uow, SYSTEM, maple, "Bathroom doorway"),
+            "maple_kitchen": org.get_or_create_location(uow, SYSTEM, maple, "Kitchen"),
+            "oak_lounge": org.get_or_create_location(uow, SYSTEM, oak, "Lounge"),
+            "maple_route": org.get_or_create_route(uow, SYSTEM, maple, "Maple day trips"),
+            "oak_route": org.get_or_create_route(uow, SYSTEM, oak, "Oak clinic runs"),
+            "maple_person": org.get_or_create_person(uow, SYSTEM, maple, "MH-01",
+                                                     display_name="Alex Example"),
+            "oak_person": org.get_or_create_person(uow, SYSTEM, oak, "OL-07",
+                                                   display_name="Jordan Sample"),
+            "dsp_group": org.get_or_create_staff_group(uow, SYSTEM, "Direct support professional"),
+            "nurse_group": org.get_or_create_staff_group(uow, SYSTEM, "Nurse", cue_guide="nurse"),
+        }
+        uow.commit()
+    for username, role, services in USERS:
+        add_user(UnitOfWork(engine), SYSTEM, NewUser(
+            username=username, display_name=username.replace("_", " ").title(),
+            password=PASSWORD, roles=(role,), services=services,
+            email=f"{username}@example.org",
+        ), password_hash=PASSWORD_HASH)
+    with read_session(engine) as session:
+        actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
+    return Org(actors=actors, **ids)
+
+
+def local_now() -> datetime:
+    return to_local(utcnow(), settings().zone).replace(second=0, microsecond=0)
+
+
+def draft(org_: Org, **changes: object) -> NearMissDraft:
+    """A valid near fall at Maple House's bathroom doorway; override any field."""
+    values: dict[str, object] = {
+        "description": "Walker slightly out of reach at the bathroom doorway; staff steadied her.",
+        "type_key": "transfer_near_fall",
+        "occurred_at": local_now(),
+        "service_id": org_.maple,
+        "location_id": org_.maple_bathroom,
+        "barrier": "staff_recovery",
+        "still_at_risk": False,
+    }
+    values.update(changes)
+    return NearMissDraft(**values)  # type: ignore[arg-type]

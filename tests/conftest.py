@@ -1,0 +1,178 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is the local server at 127.0.0.1:5432 (override with NEARMISS_TEST_PG_ADMIN_URL).
+Each test session gets its own PostgreSQL database, dropped at the end. Under CI=true an
+unreachable PostgreSQL fails the run instead of skipping its half of the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_ADMIN_URL = os.environ.get("NEARMISS_TEST_PG_ADMIN_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TEST_COOKIE_KEY = "test-cookie-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+# Configure the process before any core module reads its environment.
+os.environ["NEARMISS_SETTINGS"] = str(FIXTURES / "settings.yaml")
+os.environ["NEARMISS_TAXONOMY"] = str(ROOT / "data" / "taxonomy.yaml")
+os.environ["NEARMISS_COOKIE_KEY"] = TEST_COOKIE_KEY
+os.environ.setdefault("NEARMISS_ENV", "production")
+# Evidence files written by tests go to a temporary folder, not the project's data/.
+os.environ["NEARMISS_DATA_DIR"] = tempfile.mkdtemp(prefix="nearmiss-test-data-")
+
+from core.bootstrap import initialise  # noqa: E402
+from core.db import Base, dispose_engines, engine_for  # noqa: E402
+from core.models import AuditChainHead  # noqa: E402
+from core.taxonomy.service import load_taxonomy_file, sync_taxonomy  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _pg_problem() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:
+        return f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.__class__.__name__}: {exc}"
+
+
+@pytest.fixture(autouse=True)
+def _not_across_local_midnight() -> None:
+    """Start no test in the last minutes of the provider's day.
+
+    Tests compare "today" taken at their start with times taken later; a test that
+    straddles local midnight would see two dates. Waiting out the few minutes costs
+    at most once a run, and only in a run that happens to reach midnight.
+    """
+    from datetime import datetime, timedelta
+
+    from core.config import settings
+
+    zone = settings().zone
+    now = datetime.now(zone)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), zone)
+    if midnight - now < timedelta(minutes=5):
+        time.sleep((midnight - now).total_seconds() + 1)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database with the taxonomy loaded, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    initialise(f"sqlite:///{path}")
+    dispose_engines()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this test session's own, migrated to head."""
+    problem = _pg_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(problem + " (CI=true: PostgreSQL is required)")
+        pytest.skip(problem)
+    name = f"nearmiss_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    initialise(url)
+    yield url
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every table and reload the taxonomy, as on a fresh `nearmiss init`."""
+    engine = engine_for(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(AuditChainHead.__table__.insert().values(id=1, last_seq=0, last_hash="0" * 64))
+    from core.auth.actor import SYSTEM
+    from core.uow import UnitOfWork
+
+    sync_taxonomy(UnitOfWork(engine), load_taxonomy_file(os.environ["NEARMISS_TAXONOMY"]), SYSTEM)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated database on each backend; NEARMISS_DATABASE_URL points at it."""
+    if request.param == "sqlite":
+        path = tmp_path / "nearmiss.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        reset_postgres(url)
+    monkeypatch.setenv("NEARMISS_DATABASE_URL", url)
+    yield url
+    dispose_engines()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    return engine_for(db_url)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MailCollector:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MailCollector]:
+    """A real local SMTP server; the settings file points the portal's email at it."""
+    from aiosmtpd.controller import Controller
+
+    collector = MailCollector()
+    port = free_port()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings_file = tmp_path / "settings-with-email.yaml"
+    settings_file.write_text((FIXTURES / "settings.yaml").read_text() + (
+        f"\nemail:\n  smtp_host: 127.0.0.1\n  smtp_port: {port}\n"
+        "  sender: portal@test.example\n  portal_url: http://portal.test\n"))
+    monkeypatch.setenv("NEARMISS_SETTINGS", str(settings_file))
+    yield collector
+    controller.stop()

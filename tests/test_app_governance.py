@@ -1,0 +1,94 @@
+"""Each governance page runs in the real app, scoped to the user, with its charts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from core.reports.service import file_near_miss
+from core.uow import UnitOfWork
+from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.builders import build_org, draft, local_now
+
+PAGES = ["pages/governance.py", "pages/governance_breakdowns.py",
+         "pages/governance_clusters.py", "pages/governance_culture.py",
+         "pages/governance_controls.py", "pages/meeting.py"]
+
+
+@pytest.fixture
+def org(engine):
+    org = build_org(engine)
+    for days in range(0, 120, 3):
+        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+            org, occurred_at=local_now() - timedelta(days=days),
+            location_id=org.maple_kitchen if days % 2 else org.maple_bathroom))
+    file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+        org, service_id=org.oak, location_id=org.oak_lounge, type_key="transport",
+        description="Oak Lodge minibus booked for the wrong day; rebooked in time."))
+    return org
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_governance_page_runs_for_the_quality_lead(org, page):
+    at = sign_in(new_app(), "quality")
+    at.switch_page(page).run()
+    assert_no_exception(at)
+    assert texts(at, "title")
+
+
+def chart_specs(at):
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def values(array):
+    """Plotly sends numeric arrays as typed binary ({"dtype", "bdata"}) or plain lists."""
+    if isinstance(array, dict):
+        return list(np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]))
+    return list(array)
+
+
+def test_the_trend_chart_has_limits_and_the_weekly_values(org):
+    at = sign_in(new_app(), "quality")
+    at.switch_page("pages/governance.py").run()
+    [spec] = chart_specs(at)
+    names = [trace["name"] for trace in spec["data"]]
+    assert names == ["Upper process limit", "Lower process limit", "Mean", "Near misses"]
+    weekly = values(spec["data"][3]["y"])
+    now = local_now()
+    monday = now.date() - timedelta(days=now.weekday())
+    complete = sum(1 for days in range(0, 120, 3)
+                   if (now - timedelta(days=days)).date() < monday)
+    assert sum(weekly) == complete  # the week under way is left out of the chart
+    assert any(m.strip("*").startswith(("Common cause variation", "Special cause"))
+               for m in texts(at, "markdown"))
+
+
+def test_breakdowns_are_scoped_for_a_supervisor(org):
+    at = sign_in(new_app(), "supervisor")
+    at.switch_page("pages/governance_breakdowns.py").run()
+    assert_no_exception(at)
+    at.segmented_control(key="breakdown_dimension").set_value("service").run()
+    [spec] = chart_specs(at)
+    assert spec["data"][0]["y"] == ["Maple House"]  # never Oak Lodge
+
+
+def test_a_reporter_has_no_governance_pages(org):
+    at = sign_in(new_app(), "reporter")
+    links = " ".join(str(link.proto) for link in at.sidebar.get("page_link"))
+    assert "governance" not in links and "meeting" not in links
+
+
+def test_meeting_mode_shows_no_editing_widgets(org):
+    at = sign_in(new_app(), "governance")
+    at.query_params["panels"] = "trend,culture"
+    at.switch_page("pages/meeting.py").run()
+    assert_no_exception(at)
+    editing = [w for kind in ("text_input", "text_area", "selectbox", "multiselect", "radio",
+                              "checkbox", "number_input", "date_input")
+               for w in getattr(at.main, kind)]
+    assert editing == []
+    assert texts(at, "title") in (["Near misses week by week"], ["Reporting culture"])

@@ -1,0 +1,137 @@
+"""Triage in the real app: the board, the triage form, conflicts, scoping, the inbox."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core.db import read_session
+from core.escalation.models import Escalation
+from core.reports.models import NearMissReport
+from core.reports.service import file_near_miss
+from core.triage.service import TriageAnswers, triage_report
+from core.uow import UnitOfWork
+from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.builders import build_org, draft
+
+
+@pytest.fixture
+def org(engine):
+    return build_org(engine)
+
+
+def file(engine, org, **changes):
+    return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes))
+
+
+def open_report(at, reference):
+    at.query_params["ref"] = reference
+    return at.switch_page("pages/near_miss.py").run()
+
+
+def status(engine, reference):
+    with read_session(engine) as session:
+        return session.scalar(select(NearMissReport.status)
+                              .where(NearMissReport.reference == reference))
+
+
+def answer_triage(at, reference, *, severity="high"):
+    key = f"triage.{reference}."
+    at.radio(key=key + "at_risk_now").set_value("no")
+    at.radio(key=key + "safeguarding_trigger").set_value("no")
+    at.radio(key=key + "severity").set_value(severity)
+    return at.run()
+
+
+def test_the_supervisor_sees_their_open_reports_on_the_board(engine, org):
+    filed = file(engine, org)
+    file_near_miss(UnitOfWork(engine), org.actor("quality"),
+                   draft(org, service_id=org.oak, location_id=org.oak_lounge))
+    at = sign_in(new_app(), "supervisor")
+    at.switch_page("pages/triage_board.py").run()
+    assert_no_exception(at)
+    assert "New · 1" in [s.value for s in at.subheader]
+    links = [str(e.proto) for e in at.get("page_link")]
+    assert any(filed.reference in link for link in links)
+
+
+def test_a_reporter_has_no_board(org):
+    at = sign_in(new_app(), "reporter")
+    pages = [str(link.proto) for link in at.sidebar.get("page_link")]
+    assert not any("triage_board" in p for p in pages)
+
+
+def test_the_supervisor_triages_a_report_in_a_minute(engine, org):
+    filed = file(engine, org)
+    at = open_report(sign_in(new_app(), "supervisor"), filed.reference)
+    assert_no_exception(at)
+    assert texts(at, "title") == [f"{filed.reference} · Transfer / near fall"]
+    at = answer_triage(at, filed.reference, severity="high")
+    # The matrix highlights high x single and the minimum investigation follows it.
+    investigation = at.radio(key=f"triage.{filed.reference}.investigation")
+    assert investigation.options[0] == "Barrier review"
+    assert "No further investigation" not in investigation.options
+    at = at.button(key="triage_submit").click().run()
+    assert_no_exception(at)
+    assert any("Triaged: Barrier review" in s for s in texts(at, "success"))
+    assert status(engine, filed.reference) == "triaged"
+    assert any(b.label == "Start review" for b in at.button)
+
+
+def test_a_missing_answer_is_shown_beside_it_and_the_rest_kept(engine, org):
+    filed = file(engine, org)
+    at = open_report(sign_in(new_app(), "supervisor"), filed.reference)
+    key = f"triage.{filed.reference}."
+    at.radio(key=key + "at_risk_now").set_value("no")
+    at = at.run().button(key="triage_submit").click().run()
+    errors = texts(at, "error")
+    assert any("severity potential" in e for e in errors)
+    assert at.radio(key=key + "at_risk_now").value == "no"  # the answer given is kept
+    assert status(engine, filed.reference) == "new"
+
+
+def test_the_second_triager_sees_a_conflict_and_the_new_state(engine, org):
+    filed = file(engine, org)
+    at = answer_triage(open_report(sign_in(new_app(), "supervisor"), filed.reference),
+                       filed.reference)
+    triage_report(UnitOfWork(engine), org.actor("quality"), filed.reference, TriageAnswers(
+        at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
+        investigation="none", route="supervisor", notes="quality got there first"),
+        expected_version=1)
+    at = at.button(key="triage_submit").click().run()
+    assert any("Someone else changed" in e for e in texts(at, "error"))
+    assert any(b.label == "Start review" for b in at.button)  # it shows the triaged state
+
+
+def test_another_services_report_cannot_be_opened_by_url(engine, org):
+    filed = file(engine, org)
+    at = open_report(sign_in(new_app(), "oak_supervisor"), filed.reference)
+    assert any("among your services" in e for e in texts(at, "error"))
+    assert "Walker" not in " ".join(str(t.value) for t in at.get("text"))
+
+
+def test_the_safeguarding_lead_acknowledges_and_decides_from_the_inbox(engine, org):
+    filed = file(engine, org, type_key="safeguarding_rights",
+                 description="Visitor asked for her bank card PIN at the door.")
+    at = sign_in(new_app(), "safeguarding")
+    at.switch_page("pages/inbox.py").run()
+    assert_no_exception(at)
+    assert at.metric[0].value == "1"
+    [escalation_id] = _escalation_ids(engine)
+    at = at.button(key=f"inbox.{escalation_id}.ack").click().run()
+    assert any("Acknowledged" in s for s in texts(at, "success"))
+    at.radio(key=f"inbox.{escalation_id}.external_report_made").set_value("no")
+    at = at.run().button(key=f"inbox.{escalation_id}.decide").click().run()
+    assert "Record why: the reasoning is part of the audit trail." in texts(at, "error")
+    at.text_area(key=f"inbox.{escalation_id}.reason").input(
+        "Visitor barred; family informed; below the threshold for an external report.")
+    at = at.run().button(key=f"inbox.{escalation_id}.decide").click().run()
+    assert any(f"Decision recorded for {filed.reference}" in s for s in texts(at, "success"))
+    with read_session(engine) as session:
+        decided = session.scalar(select(Escalation))
+    assert decided.decided_at is not None and decided.decision["external_report_made"] is False
+
+
+def _escalation_ids(engine):
+    with read_session(engine) as session:
+        return list(session.scalars(select(Escalation.id)))

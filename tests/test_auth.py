@@ -1,0 +1,188 @@
+"""Sign-in rules: bcrypt, lockout, server-side sessions, disabling, the permission policy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.auth.actor import SYSTEM
+from core.auth.models import User, UserSession
+from core.auth.policy import PAGES, Capability, can, pages_for, require
+from core.auth.roles import Role
+from core.auth.service import (
+    NewUser,
+    SessionEnded,
+    SignInRefused,
+    actor_for_session,
+    add_user,
+    bind_session_cookie,
+    resume_from_cookie,
+    set_user_active,
+    sign_in,
+    sign_out,
+)
+from core.clock import utcnow
+from core.config import cookie_key_problem, environment
+from core.db import read_session
+from core.errors import PermissionDenied, ValidationFailed
+from core.uow import UnitOfWork
+from tests.builders import PASSWORD, build_org
+
+
+@pytest.fixture
+def org(engine):
+    return build_org(engine)
+
+
+def test_passwords_are_stored_as_bcrypt_hashes(engine, org):
+    with read_session(engine) as session:
+        stored = session.scalar(select(User.password_hash).where(User.username == "reporter"))
+    assert stored.startswith("$2") and PASSWORD not in stored
+
+
+def test_sign_in_opens_a_session_with_roles_and_services(engine, org):
+    signed = sign_in(UnitOfWork(engine), "Reporter ", PASSWORD)
+    assert signed.actor.username == "reporter"
+    assert signed.actor.roles == {Role.REPORTER}
+    assert signed.actor.service_ids == {org.maple}
+    quality = sign_in(UnitOfWork(engine), "quality", PASSWORD).actor
+    assert quality.service_ids is None  # an org-wide role sees every service
+
+
+def test_wrong_password_and_unknown_user_get_the_same_message(engine, org):
+    with pytest.raises(SignInRefused) as wrong:
+        sign_in(UnitOfWork(engine), "reporter", "not-the-password")
+    with pytest.raises(SignInRefused) as unknown:
+        sign_in(UnitOfWork(engine), "nobody", "not-the-password")
+    assert str(wrong.value) == str(unknown.value) == "Username or password is incorrect."
+
+
+def test_repeated_failures_lock_the_account_for_a_while(engine, org):
+    now = utcnow()
+    for _ in range(2):
+        with pytest.raises(SignInRefused):
+            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
+    with pytest.raises(SignInRefused, match="locked for 15 minutes"):
+        sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
+    # Even the right password is refused while locked, and the message says so.
+    with pytest.raises(SignInRefused, match="locked"):
+        sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now + timedelta(minutes=5))
+    assert sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now + timedelta(minutes=16))
+
+
+def test_a_successful_sign_in_resets_the_failure_count(engine, org):
+    now = utcnow()
+    for _ in range(2):
+        with pytest.raises(SignInRefused):
+            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
+    sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now)
+    for _ in range(2):
+        with pytest.raises(SignInRefused, match="incorrect"):
+            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
+
+
+def test_sign_out_ends_the_session_and_its_cookie(engine, org):
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.123")
+    with read_session(engine) as session:
+        assert resume_from_cookie(session, "reporter", "1790000000.123").session_id == \
+            signed.session_id
+    sign_out(UnitOfWork(engine), signed.session_id)
+    with read_session(engine) as session, pytest.raises(SessionEnded):
+        resume_from_cookie(session, "reporter", "1790000000.123")
+    with read_session(engine) as session, pytest.raises(SessionEnded):
+        actor_for_session(session, signed.session_id)
+
+
+def test_a_cookie_cannot_be_used_for_another_user(engine, org):
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.5")
+    with read_session(engine) as session, pytest.raises(SessionEnded):
+        resume_from_cookie(session, "admin", "1790000000.5")
+
+
+def test_sessions_expire(engine, org):
+    now = utcnow()
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now)
+    with read_session(engine) as session:
+        assert actor_for_session(session, signed.session_id, now=now + timedelta(hours=11))
+        with pytest.raises(SessionEnded, match="expired"):
+            actor_for_session(session, signed.session_id, now=now + timedelta(hours=13))
+
+
+def test_disabling_a_user_ends_their_sessions_and_blocks_sign_in(engine, org):
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
+    set_user_active(UnitOfWork(engine), org.actor("admin"), "reporter", False)
+    with read_session(engine) as session, pytest.raises(SessionEnded):
+        actor_for_session(session, signed.session_id)
+    with pytest.raises(SignInRefused, match="disabled"):
+        sign_in(UnitOfWork(engine), "reporter", PASSWORD)
+    with read_session(engine) as session:
+        ended = session.scalar(select(UserSession).where(UserSession.id == signed.session_id))
+        assert ended.end_reason == "account disabled"
+
+
+def test_only_an_admin_manages_users(engine, org):
+    new = NewUser("newbie", "New Person", "a-long-enough-password", ("reporter",))
+    with pytest.raises(PermissionDenied):
+        add_user(UnitOfWork(engine), org.actor("quality"), new)
+    add_user(UnitOfWork(engine), org.actor("admin"), new)
+    with pytest.raises(PermissionDenied):
+        set_user_active(UnitOfWork(engine), org.actor("supervisor"), "newbie", False)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"password": "short"}, "password"),
+        ({"username": "Bad Name!"}, "username"),
+        ({"roles": ("wizard",)}, "roles"),
+        ({"roles": ()}, "roles"),
+        ({"email": "not-an-email"}, "email"),
+    ],
+)
+def test_new_users_are_validated_field_by_field(engine, org, changes, field):
+    values = {"username": "newbie", "display_name": "New Person",
+              "password": "a-long-enough-password", "roles": ("reporter",)}
+    values.update(changes)
+    with pytest.raises(ValidationFailed) as caught:
+        add_user(UnitOfWork(engine), SYSTEM, NewUser(**values))
+    assert field in caught.value.errors
+
+
+def test_every_role_has_a_page_and_only_staff_report():
+    for role in Role:
+        assert pages_for([role]), role
+    assert not any(p.key == "report" for p in pages_for([Role.COMMISSIONER]))
+    assert not any(p.key == "report" for p in pages_for([Role.GOVERNANCE]))
+    assert any(p.key == "users" for p in pages_for([Role.ADMIN]))
+    assert all(p.key != "users" for p in pages_for([r for r in Role if r is not Role.ADMIN]))
+    assert {p.path for p in PAGES} == {p.path for p in pages_for(list(Role))}
+
+
+def test_require_checks_capability_and_service(engine, org):
+    reporter = org.actor("reporter")
+    assert can(reporter, Capability.FILE_REPORT)
+    require(reporter, Capability.FILE_REPORT, service_id=org.maple)
+    with pytest.raises(PermissionDenied, match="not one of yours"):
+        require(reporter, Capability.FILE_REPORT, service_id=org.oak)
+    with pytest.raises(PermissionDenied):
+        require(org.actor("commissioner"), Capability.FILE_REPORT)
+
+
+def test_production_refuses_a_missing_or_default_cookie_key(monkeypatch):
+    monkeypatch.setenv("NEARMISS_ENV", "production")
+    for key in (None, "", "change-me", "too-short"):
+        if key is None:
+            monkeypatch.delenv("NEARMISS_COOKIE_KEY", raising=False)
+        else:
+            monkeypatch.setenv("NEARMISS_COOKIE_KEY", key)
+        problem = cookie_key_problem(environment(), None)
+        assert problem and "NEARMISS_COOKIE_KEY" in problem
+    monkeypatch.setenv("NEARMISS_COOKIE_KEY", "x" * 48)
+    assert cookie_key_problem(environment(), None) is None
+    monkeypatch.setenv("NEARMISS_ENV", "demo")
+    monkeypatch.delenv("NEARMISS_COOKIE_KEY")
+    assert cookie_key_problem(environment(), None) is None

@@ -1,0 +1,110 @@
+"""The triage board in core: scope, most urgent first, counts, filters and paging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from core.clock import utcnow
+from core.db import read_session
+from core.reports.service import file_near_miss
+from core.reports.vocabulary import ReportStatus
+from core.triage.board import BoardFilters, age_text, load_board
+from core.triage.service import TriageAnswers, triage_report
+from core.uow import UnitOfWork
+from tests.builders import build_org, draft, local_now
+
+NEW = ReportStatus.NEW
+
+
+@pytest.fixture
+def org(engine):
+    return build_org(engine)
+
+
+def file(engine, org, actor="reporter", **changes):
+    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes)).reference
+
+
+def board(engine, actor, filters=BoardFilters(), **kwargs):
+    with read_session(engine) as session:
+        return load_board(session, actor, filters, now=kwargs.pop("now", utcnow()), **kwargs)
+
+
+def test_most_urgent_first_then_oldest(engine, org):
+    plain_old = file(engine, org, occurred_at=local_now() - timedelta(days=3))
+    plain_new = file(engine, org)
+    safeguarding = file(engine, org, type_key="safeguarding_rights",
+                        description="Boundary concern with a visitor; no harm.")
+    at_risk = file(engine, org, still_at_risk=True, immediate_safeguards="Stayed with him.")
+    column = board(engine, org.actor("supervisor")).columns[NEW]
+    order = [c.reference for c in column]
+    assert order[:2] == [at_risk, safeguarding]
+    assert order.index(plain_old) < order.index(plain_new)
+    cards = {c.reference: c for c in column}
+    assert "still_at_risk" in cards[at_risk].flags
+    assert "safeguarding" in cards[safeguarding].flags
+
+
+def test_an_overdue_escalation_jumps_to_the_top(engine, org):
+    plain = file(engine, org, occurred_at=local_now() - timedelta(hours=1))
+    interface = file(engine, org, interface_flag="shift_handover", type_key="other",
+                     location_id=org.maple_kitchen)  # not a repeat of the first
+    quality = org.actor("quality")
+    assert [c.reference for c in board(engine, quality).columns[NEW]] == [plain, interface]
+    later = utcnow() + timedelta(days=2)  # the operations queue allows 24 h to acknowledge
+    column = board(engine, quality, now=later).columns[NEW]
+    assert [c.reference for c in column] == [interface, plain]
+    assert "escalation_overdue" in column[0].flags
+
+
+def test_a_supervisor_sees_only_their_services(engine, org):
+    mine = file(engine, org)
+    file(engine, org, actor="quality", service_id=org.oak, location_id=org.oak_lounge)
+    supervisor = board(engine, org.actor("supervisor"))
+    assert [c.reference for c in supervisor.columns[NEW]] == [mine]
+    assert supervisor.counts[NEW] == 1
+    assert board(engine, org.actor("quality")).counts[NEW] == 2
+
+
+def test_counts_per_column_and_filters(engine, org):
+    triaged = file(engine, org)
+    file(engine, org, type_key="medication_discrepancy",
+         description="Plan said 10 mg, the family note said 5 mg; paused and called.")
+    file(engine, org, interface_flag="clinic_follow_up")
+    triage_report(UnitOfWork(engine), org.actor("supervisor"), triaged, TriageAnswers(
+        at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="high",
+        investigation="barrier_review", route="supervisor"), expected_version=1)
+    everything = board(engine, org.actor("supervisor"))
+    assert everything.counts[NEW] == 2 and everything.counts[ReportStatus.TRIAGED] == 1
+    assert everything.total == 3
+    by_type = board(engine, org.actor("supervisor"),
+                    BoardFilters(type_keys=("medication_discrepancy",)))
+    assert by_type.total == 1
+    by_flag = board(engine, org.actor("supervisor"), BoardFilters(flags=("interface",)))
+    assert by_flag.total == 1
+    high = board(engine, org.actor("supervisor"), BoardFilters(severities=("high",)))
+    assert [c.reference for c in high.columns[ReportStatus.TRIAGED]] == [triaged]
+    untriaged = board(engine, org.actor("supervisor"), BoardFilters(severities=("untriaged",)))
+    assert untriaged.total == 2
+    old = board(engine, org.actor("supervisor"), BoardFilters(min_age_days=1))
+    assert old.total == 0
+
+
+def test_columns_are_paged(engine, org):
+    references = [file(engine, org, occurred_at=local_now() - timedelta(minutes=30 - i))
+                  for i in range(23)]
+    first = board(engine, org.actor("supervisor"), page_size=10)
+    third = board(engine, org.actor("supervisor"), page_size=10, pages={NEW: 3})
+    assert first.counts[NEW] == 23
+    assert len(first.columns[NEW]) == 10 and len(third.columns[NEW]) == 3
+    shown = {c.reference for c in first.columns[NEW]} | {c.reference for c in third.columns[NEW]}
+    assert shown <= set(references)
+
+
+def test_age_text():
+    now = utcnow()
+    assert age_text(now - timedelta(minutes=45), now) == "45 min"
+    assert age_text(now - timedelta(hours=5), now) == "5 h"
+    assert age_text(now - timedelta(days=3, hours=2), now) == "3 d"

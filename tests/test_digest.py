@@ -1,0 +1,114 @@
+"""The weekly digest on planted data: a planted cluster is found, a planted shift is flagged."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from core.auth.actor import SYSTEM
+from core.cli import app
+from core.db import read_session
+from core.escalation.models import Escalation
+from core.escalation.service import acknowledge
+from core.metrics.digest import digest, digest_markdown
+from core.reports.models import NearMissReport
+from core.reports.service import file_near_miss
+from core.uow import UnitOfWork
+from tests.builders import build_org, draft, local_now
+
+TODAY = local_now().date()
+MONDAY = TODAY - timedelta(days=TODAY.weekday())
+
+
+@pytest.fixture(autouse=True)
+def _today() -> None:
+    """Today as each test starts: a run can cross local midnight."""
+    global TODAY, MONDAY
+    TODAY = local_now().date()
+    MONDAY = TODAY - timedelta(days=TODAY.weekday())
+
+
+@pytest.fixture
+def planted(engine):
+    org = build_org(engine)
+    quality = org.actor("quality")
+
+    def file(days_ago: float, **changes) -> str:
+        return file_near_miss(UnitOfWork(engine), quality, draft(
+            org, occurred_at=local_now() - timedelta(days=days_ago), **changes)).reference
+
+    # A shift: one environment near miss a week for 20 weeks, then six a week for 8 weeks.
+    for week in range(28, 8, -1):
+        file(7 * week + 2, type_key="environment_equipment", location_id=org.maple_kitchen,
+             description="Loose stair rail found and reported before anyone slipped.")
+    for week in range(8, 0, -1):
+        for day in range(6):
+            file(7 * week + day % 6, type_key="environment_equipment",
+                 location_id=org.maple_kitchen,
+                 description="Loose stair rail found and reported before anyone slipped.")
+    # A cluster: late shift starts across the North region within ten days.
+    cluster = [file(days, type_key="late_shift_start", service_id=service, location_id=place,
+                    description="Rota changed at the last minute; nobody confirmed cover.")
+               for days, service, place in ((12, org.oak, org.oak_lounge),
+                                            (10, org.east, org.east_home),
+                                            (9, org.oak, org.oak_lounge),
+                                            (8, org.east, org.east_home),
+                                            (8.5, org.oak, org.oak_lounge))]
+    escalated = file(3, still_at_risk=True, immediate_safeguards="Stayed with her.")
+    return org, cluster, escalated
+
+
+def test_the_digest_finds_the_planted_cluster_and_shift(engine, planted):
+    _org, cluster, _ = planted
+    start, end = MONDAY - timedelta(weeks=2), MONDAY - timedelta(days=1)
+    with read_session(engine) as session:
+        facts = digest(session, SYSTEM, start, end)
+    [found] = [c for c in facts["clusters"] if c["type_key"] == "late_shift_start"]
+    assert found["scope"] == "region" and found["where"] == "North"
+    assert set(cluster) <= set(found["references"])
+    shifts = [s for s in facts["spc_signals"] if s["series"] == "Environment / equipment"]
+    assert shifts and all(s["side"] == "higher" for s in shifts)
+    assert any("shift" in s["rule"] or "beyond limit" in s["rule"] for s in shifts)
+    assert facts["totals"]["by_type"]["Late shift start / coverage"] == 5
+
+
+def test_the_digest_counts_escalations_and_their_acknowledgement(engine, planted):
+    org, _, escalated = planted
+    with read_session(engine) as session:
+        escalation_id = session.scalar(select(Escalation.id).join(
+            NearMissReport, NearMissReport.id == Escalation.report_id).where(
+            NearMissReport.reference == escalated))
+    acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation_id)
+    with read_session(engine) as session:
+        facts = digest(session, SYSTEM, TODAY - timedelta(days=6), TODAY)
+    escalations = facts["escalations"]
+    assert escalations["raised"] == 1 and escalations["acknowledged"] == 1
+    assert escalations["items"][0]["reference"] == escalated
+    assert escalations["median_minutes_to_acknowledge"] is not None
+
+
+def test_the_digest_markdown_names_no_free_text(engine, planted):
+    with read_session(engine) as session:
+        text = digest_markdown(digest(session, SYSTEM, TODAY - timedelta(days=30), TODAY))
+    assert "# Near-miss digest" in text and "## Clusters" in text
+    assert "Rota changed" not in text and "stair rail" not in text
+
+
+def test_the_digest_command(engine, planted, tmp_path):
+    runner = CliRunner()
+    start, end = (MONDAY - timedelta(weeks=2)).isoformat(), (MONDAY - timedelta(days=1)).isoformat()
+    result = runner.invoke(app, ["digest", "--from", start, "--to", end, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert set(facts) == {"period", "generated_at", "provider", "totals", "clusters",
+                          "spc_signals", "escalations", "actions"}
+    out = tmp_path / "digest.md"
+    result = runner.invoke(app, ["digest", "--from", start, "--to", end, "--format", "md",
+                                 "--out", str(out)])
+    assert result.exit_code == 0 and out.read_text().startswith("# Near-miss digest")
+    bad = runner.invoke(app, ["digest", "--from", end, "--to", start])
+    assert bad.exit_code == 2

@@ -1,0 +1,187 @@
+"""Governance figures in core, checked against counts computed independently in the test."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from core.db import read_session
+from core.metrics.governance import (
+    Scope,
+    breakdown,
+    drill_down,
+    pseudonym,
+    repeats,
+    reporting_culture,
+    weekly_series,
+)
+from core.reports.service import file_near_miss
+from core.triage.service import TriageAnswers, triage_report
+from core.uow import UnitOfWork
+from tests.builders import build_org, draft, local_now
+
+NOW = local_now()
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Now as each test starts: a run can cross local midnight."""
+    global NOW
+    NOW = local_now()
+
+
+@pytest.fixture
+def org(engine):
+    return build_org(engine)
+
+
+def planted(org):
+    """A varied set of near misses (as drafts) and who files them."""
+    sunday_night = NOW - timedelta(days=NOW.weekday() + 1)  # last Sunday ...
+    sunday_night = sunday_night.replace(hour=23, minute=30)  # ... at 23:30 local (Monday UTC)
+    rows = [
+        ("reporter", dict(type_key="transfer_near_fall", location_id=org.maple_bathroom,
+                          person_id=org.maple_person, occurred_at=sunday_night)),
+        ("reporter", dict(type_key="transfer_near_fall", location_id=org.maple_bathroom,
+                          person_id=org.maple_person, occurred_at=NOW - timedelta(days=9))),
+        ("reporter", dict(type_key="transfer_near_fall", location_id=org.maple_bathroom,
+                          person_id=org.maple_person, occurred_at=NOW - timedelta(days=20))),
+        ("reporter", dict(type_key="medication_discrepancy", location_id=org.maple_kitchen,
+                          anonymous=True, occurred_at=NOW - timedelta(days=3, hours=2))),
+        ("quality", dict(type_key="other", service_id=org.oak, location_id=org.oak_lounge,
+                         barrier="designed_control", occurred_at=NOW - timedelta(days=1))),
+        ("quality", dict(type_key="transport", service_id=org.oak, location_id=org.oak_lounge,
+                         interface_flag="clinic_follow_up",
+                         occurred_at=NOW - timedelta(days=40))),
+    ]
+    return [(who, draft(org, **changes)) for who, changes in rows]
+
+
+@pytest.fixture
+def filed(engine, org):
+    drafts = planted(org)
+    references = [file_near_miss(UnitOfWork(engine), org.actor(who), d).reference
+                  for who, d in drafts]
+    return drafts, references
+
+
+def whole_period() -> Scope:
+    return Scope(start=(NOW - timedelta(days=60)).date(), end=(NOW + timedelta(days=1)).date())
+
+
+def counts(engine, actor, dimension, **kwargs):
+    with read_session(engine) as session:
+        frame = breakdown(session, actor, whole_period(), dimension, **kwargs)
+    return dict(zip(frame["key"], frame["count"], strict=True))
+
+
+def test_local_day_and_hour_follow_daylight_saving_on_both_databases(engine, org):
+    """23:30 on a summer Sunday and on a winter Sunday are both Sunday 23:00 locally.
+
+    New York is UTC-4 in summer and UTC-5 in winter; a single offset would move one of them.
+    """
+    today = NOW.date()
+    summer = max(d for d in (today.replace(month=7, day=1),
+                             today.replace(year=today.year - 1, month=7, day=1)) if d < today)
+    winter = max(d for d in (today.replace(month=1, day=15),
+                             today.replace(year=today.year - 1, month=12, day=15)) if d < today)
+    sundays = [d + timedelta(days=(6 - d.weekday()) % 7) for d in (summer, winter)]
+    for sunday in sundays:
+        moment = NOW.replace(year=sunday.year, month=sunday.month, day=sunday.day,
+                             hour=23, minute=30)
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=moment))
+    quality = org.actor("quality")
+    scope = Scope(start=min(sundays), end=max(sundays) + timedelta(days=1))
+    with read_session(engine) as session:
+        weekdays = breakdown(session, quality, scope, "weekday")
+        hours = breakdown(session, quality, scope, "hour")
+    assert dict(zip(weekdays["key"], weekdays["count"], strict=True)) == {"Sunday": 2}
+    assert dict(zip(hours["key"], hours["count"], strict=True)).get(23) == 2
+
+
+def test_by_type_and_service_match_independent_counts(engine, org, filed):
+    drafts, _ = filed
+    quality = org.actor("quality")
+    names = {"transfer_near_fall": "Transfer / near fall", "medication_discrepancy":
+             "Medication discrepancy", "other": "Other near miss", "transport": "Transport"}
+    expected_types = Counter(names[d.type_key] for _, d in drafts)
+    assert counts(engine, quality, "type") == dict(expected_types)
+    service_names = {org.maple: "Maple House", org.oak: "Oak Lodge"}
+    assert counts(engine, quality, "service") == dict(Counter(service_names[d.service_id]
+                                                              for _, d in drafts))
+
+
+def test_day_of_week_and_hour_are_local_time(engine, org, filed):
+    drafts, _ = filed
+    quality = org.actor("quality")
+    weekdays = counts(engine, quality, "weekday")
+    expected = Counter(d.occurred_at.strftime("%A") for _, d in drafts)
+    assert weekdays == dict(expected)  # 23:30 on Sunday stays Sunday, not UTC Monday
+    assert counts(engine, quality, "hour")[23] >= 1
+
+
+def test_a_supervisor_sees_only_their_services(engine, org, filed):
+    supervisor = org.actor("supervisor")
+    assert counts(engine, supervisor, "service") == {"Maple House": 4}
+
+
+def test_barrier_and_interface_breakdowns(engine, org, filed):
+    quality = org.actor("quality")
+    barriers = counts(engine, quality, "barrier")
+    assert barriers["Staff noticed and recovered it"] == 5
+    assert barriers["A designed check or control caught it (checklist, alert, pre-transfer "
+                    "check)"] == 1
+    interfaces = counts(engine, quality, "interface",
+                        interface_labels={"clinic_follow_up": "Clinic appointment follow-up"})
+    assert interfaces == {"No interface": 5, "Clinic appointment follow-up": 1}
+
+
+def test_people_appear_only_as_pseudonyms_stable_within_a_view(engine, org, filed):
+    quality = org.actor("quality")
+    first = counts(engine, quality, "person", salt="view-1")
+    again = counts(engine, quality, "person", salt="view-1")
+    other = counts(engine, quality, "person", salt="view-2")
+    assert first == again and set(first) != set(other)
+    assert first == {pseudonym("view-1", org.maple_person): 3}
+    assert all("MH-01" not in key and "Alex" not in key for key in first)
+
+
+def test_weekly_series_has_every_week_and_the_right_total(engine, org, filed):
+    quality = org.actor("quality")
+    with read_session(engine) as session:
+        series = weekly_series(session, quality, whole_period())
+    assert int(series.sum()) == 6
+    assert all(day.weekday() == 0 for day in series.index)
+    assert (series == 0).any()  # quiet weeks are zeros, not missing
+
+
+def test_reporting_culture(engine, org, filed):
+    _, references = filed
+    quality = org.actor("quality")
+    triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
+        at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="low",
+        investigation="supervisor_review", route="supervisor"), expected_version=1)
+    with read_session(engine) as session:
+        culture = reporting_culture(session, quality, whole_period())
+    assert culture.reports == 6
+    assert culture.distinct_reporters == 2
+    assert culture.anonymous_share == pytest.approx(1 / 6)
+    assert culture.median_hours_to_triage is not None and culture.median_hours_to_triage < 1
+
+
+def test_repeats_and_drill_down(engine, org, filed):
+    _, references = filed
+    quality = org.actor("quality")
+    with read_session(engine) as session:
+        found = repeats(session, quality, whole_period(), minimum=3, salt="s")
+        reports = drill_down(session, quality, whole_period(), "type", "Transfer / near fall")
+        person = drill_down(session, quality, whole_period(), "person",
+                            pseudonym("s", org.maple_person), salt="s")
+    kinds = {(r.kind, r.label, r.count) for r in found}
+    assert ("location", "Maple House · Bathroom doorway", 3) in kinds
+    assert ("person", pseudonym("s", org.maple_person), 3) in kinds
+    assert set(reports["reference"]) == set(references[:3])
+    assert set(person["reference"]) == set(references[:3])
+

@@ -1,0 +1,176 @@
+"""Daily action reminders: who is told, once a day, with what (and what email leaves)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.actions.models import Action, ActionEvidenceCheck
+from core.actions.reminders import send_action_reminders
+from core.actions.service import (
+    ActionDraft,
+    PlanDraft,
+    complete_evidence_check,
+    confirm_verdict,
+    create_plan,
+    set_go_live,
+    set_status,
+)
+from core.actions.vocabulary import ActionStatus
+from core.audit.models import AuditEvent
+from core.auth.actor import SYSTEM
+from core.auth.models import User
+from core.db import read_session
+from core.escalation.models import Notification
+from core.reports.service import file_near_miss
+from core.uow import UnitOfWork
+from tests.builders import Org, build_org, draft, local_now
+
+REPORT_TEXT = "Walker out of reach for Alex at the bathroom door; I steadied him in time."
+
+
+@pytest.fixture
+def org(engine):
+    return build_org(engine)
+
+
+def local_today() -> date:
+    return local_now().date()
+
+
+def make_action(engine, org: Org, *, title: str = "Fit a grab rail at the bathroom door",
+                plan_title: str = "Near falls at the bathroom doorway",
+                deadline_in: int = 10, owner: str = "supervisor", person: bool = False,
+                extra_titles: tuple[str, ...] = ()) -> list[int]:
+    """A plan (from a filed report) with one action per title, owned by `owner`."""
+    changes = {"person_id": org.maple_person} if person else {}
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
+                           draft(org, description=REPORT_TEXT, **changes))
+    today = local_today()
+    actions = [ActionDraft(title=t, description=f"Details: {REPORT_TEXT}",
+                           kind="physical_change", owner_id=org.actor(owner).user_id,
+                           deadline=today + timedelta(days=deadline_in),
+                           review_date=today + timedelta(days=deadline_in + 14),
+                           evidence_checks=["Rail fitted and photographed"])
+               for t in (title, *extra_titles)]
+    created = create_plan(UnitOfWork(engine), org.actor("quality"), PlanDraft(
+        title=plan_title, theme=REPORT_TEXT, report_references=[filed.reference],
+        actions=actions))
+    return created.action_ids
+
+
+def reminders_of(engine, username: str) -> list[Notification]:
+    with read_session(engine) as session:
+        return list(session.scalars(
+            select(Notification).join(User, User.id == Notification.user_id)
+            .where(User.username == username, Notification.kind == "action.reminder")
+            .order_by(Notification.id)))
+
+
+def audit_runs(engine) -> list[AuditEvent]:
+    with read_session(engine) as session:
+        return list(session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "action.reminders_sent").order_by(AuditEvent.seq)))
+
+
+def test_an_overdue_action_reminds_its_owner_once_a_day(engine, org):
+    [action_id] = make_action(engine, org, deadline_in=10)
+    today = local_today()
+    with read_session(engine) as session:
+        version = session.get(Action, action_id).version_id
+
+    first = send_action_reminders(engine, today=today + timedelta(days=12))
+    assert [(r.action_id, r.reason) for r in first.sent] == [(action_id, "overdue")]
+    [note] = reminders_of(engine, "supervisor")
+    assert note.title == "Overdue: Fit a grab rail at the bathroom door"
+    assert "Near falls at the bathroom doorway" in note.body
+    assert "2 days ago" in note.body and note.report_id is None
+    assert reminders_of(engine, "quality") == []
+    [run] = audit_runs(engine)
+    assert run.actor == "system" and f'"action_id":{action_id}' in run.after_json
+
+    again = send_action_reminders(engine, today=today + timedelta(days=12))
+    assert again.sent == [] and again.already_reminded == 1
+    assert len(reminders_of(engine, "supervisor")) == 1
+    assert len(audit_runs(engine)) == 1  # nothing sent, nothing to audit
+
+    next_day = send_action_reminders(engine, today=today + timedelta(days=13))
+    assert len(next_day.sent) == 1
+    assert len(reminders_of(engine, "supervisor")) == 2 and len(audit_runs(engine)) == 2
+    with read_session(engine) as session:
+        action = session.get(Action, action_id)
+        assert action.last_reminded_on == today + timedelta(days=13)
+        # The reminder is not an edit: someone with the action open can still save.
+        assert action.version_id == version
+
+
+def test_an_action_due_soon_says_when(engine, org):
+    make_action(engine, org, deadline_in=10)
+    today = local_today()
+    assert send_action_reminders(engine, today=today).sent == []  # 10 days away: not yet
+    result = send_action_reminders(engine, today=today + timedelta(days=5))
+    [reminder] = result.sent
+    assert reminder.reason == "due_soon"
+    [note] = reminders_of(engine, "supervisor")
+    assert note.title == "Due in 5 days: Fit a grab rail at the bathroom door"
+
+
+def test_stopped_and_verified_actions_get_no_deadline_reminder(engine, org):
+    stopped, verified = make_action(engine, org, deadline_in=10,
+                                    extra_titles=("Pre-transfer check card",))
+    quality = org.actor("quality")
+    set_status(UnitOfWork(engine), quality, stopped, ActionStatus.STOPPED,
+               note="Replaced by the grab rail.")
+    today = local_today()
+    set_go_live(UnitOfWork(engine), quality, verified, today - timedelta(days=20))
+
+    verdict_due = send_action_reminders(engine, today=today)
+    assert [(r.action_id, r.reason) for r in verdict_due.sent] == [(verified, "verdict_due")]
+    assert reminders_of(engine, "supervisor")[-1].title == "Verify: Pre-transfer check card"
+
+    with read_session(engine) as session:
+        check_id = session.scalar(select(ActionEvidenceCheck.id).where(
+            ActionEvidenceCheck.action_id == verified))
+    complete_evidence_check(UnitOfWork(engine), quality, check_id, note="Card seen in place.")
+    confirm_verdict(UnitOfWork(engine), quality, verified, effective=True,
+                    note="No near falls since go-live.")
+
+    assert send_action_reminders(engine, today=today + timedelta(days=12)).sent == []
+    # 42 days after the window ended, the sustainment check falls due.
+    due = today - timedelta(days=6) + timedelta(days=42)
+    later = send_action_reminders(engine, today=due)
+    assert [(r.action_id, r.reason) for r in later.sent] == [(verified, "sustainment_due")]
+    titles = [n.title for n in reminders_of(engine, "supervisor")]
+    assert titles[-1] == "Still in place? Pre-transfer check card"
+    assert all(t.endswith("Pre-transfer check card") for t in titles)  # stopped: never
+
+
+def test_a_disabled_owner_is_not_reminded(engine, org):
+    make_action(engine, org, deadline_in=10)
+    with UnitOfWork(engine) as uow:
+        user = uow.session.scalar(select(User).where(User.username == "supervisor"))
+        user.active = False
+        uow.record(SYSTEM, "user.disabled", "user", user.id)
+        uow.commit()
+    assert send_action_reminders(engine, today=local_today() + timedelta(days=12)).sent == []
+
+
+def test_the_owner_gets_an_email_naming_nobody_supported(engine, org, smtp_server):
+    make_action(engine, org, deadline_in=10, person=True)
+    result = send_action_reminders(engine, today=local_today() + timedelta(days=11))
+    assert len(result.sent) == 1
+    assert result.emails is not None and not result.emails.failed
+    [message] = [m for m in smtp_server.messages if "Overdue" in m["Subject"]]
+    assert message["To"] == "supervisor@example.org"
+    assert message["Subject"] == ("[Near Miss Portal] Overdue: Fit a grab rail at the "
+                                  "bathroom door")
+    body = message.get_content()
+    assert "Near falls at the bathroom doorway" in body and "http://portal.test" in body
+    assert "Deadline:" in body
+    for personal in ("Alex", "MH-01", REPORT_TEXT, "Details:"):
+        assert personal not in body
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.kind == "action.reminder", Notification.email_status == "sent")) == 1
