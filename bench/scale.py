@@ -1,0 +1,320 @@
+"""Scale benchmark: the portal's budgets at N near misses on SQLite or PostgreSQL.
+
+Run:  .venv/bin/python bench/scale.py --reports 100000 --backend sqlite
+      make bench                      (10k and 100k on both databases; BENCH_SIZES to change)
+
+For one database size it loads the demo provider (kept between runs under bench/out/ or in a
+PostgreSQL database named after the size, so a second run reuses it), then measures:
+
+- filing a report (the service call) against a raw INSERT of the same row;
+- the triage board page for a supervisor with 500+ open reports against its queries;
+- each governance page run in AppTest with caches emptied, against the queries it needs;
+- the commissioner pack PDF for the last complete quarter;
+- the peak memory of a `streamlit run` server while signed-in users open every heavy page.
+
+It prints a Markdown table (median, p95, floor, ratio, budget) for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PG_ADMIN = os.environ.get("NEARMISS_TEST_PG_ADMIN_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+sys.path.insert(0, str(ROOT))
+OUT.mkdir(parents=True, exist_ok=True)
+os.environ.update({"NEARMISS_ENV": "demo", "NEARMISS_DATA_DIR": str(OUT / "data")})
+
+
+def _url(backend: str, reports: int) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{OUT / f'bench-{reports}.db'}"
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/nearmiss_bench_{reports}"
+
+
+def _prepare(backend: str, reports: int) -> tuple[str, float | None, float | None]:
+    """Create and load the database unless it is there already: (url, seconds, peak MB)."""
+    from sqlalchemy import create_engine, text
+
+    url = _url(backend, reports)
+    if backend == "postgresql":
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": url.rsplit("/", 1)[1]}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"'))
+        admin.dispose()
+    env = {**os.environ, "NEARMISS_DATABASE_URL": url}
+    nearmiss = str(ROOT / ".venv" / "bin" / "nearmiss")
+    subprocess.run([nearmiss, "init"], env=env, check=True, capture_output=True)
+    started = time.perf_counter()
+    loaded = subprocess.run([nearmiss, "demo", "--reports", str(reports), "--if-empty"],
+                            env=env, check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if "no demo data loaded" in loaded.stdout:
+        return url, None, None
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return url, seconds, peak_mb
+
+
+def _times(action: Callable[[], Any], runs: int) -> list[float]:
+    spent = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        spent.append(time.perf_counter() - started)
+    return spent
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+
+    def add(self, what: str, times: list[float], floor: list[float] | None,
+            budget: float | None) -> None:
+        median, p95 = statistics.median(times), _p95(times)
+        floor_median = statistics.median(floor) if floor else None
+        ratio = f"{median / floor_median:.1f}×" if floor_median else ""
+        measured = p95 if what.startswith("filing") else median
+        verdict = "" if budget is None else ("ok" if measured <= budget else "OVER")
+        self.rows.append([what, _ms(median), _ms(p95),
+                          _ms(floor_median) if floor_median else "", ratio,
+                          _ms(budget) if budget else "", verdict])
+
+    def note(self, what: str, value: str, budget: str = "", verdict: str = "") -> None:
+        self.rows.append([what, value, "", "", "", budget, verdict])
+
+    def print(self, title: str) -> None:
+        print(f"\n### {title}\n")
+        header = ["measure", "median", "p95", "floor (raw queries)", "ratio", "budget", ""]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in self.rows:
+            print("| " + " | ".join(row) + " |")
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def run(backend: str, reports: int, *, memory: bool) -> None:
+    url, load_seconds, load_peak = _prepare(backend, reports)
+    os.environ["NEARMISS_DATABASE_URL"] = url
+
+    import streamlit as st
+    from sqlalchemy import func, insert, select
+
+    from core.auth.models import User
+    from core.auth.service import DEMO_PASSWORD, build_actor
+    from core.clock import utcnow
+    from core.commissioner.period import parse_period
+    from core.db import get_engine, read_session
+    from core.exports.pack import build_pack
+    from core.metrics import governance as gov
+    from core.metrics.clusters import clusters_in_period
+    from core.metrics.weeks import week_start_of
+    from core.organisation.queries import reporting_options
+    from core.reports.drafts import NearMissDraft
+    from core.reports.models import NearMissReport
+    from core.reports.service import file_near_miss
+    from core.triage.board import BoardFilters, load_board
+    from core.uow import UnitOfWork
+    from tests.apptest_helpers import new_app, sign_in
+    from tests.builders import local_now
+    from ui.governance import today
+
+    engine = get_engine()
+    table = Table()
+    runs = 5 if reports <= 100_000 else 3  # a cold governance run at a million takes seconds
+    with read_session() as session:
+        total = session.scalar(select(func.count()).select_from(NearMissReport))
+        users = {u.username: build_actor(u) for u in session.scalars(select(User))}
+        supervisor = users["supervisor"]
+        options = reporting_options(session, supervisor)
+    if load_seconds is not None:
+        table.note("demo load (`nearmiss demo`)", f"{load_seconds:.0f} s",
+                   verdict=f"peak {load_peak:.0f} MB")
+
+    # Filing: the supervisor files 500 reports into one of their services (these are the open
+    # reports their board must show), against a raw INSERT of the same row.
+    service = options.services[0].id
+    locations = [choice.id for choice in options.locations[service]]
+    types = ["transfer_near_fall", "medication_discrepancy", "environment_equipment", "other",
+             "transport", "community_safety"]
+    now = local_now()
+
+    def draft(i: int) -> NearMissDraft:
+        # A busy week of ordinary reports, spread over types, places and days (500 of one
+        # type in one place would be a cluster the size of the whole board).
+        return NearMissDraft(
+            description=f"Bench near miss {i}: walker out of reach at the doorway.",
+            type_key=types[i % len(types)], occurred_at=now - timedelta(minutes=17 * i),
+            service_id=service, location_id=locations[i % len(locations)],
+            barrier="staff_recovery", still_at_risk=False)
+
+    counter = iter(range(10**9))
+    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter))),
+                    500)
+    with read_session() as session:
+        template = session.scalars(select(NearMissReport).order_by(
+            NearMissReport.id.desc()).limit(1)).one()
+        row = {c.key: getattr(template, c.key) for c in NearMissReport.__table__.columns
+               if c.key != "id"}
+    raw_counter = iter(range(10**9))
+
+    def raw_insert() -> None:
+        n = next(raw_counter)
+        with engine.begin() as conn:
+            conn.execute(insert(NearMissReport.__table__).values(
+                {**row, "reference": f"RAW-{n}", "submission_key": f"raw-{n}-{time.time_ns()}"}))
+
+    floor = _times(raw_insert, 100)
+    with engine.begin() as conn:  # the raw rows are not reports anyone filed
+        conn.execute(NearMissReport.__table__.delete().where(
+            NearMissReport.reference.like("RAW-%")))
+    table.add("filing a report (p95 budget)", filing, floor, 0.050)
+
+    # The triage board.
+    with read_session() as session:
+        board = load_board(session, supervisor, BoardFilters(), now=utcnow())
+    board_floor = _times(lambda: _board_query(load_board, BoardFilters, supervisor), 20)
+    at = sign_in(new_app(), "supervisor", DEMO_PASSWORD)
+    at.switch_page("pages/triage_board.py").run()
+    assert not at.exception, at.exception
+    board_runs = _times(at.run, 10)
+    table.add(f"triage board, {sum(board.counts.values())} open (page run)", board_runs,
+              board_floor, 0.5)
+
+    # Governance pages, caches emptied before each run (the worst case).
+    quality = users["quality"]
+    end = week_start_of(today()) + timedelta(days=7)
+    scope = gov.Scope(start=end - timedelta(weeks=52), end=end)
+
+    def raw(fn: Callable[[Any], Any]) -> Callable[[], None]:
+        def call() -> None:
+            with read_session() as session:
+                fn(session)
+        return call
+
+    pages = {
+        "pages/governance.py": raw(lambda s: (gov.weekly_series(s, quality, scope),
+                                              gov.go_live_dates(s, quality, scope))),
+        "pages/governance_breakdowns.py": raw(lambda s: gov.breakdown(s, quality, scope,
+                                                                      "type")),
+        "pages/governance_clusters.py": raw(lambda s: (
+            clusters_in_period(s, quality, scope.start, scope.end),
+            gov.repeats(s, quality, scope, salt="x"))),
+        "pages/governance_culture.py": raw(lambda s: gov.reporting_culture(s, quality, scope)),
+        "pages/governance_controls.py": raw(lambda s: (
+            gov.barrier_mix(s, quality, scope), gov.control_strength(s, quality, today=today()))),
+    }
+    budget = 1.0 if backend == "sqlite" else 2.0
+    at = sign_in(new_app(), "quality", DEMO_PASSWORD)
+    for page, query in pages.items():
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+
+        def cold(page: str = page) -> None:
+            st.cache_data.clear()
+            at.switch_page(page).run()
+
+        page_runs = _times(cold, runs)
+        floor = _times(query, runs)
+        table.add(f"{page.removeprefix('pages/')} (cold page run)", page_runs, floor, budget)
+
+    # The commissioner pack for the last complete quarter.
+    this_quarter = (today().month - 1) // 3
+    year = today().year if this_quarter else today().year - 1
+    quarter = this_quarter or 4
+    period = parse_period(f"{year}-Q{quarter}")
+    commissioner = users["commissioner"]
+
+    def pack() -> None:
+        with read_session() as session:
+            build_pack(session, commissioner, period, "commissioner")
+
+    table.add(f"commissioner pack PDF, {period.label}", _times(pack, 3), None, 20.0)
+    if memory:
+        table.note("streamlit server peak memory", f"{_server_peak_mb(url):.0f} MB", "600 MB")
+    table.print(f"{backend}, {total:,} near misses ({date.today():%Y-%m-%d})")
+
+
+def _board_query(load_board: Any, filters: Any, supervisor: Any) -> None:
+    from core.clock import utcnow
+    from core.db import read_session
+
+    with read_session() as session:
+        load_board(session, supervisor, filters(), now=utcnow())
+
+
+def _server_peak_mb(url: str) -> float:
+    """Run `streamlit run`, open every heavy page as three users, read the peak RSS."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serve_portal
+    from tests.browser.pages import LONG, wait_for_session_cookie, wait_until_idle
+
+    log = OUT / "streamlit.log"
+    with serve_portal(url, log) as base, sync_playwright() as playwright:
+        pid = _listening_pid(base)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        visits = {"supervisor": ["triage_board", "actions"],
+                  "quality": ["trends", "breakdowns", "clusters", "culture", "controls"],
+                  "commissioner": ["evidence"]}
+        for username, paths in visits.items():
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(base)
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password", exact=True).fill("nearmiss-demo")
+            page.get_by_role("button", name="Sign in").click()
+            wait_for_session_cookie(page)
+            for path in paths:
+                page.goto(f"{base}/{path}")
+                page.wait_for_selector("h1", timeout=LONG)
+                wait_until_idle(page)
+        browser.close()
+        status = Path(f"/proc/{pid}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+
+
+def _listening_pid(base: str) -> int:
+    port = base.rsplit(":", 1)[1]
+    found = subprocess.run(["pgrep", "-f", f"streamlit run .*--server.port {port}"],
+                           capture_output=True, text=True, check=True)
+    return int(found.stdout.split()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reports", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the streamlit server memory measure (needs chromium)")
+    args = parser.parse_args()
+    run(args.backend, args.reports, memory=not args.no_memory)
+
+
+if __name__ == "__main__":
+    main()
