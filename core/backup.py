@@ -44,6 +44,7 @@ from sqlalchemy import (
     text,
 )
 
+from core.db import refresh_planner_statistics
 from core.errors import DomainError
 
 DUMP_FORMAT = "nearmiss-dump"
@@ -526,4 +527,5 @@ def restore(engine: Engine, path: Path, *, attachments_dir: Path | None = None,
         summary = _load(engine, _read_dump(path), attachments_dir=attachments_dir,
                         progress=progress, force=force, origin=path)
     summary.path = path
+    refresh_planner_statistics(engine)
     return summary

@@ -116,6 +116,21 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def refresh_planner_statistics(engine: Engine) -> None:
+    """Refresh the query planner's statistics after a bulk load (demo, restore).
+
+    Without them PostgreSQL plans for an empty table until autovacuum catches up, e.g. a
+    bitmap scan where a million rows match; VACUUM also marks pages all-visible so covering
+    indexes give index-only scans.
+    """
+    if is_sqlite(engine):
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
+
+
 @contextmanager
 def read_session(engine: Engine | None = None) -> Iterator[Session]:
     """A session for queries only; nothing it does is committed.

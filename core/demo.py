@@ -105,7 +105,7 @@ from core.auth.service import (
 )
 from core.clock import to_local, to_utc, utcnow
 from core.config import Settings, settings
-from core.db import read_session
+from core.db import read_session, refresh_planner_statistics
 from core.escalation.models import Escalation, Notification
 from core.escalation.rules import EscalationKind, needs_for_new_report
 from core.escalation.rules import due_at as escalation_due
@@ -4207,6 +4207,7 @@ def load_demo(engine: Engine, *, reports: int = DEFAULT_REPORTS, seed: int = 7,
     totals.update(_store_plans(engine, plans, links, places, now=now, months=months, seed=seed,
                                rules=rules))
     totals.update(_store_feedback(engine, now=now, rules=rules))
+    refresh_planner_statistics(engine)
     with read_session(engine) as session:
         services = session.scalar(select(func.count()).select_from(Service)) or 0
     return DemoSummary(done, services, created, first, last, triaged=totals["triaged"],

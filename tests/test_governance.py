@@ -6,8 +6,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from core.db import read_session
+from core.escalation.models import Escalation
+from core.escalation.service import acknowledge
 from core.metrics.governance import (
     Scope,
     breakdown,
@@ -17,6 +20,8 @@ from core.metrics.governance import (
     reporting_culture,
     weekly_series,
 )
+from core.metrics.weeks import week_start_of
+from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
@@ -169,6 +174,42 @@ def test_reporting_culture(engine, org, filed):
     assert culture.distinct_reporters == 2
     assert culture.anonymous_share == pytest.approx(1 / 6)
     assert culture.median_hours_to_triage is not None and culture.median_hours_to_triage < 1
+    drafts, _ = filed
+    weeks: dict = {}
+    for who, d in drafts:
+        week = weeks.setdefault(week_start_of(d.occurred_at), [0, set()])
+        week[0] += 1
+        if not d.anonymous:
+            week[1].add(who)
+    assert {row.week: (row.reports, row.reporters)
+            for row in culture.monthly.itertuples()} == {
+        week: (n, len(who)) for week, (n, who) in weeks.items()}
+    by_group = culture.by_staff_group
+    assert list(by_group.columns) == ["staff group", "reports", "reporters"]
+    assert by_group["reports"].sum() == 6 and by_group["reports"].is_monotonic_decreasing
+    assert by_group["reporters"].max() <= 2
+
+
+def test_reporting_culture_times_acknowledgement_and_counts_the_late(engine, org):
+    references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, still_at_risk=True, immediate_safeguards="Stayed with her.")).reference
+        for _ in range(2)]
+    with read_session(engine) as session:
+        escalations = session.execute(
+            select(Escalation.id, Escalation.raised_at, Escalation.due_at)
+            .join(NearMissReport, NearMissReport.id == Escalation.report_id)
+            .where(NearMissReport.reference.in_(references))
+            .order_by(Escalation.id)).all()
+    (prompt, raised, _), (late, _, due) = escalations[0], escalations[-1]
+    acknowledge(UnitOfWork(engine), org.actor("supervisor"), prompt,
+                now=raised + timedelta(minutes=10))
+    acknowledge(UnitOfWork(engine), org.actor("supervisor"), late,
+                now=due + timedelta(minutes=30))
+    with read_session(engine) as session:
+        culture = reporting_culture(session, org.actor("quality"), whole_period())
+    assert culture.acknowledged_late_share == pytest.approx(1 / 2)
+    assert culture.median_minutes_to_acknowledge is not None
+    assert culture.median_minutes_to_acknowledge > 10
 
 
 def test_repeats_and_drill_down(engine, org, filed):

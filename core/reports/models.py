@@ -58,7 +58,10 @@ class NearMissReport(Base):
     __table_args__ = (
         Index("ix_near_miss_reports_service_status", "service_id", "status"),
         Index("ix_near_miss_reports_reporter", "reporter_id", "reported_at"),
-        Index("ix_near_miss_reports_occurred", "occurred_at"),
+        # Covering: governance aggregates over a period read the index alone (migration 0008).
+        Index("ix_near_miss_reports_period", "occurred_at", "service_id", "type_key",
+              "reporter_id", "staff_group_id", "reported_at", "triaged_at", "barrier",
+              "location_id", "person_id", "id"),
         # Governance for a supervisor or a commissioner's services over a period.
         Index("ix_near_miss_reports_service_occurred", "service_id", "occurred_at"),
         Index("ix_near_miss_reports_type_occurred", "type_key", "occurred_at"),
