@@ -10,7 +10,13 @@ import streamlit as st
 from core.auth.policy import default_page, pages_for
 from core.config import settings
 from core.errors import StorageUnavailable
-from ui.session import authenticator, end_session, signed_in_actor, unread_notifications
+from ui.session import (
+    authenticator,
+    end_session,
+    signed_in_actor,
+    take_return_to,
+    unread_notifications,
+)
 from ui.startup import startup_problem
 from ui.text import escape_markdown
 
@@ -30,6 +36,7 @@ if actor is None:
 
 unread = unread_notifications(actor)
 navigation: dict[str, list[st.Page]] = {}
+entries_by_path: dict[str, st.Page] = {}
 wide_pages: set[str] = set()
 landing = default_page(actor.roles)
 for page in pages_for(actor.roles):
@@ -37,6 +44,7 @@ for page in pages_for(actor.roles):
     entry = st.Page(page.path, title=title, icon=page.icon, default=page is landing,
                     visibility="visible" if page.visible else "hidden")
     navigation.setdefault(page.section, []).append(entry)
+    entries_by_path[page.path] = entry
     if page.wide:
         wide_pages.add(entry.url_path)
 
@@ -49,6 +57,14 @@ with st.sidebar:
         st.rerun()
 
 current = st.navigation(navigation, position="sidebar", expanded=True)
+# A deep link that arrived before sign-in (see ui.session.current_actor) goes where it asked,
+# if this person's role may open that page.
+return_to = take_return_to()
+if return_to is not None:
+    path, query = return_to
+    wanted = entries_by_path.get(path)
+    if wanted is not None and wanted.url_path != current.url_path:
+        st.switch_page(wanted, query_params=query)
 # Layout per page, set before the page runs (boards and charts use the whole screen).
 st.set_page_config(layout="wide" if current.url_path in wide_pages else "centered",
                    initial_sidebar_state="collapsed" if current.url_path == "meeting" else None)

@@ -10,8 +10,10 @@ Lockout and the session record live in the database, not in the authenticator's 
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -43,6 +45,8 @@ LAST_SEEN = "nm_last_seen"
 COOKIE_PENDING = "nm_cookie_pending"
 NOTICE = "nm_sign_in_notice"
 ACTOR = "nm_actor"
+RETURN_TO = "nm_return_to"
+APP_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_DOWN = ("**The database cannot be reached right now.** What you see may be out of "
                  "date and nothing can be saved until it is back; what you type stays here. "
                  "Try again in a moment.")
@@ -298,12 +302,23 @@ def current_actor() -> Actor:
     """The signed-in actor; a page reached without signing in shows a way to sign in.
 
     Normally pages run only after app.py has signed someone in. Streamlit's legacy handling of
-    a `pages/` folder can run a page file directly on a freshly started server (a bookmarked
-    deep link), so every page checks again here and never renders without an actor.
+    a `pages/` folder runs a page file alone when a freshly started server's first request is
+    a deep link (a bookmark, or a browser that a proxy moved after its server went away), so
+    every page checks again here and never renders without an actor.
     """
     actor = st.session_state.get(ACTOR)
     if actor is None:
-        st.info("Please sign in to use the Near Miss Portal.")
-        st.page_link("app.py", label="Go to sign in", icon=":material/login:")
-        st.stop()
+        # Hand over to app.py, which resumes the sign-in from the cookie (or asks for it),
+        # then brings the person back here (a restarted server behind a proxy, a bookmark).
+        page_file = sys._getframe(1).f_globals.get("__file__")
+        if page_file:
+            st.session_state[RETURN_TO] = (
+                Path(page_file).resolve().relative_to(APP_ROOT).as_posix(),
+                st.query_params.to_dict())
+        st.switch_page(APP_ROOT / "app.py")
     return actor
+
+
+def take_return_to() -> tuple[str, dict[str, str]] | None:
+    """The page (app-relative path) and query a deep link asked for before sign-in, once."""
+    return st.session_state.pop(RETURN_TO, None)

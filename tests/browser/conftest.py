@@ -36,11 +36,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 45) -> None:
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:] if log.exists() else "(no log)"
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 45) -> None:
+    """Wait until the portal at `url` (directly or through a proxy) answers its health check."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"the server exited early:\n{_tail(log)}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
                 if response.read().decode().strip() == "ok":
@@ -48,7 +53,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float
         except OSError:
             pass
         time.sleep(0.2)  # polling a starting server, not a timing assertion
-    raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server did not become healthy:\n{_tail(log)}")
 
 
 @contextlib.contextmanager
@@ -65,7 +70,7 @@ def serve_portal(db_url: str, log: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, log)
+        wait_healthy(url, process, log)
         yield url
     finally:
         process.terminate()

@@ -1,19 +1,26 @@
-"""Two app servers on one PostgreSQL: a report filed on one is on the other's triage board, and
-a sign-in on one is honoured by the other (what a proxy failing a session over relies on)."""
+"""Two app servers on one PostgreSQL: a report filed on one is on the other's triage board, a
+sign-in on one is honoured by the other, and behind nginx with sticky sessions a browser stays
+on one server and survives losing it."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from core.db import engine_for
-from tests.browser.conftest import serve_portal
+from core.reports.service import file_near_miss
+from core.uow import UnitOfWork
+from tests.browser.conftest import serve_portal, wait_healthy
 from tests.browser.pages import LONG, choose, sign_in, wait_for_session_cookie, wait_until_idle
-from tests.builders import build_org, local_now
-from tests.conftest import reset_postgres
+from tests.builders import build_org, draft, local_now
+from tests.conftest import IN_CI, free_port, reset_postgres
 
 pytestmark = pytest.mark.browser
 
@@ -69,3 +76,122 @@ def test_a_report_filed_on_one_server_is_on_the_other_servers_board(browser: Bro
     expect(supervisor.get_by_role("button", name="Sign in")).to_have_count(0)
     reporter.context.close()
     supervisor.context.close()
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# The upstream and location of docs/DEPLOYMENT.md section 5, on plain HTTP; temp paths and
+# logs in the test's folder. The access log names the server that answered each request.
+NGINX_CONF = """
+{user}
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    log_format upstream '$upstream_addr|$status|$request_uri';
+    access_log {folder}/access.log upstream;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    upstream nearmiss {{
+        ip_hash;
+        server 127.0.0.1:{first};
+        server 127.0.0.1:{second};
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://nearmiss;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_read_timeout 86400;
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx_in_front_of(first: str, second: str, folder: Path) -> Iterator[str]:
+    """Run nginx (sticky by client address) in front of two portals; yields its base URL."""
+    if not Path(NGINX).exists():
+        message = "nginx is not installed (make test installs it)"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: the proxy test is required)")
+        pytest.skip(message)
+    port = free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(
+        user="user root;" if os.geteuid() == 0 else "", folder=folder, port=port,
+        first=first.rsplit(":", 1)[1], second=second.rsplit(":", 1)[1]))
+    process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(conf)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process, folder / "error.log")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def upstreams(folder: Path) -> set[str]:
+    """The servers nginx has sent requests to (a failed try and its retry are both named)."""
+    found = set()
+    for line in (folder / "access.log").read_text().splitlines():
+        found.update(part.strip() for part in line.split("|", 1)[0].split(","))
+    return found - {"-"}
+
+
+def test_behind_a_sticky_proxy_a_signed_in_worker_survives_losing_their_server(
+        browser: Browser, pg_database: str, tmp_path: Path):
+    reset_postgres(pg_database)
+    build_org(engine_for(pg_database))
+    proxy_folder = tmp_path / "nginx"
+    proxy_folder.mkdir()
+    with ExitStack() as servers:
+        portals = {}
+        for name in ("first", "second"):
+            server = serve_portal(pg_database, tmp_path / f"{name}.log")
+            portals[servers.enter_context(server).rsplit(":", 1)[1]] = server
+        first, second = (f"http://127.0.0.1:{port}" for port in portals)
+        with nginx_in_front_of(first, second, proxy_folder) as proxy:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            sign_in(page, proxy, "supervisor")
+            wait_for_session_cookie(page)
+            page.goto(f"{proxy}/triage_board")
+            expect(page.get_by_role("heading", name="Triage board")).to_be_visible(
+                timeout=LONG)
+            wait_until_idle(page)
+            # Sticky: the page, its websocket and every later request went to one server.
+            [pinned] = upstreams(proxy_folder)
+            assert pinned.rsplit(":", 1)[1] in portals
+
+            # That server goes away (a restart, a crash): nginx sends the browser to the other,
+            # whose session store is the same database, so the sign-in is honoured there.
+            portals[pinned.rsplit(":", 1)[1]].__exit__(None, None, None)
+            page.goto(f"{proxy}/triage_board")
+            expect(page.get_by_role("heading", name="Triage board")).to_be_visible(
+                timeout=LONG)
+            expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
+            assert len(upstreams(proxy_folder)) == 2
+            page.context.close()
+
+
+def test_a_bookmarked_deep_link_on_a_freshly_started_server_opens_after_sign_in(
+        page, portal: str, engine):
+    """The first request a new server gets is a bookmark: it asks for sign-in, then opens the
+    bookmarked near miss (the page and its query), not the landing page."""
+    org = build_org(engine)
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, f"{portal}/near_miss?ref={reference}", "supervisor")
+    expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall")) \
+        .to_be_visible(timeout=LONG)
+    assert page.url.endswith(f"/near_miss?ref={reference}")
