@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.actions.vocabulary import Strength
@@ -18,11 +18,10 @@ scope = gv.scope_picker(actor)
 version = gv.version()
 mix = gv.cached_barrier_mix(version, actor, scope)
 if not mix.empty:
-    figure = px.area(mix, x="month", y="count", color="barrier", groupnorm="percent",
-                     color_discrete_map=gv.BARRIER_COLOURS, labels={"barrier": "What stopped harm"},
-                     title="What stopped harm, month by month (share)")
-    figure.update_layout(height=380, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         legend={"orientation": "h", "y": -0.25}, yaxis_title="%")
+    figure = gv.barrier_share_figure(mix, height=380)
+    figure.update_layout(title="What stopped harm, month by month (share)",
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.25})
     st.plotly_chart(figure, key="barrier_mix")
     totals = mix.groupby("barrier")["count"].sum()
     recovery = totals.get("Staff noticed and recovered it", 0) / totals.sum()
@@ -37,13 +36,13 @@ cols[2].metric("Verified effective", controls.verified_effective)
 cols[3].metric("Share of verdicts effective",
                f"{controls.verified_share:.0%}" if controls.verified_share is not None else "—")
 if controls.actions_by_strength:
-    labels = {s.value: s.label for s in Strength}
-    data = {labels.get(k, k): v for k, v in controls.actions_by_strength.items()}
-    figure = px.bar(x=list(data), y=list(data.values()), title="Actions by strength",
-                    labels={"x": "", "y": "actions"},
-                    category_orders={"x": [s.label for s in Strength]})
-    figure.update_traces(marker_color="#0b6e4f")
-    figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    # Strongest first, as the action hierarchy reads.
+    shown = [s for s in Strength if s.value in controls.actions_by_strength]
+    figure = go.Figure(go.Bar(x=[s.label for s in shown],
+                              y=[controls.actions_by_strength[s.value] for s in shown],
+                              marker_color="#0b6e4f"))
+    figure.update_layout(title="Actions by strength", yaxis_title="actions", height=320,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
     st.plotly_chart(figure, key="strength_chart")
 else:
     st.info("No actions yet: build action plans from reports, root cause analyses or clusters.")

