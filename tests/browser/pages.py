@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
-from playwright.sync_api import Error, Page, expect
+from playwright.sync_api import Error, Locator, Page, expect
 
 from tests.builders import PASSWORD
 
@@ -86,3 +87,27 @@ def choose(page: Page, label: str, option: str) -> None:
         except (Error, AssertionError):
             page.keyboard.press("Escape")
     raise AssertionError(f"could not choose {option!r} in {label!r}")
+
+
+def heading(page: Page, name: str | re.Pattern[str]) -> Locator:
+    """A page title by its text. While a rerun is in flight Streamlit can show the stale title
+    beside the new one, which a strict locator refuses outright instead of waiting out."""
+    return page.get_by_role("heading", name=name).first
+
+
+def open_link(page: Page, link: str, title: str) -> None:
+    """Follow a link (the sidebar menu or a page link) to the page titled `title`.
+
+    A click that lands while the cookie component's rerun is in flight can be swallowed by it
+    and leave the browser where it was; it is then repeated (bounded) once the page is idle.
+    """
+    for _attempt in range(3):
+        wait_until_idle(page)
+        with contextlib.suppress(Error):
+            page.get_by_role("link", name=link).first.click(timeout=10_000)
+        try:
+            expect(heading(page, title)).to_be_visible(timeout=15_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"following {link!r} did not open {title!r}")

@@ -16,7 +16,7 @@ from core.db import read_session
 from core.organisation.models import Service
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.browser.pages import LONG, choose, settle, sign_in, wait_for_session_cookie
+from tests.browser.pages import LONG, choose, open_link, settle, sign_in, wait_for_session_cookie
 from tests.builders import build_org, draft, local_now
 from ui.action_panels import kind_label
 
@@ -50,12 +50,11 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
 
     # The board's Clusters section names the cluster and links to the builder.
     page.goto(f"{portal}/triage_board")
-    expect(page.get_by_role("heading", name="Triage board")).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Triage board").first).to_be_visible(timeout=LONG)
     keyed(page, "board_clusters").get_by_text("Clusters · 1").click()
     expect(page.get_by_text("Late shift start / coverage in North (3 reports")) \
         .to_be_visible(timeout=LONG)
-    page.get_by_role("link", name="Create action plan").click()
-    expect(page.get_by_role("heading", name="New action plan")).to_be_visible(timeout=LONG)
+    open_link(page, "Create action plan", "New action plan")
     settle(page)
 
     # The builder: the cluster's reports are linked; one action is enough.
@@ -77,7 +76,7 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
     settle(page)
     expect(page.get_by_text(re.compile(r"Action plan #\d+ saved with 1 action"))) \
         .to_be_visible(timeout=LONG)
-    expect(page.get_by_role("heading", name=re.compile(r"Action plan #\d+"))).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"Action plan #\d+")).first).to_be_visible()
 
     with read_session(engine) as session:
         plan = session.scalar(select(ActionPlan))
@@ -109,7 +108,7 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
 
     # The register lists it and exports it.
     page.goto(f"{portal}/actions")
-    expect(page.get_by_role("heading", name="Action register")).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Action register").first).to_be_visible(timeout=LONG)
     with page.expect_download(timeout=LONG) as download:
         page.get_by_role("button", name="Download CSV").click()
     content = open(download.value.path(), encoding="utf-8-sig").read()  # noqa: SIM115

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.browser.pages import LONG, settle, sign_in, wait_until_idle
+from tests.browser.pages import LONG, open_link, settle, sign_in, wait_until_idle
 from tests.builders import build_org, draft
 
 pytestmark = pytest.mark.browser
@@ -33,10 +33,9 @@ def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str
                                draft(org, description=DESCRIPTION)).reference
     publish(engine, org, [reference])
     sign_in(page, portal, "reporter")
-    expect(page.get_by_role("heading", name="Report a near miss")).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
     wait_until_idle(page)
-    page.get_by_role("link", name="My reports").click()
-    expect(page.get_by_role("heading", name="My reports")).to_be_visible(timeout=LONG)
+    open_link(page, "My reports", "My reports")
     settle(page)
     block = page.locator(f".st-key-my_report_updates_{reference}")
     expect(block.get_by_text(reference)).to_be_visible(timeout=LONG)
@@ -55,7 +54,7 @@ def test_an_anonymous_reporter_follows_up_without_signing_in(page: Page, portal:
                            draft(org, description=DESCRIPTION, anonymous=True))
     publish(engine, org, [filed.reference])
     page.goto(portal)
-    expect(page.get_by_role("heading", name="Near Miss Portal")).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Near Miss Portal").first).to_be_visible(timeout=LONG)
     page.get_by_label("Follow-up code").fill(filed.follow_up_code.lower())
     page.get_by_role("button", name="Show my report").click()
     result = page.locator(".st-key-follow_up_result")

@@ -33,7 +33,7 @@ def test_several_browser_sessions_file_at_the_same_time_and_all_land(browser: Br
     for name in names:  # each worker on their own phone: a browser context of their own
         page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
         sign_in(page, portal, name)
-        expect(page.get_by_role("heading", name="Report a near miss")).to_be_visible(
+        expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(
             timeout=LONG)
         page.get_by_role("textbox", name="What happened?").fill(
             f"{name}: walker out of reach at the bathroom doorway; steadied her.")
@@ -75,11 +75,11 @@ def test_script_and_html_in_free_text_show_as_text_and_never_run(page: Page, por
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "supervisor")
-    expect(page.get_by_role("heading", name="Report a near miss")).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
     wait_for_session_cookie(page)
 
     page.goto(f"{portal}/near_miss?ref={reference}")
-    expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall")) \
+    expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall").first) \
         .to_be_visible(timeout=LONG)
     wait_until_idle(page)
     # The text is on the page exactly as typed, markup and all.
@@ -89,7 +89,7 @@ def test_script_and_html_in_free_text_show_as_text_and_never_run(page: Page, por
     assert page.evaluate("typeof window.__xss") == "undefined"
 
     page.goto(f"{portal}/triage_board")
-    expect(page.get_by_role("heading", name="Triage board")).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Triage board").first).to_be_visible(timeout=LONG)
     wait_until_idle(page)
     assert page.locator("img[src='x']").count() == 0
     assert page.evaluate("typeof window.__xss") == "undefined"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.db import read_session
 from core.reports.models import NearMissReport
 from tests.browser.conftest import PHONE
-from tests.browser.pages import LONG, choose, sign_in
+from tests.browser.pages import LONG, choose, open_link, sign_in
 from tests.builders import build_org, local_now
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ def test_reporter_files_a_near_miss_on_a_phone(page: Page, portal: str, engine):
     build_org(engine)
     started = time.monotonic()
     sign_in(page, portal, "reporter")
-    expect(page.get_by_role("heading", name="Report a near miss")).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
 
     page.get_by_role("textbox", name="What happened?").fill(
         "Walker slightly out of reach at the bathroom doorway; I steadied her.")
@@ -47,8 +47,7 @@ def test_reporter_files_a_near_miss_on_a_phone(page: Page, portal: str, engine):
         stored = session.execute(select(NearMissReport.reference, NearMissReport.type_key)).all()
     assert stored == [(reference, "transfer_near_fall")]
 
-    page.get_by_role("link", name="Go to My reports").click()
-    expect(page.get_by_role("heading", name="My reports")).to_be_visible(timeout=LONG)
+    open_link(page, "Go to My reports", "My reports")
     reported = page.get_by_test_id("stMetric").filter(has_text="Reported")
     expect(reported).to_contain_text("1", timeout=LONG)
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()

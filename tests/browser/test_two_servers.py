@@ -41,11 +41,11 @@ def test_a_report_filed_on_one_server_is_on_the_other_servers_board(browser: Bro
 
     supervisor = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     sign_in(supervisor, second, "supervisor")
-    expect(supervisor.get_by_role("heading", name="Report a near miss")).to_be_visible(
+    expect(supervisor.get_by_role("heading", name="Report a near miss").first).to_be_visible(
         timeout=LONG)
     wait_for_session_cookie(supervisor)
     supervisor.goto(f"{second}/triage_board")
-    expect(supervisor.get_by_role("heading", name="Triage board")).to_be_visible(timeout=LONG)
+    expect(supervisor.get_by_role("heading", name="Triage board").first).to_be_visible(timeout=LONG)
     wait_until_idle(supervisor)
     expect(supervisor.get_by_text(reference)).to_have_count(0)
 
@@ -71,7 +71,7 @@ def test_a_report_filed_on_one_server_is_on_the_other_servers_board(browser: Bro
     # The supervisor's sign-in (a cookie bound to a session record in the shared database)
     # is honoured by the first server too: no second sign-in if a proxy moves them over.
     supervisor.goto(f"{first}/triage_board")
-    expect(supervisor.get_by_role("heading", name="Triage board")).to_be_visible(timeout=LONG)
+    expect(supervisor.get_by_role("heading", name="Triage board").first).to_be_visible(timeout=LONG)
     expect(supervisor.get_by_text(reference)).to_be_visible(timeout=LONG)
     expect(supervisor.get_by_role("button", name="Sign in")).to_have_count(0)
     reporter.context.close()
@@ -166,7 +166,7 @@ def test_behind_a_sticky_proxy_a_signed_in_worker_survives_losing_their_server(
             sign_in(page, proxy, "supervisor")
             wait_for_session_cookie(page)
             page.goto(f"{proxy}/triage_board")
-            expect(page.get_by_role("heading", name="Triage board")).to_be_visible(
+            expect(page.get_by_role("heading", name="Triage board").first).to_be_visible(
                 timeout=LONG)
             wait_until_idle(page)
             # Sticky: the page, its websocket and every later request went to one server.
@@ -177,7 +177,7 @@ def test_behind_a_sticky_proxy_a_signed_in_worker_survives_losing_their_server(
             # whose session store is the same database, so the sign-in is honoured there.
             portals[pinned.rsplit(":", 1)[1]].__exit__(None, None, None)
             page.goto(f"{proxy}/triage_board")
-            expect(page.get_by_role("heading", name="Triage board")).to_be_visible(
+            expect(page.get_by_role("heading", name="Triage board").first).to_be_visible(
                 timeout=LONG)
             expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
             assert len(upstreams(proxy_folder)) == 2
@@ -192,6 +192,6 @@ def test_a_bookmarked_deep_link_on_a_freshly_started_server_opens_after_sign_in(
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, f"{portal}/near_miss?ref={reference}", "supervisor")
-    expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall")) \
+    expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall").first) \
         .to_be_visible(timeout=LONG)
     assert page.url.endswith(f"/near_miss?ref={reference}")
