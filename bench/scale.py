@@ -124,9 +124,11 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     import streamlit as st
     from sqlalchemy import func, insert, select
 
+    from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
     from core.auth.service import DEMO_PASSWORD, build_actor
     from core.clock import utcnow
+    from core.commissioner import views as cv
     from core.commissioner.period import parse_period
     from core.db import get_engine, read_session
     from core.exports.pack import build_pack
@@ -250,6 +252,43 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     quarter = this_quarter or 4
     period = parse_period(f"{year}-Q{quarter}")
     commissioner = users["commissioner"]
+
+    # The action register (every action plan's actions; no budget in the issue) and the
+    # commissioner's evidence page for that quarter, each against the queries they need.
+    with read_session() as session:
+        actions = register_counts(session, quality, RegisterFilters(), today=today()).total
+
+    def register_queries() -> None:
+        with read_session() as session:
+            register_choices(session, quality)
+            register(session, quality, RegisterFilters(), today=today())
+            register_counts(session, quality, RegisterFilters(), today=today())
+
+    at.switch_page("pages/actions.py").run()
+    assert not at.exception, at.exception
+    table.add(f"action register, {actions} actions (page run)", _times(at.run, runs),
+              _times(register_queries, runs), None)
+
+    quarter_scope = gov.Scope(period.start, period.end)
+
+    def evidence_queries() -> None:
+        with read_session() as session:
+            cv.trend(session, commissioner, gov.Scope(period.start - timedelta(weeks=26),
+                                                      period.end))
+            for dimension in cv.DIMENSIONS:
+                cv.breakdown(session, commissioner, quarter_scope, dimension)
+            cv.clusters(session, commissioner, quarter_scope)
+            cv.action_register(session, commissioner, start=period.start, end=period.end)
+            cv.escalations(session, commissioner, quarter_scope)
+            cv.culture(session, commissioner, quarter_scope)
+            cv.feedback(session, commissioner, quarter_scope)
+
+    evidence = sign_in(new_app(), "commissioner", DEMO_PASSWORD)
+    evidence.switch_page("pages/commissioner.py").run()
+    assert not evidence.exception, evidence.exception
+    # The page opens on the last complete quarter: the pack's period.
+    table.add(f"evidence page, {period.label} (page run)", _times(evidence.run, runs),
+              _times(evidence_queries, runs), None)
 
     def pack() -> None:
         with read_session() as session:

@@ -14,11 +14,16 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.actions.queries import RegisterFilters, RegisterRow, register
+from core.actions.queries import (
+    RegisterFilters,
+    RegisterRow,
+    register,
+    register_choices,
+    register_counts,
+)
 from core.actions.vocabulary import ActionStatus, Strength
 from core.config import settings
 from core.db import read_session
-from core.organisation.queries import service_names
 from ui import action_panels as panels
 from ui.session import current_actor
 
@@ -38,6 +43,12 @@ def _exporters() -> tuple[Callable[[list[RegisterRow]], bytes],
         return None
     return (lambda rows: to_csv(register_rows(rows)),
             lambda rows: to_xlsx(register_rows(rows), sheet="Actions"))
+
+
+def _every(filters: RegisterFilters, day: date) -> list[RegisterRow]:
+    """Every matching action, for a download (the table shows the first REGISTER_LIMIT)."""
+    with read_session() as session:
+        return register(session, actor, filters, today=day, limit=None)
 
 
 def _when(row: RegisterRow, day: date) -> str:
@@ -128,12 +139,7 @@ def _page() -> None:
     st.caption("Every improvement action with its owner, deadline and review date. Overdue "
                "actions come first; everyone sees what is overdue.")
     with read_session() as session:
-        everything = register(session, actor, RegisterFilters(), today=day)
-        all_services = service_names(session)
-    owners = dict(sorted({(r.owner_id, r.owner) for r in everything}, key=lambda o: o[1]))
-    shown_services = {r.service for r in everything}
-    services = {sid: name for sid, name in sorted(all_services.items(), key=lambda s: s[1])
-                if name in shown_services}
+        owners, services = register_choices(session, actor)
 
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
         mine = st.toggle("My actions", key="register_mine",
@@ -159,25 +165,27 @@ def _page() -> None:
         strengths=tuple(strengths), overdue_only=overdue_only, review_this_week=review_week)
     with read_session() as session:
         rows = register(session, actor, filters, today=day)
+        counts = register_counts(session, actor, filters, today=day)
 
     cells = st.columns(5)
-    cells[0].metric("Open", sum(1 for r in rows if r.status.open), border=True)
-    cells[1].metric("Overdue", sum(1 for r in rows if r.deadline_state == "overdue"),
-                    border=True)
-    cells[2].metric("Due soon", sum(1 for r in rows if r.deadline_state == "due_soon"),
-                    border=True, help="Deadline within the provider's due-soon days.")
-    cells[3].metric("In test", sum(1 for r in rows if r.status is ActionStatus.IN_TEST),
-                    border=True)
-    cells[4].metric("Verified effective",
-                    sum(1 for r in rows if r.status is ActionStatus.VERIFIED_EFFECTIVE),
-                    border=True)
+    cells[0].metric("Open", counts.open, border=True)
+    cells[1].metric("Overdue", counts.overdue, border=True)
+    cells[2].metric("Due soon", counts.due_soon, border=True,
+                    help="Deadline within the provider's due-soon days.")
+    cells[3].metric("In test", counts.in_test, border=True)
+    cells[4].metric("Verified effective", counts.verified_effective, border=True)
 
     if not rows:
-        st.info("No actions match." if everything else
+        st.info("No actions match." if owners else
                 "No actions yet. Build a plan from a near miss under review, a completed root "
                 "cause analysis, or a cluster on the triage board.")
         return
-    st.caption(f"{len(rows)} actions shown. Open a plan from the Plan column.")
+    if counts.total > len(rows):
+        st.caption(f"{len(rows)} of {counts.total} actions shown: the open ones first, then "
+                   "the latest finished. Filter to narrow them; the downloads hold all "
+                   f"{counts.total}. Open a plan from the Plan column.")
+    else:
+        st.caption(f"{len(rows)} actions shown. Open a plan from the Plan column.")
     _table(rows, day)
     with st.container(horizontal=True, vertical_alignment="center"):
         plans = dict.fromkeys((r.plan_id, r.plan_title) for r in rows)
@@ -191,12 +199,12 @@ def _page() -> None:
         exporters = _exporters()
         if exporters is not None:
             to_csv, to_xlsx = exporters
-            st.download_button("Download CSV", data=lambda: to_csv(rows),
+            st.download_button("Download CSV", data=lambda: to_csv(_every(filters, day)),
                                file_name=f"action-register-{day:%Y-%m-%d}.csv", mime="text/csv",
                                key="register_csv", on_click="ignore",
                                icon=":material/download:")
             st.download_button(
-                "Download XLSX", data=lambda: to_xlsx(rows),
+                "Download XLSX", data=lambda: to_xlsx(_every(filters, day)),
                 file_name=f"action-register-{day:%Y-%m-%d}.xlsx",
                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 key="register_xlsx", on_click="ignore", icon=":material/download:")

@@ -33,7 +33,7 @@ with read_session() as session:
     trend = cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end))
     breakdowns = {d: cv.breakdown(session, actor, scope, d) for d in cv.DIMENSIONS}
     clusters = cv.clusters(session, actor, scope)
-    register = cv.action_register(session, actor)
+    register = cv.action_register(session, actor, start=period.start, end=period.end)
     escalations = cv.escalations(session, actor, scope)
     culture = cv.culture(session, actor, scope)
     feedback = cv.feedback(session, actor, scope)
@@ -43,7 +43,8 @@ cols[0].metric("Near misses in the period", show(breakdowns["type"].total))
 cols[1].metric("Different reporters", show(culture.reporters))
 cols[2].metric("Median hours to triage", show(culture.median_hours_to_triage))
 verified = int((register["Verdict"] == "effective").sum()) if not register.empty else 0
-cols[3].metric("Actions verified effective", verified)
+cols[3].metric("Actions verified effective", verified,
+               help="Of the actions live in the period (see the action register).")
 
 trend_tab, where_tab, clusters_tab, actions_tab, escalation_tab, culture_tab = st.tabs(
     ["Trend", "Breakdowns", "Clusters and actions", "Action register", "Escalations",
@@ -56,7 +57,11 @@ with trend_tab:
                     f"{trend.granularity}, with the last 26 weeks for context")
         st.plotly_chart(gv.spc_figure(trend.frame, trend.go_lives, title="",
                                       improvement="neither"), key="evidence_trend")
-        st.caption("Green lines mark when a control went live (named by its kind).")
+        note = "Green lines mark when a control went live (named by its kind)."
+        if trend.controls_live > len(trend.go_lives):
+            note += (f" {trend.controls_live} went live in these weeks; the "
+                     f"{len(trend.go_lives)} with the most linked near misses are marked.")
+        st.caption(note)
 with where_tab:
     dimension = st.segmented_control("By", list(cv.DIMENSIONS), format_func=cv.DIMENSIONS.get,
                                      default="type", key="evidence_dimension") or "type"
@@ -82,8 +87,10 @@ with clusters_tab:
         hide_index=True, width="stretch")
 with actions_tab:
     if register.empty:
-        st.info("No actions yet.")
+        st.info("No action was in hand or reached a verdict in the period.")
     else:
+        st.caption("Actions in hand during the period, or that reached a verdict, stopped or "
+                   "had a sustainment check in it.")
         st.dataframe(register, hide_index=True, width="stretch")
 with escalation_tab:
     st.dataframe(pd.DataFrame({

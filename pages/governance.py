@@ -23,25 +23,27 @@ version = gv.version()
 with read_session() as session:
     type_names = {t.key: t.name for t in live_taxonomy(session).types}
 
-go_lives = gv.cached_go_lives(version, actor, scope)
 with st.container(horizontal=True, gap="small"):
     series_choice = st.selectbox("Series", ["all", *type_names],
                                  format_func=lambda k: "All near misses" if k == "all"
                                  else type_names[k], key="trend_series")
+    chosen = scope if series_choice == "all" else gv.gov.Scope(
+        start=scope.start, end=scope.end, service_ids=scope.service_ids,
+        type_keys=(series_choice,))
+    controls = gv.cached_go_lives(version, actor, chosen)
+    go_lives = controls.marks
     direction = st.selectbox("Which way is better?", list(DIRECTIONS),
                              format_func=DIRECTIONS.get, key="trend_direction")
     compare = st.selectbox(
         "Compare before and after a control", [None, *range(len(go_lives))],
         format_func=lambda i: "No comparison" if i is None
-        else f"{go_lives[i][0]:%d %b %Y}: {go_lives[i][1]}", key="trend_compare",
+        else f"{go_lives[i][0]:%d %b %Y}: {go_lives[i][1]}",
+        key=f"trend_compare_{series_choice}",  # each series has its own controls
         help="Recalculates the limits from the control's go-live date, so the chart shows "
              "whether the process changed after it.")
     target = st.number_input("Target per week (optional)", min_value=0.0, value=None,
                              step=1.0, key="trend_target")
 
-chosen = scope if series_choice == "all" else gv.gov.Scope(
-    start=scope.start, end=scope.end, service_ids=scope.service_ids,
-    type_keys=(series_choice,))
 series = gv.complete_weeks(gv.cached_series(version, actor, chosen))
 rebase = [go_lives[compare][0]] if compare is not None else []
 if series.empty:
@@ -57,6 +59,10 @@ right.metric("Weeks with a signal", int(frame["special_cause"].sum()))
 st.markdown(f"**{gv.spc_summary(frame, target, direction)}**")
 st.plotly_chart(gv.spc_figure(frame, go_lives, title=title, improvement=direction),
                 key="trend_chart")
+if controls.total > len(go_lives):
+    st.caption(f"{controls.total} controls that concern this chart went live in the period; "
+               f"the {len(go_lives)} with the most linked near misses are marked. Choose a "
+               "service or a type to see its own.")
 if rebase and frame["segment"].max() >= 1:
     before = frame[frame["segment"] == 0]["mean"].iloc[0]
     after = frame[frame["segment"] == frame["segment"].max()]["mean"].iloc[0]

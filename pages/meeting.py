@@ -43,7 +43,7 @@ scope = Scope(start=end - timedelta(weeks=26), end=end)
 def _trend() -> None:
     version = gv.version()
     series = gv.complete_weeks(gv.cached_series(version, actor, scope))
-    go_lives = gv.cached_go_lives(version, actor, scope)
+    go_lives = gv.cached_go_lives(version, actor, scope).marks
     if series.empty:
         st.markdown("No complete week yet.")
         return

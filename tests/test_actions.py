@@ -289,3 +289,38 @@ def test_a_lapsed_control_reopens_the_action(engine, org):
         row = register(session, quality, RegisterFilters(), today=TODAY)[0]
     assert row.status is ActionStatus.IN_PROGRESS
 
+
+
+def test_a_long_register_keeps_open_work_and_counts_every_action(engine, org):
+    """A provider with thousands of finished actions still sees every open one at the top,
+    and the register's figures count all the matches, not just the rows shown."""
+    from core.actions.models import Action
+    from core.actions.queries import register_counts
+
+    reference = file_medication(engine, org, 1)
+    quality = org.actor("quality")
+    plan_for(engine, org, reference,
+             action(quality.user_id, title="Open, due later",
+                    deadline=TODAY + timedelta(days=40)),
+             action(quality.user_id, title="Open, overdue soon",
+                    deadline=TODAY + timedelta(days=2)))
+    with UnitOfWork(engine) as uow:
+        template = uow.session.scalars(select(Action)).first()
+        columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
+                   if c.key not in ("id", "version_id")}
+        for n in range(6):  # finished long ago, with the earliest deadlines
+            uow.session.add(Action(**{**columns, "title": f"Verified {n}",
+                                      "status": ActionStatus.VERIFIED_EFFECTIVE.value,
+                                      "deadline": TODAY - timedelta(days=300 - n)}))
+        uow.record(SYSTEM, "test.actions_finished", "action", None)
+        uow.commit()
+    later = TODAY + timedelta(days=5)
+    with read_session(engine) as session:
+        shown = register(session, quality, RegisterFilters(), today=later, limit=4)
+        counts = register_counts(session, quality, RegisterFilters(), today=later)
+        everything = register(session, quality, RegisterFilters(), today=later, limit=None)
+    assert [r.title for r in shown] == ["Open, overdue soon", "Open, due later", "Verified 5",
+                                        "Verified 4"]
+    assert shown[0].deadline_state == "overdue"
+    assert len(everything) == counts.total == 8
+    assert (counts.open, counts.overdue, counts.verified_effective) == (2, 1, 6)

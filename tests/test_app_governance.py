@@ -108,3 +108,19 @@ def test_the_controls_page_stacks_what_stopped_harm_as_shares(org):
     assert sum(sum(values(trace["y"])) for trace in traces) > 0
     assert any("stopped by staff noticing and recovering" in m for m in texts(at, "markdown"))
     assert "No actions yet" in " ".join(texts(at, "info"))
+
+
+def test_the_barrier_chart_stacks_shares_and_hovers_with_counts():
+    """The stacked chart reads in percent of each month; hovering shows the count too."""
+    import pandas as pd
+
+    from ui.governance import barrier_share_figure
+
+    mix = pd.DataFrame({"month": ["2026-01", "2026-01", "2026-02", "2026-02"],
+                        "barrier": ["Staff", "Designed control", "Staff", "Designed control"],
+                        "count": [3, 1, 0, 5]})
+    figure = barrier_share_figure(mix, height=300)
+    shares = {trace.name: list(trace.y) for trace in figure.data}
+    assert shares == {"Staff": [75.0, 0.0], "Designed control": [25.0, 100.0]}
+    counts = {trace.name: list(trace.customdata) for trace in figure.data}
+    assert counts == {"Staff": [3, 0], "Designed control": [1, 5]}

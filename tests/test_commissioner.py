@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -177,3 +177,72 @@ def test_views_and_exports_are_in_the_audit_trail(engine, seeded):
         actions = dict(session.execute(select(AuditEvent.action, func.count()).where(
             AuditEvent.action.like("commissioner.%")).group_by(AuditEvent.action)).all())
     assert actions == {"commissioner.viewed": 1, "commissioner.exported": 1}
+
+
+def test_the_register_holds_the_actions_live_in_the_period(engine, seeded):
+    """A quarter's evidence lists the actions in hand or decided in it, not every action the
+    provider ever had; a verdict recorded by status counts as one."""
+    from core.actions.models import Action
+    from core.actions.vocabulary import ActionStatus
+    from core.clock import to_utc
+    from core.config import settings as live_settings
+
+    zone = live_settings().zone
+    chosen = period()
+    before = to_utc(datetime.combine(chosen.start - timedelta(days=30), time(10)), zone)
+    inside = to_utc(datetime.combine(chosen.start + timedelta(days=10), time(10)), zone)
+    with UnitOfWork(engine) as uow:
+        (action,) = uow.session.scalars(select(Action)).all()
+        template = {c.key: getattr(action, c.key) for c in Action.__table__.columns
+                    if c.key not in ("id", "version_id")}
+
+        def copy(title: str, status: ActionStatus, created, updated) -> None:
+            uow.session.add(Action(**{**template, "title": title, "status": status.value,
+                                      "created_at": created, "updated_at": updated}))
+
+        copy("decided before", ActionStatus.VERIFIED_EFFECTIVE, before - timedelta(days=60),
+             before)
+        copy("decided inside", ActionStatus.VERIFIED_EFFECTIVE, before, inside)
+        copy("stopped inside", ActionStatus.STOPPED, before, inside)
+        copy("in hand since before", ActionStatus.IN_PROGRESS, before - timedelta(days=60),
+             before)
+        copy("not yet made", ActionStatus.PLANNED, inside + timedelta(days=200),
+             inside + timedelta(days=200))
+        uow.record(SYSTEM, "test.actions_dated", "action", None)
+        uow.commit()
+    with read_session(engine) as session:
+        register = cv.action_register(session, seeded.actor("quality"), start=chosen.start,
+                                      end=chosen.end)
+        everything = cv.action_register(session, seeded.actor("quality"))
+        titles = dict(session.execute(select(Action.id, Action.title)).all())
+    shown = sorted(titles[i] for i in register.index)
+    assert shown == sorted(["Talk to Wilhelmina Xanthippe", "decided inside", "stopped inside",
+                            "in hand since before"])
+    assert len(everything) == 6
+    verdicts = dict(zip((titles[i] for i in register.index), register["Verdict"], strict=True))
+    assert verdicts["decided inside"] == "effective"
+    assert verdicts["in hand since before"] == ""
+
+
+def test_the_trend_marks_at_most_twelve_controls(engine, seeded):
+    """Hundreds of controls a quarter would bury the chart: the best evidenced are marked,
+    and the trend says how many went live in all."""
+    from core.actions.models import Action
+    from core.metrics.governance import MARKED_CONTROLS
+
+    today = local_now().date()
+    with UnitOfWork(engine) as uow:
+        (action,) = uow.session.scalars(select(Action)).all()
+        template = {c.key: getattr(action, c.key) for c in Action.__table__.columns
+                    if c.key not in ("id", "version_id")}
+        for n in range(MARKED_CONTROLS + 8):
+            uow.session.add(Action(**{**template, "status": "in_test",
+                                      "go_live_date": today - timedelta(days=n + 1)}))
+        uow.record(SYSTEM, "test.controls_live", "action", None)
+        uow.commit()
+    with read_session(engine) as session:
+        trend = cv.trend(session, seeded.actor("commissioner"),
+                         Scope(today - timedelta(days=90), today + timedelta(days=1)))
+    assert trend.controls_live == MARKED_CONTROLS + 8
+    assert len(trend.go_lives) == MARKED_CONTROLS
+    assert trend.go_lives == sorted(trend.go_lives)

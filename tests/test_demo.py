@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from core.actions.models import Action, ActionPlanReport
+from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
@@ -839,3 +839,60 @@ def test_controls_that_went_live_are_told_to_staff_as_published_updates(engine):
     with read_session(engine) as session:
         answered = Counter(session.scalars(select(FeedbackUpdateAction.action_id)))
     assert set(answered.values()) == {1}
+
+
+def test_large_demos_keep_action_plans_in_proportion_to_the_reports():
+    """A million-report provider is not run on eighteen plans: routine plans (one type at one
+    service) bring them to about one per 250 reports, old ones decided, recent ones in hand."""
+    from core.actions.vocabulary import ActionStatus
+    from core.demo import _demo_plans
+
+    rules = settings()
+    small = _demo_plans(NOW, months=18, reports=2_500, rules=rules)
+    large = _demo_plans(NOW, months=18, reports=100_000, rules=rules)
+    assert not any(p.key.startswith("routine_") for p in small)  # the story alone
+    assert 380 <= len(large) <= 400
+    routine = [p for p in large if p.key.startswith("routine_")]
+    windows: dict[tuple[str, str], list[tuple[datetime, datetime]]] = defaultdict(list)
+    for plan in routine:
+        assert plan.type_key and len(plan.services) == 1 and plan.link_from < plan.link_until
+        assert plan.link_until <= plan.created_at  # a plan links what came before it
+        windows[plan.type_key, plan.services[0]].append((plan.link_from, plan.link_until))
+    for spans in windows.values():  # a report is a candidate for one plan at most
+        assert all(a[1] <= b[0] for a, b in pairwise(sorted(spans)))
+    assert len(windows) >= 40  # spread over the services and types
+
+    old = [p.actions[0].status for p in routine if NOW - p.created_at > timedelta(days=120)]
+    recent = [p.actions[0].status for p in routine if NOW - p.created_at < timedelta(days=14)]
+    decided = Counter(old)
+    assert 0.6 <= decided[ActionStatus.VERIFIED_EFFECTIVE] / len(old) <= 0.85
+    assert decided[ActionStatus.NOT_EFFECTIVE] and decided[ActionStatus.STOPPED]
+    assert not decided[ActionStatus.IN_PROGRESS]  # nothing stuck for months ...
+    stuck = [p for p in routine if p.actions[0].status == ActionStatus.IN_PROGRESS
+             and p.actions[0].deadline < NOW.date()]
+    assert stuck  # ... but some overdue: the register has them
+    assert recent and ActionStatus.VERIFIED_EFFECTIVE not in recent
+
+
+def test_routine_plans_link_reports_of_their_type_and_service(engine):
+    summary = load_demo(engine, reports=8_000, seed=SEED, now=NOW)
+    assert summary.action_plans >= 28 and summary.actions > summary.action_plans
+    with read_session(engine) as session:
+        services = dict(session.execute(select(Service.id, Service.name)).all())
+        rows = session.execute(
+            select(ActionPlan.title, ActionPlan.created_at, NearMissReport.type_key,
+                   NearMissReport.service_id, NearMissReport.reported_at)
+            .join(ActionPlanReport, ActionPlanReport.plan_id == ActionPlan.id)
+            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)).all()
+        updates = session.scalar(select(func.count()).select_from(FeedbackUpdate))
+    by_plan: dict[str, list[Any]] = defaultdict(list)
+    for title, created, type_key, service_id, reported in rows:
+        by_plan[title].append((created, type_key, services[service_id], reported))
+    routine = {t: linked for t, linked in by_plan.items()
+               if any(t.endswith(f"({name})") for name in services.values())}
+    assert len(routine) >= 10
+    for title, linked in routine.items():
+        assert len({(type_key, service) for _c, type_key, service, _r in linked}) == 1, title
+        assert title.endswith(f"({linked[0][2]})")
+        assert all(reported < created for created, _t, _s, reported in linked)
+    assert updates >= summary.action_plans // 2  # controls that went live were told to staff

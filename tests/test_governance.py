@@ -226,3 +226,50 @@ def test_repeats_and_drill_down(engine, org, filed):
     assert set(reports["reference"]) == set(references[:3])
     assert set(person["reference"]) == set(references[:3])
 
+
+
+def _plan_live(engine, org, references, go_live, title):
+    """A plan linking `references` whose one action went live on `go_live`."""
+    from core.actions.service import ActionDraft, PlanDraft, create_plan, set_go_live
+
+    quality = org.actor("quality")
+    created = create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title=title, theme="Theme", report_references=list(references), actions=[ActionDraft(
+            title=title, kind="checklist", owner_id=quality.user_id,
+            deadline=NOW.date() + timedelta(days=5), review_date=NOW.date() + timedelta(days=9),
+            evidence_checks=["Card in place"], verify_with_measure=False)]))
+    set_go_live(UnitOfWork(engine), quality, created.action_ids[0], go_live)
+
+
+def test_charts_mark_the_best_evidenced_controls_that_concern_them(engine, org, filed):
+    """A busy provider's chart cannot carry a line per control: it marks at most twelve, those
+    whose plans link the most near misses, and only controls about the chart's slice."""
+    from core.metrics.governance import MARKED_CONTROLS, go_live_dates
+
+    _drafts, references = filed
+    falls, medication, oak_transport = references[:3], references[3], references[5]
+    for n in range(MARKED_CONTROLS):  # one fall each, going live on successive days
+        _plan_live(engine, org, [falls[n % 3]], NOW.date() - timedelta(days=30 - n),
+                   f"Fall control {n}")
+    _plan_live(engine, org, falls, NOW.date() - timedelta(days=40), "Three falls control")
+    _plan_live(engine, org, [medication], NOW.date() - timedelta(days=2), "Medication control")
+    _plan_live(engine, org, [oak_transport], NOW.date() - timedelta(days=3), "Oak control")
+    quality = org.actor("quality")
+
+    with read_session(engine) as session:
+        everything = go_live_dates(session, quality, whole_period())
+        falls_only = go_live_dates(session, quality, Scope(
+            whole_period().start, whole_period().end, type_keys=("transfer_near_fall",)))
+        at_oak = go_live_dates(session, quality, Scope(
+            whole_period().start, whole_period().end, service_ids=(org.oak,)))
+        maple_supervisor = go_live_dates(session, org.actor("supervisor"), whole_period())
+
+    assert everything.total == MARKED_CONTROLS + 3
+    assert len(everything.marks) == MARKED_CONTROLS
+    labels = [label for _day, label in everything.marks]
+    assert "Three falls control (Three falls control)" in labels  # three linked near misses
+    assert [day for day, _ in everything.marks] == sorted(day for day, _ in everything.marks)
+    assert falls_only.total == MARKED_CONTROLS + 1
+    assert not any("Medication" in label or "Oak" in label for _d, label in falls_only.marks)
+    assert [label for _d, label in at_oak.marks] == ["Oak control (Oak control)"]
+    assert not any("Oak" in label for _d, label in maple_supervisor.marks)

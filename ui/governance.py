@@ -89,7 +89,7 @@ def cached_series(_version: int, actor: Actor, scope: gov.Scope) -> pd.Series:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_go_lives(_version: int, actor: Actor, scope: gov.Scope) -> list[tuple[date, str]]:
+def cached_go_lives(_version: int, actor: Actor, scope: gov.Scope) -> gov.ControlMarks:
     with read_session() as session:
         return gov.go_live_dates(session, actor, scope)
 
@@ -236,11 +236,15 @@ def barrier_share_figure(mix: pd.DataFrame, *, height: int) -> go.Figure:
     `count` of core's barrier mix). Built with graph objects: plotly express took about
     90 ms more per run for the same chart."""
     figure = go.Figure()
+    # Shares computed here rather than with groupnorm: a hover's %{y} is the raw count then.
+    totals = mix.groupby("month")["count"].transform("sum")
+    mix = mix.assign(share=(mix["count"] / totals.where(totals > 0) * 100).fillna(0))
     for barrier, rows in mix.groupby("barrier", sort=False):
         figure.add_trace(go.Scatter(
-            x=rows["month"], y=rows["count"], name=str(barrier), mode="lines",
-            stackgroup="share", groupnorm="percent",
+            x=rows["month"], y=rows["share"], name=str(barrier), mode="lines",
+            stackgroup="share", customdata=rows["count"],
             line={"color": BARRIER_COLOURS.get(str(barrier))},
-            hovertemplate="%{x|%b %Y}: %{y:.0f}%<extra>" + str(barrier) + "</extra>"))
+            hovertemplate="%{x|%b %Y}: %{y:.0f}% (%{customdata})<extra>" + str(barrier)
+            + "</extra>"))
     figure.update_layout(height=height, yaxis_title="%", legend_title_text="What stopped harm")
     return figure

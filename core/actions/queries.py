@@ -7,8 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from core.actions.measures import Evaluation, MeasureFilters, evaluate
 from core.actions.models import (
@@ -93,9 +94,85 @@ def _visible(actor: Actor):
                Action.owner_id == actor.user_id)
 
 
+REGISTER_LIMIT = 500  # rows a page shows; counts and downloads cover every match
+
+_LATE_STATUSES = (ActionStatus.PLANNED.value, ActionStatus.IN_PROGRESS.value)
+
+
+def _register_conditions(actor: Actor, filters: RegisterFilters, today: date,
+                         ) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [_visible(actor)]
+    if filters.owner_ids:
+        conditions.append(Action.owner_id.in_(filters.owner_ids))
+    if filters.statuses:
+        conditions.append(Action.status.in_(filters.statuses))
+    if filters.service_ids:
+        conditions.append(Action.service_id.in_(filters.service_ids))
+    if filters.strengths:
+        conditions.append(Action.strength.in_(filters.strengths))
+    if filters.overdue_only:
+        conditions += [Action.deadline < today, Action.status.in_(_LATE_STATUSES)]
+    if filters.review_this_week:
+        _monday, sunday = week_bounds(today)
+        conditions += [Action.review_date <= sunday,
+                       Action.status.in_([s.value for s in ActionStatus if s.open])]
+    return conditions
+
+
+@dataclass(frozen=True)
+class RegisterCounts:
+    """How many actions match a register's filters, and how many are in each state."""
+
+    total: int
+    open: int
+    overdue: int
+    due_soon: int
+    in_test: int
+    verified_effective: int
+
+
+def register_counts(session: Session, actor: Actor, filters: RegisterFilters, *, today: date,
+                    rules: Settings | None = None) -> RegisterCounts:
+    """The register's figures over every matching action (the page shows a limited list)."""
+    require(actor, Capability.VIEW_ACTIONS)
+    rules = rules or settings()
+    late = Action.status.in_(_LATE_STATUSES)
+    soon = today + timedelta(days=rules.actions.due_soon_days)
+
+    def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.count(case((condition, 1)))
+
+    row = session.execute(select(
+        func.count(),
+        count_where(Action.status.in_([s.value for s in ActionStatus if s.open])),
+        count_where(late & (Action.deadline < today)),
+        count_where(late & (Action.deadline >= today) & (Action.deadline <= soon)),
+        count_where(Action.status == ActionStatus.IN_TEST.value),
+        count_where(Action.status == ActionStatus.VERIFIED_EFFECTIVE.value),
+    ).select_from(Action).where(*_register_conditions(actor, filters, today))).one()
+    return RegisterCounts(*(int(value or 0) for value in row))
+
+
+def register_choices(session: Session, actor: Actor) -> tuple[dict[int, str], dict[int, str]]:
+    """The owners and services the actor's register holds, for its filters (by name)."""
+    require(actor, Capability.VIEW_ACTIONS)
+    visible = _visible(actor)
+    owners = dict(session.execute(
+        select(User.id, User.display_name).where(
+            User.id.in_(select(Action.owner_id).where(visible)))
+        .order_by(User.display_name)).all())
+    services = dict(session.execute(
+        select(Service.id, Service.name).where(
+            Service.id.in_(select(Action.service_id).where(visible)))
+        .order_by(Service.name)).all())
+    return owners, services
+
+
 def register(session: Session, actor: Actor, filters: RegisterFilters, *, today: date,
-             rules: Settings | None = None, limit: int = 500) -> list[RegisterRow]:
-    """The action register, overdue first, then by deadline."""
+             rules: Settings | None = None, limit: int | None = REGISTER_LIMIT,
+             ) -> list[RegisterRow]:
+    """The action register: overdue first, then the rest of the open ones by deadline, then
+    the finished ones, latest deadline first; at most `limit` (None: all)."""
     require(actor, Capability.VIEW_ACTIONS)
     rules = rules or settings()
     checks = (select(ActionEvidenceCheck.action_id,
@@ -106,6 +183,9 @@ def register(session: Session, actor: Actor, filters: RegisterFilters, *, today:
                                   func.min(SustainmentCheck.due_date).label("due"))
                            .where(SustainmentCheck.confirmed_at.is_(None))
                            .group_by(SustainmentCheck.action_id).subquery())
+    # In SQL, so that a limit drops the oldest finished actions, never open work.
+    is_open = Action.status.in_([s.value for s in ActionStatus if s.open])
+    overdue = Action.status.in_(_LATE_STATUSES) & (Action.deadline < today)
     query = (
         select(Action, ActionPlan.title, User.display_name, Service.name, checks.c.total,
                checks.c.done, pending_sustainment.c.due)
@@ -114,24 +194,12 @@ def register(session: Session, actor: Actor, filters: RegisterFilters, *, today:
         .outerjoin(Service, Service.id == Action.service_id)
         .outerjoin(checks, checks.c.action_id == Action.id)
         .outerjoin(pending_sustainment, pending_sustainment.c.action_id == Action.id)
-        .where(_visible(actor))
-        .order_by(Action.deadline, Action.id).limit(limit)
+        .where(*_register_conditions(actor, filters, today))
+        .order_by(case((overdue, 0), (is_open, 1), else_=2),
+                  case((is_open, Action.deadline)), Action.deadline.desc(), Action.id)
+        .limit(limit)
     )
-    if filters.owner_ids:
-        query = query.where(Action.owner_id.in_(filters.owner_ids))
-    if filters.statuses:
-        query = query.where(Action.status.in_(filters.statuses))
-    if filters.service_ids:
-        query = query.where(Action.service_id.in_(filters.service_ids))
-    if filters.strengths:
-        query = query.where(Action.strength.in_(filters.strengths))
-    if filters.overdue_only:
-        query = query.where(Action.deadline < today, Action.status.in_(
-            (ActionStatus.PLANNED.value, ActionStatus.IN_PROGRESS.value)))
     _monday, sunday = week_bounds(today)
-    if filters.review_this_week:
-        query = query.where(Action.review_date <= sunday, Action.status.in_(
-            [s.value for s in ActionStatus if s.open]))
     rows = []
     for action, plan_title, owner, service, total, done, sustainment in session.execute(query):
         status = ActionStatus(action.status)
@@ -149,7 +217,6 @@ def register(session: Session, actor: Actor, filters: RegisterFilters, *, today:
                                           rules.actions.due_soon_days),
             review_due_this_week=status.open and action.review_date <= sunday,
             version=action.version_id))
-    rows.sort(key=lambda r: (r.deadline_state != "overdue", r.deadline, r.id))
     return rows
 
 

@@ -15,6 +15,7 @@ from statistics import median
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from core.actions.models import (
     Action,
@@ -57,6 +58,7 @@ class Trend:
     frame: pd.DataFrame  # xmr output, indexed by period start
     granularity: str  # week | month
     go_lives: list[tuple[date, str]]  # (period start, the control's kind; no free text)
+    controls_live: int = 0  # how many went live in all (go_lives marks the best evidenced)
 
 
 def _check(actor: Actor) -> None:
@@ -84,17 +86,15 @@ def trend(session: Session, actor: Actor, scope: gov.Scope, *,
     if ((series > 0) & (series < limit)).any():
         series = series.where((series == 0) | (series >= limit))
         series = series.dropna()
-    go_lives = []
-    for day, kind in session.execute(
-            select(Action.go_live_date, Action.strength_category)
-            .where(Action.go_live_date >= scope.start, Action.go_live_date < scope.end)
-            .order_by(Action.go_live_date)):
+    marks = []
+    controls = gov.control_rows(session, scope, None)
+    for day, _title, _plan, kind, _linked in controls:
         label = KINDS_BY_KEY[kind].label if kind in KINDS_BY_KEY else "Control"
         start = week_start_of(day) if granularity == "week" else day.replace(day=1)
-        go_lives.append((start, label))
+        marks.append((start, label))
     frame = xmr(series.astype(float), rules=SpcRules(**rules.spc.model_dump()))
     frame.attrs = {}
-    return Trend(frame, granularity, go_lives)
+    return Trend(frame, granularity, gov.marks_of(marks).marks, len(controls))
 
 
 def _today(rules: Settings) -> date:
@@ -166,14 +166,29 @@ def clusters(session: Session, actor: Actor, scope: gov.Scope, *,
     return found
 
 
-def action_register(session: Session, actor: Actor, *,
-                    rules: Settings | None = None) -> pd.DataFrame:
-    """Every action: its kind and strength, theme, dates as weeks, status and verification.
+_STATUS_VERDICTS = {ActionStatus.VERIFIED_EFFECTIVE.value: "effective",
+                    ActionStatus.NOT_EFFECTIVE.value: "not_effective"}
+
+
+def action_register(session: Session, actor: Actor, *, start: date | None = None,
+                    end: date | None = None, rules: Settings | None = None) -> pd.DataFrame:
+    """Actions with their kind and strength, theme, dates as weeks, status and verification,
+    indexed by action id. With `start`/`end`, those live in the period: created before its
+    end, and still in hand (planned, in progress, in test) or last changed (a verdict, a
+    stop, a sustainment check) on or after its start.
 
     Titles and descriptions are free text written by staff, so they are not shown: the kind
     on the action hierarchy says what sort of control it is.
     """
     _check(actor)
+    rules = rules or settings()
+    in_period: list[ColumnElement[bool]] = []
+    if end is not None:
+        in_period.append(Action.created_at < local_midnight_utc(end, rules.zone))
+    if start is not None:
+        in_hand = (ActionStatus.PLANNED, ActionStatus.IN_PROGRESS, ActionStatus.IN_TEST)
+        in_period.append(Action.status.in_([s.value for s in in_hand])
+                         | (Action.updated_at >= local_midnight_utc(start, rules.zone)))
     themes: dict[int, set[str]] = {}
     for plan_id, type_name in session.execute(
             select(ActionPlanReport.plan_id, NearMissType.name).distinct()
@@ -188,11 +203,12 @@ def action_register(session: Session, actor: Actor, *,
     sustained = {action_id: in_place for action_id, in_place in session.execute(
         select(SustainmentCheck.action_id, SustainmentCheck.in_place)
         .where(SustainmentCheck.confirmed_at.is_not(None)))}
-    rows = []
+    rows, ids = [], []
     for action, measure in session.execute(
             select(Action, VerificationMeasure)
             .outerjoin(VerificationMeasure, VerificationMeasure.action_id == Action.id)
-            .order_by(Action.deadline)):
+            .where(*in_period).order_by(Action.deadline, Action.id)):
+        ids.append(action.id)
         kind = KINDS_BY_KEY.get(action.strength_category)
         rows.append({
             "Theme": ", ".join(sorted(themes.get(action.plan_id, set()))) or "—",
@@ -202,14 +218,16 @@ def action_register(session: Session, actor: Actor, *,
             "Status": ActionStatus(action.status).label,
             "Deadline (week)": iso_week(action.deadline),
             "Went live (week)": iso_week(action.go_live_date) if action.go_live_date else "",
-            "Verdict": (measure.confirmed_verdict or "").replace("_", " ") if measure else "",
+            # A verdict confirmed on a measure, else the one the status records.
+            "Verdict": ((measure.confirmed_verdict if measure else None)
+                        or _STATUS_VERDICTS.get(action.status, "")).replace("_", " "),
             "Before (rate)": round(measure.baseline_value, 2)
             if measure and measure.baseline_value is not None else None,
             "During test (rate)": round(measure.observed_value, 2)
             if measure and measure.observed_value is not None else None,
             "Still in place": {True: "yes", False: "no"}.get(sustained.get(action.id), ""),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, index=pd.Index(ids, name="action_id"))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from matplotlib import font_manager
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.actions.models import Action, ActionPlan
+from core.actions.models import Action
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
@@ -99,7 +99,7 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
                                 suppress=suppress),
         clusters=clusters,
         cluster_references=_cluster_references(session, actor, scope, rules) if board else [],
-        register=_register(session, actor, board),
+        register=_register(session, actor, board, period, rules),
         escalations=cv.escalations(session, actor, scope, rules=rules, suppress=suppress),
         culture=cv.culture(session, actor, scope, rules=rules, suppress=suppress),
         feedback=cv.feedback(session, actor, scope, rules=rules, suppress=suppress),
@@ -115,15 +115,18 @@ def _cluster_references(session: Session, actor: Actor, scope: Scope,
                                                              scope.end, rules=rules)]
 
 
-def _register(session: Session, actor: Actor, board: bool) -> pd.DataFrame:
-    frame = cv.action_register(session, actor)
+def _register(session: Session, actor: Actor, board: bool, period: Period,
+              rules: Settings) -> pd.DataFrame:
+    """The actions live in the period; a board also sees each action's title and owner."""
+    frame = cv.action_register(session, actor, start=period.start, end=period.end,
+                               rules=rules)
     if board and not frame.empty:
-        titles = session.execute(select(Action.title, ActionPlan.title, User.display_name)
-                                 .join(ActionPlan, ActionPlan.id == Action.plan_id)
-                                 .join(User, User.id == Action.owner_id)
-                                 .order_by(Action.deadline)).all()
-        frame.insert(0, "Action", [t[0] for t in titles])
-        frame.insert(1, "Owner", [t[2] for t in titles])
+        titles = {action_id: (title, owner) for action_id, title, owner in session.execute(
+            select(Action.id, Action.title, User.display_name)
+            .join(User, User.id == Action.owner_id)
+            .where(Action.id.in_(list(frame.index))))}
+        frame.insert(0, "Action", [titles[i][0] for i in frame.index])
+        frame.insert(1, "Owner", [titles[i][1] for i in frame.index])
     return frame
 
 
@@ -289,7 +292,10 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
     _heading(pdf, "Trend (control chart)")
     _paragraph(pdf, "Near misses per " + data.trend.granularity + " with the mean and process "
                     "limits (mean ± 2.66 × the average moving range). Purple points are special "
-                    "causes; green lines mark when a control went live.")
+                    "causes; green lines mark when a control went live"
+                    + (f" (the {len(data.trend.go_lives)} with the most linked near misses of "
+                       f"{data.trend.controls_live})."
+                       if data.trend.controls_live > len(data.trend.go_lives) else "."))
     _image(pdf, spc_chart(data.trend))
     _image(pdf, bar_chart(data.by_type, "Near misses by type"))
     _image(pdf, bar_chart(data.by_barrier, "What stopped harm"))
@@ -371,7 +377,7 @@ def export_tables(session: Session, actor: Actor, period: Period, audience: str,
                *([NearMissReport.service_id.in_(actor.service_ids)]
                  if actor.service_ids is not None else []))
         .order_by(NearMissReport.occurred_at)).all()
-    register = _register(session, actor, audience == "board")
+    register = _register(session, actor, audience == "board", period, rules)
     actions = [{k: (None if pd.isna(v) else v) for k, v in r.items()}
                for r in register.to_dict("records")]
     if audience == "board":

@@ -455,15 +455,58 @@ def drill_down(session: Session, actor: Actor, scope: Scope, dimension: str, key
     return frame
 
 
-def go_live_dates(session: Session, actor: Actor, scope: Scope) -> list[tuple[date, str]]:
-    """Controls that went live in the period (to mark on charts and rebase at)."""
-    require(actor, Capability.VIEW_GOVERNANCE)
-    query = (select(Action.go_live_date, Action.title, ActionPlan.title)
-             .join(ActionPlan, ActionPlan.id == Action.plan_id)
-             .where(Action.go_live_date.is_not(None), Action.go_live_date >= scope.start,
-                    Action.go_live_date < scope.end).order_by(Action.go_live_date))
-    if actor.service_ids is not None:
-        query = query.where(Action.service_id.in_(actor.service_ids)
-                            | Action.service_id.is_(None))
-    return [(d, f"{t} ({p})") for d, t, p in session.execute(query)]
+MARKED_CONTROLS = 12  # more green lines than this and a chart can no longer be read
 
+
+@dataclass(frozen=True)
+class ControlMarks:
+    """Controls that went live in a period, as a chart marks them: `marks` (date, label) in
+    date order, at most MARKED_CONTROLS of them; `total` how many went live in all."""
+
+    marks: list[tuple[date, str]]
+    total: int
+
+
+def control_rows(session: Session, scope: Scope, service_ids: tuple[int, ...] | None,
+                 ) -> list[tuple[date, str, str, str, int]]:
+    """Actions that went live in the scope's period, relevant to its slice: (go-live date,
+    action title, plan title, kind, reports the plan links), the best evidenced first.
+
+    Relevant means: provider-wide or at one of the slice's services (and `service_ids`, the
+    viewer's, when not None), and, for a slice of types, a plan that links one of them."""
+    linked = (select(ActionPlanReport.plan_id, func.count().label("reports"))
+              .group_by(ActionPlanReport.plan_id).subquery())
+    query = (select(Action.go_live_date, Action.title, ActionPlan.title,
+                    Action.strength_category, func.coalesce(linked.c.reports, 0))
+             .join(ActionPlan, ActionPlan.id == Action.plan_id)
+             .outerjoin(linked, linked.c.plan_id == Action.plan_id)
+             .where(Action.go_live_date.is_not(None), Action.go_live_date >= scope.start,
+                    Action.go_live_date < scope.end))
+    for services in (service_ids, scope.service_ids or None):
+        if services is not None:
+            query = query.where(Action.service_id.in_(services) | Action.service_id.is_(None))
+    if scope.type_keys:
+        query = query.where(
+            select(ActionPlanReport.report_id)
+            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
+            .where(ActionPlanReport.plan_id == Action.plan_id,
+                   NearMissReport.type_key.in_(scope.type_keys)).exists()
+            | ActionPlan.cluster_type_key.in_(scope.type_keys))
+    rows = [(d, t, p, k, int(n)) for d, t, p, k, n in session.execute(query)]
+    # Strongest evidence first: most linked reports, then the later go-live.
+    rows.sort(key=lambda row: (-row[4], -row[0].toordinal()))
+    return rows
+
+
+def marks_of(rows: list[tuple[date, str]], total: int | None = None) -> ControlMarks:
+    """The first MARKED_CONTROLS of `rows` (already best first), in date order."""
+    kept = sorted(rows[:MARKED_CONTROLS], key=lambda mark: mark[0])
+    return ControlMarks(kept, len(rows) if total is None else total)
+
+
+def go_live_dates(session: Session, actor: Actor, scope: Scope) -> ControlMarks:
+    """Controls that went live in the period, to mark on charts and rebase at: those that
+    concern the chart's services and types, at most MARKED_CONTROLS (the best evidenced)."""
+    require(actor, Capability.VIEW_GOVERNANCE)
+    rows = control_rows(session, scope, actor.service_ids)
+    return marks_of([(d, f"{t} ({p})") for d, t, p, _kind, _n in rows])
