@@ -87,7 +87,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # JIT compilation costs more than it saves on the portal's sub-second aggregates: at a
+    # million reports it added 160 ms to the repeats query and 30 ms to the culture one.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         connect_args={"options": "-c jit=off"})
 
 
 def engine_for(url: str) -> Engine:

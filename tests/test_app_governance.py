@@ -102,10 +102,12 @@ def test_the_controls_page_stacks_what_stopped_harm_as_shares(org):
     [spec] = chart_specs(at)  # no actions yet: no strength chart
     traces = spec["data"]
     assert {trace["name"] for trace in traces} <= set(BARRIER_COLOURS)
-    assert all(trace["stackgroup"] == "share" and trace.get("groupnorm") in ("percent", None)
-               for trace in traces)
-    assert traces[0]["groupnorm"] == "percent"
-    assert sum(sum(values(trace["y"])) for trace in traces) > 0
+    assert all(trace["stackgroup"] == "share" for trace in traces)
+    by_month: dict[str, float] = {}
+    for trace in traces:  # each month's shares add up to the whole
+        for month, share in zip(trace["x"], values(trace["y"]), strict=True):
+            by_month[month] = by_month.get(month, 0) + share
+    assert by_month and all(abs(total - 100) < 1e-6 for total in by_month.values())
     assert any("stopped by staff noticing and recovering" in m for m in texts(at, "markdown"))
     assert "No actions yet" in " ".join(texts(at, "info"))
 
@@ -124,3 +126,42 @@ def test_the_barrier_chart_stacks_shares_and_hovers_with_counts():
     assert shares == {"Staff": [75.0, 0.0], "Designed control": [25.0, 100.0]}
     counts = {trace.name: list(trace.customdata) for trace in figure.data}
     assert counts == {"Staff": [3, 0], "Designed control": [1, 5]}
+
+
+def test_the_trend_marks_twelve_controls_and_says_how_many_went_live(org, engine):
+    """A provider with many controls sees a readable chart: twelve green lines, the best
+    evidenced, a note of how many went live, and the comparison list of the marked ones."""
+    from sqlalchemy import select
+
+    from core.actions.models import Action
+    from core.actions.service import ActionDraft, PlanDraft, create_plan
+    from core.auth.actor import SYSTEM
+    from core.reports.models import NearMissReport
+
+    quality = org.actor("quality")
+    with UnitOfWork(engine) as uow:
+        reference = uow.session.scalars(select(NearMissReport.reference)).first()
+    today = local_now().date()
+    create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Walker check", theme="Near falls", report_references=[reference],
+        actions=[ActionDraft(title="Walker check", kind="checklist", owner_id=quality.user_id,
+                             deadline=today + timedelta(days=5),
+                             review_date=today + timedelta(days=9), evidence_checks=["Card"],
+                             verify_with_measure=False)]))
+    with UnitOfWork(engine) as uow:
+        template = uow.session.scalars(select(Action)).one()
+        columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
+                   if c.key not in ("id", "version_id")}
+        for n in range(20):
+            uow.session.add(Action(**{**columns, "title": f"Control {n}", "status": "in_test",
+                                      "go_live_date": today - timedelta(days=3 * n + 8)}))
+        uow.record(SYSTEM, "test.controls_live", "action", None)
+        uow.commit()
+    at = sign_in(new_app(), "quality")
+    at.switch_page("pages/governance.py").run()
+    assert_no_exception(at)
+    [spec] = chart_specs(at)
+    assert len(spec["layout"]["shapes"]) == 12
+    assert any("20 controls that concern this chart went live" in c for c in texts(at, "caption"))
+    compare = at.selectbox(key="trend_compare_all")
+    assert len(compare.options) == 13  # "No comparison" and the twelve marked

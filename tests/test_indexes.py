@@ -102,3 +102,11 @@ def test_the_page_queries_need_no_full_scan_of_a_large_table(engine, provider, p
         query(session)
     assert statements, f"{page} ran no query"
     assert seq_scans(engine, statements) == []
+
+
+def test_postgresql_sessions_run_without_jit(engine):
+    """JIT compiling cost more than it saved on the governance aggregates (bench/RESULTS.md)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar() == "off"

@@ -79,14 +79,18 @@ def feedback_measures(session: Session, actor: Actor, scope: Scope, *,
     hours, with_feedback = _sql_median(
         session, _hours_between(session, NearMissReport.reported_at, first.c.first_at),
         *where, joins=((first, first.c.report_id == NearMissReport.id),))
-    told = NearMissReport.id.in_(select(first.c.report_id))
-    named = NearMissReport.reporter_id.is_not(None)
-    reporters, reports = session.execute(select(
-        func.count(func.distinct(NearMissReport.reporter_id)), func.count())
-        .where(*where, named)).one()
-    reporters_told, reports_told = session.execute(select(
-        func.count(func.distinct(NearMissReport.reporter_id)), func.count())
-        .where(*where, named, told)).one()
+    # One pass over the period's named reports, grouped by reporter (a few hundred rows):
+    # two COUNT(DISTINCT) passes took 0.35 s at a million reports.
+    per_reporter = session.execute(
+        select(NearMissReport.reporter_id, func.count(), func.count(first.c.report_id))
+        .select_from(NearMissReport)
+        .outerjoin(first, first.c.report_id == NearMissReport.id)
+        .where(*where, NearMissReport.reporter_id.is_not(None))
+        .group_by(NearMissReport.reporter_id)).all()
+    reporters = len(per_reporter)
+    reports = sum(count for _reporter, count, _told in per_reporter)
+    reporters_told = sum(1 for _reporter, _count, told in per_reporter if told)
+    reports_told = sum(told for _reporter, _count, told in per_reporter)
     service_ids = (scope.service_ids if scope.service_ids else
                    None if actor.service_ids is None else tuple(actor.service_ids))
     published = list(session.scalars(select(FeedbackUpdate.published_at).where(
