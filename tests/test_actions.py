@@ -324,3 +324,14 @@ def test_a_long_register_keeps_open_work_and_counts_every_action(engine, org):
     assert shown[0].deadline_state == "overdue"
     assert len(everything) == counts.total == 8
     assert (counts.open, counts.overdue, counts.verified_effective) == (2, 1, 6)
+
+
+def test_a_plan_page_holds_its_own_actions_only(engine, org):
+    reference = file_medication(engine, org, 1)
+    quality = org.actor("quality")
+    first = plan_for(engine, org, reference, action(quality.user_id, title="First plan's"))
+    plan_for(engine, org, reference, action(quality.user_id, title="Second plan's"),
+             action(quality.user_id, title="Second plan's too"))
+    with read_session(engine) as session:
+        detail = plan_detail(session, quality, first.plan_id, today=TODAY)
+    assert [view.row.title for view in detail.actions] == ["First plan's"]

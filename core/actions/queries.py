@@ -60,6 +60,7 @@ class RegisterFilters:
     strengths: tuple[str, ...] = ()
     overdue_only: bool = False
     review_this_week: bool = False
+    plan_id: int | None = None  # one plan's actions (its page)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def _register_conditions(actor: Actor, filters: RegisterFilters, today: date,
         conditions.append(Action.service_id.in_(filters.service_ids))
     if filters.strengths:
         conditions.append(Action.strength.in_(filters.strengths))
+    if filters.plan_id is not None:
+        conditions.append(Action.plan_id == filters.plan_id)
     if filters.overdue_only:
         conditions += [Action.deadline < today, Action.status.in_(_LATE_STATUSES)]
     if filters.review_this_week:
@@ -264,8 +267,8 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
     require(actor, Capability.VIEW_ACTIONS)
     rules = rules or settings()
     plan = plan_in_scope(session, actor, plan_id)
-    rows = [r for r in register(session, actor, RegisterFilters(), today=today, rules=rules,
-                                limit=10_000) if r.plan_id == plan_id]
+    rows = register(session, actor, RegisterFilters(plan_id=plan_id), today=today, rules=rules,
+                    limit=None)
     ids = [r.id for r in rows]
     names = dict(session.execute(select(User.id, User.display_name)).all())
     checks: dict[int, list[CheckView]] = defaultdict(list)
