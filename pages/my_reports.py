@@ -11,10 +11,11 @@ from core.errors import DomainError
 from core.escalation.service import mark_read
 from core.feedback.queries import (
     ReportUpdate,
+    my_reports_told,
     unread_feedback_notifications,
     updates_for_my_reports,
 )
-from core.reports.queries import my_reports
+from core.reports.queries import my_report_counts, my_reports
 from core.uow import UnitOfWork
 from ui.session import current_actor
 from ui.text import local
@@ -26,7 +27,9 @@ st.caption("The near misses you reported under your name, newest first. Reports 
 
 with read_session() as session:
     rows = my_reports(session, actor)
-    updates = updates_for_my_reports(session, actor)
+    counts = my_report_counts(session, actor)
+    told = my_reports_told(session, actor)
+    updates = updates_for_my_reports(session, actor, [r.reference for r in rows])
     unread = unread_feedback_notifications(session, actor)
 
 if not rows:
@@ -34,12 +37,13 @@ if not rows:
     st.page_link("pages/report.py", label="Report a near miss", icon=":material/edit_note:")
     st.stop()
 
-open_count = sum(1 for r in rows if r.status.value not in ("closed", "reclassified"))
 left, middle, right = st.columns(3)
-left.metric("Reported", len(rows))
-middle.metric("Still being worked on", open_count)
-right.metric("Changed something", sum(1 for r in rows if r.reference in updates),
+left.metric("Reported", counts.reported)
+middle.metric("Still being worked on", counts.being_worked_on)
+right.metric("Changed something", told,
              help="Reports with a published “what changed because you reported” update.")
+if counts.reported > len(rows):
+    st.caption(f"Your newest {len(rows)} of {counts.reported} reports are listed below.")
 
 
 def _mark_read(ids: list[int]) -> None:

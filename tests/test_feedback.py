@@ -32,6 +32,7 @@ from core.feedback.queries import (
     bulletin,
     changes_this_quarter,
     editor_updates,
+    my_reports_told,
     published_updates,
     quarter_bounds,
     update_detail,
@@ -225,6 +226,25 @@ def test_my_reports_shows_the_update_next_to_the_report_until_read(engine, org):
     mark_read(UnitOfWork(engine), reporter, [note.id])
     with read_session(engine) as session:
         assert not updates_for_my_reports(session, reporter)[filed.reference][0].unread
+
+
+def test_my_reports_counts_every_report_and_reads_updates_for_those_shown(engine, org):
+    """A prolific reporter sees their true totals above a list of the newest reports, and the
+    updates read are only those of the reports on screen."""
+    from core.reports.queries import my_report_counts, my_reports
+
+    filed = [file(engine, org) for _ in range(4)]
+    publish(engine, org, [filed[0].reference, filed[1].reference])
+    reporter = org.actor("reporter")
+    with read_session(engine) as session:
+        shown = my_reports(session, reporter, limit=2)
+        counts = my_report_counts(session, reporter)
+        told = my_reports_told(session, reporter)
+        on_screen = updates_for_my_reports(session, reporter, [r.reference for r in shown])
+        everything = updates_for_my_reports(session, reporter)
+    assert [r.reference for r in shown] == [filed[3].reference, filed[2].reference]
+    assert (counts.reported, counts.being_worked_on, told) == (4, 4, 2)
+    assert on_screen == {} and set(everything) == {filed[0].reference, filed[1].reference}
 
 
 # -- writing and editing ---------------------------------------------------------------------

@@ -4,7 +4,7 @@ the editor's lists, and published updates in a period (for the commissioner pack
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -209,17 +209,34 @@ class ReportUpdate:
     unread: bool  # the reporter has not marked its notification read yet
 
 
-def updates_for_my_reports(session: Session, actor: Actor) -> dict[str, list[ReportUpdate]]:
-    """Published updates linked to each report the actor filed under their name, by reference
-    (newest first). Their own report: they see it whoever the update was aimed at."""
+def my_reports_told(session: Session, actor: Actor) -> int:
+    """How many of the actor's named reports have a published "what changed" update."""
     require(actor, Capability.VIEW_OWN_REPORTS)
-    rows = session.execute(
+    return session.scalar(
+        select(func.count(func.distinct(FeedbackUpdateReport.report_id)))
+        .join(NearMissReport, NearMissReport.id == FeedbackUpdateReport.report_id)
+        .join(FeedbackUpdate, FeedbackUpdate.id == FeedbackUpdateReport.update_id)
+        .where(NearMissReport.reporter_id == actor.user_id,
+               FeedbackUpdate.status == PUBLISHED)) or 0
+
+
+def updates_for_my_reports(session: Session, actor: Actor,
+                           references: Collection[str] | None = None,
+                           ) -> dict[str, list[ReportUpdate]]:
+    """Published updates linked to each report the actor filed under their name, by reference
+    (newest first); only those of `references` when given (the reports on screen). Their own
+    report: they see it whoever the update was aimed at."""
+    require(actor, Capability.VIEW_OWN_REPORTS)
+    query = (
         select(NearMissReport.reference, NearMissReport.id, FeedbackUpdate)
         .join(FeedbackUpdateReport, FeedbackUpdateReport.report_id == NearMissReport.id)
         .join(FeedbackUpdate, FeedbackUpdate.id == FeedbackUpdateReport.update_id)
         .where(NearMissReport.reporter_id == actor.user_id,
                FeedbackUpdate.status == PUBLISHED)
-        .order_by(FeedbackUpdate.published_at.desc(), FeedbackUpdate.id.desc())).all()
+        .order_by(FeedbackUpdate.published_at.desc(), FeedbackUpdate.id.desc()))
+    if references is not None:
+        query = query.where(NearMissReport.reference.in_(list(references)))
+    rows = session.execute(query).all()
     unread_reports = set(session.scalars(select(Notification.report_id).where(
         Notification.user_id == actor.user_id, Notification.kind == NOTIFICATION_KIND,
         Notification.read_at.is_(None))))

@@ -49,5 +49,22 @@ def my_reports(session: Session, actor: Actor, *, limit: int = 200) -> list[MyRe
             for r in rows]
 
 
+@dataclass(frozen=True)
+class MyReportCounts:
+    """All of the actor's named reports, not only the newest shown."""
+
+    reported: int
+    being_worked_on: int  # neither closed nor reclassified
+
+
+def my_report_counts(session: Session, actor: Actor) -> MyReportCounts:
+    require(actor, Capability.VIEW_OWN_REPORTS)
+    finished = (ReportStatus.CLOSED.value, ReportStatus.RECLASSIFIED.value)
+    reported, working = session.execute(
+        select(func.count(), func.count().filter(NearMissReport.status.not_in(finished)))
+        .where(NearMissReport.reporter_id == actor.user_id)).one()
+    return MyReportCounts(reported or 0, working or 0)
+
+
 def count_reports(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(NearMissReport)) or 0
