@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 
 from playwright.sync_api import Error, Locator, Page, expect
 
@@ -111,3 +112,22 @@ def open_link(page: Page, link: str, title: str) -> None:
         except AssertionError:
             continue
     raise AssertionError(f"following {link!r} did not open {title!r}")
+
+
+def download(page: Page, button: str) -> Path:
+    """Click a download button and return the downloaded file.
+
+    A click that lands while a rerun is in flight (the cookie component's, or the page's own
+    first run) can be swallowed, so it is repeated (bounded) once the page is idle.
+    """
+    for _attempt in range(3):
+        wait_until_idle(page)
+        try:
+            with page.expect_download(timeout=15_000) as started:
+                page.get_by_role("button", name=button).first.click(timeout=10_000)
+            path = started.value.path()
+            assert path is not None
+            return Path(path)
+        except Error:
+            continue
+    raise AssertionError(f"{button!r} did not download")

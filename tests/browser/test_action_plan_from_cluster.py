@@ -16,7 +16,15 @@ from core.db import read_session
 from core.organisation.models import Service
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.browser.pages import LONG, choose, open_link, settle, sign_in, wait_for_session_cookie
+from tests.browser.pages import (
+    LONG,
+    choose,
+    download,
+    open_link,
+    settle,
+    sign_in,
+    wait_for_session_cookie,
+)
 from tests.builders import build_org, draft, local_now
 from ui.action_panels import kind_label
 
@@ -109,7 +117,5 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
     # The register lists it and exports it.
     page.goto(f"{portal}/actions")
     expect(page.get_by_role("heading", name="Action register").first).to_be_visible(timeout=LONG)
-    with page.expect_download(timeout=LONG) as download:
-        page.get_by_role("button", name="Download CSV").click()
-    content = open(download.value.path(), encoding="utf-8-sig").read()  # noqa: SIM115
+    content = download(page, "Download CSV").read_text(encoding="utf-8-sig")
     assert "Coverage lock: the rota is fixed 48 hours ahead" in content
