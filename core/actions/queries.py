@@ -98,6 +98,7 @@ def _visible(actor: Actor):
 REGISTER_LIMIT = 500  # rows a page shows; counts and downloads cover every match
 
 _LATE_STATUSES = (ActionStatus.PLANNED.value, ActionStatus.IN_PROGRESS.value)
+_OPEN_STATUSES = tuple(s.value for s in ActionStatus if s.open)
 
 
 def _register_conditions(actor: Actor, filters: RegisterFilters, today: date,
@@ -118,7 +119,7 @@ def _register_conditions(actor: Actor, filters: RegisterFilters, today: date,
     if filters.review_this_week:
         _monday, sunday = week_bounds(today)
         conditions += [Action.review_date <= sunday,
-                       Action.status.in_([s.value for s in ActionStatus if s.open])]
+                       Action.status.in_(_OPEN_STATUSES)]
     return conditions
 
 
@@ -147,7 +148,7 @@ def register_counts(session: Session, actor: Actor, filters: RegisterFilters, *,
 
     row = session.execute(select(
         func.count(),
-        count_where(Action.status.in_([s.value for s in ActionStatus if s.open])),
+        count_where(Action.status.in_(_OPEN_STATUSES)),
         count_where(late & (Action.deadline < today)),
         count_where(late & (Action.deadline >= today) & (Action.deadline <= soon)),
         count_where(Action.status == ActionStatus.IN_TEST.value),
@@ -187,7 +188,7 @@ def register(session: Session, actor: Actor, filters: RegisterFilters, *, today:
                            .where(SustainmentCheck.confirmed_at.is_(None))
                            .group_by(SustainmentCheck.action_id).subquery())
     # In SQL, so that a limit drops the oldest finished actions, never open work.
-    is_open = Action.status.in_([s.value for s in ActionStatus if s.open])
+    is_open = Action.status.in_(_OPEN_STATUSES)
     overdue = Action.status.in_(_LATE_STATUSES) & (Action.deadline < today)
     query = (
         select(Action, ActionPlan.title, User.display_name, Service.name, checks.c.total,
