@@ -56,8 +56,6 @@ LAST_SEEN = "nm_last_seen"  # when this browser session last stamped activity on
 COOKIE_PENDING = "nm_cookie_pending"
 COOKIE_SECRET = "nm_cookie_secret"
 COOKIE_SET_AT = "nm_cookie_set_at"
-# The cookie is renewed (same secret, fresh expiry) at most this often while someone is active.
-COOKIE_RENEW_EVERY = timedelta(minutes=5)
 NOTICE = "nm_sign_in_notice"
 ACTOR = "nm_actor"
 RETURN_TO = "nm_return_to"
@@ -307,9 +305,17 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
         _issue_cookie(auth)
         _point_to_sign_in_notices(actor)
     elif st.session_state.get(COOKIE_SECRET) and \
-            now - st.session_state.get(COOKIE_SET_AT, now) >= COOKIE_RENEW_EVERY:
+            now - st.session_state.get(COOKIE_SET_AT, now) >= _cookie_renewal_age():
         _set_cookie(auth, st.session_state[COOKIE_SECRET])  # lives the idle limit from now
     return actor
+
+
+def _cookie_renewal_age() -> timedelta:
+    """How old the cookie gets before an active person's click renews it (same secret, fresh
+    expiry): a quarter of the idle limit, so it never outlives the limit and a reload within
+    three quarters of it after the last click still finds it. Each renewal costs the cookie
+    component a rerun, so not on every click."""
+    return timedelta(minutes=settings().sign_in.idle_minutes) / 4
 
 
 def _note_activity(session_id: int, now: datetime) -> None:
