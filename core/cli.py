@@ -349,14 +349,14 @@ def users_list() -> None:
         org_wide = set(settings().scopes.org_wide_roles)
         table = Table(title=f"{len(users)} users", title_justify="left")
         for heading in ("username", "name", "roles", "services", "staff group", "active",
-                        "locked"):
+                        "sign-in paused"):
             table.add_column(heading, overflow="fold")
         for user in users:
             table.add_row(
                 escape(user.username), escape(user.display_name), escape(", ".join(user.roles)),
                 escape(_services_text(user.roles, user.services, org_wide)),
                 escape(user.staff_group or ""), "yes" if user.active else "no",
-                "yes" if user.locked else "no",
+                "yes" if user.sign_in_paused else "no",
             )
         _out().print(table)
 

@@ -8,13 +8,15 @@ Settings file (what a provider tailors): thresholds, time zone, sign-in rules, r
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.yamlfile import load_model
 
@@ -37,13 +39,65 @@ class ReportLimits(_Strict):
     oldest_days: int = Field(366, ge=1, le=3650)
 
 
+# The hard lock these keys set was replaced by throttling (see SignInRules).
+_RETIRED_SIGN_IN_KEYS = {
+    "max_failed_attempts": "account_free_failures",
+    "lockout_minutes": "account_max_delay_seconds",
+}
+
+
 class SignInRules(_Strict):
-    max_failed_attempts: int = Field(5, ge=1, le=50)
-    lockout_minutes: int = Field(15, ge=1, le=1440)
+    """Sessions, passwords, and how failed sign-ins are slowed down.
+
+    Failed sign-ins are throttled, never answered by a lock anyone could trigger: after the
+    free failures each further failure makes the next check wait longer (doubling from the
+    first delay up to the cap), counted per account (the username typed) and per source
+    (the client's address). The account's cap stays under two minutes, so the owner with
+    the right password always gets in soon after a flood of wrong ones ends.
+    """
+
     session_hours: float = Field(12, gt=0, le=24 * 30)
     idle_minutes: int = Field(60, ge=1, le=24 * 60)
     min_password_length: int = Field(12, ge=8, le=72)
     bcrypt_rounds: int = Field(12, ge=4, le=16)
+    account_free_failures: int = Field(5, ge=1, le=50)
+    account_first_delay_seconds: float = Field(2, gt=0, le=60)
+    account_max_delay_seconds: float = Field(60, gt=0, le=110)
+    source_free_failures: int = Field(10, ge=1, le=500)
+    source_first_delay_seconds: float = Field(30, gt=0, le=3600)
+    source_max_delay_seconds: float = Field(300, gt=0, le=24 * 3600)
+    forget_failures_after_minutes: int = Field(60, ge=1, le=24 * 60)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For header is believed.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in _RETIRED_SIGN_IN_KEYS.items():
+                if old in data:
+                    raise ValueError(
+                        f"{old} is no longer used: failed sign-ins are throttled, not locked. "
+                        f"Remove it and see {new} and the other throttle settings.")
+        return data
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or network") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _delays_grow(self) -> SignInRules:
+        if self.account_first_delay_seconds > self.account_max_delay_seconds:
+            raise ValueError("account_first_delay_seconds is above account_max_delay_seconds")
+        if self.source_first_delay_seconds > self.source_max_delay_seconds:
+            raise ValueError("source_first_delay_seconds is above source_max_delay_seconds")
+        return self
 
 
 class RoleScopes(_Strict):

@@ -3764,8 +3764,9 @@ def prepare_demo_provider(engine: Engine) -> list[str]:
     missing = [(s, Role.REPORTER) for s in STAFF if s.username not in existing]
     missing += [(s, Role.SUPERVISOR) for s in SUPERVISORS if s.username not in existing]
     if missing:
-        # Synthetic staff never sign in: the hash of a random token nobody knows, hashed once.
-        unusable = hash_password(secrets.token_hex(32), rounds=4)
+        # Synthetic staff never sign in: the hash of a random token nobody knows, hashed once
+        # (at the configured cost, so a wrong password for them takes as long as any other).
+        unusable = hash_password(secrets.token_hex(32), rounds=settings().sign_in.bcrypt_rounds)
         for staff, role in missing:
             add_user(UnitOfWork(engine), SYSTEM, NewUser(
                 username=staff.username, display_name=staff.display_name, password="",

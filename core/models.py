@@ -10,7 +10,7 @@ from core.actions.models import (
     VerificationMeasure,
 )
 from core.audit.models import AuditChainHead, AuditEvent
-from core.auth.models import User, UserRole, UserService, UserSession
+from core.auth.models import AttemptThrottle, User, UserRole, UserService, UserSession
 from core.db import Base
 from core.escalation.models import Escalation, Notification
 from core.feedback.models import (
@@ -44,6 +44,7 @@ __all__ = [
     "ActionPlanReport",
     "ActivityCount",
     "Attachment",
+    "AttemptThrottle",
     "AuditChainHead",
     "AuditEvent",
     "Base",

@@ -1,17 +1,19 @@
-"""My account: who I am here, what I can see, and changing my password."""
+"""My account: who I am here, what I can see, changing my password, and sign-in notices."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.service import change_password
+from core.auth.service import NOTICE_KIND, change_password
 from core.config import settings
 from core.db import read_session
 from core.errors import StorageUnavailable, ValidationFailed
+from core.escalation.queries import notifications_for
+from core.escalation.service import mark_read
 from core.organisation.queries import service_names
 from core.uow import UnitOfWork
 from ui.session import current_actor
-from ui.text import escape_markdown
+from ui.text import escape_markdown, local
 
 actor = current_actor()
 st.title("My account")
@@ -61,3 +63,21 @@ if submitted:
         st.error(str(exc))
     else:
         st.success("Your password has been changed.")
+
+# Why a sign-in was refused is never said on the sign-in form (it would help a guesser); it
+# is told here (and by email when email is set up): to the account's owner, and to
+# administrators about every account.
+st.subheader("Sign-in notices")
+with read_session() as session:
+    notices = notifications_for(session, actor, limit=10, kind=NOTICE_KIND)
+if not notices:
+    st.caption("None. Refused or slowed-down sign-ins to your account would be explained here.")
+unread_notices = [n.id for n in notices if not n.read]
+if unread_notices:
+    st.button(f"Mark {len(unread_notices)} as read", key="account_notices_read",
+              on_click=lambda: mark_read(UnitOfWork(), actor, unread_notices))
+for notice in notices:
+    with st.container(border=True):
+        st.caption(("New · " if not notice.read else "") + local(notice.created_at))
+        st.text(notice.title)  # names and addresses typed by others: text, never Markdown
+        st.text(notice.body)

@@ -32,8 +32,8 @@ st.dataframe(
         "Roles": [", ".join(role_label.get(r, r) for r in u.roles) for u in users],
         "Services": [", ".join(u.services) or "all (role-wide)" for u in users],
         "Staff group": [u.staff_group or "" for u in users],
-        "Status": ["locked" if u.locked else ("active" if u.active else "disabled")
-                   for u in users],
+        "Status": [("active" if u.active else "disabled")
+                   + (", sign-in paused" if u.sign_in_paused else "") for u in users],
     }),
     hide_index=True, width="stretch",
 )

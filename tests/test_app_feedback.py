@@ -192,6 +192,8 @@ def test_an_anonymous_reporter_follows_up_with_the_code_and_sees_nothing_else(
     import ui.session
 
     monkeypatch.setattr(ui.session, "FOLLOW_UP_WRONG_DELAY_SECONDS", 0)
+    # AppTest has no client address; give one, as a browser would have.
+    monkeypatch.setattr(ui.session, "client_source", lambda: "198.51.100.7")
     named = file(engine, org)
     # File without a name through the report page; the confirmation shows the code once.
     at = sign_in(new_app(), "reporter")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select, update
 
-from core.auth.service import set_user_active
+from core.auth.models import UserSession
+from core.auth.service import SIGN_IN_REFUSED, set_user_active
+from core.clock import utcnow
+from core.db import read_session
+from core.escalation.models import Notification
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
-from tests.builders import build_org
+from tests.builders import PASSWORD, build_org
 from tests.conftest import ROOT
 
 
@@ -18,16 +24,108 @@ def org(engine):
     return build_org(engine)
 
 
-def test_a_wrong_password_is_refused_and_repeated_failures_lock(org):
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Stop the sign-in service's clock, so a throttle's wait lasts however long a run takes."""
+    import core.auth.service
+
+    now = utcnow()
+    monkeypatch.setattr(core.auth.service, "utcnow", lambda: now)
+    return now
+
+
+def test_every_refused_sign_in_shows_one_message_and_the_owner_learns_why(
+        org, engine, monkeypatch):
+    _frozen_clock(monkeypatch)
+    set_user_active(UnitOfWork(engine), org.actor("admin"), "commissioner", False)
     at = new_app()
-    for _ in range(2):
+    tries = [("reporter", "wrong-password")] * 4 + [  # the 4th makes the account wait
+        ("reporter", PASSWORD),  # the right password, refused while it waits
+        ("nobody-here", "wrong-password"),  # an unknown username
+        ("commissioner", PASSWORD),  # a disabled account, with its right password
+    ]
+    for username, password in tries:
+        at = sign_in(at, username, password)
+        assert texts(at, "error") == [SIGN_IN_REFUSED], username
+        assert texts(at, "title") == ["Near Miss Portal"]
+    # The real reasons reach the owner (and the administrators), not the form.
+    with read_session(engine) as session:
+        told = {(n.user_id, n.title) for n in session.scalars(select(Notification))}
+    reporter, admin = org.actor("reporter").user_id, org.actor("admin").user_id
+    assert {(reporter, "Sign-in to reporter is being slowed down"),
+            (reporter, "Sign-in to reporter was paused"),
+            (admin, "Sign-in to reporter was paused"),
+            (org.actor("commissioner").user_id,
+             "Sign-in refused: the account commissioner is disabled")} <= told
+
+
+def test_the_owner_sees_the_notices_after_signing_in(org, engine, monkeypatch):
+    now = _frozen_clock(monkeypatch)
+    at = new_app()
+    for _ in range(4):
         at = sign_in(at, "reporter", "wrong-password")
-        assert "Username or password is incorrect." in texts(at, "error")
-    at = sign_in(at, "reporter", "wrong-password")
-    assert any("locked for 15 minutes" in e for e in texts(at, "error"))
     at = sign_in(at, "reporter")
-    assert any("locked" in e for e in texts(at, "error"))
+    assert texts(at, "error") == [SIGN_IN_REFUSED]
+    import core.auth.service
+
+    monkeypatch.setattr(core.auth.service, "utcnow", lambda: now + timedelta(minutes=2))
+    at = sign_in(at, "reporter")
+    assert texts(at, "title") == ["Report a near miss"]
+    assert any("2 new notices about sign-ins" in w for w in texts(at, "warning"))
+    at.switch_page("pages/account.py").run()
+    assert_no_exception(at)
+    shown = texts(at, "text")
+    assert "Sign-in to reporter was paused" in shown
+    assert any("The right password for reporter was given" in t for t in shown)
+
+
+def test_a_session_idle_past_the_limit_returns_to_sign_in_with_the_reason(org, engine):
+    at = sign_in(new_app(), "reporter")
+    assert texts(at, "title") == ["Report a near miss"]
+    # An hour and a bit without a click (the server's record of the last activity is what
+    # counts, not anything kept in the browser session).
+    with engine.begin() as conn:
+        conn.execute(update(UserSession).values(
+            last_seen_at=utcnow() - timedelta(minutes=61)))
+    at = at.run()
     assert texts(at, "title") == ["Near Miss Portal"]
+    assert "You were signed out after 60 minutes without activity." in texts(at, "info")
+    with read_session(engine) as session:
+        assert session.scalar(select(UserSession.end_reason)) == "idle timeout"
+
+
+def test_activity_keeps_the_session_and_is_written_at_most_once_a_minute(org, engine):
+    at = sign_in(new_app(), "reporter")
+    with read_session(engine) as session:
+        first = session.scalar(select(UserSession.last_seen_at))
+    for _ in range(3):
+        at = at.run()
+    with read_session(engine) as session:
+        assert session.scalar(select(UserSession.last_seen_at)) == first  # no write per click
+    with engine.begin() as conn:  # 59 minutes since the last stamp: still signed in ...
+        conn.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=59)))
+    at.session_state["nm_last_seen"] = utcnow() - timedelta(minutes=2)
+    at = at.run()
+    assert texts(at, "title") == ["Report a near miss"]
+    with read_session(engine) as session:  # ... and this click was written down
+        assert utcnow() - session.scalar(select(UserSession.last_seen_at)) < timedelta(minutes=1)
+
+
+def test_the_follow_up_throttle_survives_a_new_browser_session(org, engine, monkeypatch):
+    import ui.session
+
+    monkeypatch.setattr(ui.session, "FOLLOW_UP_WRONG_DELAY_SECONDS", 0)
+    monkeypatch.setattr(ui.session, "client_source", lambda: "198.51.100.7")
+    for attempt in range(5):  # each wrong code from a fresh browser session (a reload)
+        at = new_app()
+        at.run()
+        at.text_input(key="follow_up_code").input(f"AAAA-BBBB-CCC{'23456'[attempt]}")
+        at = at.button(key="follow_up_submit").click().run()
+        assert any("does not match" in e for e in texts(at, "error"))
+    at = new_app()
+    at.run()
+    at.text_input(key="follow_up_code").input("AAAA-BBBB-DDDD")
+    at = at.button(key="follow_up_submit").click().run()
+    assert any("Too many codes that did not match" in e for e in texts(at, "error"))
 
 
 def test_commissioner_sees_no_report_form(org):

@@ -61,6 +61,7 @@ from core.escalation.email import send_pending_emails
 from core.escalation.models import Escalation, Notification
 from core.escalation.service import SafeguardingDecision, acknowledge, decide, mark_read
 from core.feedback.cues import restore_shipped_guide, save_guide
+from core.feedback.followup import look_up_follow_up
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
 from core.organisation import service as organisation
 from core.reports.importer import import_bytes
@@ -268,6 +269,21 @@ def _sign_in_failed(w: World) -> Callable[[], object]:
     return call
 
 
+def _sign_in_throttled(w: World) -> Callable[[], object]:
+    for _ in range(4):  # the test settings give three free failures; the fourth starts a wait
+        with pytest.raises(SignInRefused):
+            sign_in(w.uow(), "reporter", "not-the-password", source="203.0.113.9")
+
+    def call() -> None:
+        with pytest.raises(SignInRefused):
+            sign_in(w.uow(), "reporter", "not-the-password", source="203.0.113.9")
+    return call
+
+
+def _follow_up_refused(w: World) -> Callable[[], object]:
+    return lambda: look_up_follow_up(w.uow(), "AAAA-BBBB-CCCC", source="203.0.113.9")
+
+
 def _restore(w: World) -> Callable[[], object]:
     dump = w.tmp_path / "provider.nmdump"
     backup(w.engine, dump)
@@ -349,6 +365,8 @@ CASES: dict[str, Case] = {
     # A failed sign-in has no signed-in actor: it is recorded without a user id.
     "sign in refused": Case("auth.sign_in_failed", "change", _sign_in_failed,
                             by="not signed in"),
+    "sign in while the account waits": Case("auth.sign_in_throttled", "change",
+                                            _sign_in_throttled, by="not signed in"),
     "remember the sign-in cookie": Case(
         "auth.session_cookie_issued", "change",
         lambda w: (lambda sid: lambda: bind_session_cookie(w.uow(), sid, "cookie-1"))(
@@ -526,6 +544,9 @@ CASES: dict[str, Case] = {
         save_guide(w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker."),
         lambda: restore_shipped_guide(w.uow(), w.actor("admin"), "care_worker"))[1],
         by="admin"),
+    # A wrong follow-up code: counted per code and per address, recorded without either.
+    "look up a follow-up code that matches nothing": Case(
+        "follow_up.lookup_refused", "change", _follow_up_refused, by="not signed in"),
     # ----------------------------------------------------------------- taxonomy
     "edit a near-miss type": Case("taxonomy.type_saved", "change", lambda w: (
         lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, original_key="other"))(

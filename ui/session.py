@@ -1,48 +1,61 @@
 """Sign-in, sessions and sign-out in the browser.
 
 streamlit-authenticator supplies the bcrypt scheme and the signed re-authentication cookie
-(an HS256 JWT in the browser). The cookie alone proves nothing here: every cookie is bound to a
-server-side session record (core.auth.service), so signing out, an expired session or a
-disabled account ends it everywhere, and a copied cookie stops working after logout.
-Lockout and the session record live in the database, not in the authenticator's memory.
+(an HS256 JWT in the browser). Its cookie manager sets the cookie from JavaScript, so it cannot
+be HttpOnly; it is SameSite=Strict, Secure when the portal is reached over HTTPS. The cookie
+alone proves nothing here: it carries a random secret made at each sign-in, bound to the
+server-side session record (core.auth.service, which keeps only a digest), so signing out,
+an expired or idle session or a disabled account ends it everywhere, and a copied cookie stops
+working after logout. It lives no longer than the idle limit and is renewed while the person
+is active. Throttling, idle time and the session record live in the database, not in the
+authenticator's memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
 from core.auth.actor import Actor
 from core.auth.service import (
+    NOTICE_KIND,
     SessionEnded,
+    SessionIdle,
     SignedIn,
     SignInRefused,
     actor_for_session,
     bind_session_cookie,
+    note_activity,
     resume_from_cookie,
     sign_in,
     sign_out,
 )
+from core.auth.throttle import client_address
 from core.clock import utcnow
 from core.config import effective_cookie_key, environment, settings
 from core.db import read_session
 from core.errors import StorageUnavailable
-from core.escalation.queries import unread_count
-from core.feedback.followup import FollowUpView, follow_up_view
+from core.escalation.queries import notifications_for, unread_count
+from core.feedback.followup import FollowUpPaused, FollowUpView, look_up_follow_up
 from core.uow import UnitOfWork
+from ui.mail import send_emails_soon
 from ui.startup import configured_cookie_key
 from ui.text import local
 
 COOKIE_NAME = "nearmiss_session"
 SESSION_ID = "nm_session_id"
-LAST_SEEN = "nm_last_seen"
+LAST_SEEN = "nm_last_seen"  # when this browser session last stamped activity on the server
 COOKIE_PENDING = "nm_cookie_pending"
+COOKIE_SECRET = "nm_cookie_secret"
+COOKIE_SET_AT = "nm_cookie_set_at"
 NOTICE = "nm_sign_in_notice"
 ACTOR = "nm_actor"
 RETURN_TO = "nm_return_to"
@@ -67,14 +80,22 @@ def authenticator() -> stauth.Authenticate:
         {"usernames": {}},
         cookie_name=COOKIE_NAME,
         cookie_key=effective_cookie_key(environment(), configured_cookie_key()),
-        cookie_expiry_days=rules.session_hours / 24,
+        cookie_expiry_days=rules.idle_minutes / (24 * 60),
         auto_hash=False,
         login_sleep_time=0,
     )
 
 
+def client_source() -> str | None:
+    """The client's address to throttle by, or None when it cannot be told (a loopback peer
+    that is not a configured proxy). X-Forwarded-For counts only from a trusted proxy."""
+    headers = st.context.headers
+    forwarded = headers.get("X-Forwarded-For") if headers else None
+    return client_address(st.context.ip_address, forwarded, settings().sign_in.trusted_proxies)
+
+
 def _forget_session(notice: str | None = None) -> None:
-    for key in (SESSION_ID, LAST_SEEN, COOKIE_PENDING, ACTOR):
+    for key in (SESSION_ID, LAST_SEEN, COOKIE_PENDING, COOKIE_SECRET, COOKIE_SET_AT, ACTOR):
         st.session_state.pop(key, None)
     for key in ("authentication_status", "username", "name", "roles", "email"):
         st.session_state[key] = None
@@ -84,7 +105,7 @@ def _forget_session(notice: str | None = None) -> None:
 
 def _adopt(signed_in: SignedIn) -> None:
     st.session_state[SESSION_ID] = signed_in.session_id
-    st.session_state[LAST_SEEN] = utcnow()
+    st.session_state[LAST_SEEN] = None  # stamp at the first run
     # The keys streamlit-authenticator's cookie model reads.
     st.session_state["authentication_status"] = True
     st.session_state["username"] = signed_in.actor.username
@@ -94,28 +115,55 @@ def _adopt(signed_in: SignedIn) -> None:
 
 
 def _issue_cookie(auth: stauth.Authenticate) -> None:
-    """Set the browser cookie on the run after sign-in (a component must render to set it)."""
-    auth.cookie_controller.set_cookie()
-    expiry = auth.cookie_controller.cookie_model.exp_date
+    """Set the browser cookie on the run after sign-in (a component must render to set it),
+    with a new random secret bound to the server-side session: rotated at every sign-in."""
+    secret = secrets.token_urlsafe(32)
     try:
-        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], repr(expiry))
+        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret)
     except (SessionEnded, StorageUnavailable):
         auth.cookie_controller.delete_cookie()
+        return
+    st.session_state[COOKIE_SECRET] = secret
+    _set_cookie(auth, secret)
+
+
+def _set_cookie(auth: stauth.Authenticate, secret: str) -> None:
+    """Write the cookie: the authenticator's signed token, plus the session's secret, alive
+    for the idle limit (Max-Age, so the browser's clock and time zone do not matter)."""
+    lifetime = timedelta(minutes=settings().sign_in.idle_minutes)
+    model = auth.cookie_controller.cookie_model
+    token = jwt.encode({"username": st.session_state["username"],
+                        "exp_date": (datetime.now() + lifetime).timestamp(), "sid": secret},
+                       model.cookie_key, algorithm="HS256")
+    model.cookie_manager.set(COOKIE_NAME, token, expires_at=datetime.now() + lifetime,
+                             max_age=lifetime.total_seconds(),
+                             secure=(st.context.url or "").startswith("https:") or None)
+    st.session_state[COOKIE_SET_AT] = utcnow()
 
 
 def _resume_from_cookie(auth: stauth.Authenticate) -> bool:
     if not isinstance(st.context.cookies.get(COOKIE_NAME), str):
         return False  # no cookie (checked first: the authenticator prints on a missing one)
     token = auth.cookie_controller.get_cookie()
-    if not token:
-        return False
+    if not token or not isinstance(token.get("sid"), str):
+        return False  # expired, not ours, or issued before cookies carried a secret
     try:
         with read_session() as session:
-            signed_in = resume_from_cookie(session, token["username"], repr(token["exp_date"]))
+            signed_in = resume_from_cookie(session, token["username"], token["sid"])
+    except SessionIdle as exc:
+        with contextlib.suppress(StorageUnavailable):
+            sign_out(UnitOfWork(), exc.session_id, reason="idle timeout")
+        auth.cookie_controller.delete_cookie()
+        st.session_state[NOTICE] = str(exc)
+        return False
     except SessionEnded:
         auth.cookie_controller.delete_cookie()
         return False
     _adopt(signed_in)
+    st.session_state[COOKIE_SECRET] = token["sid"]
+    lifetime = timedelta(minutes=settings().sign_in.idle_minutes)
+    st.session_state[COOKIE_SET_AT] = utcnow() - lifetime + timedelta(
+        seconds=max(0.0, token["exp_date"] - datetime.now().timestamp()))
     return True
 
 
@@ -143,9 +191,10 @@ def _sign_in_box() -> None:
     if not submitted:
         return
     try:
-        signed_in = sign_in(UnitOfWork(), username, password)
+        signed_in = sign_in(UnitOfWork(), username, password, source=client_source())
     except SignInRefused as exc:
-        st.error(str(exc))
+        st.error(str(exc))  # one message whatever the reason; the owner is told the reason
+        send_emails_soon()
         return
     except StorageUnavailable as exc:
         st.error(str(exc))
@@ -158,25 +207,9 @@ def _sign_in_box() -> None:
 
 # -- following up a report made without a name (no sign-in: the private code is the key) ------
 
-FOLLOW_UP_FAILURES = "nm_follow_up_failures"
-FOLLOW_UP_MAX_FAILURES = 5
-FOLLOW_UP_PAUSE = timedelta(minutes=15)
 FOLLOW_UP_WRONG_DELAY_SECONDS = 1.0
 FOLLOW_UP_WRONG = ("That code does not match a report. Check it (it looks like "
                    "K7QM-2XRD-9TFA) and try again.")
-
-
-def _follow_up_refusal() -> str | None:
-    """Wrong codes are counted per browser session; after a few the form pauses a while."""
-    now = utcnow()
-    recent = [t for t in st.session_state.get(FOLLOW_UP_FAILURES, [])
-              if now - t < FOLLOW_UP_PAUSE]
-    st.session_state[FOLLOW_UP_FAILURES] = recent
-    if len(recent) < FOLLOW_UP_MAX_FAILURES:
-        return None
-    minutes = max(1, int((recent[0] + FOLLOW_UP_PAUSE - now).total_seconds() // 60) + 1)
-    return (f"Too many codes that did not match. Try again in {minutes} minute"
-            f"{'s' if minutes != 1 else ''}.")
 
 
 def _show_follow_up(view: FollowUpView) -> None:
@@ -215,18 +248,17 @@ def _follow_up_box() -> None:
     if not (code or "").strip():
         st.error("Enter the follow-up code you were given.")
         return
-    refusal = _follow_up_refusal()
-    if refusal:
-        st.error(refusal)
-        return
     try:
-        with read_session() as session:
-            view = follow_up_view(session, code or "")
+        # Wrong codes are counted in the database, per address and per code: a reload or a
+        # new browser session does not reset the count.
+        view = look_up_follow_up(UnitOfWork(), code or "", source=client_source())
+    except FollowUpPaused as exc:
+        st.error(str(exc))
+        return
     except StorageUnavailable as exc:
         st.error(str(exc))
         return
     if view is None:
-        st.session_state[FOLLOW_UP_FAILURES].append(utcnow())
         time.sleep(FOLLOW_UP_WRONG_DELAY_SECONDS)  # slows guessing; a real code is not slowed
         st.error(FOLLOW_UP_WRONG)
         return
@@ -237,7 +269,8 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
     """The signed-in actor for this run, or None after drawing the sign-in form.
 
     Checks the server-side session on every run, so a disabled user or an ended session is
-    signed out at their next click; signs out after the idle time.
+    signed out at their next click, and so is a session idle past the limit (the server
+    keeps its last activity, so a reload with the cookie does not revive it either).
     """
     session_id = st.session_state.get(SESSION_ID)
     if session_id is None and not _resume_from_cookie(auth):
@@ -245,16 +278,13 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
         return None
     session_id = st.session_state[SESSION_ID]
     now = utcnow()
-    idle = timedelta(minutes=settings().sign_in.idle_minutes)
-    last_seen = st.session_state.get(LAST_SEEN, now)
-    if now - last_seen > idle:
-        end_session(auth, reason="idle timeout",
-                    notice="You were signed out after a period without activity.")
-        _sign_in_form()
-        return None
     try:
         with read_session() as session:
             actor = actor_for_session(session, session_id, now=now)
+    except SessionIdle as exc:
+        end_session(auth, reason="idle timeout", notice=str(exc))
+        _sign_in_form()
+        return None
     except SessionEnded as exc:
         auth.cookie_controller.delete_cookie()
         _forget_session(str(exc))
@@ -269,11 +299,43 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
         # Keep the worker on their page (and what they typed); saving waits for the database.
         st.warning(DATABASE_DOWN, icon=":material/cloud_off:")
         return cached
-    st.session_state[LAST_SEEN] = now
     st.session_state[ACTOR] = actor
+    _note_activity(session_id, now)
     if st.session_state.pop(COOKIE_PENDING, False):
         _issue_cookie(auth)
+        _point_to_sign_in_notices(actor)
+    elif st.session_state.get(COOKIE_SECRET) and \
+            now - st.session_state.get(COOKIE_SET_AT, now) >= _cookie_renewal_age():
+        _set_cookie(auth, st.session_state[COOKIE_SECRET])  # lives the idle limit from now
     return actor
+
+
+def _cookie_renewal_age() -> timedelta:
+    """How old the cookie gets before an active person's click renews it (same secret, fresh
+    expiry): a quarter of the idle limit, so it never outlives the limit and a reload within
+    three quarters of it after the last click still finds it. Each renewal costs the cookie
+    component a rerun, so not on every click."""
+    return timedelta(minutes=settings().sign_in.idle_minutes) / 4
+
+
+def _note_activity(session_id: int, now: datetime) -> None:
+    """Tell the server this session is in use, at most about once a minute."""
+    last = st.session_state.get(LAST_SEEN)
+    if last is not None and now - last < timedelta(minutes=1):
+        return
+    with contextlib.suppress(StorageUnavailable):  # the next click tries again
+        note_activity(session_id, now=now)
+        st.session_state[LAST_SEEN] = now
+
+
+def _point_to_sign_in_notices(actor: Actor) -> None:
+    """Right after sign-in: say if there are unread notices about sign-ins (why an earlier
+    try was refused, or someone else trying)."""
+    with contextlib.suppress(StorageUnavailable), read_session() as session:
+        unread = notifications_for(session, actor, unread_only=True, kind=NOTICE_KIND)
+        if unread:
+            st.warning(f"{len(unread)} new notice{'s' if len(unread) != 1 else ''} about "
+                       "sign-ins: see **My account**.", icon=":material/shield_person:")
 
 
 def end_session(auth: stauth.Authenticate, *, reason: str = "signed out",

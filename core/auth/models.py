@@ -1,10 +1,10 @@
-"""Users, their roles and services, and server-side sign-in sessions."""
+"""Users, their roles and services, server-side sign-in sessions, and attempt throttles."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -22,8 +22,6 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(default=True)
     staff_group_id: Mapped[int | None] = mapped_column(ForeignKey("staff_groups.id"))
-    failed_sign_ins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime]
 
@@ -57,7 +55,36 @@ class UserSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    # Identifies the browser cookie issued for this session (its expiry stamp).
+    # The last click seen (stamped at most once a minute): idle sessions are refused.
+    last_seen_at: Mapped[datetime]
+    # A digest of the random secret in the browser cookie issued for this session (a new
+    # one at every sign-in); the secret itself is never stored.
     cookie_id: Mapped[str | None] = mapped_column(String(40), index=True)
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class AttemptThrottle(Base):
+    """Failed attempts counted against one key (an account, an address, a follow-up code).
+
+    `key` is a digest of what is counted, so the table holds no typed usernames or codes.
+    After `failures` passes a scope's free allowance, nothing is checked for the key before
+    `retry_at`. A key whose last failure is older than the forget period starts afresh.
+    """
+
+    __tablename__ = "attempt_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int]
+    first_failure_at: Mapped[datetime]
+    last_failure_at: Mapped[datetime]
+    retry_at: Mapped[datetime | None]
+    # When the owner and administrators were last told about this key (notices are spaced).
+    notified_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("scope", "key", name="uq_attempt_throttles_scope_key"),
+        Index("ix_attempt_throttles_last_failure", "last_failure_at"),
+    )

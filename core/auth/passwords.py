@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+from functools import lru_cache
+
 import bcrypt
 
 BCRYPT_MAX_BYTES = 72
-# A fixed hash to compare against when the username is unknown, so timing does not tell.
-_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=4)).decode()
+
+
+@lru_cache(maxsize=4)
+def dummy_hash(rounds: int) -> str:
+    """A hash of a random password nobody knows, made once per cost: checked when there is no
+    real hash (an unknown username), so that check takes as long as a real one."""
+    return bcrypt.hashpw(secrets.token_bytes(32), bcrypt.gensalt(rounds=rounds)).decode()
 
 
 def hash_password(password: str, rounds: int = 12) -> str:
@@ -17,14 +25,18 @@ def hash_password(password: str, rounds: int = 12) -> str:
     return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds=rounds)).decode()
 
 
-def password_matches(password: str, hashed: str | None) -> bool:
-    """Constant-work check of `password` against a stored hash (None: unknown user)."""
-    encoded = password.encode("utf-8")
+def password_matches(password: str, hashed: str | None, *, rounds: int = 12) -> bool:
+    """Check `password` against a stored hash with one bcrypt run whatever the input.
+
+    `hashed` None (an unknown user) or an over-long password is checked against the dummy
+    hash of cost `rounds` (give the configured cost), and never matches.
+    """
+    encoded = password.encode("utf-8", "surrogatepass")
     if len(encoded) > BCRYPT_MAX_BYTES:
         encoded = encoded[:BCRYPT_MAX_BYTES]
         hashed = None
     try:
-        ok = bcrypt.checkpw(encoded, (hashed or _DUMMY_HASH).encode())
+        ok = bcrypt.checkpw(encoded, (hashed or dummy_hash(rounds)).encode())
     except ValueError:
         return False
     return ok and hashed is not None

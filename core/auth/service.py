@@ -1,37 +1,72 @@
-"""Use cases of sign-in and user administration. Every write is audited."""
+"""Use cases of sign-in and user administration. Every write is audited.
+
+Sign-in refuses in one message whatever the reason (unknown username, wrong password, an
+account or address being throttled, a disabled account), at one cost (one bcrypt check at
+the configured cost on every path), so a refusal tells a guesser nothing. The real reason
+goes to the audit trail and, as a notice, to the account's owner and the administrators.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from core.auth import throttle
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
-from core.auth.models import User, UserRole, UserService, UserSession
-from core.auth.passwords import hash_password, password_matches, password_problem
+from core.auth.models import AttemptThrottle, User, UserRole, UserService, UserSession
+from core.auth.passwords import dummy_hash, hash_password, password_matches, password_problem
 from core.auth.policy import Capability, require
 from core.auth.roles import Role, parse_roles
-from core.clock import utcnow
+from core.clock import to_local, utcnow
 from core.config import Settings, settings
-from core.errors import NUL_MESSAGE, DomainError, NotFound, ValidationFailed, has_nul
+from core.db import get_engine, read_session
+from core.errors import (
+    NUL_MESSAGE,
+    DomainError,
+    NotFound,
+    StorageUnavailable,
+    ValidationFailed,
+    has_nul,
+)
+from core.escalation.service import notify
 from core.organisation.models import Service, StaffGroup
 from core.uow import UnitOfWork
 
 DEMO_PASSWORD = "nearmiss-demo"
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
-WRONG_CREDENTIALS = "Username or password is incorrect."
+# The one answer to every refused sign-in; true whichever the reason was.
+SIGN_IN_REFUSED = ("Sign-in failed: check your username and password. If they are right, "
+                   "try again in a few minutes or ask an administrator.")
+# Notices about one account (the right password refused) go out at most this often.
+NOTICE_GAP = timedelta(minutes=15)
+# The last activity of a session is written at most this often (not on every click).
+ACTIVITY_STAMP_EVERY = timedelta(minutes=1)
+NOTICE_KIND = "sign_in"
 
 
 class SignInRefused(DomainError):
-    """Sign-in was refused; the message is safe to show."""
+    """Sign-in was refused; the message is safe to show (it is the same for every reason)."""
 
 
 class SessionEnded(DomainError):
-    """The session is over (signed out, expired, or the user was disabled)."""
+    """The session is over (signed out, expired, idle, or the user was disabled)."""
+
+
+class SessionIdle(SessionEnded):
+    """The session went unused for longer than the idle limit."""
+
+    def __init__(self, session_id: int, minutes: int):
+        self.session_id = session_id
+        self.minutes = minutes
+        super().__init__(f"You were signed out after {minutes} minute"
+                         f"{'s' if minutes != 1 else ''} without activity.")
 
 
 @dataclass(frozen=True)
@@ -57,67 +92,212 @@ def build_actor(user: User, rules: Settings | None = None) -> Actor:
     )
 
 
-def sign_in(uow: UnitOfWork, username: str, password: str, *,
+def _engine_of(uow: UnitOfWork) -> Engine:
+    """The database a unit of work writes to (read from before it takes the write lock)."""
+    return uow._engine or get_engine()
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What sign-in knows before it writes anything."""
+
+    user_id: int | None
+    username: str | None  # the account's name; None for a username nobody has
+    active: bool
+    right_password: bool
+    account: throttle.ThrottleState
+    source_state: throttle.ThrottleState
+    account_key: str
+    source: str | None
+    source_key: str | None
+
+    def waiting(self, now: datetime) -> bool:
+        """Whether the account or the address has to wait before a password is checked."""
+        return self.account.waiting(now) or self.source_state.waiting(now)
+
+
+def sign_in(uow: UnitOfWork, username: str, password: str, *, source: str | None = None,
             now: datetime | None = None, rules: Settings | None = None) -> SignedIn:
-    """Check the password, apply the lockout rule, and open a server-side session."""
+    """Check the password under the throttle and open a server-side session.
+
+    `source` is the client's address (see `throttle.client_address`; None when it cannot be
+    told). Every refusal raises SignInRefused with the same message and is audited: a
+    password checked and refused as auth.sign_in_failed, an attempt made while the account
+    or the address has to wait as auth.sign_in_throttled.
+
+    Per account, only checked attempts count, so a flood cannot push the account's wait
+    further out than `account_max_delay_seconds` after its last counted failure: the owner
+    gets in with the right password soon after a flood ends. Per address, every wrong
+    password counts, waiting or not: a guessing device stays slowed down while it keeps
+    guessing. A right password never counts against anything.
+    """
     rules = rules or settings()
+    sign_in_rules = rules.sign_in
     now = now or utcnow()
-    username = (username or "").strip().lower()
+    typed = (username or "").strip().lower()
+    account_key = throttle.throttle_key(throttle.SIGN_IN_ACCOUNT, typed)
+    source_key = throttle.throttle_key(throttle.SIGN_IN_SOURCE, source) if source else None
+    dummy_hash(sign_in_rules.bcrypt_rounds)  # made once, by whichever attempt comes first
+
+    # Read and check the password before taking the write lock: bcrypt is slow on purpose.
+    with read_session(_engine_of(uow)) as session:
+        user = None if has_nul(typed) or len(typed) > 60 else session.scalar(
+            select(User).where(User.username == typed))
+        account_state = throttle.state_of(session, throttle.SIGN_IN_ACCOUNT, account_key,
+                                          throttle.account_delays(sign_in_rules), now)
+        source_state = throttle.NO_FAILURES if source_key is None else throttle.state_of(
+            session, throttle.SIGN_IN_SOURCE, source_key, throttle.source_delays(sign_in_rules),
+            now)
+    # Exactly one bcrypt check on every path, at the configured cost, so time tells nothing.
+    right = password_matches(password or "", user.password_hash if user else None,
+                             rounds=sign_in_rules.bcrypt_rounds)
+    attempt = _Attempt(user.id if user else None, user.username if user else None,
+                       bool(user and user.active), right, account_state, source_state,
+                       account_key, source, source_key)
+
     with uow:
-        user = None if has_nul(username) else uow.session.scalar(
-            select(User).where(User.username == username))
-        if user is None:
-            password_matches(password or "", None)  # same work as a real check
-            raise SignInRefused(WRONG_CREDENTIALS)
-        if user.locked_until is not None and user.locked_until > now:
-            minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-            raise SignInRefused(
-                f"This account is locked after {rules.sign_in.max_failed_attempts} failed "
-                f"sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}, or ask "
-                "an administrator to unlock it."
-            )
-        if not password_matches(password or "", user.password_hash):
-            if user.locked_until is not None:  # an earlier lock has run out: count afresh
-                user.failed_sign_ins, user.locked_until = 0, None
-            failed_before = user.failed_sign_ins
-            user.failed_sign_ins += 1
-            locked = user.failed_sign_ins >= rules.sign_in.max_failed_attempts
-            if locked:
-                user.locked_until = now + timedelta(minutes=rules.sign_in.lockout_minutes)
-            uow.record(UNAUTHENTICATED, "auth.sign_in_failed", "user", user.id, at=now,
-                       before={"failed_sign_ins": failed_before},
-                       after={"username": user.username, "failed_sign_ins": user.failed_sign_ins,
-                              "locked": locked})
-            uow.commit()
-            if locked:
-                raise SignInRefused(
-                    f"Too many failed sign-ins: the account is locked for "
-                    f"{rules.sign_in.lockout_minutes} minutes."
-                )
-            raise SignInRefused(WRONG_CREDENTIALS)
-        if not user.active:
-            raise SignInRefused("This account is disabled. Ask an administrator.")
-        user.failed_sign_ins, user.locked_until = 0, None
-        expires_at = now + timedelta(hours=rules.sign_in.session_hours)
-        user_session = UserSession(user_id=user.id, created_at=now, expires_at=expires_at)
-        uow.session.add(user_session)
-        uow.session.flush()
-        actor = build_actor(user, rules)
-        uow.record(actor, "auth.signed_in", "user_session", user_session.id, at=now,
-                   after={"username": user.username, "expires_at": expires_at})
+        if right and not attempt.waiting(now) and attempt.user_id is not None:
+            user = uow.session.get(User, attempt.user_id)
+            if user is not None and user.active:
+                throttle.forget(uow.session, throttle.SIGN_IN_ACCOUNT, account_key)
+                return _open_session(uow, user, source=source, now=now, rules=rules)
+            attempt = replace(attempt, active=False)  # disabled a moment ago
+        _refuse(uow, attempt, now=now, rules=rules)
         uow.commit()
-        return SignedIn(actor, user_session.id, expires_at)
+    raise SignInRefused(SIGN_IN_REFUSED)
 
 
-def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_id: str) -> None:
-    """Remember which browser cookie belongs to a session, so the cookie can resume it."""
+def _open_session(uow: UnitOfWork, user: User, *, source: str | None, now: datetime,
+                  rules: Settings) -> SignedIn:
+    expires_at = now + timedelta(hours=rules.sign_in.session_hours)
+    user_session = UserSession(user_id=user.id, created_at=now, expires_at=expires_at,
+                               last_seen_at=now)
+    uow.session.add(user_session)
+    uow.session.flush()
+    actor = build_actor(user, rules)
+    uow.record(actor, "auth.signed_in", "user_session", user_session.id, at=now,
+               after={"username": user.username, "expires_at": expires_at, "source": source})
+    uow.commit()
+    return SignedIn(actor, user_session.id, expires_at)
+
+
+def _refuse(uow: UnitOfWork, attempt: _Attempt, *, now: datetime, rules: Settings) -> None:
+    """Count a refused sign-in where it counts, audit it, and tell whoever should know."""
+    session = uow.session
+    account_delays = throttle.account_delays(rules.sign_in)
+    source_delays = throttle.source_delays(rules.sign_in)
+    checked = not attempt.waiting(now)
+    account_before = account_after = attempt.account
+    if checked:
+        account_before, account_after = throttle.count_failure(
+            session, throttle.SIGN_IN_ACCOUNT, attempt.account_key, account_delays, now)
+    source_before = source_after = attempt.source_state
+    if attempt.source_key is not None and (checked or not attempt.right_password):
+        source_before, source_after = throttle.count_failure(
+            session, throttle.SIGN_IN_SOURCE, attempt.source_key, source_delays, now)
+
+    if attempt.username is None:
+        reason = "unknown username"
+    elif not checked:
+        reason = "waiting after failed sign-ins"
+    elif not attempt.active:
+        reason = "account disabled" + ("" if attempt.right_password else ", wrong password")
+    else:
+        reason = "wrong password"
+    # A username nobody has is not recorded: people type passwords into that box.
+    uow.record(UNAUTHENTICATED, "auth.sign_in_failed" if checked else "auth.sign_in_throttled",
+               "user" if attempt.user_id else "sign_in", attempt.user_id, at=now,
+               before={"account_failures": account_before.failures,
+                       "source_failures": source_before.failures},
+               after={"username": attempt.username, "reason": reason, "source": attempt.source,
+                      "account_failures": account_after.failures,
+                      "source_failures": source_after.failures,
+                      "account_retry_at": account_after.retry_at,
+                      "source_retry_at": source_after.retry_at,
+                      "right_password": attempt.right_password if attempt.user_id else None})
+
+    where = attempt.source or "an unknown address"
+    when = _local(now, rules)
+    if attempt.user_id is not None and checked and \
+            account_after.failures == account_delays.free_failures + 1:
+        _notify(uow, attempt.user_id, rules, now,
+                title=f"Sign-in to {attempt.username} is being slowed down",
+                body=(f"{account_after.failures} sign-ins to the account {attempt.username} "
+                      f"failed in a row, the last at {when} from {where}. Each further try "
+                      "now has to wait a little longer, never more than "
+                      f"{_span(account_delays.cap)}. If this was you, wait and try again. If it "
+                      "was not, someone may be guessing the password: tell an administrator."))
+    if attempt.user_id is not None and attempt.right_password and throttle.may_notify(
+            session, throttle.SIGN_IN_ACCOUNT, attempt.account_key, now, NOTICE_GAP):
+        if checked:
+            title = f"Sign-in refused: the account {attempt.username} is disabled"
+            why = ("the account is disabled. An administrator can enable it again under Users "
+                   "and roles.")
+        else:
+            title = f"Sign-in to {attempt.username} was paused"
+            retry_at = max(s.retry_at for s in (attempt.account, attempt.source_state)
+                           if s.waiting(now) and s.retry_at is not None)
+            why = ("sign-in was paused after failed sign-ins "
+                   + ("to this account" if attempt.account.waiting(now) else f"from {where}")
+                   + f". It can be tried again from {_local(retry_at, rules)}. If this was "
+                   "not you, someone else knows the password: change it at once, or ask an "
+                   "administrator to disable the account.")
+        _notify(uow, attempt.user_id, rules, now, title=title,
+                body=(f"The right password for {attempt.username} was given at {when} from "
+                      f"{where}, but sign-in was refused: {why}"))
+    if attempt.source is not None and source_before.failures <= source_delays.free_failures \
+            < source_after.failures:
+        _notify(uow, None, rules, now,
+                title=f"Sign-ins from {attempt.source} are being slowed down",
+                body=(f"{source_after.failures} sign-ins from the address {attempt.source} "
+                      f"failed, the last at {when}. Further tries from it now wait, up to "
+                      f"{_span(source_delays.cap)} each. Other addresses are not affected."))
+    if checked:
+        throttle.prune(session, now, max(account_delays.forget_after,
+                                         source_delays.forget_after))
+
+
+def _notify(uow: UnitOfWork, user_id: int | None, rules: Settings, now: datetime, *,
+            title: str, body: str) -> None:
+    """A notice to the account's owner (if any) and every active administrator: in the
+    portal and, when email is set up, by email."""
+    session = uow.session
+    admins = list(session.scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.ADMIN.value, User.active.is_(True))).unique())
+    owner = session.get(User, user_id) if user_id is not None else None
+    recipients = ([owner] if owner is not None else []) + [
+        a for a in admins if owner is None or a.id != owner.id]
+    notify(uow, recipients, kind=NOTICE_KIND, title=title, body=body, report_id=None,
+           escalation_id=None, now=now, rules=rules)
+
+
+def _local(moment: datetime, rules: Settings) -> str:
+    return to_local(moment, rules.zone).strftime("%d %b %Y %H:%M:%S")
+
+
+def _span(span: timedelta) -> str:
+    seconds = round(span.total_seconds())
+    return f"{seconds} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
+
+
+def _cookie_digest(cookie_secret: str) -> str:
+    """What is stored of a cookie's secret: enough to recognise it, useless to present."""
+    return hashlib.sha256(cookie_secret.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str) -> None:
+    """Bind a browser cookie's random secret to a session, so the cookie can resume it.
+
+    A new secret at every sign-in; only its digest is stored.
+    """
     with uow:
         user_session = uow.session.get(UserSession, session_id)
         if user_session is None or user_session.ended_at is not None:
             raise SessionEnded("Your session has ended. Please sign in again.")
         had_cookie = user_session.cookie_id is not None
-        user_session.cookie_id = cookie_id[:40]
-        # The cookie id itself resumes the session, so only the fact of binding is audited.
+        user_session.cookie_id = _cookie_digest(cookie_secret)
+        # The cookie itself resumes the session, so only the fact of binding is audited.
         uow.record(_session_owner(uow.session, user_session), "auth.session_cookie_issued",
                    "user_session", session_id, before={"cookie_bound": had_cookie},
                    after={"cookie_bound": True})
@@ -130,7 +310,8 @@ def _session_owner(session: Session, user_session: UserSession) -> Actor:
     return build_actor(user)
 
 
-def _check_session(user_session: UserSession | None, user: User | None, now: datetime) -> None:
+def _check_session(user_session: UserSession | None, user: User | None, now: datetime,
+                   rules: Settings) -> None:
     if user_session is None or user is None:
         raise SessionEnded("Please sign in.")
     if not user.active:
@@ -139,30 +320,59 @@ def _check_session(user_session: UserSession | None, user: User | None, now: dat
         raise SessionEnded("You were signed out. Please sign in again.")
     if user_session.expires_at <= now:
         raise SessionEnded("Your session has expired. Please sign in again.")
+    idle = rules.sign_in.idle_minutes
+    if now - user_session.last_seen_at > timedelta(minutes=idle):
+        raise SessionIdle(user_session.id, idle)
 
 
-def actor_for_session(session: Session, session_id: int, *, now: datetime | None = None) -> Actor:
-    """The actor behind a live session; SessionEnded when it is over or the user is disabled."""
+def actor_for_session(session: Session, session_id: int, *, now: datetime | None = None,
+                      rules: Settings | None = None) -> Actor:
+    """The actor behind a live session; SessionEnded when it is over, idle past the limit
+    (SessionIdle) or the user is disabled."""
     now = now or utcnow()
+    rules = rules or settings()
     user_session = session.get(UserSession, session_id)
     user = session.get(User, user_session.user_id) if user_session else None
-    _check_session(user_session, user, now)
+    _check_session(user_session, user, now, rules)
     assert user is not None
-    return build_actor(user)
+    return build_actor(user, rules)
 
 
-def resume_from_cookie(session: Session, username: str, cookie_id: str, *,
-                       now: datetime | None = None) -> SignedIn:
-    """Resume the session a browser cookie belongs to (refused once that session ended)."""
+def resume_from_cookie(session: Session, username: str, cookie_secret: str, *,
+                       now: datetime | None = None, rules: Settings | None = None) -> SignedIn:
+    """Resume the session a browser cookie belongs to (refused once that session ended or
+    went idle past the limit)."""
     now = now or utcnow()
+    rules = rules or settings()
     row = session.execute(
         select(UserSession, User).join(User, User.id == UserSession.user_id).where(
-            User.username == username, UserSession.cookie_id == cookie_id[:40])
+            User.username == username, UserSession.cookie_id == _cookie_digest(cookie_secret))
     ).first()
     user_session, user = (row[0], row[1]) if row else (None, None)
-    _check_session(user_session, user, now)
+    _check_session(user_session, user, now, rules)
     assert user_session is not None and user is not None
-    return SignedIn(build_actor(user), user_session.id, user_session.expires_at)
+    return SignedIn(build_actor(user, rules), user_session.id, user_session.expires_at)
+
+
+def note_activity(session_id: int, *, now: datetime | None = None,
+                  engine: Engine | None = None) -> bool:
+    """Stamp a session's last activity, at most once a minute; whether it was stamped.
+
+    The one write that is not audited: a heartbeat that changes nothing anyone made, which
+    would otherwise put an event a minute per person in the trail. What it leads to is
+    audited: the sign-out of a session left idle (auth.signed_out, reason "idle timeout").
+    """
+    now = now or utcnow()
+    try:
+        with (engine or get_engine()).begin() as conn:
+            stamped = conn.execute(
+                update(UserSession)
+                .where(UserSession.id == session_id, UserSession.ended_at.is_(None),
+                       UserSession.last_seen_at <= now - ACTIVITY_STAMP_EVERY)
+                .values(last_seen_at=now))
+            return bool(stamped.rowcount)
+    except (OperationalError, InterfaceError) as exc:
+        raise StorageUnavailable("The database could not be reached.") from exc
 
 
 def sign_out(uow: UnitOfWork, session_id: int, *, reason: str = "signed out",
@@ -254,7 +464,7 @@ def add_user(uow: UnitOfWork, actor: Actor, new: NewUser, *, rules: Settings | N
             username=username, display_name=new.display_name.strip(),
             email=(new.email or "").strip() or None,
             password_hash=password_hash or hash_password(new.password, rules.sign_in.bcrypt_rounds),
-            active=True, staff_group_id=staff_group_id, failed_sign_ins=0,
+            active=True, staff_group_id=staff_group_id,
             created_at=now, password_changed_at=now,
             roles=[UserRole(role=r.value) for r in sorted(roles)],
             services=[UserService(service_id=s) for s in service_ids],
@@ -283,9 +493,7 @@ def set_user_active(uow: UnitOfWork, actor: Actor, username: str, active: bool) 
             raise ValidationFailed({"username": "You cannot disable your own account."})
         before = user.active
         user.active = active
-        if active:
-            user.failed_sign_ins, user.locked_until = 0, None
-        else:
+        if not active:
             uow.session.execute(
                 update(UserSession)
                 .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
@@ -356,7 +564,7 @@ class UserSummary:
     services: tuple[str, ...]
     staff_group: str | None
     active: bool
-    locked: bool
+    sign_in_paused: bool  # failed sign-ins make the next one wait (see core.auth.throttle)
     created_at: datetime = field(compare=False)
 
 
@@ -366,13 +574,16 @@ def list_users(session: Session, *, now: datetime | None = None) -> list[UserSum
     service_names = dict(session.execute(select(Service.id, Service.name)).all())
     group_names = dict(session.execute(select(StaffGroup.id, StaffGroup.name)).all())
     users = session.scalars(select(User).order_by(User.username)).all()
+    waiting = set(session.scalars(select(AttemptThrottle.key).where(
+        AttemptThrottle.scope == throttle.SIGN_IN_ACCOUNT, AttemptThrottle.retry_at > now)))
     return [
         UserSummary(
             username=u.username, display_name=u.display_name, email=u.email,
             roles=tuple(sorted(r.role for r in u.roles)),
             services=tuple(sorted(service_names.get(s.service_id, "?") for s in u.services)),
             staff_group=group_names.get(u.staff_group_id) if u.staff_group_id else None,
-            active=u.active, locked=bool(u.locked_until and u.locked_until > now),
+            active=u.active, sign_in_paused=throttle.throttle_key(
+                throttle.SIGN_IN_ACCOUNT, u.username) in waiting,
             created_at=u.created_at,
         )
         for u in users
@@ -406,7 +617,8 @@ def ensure_demo_users(uow_factory: Callable[[], UnitOfWork] | None = None, *,
         existing = set(probe.session.scalars(select(User.username)))
         known_groups = set(probe.session.scalars(select(StaffGroup.name)))
         known_services = set(probe.session.scalars(select(Service.name)))
-    shared_hash = hash_password(DEMO_PASSWORD, rounds=10)
+    # At the configured cost, so a wrong demo password takes as long as an unknown username.
+    shared_hash = hash_password(DEMO_PASSWORD, rounds=settings().sign_in.bcrypt_rounds)
     for role, (name, group) in DEMO_ACCOUNTS.items():
         if role.value in existing:
             continue

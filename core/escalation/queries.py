@@ -92,12 +92,15 @@ class NotificationItem:
 
 
 def notifications_for(session: Session, actor: Actor, *, limit: int = 50,
-                      unread_only: bool = False) -> list[NotificationItem]:
-    """The actor's own notifications, newest first."""
+                      unread_only: bool = False, kind: str | None = None
+                      ) -> list[NotificationItem]:
+    """The actor's own notifications (of one kind, if given), newest first."""
     query = (select(Notification).where(Notification.user_id == actor.user_id)
              .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
+    if kind is not None:
+        query = query.where(Notification.kind == kind)
     return [NotificationItem(n.id, n.title, n.body, n.created_at, n.read_at is not None,
                              n.report_id, n.email_status) for n in session.scalars(query)]
 
