@@ -50,14 +50,17 @@ def planted(engine):
             file(7 * week + day % 6, type_key="environment_equipment",
                  location_id=org.maple_kitchen,
                  description="Loose stair rail found and reported before anyone slipped.")
-    # A cluster: late shift starts across the North region within ten days.
+    # A cluster: late shift starts across the North region within five days, where none were
+    # usual (five would not be: none before is not taken as a usual rate of none).
     cluster = [file(days, type_key="late_shift_start", service_id=service, location_id=place,
                     description="Rota changed at the last minute; nobody confirmed cover.")
                for days, service, place in ((12, org.oak, org.oak_lounge),
                                             (10, org.east, org.east_home),
                                             (9, org.oak, org.oak_lounge),
                                             (8, org.east, org.east_home),
-                                            (8.5, org.oak, org.oak_lounge))]
+                                            (8.5, org.oak, org.oak_lounge),
+                                            (11, org.oak, org.oak_lounge),
+                                            (9.5, org.east, org.east_home))]
     escalated = file(3, still_at_risk=True, immediate_safeguards="Stayed with her.")
     return org, cluster, escalated
 
@@ -73,7 +76,7 @@ def test_the_digest_finds_the_planted_cluster_and_shift(engine, planted):
     shifts = [s for s in facts["spc_signals"] if s["series"] == "Environment / equipment"]
     assert shifts and all(s["side"] == "higher" for s in shifts)
     assert any("shift" in s["rule"] or "beyond limit" in s["rule"] for s in shifts)
-    assert facts["totals"]["by_type"]["Late shift start / coverage"] == 5
+    assert facts["totals"]["by_type"]["Late shift start / coverage"] == 7
 
 
 def test_the_digest_counts_escalations_and_their_acknowledgement(engine, planted):
