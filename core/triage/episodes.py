@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.actions.models import Action, ActionPlanReport
@@ -114,20 +114,34 @@ def _first_report_day(session: Session, rules: Settings) -> date | None:
 def _history(session: Session, type_keys: Iterable[str] | None, origin: date, end: date,
              services: tuple[int, ...], first: date, regions: dict[int, tuple[int, ...]],
              rules: Settings) -> dict[str, TypeDays]:
-    """Daily counts per type and service over [origin, end) from one SQL aggregate."""
-    day = day_sql(session, NearMissReport.occurred_at, rules.zone)
-    query = (select(NearMissReport.type_key, NearMissReport.service_id, day, func.count())
+    """Daily counts per type and service over local days [origin, end), one SQL aggregate.
+
+    SQLite counts per UTC hour (a prefix of the stored text) and each hour goes to the local
+    day of its middle: exact wherever the offset is whole hours, and many times faster than a
+    local-time expression per report. PostgreSQL converts each report exactly.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    bucket = (day_sql(session, NearMissReport.occurred_at, rules.zone) if postgres
+              else func.substr(NearMissReport.occurred_at, 1, 13))
+    query = (select(NearMissReport.type_key, NearMissReport.service_id, bucket, func.count())
              .where(NearMissReport.occurred_at >= local_midnight_utc(origin, rules.zone),
                     NearMissReport.occurred_at < local_midnight_utc(end, rules.zone))
-             .group_by(NearMissReport.type_key, NearMissReport.service_id, day))
+             .group_by(NearMissReport.type_key, NearMissReport.service_id, bucket))
     if type_keys is not None:
         query = query.where(NearMissReport.type_key.in_(list(type_keys)))
     length = (end - origin).days
     counts: dict[str, dict[int, list[int]]] = defaultdict(
         lambda: {s: [0] * length for s in services})
-    parsed: dict[object, date] = {}
-    for type_key, service_id, on, count in session.execute(query):
-        when = parsed.get(on) or parsed.setdefault(on, as_date(on))
+    days: dict[object, date] = {}
+
+    def local_day(key: object) -> date:
+        if postgres:
+            return as_date(key)
+        hour = datetime.strptime(str(key), "%Y-%m-%d %H") + timedelta(minutes=30)
+        return to_local(hour, rules.zone).date()
+
+    for type_key, service_id, key, count in session.execute(query):
+        when = days.get(key) or days.setdefault(key, local_day(key))
         offset = (when - origin).days
         if 0 <= offset < length and service_id in counts[type_key]:
             counts[type_key][service_id][offset] += count
@@ -367,6 +381,21 @@ def assess_at_filing(uow: UnitOfWork, who: Actor | None, report: NearMissReport,
 
 
 # -- recomputing after bulk loads ------------------------------------------------------------
+
+
+def earliest_day(engine: Engine, references: list[str], rules: Settings | None = None,
+                 ) -> date | None:
+    """The local day of the earliest of these reports (where a recompute after their import
+    starts)."""
+    rules = rules or settings()
+    earliest: datetime | None = None
+    with Session(engine) as session:
+        for at in range(0, len(references), 500):
+            found = session.scalar(select(func.min(NearMissReport.occurred_at)).where(
+                NearMissReport.reference.in_(references[at:at + 500])))
+            if found is not None and (earliest is None or found < earliest):
+                earliest = found
+    return to_local(earliest, rules.zone).date() if earliest is not None else None
 
 
 @dataclass(frozen=True)
