@@ -17,6 +17,8 @@ from core.escalation.service import acknowledge
 from core.metrics.digest import digest, digest_markdown
 from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
+from core.triage.episodes import acknowledge_episode
+from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 
@@ -115,3 +117,29 @@ def test_the_digest_command(engine, planted, tmp_path):
     assert result.exit_code == 0 and out.read_text().startswith("# Near-miss digest")
     bad = runner.invoke(app, ["digest", "--from", end, "--to", start])
     assert bad.exit_code == 2
+
+
+def test_the_digest_lists_cluster_episodes_with_their_status_open_first(engine, planted):
+    org, cluster, _ = planted
+    with read_session(engine) as session:
+        north = session.scalar(select(ClusterEpisode).where(ClusterEpisode.scope == "region"))
+        session.expunge(north)
+    acknowledge_episode(UnitOfWork(engine), org.actor("quality"), north.id,
+                        expected_version=north.version_id)
+    with read_session(engine) as session:
+        facts = digest(session, SYSTEM, TODAY - timedelta(days=70), TODAY)
+    clusters = facts["clusters"]
+    assert set(clusters[0]) == {
+        "episode", "status", "type", "type_key", "scope", "where", "from", "to", "opened_on",
+        "ongoing", "window_days", "peak_in_window", "usual_per_window", "threshold",
+        "references", "action_status"}
+    statuses = [c["status"] for c in clusters]
+    assert "acknowledged" in statuses and "open" in statuses  # the stair rail's rise is open
+    assert statuses == sorted(statuses, key=["open", "acknowledged", "linked",
+                                             "dismissed"].index)
+    [late] = [c for c in clusters if c["episode"] == north.id]
+    assert late["status"] == "acknowledged" and set(cluster) <= set(late["references"])
+    assert late["peak_in_window"] >= late["threshold"] > late["usual_per_window"]
+    text = digest_markdown(facts)
+    assert "- OPEN: **Environment / equipment** in Maple House" in text
+    assert "- ACKNOWLEDGED: **Late shift start / coverage** in North (region)" in text

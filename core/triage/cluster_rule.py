@@ -86,9 +86,15 @@ def watched_series(types: int, services: int, regions: int) -> int:
 
 @lru_cache(maxsize=65536)
 def _threshold(usual: float, budget: float, window_days: int, min_reports: int) -> int:
-    # Above the usual count, the chance of reaching one more falls with every step.
+    # Above the usual count, the chance of reaching one more falls with every step; the
+    # Poisson terms are stepped (P(k) = P(k - 1) * usual / k) rather than recomputed.
+    if usual <= 0:
+        return min_reports
     k = max(min_reports, math.floor(usual) + 1)
-    while chance_alarms_per_year(k, usual, window_days) > budget:
+    per_year = DAYS_PER_YEAR / window_days * usual
+    term = chance_exactly(k - 1, usual)
+    while per_year * term > budget:
+        term *= usual / k
         k += 1
     return k
 
@@ -133,12 +139,15 @@ def has_grown(peak: int, seen_peak: int) -> bool:
 class TypeDays:
     """Daily counts of one near-miss type for every service watched (zeros included), day 0
     first; `regions` maps each region to its services. `first_day`: the first day the provider
-    has any report (no baseline is read before it)."""
+    has any report (no baseline is read before it). `type_per_service_day`: the type's rate
+    across all services, when the counts cover only some of them (else read from the counts,
+    each window's baseline its own)."""
 
     by_service: Mapping[int, Sequence[int]]
     regions: Mapping[int, tuple[int, ...]]
     days: int
     first_day: int = 0
+    type_per_service_day: float | None = None
 
 
 @dataclass(frozen=True)
@@ -177,8 +186,8 @@ def _prefix(counts: Sequence[int]) -> list[int]:
 
 
 def _firings(prefix: list[int], type_prefix: list[int], *, services: int, scope_services: int,
-             start: int, end: int, first_day: int, budget: float,
-             rules: TriageRules) -> list[Firing]:
+             start: int, end: int, first_day: int, budget: float, rules: TriageRules,
+             type_rate: float | None = None) -> list[Firing]:
     window, baseline = rules.cluster_window_days, rules.cluster_baseline_days
     fired = []
     for day in range(max(start, window - 1), end):
@@ -189,10 +198,13 @@ def _firings(prefix: list[int], type_prefix: list[int], *, services: int, scope_
         base_start = max(base_end - baseline, first_day, 0)
         base_days = max(0, base_end - base_start)
         own = prefix[base_end] - prefix[base_start] if base_days else 0
-        type_rate = ((type_prefix[base_end] - type_prefix[base_start]) / (base_days * services)
-                     if base_days and services else 0.0)
+        if type_rate is None:
+            rate = ((type_prefix[base_end] - type_prefix[base_start]) / (base_days * services)
+                    if base_days and services else 0.0)
+        else:
+            rate = type_rate
         usual = usual_per_window(own, base_days, scope_services=scope_services,
-                                 type_per_service_day=type_rate, rules=rules)
+                                 type_per_service_day=rate, rules=rules)
         limit = threshold(usual, budget, rules)
         if count >= limit:
             fired.append(Firing(day, count, usual, limit))
@@ -235,7 +247,7 @@ def scan(history: TypeDays, *, start: int, budget: float, rules: TriageRules,
             hi: int = end) -> list[Firing]:
         return _firings(prefix, type_prefix, services=services, scope_services=scope_services,
                         start=lo, end=hi, first_day=history.first_day, budget=budget,
-                        rules=rules)
+                        rules=rules, type_rate=history.type_per_service_day)
 
     by_service = {sid: _merge(run(prefix, 1), "service", sid, (sid,), window)
                   for sid, prefix in prefixes.items()}

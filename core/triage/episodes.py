@@ -20,13 +20,14 @@ part of points at it and is listed inside it, never beside it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from core.actions.models import Action, ActionPlanReport
 from core.auth.actor import Actor
@@ -111,53 +112,61 @@ def _first_report_day(session: Session, rules: Settings) -> date | None:
     return to_local(first, rules.zone).date() if first is not None else None
 
 
-def _history(session: Session, type_keys: Iterable[str] | None, origin: date, end: date,
-             services: tuple[int, ...], first: date, regions: dict[int, tuple[int, ...]],
-             rules: Settings) -> dict[str, TypeDays]:
-    """Daily counts per type and service over local days [origin, end), one SQL aggregate.
+def _local_days(session: Session, rules: Settings,
+                ) -> tuple[ColumnElement[Any], Callable[[object], date]]:
+    """SQL that groups reports by local day, and the local day of each group's key.
 
-    SQLite counts per UTC hour (a prefix of the stored text) and each hour goes to the local
+    SQLite groups per UTC hour (a prefix of the stored text) and each hour goes to the local
     day of its middle: exact wherever the offset is whole hours, and many times faster than a
     local-time expression per report. PostgreSQL converts each report exactly.
     """
-    postgres = session.get_bind().dialect.name == "postgresql"
-    bucket = (day_sql(session, NearMissReport.occurred_at, rules.zone) if postgres
-              else func.substr(NearMissReport.occurred_at, 1, 13))
-    query = (select(NearMissReport.type_key, NearMissReport.service_id, bucket, func.count())
-             .where(NearMissReport.occurred_at >= local_midnight_utc(origin, rules.zone),
-                    NearMissReport.occurred_at < local_midnight_utc(end, rules.zone))
-             .group_by(NearMissReport.type_key, NearMissReport.service_id, bucket))
-    if type_keys is not None:
-        query = query.where(NearMissReport.type_key.in_(list(type_keys)))
-    length = (end - origin).days
-    counts: dict[str, dict[int, list[int]]] = defaultdict(
-        lambda: {s: [0] * length for s in services})
-    days: dict[object, date] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        return day_sql(session, NearMissReport.occurred_at, rules.zone), as_date
 
     def local_day(key: object) -> date:
-        if postgres:
-            return as_date(key)
-        hour = datetime.strptime(str(key), "%Y-%m-%d %H") + timedelta(minutes=30)
+        text = str(key)  # "YYYY-MM-DD HH"
+        hour = datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), 30)
         return to_local(hour, rules.zone).date()
 
+    return func.substr(NearMissReport.occurred_at, 1, 13), local_day
+
+
+def _between(lo: date, hi: date, rules: Settings) -> ColumnElement[bool]:
+    """Reports that happened on local days lo .. hi (inclusive)."""
+    return and_(NearMissReport.occurred_at >= local_midnight_utc(lo, rules.zone),
+                NearMissReport.occurred_at < local_midnight_utc(hi + timedelta(days=1),
+                                                                rules.zone))
+
+
+def _history(session: Session, origin: date, end: date, w: Watched, first: date,
+             rules: Settings) -> dict[str, TypeDays]:
+    """Daily counts per type and service over local days [origin, end), one SQL aggregate."""
+    bucket, local_day = _local_days(session, rules)
+    query = (select(NearMissReport.type_key, NearMissReport.service_id, bucket, func.count())
+             .where(_between(origin, end - timedelta(days=1), rules))
+             .group_by(NearMissReport.type_key, NearMissReport.service_id, bucket))
+    length = (end - origin).days
+    counts: dict[str, dict[int, list[int]]] = defaultdict(
+        lambda: {s: [0] * length for s in w.services})
+    days: dict[object, date] = {}
     for type_key, service_id, key, count in session.execute(query):
         when = days.get(key) or days.setdefault(key, local_day(key))
         offset = (when - origin).days
         if 0 <= offset < length and service_id in counts[type_key]:
             counts[type_key][service_id][offset] += count
     first_offset = max(0, (first - origin).days)
-    return {t: TypeDays(by_service, regions, length, first_offset)
+    return {t: TypeDays(by_service, w.regions, length, first_offset)
             for t, by_service in counts.items()}
 
 
 def _filing_history(session: Session, type_key: str, day: date, last: date, w: Watched,
-                    first: date, extra_service: int, rules: Settings) -> tuple[date, TypeDays]:
-    """Counts of one type enough to scan the windows ending on `day` .. `last` (and the new
-    report, not stored yet, on `day`).
+                    first: date, service_id: int, rules: Settings) -> tuple[date, TypeDays]:
+    """Counts of one type in a service and its region, enough to scan the windows ending on
+    `day` .. `last`, with the new report (not stored yet) on `day`.
 
-    Each of those windows and the two ends of each one's baseline are read day by day (the
-    reports' own timestamps, bucketed here: a SQL day expression per report is slow); the
-    stretch every baseline holds whole is one count per service, put on its first day.
+    Those windows and both ends of their baselines are read day by day; the stretch that every
+    baseline holds whole is one count per service, put on its first day; the type's rate
+    across all services is one count, over the first window's baseline.
     """
     rule = rules.triage
     window, baseline = rule.cluster_window_days, rule.cluster_baseline_days
@@ -170,31 +179,34 @@ def _filing_history(session: Session, type_key: str, day: date, last: date, w: W
     if first <= origin and (recent_start - early_end).days > 2:
         exact = [(origin, early_end), (recent_start, last)]
         lumped = (early_end + timedelta(days=1), recent_start - timedelta(days=1))
-    counts = {s: [0] * length for s in w.services}
-    of_type = NearMissReport.type_key == type_key
+    members = w.scopes_of(service_id)
+    of_type = and_(NearMissReport.type_key == type_key,
+                   NearMissReport.service_id.in_(members))
+    counts = {s: [0] * length for s in members}
+    bucket, local_day = _local_days(session, rules)
     for lo, hi in exact:
-        for service_id, occurred in session.execute(
-                select(NearMissReport.service_id, NearMissReport.occurred_at).where(
-                    of_type, NearMissReport.occurred_at >= local_midnight_utc(lo, rules.zone),
-                    NearMissReport.occurred_at < local_midnight_utc(hi + timedelta(days=1),
-                                                                    rules.zone))):
-            offset = (to_local(occurred, rules.zone).date() - origin).days
-            if service_id in counts and 0 <= offset < length:
-                counts[service_id][offset] += 1
+        for member, key, count in session.execute(
+                select(NearMissReport.service_id, bucket, func.count())
+                .where(of_type, _between(lo, hi, rules))
+                .group_by(NearMissReport.service_id, bucket)):
+            offset = (local_day(key) - origin).days
+            if 0 <= offset < length:
+                counts[member][offset] += count
     if lumped is not None:
-        offset = (lumped[0] - origin).days
-        for service_id, count in session.execute(
-                select(NearMissReport.service_id, func.count()).where(
-                    of_type,
-                    NearMissReport.occurred_at >= local_midnight_utc(lumped[0], rules.zone),
-                    NearMissReport.occurred_at < local_midnight_utc(
-                        lumped[1] + timedelta(days=1), rules.zone))
-                .group_by(NearMissReport.service_id)):
-            if service_id in counts:
-                counts[service_id][offset] += count
-    if extra_service in counts:
-        counts[extra_service][(day - origin).days] += 1
-    return origin, TypeDays(counts, w.regions, length, max(0, (first - origin).days))
+        for member, count in session.execute(
+                select(NearMissReport.service_id, func.count())
+                .where(of_type, _between(*lumped, rules)).group_by(NearMissReport.service_id)):
+            counts[member][(lumped[0] - origin).days] += count
+    counts[service_id][(day - origin).days] += 1
+    base_start = max(origin, first)
+    base_days = (recent_start - base_start).days + 1
+    type_rate = 0.0
+    if base_days > 0:
+        type_rate = _count(session, type_key, w.services, base_start, recent_start, rules) / (
+            base_days * len(w.services))
+    regions = {r: m for r, m in w.regions.items() if m == members}
+    return origin, TypeDays(counts, regions, length, max(0, (first - origin).days),
+                            type_per_service_day=type_rate)
 
 
 def _count(session: Session, type_key: str, services: tuple[int, ...], lo: date, hi: date,
@@ -353,6 +365,10 @@ def assess_at_filing(uow: UnitOfWork, who: Actor | None, report: NearMissReport,
     if report.service_id not in w.services or _cannot_fire(session, report, day, last, w,
                                                            budget, rules):
         return FilingClusters(False, [], [])
+    # Two reports of one type filed at once must not open two episodes for one burst: the
+    # second waits here and then sees the first's (PostgreSQL; SQLite writes one at a time).
+    session.execute(select(NearMissType.key).where(NearMissType.key == report.type_key)
+                    .with_for_update(key_share=True))
     first = min(_first_report_day(session, rules) or day, day)
     origin, history = _filing_history(session, report.type_key, day, last, w, first,
                                       report.service_id, rules)
@@ -425,8 +441,8 @@ def recompute_episodes(uow: UnitOfWork, actor: Actor, *, since: date | None = No
             start = max(since or first, first)
             origin = start - timedelta(days=rule.cluster_window_days + rule.cluster_baseline_days)
             end = max(to_local(now, rules.zone).date(), start) + timedelta(days=1)
-            for type_key, history in sorted(_history(session, None, origin, end, w.services,
-                                                     first, w.regions, rules).items()):
+            for type_key, history in sorted(_history(session, origin, end, w, first,
+                                                     rules).items()):
                 for found in cluster_rule.scan(history, start=(start - origin).days,
                                                budget=w.budget(rule), rules=rule):
                     counts[_store(session, w, type_key, found, origin, now, rules).change] += 1
