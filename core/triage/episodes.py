@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from core.auth.models import User
 from core.auth.roles import Role
 from core.clock import to_local, utcnow
 from core.config import Settings, TriageRules, settings
+from core.db import storable_id
 from core.errors import (
     NUL_MESSAGE,
     ConflictError,
@@ -69,9 +70,10 @@ class Watched:
     """The series the rule watches: every type in every service and in every region."""
 
     services: tuple[int, ...]
-    regions: dict[int, tuple[int, ...]]
-    region_of: dict[int, int]
+    regions: dict[int, tuple[int, ...]]  # regions of two or more services (watched as such)
+    region_of: dict[int, int]  # each service of such a region: its region
     types: int
+    region_members: dict[int, tuple[int, ...]] = field(default_factory=dict)  # every region
 
     def budget(self, rules: TriageRules) -> float:
         """Chance alerts a year each series may raise (see cluster_rule.series_budget)."""
@@ -81,7 +83,8 @@ class Watched:
                                                len(self.regions)))
 
     def members(self, scope: str, scope_id: int) -> tuple[int, ...]:
-        return self.regions.get(scope_id, ()) if scope == "region" else (scope_id,)
+        """The services of a service or region episode."""
+        return self.region_members.get(scope_id, ()) if scope == "region" else (scope_id,)
 
     def scopes_of(self, service_id: int) -> tuple[int, ...]:
         """The service and the other services of its region (the reports that can cluster
@@ -101,7 +104,8 @@ def watched(session: Session) -> Watched:
         NearMissType.active.is_(True))) or 1
     return Watched(tuple(r[0] for r in rows),
                    {r: tuple(m) for r, m in regions.items() if len(m) >= 2},
-                   {s: r for s, r in rows if r is not None and len(regions[r]) >= 2}, types)
+                   {s: r for s, r in rows if r is not None and len(regions[r]) >= 2}, types,
+                   {r: tuple(m) for r, m in regions.items()})
 
 
 # -- counts for the rule ---------------------------------------------------------------------
@@ -469,7 +473,7 @@ def _load_for_decision(session: Session, actor: Actor, episode_id: int, expected
                        ) -> tuple[ClusterEpisode, tuple[int, ...]]:
     if not actor.roles & DECIDERS:
         raise PermissionDenied("A supervisor or a quality lead decides on clusters.")
-    row = session.get(ClusterEpisode, episode_id) if isinstance(episode_id, int) else None
+    row = session.get(ClusterEpisode, episode_id) if storable_id(episode_id) else None
     w = watched(session)
     services = w.members(row.scope, row.region_id if row.scope == "region" else row.service_id
                          ) if row is not None else ()
@@ -538,7 +542,7 @@ def link_plan(uow: UnitOfWork, actor: Actor, plan_id: int, reports: list[NearMis
     rows: dict[int, ClusterEpisode] = {}
     w = watched(session)
     if episode_id is not None:
-        row = session.get(ClusterEpisode, episode_id) if isinstance(episode_id, int) else None
+        row = session.get(ClusterEpisode, episode_id) if storable_id(episode_id) else None
         scope_id = (row.region_id if row.scope == "region" else row.service_id) if row else None
         if row is None or scope_id is None or not any(
                 actor.covers_service(s) for s in w.members(row.scope, scope_id)):
@@ -626,7 +630,7 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
     for row in session.scalars(query):
         scope_id = row.region_id if row.scope == "region" else row.service_id
         assert scope_id is not None
-        services = w.members(row.scope, scope_id) or (scope_id,)
+        services = w.members(row.scope, scope_id)
         visible = [s for s in services if actor.covers_service(s)]
         if not visible:
             continue
