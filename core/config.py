@@ -74,7 +74,7 @@ class TriageRules(_Strict):
     # The cluster rule (core/triage/cluster_rule.py; data/settings.yaml explains it in words).
     cluster_min_reports: int = Field(3, ge=2, le=100)
     cluster_window_days: int = Field(10, ge=1, le=365)
-    cluster_baseline_days: int = Field(182, ge=14, le=730)
+    cluster_baseline_days: int = Field(364, ge=14, le=730)
     cluster_borrow_days: int = Field(91, ge=0, le=730)
     cluster_usual_floor_per_week: float = Field(0.25, ge=0, le=100)
     cluster_false_alarms_per_service_year: float = Field(0.5, gt=0, le=52)
