@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
 
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.cli import app
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from core.metrics.clusters import clusters_in_period
@@ -222,3 +224,15 @@ def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, o
     assert events(engine, "cluster_episodes.recomputed") == 2
     with pytest.raises(PermissionDenied):
         recompute_episodes(UnitOfWork(engine), org.actor("supervisor"))
+
+
+def test_the_recompute_command(engine, org):
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, occurred_at=local_now() - timedelta(days=200)))
+    _bulk(engine, org, [40, 39, 38, 36, 35, 34])
+    result = CliRunner().invoke(app, ["clusters", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "1 found, 1 new" in result.output
+    assert len(episodes(engine)) == 1
+    bad = CliRunner().invoke(app, ["clusters", "recompute", "--since", "last week"])
+    assert bad.exit_code == 2 and "not a date" in bad.output
