@@ -324,6 +324,10 @@ def _store(session: Session, w: Watched, type_key: str, found: Episode, origin: 
         row.first_day, row.opened_on = min(row.first_day, first), min(row.opened_on, opened_on)
         row.last_day, row.peak = max(row.last_day, last), max(row.peak, found.peak)
         change = "extended" if moved else "unchanged"
+        if row.part_of_id is not None:
+            region_row = session.get(ClusterEpisode, row.part_of_id)
+            if region_row is not None and region_row.last_day < first:
+                row.part_of_id = None  # the region's burst is over; this service's goes on
         if (EpisodeStatus(row.status) in REOPEN_ON_GROWTH
                 and cluster_rule.has_grown(row.peak, row.seen_peak)):
             row.status, row.alerted_at, row.seen_peak = EpisodeStatus.OPEN.value, now, row.peak
