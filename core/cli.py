@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -450,6 +450,7 @@ def import_reports(
             span = refs[0] if len(refs) == 1 else f"{refs[0]} to {refs[-1]}"
             _say(f"Imported {result.imported} report{'s' if result.imported != 1 else ''} "
                  f"({span}) from {file}.")
+            _recompute_clusters(engine, refs)
         else:
             _say(f"No new reports imported from {file}.")
         if bad:
@@ -531,6 +532,43 @@ def reminders(
             sent, failed = len(result.emails.sent), len(result.emails.failed)
             _say(f"Emails: {sent} sent" + (f", {failed} not sent (they stay queued and are "
                                            "retried)" if failed else "") + ".")
+
+
+def _recompute_clusters(engine: Engine, references: list[str]) -> None:
+    """Imported reports skip the filing's cluster scan: scan from the earliest of them."""
+    from core.triage.episodes import earliest_day, recompute_episodes
+    from core.uow import UnitOfWork
+
+    since = earliest_day(engine, references)
+    done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=since)
+    if done.opened or done.reopened:
+        _say(f"Clusters: {done.opened} new, {done.reopened} opened again by the import.")
+
+
+clusters_app = typer.Typer(help="Cluster episodes (the cluster rule's findings).",
+                           no_args_is_help=True)
+app.add_typer(clusters_app, name="clusters")
+
+
+@clusters_app.command("recompute")
+def clusters_recompute(
+    since: Annotated[str | None, typer.Option(help="Scan from this local day (YYYY-MM-DD); "
+                                              "default: the whole history.")] = None,
+) -> None:
+    """Find the cluster episodes in the stored reports (after a bulk load or a change to the
+    cluster rule's settings); stored episodes keep their status."""
+    from core.triage.episodes import recompute_episodes
+    from core.uow import UnitOfWork
+
+    try:
+        day = date.fromisoformat(since) if since else None
+    except ValueError:
+        _fail(f"--since: {since!r} is not a date (YYYY-MM-DD).", EXIT_CONFIG)
+    with _guard():
+        engine = _ready_engine()
+        done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=day)
+        _say(f"Cluster episodes: {done.episodes} found, {done.opened} new, {done.extended} "
+             f"extended, {done.reopened} opened again.")
 
 
 # --------------------------------------------------------------------------- activity counts

@@ -124,15 +124,23 @@ class TriageRules(_Strict):
         "low": {"single": "none", "repeat": "supervisor_review", "cluster": "barrier_review"},
     })
     recurrence_window_days: int = Field(90, ge=1, le=730)
+    # The cluster rule (core/triage/cluster_rule.py; data/settings.yaml explains it in words).
     cluster_min_reports: int = Field(3, ge=2, le=100)
-    cluster_window_days: int = Field(14, ge=1, le=365)
-    # A busy service reports some near misses every fortnight; a cluster is more than usual:
-    # at least this many times the average count per window over the baseline period
-    # (0 turns the comparison off and leaves the plain "N within D days" rule).
-    cluster_baseline_factor: float = Field(2.0, ge=0, le=20)
-    cluster_baseline_days: int = Field(84, ge=14, le=730)
-    # ... and no likelier than this by chance at the usual rate (see core/triage/cluster_rule).
-    cluster_p_value: float = Field(0.01, gt=0, le=1)
+    cluster_window_days: int = Field(10, ge=1, le=365)
+    cluster_baseline_days: int = Field(364, ge=14, le=730)
+    cluster_borrow_days: int = Field(91, ge=0, le=730)
+    cluster_usual_floor_per_week: float = Field(0.25, ge=0, le=100)
+    cluster_false_alarms_per_service_year: float = Field(0.5, gt=0, le=52)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_cluster_keys(cls, values: Any) -> Any:
+        retired = {"cluster_baseline_factor", "cluster_p_value"} & set(values or {})
+        if isinstance(values, dict) and retired:
+            raise ValueError(
+                f"{', '.join(sorted(retired))}: retired; the cluster rule now has a false-alarm "
+                "budget (cluster_false_alarms_per_service_year), see data/settings.yaml")
+        return values
 
     @field_validator("matrix")
     @classmethod

@@ -133,6 +133,7 @@ from core.review.models import (
 from core.taxonomy.models import NearMissType
 from core.taxonomy.schema import NearMissTypeSpec, TaxonomySpec
 from core.taxonomy.service import live_taxonomy
+from core.triage.episodes import recompute_episodes
 from core.triage.matrix import review_level
 from core.triage.models import ReportTransition, TriageRecord
 from core.triage.vocabulary import Recurrence, ReviewLevel, Severity
@@ -4440,6 +4441,9 @@ def load_demo(engine: Engine, *, reports: int = DEFAULT_REPORTS, seed: int = 7,
     totals.update(_store_plans(engine, plans, links, places, now=now, months=months, seed=seed,
                                rules=rules))
     totals.update(_store_feedback(engine, now=now, rules=rules))
+    # Bulk inserts skip the filing's cluster scan: find the episodes (and link the planted
+    # late-start cluster to its plan) as an import does.
+    recompute_episodes(UnitOfWork(engine), SYSTEM, now=now, rules=rules)
     refresh_planner_statistics(engine)
     with read_session(engine) as session:
         services = session.scalar(select(func.count()).select_from(Service)) or 0

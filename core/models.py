@@ -35,7 +35,7 @@ from core.review.models import (
     ValidationEvidence,
 )
 from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
-from core.triage.models import ReportTransition, TriageRecord
+from core.triage.models import ClusterEpisode, ReportTransition, TriageRecord
 
 __all__ = [
     "Action",
@@ -48,6 +48,7 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Base",
+    "ClusterEpisode",
     "CommunicationDecision",
     "CueGuideText",
     "Escalation",

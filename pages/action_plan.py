@@ -93,10 +93,12 @@ def _proposal(session: Any, source: str) -> tuple[PlanProposal, str]:
         return proposal_from_rca(session, actor, int(rca)), f"plan.new.rca.{rca}"
     if source == "cluster":
         type_key, scope, scope_id = _param("type"), _param("scope"), _param("id")
+        episode = _param("episode")
         if scope not in ("service", "region") or not scope_id.isdigit() or not type_key:
             raise NotFound("The link names no cluster.")
         return (proposal_from_cluster(session, actor, type_key, scope, int(scope_id),
-                                      now=utcnow()),
+                                      now=utcnow(),
+                                      episode_id=int(episode) if episode.isdigit() else None),
                 f"plan.new.cluster.{type_key}.{scope}.{scope_id}")
     raise NotFound("Open the builder from a near miss, a root cause analysis or a cluster.")
 
@@ -150,6 +152,7 @@ def _save(base: str, proposal: PlanProposal) -> None:
         rca_id=proposal.rca_id, cluster_type_key=proposal.cluster_type_key,
         cluster_service_id=proposal.cluster_service_id,
         cluster_region_id=proposal.cluster_region_id,
+        cluster_episode_id=proposal.cluster_episode_id,
         actions=drafts, measure=_measure_draft(base))
     st.session_state.pop(panels.ERRORS, None)
     try:

@@ -7,16 +7,22 @@ import streamlit as st
 
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import Capability, can
+from core.config import settings
+from core.triage.episodes import may_decide
+from core.triage.vocabulary import EpisodeStatus
+from ui import clusters as clusters_ui
 from ui import governance as gv
 from ui.session import current_actor
 
 actor = current_actor()
 st.title("Repeats and clusters")
-st.caption("Clusters by the triage rule (several of one type in a service or region within a "
-           "fortnight, well above the usual rate), run over the whole period; and the people, "
-           "places and types that near misses keep repeating at. Is anything being done?")
+st.caption("Cluster episodes by the triage rule (unusually many of one type in a service or "
+           "region within a few days, judged against a false-alarm budget; one burst is one "
+           "episode), open ones first; and the people, places and types that near misses keep "
+           "repeating at. Is anything being done?")
 scope = gv.scope_picker(actor)
 version = gv.version()
+window = settings().triage.cluster_window_days
 
 
 def _action(status: str | None) -> str:
@@ -24,16 +30,19 @@ def _action(status: str | None) -> str:
 
 
 clusters = gv.cached_clusters(version, actor, scope)
+waiting = [c for c in clusters if c.status in (EpisodeStatus.OPEN, EpisodeStatus.ACKNOWLEDGED)]
 st.subheader(f"Cluster review · {len(clusters)}")
+clusters_ui.show_notice()
 if not clusters:
     st.info("No clusters in the period.")
 else:
     table = pd.DataFrame({
+        "Status": [c.status.label for c in clusters],
         "Type": [c.type_name for c in clusters],
         "Where": [f"{c.scope_name} ({c.scope})" for c in clusters],
         "From": [c.start for c in clusters],
         "To": [c.end for c in clusters],
-        "Peak in 14 days": [c.peak for c in clusters],
+        f"Peak in {window} days": [c.peak for c in clusters],
         "Usual": [c.usual for c in clusters],
         "Reports": [len(c.references) for c in clusters],
         "Action": [_action(c.action_status) for c in clusters],
@@ -41,6 +50,14 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
     if can(actor, Capability.MANAGE_ACTIONS):
         st.caption("Open a cluster on the triage board to build an action plan for it.")
+if waiting and any(may_decide(actor, c.services) for c in waiting):
+    st.markdown("**Decide on open clusters**")
+    for cluster in waiting:
+        with st.container(border=True):
+            with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                clusters_ui.status_badge(cluster)
+                st.text(cluster.label)
+            clusters_ui.decision(actor, cluster, prefix="gov")
 
 repeats = gv.cached_repeats(version, actor, scope, gv.session_salt())
 st.subheader("Repeating near misses")

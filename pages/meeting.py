@@ -61,8 +61,9 @@ def _clusters() -> None:
     for cluster in clusters:
         action = cluster.action_status.replace("_", " ") if cluster.action_status \
             else "no action yet"
-        st.markdown(f"- **{escape_markdown(cluster.type_name)}** in "
-                    f"{escape_markdown(cluster.scope_name)}: {cluster.peak} in a fortnight "
+        st.markdown(f"- {cluster.status.label}: **{escape_markdown(cluster.type_name)}** in "
+                    f"{escape_markdown(cluster.scope_name)}: {cluster.peak} in "
+                    f"{cluster.window_days} days "
                     f"(usual {cluster.usual}), {cluster.start:%d %b}–{cluster.end:%d %b} · "
                     f"{action}")
 

@@ -14,7 +14,9 @@ from core.organisation.queries import reporting_options
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.service import live_taxonomy
 from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text, load_board
+from core.triage.vocabulary import EpisodeStatus
 from core.triage.workflow import BOARD_COLUMNS
+from ui import clusters as clusters_ui
 from ui.badges import FLAG_COLOURS
 from ui.session import current_actor
 
@@ -88,23 +90,31 @@ def board_view() -> None:
 
 
 def clusters_section() -> None:
-    """Clusters of the last weeks, each a theme an action plan can answer (seed 2, ex. 3)."""
+    """Cluster episodes of the last weeks, open ones first: each a theme to acknowledge,
+    dismiss with a reason, or answer with an action plan (seed 2, ex. 3)."""
     with read_session() as session:
         clusters = current_clusters(session, actor, now=utcnow())
+    waiting = sum(1 for c in clusters if c.status is EpisodeStatus.OPEN)
     may_build = can(actor, Capability.MANAGE_ACTIONS)
-    with st.expander(f"Clusters · {len(clusters)}", icon=":material/hub:",
-                     key="board_clusters", on_change="rerun"):
+    with st.expander(f"Clusters · {waiting} open · {len(clusters)} in six weeks",
+                     icon=":material/hub:", key="board_clusters", on_change="rerun"):
+        clusters_ui.show_notice()
         if not clusters:
             st.caption("No clusters among your services in the last six weeks.")
         for theme in clusters:
-            with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-                st.text(theme.label)
-                if may_build:
-                    st.page_link("pages/action_plan.py", label="Create action plan",
-                                 query_params={"from": "cluster", "type": theme.type_key,
-                                               "scope": theme.scope, "id": str(theme.scope_id)},
-                                 icon=":material/add_task:")
-            st.caption(", ".join(theme.references))
+            with st.container(border=True):
+                with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                    clusters_ui.status_badge(theme)
+                    st.text(theme.label)
+                    if may_build and theme.status is not EpisodeStatus.LINKED:
+                        st.page_link("pages/action_plan.py", label="Create action plan",
+                                     query_params={"from": "cluster", "type": theme.type_key,
+                                                   "scope": theme.scope,
+                                                   "id": str(theme.scope_id),
+                                                   "episode": str(theme.episode_id)},
+                                     icon=":material/add_task:")
+                st.caption(", ".join(theme.references))
+                clusters_ui.decision(actor, theme, prefix="board")
 
 
 def _column_title(status: ReportStatus) -> str:

@@ -37,7 +37,8 @@ from core.review.service import start_review
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
-from tests.builders import build_org, draft, local_now
+from tests.builders import build_org, draft
+from tests.cluster_helpers import file_late_start_cluster
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 
@@ -235,12 +236,7 @@ def test_the_strength_warning_appears_for_a_high_potential_theme_with_only_train
 
 def test_a_completed_analysis_and_a_cluster_open_the_builder(engine, org):
     # A root cause analysis's findings become the theme; its reports are linked.
-    references = [file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-        org, type_key="late_shift_start", service_id=service, location_id=location,
-        occurred_at=local_now() - timedelta(days=days))).reference
-        for service, location, days in ((org.oak, org.oak_lounge, 10),
-                                        (org.east, org.east_home, 5),
-                                        (org.oak, org.oak_lounge, 1))]
+    references = file_late_start_cluster(engine, org)
     quality = org.actor("quality")
     rca = open_rca(UnitOfWork(engine), quality, title="Late starts in the North",
                    problem="Shifts start late after last-minute rota changes.",
@@ -292,18 +288,16 @@ def test_a_report_under_review_links_to_the_builder_and_its_plans(engine, org):
 
 
 def test_the_board_lists_clusters_with_a_link_to_build_a_plan(engine, org):
-    for service, location, days in ((org.oak, org.oak_lounge, 10), (org.east, org.east_home, 5),
-                                    (org.oak, org.oak_lounge, 1)):
-        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, type_key="late_shift_start", service_id=service, location_id=location,
-            occurred_at=local_now() - timedelta(days=days)))
+    file_late_start_cluster(engine, org)
     at = sign_in(new_app(), "quality").switch_page("pages/triage_board.py").run()
     assert_no_exception(at)
-    assert next(e.label for e in at.expander) == "Clusters · 1"
-    assert any("Late shift start / coverage in North (3 reports" in t for t in texts(at, "text"))
+    assert next(e.label for e in at.expander) == "Clusters · 1 open · 1 in six weeks"
+    assert any("Late shift start / coverage in North (region): 6 in 10 days" in t
+               for t in texts(at, "text"))
     links = [str(link.proto) for link in at.get("page_link")]
     assert any("Create action plan" in link and "from=cluster" in link
-               and "type=late_shift_start" in link and "scope=region" in link for link in links)
+               and "type=late_shift_start" in link and "scope=region" in link
+               and "episode=" in link for link in links)
 
 
 # -- the register -----------------------------------------------------------------------------

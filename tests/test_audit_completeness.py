@@ -92,6 +92,8 @@ from core.review.service import (
 )
 from core.taxonomy.admin import save_type, set_type_active
 from core.taxonomy.service import live_taxonomy, load_taxonomy_file, sync_taxonomy
+from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute_episodes
+from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report
 from core.uow import ANONYMOUS_REPORTER, UnitOfWork
 from tests.builders import PASSWORD, Org, build_org, draft, local_now
@@ -353,6 +355,35 @@ def _sustainment(w: World) -> Callable[[], object]:
                                        note="Card still on the door")
 
 
+def _doorway_cluster(w: World, days_ago: tuple[float, ...] = (8, 7, 5, 4, 2, 1)) -> int:
+    """Near falls at the doorway that make a cluster episode; its id."""
+    for days in days_ago:
+        w.file(occurred_at=local_now() - timedelta(days=days))
+    with read_session(w.engine) as session:
+        return session.scalar(select(ClusterEpisode.id))
+
+
+def _episode_version(w: World, episode_id: int) -> int:
+    with read_session(w.engine) as session:
+        return session.get(ClusterEpisode, episode_id).version_id
+
+
+def _grown_cluster(w: World) -> Callable[[], object]:
+    episode = _doorway_cluster(w)
+    acknowledge_episode(w.uow(), w.actor("quality"), episode,
+                        expected_version=_episode_version(w, episode))
+    w.file()  # one more is not news
+    return lambda: w.file()  # two more is
+
+
+def _plan_from_cluster(w: World) -> Callable[[], object]:
+    episode = _doorway_cluster(w)
+    return lambda: create_plan(w.uow(), w.actor("quality"), PlanDraft(
+        title="Doorway transfers", theme="A cluster of near falls at the doorway",
+        source="cluster", cluster_type_key="transfer_near_fall", cluster_episode_id=episode,
+        actions=[w.action_draft()], measure=None))
+
+
 def _published(w: World) -> int:
     update_id = create_update(w.uow(), w.actor("quality"), w.update_draft())
     publish_update(w.uow(), w.actor("quality"), update_id)
@@ -419,6 +450,27 @@ CASES: dict[str, Case] = {
         by="reporter", extras={"escalation.raised": 1}),
     "import near misses from CSV": Case("report.imported", "create", _one_row_csv,
                                         by="system"),
+    # ----------------------------------------------------------------- cluster episodes
+    # Filing the report that makes a cluster opens its episode in the same transaction (at
+    # this small provider, the fifth near fall at one service within ten days).
+    "file a near miss that opens a cluster": Case(
+        "report.filed", "create", lambda w: (
+            _doorway_cluster(w, (8, 7, 5, 4)), lambda: w.file())[1],
+        by="reporter", extras={"cluster_episode.opened": 1}),
+    "file a near miss that grows an acknowledged cluster": Case(
+        "report.filed", "create", _grown_cluster, by="reporter",
+        extras={"cluster_episode.grew": 1}),
+    "acknowledge a cluster": Case("cluster_episode.acknowledged", "change", lambda w: (
+        lambda eid: lambda: acknowledge_episode(w.uow(), w.actor("quality"), eid,
+                                                expected_version=_episode_version(w, eid)))(
+        _doorway_cluster(w))),
+    "dismiss a cluster": Case("cluster_episode.dismissed", "change", lambda w: (
+        lambda eid: lambda: dismiss_episode(w.uow(), w.actor("quality"), eid,
+                                            reason="One resident's week in hospital",
+                                            expected_version=_episode_version(w, eid)))(
+        _doorway_cluster(w))),
+    "recompute cluster episodes": Case("cluster_episodes.recomputed", "create", lambda w: (
+        _doorway_cluster(w), lambda: recompute_episodes(w.uow(), SYSTEM))[1], by="system"),
     # Triage also records the status move (its own event, shared by every workflow step).
     "triage": Case("report.triaged", "create", lambda w: (
         lambda ref: lambda: triage_report(w.uow(), w.actor("quality"), ref, TRIAGE,
@@ -503,6 +555,10 @@ CASES: dict[str, Case] = {
     # A plan records itself and each of its actions.
     "create an action plan": Case("action_plan.created", "create", lambda w: (
         lambda ref: lambda: w.plan(ref))(w.file()), extras={"action.created": 1}),
+    # A plan built from a cluster links its episode.
+    "create an action plan from a cluster": Case(
+        "action_plan.created", "create", _plan_from_cluster,
+        extras={"action.created": 1, "cluster_episode.linked": 1}),
     "add an action": Case("action.created", "create", lambda w: (
         lambda plan: lambda: add_actions(w.uow(), w.actor("quality"), plan.plan_id,
                                          [w.action_draft(title="Second card")]))(w.plan())),

@@ -55,6 +55,7 @@ from core.escalation.rules import EscalationKind, needs_for_new_report
 from core.escalation.service import CLINICAL_REVIEW_WAYS
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateAction, FeedbackUpdateReport
 from core.feedback.queries import bulletin
+from core.metrics.clusters import clusters_in_period
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
 from core.reports.models import NearMissReport, ReferenceCounter
 from core.reports.vocabulary import ReportStatus
@@ -65,7 +66,7 @@ from core.triage.board import BoardFilters, load_board
 from core.triage.matrix import review_level
 from core.triage.models import ReportTransition, TriageRecord
 from core.triage.proposal import proposed_route
-from core.triage.vocabulary import Recurrence, ReviewLevel, Severity
+from core.triage.vocabulary import EpisodeStatus, Recurrence, ReviewLevel, Severity
 from core.uow import UnitOfWork
 
 NOW = datetime(2026, 3, 15, 14, 30)  # naive UTC; the window spans 2024, 2025 and 2026
@@ -272,6 +273,21 @@ def test_the_planted_patterns_are_in_the_stored_reports(engine):
         ).all()
     demo = [_Row(*row) for row in rows]
     _assert_patterns(demo, REPORTS)
+
+    # The cluster review finds the late-start cluster once, in the North (as the region's when
+    # it spans its services, else the service's that explains it), linked to the plan built
+    # for it; the rest of the year raises few episodes (the old rule: about one a week).
+    today = to_local(NOW, settings().zone).date()
+    cluster_start, cluster_end = late_start_cluster_window(NOW)
+    with read_session(engine) as session:
+        found = clusters_in_period(session, SYSTEM, today - timedelta(days=365),
+                                   today + timedelta(days=1))
+    late = [c for c in found if c.type_key == "late_shift_start"]
+    north = {LATE_START_REGION} | {r.service for r in demo if r.region == LATE_START_REGION}
+    assert len(late) == 1 and late[0].scope_name in north
+    assert late[0].start <= cluster_end.date() and late[0].end >= cluster_start.date()
+    assert late[0].status is EpisodeStatus.LINKED
+    assert len(found) <= 8
 
 
 def test_demo_users_have_their_roles_services_and_staff_groups(engine):

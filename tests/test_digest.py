@@ -17,6 +17,8 @@ from core.escalation.service import acknowledge
 from core.metrics.digest import digest, digest_markdown
 from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
+from core.triage.episodes import acknowledge_episode
+from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 
@@ -50,14 +52,17 @@ def planted(engine):
             file(7 * week + day % 6, type_key="environment_equipment",
                  location_id=org.maple_kitchen,
                  description="Loose stair rail found and reported before anyone slipped.")
-    # A cluster: late shift starts across the North region within ten days.
+    # A cluster: late shift starts across the North region within five days, where none were
+    # usual (five would not be: none before is not taken as a usual rate of none).
     cluster = [file(days, type_key="late_shift_start", service_id=service, location_id=place,
                     description="Rota changed at the last minute; nobody confirmed cover.")
                for days, service, place in ((12, org.oak, org.oak_lounge),
                                             (10, org.east, org.east_home),
                                             (9, org.oak, org.oak_lounge),
                                             (8, org.east, org.east_home),
-                                            (8.5, org.oak, org.oak_lounge))]
+                                            (8.5, org.oak, org.oak_lounge),
+                                            (11, org.oak, org.oak_lounge),
+                                            (9.5, org.east, org.east_home))]
     escalated = file(3, still_at_risk=True, immediate_safeguards="Stayed with her.")
     return org, cluster, escalated
 
@@ -73,7 +78,7 @@ def test_the_digest_finds_the_planted_cluster_and_shift(engine, planted):
     shifts = [s for s in facts["spc_signals"] if s["series"] == "Environment / equipment"]
     assert shifts and all(s["side"] == "higher" for s in shifts)
     assert any("shift" in s["rule"] or "beyond limit" in s["rule"] for s in shifts)
-    assert facts["totals"]["by_type"]["Late shift start / coverage"] == 5
+    assert facts["totals"]["by_type"]["Late shift start / coverage"] == 7
 
 
 def test_the_digest_counts_escalations_and_their_acknowledgement(engine, planted):
@@ -112,3 +117,29 @@ def test_the_digest_command(engine, planted, tmp_path):
     assert result.exit_code == 0 and out.read_text().startswith("# Near-miss digest")
     bad = runner.invoke(app, ["digest", "--from", end, "--to", start])
     assert bad.exit_code == 2
+
+
+def test_the_digest_lists_cluster_episodes_with_their_status_open_first(engine, planted):
+    org, cluster, _ = planted
+    with read_session(engine) as session:
+        north = session.scalar(select(ClusterEpisode).where(ClusterEpisode.scope == "region"))
+        session.expunge(north)
+    acknowledge_episode(UnitOfWork(engine), org.actor("quality"), north.id,
+                        expected_version=north.version_id)
+    with read_session(engine) as session:
+        facts = digest(session, SYSTEM, TODAY - timedelta(days=70), TODAY)
+    clusters = facts["clusters"]
+    assert set(clusters[0]) == {
+        "episode", "status", "type", "type_key", "scope", "where", "from", "to", "opened_on",
+        "ongoing", "window_days", "peak_in_window", "usual_per_window", "threshold",
+        "references", "action_status"}
+    statuses = [c["status"] for c in clusters]
+    assert "acknowledged" in statuses and "open" in statuses  # the stair rail's rise is open
+    assert statuses == sorted(statuses, key=["open", "acknowledged", "linked",
+                                             "dismissed"].index)
+    [late] = [c for c in clusters if c["episode"] == north.id]
+    assert late["status"] == "acknowledged" and set(cluster) <= set(late["references"])
+    assert late["peak_in_window"] >= late["threshold"] > late["usual_per_window"]
+    text = digest_markdown(facts)
+    assert "- OPEN: **Environment / equipment** in Maple House" in text
+    assert "- ACKNOWLEDGED: **Late shift start / coverage** in North (region)" in text

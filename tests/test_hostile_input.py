@@ -4,7 +4,8 @@ their work or refuse with a clear error naming the field (never an unhandled exc
 Examples per property (hypothesis `max_examples`, per backend where a database is used):
 file_near_miss 60, CSV rows 40, CSV bytes 40, taxonomy mutation 60, taxonomy raw text/bytes 60,
 add_user 40, change_password 40, sign_in 40, create_plan 40, create_update 40,
-save_review 40, check_gate 30, record_communication 40, triage_report 40.
+save_review 40, check_gate 30, record_communication 40, triage_report 40,
+dismiss_episode 40.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ from core.review.service import (
     start_review,
 )
 from core.taxonomy.service import load_taxonomy_file
+from core.triage.episodes import acknowledge_episode, dismiss_episode
+from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from core.yamlfile import ConfigFileError
@@ -684,6 +687,39 @@ def test_triage_with_arbitrary_answers_names_the_field(engine: Engine, org: Org)
 
     check()
     _examples('triage_report', ran[0], 40)
+
+
+def test_deciding_on_a_cluster_with_hostile_input_names_the_field(engine: Engine,
+                                                                    org: Org) -> None:
+    """dismiss_episode / acknowledge_episode: done, or a clear refusal (the reason field, an
+    unknown cluster, a changed one), never a crash, whatever the id, version or reason."""
+    quality = org.actor("quality")
+    for days in (8, 7, 5, 4, 2, 1):  # near falls at one doorway: a cluster episode
+        file_near_miss(UnitOfWork(engine), quality, draft(
+            org, occurred_at=local_now() - timedelta(days=days)))
+    with read_session(engine) as session:
+        episode_id = session.scalar(select(ClusterEpisode.id))
+    assert episode_id is not None
+
+    ran = [0]
+    @settings(DB_SETTINGS)
+    @given(st.one_of(st.just(episode_id), any_int), any_int, any_text, st.booleans())
+    def check(target: int, version: int, reason: str, dismiss: bool) -> None:
+        ran[0] += 1
+        try:
+            if dismiss:
+                dismiss_episode(UnitOfWork(engine), quality, target, reason=reason,
+                                expected_version=version)
+            else:
+                acknowledge_episode(UnitOfWork(engine), quality, target,
+                                    expected_version=version)
+        except ValidationFailed as exc:
+            _assert_names_fields(exc, lambda k: k in {"reason", "status"})
+        except DomainError as exc:  # not found, changed meanwhile: said in words
+            assert str(exc).strip()
+
+    check()
+    _examples("dismiss_episode", ran[0], 40)
 
 
 # ----------------------------------------------------------------------------- 5. logs

@@ -26,12 +26,14 @@ from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
 from core.auth.service import build_actor
+from core.clock import to_local
 from core.config import Settings, settings
 from core.errors import NotFound
-from core.organisation.models import Location, Region, Service
+from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.review.rca import rca_findings_for_actions
 from core.taxonomy.models import NearMissType
+from core.triage.episodes import EpisodeView, list_episodes
 from core.triage.service import load_report_in_scope
 
 
@@ -331,6 +333,7 @@ class PlanProposal:
     cluster_type_key: str | None = None
     cluster_service_id: int | None = None
     cluster_region_id: int | None = None
+    cluster_episode_id: int | None = None
     measure: MeasureFilters = field(default_factory=MeasureFilters)
     high_potential: bool = False
     clustered: bool = False
@@ -376,60 +379,33 @@ def proposal_from_rca(session: Session, actor: Actor, rca_id: int) -> PlanPropos
         clustered=any(r.in_cluster for r in reports))
 
 
-@dataclass(frozen=True)
-class ClusterTheme:
-    type_key: str
-    type_name: str
-    scope: str  # service | region
-    scope_id: int
-    scope_name: str
-    references: list[str]
-    first: datetime
-    last: datetime
-
-    @property
-    def label(self) -> str:
-        return (f"{self.type_name} in {self.scope_name} ({len(self.references)} reports, "
-                f"{self.first:%d %b}–{self.last:%d %b})")
+# A cluster as the builder and the "what changed" updates take it: one episode.
+ClusterTheme = EpisodeView
 
 
 def current_clusters(session: Session, actor: Actor, *, now: datetime,
                      days: int = 42) -> list[ClusterTheme]:
-    """Clustered near misses of the last weeks, grouped by type and region (or service)."""
+    """Cluster episodes that fired in the last weeks: open ones first (core.triage.episodes)."""
     require(actor, Capability.VIEW_BOARD)
-    query = (select(NearMissReport.reference, NearMissReport.type_key, NearMissType.name,
-                    NearMissReport.occurred_at, Service.id, Service.name, Region.id,
-                    Region.name)
-             .join(NearMissType, NearMissType.key == NearMissReport.type_key)
-             .join(Service, Service.id == NearMissReport.service_id)
-             .outerjoin(Region, Region.id == Service.region_id)
-             .where(NearMissReport.in_cluster.is_(True),
-                    NearMissReport.occurred_at >= now - timedelta(days=days))
-             .order_by(NearMissReport.occurred_at))
-    if actor.service_ids is not None:
-        query = query.where(NearMissReport.service_id.in_(actor.service_ids))
-    groups: dict[tuple[str, str, int], list] = defaultdict(list)
-    names: dict[tuple[str, str, int], tuple[str, str]] = {}
-    for ref, type_key, type_name, occurred, service_id, service, region_id, region in \
-            session.execute(query):
-        key = (type_key, "region", region_id) if region_id else (type_key, "service",
-                                                                   service_id)
-        groups[key].append((ref, occurred))
-        names[key] = (type_name, region if region_id else service)
-    themes = [ClusterTheme(k[0], names[k][0], k[1], k[2], names[k][1],
-                           [ref for ref, _ in members], members[0][1], members[-1][1])
-              for k, members in groups.items() if len(members) >= 2]
-    return sorted(themes, key=lambda t: t.last, reverse=True)
+    rules = settings()
+    today = to_local(now, rules.zone).date()
+    return list_episodes(session, actor, start=today - timedelta(days=days), today=today,
+                         rules=rules)
 
 
 def proposal_from_cluster(session: Session, actor: Actor, type_key: str, scope: str,
-                          scope_id: int, *, now: datetime) -> PlanProposal:
-    """A plan for a cluster: its type in its service or region, all its reports linked."""
+                          scope_id: int, *, now: datetime,
+                          episode_id: int | None = None) -> PlanProposal:
+    """A plan for a cluster episode (by its id, else the latest of that type and scope): its
+    type in its service or region, all its reports linked; creating the plan links it."""
     require(actor, Capability.MANAGE_ACTIONS)
     theme = next((t for t in current_clusters(session, actor, now=now)
-                  if (t.type_key, t.scope, t.scope_id) == (type_key, scope, scope_id)), None)
+                  if (t.episode_id == episode_id if episode_id is not None
+                      else (t.type_key, t.scope, t.scope_id) == (type_key, scope, scope_id))),
+                 None)
     if theme is None:
         raise NotFound("That cluster is not among your services any more.")
+    type_key, scope, scope_id = theme.type_key, theme.scope, theme.scope_id
     service_ids: tuple[int, ...]
     if scope == "region":
         service_ids = tuple(session.scalars(select(Service.id).where(
@@ -437,9 +413,12 @@ def proposal_from_cluster(session: Session, actor: Actor, type_key: str, scope: 
     else:
         service_ids = (scope_id,)
     return PlanProposal(
-        source="cluster", title=f"Cluster: {theme.label}",
+        source="cluster",
+        title=f"Cluster: {theme.type_name} in {theme.scope_name} ({len(theme.references)} "
+              f"reports, {theme.start:%d %b}–{theme.end:%d %b})",
         theme=f"A cluster of {theme.type_name.lower()} near misses in {theme.scope_name}.",
-        references=theme.references, cluster_type_key=type_key,
+        references=list(theme.references), cluster_type_key=type_key,
+        cluster_episode_id=theme.episode_id,
         cluster_service_id=scope_id if scope == "service" else None,
         cluster_region_id=scope_id if scope == "region" else None,
         measure=MeasureFilters(type_keys=(type_key,), service_ids=service_ids),

@@ -44,6 +44,7 @@ from core.reports.models import NearMissReport
 from core.review.attachments import AttachmentRefused, store_file
 from core.review.models import Attachment, RootCauseAnalysis
 from core.review.service import attachments_dir
+from core.triage.episodes import link_plan
 from core.triage.service import load_report_in_scope
 from core.uow import UnitOfWork
 
@@ -85,6 +86,7 @@ class PlanDraft:
     cluster_type_key: str | None = None
     cluster_service_id: int | None = None
     cluster_region_id: int | None = None
+    cluster_episode_id: int | None = None  # built from this cluster episode: links it
     actions: list[ActionDraft] = field(default_factory=list)
     measure: MeasureDraft | None = None
 
@@ -218,6 +220,9 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         session.flush()
         for report in reports:
             session.add(ActionPlanReport(plan_id=plan.id, report_id=report.id))
+        # The cluster it was built from, and any cluster holding its reports, now has a plan.
+        episodes = link_plan(uow, actor, plan.id, reports, episode_id=draft.cluster_episode_id,
+                             now=now, rules=rules)
         single_service = next(iter(services)) if len(services) == 1 else None
         action_ids = [
             _add_action(uow, actor, plan, a, draft.measure, single_service, now, rules)
@@ -228,7 +233,7 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
             "title": plan.title, "theme": plan.theme, "source": plan.source,
             "reports": [r.reference for r in reports], "rca_id": plan.rca_id,
             "cluster": [plan.cluster_type_key, plan.cluster_service_id, plan.cluster_region_id],
-            "actions": action_ids, "strength_warning": warning})
+            "cluster_episodes": episodes, "actions": action_ids, "strength_warning": warning})
         uow.commit()
         return PlanCreated(plan.id, action_ids, warning)
 

@@ -151,9 +151,12 @@ def digest(session: Session, actor: Actor, start: date, end: date, *,
                                                      strict=True)},
         },
         "clusters": [{
+            "episode": c.episode_id, "status": c.status.value,
             "type": c.type_name, "type_key": c.type_key, "scope": c.scope,
             "where": c.scope_name, "from": c.start.isoformat(), "to": c.end.isoformat(),
-            "peak_in_window": c.peak, "usual_per_window": c.usual,
+            "opened_on": c.opened_on.isoformat(), "ongoing": c.ongoing,
+            "window_days": c.window_days, "peak_in_window": c.peak,
+            "usual_per_window": c.usual, "threshold": c.threshold,
             "references": list(c.references), "action_status": c.action_status}
             for c in clusters],
         "spc_signals": _spc_signals(session, actor, start, stop, rules),
@@ -173,11 +176,12 @@ def digest_markdown(facts: dict[str, Any]) -> str:
         lines += [f"| {k} | {v} |" for k, v in facts["totals"]["by_type"].items()]
         lines += ["", "## By service", "", "| Service | Near misses |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in facts["totals"]["by_service"].items()]
-    lines += ["", "## Clusters", ""]
-    lines += ([f"- **{c['type']}** in {c['where']} ({c['scope']}), {c['from']} to {c['to']}: "
-               f"{c['peak_in_window']} in a window where {c['usual_per_window']} is usual. "
-               f"Reports: {', '.join(c['references'])}. Action: "
-               f"{c['action_status'] or 'none yet'}." for c in facts["clusters"]]
+    lines += ["", "## Clusters (open first)", ""]
+    lines += ([f"- {c['status'].upper()}: **{c['type']}** in {c['where']} ({c['scope']}), "
+               f"{c['from']} to {c['to']}{' (ongoing)' if c['ongoing'] else ''}: "
+               f"{c['peak_in_window']} in {c['window_days']} days where "
+               f"{c['usual_per_window']} is usual. Reports: {', '.join(c['references'])}. "
+               f"Action: {c['action_status'] or 'none yet'}." for c in facts["clusters"]]
               or ["No clusters in the period."])
     lines += ["", "## Control chart signals", ""]
     lines += ([f"- {s['series']}, week of {s['week']}: {s['value']} ({s['side']} than the mean "

@@ -27,8 +27,8 @@ from core.reports.models import NearMissReport, ReferenceCounter
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.models import NearMissType
 from core.taxonomy.service import live_taxonomy
-from core.triage.recurrence import find_cluster, propose_recurrence, related_reports
-from core.triage.service import mark_cluster
+from core.triage.episodes import FilingClusters, assess_at_filing
+from core.triage.recurrence import propose_recurrence, related_reports
 from core.triage.vocabulary import Recurrence
 from core.uow import UnitOfWork
 
@@ -102,21 +102,17 @@ def _existing_submission(session: Session, key: str) -> FiledReport | None:
                        stop_the_line=False, duplicate=True)
 
 
-def _assess_recurrence(uow: UnitOfWork, report: NearMissReport, rules: Settings) -> list[int]:
+def _assess_recurrence(uow: UnitOfWork, who: Actor | None, report: NearMissReport,
+                       now: datetime, rules: Settings) -> FilingClusters:
     """Flag a report about to be filed as a repeat or part of a cluster (the board shows both
-    at once). Returns the earlier reports newly flagged as members of the cluster.
-    """
+    at once), keeping the cluster episodes current (core.triage.episodes)."""
     related = related_reports(uow.session, report,
                               window_days=rules.triage.recurrence_window_days, limit=5)
-    cluster = find_cluster(uow.session, type_key=report.type_key, service_id=report.service_id,
-                           occurred_at=report.occurred_at, rules=rules.triage,
-                           include_unsaved=True)
-    recurrence = propose_recurrence(related, cluster)
-    report.is_repeat = recurrence is not Recurrence.SINGLE
-    report.in_cluster = cluster is not None
-    if cluster is None:
-        return []
-    return mark_cluster(uow, cluster.report_ids)
+    clusters = assess_at_filing(uow, who, report, now=now, rules=rules)
+    report.in_cluster = clusters.in_cluster
+    report.is_repeat = clusters.in_cluster or propose_recurrence(
+        related, None) is not Recurrence.SINGLE
+    return clusters
 
 
 def file_near_miss(uow: UnitOfWork, actor: Actor, draft: NearMissDraft, *,
@@ -187,13 +183,14 @@ def file_near_miss(uow: UnitOfWork, actor: Actor, draft: NearMissDraft, *,
             if follow_up_code is not None:
                 report.follow_up_code_hash = hash_code(follow_up_code)
             report.status_changed_at = now
+            who = None if draft.anonymous else actor  # an anonymous report names no one
             # Flags first: setting them after the insert would count as a second version.
-            cluster_ids = _assess_recurrence(uow, report, rules)
+            clusters = _assess_recurrence(uow, who, report, now, rules)
             session.add(report)
             session.flush()
-            who = None if draft.anonymous else actor  # an anonymous report names no one
             uow.record(who, "report.filed", "near_miss_report", report.id, at=now,
-                       after={**report_snapshot(report), "cluster_with": cluster_ids})
+                       after={**report_snapshot(report), "cluster_with": clusters.member_ids,
+                              "clusters": clusters.episodes})
             for need in needs_for_new_report(type_spec, still_at_risk=report.still_at_risk,
                                              interface_flag=report.interface_flag):
                 raise_escalation(uow, who, report, need.kind, need.reason, now=now, rules=rules)

@@ -50,8 +50,7 @@ def propose_triage(session: Session, actor: Actor, reference: str,
     spec = type_version(session, report.type_key, report.type_version)
     related = related_reports(session, report, window_days=rules.triage.recurrence_window_days,
                               service_ids=actor.service_ids)
-    cluster = find_cluster(session, type_key=report.type_key, service_id=report.service_id,
-                           occurred_at=report.occurred_at, rules=rules.triage)
+    cluster = find_cluster(session, report, rules=rules, service_ids=actor.service_ids)
     return TriageProposal(
         related=related, cluster=cluster, recurrence=propose_recurrence(related, cluster),
         route=proposed_route(report, spec.route_to), safeguarding_trigger=report.safeguarding,

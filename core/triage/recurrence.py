@@ -1,9 +1,9 @@
-"""Recurrence found for the triager: earlier related reports and the cluster rule.
+"""Recurrence found for the triager: earlier related reports and the cluster a report is in.
 
 "Is this a repeat theme?" should be a fact, not a memory: the portal lists earlier reports that
 share the person, the location, the route, or the type within the same service, over a
-configurable window, and applies the cluster rule (e.g. 3 or more of one type in one service or
-region within 14 days).
+configurable window, and names the cluster episode the report is part of (the cluster rule,
+core.triage.cluster_rule, run at filing by core.triage.episodes).
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, union
+from sqlalchemy import and_, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from core.config import TriageRules
+from core.config import Settings
+from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, Region, Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
-from core.triage.cluster_rule import is_cluster
+from core.triage.episodes import episode_of_report
 from core.triage.vocabulary import Recurrence
 
 
@@ -53,16 +54,17 @@ class ClusterHit:
     type_key: str
     scope: str  # "service" or "region"
     scope_name: str
-    count: int
-    window_start: datetime
+    count: int  # the most reports in one window
+    window_start: datetime  # the episode's first and last days (stored UTC moments)
     window_end: datetime
     report_ids: tuple[int, ...]
+    window_days: int = 14
+    usual: float = 0.0
 
     @property
     def description(self) -> str:
-        days = (self.window_end - self.window_start).days
         return (f"{self.count} reports of this type in {self.scope} {self.scope_name} "
-                f"within {days} days")
+                f"within {self.window_days} days, where {self.usual:g} is usual")
 
 
 def related_reports(session: Session, report: NearMissReport, *, window_days: int,
@@ -118,45 +120,33 @@ def related_reports(session: Session, report: NearMissReport, *, window_days: in
     return found
 
 
-def find_cluster(session: Session, *, type_key: str, service_id: int, occurred_at: datetime,
-                 rules: TriageRules, include_unsaved: bool = False) -> ClusterHit | None:
-    """Apply the cluster rule to the window ending at `occurred_at` (service, then region).
-
-    The rule is core.triage.cluster_rule.is_cluster; `include_unsaved` counts a report about
-    to be filed.
-    """
-    start = occurred_at - timedelta(days=rules.cluster_window_days)
-    baseline_start = start - timedelta(days=rules.cluster_baseline_days)
-    of_type = NearMissReport.type_key == type_key
-    in_window = and_(of_type, NearMissReport.occurred_at >= start,
-                     NearMissReport.occurred_at <= occurred_at)
-    in_baseline = and_(of_type, NearMissReport.occurred_at >= baseline_start,
-                       NearMissReport.occurred_at < start)
-    windows_in_baseline = rules.cluster_baseline_days / rules.cluster_window_days
-    service = session.get(Service, service_id)
-    scopes: list[tuple[str, str, ColumnElement[bool]]] = [
-        ("service", service.name if service else "?", NearMissReport.service_id == service_id)]
-    if service is not None and service.region_id is not None:
-        region = session.get(Region, service.region_id)
-        region_services = select(Service.id).where(Service.region_id == service.region_id)
-        scopes.append(("region", region.name if region else "?",
-                       NearMissReport.service_id.in_(region_services)))
-    for scope, name, condition in scopes:
-        count = (session.scalar(select(func.count()).where(in_window, condition)) or 0) + int(
-            include_unsaved)
-        if count < rules.cluster_min_reports:
-            continue
-        usual = 0.0
-        if rules.cluster_baseline_factor > 0:
-            usual = (session.scalar(select(func.count()).where(in_baseline, condition)) or 0
-                     ) / windows_in_baseline
-        if not is_cluster(count, usual, rules):
-            continue
-        ids = tuple(session.scalars(
-            select(NearMissReport.id).where(in_window, condition)
-            .order_by(NearMissReport.occurred_at)))
-        return ClusterHit(type_key, scope, name, count, start, occurred_at, ids)
-    return None
+def find_cluster(session: Session, report: NearMissReport, *, rules: Settings,
+                 service_ids: frozenset[int] | None = None) -> ClusterHit | None:
+    """The cluster episode a stored report is part of (core.triage.episodes keeps them
+    current from filing), with its reports among `service_ids` (None: every service)."""
+    episode = episode_of_report(session, report, rules)
+    if episode is None:
+        return None
+    if episode.scope == "region":
+        region = session.get(Region, episode.region_id)
+        name = region.name if region else "?"
+        services = select(Service.id).where(Service.region_id == episode.region_id)
+        condition: ColumnElement[bool] = NearMissReport.service_id.in_(services)
+    else:
+        service = session.get(Service, episode.service_id)
+        name = service.name if service else "?"
+        condition = NearMissReport.service_id == episode.service_id
+    if service_ids is not None:
+        condition = and_(condition, NearMissReport.service_id.in_(service_ids))
+    start = local_midnight_utc(episode.first_day, rules.zone)
+    end = local_midnight_utc(episode.last_day + timedelta(days=1), rules.zone)
+    ids = tuple(session.scalars(
+        select(NearMissReport.id).where(
+            NearMissReport.type_key == report.type_key, condition,
+            NearMissReport.occurred_at >= start, NearMissReport.occurred_at < end)
+        .order_by(NearMissReport.occurred_at)))
+    return ClusterHit(report.type_key, episode.scope, name, episode.peak, start, end, ids,
+                      rules.triage.cluster_window_days, episode.usual)
 
 
 def propose_recurrence(related: list[RelatedReport], cluster: ClusterHit | None) -> Recurrence:

@@ -64,3 +64,23 @@ class Route(StrEnum):
     def label(self) -> str:
         return {"supervisor": "Supervisor", "safeguarding": "Safeguarding lead",
                 "clinical": "Clinical lead", "operations": "Operations lead"}[self.value]
+
+
+class EpisodeStatus(StrEnum):
+    """Where a cluster episode stands: open until someone acknowledges it, dismisses it with a
+    reason, or an action plan serving its reports links it (listed in this order)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    LINKED = "linked"
+    DISMISSED = "dismissed"
+
+    @property
+    def label(self) -> str:
+        return {"open": "Open", "acknowledged": "Acknowledged", "linked": "Linked to an action",
+                "dismissed": "Dismissed"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        """Open first, then acknowledged, linked and dismissed."""
+        return list(EpisodeStatus).index(self)

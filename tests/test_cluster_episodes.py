@@ -1,0 +1,238 @@
+"""Cluster episodes in the database: opened at filing, one per burst, decided on by the right
+people, linked by action plans, recomputed after bulk loads (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
+
+from core.actions.service import ActionDraft, PlanDraft, create_plan
+from core.audit.models import AuditEvent
+from core.auth.actor import SYSTEM
+from core.cli import app
+from core.db import read_session
+from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
+from core.metrics.clusters import clusters_in_period
+from core.reports.models import NearMissReport
+from core.reports.service import file_near_miss
+from core.triage.episodes import (
+    acknowledge_episode,
+    dismiss_episode,
+    list_episodes,
+    recompute_episodes,
+)
+from core.triage.models import ClusterEpisode
+from core.triage.proposal import propose_triage
+from core.triage.vocabulary import EpisodeStatus
+from core.uow import UnitOfWork
+from tests.builders import build_org, draft, local_now
+from tests.cluster_helpers import file_late_start_cluster
+
+
+@pytest.fixture
+def org(engine):
+    return build_org(engine)
+
+
+def episodes(engine) -> list[ClusterEpisode]:
+    with read_session(engine) as session:
+        rows = list(session.scalars(select(ClusterEpisode).order_by(ClusterEpisode.id)))
+        session.expunge_all()
+        return rows
+
+
+def events(engine, action: str) -> int:
+    with read_session(engine) as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == action)) or 0
+
+
+def late_start(engine, org, days_ago: float = 0.2, service=None) -> str:
+    service, place = (org.oak, org.oak_lounge) if service in (None, org.oak) else (
+        org.east, org.east_home)
+    return file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+        org, type_key="late_shift_start", service_id=service, location_id=place,
+        occurred_at=local_now() - timedelta(days=days_ago))).reference
+
+
+def near_falls_at_maple(engine, org, days_ago=(8, 7, 5, 4, 2, 1)) -> list[str]:
+    return [file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+        org, occurred_at=local_now() - timedelta(days=d))).reference for d in days_ago]
+
+
+def test_a_burst_opens_one_episode_that_the_next_reports_extend(engine, org):
+    file_late_start_cluster(engine, org)
+    [episode] = episodes(engine)
+    assert (episode.scope, episode.status, episode.peak) == ("region", "open", 6)
+    assert events(engine, "cluster_episode.opened") == 1
+    late_start(engine, org, service=org.east)  # the burst goes on
+    [same] = episodes(engine)
+    assert same.id == episode.id and same.peak == 7 and same.status == "open"
+    assert events(engine, "cluster_episode.opened") == 1
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(NearMissReport).where(
+            NearMissReport.in_cluster.is_(True))) == 7
+
+
+def test_the_triager_is_told_which_cluster_a_report_is_part_of(engine, org):
+    references = file_late_start_cluster(engine, org)
+    with read_session(engine) as session:
+        proposal = propose_triage(session, org.actor("quality"), references[-1])
+    assert proposal.cluster is not None and proposal.recurrence.value == "cluster"
+    assert proposal.cluster.description.startswith(
+        "6 reports of this type in region North within 10 days")
+
+
+def test_acknowledged_it_opens_again_only_when_it_grows(engine, org):
+    file_late_start_cluster(engine, org)
+    [episode] = episodes(engine)
+    acknowledge_episode(UnitOfWork(engine), org.actor("quality"), episode.id,
+                        expected_version=episode.version_id)
+    late_start(engine, org)  # 7: one more is not news
+    [seen] = episodes(engine)
+    assert (seen.status, seen.peak, seen.seen_peak) == ("acknowledged", 7, 6)
+    late_start(engine, org, service=org.east)  # 8: a third more than was seen
+    [grown] = episodes(engine)
+    assert (grown.status, grown.peak, grown.seen_peak) == ("open", 8, 8)
+    assert events(engine, "cluster_episode.grew") == 1
+
+
+def test_dismissing_needs_a_reason_and_is_kept_with_it(engine, org):
+    file_late_start_cluster(engine, org)
+    [episode] = episodes(engine)
+    quality = org.actor("quality")
+    with pytest.raises(ValidationFailed) as refused:
+        dismiss_episode(UnitOfWork(engine), quality, episode.id, reason="  ",
+                        expected_version=episode.version_id)
+    assert set(refused.value.errors) == {"reason"}
+    dismiss_episode(UnitOfWork(engine), quality, episode.id,
+                    reason="Agency rota system outage that week; fixed by the vendor.",
+                    expected_version=episode.version_id)
+    [dismissed] = episodes(engine)
+    assert dismissed.status == "dismissed" and dismissed.reason.startswith("Agency rota")
+    assert dismissed.decided_by_id == quality.user_id
+    with pytest.raises(ValidationFailed):  # once is enough
+        dismiss_episode(UnitOfWork(engine), quality, episode.id, reason="again",
+                        expected_version=dismissed.version_id)
+
+
+def test_who_may_decide_on_a_cluster(engine, org):
+    file_late_start_cluster(engine, org)
+    [region] = episodes(engine)
+    # A supervisor of only one of the region's services may not decide for all of them ...
+    with pytest.raises(PermissionDenied, match="quality lead"):
+        acknowledge_episode(UnitOfWork(engine), org.actor("oak_supervisor"), region.id,
+                            expected_version=region.version_id)
+    # ... one of another service does not even see it; other roles may not decide.
+    with pytest.raises(NotFound):
+        acknowledge_episode(UnitOfWork(engine), org.actor("supervisor"), region.id,
+                            expected_version=region.version_id)
+    for username in ("reporter", "governance", "safeguarding"):
+        with pytest.raises(PermissionDenied):
+            acknowledge_episode(UnitOfWork(engine), org.actor(username), region.id,
+                                expected_version=region.version_id)
+    # A supervisor decides on their own service's cluster.
+    near_falls_at_maple(engine, org)
+    [maple] = [e for e in episodes(engine) if e.scope == "service"]
+    acknowledge_episode(UnitOfWork(engine), org.actor("supervisor"), maple.id,
+                        expected_version=maple.version_id)
+    assert [e.status for e in episodes(engine) if e.id == maple.id] == ["acknowledged"]
+
+
+def test_two_people_deciding_at_once_get_a_conflict(engine, org):
+    file_late_start_cluster(engine, org)
+    [episode] = episodes(engine)
+    acknowledge_episode(UnitOfWork(engine), org.actor("quality"), episode.id,
+                        expected_version=episode.version_id)
+    with pytest.raises(ConflictError, match="changed while you had it open"):
+        dismiss_episode(UnitOfWork(engine), org.actor("quality"), episode.id,
+                        reason="Not a cluster", expected_version=episode.version_id)
+
+
+def test_an_action_plan_from_the_cluster_or_its_reports_links_it(engine, org):
+    references = file_late_start_cluster(engine, org)
+    near_falls = near_falls_at_maple(engine, org)
+    region, maple = sorted(episodes(engine), key=lambda e: e.scope != "region")
+    quality = org.actor("quality")
+    action = ActionDraft(title="Coverage lock", kind="checklist", owner_id=quality.user_id,
+                         deadline=local_now().date() + timedelta(days=7),
+                         review_date=local_now().date() + timedelta(days=14),
+                         evidence_checks=["Lock in the rota tool"], verify_with_measure=False)
+    created = create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Late starts in the North", theme="Cover not confirmed", source="cluster",
+        report_references=references, cluster_type_key="late_shift_start",
+        cluster_episode_id=region.id, actions=[action]))
+    # A plan built from one of the doorway reports links the doorway's cluster too.
+    create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Doorway transfers", theme="Walker out of reach",
+        report_references=[near_falls[0]], actions=[action]))
+    linked = {e.id: (e.status, e.plan_id) for e in episodes(engine)}
+    assert linked[region.id] == ("linked", created.plan_id)
+    assert linked[maple.id][0] == "linked"
+    assert events(engine, "cluster_episode.linked") == 2
+
+
+def test_the_review_lists_open_episodes_first(engine, org):
+    file_late_start_cluster(engine, org)
+    near_falls_at_maple(engine, org, days_ago=(30, 29, 27, 26, 25, 24))
+    region, maple = sorted(episodes(engine), key=lambda e: e.scope != "region")
+    acknowledge_episode(UnitOfWork(engine), org.actor("quality"), region.id,
+                        expected_version=region.version_id)
+    today = local_now().date()
+    with read_session(engine) as session:
+        found = clusters_in_period(session, SYSTEM, today - timedelta(days=60),
+                                   today + timedelta(days=1))
+        maple_view = list_episodes(session, org.actor("supervisor"))
+    # The older doorway cluster, still open, comes before the newer acknowledged one.
+    assert [(c.episode_id, c.status) for c in found] == [
+        (maple.id, EpisodeStatus.OPEN), (region.id, EpisodeStatus.ACKNOWLEDGED)]
+    assert found[1].label.startswith("Late shift start / coverage in North (region): 6 in 10")
+    assert [c.episode_id for c in maple_view] == [maple.id]  # a supervisor sees their own
+
+
+def _bulk(engine, org, days_ago: list[float]) -> None:
+    """Reports stored as an import or the demo stores them: no filing, no cluster scan."""
+    with read_session(engine) as session:
+        version = session.scalar(select(NearMissReport.type_version).limit(1)) or 1
+    with engine.begin() as conn:
+        conn.execute(insert(NearMissReport), [{
+            "reference": f"NM-1999-{i:05d}", "type_key": "transfer_near_fall",
+            "type_version": version, "description": "Walker out of reach; staff steadied her.",
+            "occurred_at": local_now() - timedelta(days=d),
+            "reported_at": local_now() - timedelta(days=d), "service_id": org.maple,
+            "location_id": org.maple_bathroom, "barrier": "staff_recovery",
+            "still_at_risk": False, "capture_fields": {}, "status": "new", "source": "import",
+        } for i, d in enumerate(days_ago)])
+
+
+def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, org):
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, occurred_at=local_now() - timedelta(days=200)))  # history begins
+    _bulk(engine, org, [40, 39, 38, 36, 35, 34])
+    assert episodes(engine) == []  # stored without the filing's scan
+    done = recompute_episodes(UnitOfWork(engine), SYSTEM)
+    [found] = episodes(engine)
+    assert (done.opened, found.scope, found.peak) == (1, "service", 6)
+    dismiss_episode(UnitOfWork(engine), org.actor("supervisor"), found.id,
+                    reason="Known: one person's bad week", expected_version=found.version_id)
+    again = recompute_episodes(UnitOfWork(engine), SYSTEM)
+    [kept] = episodes(engine)
+    assert again.opened == 0 and kept.id == found.id and kept.status == "dismissed"
+    assert events(engine, "cluster_episodes.recomputed") == 2
+    with pytest.raises(PermissionDenied):
+        recompute_episodes(UnitOfWork(engine), org.actor("supervisor"))
+
+
+def test_the_recompute_command(engine, org):
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, occurred_at=local_now() - timedelta(days=200)))
+    _bulk(engine, org, [40, 39, 38, 36, 35, 34])
+    result = CliRunner().invoke(app, ["clusters", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "1 found, 1 new" in result.output
+    assert len(episodes(engine)) == 1
+    bad = CliRunner().invoke(app, ["clusters", "recompute", "--since", "last week"])
+    assert bad.exit_code == 2 and "not a date" in bad.output
