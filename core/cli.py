@@ -199,6 +199,10 @@ def init() -> None:
         # initialise() reads the taxonomy file before it touches the database.
         result = initialise()
         _say(f"Database ready at {_safe_url(result.database_url)} (schema up to date).")
+        if result.sealed is not None:
+            _say(f"Audit trail sealed: its {result.sealed.events_before} events (last signed "
+                 f"with {result.sealed.previous_key_id!r}) are now followed by an event signed "
+                 f"with the audit key {result.sealed.key_id!r}.")
         sync = result.taxonomy
         if sync.changed:
             parts = []
@@ -472,8 +476,10 @@ def _report_already_imported(skipped: list[AlreadyImported], shown: int = 10) ->
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain of every audit event; name the first one that does not match."""
+    """Check every audit event's signature and links, and the signed chain end; name the first
+    one that does not match."""
     from core.audit.chain import verify_chain
+    from core.audit.keys import LEGACY_KEY_ID
     from core.db import read_session
 
     with _guard():
@@ -481,11 +487,63 @@ def audit_verify() -> None:
         with read_session(engine) as session:
             report = verify_chain(session)
         if report.ok:
-            _say(f"Audit chain OK: {report.events_checked} events")
+            signed = report.events_checked - report.legacy_events
+            keys = ", ".join(repr(k) for k in report.key_ids) or "none"
+            legacy = (f"; {report.legacy_events} legacy events ({LEGACY_KEY_ID}, written before "
+                      "the audit key) sealed by the first signed one" if report.legacy_events
+                      else "")
+            _say(f"Audit chain OK: {report.events_checked} events ({signed} signed with key "
+                 f"{keys}{legacy}).")
             return
         where = f" at event {report.first_bad_seq}" if report.first_bad_seq is not None else ""
         _fail(f"Audit chain BROKEN{where}: {report.reason}. "
               f"{report.events_checked} events before it verified.")
+
+
+@audit_app.command("seal")
+def audit_seal(
+    trust_unsigned: Annotated[bool, typer.Option(
+        "--trust-unsigned", help="Also sign an end that is not signed at all (only for a "
+        "database upgraded by other means than `nearmiss init`, after checking its trail).")
+    ] = False,
+) -> None:
+    """Sign the end of the audit trail with the current key now (after a key rotation).
+
+    `nearmiss init` does this itself; every write signs with the current key anyway.
+    """
+    from core.audit.seal import seal_trail
+
+    with _guard():
+        engine = _ready_engine()
+        sealed = seal_trail(engine, trust_unsigned=trust_unsigned)
+        if sealed is None:
+            _say("The audit trail's end is already signed with the current key.")
+        else:
+            _say(f"Audit trail sealed: its {sealed.events_before} events, last signed with "
+                 f"{sealed.previous_key_id!r}, are now followed by an event signed with "
+                 f"{sealed.key_id!r}.")
+
+
+@audit_app.command("new-key")
+def audit_new_key(
+    key_id: Annotated[str | None, typer.Option("--id", help="The new key's id (default: one "
+                                               "more than the highest numeric id on the "
+                                               "keyring, or 1).")] = None,
+) -> None:
+    """Print a new random audit key line (ID:SECRET) to add as the last line of the key file."""
+    import secrets
+
+    from core.audit.keys import KEY_ID_PATTERN, AuditKeyProblem, load_keyring
+
+    if key_id is None:
+        try:
+            numbers = [int(k.key_id) for k in load_keyring().keys if k.key_id.isdigit()]
+        except AuditKeyProblem:
+            numbers = []
+        key_id = str(max(numbers, default=0) + 1)
+    if not KEY_ID_PATTERN.match(key_id):
+        _fail("--id: use letters, digits, dots, dashes or underscores (up to 32).", code=2)
+    typer.echo(f"{key_id}:{secrets.token_urlsafe(48)}")
 
 
 # --------------------------------------------------------------------------- action reminders
