@@ -475,11 +475,21 @@ def _report_already_imported(skipped: list[AlreadyImported], shown: int = 10) ->
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check every audit event's signature and links, and the signed chain end; name the first
-    one that does not match."""
+def audit_verify(
+    chain_only: Annotated[bool, typer.Option("--chain-only", help="Check the signed chain "
+                          "only, not the reports, escalations and actions against it.")] = False,
+    show: Annotated[int, typer.Option(min=1, help="Show at most this many rows that differ "
+                                      "from the audit trail.")] = 50,
+) -> None:
+    """Check every audit event's signature, its links and the signed chain end; then that every
+    report, escalation, action and plan holds what the trail last recorded for it.
+
+    Exit 1 names the first bad event, or each row edited outside the portal (table, row id,
+    field, the value in the database and the last audited one).
+    """
     from core.audit.chain import verify_chain
     from core.audit.keys import LEGACY_KEY_ID
+    from core.audit.state import verify_state
     from core.db import read_session
 
     with _guard():
@@ -494,10 +504,35 @@ def audit_verify() -> None:
                       else "")
             _say(f"Audit chain OK: {report.events_checked} events ({signed} signed with key "
                  f"{keys}{legacy}).")
-            return
-        where = f" at event {report.first_bad_seq}" if report.first_bad_seq is not None else ""
-        _fail(f"Audit chain BROKEN{where}: {report.reason}. "
-              f"{report.events_checked} events before it verified.")
+        else:
+            where = f" at event {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+            _err().print(f"Audit chain BROKEN{where}: {report.reason}. "
+                         f"{report.events_checked} events before it verified.",
+                         markup=False, soft_wrap=True)
+        state_ok = True
+        if not chain_only:
+            state = verify_state(engine, limit=show)
+            state_ok = state.ok
+            tables = ", ".join(f"{count:,} {table}" for table, count in state.compared.items())
+            bulk = ", ".join(f"{count:,} {table}" for table, count in state.bulk.items() if count)
+            if state.ok:
+                _say(f"Current state matches the audit trail: {tables} compared.")
+            else:
+                console = _err()
+                console.print(f"Current state does NOT match the audit trail in "
+                              f"{state.total_mismatches} places (edited outside the portal):",
+                              markup=False, soft_wrap=True)
+                for mismatch in state.mismatches:
+                    console.print(f"  {mismatch.describe()}", markup=False, soft_wrap=True)
+                if state.total_mismatches > len(state.mismatches):
+                    console.print(f"  and {state.total_mismatches - len(state.mismatches)} "
+                                  "more (--show N lists more).", markup=False, soft_wrap=True)
+                _say(f"Compared: {tables}.")
+            if bulk:
+                _say(f"Loaded in bulk by the demo, with no event of their own (not compared): "
+                     f"{bulk}.")
+        if not report.ok or not state_ok:
+            raise typer.Exit(EXIT_FAILED)
 
 
 @audit_app.command("seal")

@@ -42,6 +42,7 @@ from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.audit.seal import seal_trail
+from core.audit.state import verify_state
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
 from core.auth.service import (
     NewUser,
@@ -621,6 +622,9 @@ def test_each_write_service_records_one_complete_audit_event(
 
     with read_session(engine) as session:
         assert verify_chain(session).ok
+    # Every row the service touched still holds what its events recorded: no false alarms.
+    state = verify_state(engine)
+    assert state.ok, [m.describe() for m in state.mismatches]
 
 
 def test_the_cases_cover_every_audited_action_in_core() -> None:

@@ -17,20 +17,31 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, insert, select, text, update
 from typer.testing import CliRunner
 
+from core.actions.models import Action
+from core.actions.service import ActionDraft, PlanDraft, create_plan, set_status
+from core.actions.vocabulary import ActionStatus
 from core.audit.chain import AuditTrailUnsigned, event_hash, verify_chain
 from core.audit.keys import AuditKeyProblem
 from core.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from core.audit.seal import seal_trail
+from core.audit.state import CHECKS, verify_state
 from core.auth.actor import SYSTEM
+from core.auth.models import User
+from core.auth.service import build_actor
 from core.backup import backup, restore
 from core.bootstrap import initialise
 from core.cli import app
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
+from core.demo import load_demo
+from core.escalation.models import Escalation
+from core.escalation.service import SafeguardingDecision, decide
 from core.organisation import service as organisation
+from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
+from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.apptest_helpers import new_app, texts
 from tests.builders import Org, build_org, draft, local_now
@@ -111,7 +122,7 @@ def test_a_row_rewritten_with_its_unkeyed_hash_recomputed_is_caught(engine):
     _without_triggers(engine, ("UPDATE audit_events SET after_json = replace(after_json, "
                                "'Bath mat', 'Bath rug') WHERE seq = :s", {"s": target}))
     _rehash_from(engine, target)  # links and head consistent again, as the old scheme allowed
-    code, output = verify()
+    code, output = verify("--chain-only")
     assert code == 1
     assert f"Audit chain BROKEN at event {target}: its content does not match its hash" in output
 
@@ -122,7 +133,7 @@ def test_a_rewritten_tail_passed_off_as_legacy_is_caught(engine):
     _without_triggers(engine, ("UPDATE audit_events SET after_json = replace(after_json, "
                                "'Bath mat', 'Bath rug') WHERE seq = :s", {"s": target}))
     _rehash_from(engine, target, as_legacy=True)
-    code, output = verify()
+    code, output = verify("--chain-only")
     assert code == 1
     assert f"BROKEN at event {target}: it carries the legacy unkeyed hash, but the legacy " \
            "segment was sealed at event 0" in output
@@ -150,11 +161,11 @@ def test_a_wrong_key_is_refused(engine, monkeypatch):
     _file_three(engine)
     assert _chain(engine).ok
     monkeypatch.setenv("NEARMISS_AUDIT_KEY", f"test:{OTHER_SECRET}")
-    code, output = verify()
+    code, output = verify("--chain-only")
     assert code == 1
     assert "BROKEN at event 1: its content does not match its hash" in output
     monkeypatch.setenv("NEARMISS_AUDIT_KEY", f"other:{OTHER_SECRET}")
-    code, output = verify()
+    code, output = verify("--chain-only")
     assert code == 1 and "signed with the audit key 'test', which is not on the keyring" in output
 
 
@@ -181,7 +192,7 @@ def test_key_rotation_keeps_old_events_verifying(engine, monkeypatch, tmp_path):
 
     # Dropping the old key from the keyring leaves its events unverifiable.
     key_file.write_text(f"{NEW_KEY}\n")
-    code, output = verify()
+    code, output = verify("--chain-only")
     assert code == 1 and "BROKEN at event 1" in output and "'test'" in output
 
 
@@ -256,7 +267,7 @@ def test_demo_mode_signs_with_the_public_demo_key_which_production_does_not_trus
     assert code == 0 and "signed with key 'demo'" in output
     monkeypatch.setenv("NEARMISS_ENV", "production")
     monkeypatch.setenv("NEARMISS_AUDIT_KEY", TEST_AUDIT_KEY)
-    code, output = verify()
+    code, output = verify("--chain-only")
     assert code == 1 and "the public demo key, which is not trusted outside demo mode" in output
 
 
@@ -391,3 +402,154 @@ def test_a_backup_from_before_the_key_restores_sealed(blank_url, tmp_path):
     report = _chain(restored)
     assert report.ok, report.reason
     assert (report.events_checked, report.legacy_events) == (5, 4)
+
+
+# --------------------------------------------------------------------------- current state
+
+
+TRIAGE = TriageAnswers(at_risk_now=False, safeguarding_trigger=False, recurrence="single",
+                       severity="low", investigation="none", route="supervisor")
+
+
+def _world(engine: Engine) -> tuple[str, int, int, int]:
+    """A triaged report, an action, a decided safeguarding escalation: (reference, report id,
+    action id, escalation id)."""
+    org = build_org(engine)
+    quality = org.actor("quality")
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    triage_report(UnitOfWork(engine), quality, reference, TRIAGE, expected_version=1)
+    today = local_now().date()
+    plan = create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Safer transfers", theme="Near falls at the doorway",
+        report_references=[reference], measure=None, actions=[ActionDraft(
+            title="Transfer card", kind="checklist", owner_id=quality.user_id,
+            deadline=today + timedelta(days=5), review_date=today + timedelta(days=9),
+            evidence_checks=["Card on the door"], verify_with_measure=False)]))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, type_key="safeguarding_rights",
+        description="A visitor asked for her bank PIN; staff refused."))
+    with read_session(engine) as session:
+        report_id = session.scalar(select(NearMissReport.id).where(
+            NearMissReport.reference == reference))
+        escalation_id = session.scalar(select(Escalation.id).where(
+            Escalation.kind == "safeguarding"))
+    decide(UnitOfWork(engine), org.actor("safeguarding"), escalation_id, SafeguardingDecision(
+        external_report_made=False, reason="Refused at once; no loss"))
+    return reference, report_id, plan.action_ids[0], escalation_id
+
+
+def test_rows_edited_straight_in_the_database_are_named(engine):
+    reference, report_id, action_id, escalation_id = _world(engine)
+    code, output = verify()
+    assert code == 0, output
+    assert "Current state matches the audit trail" in output
+
+    # The triggers guard only the audit table: these UPDATEs go straight through.
+    with engine.begin() as conn:
+        conn.execute(update(NearMissReport).where(NearMissReport.id == report_id)
+                     .values(status="closed"))
+        conn.execute(update(Action).where(Action.id == action_id)
+                     .values(status="verified_effective"))
+        conn.execute(update(Escalation).where(Escalation.id == escalation_id)
+                     .values(decision={"external_report_made": True, "reason": "Reported"}))
+    code, output = verify()
+    assert code == 1
+    assert "Audit chain OK" in output  # the trail itself is intact
+    assert "Current state does NOT match the audit trail in 3 places" in output
+    moved = _events(engine, "report.moved")[0]
+    assert (f"near_miss_reports row {report_id} ({reference}): status is 'closed' in the "
+            f"database, 'triaged' in the audit trail (event {moved})") in output
+    created = _events(engine, "action.created")[0]
+    assert (f"actions row {action_id} (Transfer card): status is 'verified_effective' in the "
+            f"database, 'planned' in the audit trail (event {created})") in output
+    decided = _events(engine, "escalation.decided")[0]
+    assert f"escalations row {escalation_id} (safeguarding): decision is " in output
+    assert f"in the audit trail (event {decided})" in output
+
+
+def test_rows_added_or_removed_behind_the_portal_are_named(engine):
+    _reference, _report_id, action_id, escalation_id = _world(engine)
+    with read_session(engine) as session:
+        action = session.get(Action, action_id)
+        assert action is not None
+        copied = {c.name: getattr(action, c.key) for c in Action.__table__.columns
+                  if c.name != "id"}
+    with engine.begin() as conn:
+        injected = conn.execute(insert(Action).values(**{**copied, "title": "Injected"})
+                                .returning(Action.id)).scalar_one()
+        conn.execute(text("DELETE FROM notifications WHERE escalation_id = :e"),
+                     {"e": escalation_id})
+        conn.execute(text("DELETE FROM escalations WHERE id = :e"), {"e": escalation_id})
+    code, output = verify()
+    assert code == 1
+    assert (f"actions row {injected} (Injected): (row) is present in the database, not "
+            "recorded by any event of its own in the audit trail") in output
+    assert f"escalations row {escalation_id}: (row) is missing in the database" in output
+
+
+def test_a_clean_demo_verifies_with_no_false_alarms(engine):
+    load_demo(engine, reports=400, seed=5)
+    code, output = verify()
+    assert code == 0, output
+    assert "Current state matches the audit trail" in output
+    assert "Loaded in bulk by the demo, with no event of their own (not compared): 400 " \
+           "near_miss_reports" in output
+    # Demo rows changed through the services afterwards are compared from then on.
+    with read_session(engine) as session:
+        quality = build_actor(session.scalars(select(User).where(User.username == "quality"))
+                              .one())
+        new = session.scalars(select(NearMissReport).where(NearMissReport.status == "new")
+                              .limit(1)).one()
+        action_id = session.scalar(select(Action.id).where(Action.status == "in_progress")
+                                   .order_by(Action.id).limit(1))
+    triage_report(UnitOfWork(engine), quality, new.reference, TRIAGE,
+                  expected_version=new.version_id)
+    set_status(UnitOfWork(engine), quality, action_id, ActionStatus.STOPPED,
+               note="Replaced by the new rota")
+    state = verify_state(engine)
+    assert state.ok, [m.describe() for m in state.mismatches]
+    assert state.compared["near_miss_reports"] == 1 and state.compared["actions"] >= 1
+    assert state.bulk["near_miss_reports"] == 399
+    with engine.begin() as conn:
+        conn.execute(update(Action).where(Action.id == action_id).values(status="in_progress"))
+        conn.execute(update(NearMissReport).where(NearMissReport.id == new.id)
+                     .values(severity="high"))
+    code, output = verify()
+    assert code == 1
+    assert f"actions row {action_id} " in output and "status is 'in_progress'" in output
+    assert f"near_miss_reports row {new.id} ({new.reference}): severity is 'high'" in output
+
+
+def test_verify_reads_each_table_once_whatever_its_size(engine):
+    """One query per table and one for its events (and a look for a demo load), not one per
+    row: the same statements for one report as for six."""
+    from sqlalchemy import event as sa_event
+
+    org = build_org(engine)
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert verify_state(engine).compared["near_miss_reports"] == 1
+        one = list(statements)
+        for _ in range(5):
+            file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+        statements.clear()
+        assert verify_state(engine).compared["near_miss_reports"] == 6
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert statements == one
+    selects = [s for s in one if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 3 * len(CHECKS)
+
+
+def test_the_state_check_needs_no_key_but_the_chain_does(engine, monkeypatch):
+    _world(engine)
+    monkeypatch.delenv("NEARMISS_AUDIT_KEY")
+    assert verify_state(engine).ok
+    with pytest.raises(AuditKeyProblem):
+        _chain(engine)
