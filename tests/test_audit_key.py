@@ -24,7 +24,7 @@ from core.actions.models import Action
 from core.actions.service import ActionDraft, PlanDraft, create_plan, set_status
 from core.actions.vocabulary import ActionStatus
 from core.audit.chain import AuditTrailUnsigned, event_hash, verify_chain
-from core.audit.keys import AuditKeyProblem
+from core.audit.keys import AuditKeyProblem, parse_keys
 from core.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from core.audit.seal import seal_trail
 from core.audit.state import CHECKS, verify_state
@@ -194,6 +194,16 @@ def test_key_rotation_keeps_old_events_verifying(engine, monkeypatch, tmp_path):
     key_file.write_text(f"{NEW_KEY}\n")
     code, output = verify("--chain-only")
     assert code == 1 and "BROKEN at event 1" in output and "'test'" in output
+
+
+def test_new_key_prints_the_next_key_line(monkeypatch):
+    monkeypatch.setenv("NEARMISS_AUDIT_KEY", f"1:{OTHER_SECRET},7:{'s' * 40}")
+    result = runner.invoke(app, ["audit", "new-key"])
+    assert result.exit_code == 0
+    [line] = result.output.split()
+    key_id, secret = line.split(":", 1)
+    assert key_id == "8" and len(secret) >= 60
+    assert parse_keys(line, setting="test", allow_bare=False)[0].key_id == "8"
 
 
 def test_a_key_file_others_can_read_is_refused(engine, monkeypatch, tmp_path):

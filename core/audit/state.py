@@ -24,7 +24,7 @@ from enum import Enum
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import JSON, Connection, Engine, Table, Text, cast, func, select
 
 from core.actions.models import Action, ActionPlan
 from core.audit.models import AuditEvent
@@ -232,7 +232,10 @@ def _check_table(conn: Connection, check: TableCheck, report: StateReport) -> No
     name = table.name
     columns = sorted({*(c for m in check.fields.values() for c in m.values()),
                       *(c for m in (*check.implied.values(), *check.moves.values()) for c in m)})
-    wanted = [table.c.id, *(table.c[c] for c in columns)]
+    # JSON columns come as text, parsed only for rows that have events to compare with.
+    as_text = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    wanted = [table.c.id, *(cast(table.c[c], Text).label(c) if c in as_text else table.c[c]
+                            for c in columns)]
     if check.label and check.label not in columns:
         wanted.append(table.c[check.label])
     bulk_loaded = _has_bulk_load(conn, check)
@@ -263,6 +266,8 @@ def _check_table(conn: Connection, check: TableCheck, report: StateReport) -> No
         report.compared[name] += 1
         for column, audited in expected.items():
             stored = getattr(row, column)
+            if column in as_text and stored is not None:
+                stored = json.loads(stored)
             same = stored == audited.value if audited.exact else _plain(stored) == audited.value
             if not same:
                 report.add(Mismatch(name, row.id, label, column, _shown(stored),
