@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +52,23 @@ def canonical_json(value: Any) -> str | None:
                       ensure_ascii=False)
 
 
-def _fields(event: AuditEvent) -> list[Any]:
+class EventFields(Protocol):
+    """What is signed of an event: a mapped AuditEvent or a plain row of the table."""
+
+    seq: int
+    occurred_at: datetime
+    actor_id: int | None
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str | None
+    before_json: str | None
+    after_json: str | None
+    prev_hash: str
+    key_id: str | None
+
+
+def _fields(event: EventFields) -> list[Any]:
     return [
         event.seq,
         event.occurred_at.isoformat(timespec="microseconds"),
@@ -71,12 +87,12 @@ def _text(values: list[Any]) -> bytes:
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def event_hash(event: AuditEvent) -> str:
+def event_hash(event: EventFields) -> str:
     """The legacy, unkeyed hash of an event written before the audit key existed."""
     return hashlib.sha256(_text(_fields(event))).hexdigest()
 
 
-def event_mac(event: AuditEvent, secret: bytes, head_mac: str | None) -> str:
+def event_mac(event: EventFields, secret: bytes, head_mac: str | None) -> str:
     """An event's HMAC-SHA256 over every field, the previous event's hash, its key id, and the
     signature the chain's end carried when it was appended (so a chain end moved back by
     deleting the last events cannot be built on unnoticed)."""
@@ -166,9 +182,10 @@ def verify_chain(session: Session, batch_size: int = 5000,
     if head is None:
         return broken(None, "the chain head row is missing")
     legacy_last_seq = head.legacy_last_seq or 0
+    # Plain rows, not mapped objects: a million events are read in one pass at a steady pace.
     stream = session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
-    ).scalars()
+        select(AuditEvent.__table__).order_by(AuditEvent.seq)
+        .execution_options(yield_per=batch_size))
     for event in stream:
         if event.seq != expected_seq:
             missing = f"event {expected_seq} is missing (next stored event is {event.seq})"
@@ -200,7 +217,6 @@ def verify_chain(session: Session, batch_size: int = 5000,
         expected_prev = event.hash
         expected_seq += 1
         checked += 1
-        session.expunge(event)
     if head.last_seq != checked or head.last_hash != expected_prev:
         first_bad = checked + 1 if head.last_seq > checked else head.last_seq
         return broken(first_bad, f"the chain head says {head.last_seq} events but {checked} "

@@ -151,17 +151,19 @@ class StateReport:
             self.mismatches.append(mismatch)
 
 
+_TO_JSON_FORM: dict[type, Callable[[Any], Any]] = {
+    datetime: lambda v: v.isoformat(timespec="seconds"),
+    date: lambda v: v.isoformat(),
+    Decimal: str,
+}
+
+
 def _plain(value: Any) -> Any:
     """A stored value in the form its audited JSON takes (dates as ISO text, seconds kept)."""
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+    convert = _TO_JSON_FORM.get(type(value))
+    if convert is not None:
+        return convert(value)
+    return value.value if isinstance(value, Enum) else value
 
 
 def _shown(value: Any) -> str:
@@ -170,32 +172,44 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-@dataclass
-class _Expected:
-    value: Any
-    seq: int
-    exact: bool  # compared as stored (the event's own time), not in its JSON form
+# What one action tells about a row: implied (column, value) pairs, (after key, column) pairs,
+# columns set to the event's own time, and (column, from, to) moves.
+_Plan = tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, str], ...], tuple[str, ...],
+              tuple[tuple[str, Any, Any], ...]]
+# The last audited value of a column: (value, event seq, compared as stored rather than in
+# its JSON form).
+_Expected = tuple[Any, int, bool]
 
 
-def _fold(check: TableCheck, events: list[Any]) -> dict[str, _Expected]:
+def _plans(check: TableCheck) -> dict[str, _Plan]:
+    return {action: (
+        tuple(check.implied.get(action, {}).items()),
+        tuple((k, c) for k, c in check.fields.get(action, {}).items() if k != AT),
+        tuple(c for k, c in check.fields.get(action, {}).items() if k == AT),
+        tuple((c, was, now) for c, (was, now) in check.moves.get(action, {}).items()),
+    ) for action in check.actions}
+
+
+def _fold(plans: Mapping[str, _Plan], events: list[Any]) -> dict[str, _Expected]:
     """The last audited value of each column, replaying a row's events in order."""
     expected: dict[str, _Expected] = {}
     for event in events:
-        after: dict[str, Any] = {}
-        if event.after_json:
-            loaded = json.loads(event.after_json)
-            after = loaded if isinstance(loaded, dict) else {}
-        for column, value in check.implied.get(event.action, {}).items():
-            expected[column] = _Expected(value, event.seq, False)
-        for key, column in check.fields.get(event.action, {}).items():
-            if key == AT:
-                expected[column] = _Expected(event.occurred_at, event.seq, True)
-            elif key in after:
-                expected[column] = _Expected(after[key], event.seq, False)
-        for column, (before, now) in check.moves.get(event.action, {}).items():
+        implied, from_after, at_columns, moves = plans[event.action]
+        seq = event.seq
+        for column, value in implied:
+            expected[column] = (value, seq, False)
+        if from_after and event.after_json:
+            after = json.loads(event.after_json)
+            if isinstance(after, dict):
+                for key, column in from_after:
+                    if key in after:
+                        expected[column] = (after[key], seq, False)
+        for column in at_columns:
+            expected[column] = (event.occurred_at, seq, True)
+        for column, was, now in moves:
             known = expected.get(column)
-            if known is not None and known.value == before:
-                expected[column] = _Expected(now, event.seq, False)
+            if known is not None and known[0] == was:
+                expected[column] = (now, seq, False)
     return expected
 
 
@@ -245,6 +259,9 @@ def _check_table(conn: Connection, check: TableCheck, report: StateReport) -> No
         report.add(Mismatch(name, row_id, None, "(row)", "missing",
                             f"recorded by {len(events)} events", events[-1].seq))
 
+    plans = _plans(check)
+    position = {column: index for index, column in enumerate(c.name for c in wanted)}
+    label_at = position.get(check.label) if check.label else None
     groups = _event_groups(conn, check, report)
     pending = next(groups, None)
     rows = conn.execution_options(stream_results=True, yield_per=BATCH).execute(
@@ -253,7 +270,7 @@ def _check_table(conn: Connection, check: TableCheck, report: StateReport) -> No
         while pending is not None and pending[0] < row.id:
             gone(*pending)
             pending = next(groups, None)
-        label = getattr(row, check.label) if check.label else None
+        label = row[label_at] if label_at is not None else None
         if pending is None or pending[0] != row.id:
             if bulk_loaded:
                 report.bulk[name] += 1
@@ -261,17 +278,16 @@ def _check_table(conn: Connection, check: TableCheck, report: StateReport) -> No
                 report.add(Mismatch(name, row.id, label, "(row)", "present",
                                     "not recorded by any event of its own", None))
             continue
-        expected = _fold(check, pending[1])
+        expected = _fold(plans, pending[1])
         pending = next(groups, None)
         report.compared[name] += 1
-        for column, audited in expected.items():
-            stored = getattr(row, column)
+        for column, (value, seq, exact) in expected.items():
+            stored = row[position[column]]
             if column in as_text and stored is not None:
                 stored = json.loads(stored)
-            same = stored == audited.value if audited.exact else _plain(stored) == audited.value
-            if not same:
-                report.add(Mismatch(name, row.id, label, column, _shown(stored),
-                                    _shown(audited.value), audited.seq))
+            if (stored if exact else _plain(stored)) != value:
+                report.add(Mismatch(name, row.id, label, column, _shown(stored), _shown(value),
+                                    seq))
     while pending is not None:
         gone(*pending)
         pending = next(groups, None)
