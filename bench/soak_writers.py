@@ -20,6 +20,7 @@ work = Path(tempfile.mkdtemp(prefix="nearmiss-soak-"))
 os.environ.update({
     "NEARMISS_SETTINGS": str(ROOT / "tests" / "fixtures" / "settings.yaml"),
     "NEARMISS_COOKIE_KEY": "bench-cookie-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "NEARMISS_AUDIT_KEY": "bench:bench-audit-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "NEARMISS_DATA_DIR": str(work),
 })
 

@@ -11,7 +11,8 @@ Two formats:
 
 Restore reads either format and refuses a database that already holds data unless forced; the
 audit chain is carried over as it was and a `database.restored` event is appended to it, so
-`nearmiss audit verify` passes after a round trip.
+`nearmiss audit verify` passes after a round trip (with the keys that signed the backup's events
+on the keyring). A backup taken before the audit key existed is sealed by that event.
 """
 
 from __future__ import annotations
@@ -417,6 +418,9 @@ def _load(engine: Engine, events: Iterator[Any], *, attachments_dir: Path | None
                     _drop_everything(conn)
                 # The schema the backup was taken with; upgraded after the rows are in.
                 upgrade_in(conn, header.schema_revision)
+                # A backup from before the audit key: its trail is sealed by the restore event.
+                unkeyed = "key_id" not in {c["name"] for c in
+                                           inspect(conn).get_columns("audit_events")}
                 tables = _load_rows(conn, events, header, summary, files,
                                     keep_files=attachments_dir is not None, progress=progress)
                 if not sqlite:
@@ -439,7 +443,7 @@ def _load(engine: Engine, events: Iterator[Any], *, attachments_dir: Path | None
             target.write_bytes(stored.content)
             summary.files += 1
     if origin is not None:
-        _record_restore(engine, header, summary)
+        _record_restore(engine, header, summary, seal_unsigned=unkeyed)
     return summary
 
 
@@ -491,11 +495,14 @@ def _known_revisions() -> set[str]:
     return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
-def _record_restore(engine: Engine, header: _Header, summary: BackupSummary) -> None:
+def _record_restore(engine: Engine, header: _Header, summary: BackupSummary, *,
+                    seal_unsigned: bool) -> None:
     from core.auth.actor import SYSTEM
     from core.uow import UnitOfWork
 
-    with UnitOfWork(engine) as uow:
+    # Signed with the current key; after a backup from before the audit key, this event seals
+    # the backup's legacy trail (it links to the last legacy hash).
+    with UnitOfWork(engine, seal_unsigned=seal_unsigned) as uow:
         uow.record(SYSTEM, "database.restored", "database", None,
                    after={"from": str(summary.path), "source_database": header.source,
                           "schema_revision": header.schema_revision,

@@ -1,10 +1,13 @@
-"""Bring a database to a usable state: schema migrated, taxonomy loaded, demo users if demo."""
+"""Bring a database to a usable state: schema migrated, audit trail signed, taxonomy loaded,
+demo users if demo."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.audit.keys import signing_key
+from core.audit.seal import Sealed, seal_trail, trail_is_unkeyed
 from core.auth.actor import SYSTEM
 from core.config import environment
 from core.db import engine_for
@@ -17,13 +20,23 @@ from core.uow import UnitOfWork
 class InitResult:
     database_url: str
     taxonomy: SyncResult
+    sealed: Sealed | None = None
 
 
 def initialise(database_url: str | None = None, *, taxonomy_path: Path | None = None) -> InitResult:
-    """Migrate to head and sync the taxonomy file. Safe to run again and again."""
+    """Migrate to head, sign the audit trail's end with the current key (sealing the legacy
+    events on the upgrade that introduces the key, re-signing after a key rotation) and sync
+    the taxonomy file. Safe to run again and again.
+
+    Refuses before touching the database when there is no audit key (outside demo mode).
+    """
     env = environment()
     url = database_url or env.database_url
     spec = load_taxonomy_file(taxonomy_path or env.taxonomy_path)  # fail before touching the DB
+    signing_key()
+    engine = engine_for(url)
+    unkeyed = trail_is_unkeyed(engine)
     upgrade_to_head(url)
-    result = sync_taxonomy(UnitOfWork(engine_for(url)), spec, SYSTEM)
-    return InitResult(url, result)
+    sealed = seal_trail(engine, trust_unsigned=unkeyed)
+    result = sync_taxonomy(UnitOfWork(engine), spec, SYSTEM)
+    return InitResult(url, result, sealed)

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from core.audit.chain import canonical_json, event_hash
+from core.audit.chain import canonical_json, refuse_unsigned_end, sign_and_append
+from core.audit.keys import signing_key
 from core.audit.models import AuditChainHead, AuditEvent
 from core.auth.actor import Actor
 from core.clock import utcnow
@@ -57,8 +58,10 @@ def _is_unavailable(exc: BaseException) -> bool:
 class UnitOfWork:
     """One write transaction with its audit events."""
 
-    def __init__(self, engine: Engine | None = None):
+    def __init__(self, engine: Engine | None = None, *, seal_unsigned: bool = False):
         self._engine = engine
+        # Only a seal (core/audit/seal.py) may sign a chain whose end is not signed yet.
+        self._seal_unsigned = seal_unsigned
         self.session: Session
         self._pending: list[_PendingEvent] = []
         self._wrote = False
@@ -135,13 +138,15 @@ class UnitOfWork:
     def _append_audit_events(self) -> None:
         if not self._pending:
             return
+        key = signing_key()  # no key outside demo mode: refused, and nothing is written
         # Lock the chain head: events are numbered and linked one transaction at a time.
         head = self.session.execute(
             select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
         ).scalar_one()
+        if not self._seal_unsigned:
+            refuse_unsigned_end(head)
         for pending in self._pending:
             audit_event = AuditEvent(
-                seq=head.last_seq + 1,
                 occurred_at=pending.at,
                 actor_id=pending.actor_id,
                 actor=pending.actor[:120],
@@ -150,13 +155,9 @@ class UnitOfWork:
                 entity_id=pending.entity_id,
                 before_json=canonical_json(pending.before),
                 after_json=canonical_json(pending.after),
-                prev_hash=head.last_hash,
-                hash="",
             )
-            audit_event.hash = event_hash(audit_event)
+            sign_and_append(head, audit_event, key)
             self.session.add(audit_event)
-            head.last_seq = audit_event.seq
-            head.last_hash = audit_event.hash
         self._pending.clear()
 
     def commit(self) -> None:

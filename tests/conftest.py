@@ -24,11 +24,15 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_ADMIN_URL = os.environ.get("NEARMISS_TEST_PG_ADMIN_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_COOKIE_KEY = "test-cookie-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+# The audit key every test signs with (there is no default key outside demo mode).
+TEST_AUDIT_KEY = "test:test-audit-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 # Configure the process before any core module reads its environment.
 os.environ["NEARMISS_SETTINGS"] = str(FIXTURES / "settings.yaml")
 os.environ["NEARMISS_TAXONOMY"] = str(ROOT / "data" / "taxonomy.yaml")
 os.environ["NEARMISS_COOKIE_KEY"] = TEST_COOKIE_KEY
+os.environ["NEARMISS_AUDIT_KEY"] = TEST_AUDIT_KEY
+os.environ.pop("NEARMISS_AUDIT_KEY_FILE", None)
 os.environ.setdefault("NEARMISS_ENV", "production")
 # Evidence files written by tests go to a temporary folder, not the project's data/.
 os.environ["NEARMISS_DATA_DIR"] = tempfile.mkdtemp(prefix="nearmiss-test-data-")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from core.audit.keys import audit_key_problem
 from core.auth.actor import SYSTEM
 from core.auth.service import ensure_demo_users
 from core.config import cookie_key_problem, environment
 from core.db import get_engine
+from core.errors import DomainError
 from core.migrate import schema_is_current
 from core.taxonomy.service import load_taxonomy_file, sync_taxonomy
 from core.uow import UnitOfWork
@@ -50,7 +52,7 @@ def _prepare(database_url: str, taxonomy_path: str, taxonomy_mtime: float, demo:
 def startup_problem() -> str | None:
     """Why the portal cannot serve pages right now, or None."""
     env = environment()
-    problem = cookie_key_problem(env, configured_cookie_key())
+    problem = cookie_key_problem(env, configured_cookie_key()) or audit_key_problem()
     if problem:
         return problem
     try:
@@ -59,6 +61,8 @@ def startup_problem() -> str | None:
         return f"The taxonomy file {env.taxonomy_path} is missing, so the portal cannot start."
     try:
         return _prepare(env.database_url, str(env.taxonomy_path), mtime, env.is_demo) or None
+    except DomainError as exc:  # e.g. an audit trail whose end is not signed
+        return str(exc)
     except OperationalError:
         return ("The database cannot be reached. Check NEARMISS_DATABASE_URL and that the "
                 "database server is running, then reload the page.")

@@ -1,4 +1,5 @@
-"""Audit tables: one row per event, chained by hash; a one-row head records the chain's end."""
+"""Audit tables: one row per event, chained by signed hash; a one-row signed head records the
+chain's end (see core/audit/chain.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ class AuditEvent(Base):
     before_json: Mapped[str | None] = mapped_column(Text)
     after_json: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 under the key `key_id`; for a legacy event (key_id NULL, written before the
+    # audit key existed) the unkeyed SHA-256.
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_audit_events_entity", "entity_type", "entity_id"),
@@ -36,10 +40,17 @@ class AuditEvent(Base):
 
 
 class AuditChainHead(Base):
-    """The last sequence number and hash; locked while an event is appended."""
+    """The last sequence number and hash; locked while an event is appended.
+
+    `mac` signs (last_seq, last_hash, legacy_last_seq) with the key `key_id`; `legacy_last_seq`
+    is the last event hashed without a key, recorded by the upgrade that introduced the key.
+    """
 
     __tablename__ = "audit_chain_head"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    legacy_last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    mac: Mapped[str | None] = mapped_column(String(64))
