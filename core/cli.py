@@ -450,6 +450,10 @@ def import_reports(
             span = refs[0] if len(refs) == 1 else f"{refs[0]} to {refs[-1]}"
             _say(f"Imported {result.imported} report{'s' if result.imported != 1 else ''} "
                  f"({span}) from {file}.")
+            if result.escalations:
+                _say(f"Raised {result.escalations} escalation"
+                     f"{'s' if result.escalations != 1 else ''} as the form would have (still "
+                     "at risk, safeguarding, clinical review, operations): see the inbox.")
         else:
             _say(f"No new reports imported from {file}.")
         if bad:
