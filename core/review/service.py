@@ -40,6 +40,7 @@ from core.triage.service import (
     load_report_in_scope,
     record_transition,
 )
+from core.triage.workflow import check_step
 from core.uow import UnitOfWork
 
 REVIEWABLE = (ReportStatus.IN_REVIEW, ReportStatus.ACTIONS, ReportStatus.VALIDATING)
@@ -71,6 +72,27 @@ def _in_states(report: NearMissReport, states: tuple[ReportStatus, ...], doing: 
                                           + f"; it is “{ReportStatus(report.status).label}”."})
 
 
+def _require_review_done(uow: UnitOfWork, report: NearMissReport,
+                         ) -> tuple[Review, NearMissTypeSpec]:
+    """WorkflowBlocked unless the review is complete and every "cannot proceed without" gate
+    is ticked or not applicable. Every move past review checks it, whichever service moves."""
+    review, template = _review_of(uow, report)
+    problems = review_problems(template, review.field_values,
+                               control_reliable=review.control_reliable,
+                               would_work_again=review.would_work_again,
+                               barrier_class=review.barrier_class)
+    if problems:
+        raise WorkflowBlocked("The review is not complete. " + " ".join(problems.values()),
+                              list(problems.values()))
+    checked = set(uow.session.scalars(select(GateCheck.gate_key).where(
+        GateCheck.report_id == report.id)))
+    still_open = open_gates(template, checked)
+    if still_open:
+        raise WorkflowBlocked("Cannot proceed without: " + describe(still_open) + ".",
+                              [g.label for g in still_open])
+    return review, template
+
+
 def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
                  now: datetime | None = None, rules: Settings | None = None) -> None:
     """Open the review of a triaged report, fixing the template version it is reviewed with."""
@@ -80,6 +102,12 @@ def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_vers
     with uow:
         report = load_report_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
+        # Closed -> in review is a legal move too, but it is reopening: a quality lead's, with
+        # a reason (reopen_report). Starting a review is for a triaged report only.
+        check_step(ReportStatus(report.status), ReportStatus.IN_REVIEW,
+                   only_from=(ReportStatus.TRIAGED,),
+                   why="a closed report goes back into review only when a quality lead "
+                       "reopens it, with a reason")
         record_transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,
                           reason="Review started")
         current = uow.session.get(NearMissType, report.type_key)
@@ -234,20 +262,7 @@ def finish_review(uow: UnitOfWork, actor: Actor, reference: str, *, next_step: R
         report = load_report_in_scope(session, actor, reference)
         check_version(report, expected_version, rules)
         _in_states(report, (ReportStatus.IN_REVIEW,), "finish the review")
-        review, template = _review_of(uow, report)
-        problems = review_problems(template, review.field_values,
-                                   control_reliable=review.control_reliable,
-                                   would_work_again=review.would_work_again,
-                                   barrier_class=review.barrier_class)
-        if problems:
-            raise WorkflowBlocked("The review is not complete. " + " ".join(problems.values()),
-                                  list(problems.values()))
-        checked = set(session.scalars(select(GateCheck.gate_key).where(
-            GateCheck.report_id == report.id)))
-        still_open = open_gates(template, checked)
-        if still_open:
-            raise WorkflowBlocked("Cannot proceed without: " + describe(still_open) + ".",
-                                  [g.label for g in still_open])
+        _require_review_done(uow, report)
         record_transition(uow, actor, report, next_step, now=now, reason="Review complete")
         commit_or_conflict(uow, report)
 
@@ -261,6 +276,13 @@ def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expecte
     with uow:
         report = load_report_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
+        # From actions only: a report in review gets here through finish_review, which checks
+        # the review and its gates; checked again here so no path skips them.
+        check_step(ReportStatus(report.status), ReportStatus.VALIDATING,
+                   only_from=(ReportStatus.ACTIONS,),
+                   why="finish the review first (its answers and every “cannot proceed "
+                       "without” item are checked then)")
+        _require_review_done(uow, report)
         record_transition(uow, actor, report, ReportStatus.VALIDATING, now=now,
                           reason="Actions in place; validating")
         commit_or_conflict(uow, report)
@@ -390,7 +412,7 @@ def close_report(uow: UnitOfWork, actor: Actor, reference: str, *, outcome: str,
         report = load_report_in_scope(session, actor, reference)
         check_version(report, expected_version, rules)
         _in_states(report, (ReportStatus.VALIDATING,), "close the report")
-        review, template = _review_of(uow, report)
+        review, template = _require_review_done(uow, report)
         before = {"closed_at": review.closed_at, "outcome": review.outcome}
         evidenced = set(session.scalars(select(ValidationEvidence.item_key).where(
             ValidationEvidence.report_id == report.id)))
@@ -418,6 +440,8 @@ def reopen_report(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
     with uow:
         report = load_report_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
+        check_step(ReportStatus(report.status), ReportStatus.IN_REVIEW,
+                   only_from=(ReportStatus.CLOSED,), why="only a closed report is reopened")
         review, _template = _review_of(uow, report)
         before = {"closed_at": review.closed_at, "outcome": review.outcome}
         record_transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,
