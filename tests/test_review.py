@@ -204,7 +204,7 @@ def test_a_rejected_file_is_explained_and_nothing_is_stored(engine, org):
         record_evidence(UnitOfWork(engine), supervisor, reference, "near_miss_evidence",
                         note="Photo", file=("../../etc/passwd.exe", b"MZ...."))
     assert "cannot be attached" in refused.value.errors["file"]
-    with pytest.raises(ValidationFailed, match=r"not a real \.pdf"):
+    with pytest.raises(ValidationFailed, match=r"is not a PDF"):
         record_evidence(UnitOfWork(engine), supervisor, reference, "near_miss_evidence",
                         note="Scan", file=("scan.pdf", b"<script>alert(1)</script>"))
     with read_session(engine) as session:

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.clock import to_utc, utcnow
-from core.config import Settings, environment, settings
+from core.config import Settings, settings
 from core.errors import NUL_MESSAGE, DomainError, ValidationFailed, has_nul
 from core.reports.drafts import clean_field_value
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import Barrier, ReportStatus
-from core.review.attachments import AttachmentRefused, store_file
+from core.review.attachments import attachments_dir as attachments_dir  # re-exported (CLI)
+from core.review.attachments import keep_evidence_file
 from core.review.models import (
-    Attachment,
     CommunicationDecision,
     GateCheck,
     Review,
@@ -52,10 +52,6 @@ class WorkflowBlocked(DomainError):
     def __init__(self, message: str, items: list[str]):
         super().__init__(message)
         self.items = items
-
-
-def attachments_dir() -> Any:
-    return environment().data_dir / "attachments"
 
 
 def _review_of(uow: UnitOfWork, report: NearMissReport) -> tuple[Review, NearMissTypeSpec]:
@@ -310,18 +306,8 @@ def record_evidence(uow: UnitOfWork, actor: Actor, reference: str, item_key: str
             raise ValidationFailed({"item": "That is not one of this type's validation items."})
         attachment_id = None
         if file is not None:
-            try:
-                stored = store_file(file[0], file[1], rules.attachments, attachments_dir())
-            except AttachmentRefused as exc:
-                raise ValidationFailed({"file": str(exc)}) from exc
-            attachment = Attachment(
-                report_id=report.id, original_name=stored.original_name,
-                stored_path=stored.stored_path, content_type=stored.content_type,
-                size_bytes=stored.size_bytes, sha256=stored.sha256,
-                uploaded_by_id=actor.user_id, uploaded_at=now)
-            session.add(attachment)
-            session.flush()
-            attachment_id = attachment.id
+            attachment_id = keep_evidence_file(session, actor, file, report_id=report.id,
+                                               now=now, rules=rules).id
         evidence = session.scalar(select(ValidationEvidence).where(
             ValidationEvidence.report_id == report.id, ValidationEvidence.item_key == item_key))
         before = ({"note": evidence.note, "attachment_id": evidence.attachment_id}
