@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8501
+# The portal listens on this machine only unless told otherwise (e.g. make run ADDRESS=0.0.0.0).
+ADDRESS ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test lint chromium postgres bench soak clean-db
@@ -33,7 +35,7 @@ postgres:
 run: install
 	NEARMISS_ENV=demo $(BIN)/nearmiss init
 	NEARMISS_ENV=demo $(BIN)/nearmiss demo --if-empty
-	NEARMISS_ENV=demo $(BIN)/streamlit run app.py --server.port $(PORT)
+	NEARMISS_ENV=demo $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 lint: install
 	$(BIN)/ruff check .

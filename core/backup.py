@@ -47,6 +47,7 @@ from sqlalchemy import (
 
 from core.db import refresh_planner_statistics
 from core.errors import DomainError
+from core.review.attachments import write_private
 
 DUMP_FORMAT = "nearmiss-dump"
 DUMP_VERSION = 1
@@ -439,8 +440,9 @@ def _load(engine: Engine, events: Iterator[Any], *, attachments_dir: Path | None
     if attachments_dir is not None:
         for stored in files:
             target = _safe_file_path(attachments_dir, stored.relative_path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(stored.content)
+            # Private like every evidence file: 0600 in folders 0700.
+            write_private(attachments_dir.resolve(),
+                          target.relative_to(attachments_dir.resolve()), stored.content)
             summary.files += 1
     if origin is not None:
         _record_restore(engine, header, summary, seal_unsigned=unkeyed)

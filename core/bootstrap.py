@@ -12,6 +12,7 @@ from core.auth.actor import SYSTEM
 from core.config import environment
 from core.db import engine_for
 from core.migrate import upgrade_to_head
+from core.review.attachments import attachments_dir, tighten_store
 from core.taxonomy.service import SyncResult, load_taxonomy_file, sync_taxonomy
 from core.uow import UnitOfWork
 
@@ -39,4 +40,5 @@ def initialise(database_url: str | None = None, *, taxonomy_path: Path | None = 
     upgrade_to_head(url)
     sealed = seal_trail(engine, trust_unsigned=unkeyed)
     result = sync_taxonomy(UnitOfWork(engine), spec, SYSTEM)
+    tighten_store(attachments_dir())  # evidence kept by an older release: private now too
     return InitResult(url, result, sealed)

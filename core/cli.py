@@ -455,6 +455,10 @@ def import_reports(
             _say(f"Imported {result.imported} report{'s' if result.imported != 1 else ''} "
                  f"({span}) from {file}.")
             _recompute_clusters(engine, refs)
+            if result.escalations:
+                _say(f"Raised {result.escalations} escalation"
+                     f"{'s' if result.escalations != 1 else ''} as the form would have (still "
+                     "at risk, safeguarding, clinical review, operations): see the inbox.")
         else:
             _say(f"No new reports imported from {file}.")
         if bad:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ class ReportLimits(_Strict):
     short_text_max_chars: int = Field(300, ge=20, le=5000)
     future_tolerance_minutes: int = Field(5, ge=0, le=120)
     oldest_days: int = Field(366, ge=1, le=3650)
+    # No near miss, typed or imported, happened before this day: catches a mistyped year
+    # (1900 for 2000) that would otherwise be filed under a reference of that year.
+    earliest_date: date = Field(date(2000, 1, 1), ge=date(1900, 1, 1))
 
 
 # The hard lock these keys set was replaced by throttling (see SignInRules).

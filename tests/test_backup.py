@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import stat
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -24,6 +25,7 @@ from core.demo import load_demo
 from core.models import AuditEvent, NearMissReport
 from core.review.attachments import store_file
 from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_problem
+from tests.evidence_files import png
 
 runner = CliRunner(env={"COLUMNS": "200"})
 NOW = datetime(2026, 11, 20, 12, 0)
@@ -69,7 +71,7 @@ def populated(engine: Engine, tmp_path: Path) -> Path:
     """Four months of a demo provider (reports, triage, reviews, actions) and one evidence file."""
     load_demo(engine, reports=200, seed=3, months=4, now=NOW)
     evidence = tmp_path / "evidence-source"
-    store_file("photo of the new rail.png", b"\x89PNG\r\n\x1a\n" + b"rail" * 50,
+    store_file("photo of the new rail.png", png(40, 30),
                settings().attachments, evidence)
     return evidence
 
@@ -140,6 +142,9 @@ def test_dump_round_trip_to_the_other_database_keeps_every_row_and_file(
     original = next(p for p in populated.rglob("*") if p.is_file())
     copy = restored_files / original.relative_to(populated)
     assert copy.read_bytes() == original.read_bytes()
+    # Restored evidence is as private as uploaded evidence.
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (copy, copy.parent, restored_files)] == [
+        0o600, 0o700, 0o700]
 
 
 def test_restored_database_accepts_new_reports_after_the_restored_ones(

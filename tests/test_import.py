@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 from datetime import datetime
@@ -379,3 +380,139 @@ def test_a_large_file_reports_progress_and_imports_in_one_go(engine, org, tmp_pa
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(NearMissReport)) == 500
     assert run("audit", "verify").exit_code == 0
+
+
+# -- as safe as the form: escalations, and dates that cannot be right ------------------------
+
+ESCALATING = {
+    # case: (CSV columns, the same report as a form draft's fields)
+    "still at risk": ({"still_at_risk": "yes", "immediate_safeguards": "Stayed with her."},
+                      {"still_at_risk": True, "immediate_safeguards": "Stayed with her."}),
+    "safeguarding": ({"type": "safeguarding_rights",
+                      "description": "Visitor asked Mrs K for her bank card PIN."},
+                     {"type_key": "safeguarding_rights",
+                      "description": "Visitor asked Mrs K for her bank card PIN."}),
+    "stop the line": ({"type": "skin_integrity_deterioration",
+                       "description": "Red area on his heel that did not fade; not handed over."},
+                      {"type_key": "skin_integrity_deterioration",
+                       "description": "Red area on his heel that did not fade; not handed over."}),
+    "interface": ({"interface_flag": "clinic_follow_up"}, {"interface_flag": "clinic_follow_up"}),
+}
+
+
+def _escalations_of(engine, report_id):
+    """(kind, reason, minutes to acknowledge, who was notified) of a report's escalations, and
+    its flags from the type."""
+    from core.auth.models import User
+    from core.escalation.models import Escalation, Notification
+
+    with read_session(engine) as session:
+        report = session.get(NearMissReport, report_id)
+        found = []
+        for escalation in session.scalars(select(Escalation).where(
+                Escalation.report_id == report_id).order_by(Escalation.kind)):
+            notified = sorted(session.scalars(
+                select(User.username).join(Notification, Notification.user_id == User.id)
+                .where(Notification.escalation_id == escalation.id)))
+            found.append((escalation.kind, escalation.reason,
+                          (escalation.due_at - escalation.raised_at).total_seconds() / 60,
+                          notified, escalation.raised_at))
+        return found, (report.stop_the_line, report.safeguarding)
+
+
+@pytest.mark.parametrize("case", sorted(ESCALATING))
+def test_an_imported_row_raises_the_escalations_the_form_raises(engine, org, case):
+    from core.clock import utcnow
+    from core.reports.service import file_near_miss
+    from core.uow import UnitOfWork
+    from tests.builders import draft
+
+    columns, fields = ESCALATING[case]
+    now = utcnow().replace(microsecond=0)
+    typed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **fields),
+                           now=now)
+    result = import_bytes(_csv_bytes([row(**columns)]), engine=engine, now=now)
+    assert result.committed and result.escalations > 0
+    [imported] = [r for r in reports(engine) if r.source == "import"]
+    by_form, form_flags = _escalations_of(engine, typed.id)
+    by_import, import_flags = _escalations_of(engine, imported.id)
+    assert by_form, "the form raised nothing: the case is not an escalating one"
+    # Same kinds, reasons, clocks and people told; the clock starts when the portal hears.
+    assert [e[:4] for e in by_import] == [e[:4] for e in by_form]
+    assert all(e[4] == now for e in by_import)
+    assert import_flags == form_flags
+    raised = events(engine, "escalation.raised")
+    assert {e.actor for e in raised if json.loads(e.after_json)["report"] ==
+            imported.reference} == {"system"}
+
+
+def test_a_quiet_row_raises_nothing(engine, org):
+    from core.escalation.models import Escalation
+
+    result = import_bytes(_csv_bytes([row()]), engine=engine)
+    assert result.committed and result.escalations == 0
+    with read_session(engine) as session:
+        assert session.scalars(select(Escalation)).all() == []
+
+
+def _csv_bytes(rows: list[dict[str, str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def test_dates_before_the_earliest_or_in_the_future_are_row_errors(engine, org, tmp_path):
+    path = write_csv(tmp_path / "r.csv", [
+        row(reported_at="1900-03-10 10:00"),
+        row(reported_at="2026-03-10 10:00", occurred_at="1999-12-31 23:59"),
+        row(reported_at="2099-01-01 10:00"),
+        row(reported_at="2026-03-10 10:00", occurred_at="2099-01-01 10:00"),
+        row(reported_at="2000-01-01 00:00"),  # the earliest day itself is fine
+    ])
+    result = run("import", path)
+    assert result.exit_code == 1
+    out = result.output
+    assert "line 2: reported_at: That is before 01 Jan 2000, the earliest date" in out
+    assert "line 3: occurred_at: That is before 01 Jan 2000" in out
+    assert "line 4: reported_at: is in the future" in out
+    assert "line 5: occurred_at:" in out
+    assert "line 6:" not in out
+    assert reports(engine) == []
+
+
+def test_the_earliest_date_is_a_setting(engine, org):
+    from datetime import date
+
+    from core.config import ReportLimits, settings
+
+    rules = settings().model_copy(update={"report": ReportLimits(earliest_date=date(2026, 3, 1))})
+    result = import_bytes(_csv_bytes([row(reported_at="2026-02-28 10:00"),
+                                      row(reported_at="2026-03-01 10:00")]), engine=engine,
+                          rules=rules, skip_invalid=True)
+    assert [r.line for r in result.rejected] == [2] and result.imported == 1
+    assert "before 01 Mar 2026" in result.rejected[0].error_text
+
+
+def test_the_form_refuses_a_date_before_the_earliest_too(engine, org):
+    from datetime import date
+
+    from core.config import ReportLimits, settings
+    from core.errors import ValidationFailed
+    from core.reports.service import file_near_miss
+    from core.uow import UnitOfWork
+    from tests.builders import draft, local_now
+
+    # Even where the form's age limit would allow it (a provider with a long oldest_days).
+    rules = settings().model_copy(update={"report": ReportLimits(
+        oldest_days=3650, earliest_date=date(local_now().year, 1, 1))})
+    old = local_now().replace(year=local_now().year - 1)
+    with pytest.raises(ValidationFailed) as refused:
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=old),
+                       rules=rules)
+    assert "the earliest date the portal accepts" in refused.value.errors["occurred_at"]
+    with pytest.raises(ValidationFailed) as refused:
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"),
+                       draft(org, occurred_at=old.replace(year=1900)))
+    assert "before 01 Jan 2000" in refused.value.errors["occurred_at"]

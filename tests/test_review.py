@@ -25,6 +25,7 @@ from core.review.service import (
     check_gate,
     close_report,
     finish_review,
+    move_to_validating,
     record_communication,
     record_evidence,
     reopen_report,
@@ -203,7 +204,7 @@ def test_a_rejected_file_is_explained_and_nothing_is_stored(engine, org):
         record_evidence(UnitOfWork(engine), supervisor, reference, "near_miss_evidence",
                         note="Photo", file=("../../etc/passwd.exe", b"MZ...."))
     assert "cannot be attached" in refused.value.errors["file"]
-    with pytest.raises(ValidationFailed, match=r"not a real \.pdf"):
+    with pytest.raises(ValidationFailed, match=r"is not a PDF"):
         record_evidence(UnitOfWork(engine), supervisor, reference, "near_miss_evidence",
                         note="Scan", file=("scan.pdf", b"<script>alert(1)</script>"))
     with read_session(engine) as session:
@@ -294,3 +295,84 @@ def test_similar_mismatches_elsewhere_are_offered_for_root_cause_analysis(engine
     with read_session(engine) as session:
         view = review_view(session, org.actor("quality"), reference)
     assert view.similar_elsewhere == [elsewhere]
+
+
+def test_a_report_in_review_cannot_skip_to_validating_and_closure_through_core(engine, org):
+    from core.triage.workflow import IllegalMove
+
+    reference = file_and_triage(engine, org, *NEAR_FALL[:2])
+    supervisor = org.actor("supervisor")
+    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]))
+    with read_session(engine) as session:
+        view = review_view(session, supervisor, reference)
+    for item in view.template.validation:  # evidence is no way round an open gate
+        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen")
+    # The page hides "Actions in place: validate" while in review; a direct call is refused.
+    with pytest.raises(IllegalMove, match="finish the review first"):
+        move_to_validating(UnitOfWork(engine), supervisor, reference,
+                           expected_version=version(engine, reference))
+    with pytest.raises(ValidationFailed):
+        close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",
+                     expected_version=version(engine, reference))
+    assert status(engine, reference) is ReportStatus.IN_REVIEW
+    # Through the review, with every gate ticked, it moves on as before.
+    for gate in view.template.gates:
+        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done")
+    finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.ACTIONS,
+                  expected_version=version(engine, reference))
+    move_to_validating(UnitOfWork(engine), supervisor, reference,
+                       expected_version=version(engine, reference))
+    assert status(engine, reference) is ReportStatus.VALIDATING
+
+
+def test_closing_checks_the_gates_again(engine, org):
+    # A report that reached validating with a gate open (a database edit, an older release) is
+    # not closed over it.
+    from core.review.models import GateCheck
+
+    reference = file_and_triage(engine, org, *NEAR_FALL[:2])
+    supervisor = org.actor("supervisor")
+    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]))
+    with read_session(engine) as session:
+        view = review_view(session, supervisor, reference)
+    for gate in view.template.gates:
+        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done")
+    finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.VALIDATING,
+                  expected_version=version(engine, reference))
+    for item in view.template.validation:
+        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen")
+    with UnitOfWork(engine) as uow:
+        gate = uow.session.scalar(select(GateCheck).where(
+            GateCheck.gate_key == view.template.gates[0].key))
+        uow.session.delete(gate)
+        uow.record(SYSTEM, "test.gate_removed", "near_miss_report", None)
+        uow.commit()
+    with pytest.raises(WorkflowBlocked, match="Cannot proceed without"):
+        close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",
+                     expected_version=version(engine, reference))
+    assert status(engine, reference) is ReportStatus.VALIDATING
+
+
+def test_starting_a_review_does_not_reopen_a_closed_report(engine, org):
+    from core.triage.workflow import IllegalMove
+
+    reference = file_and_triage(engine, org, *NEAR_FALL[:2])
+    supervisor = org.actor("supervisor")
+    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]))
+    with read_session(engine) as session:
+        view = review_view(session, supervisor, reference)
+    for gate in view.template.gates:
+        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done")
+    finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.VALIDATING,
+                  expected_version=version(engine, reference))
+    for item in view.template.validation:
+        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen")
+    close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",
+                 expected_version=version(engine, reference))
+    # Closed -> in review is reopening: a quality lead's, with a reason. Not "start review".
+    with pytest.raises(IllegalMove, match="quality lead reopens"):
+        start_review(UnitOfWork(engine), supervisor, reference,
+                     expected_version=version(engine, reference))
+    assert status(engine, reference) is ReportStatus.CLOSED
+    with read_session(engine) as session:
+        assert session.scalar(select(Review)).closed_at is not None

@@ -14,10 +14,12 @@ import streamlit as st
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
+from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.reports.detail import ReportDetail
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
-from core.review.queries import ReviewView
+from core.review.attachments import DOWNLOAD_MIME, safe_name
+from core.review.queries import ReviewView, evidence_download
 from core.review.service import (
     CommunicationInput,
     ReviewInput,
@@ -237,6 +239,9 @@ def validation_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
                            + (f" · file: {status.attachment_name}" if status.attachment_name
                               else ""))
                 st.text(status.note)
+            if status.attachment_id is not None:
+                _download(actor, status.attachment_id, status.attachment_name or "evidence",
+                          _key(reference, f"evidence.{item.key}.download"))
             if not editable:
                 continue
             base = _key(reference, f"evidence.{item.key}")
@@ -254,6 +259,16 @@ def validation_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
                 _error(f"evidence.{item.key}")
                 st.button("Save evidence", key=base + ".save", on_click=_save_evidence,
                           args=(actor, reference, item.key))
+
+
+def _download(actor: Actor, attachment_id: int, name: str, key: str) -> None:
+    """An evidence file only ever as a download (read when clicked), never shown inline."""
+    def data() -> bytes:
+        with read_session() as session:
+            return evidence_download(session, actor, attachment_id).data
+
+    st.download_button("Download the file", data=data, file_name=safe_name(name),
+                       mime=DOWNLOAD_MIME, key=key, icon=":material/download:")
 
 
 def _save_evidence(actor: Actor, reference: str, item_key: str) -> None:

@@ -479,13 +479,17 @@ class LinkedReport:
 
 def linked_reports(session: Session, actor: Actor, references: list[str],
                    ) -> tuple[list[LinkedReport], list[str]]:
-    """The reports a plan in the builder would link (in the actor's scope), and the
-    references not found among the actor's services."""
+    """The linked reports the actor may open (a role that opens near-miss reports, and a
+    service of theirs: a supervisor sees their own services' only), and the references not
+    listed. Anyone else who sees the action register gets none of them."""
     require(actor, Capability.VIEW_ACTIONS)
+    may_open = can(actor, Capability.VIEW_REPORT)
     found: list[LinkedReport] = []
     missing: list[str] = []
     for reference in dict.fromkeys(r.strip().upper() for r in references if r.strip()):
         try:
+            if not may_open:
+                raise NotFound(reference)
             report = load_report_in_scope(session, actor, reference)
         except NotFound:
             missing.append(reference)

@@ -41,9 +41,8 @@ from core.errors import (
 )
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
-from core.review.attachments import AttachmentRefused, store_file
-from core.review.models import Attachment, RootCauseAnalysis
-from core.review.service import attachments_dir
+from core.review.attachments import keep_evidence_file
+from core.review.models import RootCauseAnalysis
 from core.triage.episodes import link_plan
 from core.triage.service import load_report_in_scope
 from core.uow import UnitOfWork
@@ -423,18 +422,8 @@ def complete_evidence_check(uow: UnitOfWork, actor: Actor, check_id: int, *, not
             raise ValidationFailed({"note": "The action is closed; its evidence is final."})
         attachment_id = None
         if file is not None:
-            try:
-                stored = store_file(file[0], file[1], rules.attachments, attachments_dir())
-            except AttachmentRefused as exc:
-                raise ValidationFailed({"file": str(exc)}) from exc
-            attachment = Attachment(report_id=None, original_name=stored.original_name,
-                                    stored_path=stored.stored_path,
-                                    content_type=stored.content_type,
-                                    size_bytes=stored.size_bytes, sha256=stored.sha256,
-                                    uploaded_by_id=actor.user_id, uploaded_at=now)
-            session.add(attachment)
-            session.flush()
-            attachment_id = attachment.id
+            attachment_id = keep_evidence_file(session, actor, file, report_id=None, now=now,
+                                               rules=rules).id
         before = {"completed_at": check.completed_at, "note": check.note}
         check.completed_at, check.completed_by_id, check.note = now, actor.user_id, note.strip()
         if attachment_id is not None:

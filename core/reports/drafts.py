@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from core.config import ReportLimits
@@ -97,6 +97,12 @@ def clean_field_value(spec: FieldSpec, raw: Any, limits: ReportLimits) -> tuple[
     return None, "Unsupported field."
 
 
+def before_earliest(limits: ReportLimits) -> str:
+    """Why a date before the earliest accepted one is refused (form and import)."""
+    return (f"That is before {limits.earliest_date:%d %b %Y}, the earliest date the portal "
+            "accepts. Check the year.")
+
+
 def validate_draft(
     draft: NearMissDraft,
     *,
@@ -138,6 +144,9 @@ def validate_draft(
     else:
         if draft.occurred_at > now_local + timedelta(minutes=limits.future_tolerance_minutes):
             errors["occurred_at"] = "That time is in the future. When did it happen?"
+        elif draft.occurred_at < datetime.combine(limits.earliest_date, time.min):
+            # Applies to imports too (allow_old or not): a year typed wrong, not an old event.
+            errors["occurred_at"] = before_earliest(limits)
         elif not allow_old and draft.occurred_at < now_local - timedelta(days=limits.oldest_days):
             errors["occurred_at"] = (f"That is more than {limits.oldest_days} days ago. "
                                      "Ask your supervisor how to record older events.")

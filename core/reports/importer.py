@@ -19,8 +19,9 @@ reference number (e.g. NM-2025-00042) and an entry in the audit trail.
 - `reported_at`: when the near miss was reported, as an ISO 8601 date and time, e.g.
   `2025-03-14 09:30` or `2025-03-14T09:30:00`. Without a UTC offset it is the provider's local
   time (`timezone` in data/settings.yaml); with one (`2025-03-14T14:30:00Z`, `...+01:00`) it is
-  converted. It must not be in the future. The reference number's year is the local year of
-  this date.
+  converted. It must not be in the future, nor before the earliest date the portal accepts
+  (`report.earliest_date` in data/settings.yaml, 2000-01-01 unless changed), which catches a
+  mistyped year. The reference number's year is the local year of this date.
 - `type`: the near-miss type, by key or by the name shown in the portal (any capitalisation):
   `transfer_near_fall` (Transfer / near fall), `medication_discrepancy`,
   `staffing_visit_continuity`, `skin_integrity_deterioration`, `interface_failure`,
@@ -37,7 +38,7 @@ reference number (e.g. NM-2025-00042) and an entry in the audit trail.
 ### Optional columns (leave the cell empty when it does not apply)
 
 - `occurred_at`: when it happened, same format as `reported_at`; empty means the same time as
-  `reported_at`. It must not be after `reported_at`.
+  `reported_at`. It must not be after `reported_at`, nor before the earliest date.
 - `person_ref`: the local reference of the person supported (e.g. `MH-01`); the person must
   belong to the row's service.
 - `route`: a route or home care run of that service, by name.
@@ -60,6 +61,11 @@ file can be imported as it is.
   `--create-missing` creates it instead, in the same transaction (a new service has no region
   until an administrator sets one).
 - Imported reports are new reports waiting for triage, with no reporter and source "import".
+- An imported report raises the same escalations as one filed on the form, from the moment of
+  the import: a row still at risk alerts the service's supervisors, a safeguarding type
+  alerts the safeguarding lead, a stop-the-line type asks for a same-day clinical review and an
+  interface flag or operations type asks operations to map the pathway, each with its
+  notifications (and emails, when configured) and its acknowledgement clock.
   Importing the same file again does not duplicate anything: rows imported before are skipped
   and listed. Two identical rows in one file are refused.
 - Text is stored exactly as typed, including text that starts with `=`, `+`, `-` or `@`;
@@ -74,7 +80,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -90,9 +96,14 @@ from core.db import get_engine, read_session
 from core.errors import DomainError
 from core.organisation import service as org
 from core.organisation.models import Location, PersonSupported, Route, Service, StaffGroup
-from core.reports.drafts import NearMissDraft, PlaceLookup, validate_draft
+from core.reports.drafts import NearMissDraft, PlaceLookup, before_earliest, validate_draft
 from core.reports.models import NearMissReport
-from core.reports.service import next_reference, report_snapshot
+from core.reports.service import (
+    mark_type_signals,
+    next_reference,
+    raise_new_report_escalations,
+    report_snapshot,
+)
 from core.reports.vocabulary import Barrier, ReportStatus
 from core.taxonomy.models import NearMissType
 from core.taxonomy.schema import TaxonomySpec
@@ -177,6 +188,7 @@ class ImportResult:
     rejected: list[RejectedRow] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     already_imported: list[AlreadyImported] = field(default_factory=list)
+    escalations: int = 0  # raised by the imported reports, as the form would have
     committed: bool = False
 
     @property
@@ -507,6 +519,7 @@ class _Checker:
         self.now = now
         self.now_local = to_local(now, rules.zone)
         self.tolerance = timedelta(minutes=rules.report.future_tolerance_minutes)
+        self.earliest = datetime.combine(rules.report.earliest_date, time.min)
 
     def check(self, line: int, cells: dict[str, str]) -> tuple[_GoodRow | None, dict[str, str]]:
         errors: dict[str, str] = {}
@@ -519,6 +532,8 @@ class _Checker:
             errors["reported_at"] = problem
         elif reported is not None and reported > self.now + self.tolerance:
             errors["reported_at"] = "is in the future"
+        elif reported is not None and to_local(reported, self.zone) < self.earliest:
+            errors["reported_at"] = before_earliest(self.rules.report)
         occurred = reported
         if cell("occurred_at"):
             occurred, problem = parse_moment(cell("occurred_at"), self.zone)
@@ -700,13 +715,15 @@ def import_bytes(data: bytes, *, source: str = "the file", engine: Engine | None
     good = [row for row in good if row.submission_key not in existing]
     if (result.rejected and not skip_invalid) or not good:
         return result
-    _write(engine, good, ref, rules, result, progress)
+    _write(engine, good, ref, taxonomy, rules, now, result, progress)
     return result
 
 
-def _write(engine: Engine, good: list[_GoodRow], ref: _Reference, rules: Settings,
-           result: ImportResult, progress: ImportProgress | None) -> None:
-    """Create what is missing and store the reports, all in one transaction."""
+def _write(engine: Engine, good: list[_GoodRow], ref: _Reference, taxonomy: TaxonomySpec,
+           rules: Settings, now: datetime, result: ImportResult,
+           progress: ImportProgress | None) -> None:
+    """Create what is missing and store the reports, all in one transaction, raising the
+    escalations each needs exactly as the form does."""
     with UnitOfWork(engine) as uow:
         session = uow.session
         real: dict[int, int] = {}
@@ -767,6 +784,7 @@ def _write(engine: Engine, good: list[_GoodRow], ref: _Reference, rules: Setting
                 source="import",
                 submission_key=row.submission_key,
             )
+            mark_type_signals(report, taxonomy.type(draft.type_key))
             session.add(report)
             batch.append(report)
             if len(batch) >= WRITE_BATCH or done == len(good):
@@ -774,6 +792,9 @@ def _write(engine: Engine, good: list[_GoodRow], ref: _Reference, rules: Setting
                 for stored in batch:
                     uow.record(SYSTEM, "report.imported", "near_miss_report", stored.id,
                                after=report_snapshot(stored))
+                    result.escalations += len(raise_new_report_escalations(
+                        uow, SYSTEM, stored, taxonomy.type(stored.type_key), now=now,
+                        rules=rules))
                     result.references.append(stored.reference)
                 batch.clear()
             if progress:

@@ -18,6 +18,7 @@ from core.clock import to_local, to_utc, utcnow
 from core.config import Settings, settings
 from core.db import read_session
 from core.errors import ValidationFailed, has_nul
+from core.escalation.models import Escalation
 from core.escalation.rules import needs_for_new_report
 from core.escalation.service import raise_escalation
 from core.feedback.followup import hash_code, new_follow_up_code
@@ -26,6 +27,7 @@ from core.reports.drafts import NearMissDraft, validate_draft
 from core.reports.models import NearMissReport, ReferenceCounter
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.models import NearMissType
+from core.taxonomy.schema import NearMissTypeSpec
 from core.taxonomy.service import live_taxonomy
 from core.triage.episodes import FilingClusters, assess_at_filing
 from core.triage.recurrence import propose_recurrence, related_reports
@@ -87,6 +89,26 @@ def report_snapshot(report: NearMissReport) -> dict[str, Any]:
         "status": report.status,
         "source": report.source,
     }
+
+
+def mark_type_signals(report: NearMissReport, type_spec: NearMissTypeSpec) -> None:
+    """The flags a new report takes from its type. Set them before the insert: set after it,
+    they would count as a second version of the report."""
+    report.stop_the_line = type_spec.stop_the_line
+    report.safeguarding = type_spec.safeguarding_signal
+
+
+def raise_new_report_escalations(uow: UnitOfWork, who: Actor | None, report: NearMissReport,
+                                 type_spec: NearMissTypeSpec, *, now: datetime,
+                                 rules: Settings) -> list[Escalation]:
+    """Raise what a new report needs at once (safeguarding, a supervisor alert when someone is
+    still at risk, a same-day clinical review, the operations pathway), with its notifications
+    and its acknowledgement clock from `now`. The form and the CSV import both file through
+    this, so an imported report is escalated exactly as a typed one. Call inside `with uow:`
+    after the report is flushed."""
+    return [raise_escalation(uow, who, report, need.kind, need.reason, now=now, rules=rules)
+            for need in needs_for_new_report(type_spec, still_at_risk=report.still_at_risk,
+                                             interface_flag=report.interface_flag)]
 
 
 def _existing_submission(session: Session, key: str) -> FiledReport | None:
@@ -176,8 +198,7 @@ def file_near_miss(uow: UnitOfWork, actor: Actor, draft: NearMissDraft, *,
                 source="form",
                 submission_key=draft.submission_key,
             )
-            report.stop_the_line = type_spec.stop_the_line
-            report.safeguarding = type_spec.safeguarding_signal
+            mark_type_signals(report, type_spec)
             # Without a name, a private code (only its hash kept) lets them hear what changed.
             follow_up_code = new_follow_up_code() if draft.anonymous else None
             if follow_up_code is not None:
@@ -191,9 +212,7 @@ def file_near_miss(uow: UnitOfWork, actor: Actor, draft: NearMissDraft, *,
             uow.record(who, "report.filed", "near_miss_report", report.id, at=now,
                        after={**report_snapshot(report), "cluster_with": clusters.member_ids,
                               "clusters": clusters.episodes})
-            for need in needs_for_new_report(type_spec, still_at_risk=report.still_at_risk,
-                                             interface_flag=report.interface_flag):
-                raise_escalation(uow, who, report, need.kind, need.reason, now=now, rules=rules)
+            raise_new_report_escalations(uow, who, report, type_spec, now=now, rules=rules)
             uow.commit()
             return FiledReport(report.id, report.reference, type_spec.name, report.still_at_risk,
                                stop_the_line=type_spec.stop_the_line,

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
+from core.db import storable_id
 from core.errors import NotFound
 from core.reports.models import NearMissReport
+from core.review.attachments import DOWNLOAD_MIME, attachments_dir, read_file, safe_name
 from core.review.models import (
     Attachment,
     CommunicationDecision,
@@ -175,9 +177,26 @@ def review_view(session: Session, actor: Actor, reference: str) -> ReviewView | 
 def attachment_for(session: Session, actor: Actor, attachment_id: int) -> Attachment:
     """An attachment the actor may download (it belongs to a report in their services)."""
     require(actor, Capability.REVIEW)
-    attachment = session.get(Attachment, attachment_id)
+    attachment = session.get(Attachment, attachment_id) if storable_id(attachment_id) else None
     report = session.get(NearMissReport, attachment.report_id) if attachment else None
     if attachment is None or report is None or not actor.covers_service(report.service_id):
         raise NotFound("No such file among your services.")
     return attachment
 
+
+
+@dataclass(frozen=True)
+class EvidenceDownload:
+    """An evidence file as the page offers it: always a download (a generic type, so no
+    browser shows it inline), under a name with nothing odd in it."""
+
+    file_name: str
+    data: bytes
+    mime: str = DOWNLOAD_MIME
+
+
+def evidence_download(session: Session, actor: Actor, attachment_id: int) -> EvidenceDownload:
+    """The stored bytes of an evidence file the actor may download (NotFound otherwise)."""
+    attachment = attachment_for(session, actor, attachment_id)
+    return EvidenceDownload(safe_name(attachment.original_name),
+                            read_file(attachment.stored_path, attachments_dir()))

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.clock import to_utc, utcnow
-from core.config import Settings, environment, settings
+from core.config import Settings, settings
 from core.errors import NUL_MESSAGE, DomainError, ValidationFailed, has_nul
 from core.reports.drafts import clean_field_value
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import Barrier, ReportStatus
-from core.review.attachments import AttachmentRefused, store_file
+from core.review.attachments import attachments_dir as attachments_dir  # re-exported (CLI)
+from core.review.attachments import keep_evidence_file
 from core.review.models import (
-    Attachment,
     CommunicationDecision,
     GateCheck,
     Review,
@@ -40,6 +40,7 @@ from core.triage.service import (
     load_report_in_scope,
     record_transition,
 )
+from core.triage.workflow import check_step
 from core.uow import UnitOfWork
 
 REVIEWABLE = (ReportStatus.IN_REVIEW, ReportStatus.ACTIONS, ReportStatus.VALIDATING)
@@ -51,10 +52,6 @@ class WorkflowBlocked(DomainError):
     def __init__(self, message: str, items: list[str]):
         super().__init__(message)
         self.items = items
-
-
-def attachments_dir() -> Any:
-    return environment().data_dir / "attachments"
 
 
 def _review_of(uow: UnitOfWork, report: NearMissReport) -> tuple[Review, NearMissTypeSpec]:
@@ -71,6 +68,27 @@ def _in_states(report: NearMissReport, states: tuple[ReportStatus, ...], doing: 
                                           + f"; it is “{ReportStatus(report.status).label}”."})
 
 
+def _require_review_done(uow: UnitOfWork, report: NearMissReport,
+                         ) -> tuple[Review, NearMissTypeSpec]:
+    """WorkflowBlocked unless the review is complete and every "cannot proceed without" gate
+    is ticked or not applicable. Every move past review checks it, whichever service moves."""
+    review, template = _review_of(uow, report)
+    problems = review_problems(template, review.field_values,
+                               control_reliable=review.control_reliable,
+                               would_work_again=review.would_work_again,
+                               barrier_class=review.barrier_class)
+    if problems:
+        raise WorkflowBlocked("The review is not complete. " + " ".join(problems.values()),
+                              list(problems.values()))
+    checked = set(uow.session.scalars(select(GateCheck.gate_key).where(
+        GateCheck.report_id == report.id)))
+    still_open = open_gates(template, checked)
+    if still_open:
+        raise WorkflowBlocked("Cannot proceed without: " + describe(still_open) + ".",
+                              [g.label for g in still_open])
+    return review, template
+
+
 def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
                  now: datetime | None = None, rules: Settings | None = None) -> None:
     """Open the review of a triaged report, fixing the template version it is reviewed with."""
@@ -80,6 +98,12 @@ def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_vers
     with uow:
         report = load_report_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
+        # Closed -> in review is a legal move too, but it is reopening: a quality lead's, with
+        # a reason (reopen_report). Starting a review is for a triaged report only.
+        check_step(ReportStatus(report.status), ReportStatus.IN_REVIEW,
+                   only_from=(ReportStatus.TRIAGED,),
+                   why="a closed report goes back into review only when a quality lead "
+                       "reopens it, with a reason")
         record_transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,
                           reason="Review started")
         current = uow.session.get(NearMissType, report.type_key)
@@ -234,20 +258,7 @@ def finish_review(uow: UnitOfWork, actor: Actor, reference: str, *, next_step: R
         report = load_report_in_scope(session, actor, reference)
         check_version(report, expected_version, rules)
         _in_states(report, (ReportStatus.IN_REVIEW,), "finish the review")
-        review, template = _review_of(uow, report)
-        problems = review_problems(template, review.field_values,
-                                   control_reliable=review.control_reliable,
-                                   would_work_again=review.would_work_again,
-                                   barrier_class=review.barrier_class)
-        if problems:
-            raise WorkflowBlocked("The review is not complete. " + " ".join(problems.values()),
-                                  list(problems.values()))
-        checked = set(session.scalars(select(GateCheck.gate_key).where(
-            GateCheck.report_id == report.id)))
-        still_open = open_gates(template, checked)
-        if still_open:
-            raise WorkflowBlocked("Cannot proceed without: " + describe(still_open) + ".",
-                                  [g.label for g in still_open])
+        _require_review_done(uow, report)
         record_transition(uow, actor, report, next_step, now=now, reason="Review complete")
         commit_or_conflict(uow, report)
 
@@ -261,6 +272,13 @@ def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expecte
     with uow:
         report = load_report_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
+        # From actions only: a report in review gets here through finish_review, which checks
+        # the review and its gates; checked again here so no path skips them.
+        check_step(ReportStatus(report.status), ReportStatus.VALIDATING,
+                   only_from=(ReportStatus.ACTIONS,),
+                   why="finish the review first (its answers and every “cannot proceed "
+                       "without” item are checked then)")
+        _require_review_done(uow, report)
         record_transition(uow, actor, report, ReportStatus.VALIDATING, now=now,
                           reason="Actions in place; validating")
         commit_or_conflict(uow, report)
@@ -288,18 +306,8 @@ def record_evidence(uow: UnitOfWork, actor: Actor, reference: str, item_key: str
             raise ValidationFailed({"item": "That is not one of this type's validation items."})
         attachment_id = None
         if file is not None:
-            try:
-                stored = store_file(file[0], file[1], rules.attachments, attachments_dir())
-            except AttachmentRefused as exc:
-                raise ValidationFailed({"file": str(exc)}) from exc
-            attachment = Attachment(
-                report_id=report.id, original_name=stored.original_name,
-                stored_path=stored.stored_path, content_type=stored.content_type,
-                size_bytes=stored.size_bytes, sha256=stored.sha256,
-                uploaded_by_id=actor.user_id, uploaded_at=now)
-            session.add(attachment)
-            session.flush()
-            attachment_id = attachment.id
+            attachment_id = keep_evidence_file(session, actor, file, report_id=report.id,
+                                               now=now, rules=rules).id
         evidence = session.scalar(select(ValidationEvidence).where(
             ValidationEvidence.report_id == report.id, ValidationEvidence.item_key == item_key))
         before = ({"note": evidence.note, "attachment_id": evidence.attachment_id}
@@ -390,7 +398,7 @@ def close_report(uow: UnitOfWork, actor: Actor, reference: str, *, outcome: str,
         report = load_report_in_scope(session, actor, reference)
         check_version(report, expected_version, rules)
         _in_states(report, (ReportStatus.VALIDATING,), "close the report")
-        review, template = _review_of(uow, report)
+        review, template = _require_review_done(uow, report)
         before = {"closed_at": review.closed_at, "outcome": review.outcome}
         evidenced = set(session.scalars(select(ValidationEvidence.item_key).where(
             ValidationEvidence.report_id == report.id)))
@@ -418,6 +426,8 @@ def reopen_report(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
     with uow:
         report = load_report_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
+        check_step(ReportStatus(report.status), ReportStatus.IN_REVIEW,
+                   only_from=(ReportStatus.CLOSED,), why="only a closed report is reopened")
         review, _template = _review_of(uow, report)
         before = {"closed_at": review.closed_at, "outcome": review.outcome}
         record_transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,

@@ -8,6 +8,8 @@ whole history). A closed report is reopened into review only by a quality lead (
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from core.errors import DomainError
 from core.reports.vocabulary import ReportStatus as S
 
@@ -60,3 +62,12 @@ def check_move(current: S, target: S) -> None:
     else:
         why = _WHY.get((current, target), "that is not the next step in the workflow")
     raise IllegalMove(f"Cannot move from “{current.label}” to “{target.label}”: {why}.")
+
+
+def check_step(current: S, target: S, *, only_from: Collection[S], why: str) -> None:
+    """`check_move` for a use case that makes a legal move from some of its sources only (e.g.
+    closed -> in review is reopening, not starting a review); `why` says what to do instead."""
+    check_move(current, target)
+    if current not in only_from:
+        raise IllegalMove(f"Cannot move from “{current.label}” to “{target.label}” this way: "
+                          f"{why}.")
