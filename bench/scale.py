@@ -275,8 +275,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
         with read_session() as session:
             cv.trend(session, commissioner, gov.Scope(period.start - timedelta(weeks=26),
                                                       period.end))
-            for dimension in cv.DIMENSIONS:
-                cv.breakdown(session, commissioner, quarter_scope, dimension)
+            cv.breakdowns(session, commissioner, quarter_scope)  # the page's tables too
             cv.clusters(session, commissioner, quarter_scope)
             cv.action_register(session, commissioner, start=period.start, end=period.end)
             cv.escalations(session, commissioner, quarter_scope)

@@ -767,14 +767,15 @@ def export_command(
 ) -> None:
     """Export the evidence of a period: the governance pack as PDF, or its tables.
 
-    For a commissioner the spreadsheets hold counts (small ones hidden, with complements) and
-    the de-identified action register; for a board, the reports themselves. Spreadsheet
-    formulas are always escaped. Every export is recorded in the audit trail.
+    For a commissioner the spreadsheets hold counts (small ones hidden, with complements; over
+    time at the level the counts allow), the de-identified action register and notes on the
+    labels (a Notes sheet; at the foot of each CSV); for a board, the reports themselves.
+    Spreadsheet formulas are always escaped. Every export is recorded in the audit trail.
     """
     from core.commissioner.access import record_access
     from core.commissioner.period import parse_period
     from core.db import read_session
-    from core.exports.pack import AUDIENCES, build_pack, export_tables
+    from core.exports.pack import AUDIENCES, build_pack, export_tables, note_lines
     from core.exports.spreadsheet import to_csv, to_xlsx_book
     from core.uow import UnitOfWork
 
@@ -801,9 +802,13 @@ def export_command(
                 else:
                     names = {name.lower().replace(" ", "_"): name for name in sheets}
                     wanted = table or next(iter(names))
+                    if wanted == "by_week_and_type" and "by_time_and_type" in names:
+                        wanted = "by_time_and_type"  # its name before the level was chosen
                     if wanted not in names:
                         _fail(f"--table must be one of {', '.join(names)}.", code=2)
-                    content = to_csv(sheets[names[wanted]])
+                    # Every table carries the notes on its labels at its foot.
+                    notes = note_lines(sheets) if names[wanted] != "Notes" else []
+                    content = to_csv(sheets[names[wanted]], notes=notes)
         out.write_bytes(content)
         record_access(UnitOfWork(engine), SYSTEM, f"pack:{chosen.label}", exported=True,
                       details={"format": output_format, "audience": audience,

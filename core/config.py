@@ -227,6 +227,9 @@ class CommissionerRules(_Strict):
     """What leaves the provider for commissioners and funders."""
 
     suppress_below: int = Field(5, ge=2, le=100)  # counts from 1 to this minus 1 are hidden
+    # A table over time is published at the finest level (week, month, quarter) hiding at most
+    # this share of the cells that are not 0.
+    max_hidden_share: float = Field(0.25, ge=0, le=1)
 
 
 class Settings(_Strict):

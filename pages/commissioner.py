@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.commissioner import views as cv
-from core.commissioner.deid import show
+from core.commissioner.deid import label_notes, show
 from core.db import read_session
 from core.metrics.governance import Scope
 from ui import governance as gv
@@ -22,7 +22,7 @@ st.caption("How near misses are captured, triaged and turned into verified impro
            "Nothing here identifies a person supported, a worker or a reporter: there is no "
            "free text, dates are shown by week, and counts below "
            f"{cv.threshold()} are hidden (with the next smallest where a total could reveal "
-           "them).")
+           "them). How to read the labels: see the notes at the foot of the page.")
 period = period_picker("evidence_period")
 scope = Scope(period.start, period.end)
 log_view(actor, f"evidence:{period.label}")
@@ -31,7 +31,8 @@ st.page_link("pages/governance_pack.py", label="Download the governance pack (PD
 
 with read_session() as session:
     trend = cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end))
-    breakdowns = {d: cv.breakdown(session, actor, scope, d) for d in cv.DIMENSIONS}
+    tables = cv.type_tables(session, actor, scope, period_name=period.label)
+    breakdowns = cv.breakdowns(session, actor, scope, tables=tables)
     clusters = cv.clusters(session, actor, scope)
     register = cv.action_register(session, actor, start=period.start, end=period.end)
     escalations = cv.escalations(session, actor, scope)
@@ -51,13 +52,14 @@ trend_tab, where_tab, clusters_tab, actions_tab, escalation_tab, culture_tab = s
      "Reporting culture"], key="evidence_tabs", on_change="rerun")
 with trend_tab:
     if trend.frame.empty:
-        st.info("No complete weeks in the period.")
+        st.info(trend.note if trend.note.startswith("No chart") else
+                "No complete weeks in the period.")
     else:
         st.markdown(f"**{gv.spc_summary(trend.frame, None, 'neither')}** · near misses per "
                     f"{trend.granularity}, with the last 26 weeks for context")
         st.plotly_chart(gv.spc_figure(trend.frame, trend.go_lives, title="",
                                       improvement="neither"), key="evidence_trend")
-        note = "Green lines mark when a control went live (named by its kind)."
+        note = trend.note + " Green lines mark when a control went live (named by its kind)."
         if trend.controls_live > len(trend.go_lives):
             note += (f" {trend.controls_live} went live in these weeks; the "
                      f"{len(trend.go_lives)} with the most linked near misses are marked.")
@@ -66,7 +68,7 @@ with where_tab:
     dimension = st.segmented_control("By", list(cv.DIMENSIONS), format_func=cv.DIMENSIONS.get,
                                      default="type", key="evidence_dimension") or "type"
     chosen = breakdowns[dimension]
-    shown = [(label, count) for label, count in chosen.rows if count is not None]
+    shown = [(label, cell.value) for label, cell in chosen.rows if not cell.hidden]
     if shown:
         figure = go.Figure(go.Bar(x=[c for _, c in reversed(shown)],
                                   y=[label for label, _ in reversed(shown)],
@@ -77,7 +79,15 @@ with where_tab:
     st.dataframe(pd.DataFrame({cv.DIMENSIONS[dimension]: [r[0] for r in chosen.rows],
                                "Near misses": [show(r[1]) for r in chosen.rows]}),
                  hide_index=True, width="stretch")
-    st.caption(f"Total: {show(chosen.total)}")
+    st.caption(f"Total: {show(chosen.total)}. Bars are drawn for the figures shown.")
+    st.subheader("By type and service")
+    st.dataframe(pd.DataFrame(tables.by_service.records("Type", text=True)), hide_index=True,
+                 width="stretch", key="evidence_by_service")
+    st.caption(tables.service_note)
+    st.subheader(f"By type, {tables.level.level} by {tables.level.level}")
+    st.dataframe(pd.DataFrame(tables.over_time.records("Type", text=True)), hide_index=True,
+                 width="stretch", key="evidence_over_time")
+    st.caption(tables.time_note)
 with clusters_tab:
     st.dataframe(pd.DataFrame({
         "Type": [c.type_name for c in clusters], "Where": [c.where for c in clusters],
@@ -91,20 +101,28 @@ with actions_tab:
     else:
         st.caption("Actions in hand during the period, or that reached a verdict, stopped or "
                    "had a sustainment check in it.")
-        st.dataframe(register, hide_index=True, width="stretch")
+        st.dataframe(cv.register_as_text(register), hide_index=True, width="stretch")
+        st.caption("A rate reads \"suppressed\" when the near misses it counts are from 1 to "
+                   f"{cv.threshold() - 1}. Actions are the provider's own controls, not people: "
+                   "they are listed and counted exactly.")
 with escalation_tab:
     st.dataframe(pd.DataFrame({
         "Kind": [e.kind for e in escalations], "Raised": [show(e.raised) for e in escalations],
         "Median minutes to acknowledge": [show(e.median_minutes) for e in escalations],
-        "Acknowledged in time": [e.within_time for e in escalations]}),
+        "Acknowledged in time": [show(e.within_time) for e in escalations]}),
         hide_index=True, width="stretch")
 with culture_tab:
     cols = st.columns(3)
     cols[0].metric("Near misses", show(culture.reports))
-    cols[1].metric("Reported without a name", culture.anonymous_share)
+    cols[1].metric("Reported without a name", show(culture.anonymous_share))
     cols[2].metric("Median hours to triage", show(culture.median_hours_to_triage))
     st.subheader("What changed because people reported")
     st.dataframe(pd.DataFrame({
         "Month": [f.month for f in feedback], "Updates published": [f.updates for f in feedback],
         "Reports behind them": [show(f.reports_behind_them) for f in feedback]}),
         hide_index=True, width="stretch")
+
+st.divider()
+st.markdown("**How to read the figures**")
+for note in label_notes(cv.threshold()):
+    st.caption(f"\"{note.term}\": {note.meaning}")

@@ -17,6 +17,7 @@ from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
 from core.auth.service import NewUser, add_user
 from core.commissioner import views as cv
+from core.commissioner.deid import Status
 from core.commissioner.period import Period
 from core.db import read_session
 from core.exports.pack import build_pack, export_tables
@@ -128,15 +129,47 @@ def _everything_shown(at) -> str:
     return "\n".join(parts)
 
 
-def test_small_counts_are_hidden_with_a_complement(engine, seeded):
+def test_small_counts_are_hidden_with_a_complement_labelled_suppressed(engine, seeded):
     commissioner = seeded.actor("commissioner")
     with read_session(engine) as session:
         by_service = cv.breakdown(session, commissioner, Scope(period().start, period().end),
                                   "service")
     counts = dict(by_service.rows)
-    assert counts["Oak Lodge"] is None  # 1 transport near miss at Oak Lodge: hidden
-    assert counts["Maple House"] is None  # its complement: else the total would reveal Oak's
-    assert by_service.total == 36
+    # 1 transport near miss at Oak Lodge: a small count.
+    assert counts["Oak Lodge"].status is Status.SMALL
+    assert counts["Oak Lodge"].text == "fewer than 5"
+    # Maple House's 35 are hidden only so the total cannot give Oak Lodge's away: not "fewer
+    # than 5", which would be untrue.
+    assert counts["Maple House"].status is Status.SUPPRESSED
+    assert counts["Maple House"].text == "suppressed"
+    assert by_service.total.text == "36"
+
+
+def _previous_quarter_start():
+    today = local_now().date()
+    this_quarter = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
+    before = this_quarter - timedelta(days=1)
+    return before.replace(month=3 * ((before.month - 1) // 3) + 1, day=1)
+
+
+def test_the_page_shows_suppressed_with_a_footnote(engine):
+    org = build_org(engine)
+    start = _previous_quarter_start()  # the period the page opens on
+    _file(engine, org, start + timedelta(days=20), 12)
+    _file(engine, org, start + timedelta(days=30), 2, type_key="transport", service_id=org.oak,
+          location_id=org.oak_lounge)
+    at = sign_in(new_app(), "commissioner")
+    at.segmented_control(key="evidence_dimension").set_value("service").run()
+    assert_no_exception(at)
+    shown = at.dataframe[0].value
+    cells = dict(zip(shown["Service"], shown["Near misses"], strict=True))
+    assert cells == {"Maple House": "suppressed", "Oak Lodge": "fewer than 5"}
+    captions = [c.value for c in at.caption]
+    footnote = next(c for c in captions if c.startswith('"suppressed"'))
+    assert "protect another figure" in footnote and "0 or large" in footnote
+    assert any(c.startswith('"fewer than 5"') and "from 1 to 4" in c for c in captions)
+    # The tables over time say at which level they are published, and why.
+    assert any(c.startswith(("By week", "By month", "By quarter")) for c in captions)
 
 
 def test_board_spreadsheets_escape_formulas(engine, seeded):
@@ -246,3 +279,127 @@ def test_the_trend_marks_at_most_twelve_controls(engine, seeded):
     assert trend.controls_live == MARKED_CONTROLS + 8
     assert len(trend.go_lives) == MARKED_CONTROLS
     assert trend.go_lives == sorted(trend.go_lives)
+
+
+# -- truthful figures: levels, charts, percentages, rates ---------------------------------------
+
+def _file(engine, org, when, count, **changes):
+    for _ in range(count):
+        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+            org, occurred_at=datetime.combine(when, time(10)), **changes))
+
+
+def _last_complete_month():
+    first_of_this = local_now().date().replace(day=1)
+    first = (first_of_this - timedelta(days=1)).replace(day=1)
+    return first, first_of_this
+
+
+def test_a_month_with_every_week_large_enough_is_weekly(engine):
+    org = build_org(engine)
+    start, end = _last_complete_month()
+    day = start
+    while day < end:  # 5 near falls every week of the month, on its first day in the month
+        if day == start or day.weekday() == 0:
+            _file(engine, org, day, 5)
+        day += timedelta(days=1)
+    with read_session(engine) as session:
+        tables = cv.type_tables(session, org.actor("commissioner"), Scope(start, end))
+    assert tables.level.level == "week" and tables.level.fits
+    assert tables.level.explanation().startswith("By week: 0%")
+
+
+def test_weeks_too_small_to_show_are_published_by_month_and_the_note_says_why(engine):
+    org = build_org(engine)
+    start, end = _last_complete_month()
+    quarter = Period((start - timedelta(days=40)).replace(day=1), end, "three months")
+    month = quarter.start
+    while month < end:  # 3 a week (hidden by week), 6 a month (shown by month)
+        _file(engine, org, month + timedelta(days=1), 3)
+        _file(engine, org, month + timedelta(days=15), 3)
+        month = (month + timedelta(days=32)).replace(day=1)
+    with read_session(engine) as session:
+        tables = cv.type_tables(session, org.actor("commissioner"),
+                                Scope(quarter.start, quarter.end))
+    assert tables.level.level == "month"
+    assert tables.over_time.columns == tuple(
+        f"{m:%Y-%m}" for m in sorted({quarter.start, quarter.start + timedelta(days=32),
+                                       start}))
+    assert tables.over_time.tally()["shown"] == 3
+    text = tables.level.explanation()
+    assert text.startswith("By month, because by week 100% (and some weekly totals)")
+    assert "by month 0% are" in text
+
+
+def test_when_even_the_coarsest_level_hides_most_cells_the_table_says_so(engine):
+    org = build_org(engine)
+    start, end = _last_complete_month()
+    _file(engine, org, start + timedelta(days=2), 2)
+    _file(engine, org, start + timedelta(days=3), 9, type_key="transport")
+    _file(engine, org, start + timedelta(days=3), 12, type_key="medication_discrepancy")
+    with read_session(engine) as session:
+        tables = cv.type_tables(session, org.actor("commissioner"), Scope(start, end))
+    assert not tables.level.fits
+    assert "says little" in tables.level.explanation()
+    texts = [cell.text for cell in tables.over_time.all_cells()]
+    assert "fewer than 5" in texts and "suppressed" in texts
+
+
+def test_a_trend_with_small_months_draws_no_chart_and_says_why(engine):
+    """A control chart cannot have gaps: small points are not dropped silently."""
+    org = build_org(engine)
+    today = local_now().date()
+    monday = today - timedelta(days=today.weekday())
+    _file(engine, org, monday - timedelta(weeks=3), 2)
+    with read_session(engine) as session:
+        trend = cv.trend(session, org.actor("commissioner"),
+                         Scope(monday - timedelta(weeks=12), monday))
+    assert trend.frame.empty
+    assert trend.note.startswith("No chart: even some months had from 1 to 4")
+
+
+def test_a_trend_with_small_weeks_goes_monthly_and_says_why(engine):
+    org = build_org(engine)
+    start, _ = _last_complete_month()
+    monday = start + timedelta(days=(7 - start.weekday()) % 7)
+    _file(engine, org, monday, 3)
+    _file(engine, org, monday + timedelta(days=7), 3)
+    with read_session(engine) as session:
+        trend = cv.trend(session, org.actor("commissioner"),
+                         Scope(monday - timedelta(weeks=8), monday + timedelta(weeks=2)))
+    assert trend.granularity == "month" and not trend.frame.empty
+    assert "some weeks had from 1 to 4" in trend.note
+    assert (trend.frame["value"] != 0).any()
+
+
+def test_a_share_resting_on_a_few_anonymous_reports_is_suppressed(engine, seeded):
+    for _ in range(2):
+        file_near_miss(UnitOfWork(engine), seeded.actor("quality"), draft(
+            seeded, anonymous=True, occurred_at=local_now() - timedelta(days=3)))
+    with read_session(engine) as session:
+        culture = cv.culture(session, seeded.actor("commissioner"),
+                             Scope(period().start, period().end))
+    assert culture.reports.text == "38"
+    assert culture.anonymous_share.text == "suppressed"  # 2 of 38 would read "5%"
+
+
+def test_a_rate_resting_on_a_few_near_misses_is_suppressed_in_the_register(engine, seeded):
+    from core.actions.models import Action, VerificationMeasure
+
+    today = local_now().date()
+    with UnitOfWork(engine) as uow:
+        action = uow.session.scalars(select(Action)).one()
+        measure = uow.session.scalars(select(VerificationMeasure)).one()
+        # Go-live 14 days ago, a 4-day test: 2 of the seeded near misses fall in it.
+        action.go_live_date, action.test_window_days = today - timedelta(days=14), 4
+        measure.baseline_value, measure.observed_value = 2.33, 3.5
+        uow.record(SYSTEM, "test.measure_set", "action", action.id)
+        uow.commit()
+    with read_session(engine) as session:
+        register = cv.action_register(session, seeded.actor("commissioner"),
+                                      start=period().start, end=period().end)
+        board = cv.action_register(session, seeded.actor("quality"), start=period().start,
+                                   end=period().end, suppress=False)
+    assert register["Before (rate)"].iloc[0] == 2.33  # 28 near misses in the 12 weeks before
+    assert register["During test (rate)"].iloc[0] == "suppressed"
+    assert board["During test (rate)"].iloc[0] == 3.5

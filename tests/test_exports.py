@@ -126,3 +126,86 @@ def test_characters_excel_cannot_hold_are_dropped_before_escaping():
     sheet = read_xlsx(to_xlsx([{"Text": "\x01=1+1", "Other": "ok\x07"}]))
     assert sheet["A2"].value == "'=1+1" and sheet["A2"].data_type == "s"
     assert sheet["B2"].value == "ok"
+
+
+# -- notes on the labels -------------------------------------------------------------------------
+
+def test_csv_notes_go_at_the_foot_after_an_empty_line_and_are_escaped():
+    data = to_csv([{"Type": "Falls", "Maple": 12}], notes=["fewer than 5: 1 to 4", "=1+1"])
+    lines = read_csv(data)
+    assert lines[0] == ["Type", "Maple"]  # the header stays first
+    assert lines[1:] == [["Falls", "12"], [], ["Notes"], ["fewer than 5: 1 to 4"], ["'=1+1"]]
+
+
+def _commissioner_data(engine, org):
+    """A table with a small count (2) and three cells hidden only to protect it."""
+    from core.reports.service import file_near_miss
+    from core.uow import UnitOfWork
+    from tests.builders import draft, local_now
+
+    when = local_now() - timedelta(days=5)
+    for n, changes in ((10, {}), (2, {"service_id": org.oak, "location_id": org.oak_lounge}),
+                       (7, {"type_key": "transport"}),
+                       (8, {"type_key": "transport", "service_id": org.oak,
+                            "location_id": org.oak_lounge})):
+        for _ in range(n):
+            file_near_miss(UnitOfWork(engine), org.actor("quality"),
+                           draft(org, occurred_at=when, **changes))
+    today = local_today()
+    return today - timedelta(days=30), today + timedelta(days=1)
+
+
+def test_commissioner_exports_label_hidden_cells_distinctly_and_explain_them(engine, org):
+    from core.commissioner import views as cv
+    from core.commissioner.period import Period
+    from core.exports.pack import export_tables
+    from core.exports.spreadsheet import to_xlsx_book
+    from core.metrics.governance import Scope
+
+    start, end = _commissioner_data(engine, org)
+    period = Period(start, end, "the last 30 days")
+    commissioner = org.actor("commissioner")
+    with read_session(engine) as session:
+        sheets = export_tables(session, commissioner, period, "commissioner")
+        by_type = cv.breakdown(session, commissioner, Scope(start, end), "type")
+    by_service = {row["Type"]: row for row in sheets["By service and type"]}
+    falls, transport = by_service["Transfer / near fall"], by_service["Transport"]
+    assert falls["Oak Lodge"] == "fewer than 5"  # truly 2
+    # 10, 7 and 8 are hidden only to protect the 2: never "fewer than 5".
+    assert [falls["Maple House"], transport["Maple House"], transport["Oak Lodge"]] == \
+        ["suppressed"] * 3
+    assert by_service["Total"]["Total"] == 27 and falls["Total"] == 12
+    # The page's totals by type are the table's: the same figures hidden, the same shown.
+    assert {label: cell.export() for label, cell in by_type.rows} == \
+        {row["Type"]: row["Total"] for row in sheets["By service and type"][:-1]}
+    notes = {row["Term"]: row["What it means"] for row in sheets["Notes"]}
+    assert "1 to 4" in notes["fewer than 5"] and "protect another" in notes["suppressed"]
+    assert notes["0"].startswith("none")
+    assert notes["By time and type"].startswith(("By week", "By month", "By quarter"))
+    assert "the rule allows" in notes["By time and type"]
+
+    book = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
+    assert book.sheetnames == ["By service and type", "By time and type", "Actions", "Notes"]
+    terms = [row[0].value for row in book["Notes"].iter_rows(min_row=2)]
+    assert {"fewer than 5", "suppressed", "0", "By time and type"} <= set(terms)
+    assert book["Notes"]["B3"].alignment.wrap_text  # long notes stay readable
+
+
+def test_the_cli_csv_carries_the_notes_at_its_foot(engine, org, tmp_path):
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    start, end = _commissioner_data(engine, org)
+    out = tmp_path / "by-time.csv"
+    result = CliRunner().invoke(app, [
+        "export", "--format", "csv", "--period", f"{start}..{end - timedelta(days=1)}",
+        "--table", "by_week_and_type", "--out", str(out)])  # the table's former name
+    assert result.exit_code == 0, result.output
+    lines = read_csv(out.read_bytes())
+    assert lines[0][0] == "Type"
+    foot = lines[lines.index(["Notes"]) + 1:]
+    assert lines[lines.index(["Notes"]) - 1] == []
+    assert any(line[0].startswith("fewer than 5: the count is from 1 to 4") for line in foot)
+    assert any(line[0].startswith("suppressed: hidden so that") for line in foot)
+    assert any(line[0].startswith("By time and type: By ") for line in foot)

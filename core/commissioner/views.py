@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import median
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from core.actions.measures import MeasureFilters, count_between
 from core.actions.models import (
     Action,
     ActionPlan,
@@ -28,14 +30,15 @@ from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength
 from core.auth.actor import SYSTEM, Actor
 from core.auth.policy import Capability, require
 from core.clock import to_local, utcnow
-from core.commissioner.deid import iso_week, suppress_series
+from core.commissioner import deid
+from core.commissioner.deid import Cell, LevelChoice, SuppressedTable, iso_week
 from core.config import Settings, settings
 from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
 from core.metrics import governance as gov
 from core.metrics.clusters import clusters_in_period
-from core.metrics.weeks import local_midnight_utc, week_start_of
+from core.metrics.weeks import as_date, day_sql, local_midnight_utc, week_start_of
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
 from core.spc import SpcRules, xmr
@@ -51,14 +54,20 @@ def threshold(rules: Settings | None = None) -> int:
     return (rules or settings()).commissioner.suppress_below
 
 
+def _limit(rules: Settings, suppress: bool) -> int:
+    """The suppression threshold; 1 (nothing hidden) for a board, which sees exact counts."""
+    return threshold(rules) if suppress else 1
+
+
 @dataclass(frozen=True)
 class Trend:
     """A control chart of provider-wide near misses, weekly (monthly if weeks are small)."""
 
-    frame: pd.DataFrame  # xmr output, indexed by period start
+    frame: pd.DataFrame  # xmr output, indexed by period start (empty: no chart can be drawn)
     granularity: str  # week | month
     go_lives: list[tuple[date, str]]  # (period start, the control's kind; no free text)
     controls_live: int = 0  # how many went live in all (go_lives marks the best evidenced)
+    note: str = ""  # which level was chosen, and why
 
 
 def _check(actor: Actor) -> None:
@@ -67,9 +76,15 @@ def _check(actor: Actor) -> None:
 
 def trend(session: Session, actor: Actor, scope: gov.Scope, *,
           rules: Settings | None = None, suppress: bool = True) -> Trend:
+    """Near misses per week, or per month when some week has from 1 to threshold-1.
+
+    A control chart cannot have gaps (they would join periods that are not neighbours), so a
+    point is never hidden: the chart goes monthly instead, and when even a month has from 1 to
+    threshold-1 no chart is drawn. The note says which, and why.
+    """
     _check(actor)
     rules = rules or settings()
-    limit = threshold(rules) if suppress else 1  # a board sees exact counts
+    limit = _limit(rules, suppress)
     # Whole weeks only: a part-week at either end of the period would look like a fall.
     first = scope.start if scope.start.weekday() == 0 else (
         week_start_of(scope.start) + timedelta(days=7))
@@ -77,15 +92,19 @@ def trend(session: Session, actor: Actor, scope: gov.Scope, *,
     weekly = gov.weekly_series(session, SYSTEM, gov.Scope(
         start=first, end=max(first, complete_end), service_ids=scope.service_ids,
         type_keys=scope.type_keys), rules=rules)
+    monthly = weekly.groupby(weekly.index.to_period("M")).sum()
+    monthly.index = monthly.index.to_timestamp()
+    small = f"from 1 to {limit - 1}"
     series, granularity = weekly, "week"
-    if ((weekly > 0) & (weekly < limit)).any():
-        # Small weekly counts would be hidden; months keep the chart whole.
-        series = weekly.groupby(weekly.index.to_period("M")).sum()
-        series.index = series.index.to_timestamp()
-        granularity = "month"
-    if ((series > 0) & (series < limit)).any():
-        series = series.where((series == 0) | (series >= limit))
-        series = series.dropna()
+    note = "Near misses per week (whole weeks)."
+    if any(deid.is_small(v, limit) for v in weekly):
+        series, granularity = monthly, "month"
+        note = (f"Near misses per month (whole weeks, by the month they start in): some weeks "
+                f"had {small}, which would be hidden, and a control chart cannot have gaps.")
+    if any(deid.is_small(v, limit) for v in series):
+        series = series.iloc[0:0]
+        note = (f"No chart: even some months had {small} near misses, which would be hidden, "
+                "and a control chart with gaps would mislead.")
     marks = []
     controls = gov.control_rows(session, scope, None)
     for day, _title, _plan, kind, _linked in controls:
@@ -94,7 +113,7 @@ def trend(session: Session, actor: Actor, scope: gov.Scope, *,
         marks.append((start, label))
     frame = xmr(series.astype(float), rules=SpcRules(**rules.spc.model_dump()))
     frame.attrs = {}
-    return Trend(frame, granularity, gov.marks_of(marks).marks, len(controls))
+    return Trend(frame, granularity, gov.marks_of(marks).marks, len(controls), note)
 
 
 def _today(rules: Settings) -> date:
@@ -103,22 +122,171 @@ def _today(rules: Settings) -> date:
 
 @dataclass(frozen=True)
 class Breakdown:
-    rows: list[tuple[str, int | None]]  # label, count (None: fewer than the threshold)
-    total: int | None
+    rows: list[tuple[str, Cell]]  # label, count as published
+    total: Cell
+
+
+@dataclass(frozen=True)
+class TypeTables:
+    """Near misses by type and service for the period, and by type over time, published
+    together: they share the totals by type, so a total hidden in one is hidden in both."""
+
+    by_service: SuppressedTable
+    over_time: SuppressedTable  # columns: weeks ("2026-W27"), months ("2026-07") or quarters
+    level: LevelChoice  # the level of over_time, and why
+    service_fit: LevelChoice  # whether by_service says much (one level: the whole period)
+
+    @property
+    def service_note(self) -> str:
+        """The caption of by_service: how much it hides."""
+        return self.service_fit.explanation() if self.by_service.rows else NONE_IN_PERIOD
+
+    @property
+    def time_note(self) -> str:
+        """The caption of over_time: the level chosen and why."""
+        if not self.over_time.rows:
+            return NONE_IN_PERIOD
+        weeks = (" Weeks are ISO weeks (Monday to Sunday); the first and last may be "
+                 "part-weeks." if self.level.level == "week" else "")
+        return self.level.explanation() + weeks
+
+
+NONE_IN_PERIOD = "No near misses in the period."
+
+
+def _bucket(level: str, day: date) -> tuple[date, str]:
+    """The period of `day` at a level: (its first day, for ordering; its label)."""
+    if level == "week":
+        monday = week_start_of(day)
+        return monday, iso_week(monday)
+    if level == "month":
+        return day.replace(day=1), f"{day:%Y-%m}"
+    quarter = (day.month - 1) // 3
+    return date(day.year, 3 * quarter + 1, 1), f"{day.year} Q{quarter + 1}"
+
+
+def _counts(session: Session, scope: gov.Scope, rules: Settings,
+            ) -> list[tuple[date, str, str, int]]:
+    """(local day, type name, service name, near misses) for the period."""
+    day = day_sql(session, NearMissReport.occurred_at, rules.zone)
+    rows = session.execute(
+        select(day, NearMissType.name, Service.name, func.count())
+        .join(NearMissType, NearMissType.key == NearMissReport.type_key)
+        .join(Service, Service.id == NearMissReport.service_id)
+        .where(*scope.conditions(SYSTEM, rules.zone))
+        .group_by(day, NearMissType.name, Service.name)).all()
+    return [(as_date(d), t, s, int(n)) for d, t, s, n in rows]
+
+
+def _cross(rows: list[tuple[date, str, str, int]], column: Any,
+           ) -> tuple[dict[str, dict[str, int]], list[str], list[str]]:
+    table: dict[str, dict[str, int]] = {}
+    order: dict[str, Any] = {}
+    for day, type_name, service_name, n in rows:
+        key, label = column(day, service_name)
+        table.setdefault(type_name, {})
+        table[type_name][label] = table[type_name].get(label, 0) + n
+        order[label] = key
+    types = sorted(table, key=lambda t: (-sum(table[t].values()), t))
+    return table, types, sorted(order, key=lambda label: (order[label], label))
+
+
+def type_tables(session: Session, actor: Actor, scope: gov.Scope, *,
+                rules: Settings | None = None, suppress: bool = True,
+                period_name: str | None = None) -> TypeTables:
+    """Near misses by type and service, and by type over time, small counts hidden.
+
+    The table over time is weekly, else monthly, else quarterly: the finest level at which at
+    most `commissioner.max_hidden_share` of the cells that are not 0 are hidden, and whose
+    totals over time are all shown (the trend chart publishes them). When no level manages
+    that, the one hiding least is used and its explanation says the table says little.
+    """
+    _check(actor)
+    rules = rules or settings()
+    limit = _limit(rules, suppress)
+    most = rules.commissioner.max_hidden_share
+    rows = _counts(session, scope, rules)
+    by_service, types, services = _cross(rows, lambda _day, service: (service, service))
+    label = period_name or period_label(scope.start, scope.end)
+    linked: frozenset[str] = frozenset()
+    candidates: list[tuple[str, SuppressedTable]] = []
+    seen_columns: list[str] | None = None
+    for level in deid.LEVELS:
+        over, _, buckets = _cross(rows, lambda day, _service, lv=level: _bucket(lv, day))
+        if seen_columns is not None and len(buckets) == len(seen_columns):
+            continue  # as coarse as the level before: nothing to gain
+        seen_columns = buckets
+        candidates.append((level, deid.suppress_table(over, limit, rows=types,
+                                                      columns=buckets)))
+    choice = deid.choose_level(
+        [(lv, t.hidden_share) for lv, t in candidates], most,
+        totals_hidden=frozenset(lv for lv, t in candidates
+                                if any(c.hidden for c in t.column_totals)))
+    over_counts, _, buckets = _cross(rows, lambda day, _service: _bucket(choice.level, day))
+    while True:  # the totals by type are published twice: hide in both what either hides
+        service_table = deid.suppress_table(by_service, limit, rows=types, columns=services,
+                                            hide_row_totals=linked)
+        time_table = deid.suppress_table(over_counts, limit, rows=types, columns=buckets,
+                                         hide_row_totals=linked)
+        hidden = frozenset(name for table in (service_table, time_table)
+                           for name, cell in zip(table.rows, table.row_totals, strict=True)
+                           if cell.hidden)
+        if hidden <= linked:
+            break
+        linked |= hidden
+    return TypeTables(service_table, time_table, choice,
+                      deid.choose_level([(label, service_table.hidden_share)], most))
+
+
+def breakdowns(session: Session, actor: Actor, scope: gov.Scope, *,
+               rules: Settings | None = None, suppress: bool = True,
+               tables: TypeTables | None = None) -> dict[str, Breakdown]:
+    """Near misses by each safe dimension, small counts hidden so totals cannot reveal them.
+
+    By type and by service are the totals of `type_tables`, so the page and the spreadsheets
+    hide the same figures; by barrier and by interface are lists published with the total.
+    """
+    _check(actor)
+    rules = rules or settings()
+    tables = tables or type_tables(session, actor, scope, rules=rules, suppress=suppress)
+    by_service = tables.by_service
+    result = {
+        "type": Breakdown(list(zip(by_service.rows, by_service.row_totals, strict=True)),
+                          by_service.total),
+        "service": Breakdown(sorted(zip(by_service.columns, by_service.column_totals,
+                                        strict=True), key=_largest_first), by_service.total)}
+    for dimension in ("barrier", "interface"):
+        frame = gov.breakdown(session, SYSTEM, scope, dimension, rules=rules,
+                              interface_labels=_interface_labels(session))
+        cells, total = deid.suppress_series(list(frame["count"]), _limit(rules, suppress),
+                                            hide_total=by_service.total.hidden)
+        result[dimension] = Breakdown(list(zip(frame["key"].astype(str), cells, strict=True)),
+                                      total)
+    return result
+
+
+def total(session: Session, actor: Actor, scope: gov.Scope, *,
+          rules: Settings | None = None, suppress: bool = True) -> Cell:
+    """Near misses in the period, as published (the grand total of `type_tables`)."""
+    _check(actor)
+    rules = rules or settings()
+    counted = session.scalar(select(func.count()).select_from(NearMissReport).where(
+        *scope.conditions(SYSTEM, rules.zone))) or 0
+    return deid.count(counted, _limit(rules, suppress))
+
+
+def _largest_first(row: tuple[str, Cell]) -> tuple[int, float, str]:
+    label, cell = row
+    return (cell.hidden, -(cell.value or 0), label)
 
 
 def breakdown(session: Session, actor: Actor, scope: gov.Scope, dimension: str, *,
               rules: Settings | None = None, suppress: bool = True) -> Breakdown:
-    """Near misses by one safe dimension, small counts hidden so totals cannot reveal them."""
+    """Near misses by one safe dimension (see `breakdowns`)."""
     _check(actor)
     if dimension not in DIMENSIONS:
         raise ValueError(f"{dimension!r} is not a dimension commissioners see")
-    rules = rules or settings()
-    frame = gov.breakdown(session, SYSTEM, scope, dimension, rules=rules,
-                          interface_labels=_interface_labels(session))
-    cells, total = suppress_series(list(frame["count"]),
-                                   threshold(rules) if suppress else 1)
-    return Breakdown(list(zip(frame["key"].astype(str), cells, strict=True)), total)
+    return breakdowns(session, actor, scope, rules=rules, suppress=suppress)[dimension]
 
 
 def _interface_labels(session: Session) -> dict[str, str]:
@@ -131,7 +299,7 @@ class ClusterEvidence:
     where: str
     from_week: str
     to_week: str
-    reports: int | None  # None: fewer than the threshold
+    reports: Cell
     actions: list[str]  # "Checklist (intermediate): verified effective"
 
 
@@ -154,16 +322,31 @@ def clusters(session: Session, actor: Actor, scope: gov.Scope, *,
     """Clusters found in the period and what was done about them (no references)."""
     _check(actor)
     rules = rules or settings()
-    limit = threshold(rules) if suppress else 1  # a board sees exact counts
+    limit = _limit(rules, suppress)
     found = []
     for cluster in clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules):
         count = len(cluster.references)
         found.append(ClusterEvidence(
             type_name=cluster.type_name, where=f"{cluster.scope_name} ({cluster.scope})",
             from_week=iso_week(cluster.start), to_week=iso_week(cluster.end),
-            reports=count if count >= limit else None,
+            reports=deid.count(count, limit),
             actions=_action_summaries(session, cluster.references)))
     return found
+
+
+RATE_COLUMNS = ("Before (rate)", "During test (rate)")
+
+
+def register_as_text(register: pd.DataFrame) -> pd.DataFrame:
+    """The register with its rates as text ("2.17", "suppressed" or ""), for a table on
+    screen: a column mixing numbers and labels cannot be shown as numbers."""
+    shown = register.copy()
+    for column in RATE_COLUMNS:
+        if column in shown:
+            shown[column] = [value if isinstance(value, str) else
+                             "" if value is None or pd.isna(value) else f"{value:g}"
+                             for value in shown[column]]
+    return shown
 
 
 _STATUS_VERDICTS = {ActionStatus.VERIFIED_EFFECTIVE.value: "effective",
@@ -171,17 +354,21 @@ _STATUS_VERDICTS = {ActionStatus.VERIFIED_EFFECTIVE.value: "effective",
 
 
 def action_register(session: Session, actor: Actor, *, start: date | None = None,
-                    end: date | None = None, rules: Settings | None = None) -> pd.DataFrame:
+                    end: date | None = None, rules: Settings | None = None,
+                    suppress: bool = True) -> pd.DataFrame:
     """Actions with their kind and strength, theme, dates as weeks, status and verification,
     indexed by action id. With `start`/`end`, those live in the period: created before its
     end, and still in hand (planned, in progress, in test) or last changed (a verdict, a
     stop, a sustainment check) on or after its start.
 
     Titles and descriptions are free text written by staff, so they are not shown: the kind
-    on the action hierarchy says what sort of control it is.
+    on the action hierarchy says what sort of control it is. A rate before or during the test
+    resting on a count from 1 to threshold-1 reads "suppressed" (a rate per week times the
+    weeks is the count).
     """
     _check(actor)
     rules = rules or settings()
+    limit = _limit(rules, suppress)
     in_period: list[ColumnElement[bool]] = []
     if end is not None:
         in_period.append(Action.created_at < local_midnight_utc(end, rules.zone))
@@ -221,21 +408,41 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
             # A verdict confirmed on a measure, else the one the status records.
             "Verdict": ((measure.confirmed_verdict if measure else None)
                         or _STATUS_VERDICTS.get(action.status, "")).replace("_", " "),
-            "Before (rate)": round(measure.baseline_value, 2)
-            if measure and measure.baseline_value is not None else None,
-            "During test (rate)": round(measure.observed_value, 2)
-            if measure and measure.observed_value is not None else None,
+            "Before (rate)": _rate(session, action, measure, limit, before=True),
+            "During test (rate)": _rate(session, action, measure, limit, before=False),
             "Still in place": {True: "yes", False: "no"}.get(sustained.get(action.id), ""),
         })
     return pd.DataFrame(rows, index=pd.Index(ids, name="action_id"))
 
 
+def _rate(session: Session, action: Action, measure: VerificationMeasure | None, limit: int, *,
+          before: bool) -> float | str | None:
+    """A measure's rate before go-live or during the test, as published (a number, or
+    "suppressed" when the near misses it counts are from 1 to limit-1)."""
+    value = (measure.baseline_value if before else measure.observed_value) if measure else None
+    if measure is None or value is None:
+        return None
+    if limit <= 1:
+        return round(value, 2)
+    go_live = action.go_live_date
+    if go_live is None:  # no window to count in: the count behind it is unknown
+        return deid.Cell(None, deid.Status.SUPPRESSED, limit).export()
+    filters = MeasureFilters.from_json(measure.filters)
+    if before:
+        counted = count_between(session, filters,
+                                go_live - timedelta(weeks=measure.baseline_weeks), go_live)
+    else:
+        counted = count_between(session, filters, go_live,
+                                go_live + timedelta(days=action.test_window_days or 0))
+    return deid.derived(round(value, 2), [counted], limit).export()
+
+
 @dataclass(frozen=True)
 class EscalationTimeliness:
     kind: str
-    raised: int | None
-    median_minutes: float | None
-    within_time: str  # e.g. "92%" or "fewer than 5"
+    raised: Cell
+    median_minutes: Cell  # suppressed when raised is a small count
+    within_time: Cell  # a percentage: suppressed when the on-time or the late count is small
 
 
 def escalations(session: Session, actor: Actor, scope: gov.Scope, *,
@@ -243,7 +450,7 @@ def escalations(session: Session, actor: Actor, scope: gov.Scope, *,
     """How fast escalations were acknowledged, by kind (hidden where there are few)."""
     _check(actor)
     rules = rules or settings()
-    limit = threshold(rules) if suppress else 1  # a board sees exact counts
+    limit = _limit(rules, suppress)
     result = []
     for kind in EscalationKind:
         rows = session.execute(select(Escalation.raised_at, Escalation.acknowledged_at,
@@ -254,45 +461,45 @@ def escalations(session: Session, actor: Actor, scope: gov.Scope, *,
         count = len(rows)
         if count == 0:
             continue
-        if count < limit:
-            result.append(EscalationTimeliness(kind.label, None, None, f"fewer than {limit}"))
-            continue
         waits = [(a - r).total_seconds() / 60 for r, a, _ in rows if a]
         on_time = sum(1 for _, a, d in rows if a and a <= d)
-        result.append(EscalationTimeliness(kind.label, count,
-                                           round(median(waits), 0) if waits else None,
-                                           f"{on_time / count:.0%}"))
+        result.append(EscalationTimeliness(
+            kind.label, deid.count(count, limit),
+            deid.derived(round(median(waits), 0) if waits else None, [count, len(waits)],
+                         limit),
+            deid.share(on_time, count, limit)))
     return result
 
 
 @dataclass(frozen=True)
 class CultureEvidence:
-    reports: int | None
-    reporters: int | None
-    anonymous_share: str
-    median_hours_to_triage: float | None
+    reports: Cell
+    reporters: Cell
+    anonymous_share: Cell  # suppressed when the anonymous or the named reports are few
+    median_hours_to_triage: Cell  # suppressed when the reports are few
 
 
 def culture(session: Session, actor: Actor, scope: gov.Scope, *,
             rules: Settings | None = None, suppress: bool = True) -> CultureEvidence:
     _check(actor)
     rules = rules or settings()
-    limit = threshold(rules) if suppress else 1  # a board sees exact counts
+    limit = _limit(rules, suppress)
     measured = gov.reporting_culture(session, SYSTEM, scope, rules=rules)
+    anonymous = round(measured.anonymous_share * measured.reports)
+    triage = measured.median_hours_to_triage
     return CultureEvidence(
-        reports=measured.reports if measured.reports >= limit else None,
-        reporters=measured.distinct_reporters if measured.distinct_reporters >= limit else None,
-        anonymous_share=f"{measured.anonymous_share:.0%}" if measured.reports >= limit
-        else f"fewer than {limit} reports",
-        median_hours_to_triage=round(measured.median_hours_to_triage, 1)
-        if measured.median_hours_to_triage is not None and measured.reports >= limit else None)
+        reports=deid.count(measured.reports, limit),
+        reporters=deid.count(measured.distinct_reporters, limit),
+        anonymous_share=deid.share(anonymous, measured.reports, limit),
+        median_hours_to_triage=deid.derived(round(triage, 1) if triage is not None else None,
+                                            [measured.reports], limit))
 
 
 @dataclass(frozen=True)
 class FeedbackEvidence:
     month: str
-    updates: int
-    reports_behind_them: int | None
+    updates: int  # updates are the provider's own notices, not people: counted exactly
+    reports_behind_them: Cell
 
 
 def feedback(session: Session, actor: Actor, scope: gov.Scope, *,
@@ -300,7 +507,7 @@ def feedback(session: Session, actor: Actor, scope: gov.Scope, *,
     """"What changed because you reported": updates published per month (counts only)."""
     _check(actor)
     rules = rules or settings()
-    limit = threshold(rules) if suppress else 1  # a board sees exact counts
+    limit = _limit(rules, suppress)
     published = session.execute(
         select(FeedbackUpdate.id, FeedbackUpdate.published_at,
                func.count(FeedbackUpdateReport.report_id))
@@ -312,7 +519,7 @@ def feedback(session: Session, actor: Actor, scope: gov.Scope, *,
     months: dict[str, list[int]] = {}
     for _, when, linked in published:
         months.setdefault(f"{when:%Y-%m}", []).append(linked)
-    return [FeedbackEvidence(month, len(links), sum(links) if sum(links) >= limit else None)
+    return [FeedbackEvidence(month, len(links), deid.count(sum(links), limit))
             for month, links in sorted(months.items())]
 
 

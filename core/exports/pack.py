@@ -33,13 +33,13 @@ from core.auth.policy import Capability, require
 from core.auth.roles import Role
 from core.clock import to_local, utcnow
 from core.commissioner import views as cv
-from core.commissioner.deid import iso_week, show, suppress_table
+from core.commissioner.deid import Cell, Note, SuppressedTable, label_notes, show
 from core.commissioner.period import Period
 from core.config import Settings, settings
 from core.feedback.models import FeedbackUpdate
 from core.metrics.clusters import clusters_in_period
 from core.metrics.governance import Scope
-from core.metrics.weeks import local_midnight_utc, week_start_of
+from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
@@ -66,6 +66,7 @@ class PackData:
     provider: str
     generated: str
     trend: cv.Trend
+    tables: cv.TypeTables
     by_type: cv.Breakdown
     by_barrier: cv.Breakdown
     clusters: list[cv.ClusterEvidence]
@@ -75,7 +76,7 @@ class PackData:
     culture: cv.CultureEvidence
     feedback: list[cv.FeedbackEvidence]
     update_titles: list[tuple[str, str]]  # board only: (date, title)
-    previous_total: int | None
+    previous_total: Cell
 
 
 def gather(session: Session, actor: Actor, period: Period, audience: str, *,
@@ -89,14 +90,16 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
     previous = Scope(period.start - (period.end - period.start), period.start)
     board = audience == "board"
     clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress)
+    tables = cv.type_tables(session, actor, scope, rules=rules, suppress=suppress,
+                            period_name=period.label)
+    breakdowns = cv.breakdowns(session, actor, scope, rules=rules, suppress=suppress,
+                               tables=tables)
     return PackData(
         period=period, audience=audience, provider=rules.provider_name,
         generated=to_local(utcnow(), rules.zone).strftime("%d %b %Y %H:%M"),
         trend=cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end),
                        rules=rules, suppress=suppress),
-        by_type=cv.breakdown(session, actor, scope, "type", rules=rules, suppress=suppress),
-        by_barrier=cv.breakdown(session, actor, scope, "barrier", rules=rules,
-                                suppress=suppress),
+        tables=tables, by_type=breakdowns["type"], by_barrier=breakdowns["barrier"],
         clusters=clusters,
         cluster_references=_cluster_references(session, actor, scope, rules) if board else [],
         register=_register(session, actor, board, period, rules),
@@ -104,8 +107,7 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
         culture=cv.culture(session, actor, scope, rules=rules, suppress=suppress),
         feedback=cv.feedback(session, actor, scope, rules=rules, suppress=suppress),
         update_titles=_update_titles(session, period, rules) if board else [],
-        previous_total=cv.breakdown(session, actor, previous, "type", rules=rules,
-                                    suppress=suppress).total,
+        previous_total=cv.total(session, actor, previous, rules=rules, suppress=suppress),
     )
 
 
@@ -119,7 +121,7 @@ def _register(session: Session, actor: Actor, board: bool, period: Period,
               rules: Settings) -> pd.DataFrame:
     """The actions live in the period; a board also sees each action's title and owner."""
     frame = cv.action_register(session, actor, start=period.start, end=period.end,
-                               rules=rules)
+                               rules=rules, suppress=not board)
     if board and not frame.empty:
         titles = {action_id: (title, owner) for action_id, title, owner in session.execute(
             select(Action.id, Action.title, User.display_name)
@@ -186,7 +188,7 @@ def spc_chart(trend: cv.Trend) -> bytes:
 
 
 def bar_chart(breakdown: cv.Breakdown, title: str) -> bytes:
-    shown = [(label, count) for label, count in breakdown.rows if count is not None]
+    shown = [(label, cell.value) for label, cell in breakdown.rows if not cell.hidden]
 
     def draw(axes: Any) -> None:
         labels = [label if len(label) <= 48 else label[:46] + "…" for label, _ in reversed(shown)]
@@ -252,6 +254,52 @@ def _table(pdf: _Pack, header: list[str], rows: list[list[str]],
     pdf.set_font("Body", "", 9)
 
 
+def _caption(pdf: _Pack, text: str) -> None:
+    if not text:
+        return
+    pdf.set_font("Body", "", 7.5)
+    pdf.set_text_color(80)
+    pdf.multi_cell(0, 4, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+    pdf.set_font("Body", "", 9)
+    pdf.ln(1)
+
+
+def _notes(pdf: _Pack, notes: list[Note]) -> None:
+    """A footnote block: each term in bold, then what it means."""
+    for note in notes:
+        pdf.set_font("Body", "B", 8)
+        pdf.write(4.5, f"{note.term}: ")
+        pdf.set_font("Body", "", 8)
+        pdf.write(4.5, note.meaning)
+        pdf.ln(5.5)
+    pdf.set_font("Body", "", 9)
+
+
+def _count_table(pdf: _Pack, table: SuppressedTable, heading: str) -> None:
+    """A table of counts with its totals, as published."""
+    records = table.records(heading)
+    if len(records) <= 1:
+        _paragraph(pdf, "None in the period.")
+        return
+    header = list(records[0])
+    size = 7.5 if len(header) <= 8 else 6
+    pdf.set_font("Body", "", size)
+    first = 2.2 if len(header) <= 8 else 3.0  # the type names get the most room
+    widths = (first, *([1.0] * (len(header) - 1)))
+    with pdf.table(col_widths=widths, text_align=("LEFT", *["RIGHT"] * (len(header) - 1)),
+                   line_height=size * 0.55,
+                   headings_style=FontFace(emphasis="BOLD", fill_color=(226, 236, 232))) as out:
+        head = out.row()
+        for name in header:
+            head.cell(str(name))
+        for record in records:
+            row = out.row()
+            for value in record.values():
+                row.cell("" if value is None else str(value))
+    pdf.set_font("Body", "", 9)
+
+
 def _image(pdf: _Pack, png: bytes) -> None:
     pdf.image(io.BytesIO(png), w=pdf.epw)
 
@@ -274,6 +322,9 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
     _paragraph(pdf, f"Generated {data.generated}. Evidence that near misses are captured, "
                     "triaged and turned into verified improvements. No person supported, "
                     f"worker or reporter is identified; {limit}.")
+    if data.audience == "commissioner":
+        _heading(pdf, "How to read the figures")
+        _notes(pdf, label_notes(cv.threshold()))
     step(0.1, "Headline figures")
 
     _heading(pdf, "Headline figures")
@@ -281,7 +332,7 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
     rows = [["Near misses in the period", show(total)],
             ["The period before", show(data.previous_total)],
             ["Different reporters", show(data.culture.reporters)],
-            ["Reported without a name", data.culture.anonymous_share],
+            ["Reported without a name", show(data.culture.anonymous_share)],
             ["Median hours to triage", show(data.culture.median_hours_to_triage)],
             ["Actions verified effective",
              str(int((data.register.get("Verdict", pd.Series(dtype=str)) == "effective").sum()))
@@ -296,9 +347,21 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
                     + (f" (the {len(data.trend.go_lives)} with the most linked near misses of "
                        f"{data.trend.controls_live})."
                        if data.trend.controls_live > len(data.trend.go_lives) else "."))
-    _image(pdf, spc_chart(data.trend))
+    if not data.trend.frame.empty:
+        _image(pdf, spc_chart(data.trend))
+    _caption(pdf, data.trend.note)
     _image(pdf, bar_chart(data.by_type, "Near misses by type"))
     _image(pdf, bar_chart(data.by_barrier, "What stopped harm"))
+    if any(cell.hidden for _, cell in data.by_type.rows + data.by_barrier.rows):
+        _caption(pdf, "Bars are drawn for the figures shown; those reading \"fewer than "
+                      f"{cv.threshold()}\" or \"suppressed\" are in the tables.")
+    _heading(pdf, "Near misses by type and service")
+    _count_table(pdf, data.tables.by_service, "Type")
+    _caption(pdf, data.tables.service_note)
+    _heading(pdf, f"Near misses by type, {data.tables.level.level} by "
+                  f"{data.tables.level.level}")
+    _count_table(pdf, data.tables.over_time, "Type")
+    _caption(pdf, data.tables.time_note)
     step(0.55, "Clusters and actions")
 
     _heading(pdf, "Clusters and what was done")
@@ -327,13 +390,13 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
 
     _heading(pdf, "Escalation timeliness")
     _table(pdf, ["Kind", "Raised", "Median minutes to acknowledge", "Acknowledged in time"],
-           [[e.kind, show(e.raised), show(e.median_minutes), e.within_time]
+           [[e.kind, show(e.raised), show(e.median_minutes), show(e.within_time)]
             for e in data.escalations])
     _heading(pdf, "Reporting culture")
     _table(pdf, ["", "Value"], [
         ["Near misses", show(data.culture.reports)],
         ["Different reporters", show(data.culture.reporters)],
-        ["Reported without a name", data.culture.anonymous_share],
+        ["Reported without a name", show(data.culture.anonymous_share)],
         ["Median hours from report to triage", show(data.culture.median_hours_to_triage)]],
         (120, 60))
     _heading(pdf, "What changed because you reported")
@@ -354,16 +417,63 @@ def build_pack(session: Session, actor: Actor, period: Period, audience: str, *,
 
 # -- spreadsheets ------------------------------------------------------------------------------
 
+NOTES_SHEET = "Notes"
+
+
 def export_tables(session: Session, actor: Actor, period: Period, audience: str, *,
                   rules: Settings | None = None) -> dict[str, list[dict[str, Any]]]:
     """Reports and actions as spreadsheet tables for the audience.
 
-    A commissioner gets counts (by week and type, by service and type, small counts hidden
-    with complements) and the de-identified register; a board gets the reports themselves.
+    A commissioner gets counts (by service and type for the period, by type over time at the
+    level the counts allow, each with its totals, small counts hidden with complements), the
+    de-identified register, and a Notes sheet saying what the labels mean and why each table
+    is at its level; a board gets the reports themselves.
     """
     require(actor, Capability.EXPORT_PACK)
     rules = rules or settings()
     audience = audience_for(actor, audience)
+    board = audience == "board"
+    register = _register(session, actor, board, period, rules)
+    actions = [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+               for r in register.to_dict("records")]
+    if board:
+        return {"Reports": _board_reports(session, actor, period, rules), "Actions": actions}
+    tables = cv.type_tables(session, actor, Scope(period.start, period.end), rules=rules,
+                            period_name=period.label)
+    return {"By service and type": tables.by_service.records("Type"),
+            "By time and type": tables.over_time.records("Type"),
+            "Actions": actions,
+            NOTES_SHEET: [{"Term": note.term, "What it means": note.meaning}
+                          for note in commissioner_notes(tables, period, rules)]}
+
+
+def commissioner_notes(tables: cv.TypeTables, period: Period, rules: Settings) -> list[Note]:
+    """What every commissioner export explains: its labels, and each table's level."""
+    limit = rules.commissioner.suppress_below
+    return [
+        Note("Period", f"{period.label}. No person supported, worker or reporter is "
+                       f"identified: no free text, no names, and counts below {limit} hidden."),
+        *label_notes(limit),
+        Note("Total", "each table publishes its row and column totals; cells are hidden so "
+                      "that no hidden figure can be worked out from them. The totals by type "
+                      "are the same in both tables, and hidden in both where either hides "
+                      "one."),
+        Note("By service and type", tables.service_note),
+        Note("By time and type", tables.time_note),
+        Note("Actions", "one row per action in hand or decided in the period. Actions are the "
+                        "provider's own controls, not people, so they are listed and counted "
+                        "exactly; a rate before or during the test reads \"suppressed\" when "
+                        f"the near misses it counts are from 1 to {limit - 1}."),
+    ]
+
+
+def note_lines(sheets: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The Notes sheet as lines ("term: meaning"), for the foot of a CSV file."""
+    return [f"{row['Term']}: {row['What it means']}" for row in sheets.get(NOTES_SHEET, [])]
+
+
+def _board_reports(session: Session, actor: Actor, period: Period,
+                   rules: Settings) -> list[dict[str, Any]]:
     start, end = (local_midnight_utc(period.start, rules.zone),
                   local_midnight_utc(period.end, rules.zone))
     rows = session.execute(
@@ -377,29 +487,8 @@ def export_tables(session: Session, actor: Actor, period: Period, audience: str,
                *([NearMissReport.service_id.in_(actor.service_ids)]
                  if actor.service_ids is not None else []))
         .order_by(NearMissReport.occurred_at)).all()
-    register = _register(session, actor, audience == "board", period, rules)
-    actions = [{k: (None if pd.isna(v) else v) for k, v in r.items()}
-               for r in register.to_dict("records")]
-    if audience == "board":
-        return {"Reports": [{
-            "Reference": r[0], "Occurred": to_local(r[1], rules.zone).strftime("%Y-%m-%d %H:%M"),
-            "Type": r[2], "Service": r[3], "Location": r[4],
-            "What stopped harm": BARRIER_LABELS[Barrier(r[5])],
-            "Status": ReportStatus(r[6]).label, "What happened": r[7]} for r in rows],
-            "Actions": actions}
-    limit = rules.commissioner.suppress_below
-    frame = pd.DataFrame([(iso_week(week_start_of(to_local(r[1], rules.zone))), r[2], r[3])
-                          for r in rows], columns=["week", "type", "service"])
-    sheets: dict[str, list[dict[str, Any]]] = {}
-    for title, index in (("By week and type", "week"), ("By service and type", "service")):
-        if frame.empty:
-            sheets[title] = []
-            continue
-        table = pd.crosstab(frame[index], frame["type"])
-        hidden = suppress_table(table, limit)
-        sheets[title] = [{index.capitalize(): key, **{column: (
-            f"fewer than {limit}" if value is None else int(value))
-            for column, value in hidden.loc[key].items()}} for key in hidden.index]
-    sheets["Actions"] = actions
-    return sheets
-
+    return [{"Reference": r[0],
+             "Occurred": to_local(r[1], rules.zone).strftime("%Y-%m-%d %H:%M"),
+             "Type": r[2], "Service": r[3], "Location": r[4],
+             "What stopped harm": BARRIER_LABELS[Barrier(r[5])],
+             "Status": ReportStatus(r[6]).label, "What happened": r[7]} for r in rows]

@@ -7,7 +7,8 @@ made inert on the way out, as OWASP recommends: prefixed with a single quote `'`
 file, text cells are also written as plain strings, so nothing in it is ever a formula.
 
 - `to_csv`: UTF-8 with a byte-order mark (so Excel shows accented text right), header from the
-  first row's keys, dates as ISO 8601 (`2025-03-14`, `2025-03-14 09:30:00`).
+  first row's keys, dates as ISO 8601 (`2025-03-14`, `2025-03-14 09:30:00`), optional notes
+  at the foot (after an empty line).
 - `to_xlsx`: one sheet, bold frozen header, sensible column widths, dates as real dates.
 """
 
@@ -16,13 +17,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 # What makes a spreadsheet treat a cell as a formula (OWASP "CSV Injection").
@@ -31,6 +33,7 @@ CONTROL_STARTS = ("\t", "\r")
 XLSX_MAX_CELL_CHARS = 32_767  # Excel refuses (and "repairs") longer cells
 MIN_WIDTH, MAX_WIDTH = 8, 60
 _SHEET_TITLE_BAD = re.compile(r"[\[\]:*?/\\]")
+WRAP = Alignment(wrap_text=True, vertical="top")
 
 Row = dict[str, object]
 
@@ -64,8 +67,14 @@ def _csv_cell(value: Any) -> Any:
     return escape_formula(value)
 
 
-def to_csv(rows: list[Row]) -> bytes:
-    """The rows as CSV bytes: UTF-8 with a BOM, header first, every cell escaped."""
+def to_csv(rows: list[Row], notes: Sequence[str] = ()) -> bytes:
+    """The rows as CSV bytes: UTF-8 with a BOM, header first, every cell escaped.
+
+    `notes` go at the foot, after one empty line, under the heading "Notes", one per line in
+    the first column: a spreadsheet shows them under the table as a printed footnote, while
+    the header stays on the first line and a program reading the table stops at the empty
+    line. (Lines starting with "#" would not do: spreadsheets show them as data.)
+    """
     header = _header(rows)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
@@ -73,6 +82,11 @@ def to_csv(rows: list[Row]) -> bytes:
         writer.writerow([escape_formula(name) for name in header])
     for row in rows:
         writer.writerow([_csv_cell(row.get(name)) for name in header])
+    if notes:
+        writer.writerow([])
+        writer.writerow(["Notes"])
+        for note in notes:
+            writer.writerow([escape_formula(note)])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -112,6 +126,8 @@ def _write_cell(cell: Any, value: Any) -> int:
     text = _xlsx_text(value if isinstance(value, str) else str(value))
     cell.value = text
     cell.data_type = "s"  # never a formula, whatever the text holds
+    if len(text) > MAX_WIDTH:  # a long note stays readable in its column
+        cell.alignment = WRAP
     return max((len(line) for line in text.splitlines()), default=0)
 
 

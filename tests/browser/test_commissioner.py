@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,10 +18,16 @@ DESCRIPTION = "Quentin Marblewood's walker was out of reach at 9 Heron Close."
 
 def test_commissioner_sees_evidence_and_downloads_the_pack(page: Page, portal: str, engine):
     org = build_org(engine)
-    for days in range(1, 120, 2):
+    # One every other day from a month's first Monday: every month of the trend has at least
+    # 5 (a month with 1 to 4 would leave the commissioner's control chart undrawn).
+    today = local_now().date()
+    day = (today.replace(day=1) - timedelta(days=100)).replace(day=1)
+    day += timedelta(days=(7 - day.weekday()) % 7)
+    while day < today:
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
             org, description=DESCRIPTION, person_id=org.maple_person,
-            occurred_at=local_now() - timedelta(days=days)))
+            occurred_at=datetime.combine(day, time(10))))
+        day += timedelta(days=2)
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "commissioner")
     expect(page.get_by_role("heading", name="Evidence of learning").first) \
