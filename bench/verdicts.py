@@ -134,6 +134,7 @@ SCENARIOS = (
     Scenario("no change, 3 a week", 3.0),
     Scenario("no change, 5 a week", 5.0),
     Scenario("no change, 10 a week", 10.0),
+    Scenario("no change, 17 a week", 17.0),
     Scenario("no change, 20 a week", 20.0),
     Scenario("no change, 1 per 100 visits (120-280 visits a week)", 1.0, visits=(120, 280)),
     Scenario("80% drop, 3 a week", 3.0, drop=0.8),
