@@ -206,6 +206,14 @@ class ActionRules(_Strict):
     baseline_weeks: int = Field(12, ge=2, le=104)
     # A rate must improve by at least this share on the baseline to be proposed "effective".
     min_improvement: float = Field(0.2, ge=0, lt=1)
+    # The most a control that changes nothing may be proposed "effective" by chance, at the end
+    # of its test window and at the still-in-place check (both looks together: under 5%).
+    evidence_alpha_window: float = Field(0.04, gt=0, lt=0.5)
+    evidence_alpha_sustainment: float = Field(0.02, gt=0, lt=0.5)
+    # The change a test is sized for when its measure has no target (0.5: half as many).
+    planned_change: float = Field(0.5, gt=0, le=1)
+    # How sure a test of the length the portal names is to show the planned change.
+    evidence_power: float = Field(0.8, gt=0.5, lt=1)
     sustainment_after_days: int = Field(42, ge=1, le=730)
     due_soon_days: int = Field(7, ge=1, le=60)
 

@@ -391,7 +391,7 @@ def test_after_the_window_the_verdict_is_refused_while_checks_are_open(engine, o
                 today() - timedelta(days=20), expected_version=1)
     at = open_plan("quality", created.plan_id)
     assert_no_exception(at)
-    assert {m.label for m in at.metric} >= {"Before (12 weeks)", "During the test"}
+    assert {m.label for m in at.metric} >= {"Before (12 weeks)", "During the test window"}
     assert "The numbers suggest" in texts(at, "markdown")
     base = f"verdict.{action_id}"
     at.text_area(key=base + ".note").input("Two weeks without a repeat at the doorway")
@@ -446,6 +446,8 @@ def test_verified_effective_then_the_control_is_confirmed_still_in_place(engine,
     at = open_plan("quality", created.plan_id)
     base = f"verdict.{action_id}"
     at.text_area(key=base + ".note").input("No repeat at the doorway; observed two routines")
+    # No near miss before go-live: the numbers cannot show a fall, so a reason is given.
+    at.text_input(key=base + ".override_reason").input("Observed in use on every routine")
     at = at.button(key=base + ".effective").click().run()
     assert_no_exception(at)
     assert "Confirmed effective. A still-in-place check is scheduled." in texts(at, "success")
@@ -465,3 +467,71 @@ def test_verified_effective_then_the_control_is_confirmed_still_in_place(engine,
         action = session.get(Action, action_id)
     assert sustainment.in_place is True and sustainment.note.startswith("Card still")
     assert action.status == "verified_effective"
+
+
+def test_the_plan_says_too_early_to_tell_and_effective_then_needs_a_reason(engine, org):
+    """Issue 17: the proposal names the counts, the chance in plain words and the weeks a
+    test would need; "effective" against it needs a reason, shown with the verdict."""
+    go_live = today() - timedelta(days=20)
+    # Two near misses a week before go-live, one in the test window.
+    for days_ago in [20 + day + 7 * week for week in range(12) for day in (1, 4)] + [15]:
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+            org, occurred_at=local_now() - timedelta(days=days_ago)))
+    reference = in_review(engine, org)
+    created = plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
+                                deadline_days=40)
+    action_id = created.action_ids[0]
+    with read_session(engine) as session:
+        check_id = session.scalar(select(ActionEvidenceCheck.id))
+    complete_evidence_check(UnitOfWork(engine), org.actor("quality"), check_id,
+                            note="Briefed at handover")
+    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live)
+    at = open_plan("quality", created.plan_id)
+    assert_no_exception(at)
+    assert any("Too early to tell" in m for m in texts(at, "markdown"))  # the badge
+    [words] = [c for c in texts(at, "caption") if c.startswith("Too early to tell")]
+    second_look = go_live + timedelta(days=14 + 42)
+    assert words == (
+        "Too early to tell: 24 near misses in the 12 weeks before go-live (2.00 a week); 1 in "
+        "the 2-week test (0.50 a week), 75% fewer. A drop this large would happen by chance "
+        "about 1 time in 9 (p = 0.110), so it could be chance. At this rate the test needs "
+        "about 22 more weeks to show a drop of 50%. The evidence is looked at again on "
+        f"{second_look:%d %b %Y}, with every week since go-live.")
+
+    base = f"verdict.{action_id}"
+    at.text_area(key=base + ".note").input("None since the card went up")
+    at = at.button(key=base + ".effective").click().run()
+    assert "too early to tell" in error_beside(at, base + ".override_reason")
+    assert at.text_area(key=base + ".note").value == "None since the card went up"
+    at.text_input(key=base + ".override_reason").input("Seen in use at every transfer")
+    at = at.button(key=base + ".effective").click().run()
+    assert_no_exception(at)
+    assert "Confirmed effective. A still-in-place check is scheduled." in texts(at, "success")
+    assert ("Confirmed effective although the numbers proposed “Too early to tell”. The "
+            "reason given:") in texts(at, "caption")
+    assert "Seen in use at every transfer" in texts(at, "text")
+    with read_session(engine) as session:
+        measure = session.scalar(select(VerificationMeasure))
+    assert (measure.proposed_verdict, measure.override_reason) == (
+        "too_early", "Seen in use at every transfer")
+
+
+def test_the_plan_says_effective_with_the_chance_in_plain_words(engine, org):
+    go_live = today() - timedelta(days=20)
+    for week in range(12):  # three near misses a week before go-live, none since
+        for day in (1, 3, 5):
+            file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+                org, occurred_at=local_now() - timedelta(days=20 + day + 7 * week)))
+    reference = in_review(engine, org)
+    created = plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
+                                deadline_days=40)
+    set_go_live(UnitOfWork(engine), org.actor("quality"), created.action_ids[0], go_live)
+    at = open_plan("quality", created.plan_id)
+    assert_no_exception(at)
+    assert any("Effective" in m for m in texts(at, "markdown"))
+    assert ("Effective: 36 near misses in the 12 weeks before go-live (3.00 a week); 0 in the "
+            "2-week test (0.00 a week), 100% fewer. A drop this large would happen by chance "
+            "about 1 time in 260 (p = 0.004): unlikely to be chance.") in texts(at, "caption")
+    # No reason asked for when the numbers propose "effective".
+    assert not [w for w in at.text_input if w.key == f"verdict.{created.action_ids[0]}"
+                                                       ".override_reason"]

@@ -143,3 +143,50 @@ def test_the_digest_lists_cluster_episodes_with_their_status_open_first(engine, 
     text = digest_markdown(facts)
     assert "- OPEN: **Environment / equipment** in Maple House" in text
     assert "- ACKNOWLEDGED: **Late shift start / coverage** in North (region)" in text
+
+
+def test_a_verified_action_carries_its_evidence(engine):
+    """Issue 17: the verdict comes with the counts and chance it was proposed on, and says when
+    "effective" was confirmed against the numbers (the reason itself stays in the portal)."""
+    from core.actions.measures import MeasureFilters
+    from core.actions.models import ActionEvidenceCheck
+    from core.actions.service import (
+        ActionDraft,
+        MeasureDraft,
+        PlanDraft,
+        complete_evidence_check,
+        confirm_verdict,
+        create_plan,
+        set_go_live,
+    )
+
+    org = build_org(engine)
+    quality = org.actor("quality")
+    references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, occurred_at=local_now() - timedelta(days=16 + 7 * week))).reference
+        for week in range(12)]
+    created = create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Near falls at the doorway", theme="Transfers", report_references=references[:1],
+        actions=[ActionDraft(title="Check card", kind="checklist", owner_id=quality.user_id,
+                             deadline=TODAY + timedelta(days=5),
+                             review_date=TODAY + timedelta(days=20),
+                             evidence_checks=["Card on the door"])],
+        measure=MeasureDraft(filters=MeasureFilters(type_keys=("transfer_near_fall",)))))
+    [action_id] = created.action_ids
+    set_go_live(UnitOfWork(engine), quality, action_id, TODAY - timedelta(days=14))
+    with read_session(engine) as session:
+        check_id = session.scalar(select(ActionEvidenceCheck.id))
+    complete_evidence_check(UnitOfWork(engine), quality, check_id, note="Card seen")
+    confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True, note="None since",
+                    override_reason="Seen in use at every transfer")
+    with read_session(engine) as session:
+        facts = digest(session, SYSTEM, TODAY - timedelta(days=6), TODAY + timedelta(days=1))
+    [verified] = facts["actions"]["verified"]
+    assert verified["verdict"] == "effective" and verified["proposed"] == "too_early"
+    assert (verified["baseline_count"], verified["observed_count"]) == (12, 0)
+    assert verified["p_value"] == pytest.approx((6 / 7) ** 12)
+    assert verified["against_proposal"] is True
+    text = digest_markdown(facts)
+    assert ("(12 before, 0 during; by chance about 1 time in 6; confirmed against the "
+            "proposal “too early”, with a reason)") in text
+    assert "Seen in use" not in text

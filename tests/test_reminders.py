@@ -7,10 +7,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.actions.measures import MeasureFilters
 from core.actions.models import Action, ActionEvidenceCheck
 from core.actions.reminders import send_action_reminders
 from core.actions.service import (
     ActionDraft,
+    MeasureDraft,
     PlanDraft,
     complete_evidence_check,
     confirm_verdict,
@@ -174,3 +176,36 @@ def test_the_owner_gets_an_email_naming_nobody_supported(engine, org, smtp_serve
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Notification).where(
             Notification.kind == "action.reminder", Notification.email_status == "sent")) == 1
+
+
+def test_a_test_too_early_to_tell_runs_on_to_the_still_in_place_check(engine, org):
+    """No "Verify" while the numbers cannot tell: the evidence is looked at again at the
+    still-in-place check's date, and the reminder then says what the numbers suggest."""
+    today = local_today()
+    go_live = today - timedelta(days=20)
+    reporter = org.actor("reporter")
+    # Two near falls a week in the 12 weeks before go-live, one in the test window.
+    for days_ago in [20 + day + 7 * week for week in range(12) for day in (1, 4)] + [15]:
+        filed = file_near_miss(UnitOfWork(engine), reporter, draft(
+            org, occurred_at=local_now() - timedelta(days=days_ago)))
+    created = create_plan(UnitOfWork(engine), org.actor("quality"), PlanDraft(
+        title="Near falls at the bathroom doorway", theme="Transfers at the doorway",
+        report_references=[filed.reference], actions=[ActionDraft(
+            title="Pre-transfer check card", kind="checklist",
+            owner_id=org.actor("supervisor").user_id, deadline=today + timedelta(days=5),
+            review_date=today + timedelta(days=20), evidence_checks=["Card on the door"])],
+        measure=MeasureDraft(filters=MeasureFilters(type_keys=("transfer_near_fall",),
+                                                    service_ids=(org.maple,)))))
+    [action_id] = created.action_ids
+    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live)
+
+    assert send_action_reminders(engine, today=today).sent == []  # 24 against 1: too early
+    second_look = go_live + timedelta(days=14 + 42)
+    assert send_action_reminders(engine, today=second_look - timedelta(days=1)).sent == []
+    result = send_action_reminders(engine, today=second_look)
+    assert [(r.action_id, r.reason) for r in result.sent] == [(action_id, "verdict_due")]
+    [note] = reminders_of(engine, "supervisor")
+    assert note.title == "Verify: Pre-transfer check card"
+    assert ("The numbers suggest: Effective: 24 near misses in the 12 weeks before go-live "
+            "(2.00 a week); 1 in the 8-week test") in note.body
+    assert REPORT_TEXT not in note.body

@@ -55,10 +55,15 @@ STRENGTH_COLOURS = {Strength.STRONGER: "green", Strength.INTERMEDIATE: "blue",
                     Strength.WEAKER: "orange"}
 DEADLINE_BADGES = {"overdue": ("Overdue", "red"), "due_soon": ("Due soon", "orange")}
 VERDICT_LABELS = {"effective": "Effective", "not_effective": "Not effective",
-                  "insufficient_data": "Not enough data yet"}
-VERDICT_COLOURS = {"effective": "green", "not_effective": "red", "insufficient_data": "gray"}
+                  "too_early": "Too early to tell", "insufficient_data": "Not enough data yet",
+                  "running": "Test running"}
+VERDICT_COLOURS = {"effective": "green", "not_effective": "red", "too_early": "orange",
+                   "insufficient_data": "gray", "running": "violet"}
 VERDICT_ICONS = {"effective": ":material/trending_down:", "not_effective": ":material/block:",
-                 "insufficient_data": ":material/help:"}
+                 "too_early": ":material/hourglass_top:", "insufficient_data": ":material/help:",
+                 "running": ":material/science:"}
+OBSERVED_TITLES = {"running": "So far in the test", "window": "During the test window",
+                   "sustainment": "Since go-live"}
 
 
 def today() -> date:
@@ -504,6 +509,11 @@ class ActionCard:
                 f"Confirmed {VERDICT_LABELS.get(confirmed, confirmed).lower()} by "
                 f"{escape_markdown(who)} on {local(measure.confirmed_at)}.")
             st.text(measure.confirmation_note or "")
+            if measure.override_reason:
+                proposed = VERDICT_LABELS.get(measure.proposed_verdict or "", "no proposal")
+                st.caption(f"Confirmed effective although the numbers proposed “{proposed}”. "
+                           "The reason given:")
+                st.text(measure.override_reason)
         if row.status is not ActionStatus.IN_TEST:
             return
         window_end = row.window_end or row.go_live
@@ -518,6 +528,12 @@ class ActionCard:
         st.text_area("What you looked at to decide (the numbers, observations, audits)",
                      key=base + ".note", height=70)
         error(base + ".note")
+        if evaluation is not None and evaluation.proposal.verdict != "effective":
+            # The numbers do not show it worked: "effective" all the same needs a reason.
+            st.text_input("Only to confirm it effective all the same: why, although the "
+                          "numbers do not show it? (kept in the audit trail)",
+                          key=base + ".override_reason")
+            error(base + ".override_reason")
         with st.container(horizontal=True):
             st.button("Confirm effective", key=base + ".effective", type="primary",
                       icon=":material/verified:", on_click=self._verdict, args=(True,))
@@ -538,17 +554,19 @@ class ActionCard:
         delta = None
         if evaluation.baseline is not None and evaluation.observed is not None:
             delta = f"{evaluation.observed - evaluation.baseline:+.2f}"
-        during.metric("During the test", shown(evaluation.observed), delta=delta,
+        until = evaluation.evidence_end or min(evaluation.window_end, self.day)
+        during.metric(OBSERVED_TITLES.get(evaluation.look, "During the test"),
+                      shown(evaluation.observed), delta=delta,
                       delta_color="inverse" if measure.direction == "decrease" else "normal",
-                      help=f"{unit.capitalize()}, from go-live to "
-                           f"{min(evaluation.window_end, self.day):%d %b %Y}.")
+                      help=f"{unit.capitalize()}, from go-live to {until:%d %b %Y}.")
         proposal = evaluation.proposal
         with verdict:
             st.markdown("The numbers suggest")
             st.badge(VERDICT_LABELS.get(proposal.verdict, proposal.verdict),
                      color=VERDICT_COLOURS.get(proposal.verdict, "gray"),
                      icon=VERDICT_ICONS.get(proposal.verdict))
-        st.caption(("So far: " if not evaluation.window_over else "") + proposal.reason)
+        # The proposal's words are the portal's own (counts, dates, chance): no user text.
+        st.caption(proposal.reason)
         if self.series is not None and self.row.go_live and self.row.window_end:
             st.plotly_chart(weekly_chart(self.series, go_live=self.row.go_live,
                                          window_end=self.row.window_end,
@@ -560,8 +578,10 @@ class ActionCard:
         row = self.row
         base = f"verdict.{row.id}"
         note = st.session_state.get(base + ".note") or ""
+        reason = (st.session_state.get(base + ".override_reason") or "") if effective else ""
         run(lambda: confirm_verdict(UnitOfWork(), self.actor, row.id, effective=effective,
-                                    note=note, expected_version=row.version),
+                                    note=note, override_reason=reason,
+                                    expected_version=row.version),
             "Confirmed effective. A still-in-place check is scheduled." if effective
             else "Confirmed not effective: the action is open again for a stronger control.",
             base)

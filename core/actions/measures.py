@@ -1,7 +1,9 @@
 """Verification measures: which near misses count, the baseline before a control went live,
 the rate during its test window, and the verdict the numbers suggest (a person confirms).
 
-Counting is SQL aggregation by week; the verdict is a pure function tested on crafted data.
+Counting is SQL aggregation; whether a change is evidence or chance is decided by the pure
+functions of `core.actions.evidence` (an exact test of two Poisson rates, with exposure in
+weeks or in hundreds of visits or shifts), tested on simulated data.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts, propose
 from core.actions.models import ActivityCount
-from core.config import settings
+from core.config import ActionRules, settings
 from core.metrics.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 from core.reports.models import NearMissReport
 
@@ -101,84 +104,122 @@ def weekly_counts(session: Session, filters: MeasureFilters, start: date, end: d
     return series
 
 
-def activity_between(session: Session, service_ids: tuple[int, ...], start: date, end: date,
-                     per: str) -> int | None:
-    """Visits or shifts delivered in the weeks starting in [start, end); None when unknown."""
+def exposure_between(session: Session, service_ids: tuple[int, ...], start: date, end: date,
+                     per: str) -> float | None:
+    """Visits or shifts delivered in [start, end), in hundreds: the exposure of a rate "per 100
+    visits/shifts". A week's count is shared out by its days inside the period (a test from a
+    Wednesday takes 5/7 of that week). None when a week in the period has no count."""
     column = ActivityCount.visits if per == "100_visits" else ActivityCount.shifts
-    query = select(func.sum(column)).where(ActivityCount.week_start >= start,
-                                           ActivityCount.week_start < end)
+    first = week_start_of(start)
+    query = (select(ActivityCount.week_start, func.sum(column))
+             .where(ActivityCount.week_start >= first, ActivityCount.week_start < end)
+             .group_by(ActivityCount.week_start))
     if service_ids:
         query = query.where(ActivityCount.service_id.in_(service_ids))
-    total = session.scalar(query)
-    return int(total) if total else None
+    weekly = {as_date(week): total for week, total in session.execute(query)
+              if total is not None}
+    delivered = 0.0
+    monday = first
+    while monday < end:
+        if monday not in weekly:
+            return None
+        inside = (min(end, monday + timedelta(days=7)) - max(start, monday)).days
+        delivered += weekly[monday] * inside / 7
+        monday += timedelta(days=7)
+    return delivered / 100 if delivered > 0 else None
+
+
+def exposure(session: Session, filters: MeasureFilters, start: date, end: date, per: str,
+             ) -> float | None:
+    """The exposure of [start, end): weeks for a rate per week, else hundreds of visits or
+    shifts (None: no activity counts)."""
+    if per == "week":
+        return (end - start).days / 7
+    return exposure_between(session, filters.service_ids, start, end, per)
+
+
+def counts_for(session: Session, filters: MeasureFilters, *, per: str, baseline_start: date,
+               go_live: date, end: date, baseline_weeks: int) -> Counts | None:
+    """Near misses and exposure before go-live and in [go_live, end); None without exposure."""
+    before = exposure(session, filters, baseline_start, go_live, per)
+    during = exposure(session, filters, go_live, end, per) if end > go_live else None
+    if not before or not during:
+        return None
+    return Counts(count_between(session, filters, baseline_start, go_live), before,
+                  count_between(session, filters, go_live, end), during,
+                  baseline_weeks=baseline_weeks, test_days=(end - go_live).days, per=per)
 
 
 def rate(session: Session, filters: MeasureFilters, start: date, end: date, per: str,
          ) -> float | None:
     """The measure over [start, end): per week, or per 100 visits/shifts (None: no data)."""
-    count = count_between(session, filters, start, end)
-    if per == "week":
-        weeks = (end - start).days / 7
-        return count / weeks if weeks > 0 else None
-    activity = activity_between(session, filters.service_ids, week_start_of(start), end, per)
-    if not activity:
+    amount = exposure(session, filters, start, end, per)
+    if not amount:
         return None
-    return 100 * count / activity
+    return count_between(session, filters, start, end) / amount
 
 
-@dataclass(frozen=True)
-class Verdict:
-    verdict: str  # effective | not_effective | insufficient_data
-    reason: str
-
-
-def propose_verdict(baseline: float | None, observed: float | None, *, direction: str,
-                    target: float | None, min_improvement: float) -> Verdict:
-    """What the numbers suggest. A person confirms with a note; this only proposes."""
-    if baseline is None or observed is None:
-        return Verdict("insufficient_data", "There is no baseline or no observed rate yet "
-                                            "(for a rate, activity counts are needed).")
-    if direction == "decrease":
-        if baseline == 0:
-            return Verdict("insufficient_data", "No near misses counted before go-live: a fall "
-                                                "cannot be shown.")
-        improved = observed <= baseline * (1 - min_improvement)
-        meets = target is None or observed <= target
-    else:
-        improved = observed >= baseline * (1 + min_improvement) if baseline else observed > 0
-        meets = target is None or observed >= target
-    change = (observed - baseline) / baseline * 100 if baseline else 0.0
-    detail = f"{baseline:.2f} before, {observed:.2f} during the test ({change:+.0f}%)"
-    if target is not None:
-        detail += f"; target {target:g}"
-    if improved and meets:
-        return Verdict("effective", f"The rate improved: {detail}.")
-    if not improved:
-        return Verdict("not_effective", f"The rate did not improve by "
-                                        f"{min_improvement:.0%}: {detail}.")
-    return Verdict("not_effective", f"Improved, but the target is not met: {detail}.")
+def look_rules(rules: ActionRules, look: str) -> VerdictRules:
+    """The thresholds of a look: the end of the test window, or the sustainment check."""
+    alpha = rules.evidence_alpha_sustainment if look == "sustainment" else \
+        rules.evidence_alpha_window
+    return VerdictRules(alpha=alpha, min_improvement=rules.min_improvement,
+                        planned_change=rules.planned_change, power=rules.evidence_power)
 
 
 @dataclass(frozen=True)
 class Evaluation:
+    """A measure evaluated on a day: the baseline, the period looked at and the proposal.
+
+    `look` is "running" (the test window has not ended: counts so far, no verdict),
+    "window" (its end: the window's counts) or "sustainment" (from the still-in-place check's
+    date: every week since go-live)."""
+
     baseline: float | None
     observed: float | None
     baseline_start: date
     window_end: date
     proposal: Verdict
     window_over: bool
+    look: str = "window"
+    evidence_end: date | None = None  # the end of the period the observed figures cover
+    sustainment_end: date | None = None  # when the evidence is looked at the second time
+
+
+def sustainment_date(go_live: date, window_days: int, rules: ActionRules) -> date:
+    """The still-in-place check's date: the second look at the evidence."""
+    return go_live + timedelta(days=window_days + rules.sustainment_after_days)
 
 
 def evaluate(session: Session, filters: MeasureFilters, *, per: str, direction: str,
              target: float | None, go_live: date, window_days: int, baseline_weeks: int,
-             min_improvement: float, today: date) -> Evaluation:
-    """Baseline (the weeks before go-live) against the test window after it."""
+             today: date, rules: ActionRules | None = None) -> Evaluation:
+    """Baseline (the weeks before go-live) against the test: during the window the counts so
+    far; from its end the window; from the still-in-place check's date every week since
+    go-live (the evidence accumulates, with a stricter threshold for the second look)."""
+    rules = rules or settings().actions
     baseline_start = go_live - timedelta(weeks=baseline_weeks)
     window_end = go_live + timedelta(days=window_days)
+    second = sustainment_date(go_live, window_days, rules)
+    if today < window_end:
+        look, end = "running", max(go_live, today)
+    elif today < second:
+        look, end = "window", window_end
+    else:
+        look, end = "sustainment", second
+    counts = counts_for(session, filters, per=per, baseline_start=baseline_start,
+                        go_live=go_live, end=end, baseline_weeks=baseline_weeks)
     baseline = rate(session, filters, baseline_start, go_live, per)
-    observed_end = min(window_end, today) if today > go_live else go_live
-    observed = rate(session, filters, go_live, observed_end, per) if today > go_live else None
-    return Evaluation(baseline, observed, baseline_start, window_end,
-                      propose_verdict(baseline, observed, direction=direction, target=target,
-                                      min_improvement=min_improvement),
-                      window_over=today >= window_end)
+    observed = counts.observed_rate if counts is not None else None
+    if look == "running":
+        so_far = (f"So far: {describe_counts(counts)}." if counts is not None else
+                  "No counts yet.")
+        proposal = Verdict("running", f"{so_far} The numbers are judged when the test window "
+                                      f"ends, on {window_end:%d %b %Y}.", counts)
+    else:
+        proposal = propose(counts, direction=direction, target=target,
+                           rules=look_rules(rules, look),
+                           later_look=f"{second:%d %b %Y}" if look == "window" else None)
+    return Evaluation(baseline, observed, baseline_start, window_end, proposal,
+                      window_over=today >= window_end, look=look, evidence_end=end,
+                      sustainment_end=second)

@@ -114,6 +114,13 @@ class VerificationMeasure(Base):
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     confirmed_at: Mapped[datetime | None]
     confirmation_note: Mapped[str | None] = mapped_column(Text)
+    # The evidence as proposed when the verdict was confirmed: the counts compared and the
+    # chance of a change that large with no real change (see core.actions.evidence).
+    baseline_count: Mapped[int | None]
+    observed_count: Mapped[int | None]
+    p_value: Mapped[float | None]
+    # Why "effective" was confirmed although the numbers did not propose it (audited too).
+    override_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SustainmentCheck(Base):

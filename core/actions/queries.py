@@ -300,8 +300,8 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
                                   target=measure.target, go_live=row.go_live,
                                   window_days=(row.window_end - row.go_live).days
                                   if row.window_end else 0,
-                                  baseline_weeks=measure.baseline_weeks,
-                                  min_improvement=rules.actions.min_improvement, today=today)
+                                  baseline_weeks=measure.baseline_weeks, today=today,
+                                  rules=rules.actions)
         actions.append(ActionView(row, descriptions.get(row.id, ""), checks[row.id], measure,
                                   evaluation, sustainment[row.id]))
     reports = [

@@ -4,7 +4,9 @@ An owner is told, at most once a day per action, when the action:
 
 - is planned or in progress and overdue ("Overdue: ..."), or due within
   `actions.due_soon_days` ("Due in N days: ...");
-- is in test and its test window has ended, so the verdict is due ("Verify: ...");
+- is in test and its test window has ended, so the verdict is due ("Verify: ..."), with what
+  the numbers suggest; when they cannot tell yet, the test runs on and the verdict is due at
+  the still-in-place check's date instead, when the evidence is looked at again;
 - has a sustainment check due today or earlier that nobody has confirmed ("Still in place? ...").
 
 Each reminder is an in-app notification (kind "action.reminder") and, when email is
@@ -23,7 +25,8 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 
 import core.models  # noqa: F401 - every table mapped before the unit of work flushes
-from core.actions.models import Action, ActionPlan, SustainmentCheck
+from core.actions.measures import Evaluation, MeasureFilters, evaluate
+from core.actions.models import Action, ActionPlan, SustainmentCheck, VerificationMeasure
 from core.actions.queries import deadline_state
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM
@@ -65,14 +68,28 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
+def _evaluation(session: Session, action: Action, measure: VerificationMeasure | None,
+                today: date, rules: Settings) -> Evaluation | None:
+    if (measure is None or action.go_live_date is None
+            or action.go_live_date + timedelta(days=action.test_window_days or 0) > today):
+        return None
+    return evaluate(session, MeasureFilters.from_json(measure.filters), per=measure.per,
+                    direction=measure.direction, target=measure.target,
+                    go_live=action.go_live_date, window_days=action.test_window_days or 0,
+                    baseline_weeks=measure.baseline_weeks, today=today, rules=rules.actions)
+
+
 def _reason(action: Action, sustainment_due: date | None, today: date,
-            rules: Settings) -> str | None:
+            rules: Settings, evaluation: Evaluation | None = None) -> str | None:
     status = ActionStatus(action.status)
     state = deadline_state(action.deadline, status, today, rules.actions.due_soon_days)
     if state is not None:
         return state
     if (status is ActionStatus.IN_TEST and action.go_live_date is not None
             and action.go_live_date + timedelta(days=action.test_window_days or 0) <= today):
+        if (evaluation is not None and evaluation.look == "window"
+                and evaluation.proposal.verdict == "too_early"):
+            return None  # the test runs on to the second look: nothing to decide yet
         return "verdict_due"
     if (sustainment_due is not None and sustainment_due <= today
             and status is not ActionStatus.STOPPED):
@@ -81,7 +98,8 @@ def _reason(action: Action, sustainment_due: date | None, today: date,
 
 
 def _message(action: Action, plan_title: str, reason: str, sustainment_due: date | None,
-             today: date, rules: Settings) -> tuple[str, str]:
+             today: date, rules: Settings,
+             evaluation: Evaluation | None = None) -> tuple[str, str]:
     """Title and body. Only the action's and plan's titles and dates: no report text."""
     lines = [f"Action: {action.title}", f"Plan: {plan_title}"]
     if reason == "overdue":
@@ -101,8 +119,10 @@ def _message(action: Action, plan_title: str, reason: str, sustainment_due: date
         window_end = action.go_live_date + timedelta(days=action.test_window_days or 0)
         title = f"Verify: {action.title}"
         lines += [f"Went live: {_day(action.go_live_date)}",
-                  f"Test window ended: {_day(window_end)}",
-                  "Look at the measure and record whether the control worked."]
+                  f"Test window ended: {_day(window_end)}"]
+        if evaluation is not None:  # counts and chance only: no report text
+            lines.append(f"The numbers suggest: {evaluation.proposal.reason}")
+        lines.append("Look at the measure and record whether the control worked.")
     else:
         assert sustainment_due is not None
         title = f"Still in place? {action.title}"
@@ -119,10 +139,11 @@ def _candidates(session: Session, today: date, rules: Settings):
                .group_by(SustainmentCheck.action_id).subquery())
     open_statuses = (ActionStatus.PLANNED.value, ActionStatus.IN_PROGRESS.value)
     query = (
-        select(Action, ActionPlan.title, pending.c.due, User)
+        select(Action, ActionPlan.title, pending.c.due, User, VerificationMeasure)
         .join(ActionPlan, ActionPlan.id == Action.plan_id)
         .join(User, User.id == Action.owner_id)
         .outerjoin(pending, pending.c.action_id == Action.id)
+        .outerjoin(VerificationMeasure, VerificationMeasure.action_id == Action.id)
         .where(or_(
             Action.status.in_(open_statuses)
             & (Action.deadline <= today + timedelta(days=rules.actions.due_soon_days)),
@@ -143,8 +164,11 @@ def send_action_reminders(engine: Engine | None = None, *, today: date | None = 
     result = ReminderResult(today=today)
     with UnitOfWork(engine) as uow:
         session = uow.session
-        for action, plan_title, sustainment_due, owner in _candidates(session, today, rules):
-            reason = _reason(action, sustainment_due, today, rules)
+        for action, plan_title, sustainment_due, owner, measure in _candidates(session, today,
+                                                                                rules):
+            evaluation = (_evaluation(session, action, measure, today, rules)
+                          if action.status == ActionStatus.IN_TEST.value else None)
+            reason = _reason(action, sustainment_due, today, rules, evaluation)
             if reason is None or not owner.active:
                 continue
             if action.last_reminded_on == today:
@@ -161,7 +185,8 @@ def send_action_reminders(engine: Engine | None = None, *, today: date | None = 
             if claimed.rowcount != 1:
                 result.already_reminded += 1
                 continue
-            title, body = _message(action, plan_title, reason, sustainment_due, today, rules)
+            title, body = _message(action, plan_title, reason, sustainment_due, today, rules,
+                                   evaluation)
             [note_id] = notify(uow, [owner], kind=REMINDER_KIND, title=title, body=body,
                                report_id=None, escalation_id=None, now=now, rules=rules)
             result.sent.append(Reminder(action.id, owner.id, owner.display_name, reason,

@@ -14,7 +14,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from core.actions.measures import DIRECTION_LABELS, PER_LABELS, MeasureFilters, evaluate
+from core.actions.measures import (
+    DIRECTION_LABELS,
+    PER_LABELS,
+    MeasureFilters,
+    evaluate,
+    sustainment_date,
+)
 from core.actions.models import (
     Action,
     ActionEvidenceCheck,
@@ -437,16 +443,30 @@ def complete_evidence_check(uow: UnitOfWork, actor: Actor, check_id: int, *, not
         uow.commit()
 
 
+VERDICT_WORDS = {"effective": "effective", "not_effective": "not effective",
+                 "too_early": "too early to tell", "insufficient_data": "not enough data yet"}
+
+
 def confirm_verdict(uow: UnitOfWork, actor: Actor, action_id: int, *, effective: bool,
-                    note: str, expected_version: int | None = None,
+                    note: str, override_reason: str = "", expected_version: int | None = None,
                     now: datetime | None = None, rules: Settings | None = None) -> None:
-    """A person confirms, after the test window, whether the control worked."""
+    """A person confirms, after the test window, whether the control worked.
+
+    The measure's proposal is made again from the data of the day (at the end of the window,
+    or from the still-in-place check's date on every week since go-live) and kept with the
+    verdict. "Effective" against a proposal that is not "effective" (too early to tell, not
+    effective, no data) needs a reason, which the audit trail keeps.
+    """
     require(actor, Capability.MANAGE_ACTIONS)
     rules = rules or settings()
     now = now or utcnow()
     today = to_local(now, rules.zone).date()
     if not note.strip():
         raise ValidationFailed({"note": "Say what you looked at to decide."})
+    if has_nul(note):
+        raise ValidationFailed({"note": NUL_MESSAGE})
+    if has_nul(override_reason):
+        raise ValidationFailed({"override_reason": NUL_MESSAGE})
     with uow:
         session = uow.session
         action = _action_for(session, actor, action_id, owner_may=False)
@@ -466,23 +486,45 @@ def confirm_verdict(uow: UnitOfWork, actor: Actor, action_id: int, *, effective:
                                                "checks are open: " + "; ".join(open_checks)})
         measure = session.scalar(select(VerificationMeasure).where(
             VerificationMeasure.action_id == action.id))
+        reason = override_reason.strip()
+        evidence: dict[str, object] = {}
         if measure is not None:
             evaluation = evaluate(
                 session, MeasureFilters.from_json(measure.filters), per=measure.per,
                 direction=measure.direction, target=measure.target,
                 go_live=action.go_live_date, window_days=action.test_window_days or 0,
-                baseline_weeks=measure.baseline_weeks,
-                min_improvement=rules.actions.min_improvement, today=today)
+                baseline_weeks=measure.baseline_weeks, today=today, rules=rules.actions)
+            proposal = evaluation.proposal
+            if effective and proposal.verdict != "effective" and not reason:
+                raise ValidationFailed({"override_reason": (
+                    f"The numbers propose “{VERDICT_WORDS.get(proposal.verdict, '?')}”, not "
+                    "effective. To confirm it effective all the same, say why (the reason is "
+                    "kept in the audit trail); or wait for the still-in-place check, when the "
+                    "evidence is looked at again.")})
+            counts = proposal.counts
             measure.baseline_value, measure.observed_value = (evaluation.baseline,
                                                               evaluation.observed)
-            measure.proposed_verdict = evaluation.proposal.verdict
+            measure.baseline_count = counts.baseline if counts else None
+            measure.observed_count = counts.observed if counts else None
+            measure.p_value = proposal.p_value
+            measure.proposed_verdict = proposal.verdict
             measure.confirmed_verdict = "effective" if effective else "not_effective"
             measure.confirmed_by_id, measure.confirmed_at = actor.user_id, now
             measure.confirmation_note = note.strip()
+            against = effective and proposal.verdict != "effective"
+            measure.override_reason = reason if against else None
+            evidence = {"look": evaluation.look, "evidence_until": evaluation.evidence_end,
+                        "baseline_count": measure.baseline_count,
+                        "observed_count": measure.observed_count,
+                        "p_value": measure.p_value, "proposal": proposal.reason,
+                        "override_reason": measure.override_reason}
         target = ActionStatus.VERIFIED_EFFECTIVE if effective else ActionStatus.NOT_EFFECTIVE
         action.status, action.updated_at = target.value, now
         if effective:
-            due = window_end + timedelta(days=rules.actions.sustainment_after_days)
+            due = sustainment_date(action.go_live_date, action.test_window_days or 0,
+                                   rules.actions)
+            if due <= today:  # verified at the second look: the control is checked again later
+                due = today + timedelta(days=rules.actions.sustainment_after_days)
             action.sustainment_check_date = due
             session.add(SustainmentCheck(action_id=action.id, due_date=due))
         uow.record(actor, "action.verified", "action", action.id, at=now,
@@ -490,7 +532,8 @@ def confirm_verdict(uow: UnitOfWork, actor: Actor, action_id: int, *, effective:
                    after={"status": target.value, "note": note.strip(),
                           "baseline": measure.baseline_value if measure else None,
                           "observed": measure.observed_value if measure else None,
-                          "proposed": measure.proposed_verdict if measure else None})
+                          "proposed": measure.proposed_verdict if measure else None,
+                          **evidence})
         uow.commit()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.actions.evidence import chance_in_words
 from core.actions.models import Action, ActionPlan, VerificationMeasure
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import Actor
@@ -109,11 +110,19 @@ def _actions(session: Session, actor: Actor, start: date, end: date,
     verified = [{
         "action": title, "plan": plan, "verdict": verdict,
         "confirmed_at": confirmed.isoformat(timespec="minutes"),
-        "baseline": baseline, "observed": observed}
-        for title, plan, verdict, confirmed, baseline, observed in session.execute(
+        "baseline": baseline, "observed": observed,
+        # The evidence as proposed then: counts, the chance of such a change with no real
+        # change, and whether "effective" was confirmed against the numbers (with a reason).
+        "proposed": proposed, "baseline_count": baseline_count,
+        "observed_count": observed_count, "p_value": p_value,
+        "against_proposal": verdict == "effective" and proposed != "effective"}
+        for (title, plan, verdict, confirmed, baseline, observed, proposed, baseline_count,
+             observed_count, p_value) in session.execute(
             select(Action.title, ActionPlan.title, VerificationMeasure.confirmed_verdict,
                    VerificationMeasure.confirmed_at, VerificationMeasure.baseline_value,
-                   VerificationMeasure.observed_value)
+                   VerificationMeasure.observed_value, VerificationMeasure.proposed_verdict,
+                   VerificationMeasure.baseline_count, VerificationMeasure.observed_count,
+                   VerificationMeasure.p_value)
             .join(ActionPlan, ActionPlan.id == Action.plan_id)
             .join(VerificationMeasure, VerificationMeasure.action_id == Action.id)
             .where(visible, VerificationMeasure.confirmed_at >= local_midnight_utc(
@@ -165,6 +174,19 @@ def digest(session: Session, actor: Actor, start: date, end: date, *,
     }
 
 
+def _evidence(verified: dict[str, Any]) -> str:
+    """' (3 before, 0 during; chance about 1 time in 40)' for a digest line."""
+    if verified.get("baseline_count") is None:
+        return ""
+    words = f"{verified['baseline_count']} before, {verified['observed_count']} during"
+    if verified.get("p_value") is not None:
+        words += f"; by chance {chance_in_words(verified['p_value'])}"
+    if verified.get("against_proposal"):
+        proposed = (verified.get("proposed") or "none").replace("_", " ")
+        words += f"; confirmed against the proposal “{proposed}”, with a reason"
+    return f" ({words})"
+
+
 def digest_markdown(facts: dict[str, Any]) -> str:
     """The digest as Markdown for an email (the names and references only, no free text)."""
     period = facts["period"]
@@ -204,5 +226,5 @@ def digest_markdown(facts: dict[str, Any]) -> str:
               or ["None."])
     lines += ["", f"**Verified in the period ({len(actions['verified'])})**", ""]
     lines += ([f"- {a['action']} ({a['plan']}): {a['verdict'].replace('_', ' ')} on "
-               f"{a['confirmed_at']}" for a in actions["verified"]] or ["None."])
+               f"{a['confirmed_at']}{_evidence(a)}" for a in actions["verified"]] or ["None."])
     return "\n".join(lines) + "\n"
