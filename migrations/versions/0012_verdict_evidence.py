@@ -4,8 +4,8 @@ The counts compared (baseline and test), the chance of a change that large with 
 change (the exact Poisson rate comparison's p-value), and the reason a person gave for
 confirming "effective" when the numbers did not propose it.
 
-Revision ID: 0013
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-24 09:00:00
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0013'
-down_revision: str | None = '0008'
+revision: str = '0012'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
