@@ -20,11 +20,13 @@ from ui.session import (
 from ui.startup import startup_problem
 from ui.text import escape_markdown
 
-st.set_page_config(page_title="Near Miss Portal", page_icon=":material/health_and_safety:",
-                   layout="centered")
+# The layout is set once per run, below. The browser compares each page config with its layout
+# before the previous one has applied: "centered" then "wide" in one run can leave it centred.
+st.set_page_config(page_title="Near Miss Portal", page_icon=":material/health_and_safety:")
 
 problem = startup_problem()
 if problem:
+    st.set_page_config(layout="centered")
     st.title("Near Miss Portal")
     st.error(problem)
     st.stop()
@@ -32,6 +34,7 @@ if problem:
 auth = authenticator()
 actor = signed_in_actor(auth)
 if actor is None:
+    st.set_page_config(layout="centered")
     st.stop()
 
 unread = unread_notifications(actor)

@@ -34,6 +34,12 @@ The method follows NHS England's "Making Data Count" guidance, in plain words:
   concern, or common cause. The *assurance icon* compares a target with the latest limits: if
   the target lies outside the limits on the good side the process will consistently pass; on
   the bad side it will consistently fail; between them it will sometimes hit and sometimes miss.
+* `chart_icons` gives both icons as a chart shows them: the letter drawn inside (H or L for a
+  special cause higher or lower; P, F or ? for pass, fail, hit and miss) and the same in words,
+  so that colour is never the only signal. When neither direction is better (a count of near
+  misses mixes how often hazards happen with how willing staff are to report them), a special
+  cause is "neither" improvement nor concern (purple in "Making Data Count"), and there is no
+  assurance icon: without a better direction a target cannot be passed or failed.
 
 Decisions worth knowing:
 
@@ -86,10 +92,13 @@ FAIL = "fail"
 HIT_AND_MISS = "hit and miss"
 
 IMPROVEMENT_DIRECTIONS = ("down", "up")
+NEITHER = "neither"  # neither direction is better: a special cause is only higher or lower
+HIGH = "high"
+LOW = "low"
 
 COLUMNS = (
     "value", "mean", "lower", "upper", "moving_range", "mr_bar", "segment", "provisional",
-    "special_cause", "rule", "direction", "target",
+    "special_cause", "rule", "direction", "target", "side",
 )
 
 _REL_TOL = 1e-9
@@ -147,7 +156,8 @@ def xmr(
     moving_range (NaN for a segment's first point), mr_bar, segment (0, 1, ... by rebase),
     provisional (the segment is shorter than `rules.provisional_below`), special_cause, rule
     ("" or the rules the point is part of, joined with ", "), direction ("improvement",
-    "concern" or "" when not special cause), target. A Series keeps its index. The frame's
+    "concern" or "" when not special cause), target, side ("high" or "low": which way the
+    special cause points; "" when not special cause). A Series keeps its index. The frame's
     `attrs` record `improvement`, `target` and `rules`.
     """
     rules = SpcRules() if rules is None else rules
@@ -188,7 +198,8 @@ def xmr(
     improvement_side = -1 if improvement == "down" else 1
     rule_text: list[str] = []
     direction: list[str] = []
-    for point in found:
+    high_or_low: list[str] = []
+    for position, point in enumerate(found):
         rule_text.append(", ".join(rule for rule in RULE_ORDER if rule in point))
         sides = set().union(*point.values()) if point else set()
         if not sides:
@@ -197,6 +208,7 @@ def xmr(
             direction.append(IMPROVEMENT)
         else:
             direction.append(CONCERN)
+        high_or_low.append(_side_of(sides, data[position], mean[position]))
 
     frame = pd.DataFrame(
         {
@@ -212,6 +224,7 @@ def xmr(
             "rule": pd.Series(rule_text, index=index, dtype=str),
             "direction": pd.Series(direction, index=index, dtype=str),
             "target": np.full(n, np.nan if target is None else target),
+            "side": pd.Series(high_or_low, index=index, dtype=str),
         },
         index=index,
         columns=list(COLUMNS),
@@ -272,6 +285,88 @@ def assurance_icon(
     if low >= target:
         return PASS
     return FAIL if high < target else HIT_AND_MISS
+
+
+@dataclass(frozen=True)
+class Icon:
+    """A "Making Data Count" icon as a chart shows it.
+
+    `group` is "variation" or "assurance". `kind`: for variation "common cause",
+    "improvement", "concern" or "neither"; for assurance "pass", "fail" or "hit and miss".
+    `side` is "high" or "low" for a special cause, else "". `letter` is drawn inside the icon
+    (H, L, P, F, ? or "" for common cause, whose flat line is its own sign) and `text` says the
+    same in words for a screen reader and beside the icon. Every field comes from the fixed
+    vocabulary here, never from what a user typed.
+    """
+
+    group: Literal["variation", "assurance"]
+    kind: str
+    side: str
+    letter: str
+    text: str
+
+    @property
+    def key(self) -> str:
+        """Which drawing shows this icon: "variation:concern:high", "assurance:pass"."""
+        return ":".join(part for part in (self.group, self.kind, self.side) if part)
+
+
+_VARIATION_WORDS = {IMPROVEMENT: "improvement", CONCERN: "concern",
+                    NEITHER: "neither improvement nor concern"}
+_ASSURANCE_WORDS = {PASS: ("P", "Assurance: consistently passes the target"),
+                    FAIL: ("F", "Assurance: consistently fails the target"),
+                    HIT_AND_MISS: ("?", "Assurance: hit and miss, the target is met only "
+                                        "sometimes")}
+
+
+def variation_of(frame: pd.DataFrame,
+                 improvement: Literal["down", "up", "neither"] | None = None) -> Icon:
+    """The variation icon for the latest point, with its letter and words.
+
+    Common cause unless the latest point is part of a special-cause pattern. A special cause
+    is "improvement" or "concern" when a direction is better (`improvement` "down" or "up",
+    by default the one the frame was built with), and "neither" when `improvement` is
+    "neither". Its side (H or L) is the way the pattern points; a point in patterns pointing
+    both ways reads by its value against the mean.
+    """
+    _require_columns(frame, ("special_cause", "direction", "side"))
+    improvement = improvement if improvement is not None else frame.attrs.get("improvement")
+    if improvement not in (*IMPROVEMENT_DIRECTIONS, NEITHER):
+        raise ValueError("say which way is better: improvement='down', 'up' or 'neither' (the "
+                         "frame does not record it)")
+    latest = frame.iloc[-1] if not frame.empty else None
+    side = str(latest["side"]) if latest is not None and bool(latest["special_cause"]) else ""
+    if side not in (HIGH, LOW):
+        return Icon("variation", COMMON_CAUSE, "", "",
+                    "Common cause variation: no signal, the latest point is within the usual "
+                    "range")
+    if improvement == NEITHER:
+        kind = NEITHER
+    else:
+        kind = IMPROVEMENT if side == (LOW if improvement == "down" else HIGH) else CONCERN
+    return Icon("variation", kind, side, "H" if side == HIGH else "L",
+                f"Special cause variation, {'higher' if side == HIGH else 'lower'}: "
+                f"{_VARIATION_WORDS[kind]}")
+
+
+def assurance_of(frame: pd.DataFrame, target: float | None,
+                 improvement: Literal["down", "up", "neither"] | None = None) -> Icon | None:
+    """The assurance icon (P, F or ?) for `target`, or None when there is nothing to assure:
+    no target, no limits yet, or neither direction better (then no value passes or fails)."""
+    improvement = improvement if improvement is not None else frame.attrs.get("improvement")
+    if improvement == NEITHER:
+        return None
+    kind = assurance_icon(frame, target, improvement=improvement)
+    if kind is None:
+        return None
+    letter, text = _ASSURANCE_WORDS[kind]
+    return Icon("assurance", kind, "", letter, text)
+
+
+def chart_icons(frame: pd.DataFrame, *, target: float | None,
+                improvement: Literal["down", "up", "neither"]) -> tuple[Icon, Icon | None]:
+    """Both icons beside a chart: (variation, assurance or None)."""
+    return variation_of(frame, improvement), assurance_of(frame, target, improvement)
 
 
 # --- internals -------------------------------------------------------------------------------
@@ -388,6 +483,16 @@ def _label_position(index: pd.Index, label: Any) -> int:
     if not isinstance(found, int | np.integer):
         raise ValueError(f"rebase_at {label!r} appears more than once in the index")
     return int(found)
+
+
+def _side_of(sides: set[int], value: float, centre: float) -> str:
+    """"high", "low" or "" for a point's special-cause sides (+1 above, -1 below)."""
+    if not sides:
+        return ""
+    if len(sides) == 1:
+        return HIGH if sides == {1} else LOW
+    # Patterns pointing both ways (a rising trend ending below the mean): read the value.
+    return LOW if value < centre and not _close(value, centre) else HIGH
 
 
 def _close(a: float, b: float) -> bool:

@@ -57,9 +57,10 @@ with trend_tab:
     else:
         st.markdown(f"**{gv.spc_summary(trend.frame, None, 'neither')}** · near misses per "
                     f"{trend.granularity}, with the last 26 weeks for context")
-        st.plotly_chart(gv.spc_figure(trend.frame, trend.go_lives, title="",
-                                      improvement="neither"), key="evidence_trend")
-        note = trend.note + " Green lines mark when a control went live (named by its kind)."
+        gv.show_spc_chart(trend.frame, trend.go_lives, key="evidence_trend", title="",
+                          improvement="neither", action_header="Control (its kind)",
+                          when=gv.period_label(trend.granularity))
+        note = trend.note + " Numbered markers show when a control went live; the table names its kind."
         if trend.controls_live > len(trend.go_lives):
             note += (f" {trend.controls_live} went live in these weeks; the "
                      f"{len(trend.go_lives)} with the most linked near misses are marked.")

@@ -16,8 +16,10 @@ actor = current_actor()
 st.title("Trends")
 st.caption("Weekly near misses as a control chart: the mean, the process limits (mean ± 2.66 × "
            "the average moving range) and special-cause signals (a point beyond a limit, a run "
-           "of points on one side of the mean, a trend, two of three near a limit). Green lines "
-           "mark when a control went live.")
+           "of points on one side of the mean, a trend, two of three near a limit). Numbered "
+           "markers on the time axis show when an action went live; the table below the chart "
+           "names them. The icons beside the chart read the latest week: H or L for a special "
+           "cause higher or lower, P, F or ? for whether a target will be met.")
 scope = gv.scope_picker(actor)
 version = gv.version()
 with read_session() as session:
@@ -36,8 +38,8 @@ with st.container(horizontal=True, gap="small"):
                              format_func=DIRECTIONS.get, key="trend_direction")
     compare = st.selectbox(
         "Compare before and after a control", [None, *range(len(go_lives))],
-        format_func=lambda i: "No comparison" if i is None
-        else f"{go_lives[i][0]:%d %b %Y}: {go_lives[i][1]}",
+        format_func=lambda i: "No comparison" if i is None  # numbered as on the chart
+        else f"{i + 1} · {go_lives[i][0]:%d %b %Y}: {go_lives[i][1]}",
         key=f"trend_compare_{series_choice}",  # each series has its own controls
         help="Recalculates the limits from the control's go-live date, so the chart shows "
              "whether the process changed after it.")
@@ -57,8 +59,8 @@ left.metric("Near misses in the period", int(series.sum()))
 middle.metric("Weekly mean (latest limits)", f"{frame['mean'].iloc[-1]:.1f}")
 right.metric("Weeks with a signal", int(frame["special_cause"].sum()))
 st.markdown(f"**{gv.spc_summary(frame, target, direction)}**")
-st.plotly_chart(gv.spc_figure(frame, go_lives, title=title, improvement=direction),
-                key="trend_chart")
+gv.show_spc_chart(frame, go_lives, key="trend_chart", title=title, improvement=direction,
+                  target=target)
 if controls.total > len(go_lives):
     st.caption(f"{controls.total} controls that concern this chart went live in the period; "
                f"the {len(go_lives)} with the most linked near misses are marked. Choose a "

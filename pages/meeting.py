@@ -25,6 +25,8 @@ STYLE = """<style>
 [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.6rem; color: #0b1f1a; }
 [data-testid="stMetricValue"] { font-size: 4rem; color: #0b1f1a; }
 [data-testid="stMetricLabel"] p { font-size: 1.5rem; }
+[data-testid="stMain"] [data-testid="stText"] { font-size: 1.2rem; line-height: 1.45;
+  color: #0b1f1a; }
 </style>"""
 
 actor = current_actor()
@@ -49,8 +51,8 @@ def _trend() -> None:
         return
     frame = gv.spc_frame(series, [], None, "neither")
     st.markdown(f"**{gv.spc_summary(frame, None, 'neither')}**")
-    st.plotly_chart(gv.spc_figure(frame, go_lives, title="", improvement="neither",
-                                  height=620, large=True), key="meeting_trend", theme=None)
+    gv.show_spc_chart(frame, go_lives, key="meeting_trend", title="", improvement="neither",
+                      large=True, height=440)
 
 
 def _clusters() -> None:

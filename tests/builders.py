@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
@@ -111,3 +111,36 @@ def draft(org_: Org, **changes: object) -> NearMissDraft:
     }
     values.update(changes)
     return NearMissDraft(**values)  # type: ignore[arg-type]
+
+
+def live_controls(engine: Engine, org_: Org, go_lives: list[date], *,
+                  titles: list[str] | None = None) -> None:
+    """Checklist actions going live on `go_lives`, on one plan that links a filed near miss
+    (the first by reference): a chart's go-live markers to test with."""
+    from datetime import timedelta
+
+    from core.actions.models import Action
+    from core.actions.service import ActionDraft, PlanDraft, create_plan
+    from core.reports.models import NearMissReport
+
+    quality = org_.actor("quality")
+    with read_session(engine) as session:
+        reference = session.scalars(select(NearMissReport.reference)
+                                    .order_by(NearMissReport.reference)).first()
+    today = local_now().date()
+    create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Walker check", theme="Near falls", report_references=[reference or ""],
+        actions=[ActionDraft(title="Walker check", kind="checklist", owner_id=quality.user_id,
+                             deadline=today + timedelta(days=5),
+                             review_date=today + timedelta(days=9), evidence_checks=["Card"],
+                             verify_with_measure=False)]))
+    with UnitOfWork(engine) as uow:
+        template = uow.session.scalars(select(Action)).one()
+        columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
+                   if c.key not in ("id", "version_id")}
+        for n, day in enumerate(go_lives):
+            title = titles[n] if titles else f"Control {n}"
+            uow.session.add(Action(**{**columns, "title": title, "status": "in_test",
+                                      "go_live_date": day}))
+        uow.record(SYSTEM, "test.controls_live", "action", None)
+        uow.commit()

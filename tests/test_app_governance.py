@@ -12,7 +12,7 @@ import pytest
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
-from tests.builders import build_org, draft, local_now
+from tests.builders import build_org, draft, live_controls, local_now
 from ui.governance import BARRIER_COLOURS
 
 PAGES = ["pages/governance.py", "pages/governance_breakdowns.py",
@@ -52,13 +52,17 @@ def values(array):
     return list(array)
 
 
+def traces(spec):
+    return {trace.get("name"): trace for trace in spec["data"]}
+
+
 def test_the_trend_chart_has_limits_and_the_weekly_values(org):
     at = sign_in(new_app(), "quality")
     at.switch_page("pages/governance.py").run()
     [spec] = chart_specs(at)
     names = [trace["name"] for trace in spec["data"]]
-    assert names == ["Upper process limit", "Lower process limit", "Mean", "Near misses"]
-    weekly = values(spec["data"][3]["y"])
+    assert names[:4] == ["Upper process limit", "Lower process limit", "Mean", "Near misses"]
+    weekly = values(traces(spec)["Near misses"]["y"])
     now = local_now()
     monday = now.date() - timedelta(days=now.weekday())
     complete = sum(1 for days in range(0, 120, 3)
@@ -128,40 +132,113 @@ def test_the_barrier_chart_stacks_shares_and_hovers_with_counts():
     assert counts == {"Staff": [3, 0], "Designed control": [1, 5]}
 
 
+MARKERS = "Action go-live (numbered as listed below)"
+
+
 def test_the_trend_marks_twelve_controls_and_says_how_many_went_live(org, engine):
-    """A provider with many controls sees a readable chart: twelve green lines, the best
-    evidenced, a note of how many went live, and the comparison list of the marked ones."""
-    from sqlalchemy import select
-
-    from core.actions.models import Action
-    from core.actions.service import ActionDraft, PlanDraft, create_plan
-    from core.auth.actor import SYSTEM
-    from core.reports.models import NearMissReport
-
-    quality = org.actor("quality")
-    with UnitOfWork(engine) as uow:
-        reference = uow.session.scalars(select(NearMissReport.reference)).first()
+    """A provider with many controls sees a readable chart: twelve numbered markers, the best
+    evidenced, a table naming them, a note of how many went live, and the comparison list of
+    the marked ones, numbered as on the chart."""
     today = local_now().date()
-    create_plan(UnitOfWork(engine), quality, PlanDraft(
-        title="Walker check", theme="Near falls", report_references=[reference],
-        actions=[ActionDraft(title="Walker check", kind="checklist", owner_id=quality.user_id,
-                             deadline=today + timedelta(days=5),
-                             review_date=today + timedelta(days=9), evidence_checks=["Card"],
-                             verify_with_measure=False)]))
-    with UnitOfWork(engine) as uow:
-        template = uow.session.scalars(select(Action)).one()
-        columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
-                   if c.key not in ("id", "version_id")}
-        for n in range(20):
-            uow.session.add(Action(**{**columns, "title": f"Control {n}", "status": "in_test",
-                                      "go_live_date": today - timedelta(days=3 * n + 8)}))
-        uow.record(SYSTEM, "test.controls_live", "action", None)
-        uow.commit()
+    live_controls(engine, org, [today - timedelta(days=3 * n + 8) for n in range(20)])
     at = sign_in(new_app(), "quality")
     at.switch_page("pages/governance.py").run()
     assert_no_exception(at)
     [spec] = chart_specs(at)
-    assert len(spec["layout"]["shapes"]) == 12
+    assert traces(spec)[MARKERS]["text"] == [str(n) for n in range(1, 13)]
+    # The chart carries numbers only: no action title in any text of the figure.
+    assert "Control" not in json.dumps(spec["layout"].get("annotations", []))
+    assert not any("Control" in str(trace.get("text", "")) for trace in spec["data"])
+    [legend] = [frame.value for frame in at.dataframe if "No." in frame.value.columns]
+    assert list(legend.columns) == ["No.", "Action", "Went live", "Strength"]
+    assert list(legend["No."]) == list(range(1, 13))
+    # Number 1 is the earliest of the twelve best evidenced (the latest twelve here).
+    assert legend["Action"].iloc[0] == "Control 11 (Walker check)"
+    assert legend["Went live"].iloc[0] == f"{today - timedelta(days=41):%d %b %Y}"
+    assert set(legend["Strength"]) == {"Intermediate"}
     assert any("20 controls that concern this chart went live" in c for c in texts(at, "caption"))
     compare = at.selectbox(key="trend_compare_all")
     assert len(compare.options) == 13  # "No comparison" and the twelve marked
+    assert compare.options[1].startswith("1 · ")
+
+
+def icon_markup(at):
+    return [m for m in texts(at, "markdown") if "<svg" in m]
+
+
+def test_the_trends_page_shows_the_icons_with_their_letters_and_words(org, engine):
+    """A burst in the last complete week is a special cause, higher: the icon beside the chart
+    says so with an H and in words, coloured by which way is better; a target brings the
+    assurance icon (P, F or ?), and without one the page says why there is none."""
+    now = local_now()
+    last_week = now - timedelta(days=now.weekday() + 3)
+    for _ in range(15):
+        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+            org, occurred_at=last_week))
+    at = sign_in(new_app(), "quality")
+    at.switch_page("pages/governance.py").run()
+    assert_no_exception(at)
+    [icons] = icon_markup(at)  # neither direction better by default: purple, H
+    assert ('aria-label="Special cause variation, higher: neither improvement nor concern"'
+            in icons)
+    assert ">H</text>" in icons and "Special cause: higher" in icons
+    assert "No target set: no assurance icon" in icons
+
+    at.selectbox(key="trend_direction").set_value("down").run()
+    [icons] = icon_markup(at)
+    assert 'aria-label="Special cause variation, higher: concern"' in icons
+    assert ">H</text>" in icons
+
+    at.number_input(key="trend_target").set_value(1000.0).run()
+    [icons] = icon_markup(at)
+    assert 'aria-label="Assurance: consistently passes the target"' in icons
+    assert ">P</text>" in icons and "No target set" not in icons
+
+    at.selectbox(key="trend_direction").set_value("up").run()
+    [icons] = icon_markup(at)
+    assert 'aria-label="Special cause variation, higher: improvement"' in icons
+    assert 'aria-label="Assurance: consistently fails the target"' in icons
+    assert ">F</text>" in icons
+
+
+def test_meeting_mode_shows_the_icons_and_lists_the_go_lives_as_plain_text(org, engine):
+    today = local_now().date()
+    live_controls(engine, org, [today - timedelta(days=9), today - timedelta(days=30)],
+                  titles=["**Bold** <b>claim</b>", "Grab rail"])
+    at = sign_in(new_app(), "governance")
+    at.query_params["panels"] = "trend"
+    at.switch_page("pages/meeting.py").run()
+    assert_no_exception(at)
+    [icons] = icon_markup(at)
+    assert 'role="img"' in icons
+    assert 'aria-label="Common cause variation' in icons or 'aria-label="Special cause' in icons
+    assert "claim" not in icons  # titles never reach the HTML
+    listed = " ".join(texts(at, "text"))
+    assert "1 · " in listed and "Grab rail (Walker check)" in listed
+    assert "2 · " in listed and "**Bold** <b>claim</b> (Walker check)" in listed  # literally
+    [spec] = chart_specs(at)
+    assert traces(spec)[MARKERS]["text"] == ["1", "2"]
+
+
+@pytest.mark.parametrize(("page_file", "layout"), [("pages/governance_culture.py", "wide"),
+                                                   ("pages/governance.py", "wide"),
+                                                   ("pages/account.py", "centered")])
+def test_each_run_sets_the_page_layout_once(org, monkeypatch, page_file, layout):
+    """The browser compares a layout with the one before it has applied: two in one run
+    ("centered", then "wide") could leave the culture page centred. Each run sets it once."""
+    import streamlit
+
+    layouts = []
+    real = streamlit.set_page_config
+
+    def recording(*args, **kwargs):
+        if kwargs.get("layout") is not None:
+            layouts.append(kwargs["layout"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "set_page_config", recording)
+    at = sign_in(new_app(), "quality")
+    layouts.clear()
+    at.switch_page(page_file).run()
+    assert_no_exception(at)
+    assert layouts == [layout]

@@ -266,10 +266,14 @@ def test_charts_mark_the_best_evidenced_controls_that_concern_them(engine, org, 
 
     assert everything.total == MARKED_CONTROLS + 3
     assert len(everything.marks) == MARKED_CONTROLS
-    labels = [label for _day, label in everything.marks]
+    labels = [mark.label for mark in everything.marks]
     assert "Three falls control (Three falls control)" in labels  # three linked near misses
-    assert [day for day, _ in everything.marks] == sorted(day for day, _ in everything.marks)
+    days = [mark.day for mark in everything.marks]
+    assert days == sorted(days)
+    # The legend table gives each action's strength (a checklist is intermediate).
+    assert {mark.strength for mark in everything.marks} == {"Intermediate"}
     assert falls_only.total == MARKED_CONTROLS + 1
-    assert not any("Medication" in label or "Oak" in label for _d, label in falls_only.marks)
-    assert [label for _d, label in at_oak.marks] == ["Oak control (Oak control)"]
-    assert not any("Oak" in label for _d, label in maple_supervisor.marks)
+    assert not any("Medication" in mark.label or "Oak" in mark.label
+                   for mark in falls_only.marks)
+    assert [mark.label for mark in at_oak.marks] == ["Oak control (Oak control)"]
+    assert not any("Oak" in mark.label for mark in maple_supervisor.marks)

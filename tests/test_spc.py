@@ -16,7 +16,10 @@ from core.spc import (
     COLUMNS,
     SpcRules,
     assurance_icon,
+    assurance_of,
+    chart_icons,
     variation_icon,
+    variation_of,
     xmr,
 )
 
@@ -447,6 +450,81 @@ def test_assurance_icon_without_a_recorded_direction_must_be_told():
     with pytest.raises(ValueError, match="improvement"):
         assurance_icon(bare, 12)
     assert assurance_icon(bare, 12, improvement="down") == "pass"
+
+
+# --- icons as a chart shows them: letter and words ------------------------------------------
+
+RISE = [8, 12, 8, 12, 8, 12, 8, 12, 13, 13, 13, 13, 13, 13, 13]  # a shift above the mean
+
+
+@pytest.mark.parametrize(
+    ("values", "improvement", "kind", "letter", "text"),
+    [
+        (DROP, "down", "improvement", "L", "Special cause variation, lower: improvement"),
+        (DROP, "up", "concern", "L", "Special cause variation, lower: concern"),
+        (DROP, "neither", "neither", "L",
+         "Special cause variation, lower: neither improvement nor concern"),
+        (RISE, "down", "concern", "H", "Special cause variation, higher: concern"),
+        (RISE, "up", "improvement", "H", "Special cause variation, higher: improvement"),
+        (RISE, "neither", "neither", "H",
+         "Special cause variation, higher: neither improvement nor concern"),
+        (WORKED, "down", "common cause", "",
+         "Common cause variation: no signal, the latest point is within the usual range"),
+    ],
+)
+def test_the_variation_icon_has_a_letter_for_its_side_and_words(values, improvement, kind,
+                                                                 letter, text):
+    icon = variation_of(xmr(values), improvement)
+    assert (icon.kind, icon.letter, icon.text) == (kind, letter, text)
+
+
+def test_a_single_point_beyond_the_upper_limit_reads_high():
+    frame = xmr([4, 8] * 5 + [4, 30])
+    assert frame["side"].iloc[-1] == "high"
+    assert variation_of(frame, "down").key == "variation:concern:high"
+    assert frame["side"].iloc[0] == ""  # not special cause: no side
+
+
+def test_a_point_in_patterns_pointing_both_ways_reads_by_its_value():
+    # A rising trend of seven that ends below the mean of a series shifted high before it:
+    # the last point is in the trend (up) and in a downward run (below the mean).
+    values = [20] * 8 + [1, 2, 3, 4, 5, 6, 7]
+    frame = xmr(values, rules=SpcRules(beyond_limit=False, two_of_three=False))
+    last = frame.iloc[-1]
+    assert last["direction"] == "concern" and last["value"] < last["mean"]
+    assert last["side"] == "low"
+    assert variation_of(frame, "neither").letter == "L"
+
+
+@pytest.mark.parametrize(
+    ("improvement", "target", "letter", "text"),
+    [
+        ("down", 12, "P", "Assurance: consistently passes the target"),
+        ("down", 0.5, "F", "Assurance: consistently fails the target"),
+        ("up", 6, "?", "Assurance: hit and miss, the target is met only sometimes"),
+    ],
+)
+def test_the_assurance_icon_has_a_letter_and_words(improvement, target, letter, text):
+    icon = assurance_of(xmr(WORKED), target, improvement)
+    assert icon is not None and (icon.letter, icon.text) == (letter, text)
+
+
+def test_no_assurance_icon_without_a_target_or_a_better_direction():
+    frame = xmr(WORKED)
+    assert assurance_of(frame, None, "down") is None
+    # With neither direction better no value passes or fails a target.
+    assert assurance_of(frame, 12, "neither") is None
+    variation, assurance = chart_icons(frame, target=12, improvement="neither")
+    assert variation.kind == "common cause" and assurance is None
+    assert chart_icons(xmr([5]), target=6, improvement="down")[1] is None  # no limits yet
+
+
+def test_an_empty_chart_is_common_cause_and_the_direction_must_be_known():
+    assert variation_of(xmr([]), "down").kind == "common cause"
+    bare = pd.DataFrame(xmr(DROP).to_dict())  # attrs lost
+    with pytest.raises(ValueError, match="improvement"):
+        variation_of(bare)
+    assert variation_of(bare, "down").kind == "improvement"
 
 
 # --- invariants ------------------------------------------------------------------------------

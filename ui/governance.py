@@ -7,6 +7,8 @@ data cost nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,10 +23,12 @@ from core.config import settings
 from core.db import read_session
 from core.metrics import governance as gov
 from core.metrics.clusters import clusters_in_period
+from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
 from core.metrics.weeks import week_start_of
 from core.organisation.queries import reporting_options
-from core.spc import SpcRules, assurance_icon, variation_icon, xmr
+from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
 from core.taxonomy.service import live_taxonomy
+from ui import spc_icons
 
 PERIODS = {"13w": ("Last 13 weeks", 13), "26w": ("Last 26 weeks", 26),
            "52w": ("Last 52 weeks", 52), "78w": ("Last 18 months", 78)}
@@ -163,50 +167,242 @@ def spc_summary(frame: pd.DataFrame, target: float | None, improvement: str) -> 
     return text
 
 
-def spc_figure(frame: pd.DataFrame, go_lives: list[tuple[date, str]], *, title: str,
+GREEN = "#0b6e4f"
+PHASE_SHADE = "#e6f0ec"
+
+
+@dataclass(frozen=True)
+class ChartStyle:
+    """Sizes for a control chart: a page on a laptop, or meeting mode on a projector (every
+    text at least 16 px there). `plot_px` is the narrowest plot the chart is laid out for: the
+    go-live markers are spaced for it, so they cannot touch on any wider screen."""
+
+    font: int
+    ticks: int
+    legend: int
+    marker: int  # a go-live marker's diameter (px)
+    number: int  # the number inside it
+    title: int
+    plot_px: int
+
+    @property
+    def row_px(self) -> int:
+        return self.marker + 8
+
+
+PAGE_STYLE = ChartStyle(font=14, ticks=14, legend=14, marker=26, number=14, title=18,
+                        plot_px=800)
+MEETING_STYLE = ChartStyle(font=20, ticks=20, legend=18, marker=36, number=18, title=24,
+                           plot_px=1300)
+
+
+def spc_figure(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, title: str,
                improvement: str, height: int = 380, large: bool = False) -> go.Figure:
-    """An XmR chart: values, mean and process limits, special causes coloured, controls'
-    go-live dates marked."""
-    x = list(frame.index)
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(x=x, y=frame["upper"], name="Upper process limit",
-                                line={"color": "#9aa5a1", "dash": "dot", "shape": "hv"}))
-    figure.add_trace(go.Scatter(x=x, y=frame["lower"], name="Lower process limit",
-                                line={"color": "#9aa5a1", "dash": "dot", "shape": "hv"}))
-    figure.add_trace(go.Scatter(x=x, y=frame["mean"], name="Mean",
-                                line={"color": "#4d5a57", "dash": "dash", "shape": "hv"}))
-    colours = []
-    for _, row in frame.iterrows():
-        if not row["special_cause"]:
-            colours.append(COLOURS["common"])
-        elif improvement == "neither":
-            colours.append(COLOURS["neutral"])
-        else:
-            colours.append(COLOURS.get(row["direction"] or "neutral", COLOURS["neutral"]))
-    figure.add_trace(go.Scatter(
-        x=x, y=frame["value"], name="Near misses", mode="lines+markers",
+    """An XmR chart: values, each phase's mean and process limits (stepping at a rebase,
+    later phases shaded), special causes coloured, and actions' go-lives as numbered markers
+    in a strip on the time axis (the numbers of `go_live_table`; no user text in the chart)."""
+    style = MEETING_STYLE if large else PAGE_STYLE
+    if frame.empty:
+        return go.Figure()
+    index = pd.DatetimeIndex(frame.index)
+    half = _half_period(index)
+    start, end = index[0] - half, index[-1] + half
+    days = [pd.Timestamp(mark[0]) for mark in go_lives]
+    if days:  # a go-live in the week under way is after the last point: widen the axis
+        start = min(start, min(days) - half)
+        end = max(end, max(days) + half)
+    start, end = start.floor("D"), end.ceil("D")
+    span = max((end - start) / pd.Timedelta(days=1), 1.0)
+    places = place_markers([day.date() for day in days], start=start.date(), end=end.date(),
+                           gap=span * (style.marker + 6) / style.plot_px,
+                           max_rows=3) if days else []
+    rows = rows_used(places)
+    plot_height = max(height - (50 if title else 20) - 90, 120)
+    strip = min(0.45, rows * style.row_px / plot_height) if rows else 0.0
+    main_bottom = strip + (0.04 if rows else 0.0)
+
+    traces: list[go.Scatter] = []
+    segments = list(frame.groupby("segment", sort=True))
+    for name, column, colour, dash in (("Upper process limit", "upper", "#9aa5a1", "dot"),
+                                       ("Lower process limit", "lower", "#9aa5a1", "dot"),
+                                       ("Mean", "mean", "#4d5a57", "dash")):
+        xs, ys = _phase_lines(segments, column, half)
+        traces.append(go.Scatter(x=xs, y=ys, name=name, mode="lines", hoverinfo="skip",
+                                 line={"color": colour, "dash": dash,
+                                       "width": 3 if large else 2}))
+    colours = [_point_colour(row, improvement) for _, row in frame.iterrows()]
+    traces.append(go.Scatter(
+        x=list(index), y=frame["value"], name="Near misses", mode="lines+markers",
         line={"color": "#4d5a57", "width": 3 if large else 2},
-        marker={"color": colours, "size": 11 if large else 7},
-        customdata=frame["rule"], hovertemplate="%{x|%d %b %Y}: %{y}<br>%{customdata}"))
-    # Shapes and annotations in one layout update: add_vline per control re-validates the
-    # whole layout each time (half a second with twenty controls).
-    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": pd.Timestamp(day),
-               "x1": pd.Timestamp(day), "y0": 0, "y1": 1,
-               "line": {"color": "#0b6e4f", "dash": "solid"}} for day, _label in go_lives]
-    notes = [{"x": pd.Timestamp(day), "y": 1, "xref": "x", "yref": "paper", "text": label[:40],
-              "showarrow": False, "textangle": -90, "xanchor": "right", "yanchor": "top",
-              "font": {"size": 14 if large else 10, "color": "#0b6e4f"}}
-             for day, label in go_lives]
-    figure.update_layout(shapes=shapes, annotations=notes)
-    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50,
-                                                             "b": 10},
-                         legend={"orientation": "h", "y": -0.15},
-                         font={"size": 20 if large else 12}, hovermode="x unified",
-                         plot_bgcolor="#ffffff")
+        marker={"color": colours, "size": 12 if large else 8},
+        customdata=frame["rule"], hovertemplate="%{x|%d %b %Y}: %{y}<br>%{customdata}"
+                                                "<extra></extra>"))
+    for kind, label in (("concern", "Special cause: concern"),
+                        ("improvement", "Special cause: improvement"),
+                        ("neutral", "Special cause")):
+        if COLOURS[kind] in colours:  # a key to the colours that appear, legend only
+            traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=label,
+                                     marker={"color": COLOURS[kind],
+                                             "size": 12 if large else 8}))
+
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    if len(segments) > 1:
+        shapes, notes = _phase_marks(segments, half, main_bottom, style, span)
+    axis = {"range": [start, end], "tickfont": {"size": style.ticks}, "gridcolor": "#e3e8e6",
+            "automargin": True}
+    layout: dict[str, Any] = {
+        "title": {"text": title, "font": {"size": style.title}} if title else None,
+        "height": height, "margin": {"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0,
+                   "font": {"size": style.legend}},
+        "font": {"size": style.font}, "hovermode": "closest", "plot_bgcolor": "#ffffff",
+        "xaxis": axis,
+        "yaxis": {"domain": [main_bottom, 1], "tickfont": {"size": style.ticks},
+                  "gridcolor": "#e3e8e6", "automargin": True}}
+    if places:
+        marker_x = [position_day(start.date(), place.position) for place in places]
+        traces.append(go.Scatter(
+            x=marker_x, y=[place.row for place in places], yaxis="y2",
+            mode="markers+text", name="Action go-live (numbered as listed below)",
+            cliponaxis=False,
+            text=[str(place.number) for place in places], textposition="middle center",
+            textfont={"size": style.number, "color": GREEN},
+            marker={"size": style.marker, "color": "#ffffff", "symbol": "circle",
+                    "line": {"color": GREEN, "width": 2}},
+            customdata=[f"{place.day:%d %b %Y}" for place in places],
+            hovertemplate="Action %{text}: went live %{customdata}<extra></extra>"))
+        for place, at in zip(places, marker_x, strict=True):
+            day = pd.Timestamp(place.day)
+            # A faint line through the chart at the go-live, and a connector down to its
+            # marker (slanted when the marker had to move aside).
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day,
+                           "y0": main_bottom, "y1": 1, "layer": "below",
+                           "line": {"color": GREEN, "width": 1, "dash": "dot"}})
+            shapes.append({"type": "line", "xref": "x", "yref": "y2", "x0": day, "x1": at,
+                           "y0": rows - 0.4, "y1": place.row, "layer": "below",
+                           "line": {"color": GREEN, "width": 1}})
+        layout["yaxis2"] = {"domain": [0, strip], "range": [-0.6, rows - 0.4],
+                            "visible": False, "fixedrange": True}
+        axis["anchor"] = "y2"
+    # One figure, one validation: each update_layout call re-validates every shape.
+    layout["shapes"], layout["annotations"] = shapes, notes
+    return go.Figure(data=traces, layout=layout)
+
+
+def _half_period(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """Half the usual step between points (half a week on a weekly chart)."""
+    if len(index) < 2:
+        return pd.Timedelta(days=3.5)
+    return pd.Series(index).diff().median() / 2
+
+
+def _phase_lines(segments: list[tuple[Any, pd.DataFrame]], column: str, half: pd.Timedelta,
+                 ) -> tuple[list[Any], list[Any]]:
+    """One flat line per phase, from half a period before its first point to half a period
+    after its last, with a break between phases: a rebased limit visibly steps."""
+    xs: list[Any] = []
+    ys: list[Any] = []
+    for _number, rows in segments:
+        level = rows[column].iloc[0]
+        if pd.isna(level):
+            continue
+        xs += [rows.index[0] - half, rows.index[-1] + half, None]
+        ys += [float(level), float(level), None]
+    return xs, ys
+
+
+def _phase_marks(segments: list[tuple[Any, pd.DataFrame]], half: pd.Timedelta,
+                 bottom: float, style: ChartStyle, span: float,
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every other phase shaded, each labelled "Phase n" at its top left if it is wide
+    enough for the words (else only its number, or nothing): labels never overlap."""
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for number, rows in segments:
+        x0, x1 = rows.index[0] - half, rows.index[-1] + half
+        if int(number) % 2:
+            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
+                           "y0": bottom, "y1": 1, "fillcolor": PHASE_SHADE, "layer": "below",
+                           "line": {"width": 0}})
+        width_px = (x1 - x0) / pd.Timedelta(days=1) / span * style.plot_px
+        mean = rows["mean"].iloc[0]
+        for text in (f"Phase {int(number) + 1} · mean {mean:.1f}", f"Phase {int(number) + 1}",
+                     f"{int(number) + 1}"):
+            if len(text) * 0.62 * style.font + 12 <= width_px:
+                notes.append({"x": x0, "y": 1, "xref": "x", "yref": "paper", "text": text,
+                              "showarrow": False, "xanchor": "left", "yanchor": "top",
+                              "xshift": 4, "font": {"size": style.font, "color": "#33413d"}})
+                break
+    return shapes, notes
+
+
+def _point_colour(row: pd.Series, improvement: str) -> str:
+    if not row["special_cause"]:
+        return COLOURS["common"]
+    if improvement == "neither":
+        return COLOURS["neutral"]
+    return COLOURS.get(row["direction"] or "neutral", COLOURS["neutral"])
+
+
+def go_live_table(go_lives: Sequence[tuple[Any, ...]], *, action_header: str = "Action",
+                  when: Callable[[date], str] | None = None) -> pd.DataFrame:
+    """The legend below a chart: the marker's number, the action, when it went live and its
+    strength. Plain text for st.dataframe: titles are user text and stay out of the chart."""
+    rows = legend_rows(go_lives)
+    show_day = when or (lambda day: f"{day:%d %b %Y}")
+    return pd.DataFrame({"No.": [row.number for row in rows],
+                         action_header: [row.action for row in rows],
+                         "Went live": [show_day(row.day) for row in rows],
+                         "Strength": [row.strength or "—" for row in rows]})
+
+
+def period_label(granularity: str) -> Callable[[date], str]:
+    """How a legend names a commissioner's go-live: its week or month, never the day."""
+    if granularity == "month":
+        return lambda day: f"{day:%b %Y}"
+    return lambda day: f"Week of {day:%d %b %Y}"
+
+
+def show_spc_chart(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, key: str,
+                   title: str, improvement: str, target: float | None = None,
+                   large: bool = False, height: int = 460, action_header: str = "Action",
+                   when: Callable[[date], str] | None = None) -> None:
+    """A control chart with its variation and assurance icons beside it and the table of its
+    numbered go-lives below it."""
+    direction = "up" if improvement == "up" else "down" if improvement == "down" else "neither"
+    variation, assurance = chart_icons(frame, target=target, improvement=direction)
+    # Say why an assurance icon is missing: no target, or no better direction to judge it by.
+    note = None
+    if target is None:
+        note = "no target"
+    elif direction == "neither":
+        note = "no direction"
+    chart, icons = st.columns([7, 1] if large else [6, 1], gap="small")
+    with icons:
+        st.markdown(spc_icons.icons_html([variation, assurance], size=110 if large else 64,
+                                         note=note), unsafe_allow_html=True)
+    with chart:
+        st.plotly_chart(spc_figure(frame, go_lives, title=title, improvement=improvement,
+                                   height=height, large=large), key=key,
+                        theme=None if large else "streamlit")
+    if not go_lives:
+        return
+    table = go_live_table(go_lives, action_header=action_header, when=when)
     if large:
-        figure.update_xaxes(tickfont={"size": 20}, gridcolor="#e3e8e6")
-        figure.update_yaxes(tickfont={"size": 20}, gridcolor="#e3e8e6")
-    return figure
+        # A data grid draws its own small text; on a projector the legend is plain text
+        # lines (st.text: never Markdown or HTML), side by side to fit under the chart.
+        lines = [f"{row['No.']} · {row['Went live']} · {row['Strength']} · "
+                 f"{row[action_header]}" for _, row in table.iterrows()]
+        half = (len(lines) + 1) // 2
+        for place, part in zip(st.columns(2), (lines[:half], lines[half:]), strict=True):
+            if part:
+                place.text("\n".join(part))
+        return
+    st.dataframe(table, hide_index=True, width="stretch", key=f"{key}_go_lives",
+                 column_config={"No.": st.column_config.NumberColumn(width=48),
+                                "Went live": st.column_config.TextColumn(width="small"),
+                                "Strength": st.column_config.TextColumn(width="small")})
 
 
 def bar_figure(frame: pd.DataFrame, *, title: str, horizontal: bool = True,

@@ -38,6 +38,7 @@ from core.commissioner.period import Period
 from core.config import Settings, settings
 from core.feedback.models import FeedbackUpdate
 from core.metrics.clusters import clusters_in_period
+from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
 from core.metrics.governance import Scope
 from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, Service
@@ -175,16 +176,39 @@ def spc_chart(trend: cv.Trend) -> bytes:
         if not special.empty:
             axes.scatter(list(special.index), special["value"], color=PURPLE, zorder=3,
                          s=22, label="Special cause")
-        for day, label in trend.go_lives:
-            axes.axvline(pd.Timestamp(day), color=GREEN, linewidth=1)
-            axes.annotate(label, (pd.Timestamp(day), axes.get_ylim()[1]), rotation=90,
-                          va="top", ha="right", fontsize=6, color=GREEN)
+        _go_live_markers(axes, frame.index, trend.go_lives)
         axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
         axes.legend(fontsize=7, loc="upper left", frameon=False)
         axes.grid(alpha=0.2)
         axes.tick_params(labelsize=7)
 
     return _chart_png(draw)
+
+
+def _go_live_markers(axes: Any, index: pd.Index, go_lives: list[tuple[Any, ...]]) -> None:
+    """Go-lives as numbered circles in a band just above the time axis (core.metrics.go_lives
+    keeps them apart), numbered as the table under the chart; no label in the chart."""
+    if not go_lives:
+        return
+    days = [pd.Timestamp(mark[0]) for mark in go_lives]
+    start = min(pd.Timestamp(index[0]), *days) - pd.Timedelta(days=4)
+    end = max(pd.Timestamp(index[-1]), *days) + pd.Timedelta(days=4)
+    axes.set_xlim(start, end)
+    span = (end - start) / pd.Timedelta(days=1)
+    # A circle is about 0.2 in wide on a plot about 6.7 in wide.
+    places = place_markers([day.date() for day in days], start=start.date(), end=end.date(),
+                           gap=span * 0.2 / 6.7, max_rows=3)
+    rows = rows_used(places)
+    low, high = axes.get_ylim()
+    row = (high - low) * 0.12
+    axes.set_ylim(low - row * rows, high)
+    for place in places:
+        at = position_day(start.date(), place.position)
+        axes.axvline(pd.Timestamp(place.day), color=GREEN, linewidth=0.6, linestyle=":")
+        axes.annotate(str(place.number), (at, low - row * (rows - place.row - 0.5)),
+                      ha="center", va="center", fontsize=6, color=GREEN,
+                      bbox={"boxstyle": "circle,pad=0.25", "fc": "white", "ec": GREEN,
+                            "lw": 0.8})
 
 
 def bar_chart(breakdown: cv.Breakdown, title: str) -> bytes:
@@ -343,12 +367,17 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
     _heading(pdf, "Trend (control chart)")
     _paragraph(pdf, "Near misses per " + data.trend.granularity + " with the mean and process "
                     "limits (mean ± 2.66 × the average moving range). Purple points are special "
-                    "causes; green lines mark when a control went live"
+                    "causes; numbered markers above the time axis show when a control went live"
                     + (f" (the {len(data.trend.go_lives)} with the most linked near misses of "
-                       f"{data.trend.controls_live})."
-                       if data.trend.controls_live > len(data.trend.go_lives) else "."))
+                       f"{data.trend.controls_live})"
+                       if data.trend.controls_live > len(data.trend.go_lives) else "")
+                    + ", listed under the chart.")
     if not data.trend.frame.empty:
         _image(pdf, spc_chart(data.trend))
+        if data.trend.go_lives:
+            _table(pdf, ["No.", "Control (its kind)", "Week", "Strength"],
+                   [[str(row.number), row.action, iso_week(row.day), row.strength or "—"]
+                    for row in legend_rows(data.trend.go_lives)], (14, 110, 30, 30))
     _caption(pdf, data.trend.note)
     _image(pdf, bar_chart(data.by_type, "Near misses by type"))
     _image(pdf, bar_chart(data.by_barrier, "What stopped harm"))

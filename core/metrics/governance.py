@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import Integer, Select, case, cast, func, literal, select
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from core.actions.models import Action, ActionPlan, ActionPlanReport
-from core.actions.vocabulary import ActionStatus
+from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.config import Settings, settings
@@ -455,15 +455,26 @@ def drill_down(session: Session, actor: Actor, scope: Scope, dimension: str, key
     return frame
 
 
-MARKED_CONTROLS = 12  # more green lines than this and a chart can no longer be read
+# A chart numbers its go-lives and a table below names them (core.metrics.go_lives); more
+# than this many numbers and the table stops being read in a meeting.
+MARKED_CONTROLS = 12
+
+
+class ControlMark(NamedTuple):
+    """A control's go-live as a chart marks it: the day, the label (action title and plan
+    title: user text, for the legend table only) and the action's strength."""
+
+    day: date
+    label: str
+    strength: str = ""
 
 
 @dataclass(frozen=True)
 class ControlMarks:
-    """Controls that went live in a period, as a chart marks them: `marks` (date, label) in
-    date order, at most MARKED_CONTROLS of them; `total` how many went live in all."""
+    """Controls that went live in a period, as a chart marks them: `marks` in date order, at
+    most MARKED_CONTROLS of them; `total` how many went live in all."""
 
-    marks: list[tuple[date, str]]
+    marks: list[ControlMark]
     total: int
 
 
@@ -498,9 +509,10 @@ def control_rows(session: Session, scope: Scope, service_ids: tuple[int, ...] | 
     return rows
 
 
-def marks_of(rows: list[tuple[date, str]], total: int | None = None) -> ControlMarks:
-    """The first MARKED_CONTROLS of `rows` (already best first), in date order."""
-    kept = sorted(rows[:MARKED_CONTROLS], key=lambda mark: mark[0])
+def marks_of(rows: list[Any], total: int | None = None) -> ControlMarks:
+    """The first MARKED_CONTROLS of `rows` ((day, label, ...), already best first), in date
+    order (same-day marks by label, so a chart numbers them alike on either database)."""
+    kept = sorted(rows[:MARKED_CONTROLS], key=lambda mark: (mark[0], mark[1]))
     return ControlMarks(kept, len(rows) if total is None else total)
 
 
@@ -509,4 +521,6 @@ def go_live_dates(session: Session, actor: Actor, scope: Scope) -> ControlMarks:
     concern the chart's services and types, at most MARKED_CONTROLS (the best evidenced)."""
     require(actor, Capability.VIEW_GOVERNANCE)
     rows = control_rows(session, scope, actor.service_ids)
-    return marks_of([(d, f"{t} ({p})") for d, t, p, _kind, _n in rows])
+    return marks_of([ControlMark(d, f"{t} ({p})", KINDS_BY_KEY[kind].strength.label
+                                 if kind in KINDS_BY_KEY else "")
+                     for d, t, p, kind, _n in rows])
