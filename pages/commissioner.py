@@ -60,7 +60,8 @@ with trend_tab:
         gv.show_spc_chart(trend.frame, trend.go_lives, key="evidence_trend", title="",
                           improvement="neither", action_header="Control (its kind)",
                           when=gv.period_label(trend.granularity))
-        note = trend.note + " Numbered markers show when a control went live; the table names its kind."
+        note = (trend.note + " Numbered markers show when a control went live; the table names"
+                " its kind.")
         if trend.controls_live > len(trend.go_lives):
             note += (f" {trend.controls_live} went live in these weeks; the "
                      f"{len(trend.go_lives)} with the most linked near misses are marked.")

@@ -37,7 +37,7 @@ from core.review.service import start_review
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
-from tests.builders import build_org, draft
+from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
 
 PDF = b"%PDF-1.4\n%%EOF\n"

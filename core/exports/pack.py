@@ -33,7 +33,7 @@ from core.auth.policy import Capability, require
 from core.auth.roles import Role
 from core.clock import to_local, utcnow
 from core.commissioner import views as cv
-from core.commissioner.deid import Cell, Note, SuppressedTable, label_notes, show
+from core.commissioner.deid import Cell, Note, SuppressedTable, iso_week, label_notes, show
 from core.commissioner.period import Period
 from core.config import Settings, settings
 from core.feedback.models import FeedbackUpdate
