@@ -44,6 +44,7 @@ from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
 from core.taxonomy.models import NearMissType
+from core.text import matplotlib_text
 
 AUDIENCES = {"board": "Board", "commissioner": "Commissioner / funder"}
 Progress = Callable[[float, str], None]
@@ -175,7 +176,8 @@ def spc_chart(trend: cv.Trend) -> bytes:
                          s=22, label="Special cause")
         for day, label in trend.go_lives:
             axes.axvline(pd.Timestamp(day), color=GREEN, linewidth=1)
-            axes.annotate(label, (pd.Timestamp(day), axes.get_ylim()[1]), rotation=90,
+            axes.annotate(matplotlib_text(label), (pd.Timestamp(day), axes.get_ylim()[1]),
+                          rotation=90,
                           va="top", ha="right", fontsize=6, color=GREEN)
         axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
         axes.legend(fontsize=7, loc="upper left", frameon=False)
@@ -189,9 +191,10 @@ def bar_chart(breakdown: cv.Breakdown, title: str) -> bytes:
     shown = [(label, count) for label, count in breakdown.rows if count is not None]
 
     def draw(axes: Any) -> None:
-        labels = [label if len(label) <= 48 else label[:46] + "…" for label, _ in reversed(shown)]
+        labels = [matplotlib_text(label if len(label) <= 48 else label[:46] + "…")
+                  for label, _ in reversed(shown)]
         axes.barh(labels, [count for _, count in reversed(shown)], color=GREEN)
-        axes.set_title(title, fontsize=9)
+        axes.set_title(matplotlib_text(title), fontsize=9)
         axes.tick_params(labelsize=7)
         axes.grid(axis="x", alpha=0.2)
 
@@ -209,6 +212,9 @@ class _Pack(FPDF):
         self.add_font("Body", "", font)
         self.add_font("Body", "B", bold)
         self.set_auto_page_break(True, margin=16)
+        # People's text is written as typed: fpdf2's markdown stays off (its default) and the
+        # "{nb}" page-count alias, which would rewrite that text in any cell, is switched off.
+        self.alias_nb_pages(None)
         self.pack_title = title
 
     def footer(self) -> None:
