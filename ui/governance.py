@@ -25,6 +25,7 @@ from core.metrics.weeks import week_start_of
 from core.organisation.queries import reporting_options
 from core.spc import SpcRules, assurance_icon, variation_icon, xmr
 from core.taxonomy.service import live_taxonomy
+from ui.text import chart_text
 
 PERIODS = {"13w": ("Last 13 weeks", 13), "26w": ("Last 26 weeks", 26),
            "52w": ("Last 52 weeks", 52), "78w": ("Last 18 months", 78)}
@@ -193,13 +194,14 @@ def spc_figure(frame: pd.DataFrame, go_lives: list[tuple[date, str]], *, title: 
     shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": pd.Timestamp(day),
                "x1": pd.Timestamp(day), "y0": 0, "y1": 1,
                "line": {"color": "#0b6e4f", "dash": "solid"}} for day, _label in go_lives]
-    notes = [{"x": pd.Timestamp(day), "y": 1, "xref": "x", "yref": "paper", "text": label[:40],
+    notes = [{"x": pd.Timestamp(day), "y": 1, "xref": "x", "yref": "paper",
+              "text": chart_text(label[:40]),
               "showarrow": False, "textangle": -90, "xanchor": "right", "yanchor": "top",
               "font": {"size": 14 if large else 10, "color": "#0b6e4f"}}
              for day, label in go_lives]
     figure.update_layout(shapes=shapes, annotations=notes)
-    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50,
-                                                             "b": 10},
+    figure.update_layout(title=chart_text(title), height=height,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10},
                          legend={"orientation": "h", "y": -0.15},
                          font={"size": 20 if large else 12}, hovermode="x unified",
                          plot_bgcolor="#ffffff")
@@ -212,15 +214,21 @@ def spc_figure(frame: pd.DataFrame, go_lives: list[tuple[date, str]], *, title: 
 def bar_figure(frame: pd.DataFrame, *, title: str, horizontal: bool = True,
                large: bool = False) -> go.Figure:
     data = frame.sort_values("count") if horizontal else frame
+    # The bars keep their keys as typed (a click reports the key); what plotly draws as text
+    # (tick labels, hover) is escaped: it reads a little HTML.
+    keys = list(data["key"].astype(str))
+    shown = [chart_text(key) for key in keys]
     figure = go.Figure(go.Bar(
-        x=data["count"] if horizontal else data["key"].astype(str),
-        y=data["key"].astype(str) if horizontal else data["count"],
+        x=data["count"] if horizontal else keys,
+        y=keys if horizontal else data["count"], customdata=shown,
         orientation="h" if horizontal else "v", marker_color="#0b6e4f",
-        hovertemplate="%{y}: %{x}<extra></extra>" if horizontal
-        else "%{x}: %{y}<extra></extra>"))
-    figure.update_layout(title=title, height=max(260, 28 * len(frame) + 80) if horizontal
-                         else 360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        hovertemplate="%{customdata}: %{x}<extra></extra>" if horizontal
+        else "%{customdata}: %{y}<extra></extra>"))
+    figure.update_layout(title=chart_text(title), height=max(260, 28 * len(frame) + 80)
+                         if horizontal else 360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                          font={"size": 18 if large else 12})
+    if horizontal:  # named categories; the ordered ones (weeks, days, hours) are the portal's
+        figure.update_yaxes(tickmode="array", tickvals=keys, ticktext=shown)
     return figure
 
 
