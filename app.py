@@ -76,6 +76,6 @@ try:
 except StorageUnavailable as exc:
     # Lost mid-page: say so plainly. st.stop() ends the run early, and Streamlit keeps the
     # values of widgets a stopped run did not reach, so nothing typed is lost.
-    st.error(f"{exc}", icon=":material/cloud_off:")
+    st.error(escape_markdown(str(exc)), icon=":material/cloud_off:")
     st.button("Try again", key="storage_retry", icon=":material/refresh:")
     st.stop()

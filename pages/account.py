@@ -38,16 +38,16 @@ with st.form("change_password", clear_on_submit=False):
     current = st.text_input("Current password", type="password", key="account_current",
                             autocomplete="current-password")
     if errors.get("current_password"):
-        st.error(errors["current_password"])
+        st.error(escape_markdown(errors["current_password"]))
     new = st.text_input("New password", type="password", key="account_new",
                         autocomplete="new-password",
                         help=f"At least {settings().sign_in.min_password_length} characters.")
     if errors.get("new_password"):
-        st.error(errors["new_password"])
+        st.error(escape_markdown(errors["new_password"]))
     repeat = st.text_input("New password again", type="password", key="account_repeat",
                            autocomplete="new-password")
     if errors.get("repeat"):
-        st.error(errors["repeat"])
+        st.error(escape_markdown(errors["repeat"]))
     submitted = st.form_submit_button("Change password", type="primary")
 
 if submitted:
@@ -60,7 +60,7 @@ if submitted:
         st.session_state["account_errors"] = exc.errors
         st.rerun()
     except StorageUnavailable as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
     else:
         st.success("Your password has been changed.")
 

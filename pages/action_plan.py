@@ -49,7 +49,7 @@ from core.taxonomy.service import live_taxonomy
 from core.uow import UnitOfWork
 from ui import action_panels as panels
 from ui.session import current_actor
-from ui.text import escape_markdown, local
+from ui.text import escape_caption, escape_markdown, local
 
 NOTICE_SLOT = "action_plan_notice_slot"
 BASELINE_WEEKS_SHOWN = 12
@@ -222,7 +222,7 @@ def _measure_editor(base: str, taxonomy: TaxonomySpec, services: dict[int, str],
                       disabled=_value(f"{base}.m.capture_field") is None)
     field = _value(f"{base}.m.capture_field")
     if field in options:
-        st.caption("Answers offered: " + "; ".join(options[field]))
+        st.caption("Answers offered: " + escape_caption("; ".join(options[field])))
     error(f"{base}.measure.filters")
     st.radio("Counted", list(PER_LABELS), format_func=PER_LABELS.get, horizontal=True,
              index=_index(list(PER_LABELS), f"{base}.m.per"), key=f"{base}.m.per",
@@ -265,13 +265,13 @@ def _builder(source: str) -> None:
                                      day + timedelta(days=1)))
     except (NotFound, PermissionDenied) as exc:
         st.title("New action plan")
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         st.page_link("pages/actions.py", label="Go to the action register",
                      icon=":material/task_alt:")
         return
     except ValidationFailed as exc:  # e.g. the analysis is still open
         st.title("New action plan")
-        st.error(" ".join(exc.errors.values()))
+        st.error(escape_markdown(" ".join(exc.errors.values())))
         return
 
     services = {s.id: s.label for s in options.services}
@@ -409,7 +409,7 @@ def _plan(plan_id: int) -> None:
                         view.evaluation.baseline_start, day + timedelta(days=1))
     except NotFound as exc:
         st.title("Action plan")
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         st.page_link("pages/actions.py", label="Go to the action register",
                      icon=":material/task_alt:")
         return

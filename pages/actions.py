@@ -26,6 +26,7 @@ from core.config import settings
 from core.db import read_session
 from ui import action_panels as panels
 from ui.session import current_actor
+from ui.text import chart_text
 
 TIMELINE_LIMIT = 40
 STATE_TEXT = {"overdue": "⚠ Overdue", "due_soon": "Due soon"}
@@ -98,8 +99,8 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
     if not open_rows:
         st.caption("No open actions to show on the timeline.")
         return
-    labels = [f"#{r.id} {panels.safe_chart_text(r.title, 40)}" for r in open_rows]
-    hover = [panels.safe_chart_text(f"{r.title} · {r.owner}", 90) for r in open_rows]
+    labels = [f"#{r.id} {chart_text(r.title, 40)}" for r in open_rows]
+    hover = [chart_text(f"{r.title} · {r.owner}", 90) for r in open_rows]
     fig = go.Figure()
     for row, label in zip(open_rows, labels, strict=True):
         fig.add_trace(go.Scatter(x=[row.deadline, row.review_date], y=[label, label],

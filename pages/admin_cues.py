@@ -10,7 +10,7 @@ from core.errors import DomainError, ValidationFailed
 from core.feedback.cues import GUIDES, MAX_CHARS, all_guides, restore_shipped_guide, save_guide
 from core.uow import UnitOfWork
 from ui.session import current_actor
-from ui.text import escape_markdown, local
+from ui.text import escape_layout, escape_markdown, local
 
 SELECTED = "cues_guide"
 ERRORS = "cues_errors"
@@ -70,7 +70,7 @@ with st.container(key="cues_notice_slot"):
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(message)
+        (st.success if kind == "success" else st.error)(escape_markdown(message))
 
 if guide.edited:
     st.caption(f"Last edited {local(guide.updated_at)} by "
@@ -83,17 +83,18 @@ with edit_tab:
     with st.container(key="cues_editor"):
         left, right = st.columns(2)
         with left:
-            st.text_area("Markdown", value=guide.markdown, key=_text_key(key), height=480,
-                         help=f"Markdown: **bold**, - lists, # headings. Up to {MAX_CHARS} "
-                              "characters (one printed page).")
+            st.text_area("Guide", value=guide.markdown, key=_text_key(key), height=480,
+                         help="Shown exactly as typed. A line starting with \\# is a heading, "
+                              "one starting with \\- a list item; a blank line starts a new "
+                              f"paragraph. Up to {MAX_CHARS} characters (one printed page).")
             message = (st.session_state.get(ERRORS) or {}).get("markdown")
             if message:
-                st.error(message, icon=":material/error:")
+                st.error(escape_markdown(message), icon=":material/error:")
         with right:
             st.caption("Preview: as staff see it beside the report form")
             with st.container(border=True):
-                # Written by an administrator (trusted): rendered as Markdown, without HTML.
-                st.markdown(st.session_state.get(_text_key(key), guide.markdown))
+                # Headings and list items kept; the text itself as typed (never Markdown).
+                st.markdown(escape_layout(st.session_state.get(_text_key(key), guide.markdown)))
     with st.container(horizontal=True, gap="small", key="cues_controls"):
         st.button("Save guide", key="cues_save", type="primary", icon=":material/save:",
                   on_click=_save, args=(key,))
@@ -106,4 +107,4 @@ with print_tab:
     st.caption("Print with your browser (Ctrl+P, or ⌘P on a Mac): the menus are left out. "
                "This shows the saved guide.")
     with st.container(border=True, key="cues_print"):
-        st.markdown(guide.markdown)
+        st.markdown(escape_layout(guide.markdown))

@@ -27,7 +27,7 @@ from core.taxonomy.admin import (
 )
 from core.uow import UnitOfWork
 from ui.session import current_actor
-from ui.text import local
+from ui.text import escape_markdown, local
 
 NEW = "__new__"
 SELECTED = "tax_type"
@@ -98,7 +98,7 @@ def _frame(part: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _show_errors(errors: dict[str, str], part: str) -> None:
     for message in errors_for(errors, part):
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def _type_label(option: str, types: dict[str, EditableType]) -> str:
@@ -121,7 +121,7 @@ st.caption("Add a type, or change the fields, gates and validation items of one.
 
 notice = st.session_state.pop(NOTICE, None)
 if notice:
-    st.success(notice, icon=":material/check_circle:")
+    st.success(escape_markdown(notice), icon=":material/check_circle:")
 
 with read_session() as session:
     types = {item.spec.key: item for item in editable_types(session)}
@@ -198,7 +198,7 @@ for part in PARTS:
     _show_errors(errors, part)
 
 for message in other_errors(errors, (*HEADER_PARTS, *PARTS)):
-    st.error(message, icon=":material/error:")
+    st.error(escape_markdown(message), icon=":material/error:")
 
 if st.button("Save as a new version", type="primary", key="tax_save",
              icon=":material/save:"):
@@ -214,7 +214,7 @@ if st.button("Save as a new version", type="primary", key="tax_save",
         st.session_state[ERRORS] = {"form": prefix, "errors": exc.errors}
         st.rerun()
     except DomainError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(escape_markdown(str(exc)), icon=":material/error:")
     else:
         st.session_state.pop(ERRORS, None)
         name = spec_data["name"]

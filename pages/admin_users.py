@@ -13,6 +13,7 @@ from core.errors import DomainError, ValidationFailed
 from core.organisation.queries import service_names, staff_group_names
 from core.uow import UnitOfWork
 from ui.session import current_actor
+from ui.text import escape_markdown
 
 actor = current_actor()
 st.title("Users and roles")
@@ -45,28 +46,28 @@ with add_tab:
     with st.form("add_user"):
         username = st.text_input("Username", key="users_add_username")
         if add_errors.get("username"):
-            st.error(add_errors["username"])
+            st.error(escape_markdown(add_errors["username"]))
         name = st.text_input("Full name", key="users_add_name")
         if add_errors.get("display_name"):
-            st.error(add_errors["display_name"])
+            st.error(escape_markdown(add_errors["display_name"]))
         email = st.text_input("Email (optional, for notifications)", key="users_add_email")
         if add_errors.get("email"):
-            st.error(add_errors["email"])
+            st.error(escape_markdown(add_errors["email"]))
         password = st.text_input(
             "First password", type="password", key="users_add_password",
             help=f"At least {settings().sign_in.min_password_length} characters; "
                  "the person can change it under My account.")
         if add_errors.get("password"):
-            st.error(add_errors["password"])
+            st.error(escape_markdown(add_errors["password"]))
         roles = st.multiselect("Roles", role_ids, format_func=role_label.get,
                                key="users_add_roles")
         if add_errors.get("roles"):
-            st.error(add_errors["roles"])
+            st.error(escape_markdown(add_errors["roles"]))
         chosen_services = st.multiselect(
             "Services", services, key="users_add_services",
             help="Frontline workers and supervisors see only these services.")
         if add_errors.get("services"):
-            st.error(add_errors["services"])
+            st.error(escape_markdown(add_errors["services"]))
         group = st.selectbox("Staff group", groups, index=None, key="users_add_group")
         submitted = st.form_submit_button("Add user", type="primary", key="users_add_submit")
     if submitted:
@@ -78,10 +79,10 @@ with add_tab:
             st.session_state["users_add_errors"] = exc.errors
             st.rerun()
         except DomainError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(str(exc)))
         else:
             st.session_state.pop("users_add_errors", None)
-            st.success(f"User {username.strip().lower()} added.")
+            st.success(f"User {escape_markdown(username.strip().lower())} added.")
 
 with access_tab:
     usernames = [u.username for u in users]
@@ -100,16 +101,16 @@ with access_tab:
                 update_user_access(UnitOfWork(), actor, chosen, roles=tuple(new_roles),
                                    services=tuple(new_services))
             except DomainError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(str(exc)))
             else:
-                st.success(f"Access of {chosen} updated.")
+                st.success(f"Access of {escape_markdown(chosen)} updated.")
                 st.rerun()
         label = "Disable this user" if current.active else "Enable this user"
         if st.button(label, key=f"toggle_{chosen}"):
             try:
                 set_user_active(UnitOfWork(), actor, chosen, not current.active)
             except DomainError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(str(exc)))
             else:
                 st.rerun()
         if not current.active:

@@ -15,6 +15,7 @@ from core.metrics.governance import Scope
 from ui import governance as gv
 from ui.evidence import log_view, period_picker
 from ui.session import current_actor
+from ui.text import chart_text
 
 actor = current_actor()
 st.title("Evidence of learning")
@@ -73,7 +74,7 @@ with where_tab:
     shown = [(label, cell.value) for label, cell in chosen.rows if not cell.hidden]
     if shown:
         figure = go.Figure(go.Bar(x=[c for _, c in reversed(shown)],
-                                  y=[label for label, _ in reversed(shown)],
+                                  y=[chart_text(label) for label, _ in reversed(shown)],
                                   orientation="h", marker_color="#0b6e4f"))
         figure.update_layout(height=max(260, 30 * len(shown) + 80),
                              margin={"l": 10, "r": 10, "t": 10, "b": 10})

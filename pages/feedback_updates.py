@@ -38,7 +38,7 @@ from core.review.rca import parse_references
 from core.uow import UnitOfWork
 from ui.mail import send_emails_soon
 from ui.session import current_actor
-from ui.text import local
+from ui.text import escape_markdown, local
 
 NEW = "new"
 SELECTED = "fb_selected"
@@ -61,7 +61,7 @@ def _value(base: str, name: str) -> Any:
 def _error(name: str) -> None:
     message = (st.session_state.get(ERRORS) or {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def _theme_key(theme: ThemeDraft) -> str:
@@ -246,7 +246,7 @@ with st.container(key="feedback_notice_slot"):
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, text = notice
-        (st.success if kind == "success" else st.error)(text)
+        (st.success if kind == "success" else st.error)(escape_markdown(text))
 
 selected = st.session_state[SELECTED]
 if selected == NEW:
@@ -258,7 +258,7 @@ else:
         with read_session() as session:
             current = update_detail(session, actor, int(selected))
     except DomainError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         st.stop()
     if current.status == PUBLISHED:
         st.success(f"Published {local(current.published_at)} · revision {current.revision}. "

@@ -10,7 +10,7 @@ from core.metrics.governance import DIMENSIONS, drill_down
 from core.taxonomy.service import live_taxonomy
 from ui import governance as gv
 from ui.session import current_actor
-from ui.text import local
+from ui.text import escape_markdown, local
 
 actor = current_actor()
 st.title("Breakdowns")
@@ -40,7 +40,7 @@ if points and dimension not in ("week", "weekday", "hour") and can(actor,
         labels = {f.key: f.label for f in live_taxonomy(session).interface_flags}
         reports = drill_down(session, actor, scope, dimension, key, salt=salt,
                              interface_labels=labels)
-    st.subheader(f"{key}: {len(reports)} near misses")
+    st.subheader(f"{escape_markdown(key)}: {len(reports)} near misses")
     reports["occurred"] = [local(d) for d in reports["occurred"]]
     reports.insert(0, "open", [f"near_miss?ref={r}" for r in reports["reference"]])
     st.dataframe(reports, hide_index=True, width="stretch", column_config={

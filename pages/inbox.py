@@ -22,7 +22,7 @@ from core.escalation.service import (
 from core.uow import UnitOfWork
 from ui.badges import ESCALATION_STATE_COLOURS
 from ui.session import current_actor
-from ui.text import local
+from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "inbox_errors"
 NOTICE = "inbox_notice"
@@ -46,7 +46,7 @@ def _errors_for(item_id: int) -> dict[str, str]:
 def _field_error(item_id: int, name: str) -> None:
     message = _errors_for(item_id).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def _acknowledge(item_id: int) -> None:
@@ -135,9 +135,11 @@ def _item(item: InboxItem) -> None:
         with st.container(horizontal=True, gap="small"):
             st.badge(item.state.capitalize(), color=ESCALATION_STATE_COLOURS[item.state])
             st.markdown(f"**{item.kind.label}**")
-        st.page_link("pages/near_miss.py", label=f"{item.reference} · {item.type_name}",
+        st.page_link("pages/near_miss.py",
+                     label=f"{item.reference} · {escape_label(item.type_name)}",
                      query_params={"ref": item.reference}, icon=":material/open_in_new:")
-        st.caption(f"{item.service} · {item.location}  \n{item.reason}")
+        st.caption(f"{escape_caption(item.service)} · {escape_caption(item.location)}  \n"
+                   f"{escape_caption(item.reason)}")
         timing = f"Raised {local(item.raised_at)} · acknowledge by {local(item.due_at)}"
         if item.acknowledged_at:
             timing += f" · acknowledged {local(item.acknowledged_at)}"
@@ -165,7 +167,7 @@ st.title("Inbox")
 with st.container(key="inbox_notice_slot"):  # fixed slot: open expanders stay open below it
     notice = st.session_state.pop(NOTICE, None)
     if notice:
-        (st.success if notice[0] == "success" else st.error)(notice[1])
+        (st.success if notice[0] == "success" else st.error)(escape_markdown(notice[1]))
 
 show_decided = st.toggle("Show decided escalations too", key="inbox_show_decided")
 now = utcnow()
@@ -191,5 +193,6 @@ if unread:
 if not notes:
     st.caption("No notifications.")
 for note in notes:
-    st.markdown(("**" if not note.read else "") + note.title + ("**" if not note.read else "")
+    st.markdown(("**" if not note.read else "") + escape_markdown(note.title)
+                + ("**" if not note.read else "")
                 + f"  \n:gray[{local(note.created_at)}]")

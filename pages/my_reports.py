@@ -18,7 +18,7 @@ from core.feedback.queries import (
 from core.reports.queries import my_report_counts, my_reports
 from core.uow import UnitOfWork
 from ui.session import current_actor
-from ui.text import local
+from ui.text import escape_caption, escape_markdown, local
 
 actor = current_actor()
 st.title("My reports")
@@ -61,7 +61,7 @@ if unread:
                   args=(unread,))
 notice = st.session_state.pop("my_reports_notice", None)
 if notice:
-    st.error(notice)
+    st.error(escape_markdown(notice))
 
 table = pd.DataFrame(
     {
@@ -98,6 +98,6 @@ if changed:
     for row in changed:
         with st.container(key=f"my_report_updates_{row.reference}"):
             st.markdown(f"**{row.reference}** · {row.status.label}")
-            st.caption(row.type_name)
+            st.caption(escape_caption(row.type_name))
             for linked_update in updates[row.reference]:
                 _update_card(linked_update)

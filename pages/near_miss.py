@@ -32,7 +32,7 @@ from ui import review_panels as panels
 from ui.badges import FLAG_COLOURS
 from ui.mail import send_emails_soon
 from ui.session import current_actor
-from ui.text import escape_markdown, local
+from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "near_miss_errors"
 NOTICE = "near_miss_notice"
@@ -62,7 +62,7 @@ def _value(name: str) -> Any:
 def _field_error(name: str) -> None:
     message = (st.session_state.get(ERRORS) or {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def _yes(name: str) -> bool | None:
@@ -155,7 +155,7 @@ def _escalations(detail: ReportDetail) -> None:
                  else "overdue" if item.overdue else "waiting")
         with st.container(border=True):
             st.markdown(f"**{item.kind.label}**")
-            st.caption(item.reason)
+            st.caption(escape_caption(item.reason))
             timeline = [f"Raised {local(item.raised_at)}", f"due {local(item.due_at)}"]
             if item.acknowledged_at:
                 timeline.append(f"acknowledged {local(item.acknowledged_at)} by "
@@ -220,7 +220,8 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
 
     st.markdown("**3. Is it a repeat theme?**")
     if proposal.cluster is not None:
-        st.warning(f"Cluster rule: {proposal.cluster.description}.", icon=":material/hub:")
+        st.warning(f"Cluster rule: {escape_markdown(proposal.cluster.description)}.",
+                   icon=":material/hub:")
     if proposal.related:
         st.caption(f"Earlier reports within {rules.triage.recurrence_window_days} days that "
                    "share the person, location, route, or type in this service:")
@@ -283,7 +284,7 @@ def _action_plans(detail: ReportDetail, plans: list[tuple[int, str]]) -> None:
         return
     st.markdown("**Action plans**")
     for plan_id, title in plans:
-        st.page_link("pages/action_plan.py", label=f"Plan #{plan_id}: {escape_markdown(title)}",
+        st.page_link("pages/action_plan.py", label=f"Plan #{plan_id}: {escape_label(title)}",
                      query_params={"plan": str(plan_id)}, icon=":material/assignment:")
     if may_build:
         st.page_link("pages/action_plan.py", label="Create an action plan",
@@ -306,10 +307,10 @@ try:
                  if can(actor, Capability.VIEW_ACTIONS) else [])
 except NotFound as exc:
     st.title("Near miss")
-    st.error(str(exc))
+    st.error(escape_markdown(str(exc)))
     st.stop()
 
-st.title(f"{detail.reference} · {detail.type_spec.name}")
+st.title(f"{detail.reference} · {escape_markdown(detail.type_spec.name)}")
 with st.container(horizontal=True, gap="small"):
     st.badge(detail.status.label, color="gray")
     for flag, on in detail.flags.items():
@@ -324,7 +325,7 @@ with st.container(key="near_miss_notice_slot"):
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(message)
+        (st.success if kind == "success" else st.error)(escape_markdown(message))
         if kind == "success":
             st.session_state.pop(panels.ERRORS, None)
 

@@ -58,7 +58,7 @@ def _key(rca_id: int | str, name: str) -> str:
 def _error(name: str) -> None:
     message = (st.session_state.get(ERRORS) or {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def _notice(kind: str, message: str) -> None:
@@ -394,7 +394,7 @@ def _page(actor: Actor) -> None:
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(message)
+        (st.success if kind == "success" else st.error)(escape_markdown(message))
 
     link = str(st.query_params.get("reports", "")).strip()
     if link:
@@ -427,7 +427,7 @@ def _page(actor: Actor) -> None:
         with read_session() as session:
             detail = rca_detail(session, actor, int(selected))
     except NotFound as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         return
     _detail(detail, factors)
 

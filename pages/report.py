@@ -23,6 +23,7 @@ from core.taxonomy.service import live_taxonomy
 from core.uow import UnitOfWork
 from ui.mail import send_emails_soon
 from ui.session import current_actor
+from ui.text import escape_caption, escape_label, escape_layout, escape_markdown
 
 PREFIX = "report."
 ERRORS = "report_errors"
@@ -86,7 +87,7 @@ def _submit(actor: Actor, capture_specs: tuple[FieldSpec, ...]) -> None:
         st.session_state[ERRORS] = exc.errors
         return
     except StorageUnavailable:
-        st.session_state[NOTICE] = ("**Not saved yet.** The database could not be reached. "
+        st.session_state[NOTICE] = ("Not saved yet. The database could not be reached. "
                                     "Everything you typed is still here: try again in a moment.")
         return
     except DomainError as exc:
@@ -117,33 +118,35 @@ def _on_service_change() -> None:
 def _field_error(name: str) -> None:
     message = (st.session_state.get(ERRORS) or {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def _with_limit(help_text: str | None, limit: int) -> str:
-    return f"{help_text + ' ' if help_text else ''}Up to {limit} characters."
+    return f"{escape_markdown(help_text) + ' ' if help_text else ''}Up to {limit} characters."
 
 
 def _capture_widget(spec: FieldSpec) -> None:
     widget_key = key(capture_field_key(spec.key))
     limits = settings().report
+    label = escape_label(spec.label)
+    help_text = escape_markdown(spec.help) if spec.help else None
     if spec.kind == "text":
-        st.text_input(spec.label, key=widget_key,
+        st.text_input(label, key=widget_key,
                       help=_with_limit(spec.help, limits.short_text_max_chars))
     elif spec.kind == "longtext":
-        st.text_area(spec.label, key=widget_key, height=80,
+        st.text_area(label, key=widget_key, height=80,
                      help=_with_limit(spec.help, limits.description_max_chars))
     elif spec.kind == "choice":
-        st.selectbox(spec.label, spec.options, index=None, key=widget_key, help=spec.help,
+        st.selectbox(label, spec.options, index=None, key=widget_key, help=help_text,
                      placeholder="Choose if you know")
     elif spec.kind == "datetime":
-        st.datetime_input(spec.label, value=None, key=widget_key, help=spec.help,
+        st.datetime_input(label, value=None, key=widget_key, help=help_text,
                           format="DD/MM/YYYY", step=300)
     elif spec.kind == "yes_no":
-        st.radio(spec.label, list(YES_NO), index=None, key=widget_key, horizontal=True,
-                 format_func=YES_NO.get, help=spec.help)
+        st.radio(label, list(YES_NO), index=None, key=widget_key, horizontal=True,
+                 format_func=YES_NO.get, help=help_text)
     elif spec.kind == "number":
-        st.number_input(spec.label, value=None, key=widget_key, help=spec.help)
+        st.number_input(label, value=None, key=widget_key, help=help_text)
     _field_error(capture_field_key(spec.key))
 
 
@@ -214,7 +217,7 @@ rules = settings()
 st.caption("It takes a minute. Say what you know now; the detail is gathered at review.")
 with st.expander(f"Does this count? Near-miss cues for {cues.audience}",
                  icon=":material/help:"):
-    st.markdown(cues.markdown)  # written by the provider's administrator, not by reporters
+    st.markdown(escape_layout(cues.markdown))  # its headings and lists; the text as typed
 
 if not options.services:
     st.warning("You are not assigned to any service yet, so you cannot report here. "
@@ -224,7 +227,7 @@ if not options.services:
 notice = st.session_state.get(NOTICE)
 errors = st.session_state.get(ERRORS) or {}
 if notice:
-    st.error(notice, icon=":material/cloud_off:")
+    st.error(escape_markdown(notice), icon=":material/cloud_off:")
 elif errors:
     st.error(f"The report is not filed yet: check the {len(errors)} "
              f"{'field' if len(errors) == 1 else 'fields'} marked below. "
@@ -242,7 +245,7 @@ st.selectbox("Type of near miss", list(types), index=None, key=key("type_key"),
              format_func=_type_label(types), placeholder="Choose a type")
 chosen_type = types.get(_value("type_key") or "")
 if chosen_type is not None:
-    st.caption(chosen_type.description)
+    st.caption(escape_caption(chosen_type.description))
     if chosen_type.stop_the_line:
         st.warning("**Stop the line:** tell your shift supervisor now, then finish this report.",
                    icon=":material/pan_tool:")
@@ -307,7 +310,7 @@ with st.expander("More detail (optional)", icon=":material/add_notes:",
                       "scheduling change: these get extra attention to how information flowed.")
     _field_error("interface_flag")
     if chosen_type is not None and chosen_type.capture_fields:
-        st.markdown(f"**About this {chosen_type.name.lower()}**")
+        st.markdown(f"**About this {escape_markdown(chosen_type.name.lower())}**")
         for field_spec in chosen_type.capture_fields:
             _capture_widget(field_spec)
 

@@ -19,6 +19,7 @@ from core.triage.workflow import BOARD_COLUMNS
 from ui import clusters as clusters_ui
 from ui.badges import FLAG_COLOURS
 from ui.session import current_actor
+from ui.text import escape_caption
 
 PAGE_SIZE = 8
 SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low", "untriaged": "Not triaged"}
@@ -43,7 +44,8 @@ def _card(card: BoardCard) -> None:
     with st.container(border=True):
         st.page_link("pages/near_miss.py", label=f"**{card.reference}**",
                      query_params={"ref": card.reference}, icon=":material/open_in_new:")
-        st.caption(f"{card.type_name}  \n{card.service} · {card.location}  \n"
+        st.caption(f"{escape_caption(card.type_name)}  \n{escape_caption(card.service)} · "
+                   f"{escape_caption(card.location)}  \n"
                    f"{age_text(card.reported_at, utcnow())} old"
                    + (f" · {SEVERITY_LABELS.get(card.severity or '', '')} potential"
                       if card.severity else ""))

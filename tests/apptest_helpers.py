@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,19 @@ def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
     return at
 
 
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def shown(markdown: str) -> str:
+    """Markdown source as a person reads it: people's text reaches Streamlit escaped
+    (ui.text), so backslash escapes and invisible word joiners are taken out."""
+    return _ESCAPED.sub(r"\1", markdown).replace("\u2060", "")
+
+
 def texts(at: AppTest, kind: str) -> list[str]:
-    """The values of every element of one kind (error, warning, success, markdown, ...)."""
-    return [str(element.value) for element in getattr(at, kind)]
+    """The text of every element of one kind (error, warning, success, markdown, ...), as a
+    person reads it (see `shown`)."""
+    return [shown(str(element.value)) for element in getattr(at, kind)]
 
 
 def assert_no_exception(at: AppTest) -> None:

@@ -14,7 +14,7 @@ from core.feedback.models import CueGuideText, FeedbackUpdate
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in, texts
 from tests.builders import build_org, draft
 
 DESCRIPTION = "Walker slightly out of reach at the bathroom doorway; I steadied Alex."
@@ -45,8 +45,8 @@ def everything_shown(at) -> str:
     """Every piece of text the page shows (to prove what it does not show)."""
     kinds = ("title", "header", "subheader", "markdown", "caption", "text", "info", "error",
              "success", "warning", "code", "metric")
-    parts = [str(getattr(e, "value", "")) for kind in kinds for e in getattr(at, kind)]
-    parts += [str(getattr(e, "label", "")) for e in at.metric]
+    parts = [shown(str(getattr(e, "value", ""))) for kind in kinds for e in getattr(at, kind)]
+    parts += [shown(str(getattr(e, "label", ""))) for e in at.metric]
     return "\n".join(parts)
 
 

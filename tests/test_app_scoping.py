@@ -11,7 +11,7 @@ from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_pl
 from core.reports.service import file_near_miss
 from core.review.rca import open_rca
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in
+from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in
 from tests.builders import build_org, draft, local_now
 
 SECRET = "Walker left by the bath for Quentin Marblewood at 9 Heron Close."
@@ -40,7 +40,7 @@ def _page_text(at) -> str:
     parts = []
     for kind in ("markdown", "text", "caption", "title", "subheader", "error", "warning", "info",
                  "success", "code"):
-        parts += [str(element.value) for element in getattr(at, kind)]
+        parts += [shown(str(element.value)) for element in getattr(at, kind)]
     return "\n".join(parts)
 
 
@@ -55,10 +55,10 @@ def test_another_services_supervisor_cannot_open_a_near_miss_by_its_reference(ma
     _org, reference, _plan, _rca = maple_records
     at = _open("oak_supervisor", "pages/near_miss.py", ref=reference)
     assert_no_exception(at)
-    shown = _page_text(at)
-    assert SECRET not in shown and "Heron Close" not in shown
-    assert any(reference in e or "not" in e.lower() for e in [str(x.value) for x in at.error]
-               + [str(x.value) for x in at.warning] + [str(x.value) for x in at.info])
+    on_page = _page_text(at)
+    assert SECRET not in on_page and "Heron Close" not in on_page
+    assert any(reference in e or "not" in e.lower() for e in [shown(x.value) for x in at.error]
+               + [shown(x.value) for x in at.warning] + [shown(x.value) for x in at.info])
     # Its own service's supervisor sees it.
     assert SECRET in _page_text(_open("supervisor", "pages/near_miss.py", ref=reference))
 

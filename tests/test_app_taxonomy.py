@@ -16,7 +16,7 @@ from streamlit.testing.v1.element_tree import Block
 from core.db import read_session
 from core.taxonomy.models import NearMissType
 from core.taxonomy.service import live_taxonomy, type_version
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in, texts
 from tests.builders import build_org
 
 PAGE = "pages/admin_taxonomy.py"
@@ -63,7 +63,7 @@ def errors_after(at: AppTest, editor_key: str) -> list[str]:
         if element.type in ("subheader", "dataframe", "button"):
             break
         if element.type == "error":
-            messages.append(str(element.value))
+            messages.append(shown(str(element.value)))
     return messages
 
 

@@ -26,7 +26,7 @@ from core.metrics.governance import Scope
 from core.organisation import service as org_service
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in
+from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in
 from tests.builders import PASSWORD_HASH, build_org, draft, local_now
 
 SECRET_PERSON = ("Zebedee Quillfeather", "ZQ-7781")
@@ -120,7 +120,7 @@ def _everything_shown(at) -> str:
     parts = []
     for kind in ("title", "caption", "markdown", "text", "metric", "success", "info",
                  "error", "warning"):
-        parts += [str(getattr(e, "value", "")) + str(getattr(e, "label", ""))
+        parts += [shown(str(getattr(e, "value", "")) + str(getattr(e, "label", "")))
                   for e in getattr(at, kind)]
     for frame in at.dataframe:
         parts.append(frame.value.to_csv())

@@ -2,12 +2,12 @@
 with its evidence checks, status, test window, verification and sustainment checks.
 
 Widgets in, core calls out (core.actions holds every rule). People's free text is shown with
-st.text, dataframes or widgets, never as Markdown; labels that quote it are escaped.
+st.text, dataframes or widgets, never as Markdown; labels and notices that quote it are
+escaped with ui.text.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from core.clock import to_local, utcnow
 from core.config import settings
 from core.errors import DomainError, ValidationFailed
 from core.uow import UnitOfWork
-from ui.text import escape_markdown, local
+from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "action_plan_errors"
 NOTICE = "action_plan_notice"
@@ -77,7 +77,7 @@ def error(name: str) -> None:
     """The message for one field, shown right where it is called (beside that field)."""
     message = (st.session_state.get(ERRORS) or {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def has_error(name: str) -> bool:
@@ -95,7 +95,8 @@ def notice_slot(key: str) -> None:
         shown = st.session_state.pop(NOTICE, None)
         if shown:
             kind, message = shown
-            {"success": st.success, "warning": st.warning}.get(kind, st.error)(message)
+            {"success": st.success, "warning": st.warning}.get(kind, st.error)(
+                escape_markdown(message))
 
 
 def run(action: Callable[[], Any], success: str, prefix: str) -> bool:
@@ -399,7 +400,7 @@ class ActionCard:
                             else ":material/radio_button_unchecked:")
                 st.text(check.name)
             if check.completed_at:
-                st.caption(f"Completed by {escape_markdown(check.completed_by or '?')} · "
+                st.caption(f"Completed by {escape_caption(check.completed_by or '?')} · "
                            f"{local(check.completed_at)}")
                 st.text(check.note or "")
                 continue
@@ -409,10 +410,10 @@ class ActionCard:
             # A tracked open state: a rerun (another check's save) must not fold it shut.
             with st.expander("Complete this check", key=base + ".panel", on_change="rerun",
                              expanded=has_error(base + ".note") or has_error(base + ".file")):
-                st.text_area(f"Evidence for “{escape_markdown(check.name)}”: what was checked, "
+                st.text_area(f"Evidence for “{escape_label(check.name)}”: what was checked, "
                              "seen or done", key=base + ".note", height=70)
                 error(base + ".note")
-                st.file_uploader(f"Attach a file to “{escape_markdown(check.name)}” "
+                st.file_uploader(f"Attach a file to “{escape_label(check.name)}” "
                                  "(optional)", key=base + ".file",
                                  help="PDF, image, text or Office file; the size limit is in "
                                       "the provider's settings.")
@@ -466,7 +467,7 @@ class ActionCard:
                 if target is ActionStatus.STOPPED else "")
         run(lambda: set_status(UnitOfWork(), self.actor, row.id, target, note=note,
                                expected_version=row.version),
-            f"“{escape_markdown(row.title)}” is now {target.label.lower()}.", self.key)
+            f"“{row.title}” is now {target.label.lower()}.", self.key)
 
     def _went_live(self) -> None:
         row = self.row
@@ -491,7 +492,7 @@ class ActionCard:
         measure: VerificationMeasure | None = view.measure
         st.markdown("**Verification**")
         if measure is not None:
-            st.caption(escape_markdown(describe_measure(
+            st.caption(escape_caption(describe_measure(
                 MeasureFilters.from_json(measure.filters), measure.per, measure.direction,
                 measure.target, self.names)))
         if row.go_live is None:
@@ -625,9 +626,3 @@ class ActionCard:
                                         note=st.session_state.get(base + ".note") or ""),
             "Recorded: the control is still in place." if in_place
             else "Recorded: the control lapsed; the action is in progress again.", base)
-
-
-def safe_chart_text(text: str, limit: int = 60) -> str:
-    """User text for a plotly label (plotly reads a little HTML): escaped and shortened."""
-    short = text if len(text) <= limit else text[: limit - 1] + "…"
-    return html.escape(short)

@@ -29,6 +29,7 @@ from core.organisation.queries import reporting_options
 from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
 from core.taxonomy.service import live_taxonomy
 from ui import spc_icons
+from ui.text import chart_text
 
 PERIODS = {"13w": ("Last 13 weeks", 13), "26w": ("Last 26 weeks", 26),
            "52w": ("Last 52 weeks", 52), "78w": ("Last 18 months", 78)}
@@ -252,7 +253,7 @@ def spc_figure(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, titl
     axis = {"range": [start, end], "tickfont": {"size": style.ticks}, "gridcolor": "#e3e8e6",
             "automargin": True}
     layout: dict[str, Any] = {
-        "title": {"text": title, "font": {"size": style.title}} if title else None,
+        "title": {"text": chart_text(title), "font": {"size": style.title}} if title else None,
         "height": height, "margin": {"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0,
                    "font": {"size": style.legend}},
@@ -408,15 +409,21 @@ def show_spc_chart(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, 
 def bar_figure(frame: pd.DataFrame, *, title: str, horizontal: bool = True,
                large: bool = False) -> go.Figure:
     data = frame.sort_values("count") if horizontal else frame
+    # The bars keep their keys as typed (a click reports the key); what plotly draws as text
+    # (tick labels, hover) is escaped: it reads a little HTML.
+    keys = list(data["key"].astype(str))
+    shown = [chart_text(key) for key in keys]
     figure = go.Figure(go.Bar(
-        x=data["count"] if horizontal else data["key"].astype(str),
-        y=data["key"].astype(str) if horizontal else data["count"],
+        x=data["count"] if horizontal else keys,
+        y=keys if horizontal else data["count"], customdata=shown,
         orientation="h" if horizontal else "v", marker_color="#0b6e4f",
-        hovertemplate="%{y}: %{x}<extra></extra>" if horizontal
-        else "%{x}: %{y}<extra></extra>"))
-    figure.update_layout(title=title, height=max(260, 28 * len(frame) + 80) if horizontal
-                         else 360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        hovertemplate="%{customdata}: %{x}<extra></extra>" if horizontal
+        else "%{customdata}: %{y}<extra></extra>"))
+    figure.update_layout(title=chart_text(title), height=max(260, 28 * len(frame) + 80)
+                         if horizontal else 360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                          font={"size": 18 if large else 12})
+    if horizontal:  # named categories; the ordered ones (weeks, days, hours) are the portal's
+        figure.update_yaxes(tickmode="array", tickvals=keys, ticktext=shown)
     return figure
 
 

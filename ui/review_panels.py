@@ -36,7 +36,7 @@ from core.review.service import (
 from core.review.vocabulary import AUDIENCES, CONTROL_RELIABLE, WOULD_WORK_AGAIN
 from core.taxonomy.schema import FieldSpec
 from core.uow import UnitOfWork
-from ui.text import local
+from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "review_errors"
 NOTICE = "near_miss_notice"
@@ -49,7 +49,7 @@ def _key(reference: str, name: str) -> str:
 def _error(name: str) -> None:
     message = (st.session_state.get(ERRORS) or {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
 
 
 def _notice(kind: str, message: str) -> None:
@@ -77,23 +77,25 @@ def _run(action: Any, success: str) -> None:
 
 def _field_widget(reference: str, spec: FieldSpec, value: Any) -> None:
     key = _key(reference, f"field.{spec.key}")
+    label = escape_label(spec.label)
+    help_text = escape_markdown(spec.help) if spec.help else None
     if spec.kind == "longtext":
-        st.text_area(spec.label, value=value or "", key=key, help=spec.help, height=80)
+        st.text_area(label, value=value or "", key=key, help=help_text, height=80)
     elif spec.kind == "choice":
         options = list(spec.options)
-        st.selectbox(spec.label, options, index=options.index(value) if value in options else
-                     None, key=key, help=spec.help, placeholder="Choose")
+        st.selectbox(label, options, index=options.index(value) if value in options else
+                     None, key=key, help=help_text, placeholder="Choose")
     elif spec.kind == "datetime":
         parsed = datetime.fromisoformat(value) if isinstance(value, str) and value else None
-        st.datetime_input(spec.label, value=parsed, key=key, help=spec.help,
+        st.datetime_input(label, value=parsed, key=key, help=help_text,
                           format="DD/MM/YYYY", step=300)
     elif spec.kind == "yes_no":
-        st.radio(spec.label, ["yes", "no"], format_func=str.capitalize, horizontal=True,
-                 index=None if value is None else (0 if value else 1), key=key, help=spec.help)
+        st.radio(label, ["yes", "no"], format_func=str.capitalize, horizontal=True,
+                 index=None if value is None else (0 if value else 1), key=key, help=help_text)
     elif spec.kind == "number":
-        st.number_input(spec.label, value=value, key=key, help=spec.help)
+        st.number_input(label, value=value, key=key, help=help_text)
     else:
-        st.text_input(spec.label, value=value or "", key=key, help=spec.help)
+        st.text_input(label, value=value or "", key=key, help=help_text)
     _error(f"field.{spec.key}")
 
 
@@ -120,7 +122,7 @@ def review_form(actor: Actor, detail: ReportDetail, view: ReviewView,
     reference = detail.reference
     if view.template_version != view.current_version:
         st.caption(f"Reviewed against version {view.template_version} of the "
-                   f"{view.template.name.lower()} template (the current one is "
+                   f"{escape_caption(view.template.name.lower())} template (the current one is "
                    f"{view.current_version}); the review keeps its version.")
     from_report = {"location": f"{detail.service} · {detail.location}",
                    "occurred_at": local(detail.occurred_at), "person": detail.person or "—",
@@ -128,12 +130,13 @@ def review_form(actor: Actor, detail: ReportDetail, view: ReviewView,
                    "service": detail.service}
     for spec in view.template.fields:
         if spec.source is not None:
-            st.text_input(spec.label, value=from_report.get(spec.source, ""), disabled=True,
+            st.text_input(escape_label(spec.label), value=from_report.get(spec.source, ""),
+                          disabled=True,
                           key=_key(reference, f"source.{spec.key}"))
         elif editable:
             _field_widget(reference, spec, view.values.get(spec.key))
         else:
-            st.markdown(f"**{spec.label}**")
+            st.markdown(f"**{escape_markdown(spec.label)}**")
             st.text(str(view.values.get(spec.key, "—")))
     st.markdown("**The questions leaders ask**")
     barriers = [b.value for b in Barrier]
@@ -171,7 +174,7 @@ def review_form(actor: Actor, detail: ReportDetail, view: ReviewView,
                   icon=":material/save:")
         if view.problems:
             st.caption("Still needed to finish the review: "
-                       + " ".join(view.problems.values()))
+                       + escape_caption(" ".join(view.problems.values())))
 
 
 # -- gates ------------------------------------------------------------------------------------
@@ -187,16 +190,16 @@ def gates_panel(actor: Actor, detail: ReportDetail, view: ReviewView, editable: 
                 icon = (":material/check_circle:" if status.state == "done"
                         else ":material/remove_circle_outline:")
                 word = "Done" if status.state == "done" else "Not applicable"
-                st.markdown(f"{icon} **{gate.label}**")
-                st.caption(f"{word} · {status.by} · {local(status.at)}")
+                st.markdown(f"{icon} **{escape_markdown(gate.label)}**")
+                st.caption(f"{word} · {escape_caption(status.by)} · {local(status.at)}")
                 st.text(status.note or "")
                 continue
-            st.markdown(f":material/radio_button_unchecked: **{gate.label}**")
+            st.markdown(f":material/radio_button_unchecked: **{escape_markdown(gate.label)}**")
             if not editable:
                 continue
             note_key = _key(reference, f"gate.{gate.key}")
             # A label per gate: screen readers (and tests) tell the notes apart.
-            st.text_input(f"{gate.label}: what was done, or why it does not apply",
+            st.text_input(f"{escape_label(gate.label)}: what was done, or why it does not apply",
                           key=note_key, label_visibility="collapsed",
                           placeholder="What was done, or why it does not apply")
             _error(f"gate.{gate.key}")
@@ -233,11 +236,11 @@ def validation_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
             item = status.item
             icon = ":material/check_circle:" if status.note else \
                 ":material/radio_button_unchecked:"
-            st.markdown(f"{icon} **{item.label}**")
+            st.markdown(f"{icon} **{escape_markdown(item.label)}**")
             if status.note:
-                st.caption(f"{status.by} · {local(status.at)}"
-                           + (f" · file: {status.attachment_name}" if status.attachment_name
-                              else ""))
+                st.caption(f"{escape_caption(status.by)} · {local(status.at)}"
+                           + (f" · file: {escape_caption(status.attachment_name)}"
+                              if status.attachment_name else ""))
                 st.text(status.note)
             if status.attachment_id is not None:
                 _download(actor, status.attachment_id, status.attachment_name or "evidence",
@@ -250,9 +253,9 @@ def validation_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
                              key=base + ".panel", on_change="rerun",
                              expanded=bool((st.session_state.get(ERRORS) or {}).get(
                                  f"evidence.{item.key}"))):
-                st.text_area(f"Evidence for “{item.label}”: what was checked, seen or done",
-                             key=base + ".note", height=70)
-                st.file_uploader(f"Attach a file to “{item.label}” (optional)",
+                st.text_area(f"Evidence for “{escape_label(item.label)}”: what was checked, "
+                             "seen or done", key=base + ".note", height=70)
+                st.file_uploader(f"Attach a file to “{escape_label(item.label)}” (optional)",
                                  key=base + ".file",
                                  help="PDF, image, text or Office file; the size limit is in "
                                       "the provider's settings.")
@@ -290,7 +293,7 @@ def _save_evidence(actor: Actor, reference: str, item_key: str) -> None:
 def closure_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> None:
     reference = detail.reference
     if detail.status is ReportStatus.CLOSED:
-        st.success(f"Closed by {view.closed_by} on {local(view.closed_at)}.")
+        st.success(f"Closed by {escape_markdown(view.closed_by)} on {local(view.closed_at)}.")
         st.text(view.outcome or "")
         if can(actor, Capability.REOPEN):
             with st.expander("Reopen (quality lead)"):
@@ -306,7 +309,8 @@ def closure_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> None:
         return
     missing = view.missing_evidence_labels
     if missing:
-        st.info("To close, add evidence for:\n" + "\n".join(f"- {m}" for m in missing))
+        st.info("To close, add evidence for:\n"
+                + "\n".join(f"- {escape_markdown(m)}" for m in missing))
     st.text_area("Outcome: what changed, and is the control reliable now?",
                  key=_key(reference, "outcome"))
     _error("outcome")
@@ -324,7 +328,8 @@ def next_step_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> Non
         blockers = list(view.problems.values()) + [f"Cannot proceed without: {g}"
                                                    for g in view.open_gate_labels]
         if blockers:
-            st.info("Before it can move on:\n" + "\n".join(f"- {b}" for b in blockers))
+            st.info("Before it can move on:\n"
+                    + "\n".join(f"- {escape_markdown(b)}" for b in blockers))
         with st.container(horizontal=True):
             st.button("Review done: actions needed", key=_key(reference, "to_actions"),
                       on_click=lambda: _run(lambda: finish_review(

@@ -1,19 +1,27 @@
-"""Showing people's free text safely: as text, never as Markdown or HTML."""
+"""Showing people's text safely: as typed, never as Markdown or HTML.
+
+The escaping rules live in core.text (the governance pack uses them too); pages import them
+from here. Which function suits which element is explained there; tests/test_safe_text_sweep.py
+fails when a page or a ui module hands unescaped text to an element that parses Markdown.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from core.clock import to_local
 from core.config import settings
+from core.text import (
+    chart_text,
+    escape_caption,
+    escape_label,
+    escape_layout,
+    escape_markdown,
+    matplotlib_text,
+)
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
-
-
-def escape_markdown(text: str) -> str:
-    """Escape Markdown so user text shows literally inside st.markdown/st.caption."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text or "")
+__all__ = ["chart_text", "escape_caption", "escape_label", "escape_layout", "escape_markdown",
+           "local", "matplotlib_text"]
 
 
 def local(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:

@@ -45,6 +45,7 @@ from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
 from core.taxonomy.models import NearMissType
+from core.text import matplotlib_text
 
 AUDIENCES = {"board": "Board", "commissioner": "Commissioner / funder"}
 Progress = Callable[[float, str], None]
@@ -215,9 +216,10 @@ def bar_chart(breakdown: cv.Breakdown, title: str) -> bytes:
     shown = [(label, cell.value) for label, cell in breakdown.rows if not cell.hidden]
 
     def draw(axes: Any) -> None:
-        labels = [label if len(label) <= 48 else label[:46] + "…" for label, _ in reversed(shown)]
+        labels = [matplotlib_text(label if len(label) <= 48 else label[:46] + "…")
+                  for label, _ in reversed(shown)]
         axes.barh(labels, [count for _, count in reversed(shown)], color=GREEN)
-        axes.set_title(title, fontsize=9)
+        axes.set_title(matplotlib_text(title), fontsize=9)
         axes.tick_params(labelsize=7)
         axes.grid(axis="x", alpha=0.2)
 
@@ -235,6 +237,9 @@ class _Pack(FPDF):
         self.add_font("Body", "", font)
         self.add_font("Body", "B", bold)
         self.set_auto_page_break(True, margin=16)
+        # People's text is written as typed: fpdf2's markdown stays off (its default) and the
+        # "{nb}" page-count alias, which would rewrite that text in any cell, is switched off.
+        self.alias_nb_pages(None)
         self.pack_title = title
 
     def footer(self) -> None:

@@ -1,9 +1,10 @@
 """The one-page near-miss cues guide shown where people report, chosen by role or staff group.
 
-The guides ship as Markdown in data/cues/*.md (cues drawn from the seeds); an administrator
+The guides ship as text files in data/cues/*.md (cues drawn from the seeds); an administrator
 edits them in the portal, which stores the edited text in the database. Reading takes the
 database text first and falls back to the shipped file for a guide nobody has edited.
-Administrators are trusted with Markdown; reporters' free text is never rendered as Markdown.
+A guide is shown as typed: only its line layout counts (a line starting "# " is a heading,
+"- " a list item, a blank line starts a paragraph), never Markdown (core.text.escape_layout).
 """
 
 from __future__ import annotations
