@@ -15,7 +15,7 @@ from core.metrics.governance import Scope
 from ui import governance as gv
 from ui.evidence import log_view, period_picker
 from ui.session import current_actor
-from ui.text import chart_text
+from ui.text import chart_text, escape_caption, escape_markdown
 
 actor = current_actor()
 st.title("Evidence of learning")
@@ -53,7 +53,7 @@ trend_tab, where_tab, clusters_tab, actions_tab, escalation_tab, culture_tab = s
      "Reporting culture"], key="evidence_tabs", on_change="rerun")
 with trend_tab:
     if trend.frame.empty:
-        st.info(trend.note if trend.note.startswith("No chart") else
+        st.info(escape_markdown(trend.note) if trend.note.startswith("No chart") else
                 "No complete weeks in the period.")
     else:
         st.markdown(f"**{gv.spc_summary(trend.frame, None, 'neither')}** · near misses per "
@@ -66,7 +66,7 @@ with trend_tab:
         if trend.controls_live > len(trend.go_lives):
             note += (f" {trend.controls_live} went live in these weeks; the "
                      f"{len(trend.go_lives)} with the most linked near misses are marked.")
-        st.caption(note)
+        st.caption(escape_caption(note))
 with where_tab:
     dimension = st.segmented_control("By", list(cv.DIMENSIONS), format_func=cv.DIMENSIONS.get,
                                      default="type", key="evidence_dimension") or "type"
@@ -86,11 +86,11 @@ with where_tab:
     st.subheader("By type and service")
     st.dataframe(pd.DataFrame(tables.by_service.records("Type", text=True)), hide_index=True,
                  width="stretch", key="evidence_by_service")
-    st.caption(tables.service_note)
-    st.subheader(f"By type, {tables.level.level} by {tables.level.level}")
+    st.caption(escape_caption(tables.service_note))
+    st.subheader(escape_markdown(f"By type, {tables.level.level} by {tables.level.level}"))
     st.dataframe(pd.DataFrame(tables.over_time.records("Type", text=True)), hide_index=True,
                  width="stretch", key="evidence_over_time")
-    st.caption(tables.time_note)
+    st.caption(escape_caption(tables.time_note))
 with clusters_tab:
     st.dataframe(pd.DataFrame({
         "Type": [c.type_name for c in clusters], "Where": [c.where for c in clusters],
@@ -128,4 +128,4 @@ with culture_tab:
 st.divider()
 st.markdown("**How to read the figures**")
 for note in label_notes(cv.threshold()):
-    st.caption(f"\"{note.term}\": {note.meaning}")
+    st.caption(escape_caption(f"\"{note.term}\": {note.meaning}"))

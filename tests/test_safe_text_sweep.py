@@ -73,6 +73,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pages/*", "culture.*"): "figures counted by core",
     ("pages/*", "controls.*"): "figures counted by core",
     # One file each.
+    ("ui/governance.py", "spc_icons.icons_html(*)"): "the portal's own constant SVG icons, looked "
+                                                     "up by key; no text from people inside",
     ("app.py", "problem"): "startup problems: the portal's own messages about its setup",
     ("app.py", "role.label"): "role names (an enum)",
     ("pages/account.py", "r.label"): "role names (an enum)",
@@ -92,7 +94,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pages/commissioner.py", "show(*)"): "a de-identified count as core shows it",
     ("pages/commissioner.py", "cv.threshold()"): "the suppression threshold (a number)",
     ("pages/commissioner.py", "trend.granularity"): "week or month",
-    ("pages/commissioner.py", "trend.controls_live"): "a count",
     ("pages/feedback_updates.py", "current.revision"): "a number",
     ("pages/feedback_updates.py", "current.told_reporters"): "a count",
     ("pages/feedback_updates.py", "current.anonymous_references"): "a count",
@@ -102,6 +103,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pages/governance_pack.py", "period.label"): "a period named by the portal (2026 Q1)",
     ("pages/meeting.py", "cluster.peak"): "a count",
     ("pages/meeting.py", "cluster.usual"): "a count",
+    ("pages/meeting.py", "cluster.window_days"): "a number of days (settings)",
     ("pages/meeting.py", "action"): "an action's status (an enum value)",
     ("pages/meeting.py", "turn"): "a counter",
     ("pages/my_reports.py", "told"): "a count",

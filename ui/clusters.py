@@ -39,7 +39,7 @@ def show_notice() -> None:
     """The outcome of the last decision on this page, once."""
     notice = st.session_state.pop(NOTICE, None)
     if notice:
-        (st.success if notice[0] == "success" else st.error)(notice[1])
+        (st.success if notice[0] == "success" else st.error)(escape_markdown(notice[1]))
 
 
 def _acknowledge(actor: Actor, episode: EpisodeView) -> None:
@@ -99,4 +99,4 @@ def decision(actor: Actor, episode: EpisodeView, *, prefix: str) -> None:
                   args=(actor, episode, prefix))
     message = (st.session_state.get(ERRORS) or {}).get(episode.episode_id, {}).get("reason")
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(escape_markdown(message), icon=":material/error:")
