@@ -14,7 +14,7 @@ import streamlit as st
 from core.metrics.governance import Scope
 from core.metrics.weeks import week_start_of
 from ui import governance as gv
-from ui.session import current_actor
+from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_markdown
 
 PANELS = {"trend": "Near misses week by week", "clusters": "Clusters to review",
@@ -101,6 +101,7 @@ SHOW = {"trend": _trend, "clusters": _clusters, "culture": _culture, "controls":
 @st.fragment(run_every=every)
 def rotating_panel() -> None:
     """One panel per refresh, in turn; the figures are re-read each time (cached briefly)."""
+    keep_fragment_signed_in()
     turn = st.session_state.get("meeting_turn", -1) + 1
     st.session_state["meeting_turn"] = turn
     panel = chosen[turn % len(chosen)]

@@ -18,7 +18,7 @@ from core.triage.vocabulary import EpisodeStatus
 from core.triage.workflow import BOARD_COLUMNS
 from ui import clusters as clusters_ui
 from ui.badges import FLAG_COLOURS
-from ui.session import current_actor
+from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_caption
 
 PAGE_SIZE = 8
@@ -55,9 +55,15 @@ def _card(card: BoardCard) -> None:
                     st.badge(FLAG_LABELS[flag], color=FLAG_COLOURS[flag])
 
 
+# The board's own inputs: changing one is a click (activity); the minute's refresh is not.
+BOARD_INPUTS = ("board_services", "board_types", "board_severities", "board_flags", "board_age",
+                *(f"board_page_{status.value}" for status in BOARD_COLUMNS))
+
+
 @st.fragment(run_every=60)
 def board_view() -> None:
     """The board reruns on its own (filters, paging, a refresh each minute), not the page."""
+    keep_fragment_signed_in(BOARD_INPUTS)
     with st.container(horizontal=True, gap="small"):
         chosen_services = st.multiselect("Service", list(service_names), key="board_services",
                                          format_func=service_names.get, placeholder="All")

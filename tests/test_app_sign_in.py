@@ -187,3 +187,39 @@ def test_production_without_a_cookie_key_refuses_to_start(org, monkeypatch):
     at = new_app().run()
     assert any("NEARMISS_COOKIE_KEY" in e for e in texts(at, "error"))
     assert not at.text_input  # no sign-in form
+
+
+def test_a_refreshing_fragment_neither_revives_nor_extends_an_idle_session(org, engine,
+                                                                           monkeypatch):
+    """The board and meeting mode refresh themselves without app.py: a wall screen left alone
+    is still signed out after the idle limit, and only a change of its filters is activity."""
+    import streamlit as st
+
+    import ui.session
+
+    at = sign_in(new_app(), "supervisor")
+    session_id = at.session_state["nm_session_id"]
+    reruns: list[str] = []
+
+    def rerun(*, scope: str = "app") -> None:
+        reruns.append(scope)
+
+    monkeypatch.setattr(st, "rerun", rerun)
+    state: dict = {"nm_session_id": session_id, "board_age": "any",
+                   "nm_last_seen": utcnow() - timedelta(minutes=5)}
+    monkeypatch.setattr(st, "session_state", state)
+    with engine.begin() as conn:
+        conn.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=30)))
+    ui.session.keep_fragment_signed_in(("board_age",))  # a timed refresh: not activity
+    ui.session.keep_fragment_signed_in(("board_age",))
+    with read_session(engine) as session:
+        stamped = session.scalar(select(UserSession.last_seen_at))
+    assert utcnow() - stamped > timedelta(minutes=29) and reruns == []
+    state["board_age"] = "older"  # the person changed a filter: a click
+    ui.session.keep_fragment_signed_in(("board_age",))
+    with read_session(engine) as session:
+        assert utcnow() - session.scalar(select(UserSession.last_seen_at)) < timedelta(minutes=1)
+    with engine.begin() as conn:  # then left alone past the limit
+        conn.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=61)))
+    ui.session.keep_fragment_signed_in(("board_age",))
+    assert reruns == ["app"]  # the whole app runs, ends the session and shows the sign-in

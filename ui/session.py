@@ -59,6 +59,7 @@ COOKIE_SET_AT = "nm_cookie_set_at"
 NOTICE = "nm_sign_in_notice"
 ACTOR = "nm_actor"
 RETURN_TO = "nm_return_to"
+FRAGMENT_INPUTS = "nm_fragment_inputs"  # a refreshing fragment's filters at its last run
 APP_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_DOWN = ("**The database cannot be reached right now.** What you see may be out of "
                  "date and nothing can be saved until it is back; what you type stays here. "
@@ -308,6 +309,32 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
             now - st.session_state.get(COOKIE_SET_AT, now) >= _cookie_renewal_age():
         _set_cookie(auth, st.session_state[COOKIE_SECRET])  # lives the idle limit from now
     return actor
+
+
+def keep_fragment_signed_in(activity_keys: tuple[str, ...] = ()) -> None:
+    """At the top of a self-refreshing fragment (the board, meeting mode): a timed refresh
+    is not activity, so a wall screen left alone is still signed out after the idle limit.
+
+    A fragment's rerun skips app.py, so it checks the server-side session here; when it has
+    ended (idle, signed out elsewhere, account disabled) the whole app reruns and shows the
+    sign-in page. A change to one of `activity_keys` (the fragment's own filters) is a click,
+    and counts as activity.
+    """
+    session_id = st.session_state.get(SESSION_ID)
+    if session_id is None:
+        st.rerun(scope="app")
+    now = utcnow()
+    signature = tuple(repr(st.session_state.get(key)) for key in activity_keys)
+    if signature != st.session_state.get(FRAGMENT_INPUTS, signature):
+        _note_activity(session_id, now)
+    st.session_state[FRAGMENT_INPUTS] = signature
+    try:
+        with read_session() as session:
+            actor_for_session(session, session_id, now=now)
+    except (SessionIdle, SessionEnded):
+        st.rerun(scope="app")
+    except StorageUnavailable:
+        pass  # the page already says so; the refresh shows what it last read
 
 
 def _cookie_renewal_age() -> timedelta:
