@@ -39,7 +39,7 @@ if actor is None:
 
 unread = unread_notifications(actor)
 navigation: dict[str, list[st.Page]] = {}
-entries_by_path: dict[str, st.Page] = {}
+entries_by_url: dict[str, st.Page] = {}
 wide_pages: set[str] = set()
 landing = default_page(actor.roles)
 for page in pages_for(actor.roles):
@@ -47,7 +47,7 @@ for page in pages_for(actor.roles):
     entry = st.Page(page.path, title=title, icon=page.icon, default=page is landing,
                     visibility="visible" if page.visible else "hidden")
     navigation.setdefault(page.section, []).append(entry)
-    entries_by_path[page.path] = entry
+    entries_by_url[entry.url_path] = entry
     if page.wide:
         wide_pages.add(entry.url_path)
 
@@ -64,8 +64,8 @@ current = st.navigation(navigation, position="sidebar", expanded=True)
 # if this person's role may open that page.
 return_to = take_return_to()
 if return_to is not None:
-    path, query = return_to
-    wanted = entries_by_path.get(path)
+    url_path, query = return_to
+    wanted = entries_by_url.get(url_path)
     if wanted is not None and wanted.url_path != current.url_path:
         st.switch_page(wanted, query_params=query)
 # Layout per page, set before the page runs (boards and charts use the whole screen).

@@ -19,6 +19,7 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import streamlit as st
@@ -274,9 +275,11 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
     keeps its last activity, so a reload with the cookie does not revive it either).
     """
     session_id = st.session_state.get(SESSION_ID)
-    if session_id is None and not _resume_from_cookie(auth):
-        _sign_in_form()
-        return None
+    if session_id is None:
+        _remember_requested_page()
+        if not _resume_from_cookie(auth):
+            _sign_in_form()
+            return None
     session_id = st.session_state[SESSION_ID]
     now = utcnow()
     try:
@@ -335,6 +338,19 @@ def keep_fragment_signed_in(activity_keys: tuple[str, ...] = ()) -> None:
         st.rerun(scope="app")
     except StorageUnavailable:
         pass  # the page already says so; the refresh shows what it last read
+
+
+def _remember_requested_page() -> None:
+    """Before sign-in (or before the cookie is read, which takes the cookie component a
+    rerun), keep the page the browser asked for, so a bookmark or a reload of a deep link
+    opens that page once signed in, not the landing page (app.py goes there if the role may
+    open it)."""
+    if RETURN_TO in st.session_state:
+        return
+    url = st.context.url
+    wanted = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if url else ""
+    if wanted:
+        st.session_state[RETURN_TO] = (wanted, st.query_params.to_dict())
 
 
 def _cookie_renewal_age() -> timedelta:
@@ -401,13 +417,12 @@ def current_actor() -> Actor:
         # then brings the person back here (a restarted server behind a proxy, a bookmark).
         page_file = sys._getframe(1).f_globals.get("__file__")
         if page_file:
-            st.session_state[RETURN_TO] = (
-                Path(page_file).resolve().relative_to(APP_ROOT).as_posix(),
-                st.query_params.to_dict())
+            st.session_state[RETURN_TO] = (Path(page_file).stem, st.query_params.to_dict())
         st.switch_page(APP_ROOT / "app.py")
     return actor
 
 
 def take_return_to() -> tuple[str, dict[str, str]] | None:
-    """The page (app-relative path) and query a deep link asked for before sign-in, once."""
+    """The page (its URL path, e.g. "triage_board") and query a deep link asked for before
+    sign-in, once."""
     return st.session_state.pop(RETURN_TO, None)
