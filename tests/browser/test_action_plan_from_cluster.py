@@ -5,7 +5,6 @@ on the plan, and the register exports the action."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,8 +13,6 @@ from sqlalchemy import select
 from core.actions.models import Action, ActionEvidenceCheck, ActionPlan, ActionPlanReport
 from core.db import read_session
 from core.organisation.models import Service
-from core.reports.service import file_near_miss
-from core.uow import UnitOfWork
 from tests.browser.pages import (
     LONG,
     choose,
@@ -25,7 +22,8 @@ from tests.browser.pages import (
     sign_in,
     wait_for_session_cookie,
 )
-from tests.builders import build_org, draft, local_now
+from tests.builders import build_org
+from tests.cluster_helpers import file_late_start_cluster
 from ui.action_panels import kind_label
 
 pytestmark = pytest.mark.browser
@@ -42,13 +40,9 @@ def keyed(page: Page, key: str):
 def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, portal: str,
                                                                   engine):
     org = build_org(engine)
-    references = [file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-        org, type_key="late_shift_start", service_id=service, location_id=location,
-        description="Shift started late after a last-minute rota change; cover found late.",
-        occurred_at=local_now() - timedelta(days=days))).reference
-        for service, location, days in ((org.oak, org.oak_lounge, 10),
-                                        (org.east, org.east_home, 5),
-                                        (org.oak, org.oak_lounge, 1))]
+    # Six late starts across the North's two services in nine days, none before: a cluster
+    # under the rule's 52-week baseline (three would not be).
+    references = file_late_start_cluster(engine, org)
     with read_session(engine) as session:
         north = session.get(Service, org.oak).region_id
     page.set_viewport_size({"width": 1400, "height": 1000})
@@ -59,8 +53,8 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
     # The board's Clusters section names the cluster and links to the builder.
     page.goto(f"{portal}/triage_board")
     expect(page.get_by_role("heading", name="Triage board").first).to_be_visible(timeout=LONG)
-    keyed(page, "board_clusters").get_by_text("Clusters · 1").click()
-    expect(page.get_by_text("Late shift start / coverage in North (3 reports")) \
+    keyed(page, "board_clusters").get_by_text("Clusters · 1 open").click()
+    expect(page.get_by_text("Late shift start / coverage in North (region): 6 in 10 days")) \
         .to_be_visible(timeout=LONG)
     open_link(page, "Create action plan", "New action plan")
     settle(page)
@@ -90,7 +84,7 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
         plan = session.scalar(select(ActionPlan))
         check = session.scalar(select(ActionEvidenceCheck))
         linked = len(session.scalars(select(ActionPlanReport)).all())
-    assert plan.source == "cluster" and plan.cluster_region_id == north and linked == 3
+    assert plan.source == "cluster" and plan.cluster_region_id == north and linked == 6
     assert check.name == CHECK and check.completed_at is None
 
     # The plan: complete the evidence check.
