@@ -130,7 +130,10 @@ def run_shift(engine: Engine, org: Org, *, writers: int = 16, seconds: float = 5
             to_act.put(reference)
 
     def actor_thread() -> None:
-        while time.monotonic() < deadline:
+        # On a loaded machine triage may reach the first report only near the deadline: act on
+        # it then (bounded), so the workload always includes plans built while others file.
+        while time.monotonic() < deadline or (not tally.plans
+                                               and time.monotonic() < deadline + 60):
             try:
                 reference = to_act.get(timeout=0.2)
             except queue.Empty:

@@ -3,10 +3,12 @@ people, linked by action plans, recomputed after bulk loads (SQLite and PostgreS
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text, update
 from typer.testing import CliRunner
 
 from core.actions.service import ActionDraft, PlanDraft, create_plan
@@ -18,6 +20,7 @@ from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFai
 from core.metrics.clusters import clusters_in_period
 from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
+from core.taxonomy.models import NearMissType
 from core.triage.episodes import (
     acknowledge_episode,
     dismiss_episode,
@@ -236,3 +239,51 @@ def test_the_recompute_command(engine, org):
     assert len(episodes(engine)) == 1
     bad = CliRunner().invoke(app, ["clusters", "recompute", "--since", "last week"])
     assert bad.exit_code == 2 and "not a date" in bad.output
+
+
+def test_a_plan_built_while_a_filing_extends_its_cluster_links_it_as_extended(engine, org):
+    """PostgreSQL, two writers at once: a filing has extended the episode and not yet committed
+    when a plan is built from it. The plan waits for the filing and links the episode as it now
+    is, instead of failing on a stale version."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    references = file_late_start_cluster(engine, org)
+    [episode] = episodes(engine)
+    quality = org.actor("quality")
+    action = ActionDraft(title="Coverage lock", kind="forcing_function",
+                         owner_id=quality.user_id,
+                         deadline=local_now().date() + timedelta(days=7),
+                         review_date=local_now().date() + timedelta(days=14),
+                         evidence_checks=["Lock in the rota tool"], verify_with_measure=False)
+    outcome: dict[str, object] = {}
+
+    def build() -> None:
+        try:
+            outcome["plan"] = create_plan(UnitOfWork(engine), quality, PlanDraft(
+                title="Late starts in the North", theme="Cover not confirmed", source="cluster",
+                report_references=references, cluster_type_key="late_shift_start",
+                cluster_episode_id=episode.id, actions=[action]))
+        except Exception as exc:  # the finding, asserted below
+            outcome["error"] = exc
+
+    with engine.connect() as filing:  # as assess_at_filing does: the type's row, then the episode
+        filing.execute(select(NearMissType.key).where(NearMissType.key == "late_shift_start")
+                       .with_for_update(key_share=True))
+        filing.execute(update(ClusterEpisode).where(ClusterEpisode.id == episode.id).values(
+            peak=episode.peak + 1, version_id=episode.version_id + 1))
+        builder = threading.Thread(target=build)
+        builder.start()
+        waiting = 0
+        for _ in range(600):  # until the builder waits on a lock (bounded)
+            waiting = filing.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar()
+            if waiting or not builder.is_alive():
+                break
+            time.sleep(0.05)
+        filing.commit()
+    builder.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    [linked] = episodes(engine)
+    assert linked.status == "linked" and linked.plan_id == outcome["plan"].plan_id
+    assert linked.peak == episode.peak + 1  # the filing's extension kept

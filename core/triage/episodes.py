@@ -292,7 +292,8 @@ def _store(session: Session, w: Watched, type_key: str, found: Episode, origin: 
                        _scope_filter(found.scope, found.scope_id),
                        ClusterEpisode.first_day <= last, ClusterEpisode.last_day >= first)
     row = session.scalar(select(ClusterEpisode).where(same_series)
-                         .order_by(ClusterEpisode.first_day).limit(1))
+                         .order_by(ClusterEpisode.first_day).limit(1).with_for_update()
+                         .execution_options(populate_existing=True))
     if row is None and found.scope == "service" and found.scope_id in w.region_of:
         # Part of a burst across the region already stored: listed inside it.
         region_row = session.scalar(select(ClusterEpisode).where(
@@ -477,7 +478,8 @@ def _load_for_decision(session: Session, actor: Actor, episode_id: int, expected
                        ) -> tuple[ClusterEpisode, tuple[int, ...]]:
     if not actor.roles & DECIDERS:
         raise PermissionDenied("A supervisor or a quality lead decides on clusters.")
-    row = session.get(ClusterEpisode, episode_id) if storable_id(episode_id) else None
+    row = session.get(ClusterEpisode, episode_id, populate_existing=True,
+                      with_for_update=True) if storable_id(episode_id) else None
     w = watched(session)
     services = w.members(row.scope, row.region_id if row.scope == "region" else row.service_id
                          ) if row is not None else ()
@@ -545,8 +547,21 @@ def link_plan(uow: UnitOfWork, actor: Actor, plan_id: int, reports: list[NearMis
     session = uow.session
     rows: dict[int, ClusterEpisode] = {}
     w = watched(session)
+    # A filing of the same type may be extending these episodes right now: wait for it on the
+    # lock the filing takes (the type's row), then read the episodes as it left them.
+    # (Episodes are loaded only after the wait: an instance read before it would be stale.)
+    fresh = {"populate_existing": True}
+    chosen = storable_id(episode_id) if episode_id is not None else False
+    types = {r.type_key for r in reports}
+    if chosen:
+        types |= set(session.scalars(select(ClusterEpisode.type_key).where(
+            ClusterEpisode.id == episode_id)))
+    if types:
+        session.execute(select(NearMissType.key).where(NearMissType.key.in_(sorted(types)))
+                        .order_by(NearMissType.key).with_for_update(key_share=True))
     if episode_id is not None:
-        row = session.get(ClusterEpisode, episode_id) if storable_id(episode_id) else None
+        row = session.get(ClusterEpisode, episode_id, populate_existing=True,
+                          with_for_update=True) if chosen else None
         scope_id = (row.region_id if row.scope == "region" else row.service_id) if row else None
         if row is None or scope_id is None or not any(
                 actor.covers_service(s) for s in w.members(row.scope, scope_id)):
@@ -560,7 +575,8 @@ def link_plan(uow: UnitOfWork, actor: Actor, plan_id: int, reports: list[NearMis
             scope = or_(scope, _scope_filter("region", region))
         for row in session.scalars(select(ClusterEpisode).where(
                 ClusterEpisode.type_key == report.type_key, scope,
-                ClusterEpisode.first_day <= day, ClusterEpisode.last_day >= day)):
+                ClusterEpisode.first_day <= day, ClusterEpisode.last_day >= day)
+                .order_by(ClusterEpisode.id).with_for_update().execution_options(**fresh)):
             rows[row.id] = row
     linked = []
     for row in rows.values():
