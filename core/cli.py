@@ -755,7 +755,8 @@ def digest_command(
 @app.command("export")
 def export_command(
     output_format: Annotated[str, typer.Option(
-        "--format", help="pdf (the governance pack), xlsx (reports and actions) or csv.")],
+        "--format", help="pdf (the governance pack), xlsx (reports and actions), csv, fhir "
+                         "(FHIR R4 AdverseEvent bundle) or ahrq-csv (AHRQ Common Formats).")],
     period: Annotated[str, typer.Option(
         "--period", help="2026-Q3, 2026-07, 2026, or 2026-07-01..2026-09-30.")],
     out: Annotated[Path, typer.Option("--out", help="The file to write.", dir_okay=False)],
@@ -764,6 +765,9 @@ def export_command(
     ] = "commissioner",
     table: Annotated[str, typer.Option(
         "--table", help="For csv: which table (one per file).")] = "",
+    include_person: Annotated[bool, typer.Option(
+        "--include-person", help="For fhir and ahrq-csv: name the person supported "
+                                 "(default: nobody is identified).")] = False,
 ) -> None:
     """Export the evidence of a period: the governance pack as PDF, or its tables.
 
@@ -771,22 +775,33 @@ def export_command(
     time at the level the counts allow), the de-identified action register and notes on the
     labels (a Notes sheet; at the foot of each CSV); for a board, the reports themselves.
     Spreadsheet formulas are always escaped. Every export is recorded in the audit trail.
+    fhir and ahrq-csv export the period's reports in standard formats (docs/STANDARDS.md).
     """
     from core.commissioner.access import record_access
     from core.commissioner.period import parse_period
     from core.db import read_session
     from core.exports.pack import AUDIENCES, build_pack, export_tables, note_lines
     from core.exports.spreadsheet import to_csv, to_xlsx_book
+    from core.exports.standards import STANDARD_FORMATS, export_standard
     from core.uow import UnitOfWork
 
-    if output_format not in ("pdf", "xlsx", "csv"):
-        _fail("--format must be pdf, xlsx or csv.", code=2)
+    if output_format not in ("pdf", "xlsx", "csv", *STANDARD_FORMATS):
+        _fail("--format must be pdf, xlsx, csv, fhir or ahrq-csv.", code=2)
     if audience not in AUDIENCES:
         _fail(f"--audience must be one of {', '.join(AUDIENCES)}.", code=2)
     try:
         chosen = parse_period(period)
     except ValueError as exc:
         _fail(str(exc), code=2)
+    if output_format in STANDARD_FORMATS:
+        with _guard():
+            done = export_standard(_ready_engine(), SYSTEM, output_format, chosen,
+                                   include_person=include_person, file_name=out.name)
+            out.write_bytes(done.content)
+            _say(f"Wrote {done.events} reports for {chosen.label} as {output_format} to {out} "
+                 f"({len(done.content):,} bytes" + (", naming people supported)."
+                                                    if include_person else ")."))
+        return
     with _guard():
         engine = _ready_engine()
         with read_session(engine) as session:

@@ -34,6 +34,7 @@ class Capability(StrEnum):
     VIEW_GOVERNANCE = "see governance trends"
     VIEW_COMMISSIONER_EVIDENCE = "see the de-identified evidence"
     EXPORT_PACK = "download the governance pack"
+    EXPORT_STANDARD = "export near misses in standard formats (FHIR, AHRQ)"
     VIEW_BULLETIN = "read what changed because people reported"
     PUBLISH_FEEDBACK = "publish \"what changed\" updates"
     MANAGE_CUES = "edit the near-miss cues guides"
@@ -68,6 +69,9 @@ ROLE_CAPABILITIES: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_COMMISSIONER_EVIDENCE: frozenset({Role.COMMISSIONER, Role.QUALITY,
                                                       Role.GOVERNANCE}),
     Capability.EXPORT_PACK: frozenset({Role.COMMISSIONER, Role.QUALITY, Role.GOVERNANCE}),
+    # Report-level files for another system (a PSO, a regulator, an EHR): the quality lead
+    # sends them, the administrator sets the link up.
+    Capability.EXPORT_STANDARD: frozenset({Role.QUALITY, Role.ADMIN}),
     Capability.VIEW_GOVERNANCE: frozenset({Role.QUALITY, Role.GOVERNANCE, Role.SUPERVISOR,
                                            Role.SAFEGUARDING, Role.CLINICAL, Role.OPERATIONS,
                                            Role.ADMIN}),
