@@ -412,6 +412,8 @@ def test_the_docs_sample_bundle_is_current_and_validates():
                                  "Organization 2, Group 1")
     # A person placeholder only: the made-up events carry no person at all.
     assert "Patient" not in checked.counts
+    # The file says exactly what fhir.resources' own serialiser would write (order aside).
+    assert json.loads(content) == json.loads(checked.bundle.model_dump_json())
     # The AHRQ CSV of the same events opens with its header and one row each.
     rows = _read_csv(ahrq_csv(sample_events(), mapping, period=parse_period("2026-07"),
                               rules=SAMPLE_RULES))

@@ -18,6 +18,7 @@ same report, place or service under the same id in every export.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -81,8 +82,8 @@ class _Entries:
 
     def add(self, resource_id: str, resource: dict[str, Any]) -> str:
         if resource_id not in self.items:
-            self.items[resource_id] = {"fullUrl": f"urn:uuid:{resource_id}",
-                                       "resource": {**resource, "id": resource_id}}
+            self.items[resource_id] = {"fullUrl": f"urn:uuid:{resource_id}", "resource": {
+                "resourceType": resource["resourceType"], "id": resource_id, **resource}}
         return resource_id
 
 
@@ -130,7 +131,7 @@ def _patient(entries: _Entries, mapping: StandardsMapping, event: StandardEvent)
 
 def adverse_event(event: StandardEvent, mapping: StandardsMapping, rules: Settings, *,
                   subject: str, location: str) -> dict[str, Any]:
-    """One report as an AdverseEvent (a dict the Bundle model validates)."""
+    """One report's AdverseEvent elements (the caller adds resourceType and id)."""
     kind = event_type(event, mapping)
     type_map = mapping.for_type(event.type_key)
     categories = [
@@ -144,7 +145,6 @@ def adverse_event(event: StandardEvent, mapping: StandardsMapping, rules: Settin
                                               mapping.hl7_categories[type_map.hl7_category])]})
     barrier = mapping.barriers[event.barrier.value]
     resource: dict[str, Any] = {
-        "resourceType": "AdverseEvent",
         "identifier": {"system": mapping.system(REFERENCE_SYSTEM), "value": event.reference},
         # A near miss (or unsafe condition) did not reach the person: a potential event.
         "actuality": "actual" if kind == INCIDENT else "potential",
@@ -171,11 +171,10 @@ def adverse_event(event: StandardEvent, mapping: StandardsMapping, rules: Settin
     return resource
 
 
-def build_bundle(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
-                 period: Period, rules: Settings, now: datetime | None = None,
-                 include_person: bool = False) -> Bundle:
-    """The events as a validated FHIR Bundle (type collection); raises pydantic's
-    ValidationError if any resource breaks the FHIR model."""
+def bundle_data(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
+                period: Period, rules: Settings, now: datetime | None = None,
+                include_person: bool = False) -> dict[str, Any]:
+    """The events as a FHIR Bundle (type collection) in plain JSON data, not yet validated."""
     now = now or utcnow()
     entries = _Entries()
     adverse: list[dict[str, Any]] = []
@@ -188,30 +187,44 @@ def build_bundle(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
         else:
             subject = _people_group(entries, mapping, rules)
         resource_id = _id(mapping, "report", event.reference)
-        adverse.append({"fullUrl": f"urn:uuid:{resource_id}",
-                        "resource": {**adverse_event(event, mapping, rules, subject=subject,
-                                                     location=location), "id": resource_id}})
+        adverse.append({"fullUrl": f"urn:uuid:{resource_id}", "resource": {
+            "resourceType": "AdverseEvent", "id": resource_id,
+            **adverse_event(event, mapping, rules, subject=subject, location=location)}})
     bundle_id = _id(mapping, "bundle", period.label, now.isoformat(), include_person)
-    return Bundle.model_validate({
-        "resourceType": "Bundle", "id": bundle_id, "type": "collection",
+    return {
+        "resourceType": "Bundle", "id": bundle_id,
         "meta": {"tag": [_coding(mapping.system("CodeSystem/export"),
                                  "identified" if include_person else "de-identified",
                                  "Names people supported" if include_person
                                  else "No person supported identified")]},
         "identifier": {"system": mapping.system("identifier/export"), "value": bundle_id},
+        "type": "collection",
         "timestamp": _local_time(now, rules),
         # The AdverseEvents first, then what they point at.
         "entry": [*adverse, *entries.items.values()],
-    })
+    }
+
+
+def build_bundle(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
+                 period: Period, rules: Settings, now: datetime | None = None,
+                 include_person: bool = False) -> Bundle:
+    """The events as a fhir.resources Bundle; raises pydantic's ValidationError if any
+    resource breaks the FHIR model."""
+    return Bundle.model_validate(bundle_data(events, mapping, period=period, rules=rules,
+                                             now=now, include_person=include_person))
 
 
 def bundle_json(events: Iterable[StandardEvent], mapping: StandardsMapping, *, period: Period,
                 rules: Settings, now: datetime | None = None,
                 include_person: bool = False) -> bytes:
-    """The bundle as FHIR JSON (UTF-8, indented)."""
-    bundle = build_bundle(events, mapping, period=period, rules=rules, now=now,
-                          include_person=include_person)
-    return (bundle.model_dump_json(indent=2) + "\n").encode("utf-8")
+    """The bundle as FHIR JSON (UTF-8, indented), validated with fhir.resources first."""
+    data = bundle_data(events, mapping, period=period, rules=rules, now=now,
+                       include_person=include_person)
+    Bundle.model_validate(data)  # refuses anything that breaks the FHIR model
+    # The validated data is written as it is: fhir.resources' own serialiser takes about
+    # 3 ms a resource (2500 reports: 7 s of a 10 s export), and the tests parse the written
+    # file back with fhir.resources.
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)
