@@ -40,7 +40,7 @@ class RegulatorClock(Base):
     key: Mapped[str] = mapped_column(String(40))
     # The rule as it stood when the clock started: later edits of the settings do not move it.
     label: Mapped[str] = mapped_column(String(120))
-    rule: Mapped[str] = mapped_column(String(60))  # e.g. "24 hours from known"
+    rule: Mapped[str] = mapped_column(String(160))  # the rule in words, as it stood
     needs_reference: Mapped[bool] = mapped_column(default=False)
     remind_before_hours: Mapped[float] = mapped_column(default=0)
     started_at: Mapped[datetime]

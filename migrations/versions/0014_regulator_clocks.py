@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("report_id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=40), nullable=False),
         sa.Column("label", sa.String(length=120), nullable=False),
-        sa.Column("rule", sa.String(length=60), nullable=False),
+        sa.Column("rule", sa.String(length=160), nullable=False),
         sa.Column("needs_reference", sa.Boolean(), nullable=False),
         sa.Column("remind_before_hours", sa.Double(), nullable=False),
         sa.Column("started_at", sa.DateTime(), nullable=False),
