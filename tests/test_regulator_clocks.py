@@ -5,6 +5,7 @@ of clocks), the recorded decision, deadlines met, reminders, and on-time shares 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -475,3 +476,74 @@ def test_on_time_share_shows_when_no_count_is_small(engine: Engine, org: Org) ->
                                                 now=utcnow(), rules=rules)
     assert table.records()[-1] == {"Month": "Total", "Fell due": "5", "On time": "5",
                                    "Late": "0", "On time %": "100%"}
+
+
+# --------------------------------------------------------------------------- pages (AppTest)
+
+
+def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
+                                                                 org: Org) -> None:
+    from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+
+    waiting, decided = file_safeguarding(engine, org), file_safeguarding(engine, org)
+    decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), decided,
+                      reportable=True, reason="Attempted exploitation: reportable.")
+    at = sign_in(new_app(), "supervisor")
+    at.switch_page("pages/triage_board.py").run()
+    assert_no_exception(at)
+    badges = [m for m in texts(at, "markdown") if "-badge[" in m]
+    # The decided event's card carries its clock, with the time left (24 hours by default).
+    assert any(re.search(r"Reported to the state: (23 h( \d+ min)?|1 day) left", b)
+               for b in badges), badges
+    assert next(e.label for e in at.expander).startswith(
+        "Regulator clocks · 1 to decide · 1 running")
+    clock_lines = [t.value for t in at.text if t.value.startswith("Reported to the state: due")]
+    assert len(clock_lines) == 1 and "left" in clock_lines[0]
+
+    prefix = f"board.{waiting}.regulator."
+    at.radio(key=prefix + "reportable").set_value("no")
+    at.text_area(key=prefix + "reason").input("Refused at once, nothing lost: not reportable.")
+    at.button(key=prefix + "decide").click().run()
+    assert_no_exception(at)
+    assert any(f"Recorded for {waiting}: not reportable." in s for s in texts(at, "success"))
+    assert next(e.label for e in at.expander).startswith(
+        "Regulator clocks · 0 to decide · 1 running")
+    with read_session(engine) as session:
+        decision = session.scalars(select(RegulatorDecision).where(
+            RegulatorDecision.reportable.is_(False))).one()
+        assert decision.decided_by_id == org.actor("supervisor").user_id
+
+
+def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
+                                                               org: Org) -> None:
+    from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+
+    reference = file_safeguarding(engine, org)
+    decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
+                      reportable=True, reason="Attempted exploitation: reportable.")
+    [clock] = clocks_of(engine, reference)
+    at = sign_in(new_app(), "safeguarding")
+    at.switch_page("pages/inbox.py").run()
+    assert_no_exception(at)
+    shown = [t.value for t in at.text]
+    assert any(t.startswith("Reportable to the state: decided by Safeguarding") for t in shown)
+    assert any(t.startswith("Reported to the state: due") for t in shown)
+
+    prefix = f"inbox.{_escalation_id(engine)}.{clock.id}.regulator."
+    at.datetime_input(key=prefix + "met_at").set_value(local_now())
+    at.button(key=prefix + "met").click().run()
+    assert_no_exception(at)
+    assert "Give the reference the state gave." in texts(at, "error")
+    at.text_input(key=prefix + "state_reference").input("NY-SIR-2026-0007")
+    at.button(key=prefix + "met").click().run()
+    assert_no_exception(at)
+    assert any("Reported to the state: recorded as done, on time." in s
+               for s in texts(at, "success"))
+    assert any("state reference NY-SIR-2026-0007" in t.value for t in at.text)
+
+
+def _escalation_id(engine: Engine) -> int:
+    from core.escalation.models import Escalation
+
+    with read_session(engine) as session:
+        return session.scalar(select(Escalation.id).where(Escalation.kind == "safeguarding"))
