@@ -66,6 +66,7 @@ from core.feedback.cues import restore_shipped_guide, save_guide
 from core.feedback.followup import look_up_follow_up
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
 from core.organisation import service as organisation
+from core.regulator.demo_history import record_demo_clocks
 from core.regulator.models import RegulatorClock
 from core.regulator.service import decide_reportable, record_clock_met
 from core.reports.importer import import_bytes
@@ -406,6 +407,14 @@ def _reportable(w: World, reportable: bool = True) -> tuple[str, int | None]:
         return reference, session.scalar(select(func.min(RegulatorClock.id)))
 
 
+def _demo_clocks(w: World) -> Callable[[], object]:
+    escalation_id = w.safeguarding_escalation()
+    decide(w.uow(), w.actor("safeguarding"), escalation_id, SafeguardingDecision(
+        external_report_made=True, reported_to="Adult protective services",
+        reported_at=local_now() - timedelta(minutes=5), reason="Reported the same hour"))
+    return lambda: record_demo_clocks(w.engine)
+
+
 def _clock_reminders(w: World) -> Callable[[], object]:
     _reference, clock_id = _reportable(w)
     with read_session(w.engine) as session:
@@ -574,6 +583,8 @@ CASES: dict[str, Case] = {
         _reportable(w)[1]), by="safeguarding"),
     "send regulator clock reminders": Case("regulator.reminders_sent", "create",
                                            _clock_reminders, by="system"),
+    "record the demo's regulator history": Case("regulator.demo_history_recorded", "create",
+                                                _demo_clocks, by="system"),
     # ----------------------------------------------------------------- root cause analysis
     # An analysis also notes the grouping on each linked report's own history.
     "open an RCA": Case("rca.opened", "create", lambda w: (

@@ -547,3 +547,43 @@ def _escalation_id(engine: Engine) -> int:
 
     with read_session(engine) as session:
         return session.scalar(select(Escalation.id).where(Escalation.kind == "safeguarding"))
+
+
+# --------------------------------------------------------------------------- the demo's history
+
+
+def test_the_demo_history_follows_the_safeguarding_decisions(engine: Engine,
+                                                             org: Org) -> None:
+    from core.escalation.models import Escalation
+    from core.escalation.service import SafeguardingDecision, acknowledge, decide
+    from core.regulator.demo_history import record_demo_clocks
+
+    lead = org.actor("safeguarding")
+    references = [file_safeguarding(engine, org) for _ in range(4)]
+    with read_session(engine) as session:
+        ids = list(session.scalars(select(Escalation.id).where(
+            Escalation.kind == "safeguarding").order_by(Escalation.id)))
+    told = local_now() - timedelta(minutes=1)
+    decide(UnitOfWork(engine), lead, ids[0], SafeguardingDecision(
+        external_report_made=True, reported_to="Adult protective services", reported_at=told,
+        reason="Reported the same hour"))
+    decide(UnitOfWork(engine), lead, ids[1], SafeguardingDecision(
+        external_report_made=False, reason="Refused at once; nothing lost"))
+    acknowledge(UnitOfWork(engine), lead, ids[2])  # ids[3]: nobody has looked yet
+    rules = rules_with(WITHIN_48_HOURS_INVESTIGATED)
+
+    summary = record_demo_clocks(engine, rules=rules)
+    assert (summary.decisions, summary.reportable) == (3, 2)
+    with read_session(engine) as session:
+        shown = events_for(session, lead, references, now=utcnow(), rules=rules)
+        board = regulator_board(session, lead, now=utcnow(), rules=rules)
+    reported, kept, pending, waiting = (shown[r] for r in references)
+    assert reported.decision is not None and reported.decision.reason == "Reported the same hour"
+    assert reported.clocks[0].state is ClockState.MET
+    assert reported.clocks[0].met_at == to_utc(told, settings().zone)
+    assert (reported.clocks[0].state_reference or "").startswith("SIR-")
+    assert kept.decision is not None and not kept.decision.reportable and kept.clocks == ()
+    assert pending.decision is not None and pending.decision.reportable
+    assert [c.state for c in pending.clocks] == [ClockState.RUNNING] * 3
+    assert waiting.decision is None and [e.reference for e in board.awaiting] == [references[3]]
+    assert record_demo_clocks(engine, rules=rules).decisions == 0  # nothing twice
