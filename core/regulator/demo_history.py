@@ -114,6 +114,8 @@ def record_demo_clocks(engine: Engine, *, seed: int = 7, now: datetime | None = 
                 due = due_at(start, rule, rules.zone, is_holiday)
                 if rule.needs_reference:
                     met = told
+                elif due > now:
+                    met = None  # under way: its deadline has not come yet
                 else:
                     span = due - start
                     share = (rng.uniform(0.15, 0.95) if rng.random() < ON_TIME_SHARE
