@@ -260,6 +260,7 @@ def demo(
                      "(--if-empty).")
                 return
         from core.demo import load_demo
+        from core.regulator.demo_history import record_demo_clocks
 
         with _progress_bar() as bar:
             def progress(done: int, total: int) -> None:
@@ -277,6 +278,7 @@ def demo(
              f"{summary.feedback_updates} \"what changed\" updates.")
         if summary.users_created:
             _say(f"Demo users created: {', '.join(summary.users_created)}.")
+        _say(record_demo_clocks(engine, seed=seed).line())  # regulator clocks' history
 
 
 # --------------------------------------------------------------------------- users
@@ -613,6 +615,8 @@ def reminders(
         engine = _ready_engine()
         result = send_action_reminders(engine, today=today.date() if today else None)
         day = f"{result.today:%Y-%m-%d}"
+        for clock in result.clocks:  # regulator deadlines: before they pass, and after
+            _say(f"  Regulator clock ({clock.reason.replace('_', ' ')}): {clock.title}")
         if not result.sent:
             extra = (f" ({result.already_reminded} already reminded today)"
                      if result.already_reminded else "")

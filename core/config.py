@@ -240,6 +240,117 @@ class CommissionerRules(_Strict):
     max_hidden_share: float = Field(0.25, ge=0, le=1)
 
 
+CLOCK_UNITS = ("hours", "days", "business_days")
+CLOCK_STARTS = ("known", "occurred", "decided")
+_ESCALATION_KINDS = ("safeguarding", "supervisor_alert", "clinical_review", "operations")
+_ROLE_IDS = ("reporter", "supervisor", "safeguarding", "clinical", "operations", "quality",
+             "governance", "commissioner", "admin")
+
+
+class ClockRule(_Strict):
+    """One deadline the jurisdiction sets for a reportable event (core/regulator/clocks.py).
+
+    `hours` is elapsed time; `days` and `business_days` are counted on the provider's local
+    calendar (same time of day, or the end of that day with `end_of_day`), so a change of
+    clocks for summer time never moves a deadline by an hour.
+    """
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=120)
+    within: int = Field(ge=1, le=3650)
+    unit: str = "hours"
+    start: str = "known"  # known (the report was filed) | occurred | decided (found reportable)
+    end_of_day: bool = False  # days and business days: due at the end of that local day
+    needs_reference: bool = False  # met only with the reference the state gave
+    remind_before_hours: float = Field(6, ge=0, le=24 * 60)  # 0: only when overdue
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str) -> str:
+        if value not in CLOCK_UNITS:
+            raise ValueError(f"unit must be one of {', '.join(CLOCK_UNITS)}")
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        if value not in CLOCK_STARTS:
+            raise ValueError(f"start must be one of {', '.join(CLOCK_STARTS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _end_of_day_counts_days(self) -> ClockRule:
+        if self.end_of_day and self.unit == "hours":
+            raise ValueError("end_of_day applies to days and business_days, not hours")
+        return self
+
+
+class RegulatorCandidates(_Strict):
+    """Which events the portal puts in front of a decider as possibly reportable."""
+
+    escalation_kinds: tuple[str, ...] = ("safeguarding",)
+    type_keys: tuple[str, ...] = ()
+    harm_reached: bool = True  # re-classified as an incident: harm reached the person
+    still_at_risk: bool = False
+    window_days: int = Field(30, ge=1, le=366)  # listed as awaiting a decision this long
+
+    @field_validator("escalation_kinds")
+    @classmethod
+    def _kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(_ESCALATION_KINDS)
+        if unknown:
+            raise ValueError(f"unknown escalation kinds {', '.join(sorted(unknown))} (use "
+                             f"{', '.join(_ESCALATION_KINDS)})")
+        return value
+
+
+def _default_clocks() -> tuple[ClockRule, ...]:
+    return (ClockRule(key="report_to_state", label="Reported to the state", within=24,
+                           unit="hours", needs_reference=True),)
+
+
+class RegulatorRules(_Strict):
+    """The jurisdiction's reporting deadlines (regulator clocks) and who decides."""
+
+    jurisdiction: str = Field("the state", min_length=1, max_length=120)
+    country: str = Field("US", pattern=r"^[A-Z]{2}$")  # public holidays: ISO 3166 country
+    subdivision: str | None = None  # e.g. NY; None: the country's holidays only
+    deciders: tuple[str, ...] = ("supervisor", "quality", "safeguarding")
+    remind_roles: tuple[str, ...] = ("safeguarding",)
+    on_time_target: float = Field(0.9, gt=0, le=1)  # CMS 2024 HCBS Access Rule: 90%
+    candidates: RegulatorCandidates = RegulatorCandidates()
+    clocks: tuple[ClockRule, ...] = Field(default_factory=_default_clocks, min_length=1)
+
+    @field_validator("deciders", "remind_roles")
+    @classmethod
+    def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(_ROLE_IDS)
+        if unknown:
+            raise ValueError(f"unknown roles {', '.join(sorted(unknown))} (use "
+                             f"{', '.join(_ROLE_IDS)})")
+        return value
+
+    @field_validator("clocks")
+    @classmethod
+    def _unique_keys(cls, value: tuple[ClockRule, ...]) -> tuple[ClockRule, ...]:
+        keys = [clock.key for clock in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each clock needs a key of its own")
+        return value
+
+    @model_validator(mode="after")
+    def _known_calendar(self) -> RegulatorRules:
+        import holidays  # only when the settings are read: a calendar the package knows
+
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+        except NotImplementedError as exc:
+            raise ValueError(f"no public holidays known for {self.country}"
+                             + (f"/{self.subdivision}" if self.subdivision else "")
+                             + f": {exc}") from exc
+        return self
+
+
 class Settings(_Strict):
     """The provider-tailored settings file (data/settings.yaml)."""
 
@@ -256,6 +367,7 @@ class Settings(_Strict):
     actions: ActionRules = ActionRules()
     spc: SpcSettings = SpcSettings()
     commissioner: CommissionerRules = CommissionerRules()
+    regulator: RegulatorRules = RegulatorRules()
 
     @field_validator("timezone")
     @classmethod

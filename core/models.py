@@ -24,6 +24,7 @@ from core.feedback.models import (
     FeedbackUpdateTheme,
 )
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
+from core.regulator.models import RegulatorClock, RegulatorDecision
 from core.reports.models import NearMissReport, ReferenceCounter
 from core.review.models import (
     Attachment,
@@ -68,6 +69,8 @@ __all__ = [
     "PersonSupported",
     "ReferenceCounter",
     "Region",
+    "RegulatorClock",
+    "RegulatorDecision",
     "ReportTransition",
     "Review",
     "RootCauseAnalysis",

@@ -8,11 +8,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.deid import label_notes, show
 from core.db import read_session
 from core.metrics.governance import Scope
+from core.metrics.regulator import commissioner_on_time
 from ui import governance as gv
+from ui import regulator as regulator_ui
 from ui.evidence import log_view, period_picker
 from ui.session import current_actor
 from ui.text import chart_text, escape_caption, escape_markdown
@@ -39,6 +42,7 @@ with read_session() as session:
     escalations = cv.escalations(session, actor, scope)
     culture = cv.culture(session, actor, scope)
     feedback = cv.feedback(session, actor, scope)
+    on_time_target, clock_tables = commissioner_on_time(session, actor, scope, now=utcnow())
 
 cols = st.columns(4)
 cols[0].metric("Near misses in the period", show(breakdowns["type"].total))
@@ -48,9 +52,10 @@ verified = int((register["Verdict"] == "effective").sum()) if not register.empty
 cols[3].metric("Actions verified effective", verified,
                help="Of the actions live in the period (see the action register).")
 
-trend_tab, where_tab, clusters_tab, actions_tab, escalation_tab, culture_tab = st.tabs(
+(trend_tab, where_tab, clusters_tab, actions_tab, escalation_tab, regulator_tab,
+ culture_tab) = st.tabs(
     ["Trend", "Breakdowns", "Clusters and actions", "Action register", "Escalations",
-     "Reporting culture"], key="evidence_tabs", on_change="rerun")
+     "Regulator clocks", "Reporting culture"], key="evidence_tabs", on_change="rerun")
 with trend_tab:
     if trend.frame.empty:
         st.info(escape_markdown(trend.note) if trend.note.startswith("No chart") else
@@ -114,6 +119,8 @@ with escalation_tab:
         "Median minutes to acknowledge": [show(e.median_minutes) for e in escalations],
         "Acknowledged in time": [show(e.within_time) for e in escalations]}),
         hide_index=True, width="stretch")
+with regulator_tab:
+    regulator_ui.commissioner_tables(on_time_target, clock_tables)
 with culture_tab:
     cols = st.columns(3)
     cols[0].metric("Near misses", show(culture.reports))

@@ -10,6 +10,7 @@ from core.db import read_session
 from core.feedback.measures import FeedbackMeasures, feedback_measures
 from core.metrics.governance import Scope
 from ui import governance as gv
+from ui import regulator as regulator_ui
 from ui.session import current_actor
 
 actor = current_actor()
@@ -44,6 +45,10 @@ figure.update_layout(title="Reports and reporters per week", height=360,
 st.plotly_chart(figure, key="culture_chart")
 st.subheader("By staff group")
 st.dataframe(culture.by_staff_group, hide_index=True, width="stretch")
+
+st.subheader("Regulator clocks: deadlines met on time")
+regulator_ui.on_time_section(regulator_ui.cached_on_time(gv.version(), actor, scope),
+                             key="culture_regulator")
 
 # -- feedback: do reporters hear what changed because they reported? -------------------------
 

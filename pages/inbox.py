@@ -19,7 +19,9 @@ from core.escalation.service import (
     decide,
     mark_read,
 )
+from core.regulator.queries import EventClocks, events_for
 from core.uow import UnitOfWork
+from ui import regulator as regulator_ui
 from ui.badges import ESCALATION_STATE_COLOURS
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_markdown, local
@@ -130,7 +132,7 @@ def _decision_form(item: InboxItem) -> None:
               args=(item,))
 
 
-def _item(item: InboxItem) -> None:
+def _item(item: InboxItem, event: EventClocks | None) -> None:
     with st.container(border=True):
         with st.container(horizontal=True, gap="small"):
             st.badge(item.state.capitalize(), color=ESCALATION_STATE_COLOURS[item.state])
@@ -148,6 +150,7 @@ def _item(item: InboxItem) -> None:
         st.text(timing)
         if item.state == "overdue":
             st.error("Overdue: not acknowledged in time.", icon=":material/alarm:")
+        regulator_ui.event_panel(actor, event, prefix=f"inbox.{item.escalation_id}")
         if item.decided_at:
             return
         if item.acknowledged_at is None:
@@ -168,12 +171,14 @@ with st.container(key="inbox_notice_slot"):  # fixed slot: open expanders stay o
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         (st.success if notice[0] == "success" else st.error)(escape_markdown(notice[1]))
+    regulator_ui.show_notice()
 
 show_decided = st.toggle("Show decided escalations too", key="inbox_show_decided")
 now = utcnow()
 with read_session() as session:
     items = inbox(session, actor, now=now, include_decided=show_decided)
     notes = notifications_for(session, actor, limit=30)
+    events = events_for(session, actor, [i.reference for i in items], now=now)
 
 open_items = [i for i in items if not i.decided_at]
 left, right = st.columns(2)
@@ -183,7 +188,7 @@ right.metric("Overdue", sum(1 for i in open_items if i.overdue))
 if not items:
     st.info("Nothing to act on. Escalations routed to your role will appear here at once.")
 for item in items:
-    _item(item)
+    _item(item, events.get(item.reference))
 
 st.subheader("Notifications")
 unread = [n.id for n in notes if not n.read]

@@ -11,12 +11,14 @@ from core.auth.policy import Capability, can
 from core.clock import utcnow
 from core.db import read_session
 from core.organisation.queries import reporting_options
+from core.regulator.queries import EventClocks, events_for, regulator_board
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.service import live_taxonomy
 from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text, load_board
 from core.triage.vocabulary import EpisodeStatus
 from core.triage.workflow import BOARD_COLUMNS
 from ui import clusters as clusters_ui
+from ui import regulator as regulator_ui
 from ui.badges import FLAG_COLOURS
 from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_caption
@@ -40,7 +42,7 @@ interface_types = tuple(t.key for t in taxonomy.types if t.route_to == "operatio
 service_names = {s.id: s.label for s in options.services}
 
 
-def _card(card: BoardCard) -> None:
+def _card(card: BoardCard, event: EventClocks | None) -> None:
     with st.container(border=True):
         st.page_link("pages/near_miss.py", label=f"**{card.reference}**",
                      query_params={"ref": card.reference}, icon=":material/open_in_new:")
@@ -53,6 +55,7 @@ def _card(card: BoardCard) -> None:
             with st.container(horizontal=True, gap="small"):
                 for flag in card.flags:
                     st.badge(FLAG_LABELS[flag], color=FLAG_COLOURS[flag])
+        regulator_ui.card_clocks(event)
 
 
 # The board's own inputs: changing one is a click (activity); the minute's refresh is not.
@@ -84,13 +87,15 @@ def board_view() -> None:
     with read_session() as session:
         board = load_board(session, actor, filters, now=utcnow(),
                            interface_types=interface_types, page_size=PAGE_SIZE, pages=pages)
+        events = events_for(session, actor, [c.reference for cards in board.columns.values()
+                                             for c in cards], now=utcnow())
     st.caption(f"{board.total} open near misses match. Refreshed {utcnow():%H:%M} UTC.")
     columns = st.columns(len(BOARD_COLUMNS))
     for column, status in zip(columns, BOARD_COLUMNS, strict=True):
         with column:
             st.subheader(f"{_column_title(status)} · {board.counts[status]}")
             for card in board.columns[status]:
-                _card(card)
+                _card(card, events.get(card.reference))
             page_count = max(1, math.ceil(board.counts[status] / PAGE_SIZE))
             if page_count > 1:
                 st.pagination(page_count, key=f"board_page_{status.value}",
@@ -131,5 +136,13 @@ def _column_title(status: ReportStatus) -> str:
             ReportStatus.VALIDATING: "Validating"}[status]
 
 
+def regulator_section() -> None:
+    """Events to decide on reporting to the regulator, and the clocks running."""
+    with read_session() as session:
+        regulator = regulator_board(session, actor, now=utcnow())
+    regulator_ui.board_section(actor, regulator)
+
+
+regulator_section()
 clusters_section()
 board_view()

@@ -66,6 +66,9 @@ from core.feedback.cues import restore_shipped_guide, save_guide
 from core.feedback.followup import look_up_follow_up
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
 from core.organisation import service as organisation
+from core.regulator.demo_history import record_demo_clocks
+from core.regulator.models import RegulatorClock
+from core.regulator.service import decide_reportable, record_clock_met
 from core.reports.importer import import_bytes
 from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
@@ -394,6 +397,31 @@ def _published(w: World) -> int:
     return update_id
 
 
+def _reportable(w: World, reportable: bool = True) -> tuple[str, int | None]:
+    """A safeguarding near miss decided (not) reportable; its first clock's id, if any."""
+    reference = w.file(type_key="safeguarding_rights",
+                       description="A visitor asked for her bank PIN; staff refused.")
+    decide_reportable(w.uow(), w.actor("safeguarding"), reference, reportable=reportable,
+                      reason="Attempted financial exploitation")
+    with read_session(w.engine) as session:
+        return reference, session.scalar(select(func.min(RegulatorClock.id)))
+
+
+def _demo_clocks(w: World) -> Callable[[], object]:
+    escalation_id = w.safeguarding_escalation()
+    decide(w.uow(), w.actor("safeguarding"), escalation_id, SafeguardingDecision(
+        external_report_made=True, reported_to="Adult protective services",
+        reported_at=local_now() - timedelta(minutes=5), reason="Reported the same hour"))
+    return lambda: record_demo_clocks(w.engine)
+
+
+def _clock_reminders(w: World) -> Callable[[], object]:
+    _reference, clock_id = _reportable(w)
+    with read_session(w.engine) as session:
+        due = session.get(RegulatorClock, clock_id).due_at
+    return lambda: send_action_reminders(w.engine, now=due + timedelta(hours=1))
+
+
 CASES: dict[str, Case] = {
     # ----------------------------------------------------------------- sign-in and users
     "sign in": Case("auth.signed_in", "create", lambda w: lambda: w.signed_in(), by="reporter"),
@@ -539,6 +567,24 @@ CASES: dict[str, Case] = {
                                     by="safeguarding"),
     "send queued emails": Case("notification.emails_dispatched", "create", _emails,
                                by="system", needs_mail=True),
+    # ----------------------------------------------------------------- regulator clocks
+    "decide an event is reportable": Case("regulator.decided", "create", lambda w: (
+        lambda ref: lambda: decide_reportable(w.uow(), w.actor("safeguarding"), ref,
+                                              reportable=True, reason="Reportable"))(
+        w.file(type_key="safeguarding_rights")), by="safeguarding"),
+    "revise a reportable decision": Case("regulator.decided", "change", lambda w: (
+        lambda ref: lambda: decide_reportable(w.uow(), w.actor("safeguarding"), ref,
+                                              reportable=True, reason="A second attempt"))(
+        _reportable(w, reportable=False)[0]), by="safeguarding"),
+    "record a regulator deadline met": Case("regulator.clock_met", "change", lambda w: (
+        lambda clock_id: lambda: record_clock_met(w.uow(), w.actor("safeguarding"), clock_id,
+                                                  met_at=local_now(),
+                                                  state_reference="NY-SIR-1"))(
+        _reportable(w)[1]), by="safeguarding"),
+    "send regulator clock reminders": Case("regulator.reminders_sent", "create",
+                                           _clock_reminders, by="system"),
+    "record the demo's regulator history": Case("regulator.demo_history_recorded", "create",
+                                                _demo_clocks, by="system"),
     # ----------------------------------------------------------------- root cause analysis
     # An analysis also notes the grouping on each linked report's own history.
     "open an RCA": Case("rca.opened", "create", lambda w: (

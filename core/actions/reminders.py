@@ -14,12 +14,17 @@ configured, an email sent through the normal outbox. The message names the actio
 the dates and the portal's address; it never quotes a report or the plan's theme, so it holds
 no personal details of the people supported. One audit event records each run that sent
 something. Running it twice on one day sends nothing the second time.
+
+The same run sends the regulator-clock reminders (core/regulator/reminders.py: before a
+reporting deadline and when it has passed, each once); as those deadlines are often counted in
+hours, run it hourly where a jurisdiction's clocks are short: action owners still hear at most
+once a day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,6 +40,7 @@ from core.clock import to_local, utcnow
 from core.config import Settings, settings
 from core.escalation.email import DispatchResult, send_pending_emails
 from core.escalation.service import notify
+from core.regulator.reminders import ClockReminder, remind_clocks
 from core.uow import UnitOfWork
 
 REMINDER_KIND = "action.reminder"
@@ -58,6 +64,7 @@ class ReminderResult:
     sent: list[Reminder] = field(default_factory=list)
     already_reminded: int = 0  # due a reminder, but already reminded today
     emails: DispatchResult | None = None
+    clocks: list[ClockReminder] = field(default_factory=list)  # regulator deadlines
 
 
 def _day(d: date) -> str:
@@ -155,11 +162,13 @@ def _candidates(session: Session, today: date, rules: Settings):
 
 
 def send_action_reminders(engine: Engine | None = None, *, today: date | None = None,
-                          rules: Settings | None = None) -> ReminderResult:
-    """Remind owners of late, due-soon, verdict-due and sustainment-due actions (once a day);
+                          rules: Settings | None = None,
+                          now: datetime | None = None) -> ReminderResult:
+    """Remind owners of late, due-soon, verdict-due and sustainment-due actions (once a day)
+    and deciders of regulator deadlines due soon or passed (`now`: default the real time);
     then send queued emails."""
     rules = rules or settings()
-    now = utcnow()
+    now = now or utcnow()
     today = today or to_local(now, rules.zone).date()
     result = ReminderResult(today=today)
     with UnitOfWork(engine) as uow:
@@ -197,7 +206,8 @@ def send_action_reminders(engine: Engine | None = None, *, today: date | None = 
                 "reminders": [{"action_id": r.action_id, "owner_id": r.owner_id,
                                "reason": r.reason, "notification_id": r.notification_id}
                               for r in result.sent]})
+        result.clocks = remind_clocks(uow, now=now, rules=rules)
         uow.commit()
-    if result.sent:
+    if result.sent or result.clocks:
         result.emails = send_pending_emails(engine)
     return result

@@ -1,0 +1,1 @@
+"""Regulator clocks: reportable-event decisions and the deadlines a jurisdiction sets."""

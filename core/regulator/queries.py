@@ -1,0 +1,217 @@
+"""What pages show of regulator clocks: an event's decision and clocks, and the board's list."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from core.auth.actor import Actor
+from core.auth.models import User
+from core.auth.policy import Capability, require
+from core.config import Settings, settings
+from core.escalation.models import Escalation
+from core.organisation.models import Service
+from core.regulator.clocks import (
+    CandidateFacts,
+    ClockState,
+    candidate_reasons,
+    clock_state,
+    duration_text,
+    time_left_text,
+)
+from core.regulator.models import RegulatorClock, RegulatorDecision
+from core.regulator.service import may_decide
+from core.reports.models import NearMissReport
+from core.reports.vocabulary import ReportStatus
+from core.taxonomy.models import NearMissType
+
+RUNNING_STATES = (ClockState.RUNNING, ClockState.DUE_SOON, ClockState.OVERDUE)
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """One deadline as a page shows it."""
+
+    clock_id: int
+    key: str
+    label: str
+    rule: str
+    started_at: datetime
+    due_at: datetime
+    met_at: datetime | None
+    state_reference: str | None
+    note: str | None
+    needs_reference: bool
+    state: ClockState
+    time_left: str  # "5 h 20 min left", "overdue by 2 h", "met 3 h early", "met 1 h late"
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    reportable: bool
+    reason: str
+    decided_at: datetime
+    decided_by: str | None
+    revision: int
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
+class EventClocks:
+    """A possibly reportable event: why it is a candidate, the decision, and its clocks."""
+
+    report_id: int
+    reference: str
+    type_name: str
+    service: str
+    known_at: datetime
+    candidate_reasons: tuple[str, ...]
+    decision: DecisionView | None
+    clocks: tuple[ClockView, ...]
+    may_decide: bool
+
+    @property
+    def running(self) -> tuple[ClockView, ...]:
+        return tuple(c for c in self.clocks if c.running)
+
+
+@dataclass(frozen=True)
+class RegulatorBoard:
+    """The board's section: candidates awaiting a decision, and events with clocks running."""
+
+    jurisdiction: str
+    awaiting: tuple[EventClocks, ...]
+    running: tuple[EventClocks, ...]
+    window_days: int
+
+
+def _clock_view(clock: RegulatorClock, now: datetime) -> ClockView:
+    state = clock_state(due=clock.due_at, met_at=clock.met_at, withdrawn_at=clock.withdrawn_at,
+                        now=now, remind_before_hours=clock.remind_before_hours)
+    if clock.met_at is not None:
+        gap = clock.due_at - clock.met_at
+        left = (f"met {duration_text(gap)} early" if gap >= timedelta(0)
+                else f"met {duration_text(-gap)} late")
+    elif state is ClockState.WITHDRAWN:
+        left = "withdrawn: not reportable"
+    else:
+        left = time_left_text(due=clock.due_at, now=now)
+    return ClockView(clock.id, clock.key, clock.label, clock.rule, clock.started_at,
+                     clock.due_at, clock.met_at, clock.state_reference, clock.note,
+                     clock.needs_reference, state, left)
+
+
+def _candidate_filter(rules: Settings) -> ColumnElement[bool]:
+    wanted = rules.regulator.candidates
+    conditions: list[ColumnElement[bool]] = []
+    if wanted.escalation_kinds:
+        conditions.append(exists().where(Escalation.report_id == NearMissReport.id,
+                                         Escalation.kind.in_(wanted.escalation_kinds)))
+    if wanted.type_keys:
+        conditions.append(NearMissReport.type_key.in_(wanted.type_keys))
+    if wanted.harm_reached:
+        conditions.append(NearMissReport.status == ReportStatus.RECLASSIFIED.value)
+    if wanted.still_at_risk:
+        conditions.append(NearMissReport.still_at_risk.is_(True))
+    return or_(*conditions) if conditions else false()
+
+
+def _events(session: Session, actor: Actor, report_ids: Sequence[int], *, now: datetime,
+            rules: Settings) -> list[EventClocks]:
+    """EventClocks for these reports, in the order given."""
+    if not report_ids:
+        return []
+    ids = list(dict.fromkeys(report_ids))
+    reports = {r.id: (r, type_name, service) for r, type_name, service in session.execute(
+        select(NearMissReport, NearMissType.name, Service.name)
+        .join(NearMissType, NearMissType.key == NearMissReport.type_key)
+        .join(Service, Service.id == NearMissReport.service_id)
+        .where(NearMissReport.id.in_(ids)))}
+    kinds: dict[int, set[str]] = defaultdict(set)
+    for report_id, kind in session.execute(select(Escalation.report_id, Escalation.kind).where(
+            Escalation.report_id.in_(ids))):
+        kinds[report_id].add(kind)
+    decisions = {d.report_id: (d, name) for d, name in session.execute(
+        select(RegulatorDecision, User.display_name)
+        .outerjoin(User, User.id == RegulatorDecision.decided_by_id)
+        .where(RegulatorDecision.report_id.in_(ids)))}
+    clocks: dict[int, list[ClockView]] = defaultdict(list)
+    for clock in session.scalars(select(RegulatorClock).where(
+            RegulatorClock.report_id.in_(ids)).order_by(RegulatorClock.id)):
+        clocks[clock.report_id].append(_clock_view(clock, now))
+    wanted = rules.regulator.candidates
+    events = []
+    for report_id in ids:
+        if report_id not in reports:
+            continue
+        report, type_name, service = reports[report_id]
+        facts = CandidateFacts(report.type_key, frozenset(kinds[report_id]),
+                               report.status == ReportStatus.RECLASSIFIED.value,
+                               report.still_at_risk)
+        reasons = candidate_reasons(facts, escalation_kinds=wanted.escalation_kinds,
+                                    type_keys=wanted.type_keys, harm_reached=wanted.harm_reached,
+                                    still_at_risk=wanted.still_at_risk)
+        decision = None
+        if report_id in decisions:
+            row, name = decisions[report_id]
+            decision = DecisionView(row.reportable, row.reason, row.decided_at, name,
+                                    row.revision, row.jurisdiction)
+        events.append(EventClocks(report.id, report.reference, type_name, service,
+                                  report.reported_at, tuple(reasons), decision,
+                                  tuple(clocks[report_id]),
+                                  may_decide(actor, report.service_id, rules)))
+    return events
+
+
+def events_for(session: Session, actor: Actor, references: Sequence[str], *, now: datetime,
+               rules: Settings | None = None) -> dict[str, EventClocks]:
+    """Each of these reports (within the actor's services) with its decision and clocks."""
+    require(actor, Capability.VIEW_REPORT)
+    rules = rules or settings()
+    if not references:
+        return {}
+    query = select(NearMissReport.id).where(NearMissReport.reference.in_(list(references)))
+    if actor.service_ids is not None:
+        query = query.where(NearMissReport.service_id.in_(actor.service_ids))
+    events = _events(session, actor, list(session.scalars(query)), now=now, rules=rules)
+    return {event.reference: event for event in events}
+
+
+def regulator_board(session: Session, actor: Actor, *, now: datetime,
+                    rules: Settings | None = None, limit: int = 50) -> RegulatorBoard:
+    """Candidates of the last `candidates.window_days` with no decision yet (oldest first), and
+    reportable events with a clock still running (soonest deadline first)."""
+    require(actor, Capability.VIEW_BOARD)
+    rules = rules or settings()
+    window = rules.regulator.candidates.window_days
+    undecided = ~exists().where(RegulatorDecision.report_id == NearMissReport.id)
+    awaiting = (select(NearMissReport.id)
+                .where(_candidate_filter(rules), undecided,
+                       NearMissReport.reported_at >= now - timedelta(days=window))
+                .order_by(NearMissReport.reported_at, NearMissReport.id).limit(limit))
+    running = (select(RegulatorClock.report_id)
+               .join(NearMissReport, NearMissReport.id == RegulatorClock.report_id)
+               .where(RegulatorClock.met_at.is_(None), RegulatorClock.withdrawn_at.is_(None))
+               .group_by(RegulatorClock.report_id)
+               .order_by(func.min(RegulatorClock.due_at)).limit(limit))
+    if actor.service_ids is not None:
+        awaiting = awaiting.where(NearMissReport.service_id.in_(actor.service_ids))
+        running = running.where(NearMissReport.service_id.in_(actor.service_ids))
+    return RegulatorBoard(
+        jurisdiction=rules.regulator.jurisdiction,
+        awaiting=tuple(_events(session, actor, list(session.scalars(awaiting)), now=now,
+                               rules=rules)),
+        running=tuple(_events(session, actor, list(session.scalars(running)), now=now,
+                              rules=rules)),
+        window_days=window)
+

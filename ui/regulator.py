@@ -1,0 +1,257 @@
+"""Regulator clocks on a page: an event's clocks and decision, the board's section, on-time
+tables and charts.
+
+Presentation only: who may decide, every check and every figure is core.regulator and
+core.metrics.regulator. Clock labels and the jurisdiction come from the settings file and
+reasons are typed by people: all of it goes through ui.text.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.auth.actor import Actor
+from core.clock import utcnow
+from core.config import settings
+from core.db import read_session
+from core.errors import DomainError, ValidationFailed
+from core.metrics.governance import Scope
+from core.metrics.regulator import ClockTable, OnTime, on_time_by_month
+from core.regulator.clocks import ClockState
+from core.regulator.queries import ClockView, EventClocks, RegulatorBoard
+from core.regulator.service import decide_reportable, record_clock_met
+from core.uow import UnitOfWork
+from ui import governance as gv
+from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
+
+STATE_COLOURS: dict[ClockState, str] = {
+    ClockState.RUNNING: "blue",
+    ClockState.DUE_SOON: "orange",
+    ClockState.OVERDUE: "red",
+    ClockState.MET: "green",
+    ClockState.MET_LATE: "orange",
+    ClockState.WITHDRAWN: "gray",
+}
+NOTICE = "regulator_notice"
+ERRORS = "regulator_errors"
+YES_NO = {"yes": "Reportable", "no": "Not reportable"}
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}.regulator.{name}"
+
+
+def clock_line(clock: ClockView) -> str:
+    """"Reported to the state: due 14 Mar 2026 16:00 · 5 h left" (plain text)."""
+    line = f"{clock.label}: due {local(clock.due_at)} · {clock.time_left}"
+    if clock.met_at is not None:
+        line += f" · done {local(clock.met_at)}"
+        if clock.state_reference:
+            line += f", state reference {clock.state_reference}"
+    return line
+
+
+def card_clocks(event: EventClocks | None) -> None:
+    """The running clocks of a reportable event, as badges on a board card."""
+    if event is None:
+        return
+    for clock in event.running:
+        st.badge(escape_markdown(f"{clock.label}: {clock.time_left}"),
+                 color=STATE_COLOURS[clock.state], icon=":material/timer:")
+
+
+def show_notice() -> None:
+    """The outcome of the last regulator action on this page, once."""
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        (st.success if notice[0] == "success" else st.error)(escape_markdown(notice[1]))
+
+
+def _errors(prefix: str) -> dict[str, str]:
+    return (st.session_state.get(ERRORS) or {}).get(prefix, {})
+
+
+def _field_error(prefix: str, name: str) -> None:
+    message = _errors(prefix).get(name)
+    if message:
+        st.error(escape_markdown(message), icon=":material/error:")
+
+
+def _store_errors(prefix: str, errors: dict[str, str] | None) -> None:
+    stored = dict(st.session_state.get(ERRORS) or {})
+    stored.pop(prefix, None)
+    if errors:
+        stored[prefix] = errors
+    st.session_state[ERRORS] = stored
+
+
+def _decide(actor: Actor, reference: str, prefix: str) -> None:
+    answer = st.session_state.get(_key(prefix, "reportable"))
+    try:
+        decide_reportable(UnitOfWork(), actor, reference,
+                          reportable=None if answer is None else answer == "yes",
+                          reason=st.session_state.get(_key(prefix, "reason")) or "")
+    except ValidationFailed as exc:
+        _store_errors(prefix, exc.errors)
+        st.session_state[NOTICE] = ("error", "Not recorded yet: check the answers marked below.")
+        return
+    except DomainError as exc:
+        st.session_state[NOTICE] = ("error", str(exc))
+    else:
+        st.session_state[NOTICE] = ("success", f"Recorded for {reference}: "
+                                               + ("reportable, its clocks have started."
+                                                  if answer == "yes" else "not reportable."))
+    _store_errors(prefix, None)
+
+
+def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
+    try:
+        on_time = record_clock_met(
+            UnitOfWork(), actor, clock.clock_id,
+            met_at=st.session_state.get(_key(prefix, "met_at")),
+            state_reference=st.session_state.get(_key(prefix, "state_reference")) or "",
+            note=st.session_state.get(_key(prefix, "note")) or "")
+    except ValidationFailed as exc:
+        _store_errors(prefix, exc.errors)
+        st.session_state[NOTICE] = ("error", "Not recorded yet: check the answers marked below.")
+        return
+    except DomainError as exc:
+        st.session_state[NOTICE] = ("error", str(exc))
+    else:
+        st.session_state[NOTICE] = ("success", f"{clock.label}: recorded as done, "
+                                               + ("on time." if on_time else "late."))
+    _store_errors(prefix, None)
+
+
+def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
+    with st.expander(escape_label(f"Record as done: {clock.label}"),
+                     expanded=bool(_errors(prefix))):
+        st.datetime_input("When it was done", value=None, key=_key(prefix, "met_at"),
+                          format="DD/MM/YYYY", step=300)
+        _field_error(prefix, "met_at")
+        st.text_input("Reference the state gave" if clock.needs_reference
+                      else "Reference (optional)", key=_key(prefix, "state_reference"),
+                      max_chars=120)
+        _field_error(prefix, "state_reference")
+        st.text_input("Note (optional)", key=_key(prefix, "note"))
+        _field_error(prefix, "note")
+        st.button("Record as done", key=_key(prefix, "met"), on_click=_met,
+                  args=(actor, clock, prefix), type="primary")
+
+
+def _decision_form(actor: Actor, event: EventClocks, prefix: str) -> None:
+    title = ("Decide whether it must be reported to the regulator" if event.decision is None
+             else "Revise the decision")
+    with st.expander(title, expanded=bool(_errors(prefix))):
+        st.radio("Must it be reported?", list(YES_NO), format_func=YES_NO.get, index=None,
+                 key=_key(prefix, "reportable"), horizontal=True)
+        _field_error(prefix, "reportable")
+        st.text_area("Why (the reasoning is part of the audit trail)",
+                     key=_key(prefix, "reason"))
+        _field_error(prefix, "reason")
+        st.button("Record the decision", key=_key(prefix, "decide"), on_click=_decide,
+                  args=(actor, event.reference, prefix), type="primary")
+
+
+def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str) -> None:
+    """A possibly reportable event: the decision (who, when, why), each clock with its due
+    time and time left, and for deciders the forms to decide and to record a deadline met."""
+    if event is None or (event.decision is None and not event.candidate_reasons):
+        return
+    jurisdiction = settings().regulator.jurisdiction
+    decision = event.decision
+    if decision is None:
+        st.caption(escape_caption(f"Possibly reportable to {jurisdiction} "
+                                  f"({', '.join(event.candidate_reasons)}): not decided yet."))
+    else:
+        who = f" by {decision.decided_by}" if decision.decided_by else ""
+        answer = "Reportable" if decision.reportable else "Not reportable"
+        st.text(f"{answer} to {decision.jurisdiction}: decided{who} on "
+                f"{local(decision.decided_at)}. Why: {decision.reason}")
+    for clock in event.clocks:
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            st.badge(escape_markdown(clock.state.label), color=STATE_COLOURS[clock.state])
+            st.text(clock_line(clock))
+        if clock.running and event.may_decide:
+            _met_form(actor, clock, f"{prefix}.{clock.clock_id}")
+    if event.may_decide:
+        _decision_form(actor, event, prefix)
+
+
+def board_section(actor: Actor, board: RegulatorBoard) -> None:
+    """The board's expander: events awaiting a decision, then those with clocks running."""
+    overdue = sum(1 for e in board.running for c in e.running
+                  if c.state is ClockState.OVERDUE)
+    title = (f"Regulator clocks · {len(board.awaiting)} to decide · {len(board.running)} "
+             f"running" + (f" · {overdue} overdue" if overdue else ""))
+    with st.expander(title, icon=":material/timer:", key="board_regulator",
+                     on_change="rerun", expanded=bool(overdue)):
+        show_notice()
+        st.caption(escape_caption(
+            f"Deadlines for reporting to {board.jurisdiction}. Possibly reportable events of "
+            f"the last {board.window_days} days wait for a decision; a reportable one shows "
+            "each deadline and the time left."))
+        if not board.awaiting and not board.running:
+            st.caption("Nothing to decide and no clock running in your services.")
+        for event in (*board.awaiting, *board.running):
+            with st.container(border=True):
+                st.page_link("pages/near_miss.py",
+                             label=f"{event.reference} · {escape_label(event.type_name)}",
+                             query_params={"ref": event.reference},
+                             icon=":material/open_in_new:")
+                st.caption(escape_caption(f"{event.service} · known {local(event.known_at)}"))
+                event_panel(actor, event, prefix=f"board.{event.reference}")
+
+
+# -- governance and commissioners ----------------------------------------------------------
+
+
+@st.cache_data(ttl=gv.TTL_SECONDS, show_spinner=False)
+def cached_on_time(_version: int, actor: Actor, scope: Scope) -> OnTime:
+    with read_session() as session:
+        return on_time_by_month(session, actor, scope, now=utcnow())
+
+
+def on_time_section(on_time: OnTime, *, key: str) -> None:
+    """A line per clock of the share met on time each month, the target as a dashed line,
+    and the counts in a small table."""
+    frame = on_time.frame()
+    counted = frame[frame["due"] > 0]
+    if counted.empty:
+        st.caption("No regulator deadline fell due in this period.")
+        return
+    figure = go.Figure()
+    for clock, rows in counted.groupby("clock", sort=False):
+        figure.add_trace(go.Scatter(x=rows["month"], y=rows["share"] * 100,
+                                    name=chart_text(str(clock)), mode="lines+markers"))
+    figure.add_hline(y=on_time.target * 100, line_dash="dash", line_color="#b3261e",
+                     annotation_text=f"Target {on_time.target:.0%}")
+    figure.update_layout(title="Deadlines met on time, per month (%)", height=320,
+                         yaxis={"range": [0, 105], "ticksuffix": "%"},
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.2})
+    st.plotly_chart(figure, key=f"{key}_chart")
+    table = counted.assign(share=counted["share"].map(lambda v: f"{v:.0%}"),
+                           below=counted["share"] < on_time.target)
+    st.dataframe(table.rename(columns={
+        "clock": "Clock", "month": "Month", "due": "Fell due", "on_time": "On time",
+        "late": "Late", "share": "On time %", "below": "Below target"}),
+        hide_index=True, width="stretch", key=f"{key}_table")
+    st.caption(f"A deadline counts in the month it fell due, once met or passed. The target "
+               f"is {on_time.target:.0%} (the CMS 2024 HCBS Access Rule's level for incident "
+               "management).")
+
+
+def commissioner_tables(target: float, tables: list[ClockTable]) -> None:
+    """One de-identified table per clock: counts below the threshold hidden, and a share
+    hidden whenever a count it rests on is."""
+    st.caption(f"Deadlines the provider's jurisdiction sets for reporting and investigating "
+               f"critical incidents, met on time each month, against the {target:.0%} the CMS "
+               "2024 HCBS Access Rule sets for incident management. A share reads "
+               "\"suppressed\" when a count it rests on is hidden.")
+    for table in tables:
+        st.markdown(f"**{escape_markdown(table.label)}**")
+        st.dataframe(pd.DataFrame(table.records()), hide_index=True, width="stretch",
+                     key=f"evidence_regulator_{table.key}")
