@@ -33,6 +33,7 @@ from core.auth.policy import Capability, require
 from core.auth.roles import Role
 from core.clock import to_local, utcnow
 from core.commissioner import views as cv
+from core.commissioner.action_evidence import ActionEvidenceTable, action_evidence
 from core.commissioner.deid import Cell, Note, SuppressedTable, iso_week, label_notes, show
 from core.commissioner.period import Period
 from core.config import Settings, settings
@@ -132,6 +133,30 @@ def _register(session: Session, actor: Actor, board: bool, period: Period,
         frame.insert(0, "Action", [titles[i][0] for i in frame.index])
         frame.insert(1, "Owner", [titles[i][1] for i in frame.index])
     return frame
+
+
+def _action_evidence(session: Session, actor: Actor, board: bool, period: Period,
+                     rules: Settings) -> ActionEvidenceTable:
+    """The evidence per action of the period: exact for a board, de-identified otherwise."""
+    return action_evidence(session, actor, start=period.start, end=period.end, rules=rules,
+                           suppress=not board)
+
+
+def _action_titles(session: Session, evidence: ActionEvidenceTable) -> dict[int, str]:
+    """A board's extra column: each action's title (staff-written; never for a commissioner)."""
+    ids = [row.action_id for row in evidence.rows]
+    return dict(session.execute(select(Action.id, Action.title).where(Action.id.in_(ids))).all()
+                ) if ids else {}
+
+
+def evidence_records(evidence: ActionEvidenceTable, titles: dict[int, str],
+                     ) -> list[dict[str, Any]]:
+    """The evidence per action as spreadsheet rows; a board's lead with the action's title."""
+    records = evidence.records()
+    if not titles:
+        return records
+    return [{"Action": titles.get(row.action_id, ""), **record}
+            for row, record in zip(evidence.rows, records, strict=True)]
 
 
 def _update_titles(session: Session, period: Period, rules: Settings) -> list[tuple[str, str]]:
@@ -452,6 +477,7 @@ def build_pack(session: Session, actor: Actor, period: Period, audience: str, *,
 # -- spreadsheets ------------------------------------------------------------------------------
 
 NOTES_SHEET = "Notes"
+EVIDENCE_SHEET = "Action evidence"
 
 
 def export_tables(session: Session, actor: Actor, period: Period, audience: str, *,
@@ -470,20 +496,27 @@ def export_tables(session: Session, actor: Actor, period: Period, audience: str,
     register = _register(session, actor, board, period, rules)
     actions = [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
                for r in register.to_dict("records")]
+    evidence = _action_evidence(session, actor, board, period, rules)
+    per_action = evidence_records(evidence, _action_titles(session, evidence) if board else {})
     if board:
-        return {"Reports": _board_reports(session, actor, period, rules), "Actions": actions}
+        return {"Reports": _board_reports(session, actor, period, rules), "Actions": actions,
+                EVIDENCE_SHEET: per_action}
     tables = cv.type_tables(session, actor, Scope(period.start, period.end), rules=rules,
                             period_name=period.label)
     return {"By service and type": tables.by_service.records("Type"),
             "By time and type": tables.over_time.records("Type"),
             "Actions": actions,
+            EVIDENCE_SHEET: per_action,
             NOTES_SHEET: [{"Term": note.term, "What it means": note.meaning}
-                          for note in commissioner_notes(tables, period, rules)]}
+                          for note in commissioner_notes(tables, period, rules, evidence)]}
 
 
-def commissioner_notes(tables: cv.TypeTables, period: Period, rules: Settings) -> list[Note]:
+def commissioner_notes(tables: cv.TypeTables, period: Period, rules: Settings,
+                       evidence: ActionEvidenceTable | None = None) -> list[Note]:
     """What every commissioner export explains: its labels, and each table's level."""
     limit = rules.commissioner.suppress_below
+    per_action = [Note(EVIDENCE_SHEET, "one row per action with a test window, live in the "
+                                       "period: " + evidence.note)] if evidence else []
     return [
         Note("Period", f"{period.label}. No person supported, worker or reporter is "
                        f"identified: no free text, no names, and counts below {limit} hidden."),
@@ -498,6 +531,7 @@ def commissioner_notes(tables: cv.TypeTables, period: Period, rules: Settings) -
                         "provider's own controls, not people, so they are listed and counted "
                         "exactly; a rate before or during the test reads \"suppressed\" when "
                         f"the near misses it counts are from 1 to {limit - 1}."),
+        *per_action,
     ]
 
 
