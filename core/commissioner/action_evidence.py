@@ -80,6 +80,7 @@ class ActionEvidence:
     sustainment_key: str  # in_place | lapsed | overdue | due | after_verdict | none
     sustainment: str  # in words, with the check's week
     sustainment_due: date | None  # when the still-in-place check is (or was) due
+    sustainment_checked: date | None = None  # the day it was checked (local), if it was
 
     @property
     def go_live_week(self) -> str:
@@ -253,23 +254,25 @@ def _verdict(session: Session, action: Action, measure: VerificationMeasure | No
 
 
 def _sustainment(action: Action, checks: list[SustainmentCheck], second: date, today: date,
-                 rules: Settings) -> tuple[str, str, date | None]:
-    """(key, words, the check's due date) of the latest still-in-place check."""
+                 rules: Settings) -> tuple[str, str, date | None, date | None]:
+    """(key, words, the check's due date, the day it was checked) of the latest
+    still-in-place check."""
     if checks:
         latest = max(checks, key=lambda c: (c.due_date, c.id))
         if latest.confirmed_at is not None:
-            week = iso_week(to_local(latest.confirmed_at, rules.zone).date())
+            day = to_local(latest.confirmed_at, rules.zone).date()
             if latest.in_place:
-                return "in_place", f"Yes (checked in {week})", latest.due_date
-            return "lapsed", f"No: lapsed (checked in {week}), being acted on", latest.due_date
+                return "in_place", f"Yes (checked in {iso_week(day)})", latest.due_date, day
+            return ("lapsed", f"No: lapsed (checked in {iso_week(day)}), being acted on",
+                    latest.due_date, day)
         if latest.due_date < today:
             return ("overdue", f"Check overdue (due in {iso_week(latest.due_date)})",
-                    latest.due_date)
-        return "due", f"Check due in {iso_week(latest.due_date)}", latest.due_date
+                    latest.due_date, None)
+        return "due", f"Check due in {iso_week(latest.due_date)}", latest.due_date, None
     if action.status == ActionStatus.IN_TEST.value:
         due = action.sustainment_check_date or second
-        return "after_verdict", f"Checked after a verdict (from {iso_week(due)})", due
-    return "none", "—", None
+        return "after_verdict", f"Checked after a verdict (from {iso_week(due)})", due, None
+    return "none", "—", None, None
 
 
 def action_evidence(session: Session, actor: Actor, *, start: date | None = None,
@@ -303,7 +306,7 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
         before, after, before_rate, after_rate, change = _counted(
             session, filters, action.go_live_date, days, limit)
         verdict_key, verdict, due = _verdict(session, action, measure, today, rules)
-        sustained_key, sustained, sustained_due = _sustainment(
+        sustained_key, sustained, sustained_due, checked = _sustainment(
             action, checks.get(action.id, []), second, today, rules)
         kind = KINDS_BY_KEY.get(action.strength_category)
         rows.append(ActionEvidence(
@@ -314,7 +317,7 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
             before_rate=before_rate, after_rate=after_rate, change=change,
             verdict_key=verdict_key, verdict=verdict, verdict_due=due,
             sustainment_key=sustained_key, sustainment=sustained,
-            sustainment_due=sustained_due))
+            sustainment_due=sustained_due, sustainment_checked=checked))
     table = ActionEvidenceTable(tuple(rows), None, limit)
     fit = deid.choose_level([(TABLE_NAME, table.hidden_share)],
                             rules.commissioner.max_hidden_share) if rows else None
