@@ -119,7 +119,7 @@ def test_a_small_count_hides_its_rate_and_the_change(engine, org):
     assert len(records) == 1 and tuple(records[0]) == COLUMNS
     assert "Total" not in str(records)
     # One count of two hidden: more than the 25% the rule allows, and the note says so.
-    assert table.hidden_share == 0.5 and "says little" in table.note
+    assert table.hidden_share == 0.5 and "more than the 25% the rule allows" in table.note
     exact = _rows(engine, org, suppress=False).rows[0]
     assert (exact.after.value, exact.after_rate.value, exact.change.text) == (2, 1.0, "-75%")
 
@@ -224,3 +224,28 @@ def test_a_commissioner_export_carries_the_evidence_per_action(engine, org):
     assert "equal windows" in notes["Action evidence"]
     (exact,) = board["Action evidence"]
     assert exact["After (near misses)"] == 2 and exact["Action"] == SECRET_TITLE
+
+
+def test_a_boards_evidence_sheet_escapes_a_title_that_looks_like_a_formula(engine, org):
+    import io
+
+    from openpyxl import load_workbook
+
+    from core.commissioner.period import Period
+    from core.exports.pack import export_tables
+    from core.exports.spreadsheet import to_csv, to_xlsx_book
+
+    formula = '=HYPERLINK("http://evil.example","click")'
+    _file(engine, org, _today() - timedelta(days=7), 6)
+    action_id = _action(engine, org, go_live=_today() - timedelta(days=20))
+    with UnitOfWork(engine) as uow:
+        uow.session.get(Action, action_id).title = formula
+        uow.record(SYSTEM, "test.retitled", "action", action_id)
+        uow.commit()
+    period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
+    with read_session(engine) as session:
+        sheets = export_tables(session, org.actor("quality"), period, "board")
+    sheet = load_workbook(io.BytesIO(to_xlsx_book(sheets)))["Action evidence"]
+    assert sheet["A1"].value == "Action" and sheet["A2"].value == "'" + formula
+    assert "'" + formula.replace('"', '""') in to_csv(sheets["Action evidence"]).decode(
+        "utf-8-sig")

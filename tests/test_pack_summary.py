@@ -231,3 +231,21 @@ def test_page_one_is_the_summary_then_the_evidence_per_action_then_the_appendix(
         assert (SECRET_TITLE in " ".join(pages)) == (audience == "board")
     # A commissioner's counts are published as on the commissioner page.
     assert "fewer than 5 without a recorded decision" in first
+
+
+def test_five_long_signals_still_fit_on_page_one(engine):
+    from dataclasses import replace
+
+    from core.exports.pack import render_pdf
+
+    org = build_org(engine)
+    words = "a very long board title naming the control in full detail " * 6
+    candidates = [Signal(kind, special_cause_icon(CONCERN, HIGH, "A cluster") if n % 2 else ICON,
+                         f"Signal {n} {words}", "detail " * 60, "Decide something. " * 4, (n,))
+                  for n, kind in enumerate(KINDS)]
+    with read_session(engine) as session:
+        data = gather(session, org.actor("quality"), _period(), "board")
+    pages = _pages(render_pdf(replace(data, summary=select_signals(candidates))))
+    assert all(f"Signal {n}" in pages[0] for n in range(5))
+    assert ICON_LEGEND[:40] in pages[0]
+    assert pages[1].startswith("Evidence per action")

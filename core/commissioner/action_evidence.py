@@ -141,7 +141,13 @@ class ActionEvidenceTable:
             words += (f" A rate or change resting on a count from 1 to {self.threshold - 1} "
                       "reads \"suppressed\".")
         if self.fit is not None and self.threshold > 1:
-            words += " " + self.fit.explanation()
+            # No totals are published here, so the level's usual "its totals say more" would
+            # not hold: say only how much is hidden against the rule.
+            share, most = self.hidden_share, self.fit.limit
+            words += f" {share:.0%} of the counts that are not 0 are hidden" + (
+                f" (at most the {most:.0%} the rule allows)." if self.fit.fits else
+                f", more than the {most:.0%} the rule allows: with counts this small, the "
+                "windows are too short to say much per action.")
         return words
 
     def records(self, *, text: bool = False) -> list[dict[str, int | float | str | None]]:

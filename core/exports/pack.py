@@ -472,7 +472,7 @@ def _evidence_section(pdf: _Pack, data: PackData) -> None:
         _paragraph(pdf, data.evidence.note)
         return
     pdf.set_font("Body", "", 6.5)
-    with pdf.table(col_widths=(2.6, 2.4, 1.3, 1.0, 1.0, 1.0, 1.6, 1.1, 2.4, 2.0),
+    with pdf.table(col_widths=(2.5, 2.3, 1.2, 0.8, 1.1, 1.1, 1.6, 1.5, 2.3, 2.0),
                    text_align=("LEFT", "LEFT", "LEFT", *["RIGHT"] * 5, "LEFT", "LEFT"),
                    line_height=3.6, headings_style=FontFace(emphasis="BOLD",
                                                              fill_color=(226, 236, 232))) as out:

@@ -235,7 +235,8 @@ def spc_signals(series: Iterable[tuple[str, pd.Series]], start: date, end: date,
         found.append(Signal(
             "spc", icon, f"{name}: {'higher' if higher else 'lower'} than usual", detail + ".",
             "Look into the cause, or record why it is expected (a rise can also mean better "
-            "reporting).",
+            "reporting)." if higher else "Look into the cause, or record why it is expected (a "
+            "fall can also mean less reporting).",
             (position != 0, -latest.toordinal(), name)))
     return found
 
@@ -288,6 +289,8 @@ def sustainment_signals(rows: Iterable[ActionEvidence], start: date, end: date, 
 
 def _action_words(row: ActionEvidence, titles: dict[int, str]) -> str:
     title = titles.get(row.action_id)
+    if title and len(title) > 80:  # a board's title, cut so the summary stays on one page
+        title = title[:79] + "…"
     what = f"{row.kind} ({row.strength.lower()})"
     return (f"{title}: {what}" if title else what) + (f" for {row.theme}, {row.where}, live "
                                                       f"from {row.go_live_week}")
