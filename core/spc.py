@@ -369,6 +369,74 @@ def chart_icons(frame: pd.DataFrame, *, target: float | None,
     return variation_of(frame, improvement), assurance_of(frame, target, improvement)
 
 
+# --- how an icon is drawn (the web page's SVG and the governance PDF share it) ----------------
+
+# "Making Data Count" colours: blue improvement or pass, orange concern or fail, purple a
+# special cause that is neither, grey common cause or hit and miss.
+ICON_BLUE, ICON_ORANGE, ICON_PURPLE, ICON_GREY = "#1f77b4", "#e8710a", "#7b3fa0", "#6b7672"
+ICON_INK = "#0b1f1a"  # letters are dark on white: readable whatever the colour
+ICON_COLOURS = {IMPROVEMENT: ICON_BLUE, CONCERN: ICON_ORANGE, NEITHER: ICON_PURPLE,
+                COMMON_CAUSE: ICON_GREY, PASS: ICON_BLUE, FAIL: ICON_ORANGE,
+                HIT_AND_MISS: ICON_GREY}
+
+
+@dataclass(frozen=True)
+class IconShape:
+    """An icon's drawing in a 100 x 100 box (y grows downwards), from its key alone.
+
+    A ring in the icon's colour; a variation icon has a run of seven points in the lower half
+    (for a special cause the last three leave the line, up for H and down for L, drawn in the
+    ring's colour) and its letter in the upper half; an assurance icon has a dashed target line
+    and its letter (P, F, ?) above it. Nothing here comes from what a user typed.
+    """
+
+    ring: str
+    letter: str
+    letter_y: int  # the letter's baseline
+    letter_size: int
+    points: tuple[tuple[int, int], ...] = ()  # the run line (variation icons)
+    coloured_from: int = 7  # points from this index on are drawn in the ring's colour
+    target_line: bool = False  # a dashed line at y=72 from x=14 to x=86 (assurance icons)
+
+
+def run_points(side: str) -> tuple[tuple[int, int], ...]:
+    """The seven points of a variation icon's run line: flat for common cause, the last three
+    rising ("high") or falling ("low") for a special cause."""
+    xs = (24, 32, 40, 48, 56, 64, 72)
+    base = {HIGH: 70, LOW: 58}.get(side, 56)
+    lift = {HIGH: (-8, -12, -16), LOW: (8, 12, 16)}.get(side, (0, 0, 0))
+    wobble = (0, 3, -2, 2, -1, 0, 0)
+    ys = [base + wobble[i] for i in range(4)] + [base + lift[i] for i in range(3)]
+    return tuple(zip(xs, ys, strict=True))
+
+
+def icon_shape(icon: Icon) -> IconShape:
+    """How `icon` is drawn (see `IconShape`); the letter is the icon's own (H, L, P, F, ?)."""
+    ring = ICON_COLOURS[icon.kind]
+    if icon.group == "assurance":
+        return IconShape(ring, icon.letter, letter_y=60, letter_size=44, target_line=True)
+    side = icon.side if icon.side in (HIGH, LOW) else ""
+    return IconShape(ring, icon.letter if side else "", letter_y=40, letter_size=34,
+                     points=run_points(side), coloured_from=4 if side else 7)
+
+
+def special_cause_icon(kind: str, side: str, text: str) -> Icon:
+    """A variation icon for a signal found another way than a chart's latest point (a cluster,
+    a special cause inside a period): `kind` improvement, concern or neither; `side` high or
+    low; `text` the fixed words a screen reader and the reader see."""
+    if kind not in (IMPROVEMENT, CONCERN, NEITHER) or side not in (HIGH, LOW):
+        raise ValueError(f"no special-cause icon for {kind!r}, {side!r}")
+    return Icon("variation", kind, side, "H" if side == HIGH else "L", text)
+
+
+def assurance_icon_of(kind: str, text: str) -> Icon:
+    """An assurance icon (P, F or ?) with fixed words of the caller's (a verdict, a check)."""
+    letter = {PASS: "P", FAIL: "F", HIT_AND_MISS: "?"}.get(kind)
+    if letter is None:
+        raise ValueError(f"no assurance icon for {kind!r}")
+    return Icon("assurance", kind, "", letter, text)
+
+
 # --- internals -------------------------------------------------------------------------------
 
 

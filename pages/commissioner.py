@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.clock import utcnow
 from core.commissioner import views as cv
+from core.commissioner.action_evidence import action_evidence
 from core.commissioner.deid import label_notes, show
 from core.db import read_session
 from core.metrics.governance import Scope
@@ -39,6 +40,7 @@ with read_session() as session:
     breakdowns = cv.breakdowns(session, actor, scope, tables=tables)
     clusters = cv.clusters(session, actor, scope)
     register = cv.action_register(session, actor, start=period.start, end=period.end)
+    per_action = action_evidence(session, actor, start=period.start, end=period.end)
     escalations = cv.escalations(session, actor, scope)
     culture = cv.culture(session, actor, scope)
     feedback = cv.feedback(session, actor, scope)
@@ -52,10 +54,11 @@ verified = int((register["Verdict"] == "effective").sum()) if not register.empty
 cols[3].metric("Actions verified effective", verified,
                help="Of the actions live in the period (see the action register).")
 
-(trend_tab, where_tab, clusters_tab, actions_tab, escalation_tab, regulator_tab,
- culture_tab) = st.tabs(
-    ["Trend", "Breakdowns", "Clusters and actions", "Action register", "Escalations",
-     "Regulator clocks", "Reporting culture"], key="evidence_tabs", on_change="rerun")
+(trend_tab, where_tab, clusters_tab, actions_tab, per_action_tab, escalation_tab,
+ regulator_tab, culture_tab) = st.tabs(
+    ["Trend", "Breakdowns", "Clusters and actions", "Action register", "Evidence per action",
+     "Escalations", "Regulator clocks", "Reporting culture"], key="evidence_tabs",
+    on_change="rerun")
 with trend_tab:
     if trend.frame.empty:
         st.info(escape_markdown(trend.note) if trend.note.startswith("No chart") else
@@ -113,6 +116,16 @@ with actions_tab:
         st.caption("A rate reads \"suppressed\" when the near misses it counts are from 1 to "
                    f"{cv.threshold() - 1}. Actions are the provider's own controls, not people: "
                    "they are listed and counted exactly.")
+with per_action_tab:
+    st.markdown("**What changed after each action went live**: the near misses of its theme "
+                "in equal windows before and after go-live, its verdict and whether it is "
+                "still in place.")
+    if per_action.rows:
+        st.dataframe(pd.DataFrame(per_action.records(text=True)), hide_index=True,
+                     width="stretch", key="evidence_per_action")
+    else:
+        st.info("No action with a test window was live in the period.")
+    st.caption(escape_caption(per_action.note))
 with escalation_tab:
     st.dataframe(pd.DataFrame({
         "Kind": [e.kind for e in escalations], "Raised": [show(e.raised) for e in escalations],

@@ -15,9 +15,11 @@ from ui.session import current_actor
 
 actor = current_actor()
 st.title("Governance pack")
-st.caption("Cover, headline figures, control charts with the controls' go-live dates, clusters "
-           "and their actions, the action register with strength and verification, escalation "
-           "timeliness, reporting culture, and what changed because people reported.")
+st.caption("A one-page summary of the signals that need a decision this period, then the "
+           "evidence per action, headline figures, control charts with the controls' go-live "
+           "dates, the action register with strength and verification, escalation timeliness, "
+           "reporting culture, what changed because people reported, and the clusters and "
+           "their actions in an appendix.")
 period = period_picker("pack_period")
 if actor.has(Role.COMMISSIONER) and not actor.has(Role.QUALITY):
     audience = "commissioner"

@@ -191,9 +191,10 @@ def test_the_pdf_has_its_sections_and_pages(engine, seeded):
         pdf = build_pack(session, seeded.actor("quality"), period(), "board")
     reader = PdfReader(io.BytesIO(pdf))
     text = "\n".join(page.extract_text() for page in reader.pages)
-    for section in ("Near-miss governance pack", "Headline figures", "Trend (control chart)",
-                    "Clusters and what was done", "Action register", "Escalation timeliness",
-                    "Reporting culture", "What changed because you reported"):
+    for section in ("Near-miss governance pack", "Signals that need a decision",
+                    "Evidence per action", "Headline figures", "Trend (control chart)",
+                    "Action register", "Escalation timeliness", "Reporting culture",
+                    "What changed because you reported", "Appendix: clusters and what was done"):
         assert section in text
     assert len(reader.pages) >= 2
     images = sum(len(page.images) for page in reader.pages)

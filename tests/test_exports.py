@@ -185,7 +185,8 @@ def test_commissioner_exports_label_hidden_cells_distinctly_and_explain_them(eng
     assert "the rule allows" in notes["By time and type"]
 
     book = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
-    assert book.sheetnames == ["By service and type", "By time and type", "Actions", "Notes"]
+    assert book.sheetnames == ["By service and type", "By time and type", "Actions",
+                               "Action evidence", "Notes"]
     terms = [row[0].value for row in book["Notes"].iter_rows(min_row=2)]
     assert {"fewer than 5", "suppressed", "0", "By time and type"} <= set(terms)
     assert book["Notes"]["B3"].alignment.wrap_text  # long notes stay readable

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from html import escape
 
-from core.spc import Icon
+from core.spc import (
+    ICON_BLUE,
+    ICON_GREY,
+    ICON_INK,
+    ICON_ORANGE,
+    ICON_PURPLE,
+    Icon,
+    run_points,
+)
 
-# The chart's colours (ui.governance.COLOURS): blue improvement, orange concern, purple
-# neither, grey common cause; assurance blue pass, orange fail, grey hit and miss.
-BLUE, ORANGE, PURPLE, GREY = "#1f77b4", "#e8710a", "#7b3fa0", "#6b7672"
-INK = "#0b1f1a"  # letters are dark on white: readable whatever the colour
+# The chart's colours (ui.governance.COLOURS), shared with the governance PDF (core.spc):
+# blue improvement, orange concern, purple neither, grey common cause; assurance blue pass,
+# orange fail, grey hit and miss.
+BLUE, ORANGE, PURPLE, GREY, INK = ICON_BLUE, ICON_ORANGE, ICON_PURPLE, ICON_GREY, ICON_INK
 
 _VARIATION = {
     # key: (ring colour, side, caption, words)
@@ -58,16 +66,12 @@ def _svg(body: str, words: str, colour: str) -> str:
 
 def _variation_svg(colour: str, side: str, words: str) -> str:
     # Seven points of a run chart in the lower half; for a special cause the last three
-    # leave the line (up for higher, down for lower), in the icon's colour.
-    xs = (24, 32, 40, 48, 56, 64, 72)
-    base = {"high": 70, "low": 58}.get(side, 56)
-    lift = {"high": (-8, -12, -16), "low": (8, 12, 16)}.get(side, (0, 0, 0))
-    wobble = (0, 3, -2, 2, -1, 0, 0)
-    ys = [base + wobble[i] for i in range(4)] + [base + lift[i] for i in range(3)]
-    line = " ".join(f"{x},{y}" for x, y in zip(xs, ys, strict=True))
+    # leave the line (up for higher, down for lower), in the icon's colour (core.spc).
+    points = run_points(side)
+    line = " ".join(f"{x},{y}" for x, y in points)
     dots = "".join(
         f'<circle cx="{x}" cy="{y}" r="4.5" fill="{colour if side and i >= 4 else GREY}"/>'
-        for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
+        for i, (x, y) in enumerate(points))
     letter = ""
     if side:
         # The letter sits in the upper half, clear of the points below it.

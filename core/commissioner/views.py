@@ -349,6 +349,21 @@ def register_as_text(register: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def live_in_period(start: date | None, end: date | None,
+                   rules: Settings) -> list[ColumnElement[bool]]:
+    """SQL conditions for the actions live in [start, end): created before its end, and still
+    in hand (planned, in progress, in test) or last changed (a verdict, a stop, a sustainment
+    check) on or after its start. No bound: no condition."""
+    in_period: list[ColumnElement[bool]] = []
+    if end is not None:
+        in_period.append(Action.created_at < local_midnight_utc(end, rules.zone))
+    if start is not None:
+        in_hand = (ActionStatus.PLANNED, ActionStatus.IN_PROGRESS, ActionStatus.IN_TEST)
+        in_period.append(Action.status.in_([s.value for s in in_hand])
+                         | (Action.updated_at >= local_midnight_utc(start, rules.zone)))
+    return in_period
+
+
 _STATUS_VERDICTS = {ActionStatus.VERIFIED_EFFECTIVE.value: "effective",
                     ActionStatus.NOT_EFFECTIVE.value: "not_effective"}
 
@@ -369,13 +384,7 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
     _check(actor)
     rules = rules or settings()
     limit = _limit(rules, suppress)
-    in_period: list[ColumnElement[bool]] = []
-    if end is not None:
-        in_period.append(Action.created_at < local_midnight_utc(end, rules.zone))
-    if start is not None:
-        in_hand = (ActionStatus.PLANNED, ActionStatus.IN_PROGRESS, ActionStatus.IN_TEST)
-        in_period.append(Action.status.in_([s.value for s in in_hand])
-                         | (Action.updated_at >= local_midnight_utc(start, rules.zone)))
+    in_period = live_in_period(start, end, rules)
     themes: dict[int, set[str]] = {}
     for plan_id, type_name in session.execute(
             select(ActionPlanReport.plan_id, NearMissType.name).distinct()

@@ -33,6 +33,7 @@ from core.auth.policy import Capability, require
 from core.auth.roles import Role
 from core.clock import to_local, utcnow
 from core.commissioner import views as cv
+from core.commissioner.action_evidence import ActionEvidenceTable, action_evidence
 from core.commissioner.deid import Cell, Note, SuppressedTable, iso_week, label_notes, show
 from core.commissioner.period import Period
 from core.config import Settings, settings
@@ -40,10 +41,12 @@ from core.feedback.models import FeedbackUpdate
 from core.metrics.clusters import clusters_in_period
 from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
 from core.metrics.governance import Scope
+from core.metrics.signals import RULE_TEXT, Signal, SignalSummary, decision_signals
 from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
+from core.spc import ICON_GREY, ICON_INK, Icon, icon_shape
 from core.taxonomy.models import NearMissType
 from core.text import matplotlib_text
 
@@ -79,6 +82,9 @@ class PackData:
     feedback: list[cv.FeedbackEvidence]
     update_titles: list[tuple[str, str]]  # board only: (date, title)
     previous_total: Cell
+    evidence: ActionEvidenceTable  # the evidence per action (exact for a board)
+    evidence_titles: dict[int, str]  # board only: action id -> title
+    summary: SignalSummary  # the signals that need a decision (page 1)
 
 
 def gather(session: Session, actor: Actor, period: Period, audience: str, *,
@@ -96,6 +102,9 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
                             period_name=period.label)
     breakdowns = cv.breakdowns(session, actor, scope, rules=rules, suppress=suppress,
                                tables=tables)
+    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules)
+    evidence = _action_evidence(session, actor, board, period, rules)
+    titles = _action_titles(session, evidence) if board else {}
     return PackData(
         period=period, audience=audience, provider=rules.provider_name,
         generated=to_local(utcnow(), rules.zone).strftime("%d %b %Y %H:%M"),
@@ -103,20 +112,18 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
                        rules=rules, suppress=suppress),
         tables=tables, by_type=breakdowns["type"], by_barrier=breakdowns["barrier"],
         clusters=clusters,
-        cluster_references=_cluster_references(session, actor, scope, rules) if board else [],
+        cluster_references=[list(c.references) for c in episodes] if board else [],
         register=_register(session, actor, board, period, rules),
         escalations=cv.escalations(session, actor, scope, rules=rules, suppress=suppress),
         culture=cv.culture(session, actor, scope, rules=rules, suppress=suppress),
         feedback=cv.feedback(session, actor, scope, rules=rules, suppress=suppress),
         update_titles=_update_titles(session, period, rules) if board else [],
         previous_total=cv.total(session, actor, previous, rules=rules, suppress=suppress),
+        evidence=evidence, evidence_titles=titles,
+        summary=decision_signals(session, actor, period.start, period.end, suppress=suppress,
+                                 rules=rules, evidence=evidence, titles=titles,
+                                 episodes=episodes),
     )
-
-
-def _cluster_references(session: Session, actor: Actor, scope: Scope,
-                        rules: Settings) -> list[list[str]]:
-    return [list(c.references) for c in clusters_in_period(session, SYSTEM, scope.start,
-                                                             scope.end, rules=rules)]
 
 
 def _register(session: Session, actor: Actor, board: bool, period: Period,
@@ -132,6 +139,30 @@ def _register(session: Session, actor: Actor, board: bool, period: Period,
         frame.insert(0, "Action", [titles[i][0] for i in frame.index])
         frame.insert(1, "Owner", [titles[i][1] for i in frame.index])
     return frame
+
+
+def _action_evidence(session: Session, actor: Actor, board: bool, period: Period,
+                     rules: Settings) -> ActionEvidenceTable:
+    """The evidence per action of the period: exact for a board, de-identified otherwise."""
+    return action_evidence(session, actor, start=period.start, end=period.end, rules=rules,
+                           suppress=not board)
+
+
+def _action_titles(session: Session, evidence: ActionEvidenceTable) -> dict[int, str]:
+    """A board's extra column: each action's title (staff-written; never for a commissioner)."""
+    ids = [row.action_id for row in evidence.rows]
+    return dict(session.execute(select(Action.id, Action.title).where(Action.id.in_(ids))).all()
+                ) if ids else {}
+
+
+def evidence_records(evidence: ActionEvidenceTable, titles: dict[int, str],
+                     ) -> list[dict[str, Any]]:
+    """The evidence per action as spreadsheet rows; a board's lead with the action's title."""
+    records = evidence.records()
+    if not titles:
+        return records
+    return [{"Action": titles.get(row.action_id, ""), **record}
+            for row, record in zip(evidence.rows, records, strict=True)]
 
 
 def _update_titles(session: Session, period: Period, rules: Settings) -> list[tuple[str, str]]:
@@ -333,6 +364,129 @@ def _image(pdf: _Pack, png: bytes) -> None:
     pdf.image(io.BytesIO(png), w=pdf.epw)
 
 
+def draw_icon(pdf: FPDF, icon: Icon, x: float, y: float, size: float) -> None:
+    """An SPC-style icon in a `size` mm square at (x, y): the ring, run line or target line
+    and the letter of core.spc's drawing (the web page's SVG draws the same shape)."""
+    shape = icon_shape(icon)
+    k = size / 100  # the drawing's 100 x 100 box, in mm
+
+    def at(px: float, py: float) -> tuple[float, float]:
+        return x + px * k, y + py * k
+
+    with pdf.local_context():
+        pdf.set_fill_color(255, 255, 255)
+        pdf.set_draw_color(shape.ring)
+        pdf.set_line_width(8 * k)
+        pdf.circle(*at(50, 50), 44 * k, style="DF")
+        if shape.target_line:
+            pdf.set_line_width(4 * k)
+            pdf.set_dash_pattern(dash=8 * k, gap=5 * k)
+            pdf.line(*at(14, 72), *at(86, 72))
+            pdf.set_dash_pattern()
+        if shape.points:
+            pdf.set_draw_color(ICON_GREY)
+            pdf.set_line_width(2.5 * k)
+            pdf.polyline([at(px, py) for px, py in shape.points])
+            for index, (px, py) in enumerate(shape.points):
+                colour = shape.ring if index >= shape.coloured_from else ICON_GREY
+                pdf.set_fill_color(colour)
+                pdf.circle(*at(px, py), 4.5 * k, style="F")
+        if shape.letter:
+            points = shape.letter_size * k * 72 / 25.4  # the letter's height, in points
+            pdf.set_font("Body", "B", points)
+            pdf.set_text_color(ICON_INK)
+            width = pdf.get_string_width(shape.letter)
+            left, baseline = at(50, shape.letter_y)
+            pdf.text(left - width / 2, baseline, shape.letter)
+
+
+ICON_LEGEND = ("Icons: H or L, higher or lower than usual (a control chart special cause or a "
+               "cluster); P, effective; F, not effective, lapsed or late; ?, not known yet or a "
+               "decision awaited. The letter says it; the colour repeats it.")
+_SIGNAL_ICON_MM = 13
+
+
+def _clip(text: str, most: int) -> str:
+    """One line of a signal, cut short so the summary stays on one page."""
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+def _signal(pdf: _Pack, signal: Signal) -> None:
+    """One signal: its icon at the left, then headline, detail and the decision asked for."""
+    top = pdf.get_y()
+    draw_icon(pdf, signal.icon, pdf.l_margin, top, _SIGNAL_ICON_MM)
+    indent = pdf.l_margin + _SIGNAL_ICON_MM + 4
+    width = pdf.w - pdf.r_margin - indent
+    pdf.set_xy(indent, top)
+    pdf.set_font("Body", "B", 10)
+    pdf.multi_cell(width, 5, _clip(signal.headline, 170), new_x="LEFT", new_y="NEXT")
+    pdf.set_font("Body", "", 8.5)
+    pdf.multi_cell(width, 4.3, _clip(signal.detail, 220), new_x="LEFT", new_y="NEXT")
+    pdf.set_font("Body", "B", 8.5)
+    pdf.multi_cell(width, 4.3, "Decide: " + signal.decision, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Body", "", 9)
+    pdf.set_y(max(pdf.get_y(), top + _SIGNAL_ICON_MM) + 4)
+
+
+def _summary_page(pdf: _Pack, data: PackData, limit: str) -> None:
+    """Page 1: who the pack is for, then the signals that need a decision (or that none do)."""
+    pdf.add_page()
+    pdf.set_font("Body", "B", 18)
+    pdf.multi_cell(0, 9, "Near-miss governance pack", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Body", "", 11)
+    pdf.multi_cell(0, 6, f"{data.provider} · {data.period.label} · "
+                         f"For: {AUDIENCES[data.audience]}", new_x="LMARGIN", new_y="NEXT")
+    _caption(pdf, f"Generated {data.generated}. Evidence that near misses are captured, triaged "
+                  "and turned into verified improvements. No person supported, worker or "
+                  f"reporter is identified; {limit}.")
+    _heading(pdf, "Signals that need a decision")
+    _paragraph(pdf, data.summary.text)
+    pdf.ln(2)
+    for signal in data.summary.signals:
+        _signal(pdf, signal)
+    _caption(pdf, RULE_TEXT)
+    if data.summary.signals:
+        _caption(pdf, ICON_LEGEND)
+
+
+_EVIDENCE_HEADER = ["Theme (where)", "Action", "Live from", "Days each side", "Before",
+                    "After", "A week: before → after", "Change", "Verdict", "Still in place"]
+
+
+def _evidence_section(pdf: _Pack, data: PackData) -> None:
+    """The evidence per action: what changed after each control went live."""
+    _heading(pdf, "Evidence per action")
+    _paragraph(pdf, "For each action with a test window: the near misses of its theme in equal "
+                    "windows before and after go-live, the verdict, and whether it is still in "
+                    "place.")
+    rows = []
+    for row in data.evidence.rows:
+        title = data.evidence_titles.get(row.action_id)
+        action = f"{row.kind} ({row.strength.lower()})"
+        rows.append([f"{row.theme} ({row.where})",
+                     f"{title}: {action}" if title else action, row.go_live_week,
+                     str(row.window_days) if row.window_days else "—", show(row.before),
+                     show(row.after), f"{show(row.before_rate)} → {show(row.after_rate)}",
+                     show(row.change), row.verdict, row.sustainment])
+    if not rows:
+        _paragraph(pdf, data.evidence.note)
+        return
+    pdf.set_font("Body", "", 6.5)
+    with pdf.table(col_widths=(2.5, 2.3, 1.2, 0.8, 1.1, 1.1, 1.6, 1.5, 2.3, 2.0),
+                   text_align=("LEFT", "LEFT", "LEFT", *["RIGHT"] * 5, "LEFT", "LEFT"),
+                   line_height=3.6, headings_style=FontFace(emphasis="BOLD",
+                                                             fill_color=(226, 236, 232))) as out:
+        head = out.row()
+        for name in _EVIDENCE_HEADER:
+            head.cell(name)
+        for values in rows:
+            line = out.row()
+            for value in values:
+                line.cell(value)
+    pdf.set_font("Body", "", 9)
+    _caption(pdf, data.evidence.note)
+
+
 def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
     """The pack as PDF bytes (charts are images)."""
     step = progress or (lambda _share, _what: None)
@@ -340,20 +494,13 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
         f"counts below {settings().commissioner.suppress_below} are hidden"
     title = f"Near-miss governance pack · {data.period.label}"
     pdf = _Pack(title)
+    _summary_page(pdf, data, limit)
+    step(0.05, "Evidence per action")
     pdf.add_page()
-    pdf.set_font("Body", "B", 22)
-    pdf.ln(30)
-    pdf.multi_cell(0, 11, "Near-miss governance pack", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Body", "", 14)
-    pdf.multi_cell(0, 8, f"{data.provider}\n{data.period.label}\n"
-                         f"For: {AUDIENCES[data.audience]}", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    _paragraph(pdf, f"Generated {data.generated}. Evidence that near misses are captured, "
-                    "triaged and turned into verified improvements. No person supported, "
-                    f"worker or reporter is identified; {limit}.")
     if data.audience == "commissioner":
         _heading(pdf, "How to read the figures")
         _notes(pdf, label_notes(cv.threshold()))
+    _evidence_section(pdf, data)
     step(0.1, "Headline figures")
 
     _heading(pdf, "Headline figures")
@@ -396,20 +543,7 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
                   f"{data.tables.level.level}")
     _count_table(pdf, data.tables.over_time, "Type")
     _caption(pdf, data.tables.time_note)
-    step(0.55, "Clusters and actions")
-
-    _heading(pdf, "Clusters and what was done")
-    cluster_rows = []
-    for index, cluster in enumerate(data.clusters):
-        row = [cluster.type_name, cluster.where, f"{cluster.from_week} – {cluster.to_week}",
-               show(cluster.reports), "; ".join(cluster.actions) or "No action yet"]
-        if data.cluster_references:
-            row.append(", ".join(data.cluster_references[index][:8]))
-        cluster_rows.append(row)
-    header = ["Type", "Where", "Weeks", "Reports", "Actions"]
-    if data.cluster_references:
-        header.append("References")
-    _table(pdf, header, cluster_rows)
+    step(0.55, "Actions")
 
     _heading(pdf, "Action register")
     register = data.register
@@ -438,8 +572,28 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
            [[f.month, str(f.updates), show(f.reports_behind_them)] for f in data.feedback])
     if data.update_titles:
         _table(pdf, ["Published", "Update"], [list(u) for u in data.update_titles])
+    step(0.9, "Appendix: clusters")
+    _cluster_appendix(pdf, data)
     step(1.0, "Done")
     return bytes(pdf.output())
+
+
+def _cluster_appendix(pdf: _Pack, data: PackData) -> None:
+    """The cluster episodes of the period and what was done, at the end: the open ones that
+    need a decision are on page 1 already."""
+    pdf.add_page()
+    _heading(pdf, "Appendix: clusters and what was done")
+    cluster_rows = []
+    for index, cluster in enumerate(data.clusters):
+        row = [cluster.type_name, cluster.where, f"{cluster.from_week} – {cluster.to_week}",
+               show(cluster.reports), "; ".join(cluster.actions) or "No action yet"]
+        if data.cluster_references:
+            row.append(", ".join(data.cluster_references[index][:8]))
+        cluster_rows.append(row)
+    header = ["Type", "Where", "Weeks", "Reports", "Actions"]
+    if data.cluster_references:
+        header.append("References")
+    _table(pdf, header, cluster_rows)
 
 
 def build_pack(session: Session, actor: Actor, period: Period, audience: str, *,
@@ -452,6 +606,7 @@ def build_pack(session: Session, actor: Actor, period: Period, audience: str, *,
 # -- spreadsheets ------------------------------------------------------------------------------
 
 NOTES_SHEET = "Notes"
+EVIDENCE_SHEET = "Action evidence"
 
 
 def export_tables(session: Session, actor: Actor, period: Period, audience: str, *,
@@ -470,20 +625,27 @@ def export_tables(session: Session, actor: Actor, period: Period, audience: str,
     register = _register(session, actor, board, period, rules)
     actions = [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
                for r in register.to_dict("records")]
+    evidence = _action_evidence(session, actor, board, period, rules)
+    per_action = evidence_records(evidence, _action_titles(session, evidence) if board else {})
     if board:
-        return {"Reports": _board_reports(session, actor, period, rules), "Actions": actions}
+        return {"Reports": _board_reports(session, actor, period, rules), "Actions": actions,
+                EVIDENCE_SHEET: per_action}
     tables = cv.type_tables(session, actor, Scope(period.start, period.end), rules=rules,
                             period_name=period.label)
     return {"By service and type": tables.by_service.records("Type"),
             "By time and type": tables.over_time.records("Type"),
             "Actions": actions,
+            EVIDENCE_SHEET: per_action,
             NOTES_SHEET: [{"Term": note.term, "What it means": note.meaning}
-                          for note in commissioner_notes(tables, period, rules)]}
+                          for note in commissioner_notes(tables, period, rules, evidence)]}
 
 
-def commissioner_notes(tables: cv.TypeTables, period: Period, rules: Settings) -> list[Note]:
+def commissioner_notes(tables: cv.TypeTables, period: Period, rules: Settings,
+                       evidence: ActionEvidenceTable | None = None) -> list[Note]:
     """What every commissioner export explains: its labels, and each table's level."""
     limit = rules.commissioner.suppress_below
+    per_action = [Note(EVIDENCE_SHEET, "one row per action with a test window, live in the "
+                                       "period: " + evidence.note)] if evidence else []
     return [
         Note("Period", f"{period.label}. No person supported, worker or reporter is "
                        f"identified: no free text, no names, and counts below {limit} hidden."),
@@ -498,6 +660,7 @@ def commissioner_notes(tables: cv.TypeTables, period: Period, rules: Settings) -
                         "provider's own controls, not people, so they are listed and counted "
                         "exactly; a rate before or during the test reads \"suppressed\" when "
                         f"the near misses it counts are from 1 to {limit - 1}."),
+        *per_action,
     ]
 
 

@@ -1,0 +1,251 @@
+"""Evidence per action (issue 17 point 4): the theme's near misses in equal windows either side
+of go-live, the verdict (including "too early to tell") and the still-in-place check, small
+counts hidden with the rates and changes resting on them, and nothing identifying."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.actions.measures import MeasureFilters
+from core.actions.models import Action, SustainmentCheck, VerificationMeasure
+from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
+from core.auth.actor import SYSTEM
+from core.commissioner.action_evidence import COLUMNS, action_evidence
+from core.commissioner.deid import Status
+from core.db import read_session
+from core.reports.models import NearMissReport
+from core.reports.service import file_near_miss
+from core.uow import UnitOfWork
+from tests.builders import build_org, draft, local_now
+
+SECRET_TITLE = "Talk to Wilhelmina Xanthippe about flat 14"
+
+
+@pytest.fixture
+def org(engine):
+    return build_org(engine)
+
+
+def _today() -> date:
+    return local_now().date()
+
+
+def _file(engine, org, day: date, count: int, **changes) -> None:
+    for _ in range(count):
+        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+            org, occurred_at=datetime.combine(day, time(10)), **changes))
+
+
+def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = True,
+            status: str = "in_test", confirmed: str | None = None) -> int:
+    """One checklist action on a plan serving the first near fall, live on `go_live`."""
+    with read_session(engine) as session:
+        reference = session.scalars(select(NearMissReport.reference)
+                                    .order_by(NearMissReport.reference)).first()
+    quality = org.actor("quality")
+    created = create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Walker plan", theme="Walkers out of reach", report_references=[reference or ""],
+        actions=[ActionDraft(title=SECRET_TITLE, kind="checklist", owner_id=quality.user_id,
+                             deadline=_today() + timedelta(days=5),
+                             review_date=_today() + timedelta(days=9),
+                             evidence_checks=["Card"], verify_with_measure=measure,
+                             test_window_days=window)],
+        measure=MeasureDraft(MeasureFilters(type_keys=("transfer_near_fall",)))
+        if measure else None))
+    (action_id,) = created.action_ids
+    with UnitOfWork(engine) as uow:
+        action = uow.session.get(Action, action_id)
+        action.go_live_date, action.test_window_days, action.status = go_live, window, status
+        if confirmed:
+            row = uow.session.scalar(select(VerificationMeasure).where(
+                VerificationMeasure.action_id == action_id))
+            row.confirmed_verdict = confirmed
+        uow.record(SYSTEM, "test.went_live", "action", action_id)
+        uow.commit()
+    return action_id
+
+
+def _rows(engine, org, *, suppress: bool = True, today: date | None = None):
+    with read_session(engine) as session:
+        return action_evidence(session, org.actor("commissioner"), start=_today() - timedelta(
+            days=90), end=_today() + timedelta(days=1), suppress=suppress, today=today)
+
+
+def test_before_and_after_are_equal_windows_either_side_of_go_live(engine, org):
+    go_live = _today() - timedelta(days=20)
+    _file(engine, org, go_live - timedelta(days=30), 6)  # in the baseline, not the window
+    _file(engine, org, go_live - timedelta(days=7), 8)  # the 14 days before
+    _file(engine, org, go_live + timedelta(days=3), 6)  # the 14 days from go-live
+    _file(engine, org, go_live + timedelta(days=16), 3)  # after the window: not counted
+    _file(engine, org, go_live - timedelta(days=5), 9, type_key="transport",
+          service_id=org.oak, location_id=org.oak_lounge)  # another theme
+    _action(engine, org, go_live=go_live)
+    (row,) = _rows(engine, org).rows
+    assert row.window_days == 14 and row.windows == "14 days before and after"
+    assert (row.before.value, row.after.value) == (8, 6)
+    assert (row.before_rate.value, row.after_rate.value) == (4.0, 3.0)
+    assert row.change.text == "-25%"
+    assert (row.theme, row.where, row.kind, row.strength) == (
+        "Transfer / near fall", "Provider-wide", "Checklist or cognitive aid", "Intermediate")
+
+
+def test_while_the_test_runs_the_windows_are_the_days_so_far(engine, org):
+    go_live = _today() - timedelta(days=5)
+    _file(engine, org, go_live - timedelta(days=3), 5)
+    _file(engine, org, go_live - timedelta(days=8), 7)  # before, but outside 5 days
+    _action(engine, org, go_live=go_live)
+    (row,) = _rows(engine, org).rows
+    assert row.window_days == 5 and row.before.value == 5 and row.after.value == 0
+    assert row.verdict_key == "running" and not row.verdict_due
+
+
+def test_a_small_count_hides_its_rate_and_the_change(engine, org):
+    go_live = _today() - timedelta(days=20)
+    _file(engine, org, go_live - timedelta(days=7), 8)
+    _file(engine, org, go_live + timedelta(days=3), 2)
+    _action(engine, org, go_live=go_live)
+    table = _rows(engine, org)
+    (row,) = table.rows
+    assert row.before.text == "8" and row.before_rate.text == "4"
+    assert row.after.status is Status.SMALL and row.after.text == "fewer than 5"
+    # 2 a fortnight is 1 a week, and -75% with the 8 gives the 2 away: both hidden.
+    assert row.after_rate.text == "suppressed" and row.after_rate.value is None
+    assert row.change.text == "suppressed" and row.change.value is None
+    # No total across actions is published, so nothing can be worked out by subtraction.
+    records = table.records(text=True)
+    assert len(records) == 1 and tuple(records[0]) == COLUMNS
+    assert "Total" not in str(records)
+    # One count of two hidden: more than the 25% the rule allows, and the note says so.
+    assert table.hidden_share == 0.5 and "more than the 25% the rule allows" in table.note
+    exact = _rows(engine, org, suppress=False).rows[0]
+    assert (exact.after.value, exact.after_rate.value, exact.change.text) == (2, 1.0, "-75%")
+
+
+def test_a_small_count_before_hides_the_change_too(engine, org):
+    go_live = _today() - timedelta(days=20)
+    _file(engine, org, go_live - timedelta(days=7), 3)
+    _file(engine, org, go_live + timedelta(days=3), 9)
+    _action(engine, org, go_live=go_live)
+    (row,) = _rows(engine, org).rows
+    assert row.before.text == "fewer than 5" and row.before_rate.text == "suppressed"
+    assert row.after.text == "9" and row.change.text == "suppressed"
+    assert row.change.export() == "suppressed"
+
+
+def test_zero_is_shown_and_no_change_can_be_worked_out_from_nothing(engine, org):
+    go_live = _today() - timedelta(days=20)
+    _file(engine, org, go_live - timedelta(days=40), 6)
+    _action(engine, org, go_live=go_live)
+    (row,) = _rows(engine, org).rows
+    assert (row.before.text, row.after.text, row.change.text) == ("0", "0", "—")
+
+
+def test_too_few_counts_are_too_early_to_tell_and_looked_at_again(engine, org):
+    go_live = _today() - timedelta(days=20)  # the window ended 6 days ago
+    _file(engine, org, go_live - timedelta(days=30), 3)  # 3 in the 12-week baseline
+    _action(engine, org, go_live=go_live)
+    (row,) = _rows(engine, org).rows
+    assert row.verdict_key == "too_early" and row.verdict.startswith("Too early to tell")
+    assert "looked at again in" in row.verdict and not row.verdict_due
+    assert row.sustainment_key == "after_verdict"
+
+
+def test_too_early_at_the_last_look_makes_a_verdict_due(engine, org):
+    go_live = _today() - timedelta(days=70)  # past the still-in-place check's date (56 days)
+    _file(engine, org, go_live - timedelta(days=30), 3)
+    _action(engine, org, go_live=go_live)
+    (row,) = _rows(engine, org).rows
+    assert row.window_days == 56  # every day from go-live to the check, and as many before
+    assert row.verdict_key == "too_early" and row.verdict_due
+    assert "last look" in row.verdict
+
+
+def test_an_action_without_a_measure_counts_its_plans_types_and_waits_for_a_person(engine, org):
+    go_live = _today() - timedelta(days=20)
+    _file(engine, org, go_live - timedelta(days=7), 6)
+    _action(engine, org, go_live=go_live, measure=False)
+    (row,) = _rows(engine, org).rows
+    assert row.theme == "Transfer / near fall" and row.where == "Maple House"
+    assert row.before.value == 6
+    assert row.verdict_key == "due" and row.verdict_due
+
+
+def test_a_confirmed_verdict_and_an_overdue_still_in_place_check(engine, org):
+    go_live = _today() - timedelta(days=80)
+    _file(engine, org, go_live - timedelta(days=7), 6)
+    action_id = _action(engine, org, go_live=go_live, status="verified_effective",
+                        confirmed="effective")
+    with UnitOfWork(engine) as uow:
+        uow.session.add(SustainmentCheck(action_id=action_id, due_date=_today() - timedelta(
+            days=3)))
+        uow.record(SYSTEM, "test.check_due", "action", action_id)
+        uow.commit()
+    (row,) = _rows(engine, org).rows
+    assert (row.verdict_key, row.verdict, row.verdict_due) == (
+        "effective", "Effective (confirmed)", False)
+    assert row.sustainment_key == "overdue" and row.sustainment.startswith("Check overdue")
+
+
+def test_only_actions_with_a_test_window_and_never_a_title(engine, org):
+    _file(engine, org, _today() - timedelta(days=10), 6)
+    _action(engine, org, go_live=_today() - timedelta(days=20))
+    with UnitOfWork(engine) as uow:  # a second action, never live: no row
+        template = uow.session.scalars(select(Action)).one()
+        columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
+                   if c.key not in ("id", "version_id")}
+        uow.session.add(Action(**{**columns, "go_live_date": None, "status": "planned"}))
+        uow.record(SYSTEM, "test.planned", "action", None)
+        uow.commit()
+    table = _rows(engine, org)
+    assert len(table.rows) == 1
+    text = str(table.records(text=True)) + str(table.records()) + table.note
+    assert "Wilhelmina" not in text and "flat 14" not in text and "Walker plan" not in text
+
+
+def test_a_commissioner_export_carries_the_evidence_per_action(engine, org):
+    from core.commissioner.period import Period
+    from core.exports.pack import export_tables
+
+    go_live = _today() - timedelta(days=20)
+    _file(engine, org, go_live - timedelta(days=7), 8)
+    _file(engine, org, go_live + timedelta(days=3), 2)
+    _action(engine, org, go_live=go_live)
+    period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
+    with read_session(engine) as session:
+        sheets = export_tables(session, org.actor("commissioner"), period, "commissioner")
+        board = export_tables(session, org.actor("quality"), period, "board")
+    (row,) = sheets["Action evidence"]
+    assert row["Before (near misses)"] == 8 and row["After (near misses)"] == "fewer than 5"
+    assert row["Change"] == "suppressed"
+    notes = {note["Term"]: note["What it means"] for note in sheets["Notes"]}
+    assert "equal windows" in notes["Action evidence"]
+    (exact,) = board["Action evidence"]
+    assert exact["After (near misses)"] == 2 and exact["Action"] == SECRET_TITLE
+
+
+def test_a_boards_evidence_sheet_escapes_a_title_that_looks_like_a_formula(engine, org):
+    import io
+
+    from openpyxl import load_workbook
+
+    from core.commissioner.period import Period
+    from core.exports.pack import export_tables
+    from core.exports.spreadsheet import to_csv, to_xlsx_book
+
+    formula = '=HYPERLINK("http://evil.example","click")'
+    _file(engine, org, _today() - timedelta(days=7), 6)
+    action_id = _action(engine, org, go_live=_today() - timedelta(days=20))
+    with UnitOfWork(engine) as uow:
+        uow.session.get(Action, action_id).title = formula
+        uow.record(SYSTEM, "test.retitled", "action", action_id)
+        uow.commit()
+    period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
+    with read_session(engine) as session:
+        sheets = export_tables(session, org.actor("quality"), period, "board")
+    sheet = load_workbook(io.BytesIO(to_xlsx_book(sheets)))["Action evidence"]
+    assert sheet["A1"].value == "Action" and sheet["A2"].value == "'" + formula
+    assert "'" + formula.replace('"', '""') in to_csv(sheets["Action evidence"]).decode(
+        "utf-8-sig")
