@@ -178,7 +178,7 @@ def _mode(path: Path) -> int:
 
 def test_evidence_is_stored_0600_in_0700_folders_and_old_folders_are_tightened(engine, org,
                                                                                db_url):
-    from core.bootstrap import initialise
+    from ops.bootstrap import initialise
 
     folder = attachments_dir()
     # A store left by an older release: open folders, a world-readable file.

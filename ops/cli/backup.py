@@ -26,8 +26,8 @@ def backup_command(
     A SQLite database is copied with SQLite's online backup; a dump is read in one consistent
     snapshot. The file appears only once the backup is complete.
     """
-    from core.backup import backup
     from core.review.service import attachments_dir
+    from ops.backup import backup
 
     with guard():
         engine = ready_engine()
@@ -54,8 +54,8 @@ def restore_command(
     Restore into a new, empty database: the schema is created from the backup's own version and
     then upgraded. A database that already holds data is refused unless --force is given.
     """
-    from core.backup import restore
     from core.review.service import attachments_dir
+    from ops.backup import restore
 
     with guard():
         # Not ready_engine(): an empty database is what a restore expects.

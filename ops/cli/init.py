@@ -12,7 +12,7 @@ def init() -> None:
     Safe to run again after every upgrade or taxonomy edit. With NEARMISS_ENV=demo it also
     creates one demo user per role.
     """
-    from core.bootstrap import initialise
+    from ops.bootstrap import initialise
 
     env = environment()
     with guard():
