@@ -9,6 +9,7 @@ from core.actions.models import (
     SustainmentCheck,
     VerificationMeasure,
 )
+from core.attachments.models import Attachment
 from core.audit.models import AuditChainHead, AuditEvent
 from core.auth.models import AttemptThrottle, User, UserRole, UserService, UserSession
 from core.db import Base
@@ -26,7 +27,6 @@ from core.feedback.models import (
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
 from core.reports.models import NearMissReport, ReferenceCounter
 from core.review.models import (
-    Attachment,
     CommunicationDecision,
     GateCheck,
     Review,

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.clock import to_utc, utcnow
@@ -21,8 +22,6 @@ from core.errors import NUL_MESSAGE, DomainError, ValidationFailed, has_nul
 from core.reports.drafts import clean_field_value
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import Barrier, ReportStatus
-from core.review.attachments import attachments_dir as attachments_dir  # re-exported (CLI)
-from core.review.attachments import keep_evidence_file
 from core.review.models import (
     CommunicationDecision,
     GateCheck,

@@ -26,7 +26,7 @@ def backup_command(
     A SQLite database is copied with SQLite's online backup; a dump is read in one consistent
     snapshot. The file appears only once the backup is complete.
     """
-    from core.review.service import attachments_dir
+    from core.attachments.storage import attachments_dir
     from ops.backup import backup
 
     with guard():
@@ -54,7 +54,7 @@ def restore_command(
     Restore into a new, empty database: the schema is created from the backup's own version and
     then upgraded. A database that already holds data is refused unless --force is given.
     """
-    from core.review.service import attachments_dir
+    from core.attachments.storage import attachments_dir
     from ops.backup import restore
 
     with guard():
