@@ -190,12 +190,12 @@ def detection(rule: Rule, size: int, per_week: float, seeds: range) -> float:
 def demo_per_year() -> list[dict[str, Any]]:
     """The demo's cluster review over its last year, at several 'now's."""
     from core.auth.actor import SYSTEM
-    from core.bootstrap import initialise
     from core.clock import to_local
     from core.config import settings
     from core.db import engine_for, read_session
     from core.demo import load_demo
     from core.metrics.clusters import clusters_in_period
+    from ops.bootstrap import initialise
 
     rows = []
     for text in DEMO_DATES:

@@ -84,11 +84,11 @@ def _measure(url: str, runs: int) -> None:
     import core
     from core.auth.actor import SYSTEM
     from core.auth.service import NewUser, SignInRefused, add_user, set_user_active, sign_in
-    from core.bootstrap import initialise
     from core.clock import utcnow
     from core.config import settings
     from core.db import engine_for
     from core.uow import UnitOfWork
+    from ops.bootstrap import initialise
 
     initialise(url)
     engine = engine_for(url)

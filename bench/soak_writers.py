@@ -26,8 +26,8 @@ os.environ.update({
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from core.bootstrap import initialise  # noqa: E402
 from core.db import dispose_engines, engine_for  # noqa: E402
+from ops.bootstrap import initialise  # noqa: E402
 from tests.builders import build_org  # noqa: E402
 from tests.concurrency_workload import run_shift, what_was_stored  # noqa: E402
 

@@ -160,9 +160,9 @@ def demo_recheck(reports: int) -> None:
     from core.actions.measures import MeasureFilters, evaluate, sustainment_date
     from core.actions.models import Action, VerificationMeasure
     from core.actions.vocabulary import ActionStatus
-    from core.bootstrap import initialise
     from core.db import dispose_engines, engine_for, read_session
     from core.demo import load_demo
+    from ops.bootstrap import initialise
 
     initialise(url)
     engine = engine_for(url)

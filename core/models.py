@@ -9,6 +9,7 @@ from core.actions.models import (
     SustainmentCheck,
     VerificationMeasure,
 )
+from core.attachments.models import Attachment
 from core.audit.models import AuditChainHead, AuditEvent
 from core.auth.models import AttemptThrottle, User, UserRole, UserService, UserSession
 from core.db import Base
@@ -27,7 +28,6 @@ from core.organisation.models import Location, PersonSupported, Region, Route, S
 from core.regulator.models import RegulatorClock, RegulatorDecision
 from core.reports.models import NearMissReport, ReferenceCounter
 from core.review.models import (
-    Attachment,
     CommunicationDecision,
     GateCheck,
     Review,

@@ -37,10 +37,10 @@ os.environ.setdefault("NEARMISS_ENV", "production")
 # Evidence files written by tests go to a temporary folder, not the project's data/.
 os.environ["NEARMISS_DATA_DIR"] = tempfile.mkdtemp(prefix="nearmiss-test-data-")
 
-from core.bootstrap import initialise  # noqa: E402
 from core.db import Base, dispose_engines, engine_for  # noqa: E402
 from core.models import AuditChainHead  # noqa: E402
 from core.taxonomy.service import load_taxonomy_file, sync_taxonomy  # noqa: E402
+from ops.bootstrap import initialise  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from core.actions.activity import activity_weeks, import_activity
 from core.actions.models import ActivityCount
 from core.audit.models import AuditEvent
-from core.cli import app
 from core.db import read_session
 from core.errors import DomainError
+from ops.cli import app
 from tests.builders import build_org
 from tests.test_reminders import local_today, make_action
 

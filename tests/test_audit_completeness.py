@@ -55,8 +55,6 @@ from core.auth.service import (
     sign_out,
     update_user_access,
 )
-from core.backup import backup, restore
-from core.cli import app
 from core.commissioner.access import record_access
 from core.db import is_sqlite, read_session
 from core.escalation.email import send_pending_emails
@@ -101,6 +99,8 @@ from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute
 from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report
 from core.uow import ANONYMOUS_REPORTER, UnitOfWork
+from ops.backup import backup, restore
+from ops.cli import app
 from tests.builders import PASSWORD, Org, build_org, draft, local_now
 from tests.conftest import ROOT, TEST_AUDIT_KEY
 

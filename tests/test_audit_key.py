@@ -31,9 +31,6 @@ from core.audit.state import CHECKS, verify_state
 from core.auth.actor import SYSTEM
 from core.auth.models import User
 from core.auth.service import build_actor
-from core.backup import backup, restore
-from core.bootstrap import initialise
-from core.cli import app
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
 from core.demo import load_demo
 from core.escalation.models import Escalation
@@ -43,6 +40,9 @@ from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
+from ops.backup import backup, restore
+from ops.bootstrap import initialise
+from ops.cli import app
 from tests.apptest_helpers import new_app, texts
 from tests.builders import Org, build_org, draft, local_now
 from tests.conftest import PG_ADMIN_URL, TEST_AUDIT_KEY, _pg_problem

@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import Engine, MetaData, create_engine, func, select, text
 from typer.testing import CliRunner
 
+from core.attachments.storage import store_file
 from core.audit.chain import verify_chain
-from core.backup import BackupError, backup, restore
-from core.cli import app
 from core.config import settings
 from core.db import dispose_engines, engine_for, read_session
 from core.demo import load_demo
 from core.models import AuditEvent, NearMissReport
-from core.review.attachments import store_file
+from ops.backup import BackupError, backup, restore
+from ops.cli import app
 from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_problem
 from tests.evidence_files import png
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
 from core.auth.models import User
-from core.cli import app
 from core.db import dispose_engines, is_sqlite, read_session
+from ops.cli import app
 from tests.builders import build_org
 from tests.conftest import ROOT
 

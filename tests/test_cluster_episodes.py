@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
-from core.cli import app
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from core.metrics.clusters import clusters_in_period
@@ -31,6 +30,7 @@ from core.triage.models import ClusterEpisode
 from core.triage.proposal import propose_triage
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
+from ops.cli import app
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from core.cli import app
+from ops.cli import app
 from tests.builders import build_org
 from tests.concurrency_workload import run_shift, what_was_stored
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from core.auth.actor import SYSTEM
-from core.cli import app
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
@@ -20,6 +19,7 @@ from core.reports.service import file_near_miss
 from core.triage.episodes import acknowledge_episode
 from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
+from ops.cli import app
 from tests.builders import build_org, draft, local_now
 
 TODAY = local_now().date()

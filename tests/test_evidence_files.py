@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import func, select
 
 from core.actions.service import ActionDraft, PlanDraft, complete_evidence_check, create_plan
+from core.attachments.checks import AttachmentRefused, check_file
+from core.attachments.models import Attachment
+from core.attachments.storage import attachments_dir
 from core.config import AttachmentRules
 from core.db import read_session
 from core.errors import NotFound, ValidationFailed
-from core.review.attachments import AttachmentRefused, check_file
-from core.review.models import Attachment, ValidationEvidence
-from core.review.service import attachments_dir, record_evidence
+from core.review.models import ValidationEvidence
+from core.review.service import record_evidence
 from core.uow import UnitOfWork
 from tests.builders import build_org, local_now
 from tests.evidence_files import (
@@ -178,7 +180,7 @@ def _mode(path: Path) -> int:
 
 def test_evidence_is_stored_0600_in_0700_folders_and_old_folders_are_tightened(engine, org,
                                                                                db_url):
-    from core.bootstrap import initialise
+    from ops.bootstrap import initialise
 
     folder = attachments_dir()
     # A store left by an older release: open folders, a world-readable file.

@@ -195,7 +195,7 @@ def test_commissioner_exports_label_hidden_cells_distinctly_and_explain_them(eng
 def test_the_cli_csv_carries_the_notes_at_its_foot(engine, org, tmp_path):
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from ops.cli import app
 
     start, end = _commissioner_data(engine, org)
     out = tmp_path / "by-time.csv"

@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 import core.db
 import core.uow
 from core.audit.models import AuditEvent
-from core.cli import app as cli
 from core.db import dispose_engines, engine_for, read_session
 from core.errors import StorageUnavailable
 from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
+from ops.cli import app as cli
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import Org, build_org, draft, local_now
 from tests.conftest import ROOT, reset_postgres

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
-from core.cli import app
 from core.db import read_session
 from core.organisation.models import Location, Service
 from core.reports import importer
 from core.reports.importer import ImportFileError, import_bytes, import_csv
 from core.reports.models import NearMissReport
+from ops.cli import app
 from tests.builders import build_org
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -9,19 +9,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.attachments.models import Attachment
+from core.attachments.storage import attachments_dir
 from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
 from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
-from core.review.models import Attachment, Review
+from core.review.models import Review
 from core.review.queries import review_view
 from core.review.service import (
     CommunicationInput,
     ReviewInput,
     WorkflowBlocked,
-    attachments_dir,
     check_gate,
     close_report,
     finish_review,

@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
-from core.cli import app
 from core.commissioner.period import parse_period
 from core.config import Settings
 from core.db import read_session
@@ -45,6 +44,7 @@ from core.triage.service import TriageAnswers, reclassify_as_incident, triage_re
 from core.triage.vocabulary import Severity
 from core.uow import UnitOfWork
 from core.yamlfile import ConfigFileError
+from ops.cli import app
 from tests.builders import build_org, draft, local_now
 from tests.conftest import ROOT
 

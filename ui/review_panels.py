@@ -12,13 +12,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.attachments.checks import safe_name
+from core.attachments.storage import DOWNLOAD_MIME
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.reports.detail import ReportDetail
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
-from core.review.attachments import DOWNLOAD_MIME, safe_name
 from core.review.queries import ReviewView, evidence_download
 from core.review.service import (
     CommunicationInput,

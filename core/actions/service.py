@@ -30,6 +30,7 @@ from core.actions.models import (
     VerificationMeasure,
 )
 from core.actions.vocabulary import KINDS_BY_KEY, NEXT_STATUSES, ActionStatus, strength_warning
+from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
@@ -47,7 +48,6 @@ from core.errors import (
 )
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
-from core.review.attachments import keep_evidence_file
 from core.review.models import RootCauseAnalysis
 from core.triage.episodes import link_plan
 from core.triage.service import load_report_in_scope

@@ -6,94 +6,83 @@ import can create a missing location in the same transaction as the reports that
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import select
 
 from core.auth.actor import Actor
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
 from core.uow import UnitOfWork
 
+_Row = Region | Service | Location | Route | StaffGroup | PersonSupported
+
+
+def _get_or_create(uow: UnitOfWork, actor: Actor, model: type[_Row], match: dict[str, Any], *,
+                   event: str, entity: str, fields: Callable[[], dict[str, Any]],
+                   after: dict[str, Any]) -> int:
+    """The id of the `model` row matching `match`; when there is none, one is created from
+    `match` and `fields()` and audited as `event` with `after`."""
+    found = uow.session.scalar(select(model.id).filter_by(**match))
+    if found is not None:
+        return found
+    # fields() is called only now: what a new row needs (a service's region) is made for it alone.
+    row = model(**match, **fields())
+    uow.session.add(row)
+    uow.session.flush()
+    uow.record(actor, event, entity, row.id, after=after)
+    return row.id
+
 
 def get_or_create_region(uow: UnitOfWork, actor: Actor, name: str) -> int:
     """The id of region `name`, creating it (audited) if it is new. Call inside `with uow:`."""
-    region_id = uow.session.scalar(select(Region.id).where(Region.name == name))
-    if region_id is None:
-        region = Region(name=name)
-        uow.session.add(region)
-        uow.session.flush()
-        uow.record(actor, "region.created", "region", region.id, after={"name": name})
-        region_id = region.id
-    return region_id
+    return _get_or_create(uow, actor, Region, {"name": name}, event="region.created",
+                          entity="region", fields=dict, after={"name": name})
 
 
 def get_or_create_service(uow: UnitOfWork, actor: Actor, name: str, *,
                           region: str | None = None, kind: str = "home care") -> int:
     """The id of service `name`, creating it (audited) if it is new. Call inside `with uow:`."""
-    service_id = uow.session.scalar(select(Service.id).where(Service.name == name))
-    if service_id is None:
+    def fields() -> dict[str, Any]:
         region_id = get_or_create_region(uow, actor, region) if region else None
-        service = Service(name=name, region_id=region_id, kind=kind, active=True)
-        uow.session.add(service)
-        uow.session.flush()
-        uow.record(actor, "service.created", "service", service.id,
-                   after={"name": name, "region": region, "kind": kind})
-        service_id = service.id
-    return service_id
+        return {"region_id": region_id, "kind": kind, "active": True}
+
+    return _get_or_create(uow, actor, Service, {"name": name}, event="service.created",
+                          entity="service", fields=fields,
+                          after={"name": name, "region": region, "kind": kind})
 
 
 def get_or_create_location(uow: UnitOfWork, actor: Actor, service_id: int, name: str) -> int:
     """The id of location `name` in a service, creating it if new. Call inside `with uow:`."""
-    location_id = uow.session.scalar(
-        select(Location.id).where(Location.service_id == service_id, Location.name == name))
-    if location_id is None:
-        location = Location(service_id=service_id, name=name, active=True)
-        uow.session.add(location)
-        uow.session.flush()
-        uow.record(actor, "location.created", "location", location.id,
-                   after={"service_id": service_id, "name": name})
-        location_id = location.id
-    return location_id
+    return _get_or_create(uow, actor, Location, {"service_id": service_id, "name": name},
+                          event="location.created", entity="location",
+                          fields=lambda: {"active": True},
+                          after={"service_id": service_id, "name": name})
 
 
 def get_or_create_route(uow: UnitOfWork, actor: Actor, service_id: int, name: str) -> int:
     """The id of route `name` in a service, creating it if new. Call inside `with uow:`."""
-    route_id = uow.session.scalar(
-        select(Route.id).where(Route.service_id == service_id, Route.name == name))
-    if route_id is None:
-        route = Route(service_id=service_id, name=name, active=True)
-        uow.session.add(route)
-        uow.session.flush()
-        uow.record(actor, "route.created", "route", route.id,
-                   after={"service_id": service_id, "name": name})
-        route_id = route.id
-    return route_id
+    return _get_or_create(uow, actor, Route, {"service_id": service_id, "name": name},
+                          event="route.created", entity="route",
+                          fields=lambda: {"active": True},
+                          after={"service_id": service_id, "name": name})
 
 
 def get_or_create_staff_group(uow: UnitOfWork, actor: Actor, name: str, *,
                               cue_guide: str = "care_worker") -> int:
     """The id of staff group `name`, creating it if new. Call inside `with uow:`."""
-    group_id = uow.session.scalar(select(StaffGroup.id).where(StaffGroup.name == name))
-    if group_id is None:
-        group = StaffGroup(name=name, cue_guide=cue_guide)
-        uow.session.add(group)
-        uow.session.flush()
-        uow.record(actor, "staff_group.created", "staff_group", group.id,
-                   after={"name": name, "cue_guide": cue_guide})
-        group_id = group.id
-    return group_id
+    return _get_or_create(uow, actor, StaffGroup, {"name": name}, event="staff_group.created",
+                          entity="staff_group", fields=lambda: {"cue_guide": cue_guide},
+                          after={"name": name, "cue_guide": cue_guide})
 
 
 def get_or_create_person(uow: UnitOfWork, actor: Actor, service_id: int, local_ref: str, *,
                          display_name: str | None = None) -> int:
     """The id of the person with `local_ref`, creating them if new. Call inside `with uow:`."""
-    person_id = uow.session.scalar(
-        select(PersonSupported.id).where(PersonSupported.local_ref == local_ref))
-    if person_id is None:
-        person = PersonSupported(service_id=service_id, local_ref=local_ref,
-                                 display_name=display_name, active=True)
-        uow.session.add(person)
-        uow.session.flush()
-        uow.record(actor, "person.created", "person_supported", person.id,
-                   after={"service_id": service_id, "local_ref": local_ref,
-                          "has_name": display_name is not None})
-        person_id = person.id
-    return person_id
+    # Matched on the reference alone: it is unique across the provider, not per service.
+    return _get_or_create(uow, actor, PersonSupported, {"local_ref": local_ref},
+                          event="person.created", entity="person_supported",
+                          fields=lambda: {"service_id": service_id,
+                                          "display_name": display_name, "active": True},
+                          after={"service_id": service_id, "local_ref": local_ref,
+                                 "has_name": display_name is not None})

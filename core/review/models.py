@@ -1,5 +1,5 @@
-"""Review tables: the review itself, gate checks, validation evidence, attachments,
-communication decisions, and root cause analyses grouping related reports."""
+"""Review tables: the review itself, gate checks, validation evidence, communication decisions,
+and root cause analyses grouping related reports (evidence files are in core.attachments)."""
 
 from __future__ import annotations
 
@@ -51,23 +51,6 @@ class GateCheck(Base):
     note: Mapped[str] = mapped_column(Text)
     checked_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     checked_at: Mapped[datetime]
-
-
-class Attachment(Base):
-    """A file kept as evidence, stored under the data directory (never in the web root)."""
-
-    __tablename__ = "attachments"
-    __table_args__ = (Index("ix_attachments_report", "report_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int | None] = mapped_column(ForeignKey("near_miss_reports.id"))
-    original_name: Mapped[str] = mapped_column(String(200))
-    stored_path: Mapped[str] = mapped_column(String(300))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[datetime]
 
 
 class ValidationEvidence(Base):

@@ -9,15 +9,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.attachments.checks import safe_name
+from core.attachments.models import Attachment
+from core.attachments.storage import DOWNLOAD_MIME, attachments_dir, read_file
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
 from core.db import storable_id
 from core.errors import NotFound
 from core.reports.models import NearMissReport
-from core.review.attachments import DOWNLOAD_MIME, attachments_dir, read_file, safe_name
 from core.review.models import (
-    Attachment,
     CommunicationDecision,
     GateCheck,
     Review,

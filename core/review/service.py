@@ -7,12 +7,15 @@ against the template version current when it started, and keeps it even if the t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.clock import to_utc, utcnow
@@ -21,8 +24,6 @@ from core.errors import NUL_MESSAGE, DomainError, ValidationFailed, has_nul
 from core.reports.drafts import clean_field_value
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import Barrier, ReportStatus
-from core.review.attachments import attachments_dir as attachments_dir  # re-exported (CLI)
-from core.review.attachments import keep_evidence_file
 from core.review.models import (
     CommunicationDecision,
     GateCheck,
@@ -89,15 +90,27 @@ def _require_review_done(uow: UnitOfWork, report: NearMissReport,
     return review, template
 
 
+@contextmanager
+def _status_change(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
+                   rules: Settings) -> Iterator[NearMissReport]:
+    """The steps every move of a report's status shares, around what the caller checks and
+    records: in one transaction, the report in the actor's scope at the version their page
+    showed; committed at the end unless someone else changed it meanwhile (ConflictError)."""
+    with uow:
+        report = load_report_in_scope(uow.session, actor, reference)
+        check_version(report, expected_version, rules)
+        yield report
+        commit_or_conflict(uow, report)
+
+
 def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
                  now: datetime | None = None, rules: Settings | None = None) -> None:
     """Open the review of a triaged report, fixing the template version it is reviewed with."""
     require(actor, Capability.REVIEW)
     rules = rules or settings()
     now = now or utcnow()
-    with uow:
-        report = load_report_in_scope(uow.session, actor, reference)
-        check_version(report, expected_version, rules)
+    with _status_change(uow, actor, reference, expected_version=expected_version,
+                        rules=rules) as report:
         # Closed -> in review is a legal move too, but it is reopening: a quality lead's, with
         # a reason (reopen_report). Starting a review is for a triaged report only.
         check_step(ReportStatus(report.status), ReportStatus.IN_REVIEW,
@@ -123,7 +136,6 @@ def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_vers
             uow.session.flush()
             uow.record(actor, "review.started", "near_miss_report", report.id, at=now,
                        after={"template_version": review.template_version})
-        commit_or_conflict(uow, report)
 
 
 @dataclass
@@ -253,14 +265,11 @@ def finish_review(uow: UnitOfWork, actor: Actor, reference: str, *, next_step: R
     now = now or utcnow()
     if next_step not in (ReportStatus.ACTIONS, ReportStatus.VALIDATING):
         raise ValidationFailed({"next_step": "Choose actions or validation."})
-    with uow:
-        session = uow.session
-        report = load_report_in_scope(session, actor, reference)
-        check_version(report, expected_version, rules)
+    with _status_change(uow, actor, reference, expected_version=expected_version,
+                        rules=rules) as report:
         _in_states(report, (ReportStatus.IN_REVIEW,), "finish the review")
         _require_review_done(uow, report)
         record_transition(uow, actor, report, next_step, now=now, reason="Review complete")
-        commit_or_conflict(uow, report)
 
 
 def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
@@ -269,9 +278,8 @@ def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expecte
     require(actor, Capability.REVIEW)
     rules = rules or settings()
     now = now or utcnow()
-    with uow:
-        report = load_report_in_scope(uow.session, actor, reference)
-        check_version(report, expected_version, rules)
+    with _status_change(uow, actor, reference, expected_version=expected_version,
+                        rules=rules) as report:
         # From actions only: a report in review gets here through finish_review, which checks
         # the review and its gates; checked again here so no path skips them.
         check_step(ReportStatus(report.status), ReportStatus.VALIDATING,
@@ -281,7 +289,6 @@ def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expecte
         _require_review_done(uow, report)
         record_transition(uow, actor, report, ReportStatus.VALIDATING, now=now,
                           reason="Actions in place; validating")
-        commit_or_conflict(uow, report)
 
 
 def record_evidence(uow: UnitOfWork, actor: Actor, reference: str, item_key: str, *, note: str,
@@ -393,14 +400,12 @@ def close_report(uow: UnitOfWork, actor: Actor, reference: str, *, outcome: str,
     if not outcome.strip():
         raise ValidationFailed({"outcome": "Record the outcome: what changed, and is the control "
                                            "reliable now?"})
-    with uow:
-        session = uow.session
-        report = load_report_in_scope(session, actor, reference)
-        check_version(report, expected_version, rules)
+    with _status_change(uow, actor, reference, expected_version=expected_version,
+                        rules=rules) as report:
         _in_states(report, (ReportStatus.VALIDATING,), "close the report")
         review, template = _require_review_done(uow, report)
         before = {"closed_at": review.closed_at, "outcome": review.outcome}
-        evidenced = set(session.scalars(select(ValidationEvidence.item_key).where(
+        evidenced = set(uow.session.scalars(select(ValidationEvidence.item_key).where(
             ValidationEvidence.report_id == report.id)))
         missing = missing_evidence(template, evidenced)
         if missing:
@@ -411,7 +416,6 @@ def close_report(uow: UnitOfWork, actor: Actor, reference: str, *, outcome: str,
         record_transition(uow, actor, report, ReportStatus.CLOSED, now=now, reason="Closed")
         uow.record(actor, "review.closed", "near_miss_report", report.id, at=now,
                    before=before, after={"closed_at": now, "outcome": review.outcome})
-        commit_or_conflict(uow, report)
 
 
 def reopen_report(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
@@ -423,9 +427,8 @@ def reopen_report(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
     now = now or utcnow()
     if not reason.strip():
         raise ValidationFailed({"reason": "Give the reason for reopening."})
-    with uow:
-        report = load_report_in_scope(uow.session, actor, reference)
-        check_version(report, expected_version, rules)
+    with _status_change(uow, actor, reference, expected_version=expected_version,
+                        rules=rules) as report:
         check_step(ReportStatus(report.status), ReportStatus.IN_REVIEW,
                    only_from=(ReportStatus.CLOSED,), why="only a closed report is reopened")
         review, _template = _review_of(uow, report)
@@ -435,4 +438,3 @@ def reopen_report(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
         review.closed_at, review.closed_by_id, review.outcome = None, None, None
         uow.record(actor, "review.reopened", "near_miss_report", report.id, at=now,
                    before=before, after={"reason": reason.strip()})
-        commit_or_conflict(uow, report)

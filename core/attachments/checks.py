@@ -1,5 +1,6 @@
-"""Evidence files, the one module every upload goes through (validation evidence on a review,
-evidence checks on an action): size and type limits, the content checked against what the name
+"""What an evidence file must be before it is kept: size and type limits, the content checked
+against what the name claims, and a safe name.
+
 claims, safe names, and private storage outside the web root, served only as downloads.
 
 What a file must be, by extension (checked with `filetype` on its magic bytes, then more):
@@ -11,43 +12,20 @@ What a file must be, by extension (checked with `filetype` on its magic bytes, t
   program or OLE object; no macros (vbaProject.bin), ActiveX, embedded objects, links to other
   workbooks or external templates.
 - `.txt`, `.csv`: UTF-8 text without NUL bytes, HTML or script.
-Any other type a provider allows must be what `filetype` recognises for that extension.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import re
-import stat
-import uuid
 import zipfile
 import zlib
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path, PurePath, PurePosixPath
+from pathlib import PurePath, PurePosixPath
 
 import filetype
-from sqlalchemy.orm import Session
 
-from core.auth.actor import Actor
-from core.config import AttachmentRules, Settings, environment
-from core.errors import ValidationFailed
-from core.review.models import Attachment
+from core.config import AttachmentRules
 
-FIELD = "file"  # the error key: the page shows the message beside the file field
-DOWNLOAD_MIME = "application/octet-stream"  # served as a download, never shown inline
-FOLDER_MODE = 0o700
-FILE_MODE = 0o600
-
-CONTENT_TYPES = {
-    "pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
-    "txt": "text/plain", "csv": "text/csv",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-}
 _TEXT_TYPES = {"txt", "csv"}
 _IMAGE_KINDS = {"png": "png", "jpg": "jpg", "jpeg": "jpg"}
 _KIND_NAMES = {"png": "a PNG image", "jpg": "a JPEG image", "gif": "a GIF image",
@@ -108,23 +86,9 @@ _EXTERNAL_REL = re.compile(r'<Relationship\b[^>]*TargetMode\s*=\s*"External"[^>]
 _MAX_PARTS = 2000
 _MAX_UNPACKED = 200 * 1024 * 1024  # a zip bomb stops here, not in memory
 
-
 class AttachmentRefused(ValueError):
     """The file cannot be kept; the message says why in words a user understands."""
 
-
-@dataclass(frozen=True)
-class StoredFile:
-    original_name: str
-    stored_path: str  # relative to the attachments directory
-    content_type: str
-    size_bytes: int
-    sha256: str
-
-
-def attachments_dir() -> Path:
-    """Where evidence files are kept (NEARMISS_DATA_DIR/attachments, outside the web root)."""
-    return environment().data_dir / "attachments"
 
 
 def safe_name(name: str) -> str:
@@ -326,79 +290,3 @@ def check_file(name: str, data: bytes, rules: AttachmentRules) -> str:
     else:
         _check_other(extension, data)
     return extension
-
-
-def _private_folder(folder: Path) -> None:
-    folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    os.chmod(folder, FOLDER_MODE)  # mkdir's mode is cut by the umask; an old folder is tightened
-
-
-def write_private(directory: Path, relative: str | Path, data: bytes) -> Path:
-    """Write `data` at `directory/relative`, readable by the service user only (file 0600 in
-    folders 0700, the store's own folder included)."""
-    target = directory / relative
-    _private_folder(directory)
-    for parent in reversed(target.relative_to(directory).parents[:-1]):
-        _private_folder(directory / parent)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-    handle = os.open(target, flags, FILE_MODE)
-    try:
-        os.fchmod(handle, FILE_MODE)
-        with os.fdopen(handle, "wb", closefd=False) as out:
-            out.write(data)
-    finally:
-        os.close(handle)
-    return target
-
-
-def tighten_store(directory: Path) -> int:
-    """Make an existing store private (folders 0700, files 0600); returns how many changed."""
-    if not directory.is_dir():
-        return 0
-    changed = 0
-    for path in [directory, *directory.rglob("*")]:
-        if path.is_symlink():
-            continue
-        mode = FOLDER_MODE if path.is_dir() else FILE_MODE
-        if stat.S_IMODE(path.stat().st_mode) != mode:
-            os.chmod(path, mode)
-            changed += 1
-    return changed
-
-
-def store_file(name: str, data: bytes, rules: AttachmentRules, directory: Path) -> StoredFile:
-    """Check and write a file under `directory` with a generated name; nothing user-given
-    becomes part of the path."""
-    extension = check_file(name, data, rules)
-    digest = hashlib.sha256(data).hexdigest()
-    relative = Path(digest[:2]) / f"{uuid.uuid4().hex}.{extension}"
-    write_private(directory, relative, data)
-    return StoredFile(safe_name(name), str(relative), CONTENT_TYPES.get(extension, DOWNLOAD_MIME),
-                      len(data), digest)
-
-
-def keep_evidence_file(session: Session, actor: Actor, file: tuple[str, bytes], *,
-                       report_id: int | None, now: datetime, rules: Settings) -> Attachment:
-    """Check, store and record an uploaded evidence file (inside the caller's unit of work).
-
-    ValidationFailed on the file field, saying why, when it cannot be kept; nothing is written.
-    """
-    try:
-        stored = store_file(file[0], file[1], rules.attachments, attachments_dir())
-    except AttachmentRefused as exc:
-        raise ValidationFailed({FIELD: str(exc)}) from exc
-    attachment = Attachment(report_id=report_id, original_name=stored.original_name,
-                            stored_path=stored.stored_path, content_type=stored.content_type,
-                            size_bytes=stored.size_bytes, sha256=stored.sha256,
-                            uploaded_by_id=actor.user_id, uploaded_at=now)
-    session.add(attachment)
-    session.flush()
-    return attachment
-
-
-def read_file(stored_path: str, directory: Path) -> bytes:
-    """The bytes of a stored file (refusing any path that leaves the directory)."""
-    target = (directory / stored_path).resolve()
-    if directory.resolve() not in target.parents:
-        raise AttachmentRefused("That file is not in the attachments store.")
-    return target.read_bytes()

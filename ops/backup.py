@@ -45,9 +45,9 @@ from sqlalchemy import (
     text,
 )
 
+from core.attachments.storage import write_private
 from core.db import refresh_planner_statistics
 from core.errors import DomainError
-from core.review.attachments import write_private
 
 DUMP_FORMAT = "nearmiss-dump"
 DUMP_VERSION = 1
