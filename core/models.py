@@ -35,7 +35,7 @@ from core.review.models import (
     ValidationEvidence,
 )
 from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
-from core.triage.models import ClusterEpisode, ReportTransition, TriageRecord
+from core.triage.models import ClusterEpisode, ReportLink, ReportTransition, TriageRecord
 
 __all__ = [
     "Action",
@@ -68,6 +68,7 @@ __all__ = [
     "PersonSupported",
     "ReferenceCounter",
     "Region",
+    "ReportLink",
     "ReportTransition",
     "Review",
     "RootCauseAnalysis",
