@@ -74,6 +74,15 @@ def events(engine, action):
 # --------------------------------------------------------------------------- the rule
 
 
+def test_a_rerun_reuses_the_ranking_of_the_same_texts_only():
+    from core.triage.related import _SCORES
+
+    documents = [WALKER, SLING]
+    first = _SCORES.scores(WALKER_AGAIN, documents)
+    assert _SCORES.scores(WALKER_AGAIN, list(documents)) is first
+    assert _SCORES.scores(WALKER_AGAIN, [WALKER, PHARMACY]) is not first
+
+
 def test_the_same_event_in_other_words_scores_above_other_events():
     documents = [report_text(text, "Transfer / near fall", "staff_recovery")
                  for text in (WALKER, SLING, PHARMACY, KEY_SAFE)]

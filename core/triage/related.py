@@ -21,6 +21,9 @@ already linked (core.triage.links) beside them.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,6 +88,40 @@ def similarities(query: str, documents: Sequence[str], *,
         scores = linear_kernel(vectoriser.transform([query]), matrix)[0]
         total = [t + float(s) / len(views) for t, s in zip(total, scores, strict=True)]
     return [min(1.0, max(0.0, t)) for t in total]
+
+
+class _ScoreCache:
+    """The last few rankings, by the exact texts compared (the report's and its candidates').
+
+    Streamlit runs the whole page again on every click (each answer of the triage form), and
+    fitting the character view takes a few tenths of a second at 1,000 candidates. The same
+    texts score the same, so a rerun reuses the ranking; a new report among the candidates
+    changes the texts, and the key. Keyed by the texts themselves (hashed), never by ids, which
+    another database in the same process could reuse. Outcomes and links are read fresh.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def scores(self, query: str, documents: list[str]) -> list[float]:
+        """similarities(query, documents), remembered."""
+        digest = hashlib.blake2b(repr((query, documents, VIEWS)).encode(),
+                                 digest_size=20).digest()
+        with self._lock:
+            if digest in self._entries:
+                self._entries.move_to_end(digest)
+                return self._entries[digest]
+        scores = similarities(query, documents)  # unlocked: other sessions need not wait
+        with self._lock:
+            self._entries[digest] = scores
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return scores
+
+
+_SCORES = _ScoreCache()
 
 
 @dataclass(frozen=True)
@@ -198,8 +235,8 @@ def read_alike(session: Session, actor: Actor, reference: str, *,
                              rules.triage.related_candidates)
     type_name = session.scalar(select(NearMissType.name).where(
         NearMissType.key == report.type_key)) or report.type_key
-    scores = similarities(report_text(report.description, type_name, report.barrier),
-                          [text for _, _, text, _ in candidates])
+    scores = _SCORES.scores(report_text(report.description, type_name, report.barrier),
+                            [text for _, _, text, _ in candidates])
     floor = rules.triage.related_min_similarity
     # Best first; among equals, the newest (the candidates come newest first, sort is stable).
     ranked = sorted(((score, row) for score, row in zip(scores, candidates, strict=True)
