@@ -101,8 +101,10 @@ def panel(actor: Actor, reference: str) -> None:
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         (st.success if notice[0] == "success" else st.error)(escape_markdown(notice[1]))
-    repeats = (f" It counts {int(view.recurrences)} earlier reports as repeats"
-               f" ({int(view.linked_recurrences)} linked by a person)."
+    count = f"{'at least ' if view.at_least else ''}{int(view.recurrences)}"
+    repeats = (f" {count} earlier reports count as repeats of it (the same person, location, "
+               f"or type in its service within {int(view.window_days)} days, or linked: "
+               f"{int(view.linked_recurrences)} linked)."
                if view.recurrences else " No earlier report counts as a repeat of it yet.")
     st.caption(f"Compared by their words with the newest {int(view.compared)} earlier reports "
                "in your services." + repeats)

@@ -47,6 +47,7 @@ from core.triage.service import load_report_in_scope
 from core.triage.vocabulary import ReviewLevel, Route
 
 SHOWN = 5  # the "up to 5": enough to spot a pattern, few enough to read at triage
+RECURRENCE_LIMIT = 50  # the triage form's lookup of related reports reads this many at most
 
 
 def report_text(description: str, type_name: str, barrier: str) -> str:
@@ -168,6 +169,8 @@ class ReadAlikePanel:
     recurrences: int  # earlier reports counted as recurrences (core.triage.recurrence)
     linked_recurrences: int  # of which linked by a person
     may_link: bool
+    window_days: int = 90  # the recurrence window (linked reports count whatever their age)
+    at_least: bool = False  # the count reached the lookup's limit: there may be more
 
 
 def _outcome(status: ReportStatus, review_level: str | None, routed_to: str | None,
@@ -267,9 +270,11 @@ def read_alike(session: Session, actor: Actor, reference: str, *,
                 linked=ref in linked_refs))
     related = related_reports(session, report,
                               window_days=rules.triage.recurrence_window_days,
-                              service_ids=actor.service_ids)
+                              service_ids=actor.service_ids, limit=RECURRENCE_LIMIT)
     return ReadAlikePanel(
         reference=report.reference, alike=tuple(alike), linked=tuple(linked),
         compared=len(candidates), recurrences=recurrence_count(related),
         linked_recurrences=sum(1 for r in related if r.linked),
-        may_link=can(actor, Capability.TRIAGE))
+        may_link=can(actor, Capability.TRIAGE),
+        window_days=rules.triage.recurrence_window_days,
+        at_least=sum(1 for r in related if not r.linked) >= RECURRENCE_LIMIT)
