@@ -36,7 +36,7 @@ from core.review.models import (
     ValidationEvidence,
 )
 from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
-from core.triage.models import ClusterEpisode, ReportTransition, TriageRecord
+from core.triage.models import ClusterEpisode, ReportLink, ReportTransition, TriageRecord
 
 __all__ = [
     "Action",
@@ -71,6 +71,7 @@ __all__ = [
     "Region",
     "RegulatorClock",
     "RegulatorDecision",
+    "ReportLink",
     "ReportTransition",
     "Review",
     "RootCauseAnalysis",

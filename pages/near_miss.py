@@ -28,6 +28,7 @@ from core.triage.service import (
 from core.triage.vocabulary import Recurrence, ReviewLevel, Route, Severity
 from core.triage.workflow import is_open
 from core.uow import UnitOfWork
+from ui import read_alike
 from ui import review_panels as panels
 from ui.badges import FLAG_COLOURS
 from ui.mail import send_emails_soon
@@ -333,6 +334,7 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     _facts(detail)
     _escalations(detail)
+    read_alike.panel(actor, detail.reference)
 with right:
     if detail.status is ReportStatus.NEW and proposal is not None:
         _triage_form(detail, proposal, signals)

@@ -96,6 +96,7 @@ from core.review.service import (
 from core.taxonomy.admin import save_type, set_type_active
 from core.taxonomy.service import live_taxonomy, load_taxonomy_file, sync_taxonomy
 from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute_episodes
+from core.triage.links import link_related, unlink_related
 from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report
 from core.uow import ANONYMOUS_REPORTER, UnitOfWork
@@ -508,6 +509,14 @@ CASES: dict[str, Case] = {
         lambda ref: lambda: triage_report(w.uow(), w.actor("quality"), ref, TRIAGE,
                                           expected_version=1))(w.file()),
         extras={"report.moved": 1}),
+    # A reviewer links an earlier report that reads alike (core.triage.links).
+    "link related reports": Case("report.related_linked", "create", lambda w: (
+        lambda earlier, later: lambda: link_related(w.uow(), w.actor("quality"), later,
+                                                    earlier))(w.file(), w.file())),
+    "remove a related link": Case("report.related_unlinked", "change", lambda w: (
+        lambda earlier, later: (link_related(w.uow(), w.actor("quality"), later, earlier),
+                                lambda: unlink_related(w.uow(), w.actor("quality"), later,
+                                                       earlier))[1])(w.file(), w.file())),
     "re-classify as an incident": Case("report.moved", "change", lambda w: (
         lambda ref: lambda: reclassify_as_incident(
             w.uow(), w.actor("quality"), ref, reason="Harm reached her after all",

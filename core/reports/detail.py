@@ -41,6 +41,8 @@ ACTION_LABELS: dict[str, str] = {
     "review.reopened": "Reopened",
     "rca.report_linked": "Grouped into a root cause analysis",
     "rca.report_unlinked": "Removed from a root cause analysis",
+    "report.related_linked": "Linked as related",
+    "report.related_unlinked": "Related link removed",
 }
 
 
@@ -136,6 +138,8 @@ def _history(session: Session, report: NearMissReport, escalation_ids: list[int]
             detail = after.get("label", "")
         elif event.action == "review.reopened":
             detail = after.get("reason", "")
+        elif event.action in ("report.related_linked", "report.related_unlinked"):
+            detail = after.get("other", "")
         entries.append(HistoryEntry(event.occurred_at, who,
                                     ACTION_LABELS.get(event.action, event.action), detail))
     if not any(e.what in ("Reported", "Imported") for e in entries):

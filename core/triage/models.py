@@ -1,11 +1,12 @@
-"""Triage answers, the audited log of every workflow move, and cluster episodes."""
+"""Triage answers, the audited log of every workflow move, cluster episodes, and the links
+reviewers make between related reports."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -92,4 +93,30 @@ class ClusterEpisode(Base):
               "last_day"),
         # The board and the governance pages: a period's episodes, open ones first.
         Index("ix_cluster_episodes_last_day", "last_day", "status"),
+    )
+
+
+class ReportLink(Base):
+    """Two reports a reviewer said are related ("this happened before"), linked in one click.
+
+    Stored once per pair, oriented by time: `report_id` is the later report (the recurrence),
+    `earlier_id` the one it repeats (earlier by when it happened, then by id). Linking from
+    either report's page finds the same row, so linking twice is one link. The recurrence
+    count (core.triage.recurrence) counts a linked earlier report even when its type differs.
+    Removing a link deletes the row; the audit trail keeps who linked and unlinked it.
+    """
+
+    __tablename__ = "report_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("near_miss_reports.id"))
+    earlier_id: Mapped[int] = mapped_column(ForeignKey("near_miss_reports.id"))
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    linked_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("report_id", "earlier_id"),
+        CheckConstraint("report_id <> earlier_id", name="distinct"),
+        # A report's links are read from both ends: as the later report and as the earlier.
+        Index("ix_report_links_earlier", "earlier_id"),
     )

@@ -4,6 +4,10 @@
 share the person, the location, the route, or the type within the same service, over a
 configurable window, and names the cluster episode the report is part of (the cluster rule,
 core.triage.cluster_rule, run at filing by core.triage.episodes).
+
+A reviewer can also link an earlier report by hand (core.triage.links, offered among the
+reports that read alike, core.triage.related): a linked earlier report is listed too and counts
+as a recurrence whatever its type, place or age, because a person judged it the same theme.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from core.organisation.models import Location, Region, Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
 from core.triage.episodes import episode_of_report
+from core.triage.models import ReportLink
 from core.triage.vocabulary import Recurrence
 
 
@@ -38,13 +43,21 @@ class RelatedReport:
     same_location: bool
     same_route: bool
     same_type: bool
+    linked: bool = False  # a reviewer linked it as related (core.triage.links)
 
     @property
     def matches(self) -> list[str]:
         found = [label for flag, label in (
+            (self.linked, "linked as related"),
             (self.same_person, "same person"), (self.same_location, "same location"),
             (self.same_route, "same route"), (self.same_type, "same type")) if flag]
         return found
+
+    @property
+    def recurs(self) -> bool:
+        """Whether it counts as a recurrence: the same type in the service, the same person
+        or location, or linked by a person (then whatever its type)."""
+        return self.linked or self.same_type or self.same_person or self.same_location
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,8 @@ class ClusterHit:
 def related_reports(session: Session, report: NearMissReport, *, window_days: int,
                     service_ids: frozenset[int] | None = None,
                     limit: int = 50) -> list[RelatedReport]:
-    """Earlier reports within the window sharing person, location, route, or type + service.
+    """Earlier reports within the window sharing person, location, route, or type + service,
+    and the earlier reports a person linked to it (any age or type), newest first.
 
     `service_ids` limits the answer to the viewer's services (None: every service).
     """
@@ -95,6 +109,16 @@ def related_reports(session: Session, report: NearMissReport, *, window_days: in
             branch = branch.where(NearMissReport.service_id.in_(service_ids))
         newest = branch.order_by(NearMissReport.occurred_at.desc()).limit(limit).subquery()
         branches.append(select(newest.c.id))
+    linked_ids: set[int] = set()
+    if report.id is not None:
+        linked = select(ReportLink.earlier_id).where(ReportLink.report_id == report.id)
+        if service_ids is not None:
+            linked = linked.join(NearMissReport, NearMissReport.id == ReportLink.earlier_id) \
+                .where(NearMissReport.service_id.in_(service_ids))
+        # Few, chosen by people: always listed, whatever the window or the limit.
+        linked_ids = set(session.scalars(linked))
+        if linked_ids:
+            branches.append(select(NearMissReport.id).where(NearMissReport.id.in_(linked_ids)))
     candidates = union(*branches).subquery()
     query = (
         select(NearMissReport.id, NearMissReport.reference, NearMissReport.occurred_at,
@@ -105,10 +129,11 @@ def related_reports(session: Session, report: NearMissReport, *, window_days: in
         .join(Location, Location.id == NearMissReport.location_id)
         .where(NearMissReport.id.in_(select(candidates.c.id)))
         .order_by(NearMissReport.occurred_at.desc(), NearMissReport.id.desc())
-        .limit(limit)
     )
     found = []
     for row in session.execute(query):
+        if len(found) >= limit and row[0] not in linked_ids:
+            continue
         found.append(RelatedReport(
             id=row[0], reference=row[1], occurred_at=row[2], type_name=row[3], location=row[4],
             status=row[5],
@@ -116,6 +141,7 @@ def related_reports(session: Session, report: NearMissReport, *, window_days: in
             same_location=row[7] == report.location_id,
             same_route=report.route_id is not None and row[8] == report.route_id,
             same_type=row[9] == report.type_key and row[10] == report.service_id,
+            linked=row[0] in linked_ids,
         ))
     return found
 
@@ -149,11 +175,19 @@ def find_cluster(session: Session, report: NearMissReport, *, rules: Settings,
                       rules.triage.cluster_window_days, episode.usual)
 
 
+def recurrence_count(related: list[RelatedReport]) -> int:
+    """How many earlier reports count as recurrences of this one (RelatedReport.recurs): the
+    same type in its service, the same person or location within the window, or linked by a
+    person."""
+    return sum(1 for r in related if r.recurs)
+
+
 def propose_recurrence(related: list[RelatedReport], cluster: ClusterHit | None) -> Recurrence:
-    """What the evidence suggests: cluster if the rule fired, repeat if a related report
-    shares the type, the person or the location, otherwise single."""
+    """What the evidence suggests: cluster if the rule fired, repeat if an earlier report
+    counts as a recurrence (recurrence_count: a linked one whatever its type), otherwise
+    single."""
     if cluster is not None:
         return Recurrence.CLUSTER
-    if any(r.same_type or r.same_person or r.same_location for r in related):
+    if recurrence_count(related):
         return Recurrence.REPEAT
     return Recurrence.SINGLE

@@ -5,7 +5,7 @@ per deadline the jurisdiction sets (report to the state, start and close the inv
 when it started, when it is due, and when it was met, with the reference the state gave.
 
 Revision ID: 0014
-Revises: 0012 (the lead re-chains it onto 0013 at merge)
+Revises: 0013
 Create Date: 2026-12-10 09:00:00
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014'
-down_revision: str | None = '0012'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
