@@ -194,8 +194,8 @@ def demo_per_year() -> list[dict[str, Any]]:
     from core.clock import to_local
     from core.config import settings
     from core.db import engine_for, read_session
-    from core.demo import load_demo
     from core.metrics.clusters import clusters_in_period
+    from ops.demo import load_demo
 
     rows = []
     for text in DEMO_DATES:

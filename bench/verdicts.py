@@ -162,7 +162,7 @@ def demo_recheck(reports: int) -> None:
     from core.actions.vocabulary import ActionStatus
     from core.bootstrap import initialise
     from core.db import dispose_engines, engine_for, read_session
-    from core.demo import load_demo
+    from ops.demo import load_demo
 
     initialise(url)
     engine = engine_for(url)

@@ -259,7 +259,7 @@ def demo(
                 _say(f"The database already holds {existing} reports: no demo data loaded "
                      "(--if-empty).")
                 return
-        from core.demo import load_demo
+        from ops.demo import load_demo
 
         with _progress_bar() as bar:
             def progress(done: int, total: int) -> None:

@@ -35,7 +35,6 @@ from core.backup import backup, restore
 from core.bootstrap import initialise
 from core.cli import app
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
-from core.demo import load_demo
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide
 from core.organisation import service as organisation
@@ -43,6 +42,7 @@ from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
+from ops.demo import load_demo
 from tests.apptest_helpers import new_app, texts
 from tests.builders import Org, build_org, draft, local_now
 from tests.conftest import PG_ADMIN_URL, TEST_AUDIT_KEY, _pg_problem

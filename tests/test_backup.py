@@ -21,9 +21,9 @@ from core.backup import BackupError, backup, restore
 from core.cli import app
 from core.config import settings
 from core.db import dispose_engines, engine_for, read_session
-from core.demo import load_demo
 from core.models import AuditEvent, NearMissReport
 from core.review.attachments import store_file
+from ops.demo import load_demo
 from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_problem
 from tests.evidence_files import png
 

@@ -27,7 +27,26 @@ from core.auth.service import DEMO_PASSWORD, build_actor, ensure_demo_users
 from core.clock import to_local
 from core.config import settings
 from core.db import make_engine, read_session
-from core.demo import (
+from core.escalation.models import Escalation, Notification
+from core.escalation.queries import inbox
+from core.escalation.rules import EscalationKind, needs_for_new_report
+from core.escalation.service import CLINICAL_REVIEW_WAYS
+from core.feedback.models import FeedbackUpdate, FeedbackUpdateAction, FeedbackUpdateReport
+from core.feedback.queries import bulletin
+from core.metrics.clusters import clusters_in_period
+from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
+from core.reports.models import NearMissReport, ReferenceCounter
+from core.reports.vocabulary import ReportStatus
+from core.taxonomy.models import NearMissType
+from core.taxonomy.schema import TaxonomySpec
+from core.taxonomy.service import live_taxonomy
+from core.triage.board import BoardFilters, load_board
+from core.triage.matrix import review_level
+from core.triage.models import ReportTransition, TriageRecord
+from core.triage.proposal import proposed_route
+from core.triage.vocabulary import EpisodeStatus, Recurrence, ReviewLevel, Severity
+from core.uow import UnitOfWork
+from ops.demo import (
     BATHROOM_LOCATION,
     BATHROOM_SERVICE,
     DEMO_SERVICES_BY_ROLE,
@@ -49,25 +68,6 @@ from core.demo import (
     medication_rise_start,
     prepare_demo_provider,
 )
-from core.escalation.models import Escalation, Notification
-from core.escalation.queries import inbox
-from core.escalation.rules import EscalationKind, needs_for_new_report
-from core.escalation.service import CLINICAL_REVIEW_WAYS
-from core.feedback.models import FeedbackUpdate, FeedbackUpdateAction, FeedbackUpdateReport
-from core.feedback.queries import bulletin
-from core.metrics.clusters import clusters_in_period
-from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
-from core.reports.models import NearMissReport, ReferenceCounter
-from core.reports.vocabulary import ReportStatus
-from core.taxonomy.models import NearMissType
-from core.taxonomy.schema import TaxonomySpec
-from core.taxonomy.service import live_taxonomy
-from core.triage.board import BoardFilters, load_board
-from core.triage.matrix import review_level
-from core.triage.models import ReportTransition, TriageRecord
-from core.triage.proposal import proposed_route
-from core.triage.vocabulary import EpisodeStatus, Recurrence, ReviewLevel, Severity
-from core.uow import UnitOfWork
 
 NOW = datetime(2026, 3, 15, 14, 30)  # naive UTC; the window spans 2024, 2025 and 2026
 REPORTS = 600
@@ -861,7 +861,7 @@ def test_large_demos_keep_action_plans_in_proportion_to_the_reports():
     """A million-report provider is not run on eighteen plans: routine plans (one type at one
     service) bring them to about one per 250 reports, old ones decided, recent ones in hand."""
     from core.actions.vocabulary import ActionStatus
-    from core.demo import _demo_plans
+    from ops.demo.plans import _demo_plans
 
     rules = settings()
     small = _demo_plans(NOW, months=18, reports=2_500, rules=rules)

@@ -1,0 +1,1 @@
+"""Operations: the entry points beside the domain (command line, demo data, bootstrap, backup)."""
