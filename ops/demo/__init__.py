@@ -59,9 +59,11 @@ Each chunk is one transaction with two audit events ("demo.reports_loaded" and
 
 from __future__ import annotations
 
-from ops.demo.generator import DemoPlaces
-from ops.demo.history import NOTIFY_DAYS, TRIAGE_BACKLOG_DAYS, generate_demo, generate_demo_rows
-from ops.demo.load import load_demo
+from ops.demo.escalations import NOTIFY_DAYS
+from ops.demo.history import TRIAGE_BACKLOG_DAYS
+from ops.demo.load import DemoSummary, load_demo
+from ops.demo.pipeline import generate_demo, generate_demo_rows
+from ops.demo.places import DemoPlaces
 from ops.demo.provider import (
     BATHROOM_LOCATION,
     BATHROOM_SERVICE,
@@ -78,7 +80,7 @@ from ops.demo.provider import (
     medication_control_go_live,
     medication_rise_start,
 )
-from ops.demo.store import DemoSummary, demo_places, prepare_demo_provider
+from ops.demo.reference import demo_places, prepare_demo_provider
 
 __all__ = [
     "BATHROOM_LOCATION", "BATHROOM_SERVICE", "DEFAULT_MONTHS", "DEFAULT_REPORTS",

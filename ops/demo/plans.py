@@ -1,196 +1,168 @@
-"""Action plans: the planted stories' controls, then the others."""
+"""The demo's action plans: each story's own (always), the themes supervisors and leads
+found (by rank, more for larger demos), and routine plans in proportion to large demos.
+
+The story plans are dated so that each fits what the reports show: the coverage lock live two
+weeks after the late-start cluster, verified at the still-in-place check; the doorway memo not
+effective, then a pre-transfer check in its test window now; the family-note check live at
+`medication_control_go_live` after a root cause analysis, verified and sustained.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import math
+import random
+from datetime import date, datetime, timedelta
 
 from core.actions.vocabulary import ActionStatus
 from core.auth.roles import Role
 from core.config import Settings
-from ops.demo.other_plans import _other_plans
-from ops.demo.plan_specs import _Calendar, _MeasureSpec, _plan, _PlanSpec
+from ops.demo.data import Control, demo_data
+from ops.demo.plan_specs import ActionSpec, Calendar, PlanSpec, build_plan, make_plan
+from ops.demo.profiles import PROFILES
 from ops.demo.provider import (
-    BATHROOM_LOCATION,
-    FAMILY_NOTE_SOURCE,
-    LATE_START_REGION,
-    _planted_count,
+    DEFAULT_REPORTS,
+    SERVICES,
+    ServiceSpec,
     demo_window,
     late_start_cluster_window,
     medication_control_go_live,
+    planted_count,
 )
-from ops.demo.routine import _routine_plans
+from ops.demo.sampling import allocate
+
+_DATA = demo_data()
+_AFTER = _DATA.everyday.after_filing
+_TEXTS = _AFTER.routine_texts
+_PER_PLAN = _DATA.provider.habits.plans.reports_per_routine_plan
+_LINK_CAP = _DATA.provider.habits.plans.routine_link_cap
 
 
-def _demo_plans(now: datetime, *, months: int, reports: int, rules: Settings,
-                ) -> tuple[_PlanSpec, ...]:
-    """The action plans of the demo, dated so that each fits what the reports show.
-
-    a. the late-start cluster: a coverage lock live two weeks after it, verified effective
-       at the still-in-place check's look at the evidence (two weeks were too few to tell);
-    b. the bathroom doorway: a memo that did not work (not effective), then a pre-transfer
-       equipment check in its test window now, with refresher training alongside;
-    c. the family-note mismatches: a root cause analysis, then the family-note check that goes
-       live at `medication_control_go_live`, verified effective (at the second look, too)
-       and sustained;
-    and a handful of others across services and owners (overdue, due soon, stopped, in
-    progress, in test, verified), more of them for larger demos (at most 14).
-    """
-    c = _Calendar(now, rules.zone, rules)
-    start, _end = demo_window(now, months)
-    plans: list[_PlanSpec | None] = []
-    S = ActionStatus
-
-    # c. The family-note check (the root cause analysis's plan).
-    go_live = c.local_day(medication_control_go_live(now, months))
-    created = go_live - timedelta(days=21)
-    n_med = _planted_count("family_note", reports, months)
-    plans.append(_plan(
-        c, "family_note", "Family-note check at every medication visit",
-        "Care plan and family note disagree about a medicine: the change reached the family "
-        "before the record, at several services. Workers caught it each time, by vigilance.",
-        created=created, created_by=Role.QUALITY.value, source="rca", rca=True,
-        planted="family_note", link_from=c.at(created) - timedelta(weeks=12),
-        link_until=c.at(created), link_cap=40, link_share=min(1.0, 30 / max(1, 0.33 * n_med)),
-        outcome="The family-note check is live and verified effective.",
-        validate_with=0, close_with=0, actions=[
-            c.action("Family-note check at every medication visit",
-                     "Before every prompt the worker checks the family note against the care "
-                     "plan; a difference stops the prompt until the office confirms.",
-                     "checklist", Role.QUALITY.value, created=created, deadline=go_live,
-                     review=go_live + timedelta(days=14), status=S.VERIFIED_EFFECTIVE,
-                     checks=("Check card in every medication folder",
-                             "Workers briefed at team meetings (sign-in sheets)",
-                             "Family-note step added to the visit record",
-                             "Spot check of 20 medication visits"),
-                     # Two weeks of a few reports a week are too few to tell (issue 17): the
-                     # verdict waits for the second look, every week since go-live.
-                     go_live=go_live, window=14,
-                     verdict=go_live + timedelta(days=14 + rules.actions.sustainment_after_days
-                                                 + 2),
-                     note="Two weeks were too few to tell; by the still-in-place check "
-                          "family-note mismatches had fallen well below the twelve weeks "
-                          "before, and the check (not staff vigilance) now catches them.",
-                     measure=_MeasureSpec(("medication_discrepancy",), "all",
-                                          capture=(("source_of_discrepancy",
-                                                    FAMILY_NOTE_SOURCE),))),
-            c.action("Office updates the care record the same day a family note changes a "
-                     "medicine",
-                     "Families send changes to the office; the office updates the record and "
-                     "tells every worker on the run the same day.",
-                     "standard_communication", Role.CLINICAL.value, created=created,
-                     deadline=go_live + timedelta(days=7), review=go_live + timedelta(days=21),
-                     status=S.VERIFIED_EFFECTIVE,
-                     checks=("Families told where to send changes",
-                             "Same-day update logged for a month"),
-                     go_live=go_live + timedelta(days=3), window=14,
-                     verdict=go_live + timedelta(days=20),
-                     note="Audit: 23 of 24 changes in the record the same day."),
-        ]))
-
-    # a. The late-start cluster in the North: a coverage lock.
+def calendar(now: datetime, months: int, rules: Settings) -> Calendar:
+    """The plans' calendar, with the stories' dates as anchors."""
+    c = Calendar(now, rules.zone, rules)
     cluster_start, cluster_end = late_start_cluster_window(now, months)
-    created = c.local_day(cluster_start) + timedelta(days=15)
-    go_live = c.local_day(cluster_end) + timedelta(days=14)
-    n_late = _planted_count("late_cluster", reports, months)
-    plans.append(_plan(
-        c, "late_cluster", "Late shift starts in the North: coverage lock",
-        "A cluster of late shift starts across the North region's services: last-minute rota "
-        "changes and unclear handover on who confirmed cover (weekly cluster review, barrier "
-        "review with supervisors and schedulers).",
-        created=created, created_by=Role.QUALITY.value, source="cluster",
-        planted="late_cluster", cluster_region=LATE_START_REGION,
-        link_from=cluster_start - timedelta(days=1), link_until=c.at(created), link_cap=30,
-        link_share=min(1.0, 24 / max(1, 0.6 * n_late)),
-        outcome="Coverage lock live and verified effective; late starts back to background.",
-        validate_with=0, close_with=0, actions=[
-            c.action("Coverage lock: rota closes 48 h before the shift; exceptions need "
-                     "supervisor sign-off",
-                     "The rota cannot change within 48 hours of a shift unless a supervisor "
-                     "signs off the exception and names who confirmed cover.",
-                     "forcing_function", Role.OPERATIONS.value, created=created,
-                     deadline=go_live, review=go_live + timedelta(days=14),
-                     status=S.VERIFIED_EFFECTIVE,
-                     checks=("Rota system locks changes inside 48 hours",
-                             "Exception pathway agreed with the supervisors",
-                             "Schedulers briefed"),
-                     # A background of about one a fortnight: two weeks cannot tell (issue
-                     # 17), the still-in-place check's look at every week since go-live can.
-                     go_live=go_live, window=14,
-                     verdict=go_live + timedelta(days=14 + rules.actions.sustainment_after_days
-                                                 + 3),
-                     note="No late-start cluster since the lock; coverage confirmed on 96% of "
-                          "shifts in the eight weeks since go-live.",
-                     measure=_MeasureSpec(("late_shift_start",), "north")),
-            c.action("Handover names who confirmed cover for each shift",
-                     "The shift lead names who confirmed cover for the next shift at every "
-                     "handover.", "standard_communication", Role.QUALITY.value,
-                     created=created, deadline=go_live - timedelta(days=3),
-                     review=go_live + timedelta(days=14), status=S.VERIFIED_EFFECTIVE,
-                     checks=("Handover sheet has a 'cover confirmed by' line",),
-                     go_live=go_live - timedelta(days=4), window=14,
-                     verdict=go_live + timedelta(days=17),
-                     note="Spot checks: the line filled in on 28 of 30 handovers."),
-        ]))
+    c.anchors.update(control_go_live=c.local_day(medication_control_go_live(now, months)),
+                     cluster_start=c.local_day(cluster_start),
+                     cluster_end=c.local_day(cluster_end))
+    return c
 
-    # b. The bathroom doorway: a memo that did not work, then a designed check.
-    n_bathroom = _planted_count("bathroom", reports, months)
-    memo_created = c.day(130)
-    memo_live = c.day(120)
-    plans.append(_plan(
-        c, "bathroom_memo", "Near falls at the Maple House bathroom doorway",
-        "Repeated near falls at the bathroom doorway, most with the same person; staff steady "
-        "them each time.", created=memo_created, created_by="supervisor", planted="bathroom",
-        link_from=c.at(memo_created) - timedelta(weeks=16), link_until=c.at(memo_created),
-        link_cap=8, link_share=min(1.0, 6 / max(1, 0.2 * n_bathroom)),
-        outcome="Memo issued; the doorway stays on the repeat-theme watch list.",
-        validate_with=0, close_after=c.at(memo_live + timedelta(days=10)), actions=[
-            c.action("Memo: keep the walker within reach at the bathroom door",
-                     "A memo to every shift: park the walker by the door before the bathroom "
-                     "routine.", "policy_memo", "supervisor", created=memo_created,
-                     deadline=memo_live, review=memo_live + timedelta(days=28),
-                     status=S.NOT_EFFECTIVE, checks=("Memo read and signed by every shift",),
-                     go_live=memo_live, window=28, verdict=memo_live + timedelta(days=31),
-                     note="Near falls at the doorway carried on after the memo: it relies on "
-                          "memory. A stronger control is needed.",
-                     measure=_MeasureSpec(("transfer_near_fall",), "linked",
-                                          location=BATHROOM_LOCATION, target=0.0)),
-        ]))
-    check_created = c.day(35)
-    check_live = c.day(10)
-    plans.append(_plan(
-        c, "bathroom_check", "Bathroom doorway: pre-transfer equipment check",
-        "The memo did not stop the near falls at the bathroom doorway: equipment positioning "
-        "varies with who sets up the routine, and the space is tight.",
-        created=check_created, created_by=Role.QUALITY.value, planted="bathroom",
-        link_from=c.at(memo_created), link_until=c.at(check_created), link_cap=8,
-        link_share=min(1.0, 6 / max(1, 0.17 * n_bathroom)),
-        outcome="Pre-transfer equipment check verified.", validate_with=0, close_with=0,
-        actions=[
-            c.action("Pre-transfer equipment check at the bathroom door",
-                     "Before every bathroom transfer: walker by the door, floor dry, mat flat, "
-                     "grab rail free. A card at the door lists the four checks.",
-                     "checklist", "supervisor", created=check_created,
-                     deadline=check_live, review=check_live + timedelta(days=14),
-                     status=S.IN_TEST,
-                     checks=("Check card fixed at the bathroom door",
-                             "Every shift shown the check", "Two routines observed"),
-                     done=2, go_live=check_live, window=14,
-                     measure=_MeasureSpec(("transfer_near_fall",), "linked",
-                                          location=BATHROOM_LOCATION, per="100_shifts")),
-            c.action("Refresher training on safe transfers",
-                     "A refresher on safe transfers for the Maple House team.", "training",
-                     "supervisor", created=check_created, deadline=c.day(-4),
-                     review=c.day(-10), status=S.IN_PROGRESS,
-                     checks=("Session booked", "Attendance recorded"), done=1),
-            c.action("Walker parking spot marked by the bathroom door",
-                     "A floor marking and a wall hook at the door, so the walker has one "
-                     "place.", "physical_change", "supervisor", created=check_created,
-                     deadline=c.day(-21), review=c.day(-28), status=S.PLANNED,
-                     checks=("Maintenance request raised", "Marking in place")),
-        ]))
 
-    plans.extend(_other_plans(c, reports))
-    kept = [p for p in plans if p is not None and p.link_until > start]
-    kept.extend(p for p in _routine_plans(c, reports, months, start, len(kept))
+def demo_plans(now: datetime, *, months: int, reports: int,
+               rules: Settings) -> tuple[PlanSpec, ...]:
+    """The action plans of the demo, dated from `now`: the stories' plans, then the ranked
+    others (eight at 2,500 reports, 3 to 14 by size), then routine plans for large demos."""
+    c = calendar(now, months, rules)
+    start, _end = demo_window(now, months)
+    counts = {story: planted_count(story, reports, months)
+              for story in ("doorway_falls", "family_notes", "late_start_cluster")}
+    wanted = max(3, min(14, round(8 + 2 * math.log2(max(reports, 1) / DEFAULT_REPORTS))))
+    ranked = sorted((p for p in _DATA.plans if p.rank is not None), key=lambda p: p.rank or 0)
+    chosen = [p for p in _DATA.plans if p.rank is None] + ranked[:wanted]
+    made = [make_plan(p, c, counts) for p in chosen]
+    kept = [p for p in made if p is not None and p.link_until > start]
+    kept.extend(p for p in routine_plans(c, reports, months, start, len(kept))
                 if p is not None and p.link_until > start)
     return tuple(kept)
+
+
+# -- routine plans ----------------------------------------------------------------------------
+
+def _pairs(reports: int) -> tuple[list[tuple[ServiceSpec, str]], list[float]]:
+    """Every (service, type) with routine controls, weighted as its reports are."""
+    keys = [k for k, t in _DATA.types.items() if t.routine_plans and k in PROFILES]
+    pairs = [(service, key) for service in SERVICES for key in keys]
+    totals = {key: sum(s.volume * PROFILES[key].kinds.get(s.kind, 1.0) for s in SERVICES)
+              for key in keys}
+    return pairs, [PROFILES[key].share * s.volume * PROFILES[key].kinds.get(s.kind, 1.0)
+                   / totals[key] for s, key in pairs]
+
+
+def _fate(rng: random.Random, c: Calendar, fate: float, created: date, go_live: date,
+          verdict: date) -> tuple[ActionStatus, str, date | None, date, date]:
+    """How a routine plan turned out: old ones verified, stopped or not effective; recent
+    ones in progress (some overdue by now); a few went live late."""
+    if fate < 0.72:
+        return ActionStatus.VERIFIED_EFFECTIVE, _TEXTS["verified"], None, go_live, verdict
+    if fate < 0.82:
+        return ActionStatus.NOT_EFFECTIVE, _TEXTS["not_effective"], None, go_live, verdict
+    if fate < 0.87:
+        stopped = created + timedelta(days=rng.randint(10, 40))
+        return ActionStatus.STOPPED, "", stopped, go_live, verdict
+    if (c.today - created).days < 120:  # stuck: overdue by now, most of them
+        return ActionStatus.IN_PROGRESS, "", None, go_live, verdict
+    go_live += timedelta(days=rng.randint(30, 60))  # stuck for a while, then done late
+    verdict += timedelta(days=rng.randint(30, 60))
+    return ActionStatus.VERIFIED_EFFECTIVE, _TEXTS["went_live_late"], None, go_live, verdict
+
+
+def _routine_actions(rng: random.Random, c: Calendar, control: Control,
+                     created: date) -> tuple[list[ActionSpec | None], float, str]:
+    """The plan's control, and now and then a companion (a briefing, a reminder, a sign);
+    how it turned out, and who owns it."""
+    fate = rng.random()
+    go_live = created + timedelta(days=rng.randint(7, 28))
+    test_days = rng.choice((14, 21, 28))
+    verdict = go_live + timedelta(days=test_days + rng.randint(1, 6))
+    owner = "supervisor" if rng.random() < 0.8 else Role.QUALITY.value
+    status, note, stopped, go_live, verdict = _fate(rng, c, fate, created, go_live, verdict)
+    deadline = go_live if status is not ActionStatus.IN_PROGRESS else \
+        created + timedelta(days=rng.randint(14, 45))
+    actions = [c.action(
+        control.title, control.description, control.kind, owner, created=created,
+        deadline=deadline, review=deadline + timedelta(days=test_days), status=status,
+        checks=tuple(control.checks), done=1 if status is ActionStatus.IN_PROGRESS else None,
+        go_live=go_live, window=test_days, verdict=verdict, note=note, stopped=stopped,
+        reason=_TEXTS["superseded"])]
+    if rng.random() < 0.45:
+        companion = _AFTER.routine_companions[int(rng.random() * len(_AFTER.routine_companions))]
+        live = go_live + timedelta(days=3)
+        actions.append(c.action(
+            companion["title"], companion["description"], companion["kind"], "supervisor",
+            created=created, deadline=live, review=live + timedelta(days=14),
+            status=ActionStatus.VERIFIED_EFFECTIVE if status is not ActionStatus.IN_PROGRESS
+            else ActionStatus.IN_PROGRESS, checks=(_TEXTS["companion_checks"],), go_live=live,
+            window=14, verdict=live + timedelta(days=16), note=_TEXTS["companion_verified"]))
+    return actions, fate, owner
+
+
+def routine_plans(c: Calendar, reports: int, months: int, start: datetime, existing: int,
+                  ) -> list[PlanSpec | None]:
+    """Plans about one type of near miss at one service, each linking a few of the reports
+    before it; how many follows the demo's size, spread over services and types as the
+    reports are, in windows that do not overlap."""
+    wanted = reports // _PER_PLAN - existing
+    if wanted <= 0:
+        return []
+    rng = random.Random(f"demo-routine-plans-{reports}-{months}")
+    first = c.local_day(start) + timedelta(days=42)
+    span = (c.today - timedelta(days=2) - first).days
+    if span < 14:
+        return []
+    pairs, weights = _pairs(reports)
+    per_day = reports / max(1, (c.today - c.local_day(start)).days)
+    plans: list[PlanSpec | None] = []
+    for (service, key), count, weight in zip(pairs, allocate(wanted, weights, rng), weights,
+                                             strict=True):
+        routine = _DATA.types[key].routine_plans
+        assert routine is not None
+        gap = span / max(1, count)
+        window = max(7, min(56, round(gap)))
+        expected = max(1.0, window * per_day * weight * 0.9)  # the reviewed share links
+        previous: date | None = None
+        for n in range(count):
+            created = first + timedelta(days=int(gap * (n + rng.random())))  # in its slot
+            link_from = c.at(max(previous or created - timedelta(days=window),
+                                 created - timedelta(days=window)), 0)
+            previous = created
+            control = routine.controls[int(rng.random() * len(routine.controls))]
+            actions, fate, owner = _routine_actions(rng, c, control, created)
+            plans.append(build_plan(
+                c, f"routine_{service.name}_{key}_{n}", f"{control.title} ({service.name})",
+                routine.theme, created=created, created_by=owner, type_key=key,
+                services=(service.name,), link_from=link_from, link_until=c.at(created, 0),
+                link_cap=_LINK_CAP, link_share=min(1.0, 1.5 * _LINK_CAP / expected),
+                outcome=(_TEXTS["outcome_verified"] if fate < 0.72 else
+                         _TEXTS["outcome_not_effective"] if fate < 0.82 else
+                         _TEXTS["superseded"]),
+                validate_with=0, close_with=0, actions=actions))
+    return plans

@@ -8,7 +8,7 @@ from typing import Any
 
 
 @dataclass
-class _Slot:
+class Slot:
     """Where a report's id arrives once it is stored (triage records point at earlier ones)."""
 
     seq: int  # its place in the generated sequence: what makes two runs compare equal
@@ -37,9 +37,9 @@ class DemoRecord:
     """One demo near miss with everything that happened to it up to `now`."""
 
     report: dict[str, Any]  # a near_miss_reports row (the reference is added when stored)
-    slot: _Slot
+    slot: Slot
     triage: dict[str, Any] | None = None  # a triage_records row without report_id
-    related: tuple[_Slot, ...] = ()  # earlier reports the triager linked
+    related: tuple[Slot, ...] = ()  # earlier reports the triager linked
     transitions: list[dict[str, Any]] = field(default_factory=list)  # without report_id
     escalations: list[DemoEscalation] = field(default_factory=list)
     review: dict[str, Any] | None = None  # a reviews row without report_id

@@ -1,4 +1,11 @@
-"""After triage: review, gates, validation evidence and closure."""
+"""After triage: review, gates, validation evidence and closure, and which reports the
+action plans link.
+
+Old reports are closed with every gate checked and every validation item evidenced; recent
+ones sit in review or validation; reports a plan links wait in "actions" until its control goes
+live, then validate and close once it is verified. How soon each step comes is in
+provider.yaml (`habits.review`); what reviewers write is in each type's `review`.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +15,40 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import combinations
 from typing import Any
 
 from core.auth.roles import Role
 from core.clock import to_local
 from core.config import Settings
-from core.taxonomy.schema import NearMissTypeSpec, TaxonomySpec
-from ops.demo.generator import DemoPlaces, DemoService, _cum
-from ops.demo.plan_specs import _PlanSpec
-from ops.demo.profiles import _CHANCE, _DESIGNED, _PRONOUN_WORDS, _iso
+from core.taxonomy.schema import TaxonomySpec
+from ops.demo.data import demo_data
+from ops.demo.places import DemoPlaces, DemoService
+from ops.demo.plan_specs import PlanSpec
+from ops.demo.profiles import CHANCE, DESIGNED, iso
 from ops.demo.records import DemoRecord
-from ops.demo.review_text import (
-    _CHOICE_WEIGHTS,
-    _CHOICE_WHEN_DONE,
-    _COMMUNICATIONS,
-    _CONTROLS,
-    _DATETIME_MINUTES,
-    _EVIDENCE_NOTES,
-    _FACTORS,
-    _FINDINGS,
-    _GATE_NOTES,
-    _LEAD_REVIEWS,
-    _NOT_APPLICABLE,
-    _NOT_APPLICABLE_TEXTS,
-    _OUTCOME_TAILS,
-    _OUTCOMES,
-    _PLANTED_FINDINGS,
-    _QUALITY_CLOSES,
-    _QUALITY_REVIEWS,
-    _RECLASSIFIED,
-    _RELIABLE,
-    _REVIEW_HOURS,
-    _REVIEW_TEXT,
-    _STALLED_IN_REVIEW,
-    _STALLED_VALIDATING,
-    _START_HOURS,
-    _VALIDATE_HOURS,
-    _WHAT_STOPPED_HARM,
-    _WORK_AGAIN,
-    _WORK_AGAIN_NOTES,
-    _span,
-)
-from ops.demo.writers import _prompt_time
+from ops.demo.review_kit import RELIABLE, WORK_AGAIN, Kit, by_pronoun, make_kit
+from ops.demo.writers import prompt_time
+
+_DATA = demo_data()
+_HABITS = _DATA.provider.habits.review
+_AFTER = _DATA.everyday.after_filing
+_NOT_APPLICABLE_TEXTS = by_pronoun(_AFTER.not_applicable_notes)
+
+
+def _span(rng: random.Random, bounds: tuple[float, float]) -> timedelta:
+    """Hours between `bounds`, most near the low end, to the whole second."""
+    low, high = bounds
+    return timedelta(seconds=int(3600 * (low + (high - low) * rng.random() ** 1.6)))
 
 
 def _first_sentence(text: str, limit: int) -> str:
     end = min((i for i in (text.find(". "), text.find("; ")) if i > 0), default=len(text))
     return text[:min(end + 1, limit)].strip().rstrip(";")
+
+
+def _seconds(span: timedelta, share: float) -> timedelta:
+    """A share of a span, to the whole second (stored times carry no microseconds)."""
+    return timedelta(seconds=int(span.total_seconds() * share))
 
 
 @dataclass(frozen=True)
@@ -70,117 +63,20 @@ class _Timeline:
     stall: str | None = None  # "in_review" or "validating"
 
 
-_PRONOUN_KEYS = ("he", "she", "they")
-
-
-def _by_pronoun(pool: Sequence[str], **extra: str) -> dict[str, tuple[str, ...]]:
-    """Each text of a pool written out once for each pronoun (the generator only picks)."""
-    return {key: tuple(text.format(**_PRONOUN_WORDS[key], **extra) for text in pool)
-            for key in _PRONOUN_KEYS}
-
-
-def _literal(text: str) -> str:
-    """A label kept as it is when the pool it joins is formatted."""
-    return text.replace("{", "{{").replace("}", "}}")
-
-
-def _seconds(span: timedelta, share: float) -> timedelta:
-    """A share of a span, to the whole second (stored times carry no microseconds)."""
-    return timedelta(seconds=int(span.total_seconds() * share))
-
-
-@dataclass(frozen=True)
-class _Kit:
-    """What the workflow writes for one near-miss type, prepared once."""
-
-    fields: tuple[tuple[str, str, Any], ...]  # (key, how the value is made, its data)
-    gates: tuple[tuple[str, bool, dict[str, tuple[str, ...]]], ...]  # key, may be n/a, notes
-    items: tuple[tuple[str, dict[str, tuple[str, ...]]], ...]  # validation item key, notes
-    factors: tuple[tuple[str, ...], ...]  # contributing factor sets to pick from
-    stopped: dict[str, dict[str, tuple[str, ...]]]  # what stopped harm, by barrier class
-    findings: dict[str, tuple[str, ...]]
-    outcome: str
-    communications: dict[str, tuple[str, dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]]
-
-
-def _kit(spec: NearMissTypeSpec, factors: Sequence[str], limits: Any) -> _Kit:
-    fields: list[tuple[str, str, Any]] = []
-    for wanted in spec.fields:
-        if wanted.source is not None:
-            continue
-        key = (spec.key, wanted.key)
-        if wanted.kind == "choice":
-            weights = _CHOICE_WEIGHTS.get(key, {})
-            choice = (wanted.options, _cum([weights.get(o, 1.0) for o in wanted.options]))
-            settled = tuple(o for o in _CHOICE_WHEN_DONE.get(key, ()) if o in wanted.options)
-            fields.append((wanted.key, "choice", (choice, settled)))
-        elif wanted.kind == "yes_no":
-            fields.append((wanted.key, "external" if wanted.key == "external_report" else "yes",
-                           None))
-        elif wanted.kind == "number":
-            fields.append((wanted.key, "number", None))
-        elif wanted.kind == "datetime":
-            how = ("prompt" if wanted.key == "medication_prompt_time" else "quarter"
-                   if wanted.key in ("scheduled_visit_time", "scheduled_start") else "after")
-            fields.append((wanted.key, how, _DATETIME_MINUTES.get(wanted.key, (0, 60))))
-        else:
-            limit = limits.short_text_max_chars if wanted.kind == "text" \
-                else limits.description_max_chars
-            pool = _REVIEW_TEXT.get(key)
-            if pool:
-                fields.append((wanted.key, "pool", {k: tuple(t[:limit] for t in v)
-                                                    for k, v in _by_pronoun(pool).items()}))
-            else:
-                fields.append((wanted.key, "sentence", limit))
-    control = _CONTROLS.get(spec.key, "designed check")
-    findings = {f"{planted}:{after}": pool
-                for (planted, after), pool in _PLANTED_FINDINGS.items()}
-    likely = tuple(k for k in _FACTORS.get(spec.key, ()) if k in factors)[:3] \
-        or tuple(factors[:3])
-    # One, two or (now and then) three of the likeliest factors.
-    sets = [(k,) for k in likely] * 3 + [tuple(sorted(pair)) for pair in combinations(likely, 2)] \
-        * 7 + [tuple(sorted(likely))] * 4
-    communications = {}
-    for gate in spec.gates:
-        found = _COMMUNICATIONS.get(gate.key)
-        if found is not None:
-            audience, told, not_told = found
-            communications[gate.key] = (audience, _by_pronoun((told,)), _by_pronoun((not_told,)))
-    return _Kit(
-        tuple(fields),
-        tuple((g.key, g.may_be_not_applicable,
-               _by_pronoun(_GATE_NOTES.get(g.key, (f"Done: {_literal(g.label)}.",))))
-              for g in spec.gates),
-        tuple((v.key, _by_pronoun(_EVIDENCE_NOTES.get(v.key, (f"Seen and recorded: "
-                                                                f"{_literal(v.label)}.",))))
-              for v in spec.validation),
-        tuple(sets),
-        {barrier: _by_pronoun(pool, control=control)
-         for barrier, pool in _WHAT_STOPPED_HARM.items()},
-        {"": _by_pronoun(_FINDINGS.get(spec.key, ("Reviewed with the team; see the gates.",))),
-         **{key: _by_pronoun(pool) for key, pool in findings.items()}},
-        _OUTCOMES.get(spec.key, "Every validation item has evidence."),
-        communications)
-
-
-class _Workflow:
+class Workflow:
     """Review, gates, validation evidence and closure after triage, and which reports the
     action plans link (its own seeded Random: the triage history a seed gives stays the same).
-
-    Old reports are closed with every gate checked and every validation item evidenced; recent
-    ones sit in review or validation; reports a plan links wait in "actions" until its control
-    goes live, then validate and close once it is verified (see `_demo_plans`). Written for
-    speed: texts are prepared per type and pronoun, times are whole seconds.
+    Written for speed: texts are prepared per type and pronoun, times are whole seconds.
     """
 
     def __init__(self, places: DemoPlaces, taxonomy: TaxonomySpec, *, seed: int,
-                 now: datetime, rules: Settings, plans: Sequence[_PlanSpec]):
+                 now: datetime, rules: Settings, plans: Sequence[PlanSpec]):
         self.rng = random.Random(f"demo-workflow-{seed}")
         self.now, self.rules = now, rules
         self.zone = rules.zone
         self.offset = to_local(now, rules.zone) - now  # for office hours, near enough
         factors = [f.key for f in taxonomy.contributing_factors]
-        self.kits = {t.key: _kit(t, factors, rules.report) for t in taxonomy.types}
+        self.kits = {t.key: make_kit(t, factors, rules.report) for t in taxonomy.types}
         self.pronouns = {p.id: p.spec.pronoun for s in places.services for p in s.people}
         self.service_names = {s.id: s.spec.name for s in places.services}
         self.leads = places.leads
@@ -188,7 +84,7 @@ class _Workflow:
         # Routine plans (one type at one service, windows that do not overlap) are found by
         # (type, service) and date; a million reports cannot each scan thousands of plans.
         self.plans = tuple(p for p in plans if not p.key.startswith("routine_"))
-        self.routine: dict[tuple[str, str], tuple[list[datetime], list[_PlanSpec]]] = {}
+        self.routine: dict[tuple[str, str], tuple[list[datetime], list[PlanSpec]]] = {}
         for plan in sorted((p for p in plans if p.key.startswith("routine_")),
                            key=lambda p: p.link_from):
             assert plan.type_key is not None and len(plan.services) == 1
@@ -209,7 +105,7 @@ class _Workflow:
         return at + timedelta(seconds=int(wait * 3600))
 
     def plan_for(self, row: dict[str, Any], planted: str | None,
-                 triaged: datetime) -> _PlanSpec | None:
+                 triaged: datetime) -> PlanSpec | None:
         """The action plan that links this report, if any (each plan links a few)."""
         if triaged > self.now - timedelta(hours=3):
             return None
@@ -239,18 +135,18 @@ class _Workflow:
                     return plan
         return None
 
-    def timeline(self, level: str, triaged: datetime, plan: _PlanSpec | None) -> _Timeline:
+    def timeline(self, level: str, triaged: datetime, plan: PlanSpec | None) -> _Timeline:
         r, now = self.rng, self.now
-        started = self.daytime(triaged + _span(r, _START_HOURS[level]))
-        finished = self.daytime(started + _span(r, _REVIEW_HOURS[level]))
+        started = self.daytime(triaged + _span(r, _HABITS.start_hours[level]))
+        finished = self.daytime(started + _span(r, _HABITS.review_hours[level]))
         if plan is None:
             chance = r.random()
-            if chance < _STALLED_IN_REVIEW:
+            if chance < _HABITS.stalled_in_review:
                 return _Timeline(started, None, None, None, "in_review")
-            if chance < _STALLED_IN_REVIEW + _STALLED_VALIDATING:
+            if chance < _HABITS.stalled_in_review + _HABITS.stalled_validating:
                 return _Timeline(started, finished, finished, None, "validating")
             return _Timeline(started, finished, finished,
-                             self.daytime(finished + _span(r, _VALIDATE_HOURS[level])))
+                             self.daytime(finished + _span(r, _HABITS.validate_hours[level])))
         # Linked to a plan: the review is done by soon after the plan links it; the report
         # validates once the plan's control is live and closes once it is verified.
         latest = min(plan.created_at + timedelta(seconds=r.randint(2 * 3600, 48 * 3600)),
@@ -272,10 +168,10 @@ class _Workflow:
         """A lead for reports routed to them, else a supervisor of the service (or quality)."""
         r = self.rng
         leads = self.leads.get(route, ())
-        if leads and r.random() < _LEAD_REVIEWS.get(route, 0.0):
+        if leads and r.random() < _HABITS.by_lead.get(route, 0.0):
             return leads[0]
         supervisors = service.supervisors
-        if supervisors and (not self.quality or r.random() >= _QUALITY_REVIEWS):
+        if supervisors and (not self.quality or r.random() >= _HABITS.by_quality_lead):
             return supervisors[int(r.random() * len(supervisors))]
         return self.quality[0] if self.quality else (leads[0] if leads else None)
 
@@ -295,7 +191,8 @@ class _Workflow:
         started = times.started
         if started > now:
             return  # still waiting for its review: the board's "Triaged" column
-        closer = self.quality[0] if self.quality and r.random() < _QUALITY_CLOSES else reviewer
+        closer = self.quality[0] if self.quality and \
+            r.random() < _HABITS.closed_by_quality_lead else reviewer
         record.plan = plan.key if plan is not None else None
         finished = times.finished
         done = finished is not None and finished <= now
@@ -346,11 +243,9 @@ class _Workflow:
             record.evidence = self.evidence(kit, validating, end, reviewer, closer, pronoun,
                                             keep_open=0 if times.closed else 1)
 
-    def review(self, kit: _Kit, row: dict[str, Any], triage: dict[str, Any],
-               planted: str | None, reviewer: int, times: _Timeline, progress: float,
-               pronoun: str, closer: int | None, plan: _PlanSpec | None) -> dict[str, Any]:
-        """A reviews row (without report_id): the type's fields and the leaders' questions;
-        `closer` when it is closed."""
+    def field_values(self, kit: Kit, row: dict[str, Any], triage: dict[str, Any],
+                     progress: float, pronoun: str) -> dict[str, Any]:
+        """The type's review fields, as far as the review has got (capture fields first)."""
         r = self.rng
         rand = r.random
         done = progress >= 1.0
@@ -382,53 +277,72 @@ class _Workflow:
                 if local is None:
                     local = to_local(row["occurred_at"], self.zone).replace(second=0)
                 if how == "prompt":
-                    values[key] = _iso(_prompt_time(local))
+                    values[key] = iso(prompt_time(local))
                 elif how == "quarter":
-                    values[key] = _iso(local.replace(minute=local.minute // 15 * 15))
+                    values[key] = iso(local.replace(minute=local.minute // 15 * 15))
                 else:
-                    values[key] = _iso(local + timedelta(minutes=r.randint(*data)))
-        barrier = row["barrier"]
-        reliable = would = note = findings = stopped = None
-        factors: list[str] = []
-        barrier_class = barrier  # the review starts from what the reporter said
-        if done or rand() < progress - 0.2:
-            if rand() < 0.1:
-                barrier_class = _RECLASSIFIED.get(barrier, barrier)
-            answers, cum = _RELIABLE.get(barrier_class, _RELIABLE[_CHANCE])
-            reliable = answers[bisect(cum, rand())] if len(answers) > 1 else answers[0]
-            answers, cum = _WORK_AGAIN.get(barrier_class, _WORK_AGAIN[_CHANCE])
-            would = answers[bisect(cum, rand())] if len(answers) > 1 else answers[0]
-            if rand() < 0.3:
-                notes = _WORK_AGAIN_NOTES[would]
-                note = notes[int(rand() * len(notes))]
-            pool = (kit.stopped.get(barrier_class) or kit.stopped[_CHANCE])[pronoun]
-            stopped = pool[int(rand() * len(pool))]
-            if kit.factors:
-                factors = list(kit.factors[int(rand() * len(kit.factors))])
-            if done or rand() < progress:
-                after = planted == "family_note" and barrier == _DESIGNED
-                pool = (kit.findings.get(f"{planted}:{after}") or kit.findings[""])[pronoun]
-                findings = pool[int(rand() * len(pool))]
+                    values[key] = iso(local + timedelta(minutes=r.randint(*data)))
+        return values
+
+    def answers(self, kit: Kit, barrier: str, planted: str | None, progress: float,
+                pronoun: str) -> dict[str, Any]:
+        """The leaders' questions (what stopped harm, is the control reliable, would it work
+        again), the contributing factors and the findings, as far as the review has got."""
+        rand = self.rng.random
+        done = progress >= 1.0
+        found: dict[str, Any] = dict.fromkeys(
+            ("what_stopped_harm", "control_reliable", "would_work_again",
+             "would_work_again_note", "findings"))
+        found.update(contributing_factors=[], barrier_class=barrier)  # as the reporter said
+        if not (done or rand() < progress - 0.2):
+            return found
+        barrier_class = barrier
+        if rand() < 0.1:
+            barrier_class = _AFTER.reviewer_reclassifies.get(barrier, barrier)
+        answers, cum = RELIABLE.get(barrier_class, RELIABLE[CHANCE])
+        reliable = answers[bisect(cum, rand())] if len(answers) > 1 else answers[0]
+        answers, cum = WORK_AGAIN.get(barrier_class, WORK_AGAIN[CHANCE])
+        would = answers[bisect(cum, rand())] if len(answers) > 1 else answers[0]
+        found.update(barrier_class=barrier_class, control_reliable=reliable,
+                     would_work_again=would)
+        if rand() < 0.3:
+            notes = _AFTER.would_work_again_notes[would]
+            found["would_work_again_note"] = notes[int(rand() * len(notes))]
+        pool = (kit.stopped.get(barrier_class) or kit.stopped[CHANCE])[pronoun]
+        found["what_stopped_harm"] = pool[int(rand() * len(pool))]
+        if kit.factors:
+            found["contributing_factors"] = list(kit.factors[int(rand() * len(kit.factors))])
+        if done or rand() < progress:
+            after = planted == "family_notes" and barrier == DESIGNED
+            pool = (kit.findings.get(f"{planted}:{after}") or kit.findings[""])[pronoun]
+            found["findings"] = pool[int(rand() * len(pool))]
+        return found
+
+    def review(self, kit: Kit, row: dict[str, Any], triage: dict[str, Any],
+               planted: str | None, reviewer: int, times: _Timeline, progress: float,
+               pronoun: str, closer: int | None, plan: PlanSpec | None) -> dict[str, Any]:
+        """A reviews row (without report_id): the type's fields and the leaders' questions;
+        `closer` when it is closed."""
+        values = self.field_values(kit, row, triage, progress, pronoun)
+        found = self.answers(kit, row["barrier"], planted, progress, pronoun)
         outcome = None
         if closer is not None:
             if plan is not None:
                 outcome = f"Closed with the plan “{plan.title}” in place. {plan.outcome}".strip()
             else:
-                outcome = kit.outcome + _OUTCOME_TAILS.get(reliable or "", "")
+                outcome = kit.outcome + _AFTER.outcome_tails.get(
+                    found["control_reliable"] or "", "")
         started = times.started
-        updated = times.finished if done and times.finished else \
+        updated = times.finished if progress >= 1.0 and times.finished else \
             started + _seconds(self.now - started, 0.8)
         return {
-            "template_version": row["type_version"], "field_values": values,
-            "what_stopped_harm": stopped, "control_reliable": reliable, "would_work_again": would,
-            "would_work_again_note": note, "contributing_factors": factors,
-            "barrier_class": barrier_class, "findings": findings, "reviewer_id": reviewer,
-            "started_at": started, "updated_at": updated,
+            "template_version": row["type_version"], "field_values": values, **found,
+            "reviewer_id": reviewer, "started_at": started, "updated_at": updated,
             "closed_at": times.closed if closer is not None else None,
             "closed_by_id": closer, "outcome": outcome,
         }
 
-    def gates(self, kit: _Kit, start: datetime, end: datetime, reviewer: int,
+    def gates(self, kit: Kit, start: datetime, end: datetime, reviewer: int,
               service: DemoService, pronoun: str, *, stalled: bool) -> list[dict[str, Any]]:
         """The "cannot proceed without" items ticked one after another between `start` and
         `end` (a stalled review leaves one open)."""
@@ -447,7 +361,7 @@ class _Workflow:
             if index == left_open:
                 continue
             by = reviewer if rand() < 0.85 or not others else others[int(rand() * len(others))]
-            if may_be_not_applicable and rand() < _NOT_APPLICABLE:
+            if may_be_not_applicable and rand() < _HABITS.not_applicable:
                 state, pool = "not_applicable", _NOT_APPLICABLE_TEXTS[pronoun]
             else:
                 state, pool = "done", notes[pronoun]
@@ -455,7 +369,7 @@ class _Workflow:
                          "checked_by_id": by, "checked_at": at})
         return rows
 
-    def evidence(self, kit: _Kit, start: datetime, end: datetime, reviewer: int, closer: int,
+    def evidence(self, kit: Kit, start: datetime, end: datetime, reviewer: int, closer: int,
                  pronoun: str, keep_open: int) -> list[dict[str, Any]]:
         """Evidence for the validation items, recorded one after another from `start` to
         `end` (leaving the last `keep_open` for later)."""
@@ -475,7 +389,7 @@ class _Workflow:
                          "recorded_at": at})
         return rows
 
-    def communications(self, kit: _Kit, row: dict[str, Any], gates: list[dict[str, Any]],
+    def communications(self, kit: Kit, row: dict[str, Any], gates: list[dict[str, Any]],
                        start: datetime, reviewer: int, pronoun: str) -> list[dict[str, Any]]:
         """Now and then a decision about telling the family, representative or case manager,
         where a gate asks for one."""
