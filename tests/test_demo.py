@@ -234,8 +234,8 @@ def test_reports_are_complete_varied_and_valid_for_their_type(engine):
     def share(predicate) -> float:
         return sum(1 for r in reports if predicate(r)) / len(reports)
 
-    assert 0.01 <= share(lambda r: r["still_at_risk"]) <= 0.09
-    assert 0.08 <= share(lambda r: r["interface_flag"]) <= 0.25
+    assert 0.005 <= share(lambda r: r["still_at_risk"]) <= 0.05
+    assert 0.02 <= share(lambda r: r["interface_flag"]) <= 0.12
     assert 0.03 <= share(lambda r: r["reporter_id"] is None) <= 0.15
     assert 0.3 <= share(lambda r: r["capture_fields"]) <= 0.8
     assert len({r["reporter_id"] for r in reports} - {None}) >= 25
@@ -535,8 +535,7 @@ def test_the_board_shows_a_small_new_column_of_recent_reports(engine):
     assert any("escalation_overdue" in card.flags and "safeguarding" in card.flags
                for card in new)
     assert new[0].urgency == 0  # the overdue safeguarding concern leads the column
-    flags = {flag for status, cards in board.columns.items() if status is not ReportStatus.NEW
-             for card in cards for flag in card.flags}
+    flags = {flag for cards in board.columns.values() for card in cards for flag in card.flags}
     assert {"stop_the_line", "safeguarding", "repeat"} <= flags
 
 

@@ -299,6 +299,21 @@ class Pathway(Strict):
     notes: Texts
 
 
+class RecentCase(Strict):
+    """One case from the last day or two, written as the seed tells it, so the story is on
+    the page where a user would look for it when the demo opens."""
+
+    service: str
+    place: str
+    person: str | None = None
+    hours_ago: float = Field(gt=0, le=72)
+    what_stopped_it: Literal["staff_recovery", "designed_control", "person_or_family", "chance"]
+    still_at_risk: bool = False
+    description: str
+    capture: dict[str, Any] = {}
+    escalations: dict[str, Literal["waiting", "acknowledged", "decided"]] = {}
+
+
 class StoryFile(Strict):
     story: StoryHeader
     doorway_falls: DoorwayFalls | None = None
@@ -306,6 +321,7 @@ class StoryFile(Strict):
     late_start_cluster: LateStartCluster | None = None
     clinical_review_outcomes: Texts | None = None
     pathway: Pathway | None = None
+    recent_case: RecentCase | None = None
     near_miss_type: NearMissType
     plans: list[Plan] = []
 
@@ -473,6 +489,7 @@ class DemoData(BaseModel):
     late_start_cluster: LateStartCluster
     clinical_review_outcomes: Texts
     pathway: Pathway
+    recent_cases: dict[str, RecentCase]  # by near-miss type
 
 
 _PLANTED = ("doorway_falls", "family_notes", "late_start_cluster", "clinical_review_outcomes",
@@ -521,5 +538,6 @@ def demo_data(folder: Path = DATA_DIR) -> DemoData:
     keys = [p.key for p in plans]
     if len(set(keys)) != len(keys):
         raise ConfigFileError(folder, None, "plans", "two plans share a key")
+    recent = {s.near_miss_type.key: s.recent_case for s in stories.values() if s.recent_case}
     return DemoData(provider=provider, stories=stories, everyday=everyday, types=types,
-                    plans=plans, **_once(stories, folder))
+                    plans=plans, recent_cases=recent, **_once(stories, folder))

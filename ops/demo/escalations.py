@@ -31,10 +31,10 @@ class Escalations:
 
     def raise_one(self, kind: EscalationKind, reason: str, raised_at: datetime,
                   raised_by: int | None, service: DemoService, where: str, *, new: bool,
-                  waiting: bool, signals: list[str], external: bool,
-                  hold: bool = False) -> DemoEscalation:
-        """One escalation; `waiting`: nobody has acknowledged it; `hold`: acknowledged, not
-        decided yet."""
+                  signals: list[str], external: bool,
+                  state: str | None = None) -> DemoEscalation:
+        """One escalation, as far as `now` allows; `state` ("waiting", "acknowledged" or
+        "decided") says how far a planted one has got by now."""
         r, now = self.rng, self.now
         allowed = self.rules.escalation.acknowledge_within_minutes[kind.value]
         row: dict[str, Any] = {
@@ -50,16 +50,20 @@ class Escalations:
         acknowledged = raised_at + timedelta(
             minutes=allowed * (r.uniform(1.1, 3.0) if late else r.uniform(0.1, 0.95)))
         decided = acknowledged + timedelta(minutes=r.uniform(*_HABITS.decide_minutes[kind.value]))
+        if state in ("acknowledged", "decided"):  # by now, whatever the usual pace
+            acknowledged = min(acknowledged, raised_at + (now - raised_at) / 3)
+            decided = min(decided, raised_at + (now - raised_at) * 2 / 3)
         # A new report's recent escalation may still be waiting: the inbox has work in it.
-        waiting = waiting or (new and now - raised_at < timedelta(hours=_HABITS.may_wait_hours)
-                              and r.random() < _HABITS.waiting)
+        waiting = state == "waiting" or (
+            state is None and new and now - raised_at < timedelta(hours=_HABITS.may_wait_hours)
+            and r.random() < _HABITS.waiting)
         actor = None
         if recipients and not waiting and acknowledged <= now:
             actor = recipients[0] if kind is not EscalationKind.SUPERVISOR_ALERT \
                 else r.choice(recipients)
             row.update(acknowledged_at=acknowledged.replace(microsecond=0),
                        acknowledged_by_id=actor)
-            if decided <= now and not hold:
+            if decided <= now and state != "acknowledged":
                 row.update(decided_at=decided.replace(microsecond=0), decided_by_id=actor,
                            decision=self.decision(kind, acknowledged, decided, signals,
                                                   external))

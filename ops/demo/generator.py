@@ -22,6 +22,8 @@ from ops.demo.writers import WRITERS, still_at_risk_safeguards
 Hours = tuple[tuple[float, float, float], ...]
 _DATA = demo_data()
 _GENERIC_SAFEGUARDS = tuple(_DATA.everyday.after_filing.still_at_risk_safeguards)
+# A recent case keeps every capture field its story file gives.
+_RECENT_FIELDS = tuple({key for case in _DATA.recent_cases.values() for key in case.capture})
 
 
 @dataclass
@@ -76,9 +78,10 @@ def build_tables(places: DemoPlaces, taxonomy: TaxonomySpec) -> Tables:
 class Planted:
     """One report of a planted story: what is fixed about it."""
 
-    story: str  # "doorway_falls", "family_notes", "late_start_cluster", "overdue_concern"
+    story: str  # "doorway_falls", "family_notes", "late_start_cluster", "overdue_concern",
+    #             "recent_case"
     service_index: int
-    local: datetime | None = None  # a fixed local time ("overdue_concern")
+    local: datetime | None = None  # a fixed local time ("overdue_concern", "recent_case")
 
 
 @dataclass(frozen=True)
@@ -137,11 +140,20 @@ class Generator:
 
     # -- who and where ----------------------------------------------------------------------
 
-    def where(self, type_key: str, planted: Planted | None) -> _Where:
+    def where(self, type_key: str, planted: Planted | None,
+              service_index: int | None = None) -> _Where:
         """The service, place, person and daily rhythm of one near miss."""
         r, tables = self.rng, self.tables
-        index = planted.service_index if planted else pick(r, tables.service_cum[type_key])
+        index = planted.service_index if planted else service_index
+        if index is None:
+            index = pick(r, tables.service_cum[type_key])
         service = self.places.services[index]
+        if planted is not None and planted.story == "recent_case":
+            case = _DATA.recent_cases[type_key]
+            place = next((p for p in service.places if p.spec.name == case.place),
+                         service.places[0])
+            person = next((p for p in service.people if p.spec.ref == case.person), None)
+            return _Where(index, service, place, person, PROFILES[type_key].hours)
         if planted is not None and planted.story == "doorway_falls":
             doorway = _DATA.doorway_falls
             place = next(p for p in service.places if p.spec.name == doorway.place)
@@ -184,7 +196,7 @@ class Generator:
 
     # -- what ---------------------------------------------------------------------------------
 
-    def what_stopped_it(self, profile: TypeProfile, story: str | None,
+    def what_stopped_it(self, type_key: str, profile: TypeProfile, story: str | None,
                         after_control: bool) -> str:
         if story == "doorway_falls":
             return self.barrier(_DATA.doorway_falls.what_stopped_it.weights())
@@ -193,6 +205,8 @@ class Generator:
         if story == "family_notes":
             found = _DATA.family_notes.what_stopped_it
             return self.barrier((found.after if after_control else found.before).weights())
+        if story == "recent_case":
+            return _DATA.recent_cases[type_key].what_stopped_it
         return self.barrier(profile.barriers)
 
     def safeguards(self, type_key: str, scene: Scene) -> str | None:
@@ -204,6 +218,8 @@ class Generator:
     def flag(self, profile: TypeProfile, story: str | None) -> str | None:
         """The interface flag the reporter ticked, if any."""
         r = self.rng
+        if story == "recent_case":
+            return None  # as the seed tells it
         if story == "family_notes":
             chance, flags = _DATA.family_notes.interface_flag, {"medication_reconciliation": 1.0}
         else:
@@ -213,23 +229,37 @@ class Generator:
         usable = [(k, w) for k, w in flags.items() if k in self.flag_keys]
         return r.choices([k for k, _ in usable], [w for _, w in usable])[0] if usable else None
 
-    def row(self, type_key: str, day: date, planted: Planted | None = None) -> dict[str, Any]:
+    def words(self, type_key: str, scene: Scene,
+              story: str | None) -> tuple[str, dict[str, Any], bool]:
+        """The reporter's description and capture fields, and whether someone is still at
+        risk (a recent case is as its story file tells it)."""
+        description, capture = WRITERS[type_key](scene)
+        if story != "recent_case":
+            return description, capture, self.rng.random() < PROFILES[type_key].at_risk
+        case = _DATA.recent_cases[type_key]
+        words = scene.words()
+        capture.update({key: value.format(**words) if isinstance(value, str) else value
+                        for key, value in case.capture.items()})
+        return case.description.format(**words), capture, case.still_at_risk
+
+    def row(self, type_key: str, day: date, planted: Planted | None = None,
+            service_index: int | None = None) -> dict[str, Any]:
         """One near-miss report row (every column but the reference number)."""
         r, profile = self.rng, PROFILES[type_key]
         story = planted.story if planted else None
-        where = self.where(type_key, planted)
+        where = self.where(type_key, planted, service_index)
         local = planted.local if planted and planted.local else self.local_time(day, where.hours)
         occurred = to_utc(local, self.zone)
         after_control = story == "family_notes" and occurred >= self.go_live
-        barrier = self.what_stopped_it(profile, story, after_control)
+        barrier = self.what_stopped_it(type_key, profile, story, after_control)
         scene = Scene(r, where.place.spec, where.person.spec if where.person else None, local,
                       barrier, where.service.spec.kind, planted=story,
                       after_control=after_control)
-        description, capture = WRITERS[type_key](scene)
-        still_at_risk = r.random() < profile.at_risk
+        description, capture, still_at_risk = self.words(type_key, scene, story)
         safeguards = self.safeguards(type_key, scene) if still_at_risk else None
         flag = self.flag(profile, story)
         reporter = self.reporter(type_key, where, profile)
+        reported_soon = story in ("overdue_concern", "recent_case")
         return {
             "type_key": type_key,
             "type_version": self.places.type_versions[type_key],
@@ -237,7 +267,7 @@ class Generator:
             "occurred_at": occurred,
             # The overdue concern is reported at once, so its hour has run out by now.
             "reported_at": (occurred + timedelta(minutes=r.randint(10, 40))
-                            if story == "overdue_concern" else self.reported_at(occurred)),
+                            if reported_soon else self.reported_at(occurred)),
             "service_id": where.service.id,
             "location_id": where.place.id,
             "barrier": barrier,
@@ -250,7 +280,7 @@ class Generator:
                                else self.default_group.get(where.service.spec.kind)),
             "interface_flag": flag,
             "capture_fields": self.capture(type_key, capture,
-                                           keep_source=story == "family_notes"),
+                                           keep=story in ("family_notes", "recent_case")),
             "reporter_id": reporter.user_id if reporter else None,
             "status": ReportStatus.NEW.value,
             "source": DEMO_SOURCE,
@@ -258,11 +288,11 @@ class Generator:
             "version_id": 1,
         }
 
-    def capture(self, type_key: str, values: dict[str, Any], *,
-                keep_source: bool) -> dict[str, Any]:
-        """The optional quick-form fields a reporter filled in, valid for the live template."""
+    def capture(self, type_key: str, values: dict[str, Any], *, keep: bool) -> dict[str, Any]:
+        """The optional quick-form fields a reporter filled in, valid for the live template
+        (`keep`: a planted story's, with the field that marks it, or every field)."""
         r = self.rng
-        fill = keep_source or r.random() < PROFILES[type_key].capture
+        fill = keep or r.random() < PROFILES[type_key].capture
         spec = self.specs.get(type_key)
         if spec is None or not fill:
             return {}
@@ -270,7 +300,7 @@ class Generator:
         for wanted in spec.capture_fields:
             if wanted.key not in values:
                 continue
-            forced = keep_source and wanted.key == "source_of_discrepancy"
+            forced = keep and wanted.key in ("source_of_discrepancy", *_RECENT_FIELDS)
             if not forced and r.random() >= 0.8:
                 continue  # people skip some optional fields
             value = values[wanted.key]

@@ -126,6 +126,9 @@ class History:
         service = self.services[row["service_id"]]
         signals, external = self.signals(row, spec)
         triaged_at = None if planted == "overdue_concern" else self.triage_time(row)
+        if planted == "recent_case":  # triaged at once, as the story tells it
+            triaged_at = min(row["reported_at"] + timedelta(minutes=self.rng.uniform(15, 45)),
+                             self.now).replace(microsecond=0)
         if triaged_at is not None:
             triager = self.triager(service, self.route(row, spec, signals))
             if triager is not None:
@@ -141,18 +144,21 @@ class History:
         row = record.report
         where = f"{service.spec.name}, {self.places.get(row['location_id'], '?')}"
         new = row["status"] == ReportStatus.NEW.value
+        states = _DATA.recent_cases[spec.key].escalations if planted == "recent_case" else {}
         for need in needs_for_new_report(spec, still_at_risk=row["still_at_risk"],
                                          interface_flag=row["interface_flag"]):
-            waiting = planted == "overdue_concern" and need.kind is EscalationKind.SAFEGUARDING
+            state = states.get(need.kind.value)
+            if planted == "overdue_concern" and need.kind is EscalationKind.SAFEGUARDING:
+                state = "waiting"
             record.escalations.append(self.escalations.raise_one(
                 need.kind, need.reason, row["reported_at"], row["reporter_id"], service, where,
-                new=new, waiting=waiting, signals=signals, external=external))
+                new=new, signals=signals, external=external, state=state))
         if record.triage is not None and signals and not spec.safeguarding_signal:
             # The triage answer raised it (core.triage.service.triage_report).
             record.escalations.append(self.escalations.raise_one(
                 EscalationKind.SAFEGUARDING, _AFTER.safeguarding.reason_at_triage,
                 record.triage["triaged_at"], record.triage["triaged_by_id"], service, where,
-                new=False, waiting=False, signals=signals, external=external))
+                new=False, signals=signals, external=external))
 
     def signals(self, row: dict[str, Any], spec: NearMissTypeSpec) -> tuple[list[str], bool]:
         """The safeguarding signals the triager records, and whether it is reported outside."""

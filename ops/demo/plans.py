@@ -35,6 +35,8 @@ _AFTER = _DATA.everyday.after_filing
 _TEXTS = _AFTER.routine_texts
 _PER_PLAN = _DATA.provider.habits.plans.reports_per_routine_plan
 _LINK_CAP = _DATA.provider.habits.plans.routine_link_cap
+# How routine plans turn out: verified, not effective, stopped, else stuck (or done late).
+_VERIFIED, _NOT_EFFECTIVE, _STOPPED = 0.66, 0.8, 0.86
 
 
 def calendar(now: datetime, months: int, rules: Settings) -> Calendar:
@@ -81,11 +83,11 @@ def _fate(rng: random.Random, c: Calendar, fate: float, created: date, go_live: 
           verdict: date) -> tuple[ActionStatus, str, date | None, date, date]:
     """How a routine plan turned out: old ones verified, stopped or not effective; recent
     ones in progress (some overdue by now); a few went live late."""
-    if fate < 0.72:
+    if fate < _VERIFIED:
         return ActionStatus.VERIFIED_EFFECTIVE, _TEXTS["verified"], None, go_live, verdict
-    if fate < 0.82:
+    if fate < _NOT_EFFECTIVE:
         return ActionStatus.NOT_EFFECTIVE, _TEXTS["not_effective"], None, go_live, verdict
-    if fate < 0.87:
+    if fate < _STOPPED:
         stopped = created + timedelta(days=rng.randint(10, 40))
         return ActionStatus.STOPPED, "", stopped, go_live, verdict
     if (c.today - created).days < 120:  # stuck: overdue by now, most of them
@@ -161,8 +163,8 @@ def routine_plans(c: Calendar, reports: int, months: int, start: datetime, exist
                 routine.theme, created=created, created_by=owner, type_key=key,
                 services=(service.name,), link_from=link_from, link_until=c.at(created, 0),
                 link_cap=_LINK_CAP, link_share=min(1.0, 1.5 * _LINK_CAP / expected),
-                outcome=(_TEXTS["outcome_verified"] if fate < 0.72 else
-                         _TEXTS["outcome_not_effective"] if fate < 0.82 else
+                outcome=(_TEXTS["outcome_verified"] if fate < _VERIFIED else
+                         _TEXTS["outcome_not_effective"] if fate < _NOT_EFFECTIVE else
                          _TEXTS["superseded"]),
                 validate_with=0, close_with=0, actions=actions))
     return plans

@@ -114,14 +114,31 @@ def _family_notes(cal: _Calendar, total: int, now: datetime, months: int, zone: 
                             * noise(rng, 0.25) * cal.today_share(d) for d in cal.days], rng)
 
 
-def _background(cal: _Calendar, total: int, rng: random.Random) -> list[int]:
-    """Everyday reports by day: weekdays busier, a reporting culture that grows."""
+def _background(gen: Generator, cal: _Calendar, total: int,
+                rng: random.Random) -> dict[tuple[str, int], list[int]]:
+    """Everyday reports by type, service and day: weekdays busier, a reporting culture that
+    grows, day-to-day variation. Each type's reports at each service are spread over the days
+    evenly for their rate (not drawn at random), so chance alone never bunches them into what
+    the cluster rule would call a cluster: the clusters are the planted stories'."""
     reporting = _DATA.provider.reporting
     low, high = reporting.growth
     last = max(1, len(cal.days) - 1)
-    return allocate(total, [_WEEKDAY[d.weekday()] * (low + (high - low) * i / last)
-                            * cal.today_share(d) * noise(rng, reporting.day_to_day)
-                            for i, d in enumerate(cal.days)], rng)
+    base = [_WEEKDAY[d.weekday()] * (low + (high - low) * i / last) * cal.today_share(d)
+            for i, d in enumerate(cal.days)]
+    services = gen.places.services
+    series, weights = [], []
+    for key in gen.tables.types:
+        profile = PROFILES[key]
+        volumes = [s.spec.volume * profile.kinds.get(s.spec.kind, 1.0) for s in services]
+        for index, volume in enumerate(volumes):
+            series.append((key, index))
+            weights.append(profile.share * volume / sum(volumes))
+    counts: dict[tuple[str, int], list[int]] = {}
+    for found, count in zip(series, allocate(total, weights, rng), strict=True):
+        if count:
+            counts[found] = allocate(count, [b * noise(rng, reporting.day_to_day) for b in base],
+                                     rng)
+    return counts
 
 
 @dataclass
@@ -131,8 +148,9 @@ class _Plan:
     doorway: list[int]
     late: list[int]
     notes: list[int]
-    background: list[int]
+    background: dict[tuple[str, int], list[int]]  # by (type, service index)
     overdue: datetime | None  # the overdue concern's local time
+    recent: list[tuple[datetime, int, str]]  # (local time, service index, type) of recent cases
     maple: int
     north: list[int]
     north_cum: list[float]
@@ -157,11 +175,27 @@ def _plan(gen: Generator, cal: _Calendar, reports: int, months: int,
         "transfer_near_fall" in types else [0] * len(cal.days)
     late = _late_cluster(cal, n_late, now, months, zone, rng)
     notes = _family_notes(cal, n_med, now, months, zone, rng)
-    rest = reports - sum(late) - n_med - sum(doorway) - (overdue is not None)
+    recent = _recent_cases(gen, cal, reports, types)
+    rest = reports - sum(late) - n_med - sum(doorway) - (overdue is not None) - len(recent)
     profile = PROFILES["late_shift_start"]
-    return _Plan(doorway, late, notes, _background(cal, rest, rng), overdue, maple or 0, north,
+    return _Plan(doorway, late, notes, _background(gen, cal, rest, rng), overdue, recent,
+                 maple or 0, north,
                  cum([services[i].spec.volume * profile.kinds.get(services[i].spec.kind, 1.0)
                       for i in north]))
+
+
+def _recent_cases(gen: Generator, cal: _Calendar, reports: int,
+                  types: set[str]) -> list[tuple[datetime, int, str]]:
+    """The stories' recent cases that fit: a service of the demo, inside the demo's days."""
+    now_local = to_local(gen.now, gen.zone).replace(second=0, microsecond=0)
+    names = {s.spec.name: i for i, s in enumerate(gen.places.services)}
+    found = []
+    for key, case in _DATA.recent_cases.items():
+        local = now_local - timedelta(hours=case.hours_ago)
+        if key in types and case.service in names and reports >= 100 \
+                and local.date() >= cal.days[0]:
+            found.append((local, names[case.service], key))
+    return sorted(found)
 
 
 def _made_on(gen: Generator, plan: _Plan, index: int,
@@ -185,8 +219,13 @@ def _made_on(gen: Generator, plan: _Plan, index: int,
         service = pick(rng, tables.service_cum[concern])
         made.append((gen.row(concern, day, Planted("overdue_concern", service, plan.overdue)),
                      "overdue_concern"))
-    for _ in range(plan.background[index]):
-        made.append((gen.row(tables.types[pick(rng, tables.type_cum)], day), None))
+    for local, service, key in plan.recent:
+        if local.date() == day:
+            made.append((gen.row(key, day, Planted("recent_case", service, local)),
+                         "recent_case"))
+    for (key, service), counts in plan.background.items():
+        for _ in range(counts[index]):
+            made.append((gen.row(key, day, service_index=service), None))
     return made
 
 
