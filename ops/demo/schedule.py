@@ -134,12 +134,13 @@ def _background(gen: Generator, cal: _Calendar, total: int,
             series.append((key, index))
             weights.append(profile.share * volume / sum(volumes))
     counts: dict[tuple[str, int], list[int]] = {}
-    for found, count in zip(series, allocate(total, weights, rng), strict=True):
+    noisy: dict[str, list[float]] = {}  # one day-to-day variation per type
+    for (key, index), count in zip(series, allocate(total, weights, rng), strict=True):
         if count:
-            counts[found] = allocate(count, [b * noise(rng, reporting.day_to_day) for b in base],
-                                     rng)
+            if key not in noisy:
+                noisy[key] = [b * noise(rng, reporting.day_to_day) for b in base]
+            counts[key, index] = allocate(count, noisy[key], rng)
     return counts
-
 
 @dataclass
 class _Plan:
