@@ -1,4 +1,4 @@
-"""The demo data: a complete, consistent provider whose near misses hide three patterns."""
+"""The demo data: a complete, consistent provider whose near misses hold the seed stories."""
 
 from __future__ import annotations
 
