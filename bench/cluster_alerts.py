@@ -193,9 +193,13 @@ def demo_per_year() -> list[dict[str, Any]]:
     from core.clock import to_local
     from core.config import settings
     from core.db import engine_for, read_session
-    from core.demo import load_demo
     from core.metrics.clusters import clusters_in_period
     from ops.bootstrap import initialise
+
+    try:
+        from ops.demo import load_demo
+    except ImportError:  # a revision from before the demo moved to ops/ (--before)
+        from core.demo import load_demo  # type: ignore[no-redef]
 
     rows = []
     for text in DEMO_DATES:
@@ -245,8 +249,10 @@ def measure(seeds: int, with_demo: bool) -> dict[str, Any]:
 # -- before: the same script against an older core -------------------------------------------
 
 def measure_at(rev: str, seeds: int, with_demo: bool) -> dict[str, Any]:
+    has_ops = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:ops"],
+                             capture_output=True).returncode == 0
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "core",
-                              "data", "migrations", "alembic.ini"],
+                              "data", "migrations", "alembic.ini", *(["ops"] if has_ops else [])],
                              check=True, capture_output=True).stdout
     with tempfile.TemporaryDirectory() as folder:
         with tarfile.open(fileobj=BytesIO(archive)) as tar:

@@ -161,8 +161,8 @@ def demo_recheck(reports: int) -> None:
     from core.actions.models import Action, VerificationMeasure
     from core.actions.vocabulary import ActionStatus
     from core.db import dispose_engines, engine_for, read_session
-    from core.demo import load_demo
     from ops.bootstrap import initialise
+    from ops.demo import load_demo
 
     initialise(url)
     engine = engine_for(url)

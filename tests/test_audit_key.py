@@ -32,7 +32,6 @@ from core.auth.actor import SYSTEM
 from core.auth.models import User
 from core.auth.service import build_actor
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
-from core.demo import load_demo
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide
 from core.organisation import service as organisation
@@ -43,6 +42,7 @@ from core.uow import UnitOfWork
 from ops.backup import backup, restore
 from ops.bootstrap import initialise
 from ops.cli import app
+from ops.demo import load_demo
 from tests.apptest_helpers import new_app, texts
 from tests.builders import Org, build_org, draft, local_now
 from tests.conftest import PG_ADMIN_URL, TEST_AUDIT_KEY, _pg_problem

@@ -20,10 +20,10 @@ from core.attachments.storage import store_file
 from core.audit.chain import verify_chain
 from core.config import settings
 from core.db import dispose_engines, engine_for, read_session
-from core.demo import load_demo
 from core.models import AuditEvent, NearMissReport
 from ops.backup import BackupError, backup, restore
 from ops.cli import app
+from ops.demo import load_demo
 from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_problem
 from tests.evidence_files import png
 

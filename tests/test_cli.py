@@ -240,8 +240,8 @@ def test_demo_refuses_a_database_that_is_not_set_up(tmp_path, monkeypatch):
         dispose_engines()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("core.demo") is None,
-                    reason="core/demo.py is not written yet")
+@pytest.mark.skipif(importlib.util.find_spec("ops.demo") is None,
+                    reason="ops/demo is not written yet")
 def test_demo_loads_reports_into_an_initialised_database(engine):
     result = run("demo", "--reports", "300", "--seed", "3", "--months", "6",
                  env={"NEARMISS_ENV": "demo"})

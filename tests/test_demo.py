@@ -1,4 +1,4 @@
-"""The demo data: a complete, consistent provider whose near misses hide three patterns."""
+"""The demo data: a complete, consistent provider whose near misses hold the seed stories."""
 
 from __future__ import annotations
 
@@ -27,7 +27,26 @@ from core.auth.service import DEMO_PASSWORD, build_actor, ensure_demo_users
 from core.clock import to_local
 from core.config import settings
 from core.db import make_engine, read_session
-from core.demo import (
+from core.escalation.models import Escalation, Notification
+from core.escalation.queries import inbox
+from core.escalation.rules import EscalationKind, needs_for_new_report
+from core.escalation.service import CLINICAL_REVIEW_WAYS
+from core.feedback.models import FeedbackUpdate, FeedbackUpdateAction, FeedbackUpdateReport
+from core.feedback.queries import bulletin
+from core.metrics.clusters import clusters_in_period
+from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
+from core.reports.models import NearMissReport, ReferenceCounter
+from core.reports.vocabulary import ReportStatus
+from core.taxonomy.models import NearMissType
+from core.taxonomy.schema import TaxonomySpec
+from core.taxonomy.service import live_taxonomy
+from core.triage.board import BoardFilters, load_board
+from core.triage.matrix import review_level
+from core.triage.models import ReportTransition, TriageRecord
+from core.triage.proposal import proposed_route
+from core.triage.vocabulary import EpisodeStatus, Recurrence, ReviewLevel, Severity
+from core.uow import UnitOfWork
+from ops.demo import (
     BATHROOM_LOCATION,
     BATHROOM_SERVICE,
     DEMO_SERVICES_BY_ROLE,
@@ -49,25 +68,6 @@ from core.demo import (
     medication_rise_start,
     prepare_demo_provider,
 )
-from core.escalation.models import Escalation, Notification
-from core.escalation.queries import inbox
-from core.escalation.rules import EscalationKind, needs_for_new_report
-from core.escalation.service import CLINICAL_REVIEW_WAYS
-from core.feedback.models import FeedbackUpdate, FeedbackUpdateAction, FeedbackUpdateReport
-from core.feedback.queries import bulletin
-from core.metrics.clusters import clusters_in_period
-from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
-from core.reports.models import NearMissReport, ReferenceCounter
-from core.reports.vocabulary import ReportStatus
-from core.taxonomy.models import NearMissType
-from core.taxonomy.schema import TaxonomySpec
-from core.taxonomy.service import live_taxonomy
-from core.triage.board import BoardFilters, load_board
-from core.triage.matrix import review_level
-from core.triage.models import ReportTransition, TriageRecord
-from core.triage.proposal import proposed_route
-from core.triage.vocabulary import EpisodeStatus, Recurrence, ReviewLevel, Severity
-from core.uow import UnitOfWork
 
 NOW = datetime(2026, 3, 15, 14, 30)  # naive UTC; the window spans 2024, 2025 and 2026
 REPORTS = 600
@@ -234,8 +234,8 @@ def test_reports_are_complete_varied_and_valid_for_their_type(engine):
     def share(predicate) -> float:
         return sum(1 for r in reports if predicate(r)) / len(reports)
 
-    assert 0.01 <= share(lambda r: r["still_at_risk"]) <= 0.09
-    assert 0.08 <= share(lambda r: r["interface_flag"]) <= 0.25
+    assert 0.005 <= share(lambda r: r["still_at_risk"]) <= 0.05
+    assert 0.02 <= share(lambda r: r["interface_flag"]) <= 0.12
     assert 0.03 <= share(lambda r: r["reporter_id"] is None) <= 0.15
     assert 0.3 <= share(lambda r: r["capture_fields"]) <= 0.8
     assert len({r["reporter_id"] for r in reports} - {None}) >= 25
@@ -535,8 +535,7 @@ def test_the_board_shows_a_small_new_column_of_recent_reports(engine):
     assert any("escalation_overdue" in card.flags and "safeguarding" in card.flags
                for card in new)
     assert new[0].urgency == 0  # the overdue safeguarding concern leads the column
-    flags = {flag for status, cards in board.columns.items() if status is not ReportStatus.NEW
-             for card in cards for flag in card.flags}
+    flags = {flag for cards in board.columns.values() for card in cards for flag in card.flags}
     assert {"stop_the_line", "safeguarding", "repeat"} <= flags
 
 
@@ -545,7 +544,8 @@ def test_a_demo_reports_history_is_told_from_its_workflow_records(engine):
 
     load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
     reports = _reports(engine)
-    triaged = next(r for r in reports if r["status"] == "triaged")
+    escalated = {e["report_id"] for e in _table(engine, Escalation)}  # "Escalated" comes first
+    triaged = next(r for r in reports if r["status"] != "new" and r["id"] not in escalated)
     with read_session(engine) as session:
         quality = build_actor(session.scalar(select(User).where(User.username == "quality")))
         history = report_detail(session, quality, triaged["reference"], now=NOW).history
@@ -861,7 +861,7 @@ def test_large_demos_keep_action_plans_in_proportion_to_the_reports():
     """A million-report provider is not run on eighteen plans: routine plans (one type at one
     service) bring them to about one per 250 reports, old ones decided, recent ones in hand."""
     from core.actions.vocabulary import ActionStatus
-    from core.demo import _demo_plans
+    from ops.demo.plans import demo_plans as _demo_plans
 
     rules = settings()
     small = _demo_plans(NOW, months=18, reports=2_500, rules=rules)

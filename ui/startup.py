@@ -43,7 +43,7 @@ def _prepare(database_url: str, taxonomy_path: str, taxonomy_mtime: float, demo:
                 "(or `make run`) to migrate it.")
     sync_taxonomy(UnitOfWork(engine), spec, SYSTEM)
     if demo:
-        from core.demo import DEMO_SERVICES_BY_ROLE
+        from ops.demo import DEMO_SERVICES_BY_ROLE
 
         ensure_demo_users(services=DEMO_SERVICES_BY_ROLE)
     return ""

@@ -40,8 +40,8 @@ def demo(
                     "(--if-empty).")
                 return
         # The one place the command line reaches the demo generator.
-        from core.demo import load_demo
         from core.regulator.demo_history import record_demo_clocks
+        from ops.demo import load_demo
 
         with progress_bar() as bar:
             def progress(done: int, total: int) -> None:
