@@ -48,6 +48,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Left out of `make test-fast` (kept in `make test`): whole processes, generated data and
 # property sweeps, each test seconds long. Paths are relative to tests/.
 SLOW_MODULES = frozenset({
+    "integration/test_audit_completeness.py",  # every write service, one case each
     "integration/test_backup.py",  # dumps and restores through the CLI
     "integration/test_concurrency.py",  # sixteen writers
     "integration/test_demo.py",  # generates and loads the demo
