@@ -11,9 +11,10 @@ PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# pytest-xdist workers for `make test` and `make test-fast`; each worker has its own PostgreSQL
-# database and SQLite template, built once (tests/conftest.py).
-TEST_WORKERS ?= 2
+# pytest-xdist workers for `make test` and `make test-fast` (auto: one per CPU, two on the
+# 2-core machine); each worker has its own PostgreSQL database and SQLite template, built once
+# (tests/conftest.py).
+TEST_WORKERS ?= auto
 
 .PHONY: install run test test-fast lint chromium postgres bench soak clean-db
 
