@@ -1,5 +1,6 @@
-# Near Miss Portal: `make run` (portal with demo data on SQLite) and `make test` (the whole suite).
-# Both set up everything they need on a fresh Debian machine.
+# Near Miss Portal: `make run` (portal with demo data on SQLite), `make test` (the whole suite)
+# and `make test-fast` (the quick subset for every edit). They set up everything they need on a
+# fresh Debian machine.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,12 @@ PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint chromium postgres bench soak clean-db
+# pytest-xdist workers for `make test` and `make test-fast` (auto: one per CPU, two on the
+# 2-core machine); each worker has its own PostgreSQL database and SQLite template, built once
+# (tests/conftest.py).
+TEST_WORKERS ?= auto
+
+.PHONY: install run test test-fast lint chromium postgres bench soak clean-db
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,9 +46,18 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 
+# The whole suite, both databases, browser tests included; `--dist loadgroup` keeps a module
+# with a module-scoped fixture (a seeded server) on one worker.
 test: install chromium postgres
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# Under a minute: the unit tests and the service tests on SQLite (no database server, no
+# browser, no page tests); the slow modules of tests/conftest.py are left to `make test`.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests/unit tests/integration -n $(TEST_WORKERS) -q \
+	  -m "not postgresql and not slow"
 
 # Benchmarks (not tests): budgets at each size on both databases; figures in bench/RESULTS.md.
 BENCH_SIZES ?= 10000 100000

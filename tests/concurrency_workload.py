@@ -1,8 +1,8 @@
 """A shift change in miniature: many writers filing, triaging and acting at once for a bounded
 time, and the checks that nothing was lost, doubled or left unaudited.
 
-Used by tests/test_concurrency.py (a few seconds, in `make test`) and bench/soak_writers.py
-(longer runs, figures for the issue note).
+Used by tests/integration/test_concurrency.py (a few seconds, in `make test`) and
+bench/soak_writers.py (longer runs, figures for the issue note).
 """
 
 from __future__ import annotations

@@ -45,6 +45,49 @@ from ops.bootstrap import initialise  # noqa: E402
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+# Left out of `make test-fast` (kept in `make test`): whole processes, generated data and
+# property sweeps, each test seconds long. Paths are relative to tests/.
+SLOW_MODULES = frozenset({
+    "integration/test_audit_completeness.py",  # every write service, one case each
+    "integration/test_backup.py",  # dumps and restores through the CLI
+    "integration/test_concurrency.py",  # sixteen writers
+    "integration/test_demo.py",  # generates and loads the demo
+    "integration/test_faults.py",  # killed processes, cut connections, held locks
+    "integration/test_hostile_input.py",  # Hypothesis sweeps of every entry point
+    "integration/test_migrations.py",  # every migration up and down
+    "integration/test_workflow_property.py",  # Hypothesis walks of the services
+    "integration/test_commissioner.py",  # opens the pages of every period (AppTest)
+    "integration/test_permissions.py",  # opens every page as every role (AppTest)
+})
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what each test needs, so runs can pick and spread them.
+
+    - `postgresql`: the test needs the PostgreSQL server (its `db_url` half, or its own
+      database); `make test-fast` leaves these out.
+    - `slow`: a test of SLOW_MODULES; `make test-fast` leaves these out too.
+    - `xdist_group`: a test using a module-scoped fixture (a seeded server, a generated demo)
+      runs on the same worker as the rest of its module, so under `--dist loadgroup` that
+      fixture is built once per run, not once per worker.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec else ()
+        if "pg_database" in item.fixturenames or any(
+                isinstance(value, str) and value == "postgresql" for value in params):
+            item.add_marker(pytest.mark.postgresql)
+        if item.path.resolve().relative_to(TESTS).as_posix() in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defined = fixtures.name2fixturedefs.values() if fixtures else ()
+        scopes = {defs[-1].scope for defs in defined if defs}
+        if scopes & {"module", "class", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 def _pg_problem() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
@@ -99,6 +142,9 @@ def pg_database() -> Iterator[str]:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A commit need not wait for the disk: a test database is never recovered after a
+        # crash, and what a transaction sees and locks is unchanged.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit TO off'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     initialise(url)
     yield url

@@ -1,7 +1,7 @@
 """Showing people's text safely: as typed, never as Markdown or HTML.
 
 The escaping rules live in core.text (the governance pack uses them too); pages import them
-from here. Which function suits which element is explained there; tests/test_safe_text_sweep.py
+from here. Which function suits which element is explained there; tests/unit/test_safe_text_sweep.py
 fails when a page or a ui module hands unescaped text to an element that parses Markdown.
 """
 

@@ -1,6 +1,6 @@
 """Indexes for scale: reverse lookups from a report to its plans, analyses, updates and
 attachments, and near misses by service over a period (checked with EXPLAIN on PostgreSQL in
-tests/test_indexes.py).
+tests/integration/test_indexes.py).
 
 Revision ID: 0006
 Revises: 0005

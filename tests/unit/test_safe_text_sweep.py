@@ -33,7 +33,7 @@ import pytest
 
 from core import text as core_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted([ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
 
 # Elements whose body (every positional argument, and `body=`) is Markdown.

@@ -16,7 +16,7 @@ from ops.cli import app
 from tests.builders import build_org
 from tests.conftest import ROOT
 
-SAMPLE = Path(__file__).resolve().parent / "fixtures" / "import_sample.csv"
+SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "import_sample.csv"
 STRONG_PASSWORD = "a-long-enough-passphrase"
 # A wide terminal, so table cells are not folded across lines.
 runner = CliRunner(env={"COLUMNS": "200"})

@@ -43,7 +43,7 @@ from core.spc import (
 )
 from core.uow import UnitOfWork
 from tests.builders import build_org
-from tests.test_action_evidence import SECRET_TITLE, _action, _file, _today
+from tests.integration.test_action_evidence import SECRET_TITLE, _action, _file, _today
 
 ICON = assurance_icon_of(HIT_AND_MISS, "Not known yet")
 

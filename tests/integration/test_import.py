@@ -22,7 +22,7 @@ from core.reports.models import NearMissReport
 from ops.cli import app
 from tests.builders import build_org
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SAMPLE = FIXTURES / "import_sample.csv"
 HEADER = ["reported_at", "type", "service", "location", "description", "barrier",
           "still_at_risk"]

@@ -1,6 +1,6 @@
 """Sign-in rules: bcrypt, throttling, server-side sessions, disabling, the permission policy.
 
-The throttle in depth, idle sessions and the cookie: tests/test_sign_in_throttle.py.
+The throttle in depth, idle sessions and the cookie: tests/integration/test_sign_in_throttle.py.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in
 from tests.builders import build_org
-from tests.test_action_evidence import SECRET_TITLE, _action, _file, _today
+from tests.integration.test_action_evidence import SECRET_TITLE, _action, _file, _today
 
 
 def test_the_commissioner_page_shows_the_evidence_per_action(engine):

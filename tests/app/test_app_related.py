@@ -95,7 +95,7 @@ def test_a_reporter_never_sees_the_panel(engine, reports):
     assert_no_exception(at)
     assert PANEL not in [s.value for s in at.subheader]
     # The panel itself shows them nothing, whatever page would call it (core refuses them
-    # too: tests/test_related_reports.py).
+    # too: tests/integration/test_related_reports.py).
     at = AppTest.from_function(_panel_script, args=("reporter", now), default_timeout=60).run()
     assert_no_exception(at)
     assert PANEL not in [s.value for s in at.subheader]
