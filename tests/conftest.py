@@ -52,6 +52,7 @@ SLOW_MODULES = frozenset({
     "integration/test_backup.py",  # dumps and restores through the CLI
     "integration/test_concurrency.py",  # sixteen writers
     "integration/test_demo.py",  # generates and loads the demo
+    "integration/test_demo_stories.py",  # generates and loads the demo
     "integration/test_faults.py",  # killed processes, cut connections, held locks
     "integration/test_hostile_input.py",  # Hypothesis sweeps of every entry point
     "integration/test_migrations.py",  # every migration up and down

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from core.cli import app
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
@@ -32,6 +31,7 @@ from core.review.models import RootCauseAnalysis
 from core.taxonomy.service import live_taxonomy, load_taxonomy_file
 from core.triage.vocabulary import EpisodeStatus
 from core.yamlfile import ConfigFileError
+from ops.cli import app
 from ops.demo import (
     LATE_START_REGION,
     demo_places,
