@@ -50,7 +50,9 @@ lint: install
 # with a module-scoped fixture (a seeded server) on one worker.
 test: install chromium postgres
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser"
+	# Browser tests one at a time: each runs servers and a browser, which two cores share badly.
+	$(BIN)/python -m pytest -m browser
 
 # Under a minute: the unit tests and the service tests on SQLite (no database server, no
 # browser, no page tests); the slow modules of tests/conftest.py are left to `make test`.
