@@ -35,6 +35,7 @@ from core.review.models import (
     RootCauseAnalysisReport,
     ValidationEvidence,
 )
+from core.review.response_models import LearningResponse, LearningResponseReport
 from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
 from core.triage.models import ClusterEpisode, ReportLink, ReportTransition, TriageRecord
 
@@ -61,6 +62,8 @@ __all__ = [
     "FeedbackUpdateService",
     "FeedbackUpdateTheme",
     "GateCheck",
+    "LearningResponse",
+    "LearningResponseReport",
     "Location",
     "NearMissReport",
     "NearMissType",

@@ -1,7 +1,7 @@
 """One action plan: the builder (from a report, a root cause analysis or a cluster) and the plan
 itself (its actions, evidence checks, test windows, verdicts and still-in-place checks).
 
-Reached by links: ?from=report&ref=NM-..., ?from=rca&rca=ID,
+Reached by links: ?from=report&ref=NM-..., ?from=rca&rca=ID, ?from=response&response=ID,
 ?from=cluster&type=KEY&scope=service|region&id=ID, or ?plan=ID. Widgets in, core calls out
 (core.actions holds every rule). People's free text is shown with st.text, dataframes or
 widgets, never as Markdown.
@@ -31,6 +31,7 @@ from core.actions.queries import (
     owner_choices,
     plan_detail,
     proposal_from_cluster,
+    proposal_from_learning_response,
     proposal_from_rca,
     proposal_from_report,
 )
@@ -54,7 +55,7 @@ from ui.text import escape_caption, escape_markdown, local
 NOTICE_SLOT = "action_plan_notice_slot"
 BASELINE_WEEKS_SHOWN = 12
 SOURCE_TITLES = {"report": "From a near miss", "rca": "From a root cause analysis",
-                 "cluster": "From a cluster"}
+                 "learning_response": "From a learning response", "cluster": "From a cluster"}
 
 actor = current_actor()
 
@@ -91,6 +92,12 @@ def _proposal(session: Any, source: str) -> tuple[PlanProposal, str]:
         if not rca.isdigit():
             raise NotFound("The link names no root cause analysis.")
         return proposal_from_rca(session, actor, int(rca)), f"plan.new.rca.{rca}"
+    if source == "response":
+        response = _param("response").lstrip("#")
+        if not response.isdigit():
+            raise NotFound("The link names no learning response.")
+        return (proposal_from_learning_response(session, actor, int(response)),
+                f"plan.new.response.{response}")
     if source == "cluster":
         type_key, scope, scope_id = _param("type"), _param("scope"), _param("id")
         episode = _param("episode")
@@ -100,7 +107,8 @@ def _proposal(session: Any, source: str) -> tuple[PlanProposal, str]:
                                       now=utcnow(),
                                       episode_id=int(episode) if episode.isdigit() else None),
                 f"plan.new.cluster.{type_key}.{scope}.{scope_id}")
-    raise NotFound("Open the builder from a near miss, a root cause analysis or a cluster.")
+    raise NotFound("Open the builder from a near miss, a root cause analysis, a learning "
+                   "response or a cluster.")
 
 
 _defaults: dict[str, Any] = {}  # each builder widget's starting value (the link's proposal)
@@ -149,7 +157,8 @@ def _save(base: str, proposal: PlanProposal) -> None:
         title=_value(f"{base}.title") or "", theme=_value(f"{base}.theme") or "",
         source=proposal.source,
         report_references=parse_references(_value(f"{base}.references") or ""),
-        rca_id=proposal.rca_id, cluster_type_key=proposal.cluster_type_key,
+        rca_id=proposal.rca_id, learning_response_id=proposal.learning_response_id,
+        cluster_type_key=proposal.cluster_type_key,
         cluster_service_id=proposal.cluster_service_id,
         cluster_region_id=proposal.cluster_region_id,
         cluster_episode_id=proposal.cluster_episode_id,
@@ -292,6 +301,8 @@ def _builder(source: str) -> None:
         st.badge(SOURCE_TITLES.get(proposal.source, proposal.source), color="blue")
         if proposal.rca_id:
             st.badge(f"Root cause analysis #{proposal.rca_id}", color="gray")
+        if proposal.learning_response_id:
+            st.badge(f"Learning response #{int(proposal.learning_response_id)}", color="gray")
         if high_potential:
             st.badge("High potential", color="red")
         if clustered:
@@ -349,6 +360,8 @@ def _source_text(detail: PlanDetail) -> str:
              f"{local(plan.created_at, '%d %b %Y')}")
     if plan.source == "rca":
         return f"From root cause analysis #{plan.rca_id}, {built}."
+    if plan.source == "learning_response":
+        return f"From learning response #{int(plan.learning_response_id or 0)}, {built}."
     if plan.source == "cluster":
         return f"From a cluster on the triage board, {built}."
     return f"From a near miss, {built}."
@@ -462,6 +475,11 @@ def _plan(plan_id: int) -> None:
             st.page_link("pages/rca.py", label=f"Root cause analysis #{plan.rca_id}",
                          query_params={"rca": str(plan.rca_id)},
                          icon=":material/account_tree:")
+        if plan.learning_response_id and can(actor, Capability.RUN_LEARNING_RESPONSES):
+            st.page_link("pages/learning_response.py",
+                         label=f"Learning response #{int(plan.learning_response_id)}",
+                         query_params={"response": str(plan.learning_response_id)},
+                         icon=":material/diversity_3:")
         st.page_link("pages/actions.py", label="Back to the action register",
                      icon=":material/task_alt:")
     with left:

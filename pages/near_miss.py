@@ -31,6 +31,7 @@ from core.uow import UnitOfWork
 from ui import read_alike
 from ui import review_panels as panels
 from ui.badges import FLAG_COLOURS
+from ui.learning_responses import response_links
 from ui.mail import send_emails_soon
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_markdown, local
@@ -357,6 +358,7 @@ with right:
                                                             *review.similar_elsewhere])},
                          icon=":material/account_tree:")
     _action_plans(detail, plans)
+    response_links(actor, detail)
     if is_open(detail.status):
         with st.expander("Harm reached the person? Re-classify as an incident"):
             st.text_area("What harm reached the person, and why this is now an incident",

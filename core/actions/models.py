@@ -13,15 +13,17 @@ from core.db import Base
 
 
 class ActionPlan(Base):
-    """A plan built from a report, a root cause analysis or a cluster (its theme)."""
+    """A plan built from a report, a root cause analysis, a learning response or a cluster."""
 
     __tablename__ = "action_plans"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     theme: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(10))  # report | rca | cluster
+    source: Mapped[str] = mapped_column(String(20))  # report | rca | learning_response | cluster
     rca_id: Mapped[int | None] = mapped_column(ForeignKey("root_cause_analyses.id"))
+    learning_response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("learning_responses.id"))
     # A cluster theme: the type and the service or region it gathered in.
     cluster_type_key: Mapped[str | None] = mapped_column(String(60))
     cluster_service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))

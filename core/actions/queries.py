@@ -32,6 +32,7 @@ from core.errors import NotFound
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.review.rca import rca_findings_for_actions
+from core.review.responses import response_findings_for_actions
 from core.taxonomy.models import NearMissType
 from core.triage.episodes import EpisodeView, list_episodes
 from core.triage.service import load_report_in_scope
@@ -330,6 +331,7 @@ class PlanProposal:
     theme: str
     references: list[str]
     rca_id: int | None = None
+    learning_response_id: int | None = None
     cluster_type_key: str | None = None
     cluster_service_id: int | None = None
     cluster_region_id: int | None = None
@@ -367,15 +369,34 @@ def proposal_from_rca(session: Session, actor: Actor, rca_id: int) -> PlanPropos
     findings = rca_findings_for_actions(session, actor, rca_id)
     reports = list(session.scalars(select(NearMissReport).where(
         NearMissReport.id.in_(findings.report_ids))))
-    types = tuple(sorted({r.type_key for r in reports}))
-    sources = {(r.capture_fields or {}).get("source_of_discrepancy") for r in reports} - {None}
-    measure = MeasureFilters(type_keys=types,
-                             capture={"source_of_discrepancy": sources.pop()}
-                             if len(sources) == 1 else {})
     return PlanProposal(
         source="rca", title=findings.title, theme=findings.findings or findings.title,
-        references=list(findings.references), rca_id=findings.rca_id, measure=measure,
-        high_potential=any(r.severity == "high" for r in reports),
+        references=list(findings.references), rca_id=findings.rca_id,
+        measure=_measure_of(reports), high_potential=any(r.severity == "high" for r in reports),
+        clustered=any(r.in_cluster for r in reports))
+
+
+def _measure_of(reports: list[NearMissReport]) -> MeasureFilters:
+    """The reports' types, and their source of discrepancy when they all share one."""
+    types = tuple(sorted({r.type_key for r in reports}))
+    sources = {(r.capture_fields or {}).get("source_of_discrepancy") for r in reports} - {None}
+    return MeasureFilters(type_keys=types,
+                          capture={"source_of_discrepancy": sources.pop()}
+                          if len(sources) == 1 else {})
+
+
+def proposal_from_learning_response(session: Session, actor: Actor,
+                                    response_id: int) -> PlanProposal:
+    """A plan from a completed learning response (huddle, review, investigation): its
+    findings as the theme and its reports linked, as for a root cause analysis."""
+    require(actor, Capability.MANAGE_ACTIONS)
+    findings = response_findings_for_actions(session, actor, response_id)
+    reports = list(session.scalars(select(NearMissReport).where(
+        NearMissReport.id.in_(findings.report_ids))))
+    return PlanProposal(
+        source="learning_response", title=findings.title, theme=findings.theme,
+        references=list(findings.references), learning_response_id=findings.response_id,
+        measure=_measure_of(reports), high_potential=any(r.severity == "high" for r in reports),
         clustered=any(r.in_cluster for r in reports))
 
 

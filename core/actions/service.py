@@ -49,11 +49,13 @@ from core.errors import (
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
 from core.review.models import RootCauseAnalysis
+from core.review.responses import response_findings_for_actions
 from core.triage.episodes import link_plan
 from core.triage.service import load_report_in_scope
 from core.uow import UnitOfWork
 
 MAX_EVIDENCE_CHECKS = 10
+PLAN_SOURCES = ("report", "rca", "learning_response", "cluster")
 
 
 @dataclass
@@ -85,9 +87,10 @@ class PlanDraft:
 
     title: str = ""
     theme: str = ""
-    source: str = "report"  # report | rca | cluster
+    source: str = "report"  # one of PLAN_SOURCES
     report_references: list[str] = field(default_factory=list)
     rca_id: int | None = None
+    learning_response_id: int | None = None  # source "learning_response": a completed one
     cluster_type_key: str | None = None
     cluster_service_id: int | None = None
     cluster_region_id: int | None = None
@@ -202,6 +205,7 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         if draft.rca_id is not None and (not storable_id(draft.rca_id) or session.get(
                 RootCauseAnalysis, draft.rca_id) is None):
             errors["rca"] = "No such root cause analysis."
+        errors.update(_source_errors(session, actor, draft))
         if not draft.actions:
             errors["actions"] = "Add at least one action."
         services = _plan_services(session, reports, draft)
@@ -215,7 +219,8 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
             raise ValidationFailed(errors)
         plan = ActionPlan(
             title=draft.title.strip(), theme=draft.theme.strip(), source=draft.source,
-            rca_id=draft.rca_id, cluster_type_key=draft.cluster_type_key,
+            rca_id=draft.rca_id, learning_response_id=draft.learning_response_id,
+            cluster_type_key=draft.cluster_type_key,
             cluster_service_id=draft.cluster_service_id,
             cluster_region_id=draft.cluster_region_id,
             high_potential=any(r.severity == "high" for r in reports),
@@ -237,10 +242,32 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         uow.record(actor, "action_plan.created", "action_plan", plan.id, at=now, after={
             "title": plan.title, "theme": plan.theme, "source": plan.source,
             "reports": [r.reference for r in reports], "rca_id": plan.rca_id,
+            "learning_response_id": plan.learning_response_id,
             "cluster": [plan.cluster_type_key, plan.cluster_service_id, plan.cluster_region_id],
             "cluster_episodes": episodes, "actions": action_ids, "strength_warning": warning})
         uow.commit()
         return PlanCreated(plan.id, action_ids, warning)
+
+
+def _source_errors(session, actor: Actor, draft: PlanDraft) -> dict[str, str]:
+    """A plan's source is one the builder knows; one from a learning response names a
+    completed response within the actor's services."""
+    if draft.source not in PLAN_SOURCES:
+        return {"source": "Build the plan from a near miss, a root cause analysis, a learning "
+                          "response or a cluster."}
+    if draft.source != "learning_response":
+        if draft.learning_response_id is not None:
+            return {"learning_response": "Only a plan from a learning response names one."}
+        return {}
+    if draft.learning_response_id is None:
+        return {"learning_response": "Name the learning response the plan comes from."}
+    try:
+        response_findings_for_actions(session, actor, draft.learning_response_id)
+    except (NotFound, ValidationFailed) as exc:
+        message = (exc.errors.get("status", str(exc)) if isinstance(exc, ValidationFailed)
+                   else str(exc))
+        return {"learning_response": message}
+    return {}
 
 
 def _measure_errors(session, measure: MeasureDraft) -> dict[str, str]:

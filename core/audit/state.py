@@ -107,7 +107,8 @@ CHECKS: tuple[TableCheck, ...] = (
     TableCheck(
         ActionPlan.__table__, "action_plan", label="title",
         fields={"action_plan.created": {"title": "title", "theme": "theme", "source": "source",
-                                        "rca_id": "rca_id"}},
+                                        "rca_id": "rca_id",
+                                        "learning_response_id": "learning_response_id"}},
         bulk=("demo.actions_loaded",)),
 )
 

@@ -28,6 +28,7 @@ class Capability(StrEnum):
     REVIEW = "review near misses"
     REOPEN = "reopen a closed near miss"
     RUN_RCA = "run root cause analyses"
+    RUN_LEARNING_RESPONSES = "lead learning responses (huddles, reviews, investigations)"
     MANAGE_TAXONOMY = "edit the near-miss taxonomy"
     VIEW_ACTIONS = "see the action register"
     MANAGE_ACTIONS = "build and verify action plans"
@@ -58,6 +59,8 @@ ROLE_CAPABILITIES: dict[Capability, frozenset[Role]] = {
     Capability.REVIEW: frozenset(_TRIAGERS),
     Capability.REOPEN: frozenset({Role.QUALITY}),
     Capability.RUN_RCA: frozenset(_TRIAGERS),
+    # The supervisors of the services involved and the quality lead convene learning responses.
+    Capability.RUN_LEARNING_RESPONSES: frozenset({Role.SUPERVISOR, Role.QUALITY}),
     Capability.MANAGE_TAXONOMY: frozenset({Role.ADMIN}),
     # Everyone on staff sees what is overdue; governance watches it in meetings.
     Capability.VIEW_ACTIONS: frozenset(_STAFF | {Role.GOVERNANCE}),
@@ -120,6 +123,9 @@ PAGES: tuple[PageSpec, ...] = (
              "Report", Capability.VIEW_BULLETIN),
     PageSpec("rca", "pages/rca.py", "Root cause analyses", ":material/account_tree:",
              "Learning", Capability.RUN_RCA, wide=True),
+    PageSpec("learning_responses", "pages/learning_response.py", "Learning responses",
+             ":material/diversity_3:", "Learning", Capability.RUN_LEARNING_RESPONSES,
+             wide=True),
     PageSpec("actions", "pages/actions.py", "Action register", ":material/task_alt:",
              "Learning", Capability.VIEW_ACTIONS, wide=True),
     PageSpec("action_plan", "pages/action_plan.py", "Action plan", ":material/assignment:",

@@ -80,6 +80,12 @@ from core.review.rca import (
     remove_report,
     update_rca,
 )
+from core.review.responses import (
+    choose_full_rca,
+    complete_response,
+    save_answers,
+    start_response,
+)
 from core.review.service import (
     CommunicationInput,
     ReviewInput,
@@ -208,6 +214,17 @@ class World:
                         five_whys=["The walker is parked by the bath"],
                         contributing_factors=["equipment"],
                         findings="No set place for the walker; mark one.")
+
+    def huddle(self, reference: str | None = None) -> int:
+        """A swarm huddle (the suggestion for a low-potential one-off) over a triaged report."""
+        return start_response(self.uow(), self.actor("quality"), type_key="swarm_huddle",
+                              references=[reference or self.triaged()])
+
+    def huddle_answers(self, response_id: int) -> bool:
+        return save_answers(self.uow(), self.actor("quality"), response_id, answers={
+            "what_happened": "Walker out of reach", "what_was_expected": "Within reach",
+            "why_different": "No set place", "what_now": "Mark a spot"},
+            participants=["Sam (DSP)", "Ola (supervisor)"])
 
     def action_draft(self, **changes: Any) -> ActionDraft:
         values: dict[str, Any] = dict(
@@ -610,6 +627,22 @@ CASES: dict[str, Case] = {
     "complete an RCA": Case("rca.completed", "change", lambda w: (
         lambda rid: (update_rca(w.uow(), w.actor("quality"), rid, w.rca_input()),
                      lambda: complete_rca(w.uow(), w.actor("quality"), rid))[1])(w.rca())),
+    # ----------------------------------------------------------------- learning responses
+    # A response also notes itself on each linked report's own history.
+    "start a learning response": Case("learning_response.started", "create", lambda w: (
+        lambda ref: lambda: w.huddle(ref))(w.triaged()),
+        extras={"learning_response.report_linked": 1}),
+    "save a learning response": Case("learning_response.saved", "change", lambda w: (
+        lambda rid: lambda: w.huddle_answers(rid))(w.huddle())),
+    "complete a learning response": Case("learning_response.completed", "change", lambda w: (
+        lambda rid: (w.huddle_answers(rid),
+                     lambda: complete_response(w.uow(), w.actor("quality"), rid))[1])(
+        w.huddle())),
+    "choose the full RCA over the suggested response": Case(
+        "learning_response.rca_chosen", "create", lambda w: (
+            lambda ref: lambda: choose_full_rca(w.uow(), w.actor("quality"), references=[ref],
+                                                reason="The same mismatch in three services"))(
+            w.triaged())),
     # ----------------------------------------------------------------- actions
     # A plan records itself and each of its actions.
     "create an action plan": Case("action_plan.created", "create", lambda w: (
