@@ -31,6 +31,7 @@ from core.errors import NotFound, ValidationFailed
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import ReportStatus
+from core.review.linked import covers_linked, linked_reports
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.taxonomy.models import NearMissType
 from core.taxonomy.service import live_taxonomy, type_version
@@ -67,13 +68,8 @@ def _not_found(rca_id: int) -> NotFound:
 
 
 def _covers(session: Session, actor: Actor, rca_id: int) -> bool:
-    if actor.service_ids is None:
-        return True
-    services = set(session.scalars(
-        select(NearMissReport.service_id)
-        .join(RootCauseAnalysisReport, RootCauseAnalysisReport.report_id == NearMissReport.id)
-        .where(RootCauseAnalysisReport.rca_id == rca_id)))
-    return bool(services) and services <= actor.service_ids
+    return covers_linked(session, actor, RootCauseAnalysisReport.report_id,
+                         RootCauseAnalysisReport.rca_id, rca_id)
 
 
 def _load_in_scope(session: Session, actor: Actor, rca_id: int, *,
@@ -92,11 +88,8 @@ def _require_open(rca: RootCauseAnalysis, doing: str) -> None:
 
 
 def _linked(session: Session, rca_id: int) -> list[NearMissReport]:
-    return list(session.scalars(
-        select(NearMissReport)
-        .join(RootCauseAnalysisReport, RootCauseAnalysisReport.report_id == NearMissReport.id)
-        .where(RootCauseAnalysisReport.rca_id == rca_id)
-        .order_by(NearMissReport.occurred_at, NearMissReport.id)))
+    return linked_reports(session, RootCauseAnalysisReport.report_id,
+                          RootCauseAnalysisReport.rca_id, rca_id)
 
 
 def _record_links(uow: UnitOfWork, actor: Actor, rca: RootCauseAnalysis,

@@ -37,6 +37,7 @@ from core.errors import NUL_MESSAGE, NotFound, ValidationFailed, has_nul
 from core.organisation.models import Location
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import ReportStatus
+from core.review.linked import covers_linked, linked_reports
 from core.review.rca import RcaReportLine, _report_lines, parse_references
 from core.review.response_models import LearningResponse, LearningResponseReport
 from core.review.response_templates import (
@@ -144,13 +145,8 @@ def _not_found(response_id: int) -> NotFound:
 
 
 def _covers(session: Session, actor: Actor, response_id: int) -> bool:
-    if actor.service_ids is None:
-        return True
-    services = set(session.scalars(
-        select(NearMissReport.service_id)
-        .join(LearningResponseReport, LearningResponseReport.report_id == NearMissReport.id)
-        .where(LearningResponseReport.response_id == response_id)))
-    return bool(services) and services <= actor.service_ids
+    return covers_linked(session, actor, LearningResponseReport.report_id,
+                         LearningResponseReport.response_id, response_id)
 
 
 def _load_in_scope(session: Session, actor: Actor, response_id: int, *,
@@ -169,11 +165,8 @@ def _require_open(row: LearningResponse, doing: str) -> None:
 
 
 def _linked(session: Session, response_id: int) -> list[NearMissReport]:
-    return list(session.scalars(
-        select(NearMissReport)
-        .join(LearningResponseReport, LearningResponseReport.report_id == NearMissReport.id)
-        .where(LearningResponseReport.response_id == response_id)
-        .order_by(NearMissReport.occurred_at, NearMissReport.id)))
+    return linked_reports(session, LearningResponseReport.report_id,
+                          LearningResponseReport.response_id, response_id)
 
 
 def template_of(row: LearningResponse) -> ResponseTemplate:
