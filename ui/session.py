@@ -177,7 +177,9 @@ def _sign_in_form() -> None:
 def _sign_in_box() -> None:
     st.title("Near Miss Portal")
     st.caption(settings().provider_name)
-    notice = st.session_state.pop(NOTICE, None)
+    # The notice stays until the next sign-in attempt: deleting the cookie reruns the page,
+    # and a notice shown on one run only would vanish before anyone could read it.
+    notice = st.session_state.get(NOTICE)
     if notice:
         st.info(notice)
     with st.form("sign_in", clear_on_submit=False):
@@ -192,6 +194,7 @@ def _sign_in_box() -> None:
                    "password `nearmiss-demo`.")
     if not submitted:
         return
+    st.session_state.pop(NOTICE, None)
     try:
         signed_in = sign_in(UnitOfWork(), username, password, source=client_source())
     except SignInRefused as exc:
