@@ -22,7 +22,7 @@ from core.reports.vocabulary import ReportStatus
 from core.triage.board import BoardFilters, load_board
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
-from core.views.home import Urgency, evidence_to_check, home_page, last_quarter
+from core.views.home import HomePage, Tile, Urgency, evidence_to_check, home_page, last_quarter
 from tests.builders import build_org, draft
 from tests.cluster_helpers import file_late_start_cluster
 
@@ -32,9 +32,12 @@ def org(engine):
     return build_org(engine)
 
 
-def _tiles(actor: Actor, now=None):
-    page = home_page(actor, now=now or utcnow(), rules=settings())
-    return page, {t.key: t for t in page.tiles}
+def _home(actor: Actor, now=None) -> HomePage:
+    return home_page(actor, now=now or utcnow(), rules=settings())
+
+
+def _tiles(actor: Actor, now=None) -> dict[str, Tile]:
+    return {t.key: t for t in _home(actor, now).tiles}
 
 
 def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
@@ -47,7 +50,8 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
                    draft(org, service_id=org.oak, location_id=org.oak_lounge))
     later = utcnow() + timedelta(hours=1)
     supervisor = org.actor("supervisor")
-    page, tiles = _tiles(supervisor, later)
+    page = _home(supervisor, later)
+    tiles = {t.key: t for t in page.tiles}
 
     with read_session(engine) as session:
         board = load_board(session, supervisor, BoardFilters(), now=later)
@@ -67,7 +71,7 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
     assert {t.page for t in page.tiles} == {"board", "inbox"}
 
     # The other service's supervisor sees their own one only, and nothing overdue.
-    _page, oak = _tiles(org.actor("oak_supervisor"), later)
+    oak = _tiles(org.actor("oak_supervisor"), later)
     assert oak["triage"].count == 1 and oak["triage"].label == "1 near miss to triage"
     assert oak["triage"].urgency is Urgency.WAITING
 
@@ -89,7 +93,7 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
     # Sixteen days on: "Soon" is overdue, "Later" is not yet due soon, the test window of
     # "Tested" (14 days) has ended.
     later = utcnow() + timedelta(days=16)
-    page, tiles = _tiles(quality, later)
+    tiles = _tiles(quality, later)
     later_day = to_local(later, settings().zone).date()
 
     with read_session(engine) as session:
@@ -112,12 +116,11 @@ def test_a_person_with_several_roles_sees_a_section_each_most_urgent_first(engin
     supervisor = org.actor("supervisor")
     both = Actor(supervisor.user_id, "both", "Both", frozenset({
         Role.GOVERNANCE, Role.SUPERVISOR, Role.REPORTER}), supervisor.service_ids)
-    page, _tiles_ = _tiles(both, utcnow() + timedelta(hours=1))
+    page = _home(both, utcnow() + timedelta(hours=1))
     assert [s.role for s in page.sections] == [Role.SUPERVISOR, Role.REPORTER,
                                                Role.GOVERNANCE]
     assert page.sections[0].urgency is Urgency.OVERDUE
-    assert page.sections[2].tiles[0].label == "No complete week yet" or \
-        page.sections[2].tiles[0].page == "trends"
+    assert [t.page for t in page.sections[2].tiles] == ["trends"]
     # Every tile says something, zero included.
     assert all(t.label for t in page.tiles)
 
@@ -125,7 +128,7 @@ def test_a_person_with_several_roles_sees_a_section_each_most_urgent_first(engin
 @pytest.mark.parametrize("role", [r.value for r in Role if r is not Role.REPORTER])
 def test_every_role_but_a_frontline_worker_lands_on_its_home_page(engine, org, role):
     assert default_page([Role(role)]).key == "home"
-    page, _tiles_ = _tiles(org.actor(role))
+    page = _home(org.actor(role))
     assert [s.role for s in page.sections] == [Role(role)]
     for tile in page.tiles:
         assert tile.count is None or tile.count >= 0
@@ -136,8 +139,7 @@ def test_every_role_but_a_frontline_worker_lands_on_its_home_page(engine, org, r
 def test_a_frontline_worker_lands_on_the_report_form(engine, org):
     assert default_page([Role.REPORTER]).key == "report"
     assert default_page([Role.REPORTER, Role.SUPERVISOR]).key == "home"
-    page, _tiles_ = _tiles(org.actor("reporter"))
-    assert page.sections == ()
+    assert _home(org.actor("reporter")).sections == ()
 
 
 def test_evidence_to_check_and_the_last_quarter():
