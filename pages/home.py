@@ -43,7 +43,7 @@ def _tile(tile: Tile) -> None:
         if tile.count is None:
             st.markdown(f"**{escape_markdown(tile.title)}**")
         else:
-            st.metric(escape_label(tile.title), tile.count)
+            st.metric(escape_label(tile.title), int(tile.count))
         st.markdown(escape_markdown(tile.label))
         if tile.detail:
             st.caption(escape_caption(tile.detail))
