@@ -36,7 +36,13 @@ from core.reports.vocabulary import ReportStatus
 from core.review.rca import parse_references
 from core.taxonomy.schema import TaxonomySpec
 from core.uow import UnitOfWork
-from core.views.actions import BASELINE_WEEKS_SHOWN, plan_builder, plan_page, plan_start
+from core.views.actions import (
+    BASELINE_WEEKS_SHOWN,
+    PlanBuilder,
+    plan_builder,
+    plan_page,
+    plan_start,
+)
 from ui import action_panels as panels
 from ui.session import current_actor
 from ui.text import escape_caption, escape_markdown, local
@@ -211,6 +217,32 @@ def _measure_editor(base: str, taxonomy: TaxonomySpec, services: dict[int, str],
                    f"({recent / BASELINE_WEEKS_SHOWN:.1f} a week) and {ever} in all.")
 
 
+def _measure_choices(base: str, builder: PlanBuilder) -> tuple[dict[int, str], dict[int, str]]:
+    """Services and locations a measure may count: the actor's, and any the proposal named."""
+    all_services = builder.all_services
+    services = {s.id: s.label for s in builder.options.services}
+    for service_id in _value(f"{base}.m.services") or []:
+        services.setdefault(service_id, all_services.get(service_id, f"Service #{service_id}"))
+    locations = {loc.id: f"{services.get(sid, '?')} · {loc.label}"
+                 for sid, locs in builder.options.locations.items() for loc in locs}
+    for location_id in _value(f"{base}.m.locations") or []:
+        locations.setdefault(location_id, f"Location #{location_id}")
+    return services, locations
+
+
+def _builder_badges(proposal: PlanProposal, *, high_potential: bool, clustered: bool) -> None:
+    with st.container(horizontal=True, gap="small"):
+        st.badge(SOURCE_TITLES.get(proposal.source, proposal.source), color="blue")
+        if proposal.rca_id:
+            st.badge(f"Root cause analysis #{proposal.rca_id}", color="gray")
+        if proposal.learning_response_id:
+            st.badge(f"Learning response #{int(proposal.learning_response_id)}", color="gray")
+        if high_potential:
+            st.badge("High potential", color="red")
+        if clustered:
+            st.badge("Cluster", color="orange")
+
+
 def _builder(source: str) -> None:
     day = panels.today()
     try:
@@ -230,16 +262,9 @@ def _builder(source: str) -> None:
         st.error(escape_markdown(" ".join(exc.errors.values())))
         return
 
-    owners, options, all_services = list(builder.owners), builder.options, builder.all_services
-    lines, missing = list(builder.lines), list(builder.missing)
+    owners, lines, missing = list(builder.owners), list(builder.lines), list(builder.missing)
     counted = (builder.recent_count, builder.ever_count)
-    services = {s.id: s.label for s in options.services}
-    for service_id in _value(f"{base}.m.services") or []:
-        services.setdefault(service_id, all_services.get(service_id, f"Service #{service_id}"))
-    locations = {loc.id: f"{services.get(sid, '?')} · {loc.label}"
-                 for sid, locs in options.locations.items() for loc in locs}
-    for location_id in _value(f"{base}.m.locations") or []:
-        locations.setdefault(location_id, f"Location #{location_id}")
+    services, locations = _measure_choices(base, builder)
     plan_services = {r.service_id for r in lines} | (
         set(proposal.measure.service_ids) if proposal.source == "cluster" else set())
     high_potential = any(r.high_potential for r in lines)
@@ -247,16 +272,7 @@ def _builder(source: str) -> None:
 
     st.title("New action plan")
     panels.notice_slot(NOTICE_SLOT)
-    with st.container(horizontal=True, gap="small"):
-        st.badge(SOURCE_TITLES.get(proposal.source, proposal.source), color="blue")
-        if proposal.rca_id:
-            st.badge(f"Root cause analysis #{proposal.rca_id}", color="gray")
-        if proposal.learning_response_id:
-            st.badge(f"Learning response #{int(proposal.learning_response_id)}", color="gray")
-        if high_potential:
-            st.badge("High potential", color="red")
-        if clustered:
-            st.badge("Cluster", color="orange")
+    _builder_badges(proposal, high_potential=high_potential, clustered=clustered)
     st.caption("Turn the findings into actions with an owner, a deadline, evidence checks and a "
                "review date; where it fits, a short test window judged by a verification "
                "measure.")
