@@ -497,7 +497,7 @@ class ActionCard:
         def shown(value: float | None) -> str:
             return "—" if value is None else f"{value:.2f}"
 
-        before.metric(f"Before ({baseline_weeks} weeks)", shown(evaluation.baseline),
+        before.metric(f"Before ({int(baseline_weeks)} weeks)", shown(evaluation.baseline),
                       help=f"Near misses that count, {unit}, from "
                            f"{evaluation.baseline_start:%d %b %Y} to go-live.")
         delta = None

@@ -379,7 +379,7 @@ def _point_to_sign_in_notices(actor: Actor) -> None:
     with contextlib.suppress(StorageUnavailable):
         unread = unread_sign_in_notices(actor)
         if unread:
-            st.warning(f"{unread} new notice{'s' if unread != 1 else ''} about "
+            st.warning(f"{int(unread)} new notice{'s' if unread != 1 else ''} about "
                        "sign-ins: see **My account**.", icon=":material/shield_person:")
 
 
