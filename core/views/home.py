@@ -231,7 +231,7 @@ def _evidence(c: _Context) -> Tile:
         parts.append(f"{_plural(checks, 'still-in-place check')} due")
     return Tile("evidence", "Evidence to check", verdicts + checks,
                 ", ".join(parts) or "Nothing waiting", _waiting(verdicts + checks),
-                "actions", "Check the evidence in the action register",
+                "actions", "Check the evidence",
                 detail="Is the control working, and is it still in place?")
 
 
@@ -242,8 +242,9 @@ def _clusters(c: _Context) -> Tile:
     waiting = sum(1 for t in themes if t.status is EpisodeStatus.OPEN)
     label = (f"{_plural(waiting, 'cluster')} to acknowledge" if waiting else "Nothing waiting")
     return Tile("clusters", "Clusters", waiting, label, _waiting(waiting), "board",
-                "Open the clusters on the triage board",
-                detail=f"{_plural(len(themes), 'cluster')} in the last six weeks.")
+                "Open the clusters",
+                detail=(f"{_plural(len(themes), 'cluster')} in the last six weeks, on the "
+                        "triage board." if themes else "No cluster in the last six weeks."))
 
 
 def _trends(c: _Context) -> Tile:
@@ -355,7 +356,9 @@ def _sections(c: _Context, roles: Iterable[Role]) -> list[HomeSection]:
                 shown.add(tile.key)
                 tiles.append(tile)
         if tiles:
-            sections.append(HomeSection(role, role.label, tuple(tiles)))
+            # Most urgent first here too; between equals, the order above.
+            sections.append(HomeSection(role, role.label,
+                                        tuple(sorted(tiles, key=lambda t: t.urgency))))
     # Most urgent first; between equals, the order of SECTIONS.
     return sorted(sections, key=lambda s: s.urgency)
 
