@@ -15,6 +15,7 @@ from core.db import read_session
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.reports.detail import ReportDetail, report_detail
 from core.reports.vocabulary import ReportStatus
+from core.reports.workflow import is_open
 from core.review.queries import review_view
 from core.review.service import start_review
 from core.taxonomy.service import live_taxonomy
@@ -26,7 +27,6 @@ from core.triage.service import (
     triage_report,
 )
 from core.triage.vocabulary import Recurrence, ReviewLevel, Route, Severity
-from core.triage.workflow import is_open
 from core.uow import UnitOfWork
 from ui import read_alike
 from ui import review_panels as panels

@@ -13,10 +13,10 @@ from core.db import read_session
 from core.organisation.queries import reporting_options
 from core.regulator.queries import EventClocks, events_for, regulator_board
 from core.reports.vocabulary import ReportStatus
+from core.reports.workflow import BOARD_COLUMNS
 from core.taxonomy.service import live_taxonomy
 from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text, load_board
 from core.triage.vocabulary import EpisodeStatus
-from core.triage.workflow import BOARD_COLUMNS
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
 from ui.badges import FLAG_COLOURS

@@ -48,10 +48,10 @@ from core.errors import (
 )
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.review.models import RootCauseAnalysis
 from core.review.responses import response_findings_for_actions
 from core.triage.episodes import link_plan
-from core.triage.service import load_report_in_scope
 from core.uow import UnitOfWork
 
 MAX_EVIDENCE_CHECKS = 10
@@ -197,7 +197,7 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         for reference in dict.fromkeys(r.strip().upper() for r in draft.report_references
                                        if r.strip()):
             try:
-                reports.append(load_report_in_scope(session, actor, reference))
+                reports.append(get_in_scope(session, actor, reference))
             except NotFound as exc:
                 errors["reports"] = str(exc)
         if not reports and draft.source != "cluster":

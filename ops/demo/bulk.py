@@ -21,9 +21,9 @@ from core.clock import to_local
 from core.config import Settings
 from core.escalation.models import Escalation, Notification
 from core.escalation.rules import EscalationKind
-from core.reports.models import NearMissReport, ReferenceCounter
+from core.reports.models import NearMissReport, ReferenceCounter, ReportTransition
 from core.review.models import CommunicationDecision, GateCheck, Review, ValidationEvidence
-from core.triage.models import ReportTransition, TriageRecord
+from core.triage.models import TriageRecord
 from core.uow import UnitOfWork
 from ops.demo.records import DemoEscalation, DemoRecord
 

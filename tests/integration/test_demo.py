@@ -35,14 +35,14 @@ from core.feedback.models import FeedbackUpdate, FeedbackUpdateAction, FeedbackU
 from core.feedback.queries import bulletin
 from core.metrics.clusters import clusters_in_period
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
-from core.reports.models import NearMissReport, ReferenceCounter
+from core.reports.models import NearMissReport, ReferenceCounter, ReportTransition
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.models import NearMissType
 from core.taxonomy.schema import TaxonomySpec
 from core.taxonomy.service import live_taxonomy
 from core.triage.board import BoardFilters, load_board
 from core.triage.matrix import review_level
-from core.triage.models import ReportTransition, TriageRecord
+from core.triage.models import TriageRecord
 from core.triage.proposal import proposed_route
 from core.triage.vocabulary import EpisodeStatus, Recurrence, ReviewLevel, Severity
 from core.uow import UnitOfWork
