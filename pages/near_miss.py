@@ -13,7 +13,7 @@ from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.errors import DomainError, NotFound, ValidationFailed
-from core.reports.detail import ReportDetail, report_detail
+from core.filing.detail import ReportDetail, report_detail
 from core.reports.vocabulary import ReportStatus
 from core.reports.workflow import is_open
 from core.review.queries import review_view

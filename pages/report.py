@@ -14,9 +14,9 @@ from core.config import settings
 from core.db import read_session
 from core.errors import DomainError, StorageUnavailable, ValidationFailed
 from core.feedback.cues import guide_for
+from core.filing.service import FiledReport, file_near_miss
 from core.organisation.queries import reporting_options
 from core.reports.drafts import NearMissDraft, capture_field_key
-from core.reports.service import FiledReport, file_near_miss
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.taxonomy.schema import FieldSpec, NearMissTypeSpec
 from core.taxonomy.service import live_taxonomy

@@ -42,10 +42,10 @@ from core.escalation.service import (
 )
 from core.feedback.cues import GUIDES, save_guide
 from core.feedback.service import ThemeDraft, UpdateDraft, create_update, publish_update
+from core.filing.service import file_near_miss
 from core.organisation import service as org
 from core.reports.drafts import NearMissDraft
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.queries import review_view
 from core.review.rca import RcaInput, complete_rca, open_rca, update_rca

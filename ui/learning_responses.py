@@ -14,7 +14,7 @@ from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import read_session
 from core.errors import NotFound
-from core.reports.detail import ReportDetail
+from core.filing.detail import ReportDetail
 from core.reports.vocabulary import ReportStatus
 from core.review.responses import report_responses
 from core.yamlfile import ConfigFileError

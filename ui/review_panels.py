@@ -18,7 +18,7 @@ from core.auth.actor import Actor
 from core.auth.policy import Capability, can
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed
-from core.reports.detail import ReportDetail
+from core.filing.detail import ReportDetail
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
 from core.review.queries import ReviewView, evidence_download
 from core.review.service import (

@@ -41,11 +41,11 @@ from core.actions.models import ActivityCount
 from core.auth.actor import SYSTEM
 from core.clock import to_local, utcnow
 from core.config import Settings, settings
+from core.csvfile import ImportFileError, RowError, decode
 from core.db import read_session
 from core.metrics.weeks import week_start_of
 from core.organisation import service as org
 from core.organisation.models import Service
-from core.reports.importer import ImportFileError, RowError, decode
 from core.uow import UnitOfWork
 
 COLUMNS = ("service", "week_start", "visits", "shifts")

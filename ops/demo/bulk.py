@@ -42,7 +42,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
 
 def reserve_numbers(session: Session, year: int, count: int) -> int:
     """Take `count` reference numbers of `year` at once; returns the first one (the same
-    upsert as core.reports.service.next_reference, safe beside concurrent filing)."""
+    upsert as core.filing.service.next_reference, safe beside concurrent filing)."""
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         upsert(ReferenceCounter)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.db import read_session
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.triage.models import ReportLink
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts

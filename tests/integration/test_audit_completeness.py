@@ -63,13 +63,13 @@ from core.escalation.service import SafeguardingDecision, acknowledge, decide, m
 from core.feedback.cues import restore_shipped_guide, save_guide
 from core.feedback.followup import look_up_follow_up
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
+from core.filing.importer import import_bytes
+from core.filing.service import file_near_miss
 from core.organisation import service as organisation
 from core.regulator.demo_history import record_demo_clocks
 from core.regulator.models import RegulatorClock
 from core.regulator.service import decide_reportable, record_clock_met
-from core.reports.importer import import_bytes
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.queries import review_view
 from core.review.rca import (

@@ -34,9 +34,9 @@ from core.auth.service import build_actor
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide
+from core.filing.service import file_near_miss
 from core.organisation import service as organisation
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from ops.backup import backup, restore

@@ -16,9 +16,9 @@ from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
+from core.filing.service import file_near_miss
 from core.metrics.clusters import clusters_in_period
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.taxonomy.models import NearMissType
 from core.triage.episodes import (
     acknowledge_episode,

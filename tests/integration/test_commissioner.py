@@ -22,9 +22,9 @@ from core.commissioner.period import Period
 from core.db import read_session
 from core.exports.pack import build_pack, export_tables
 from core.exports.spreadsheet import to_csv, to_xlsx_book
+from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
 from core.organisation import service as org_service
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in
 from tests.builders import PASSWORD_HASH, build_org, draft, local_now

@@ -540,7 +540,7 @@ def test_the_board_shows_a_small_new_column_of_recent_reports(engine):
 
 
 def test_a_demo_reports_history_is_told_from_its_workflow_records(engine):
-    from core.reports.detail import report_detail
+    from core.filing.detail import report_detail
 
     load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
     reports = _reports(engine)

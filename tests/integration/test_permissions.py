@@ -38,7 +38,7 @@ from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, acknowledge, decide
 from core.feedback.cues import restore_shipped_guide, save_guide
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.rca import RcaInput, complete_rca, open_rca, update_rca
 from core.review.service import (

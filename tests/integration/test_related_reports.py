@@ -16,9 +16,9 @@ from core.audit.models import AuditEvent
 from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
-from core.reports.detail import report_detail
+from core.filing.detail import report_detail
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.links import link_related, unlink_related
 from core.triage.models import ReportLink
 from core.triage.proposal import propose_triage

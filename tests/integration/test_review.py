@@ -14,8 +14,8 @@ from core.attachments.storage import attachments_dir
 from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.models import Review
 from core.review.queries import review_view

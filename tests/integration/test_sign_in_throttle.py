@@ -38,7 +38,7 @@ from core.db import read_session
 from core.escalation.email import send_pending_emails
 from core.escalation.models import Notification
 from core.feedback.followup import FollowUpPaused, look_up_follow_up
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import PASSWORD, build_org, draft
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from core.db import read_session
 from core.errors import ConflictError, NotFound, ValidationFailed
 from core.escalation.models import Escalation
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport, ReportTransition
-from core.reports.service import file_near_miss
 from core.reports.workflow import IllegalMove
 from core.review.service import start_review
 from core.triage.models import TriageRecord

@@ -24,8 +24,8 @@ from sqlalchemy import Engine, select
 
 from core.db import read_session
 from core.errors import DomainError
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport, ReportTransition
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.reports.workflow import LEGAL_MOVES
 from core.review.models import GateCheck, Review, ValidationEvidence
