@@ -36,7 +36,6 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401 - every table mapped before the unit of work flushes
 from core.actions.models import ActivityCount
 from core.auth.actor import SYSTEM
 from core.clock import to_local, utcnow

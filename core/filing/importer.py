@@ -88,7 +88,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401 - every table mapped, so a report's foreign keys resolve
 from core.auth.actor import SYSTEM
 from core.clock import to_local, to_utc, utcnow
 from core.config import Settings, settings
