@@ -135,12 +135,12 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from core.filing.service import file_near_miss
     from core.metrics import governance as gov
     from core.metrics.clusters import clusters_in_period
-    from core.metrics.weeks import week_start_of
     from core.organisation.queries import reporting_options
     from core.reports.drafts import NearMissDraft
     from core.reports.models import NearMissReport
     from core.triage.board import BoardFilters, load_board
     from core.uow import UnitOfWork
+    from core.weeks import week_start_of
     from tests.apptest_helpers import new_app, sign_in
     from tests.builders import local_now
     from ui.governance import today

@@ -12,9 +12,9 @@ from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.action_evidence import action_evidence
 from core.commissioner.deid import label_notes, show
+from core.commissioner.regulator import commissioner_on_time
 from core.db import read_session
 from core.metrics.governance import Scope
-from core.metrics.regulator import commissioner_on_time
 from ui import governance as gv
 from ui import regulator as regulator_ui
 from ui.evidence import log_view, period_picker

@@ -24,10 +24,10 @@ from core.db import read_session
 from core.metrics import governance as gov
 from core.metrics.clusters import clusters_in_period
 from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
-from core.metrics.weeks import week_start_of
 from core.organisation.queries import reporting_options
 from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
 from core.taxonomy.service import live_taxonomy
+from core.weeks import week_start_of
 from ui import spc_icons
 from ui.text import chart_text
 

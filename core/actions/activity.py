@@ -42,10 +42,10 @@ from core.clock import to_local, utcnow
 from core.config import Settings, settings
 from core.csvfile import ImportFileError, RowError, decode
 from core.db import read_session
-from core.metrics.weeks import week_start_of
 from core.organisation import service as org
 from core.organisation.models import Service
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 
 COLUMNS = ("service", "week_start", "visits", "shifts")
 # More than this many visits or shifts in one week by one service is taken for a typo.

@@ -11,6 +11,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from core.actions.episodes import EpisodeView, list_episodes
 from core.actions.measures import Evaluation, MeasureFilters, evaluate
 from core.actions.models import (
     Action,
@@ -35,7 +36,6 @@ from core.reports.repository import get_in_scope
 from core.review.rca import rca_findings_for_actions
 from core.review.responses import response_findings_for_actions
 from core.taxonomy.models import NearMissType
-from core.triage.episodes import EpisodeView, list_episodes
 
 
 def deadline_state(deadline: date, status: ActionStatus, today: date,

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from core.config import Settings
-from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, Region, Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
 from core.triage.episodes import episode_of_report
 from core.triage.models import ReportLink
 from core.triage.vocabulary import Recurrence
+from core.weeks import local_midnight_utc
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,11 @@ from core.auth.roles import Role
 from core.auth.service import build_actor
 from core.clock import to_local
 from core.config import Settings
-from core.metrics.weeks import week_start_of
 from core.organisation.models import Region
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.taxonomy.service import live_taxonomy
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 from ops.demo.data import demo_data
 from ops.demo.places import DemoPlaces
 from ops.demo.plan_specs import ActionSpec, Calendar, MeasureSpec, PlanSpec

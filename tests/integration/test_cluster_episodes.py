@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, insert, select, text, update
 from typer.testing import CliRunner
 
+from core.actions.episodes import list_episodes
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
@@ -20,12 +21,7 @@ from core.filing.service import file_near_miss
 from core.metrics.clusters import clusters_in_period
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
-from core.triage.episodes import (
-    acknowledge_episode,
-    dismiss_episode,
-    list_episodes,
-    recompute_episodes,
-)
+from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute_episodes
 from core.triage.models import ClusterEpisode
 from core.triage.proposal import propose_triage
 from core.triage.vocabulary import EpisodeStatus

@@ -21,10 +21,10 @@ from core.metrics.governance import (
     reporting_culture,
     weekly_series,
 )
-from core.metrics.weeks import week_start_of
 from core.reports.models import NearMissReport
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 from tests.builders import build_org, draft, local_now
 
 NOW = local_now()

@@ -16,13 +16,13 @@ from sqlalchemy import Engine, func, select
 from core.actions.reminders import send_action_reminders
 from core.audit.models import AuditEvent
 from core.clock import to_local, to_utc, utcnow
+from core.commissioner.regulator import commissioner_on_time, on_time_by_month
 from core.config import ClockRule, RegulatorRules, Settings, settings
 from core.db import read_session
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.escalation.models import Notification
 from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
-from core.metrics.regulator import commissioner_on_time, on_time_by_month
 from core.regulator.clocks import (
     ClockState,
     clock_state,
