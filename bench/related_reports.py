@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import TriageRules  # noqa: E402
-from core.triage.related import VIEWS, report_text, similarities  # noqa: E402
+from core.review.related import VIEWS, report_text, similarities  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 TYPE_NAMES = {

@@ -1,6 +1,6 @@
 """Linking two related reports in one click, and removing the link.
 
-The reviewer who sees an earlier report that reads alike (core.triage.related) says "this
+The reviewer who sees an earlier report that reads alike (core.review.related) says "this
 happened before" by linking it. A link is one row per pair (core.triage.models.ReportLink),
 the later report first, so linking from either page, twice, or by two people at once is still
 one link. The recurrence count (core.triage.recurrence) counts a linked earlier report whatever

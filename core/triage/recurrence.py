@@ -6,7 +6,7 @@ configurable window, and names the cluster episode the report is part of (the cl
 core.triage.cluster_rule, run at filing by core.triage.episodes).
 
 A reviewer can also link an earlier report by hand (core.triage.links, offered among the
-reports that read alike, core.triage.related): a linked earlier report is listed too and counts
+reports that read alike, core.review.related): a linked earlier report is listed too and counts
 as a recurrence whatever its type, place or age, because a person judged it the same theme.
 """
 
