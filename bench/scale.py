@@ -124,9 +124,9 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     import streamlit as st
     from sqlalchemy import func, insert, select
 
+    from core.accounts.service import DEMO_PASSWORD, build_actor
     from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
-    from core.auth.service import DEMO_PASSWORD, build_actor
     from core.clock import utcnow
     from core.commissioner import views as cv
     from core.commissioner.period import parse_period

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.service import NOTICE_KIND, change_password
+from core.accounts.service import NOTICE_KIND, change_password
 from core.config import settings
 from core.db import read_session
 from core.errors import StorageUnavailable, ValidationFailed

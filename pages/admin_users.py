@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.accounts.service import NewUser, add_user, list_users, set_user_active, update_user_access
 from core.auth.roles import Role
-from core.auth.service import NewUser, add_user, list_users, set_user_active, update_user_access
 from core.config import settings
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
+from core.accounts.service import NewUser, add_user, build_actor
 from core.actions.measures import MeasureFilters
 from core.actions.models import Action, ActionEvidenceCheck
 from core.actions.service import (
@@ -30,7 +31,6 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
-from core.auth.service import NewUser, add_user, build_actor
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import (

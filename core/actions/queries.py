@@ -11,6 +11,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from core.accounts.service import build_actor
 from core.actions.episodes import EpisodeView, list_episodes
 from core.actions.measures import Evaluation, MeasureFilters, evaluate
 from core.actions.models import (
@@ -26,7 +27,6 @@ from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength, streng
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
-from core.auth.service import build_actor
 from core.clock import to_local
 from core.config import Settings, settings
 from core.errors import NotFound

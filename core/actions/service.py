@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from core.accounts.service import build_actor
 from core.actions.measures import (
     DIRECTION_LABELS,
     PER_LABELS,
@@ -34,7 +35,6 @@ from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
-from core.auth.service import build_actor
 from core.clock import to_local, utcnow
 from core.config import Settings, settings
 from core.db import storable_id

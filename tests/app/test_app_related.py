@@ -75,8 +75,8 @@ def _panel_script(username: str, reference: str) -> None:
     """The panel alone, as a page would call it, for one of the test provider's users."""
     from sqlalchemy import select
 
+    from core.accounts.service import build_actor
     from core.auth.models import User
-    from core.auth.service import build_actor
     from core.db import read_session
     from ui import read_alike
 

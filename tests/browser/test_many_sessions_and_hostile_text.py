@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from core.accounts.service import NewUser, add_user
 from core.auth.actor import SYSTEM
-from core.auth.service import NewUser, add_user
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport

@@ -23,6 +23,17 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
+from core.accounts.service import (
+    NewUser,
+    SignInRefused,
+    add_user,
+    bind_session_cookie,
+    change_password,
+    set_user_active,
+    sign_in,
+    sign_out,
+    update_user_access,
+)
 from core.actions.activity import import_activity_bytes
 from core.actions.models import ActionEvidenceCheck, SustainmentCheck
 from core.actions.reminders import send_action_reminders
@@ -44,17 +55,6 @@ from core.audit.models import AuditEvent
 from core.audit.seal import seal_trail
 from core.audit.state import verify_state
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
-from core.auth.service import (
-    NewUser,
-    SignInRefused,
-    add_user,
-    bind_session_cookie,
-    change_password,
-    set_user_active,
-    sign_in,
-    sign_out,
-    update_user_access,
-)
 from core.commissioner.access import record_access
 from core.db import is_sqlite, read_session
 from core.escalation.email import send_pending_emails

@@ -20,6 +20,7 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, func, insert, select, text, update
 from typer.testing import CliRunner
 
+from core.accounts.service import build_actor
 from core.actions.models import Action
 from core.actions.service import ActionDraft, PlanDraft, create_plan, set_status
 from core.actions.vocabulary import ActionStatus
@@ -30,7 +31,6 @@ from core.audit.seal import seal_trail
 from core.audit.state import CHECKS, verify_state
 from core.auth.actor import SYSTEM
 from core.auth.models import User
-from core.auth.service import build_actor
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide

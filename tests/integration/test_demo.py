@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.accounts.service import DEMO_PASSWORD, build_actor, ensure_demo_users
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
@@ -23,7 +24,6 @@ from core.auth.actor import SYSTEM
 from core.auth.models import User, UserRole, UserService
 from core.auth.passwords import password_matches
 from core.auth.roles import Role
-from core.auth.service import DEMO_PASSWORD, build_actor, ensure_demo_users
 from core.clock import to_local
 from core.config import settings
 from core.db import make_engine, read_session

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from core.accounts.service import NewUser, SignInRefused, add_user, change_password, sign_in
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
-from core.auth.service import NewUser, SignInRefused, add_user, change_password, sign_in
 from core.csvfile import ImportFileError
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed

@@ -10,6 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.accounts.service import (
+    NewUser,
+    add_user,
+    change_password,
+    set_user_active,
+    update_user_access,
+)
 from core.actions.service import (
     ActionDraft,
     MeasureDraft,
@@ -25,13 +32,6 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import PAGES, Capability, pages_for
 from core.auth.roles import Role
-from core.auth.service import (
-    NewUser,
-    add_user,
-    change_password,
-    set_user_active,
-    update_user_access,
-)
 from core.db import read_session
 from core.errors import PermissionDenied
 from core.escalation.models import Escalation

@@ -13,10 +13,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
-from core.audit.models import AuditEvent
-from core.auth.actor import SYSTEM, UNAUTHENTICATED
-from core.auth.models import AttemptThrottle, UserSession
-from core.auth.service import (
+from core.accounts.service import (
     SIGN_IN_REFUSED,
     NewUser,
     SessionEnded,
@@ -31,6 +28,9 @@ from core.auth.service import (
     set_user_active,
     sign_in,
 )
+from core.audit.models import AuditEvent
+from core.auth.actor import SYSTEM, UNAUTHENTICATED
+from core.auth.models import AttemptThrottle, UserSession
 from core.auth.throttle import client_address
 from core.clock import utcnow
 from core.config import SignInRules, settings
