@@ -52,8 +52,6 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
-from core.audit.seal import seal_trail
-from core.audit.state import verify_state
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
 from core.commissioner.access import record_access
 from core.db import is_sqlite, read_session
@@ -65,6 +63,8 @@ from core.feedback.followup import look_up_follow_up
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
 from core.filing.importer import import_bytes
 from core.filing.service import file_near_miss
+from core.integrity.seal import seal_trail
+from core.integrity.state import verify_state
 from core.organisation import service as organisation
 from core.regulator.demo_history import record_demo_clocks
 from core.regulator.models import RegulatorClock

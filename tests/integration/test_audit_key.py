@@ -27,14 +27,14 @@ from core.actions.vocabulary import ActionStatus
 from core.audit.chain import AuditTrailUnsigned, event_hash, verify_chain
 from core.audit.keys import AuditKeyProblem, parse_keys
 from core.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from core.audit.seal import seal_trail
-from core.audit.state import CHECKS, verify_state
 from core.auth.actor import SYSTEM
 from core.auth.models import User
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide
 from core.filing.service import file_near_miss
+from core.integrity.seal import seal_trail
+from core.integrity.state import CHECKS, verify_state
 from core.organisation import service as organisation
 from core.reports.models import NearMissReport
 from core.triage.service import TriageAnswers, triage_report
