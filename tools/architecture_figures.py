@@ -22,17 +22,20 @@ import re
 import sys
 from pathlib import Path
 
-# The order of core's packages, top to bottom (a copy of .importlinter's "core packages").
+# The order of core's packages, top to bottom, a layer's siblings side by side (a copy of
+# .importlinter's "Core packages" contract, for a tree that has no such file).
 CORE_ORDER = [
-    "models", "views", "exports", "integrity", "commissioner", "filing", "feedback", "metrics",
-    "actions", "review", "triage", "regulator", "accounts", "escalation", "reports",
-    "organisation", "taxonomy", "attachments", "uow", "audit", "auth",
+    ["models"], ["views"], ["exports"], ["integrity", "commissioner"], ["filing"], ["feedback"],
+    ["metrics"], ["actions"], ["review"], ["triage"], ["regulator", "accounts"], ["escalation"],
+    ["reports"], ["organisation", "taxonomy", "attachments"], ["uow"], ["audit", "auth"],
+    ["csvfile", "weeks", "spc", "text", "migrate"], ["db"], ["clock", "errors", "config"],
+    ["yamlfile"],
 ]
 OPENERS = re.compile(r"\b(read_session|UnitOfWork|session_scope|unit_of_work|Session)\(")
 CORE_CALLS = re.compile(r"\b(settings|utcnow)\(\)")
 
 
-def _core_order(root: Path) -> list[str]:
+def _core_order(root: Path) -> list[list[str]]:
     config = root / ".importlinter"
     if not config.exists():
         return CORE_ORDER
@@ -40,8 +43,9 @@ def _core_order(root: Path) -> list[str]:
     parser.read(config, encoding="utf-8")
     for section in parser.sections():
         if parser.get(section, "name", fallback="").lower().startswith("core packages"):
-            layers = parser.get(section, "layers").split()
-            return [layer.strip("()").removeprefix("core.") for layer in layers]
+            layers = parser.get(section, "layers").strip().splitlines()
+            return [[name.strip().strip("()").removeprefix("core.")
+                     for name in re.split(r"[|:]", layer)] for layer in layers]
     return CORE_ORDER
 
 
@@ -90,7 +94,7 @@ def main(root: Path) -> None:
         print(f"  {a} <-> {b}")
 
     order = _core_order(root)
-    rank = {name: i for i, name in enumerate(order)}
+    rank = {name: i for i, layer in enumerate(order) for name in layer}
     upward = [line for a in edges for b in edges[a] if a in rank and b in rank
               and rank[b] < rank[a] for line in edges[a][b]]
     outer = {"pages": 0, "ui": 1, "core": 2}
@@ -101,7 +105,8 @@ def main(root: Path) -> None:
             if first in outer and outer[first] < outer[top]:
                 upward.append(f"{path.relative_to(root)} -> {name}")
     print(f"\nImports that run back up the layers: {len(upward)}")
-    print("  (pages -> ui -> core; inside core: " + " -> ".join(order) + ")")
+    print("  (pages -> ui -> core; inside core: "
+          + " -> ".join(" | ".join(layer) for layer in order) + ")")
     for line in sorted(upward):
         print(f"  {line}")
 
