@@ -17,12 +17,12 @@ from enum import IntEnum
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from core.accounts.service import list_users
 from core.actions.queries import RegisterFilters, current_clusters, register, register_counts
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
 from core.auth.roles import Role
-from core.auth.service import list_users
 from core.clock import to_local
 from core.commissioner.period import Period, parse_period
 from core.commissioner.views import action_register
@@ -31,7 +31,6 @@ from core.db import read_session
 from core.escalation.queries import inbox
 from core.escalation.rules import EscalationKind
 from core.metrics.governance import Scope, weekly_series
-from core.metrics.weeks import week_start_of
 from core.regulator.clocks import ClockState
 from core.regulator.queries import regulator_board
 from core.reports.queries import my_report_counts
@@ -40,6 +39,7 @@ from core.spc import SpcRules, xmr
 from core.taxonomy.service import live_taxonomy
 from core.triage.board import BoardFilters, board_counts
 from core.triage.vocabulary import EpisodeStatus
+from core.weeks import week_start_of
 
 # The trends page opens on the last 52 weeks (ui.governance.PERIODS, index 2).
 TREND_WEEKS = 52

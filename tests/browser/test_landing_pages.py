@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, expect
 
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.db import dispose_engines, engine_for
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.conftest import serve_portal
 from tests.browser.pages import LONG, heading, open_link, sign_in

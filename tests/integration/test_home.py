@@ -16,8 +16,8 @@ from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import read_session
 from core.escalation.queries import inbox
+from core.filing.service import file_near_miss
 from core.regulator.queries import regulator_board
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.triage.board import BoardFilters, load_board
 from core.triage.vocabulary import EpisodeStatus
