@@ -16,6 +16,7 @@ from core.errors import PermissionDenied
 
 
 class Capability(StrEnum):
+    VIEW_HOME = "see what needs you now"
     FILE_REPORT = "file a near miss"
     VIEW_OWN_REPORTS = "see your own reports"
     MANAGE_ACCOUNT = "manage your own account"
@@ -47,6 +48,9 @@ _STAFF = {Role.REPORTER, Role.SUPERVISOR, Role.SAFEGUARDING, Role.CLINICAL, Role
 _TRIAGERS = {Role.SUPERVISOR, Role.SAFEGUARDING, Role.CLINICAL, Role.OPERATIONS, Role.QUALITY}
 
 ROLE_CAPABILITIES: dict[Capability, frozenset[Role]] = {
+    # Everyone but a frontline worker starts at a home page of what needs them now; a worker
+    # starts at the report form (they may hold another role too, and then see the home page).
+    Capability.VIEW_HOME: frozenset(Role) - {Role.REPORTER},
     Capability.FILE_REPORT: frozenset(_STAFF),
     Capability.VIEW_OWN_REPORTS: frozenset(_STAFF),
     Capability.MANAGE_ACCOUNT: frozenset(Role),
@@ -109,6 +113,8 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
+    # An empty section: the page sits at the top of the menu, above the named sections.
+    PageSpec("home", "pages/home.py", "Home", ":material/home:", "", Capability.VIEW_HOME),
     PageSpec("report", "pages/report.py", "Report a near miss", ":material/edit_note:",
              "Report", Capability.FILE_REPORT),
     PageSpec("my_reports", "pages/my_reports.py", "My reports", ":material/inbox:",
@@ -166,8 +172,9 @@ def pages_for(roles: Iterable[Role]) -> list[PageSpec]:
     return [page for page in PAGES if role_set & ROLE_CAPABILITIES[page.capability]]
 
 
-# Where each kind of user starts: staff at the report form, boards and funders at the trends.
-DEFAULT_PAGE_PREFERENCE = ("report", "trends", "evidence", "account")
+# Where each kind of user starts: at the home page of what needs them now (core.views.home),
+# a frontline worker and nobody else at the report form.
+DEFAULT_PAGE_PREFERENCE = ("home", "report", "trends", "evidence", "account")
 
 
 def default_page(roles: Iterable[Role]) -> PageSpec:
@@ -175,6 +182,14 @@ def default_page(roles: Iterable[Role]) -> PageSpec:
     allowed = pages_for(roles)
     keys = {page.key: page for page in allowed}
     return next((keys[k] for k in DEFAULT_PAGE_PREFERENCE if k in keys), allowed[0])
+
+
+def page_spec(key: str) -> PageSpec:
+    """The page with this key (KeyError if there is none)."""
+    for page in PAGES:
+        if page.key == key:
+            return page
+    raise KeyError(key)
 
 
 def page_allowed(roles: Iterable[Role], path: str) -> bool:

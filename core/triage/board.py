@@ -130,17 +130,27 @@ def _where(actor: Actor, filters: BoardFilters, now: datetime,
     return conditions
 
 
+def board_counts(session: Session, actor: Actor, filters: BoardFilters, *, now: datetime,
+                 interface_types: tuple[str, ...] = ("interface_failure",),
+                 ) -> dict[ReportStatus, int]:
+    """How many open near misses match, per column (the numbers in the column titles)."""
+    require(actor, Capability.VIEW_BOARD)
+    counts = dict.fromkeys(BOARD_COLUMNS, 0)
+    for status, count in session.execute(
+            select(NearMissReport.status, func.count())
+            .where(*_where(actor, filters, now, interface_types))
+            .group_by(NearMissReport.status)):
+        counts[ReportStatus(status)] = count
+    return counts
+
+
 def load_board(session: Session, actor: Actor, filters: BoardFilters, *, now: datetime,
                interface_types: tuple[str, ...] = ("interface_failure",),
                page_size: int = 10, pages: dict[ReportStatus, int] | None = None) -> Board:
     """Counts per column and one page of cards per column (pages are 1-based)."""
-    require(actor, Capability.VIEW_BOARD)
     conditions = _where(actor, filters, now, interface_types)
-    board = Board(counts=dict.fromkeys(BOARD_COLUMNS, 0))
-    for status, count in session.execute(
-            select(NearMissReport.status, func.count()).where(*conditions)
-            .group_by(NearMissReport.status)):
-        board.counts[ReportStatus(status)] = count
+    board = Board(counts=board_counts(session, actor, filters, now=now,
+                                      interface_types=interface_types))
     flag_sql = _flag_conditions(now, interface_types)
     flag_columns = [flag_sql[name].label(name) for name in FLAG_LABELS]
     rank = urgency_rank(now).label("urgency")

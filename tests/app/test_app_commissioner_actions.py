@@ -17,7 +17,7 @@ def test_the_commissioner_page_shows_the_evidence_per_action(engine):
     _file(engine, org, go_live - timedelta(days=7), 8)
     _file(engine, org, go_live + timedelta(days=3), 2)
     _action(engine, org, go_live=go_live)
-    at = sign_in(new_app(), "commissioner")
+    at = sign_in(new_app(), "commissioner").switch_page("pages/commissioner.py").run()
     at.selectbox(key="evidence_period").set_value(0).run()  # this quarter, so far
     assert_no_exception(at)
     [frame] = [d.value for d in at.dataframe if "Before (near misses)" in d.value.columns]

@@ -131,7 +131,7 @@ def test_the_follow_up_throttle_survives_a_new_browser_session(org, engine, monk
 def test_commissioner_sees_no_report_form(org):
     at = sign_in(new_app(), "commissioner")
     assert_no_exception(at)
-    assert texts(at, "title") == ["Evidence of learning"]  # where commissioners land
+    assert texts(at, "title") == ["Home"]  # where commissioners land
     assert "Report a near miss" not in texts(at, "title")
 
 

@@ -47,7 +47,7 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
         north = session.get(Service, org.oak).region_id
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "quality")
-    expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     wait_for_session_cookie(page)
 
     # The board's Clusters section names the cluster and links to the builder.

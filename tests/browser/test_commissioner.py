@@ -30,8 +30,8 @@ def test_commissioner_sees_evidence_and_downloads_the_pack(page: Page, portal: s
         day += timedelta(days=2)
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "commissioner")
-    expect(page.get_by_role("heading", name="Evidence of learning").first) \
-        .to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
+    open_link(page, "Evidence of learning", "Evidence of learning")
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LONG)
     body = page.get_by_test_id("stMain").inner_text()
     for secret in ("Quentin", "Marblewood", "Heron Close", "MH-01", "Alex Example"):

@@ -75,7 +75,7 @@ def test_script_and_html_in_free_text_show_as_text_and_never_run(page: Page, por
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "supervisor")
-    expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     wait_for_session_cookie(page)
 
     page.goto(f"{portal}/near_miss?ref={reference}")

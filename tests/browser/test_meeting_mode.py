@@ -22,7 +22,7 @@ def test_meeting_mode_on_a_projector(page: Page, portal: str, engine, tmp_path):
             org, occurred_at=local_now() - timedelta(days=days)))
     page.set_viewport_size({"width": 1920, "height": 1080})
     sign_in(page, portal, "governance")
-    expect(page.get_by_role("heading", name="Trends").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     wait_for_session_cookie(page)
 
     page.goto(f"{portal}/meeting?panels=trend,culture&every=10")

@@ -63,7 +63,7 @@ def test_supervisor_reviews_and_closes_a_near_fall(page: Page, portal: str, engi
     start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2)
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "supervisor")
-    expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     wait_for_session_cookie(page)
     page.goto(f"{portal}/near_miss?ref={reference}")
     expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall").first) \

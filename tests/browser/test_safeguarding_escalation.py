@@ -54,7 +54,7 @@ def test_safeguarding_signal_reaches_the_lead_who_acknowledges_it(
     lead = browser.new_context(viewport={"width": 1280, "height": 900})
     page = lead.new_page()
     sign_in(page, portal, "safeguarding")
-    expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     open_link(page, "Inbox · 1", "Inbox")  # the unread count is in the menu
     expect(page.get_by_text(reference).first).to_be_visible(timeout=LONG)
     page.get_by_role("button", name="Acknowledge").click()

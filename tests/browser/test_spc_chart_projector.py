@@ -59,7 +59,7 @@ def test_twelve_go_lives_read_on_a_projector(page: Page, portal: str, engine):
 
     page.set_viewport_size({"width": 1920, "height": 1080})
     sign_in(page, portal, "governance")
-    expect(page.get_by_role("heading", name="Trends").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     wait_for_session_cookie(page)
 
     page.goto(f"{portal}/meeting?panels=trend&every=600")

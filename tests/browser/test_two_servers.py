@@ -41,7 +41,7 @@ def test_a_report_filed_on_one_server_is_on_the_other_servers_board(browser: Bro
 
     supervisor = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     sign_in(supervisor, second, "supervisor")
-    expect(supervisor.get_by_role("heading", name="Report a near miss").first).to_be_visible(
+    expect(supervisor.get_by_role("heading", name="Home", exact=True).first).to_be_visible(
         timeout=LONG)
     wait_for_session_cookie(supervisor)
     supervisor.goto(f"{second}/triage_board")
