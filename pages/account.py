@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.service import NOTICE_KIND, change_password
+from core.auth.service import change_password
 from core.config import settings
-from core.db import read_session
 from core.errors import StorageUnavailable, ValidationFailed
-from core.escalation.queries import notifications_for
 from core.escalation.service import mark_read
-from core.organisation.queries import service_names
 from core.uow import UnitOfWork
+from core.views.account import account_page
 from ui.session import current_actor
 from ui.text import escape_markdown, local
 
 actor = current_actor()
 st.title("My account")
 
-with read_session() as session:
-    names = service_names(session)
+page = account_page(actor)
+names = page.service_names
 
 st.markdown(f"**Name:** {escape_markdown(actor.display_name)}  \n"
             f"**Username:** `{actor.username}`  \n"
@@ -63,13 +61,13 @@ if submitted:
         st.error(escape_markdown(str(exc)))
     else:
         st.success("Your password has been changed.")
+        page = account_page(actor)  # read again after the change, as the notices below were
 
 # Why a sign-in was refused is never said on the sign-in form (it would help a guesser); it
 # is told here (and by email when email is set up): to the account's owner, and to
 # administrators about every account.
 st.subheader("Sign-in notices")
-with read_session() as session:
-    notices = notifications_for(session, actor, limit=10, kind=NOTICE_KIND)
+notices = page.notices
 if not notices:
     st.caption("None. Refused or slowed-down sign-ins to your account would be explained here.")
 unread_notices = [n.id for n in notices if not n.read]

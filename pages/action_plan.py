@@ -9,7 +9,6 @@ widgets, never as Markdown.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -19,41 +18,36 @@ from core.actions.measures import (
     DIRECTION_LABELS,
     PER_LABELS,
     MeasureFilters,
-    count_between,
-    weekly_counts,
 )
 from core.actions.queries import (
     LinkedReport,
     OwnerChoice,
     PlanDetail,
     PlanProposal,
-    linked_reports,
-    owner_choices,
-    plan_detail,
-    proposal_from_cluster,
-    proposal_from_learning_response,
-    proposal_from_rca,
-    proposal_from_report,
 )
 from core.actions.service import MeasureDraft, PlanDraft, add_actions, create_plan
 from core.actions.vocabulary import strength_warning
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
 from core.clock import utcnow
-from core.db import read_session
+from core.config import settings
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from core.organisation.queries import reporting_options, service_names
 from core.reports.vocabulary import ReportStatus
 from core.review.rca import parse_references
 from core.taxonomy.schema import TaxonomySpec
-from core.taxonomy.service import live_taxonomy
 from core.uow import UnitOfWork
+from core.views.actions import (
+    BASELINE_WEEKS_SHOWN,
+    PlanBuilder,
+    plan_builder,
+    plan_page,
+    plan_start,
+)
 from ui import action_panels as panels
 from ui.session import current_actor
 from ui.text import escape_caption, escape_markdown, local
 
 NOTICE_SLOT = "action_plan_notice_slot"
-BASELINE_WEEKS_SHOWN = 12
 SOURCE_TITLES = {"report": "From a near miss", "rca": "From a root cause analysis",
                  "learning_response": "From a learning response", "cluster": "From a cluster"}
 
@@ -79,37 +73,6 @@ def error(name: str) -> None:
 
 
 # -- the builder ------------------------------------------------------------------------------
-
-def _proposal(session: Any, source: str) -> tuple[PlanProposal, str]:
-    """The proposal the link asks for, and the session-state prefix of this builder."""
-    if source == "report":
-        reference = _param("ref").upper()
-        if not reference:
-            raise NotFound("The link names no near miss.")
-        return proposal_from_report(session, actor, reference), f"plan.new.report.{reference}"
-    if source == "rca":
-        rca = _param("rca").lstrip("#")
-        if not rca.isdigit():
-            raise NotFound("The link names no root cause analysis.")
-        return proposal_from_rca(session, actor, int(rca)), f"plan.new.rca.{rca}"
-    if source == "response":
-        response = _param("response").lstrip("#")
-        if not response.isdigit():
-            raise NotFound("The link names no learning response.")
-        return (proposal_from_learning_response(session, actor, int(response)),
-                f"plan.new.response.{response}")
-    if source == "cluster":
-        type_key, scope, scope_id = _param("type"), _param("scope"), _param("id")
-        episode = _param("episode")
-        if scope not in ("service", "region") or not scope_id.isdigit() or not type_key:
-            raise NotFound("The link names no cluster.")
-        return (proposal_from_cluster(session, actor, type_key, scope, int(scope_id),
-                                      now=utcnow(),
-                                      episode_id=int(episode) if episode.isdigit() else None),
-                f"plan.new.cluster.{type_key}.{scope}.{scope_id}")
-    raise NotFound("Open the builder from a near miss, a root cause analysis, a learning "
-                   "response or a cluster.")
-
 
 _defaults: dict[str, Any] = {}  # each builder widget's starting value (the link's proposal)
 
@@ -254,24 +217,40 @@ def _measure_editor(base: str, taxonomy: TaxonomySpec, services: dict[int, str],
                    f"({recent / BASELINE_WEEKS_SHOWN:.1f} a week) and {ever} in all.")
 
 
+def _measure_choices(base: str, builder: PlanBuilder) -> tuple[dict[int, str], dict[int, str]]:
+    """Services and locations a measure may count: the actor's, and any the proposal named."""
+    all_services = builder.all_services
+    services = {s.id: s.label for s in builder.options.services}
+    for service_id in _value(f"{base}.m.services") or []:
+        services.setdefault(service_id, all_services.get(service_id, f"Service #{service_id}"))
+    locations = {loc.id: f"{services.get(sid, '?')} · {loc.label}"
+                 for sid, locs in builder.options.locations.items() for loc in locs}
+    for location_id in _value(f"{base}.m.locations") or []:
+        locations.setdefault(location_id, f"Location #{location_id}")
+    return services, locations
+
+
+def _builder_badges(proposal: PlanProposal, *, high_potential: bool, clustered: bool) -> None:
+    with st.container(horizontal=True, gap="small"):
+        st.badge(SOURCE_TITLES.get(proposal.source, proposal.source), color="blue")
+        if proposal.rca_id:
+            st.badge(f"Root cause analysis #{proposal.rca_id}", color="gray")
+        if proposal.learning_response_id:
+            st.badge(f"Learning response #{int(proposal.learning_response_id)}", color="gray")
+        if high_potential:
+            st.badge("High potential", color="red")
+        if clustered:
+            st.badge("Cluster", color="orange")
+
+
 def _builder(source: str) -> None:
     day = panels.today()
     try:
-        with read_session() as session:
-            proposal, base = _proposal(session, source)
-            taxonomy = live_taxonomy(session)
-            _propose(base, proposal, {t.key for t in taxonomy.types})
-            owners = owner_choices(session, actor)
-            options = reporting_options(session, actor)
-            all_services = service_names(session)
-            lines, missing = linked_reports(
-                session, actor, parse_references(_value(f"{base}.references") or ""))
-            filters = _measure_filters(base)
-            counted = (count_between(session, filters,
-                                     day - timedelta(weeks=BASELINE_WEEKS_SHOWN),
-                                     day + timedelta(days=1)),
-                       count_between(session, filters, date(1900, 1, 1),
-                                     day + timedelta(days=1)))
+        start = plan_start(actor, source, st.query_params.to_dict(), now=utcnow())
+        proposal, base, taxonomy = start.proposal, start.base, start.taxonomy
+        _propose(base, proposal, {t.key for t in taxonomy.types})
+        builder = plan_builder(actor, parse_references(_value(f"{base}.references") or ""),
+                               _measure_filters(base), today=day)
     except (NotFound, PermissionDenied) as exc:
         st.title("New action plan")
         st.error(escape_markdown(str(exc)))
@@ -283,13 +262,9 @@ def _builder(source: str) -> None:
         st.error(escape_markdown(" ".join(exc.errors.values())))
         return
 
-    services = {s.id: s.label for s in options.services}
-    for service_id in _value(f"{base}.m.services") or []:
-        services.setdefault(service_id, all_services.get(service_id, f"Service #{service_id}"))
-    locations = {loc.id: f"{services.get(sid, '?')} · {loc.label}"
-                 for sid, locs in options.locations.items() for loc in locs}
-    for location_id in _value(f"{base}.m.locations") or []:
-        locations.setdefault(location_id, f"Location #{location_id}")
+    owners, lines, missing = list(builder.owners), list(builder.lines), list(builder.missing)
+    counted = (builder.recent_count, builder.ever_count)
+    services, locations = _measure_choices(base, builder)
     plan_services = {r.service_id for r in lines} | (
         set(proposal.measure.service_ids) if proposal.source == "cluster" else set())
     high_potential = any(r.high_potential for r in lines)
@@ -297,16 +272,7 @@ def _builder(source: str) -> None:
 
     st.title("New action plan")
     panels.notice_slot(NOTICE_SLOT)
-    with st.container(horizontal=True, gap="small"):
-        st.badge(SOURCE_TITLES.get(proposal.source, proposal.source), color="blue")
-        if proposal.rca_id:
-            st.badge(f"Root cause analysis #{proposal.rca_id}", color="gray")
-        if proposal.learning_response_id:
-            st.badge(f"Learning response #{int(proposal.learning_response_id)}", color="gray")
-        if high_potential:
-            st.badge("High potential", color="red")
-        if clustered:
-            st.badge("Cluster", color="orange")
+    _builder_badges(proposal, high_potential=high_potential, clustered=clustered)
     st.caption("Turn the findings into actions with an owner, a deadline, evidence checks and a "
                "review date; where it fits, a short test window judged by a verification "
                "measure.")
@@ -407,28 +373,18 @@ def _add(plan_id: int, base: str, measure: Any) -> None:
 def _plan(plan_id: int) -> None:
     day = panels.today()
     try:
-        with read_session() as session:
-            detail = plan_detail(session, actor, plan_id, today=day)
-            owners = owner_choices(session, actor)
-            taxonomy = live_taxonomy(session)
-            services = service_names(session)
-            options = reporting_options(session, actor)
-            lines, _missing = linked_reports(session, actor, [r[0] for r in detail.reports])
-            series: dict[int, dict[date, int]] = {}
-            for view in detail.actions:
-                if view.measure is not None and view.evaluation is not None:
-                    series[view.row.id] = weekly_counts(
-                        session, MeasureFilters.from_json(view.measure.filters),
-                        view.evaluation.baseline_start, day + timedelta(days=1))
+        page = plan_page(actor, plan_id, today=day, rules=settings())
     except NotFound as exc:
         st.title("Action plan")
         st.error(escape_markdown(str(exc)))
         st.page_link("pages/actions.py", label="Go to the action register",
                      icon=":material/task_alt:")
         return
+    detail, owners, services, options = page.detail, list(page.owners), page.services, page.options
+    lines, series = list(page.lines), page.series
     plan = detail.plan
     names: dict[str, dict[Any, str]] = {
-        "types": {t.key: t.name for t in taxonomy.types}, "services": services,
+        "types": dict(page.type_names), "services": dict(services),
         "locations": {loc.id: loc.label for locs in options.locations.values() for loc in locs},
         "users": {o.id: o.name for o in owners}}
 

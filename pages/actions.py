@@ -14,16 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.actions.queries import (
-    RegisterFilters,
-    RegisterRow,
-    register,
-    register_choices,
-    register_counts,
-)
+from core.actions.queries import RegisterFilters, RegisterRow
 from core.actions.vocabulary import ActionStatus, Strength
 from core.config import settings
-from core.db import read_session
+from core.views.actions import register_download, register_filter_choices, register_page
 from ui import action_panels as panels
 from ui.session import current_actor
 from ui.text import chart_text
@@ -48,8 +42,7 @@ def _exporters() -> tuple[Callable[[list[RegisterRow]], bytes],
 
 def _every(filters: RegisterFilters, day: date) -> list[RegisterRow]:
     """Every matching action, for a download (the table shows the first REGISTER_LIMIT)."""
-    with read_session() as session:
-        return register(session, actor, filters, today=day, limit=None)
+    return list(register_download(actor, filters, today=day, rules=settings()))
 
 
 def _when(row: RegisterRow, day: date) -> str:
@@ -139,8 +132,8 @@ def _page() -> None:
     st.title("Action register")
     st.caption("Every improvement action with its owner, deadline and review date. Overdue "
                "actions come first; everyone sees what is overdue.")
-    with read_session() as session:
-        owners, services = register_choices(session, actor)
+    choices = register_filter_choices(actor)
+    owners, services = dict(choices.owners), dict(choices.services)
 
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
         mine = st.toggle("My actions", key="register_mine",
@@ -164,9 +157,8 @@ def _page() -> None:
         owner_ids=(actor.user_id,) if mine and actor.user_id else tuple(chosen_owners),
         statuses=tuple(statuses), service_ids=tuple(chosen_services),
         strengths=tuple(strengths), overdue_only=overdue_only, review_this_week=review_week)
-    with read_session() as session:
-        rows = register(session, actor, filters, today=day)
-        counts = register_counts(session, actor, filters, today=day)
+    page = register_page(actor, filters, today=day, rules=settings())
+    rows, counts = list(page.rows), page.counts
 
     cells = st.columns(5)
     cells[0].metric("Open", counts.open, border=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_session
 from core.errors import DomainError, ValidationFailed
-from core.feedback.cues import GUIDES, MAX_CHARS, all_guides, restore_shipped_guide, save_guide
+from core.feedback.cues import GUIDES, MAX_CHARS, restore_shipped_guide, save_guide
 from core.uow import UnitOfWork
+from core.views.admin import cue_guides
 from ui.session import current_actor
 from ui.text import escape_layout, escape_markdown, local
 
@@ -61,8 +61,7 @@ st.title("Near-miss cues")
 st.caption("One page per role, shown beside the report form so people can tell a near miss "
            "in seconds. If staff have to debate whether something counts, they under-report.")
 
-with read_session() as session:
-    guides = {g.key: g for g in all_guides(session)}
+guides = {g.key: g for g in cue_guides()}
 key = st.selectbox("Guide", list(GUIDES), format_func=GUIDES.get, key=SELECTED)
 guide = guides[key]
 

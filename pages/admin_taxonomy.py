@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from core.auth.policy import Capability, can
-from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.taxonomy.admin import (
     FIELD_COLUMNS,
@@ -16,16 +15,14 @@ from core.taxonomy.admin import (
     PARTS,
     VALIDATION_COLUMNS,
     EditableType,
-    editable_types,
     errors_for,
     other_errors,
     rows_from_spec,
     save_type,
     spec_data_from_form,
-    taxonomy_as_yaml,
-    type_versions,
 )
 from core.uow import UnitOfWork
+from core.views.admin import taxonomy_page, type_versions
 from ui.session import current_actor
 from ui.text import escape_markdown, local
 
@@ -123,9 +120,8 @@ notice = st.session_state.pop(NOTICE, None)
 if notice:
     st.success(escape_markdown(notice), icon=":material/check_circle:")
 
-with read_session() as session:
-    types = {item.spec.key: item for item in editable_types(session)}
-    yaml_text = taxonomy_as_yaml(session)
+page = taxonomy_page()
+types, yaml_text = dict(page.types), page.yaml_text
 
 if SELECT_NEXT in st.session_state:
     st.session_state[SELECTED] = st.session_state.pop(SELECT_NEXT)
@@ -238,8 +234,7 @@ if st.button("Save as a new version", type="primary", key="tax_save",
 
 if current is not None:
     st.subheader("Version history")
-    with read_session() as session:
-        history = type_versions(session, current.spec.key)
+    history = type_versions(current.spec.key)
     st.dataframe(
         pd.DataFrame({
             "Version": [h.version for h in history],

@@ -6,22 +6,20 @@ import pandas as pd
 import streamlit as st
 
 from core.auth.roles import Role
-from core.auth.service import NewUser, add_user, list_users, set_user_active, update_user_access
+from core.auth.service import NewUser, add_user, set_user_active, update_user_access
+from core.clock import utcnow
 from core.config import settings
-from core.db import read_session
 from core.errors import DomainError, ValidationFailed
-from core.organisation.queries import service_names, staff_group_names
 from core.uow import UnitOfWork
+from core.views.admin import users_page
 from ui.session import current_actor
 from ui.text import escape_markdown
 
 actor = current_actor()
 st.title("Users and roles")
 
-with read_session() as session:
-    users = list_users(session)
-    services = sorted(service_names(session).values())
-    groups = staff_group_names(session)
+page = users_page(now=utcnow())
+users, services, groups = list(page.users), list(page.services), list(page.staff_groups)
 
 role_ids = [r.value for r in Role]
 role_label = {r.value: r.label for r in Role}

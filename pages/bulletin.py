@@ -5,8 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth.policy import Capability, can
-from core.db import read_session
-from core.feedback.queries import BulletinItem, bulletin, bulletin_services, changes_this_quarter
+from core.clock import utcnow
+from core.config import settings
+from core.feedback.queries import BulletinItem
+from core.views.feedback import bulletin_header, bulletin_items
 from ui.session import current_actor
 from ui.text import local
 
@@ -44,9 +46,8 @@ def _card(item: BulletinItem) -> None:
         st.text(affects)
 
 
-with read_session() as session:
-    quarter = changes_this_quarter(session, actor)
-    services = dict(bulletin_services(session, actor))
+header = bulletin_header(actor, now=utcnow(), rules=settings())
+quarter, services = header.quarter, dict(header.services)
 
 left, right = st.columns(2)
 left.metric("Changes made because you reported, this quarter", quarter.changes,
@@ -56,8 +57,7 @@ right.metric("From near misses you reported", quarter.from_your_reports,
 
 chosen = st.multiselect("Service", list(services), format_func=services.get,
                         key="bulletin_services", placeholder="All my services")
-with read_session() as session:
-    items = bulletin(session, actor, service_ids=chosen)
+items = bulletin_items(actor, chosen)
 
 if not items:
     st.info("No updates to show yet. Keep reporting: each one will appear here when the "

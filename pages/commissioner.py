@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.clock import utcnow
 from core.commissioner import views as cv
-from core.commissioner.action_evidence import action_evidence
 from core.commissioner.deid import label_notes, show
-from core.db import read_session
-from core.metrics.governance import Scope
-from core.metrics.regulator import commissioner_on_time
+from core.config import settings
+from core.views.commissioner import evidence_page
 from ui import governance as gv
 from ui import regulator as regulator_ui
 from ui.evidence import log_view, period_picker
@@ -29,22 +25,15 @@ st.caption("How near misses are captured, triaged and turned into verified impro
            f"{cv.threshold()} are hidden (with the next smallest where a total could reveal "
            "them). How to read the labels: see the notes at the foot of the page.")
 period = period_picker("evidence_period")
-scope = Scope(period.start, period.end)
 log_view(actor, f"evidence:{period.label}")
 st.page_link("pages/governance_pack.py", label="Download the governance pack (PDF) and "
              "spreadsheets", icon=":material/download:")
 
-with read_session() as session:
-    trend = cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end))
-    tables = cv.type_tables(session, actor, scope, period_name=period.label)
-    breakdowns = cv.breakdowns(session, actor, scope, tables=tables)
-    clusters = cv.clusters(session, actor, scope)
-    register = cv.action_register(session, actor, start=period.start, end=period.end)
-    per_action = action_evidence(session, actor, start=period.start, end=period.end)
-    escalations = cv.escalations(session, actor, scope)
-    culture = cv.culture(session, actor, scope)
-    feedback = cv.feedback(session, actor, scope)
-    on_time_target, clock_tables = commissioner_on_time(session, actor, scope, now=utcnow())
+page = evidence_page(actor, period, now=utcnow(), rules=settings())
+trend, tables, breakdowns, clusters = page.trend, page.tables, page.breakdowns, page.clusters
+register, per_action, escalations = page.register, page.per_action, page.escalations
+culture, feedback = page.culture, page.feedback
+on_time_target, clock_tables = page.on_time_target, list(page.clock_tables)
 
 cols = st.columns(4)
 cols[0].metric("Near misses in the period", show(breakdowns["type"].total))

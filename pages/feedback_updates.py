@@ -13,17 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from core.clock import utcnow
-from core.db import read_session
 from core.errors import DomainError, ValidationFailed
-from core.feedback.queries import (
-    UpdateDetail,
-    UpdateSummary,
-    action_choices,
-    editor_updates,
-    theme_choices,
-    theme_label,
-    update_detail,
-)
+from core.feedback.queries import UpdateDetail, UpdateSummary
 from core.feedback.service import (
     PUBLISHED,
     ThemeDraft,
@@ -33,9 +24,9 @@ from core.feedback.service import (
     edit_update,
     publish_update,
 )
-from core.organisation.queries import reporting_options
 from core.review.rca import parse_references
 from core.uow import UnitOfWork
+from core.views.feedback import UpdateEditor, update_editor, update_list
 from ui.mail import send_emails_soon
 from ui.session import current_actor
 from ui.text import escape_markdown, local
@@ -144,16 +135,14 @@ def _preview(title: str, what_changed: str, why: str) -> None:
             st.text(why)
 
 
-def _form(detail: UpdateDetail | None, defaults: dict[str, Any]) -> None:
+def _form(editor: UpdateEditor, defaults: dict[str, Any]) -> None:
+    detail = editor.detail
     update_id = detail.id if detail else None
     base = _base(update_id or NEW)
-    with read_session() as session:
-        services = {c.id: c.label for c in reporting_options(session, actor).services}
-        actions = {c.id: c.label for c in action_choices(session, actor)}
-        themes = {_theme_key(t): label for t, label in theme_choices(session, actor,
-                                                                      now=utcnow())}
-        for theme in detail.themes if detail else []:  # a past cluster keeps its link
-            themes.setdefault(_theme_key(theme), theme_label(session, theme))
+    services, actions = dict(editor.services), dict(editor.actions)
+    themes: dict[str, str] = {}
+    for theme, label in editor.themes:  # current clusters first; a past one keeps its link
+        themes.setdefault(_theme_key(theme), label)
     roles = {r.value: r.label for r in audience_roles()}
 
     st.text_input("Title", value=defaults["title"], key=f"{base}.title", max_chars=200,
@@ -227,8 +216,7 @@ st.caption("Tell staff what changed because they reported, even small changes: a
 if SELECT_NEXT in st.session_state:
     st.session_state[SELECTED] = st.session_state.pop(SELECT_NEXT)
 
-with read_session() as session:
-    summaries = editor_updates(session, actor)
+summaries = update_list(actor)
 
 
 def _state(summary: UpdateSummary) -> str:
@@ -251,12 +239,14 @@ with st.container(key="feedback_notice_slot"):
 selected = st.session_state[SELECTED]
 if selected == NEW:
     linked = parse_references(str(st.query_params.get("ref", "")))
-    _form(None, {"title": "", "what_changed": "", "why": "", "references": ", ".join(linked),
-                 "actions": [], "themes": [], "services": [], "roles": []})
+    _form(update_editor(actor, None, now=utcnow()),
+          {"title": "", "what_changed": "", "why": "", "references": ", ".join(linked),
+           "actions": [], "themes": [], "services": [], "roles": []})
 else:
     try:
-        with read_session() as session:
-            current = update_detail(session, actor, int(selected))
+        editor = update_editor(actor, int(selected), now=utcnow())
+        current = editor.detail
+        assert current is not None  # an id was given
     except DomainError as exc:
         st.error(escape_markdown(str(exc)))
         st.stop()
@@ -273,7 +263,7 @@ else:
     else:
         st.info(f"Draft · revision {current.revision}. Nobody sees it until you publish.",
                 icon=":material/edit_note:")
-    _form(current, {"title": current.title, "what_changed": current.what_changed,
+    _form(editor, {"title": current.title, "what_changed": current.what_changed,
                     "why": current.why, "references": ", ".join(current.references),
                     "actions": current.action_ids,
                     "themes": [_theme_key(t) for t in current.themes],

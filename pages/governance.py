@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_session
-from core.taxonomy.service import live_taxonomy
+from core.views.governance import scope_choices
 from ui import governance as gv
 from ui.session import current_actor
 
@@ -22,8 +21,7 @@ st.caption("Weekly near misses as a control chart: the mean, the process limits 
            "cause higher or lower, P, F or ? for whether a target will be met.")
 scope = gv.scope_picker(actor)
 version = gv.version()
-with read_session() as session:
-    type_names = {t.key: t.name for t in live_taxonomy(session).types}
+type_names = dict(scope_choices(actor).types)
 
 with st.container(horizontal=True, gap="small"):
     series_choice = st.selectbox("Series", ["all", *type_names],

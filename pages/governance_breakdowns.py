@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth.policy import Capability, can
-from core.db import read_session
-from core.metrics.governance import DIMENSIONS, drill_down
-from core.taxonomy.service import live_taxonomy
+from core.config import settings
+from core.metrics.governance import DIMENSIONS
+from core.views.governance import drill_down
 from ui import governance as gv
 from ui.session import current_actor
 from ui.text import escape_markdown, local
@@ -36,10 +36,7 @@ if points and dimension not in ("week", "weekday", "hour") and can(actor,
                                                                     Capability.VIEW_REPORT):
     point = points[0]
     key = point.get("y") if not ordered else point.get("x")
-    with read_session() as session:
-        labels = {f.key: f.label for f in live_taxonomy(session).interface_flags}
-        reports = drill_down(session, actor, scope, dimension, key, salt=salt,
-                             interface_labels=labels)
+    reports = drill_down(actor, scope, dimension, key, salt=salt, rules=settings())
     st.subheader(f"{escape_markdown(key)}: {len(reports)} near misses")
     reports["occurred"] = [local(d) for d in reports["occurred"]]
     reports.insert(0, "open", [f"near_miss?ref={r}" for r in reports["reference"]])

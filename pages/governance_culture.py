@@ -5,10 +5,6 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.auth.actor import Actor
-from core.db import read_session
-from core.feedback.measures import FeedbackMeasures, feedback_measures
-from core.metrics.governance import Scope
 from ui import governance as gv
 from ui import regulator as regulator_ui
 from ui.session import current_actor
@@ -53,12 +49,6 @@ regulator_ui.on_time_section(regulator_ui.cached_on_time(gv.version(), actor, sc
 # -- feedback: do reporters hear what changed because they reported? -------------------------
 
 
-@st.cache_data(ttl=gv.TTL_SECONDS, show_spinner=False)
-def _feedback(_version: int, viewer: Actor, chosen: Scope) -> FeedbackMeasures:
-    with read_session() as session:
-        return feedback_measures(session, viewer, chosen)
-
-
 def _duration(hours: float | None) -> str:
     if hours is None:
         return "—"
@@ -68,7 +58,7 @@ def _duration(hours: float | None) -> str:
 
 
 st.subheader("Feedback: what changed because you reported")
-feedback = _feedback(gv.version(), actor, scope)
+feedback = gv.cached_feedback(gv.version(), actor, scope)
 cols = st.columns(3)
 cols[0].metric("Median time from report to first feedback",
                _duration(feedback.median_hours_to_feedback),

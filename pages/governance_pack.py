@@ -6,10 +6,10 @@ import streamlit as st
 
 from core.auth.roles import Role
 from core.commissioner.access import record_access
-from core.db import read_session
-from core.exports.pack import AUDIENCES, audience_for, build_pack, export_tables
+from core.exports.pack import AUDIENCES, audience_for
 from core.exports.spreadsheet import to_xlsx_book
 from core.uow import UnitOfWork
+from core.views.commissioner import governance_pack
 from ui.evidence import period_picker
 from ui.session import current_actor
 
@@ -35,11 +35,9 @@ key = f"{period.label}:{audience}"
 
 if st.button("Build the pack", type="primary", key="pack_build", icon=":material/picture_as_pdf:"):
     bar = st.progress(0.0, text="Gathering the evidence")
-    with read_session() as session:
-        pdf = build_pack(session, actor, period, audience,
-                         progress=lambda share, what: bar.progress(share, text=what))
-        sheets = export_tables(session, actor, period, audience)
-    st.session_state["pack_files"] = (key, pdf, to_xlsx_book(sheets))
+    pack = governance_pack(actor, period, audience,
+                           progress=lambda share, what: bar.progress(share, text=what))
+    st.session_state["pack_files"] = (key, pack.pdf, to_xlsx_book(dict(pack.sheets)))
     bar.empty()
 
 files = st.session_state.get("pack_files")

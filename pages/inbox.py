@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.clock import utcnow
-from core.db import read_session
+from core.config import settings
 from core.errors import DomainError, ValidationFailed
-from core.escalation.queries import InboxItem, inbox, notifications_for
+from core.escalation.queries import InboxItem
 from core.escalation.rules import EscalationKind
 from core.escalation.service import (
     CLINICAL_REVIEW_WAYS,
@@ -19,8 +19,9 @@ from core.escalation.service import (
     decide,
     mark_read,
 )
-from core.regulator.queries import EventClocks, events_for
+from core.regulator.queries import EventClocks
 from core.uow import UnitOfWork
+from core.views.inbox import inbox_page
 from ui import regulator as regulator_ui
 from ui.badges import ESCALATION_STATE_COLOURS
 from ui.session import current_actor
@@ -175,10 +176,8 @@ with st.container(key="inbox_notice_slot"):  # fixed slot: open expanders stay o
 
 show_decided = st.toggle("Show decided escalations too", key="inbox_show_decided")
 now = utcnow()
-with read_session() as session:
-    items = inbox(session, actor, now=now, include_decided=show_decided)
-    notes = notifications_for(session, actor, limit=30)
-    events = events_for(session, actor, [i.reference for i in items], now=now)
+page = inbox_page(actor, include_decided=show_decided, now=now, rules=settings())
+items, notes, events = list(page.items), list(page.notifications), page.events
 
 open_items = [i for i in items if not i.decided_at]
 left, right = st.columns(2)

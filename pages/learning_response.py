@@ -19,7 +19,6 @@ from core.auth.actor import Actor
 from core.auth.policy import Capability, can
 from core.clock import to_local, utcnow
 from core.config import settings
-from core.db import read_session
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.review.rca import parse_references
 from core.review.response_templates import (
@@ -34,13 +33,15 @@ from core.review.responses import (
     ResponseSummary,
     choose_full_rca,
     complete_response,
-    list_responses,
-    response_detail,
-    response_proposal,
     save_answers,
     start_response,
 )
 from core.uow import UnitOfWork
+from core.views.learning_response import (
+    learning_response,
+    response_link_proposal,
+    responses_page,
+)
 from core.yamlfile import ConfigFileError
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_markdown, local
@@ -413,15 +414,13 @@ def _page(actor: Actor) -> None:
     today = _today()
     try:
         templates = load_learning_responses()
-        with read_session() as session:
-            if link:
-                first = response_proposal(session, actor, parse_references(link), today=today,
-                                          templates=templates)
-                _seed_new_form(link, first.suggestion.type_key if first.suggestion else None)
-            summaries = list_responses(session, actor, today=today, templates=templates)
-            proposal = response_proposal(
-                session, actor, parse_references(_value(f"{NEW}.references") or ""),
-                today=today, templates=templates)
+        if link:
+            first = response_link_proposal(actor, parse_references(link), today=today,
+                                           templates=templates)
+            _seed_new_form(link, first.suggestion.type_key if first.suggestion else None)
+        page = responses_page(actor, parse_references(_value(f"{NEW}.references") or ""),
+                              today=today, templates=templates)
+        summaries, proposal = list(page.summaries), page.proposal
     except ConfigFileError as exc:  # the provider's templates file has a mistake
         st.error(escape_markdown(str(exc)), icon=":material/error:")
         return
@@ -445,9 +444,7 @@ def _page(actor: Actor) -> None:
     if selected is None:
         return
     try:
-        with read_session() as session:
-            detail = response_detail(session, actor, int(selected), today=today,
-                                     templates=templates)
+        detail = learning_response(actor, int(selected), today=today, templates=templates)
     except NotFound as exc:
         st.error(escape_markdown(str(exc)))
         return

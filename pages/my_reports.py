@@ -6,17 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.db import read_session
 from core.errors import DomainError
 from core.escalation.service import mark_read
-from core.feedback.queries import (
-    ReportUpdate,
-    my_reports_told,
-    unread_feedback_notifications,
-    updates_for_my_reports,
-)
-from core.reports.queries import my_report_counts, my_reports
+from core.feedback.queries import ReportUpdate
 from core.uow import UnitOfWork
+from core.views.reporting import my_reports_page
 from ui.session import current_actor
 from ui.text import escape_caption, escape_markdown, local
 
@@ -25,12 +19,9 @@ st.title("My reports")
 st.caption("The near misses you reported under your name, newest first. Reports filed "
            "without your name are not listed: nothing links them to you.")
 
-with read_session() as session:
-    rows = my_reports(session, actor)
-    counts = my_report_counts(session, actor)
-    told = my_reports_told(session, actor)
-    updates = updates_for_my_reports(session, actor, [r.reference for r in rows])
-    unread = unread_feedback_notifications(session, actor)
+page = my_reports_page(actor)
+rows, counts, told, updates = list(page.rows), page.counts, page.told, page.updates
+unread = list(page.unread_notification_ids)
 
 if not rows:
     st.info("You have not reported a near miss under your name yet.")

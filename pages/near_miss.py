@@ -7,19 +7,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.actions.queries import plans_for_report
 from core.auth.policy import Capability, can
 from core.clock import utcnow
 from core.config import settings
-from core.db import read_session
 from core.errors import DomainError, NotFound, ValidationFailed
-from core.reports.detail import ReportDetail, report_detail
+from core.reports.detail import ReportDetail
 from core.reports.vocabulary import ReportStatus
-from core.review.queries import review_view
 from core.review.service import start_review
-from core.taxonomy.service import live_taxonomy
 from core.triage.matrix import matrix_cells, review_level
-from core.triage.proposal import TriageProposal, investigation_options, propose_triage
+from core.triage.proposal import TriageProposal, investigation_options
 from core.triage.service import (
     TriageAnswers,
     reclassify_as_incident,
@@ -28,6 +24,7 @@ from core.triage.service import (
 from core.triage.vocabulary import Recurrence, ReviewLevel, Route, Severity
 from core.triage.workflow import is_open
 from core.uow import UnitOfWork
+from core.views.near_miss import near_miss_page
 from ui import read_alike
 from ui import review_panels as panels
 from ui.badges import FLAG_COLOURS
@@ -294,23 +291,15 @@ def _action_plans(detail: ReportDetail, plans: list[tuple[int, str]]) -> None:
                      icon=":material/add_task:")
 
 
-now = utcnow()
 try:
-    with read_session() as session:
-        detail = report_detail(session, actor, reference, now=now)
-        proposal = (propose_triage(session, actor, reference)
-                    if detail.status is ReportStatus.NEW else None)
-        taxonomy_now = live_taxonomy(session)
-        signals = {s.key: s.label for s in taxonomy_now.safeguarding_signals}
-        factors = {f.key: f.label for f in taxonomy_now.contributing_factors}
-        review = (review_view(session, actor, reference)
-                  if detail.status not in (ReportStatus.NEW, ReportStatus.TRIAGED) else None)
-        plans = (plans_for_report(session, actor, reference)
-                 if can(actor, Capability.VIEW_ACTIONS) else [])
+    page = near_miss_page(actor, reference, now=utcnow(), rules=settings())
 except NotFound as exc:
     st.title("Near miss")
     st.error(escape_markdown(str(exc)))
     st.stop()
+
+detail, proposal, review = page.detail, page.proposal, page.review
+signals, factors, plans = page.signals, page.factors, list(page.plans)
 
 st.title(f"{detail.reference} · {escape_markdown(detail.type_spec.name)}")
 with st.container(horizontal=True, gap="small"):
@@ -335,7 +324,7 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     _facts(detail)
     _escalations(detail)
-    read_alike.panel(actor, detail.reference)
+    read_alike.panel(actor, page.read_alike)
 with right:
     if detail.status is ReportStatus.NEW and proposal is not None:
         _triage_form(detail, proposal, signals)
@@ -358,7 +347,7 @@ with right:
                                                             *review.similar_elsewhere])},
                          icon=":material/account_tree:")
     _action_plans(detail, plans)
-    response_links(actor, detail)
+    response_links(detail, page.responses, page.responses_error)
     if is_open(detail.status):
         with st.expander("Harm reached the person? Re-classify as an incident"):
             st.text_area("What harm reached the person, and why this is now an incident",

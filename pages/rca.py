@@ -15,7 +15,6 @@ import streamlit as st
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
-from core.db import read_session
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.review.rca import (
     MAX_WHYS,
@@ -25,16 +24,13 @@ from core.review.rca import (
     RcaSummary,
     add_reports,
     complete_rca,
-    list_rcas,
     open_rca,
     parse_references,
-    rca_detail,
-    rca_proposal,
     remove_report,
     update_rca,
 )
-from core.taxonomy.service import live_taxonomy
 from core.uow import UnitOfWork
+from core.views.rca import analysis, rca_link_proposal, rcas_page
 from ui.session import current_actor
 from ui.text import escape_markdown, local
 
@@ -119,8 +115,7 @@ def _seed_new_form(link: str) -> None:
     st.session_state[f"{NEW}.references"] = ", ".join(references)
     title = ""
     if references:
-        with read_session() as session:
-            title = rca_proposal(session, actor, references).suggested_title
+        title = rca_link_proposal(actor, references).suggested_title
     st.session_state[f"{NEW}.title"] = title
     st.session_state.setdefault(f"{NEW}.problem", "")
     st.session_state[SEEDED_FROM] = link
@@ -399,11 +394,8 @@ def _page(actor: Actor) -> None:
     link = str(st.query_params.get("reports", "")).strip()
     if link:
         _seed_new_form(link)
-    with read_session() as session:
-        summaries = list_rcas(session, actor)
-        proposal = rca_proposal(session, actor,
-                                parse_references(_value(f"{NEW}.references") or ""))
-        factors = {f.key: f.label for f in live_taxonomy(session).contributing_factors}
+    page = rcas_page(actor, parse_references(_value(f"{NEW}.references") or ""))
+    summaries, proposal, factors = list(page.summaries), page.proposal, dict(page.factors)
     hidden = _seed_selection(summaries)
 
     new_errors = any(k.startswith("new.") for k in (st.session_state.get(ERRORS) or {}))
@@ -424,8 +416,7 @@ def _page(actor: Actor) -> None:
     if selected is None:
         return
     try:
-        with read_session() as session:
-            detail = rca_detail(session, actor, int(selected))
+        detail = analysis(actor, int(selected))
     except NotFound as exc:
         st.error(escape_markdown(str(exc)))
         return

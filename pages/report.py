@@ -11,16 +11,13 @@ import streamlit as st
 from core.auth.actor import Actor
 from core.clock import to_local, utcnow
 from core.config import settings
-from core.db import read_session
 from core.errors import DomainError, StorageUnavailable, ValidationFailed
-from core.feedback.cues import guide_for
-from core.organisation.queries import reporting_options
 from core.reports.drafts import NearMissDraft, capture_field_key
 from core.reports.service import FiledReport, file_near_miss
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.taxonomy.schema import FieldSpec, NearMissTypeSpec
-from core.taxonomy.service import live_taxonomy
 from core.uow import UnitOfWork
+from core.views.reporting import report_form
 from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.mail import send_emails_soon
 from ui.session import current_actor
@@ -212,9 +209,7 @@ if filed_report is not None:
     st.stop()
 
 try:
-    with read_session() as session:
-        reference_data = (live_taxonomy(session), reporting_options(session, actor),
-                          guide_for(session, actor))
+    reference_data = report_form(actor)
     st.session_state[REFERENCE_DATA] = reference_data
 except StorageUnavailable:
     # Database down: draw the form from this session's last copy so nothing typed is lost;
@@ -222,7 +217,7 @@ except StorageUnavailable:
     reference_data = st.session_state.get(REFERENCE_DATA)
     if reference_data is None:
         raise
-taxonomy, options, cues = reference_data
+taxonomy, options, cues = reference_data.taxonomy, reference_data.options, reference_data.cues
 
 types = {t.key: t for t in taxonomy.types if t.active}
 rules = settings()

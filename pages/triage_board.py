@@ -6,17 +6,20 @@ import math
 
 import streamlit as st
 
-from core.actions.queries import current_clusters
 from core.auth.policy import Capability, can
 from core.clock import utcnow
-from core.db import read_session
-from core.organisation.queries import reporting_options
-from core.regulator.queries import EventClocks, events_for, regulator_board
+from core.config import settings
+from core.regulator.queries import EventClocks
 from core.reports.vocabulary import ReportStatus
-from core.taxonomy.service import live_taxonomy
-from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text, load_board
+from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text
 from core.triage.vocabulary import EpisodeStatus
 from core.triage.workflow import BOARD_COLUMNS
+from core.views.triage_board import (
+    board_choices,
+    board_clusters,
+    board_columns,
+    board_regulator,
+)
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
 from ui.badges import FLAG_COLOURS
@@ -34,12 +37,8 @@ st.caption("Open near misses in your services, most urgent first: anyone still a
            "overdue escalations, then safeguarding and stop-the-line, then high potential "
            "and clusters. Open a card to triage it.")
 
-with read_session() as session:
-    options = reporting_options(session, actor)
-    taxonomy = live_taxonomy(session)
-type_names = {t.key: t.name for t in taxonomy.types}
-interface_types = tuple(t.key for t in taxonomy.types if t.route_to == "operations")
-service_names = {s.id: s.label for s in options.services}
+choices = board_choices(actor)
+type_names, service_names = dict(choices.type_names), dict(choices.service_names)
 
 
 def _card(card: BoardCard, event: EventClocks | None) -> None:
@@ -84,11 +83,9 @@ def board_view() -> None:
                            tuple(chosen_severities), tuple(chosen_flags), min_age, max_age)
     pages = {status: st.session_state.get(f"board_page_{status.value}", 1)
              for status in BOARD_COLUMNS}
-    with read_session() as session:
-        board = load_board(session, actor, filters, now=utcnow(),
-                           interface_types=interface_types, page_size=PAGE_SIZE, pages=pages)
-        events = events_for(session, actor, [c.reference for cards in board.columns.values()
-                                             for c in cards], now=utcnow())
+    shown = board_columns(actor, filters, page_size=PAGE_SIZE, pages=pages, now=utcnow(),
+                          rules=settings())
+    board, events = shown.board, shown.events
     st.caption(f"{board.total} open near misses match. Refreshed {utcnow():%H:%M} UTC.")
     columns = st.columns(len(BOARD_COLUMNS))
     for column, status in zip(columns, BOARD_COLUMNS, strict=True):
@@ -105,8 +102,7 @@ def board_view() -> None:
 def clusters_section() -> None:
     """Cluster episodes of the last weeks, open ones first: each a theme to acknowledge,
     dismiss with a reason, or answer with an action plan (seed 2, ex. 3)."""
-    with read_session() as session:
-        clusters = current_clusters(session, actor, now=utcnow())
+    clusters = board_clusters(actor, now=utcnow())
     waiting = sum(1 for c in clusters if c.status is EpisodeStatus.OPEN)
     may_build = can(actor, Capability.MANAGE_ACTIONS)
     with st.expander(f"Clusters · {waiting} open · {len(clusters)} in six weeks",
@@ -138,9 +134,7 @@ def _column_title(status: ReportStatus) -> str:
 
 def regulator_section() -> None:
     """Events to decide on reporting to the regulator, and the clocks running."""
-    with read_session() as session:
-        regulator = regulator_board(session, actor, now=utcnow())
-    regulator_ui.board_section(actor, regulator)
+    regulator_ui.board_section(actor, board_regulator(actor, now=utcnow(), rules=settings()))
 
 
 regulator_section()

@@ -13,11 +13,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from core.actions.measures import DIRECTION_LABELS, PER_LABELS, Evaluation, MeasureFilters
-from core.actions.models import VerificationMeasure
+from core.actions.measures import PER_LABELS, Evaluation, MeasureFilters
 from core.actions.queries import ActionView, OwnerChoice
 from core.actions.service import (
     ActionDraft,
@@ -40,6 +38,7 @@ from core.clock import to_local, utcnow
 from core.config import settings
 from core.errors import DomainError, ValidationFailed
 from core.uow import UnitOfWork
+from ui.measure_chart import describe_measure, weekly_chart
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "action_plan_errors"
@@ -279,59 +278,6 @@ def block_errors(base: str, errors: dict[str, str], ids: list[int]) -> dict[str,
 
 # -- one action of a plan ---------------------------------------------------------------------
 
-def describe_measure(filters: MeasureFilters, per: str, direction: str, target: float | None,
-                     names: dict[str, dict[Any, str]]) -> str:
-    """A measure in words: which near misses count, per what, which way is better."""
-    parts = []
-    for label, values, lookup in (("types", filters.type_keys, "types"),
-                                  ("services", filters.service_ids, "services"),
-                                  ("locations", filters.location_ids, "locations")):
-        if values:
-            parts.append(f"{label}: " + ", ".join(
-                names.get(lookup, {}).get(v, f"#{v}") for v in values))
-    for field, value in filters.capture.items():
-        parts.append(f"{field.replace('_', ' ')} = “{value}”")
-    counted = "; ".join(parts) if parts else "every near miss"
-    text = (f"Counts near misses ({counted}), {PER_LABELS.get(per, per)}. "
-            f"{DIRECTION_LABELS.get(direction, direction)}.")
-    if target is not None:
-        text += f" Target: {target:g}."
-    return text
-
-
-def weekly_chart(series: dict[date, int], *, go_live: date, window_end: date,
-                 baseline: float | None, per: str, target: float | None,
-                 end: date) -> go.Figure:
-    """Weekly counts with the go-live line, the test window shaded and the baseline."""
-    weeks = list(series)
-    fig = go.Figure(go.Bar(x=weeks, y=list(series.values()), name="Near misses that count",
-                           marker_color="#5b7db1",
-                           hovertemplate="Week of %{x|%d %b %Y}: %{y}<extra></extra>"))
-    fig.add_shape(type="rect", xref="x", yref="paper", x0=go_live, x1=window_end, y0=0, y1=1,
-                  fillcolor="#2e9e6b", opacity=0.15, line_width=0, layer="below")
-    fig.add_shape(type="line", xref="x", yref="paper", x0=go_live, x1=go_live, y0=0, y1=1,
-                  line={"color": "#2e7d32", "width": 2})
-    fig.add_annotation(x=go_live, y=1, xref="x", yref="paper", text="Went live ▸ test window",
-                       showarrow=False, xanchor="right", yanchor="bottom",
-                       font={"color": "#2e7d32"})
-    if per == "week" and baseline is not None:
-        fig.add_hline(y=baseline, line_dash="dot", line_color="#888",
-                      annotation_text=f"Baseline {baseline:.1f}/week",
-                      annotation_position="top left")
-    if per == "week" and target is not None:
-        fig.add_hline(y=target, line_dash="dash", line_color="#c62828",
-                      annotation_text=f"Target {target:g}/week",
-                      annotation_position="bottom left")
-    start = weeks[0] if weeks else go_live
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      showlegend=False, bargap=0.25,
-                      yaxis={"title": "Near misses per week", "rangemode": "tozero",
-                             "dtick": 1 if max(series.values(), default=0) <= 8 else None},
-                      xaxis={"range": [start - timedelta(days=4),
-                                       max(end, window_end) + timedelta(days=4)]})
-    return fig
-
-
 class ActionCard:
     """One action of a plan: facts, evidence checks, status, test window, verdict, and
     sustainment checks; shows only the controls core would allow this actor."""
@@ -489,7 +435,7 @@ class ActionCard:
 
     def _verification(self) -> None:
         row, view = self.row, self.view
-        measure: VerificationMeasure | None = view.measure
+        measure = view.measure
         st.markdown("**Verification**")
         if measure is not None:
             st.caption(escape_caption(describe_measure(
@@ -502,7 +448,8 @@ class ActionCard:
             return
         evaluation = view.evaluation
         if evaluation is not None and measure is not None:
-            self._numbers(evaluation, measure)
+            self._numbers(evaluation, measure.per, measure.baseline_weeks,
+                          measure.direction, measure.target)
         confirmed = measure.confirmed_verdict if measure is not None else None
         if confirmed and measure is not None:
             who = self.names.get("users", {}).get(measure.confirmed_by_id, "someone")
@@ -542,14 +489,15 @@ class ActionCard:
                       icon=":material/block:", on_click=self._verdict, args=(False,))
         error(base + ".verdict")
 
-    def _numbers(self, evaluation: Evaluation, measure: VerificationMeasure) -> None:
-        unit = PER_LABELS.get(measure.per, measure.per)
+    def _numbers(self, evaluation: Evaluation, per: str, baseline_weeks: int,
+                 direction: str, target: float | None) -> None:
+        unit = PER_LABELS.get(per, per)
         before, during, verdict = st.columns(3)
 
         def shown(value: float | None) -> str:
             return "—" if value is None else f"{value:.2f}"
 
-        before.metric(f"Before ({measure.baseline_weeks} weeks)", shown(evaluation.baseline),
+        before.metric(f"Before ({int(baseline_weeks)} weeks)", shown(evaluation.baseline),
                       help=f"Near misses that count, {unit}, from "
                            f"{evaluation.baseline_start:%d %b %Y} to go-live.")
         delta = None
@@ -558,7 +506,7 @@ class ActionCard:
         until = evaluation.evidence_end or min(evaluation.window_end, self.day)
         during.metric(OBSERVED_TITLES.get(evaluation.look, "During the test"),
                       shown(evaluation.observed), delta=delta,
-                      delta_color="inverse" if measure.direction == "decrease" else "normal",
+                      delta_color="inverse" if direction == "decrease" else "normal",
                       help=f"{unit.capitalize()}, from go-live to {until:%d %b %Y}.")
         proposal = evaluation.proposal
         with verdict:
@@ -571,8 +519,8 @@ class ActionCard:
         if self.series is not None and self.row.go_live and self.row.window_end:
             st.plotly_chart(weekly_chart(self.series, go_live=self.row.go_live,
                                          window_end=self.row.window_end,
-                                         baseline=evaluation.baseline, per=measure.per,
-                                         target=measure.target, end=self.day),
+                                         baseline=evaluation.baseline, per=per,
+                                         target=target, end=self.day),
                             key=f"{self.key}.chart", config={"displayModeBar": False})
 
     def _verdict(self, effective: bool) -> None:

@@ -16,18 +16,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.audit.queries import data_version
 from core.auth.actor import Actor
 from core.clock import to_local, utcnow
 from core.config import settings
-from core.db import read_session
+from core.feedback.measures import FeedbackMeasures
 from core.metrics import governance as gov
-from core.metrics.clusters import clusters_in_period
 from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
 from core.metrics.weeks import week_start_of
-from core.organisation.queries import reporting_options
 from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
-from core.taxonomy.service import live_taxonomy
+from core.views import governance as views
 from ui import spc_icons
 from ui.text import chart_text
 
@@ -50,17 +47,13 @@ def today() -> date:
 
 
 def version() -> int:
-    with read_session() as session:
-        return data_version(session)
+    return views.version()
 
 
 def scope_picker(actor: Actor, *, key: str = "gov") -> gov.Scope:
     """Period, services and types; kept for the session so every governance page agrees."""
-    with read_session() as session:
-        options = reporting_options(session, actor)
-        taxonomy = live_taxonomy(session)
-    services = {s.id: s.label for s in options.services}
-    types = {t.key: t.name for t in taxonomy.types}
+    choices = views.scope_choices(actor)
+    services, types = dict(choices.services), dict(choices.types)
     with st.container(horizontal=True, gap="small"):
         period = st.selectbox("Period", list(PERIODS), index=2,
                               format_func=lambda k: PERIODS[k][0], key=f"{key}_period",
@@ -81,52 +74,47 @@ def scope_picker(actor: Actor, *, key: str = "gov") -> gov.Scope:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_breakdown(_version: int, actor: Actor, scope: gov.Scope, dimension: str,
                      salt: str) -> pd.DataFrame:
-    with read_session() as session:
-        labels = {f.key: f.label for f in live_taxonomy(session).interface_flags}
-        return gov.breakdown(session, actor, scope, dimension, salt=salt,
-                             interface_labels=labels)
+    return views.breakdown(actor, scope, dimension, salt=salt, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_series(_version: int, actor: Actor, scope: gov.Scope) -> pd.Series:
-    with read_session() as session:
-        return gov.weekly_series(session, actor, scope)
+    return views.weekly_series(actor, scope, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_go_lives(_version: int, actor: Actor, scope: gov.Scope) -> gov.ControlMarks:
-    with read_session() as session:
-        return gov.go_live_dates(session, actor, scope)
+    return views.go_lives(actor, scope)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_culture(_version: int, actor: Actor, scope: gov.Scope) -> gov.Culture:
-    with read_session() as session:
-        return gov.reporting_culture(session, actor, scope)
+    return views.culture(actor, scope, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_controls(_version: int, actor: Actor, on: date) -> gov.ControlStrength:
-    with read_session() as session:
-        return gov.control_strength(session, actor, today=on)
+    return views.controls(actor, today=on)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_barrier_mix(_version: int, actor: Actor, scope: gov.Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return gov.barrier_mix(session, actor, scope)
+    return views.barrier_mix(actor, scope, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_clusters(_version: int, actor: Actor, scope: gov.Scope) -> list[Any]:
-    with read_session() as session:
-        return clusters_in_period(session, actor, scope.start, scope.end)
+    return list(views.clusters(actor, scope, rules=settings()))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_repeats(_version: int, actor: Actor, scope: gov.Scope, salt: str) -> list[Any]:
-    with read_session() as session:
-        return gov.repeats(session, actor, scope, salt=salt)
+    return list(views.repeats(actor, scope, salt=salt, rules=settings()))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def cached_feedback(_version: int, actor: Actor, scope: gov.Scope) -> FeedbackMeasures:
+    return views.feedback(actor, scope, rules=settings())
 
 
 def complete_weeks(series: pd.Series) -> pd.Series:

@@ -1,6 +1,7 @@
 """A near miss's learning responses: the ones about it, and a link to start the suggested one.
 
-The report page calls `response_links` once; core.review.responses holds every rule (who may,
+The report page calls `response_links` once with what core.views.near_miss read;
+core.review.responses holds every rule (who may,
 what is suggested and why). Names and titles are shown through ui.text, never as Markdown.
 """
 
@@ -8,34 +9,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.actor import Actor
-from core.auth.policy import Capability, can
-from core.clock import to_local, utcnow
-from core.config import settings
-from core.db import read_session
-from core.errors import NotFound
 from core.reports.detail import ReportDetail
-from core.reports.vocabulary import ReportStatus
-from core.review.responses import report_responses
-from core.yamlfile import ConfigFileError
+from core.review.responses import ReportResponses
 from ui.text import escape_caption, escape_label, escape_markdown
 
 PAGE = "pages/learning_response.py"
 
 
-def response_links(actor: Actor, detail: ReportDetail) -> None:
+def response_links(detail: ReportDetail, view: ReportResponses | None,
+                   error: str | None = None) -> None:
     """Links to the learning responses about this report and, once it is triaged, to start the
-    response triage suggests (supervisors of its service and quality leads)."""
-    if not can(actor, Capability.RUN_LEARNING_RESPONSES) or detail.status is ReportStatus.NEW:
+    response triage suggests (supervisors of its service and quality leads). `view` and
+    `error` come from core.views.near_miss (None for a role that does not run responses)."""
+    if error is not None:  # the provider's templates file has a mistake
+        st.error(escape_markdown(error), icon=":material/error:")
         return
-    try:
-        with read_session() as session:
-            view = report_responses(session, actor, detail.reference,
-                                    today=to_local(utcnow(), settings().zone).date())
-    except NotFound:
-        return
-    except ConfigFileError as exc:  # the provider's templates file has a mistake
-        st.error(escape_markdown(str(exc)), icon=":material/error:")
+    if view is None:
         return
     st.markdown("**Learning responses**")
     for item in view.responses:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth.actor import Actor
-from core.auth.policy import Capability, can
-from core.db import read_session
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 from core.triage.links import link_related, unlink_related
-from core.triage.related import ReadAlike, ReadAlikePanel, read_alike
+from core.triage.related import ReadAlike, ReadAlikePanel
 from core.uow import UnitOfWork
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
@@ -86,16 +84,11 @@ def _linked(actor: Actor, view: ReadAlikePanel) -> None:
                           on_click=_unlink, args=(actor, view.reference, link.reference))
 
 
-def panel(actor: Actor, reference: str) -> None:
+def panel(actor: Actor, view: ReadAlikePanel | None) -> None:
     """Up to five earlier reports that read like this one, with their outcome and a link
     button; the reports already linked; the recurrence count. Nothing for a role that does
-    not open reports."""
-    if not can(actor, Capability.VIEW_REPORT):
-        return
-    try:
-        with read_session() as session:
-            view = read_alike(session, actor, reference)
-    except NotFound:
+    not open reports (core.views.near_miss leaves `view` None)."""
+    if view is None:
         return
     st.subheader("Earlier reports that read alike")
     notice = st.session_state.pop(NOTICE, None)

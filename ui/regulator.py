@@ -15,14 +15,14 @@ import streamlit as st
 from core.auth.actor import Actor
 from core.clock import utcnow
 from core.config import settings
-from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.metrics.governance import Scope
-from core.metrics.regulator import ClockTable, OnTime, on_time_by_month
+from core.metrics.regulator import ClockTable, OnTime
 from core.regulator.clocks import ClockState
 from core.regulator.queries import ClockView, EventClocks, RegulatorBoard
 from core.regulator.service import decide_reportable, record_clock_met
 from core.uow import UnitOfWork
+from core.views import governance as views
 from ui import governance as gv
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
 
@@ -210,8 +210,7 @@ def board_section(actor: Actor, board: RegulatorBoard) -> None:
 
 @st.cache_data(ttl=gv.TTL_SECONDS, show_spinner=False)
 def cached_on_time(_version: int, actor: Actor, scope: Scope) -> OnTime:
-    with read_session() as session:
-        return on_time_by_month(session, actor, scope, now=utcnow())
+    return views.on_time(actor, scope, now=utcnow(), rules=settings())
 
 
 def on_time_section(on_time: OnTime, *, key: str) -> None:

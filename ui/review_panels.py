@@ -16,11 +16,10 @@ from core.attachments.checks import safe_name
 from core.attachments.storage import DOWNLOAD_MIME
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
-from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.reports.detail import ReportDetail
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
-from core.review.queries import ReviewView, evidence_download
+from core.review.queries import ReviewView
 from core.review.service import (
     CommunicationInput,
     ReviewInput,
@@ -37,6 +36,7 @@ from core.review.service import (
 from core.review.vocabulary import AUDIENCES, CONTROL_RELIABLE, WOULD_WORK_AGAIN
 from core.taxonomy.schema import FieldSpec
 from core.uow import UnitOfWork
+from core.views.near_miss import evidence_file
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "review_errors"
@@ -268,8 +268,7 @@ def validation_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
 def _download(actor: Actor, attachment_id: int, name: str, key: str) -> None:
     """An evidence file only ever as a download (read when clicked), never shown inline."""
     def data() -> bytes:
-        with read_session() as session:
-            return evidence_download(session, actor, attachment_id).data
+        return evidence_file(actor, attachment_id)
 
     st.download_button("Download the file", data=data, file_name=safe_name(name),
                        mime=DOWNLOAD_MIME, key=key, icon=":material/download:")

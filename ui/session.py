@@ -27,26 +27,27 @@ import streamlit_authenticator as stauth
 
 from core.auth.actor import Actor
 from core.auth.service import (
-    NOTICE_KIND,
     SessionEnded,
     SessionIdle,
     SignedIn,
     SignInRefused,
-    actor_for_session,
     bind_session_cookie,
     note_activity,
-    resume_from_cookie,
     sign_in,
     sign_out,
 )
 from core.auth.throttle import client_address
 from core.clock import utcnow
 from core.config import effective_cookie_key, environment, settings
-from core.db import read_session
 from core.errors import StorageUnavailable
-from core.escalation.queries import notifications_for, unread_count
 from core.feedback.followup import FollowUpPaused, FollowUpView, look_up_follow_up
 from core.uow import UnitOfWork
+from core.views.session import (
+    resumed_session,
+    session_actor,
+    unread_sign_in_notices,
+)
+from core.views.session import unread_notifications as unread_notification_count
 from ui.mail import send_emails_soon
 from ui.startup import configured_cookie_key
 from ui.text import local
@@ -151,8 +152,8 @@ def _resume_from_cookie(auth: stauth.Authenticate) -> bool:
     if not token or not isinstance(token.get("sid"), str):
         return False  # expired, not ours, or issued before cookies carried a secret
     try:
-        with read_session() as session:
-            signed_in = resume_from_cookie(session, token["username"], token["sid"])
+        signed_in = resumed_session(token["username"], token["sid"], now=utcnow(),
+                                    rules=settings())
     except SessionIdle as exc:
         with contextlib.suppress(StorageUnavailable):
             sign_out(UnitOfWork(), exc.session_id, reason="idle timeout")
@@ -288,8 +289,7 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
     session_id = st.session_state[SESSION_ID]
     now = utcnow()
     try:
-        with read_session() as session:
-            actor = actor_for_session(session, session_id, now=now)
+        actor = session_actor(session_id, now=now, rules=settings())
     except SessionIdle as exc:
         end_session(auth, reason="idle timeout", notice=str(exc))
         _sign_in_form()
@@ -337,8 +337,7 @@ def keep_fragment_signed_in(activity_keys: tuple[str, ...] = ()) -> None:
         _note_activity(session_id, now)
     st.session_state[FRAGMENT_INPUTS] = signature
     try:
-        with read_session() as session:
-            actor_for_session(session, session_id, now=now)
+        session_actor(session_id, now=now, rules=settings())
     except (SessionIdle, SessionEnded):
         st.rerun(scope="app")
     except StorageUnavailable:
@@ -379,10 +378,10 @@ def _note_activity(session_id: int, now: datetime) -> None:
 def _point_to_sign_in_notices(actor: Actor) -> None:
     """Right after sign-in: say if there are unread notices about sign-ins (why an earlier
     try was refused, or someone else trying)."""
-    with contextlib.suppress(StorageUnavailable), read_session() as session:
-        unread = notifications_for(session, actor, unread_only=True, kind=NOTICE_KIND)
+    with contextlib.suppress(StorageUnavailable):
+        unread = unread_sign_in_notices(actor)
         if unread:
-            st.warning(f"{len(unread)} new notice{'s' if len(unread) != 1 else ''} about "
+            st.warning(f"{int(unread)} new notice{'s' if unread != 1 else ''} about "
                        "sign-ins: see **My account**.", icon=":material/shield_person:")
 
 
@@ -402,8 +401,7 @@ def end_session(auth: stauth.Authenticate, *, reason: str = "signed out",
 def unread_notifications(actor: Actor) -> int:
     """How many unread notifications the actor has (shown beside the Inbox)."""
     try:
-        with read_session() as session:
-            return unread_count(session, actor)
+        return unread_notification_count(actor)
     except StorageUnavailable:
         return 0  # the banner already says the database is down
 

@@ -77,12 +77,14 @@ def _panel_script(username: str, reference: str) -> None:
 
     from core.auth.models import User
     from core.auth.service import build_actor
+    from core.config import settings
     from core.db import read_session
+    from core.views.near_miss import read_alike_panel
     from ui import read_alike
 
     with read_session() as session:
         actor = build_actor(session.scalar(select(User).where(User.username == username)))
-    read_alike.panel(actor, reference)
+    read_alike.panel(actor, read_alike_panel(actor, reference, rules=settings()))
 
 
 def test_a_reporter_never_sees_the_panel(engine, reports):

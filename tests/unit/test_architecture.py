@@ -31,3 +31,14 @@ def test_pages_do_not_touch_the_database_directly():
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py")
                  if "sqlalchemy" in _imports(p) or sql.search(p.read_text())]
     assert offenders == []
+
+
+def test_pages_and_ui_open_no_session():
+    """Pages and ui/ read through core/views (one view function per page, which opens the
+    read session and picks the queries); writes go through a UnitOfWork and a service."""
+    opens = re.compile(r"\b(read_session|Session)\(")
+    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in files
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if opens.search(line)]
+    assert offenders == []

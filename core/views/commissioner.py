@@ -1,0 +1,82 @@
+"""Commissioners' pages: the evidence of learning (de-identified), and the governance pack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from core.auth.actor import Actor
+from core.clock import to_local
+from core.commissioner import views as cv
+from core.commissioner.action_evidence import ActionEvidenceTable, action_evidence
+from core.commissioner.period import Period
+from core.config import Settings
+from core.db import read_session
+from core.exports.pack import Progress, build_pack, export_tables
+from core.metrics.governance import Scope
+from core.metrics.regulator import ClockTable, commissioner_on_time
+
+TREND_LEAD_WEEKS = 26  # the trend starts this long before the period, to show its context
+
+
+@dataclass(frozen=True, slots=True)
+class EvidencePage:
+    """Everything the evidence-of-learning page shows for one period, suppressed as
+    core.commissioner.deid says."""
+
+    trend: cv.Trend
+    tables: cv.TypeTables
+    breakdowns: Mapping[str, cv.Breakdown]
+    clusters: tuple[cv.ClusterEvidence, ...]
+    register: pd.DataFrame
+    per_action: ActionEvidenceTable
+    escalations: tuple[cv.EscalationTimeliness, ...]
+    culture: cv.CultureEvidence
+    feedback: tuple[cv.FeedbackEvidence, ...]
+    on_time_target: float
+    clock_tables: tuple[ClockTable, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """The governance pack as a PDF, and its tables for the spreadsheets."""
+
+    pdf: bytes
+    sheets: Mapping[str, list[dict[str, Any]]]
+
+
+def evidence_page(actor: Actor, period: Period, *, now: datetime,
+                  rules: Settings) -> EvidencePage:
+    scope = Scope(period.start, period.end)
+    with read_session() as session:
+        tables = cv.type_tables(session, actor, scope, rules=rules, period_name=period.label)
+        on_time_target, clock_tables = commissioner_on_time(session, actor, scope, now=now,
+                                                            rules=rules)
+        return EvidencePage(
+            trend=cv.trend(session, actor,
+                           Scope(period.start - timedelta(weeks=TREND_LEAD_WEEKS), period.end),
+                           rules=rules),
+            tables=tables,
+            breakdowns=cv.breakdowns(session, actor, scope, rules=rules, tables=tables),
+            clusters=tuple(cv.clusters(session, actor, scope, rules=rules)),
+            register=cv.action_register(session, actor, start=period.start, end=period.end,
+                                        rules=rules),
+            per_action=action_evidence(session, actor, start=period.start, end=period.end,
+                                       rules=rules, today=to_local(now, rules.zone).date()),
+            escalations=tuple(cv.escalations(session, actor, scope, rules=rules)),
+            culture=cv.culture(session, actor, scope, rules=rules),
+            feedback=tuple(cv.feedback(session, actor, scope, rules=rules)),
+            on_time_target=on_time_target, clock_tables=tuple(clock_tables))
+
+
+def governance_pack(actor: Actor, period: Period, audience: str, *,
+                    progress: Progress | None = None) -> Pack:
+    """Gather the period's evidence for the audience and render it (the PDF takes a while:
+    `progress` hears how far it got)."""
+    with read_session() as session:
+        return Pack(pdf=build_pack(session, actor, period, audience, progress=progress),
+                    sheets=export_tables(session, actor, period, audience))

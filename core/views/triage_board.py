@@ -1,0 +1,71 @@
+"""The triage board: its filter choices, one page of columns, clusters, the regulator section.
+
+The board's parts refresh on their own (Streamlit fragments), so each has its view function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.actions.queries import ClusterTheme, current_clusters
+from core.auth.actor import Actor
+from core.config import Settings
+from core.db import read_session
+from core.organisation.queries import reporting_options
+from core.regulator.queries import EventClocks, RegulatorBoard, events_for, regulator_board
+from core.reports.vocabulary import ReportStatus
+from core.taxonomy.service import live_taxonomy
+from core.triage.board import Board, BoardFilters, load_board
+
+
+@dataclass(frozen=True, slots=True)
+class BoardChoices:
+    """What the board's filters offer: types and services by id."""
+
+    type_names: Mapping[str, str]
+    service_names: Mapping[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardColumns:
+    """One page of cards per column, with each card's regulator clocks (by reference)."""
+
+    board: Board
+    events: Mapping[str, EventClocks]
+
+
+def board_choices(actor: Actor) -> BoardChoices:
+    with read_session() as session:
+        options = reporting_options(session, actor)
+        taxonomy = live_taxonomy(session)
+    return BoardChoices(type_names={t.key: t.name for t in taxonomy.types},
+                        service_names={s.id: s.label for s in options.services})
+
+
+def board_columns(actor: Actor, filters: BoardFilters, *, page_size: int,
+                  pages: dict[ReportStatus, int], now: datetime,
+                  rules: Settings) -> BoardColumns:
+    """The open near misses matching `filters`, most urgent first; a report of a type routed
+    to operations counts as an interface failure."""
+    with read_session() as session:
+        interface_types = tuple(t.key for t in live_taxonomy(session).types
+                                if t.route_to == "operations")
+        board = load_board(session, actor, filters, now=now, interface_types=interface_types,
+                           page_size=page_size, pages=pages)
+        events = events_for(session, actor, [c.reference for cards in board.columns.values()
+                                             for c in cards], now=now, rules=rules)
+    return BoardColumns(board=board, events=events)
+
+
+def board_clusters(actor: Actor, *, now: datetime) -> tuple[ClusterTheme, ...]:
+    """Cluster episodes of the last weeks, open ones first."""
+    with read_session() as session:
+        return tuple(current_clusters(session, actor, now=now))
+
+
+def board_regulator(actor: Actor, *, now: datetime, rules: Settings) -> RegulatorBoard:
+    """Events awaiting a decision on reporting to the regulator, and the clocks running."""
+    with read_session() as session:
+        return regulator_board(session, actor, now=now, rules=rules)
