@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
+from tests.browser.pages import RUNNING, wait_until_idle
+
+STALE = "[data-stale='true']"  # an element of the previous run, drawn faded during a rerun
+
 # The rules of WCAG 2.0, 2.1 and 2.2 at levels A and AA (axe's tags), and axe's best practices
 # left out: the goal is the standard.
 OPTIONS = {"resultTypes": ["violations"],
@@ -61,9 +65,21 @@ def _allowed(page: Page, rule: str, target: list) -> bool:
     return bool(page.evaluate(_INSIDE, [target[0], candidates]))
 
 
+def _run_while_idle(page: Page) -> dict:
+    """axe's results for the page at rest: while Streamlit reruns it draws the previous
+    elements faded, which would read as low contrast, so a run that overlapped a rerun is
+    repeated (bounded)."""
+    for _attempt in range(3):
+        wait_until_idle(page)
+        results = _axe.run(page, options=OPTIONS).response
+        if not page.locator(RUNNING).count() and not page.locator(STALE).count():
+            break
+    return results
+
+
 def axe_problems(page: Page, where: str) -> list[str]:
     """The critical and serious violations on the page now on screen, not allowed above."""
-    results = _axe.run(page, options=OPTIONS).response
+    results = _run_while_idle(page)
     report = os.environ.get("NEARMISS_AXE_REPORT")
     problems: list[str] = []
     lines: list[str] = []

@@ -91,8 +91,15 @@ def _sign_in_with_keys(page: Page, url: str) -> None:
     settle(page)
     assert page.title() == "Sign in · Near Miss Portal"
     # The first Tab stops are the sign-in fields: no link to every page comes first, only
-    # Streamlit's own "Skip to main content" link and its main landmark.
-    first = [page.keyboard.press("Tab") or _focused(page) for _ in range(4)]
+    # Streamlit's own "Skip to main content" link and its main landmark. (A rerun from the
+    # cookie component can redraw the page mid-walk and drop the focus: walk again.)
+    for _attempt in range(3):
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        first = [page.keyboard.press("Tab") or _focused(page) for _ in range(4)]
+        if all(first):
+            break
+        wait_until_idle(page)
+    assert all(first), first
     assert (first[0]["name"], first[1]["tag"]) == ("Skip to main content", "main")
     assert [stop["label"] for stop in first[2:]] == ["Username", "Password"]
     page.keyboard.press("Shift+Tab")
