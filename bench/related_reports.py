@@ -12,7 +12,7 @@ event, and one of another type).
 The families are split in two halves. The first half chooses the method (which TF-IDF views,
 among a few); precision at 5 is then measured on the held-out half only: each of its reports
 asks for the five most alike among every other report of both halves (480 queries' worth of
-distractors), as core.triage.related ranks candidates, and a hit is a report of its family.
+distractors), as core.review.related ranks candidates, and a hit is a report of its family.
 
     .venv/bin/python bench/related_reports.py [--seed 20] [--write]
 
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import TriageRules  # noqa: E402
-from core.triage.related import VIEWS, report_text, similarities  # noqa: E402
+from core.review.related import VIEWS, report_text, similarities  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 TYPE_NAMES = {

@@ -124,23 +124,23 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     import streamlit as st
     from sqlalchemy import func, insert, select
 
+    from core.accounts.service import DEMO_PASSWORD, build_actor
     from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
-    from core.auth.service import DEMO_PASSWORD, build_actor
     from core.clock import utcnow
     from core.commissioner import views as cv
     from core.commissioner.period import parse_period
     from core.db import get_engine, read_session
     from core.exports.pack import build_pack
+    from core.filing.service import file_near_miss
     from core.metrics import governance as gov
     from core.metrics.clusters import clusters_in_period
-    from core.metrics.weeks import week_start_of
     from core.organisation.queries import reporting_options
     from core.reports.drafts import NearMissDraft
     from core.reports.models import NearMissReport
-    from core.reports.service import file_near_miss
     from core.triage.board import BoardFilters, load_board
     from core.uow import UnitOfWork
+    from core.weeks import week_start_of
     from tests.apptest_helpers import new_app, sign_in
     from tests.builders import local_now
     from ui.governance import today

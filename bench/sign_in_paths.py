@@ -5,7 +5,7 @@ Run:  .venv/bin/python bench/sign_in_paths.py [--backend sqlite|postgresql] [--r
       (the second form measures another checkout's code, e.g. before a change)
 
 A refusal that is quicker or slower than the others tells an attacker which usernames exist
-or which accounts are paused. The sign-in service (`core.auth.service.sign_in`, the whole use
+or which accounts are paused. The sign-in service (`core.accounts.service.sign_in`, the whole use
 case: throttle check, bcrypt, audit event, commit) is called `--runs` times on each path at
 the bcrypt rounds of data/settings.yaml, on a fresh database; the median and the spread are
 printed in milliseconds: wall-clock time, and this process's CPU time (which a busy shared
@@ -82,8 +82,8 @@ def main() -> None:
 
 def _measure(url: str, runs: int) -> None:
     import core
+    from core.accounts.service import NewUser, SignInRefused, add_user, set_user_active, sign_in
     from core.auth.actor import SYSTEM
-    from core.auth.service import NewUser, SignInRefused, add_user, set_user_active, sign_in
     from core.clock import utcnow
     from core.config import settings
     from core.db import engine_for

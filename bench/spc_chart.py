@@ -20,7 +20,7 @@ os.environ.setdefault("NEARMISS_ENV", "demo")
 from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.metrics import governance as gov
-from core.metrics.weeks import week_start_of
+from core.weeks import week_start_of
 from ui import governance as gv
 
 

@@ -128,7 +128,7 @@ class TriageRules(_Strict):
         "low": {"single": "none", "repeat": "supervisor_review", "cluster": "barrier_review"},
     })
     recurrence_window_days: int = Field(90, ge=1, le=730)
-    # Reports that read alike (core/triage/related.py; data/settings.yaml explains them).
+    # Reports that read alike (core/review/related.py; data/settings.yaml explains them).
     related_candidates: int = Field(1000, ge=10, le=20000)
     related_min_similarity: float = Field(0.15, ge=0, le=1)
     # The cluster rule (core/triage/cluster_rule.py; data/settings.yaml explains it in words).

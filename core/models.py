@@ -26,7 +26,7 @@ from core.feedback.models import (
 )
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
 from core.regulator.models import RegulatorClock, RegulatorDecision
-from core.reports.models import NearMissReport, ReferenceCounter
+from core.reports.models import NearMissReport, ReferenceCounter, ReportTransition
 from core.review.models import (
     CommunicationDecision,
     GateCheck,
@@ -37,7 +37,7 @@ from core.review.models import (
 )
 from core.review.response_models import LearningResponse, LearningResponseReport
 from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
-from core.triage.models import ClusterEpisode, ReportLink, ReportTransition, TriageRecord
+from core.triage.models import ClusterEpisode, ReportLink, TriageRecord
 
 __all__ = [
     "Action",

@@ -60,7 +60,7 @@ class UnitOfWork:
 
     def __init__(self, engine: Engine | None = None, *, seal_unsigned: bool = False):
         self._engine = engine
-        # Only a seal (core/audit/seal.py) may sign a chain whose end is not signed yet.
+        # Only a seal (core/integrity/seal.py) may sign a chain whose end is not signed yet.
         self._seal_unsigned = seal_unsigned
         self.session: Session
         self._pending: list[_PendingEvent] = []

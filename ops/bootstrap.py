@@ -8,10 +8,10 @@ from pathlib import Path
 
 from core.attachments.storage import attachments_dir, tighten_store
 from core.audit.keys import signing_key
-from core.audit.seal import Sealed, seal_trail, trail_is_unkeyed
 from core.auth.actor import SYSTEM
 from core.config import environment
 from core.db import engine_for
+from core.integrity.seal import Sealed, seal_trail, trail_is_unkeyed
 from core.migrate import upgrade_to_head
 from core.taxonomy.service import SyncResult, load_taxonomy_file, sync_taxonomy
 from core.uow import UnitOfWork

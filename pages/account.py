@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.service import change_password
+from core.accounts.service import change_password
 from core.config import settings
 from core.errors import StorageUnavailable, ValidationFailed
 from core.escalation.service import mark_read

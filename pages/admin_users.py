@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.accounts.service import NewUser, add_user, set_user_active, update_user_access
 from core.auth.roles import Role
-from core.auth.service import NewUser, add_user, set_user_active, update_user_access
 from core.clock import utcnow
 from core.config import settings
 from core.errors import DomainError, ValidationFailed

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.metrics.governance import Scope
-from core.metrics.weeks import week_start_of
+from core.weeks import week_start_of
 from ui import governance as gv
 from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_markdown

@@ -11,8 +11,9 @@ from core.auth.policy import Capability, can
 from core.clock import utcnow
 from core.config import settings
 from core.errors import DomainError, NotFound, ValidationFailed
-from core.reports.detail import ReportDetail
+from core.filing.detail import ReportDetail
 from core.reports.vocabulary import ReportStatus
+from core.reports.workflow import is_open
 from core.review.service import start_review
 from core.triage.matrix import matrix_cells, review_level
 from core.triage.proposal import TriageProposal, investigation_options
@@ -22,7 +23,6 @@ from core.triage.service import (
     triage_report,
 )
 from core.triage.vocabulary import Recurrence, ReviewLevel, Route, Severity
-from core.triage.workflow import is_open
 from core.uow import UnitOfWork
 from core.views.near_miss import near_miss_page
 from ui import read_alike

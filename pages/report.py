@@ -12,8 +12,8 @@ from core.auth.actor import Actor
 from core.clock import to_local, utcnow
 from core.config import settings
 from core.errors import DomainError, StorageUnavailable, ValidationFailed
+from core.filing.service import FiledReport, file_near_miss
 from core.reports.drafts import NearMissDraft, capture_field_key
-from core.reports.service import FiledReport, file_near_miss
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.taxonomy.schema import FieldSpec, NearMissTypeSpec
 from core.uow import UnitOfWork

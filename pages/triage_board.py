@@ -11,9 +11,9 @@ from core.clock import utcnow
 from core.config import settings
 from core.regulator.queries import EventClocks
 from core.reports.vocabulary import ReportStatus
+from core.reports.workflow import BOARD_COLUMNS
 from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text
 from core.triage.vocabulary import EpisodeStatus
-from core.triage.workflow import BOARD_COLUMNS
 from core.views.triage_board import (
     board_choices,
     board_clusters,

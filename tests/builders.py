@@ -7,10 +7,10 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
+from core.accounts.service import NewUser, add_user, build_actor
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
 from core.auth.passwords import hash_password
-from core.auth.service import NewUser, add_user, build_actor
 from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import read_session

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import Org, draft, local_now
 

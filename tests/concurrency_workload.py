@@ -23,8 +23,8 @@ from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.db import read_session
 from core.errors import ConflictError, StorageUnavailable
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.builders import Org, draft, local_now

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
+from core.accounts.service import NewUser, add_user, build_actor
 from core.actions.measures import MeasureFilters
 from core.actions.models import Action, ActionEvidenceCheck
 from core.actions.service import (
@@ -30,7 +31,6 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
-from core.auth.service import NewUser, add_user, build_actor
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import (
@@ -42,10 +42,10 @@ from core.escalation.service import (
 )
 from core.feedback.cues import GUIDES, save_guide
 from core.feedback.service import ThemeDraft, UpdateDraft, create_update, publish_update
+from core.filing.service import file_near_miss
 from core.organisation import service as org
 from core.reports.drafts import NearMissDraft
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.queries import review_view
 from core.review.rca import RcaInput, complete_rca, open_rca, update_rca

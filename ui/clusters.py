@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.actions.episodes import EpisodeView
 from core.auth.actor import Actor
 from core.config import settings
 from core.errors import DomainError, ValidationFailed
-from core.triage.episodes import EpisodeView, acknowledge_episode, dismiss_episode, may_decide
+from core.triage.episodes import acknowledge_episode, dismiss_episode, may_decide
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
 from ui.text import escape_markdown, local

@@ -22,9 +22,9 @@ from core.config import settings
 from core.feedback.measures import FeedbackMeasures
 from core.metrics import governance as gov
 from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
-from core.metrics.weeks import week_start_of
 from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
 from core.views import governance as views
+from core.weeks import week_start_of
 from ui import spc_icons
 from ui.text import chart_text
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.reports.detail import ReportDetail
+from core.filing.detail import ReportDetail
 from core.review.responses import ReportResponses
 from ui.text import escape_caption, escape_label, escape_markdown
 

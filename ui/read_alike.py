@@ -1,7 +1,7 @@
 """Earlier reports that read alike, beside the report a reviewer opened; linking one in a click.
 
 Presentation only: which reports, how alike, who may see and link them, and every check are
-core.triage.related and core.triage.links. People's text is shown as text (st.text) or through
+core.review.related and core.triage.links. People's text is shown as text (st.text) or through
 the ui.text helpers, never as Markdown.
 """
 
@@ -11,8 +11,8 @@ import streamlit as st
 
 from core.auth.actor import Actor
 from core.errors import DomainError
+from core.review.related import ReadAlike, ReadAlikePanel
 from core.triage.links import link_related, unlink_related
-from core.triage.related import ReadAlike, ReadAlikePanel
 from core.uow import UnitOfWork
 from ui.text import escape_caption, escape_label, escape_markdown, local
 

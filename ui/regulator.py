@@ -2,7 +2,7 @@
 tables and charts.
 
 Presentation only: who may decide, every check and every figure is core.regulator and
-core.metrics.regulator. Clock labels and the jurisdiction come from the settings file and
+core.commissioner.regulator. Clock labels and the jurisdiction come from the settings file and
 reasons are typed by people: all of it goes through ui.text.
 """
 
@@ -14,10 +14,10 @@ import streamlit as st
 
 from core.auth.actor import Actor
 from core.clock import utcnow
+from core.commissioner.regulator import ClockTable, OnTime
 from core.config import settings
 from core.errors import DomainError, ValidationFailed
 from core.metrics.governance import Scope
-from core.metrics.regulator import ClockTable, OnTime
 from core.regulator.clocks import ClockState
 from core.regulator.queries import ClockView, EventClocks, RegulatorBoard
 from core.regulator.service import decide_reportable, record_clock_met

@@ -17,7 +17,7 @@ from core.attachments.storage import DOWNLOAD_MIME
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
 from core.errors import DomainError, ValidationFailed
-from core.reports.detail import ReportDetail
+from core.filing.detail import ReportDetail
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
 from core.review.queries import ReviewView
 from core.review.service import (

@@ -4,7 +4,7 @@ streamlit-authenticator supplies the bcrypt scheme and the signed re-authenticat
 (an HS256 JWT in the browser). Its cookie manager sets the cookie from JavaScript, so it cannot
 be HttpOnly; it is SameSite=Strict, Secure when the portal is reached over HTTPS. The cookie
 alone proves nothing here: it carries a random secret made at each sign-in, bound to the
-server-side session record (core.auth.service, which keeps only a digest), so signing out,
+server-side session record (core.accounts.service, which keeps only a digest), so signing out,
 an expired or idle session or a disabled account ends it everywhere, and a copied cookie stops
 working after logout. It lives no longer than the idle limit and is renewed while the person
 is active. Throttling, idle time and the session record live in the database, not in the
@@ -25,8 +25,7 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from core.auth.actor import Actor
-from core.auth.service import (
+from core.accounts.service import (
     SessionEnded,
     SessionIdle,
     SignedIn,
@@ -36,6 +35,7 @@ from core.auth.service import (
     sign_in,
     sign_out,
 )
+from core.auth.actor import Actor
 from core.auth.throttle import client_address
 from core.clock import utcnow
 from core.config import effective_cookie_key, environment, settings

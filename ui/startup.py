@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from core.accounts.service import ensure_demo_users
 from core.audit.keys import audit_key_problem
 from core.auth.actor import SYSTEM
-from core.auth.service import ensure_demo_users
 from core.config import cookie_key_problem, environment
 from core.db import get_engine
 from core.errors import DomainError

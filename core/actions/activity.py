@@ -36,17 +36,16 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401 - every table mapped before the unit of work flushes
 from core.actions.models import ActivityCount
 from core.auth.actor import SYSTEM
 from core.clock import to_local, utcnow
 from core.config import Settings, settings
+from core.csvfile import ImportFileError, RowError, decode
 from core.db import read_session
-from core.metrics.weeks import week_start_of
 from core.organisation import service as org
 from core.organisation.models import Service
-from core.reports.importer import ImportFileError, RowError, decode
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 
 COLUMNS = ("service", "week_start", "visits", "shifts")
 # More than this many visits or shifts in one week by one service is taken for a typo.

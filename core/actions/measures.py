@@ -19,8 +19,8 @@ from sqlalchemy.sql import ColumnElement
 from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts, propose
 from core.actions.models import ActivityCount
 from core.config import ActionRules, settings
-from core.metrics.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 from core.reports.models import NearMissReport
+from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 
 PER_LABELS = {"week": "per week", "100_visits": "per 100 visits", "100_shifts": "per 100 shifts"}
 DIRECTION_LABELS = {"decrease": "Fewer is better", "increase": "More is better"}

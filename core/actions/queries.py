@@ -11,6 +11,8 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from core.accounts.service import build_actor
+from core.actions.episodes import EpisodeView, list_episodes
 from core.actions.measures import Evaluation, MeasureFilters, evaluate
 from core.actions.models import (
     Action,
@@ -25,17 +27,15 @@ from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength, streng
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
-from core.auth.service import build_actor
 from core.clock import to_local
 from core.config import Settings, settings
 from core.errors import NotFound
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.review.rca import rca_findings_for_actions
 from core.review.responses import response_findings_for_actions
 from core.taxonomy.models import NearMissType
-from core.triage.episodes import EpisodeView, list_episodes
-from core.triage.service import load_report_in_scope
 
 
 def deadline_state(deadline: date, status: ActionStatus, today: date,
@@ -344,7 +344,7 @@ class PlanProposal:
 def proposal_from_report(session: Session, actor: Actor, reference: str) -> PlanProposal:
     """A plan for one report: its type in its service (and location, for a repeat)."""
     require(actor, Capability.MANAGE_ACTIONS)
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     type_name = session.get(NearMissType, report.type_key).name  # type: ignore[union-attr]
     service = session.get(Service, report.service_id)
     location = session.get(Location, report.location_id)
@@ -511,7 +511,7 @@ def linked_reports(session: Session, actor: Actor, references: list[str],
         try:
             if not may_open:
                 raise NotFound(reference)
-            report = load_report_in_scope(session, actor, reference)
+            report = get_in_scope(session, actor, reference)
         except NotFound:
             missing.append(reference)
             continue
@@ -529,7 +529,7 @@ def linked_reports(session: Session, actor: Actor, references: list[str],
 def plans_for_report(session: Session, actor: Actor, reference: str) -> list[tuple[int, str]]:
     """The action plans serving a report: (plan id, title), newest first."""
     require(actor, Capability.VIEW_ACTIONS)
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     return [(plan_id, title) for plan_id, title in session.execute(
         select(ActionPlan.id, ActionPlan.title)
         .join(ActionPlanReport, ActionPlanReport.plan_id == ActionPlan.id)

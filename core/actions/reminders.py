@@ -29,7 +29,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401 - every table mapped before the unit of work flushes
 from core.actions.measures import Evaluation, MeasureFilters, evaluate
 from core.actions.models import Action, ActionPlan, SustainmentCheck, VerificationMeasure
 from core.actions.queries import deadline_state

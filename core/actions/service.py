@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from core.accounts.service import build_actor
 from core.actions.measures import (
     DIRECTION_LABELS,
     PER_LABELS,
@@ -34,7 +35,6 @@ from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
-from core.auth.service import build_actor
 from core.clock import to_local, utcnow
 from core.config import Settings, settings
 from core.db import storable_id
@@ -48,10 +48,10 @@ from core.errors import (
 )
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.review.models import RootCauseAnalysis
 from core.review.responses import response_findings_for_actions
 from core.triage.episodes import link_plan
-from core.triage.service import load_report_in_scope
 from core.uow import UnitOfWork
 
 MAX_EVIDENCE_CHECKS = 10
@@ -197,7 +197,7 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         for reference in dict.fromkeys(r.strip().upper() for r in draft.report_references
                                        if r.strip()):
             try:
-                reports.append(load_report_in_scope(session, actor, reference))
+                reports.append(get_in_scope(session, actor, reference))
             except NotFound as exc:
                 errors["reports"] = str(exc)
         if not reports and draft.source != "cluster":

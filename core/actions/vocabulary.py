@@ -111,3 +111,16 @@ def strength_warning(kinds: list[str], *, high_potential: bool, clustered: bool)
                 "stronger or intermediate control: a physical change, a forcing function, a "
                 "standardised process, a checklist or a software change.")
     return None
+
+
+_STATUS_ORDER = [s.value for s in (ActionStatus.VERIFIED_EFFECTIVE, ActionStatus.IN_TEST,
+                                   ActionStatus.IN_PROGRESS, ActionStatus.PLANNED,
+                                   ActionStatus.NOT_EFFECTIVE, ActionStatus.STOPPED)]
+
+
+def best_status(statuses: set[str]) -> str | None:
+    """The most advanced of these action statuses (verified effective first), if any."""
+    for status in _STATUS_ORDER:
+        if status in statuses:
+            return status
+    return None

@@ -38,12 +38,12 @@ from core.escalation.rules import EscalationKind
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
 from core.metrics import governance as gov
 from core.metrics.clusters import clusters_in_period
-from core.metrics.weeks import as_date, day_sql, local_midnight_utc, week_start_of
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
 from core.spc import SpcRules, xmr
 from core.taxonomy.models import NearMissType
 from core.taxonomy.service import live_taxonomy
+from core.weeks import as_date, day_sql, local_midnight_utc, week_start_of
 
 # Dimensions a commissioner may see: none of them names a place, a person or a worker.
 DIMENSIONS = {"type": "Type", "service": "Service", "barrier": "What stopped harm",

@@ -37,18 +37,18 @@ from core.commissioner.action_evidence import ActionEvidenceTable, action_eviden
 from core.commissioner.deid import Cell, Note, SuppressedTable, iso_week, label_notes, show
 from core.commissioner.period import Period
 from core.config import Settings, settings
+from core.exports.signals import RULE_TEXT, Signal, SignalSummary, decision_signals
 from core.feedback.models import FeedbackUpdate
 from core.metrics.clusters import clusters_in_period
 from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
 from core.metrics.governance import Scope
-from core.metrics.signals import RULE_TEXT, Signal, SignalSummary, decision_signals
-from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
 from core.spc import ICON_GREY, ICON_INK, Icon, icon_shape
 from core.taxonomy.models import NearMissType
 from core.text import matplotlib_text
+from core.weeks import local_midnight_utc
 
 AUDIENCES = {"board": "Board", "commissioner": "Commissioner / funder"}
 Progress = Callable[[float, str], None]

@@ -28,13 +28,13 @@ from core.commissioner.access import record_access
 from core.commissioner.period import Period
 from core.config import PROJECT_ROOT, Settings, settings
 from core.db import read_session
-from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, PersonSupported, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import Barrier, ReportStatus
 from core.taxonomy.models import NearMissType
 from core.triage.vocabulary import Severity
 from core.uow import UnitOfWork
+from core.weeks import local_midnight_utc
 from core.yamlfile import load_model
 
 # The formats `export_standard` makes, with their media types.

@@ -27,8 +27,8 @@ from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
 from core.feedback.queries import for_services
 from core.feedback.service import PUBLISHED
 from core.metrics.governance import Scope, _hours_between, _sql_median
-from core.metrics.weeks import local_midnight_utc
 from core.reports.models import NearMissReport
+from core.weeks import local_midnight_utc
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ from core.feedback.service import (
     told_user_ids,
     update_in_scope,
 )
-from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Region, Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
+from core.weeks import local_midnight_utc
 
 # -- who sees what ---------------------------------------------------------------------------
 

@@ -51,8 +51,8 @@ from core.feedback.models import (
 )
 from core.organisation.models import Region, Service
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.taxonomy.models import NearMissType
-from core.triage.service import load_report_in_scope
 from core.uow import UnitOfWork
 
 DRAFT = "draft"
@@ -138,7 +138,7 @@ def _check(session: Session, actor: Actor, draft: UpdateDraft, rules: Settings) 
     for reference in dict.fromkeys(r.strip().upper() for r in draft.report_references
                                    if r.strip()):
         try:
-            checked.reports.append(load_report_in_scope(session, actor, reference))
+            checked.reports.append(get_in_scope(session, actor, reference))
         except NotFound:
             missing.append(reference)
     if missing:

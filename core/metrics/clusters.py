@@ -11,10 +11,10 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from core.actions.episodes import EpisodeView, list_episodes
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.config import Settings, settings
-from core.triage.episodes import EpisodeView, list_episodes
 
 # One cluster episode as the governance pages, the digest and the packs show it.
 ClusterFinding = EpisodeView

@@ -25,10 +25,10 @@ from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind
 from core.metrics.clusters import clusters_in_period
 from core.metrics.governance import Scope, breakdown, weekly_series
-from core.metrics.weeks import local_midnight_utc, week_start_of
 from core.reports.models import NearMissReport
 from core.spc import SpcRules, xmr
 from core.taxonomy.models import NearMissType
+from core.weeks import local_midnight_utc, week_start_of
 
 SPC_HISTORY_WEEKS = 52
 SPC_MIN_TOTAL = 12  # a type with fewer reports a year gives no meaningful chart

@@ -19,12 +19,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from core.actions.models import Action, ActionPlan, ActionPlanReport
-from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus
+from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, best_status
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.config import Settings, settings
 from core.escalation.models import Escalation
-from core.metrics.weeks import (
+from core.organisation.models import Location, Route, Service, StaffGroup
+from core.reports.models import NearMissReport
+from core.reports.vocabulary import BARRIER_LABELS, Barrier
+from core.taxonomy.models import NearMissType
+from core.weeks import (
     as_date,
     day_sql,
     local_midnight_utc,
@@ -32,10 +36,6 @@ from core.metrics.weeks import (
     week_start_of,
     week_start_sql,
 )
-from core.organisation.models import Location, Route, Service, StaffGroup
-from core.reports.models import NearMissReport
-from core.reports.vocabulary import BARRIER_LABELS, Barrier
-from core.taxonomy.models import NearMissType
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -388,20 +388,8 @@ def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
             statuses.setdefault(key, set()).add(status)
         for key, count, last in rows:
             found.append(Repeat(kind, _repeat_label(session, kind, key, salt), count, last,
-                                _best_status(statuses.get(key, set()))))
+                                best_status(statuses.get(key, set()))))
     return found
-
-
-_STATUS_ORDER = [s.value for s in (ActionStatus.VERIFIED_EFFECTIVE, ActionStatus.IN_TEST,
-                                   ActionStatus.IN_PROGRESS, ActionStatus.PLANNED,
-                                   ActionStatus.NOT_EFFECTIVE, ActionStatus.STOPPED)]
-
-
-def _best_status(statuses: set[str]) -> str | None:
-    for status in _STATUS_ORDER:
-        if status in statuses:
-            return status
-    return None
 
 
 def _repeat_label(session: Session, kind: str, key: Any, salt: str) -> str:

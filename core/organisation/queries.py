@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,7 +12,17 @@ from sqlalchemy.orm import Session
 from core.auth.actor import Actor
 from core.db import storable_id
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
-from core.reports.drafts import PlaceLookup
+
+
+@dataclass(frozen=True)
+class PlaceLookup:
+    """Which locations, routes and people belong to which service (ids)."""
+
+    services: frozenset[int]
+    location_service: Mapping[int, int]
+    route_service: Mapping[int, int]
+    person_service: Mapping[int, int]
+    staff_groups: frozenset[int]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.config import ReportLimits
 from core.errors import NUL_MESSAGE, has_nul
+from core.organisation.queries import PlaceLookup
 from core.reports.vocabulary import Barrier
 from core.taxonomy.schema import FieldSpec, TaxonomySpec
 
@@ -38,17 +39,6 @@ class NearMissDraft:
     capture_fields: dict[str, Any] = field(default_factory=dict)
     anonymous: bool = False
     submission_key: str | None = None
-
-
-@dataclass(frozen=True)
-class PlaceLookup:
-    """Which locations, routes and people belong to which service (ids)."""
-
-    services: frozenset[int]
-    location_service: Mapping[int, int]
-    route_service: Mapping[int, int]
-    person_service: Mapping[int, int]
-    staff_groups: frozenset[int]
 
 
 def capture_field_key(field_key: str) -> str:

@@ -1,4 +1,5 @@
-"""The near-miss report table and the per-year reference counter."""
+"""The near-miss report table, the per-year reference counter and the log of every workflow
+move."""
 
 from __future__ import annotations
 
@@ -82,3 +83,19 @@ class ReferenceCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_value: Mapped[int]
+
+
+class ReportTransition(Base):
+    """One workflow move: measured later as time-to-triage and time in each state."""
+
+    __tablename__ = "report_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("near_miss_reports.id"))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_report_transitions_report_at", "report_id", "at"),)

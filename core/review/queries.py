@@ -18,6 +18,7 @@ from core.auth.policy import Capability, require
 from core.db import storable_id
 from core.errors import NotFound
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.review.models import (
     CommunicationDecision,
     GateCheck,
@@ -28,7 +29,6 @@ from core.review.rules import review_problems
 from core.taxonomy.models import NearMissType
 from core.taxonomy.schema import GateSpec, NearMissTypeSpec, ValidationItemSpec
 from core.taxonomy.service import type_version
-from core.triage.service import load_report_in_scope
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def similar_elsewhere(session: Session, report: NearMissReport, *, window_days: 
 def review_view(session: Session, actor: Actor, reference: str) -> ReviewView | None:
     """The review of a report (None if not started), scoped to the actor's services."""
     require(actor, Capability.REVIEW)
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     review = session.scalar(select(Review).where(Review.report_id == report.id))
     if review is None:
         return None

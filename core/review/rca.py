@@ -30,12 +30,12 @@ from core.db import storable_id
 from core.errors import NotFound, ValidationFailed
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.reports.vocabulary import ReportStatus
 from core.review.linked import covers_linked, linked_reports
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.taxonomy.models import NearMissType
 from core.taxonomy.service import live_taxonomy, type_version
-from core.triage.service import load_report_in_scope
 from core.uow import UnitOfWork
 
 OPEN = "open"
@@ -134,7 +134,7 @@ def open_rca(uow: UnitOfWork, actor: Actor, *, title: str, problem: str,
         raise ValidationFailed(errors)
     with uow:
         session = uow.session
-        reports = [load_report_in_scope(session, actor, ref) for ref in wanted]
+        reports = [get_in_scope(session, actor, ref) for ref in wanted]
         rca = RootCauseAnalysis(title=title.strip(), problem=problem.strip(), five_whys=[],
                                 contributing_factors=[], findings=None, status=OPEN,
                                 lead_id=actor.user_id, opened_at=now, completed_at=None)
@@ -225,7 +225,7 @@ def add_reports(uow: UnitOfWork, actor: Actor, rca_id: int, references: Sequence
         _require_open(rca, "add reports")
         linked = _linked(session, rca.id)
         known = {r.id for r in linked}
-        new = [r for r in (load_report_in_scope(session, actor, ref) for ref in wanted)
+        new = [r for r in (get_in_scope(session, actor, ref) for ref in wanted)
                if r.id not in known]
         if not new:
             raise ValidationFailed({"references": "Already linked to this analysis: "
@@ -520,7 +520,7 @@ def rca_proposal(session: Session, actor: Actor, references: Sequence[str]) -> R
     missing: list[str] = []
     for reference in parse_references(references):
         try:
-            found.append(load_report_in_scope(session, actor, reference))
+            found.append(get_in_scope(session, actor, reference))
         except NotFound:
             missing.append(reference)
     lines = {line.id: line for line in _report_lines(session, [r.id for r in found])}

@@ -36,6 +36,7 @@ from core.db import storable_id
 from core.errors import NUL_MESSAGE, NotFound, ValidationFailed, has_nul
 from core.organisation.models import Location
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.reports.vocabulary import ReportStatus
 from core.review.linked import covers_linked, linked_reports
 from core.review.rca import RcaReportLine, _report_lines, parse_references
@@ -49,7 +50,6 @@ from core.review.response_templates import (
 )
 from core.taxonomy.models import NearMissType
 from core.triage.models import TriageRecord
-from core.triage.service import load_report_in_scope
 from core.triage.vocabulary import Recurrence, Severity
 from core.uow import UnitOfWork
 
@@ -127,7 +127,7 @@ def _reason_errors(chosen: str, suggestion: Suggestion, reason: str, limit: int,
 
 def _load_reports(session: Session, actor: Actor, references: Sequence[str]
                   ) -> list[NearMissReport]:
-    return [load_report_in_scope(session, actor, ref) for ref in references]
+    return [get_in_scope(session, actor, ref) for ref in references]
 
 
 def _references_errors(wanted: Sequence[str]) -> dict[str, str]:
@@ -623,7 +623,7 @@ def response_proposal(session: Session, actor: Actor, references: Sequence[str],
     missing: list[str] = []
     for reference in parse_references(references):
         try:
-            found.append(load_report_in_scope(session, actor, reference))
+            found.append(get_in_scope(session, actor, reference))
         except NotFound:
             missing.append(reference)
     lines = {line.id: line for line in _report_lines(session, [r.id for r in found])}
@@ -639,7 +639,7 @@ def report_responses(session: Session, actor: Actor, reference: str, *, today: d
     """For a report's page: its suggested response (once triaged) and the responses about it."""
     require(actor, Capability.RUN_LEARNING_RESPONSES)
     templates = templates or load_learning_responses()
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     suggestion = (_suggest(session, [report], templates)
                   if report.status != ReportStatus.NEW.value else None)
     ids = select(LearningResponseReport.response_id).where(

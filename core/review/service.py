@@ -23,7 +23,9 @@ from core.config import Settings, settings
 from core.errors import NUL_MESSAGE, DomainError, ValidationFailed, has_nul
 from core.reports.drafts import clean_field_value
 from core.reports.models import NearMissReport
+from core.reports.repository import check_version, commit_or_conflict, get_in_scope, transition
 from core.reports.vocabulary import Barrier, ReportStatus
+from core.reports.workflow import check_step
 from core.review.models import (
     CommunicationDecision,
     GateCheck,
@@ -35,13 +37,6 @@ from core.review.vocabulary import AUDIENCES, CONTROL_RELIABLE, WOULD_WORK_AGAIN
 from core.taxonomy.models import NearMissType
 from core.taxonomy.schema import NearMissTypeSpec
 from core.taxonomy.service import live_taxonomy, type_version
-from core.triage.service import (
-    check_version,
-    commit_or_conflict,
-    load_report_in_scope,
-    record_transition,
-)
-from core.triage.workflow import check_step
 from core.uow import UnitOfWork
 
 REVIEWABLE = (ReportStatus.IN_REVIEW, ReportStatus.ACTIONS, ReportStatus.VALIDATING)
@@ -97,7 +92,7 @@ def _status_change(uow: UnitOfWork, actor: Actor, reference: str, *, expected_ve
     records: in one transaction, the report in the actor's scope at the version their page
     showed; committed at the end unless someone else changed it meanwhile (ConflictError)."""
     with uow:
-        report = load_report_in_scope(uow.session, actor, reference)
+        report = get_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
         yield report
         commit_or_conflict(uow, report)
@@ -117,7 +112,7 @@ def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_vers
                    only_from=(ReportStatus.TRIAGED,),
                    why="a closed report goes back into review only when a quality lead "
                        "reopens it, with a reason")
-        record_transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,
+        transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,
                           reason="Review started")
         current = uow.session.get(NearMissType, report.type_key)
         assert current is not None
@@ -163,7 +158,7 @@ def save_review(uow: UnitOfWork, actor: Actor, reference: str, data: ReviewInput
     now = now or utcnow()
     with uow:
         session = uow.session
-        report = load_report_in_scope(session, actor, reference)
+        report = get_in_scope(session, actor, reference)
         _in_states(report, REVIEWABLE, "edit the review")
         review, template = _review_of(uow, report)
         errors: dict[str, str] = {}
@@ -227,7 +222,7 @@ def check_gate(uow: UnitOfWork, actor: Actor, reference: str, gate_key: str, *, 
     require(actor, Capability.REVIEW)
     now = now or utcnow()
     with uow:
-        report = load_report_in_scope(uow.session, actor, reference)
+        report = get_in_scope(uow.session, actor, reference)
         _in_states(report, REVIEWABLE, "tick gates")
         _review, template = _review_of(uow, report)
         gate = next((g for g in template.gates if g.key == gate_key), None)
@@ -269,7 +264,7 @@ def finish_review(uow: UnitOfWork, actor: Actor, reference: str, *, next_step: R
                         rules=rules) as report:
         _in_states(report, (ReportStatus.IN_REVIEW,), "finish the review")
         _require_review_done(uow, report)
-        record_transition(uow, actor, report, next_step, now=now, reason="Review complete")
+        transition(uow, actor, report, next_step, now=now, reason="Review complete")
 
 
 def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
@@ -287,7 +282,7 @@ def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expecte
                    why="finish the review first (its answers and every “cannot proceed "
                        "without” item are checked then)")
         _require_review_done(uow, report)
-        record_transition(uow, actor, report, ReportStatus.VALIDATING, now=now,
+        transition(uow, actor, report, ReportStatus.VALIDATING, now=now,
                           reason="Actions in place; validating")
 
 
@@ -305,7 +300,7 @@ def record_evidence(uow: UnitOfWork, actor: Actor, reference: str, item_key: str
                                         "characters."})
     with uow:
         session = uow.session
-        report = load_report_in_scope(session, actor, reference)
+        report = get_in_scope(session, actor, reference)
         _in_states(report, REVIEWABLE, "record validation evidence")
         _review, template = _review_of(uow, report)
         item = next((v for v in template.validation if v.key == item_key), None)
@@ -374,7 +369,7 @@ def record_communication(uow: UnitOfWork, actor: Actor, reference: str,
     if errors:
         raise ValidationFailed(errors)
     with uow:
-        report = load_report_in_scope(uow.session, actor, reference)
+        report = get_in_scope(uow.session, actor, reference)
         _in_states(report, (ReportStatus.TRIAGED, *REVIEWABLE), "record communication")
         decision = CommunicationDecision(
             report_id=report.id, audience=data.audience or "", communicated=bool(
@@ -413,7 +408,7 @@ def close_report(uow: UnitOfWork, actor: Actor, reference: str, *, outcome: str,
                                   + describe(missing) + ".", [m.label for m in missing])
         review.closed_at, review.closed_by_id = now, actor.user_id
         review.outcome = outcome.strip()
-        record_transition(uow, actor, report, ReportStatus.CLOSED, now=now, reason="Closed")
+        transition(uow, actor, report, ReportStatus.CLOSED, now=now, reason="Closed")
         uow.record(actor, "review.closed", "near_miss_report", report.id, at=now,
                    before=before, after={"closed_at": now, "outcome": review.outcome})
 
@@ -433,7 +428,7 @@ def reopen_report(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
                    only_from=(ReportStatus.CLOSED,), why="only a closed report is reopened")
         review, _template = _review_of(uow, report)
         before = {"closed_at": review.closed_at, "outcome": review.outcome}
-        record_transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,
+        transition(uow, actor, report, ReportStatus.IN_REVIEW, now=now,
                           reason=f"Reopened: {reason.strip()}")
         review.closed_at, review.closed_by_id, review.outcome = None, None, None
         uow.record(actor, "review.reopened", "near_miss_report", report.id, at=now,

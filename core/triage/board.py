@@ -20,8 +20,8 @@ from core.escalation.models import Escalation
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import ReportStatus
+from core.reports.workflow import BOARD_COLUMNS
 from core.taxonomy.models import NearMissType
-from core.triage.workflow import BOARD_COLUMNS
 
 FLAG_LABELS: dict[str, str] = {
     "escalation_overdue": "Escalation overdue",

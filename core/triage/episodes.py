@@ -29,9 +29,10 @@ from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from core.actions.models import Action, ActionPlanReport
+# The one import that runs up: an episode that grows is linked to the plan already serving
+# its reports (the action plan table); .importlinter names it.
+from core.actions.models import ActionPlanReport
 from core.auth.actor import Actor
-from core.auth.models import User
 from core.auth.roles import Role
 from core.clock import to_local, utcnow
 from core.config import Settings, TriageRules, settings
@@ -44,9 +45,7 @@ from core.errors import (
     ValidationFailed,
     has_nul,
 )
-from core.metrics.governance import _best_status
-from core.metrics.weeks import as_date, day_sql, local_midnight_utc
-from core.organisation.models import Region, Service
+from core.organisation.models import Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
 from core.triage import cluster_rule
@@ -55,6 +54,7 @@ from core.triage.models import ClusterEpisode
 from core.triage.service import mark_cluster
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
+from core.weeks import as_date, day_sql, local_midnight_utc
 
 # Who may acknowledge or dismiss a cluster (role checks here, not only on the page).
 DECIDERS = frozenset({Role.SUPERVISOR, Role.QUALITY})
@@ -591,98 +591,6 @@ def link_plan(uow: UnitOfWork, actor: Actor, plan_id: int, reports: list[NearMis
 
 
 # -- reading ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EpisodeView:
-    """A cluster episode as the board, the governance pages and the digest show it."""
-
-    episode_id: int
-    version: int
-    type_key: str
-    type_name: str
-    scope: str  # service | region
-    scope_id: int
-    scope_name: str
-    start: date  # the first day of the first window that fired
-    opened_on: date
-    end: date  # the latest day it fired
-    peak: int
-    usual: float
-    threshold: int
-    window_days: int
-    status: EpisodeStatus
-    reason: str | None
-    decided_by: str | None
-    decided_at: datetime | None
-    plan_id: int | None
-    references: tuple[str, ...]
-    action_status: str | None  # the most advanced status of an action serving its reports
-    ongoing: bool  # it fired within the last window
-    services: tuple[int, ...]
-
-    @property
-    def label(self) -> str:
-        return (f"{self.type_name} in {self.scope_name} ({self.scope}): {self.peak} in "
-                f"{self.window_days} days where {self.usual:g} is usual, "
-                f"{self.start:%d %b}–{self.end:%d %b}")
-
-
-def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
-                  end: date | None = None, today: date | None = None,
-                  rules: Settings | None = None) -> list[EpisodeView]:
-    """Episodes that fired on a day in [start, end) among the actor's services: open ones
-    first, then acknowledged, linked and dismissed, each the latest first. Service episodes
-    that are part of a region's are inside it, not listed."""
-    rules = rules or settings()
-    today = today or to_local(utcnow(), rules.zone).date()
-    query = select(ClusterEpisode).where(ClusterEpisode.part_of_id.is_(None))
-    if start is not None:
-        query = query.where(ClusterEpisode.last_day >= start)
-    if end is not None:
-        query = query.where(ClusterEpisode.opened_on < end)
-    w = watched(session)
-    type_names = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
-    service_names = dict(session.execute(select(Service.id, Service.name)).all())
-    region_names = dict(session.execute(select(Region.id, Region.name)).all())
-    deciders = dict(session.execute(select(User.id, User.display_name)).all())
-    views = []
-    for row in session.scalars(query):
-        scope_id = row.region_id if row.scope == "region" else row.service_id
-        assert scope_id is not None
-        services = w.members(row.scope, scope_id)
-        visible = [s for s in services if actor.covers_service(s)]
-        if not visible:
-            continue
-        refs = session.execute(select(NearMissReport.id, NearMissReport.reference).where(
-            NearMissReport.type_key == row.type_key, NearMissReport.service_id.in_(visible),
-            NearMissReport.occurred_at >= local_midnight_utc(row.first_day, rules.zone),
-            NearMissReport.occurred_at < local_midnight_utc(row.last_day + timedelta(days=1),
-                                                            rules.zone))
-            .order_by(NearMissReport.occurred_at)).all()
-        actions = set(session.scalars(select(Action.status).join(
-            ActionPlanReport, ActionPlanReport.plan_id == Action.plan_id).where(
-            ActionPlanReport.report_id.in_([r[0] for r in refs]))))
-        if row.plan_id is not None:
-            actions |= set(session.scalars(select(Action.status).where(
-                Action.plan_id == row.plan_id)))
-        views.append(EpisodeView(
-            episode_id=row.id, version=row.version_id, type_key=row.type_key,
-            type_name=type_names.get(row.type_key, row.type_key), scope=row.scope,
-            scope_id=scope_id,
-            scope_name=(region_names if row.scope == "region" else service_names).get(
-                scope_id, "?"),
-            start=row.first_day, opened_on=row.opened_on, end=row.last_day, peak=row.peak,
-            usual=round(row.usual, 1), threshold=row.threshold,
-            window_days=rules.triage.cluster_window_days, status=EpisodeStatus(row.status),
-            reason=row.reason, decided_by=deciders.get(row.decided_by_id or -1),
-            decided_at=row.decided_at, plan_id=row.plan_id,
-            references=tuple(r[1] for r in refs), action_status=_best_status(actions),
-            ongoing=(today - row.last_day).days < rules.triage.cluster_window_days,
-            services=services))
-    views.sort(key=lambda v: (v.end, v.peak), reverse=True)
-    views.sort(key=lambda v: v.status.rank)
-    return views
 
 
 def episode_of_report(session: Session, report: NearMissReport,

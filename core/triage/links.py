@@ -1,6 +1,6 @@
 """Linking two related reports in one click, and removing the link.
 
-The reviewer who sees an earlier report that reads alike (core.triage.related) says "this
+The reviewer who sees an earlier report that reads alike (core.review.related) says "this
 happened before" by linking it. A link is one row per pair (core.triage.models.ReportLink),
 the later report first, so linking from either page, twice, or by two people at once is still
 one link. The recurrence count (core.triage.recurrence) counts a linked earlier report whatever
@@ -23,10 +23,10 @@ from core.clock import utcnow
 from core.config import Settings, settings
 from core.errors import ValidationFailed
 from core.reports.models import NearMissReport
+from core.reports.repository import check_version, get_in_scope
 from core.reports.vocabulary import ReportStatus
 from core.triage.models import ReportLink
 from core.triage.recurrence import propose_recurrence, related_reports
-from core.triage.service import check_version, load_report_in_scope
 from core.triage.vocabulary import Recurrence
 from core.uow import UnitOfWork
 
@@ -49,10 +49,10 @@ def _ordered(a: NearMissReport, b: NearMissReport) -> tuple[NearMissReport, Near
 def _pair(session: Session, actor: Actor, reference: str, other_reference: str,
           expected_version: int | None, rules: Settings,
           ) -> tuple[NearMissReport, NearMissReport]:
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     if expected_version is not None:
         check_version(report, expected_version, rules)
-    other = load_report_in_scope(session, actor, other_reference)
+    other = get_in_scope(session, actor, other_reference)
     if other.id == report.id:
         raise ValidationFailed({"other": "A report cannot be linked to itself."})
     return report, other

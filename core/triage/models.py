@@ -1,5 +1,4 @@
-"""Triage answers, the audited log of every workflow move, cluster episodes, and the links
-reviewers make between related reports."""
+"""Triage answers, cluster episodes, and the links reviewers make between related reports."""
 
 from __future__ import annotations
 
@@ -33,22 +32,6 @@ class TriageRecord(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     triaged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     triaged_at: Mapped[datetime]
-
-
-class ReportTransition(Base):
-    """One workflow move: measured later as time-to-triage and time in each state."""
-
-    __tablename__ = "report_transitions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("near_miss_reports.id"))
-    from_status: Mapped[str] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    at: Mapped[datetime]
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reason: Mapped[str | None] = mapped_column(Text)
-
-    __table_args__ = (Index("ix_report_transitions_report_at", "report_id", "at"),)
 
 
 class ClusterEpisode(Base):

@@ -10,6 +10,7 @@ from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.config import Settings, settings
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.taxonomy.service import type_version
 from core.triage.recurrence import (
     ClusterHit,
@@ -18,7 +19,6 @@ from core.triage.recurrence import (
     propose_recurrence,
     related_reports,
 )
-from core.triage.service import load_report_in_scope
 from core.triage.vocabulary import Recurrence, ReviewLevel, Route
 
 
@@ -46,7 +46,7 @@ def propose_triage(session: Session, actor: Actor, reference: str,
     """Related earlier reports, the cluster rule's verdict and the proposed answers."""
     require(actor, Capability.TRIAGE)
     rules = rules or settings()
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     spec = type_version(session, report.type_key, report.type_version)
     related = related_reports(session, report, window_days=rules.triage.recurrence_window_days,
                               service_ids=actor.service_ids)

@@ -6,7 +6,7 @@ configurable window, and names the cluster episode the report is part of (the cl
 core.triage.cluster_rule, run at filing by core.triage.episodes).
 
 A reviewer can also link an earlier report by hand (core.triage.links, offered among the
-reports that read alike, core.triage.related): a linked earlier report is listed too and counts
+reports that read alike, core.review.related): a linked earlier report is listed too and counts
 as a recurrence whatever its type, place or age, because a person judged it the same theme.
 """
 
@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from core.config import Settings
-from core.metrics.weeks import local_midnight_utc
 from core.organisation.models import Location, Region, Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
 from core.triage.episodes import episode_of_report
 from core.triage.models import ReportLink
 from core.triage.vocabulary import Recurrence
+from core.weeks import local_midnight_utc
 
 
 @dataclass(frozen=True)

@@ -11,69 +11,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import to_local, utcnow
+from core.clock import utcnow
 from core.config import Settings, settings
-from core.errors import NUL_MESSAGE, ConflictError, NotFound, ValidationFailed, has_nul
+from core.errors import NUL_MESSAGE, ValidationFailed, has_nul
 from core.escalation.rules import EscalationKind
 from core.escalation.service import any_escalation, open_escalation, raise_escalation
 from core.reports.models import NearMissReport
+from core.reports.repository import check_version, commit_or_conflict, get_in_scope, transition
 from core.reports.vocabulary import ReportStatus
+from core.reports.workflow import check_move
 from core.taxonomy.service import live_taxonomy
 from core.triage.matrix import review_level
-from core.triage.models import ReportTransition, TriageRecord
+from core.triage.models import TriageRecord
 from core.triage.vocabulary import Recurrence, ReviewLevel, Route, Severity
-from core.triage.workflow import check_move
 from core.uow import UnitOfWork
-
-
-def load_report_in_scope(session: Session, actor: Actor, reference: str) -> NearMissReport:
-    """The report with this reference, if the actor's services cover it (else NotFound)."""
-    report = None if has_nul(reference) else session.scalar(select(NearMissReport).where(
-        NearMissReport.reference == reference.strip().upper()))
-    if report is None or not actor.covers_service(report.service_id):
-        # Same answer for "does not exist" and "not yours": references are guessable.
-        raise NotFound(f"No near miss {reference.strip().upper()} among your services.")
-    return report
-
-
-def check_version(report: NearMissReport, expected_version: int, rules: Settings) -> None:
-    if report.version_id != expected_version:
-        when = ""
-        if report.status_changed_at is not None:
-            when = " at " + to_local(report.status_changed_at, rules.zone).strftime("%H:%M")
-        raise ConflictError(
-            f"Someone else changed {report.reference} while you had it open (it is now "
-            f"“{ReportStatus(report.status).label}”{when}). Nothing you entered was saved "
-            "over their change: look at the report as it is now and try again.")
-
-
-def record_transition(uow: UnitOfWork, actor: Actor | None, report: NearMissReport,
-                      target: ReportStatus, *, now: datetime, reason: str | None = None) -> None:
-    """Move a report to `target` if the workflow allows it. Call inside `with uow:`."""
-    current = ReportStatus(report.status)
-    check_move(current, target)
-    report.status = target.value
-    report.status_changed_at = now
-    uow.session.add(ReportTransition(report_id=report.id, from_status=current.value,
-                                     to_status=target.value, at=now,
-                                     actor_id=actor.user_id if actor else None, reason=reason))
-    uow.record(actor, "report.moved", "near_miss_report", report.id, at=now,
-               before={"status": current.value},
-               after={"status": target.value, "reason": reason, "reference": report.reference})
-
-
-def commit_or_conflict(uow: UnitOfWork, report: NearMissReport) -> None:
-    try:
-        uow.commit()
-    except StaleDataError as exc:  # a concurrent change won the race at the database
-        raise ConflictError(f"Someone else changed {report.reference} at the same moment. "
-                            "Nothing you entered was saved over their change: reload and try "
-                            "again.") from exc
 
 
 @dataclass
@@ -166,7 +120,7 @@ def triage_report(uow: UnitOfWork, actor: Actor, reference: str, answers: Triage
     now = now or utcnow()
     with uow:
         session = uow.session
-        report = load_report_in_scope(session, actor, reference)
+        report = get_in_scope(session, actor, reference)
         check_version(report, expected_version, rules)
         check_move(ReportStatus(report.status), ReportStatus.TRIAGED)
         signal_keys = {s.key for s in live_taxonomy(session).safeguarding_signals}
@@ -195,7 +149,7 @@ def triage_report(uow: UnitOfWork, actor: Actor, reference: str, answers: Triage
         report.is_repeat = recurrence is not Recurrence.SINGLE
         report.in_cluster = recurrence is Recurrence.CLUSTER
         report.safeguarding = report.safeguarding or bool(answers.safeguarding_trigger)
-        record_transition(uow, actor, report, ReportStatus.TRIAGED, now=now,
+        transition(uow, actor, report, ReportStatus.TRIAGED, now=now,
                           reason=f"Triaged: {level.label} by the matrix")
         raised: list[str] = []
         wanted: list[tuple[EscalationKind, str]] = []
@@ -246,12 +200,12 @@ def reclassify_as_incident(uow: UnitOfWork, actor: Actor, reference: str, *, rea
         raise ValidationFailed({"reason": "Say what harm reached the person and why this is now "
                                           "an incident."})
     with uow:
-        report = load_report_in_scope(uow.session, actor, reference)
+        report = get_in_scope(uow.session, actor, reference)
         check_version(report, expected_version, rules)
         why = reason.strip()
         if incident_reference.strip():
             why += f" (incident {incident_reference.strip()})"
-        record_transition(uow, actor, report, ReportStatus.RECLASSIFIED, now=now, reason=why)
+        transition(uow, actor, report, ReportStatus.RECLASSIFIED, now=now, reason=why)
         commit_or_conflict(uow, report)
 
 

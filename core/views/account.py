@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.accounts.service import NOTICE_KIND
 from core.auth.actor import Actor
-from core.auth.service import NOTICE_KIND
 from core.db import read_session
 from core.escalation.queries import NotificationItem, notifications_for
 from core.organisation.queries import service_names

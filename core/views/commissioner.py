@@ -14,11 +14,11 @@ from core.clock import to_local
 from core.commissioner import views as cv
 from core.commissioner.action_evidence import ActionEvidenceTable, action_evidence
 from core.commissioner.period import Period
+from core.commissioner.regulator import ClockTable, commissioner_on_time
 from core.config import Settings
 from core.db import read_session
 from core.exports.pack import Progress, build_pack, export_tables
 from core.metrics.governance import Scope
-from core.metrics.regulator import ClockTable, commissioner_on_time
 
 TREND_LEAD_WEEKS = 26  # the trend starts this long before the period, to show its context
 

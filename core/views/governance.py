@@ -15,12 +15,12 @@ import pandas as pd
 
 from core.audit.queries import data_version
 from core.auth.actor import Actor
+from core.commissioner.regulator import OnTime, on_time_by_month
 from core.config import Settings
 from core.db import read_session
 from core.feedback.measures import FeedbackMeasures, feedback_measures
 from core.metrics import governance as gov
 from core.metrics.clusters import ClusterFinding, clusters_in_period
-from core.metrics.regulator import OnTime, on_time_by_month
 from core.organisation.queries import reporting_options
 from core.taxonomy.service import live_taxonomy
 

@@ -15,13 +15,13 @@ from core.clock import to_local
 from core.config import Settings
 from core.db import read_session
 from core.errors import NotFound
-from core.reports.detail import ReportDetail, report_detail
+from core.filing.detail import ReportDetail, report_detail
 from core.reports.vocabulary import ReportStatus
 from core.review.queries import ReviewView, evidence_download, review_view
+from core.review.related import ReadAlikePanel, read_alike
 from core.review.responses import ReportResponses, report_responses
 from core.taxonomy.service import live_taxonomy
 from core.triage.proposal import TriageProposal, propose_triage
-from core.triage.related import ReadAlikePanel, read_alike
 from core.yamlfile import ConfigFileError
 
 

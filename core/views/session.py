@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.auth.actor import Actor
-from core.auth.service import (
+from core.accounts.service import (
     NOTICE_KIND,
     SignedIn,
     actor_for_session,
     resume_from_cookie,
 )
+from core.auth.actor import Actor
 from core.config import Settings
 from core.db import read_session
 from core.escalation.queries import notifications_for, unread_count

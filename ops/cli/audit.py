@@ -52,7 +52,7 @@ def audit_verify(
 
 def _state_matches(engine: Engine, show: int) -> bool:
     """Compare the stored rows with what the trail last recorded; print what differs."""
-    from core.audit.state import verify_state
+    from core.integrity.state import verify_state
 
     state = verify_state(engine, limit=show)
     tables = ", ".join(f"{count:,} {table}" for table, count in state.compared.items())
@@ -84,7 +84,7 @@ def audit_seal(
 
     `nearmiss init` does this itself; every write signs with the current key anyway.
     """
-    from core.audit.seal import seal_trail
+    from core.integrity.seal import seal_trail
 
     with guard():
         engine = ready_engine()

@@ -12,7 +12,7 @@ from core.auth.actor import SYSTEM
 from ops.cli.common import EXIT_FAILED, fail, guard, progress_bar, ready_engine, say, warn
 
 if TYPE_CHECKING:
-    from core.reports.importer import AlreadyImported
+    from core.filing.importer import AlreadyImported
 
 # Files with more rows than this get a progress bar while they are checked and imported.
 PROGRESS_MIN_ROWS = 200
@@ -36,7 +36,7 @@ def import_reports(
     (required); occurred_at, person_ref, route, staff_group, interface_flag,
     immediate_safeguards (optional).
     """
-    from core.reports.importer import import_csv, write_rejects
+    from core.filing.importer import import_csv, write_rejects
 
     if rejects is not None and rejects.resolve() == file.resolve():
         fail("--rejects must name another file than the one being imported.")

@@ -40,7 +40,7 @@ def init() -> None:
 
 
 def _demo_users(database_url: str) -> None:
-    from core.auth.service import DEMO_PASSWORD, ensure_demo_users
+    from core.accounts.service import DEMO_PASSWORD, ensure_demo_users
     from core.db import engine_for
     from core.uow import UnitOfWork
 

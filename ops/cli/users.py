@@ -52,7 +52,7 @@ def users_add(
                               "from the first line of standard input (for scripts).")] = False,
 ) -> None:
     """Create a user. The password is asked for twice (hidden) unless --password-stdin."""
-    from core.auth.service import NewUser, add_user
+    from core.accounts.service import NewUser, add_user
     from core.uow import UnitOfWork
 
     with guard():
@@ -80,7 +80,7 @@ def _services_text(roles: tuple[str, ...], services: tuple[str, ...],
 @app.command("list")
 def users_list() -> None:
     """Show every user with roles, services, staff group and whether they can sign in."""
-    from core.auth.service import list_users
+    from core.accounts.service import list_users
     from core.db import read_session
 
     with guard():
@@ -107,7 +107,7 @@ def users_list() -> None:
 
 
 def _set_active(username: str, active: bool) -> None:
-    from core.auth.service import set_user_active
+    from core.accounts.service import set_user_active
     from core.uow import UnitOfWork
 
     with guard():

@@ -21,9 +21,9 @@ from core.clock import to_local
 from core.config import Settings
 from core.escalation.models import Escalation, Notification
 from core.escalation.rules import EscalationKind
-from core.reports.models import NearMissReport, ReferenceCounter
+from core.reports.models import NearMissReport, ReferenceCounter, ReportTransition
 from core.review.models import CommunicationDecision, GateCheck, Review, ValidationEvidence
-from core.triage.models import ReportTransition, TriageRecord
+from core.triage.models import TriageRecord
 from core.uow import UnitOfWork
 from ops.demo.records import DemoEscalation, DemoRecord
 
@@ -42,7 +42,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
 
 def reserve_numbers(session: Session, year: int, count: int) -> int:
     """Take `count` reference numbers of `year` at once; returns the first one (the same
-    upsert as core.reports.service.next_reference, safe beside concurrent filing)."""
+    upsert as core.filing.service.next_reference, safe beside concurrent filing)."""
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         upsert(ReferenceCounter)

@@ -8,17 +8,17 @@ import secrets
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.auth.actor import SYSTEM
-from core.auth.models import User, UserRole, UserService
-from core.auth.passwords import hash_password
-from core.auth.roles import Role
-from core.auth.service import (
+from core.accounts.service import (
     DEMO_ACCOUNTS,
     NewUser,
     add_user,
     ensure_demo_users,
     update_user_access,
 )
+from core.auth.actor import SYSTEM
+from core.auth.models import User, UserRole, UserService
+from core.auth.passwords import hash_password
+from core.auth.roles import Role
 from core.config import settings
 from core.db import read_session
 from core.organisation import service as org

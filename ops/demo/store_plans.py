@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
+from core.accounts.service import build_actor
 from core.actions.measures import MeasureFilters, evaluate, sustainment_date
 from core.actions.models import (
     Action,
@@ -29,14 +30,13 @@ from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus
 from core.auth.actor import SYSTEM
 from core.auth.models import User
 from core.auth.roles import Role
-from core.auth.service import build_actor
 from core.clock import to_local
 from core.config import Settings
-from core.metrics.weeks import week_start_of
 from core.organisation.models import Region
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.taxonomy.service import live_taxonomy
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 from ops.demo.data import demo_data
 from ops.demo.places import DemoPlaces
 from ops.demo.plan_specs import ActionSpec, Calendar, MeasureSpec, PlanSpec

@@ -30,8 +30,8 @@ from core.audit.models import AuditEvent
 from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import read_session
+from core.filing.service import file_near_miss
 from core.organisation.models import Service
-from core.reports.service import file_near_miss
 from core.review.rca import RcaInput, complete_rca, open_rca, update_rca
 from core.review.service import start_review
 from core.triage.service import TriageAnswers, triage_report

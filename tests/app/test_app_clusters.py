@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import read_session
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.triage.episodes import acknowledge_episode
 from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork

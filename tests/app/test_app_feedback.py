@@ -12,7 +12,7 @@ from core.db import read_session
 from core.escalation.models import Notification
 from core.feedback.models import CueGuideText, FeedbackUpdate
 from core.feedback.service import UpdateDraft, create_update, publish_update
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in, texts
 from tests.builders import build_org, draft

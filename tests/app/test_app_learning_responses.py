@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.config import settings
 from core.db import read_session
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.review.response_models import LearningResponse
 from core.triage.matrix import review_level
 from core.triage.service import TriageAnswers, triage_report

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import read_session
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.review.rca import RcaInput, complete_rca, open_rca, update_rca
 from core.uow import UnitOfWork

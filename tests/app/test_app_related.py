@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.db import read_session
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.triage.models import ReportLink
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
@@ -75,8 +75,8 @@ def _panel_script(username: str, reference: str) -> None:
     """The panel alone, as a page would call it, for one of the test provider's users."""
     from sqlalchemy import select
 
+    from core.accounts.service import build_actor
     from core.auth.models import User
-    from core.auth.service import build_actor
     from core.config import settings
     from core.db import read_session
     from core.views.near_miss import read_alike_panel

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from core.db import read_session
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.review.models import GateCheck, ValidationEvidence
 from core.review.service import start_review
 from core.triage.service import TriageAnswers, triage_report

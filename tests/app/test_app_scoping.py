@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.review.rca import open_rca
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from core.accounts.service import SIGN_IN_REFUSED, set_user_active
 from core.auth.models import UserSession
-from core.auth.service import SIGN_IN_REFUSED, set_user_active
 from core.clock import utcnow
 from core.db import read_session
 from core.escalation.models import Notification
@@ -26,10 +26,10 @@ def org(engine):
 
 def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
     """Stop the sign-in service's clock, so a throttle's wait lasts however long a run takes."""
-    import core.auth.service
+    import core.accounts.service
 
     now = utcnow()
-    monkeypatch.setattr(core.auth.service, "utcnow", lambda: now)
+    monkeypatch.setattr(core.accounts.service, "utcnow", lambda: now)
     return now
 
 
@@ -65,9 +65,9 @@ def test_the_owner_sees_the_notices_after_signing_in(org, engine, monkeypatch):
         at = sign_in(at, "reporter", "wrong-password")
     at = sign_in(at, "reporter")
     assert texts(at, "error") == [SIGN_IN_REFUSED]
-    import core.auth.service
+    import core.accounts.service
 
-    monkeypatch.setattr(core.auth.service, "utcnow", lambda: now + timedelta(minutes=2))
+    monkeypatch.setattr(core.accounts.service, "utcnow", lambda: now + timedelta(minutes=2))
     at = sign_in(at, "reporter")
     assert texts(at, "title") == ["Report a near miss"]
     assert any("2 new notices about sign-ins" in w for w in texts(at, "warning"))

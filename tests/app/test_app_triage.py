@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from core.db import read_session
 from core.escalation.models import Escalation
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.pages import LONG, download, open_link, sign_in
 from tests.builders import build_org, draft, local_now

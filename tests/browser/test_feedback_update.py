@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from core.feedback.service import UpdateDraft, create_update, publish_update
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.pages import LONG, open_link, settle, sign_in, wait_until_idle
 from tests.builders import build_org, draft

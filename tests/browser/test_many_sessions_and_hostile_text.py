@@ -7,11 +7,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from core.accounts.service import NewUser, add_user
 from core.auth.actor import SYSTEM
-from core.auth.service import NewUser, add_user
 from core.db import read_session
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.pages import LONG, choose, sign_in, wait_for_session_cookie, wait_until_idle
 from tests.builders import PASSWORD, PASSWORD_HASH, build_org, draft

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.pages import LONG, sign_in, wait_for_session_cookie
 from tests.builders import build_org, draft, local_now

@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from core.db import read_session
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.review.models import GateCheck, Review, ValidationEvidence
 from core.review.service import start_review
 from core.taxonomy.service import load_taxonomy_file

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from core.db import engine_for
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.conftest import serve_portal, wait_healthy
 from tests.browser.pages import LONG, choose, sign_in, wait_for_session_cookie, wait_until_idle

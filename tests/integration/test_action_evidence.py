@@ -16,8 +16,8 @@ from core.auth.actor import SYSTEM
 from core.commissioner.action_evidence import COLUMNS, action_evidence
 from core.commissioner.deid import Status
 from core.db import read_session
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 

@@ -34,7 +34,7 @@ from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.errors import NotFound, ValidationFailed
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 

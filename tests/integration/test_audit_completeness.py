@@ -23,6 +23,17 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
+from core.accounts.service import (
+    NewUser,
+    SignInRefused,
+    add_user,
+    bind_session_cookie,
+    change_password,
+    set_user_active,
+    sign_in,
+    sign_out,
+    update_user_access,
+)
 from core.actions.activity import import_activity_bytes
 from core.actions.models import ActionEvidenceCheck, SustainmentCheck
 from core.actions.reminders import send_action_reminders
@@ -41,20 +52,7 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
-from core.audit.seal import seal_trail
-from core.audit.state import verify_state
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
-from core.auth.service import (
-    NewUser,
-    SignInRefused,
-    add_user,
-    bind_session_cookie,
-    change_password,
-    set_user_active,
-    sign_in,
-    sign_out,
-    update_user_access,
-)
 from core.commissioner.access import record_access
 from core.db import is_sqlite, read_session
 from core.escalation.email import send_pending_emails
@@ -63,13 +61,15 @@ from core.escalation.service import SafeguardingDecision, acknowledge, decide, m
 from core.feedback.cues import restore_shipped_guide, save_guide
 from core.feedback.followup import look_up_follow_up
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
+from core.filing.importer import import_bytes
+from core.filing.service import file_near_miss
+from core.integrity.seal import seal_trail
+from core.integrity.state import verify_state
 from core.organisation import service as organisation
 from core.regulator.demo_history import record_demo_clocks
 from core.regulator.models import RegulatorClock
 from core.regulator.service import decide_reportable, record_clock_met
-from core.reports.importer import import_bytes
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.queries import review_view
 from core.review.rca import (

@@ -20,23 +20,23 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, func, insert, select, text, update
 from typer.testing import CliRunner
 
+from core.accounts.service import build_actor
 from core.actions.models import Action
 from core.actions.service import ActionDraft, PlanDraft, create_plan, set_status
 from core.actions.vocabulary import ActionStatus
 from core.audit.chain import AuditTrailUnsigned, event_hash, verify_chain
 from core.audit.keys import AuditKeyProblem, parse_keys
 from core.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from core.audit.seal import seal_trail
-from core.audit.state import CHECKS, verify_state
 from core.auth.actor import SYSTEM
 from core.auth.models import User
-from core.auth.service import build_actor
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide
+from core.filing.service import file_near_miss
+from core.integrity.seal import seal_trail
+from core.integrity.state import CHECKS, verify_state
 from core.organisation import service as organisation
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from ops.backup import backup, restore

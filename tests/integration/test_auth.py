@@ -10,11 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.auth.actor import SYSTEM
-from core.auth.models import User, UserSession
-from core.auth.policy import PAGES, Capability, can, pages_for, require
-from core.auth.roles import Role
-from core.auth.service import (
+from core.accounts.service import (
     SIGN_IN_REFUSED,
     NewUser,
     SessionEnded,
@@ -28,6 +24,10 @@ from core.auth.service import (
     sign_in,
     sign_out,
 )
+from core.auth.actor import SYSTEM
+from core.auth.models import User, UserSession
+from core.auth.policy import PAGES, Capability, can, pages_for, require
+from core.auth.roles import Role
 from core.clock import utcnow
 from core.config import cookie_key_problem, environment
 from core.db import read_session

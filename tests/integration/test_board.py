@@ -8,7 +8,7 @@ import pytest
 
 from core.clock import utcnow
 from core.db import read_session
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.triage.board import BoardFilters, age_text, load_board
 from core.triage.service import TriageAnswers, triage_report

@@ -11,21 +11,17 @@ import pytest
 from sqlalchemy import func, insert, select, text, update
 from typer.testing import CliRunner
 
+from core.actions.episodes import list_episodes
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
+from core.filing.service import file_near_miss
 from core.metrics.clusters import clusters_in_period
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.taxonomy.models import NearMissType
-from core.triage.episodes import (
-    acknowledge_episode,
-    dismiss_episode,
-    list_episodes,
-    recompute_episodes,
-)
+from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute_episodes
 from core.triage.models import ClusterEpisode
 from core.triage.proposal import propose_triage
 from core.triage.vocabulary import EpisodeStatus

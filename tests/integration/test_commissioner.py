@@ -12,19 +12,19 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from core.accounts.service import NewUser, add_user
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
-from core.auth.service import NewUser, add_user
 from core.commissioner import views as cv
 from core.commissioner.deid import Status
 from core.commissioner.period import Period
 from core.db import read_session
 from core.exports.pack import build_pack, export_tables
 from core.exports.spreadsheet import to_csv, to_xlsx_book
+from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
 from core.organisation import service as org_service
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in
 from tests.builders import PASSWORD_HASH, build_org, draft, local_now
@@ -45,8 +45,8 @@ def seeded(engine):
     add_user(UnitOfWork(engine), SYSTEM, NewUser(
         SECRET_REPORTER[0], SECRET_REPORTER[1], "x", ("reporter",), ("Maple House",)),
         password_hash=PASSWORD_HASH)
+    from core.accounts.service import build_actor
     from core.auth.models import User
-    from core.auth.service import build_actor
 
     with read_session(engine) as session:
         reporter = build_actor(session.scalar(select(User).where(

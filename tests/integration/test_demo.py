@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.accounts.service import DEMO_PASSWORD, build_actor, ensure_demo_users
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
@@ -23,7 +24,6 @@ from core.auth.actor import SYSTEM
 from core.auth.models import User, UserRole, UserService
 from core.auth.passwords import password_matches
 from core.auth.roles import Role
-from core.auth.service import DEMO_PASSWORD, build_actor, ensure_demo_users
 from core.clock import to_local
 from core.config import settings
 from core.db import make_engine, read_session
@@ -35,14 +35,14 @@ from core.feedback.models import FeedbackUpdate, FeedbackUpdateAction, FeedbackU
 from core.feedback.queries import bulletin
 from core.metrics.clusters import clusters_in_period
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
-from core.reports.models import NearMissReport, ReferenceCounter
+from core.reports.models import NearMissReport, ReferenceCounter, ReportTransition
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.models import NearMissType
 from core.taxonomy.schema import TaxonomySpec
 from core.taxonomy.service import live_taxonomy
 from core.triage.board import BoardFilters, load_board
 from core.triage.matrix import review_level
-from core.triage.models import ReportTransition, TriageRecord
+from core.triage.models import TriageRecord
 from core.triage.proposal import proposed_route
 from core.triage.vocabulary import EpisodeStatus, Recurrence, ReviewLevel, Severity
 from core.uow import UnitOfWork
@@ -540,7 +540,7 @@ def test_the_board_shows_a_small_new_column_of_recent_reports(engine):
 
 
 def test_a_demo_reports_history_is_told_from_its_workflow_records(engine):
-    from core.reports.detail import report_detail
+    from core.filing.detail import report_detail
 
     load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
     reports = _reports(engine)

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
+from core.accounts.service import build_actor
 from core.actions.models import Action, ActionPlan, SustainmentCheck, VerificationMeasure
 from core.actions.queries import RegisterFilters, register
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
-from core.auth.service import build_actor
 from core.clock import to_local
 from core.config import environment, settings
 from core.db import make_engine, read_session

@@ -13,9 +13,9 @@ from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
+from core.filing.service import file_near_miss
 from core.metrics.digest import digest, digest_markdown
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.episodes import acknowledge_episode
 from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork

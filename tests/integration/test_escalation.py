@@ -23,7 +23,7 @@ from core.escalation.service import (
     acknowledge,
     decide,
 )
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 

@@ -139,7 +139,7 @@ def test_csv_notes_go_at_the_foot_after_an_empty_line_and_are_escaped():
 
 def _commissioner_data(engine, org):
     """A table with a small count (2) and three cells hidden only to protect it."""
-    from core.reports.service import file_near_miss
+    from core.filing.service import file_near_miss
     from core.uow import UnitOfWork
     from tests.builders import draft, local_now
 

@@ -22,8 +22,8 @@ import core.uow
 from core.audit.models import AuditEvent
 from core.db import dispose_engines, engine_for, read_session
 from core.errors import StorageUnavailable
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from ops.cli import app as cli
 from tests.app.test_app_report import DESCRIPTION, fill_required, submit
@@ -169,7 +169,7 @@ def test_a_write_that_meets_a_lock_is_retried_and_lands_once(sqlite_file, monkey
 _KILLED_WRITER = """
 import os, pickle, signal, sys
 sys.path.insert(0, {root!r})
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 
 actor, near_miss = pickle.loads(open({payload!r}, "rb").read())

@@ -45,8 +45,8 @@ from core.feedback.service import (
     edit_update,
     publish_update,
 )
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 

@@ -12,8 +12,8 @@ from core.db import read_session
 from core.errors import PermissionDenied
 from core.feedback.measures import feedback_measures
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
+from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
+from core.filing.service import file_near_miss
 from core.metrics.governance import (
     Scope,
     breakdown,
@@ -20,11 +21,10 @@ from core.metrics.governance import (
     reporting_culture,
     weekly_series,
 )
-from core.metrics.weeks import week_start_of
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 from tests.builders import build_org, draft, local_now
 
 NOW = local_now()

@@ -25,22 +25,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from core.accounts.service import NewUser, SignInRefused, add_user, change_password, sign_in
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
-from core.auth.service import NewUser, SignInRefused, add_user, change_password, sign_in
+from core.csvfile import ImportFileError
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.feedback.service import UpdateDraft, create_update
+from core.filing.importer import KNOWN_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, import_bytes
+from core.filing.service import FiledReport, file_near_miss
 from core.reports.drafts import NearMissDraft
-from core.reports.importer import (
-    KNOWN_COLUMNS,
-    OPTIONAL_COLUMNS,
-    REQUIRED_COLUMNS,
-    ImportFileError,
-    import_bytes,
-)
 from core.reports.models import NearMissReport
-from core.reports.service import FiledReport, file_near_miss
 from core.review.service import (
     CommunicationInput,
     ReviewInput,

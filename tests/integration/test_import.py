@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
+from core.csvfile import ImportFileError
 from core.db import read_session
+from core.filing import importer
+from core.filing.importer import import_bytes, import_csv
 from core.organisation.models import Location, Service
-from core.reports import importer
-from core.reports.importer import ImportFileError, import_bytes, import_csv
 from core.reports.models import NearMissReport
 from ops.cli import app
 from tests.builders import build_org
@@ -423,7 +424,7 @@ def _escalations_of(engine, report_id):
 @pytest.mark.parametrize("case", sorted(ESCALATING))
 def test_an_imported_row_raises_the_escalations_the_form_raises(engine, org, case):
     from core.clock import utcnow
-    from core.reports.service import file_near_miss
+    from core.filing.service import file_near_miss
     from core.uow import UnitOfWork
     from tests.builders import draft
 
@@ -500,7 +501,7 @@ def test_the_form_refuses_a_date_before_the_earliest_too(engine, org):
 
     from core.config import ReportLimits, settings
     from core.errors import ValidationFailed
-    from core.reports.service import file_near_miss
+    from core.filing.service import file_near_miss
     from core.uow import UnitOfWork
     from tests.builders import draft, local_now
 

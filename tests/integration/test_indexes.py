@@ -16,14 +16,14 @@ from core.clock import utcnow
 from core.db import read_session
 from core.escalation.queries import inbox, unread_count
 from core.feedback.queries import bulletin, updates_for_my_reports
+from core.filing.detail import report_detail
+from core.filing.service import file_near_miss
 from core.metrics import governance as gov
-from core.metrics.weeks import week_start_of
-from core.reports.detail import report_detail
 from core.reports.queries import my_reports
-from core.reports.service import file_near_miss
 from core.triage.board import BoardFilters, load_board
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 from tests.builders import build_org, draft, local_now
 
 # Tables that grow with every near miss (millions of rows at a large provider).

@@ -19,7 +19,7 @@ from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import read_session
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.review.response_templates import (
     DEFAULT_SUGGESTIONS,
     FULL_RCA,

@@ -8,7 +8,7 @@ import pytest
 
 from core.actions.queries import linked_reports
 from core.db import read_session
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft
 

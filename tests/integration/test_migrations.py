@@ -10,9 +10,9 @@ from sqlalchemy import func, select, text
 
 import core.models  # noqa: F401 - every table on the metadata
 from core.db import Base, dispose_engines
+from core.filing.service import file_near_miss
 from core.migrate import alembic_config
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.triage.models import TriageRecord
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork

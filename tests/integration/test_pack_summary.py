@@ -19,7 +19,7 @@ from core.commissioner.deid import Cell
 from core.commissioner.period import Period
 from core.db import read_session
 from core.exports.pack import ICON_LEGEND, build_pack, draw_icon, gather
-from core.metrics.signals import (
+from core.exports.signals import (
     KINDS,
     MAX_SIGNALS,
     NONE_TEXT,

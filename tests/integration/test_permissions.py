@@ -10,6 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.accounts.service import (
+    NewUser,
+    add_user,
+    change_password,
+    set_user_active,
+    update_user_access,
+)
 from core.actions.service import (
     ActionDraft,
     MeasureDraft,
@@ -25,20 +32,13 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import PAGES, Capability, pages_for
 from core.auth.roles import Role
-from core.auth.service import (
-    NewUser,
-    add_user,
-    change_password,
-    set_user_active,
-    update_user_access,
-)
 from core.db import read_session
 from core.errors import PermissionDenied
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, acknowledge, decide
 from core.feedback.cues import restore_shipped_guide, save_guide
 from core.feedback.service import UpdateDraft, create_update, edit_update, publish_update
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.rca import RcaInput, complete_rca, open_rca, update_rca
 from core.review.service import (

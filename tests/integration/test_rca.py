@@ -18,8 +18,8 @@ from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.review.queries import similar_elsewhere

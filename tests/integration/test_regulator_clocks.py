@@ -16,12 +16,13 @@ from sqlalchemy import Engine, func, select
 from core.actions.reminders import send_action_reminders
 from core.audit.models import AuditEvent
 from core.clock import to_local, to_utc, utcnow
+from core.commissioner.regulator import commissioner_on_time, on_time_by_month
 from core.config import ClockRule, RegulatorRules, Settings, settings
 from core.db import read_session
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.escalation.models import Notification
+from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
-from core.metrics.regulator import commissioner_on_time, on_time_by_month
 from core.regulator.clocks import (
     ClockState,
     clock_state,
@@ -33,7 +34,6 @@ from core.regulator.clocks import (
 from core.regulator.models import RegulatorClock, RegulatorDecision
 from core.regulator.queries import events_for, regulator_board
 from core.regulator.service import decide_reportable, record_clock_met
-from core.reports.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft, local_now
 

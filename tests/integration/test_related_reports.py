@@ -1,4 +1,4 @@
-"""Reports that read alike (core.triage.related) and links between related reports
+"""Reports that read alike (core.review.related) and links between related reports
 (core.triage.links), on SQLite and PostgreSQL: the ranking, the reviewer's scope, the bounded
 window of candidates, the outcome shown, and linking in one click feeding the recurrence count.
 """
@@ -16,14 +16,14 @@ from core.audit.models import AuditEvent
 from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
-from core.reports.detail import report_detail
+from core.filing.detail import report_detail
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
+from core.review.related import read_alike, report_text, similarities
 from core.triage.links import link_related, unlink_related
 from core.triage.models import ReportLink
 from core.triage.proposal import propose_triage
 from core.triage.recurrence import recurrence_count, related_reports
-from core.triage.related import read_alike, report_text, similarities
 from core.triage.service import TriageAnswers, triage_report
 from core.triage.vocabulary import Recurrence
 from core.uow import UnitOfWork
@@ -75,7 +75,7 @@ def events(engine, action):
 
 
 def test_a_rerun_reuses_the_ranking_of_the_same_texts_only():
-    from core.triage.related import _SCORES
+    from core.review.related import _SCORES
 
     documents = [WALKER, SLING]
     first = _SCORES.scores(WALKER_AGAIN, documents)

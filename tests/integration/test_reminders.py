@@ -26,7 +26,7 @@ from core.auth.actor import SYSTEM
 from core.auth.models import User
 from core.db import read_session
 from core.escalation.models import Notification
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft, local_now
 

@@ -14,8 +14,8 @@ from core.attachments.storage import attachments_dir
 from core.auth.actor import SYSTEM
 from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.models import Review
 from core.review.queries import review_view
@@ -299,7 +299,7 @@ def test_similar_mismatches_elsewhere_are_offered_for_root_cause_analysis(engine
 
 
 def test_a_report_in_review_cannot_skip_to_validating_and_closure_through_core(engine, org):
-    from core.triage.workflow import IllegalMove
+    from core.reports.workflow import IllegalMove
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     supervisor = org.actor("supervisor")
@@ -355,7 +355,7 @@ def test_closing_checks_the_gates_again(engine, org):
 
 
 def test_starting_a_review_does_not_reopen_a_closed_report(engine, org):
-    from core.triage.workflow import IllegalMove
+    from core.reports.workflow import IllegalMove
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     supervisor = org.actor("supervisor")

@@ -13,10 +13,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
-from core.audit.models import AuditEvent
-from core.auth.actor import SYSTEM, UNAUTHENTICATED
-from core.auth.models import AttemptThrottle, UserSession
-from core.auth.service import (
+from core.accounts.service import (
     SIGN_IN_REFUSED,
     NewUser,
     SessionEnded,
@@ -31,6 +28,9 @@ from core.auth.service import (
     set_user_active,
     sign_in,
 )
+from core.audit.models import AuditEvent
+from core.auth.actor import SYSTEM, UNAUTHENTICATED
+from core.auth.models import AttemptThrottle, UserSession
 from core.auth.throttle import client_address
 from core.clock import utcnow
 from core.config import SignInRules, settings
@@ -38,7 +38,7 @@ from core.db import read_session
 from core.escalation.email import send_pending_emails
 from core.escalation.models import Notification
 from core.feedback.followup import FollowUpPaused, look_up_follow_up
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import PASSWORD, build_org, draft
 

@@ -36,8 +36,8 @@ from core.exports.standards import (
     export_standard,
     load_standards,
 )
+from core.filing.service import file_near_miss
 from core.organisation import service as organisation
-from core.reports.service import file_near_miss
 from core.reports.vocabulary import Barrier, ReportStatus
 from core.taxonomy.service import load_taxonomy_file
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report

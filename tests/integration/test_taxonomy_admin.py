@@ -13,9 +13,9 @@ from core.auth.actor import SYSTEM
 from core.clock import utcnow
 from core.db import read_session
 from core.errors import ConflictError, PermissionDenied, ValidationFailed
-from core.reports.detail import report_detail
+from core.filing.detail import report_detail
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
 from core.taxonomy.admin import (
     editable_types,
     rows_from_spec,

@@ -11,17 +11,17 @@ from sqlalchemy import select
 from core.db import read_session
 from core.errors import ConflictError, NotFound, ValidationFailed
 from core.escalation.models import Escalation
-from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
+from core.reports.models import NearMissReport, ReportTransition
+from core.reports.workflow import IllegalMove
 from core.review.service import start_review
-from core.triage.models import ReportTransition, TriageRecord
+from core.triage.models import TriageRecord
 from core.triage.recurrence import related_reports
 from core.triage.service import (
     TriageAnswers,
     reclassify_as_incident,
     triage_report,
 )
-from core.triage.workflow import IllegalMove
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
 

@@ -12,7 +12,7 @@ from core.actions.queries import RegisterFilters
 from core.clock import to_local, utcnow
 from core.config import settings
 from core.errors import NotFound, PermissionDenied
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
 from core.review.service import start_review
 from core.triage.service import TriageAnswers, triage_report

@@ -24,9 +24,10 @@ from sqlalchemy import Engine, select
 
 from core.db import read_session
 from core.errors import DomainError
-from core.reports.models import NearMissReport
-from core.reports.service import file_near_miss
+from core.filing.service import file_near_miss
+from core.reports.models import NearMissReport, ReportTransition
 from core.reports.vocabulary import ReportStatus
+from core.reports.workflow import LEGAL_MOVES
 from core.review.models import GateCheck, Review, ValidationEvidence
 from core.review.rules import missing_evidence, open_gates, review_problems
 from core.review.service import (
@@ -41,9 +42,7 @@ from core.review.service import (
     start_review,
 )
 from core.taxonomy.service import type_version
-from core.triage.models import ReportTransition
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report
-from core.triage.workflow import LEGAL_MOVES
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft
 

@@ -8,9 +8,9 @@ import pytest
 
 from core.config import TriageRules
 from core.reports.vocabulary import ReportStatus as S
+from core.reports.workflow import LEGAL_MOVES, IllegalMove, check_move
 from core.triage.matrix import matrix_cells, review_level
 from core.triage.vocabulary import Recurrence, ReviewLevel, Severity
-from core.triage.workflow import LEGAL_MOVES, IllegalMove, check_move
 
 LEGAL = {
     (S.NEW, S.TRIAGED), (S.NEW, S.RECLASSIFIED),

@@ -38,12 +38,12 @@ from core.auth.policy import Capability, can, require
 from core.config import Settings, settings
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
+from core.reports.repository import get_in_scope
 from core.reports.vocabulary import ReportStatus
 from core.review.models import Review
 from core.taxonomy.models import NearMissType
 from core.triage.models import ReportLink
 from core.triage.recurrence import recurrence_count, related_reports
-from core.triage.service import load_report_in_scope
 from core.triage.vocabulary import ReviewLevel, Route
 
 SHOWN = 5  # the issue's "up to 5": enough to spot a pattern, few enough to read at triage
@@ -233,7 +233,7 @@ def read_alike(session: Session, actor: Actor, reference: str, *,
     """
     require(actor, Capability.VIEW_REPORT)
     rules = rules or settings()
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     candidates = _candidates(session, report, actor.service_ids,
                              rules.triage.related_candidates)
     type_name = session.scalar(select(NearMissType.name).where(

@@ -17,12 +17,12 @@ from core.auth.policy import Capability, require
 from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind, is_overdue
 from core.organisation.models import Location, PersonSupported, Region, Route, Service, StaffGroup
-from core.reports.models import NearMissReport
+from core.reports.models import NearMissReport, ReportTransition
+from core.reports.repository import get_in_scope
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
 from core.taxonomy.schema import NearMissTypeSpec
 from core.taxonomy.service import live_taxonomy, type_version
-from core.triage.models import ReportTransition, TriageRecord
-from core.triage.service import load_report_in_scope
+from core.triage.models import TriageRecord
 
 ACTION_LABELS: dict[str, str] = {
     "report.filed": "Reported",
@@ -178,7 +178,7 @@ def report_detail(session: Session, actor: Actor, reference: str, *,
                   now: datetime) -> ReportDetail:
     """Everything about one report the actor may see; NotFound outside their services."""
     require(actor, Capability.VIEW_REPORT)
-    report = load_report_in_scope(session, actor, reference)
+    report = get_in_scope(session, actor, reference)
     spec = type_version(session, report.type_key, report.type_version)
     service = session.get(Service, report.service_id)
     region = session.get(Region, service.region_id) if service and service.region_id else None

@@ -43,6 +43,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.actions.episodes import EpisodeView
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.policy import Capability, require
@@ -56,7 +57,6 @@ from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind
 from core.metrics.clusters import clusters_in_period
 from core.metrics.governance import Scope
-from core.metrics.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 from core.reports.models import NearMissReport
 from core.spc import (
     CONCERN,
@@ -73,8 +73,8 @@ from core.spc import (
     xmr,
 )
 from core.taxonomy.models import NearMissType
-from core.triage.episodes import EpisodeView
 from core.triage.vocabulary import EpisodeStatus
+from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 
 MAX_SIGNALS = 5
 KINDS = ("escalation", "cluster", "spc", "verdict", "sustainment")
@@ -134,7 +134,7 @@ class SignalSummary:
         return words + "."
 
 
-RULE_TEXT = ("Chosen by a fixed rule (core/metrics/signals.py): at most five; safeguarding "
+RULE_TEXT = ("Chosen by a fixed rule (core/exports/signals.py): at most five; safeguarding "
              "decisions first, then open clusters, control chart special causes, verdicts due, "
              "failing or too early to tell, and overdue or failed still-in-place checks; the "
              "first of each kind that has one, then the rest in that order.")

@@ -30,9 +30,9 @@ from core.commissioner import deid
 from core.commissioner.deid import Cell, SuppressedTable
 from core.config import Settings, settings
 from core.metrics.governance import Scope
-from core.metrics.weeks import local_midnight_utc
 from core.regulator.models import RegulatorClock
 from core.reports.models import NearMissReport
+from core.weeks import local_midnight_utc
 
 ON_TIME, LATE = "On time", "Late"
 

@@ -88,22 +88,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import core.models  # noqa: F401 - every table mapped, so a report's foreign keys resolve
 from core.auth.actor import SYSTEM
 from core.clock import to_local, to_utc, utcnow
 from core.config import Settings, settings
+from core.csvfile import ImportFileError, RowError, decode
 from core.db import get_engine, read_session
-from core.errors import DomainError
-from core.organisation import service as org
-from core.organisation.models import Location, PersonSupported, Route, Service, StaffGroup
-from core.reports.drafts import NearMissDraft, PlaceLookup, before_earliest, validate_draft
-from core.reports.models import NearMissReport
-from core.reports.service import (
+from core.filing.service import (
     mark_type_signals,
     next_reference,
     raise_new_report_escalations,
     report_snapshot,
 )
+from core.organisation import service as org
+from core.organisation.models import Location, PersonSupported, Route, Service, StaffGroup
+from core.organisation.queries import PlaceLookup
+from core.reports.drafts import NearMissDraft, before_earliest, validate_draft
+from core.reports.models import NearMissReport
 from core.reports.vocabulary import Barrier, ReportStatus
 from core.taxonomy.models import NearMissType
 from core.taxonomy.schema import TaxonomySpec
@@ -137,22 +137,6 @@ _DRAFT_KEY_COLUMN = {
 
 ImportProgress = Callable[[str, int, int], None]
 """Progress callback: (phase, rows done, rows in total); phases "Checking" and "Importing"."""
-
-
-class ImportFileError(DomainError):
-    """The file as a whole cannot be imported (unreadable, no header, unknown columns...)."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem with one cell (or with the whole row, column "row")."""
-
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.column}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -206,25 +190,6 @@ def _norm(text: str) -> str:
 
 def _column_name(text: str) -> str:
     return _norm(text).replace(" ", "_").replace("-", "_")
-
-
-def decode(data: bytes, source: str) -> str:
-    """The file's text; a clear ImportFileError when it is not UTF-8."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportFileError(
-            f"{source} is saved as UTF-16 (\"Unicode text\"). Save it as \"CSV UTF-8\" and "
-            "import it again.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ImportFileError(
-            f"{source} is not UTF-8 text (line {line} has a byte that is not UTF-8; the file "
-            "was probably saved as Windows-1252 or Latin-1). In Excel choose \"CSV UTF-8\" "
-            "when saving, then import it again.") from exc
-    if "\x00" in text:
-        raise ImportFileError(f"{source} contains NUL bytes: it does not look like a CSV file.")
-    return text
 
 
 def _delimiter(first_line: str) -> str:
