@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.policy import default_page, pages_for
+from core.auth.policy import PAGES, default_page, pages_for
 from core.config import settings
 from core.errors import StorageUnavailable
+from ui.accessibility import apply_accessible_styles, focus_main_heading
 from ui.session import (
+    FOCUS_AFTER_SIGN_IN,
     authenticator,
     end_session,
     signed_in_actor,
@@ -23,6 +25,7 @@ from ui.text import escape_markdown
 # The layout is set once per run, below. The browser compares each page config with its layout
 # before the previous one has applied: "centered" then "wide" in one run can leave it centred.
 st.set_page_config(page_title="Near Miss Portal", page_icon=":material/health_and_safety:")
+apply_accessible_styles()
 
 problem = startup_problem()
 if problem:
@@ -34,12 +37,18 @@ if problem:
 auth = authenticator()
 actor = signed_in_actor(auth)
 if actor is None:
-    st.set_page_config(layout="centered")
+    # Every page registered but hidden and never run: an anonymous visitor's first Tab stops
+    # are the sign-in fields (not a link to every page file, which Streamlit draws when no
+    # st.navigation call runs), and a deep link still resolves, to open after sign-in.
+    st.navigation([st.Page(page.path, title=page.title, default=page.key == "report",
+                           visibility="hidden") for page in PAGES], position="hidden")
+    st.set_page_config(layout="centered", page_title="Sign in · Near Miss Portal")
     st.stop()
 
 unread = unread_notifications(actor)
 navigation: dict[str, list[st.Page]] = {}
 entries_by_url: dict[str, st.Page] = {}
+titles_by_url: dict[str, str] = {}  # without the inbox's unread count
 wide_pages: set[str] = set()
 landing = default_page(actor.roles)
 for page in pages_for(actor.roles):
@@ -48,6 +57,7 @@ for page in pages_for(actor.roles):
                     visibility="visible" if page.visible else "hidden")
     navigation.setdefault(page.section, []).append(entry)
     entries_by_url[entry.url_path] = entry
+    titles_by_url[entry.url_path] = page.title
     if page.wide:
         wide_pages.add(entry.url_path)
 
@@ -68,9 +78,14 @@ if return_to is not None:
     wanted = entries_by_url.get(url_path)
     if wanted is not None and wanted.url_path != current.url_path:
         st.switch_page(wanted, query_params=query)
-# Layout per page, set before the page runs (boards and charts use the whole screen).
+# Layout per page, set before the page runs (boards and charts use the whole screen), and the
+# browser tab titled by the page, so a screen reader and a row of tabs tell pages apart.
 st.set_page_config(layout="wide" if current.url_path in wide_pages else "centered",
-                   initial_sidebar_state="collapsed" if current.url_path == "meeting" else None)
+                   initial_sidebar_state="collapsed" if current.url_path == "meeting" else None,
+                   page_title=f"{titles_by_url[current.url_path]} · Near Miss Portal")
+# Keyboard and screen-reader users start reading at the page's title after signing in.
+if st.session_state.pop(FOCUS_AFTER_SIGN_IN, False):
+    focus_main_heading()
 try:
     current.run()
 except StorageUnavailable as exc:

@@ -18,12 +18,25 @@ from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.taxonomy.schema import FieldSpec, NearMissTypeSpec
 from core.uow import UnitOfWork
 from core.views.reporting import report_form
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.mail import send_emails_soon
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_layout, escape_markdown
 
 PREFIX = "report."
 ERRORS = "report_errors"
+REFUSALS = "report_refusals"  # refused submits so far: each one focuses the summary again
+ERROR_SUMMARY = "report_error_summary"
+# The fixed fields' labels, for the summary of a refused submit (capture fields add theirs).
+FIELD_LABELS = {
+    "description": "What happened?", "type_key": "Type of near miss",
+    "occurred_at": "When did it happen?", "service_id": "Service",
+    "location_id": "Where did it happen?", "barrier": "What stopped harm?",
+    "still_at_risk": "Is anyone still at risk right now?",
+    "immediate_safeguards": "What have you done so far to keep them safe?",
+    "person_id": "Person supported", "route_id": "Route", "staff_group_id": "Your staff group",
+    "interface_flag": "Did it happen at an interface?",
+}
 NOTICE = "report_notice"
 FILED = "report_filed"
 FILED_ANONYMOUSLY = "report_filed_anonymously"
@@ -82,6 +95,7 @@ def _submit(actor: Actor, capture_specs: tuple[FieldSpec, ...]) -> None:
         filed = file_near_miss(UnitOfWork(), actor, _draft_from_form(capture_specs))
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
+        st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
         return
     except StorageUnavailable:
         st.session_state[NOTICE] = ("Not saved yet. The database could not be reached. "
@@ -113,9 +127,7 @@ def _on_service_change() -> None:
 
 
 def _field_error(name: str) -> None:
-    message = (st.session_state.get(ERRORS) or {}).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    field_message(key(name), (st.session_state.get(ERRORS) or {}).get(name))
 
 
 def _with_limit(help_text: str | None, limit: int) -> str:
@@ -224,9 +236,14 @@ errors = st.session_state.get(ERRORS) or {}
 if notice:
     st.error(escape_markdown(notice), icon=":material/cloud_off:")
 elif errors:
-    st.error(f"The report is not filed yet: check the {len(errors)} "
-             f"{'field' if len(errors) == 1 else 'fields'} marked below. "
-             "Nothing you typed has been lost.", icon=":material/error:")
+    capture_labels = {capture_field_key(f.key): f.label for f in (
+        types[_value("type_key")].capture_fields if _value("type_key") in types else ())}
+    named = [escape_markdown(FIELD_LABELS.get(name) or capture_labels.get(name) or name)
+             for name in errors]
+    error_summary(ERROR_SUMMARY,
+                  f"The report is not filed yet: check the {len(errors)} "
+                  f"{'field' if len(errors) == 1 else 'fields'} marked below "
+                  f"({'; '.join(named)}). Nothing you typed has been lost.")
 
 # No max_chars on free text: the browser would silently cut a long paste. The rules in core
 # refuse text over the limit with a message, and the text stays in the box to be shortened.
@@ -316,3 +333,6 @@ st.checkbox("Report without my name", key=key("anonymous"),
 capture_specs = chosen_type.capture_fields if chosen_type is not None else ()
 st.button("Submit near miss", key="report_submit", type="primary", width="stretch",
           icon=":material/send:", on_click=_submit, args=(actor, capture_specs))
+if errors and not notice:
+    mark_invalid_fields([key(name) for name in errors], summary_key=ERROR_SUMMARY,
+                        attempt=str(st.session_state.get(REFUSALS, 0)))

@@ -64,3 +64,12 @@ def texts(at: AppTest, kind: str) -> list[str]:
 
 def assert_no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+
+
+_FIELD_MESSAGE = re.compile(r"^:red\[:material/error: \*\*(.*)\*\*\]$", re.S)
+
+
+def field_messages(at: AppTest) -> list[str]:
+    """The error messages shown beside fields (ui.accessibility.field_message), as read."""
+    found = (_FIELD_MESSAGE.match(str(element.value)) for element in at.markdown)
+    return [shown(match.group(1)) for match in found if match]

@@ -59,6 +59,7 @@ COOKIE_PENDING = "nm_cookie_pending"
 COOKIE_SECRET = "nm_cookie_secret"
 COOKIE_SET_AT = "nm_cookie_set_at"
 NOTICE = "nm_sign_in_notice"
+FOCUS_AFTER_SIGN_IN = "nm_focus_after_sign_in"  # the signed-in page's title takes the focus
 ACTOR = "nm_actor"
 RETURN_TO = "nm_return_to"
 FRAGMENT_INPUTS = "nm_fragment_inputs"  # a refreshing fragment's filters at its last run
@@ -207,6 +208,7 @@ def _sign_in_box() -> None:
         return
     _adopt(signed_in)
     st.session_state[COOKIE_PENDING] = True
+    st.session_state[FOCUS_AFTER_SIGN_IN] = True
     st.session_state.pop("sign_in_password", None)
     st.rerun()
 

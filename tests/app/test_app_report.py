@@ -12,7 +12,13 @@ from core.db import read_session
 from core.organisation.models import Location
 from core.reports.models import NearMissReport
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import (
+    assert_no_exception,
+    field_messages,
+    new_app,
+    sign_in,
+    texts,
+)
 from tests.builders import build_org, local_now
 
 DESCRIPTION = "Walker slightly out of reach at the bathroom doorway; I steadied her."
@@ -66,8 +72,10 @@ def test_a_missing_answer_is_flagged_beside_its_field_and_the_input_is_kept(repo
     at = submit(fill_required(report_page, org, barrier=None))
     assert_no_exception(at)
     errors = texts(at, "error")
-    assert any("not filed yet" in e and "1 field" in e for e in errors)
-    assert "Say what stopped harm." in errors
+    assert len(errors) == 1  # one summary, naming the field; the message is beside it
+    assert any("not filed yet" in e and "1 field" in e and "What stopped harm?" in e
+               for e in errors)
+    assert field_messages(at) == ["Say what stopped harm."]
     # Everything typed is still there.
     assert at.text_area(key="report.description").value == DESCRIPTION
     assert at.selectbox(key="report.type_key").value == "transfer_near_fall"
@@ -84,7 +92,7 @@ def test_a_time_in_the_future_is_refused_and_the_rest_kept(report_page, org, eng
     at = fill_required(report_page, org)
     at.datetime_input(key="report.occurred_at").set_value(local_now() + timedelta(days=1))
     at = submit(at.run())
-    assert "That time is in the future. When did it happen?" in texts(at, "error")
+    assert "That time is in the future. When did it happen?" in field_messages(at)
     assert at.text_area(key="report.description").value == DESCRIPTION
     assert report_count(engine) == 0
 
@@ -93,7 +101,7 @@ def test_text_over_the_limit_is_refused_with_its_size(report_page, org, engine):
     at = fill_required(report_page, org)
     at.text_area(key="report.description").input("x" * 2500)
     at = submit(at.run())
-    assert any("2000 characters" in e and "2500" in e for e in texts(at, "error"))
+    assert any("2000 characters" in e and "2500" in e for e in field_messages(at))
     assert report_count(engine) == 0
 
 
@@ -105,7 +113,7 @@ def test_a_location_withdrawn_while_the_form_was_open_is_refused(report_page, or
         uow.commit()
     at = submit(at)
     assert_no_exception(at)
-    assert any("location is not known" in e for e in texts(at, "error"))
+    assert any("location is not known" in e for e in field_messages(at))
     assert at.text_area(key="report.description").value == DESCRIPTION
     assert report_count(engine) == 0
 

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Error, Page, expect
 from core.auth.policy import pages_for
 from core.auth.roles import Role
 from core.db import dispose_engines, engine_for
+from tests.browser.axe import axe_problems
 from tests.browser.conftest import serve_portal
 from tests.browser.pages import LONG, settle, sign_in, wait_for_session_cookie, wait_until_idle
 from tests.hostile import HOSTILE, ROLES, HostileSeed, seed_hostile
@@ -174,6 +175,7 @@ def _check(page: Page, where: str, requests: list[str], *, shows_hostile: bool) 
         problems.append(f"{where}: the typed text is not on the page (not drawn?)")
     problems += [f"{where}: requested {url}" for url in requests]
     requests.clear()
+    problems += axe_problems(page, where)
     return problems
 
 
@@ -232,10 +234,11 @@ def test_the_follow_up_code_page_shows_the_update_as_typed(browser: Browser, hos
         code = page.get_by_label("Follow-up code")
         expect(code).to_be_visible(timeout=LONG)
         settle(page)
+        problems = axe_problems(page, "(sign-in)")
         code.fill(hostile.seed.follow_up_code)
         page.get_by_role("button", name="Show my report").click()
         expect(page.get_by_text("Your report")).to_be_visible(timeout=LONG)
-        problems = _check(page, "(follow-up)", requests, shows_hostile=True)
+        problems += _check(page, "(follow-up)", requests, shows_hostile=True)
     finally:
         context.close()
     assert problems == []

@@ -67,6 +67,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("*", "[A-Z]*(*).label*"): "an enum's own label, e.g. Route(value).label",
     ("*", "item.state*"): "an escalation's state (waiting, overdue, ...)",
     ("*", "settings().*"): "the provider's settings file (configuration, not typed in the portal)",
+    ("ui/accessibility.py", "source"): "the module's own scripts, given JSON-encoded widget keys",
+    ("ui/accessibility.py", "text"): "error_summary's text: its callers escape what they put in",
     ("pages/*", "rules.*"): "rules = settings(): the provider's settings file",
     ("*", "gv.spc_summary(*)"): "the chart's variation and assurance in the portal's words",
     ("pages/*", "counts.*"): "figures counted by core",
