@@ -27,6 +27,12 @@ from ui.text import escape_markdown
 st.set_page_config(page_title="Near Miss Portal", page_icon=":material/health_and_safety:")
 apply_accessible_styles()
 
+
+
+def _sign_in_form_shown_above() -> None:
+    """The anonymous visitor's page: app.py draws the sign-in form before navigation."""
+
+
 problem = startup_problem()
 if problem:
     st.set_page_config(layout="centered")
@@ -39,9 +45,11 @@ actor = signed_in_actor(auth)
 if actor is None:
     # Every page registered but hidden and never run: an anonymous visitor's first Tab stops
     # are the sign-in fields (not a link to every page file, which Streamlit draws when no
-    # st.navigation call runs), and a deep link still resolves, to open after sign-in.
-    st.navigation([st.Page(page.path, title=page.title, default=page.key == "report",
-                           visibility="hidden") for page in PAGES], position="hidden")
+    # st.navigation call runs), and a deep link still resolves, to open after sign-in. The
+    # default is the sign-in form itself, so signing in at "/" lands on the role's own page.
+    st.navigation([st.Page(_sign_in_form_shown_above, title="Sign in", default=True),
+                   *(st.Page(page.path, title=page.title, visibility="hidden")
+                     for page in PAGES)], position="hidden")
     st.set_page_config(layout="centered", page_title="Sign in · Near Miss Portal")
     st.stop()
 
