@@ -24,16 +24,17 @@ def main(path: str) -> None:
     by_rule: Counter[tuple[str, str, bool]] = Counter()
     for row in rows:
         page = row["page"].split("?")[0]
-        by_page[page][row["impact"]] += 1
+        # Streamlit's own markup (tests/browser/axe.py ALLOWED) is counted apart.
+        by_page[page][row["impact"] + (" (Streamlit)" if row["allowed"] else "")] += 1
         by_rule[(row["rule"], row["impact"], row["allowed"])] += 1
-    print(f"{'page':40} " + " ".join(f"{i:>9}" for i in IMPACTS))
+    columns = (*IMPACTS, "serious (Streamlit)")
+    print(f"{'page':32} " + " ".join(f"{c:>19}" for c in columns))
+    total: Counter[str] = Counter()
     for page in sorted(by_page):
-        print(f"{page:40} " + " ".join(f"{by_page[page][i]:>9}" for i in IMPACTS))
-    total = Counter()
-    for counts in by_page.values():
-        total.update(counts)
-    print(f"{'all pages (' + str(len(by_page)) + ')':40} "
-          + " ".join(f"{total[i]:>9}" for i in IMPACTS))
+        print(f"{page:32} " + " ".join(f"{by_page[page][c]:>19}" for c in columns))
+        total.update(by_page[page])
+    print(f"{'all pages (' + str(len(by_page)) + ')':32} "
+          + " ".join(f"{total[c]:>19}" for c in columns))
     print()
     print(f"{'rule':28} {'impact':10} {'allowed':8} nodes")
     for (rule, impact, allowed), count in sorted(by_rule.items(), key=lambda kv: -kv[1]):
