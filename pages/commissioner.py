@@ -55,9 +55,10 @@ with trend_tab:
     else:
         st.markdown(f"**{gv.spc_summary(trend.frame, None, 'neither')}** · near misses per "
                     f"{trend.granularity}, with the last 26 weeks for context")
-        gv.show_spc_chart(trend.frame, trend.go_lives, key="evidence_trend", title="",
+        gv.show_spc_chart(trend.frame, trend.go_lives, key="evidence_trend",
+                          title=f"Near misses per {trend.granularity}",
                           improvement="neither", action_header="Control (its kind)",
-                          when=gv.period_label(trend.granularity))
+                          when=gv.period_label(trend.granularity), unit=trend.granularity)
         note = (trend.note + " Numbered markers show when a control went live; the table names"
                 " its kind.")
         if trend.controls_live > len(trend.go_lives):

@@ -51,7 +51,8 @@ def _trend() -> None:
         return
     frame = gv.spc_frame(series, [], None, "neither")
     st.markdown(f"**{gv.spc_summary(frame, None, 'neither')}**")
-    gv.show_spc_chart(frame, go_lives, key="meeting_trend", title="", improvement="neither",
+    gv.show_spc_chart(frame, go_lives, key="meeting_trend", title="Near misses per week",
+                      improvement="neither",
                       large=True, height=440)
 
 

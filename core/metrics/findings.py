@@ -91,24 +91,28 @@ def spc_signal_column(frame: pd.DataFrame, improvement: str = "neither") -> list
     return words
 
 
-def breakdown_finding(rows: Iterable[tuple[str, float]], *, by: str) -> str:
-    """The largest group of a breakdown and its share: "Near misses by type: most were Falls
-    (12 of 40, 30%), across 5 types." `by` names the grouping in the plural ("types")."""
+def breakdown_finding(rows: Iterable[tuple[str, float]], *, by: str, hidden: int = 0) -> str:
+    """The largest group of a breakdown and its share: "Near misses by type: the largest group
+    is Falls (12 of 40, 30%), of 5 groups." `by` names the grouping ("type"); `hidden` counts
+    groups too small to show (a commissioner's suppression), left out of the sentence too."""
     rows = [(str(label), float(count)) for label, count in rows]
     total = sum(count for _, count in rows)
+    left_out = (f"; {_plural(hidden, 'group')} too small to show "
+                f"{'is' if hidden == 1 else 'are'} left out") if hidden else ""
     if not rows or total <= 0:
-        return f"Near misses by {by}: none in the period."
+        return f"Near misses by {by}: none to show in the period{left_out}."
     top = max(count for _, count in rows)
     leaders = [label for label, count in rows if count == top]
     share = f"{top / total:.0%}"
     if len(rows) == 1:
-        return f"Near misses by {by}: all {number(total)} were {leaders[0]}."
+        return f"Near misses by {by}: all {number(total)} are in one group, {leaders[0]}" \
+               f"{left_out}."
     if len(leaders) == 1:
-        return (f"Near misses by {by}: most were {leaders[0]} ({number(top)} of "
-                f"{number(total)}, {share}), across {len(rows)} {by}.")
+        return (f"Near misses by {by}: the largest group is {leaders[0]} ({number(top)} of "
+                f"{number(total)}, {share}), of {len(rows)} groups{left_out}.")
     named = ", ".join(leaders[:-1]) + " and " + leaders[-1]
-    return (f"Near misses by {by}: {named} had the most, {number(top)} each of "
-            f"{number(total)}, across {len(rows)} {by}.")
+    return (f"Near misses by {by}: {named} are the largest groups, {number(top)} each of "
+            f"{number(total)}, of {len(rows)} groups{left_out}.")
 
 
 def barrier_finding(mix: pd.DataFrame) -> str:

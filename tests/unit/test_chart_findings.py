@@ -53,11 +53,13 @@ def test_a_month_chart_says_month_and_the_table_names_signals_in_words():
 
 def test_breakdown_names_the_largest_group_or_a_tie():
     assert findings.breakdown_finding([("Falls", 6), ("Medication", 3), ("Transport", 1)],
-                                      by="types") == (
-        "Near misses by types: most were Falls (6 of 10, 60%), across 3 types.")
-    assert "Falls and Medication had the most, 2 each of 4" in findings.breakdown_finding(
-        [("Falls", 2), ("Medication", 2)], by="types")
-    assert "none in the period" in findings.breakdown_finding([], by="types")
+                                      by="type") == (
+        "Near misses by type: the largest group is Falls (6 of 10, 60%), of 3 groups.")
+    assert "Falls and Medication are the largest groups, 2 each of 4" in \
+        findings.breakdown_finding([("Falls", 2), ("Medication", 2)], by="type")
+    assert findings.breakdown_finding([], by="type", hidden=2) == (
+        "Near misses by type: none to show in the period; 2 groups too small to show are "
+        "left out.")
 
 
 def test_barrier_strength_culture_updates_on_time_timeline_and_measure():
