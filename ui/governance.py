@@ -43,6 +43,7 @@ BARRIER_COLOURS = {
     "The person or their family noticed": "#1f77b4",
     "Chance: nothing stopped it, it just didn't happen": "#9aa5a1",
 }
+BARRIER_TITLE = "What stopped harm, month by month (share)"
 TTL_SECONDS = 120
 
 
@@ -452,6 +453,15 @@ def bar_figure(frame: pd.DataFrame, *, title: str, horizontal: bool = True,
     return figure
 
 
+def breakdown_table(frame: pd.DataFrame, by: str, *, horizontal: bool = True) -> pd.DataFrame:
+    """The bars of a breakdown as a table, top to bottom as the chart reads (largest first
+    when the groups are named; in their order for weeks, days and hours)."""
+    if horizontal:
+        frame = frame.sort_values("count", ascending=False, kind="stable")
+    return pd.DataFrame({by: [str(key) for key in frame["key"]],
+                         "Near misses": list(frame["count"])})
+
+
 def session_salt() -> str:
     """A salt per browser session: a person's pseudonym is stable within one view only."""
     import secrets
@@ -474,5 +484,16 @@ def barrier_share_figure(mix: pd.DataFrame, *, height: int) -> go.Figure:
             line={"color": BARRIER_COLOURS.get(str(barrier))},
             hovertemplate="%{x|%b %Y}: %{y:.0f}% (%{customdata})<extra>" + str(barrier)
             + "</extra>"))
-    figure.update_layout(height=height, yaxis_title="%", legend_title_text="What stopped harm")
+    figure.update_layout(title=BARRIER_TITLE, height=height, yaxis_title="%",
+                         legend_title_text="What stopped harm")
     return figure
+
+
+def barrier_table(mix: pd.DataFrame) -> pd.DataFrame:
+    """The stacked chart's numbers: each month's count and share for each barrier."""
+    totals = mix.groupby("month")["count"].transform("sum")
+    shares = (mix["count"] / totals.where(totals > 0) * 100).fillna(0)
+    return pd.DataFrame({"Month": [f"{pd.Timestamp(m):%b %Y}" for m in mix["month"]],
+                         "What stopped harm": [str(b) for b in mix["barrier"]],
+                         "Near misses": list(mix["count"]),
+                         "Share of the month (%)": list(shares.round(0).astype(int))})
