@@ -295,7 +295,8 @@ def test_a_signal_reads_in_words_in_the_table_and_has_its_own_marker_shape():
     figure = gv.spc_figure(frame, [], title="All near misses per week", improvement="down")
     points = next(t for t in figure.data if t.name == "Near misses")
     symbols = list(points.marker.symbol)
-    assert symbols[-1] == "diamond" and set(symbols[:-1]) == {"circle"}
+    assert symbols[-1] == "diamond"  # the concern; every other signal shaped, none a circle
+    assert [s != "circle" for s in symbols] == list(frame["special_cause"])
     key = next(t for t in figure.data if t.name == "Special cause: concern")
     assert key.marker.symbol == "diamond"
     table = gv.spc_table(frame, improvement="down")
