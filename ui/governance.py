@@ -43,6 +43,12 @@ BARRIER_COLOURS = {
     "The person or their family noticed": "#1f77b4",
     "Chance: nothing stopped it, it just didn't happen": "#9aa5a1",
 }
+BARRIER_PATTERNS = {
+    "A designed check or control caught it (checklist, alert, pre-transfer check)": "",
+    "Staff noticed and recovered it": "/",
+    "The person or their family noticed": ".",
+    "Chance: nothing stopped it, it just didn't happen": "x",
+}
 BARRIER_TITLE = "What stopped harm, month by month (share)"
 TTL_SECONDS = 120
 
@@ -482,6 +488,9 @@ def barrier_share_figure(mix: pd.DataFrame, *, height: int) -> go.Figure:
             x=rows["month"], y=rows["share"], name=str(barrier), mode="lines",
             stackgroup="share", customdata=rows["count"],
             line={"color": BARRIER_COLOURS.get(str(barrier))},
+            # A hatch as well as a colour tells the bands apart (WCAG 1.4.1).
+            fillpattern={"shape": BARRIER_PATTERNS.get(str(barrier), ""), "solidity": 0.25,
+                         "fgcolor": "#ffffff"},
             hovertemplate="%{x|%b %Y}: %{y:.0f}% (%{customdata})<extra>" + str(barrier)
             + "</extra>"))
     figure.update_layout(title=BARRIER_TITLE, height=height, yaxis_title="%",
