@@ -15,6 +15,7 @@ from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
     end_session,
+    has_session_cookie,
     signed_in_actor,
     take_return_to,
     unread_notifications,
@@ -47,9 +48,12 @@ if actor is None:
     # are the sign-in fields (not a link to every page file, which Streamlit draws when no
     # st.navigation call runs), and a deep link still resolves, to open after sign-in. The
     # default is the sign-in form itself, so signing in at "/" lands on the role's own page.
-    st.navigation([st.Page(_sign_in_form_shown_above, title="Sign in", default=True),
-                   *(st.Page(page.path, title=page.title, visibility="hidden")
-                     for page in PAGES)], position="hidden")
+    # Not while a session cookie is being read (a run or two before it is resumed): that
+    # navigation would take the place of the deep link the person is coming back to.
+    if not has_session_cookie():
+        st.navigation([st.Page(_sign_in_form_shown_above, title="Sign in", default=True),
+                       *(st.Page(page.path, title=page.title, visibility="hidden")
+                         for page in PAGES)], position="hidden")
     st.set_page_config(layout="centered", page_title="Sign in · Near Miss Portal")
     st.stop()
 

@@ -11,12 +11,12 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import Engine, create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,22 +101,26 @@ def _pg_problem() -> str | None:
 
 
 @pytest.fixture(autouse=True)
-def _not_across_local_midnight() -> None:
-    """Start no test in the last minutes of the provider's day.
+def _clear_of_local_midnight() -> Iterator[None]:
+    """Run no test across the provider's midnight, without waiting for it.
 
     Tests compare "today" taken at their start with times taken later; a test that
-    straddles local midnight would see two dates. Waiting out the few minutes costs
-    at most once a run, and only in a run that happens to reach midnight.
+    straddles local midnight would see two dates. In the last five minutes of the day the
+    test's clock (in this process) is moved to noon of the same day and keeps ticking, so
+    elapsed time still passes as it does for throttles and timeouts.
     """
-    from datetime import datetime, timedelta
+    from datetime import datetime, time, timedelta
 
     from core.config import settings
 
     zone = settings().zone
     now = datetime.now(zone)
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), zone)
-    if midnight - now < timedelta(minutes=5):
-        time.sleep((midnight - now).total_seconds() + 1)
+    midnight = datetime.combine(now.date() + timedelta(days=1), time.min, zone)
+    if midnight - now >= timedelta(minutes=5):
+        yield
+        return
+    with time_machine.travel(datetime.combine(now.date(), time(12), zone), tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,7 @@ def _sign_in_with_keys(page: Page, url: str) -> None:
     page.wait_for_selector("iframe[title^='extra_streamlit_components']", state="attached",
                            timeout=LONG)
     settle(page)
-    assert page.title() == "Sign in · Near Miss Portal"
+    expect(page).to_have_title("Sign in · Near Miss Portal")
     # The first Tab stops are the sign-in fields: no link to every page comes first, only
     # Streamlit's own "Skip to main content" link and its main landmark. (A rerun from the
     # cookie component can redraw the page mid-walk and drop the focus: walk again.)
@@ -116,7 +116,7 @@ def _sign_in_with_keys(page: Page, url: str) -> None:
 def test_a_reporter_signs_in_and_files_a_report_with_the_keyboard_alone(
         page: Page, keyboard_portal: str):
     _sign_in_with_keys(page, keyboard_portal)
-    assert page.title() == "Report a near miss · Near Miss Portal"
+    expect(page).to_have_title("Report a near miss · Near Miss Portal")
     # After sign-in the focus is on the page's title, so reading starts there.
     expect(page.locator("[data-testid='stMain'] h1").first).to_be_focused(timeout=LONG)
 
