@@ -17,13 +17,18 @@ import streamlit as st
 from core.actions.queries import RegisterFilters, RegisterRow
 from core.actions.vocabulary import ActionStatus, Strength
 from core.config import settings
+from core.metrics.findings import timeline_finding
 from core.views.actions import register_download, register_filter_choices, register_page
 from ui import action_panels as panels
+from ui.charts import chart_with_text
 from ui.session import current_actor
 from ui.text import chart_text
 
 TIMELINE_LIMIT = 40
 STATE_TEXT = {"overdue": "⚠ Overdue", "due_soon": "Due soon"}
+DEADLINE_MARKERS = (("overdue", "Deadline, overdue", "x", "#c62828"),
+                    ("due_soon", "Deadline, due soon", "triangle-up", "#b35c00"),
+                    ("", "Deadline", "diamond", "#3465a4"))
 
 actor = current_actor()
 
@@ -99,14 +104,17 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
         fig.add_trace(go.Scatter(x=[row.deadline, row.review_date], y=[label, label],
                                  mode="lines", line={"color": "#c8c8c8", "width": 2},
                                  hoverinfo="skip", showlegend=False))
-    late = [r.deadline_state == "overdue" for r in open_rows]
-    soon = [r.deadline_state == "due_soon" for r in open_rows]
-    fig.add_trace(go.Scatter(
-        x=[r.deadline for r in open_rows], y=labels, mode="markers", name="Deadline",
-        marker={"symbol": "diamond", "size": 12,
-                "color": ["#c62828" if x else "#ef8f00" if s else "#3465a4"
-                          for x, s in zip(late, soon, strict=True)]},
-        text=hover, hovertemplate="%{text}<br>Deadline %{x|%d %b %Y}<extra></extra>"))
+    # One trace per deadline state: each its own shape and a legend entry in words, so
+    # colour is never the only signal (WCAG 1.4.1).
+    for state, name, symbol, colour in DEADLINE_MARKERS:
+        picked = [i for i, r in enumerate(open_rows) if (r.deadline_state or "") == state]
+        if not picked:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[open_rows[i].deadline for i in picked], y=[labels[i] for i in picked],
+            mode="markers", name=name, marker={"symbol": symbol, "size": 12, "color": colour},
+            text=[hover[i] for i in picked],
+            hovertemplate="%{text}<br>" + name + " %{x|%d %b %Y}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=[r.review_date for r in open_rows], y=labels, mode="markers", name="Review date",
         marker={"symbol": "circle-open", "size": 11, "color": "#2e7d32",
@@ -116,12 +124,22 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
                   line={"color": "#c62828", "dash": "dot", "width": 2})
     fig.add_annotation(x=day, y=1, xref="x", yref="paper", text="Today", showarrow=False,
                        yanchor="bottom", font={"color": "#c62828"})
-    fig.update_layout(height=120 + 28 * len(open_rows),
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    fig.update_layout(title="Deadlines and review dates of open actions",
+                      height=140 + 28 * len(open_rows),
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       legend={"orientation": "h", "y": -0.08 if len(open_rows) > 6 else -0.3},
                       yaxis={"autorange": "reversed", "type": "category"},
                       xaxis={"type": "date", "tickformat": "%d %b"})
-    st.plotly_chart(fig, key="register_timeline", config={"displayModeBar": False})
+    chart_with_text(timeline_finding([r.deadline_state or "" for r in open_rows]), fig,
+                    pd.DataFrame({
+                        "Open action": [f"#{r.id} {r.title}" for r in open_rows],
+                        "Deadline": [r.deadline for r in open_rows],
+                        "Deadline state": [_when(r, day) or "Later" for r in open_rows],
+                        "Review date": [r.review_date for r in open_rows]}),
+                    key="register_timeline", config={"displayModeBar": False},
+                    column_config={"Deadline": st.column_config.DateColumn(
+                        format="DD MMM YYYY"), "Review date": st.column_config.DateColumn(
+                        format="DD MMM YYYY")})
     if len(rows) > len(open_rows) and len(open_rows) == TIMELINE_LIMIT:
         st.caption(f"The first {TIMELINE_LIMIT} open actions (overdue first); filter to see "
                    "others.")

@@ -10,9 +10,11 @@ from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.deid import label_notes, show
 from core.config import settings
+from core.metrics.findings import breakdown_finding
 from core.views.commissioner import evidence_page
 from ui import governance as gv
 from ui import regulator as regulator_ui
+from ui.charts import chart_with_text
 from ui.evidence import log_view, period_picker
 from ui.session import current_actor
 from ui.text import chart_text, escape_caption, escape_markdown
@@ -55,9 +57,10 @@ with trend_tab:
     else:
         st.markdown(f"**{gv.spc_summary(trend.frame, None, 'neither')}** · near misses per "
                     f"{trend.granularity}, with the last 26 weeks for context")
-        gv.show_spc_chart(trend.frame, trend.go_lives, key="evidence_trend", title="",
+        gv.show_spc_chart(trend.frame, trend.go_lives, key="evidence_trend",
+                          title=f"Near misses per {trend.granularity}",
                           improvement="neither", action_header="Control (its kind)",
-                          when=gv.period_label(trend.granularity))
+                          when=gv.period_label(trend.granularity), unit=trend.granularity)
         note = (trend.note + " Numbered markers show when a control went live; the table names"
                 " its kind.")
         if trend.controls_live > len(trend.go_lives):
@@ -69,16 +72,22 @@ with where_tab:
                                      default="type", key="evidence_dimension") or "type"
     chosen = breakdowns[dimension]
     shown = [(label, cell.value) for label, cell in chosen.rows if not cell.hidden]
+    by = cv.DIMENSIONS[dimension]
+    figure = go.Figure(go.Bar(x=[c for _, c in reversed(shown)],
+                              y=[chart_text(label) for label, _ in reversed(shown)],
+                              orientation="h", marker_color="#0b6e4f"))
+    figure.update_layout(title=f"Near misses by {by.lower()}",
+                         height=max(260, 30 * len(shown) + 80),
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    # The table lists every group, the hidden ones as such; bars only for the figures shown.
+    table = pd.DataFrame({by: [r[0] for r in chosen.rows],
+                          "Near misses": [show(r[1]) for r in chosen.rows]})
     if shown:
-        figure = go.Figure(go.Bar(x=[c for _, c in reversed(shown)],
-                                  y=[chart_text(label) for label, _ in reversed(shown)],
-                                  orientation="h", marker_color="#0b6e4f"))
-        figure.update_layout(height=max(260, 30 * len(shown) + 80),
-                             margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(figure, key="evidence_breakdown")
-    st.dataframe(pd.DataFrame({cv.DIMENSIONS[dimension]: [r[0] for r in chosen.rows],
-                               "Near misses": [show(r[1]) for r in chosen.rows]}),
-                 hide_index=True, width="stretch")
+        chart_with_text(breakdown_finding(shown, by=by.lower(),
+                                          hidden=len(chosen.rows) - len(shown)),
+                        figure, table, key="evidence_breakdown")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch")
     st.caption(f"Total: {show(chosen.total)}. Bars are drawn for the figures shown.")
     st.subheader("By type and service")
     st.dataframe(pd.DataFrame(tables.by_service.records("Type", text=True)), hide_index=True,

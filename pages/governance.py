@@ -16,9 +16,9 @@ st.title("Trends")
 st.caption("Weekly near misses as a control chart: the mean, the process limits (mean ± 2.66 × "
            "the average moving range) and special-cause signals (a point beyond a limit, a run "
            "of points on one side of the mean, a trend, two of three near a limit). Numbered "
-           "markers on the time axis show when an action went live; the table below the chart "
-           "names them. The icons beside the chart read the latest week: H or L for a special "
-           "cause higher or lower, P, F or ? for whether a target will be met.")
+           "markers on the time axis show when an action went live; the table of go-lives "
+           "below the chart names them. The icons beside the chart read the latest week: H or "
+           "L for a special cause higher or lower, P, F or ? for whether a target will be met.")
 scope = gv.scope_picker(actor)
 version = gv.version()
 type_names = dict(scope_choices(actor).types)
@@ -50,7 +50,8 @@ if series.empty:
     st.info("No complete week in the period yet.")
     st.stop()
 frame = gv.spc_frame(series, rebase, target, direction)
-title = "All near misses" if series_choice == "all" else type_names[series_choice]
+title = ("All near misses per week" if series_choice == "all"
+         else f"{type_names[series_choice]}: near misses per week")
 
 left, middle, right = st.columns(3)
 left.metric("Near misses in the period", int(series.sum()))
@@ -69,8 +70,3 @@ if rebase and frame["segment"].max() >= 1:
     st.info(f"Before {rebase[0]:%d %b %Y} the mean was {before:.1f} a week; since then it is "
             f"{after:.1f} ({(after - before) / before * 100 if before else 0:+.0f}%). "
             "Check the chart for a signal in the new segment before calling it a change.")
-with st.expander("The numbers"):
-    table = frame[["value", "mean", "lower", "upper", "rule"]].copy()
-    table.attrs = {}  # the chart's settings travel in attrs; a table does not need them
-    table.index = [d.strftime("%d %b %Y") for d in table.index]
-    st.dataframe(table.round(2), width="stretch")

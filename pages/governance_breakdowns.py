@@ -6,9 +6,11 @@ import streamlit as st
 
 from core.auth.policy import Capability, can
 from core.config import settings
+from core.metrics.findings import breakdown_finding
 from core.metrics.governance import DIMENSIONS
 from core.views.governance import drill_down
 from ui import governance as gv
+from ui.charts import chart_with_text
 from ui.session import current_actor
 from ui.text import escape_markdown, local
 
@@ -24,10 +26,12 @@ if frame.empty:
     st.info("No near misses in the period and scope chosen.")
     st.stop()
 ordered = dimension in ("week", "weekday", "hour")
-selection = st.plotly_chart(
-    gv.bar_figure(frame, title=f"Near misses by {DIMENSIONS[dimension].lower()}",
-                  horizontal=not ordered),
-    key="breakdown_chart", on_select="rerun", selection_mode="points")
+by = DIMENSIONS[dimension]
+selection = chart_with_text(
+    breakdown_finding(zip(frame["key"], frame["count"], strict=True), by=by.lower()),
+    gv.bar_figure(frame, title=f"Near misses by {by.lower()}", horizontal=not ordered),
+    gv.breakdown_table(frame, by, horizontal=not ordered), key="breakdown_chart", on_select="rerun",
+    selection_mode="points")
 st.caption(f"{int(frame['count'].sum())} near misses · {scope.start:%d %b %Y} to "
            f"{scope.end:%d %b %Y}" + (" · people are shown by a pseudonym that changes with "
                                        "each session" if dimension == "person" else ""))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.actions.vocabulary import Strength
+from core.metrics.findings import barrier_finding, strength_finding
 from ui import governance as gv
+from ui.charts import chart_with_text
 from ui.session import current_actor
 
 actor = current_actor()
@@ -19,15 +22,9 @@ version = gv.version()
 mix = gv.cached_barrier_mix(version, actor, scope)
 if not mix.empty:
     figure = gv.barrier_share_figure(mix, height=380)
-    figure.update_layout(title="What stopped harm, month by month (share)",
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    figure.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10},
                          legend={"orientation": "h", "y": -0.25})
-    st.plotly_chart(figure, key="barrier_mix")
-    totals = mix.groupby("barrier")["count"].sum()
-    recovery = totals.get("Staff noticed and recovered it", 0) / totals.sum()
-    st.markdown(f"**{recovery:.0%}** of near misses in the period were stopped by staff "
-                "noticing and recovering; the rest by designed controls, the person or family, "
-                "or chance.")
+    chart_with_text(barrier_finding(mix), figure, gv.barrier_table(mix), key="barrier_mix")
 controls = gv.cached_controls(version, actor, gv.today())
 cols = st.columns(4)
 cols[0].metric("Open actions", controls.open_actions)
@@ -37,12 +34,14 @@ cols[3].metric("Share of verdicts effective",
                f"{controls.verified_share:.0%}" if controls.verified_share is not None else "—")
 if controls.actions_by_strength:
     # Strongest first, as the action hierarchy reads.
-    shown = [s for s in Strength if s.value in controls.actions_by_strength]
-    figure = go.Figure(go.Bar(x=[s.label for s in shown],
-                              y=[controls.actions_by_strength[s.value] for s in shown],
+    shown = [(s.label, controls.actions_by_strength[s.value]) for s in Strength
+             if s.value in controls.actions_by_strength]
+    figure = go.Figure(go.Bar(x=[label for label, _ in shown], y=[n for _, n in shown],
                               marker_color="#0b6e4f"))
     figure.update_layout(title="Actions by strength", yaxis_title="actions", height=320,
                          margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    st.plotly_chart(figure, key="strength_chart")
+    chart_with_text(strength_finding(shown), figure,
+                    pd.DataFrame({"Strength": [label for label, _ in shown],
+                                  "Actions": [n for _, n in shown]}), key="strength_chart")
 else:
     st.info("No actions yet: build action plans from reports, root cause analyses or clusters.")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.metrics.findings import updates_finding, weekly_reporting_finding
 from ui import governance as gv
 from ui import regulator as regulator_ui
+from ui.charts import chart_with_text
 from ui.session import current_actor
 
 actor = current_actor()
@@ -38,7 +41,10 @@ figure.add_trace(go.Scatter(x=monthly["week"], y=monthly["reporters"], name="Rep
 figure.update_layout(title="Reports and reporters per week", height=360,
                      margin={"l": 10, "r": 10, "t": 50, "b": 10},
                      legend={"orientation": "h", "y": -0.2})
-st.plotly_chart(figure, key="culture_chart")
+chart_with_text(weekly_reporting_finding(monthly), figure, pd.DataFrame({
+    "Week": [f"{pd.Timestamp(week):%d %b %Y}" for week in monthly["week"]],
+    "Near misses": list(monthly["reports"]), "Reporters": list(monthly["reporters"])}),
+    key="culture_chart")
 st.subheader("By staff group")
 st.dataframe(culture.by_staff_group, hide_index=True, width="stretch")
 
@@ -80,7 +86,9 @@ if feedback.updates_published:
                                      name="Updates published", marker_color="#1f77b4"))
     updates_chart.update_layout(title="“What changed” updates published per month", height=280,
                                 margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    st.plotly_chart(updates_chart, key="feedback_chart")
+    chart_with_text(updates_finding(feedback.monthly), updates_chart, pd.DataFrame({
+        "Month": [f"{pd.Timestamp(month):%b %Y}" for month in feedback.monthly["month"]],
+        "Updates published": list(feedback.monthly["updates"])}), key="feedback_chart")
 else:
     st.caption("No “what changed because you reported” update was published in this period. "
                "Publishing even small changes keeps people reporting.")

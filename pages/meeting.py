@@ -11,9 +11,11 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from core.metrics.findings import barrier_finding
 from core.metrics.governance import Scope
 from core.weeks import week_start_of
 from ui import governance as gv
+from ui.charts import chart_with_text
 from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_markdown
 
@@ -51,7 +53,8 @@ def _trend() -> None:
         return
     frame = gv.spc_frame(series, [], None, "neither")
     st.markdown(f"**{gv.spc_summary(frame, None, 'neither')}**")
-    gv.show_spc_chart(frame, go_lives, key="meeting_trend", title="", improvement="neither",
+    gv.show_spc_chart(frame, go_lives, key="meeting_trend", title="Near misses per week",
+                      improvement="neither",
                       large=True, height=440)
 
 
@@ -88,11 +91,8 @@ def _controls() -> None:
     figure = gv.barrier_share_figure(mix, height=600)
     figure.update_layout(font={"size": 20}, legend={"orientation": "h", "y": -0.3,
                                                      "font": {"size": 18}})
-    st.plotly_chart(figure, key="meeting_controls", theme=None)
-    totals = mix.groupby("barrier")["count"].sum()
-    share = totals.get("Staff noticed and recovered it", 0) / totals.sum()
-    st.markdown(f"**{share:.0%}** stopped by staff recovering rather than by a designed "
-                "control.")
+    chart_with_text(barrier_finding(mix), figure, gv.barrier_table(mix), key="meeting_controls",
+                    theme=None)
 
 
 SHOW = {"trend": _trend, "clusters": _clusters, "culture": _culture, "controls": _controls}

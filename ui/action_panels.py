@@ -37,8 +37,10 @@ from core.auth.policy import Capability, can
 from core.clock import to_local, utcnow
 from core.config import settings
 from core.errors import DomainError, ValidationFailed
+from core.metrics.findings import measure_finding
 from core.uow import UnitOfWork
-from ui.measure_chart import describe_measure, weekly_chart
+from ui.charts import chart_with_text
+from ui.measure_chart import describe_measure, weekly_chart, weekly_table
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "action_plan_errors"
@@ -517,11 +519,14 @@ class ActionCard:
         # The proposal's words are the portal's own (counts, dates, chance): no user text.
         st.caption(proposal.reason)
         if self.series is not None and self.row.go_live and self.row.window_end:
-            st.plotly_chart(weekly_chart(self.series, go_live=self.row.go_live,
-                                         window_end=self.row.window_end,
-                                         baseline=evaluation.baseline, per=per,
-                                         target=target, end=self.day),
-                            key=f"{self.key}.chart", config={"displayModeBar": False})
+            go_live, window_end = self.row.go_live, self.row.window_end
+            chart_with_text(
+                measure_finding(self.series, go_live=go_live, window_end=window_end),
+                weekly_chart(self.series, go_live=go_live, window_end=window_end,
+                             baseline=evaluation.baseline, per=per, target=target,
+                             end=self.day),
+                weekly_table(self.series, go_live=go_live, window_end=window_end),
+                key=f"{self.key}.chart", config={"displayModeBar": False})
 
     def _verdict(self, effective: bool) -> None:
         row = self.row

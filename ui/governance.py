@@ -20,18 +20,22 @@ from core.auth.actor import Actor
 from core.clock import to_local, utcnow
 from core.config import settings
 from core.feedback.measures import FeedbackMeasures
+from core.metrics import findings
 from core.metrics import governance as gov
 from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
 from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
 from core.views import governance as views
 from core.weeks import week_start_of
 from ui import spc_icons
-from ui.text import chart_text
+from ui.text import chart_text, escape_markdown
 
 PERIODS = {"13w": ("Last 13 weeks", 13), "26w": ("Last 26 weeks", 26),
            "52w": ("Last 52 weeks", 52), "78w": ("Last 18 months", 78)}
 COLOURS = {"improvement": "#1f77b4", "concern": "#e8710a", "neutral": "#7b3fa0",
            "common": "#4d5a57"}
+# A second cue beside the colour: each kind of point has its own marker shape (WCAG 1.4.1).
+SYMBOLS = {"improvement": "square", "concern": "diamond", "neutral": "triangle-up",
+           "common": "circle"}
 # Designed controls are what we want more of (green); staff recovery is the fragile barrier.
 BARRIER_COLOURS = {
     "A designed check or control caught it (checklist, alert, pre-transfer check)": "#0b6e4f",
@@ -39,6 +43,13 @@ BARRIER_COLOURS = {
     "The person or their family noticed": "#1f77b4",
     "Chance: nothing stopped it, it just didn't happen": "#9aa5a1",
 }
+BARRIER_PATTERNS = {
+    "A designed check or control caught it (checklist, alert, pre-transfer check)": "",
+    "Staff noticed and recovered it": "/",
+    "The person or their family noticed": ".",
+    "Chance: nothing stopped it, it just didn't happen": "x",
+}
+BARRIER_TITLE = "What stopped harm, month by month (share)"
 TTL_SECONDS = 120
 
 
@@ -219,20 +230,24 @@ def spc_figure(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, titl
         traces.append(go.Scatter(x=xs, y=ys, name=name, mode="lines", hoverinfo="skip",
                                  line={"color": colour, "dash": dash,
                                        "width": 3 if large else 2}))
-    colours = [_point_colour(row, improvement) for _, row in frame.iterrows()]
+    kinds = [_point_kind(row, improvement) for _, row in frame.iterrows()]
+    colours = [COLOURS[kind] for kind in kinds]
+    special = 14 if large else 10  # a signal's marker is a little larger, and shaped
     traces.append(go.Scatter(
         x=list(index), y=frame["value"], name="Near misses", mode="lines+markers",
         line={"color": "#4d5a57", "width": 3 if large else 2},
-        marker={"color": colours, "size": 12 if large else 8},
+        marker={"color": colours, "symbol": [SYMBOLS[kind] for kind in kinds],
+                "size": [special if kind != "common" else 12 if large else 8
+                         for kind in kinds]},
         customdata=frame["rule"], hovertemplate="%{x|%d %b %Y}: %{y}<br>%{customdata}"
                                                 "<extra></extra>"))
     for kind, label in (("concern", "Special cause: concern"),
                         ("improvement", "Special cause: improvement"),
                         ("neutral", "Special cause")):
-        if COLOURS[kind] in colours:  # a key to the colours that appear, legend only
+        if kind in kinds:  # a key to the colours and shapes that appear, legend only
             traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=label,
-                                     marker={"color": COLOURS[kind],
-                                             "size": 12 if large else 8}))
+                                     marker={"color": COLOURS[kind], "symbol": SYMBOLS[kind],
+                                             "size": special}))
 
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -326,12 +341,27 @@ def _phase_marks(segments: list[tuple[Any, pd.DataFrame]], half: pd.Timedelta,
     return shapes, notes
 
 
-def _point_colour(row: pd.Series, improvement: str) -> str:
+def _point_kind(row: pd.Series, improvement: str) -> str:
     if not row["special_cause"]:
-        return COLOURS["common"]
+        return "common"
     if improvement == "neither":
-        return COLOURS["neutral"]
-    return COLOURS.get(row["direction"] or "neutral", COLOURS["neutral"])
+        return "neutral"
+    return row["direction"] if row["direction"] in COLOURS else "neutral"
+
+
+def spc_table(frame: pd.DataFrame, *, improvement: str, period: str = "Week",
+              when: Callable[[date], str] | None = None) -> pd.DataFrame:
+    """Exactly the numbers a control chart plots, one row a point, a signal in words."""
+    show_day = when or (lambda day: f"{day:%d %b %Y}")
+    return pd.DataFrame({
+        period: [show_day(pd.Timestamp(day).date()) for day in frame.index],
+        "Near misses": list(frame["value"]),
+        "Mean": list(frame["mean"].round(2)),
+        "Lower limit": list(frame["lower"].round(2)),
+        "Upper limit": list(frame["upper"].round(2)),
+        "Signal": findings.spc_signal_column(frame, improvement),
+        "Rule": list(frame["rule"]),
+    })
 
 
 def go_live_table(go_lives: Sequence[tuple[Any, ...]], *, action_header: str = "Action",
@@ -356,9 +386,19 @@ def period_label(granularity: str) -> Callable[[date], str]:
 def show_spc_chart(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, key: str,
                    title: str, improvement: str, target: float | None = None,
                    large: bool = False, height: int = 460, action_header: str = "Action",
-                   when: Callable[[date], str] | None = None) -> None:
-    """A control chart with its variation and assurance icons beside it and the table of its
-    numbered go-lives below it."""
+                   when: Callable[[date], str] | None = None, unit: str = "week") -> None:
+    """A control chart with its finding in one sentence before it (`title` names what it
+    counts, e.g. "All near misses per week"), its variation and assurance icons beside it,
+    the table of its numbers and the table of its numbered go-lives below it."""
+    with st.container(key=f"{key}_alt"):
+        _spc_chart(frame, go_lives, key=key, title=title, improvement=improvement,
+                   target=target, large=large, height=height, action_header=action_header,
+                   when=when, unit=unit)
+
+
+def _spc_chart(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, key: str,
+               title: str, improvement: str, target: float | None, large: bool, height: int,
+               action_header: str, when: Callable[[date], str] | None, unit: str) -> None:
     direction = "up" if improvement == "up" else "down" if improvement == "down" else "neither"
     variation, assurance = chart_icons(frame, target=target, improvement=direction)
     # Say why an assurance icon is missing: no target, or no better direction to judge it by.
@@ -367,6 +407,8 @@ def show_spc_chart(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, 
         note = "no target"
     elif direction == "neither":
         note = "no direction"
+    st.markdown(escape_markdown(findings.spc_finding(frame, what=title, unit=unit,
+                                                     improvement=direction)))
     chart, icons = st.columns([7, 1] if large else [6, 1], gap="small")
     with icons:
         st.markdown(spc_icons.icons_html([variation, assurance], size=110 if large else 64,
@@ -375,6 +417,8 @@ def show_spc_chart(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, 
         st.plotly_chart(spc_figure(frame, go_lives, title=title, improvement=improvement,
                                    height=height, large=large), key=key,
                         theme=None if large else "streamlit")
+    st.dataframe(spc_table(frame, improvement=direction, period=unit.capitalize(), when=when),
+                 hide_index=True, width="stretch", key=f"{key}_data")
     if not go_lives:
         return
     table = go_live_table(go_lives, action_header=action_header, when=when)
@@ -415,6 +459,15 @@ def bar_figure(frame: pd.DataFrame, *, title: str, horizontal: bool = True,
     return figure
 
 
+def breakdown_table(frame: pd.DataFrame, by: str, *, horizontal: bool = True) -> pd.DataFrame:
+    """The bars of a breakdown as a table, top to bottom as the chart reads (largest first
+    when the groups are named; in their order for weeks, days and hours)."""
+    if horizontal:
+        frame = frame.sort_values("count", ascending=False, kind="stable")
+    return pd.DataFrame({by: [str(key) for key in frame["key"]],
+                         "Near misses": list(frame["count"])})
+
+
 def session_salt() -> str:
     """A salt per browser session: a person's pseudonym is stable within one view only."""
     import secrets
@@ -435,7 +488,21 @@ def barrier_share_figure(mix: pd.DataFrame, *, height: int) -> go.Figure:
             x=rows["month"], y=rows["share"], name=str(barrier), mode="lines",
             stackgroup="share", customdata=rows["count"],
             line={"color": BARRIER_COLOURS.get(str(barrier))},
+            # A hatch as well as a colour tells the bands apart (WCAG 1.4.1).
+            fillpattern={"shape": BARRIER_PATTERNS.get(str(barrier), ""), "solidity": 0.25,
+                         "fgcolor": "#ffffff"},
             hovertemplate="%{x|%b %Y}: %{y:.0f}% (%{customdata})<extra>" + str(barrier)
             + "</extra>"))
-    figure.update_layout(height=height, yaxis_title="%", legend_title_text="What stopped harm")
+    figure.update_layout(title=BARRIER_TITLE, height=height, yaxis_title="%",
+                         legend_title_text="What stopped harm")
     return figure
+
+
+def barrier_table(mix: pd.DataFrame) -> pd.DataFrame:
+    """The stacked chart's numbers: each month's count and share for each barrier."""
+    totals = mix.groupby("month")["count"].transform("sum")
+    shares = (mix["count"] / totals.where(totals > 0) * 100).fillna(0)
+    return pd.DataFrame({"Month": [f"{pd.Timestamp(m):%b %Y}" for m in mix["month"]],
+                         "What stopped harm": [str(b) for b in mix["barrier"]],
+                         "Near misses": list(mix["count"]),
+                         "Share of the month (%)": list(shares.round(0).astype(int))})

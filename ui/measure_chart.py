@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from core.actions.measures import DIRECTION_LABELS, PER_LABELS, MeasureFilters
@@ -29,6 +30,22 @@ def describe_measure(filters: MeasureFilters, per: str, direction: str, target: 
     if target is not None:
         text += f" Target: {target:g}."
     return text
+
+
+TITLE = "Near misses that count, week by week, before and after go-live"
+
+
+def weekly_table(series: dict[date, int], *, go_live: date, window_end: date) -> pd.DataFrame:
+    """The chart's bars as a table, each week placed before go-live, in the test window or
+    after it, in words."""
+    def period(week: date) -> str:
+        if week < go_live:
+            return "Before go-live"
+        return "Test window" if week <= window_end else "After the test window"
+
+    return pd.DataFrame({"Week of": [f"{week:%d %b %Y}" for week in series],
+                         "Near misses that count": list(series.values()),
+                         "Period": [period(week) for week in series]})
 
 
 def weekly_chart(series: dict[date, int], *, go_live: date, window_end: date,
@@ -55,7 +72,7 @@ def weekly_chart(series: dict[date, int], *, go_live: date, window_end: date,
                       annotation_text=f"Target {target:g}/week",
                       annotation_position="bottom left")
     start = weeks[0] if weeks else go_live
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    fig.update_layout(title=TITLE, height=300, margin={"l": 10, "r": 10, "t": 60, "b": 10},
                       showlegend=False, bargap=0.25,
                       yaxis={"title": "Near misses per week", "rangemode": "tozero",
                              "dtick": 1 if max(series.values(), default=0) <= 8 else None},

@@ -17,6 +17,7 @@ from core.clock import utcnow
 from core.commissioner.regulator import ClockTable, OnTime
 from core.config import settings
 from core.errors import DomainError, ValidationFailed
+from core.metrics.findings import on_time_finding
 from core.metrics.governance import Scope
 from core.regulator.clocks import ClockState
 from core.regulator.queries import ClockView, EventClocks, RegulatorBoard
@@ -24,6 +25,7 @@ from core.regulator.service import decide_reportable, record_clock_met
 from core.uow import UnitOfWork
 from core.views import governance as views
 from ui import governance as gv
+from ui.charts import chart_with_text
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
 
 STATE_COLOURS: dict[ClockState, str] = {
@@ -205,6 +207,9 @@ def board_section(actor: Actor, board: RegulatorBoard) -> None:
                 event_panel(actor, event, prefix=f"board.{event.reference}")
 
 
+CLOCK_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
+
+
 # -- governance and commissioners ----------------------------------------------------------
 
 
@@ -222,22 +227,26 @@ def on_time_section(on_time: OnTime, *, key: str) -> None:
         st.caption("No regulator deadline fell due in this period.")
         return
     figure = go.Figure()
-    for clock, rows in counted.groupby("clock", sort=False):
+    # Each clock its own marker shape as well as its colour (WCAG 1.4.1), named in the legend.
+    for (clock, rows), symbol in zip(counted.groupby("clock", sort=False), CLOCK_SYMBOLS * 4,
+                                     strict=False):
         figure.add_trace(go.Scatter(x=rows["month"], y=rows["share"] * 100,
-                                    name=chart_text(str(clock)), mode="lines+markers"))
+                                    name=chart_text(str(clock)), mode="lines+markers",
+                                    marker={"symbol": symbol, "size": 9}))
     figure.add_hline(y=on_time.target * 100, line_dash="dash", line_color="#b3261e",
                      annotation_text=f"Target {on_time.target:.0%}")
     figure.update_layout(title="Deadlines met on time, per month (%)", height=320,
                          yaxis={"range": [0, 105], "ticksuffix": "%"},
                          margin={"l": 10, "r": 10, "t": 50, "b": 10},
                          legend={"orientation": "h", "y": -0.2})
-    st.plotly_chart(figure, key=f"{key}_chart")
+    below = counted["share"] < on_time.target
     table = counted.assign(share=counted["share"].map(lambda v: f"{v:.0%}"),
-                           below=counted["share"] < on_time.target)
-    st.dataframe(table.rename(columns={
+                           below=below.map(lambda b: "Below target" if b else "Met"),
+                           month=counted["month"].map(lambda m: f"{pd.Timestamp(m):%b %Y}"))
+    chart_with_text(on_time_finding(counted, on_time.target), figure, table.rename(columns={
         "clock": "Clock", "month": "Month", "due": "Fell due", "on_time": "On time",
-        "late": "Late", "share": "On time %", "below": "Below target"}),
-        hide_index=True, width="stretch", key=f"{key}_table")
+        "late": "Late", "share": "On time %", "below": "Against the target"}),
+        key=f"{key}_chart")
     st.caption(f"A deadline counts in the month it fell due, once met or passed. The target "
                f"is {on_time.target:.0%} (the CMS 2024 HCBS Access Rule's level for incident "
                "management).")

@@ -4,6 +4,7 @@ what is overdue and "My actions", and an evidence check completed on the plan.""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -322,6 +323,27 @@ def test_the_register_shows_an_overdue_action_first(engine, org):
     at = at.toggle(key="register_overdue").set_value(True).run()
     frame = next(d.value for d in at.dataframe if "Action" in d.value.columns)
     assert list(frame["Action"]) == ["Walker parking mark on the floor"]
+
+
+def test_the_timeline_states_its_finding_and_lists_its_deadlines_in_words(engine, org):
+    reference = in_review(engine, org)
+    plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
+                      deadline_days=10, title="Walker parking mark on the floor")
+    plan_through_core(engine, org, reference, deadline_days=40, title="Grab rail")
+    at = open_register("governance")
+    assert_no_exception(at)
+    assert "Deadlines of open actions: 2 actions shown, 1 overdue, 0 due soon, 1 later." \
+        in texts(at, "markdown")
+    frame = next(d.value for d in at.dataframe if "Open action" in d.value.columns)
+    assert [title.split(" ", 1)[1] for title in frame["Open action"]] == [
+        "Walker parking mark on the floor", "Grab rail"]
+    assert frame["Deadline state"][0].startswith("⚠ Overdue")
+    assert frame["Deadline state"][1] == "Later"
+    [spec] = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert spec["layout"]["title"]["text"] == "Deadlines and review dates of open actions"
+    shapes = {trace.get("name"): trace["marker"]["symbol"] for trace in spec["data"]
+              if trace.get("name")}
+    assert shapes["Deadline, overdue"] != shapes["Deadline"]  # not by colour alone
 
 
 def test_my_actions_shows_only_the_actions_i_own(engine, org):

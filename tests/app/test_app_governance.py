@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.filing.service import file_near_miss
@@ -242,3 +243,61 @@ def test_each_run_sets_the_page_layout_once(org, monkeypatch, page_file, layout)
     at.switch_page(page_file).run()
     assert_no_exception(at)
     assert layouts == [layout]
+
+
+# -- every chart has a text alternative: a title, its finding in a sentence, its data --------
+
+CHART_TEXT = [
+    # page, query params, the sentence's start, the table's columns, chart trace, table column
+    ("pages/governance.py", {}, "All near misses per week: ",
+     ["Week", "Near misses", "Mean", "Lower limit", "Upper limit", "Signal", "Rule"],
+     "Near misses", "Near misses"),
+    ("pages/governance_breakdowns.py", {}, "Near misses by type: ", ["Type", "Near misses"],
+     None, "Near misses"),
+    ("pages/governance_culture.py", {}, "Reports and reporters per week: ",
+     ["Week", "Near misses", "Reporters"], "Near misses", "Near misses"),
+    ("pages/governance_controls.py", {}, "What stopped harm: ",
+     ["Month", "What stopped harm", "Near misses", "Share of the month (%)"], None, None),
+    ("pages/meeting.py", {"panels": "trend"}, "Near misses per week: ",
+     ["Week", "Near misses", "Mean", "Lower limit", "Upper limit", "Signal", "Rule"],
+     "Near misses", "Near misses"),
+    ("pages/meeting.py", {"panels": "controls"}, "What stopped harm: ",
+     ["Month", "What stopped harm", "Near misses", "Share of the month (%)"], None, None),
+]
+
+
+@pytest.mark.parametrize(("page", "params", "sentence", "columns", "trace", "column"),
+                         CHART_TEXT)
+def test_each_governance_chart_has_a_title_a_sentence_and_its_data(org, page, params, sentence,
+                                                                   columns, trace, column):
+    at = sign_in(new_app(), "quality")
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(page).run()
+    assert_no_exception(at)
+    specs = chart_specs(at)
+    assert specs and all(spec["layout"]["title"]["text"] for spec in specs)
+    assert any(text.startswith(sentence) for text in texts(at, "markdown"))
+    [table] = [d.value for d in at.dataframe if list(d.value.columns) == columns]
+    assert len(table) > 0
+    if trace:  # exactly the plotted numbers
+        plotted = values(traces(specs[0])[trace]["y"])
+        assert [float(v) for v in table[column]] == [float(v) for v in plotted]
+
+
+def test_a_signal_reads_in_words_in_the_table_and_has_its_own_marker_shape():
+    from core.spc import xmr
+    from ui import governance as gv
+
+    series = pd.Series([10, 12, 9, 11, 10, 13, 9, 12, 10, 11, 12, 10, 11, 9, 12, 10, 40],
+                       index=pd.date_range("2026-01-05", periods=17, freq="7D"), dtype=float)
+    frame = xmr(series, improvement="down")
+    figure = gv.spc_figure(frame, [], title="All near misses per week", improvement="down")
+    points = next(t for t in figure.data if t.name == "Near misses")
+    symbols = list(points.marker.symbol)
+    assert symbols[-1] == "diamond"  # the concern; every other signal shaped, none a circle
+    assert [s != "circle" for s in symbols] == list(frame["special_cause"])
+    key = next(t for t in figure.data if t.name == "Special cause: concern")
+    assert key.marker.symbol == "diamond"
+    table = gv.spc_table(frame, improvement="down")
+    assert table["Signal"].iloc[-1] == "Signal: higher, concern"
