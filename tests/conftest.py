@@ -7,6 +7,7 @@ unreachable PostgreSQL fails the run instead of skipping its half of the tests.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import shutil
@@ -14,8 +15,10 @@ import sqlite3
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -44,6 +47,7 @@ from core.models import AuditChainHead  # noqa: E402
 from core.taxonomy.service import load_taxonomy_file, sync_taxonomy  # noqa: E402
 from ops.bootstrap import initialise  # noqa: E402
 
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -164,8 +168,10 @@ def _taxonomy_spec():
 
 
 SNAPSHOT_SCHEMA = "nearmiss_test_snapshot"
-# Per database URL: the tables that hold rows after a fresh reset, and every sequence's state.
-_snapshots: dict[str, tuple[list[str], dict[str, tuple[int, bool]]] | None] = {}
+# What a snapshot holds: the tables with rows, and every sequence's (last_value, is_called).
+Snapshot = tuple[list[str], dict[str, tuple[int, bool]]]
+# Per database URL: the snapshot of a freshly reset database (None: the slow path only).
+_snapshots: dict[str, Snapshot | None] = {}
 
 
 def _reset_postgres_slowly(url: str) -> None:
@@ -185,17 +191,15 @@ def _columns(table) -> str:
     return ", ".join(f'"{column.name}"' for column in table.columns)
 
 
-def _take_snapshot(url: str) -> None:
-    """Copy the rows of a freshly reset database (the chain head, the synced taxonomy and its
-    audit events) into a schema of their own, with every sequence's position."""
-    engine = engine_for(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{SNAPSHOT_SCHEMA}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{SNAPSHOT_SCHEMA}"'))
+def _take_snapshot(url: str, schema: str) -> Snapshot:
+    """Copy every row of the database into `schema`, and note every sequence's position."""
+    with engine_for(url).begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         filled = []
         for table in Base.metadata.sorted_tables:
             if conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM "{table.name}")')).scalar():
-                conn.execute(text(f'CREATE TABLE "{SNAPSHOT_SCHEMA}"."{table.name}" AS '
+                conn.execute(text(f'CREATE TABLE "{schema}"."{table.name}" AS '
                                   f'SELECT {_columns(table)} FROM "{table.name}"'))
                 filled.append(table.name)
         sequences = {}
@@ -205,32 +209,14 @@ def _take_snapshot(url: str) -> None:
             last_value, is_called = conn.execute(
                 text(f'SELECT last_value, is_called FROM "{name}"')).one()
             sequences[name] = (last_value, is_called)
-    _snapshots[url] = (filled, sequences)
+    return filled, sequences
 
 
-def reset_postgres(url: str) -> None:
-    """Empty every table and reload the taxonomy, as on a fresh `nearmiss init`.
-
-    The first reset of a database truncates it and syncs the taxonomy (~250 ms), then keeps a
-    copy of the rows that leaves; every later reset deletes all rows and copies those back in
-    one transaction (~50 ms), with the triggers off (the audit trail's append-only trigger and
-    the foreign keys: the rows copied back are the ones the first reset left) and every
-    sequence back where the first reset left it. The result is the same rows, ids and audit
-    chain as the slow path: the same as the SQLite template, copied per test.
-    """
-    if url not in _snapshots:
-        _reset_postgres_slowly(url)
-        try:
-            _take_snapshot(url)
-            with engine_for(url).begin() as conn:  # a superuser's setting (the local server's)
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-        except DBAPIError:  # not allowed here: every reset takes the slow path
-            _snapshots[url] = None
-        return
-    if _snapshots[url] is None:
-        _reset_postgres_slowly(url)
-        return
-    filled, sequences = _snapshots[url]
+def _restore_snapshot(url: str, schema: str, snapshot: Snapshot) -> None:
+    """In one transaction: delete every row, copy the snapshot's rows back and put every
+    sequence back. The triggers are off meanwhile (the audit trail's append-only trigger and
+    the foreign keys): the rows copied back are exactly the ones the snapshot was taken of."""
+    filled, sequences = snapshot
     by_name = Base.metadata.tables
     with engine_for(url).begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
@@ -239,11 +225,86 @@ def reset_postgres(url: str) -> None:
         for name in filled:
             columns = _columns(by_name[name])
             conn.execute(text(f'INSERT INTO "{name}" ({columns}) '
-                              f'SELECT {columns} FROM "{SNAPSHOT_SCHEMA}"."{name}"'))
+                              f'SELECT {columns} FROM "{schema}"."{name}"'))
         if sequences:
             conn.execute(text("SELECT " + ", ".join(
                 f"setval('\"{name}\"', {value}, {'true' if called else 'false'})"
                 for name, (value, called) in sequences.items())))
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every table and reload the taxonomy, as on a fresh `nearmiss init`.
+
+    The first reset of a database truncates it and syncs the taxonomy (~250 ms) and keeps a
+    snapshot of the rows that leaves; every later reset restores that snapshot (~45 ms). The
+    result is the same rows, ids and audit chain as the slow path, as the SQLite template
+    copied per test is. Where the server does not let the tests switch the triggers off (not
+    a superuser), every reset takes the slow path.
+    """
+    if url not in _snapshots:
+        _reset_postgres_slowly(url)
+        try:
+            snapshot = _take_snapshot(url, SNAPSHOT_SCHEMA)
+            with engine_for(url).begin() as conn:  # a superuser's setting (the local server's)
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+        except DBAPIError:
+            snapshot = None
+        _snapshots[url] = snapshot
+        return
+    snapshot = _snapshots[url]
+    if snapshot is None:
+        _reset_postgres_slowly(url)
+    else:
+        _restore_snapshot(url, SNAPSHOT_SCHEMA, snapshot)
+
+
+_built: dict[tuple, tuple[object, Path | Snapshot | None]] = {}
+_built_folder: list[Path] = []
+
+
+def built_once(name: str, db_url: str, build: Callable[[Engine], T]) -> T:
+    """Test data built once per session (per worker) and backend, then copied per test.
+
+    The first test to ask runs `build(engine)` on its fresh database and keeps a copy of the
+    database it leaves (SQLite: the file; PostgreSQL: every row and sequence, in a schema of
+    its own); every later test on that backend gets that copy, with the same ids, and the
+    value `build` returned. So a test still starts from exactly the data `build` makes and may
+    write to it freely. The key includes the local date: data built relative to today is
+    built again on a new day. Use it in a function-scoped fixture.
+    """
+    from core.config import settings
+
+    engine = engine_for(db_url)
+    dialect = engine.dialect.name
+    key = (name, dialect, db_url if dialect == "postgresql" else "",
+           datetime.now(settings().zone).date())
+    if key in _built:
+        value, stored = _built[key]
+        if dialect == "sqlite":
+            dispose_engines()
+            path = Path(engine.url.database)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(stored, path)
+        elif stored is not None:
+            _restore_snapshot(db_url, f"nearmiss_built_{name}", stored)
+        else:
+            return build(engine)
+        return copy.deepcopy(value)  # type: ignore[return-value]  # a test may change it
+    value = build(engine)
+    if dialect == "sqlite":
+        dispose_engines()
+        if not _built_folder:
+            _built_folder.append(Path(tempfile.mkdtemp(prefix="nearmiss-test-built-")))
+        stored = _built_folder[0] / f"{name}-{len(_built)}.db"
+        with sqlite3.connect(engine.url.database) as source, sqlite3.connect(stored) as kept:
+            source.backup(kept)
+    elif _snapshots.get(db_url) is not None:
+        stored = _take_snapshot(db_url, f"nearmiss_built_{name}")
+    else:  # no snapshots on this server: build for every test
+        stored = None
+    _built[key] = (value, stored)
+    return value
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
