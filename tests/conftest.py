@@ -78,7 +78,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     - `slow`: a test of SLOW_MODULES; `make test-fast` leaves these out too.
     - `xdist_group`: a test using a module-scoped fixture (a seeded server, a generated demo)
       runs on the same worker as the rest of its module, so under `--dist loadgroup` that
-      fixture is built once per run, not once per worker.
+      fixture is built once per run, not once per worker. The browser tests are one group:
+      under `make test` they run one at a time on one worker (each runs servers and a
+      browser, which two cores share badly) while the other worker runs the rest.
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -88,11 +90,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgresql)
         if item.path.resolve().relative_to(TESTS).as_posix() in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            continue
         fixtures = getattr(item, "_fixtureinfo", None)
         defined = fixtures.name2fixturedefs.values() if fixtures else ()
         scopes = {defs[-1].scope for defs in defined if defs}
         if scopes & {"module", "class", "package"}:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+class _LongestFirst:
+    """Longest first, so no worker is left with a long stretch alone at the end: the browser
+    tests (one group, minutes long), then the slow modules, then the rest (each module's tests
+    stay together and in order). After every other plugin's reordering (pytest-playwright's)."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items.sort(key=lambda item: 0 if item.get_closest_marker("browser") else
+                   1 if item.get_closest_marker("slow") else 2)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_LongestFirst(), "nearmiss-longest-first")
 
 
 def _pg_problem() -> str | None:
