@@ -301,7 +301,7 @@ def built_once(name: str, db_url: str, build: Callable[[Engine], T]) -> T:
     if key in _built:
         value, stored = _built[key]
         if dialect == "sqlite":
-            dispose_engines()
+            engine.dispose()  # no connection keeps the old file open
             path = Path(engine.url.database)
             for suffix in ("-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -313,7 +313,7 @@ def built_once(name: str, db_url: str, build: Callable[[Engine], T]) -> T:
         return copy.deepcopy(value)  # type: ignore[return-value]  # a test may change it
     value = build(engine)
     if dialect == "sqlite":
-        dispose_engines()
+        engine.dispose()
         if not _built_folder:
             _built_folder.append(Path(tempfile.mkdtemp(prefix="nearmiss-test-built-")))
         stored = _built_folder[0] / f"{name}-{len(_built)}.db"

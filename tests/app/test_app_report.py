@@ -14,13 +14,14 @@ from core.reports.models import NearMissReport
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import build_org, local_now
+from tests.conftest import built_once
 
 DESCRIPTION = "Walker slightly out of reach at the bathroom doorway; I steadied her."
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 @pytest.fixture

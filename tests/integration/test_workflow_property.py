@@ -46,6 +46,7 @@ from core.triage.service import TriageAnswers, reclassify_as_incident, triage_re
 from core.triage.workflow import LEGAL_MOVES
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft
+from tests.conftest import built_once
 
 EXAMPLES = 24
 MAX_CALLS = 12
@@ -84,8 +85,8 @@ def _review_input(type_key: str, complete: bool) -> ReviewInput:
 
 
 @pytest.fixture
-def org(engine: Engine) -> Org:
-    return build_org(engine)
+def org(engine: Engine, db_url: str) -> Org:
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 class Walk:
