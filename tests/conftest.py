@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -113,6 +114,31 @@ class _LongestFirst:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_LongestFirst(), "nearmiss-longest-first")
+
+
+_dropping: list[threading.Thread] = []
+
+
+def drop_database_soon(name: str) -> None:
+    """Drop a test's own PostgreSQL database on a thread of its own: a drop waits seconds for
+    the server's checkpoint, which the next test need not wait for. The session waits for
+    every drop before it ends (pytest_sessionfinish)."""
+    def drop() -> None:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+    thread = threading.Thread(target=drop, name=f"drop {name}")
+    thread.start()
+    _dropping.append(thread)
+
+
+def pytest_sessionfinish() -> None:
+    for thread in _dropping:
+        thread.join()
 
 
 def _pg_problem() -> str | None:
