@@ -7,17 +7,23 @@ unreachable PostgreSQL fails the run instead of skipping its half of the tests.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import time_machine
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -42,6 +48,7 @@ from core.models import AuditChainHead  # noqa: E402
 from core.taxonomy.service import load_taxonomy_file, sync_taxonomy  # noqa: E402
 from ops.bootstrap import initialise  # noqa: E402
 
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -72,7 +79,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     - `slow`: a test of SLOW_MODULES; `make test-fast` leaves these out too.
     - `xdist_group`: a test using a module-scoped fixture (a seeded server, a generated demo)
       runs on the same worker as the rest of its module, so under `--dist loadgroup` that
-      fixture is built once per run, not once per worker.
+      fixture is built once per run, not once per worker. The browser tests are one group:
+      under `make test` they run one at a time on one worker (each runs servers and a
+      browser, which two cores share badly) while the other worker runs the rest.
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -82,11 +91,54 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgresql)
         if item.path.resolve().relative_to(TESTS).as_posix() in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            continue
         fixtures = getattr(item, "_fixtureinfo", None)
         defined = fixtures.name2fixturedefs.values() if fixtures else ()
         scopes = {defs[-1].scope for defs in defined if defs}
         if scopes & {"module", "class", "package"}:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+class _LongestFirst:
+    """Longest first, so no worker is left with a long stretch alone at the end: the browser
+    tests (one group, minutes long), then the slow modules, then the rest (each module's tests
+    stay together and in order). After every other plugin's reordering (pytest-playwright's)."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items.sort(key=lambda item: 0 if item.get_closest_marker("browser") else
+                   1 if item.get_closest_marker("slow") else 2)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_LongestFirst(), "nearmiss-longest-first")
+
+
+_dropping: list[threading.Thread] = []
+
+
+def drop_database_soon(name: str) -> None:
+    """Drop a test's own PostgreSQL database on a thread of its own: a drop waits seconds for
+    the server's checkpoint, which the next test need not wait for. The session waits for
+    every drop before it ends (pytest_sessionfinish)."""
+    def drop() -> None:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+    thread = threading.Thread(target=drop, name=f"drop {name}")
+    thread.start()
+    _dropping.append(thread)
+
+
+def pytest_sessionfinish() -> None:
+    for thread in _dropping:
+        thread.join()
 
 
 def _pg_problem() -> str | None:
@@ -159,7 +211,20 @@ def pg_database() -> Iterator[str]:
     admin.dispose()
 
 
-def reset_postgres(url: str) -> None:
+@functools.cache
+def _taxonomy_spec():
+    """The taxonomy file, parsed once per session (it is read-only; parsing costs ~60 ms)."""
+    return load_taxonomy_file(os.environ["NEARMISS_TAXONOMY"])
+
+
+SNAPSHOT_SCHEMA = "nearmiss_test_snapshot"
+# What a snapshot holds: the tables with rows, and every sequence's (last_value, is_called).
+Snapshot = tuple[list[str], dict[str, tuple[int, bool]]]
+# Per database URL: the snapshot of a freshly reset database (None: the slow path only).
+_snapshots: dict[str, Snapshot | None] = {}
+
+
+def _reset_postgres_slowly(url: str) -> None:
     """Empty every table and reload the taxonomy, as on a fresh `nearmiss init`."""
     engine = engine_for(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -169,7 +234,127 @@ def reset_postgres(url: str) -> None:
     from core.auth.actor import SYSTEM
     from core.uow import UnitOfWork
 
-    sync_taxonomy(UnitOfWork(engine), load_taxonomy_file(os.environ["NEARMISS_TAXONOMY"]), SYSTEM)
+    sync_taxonomy(UnitOfWork(engine), _taxonomy_spec(), SYSTEM)
+
+
+def _columns(table) -> str:
+    return ", ".join(f'"{column.name}"' for column in table.columns)
+
+
+def _take_snapshot(url: str, schema: str) -> Snapshot:
+    """Copy every row of the database into `schema`, and note every sequence's position."""
+    with engine_for(url).begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        filled = []
+        for table in Base.metadata.sorted_tables:
+            if conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM "{table.name}")')).scalar():
+                conn.execute(text(f'CREATE TABLE "{schema}"."{table.name}" AS '
+                                  f'SELECT {_columns(table)} FROM "{table.name}"'))
+                filled.append(table.name)
+        sequences = {}
+        for (name,) in conn.execute(text(
+                "SELECT sequence_name FROM information_schema.sequences "
+                "WHERE sequence_schema = 'public'")):
+            last_value, is_called = conn.execute(
+                text(f'SELECT last_value, is_called FROM "{name}"')).one()
+            sequences[name] = (last_value, is_called)
+    return filled, sequences
+
+
+def _restore_snapshot(url: str, schema: str, snapshot: Snapshot) -> None:
+    """In one transaction: delete every row, copy the snapshot's rows back and put every
+    sequence back. The triggers are off meanwhile (the audit trail's append-only trigger and
+    the foreign keys): the rows copied back are exactly the ones the snapshot was taken of."""
+    filled, sequences = snapshot
+    by_name = Base.metadata.tables
+    with engine_for(url).begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(text(f'DELETE FROM "{table.name}"'))
+        for name in filled:
+            columns = _columns(by_name[name])
+            conn.execute(text(f'INSERT INTO "{name}" ({columns}) '
+                              f'SELECT {columns} FROM "{schema}"."{name}"'))
+        if sequences:
+            conn.execute(text("SELECT " + ", ".join(
+                f"setval('\"{name}\"', {value}, {'true' if called else 'false'})"
+                for name, (value, called) in sequences.items())))
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every table and reload the taxonomy, as on a fresh `nearmiss init`.
+
+    The first reset of a database truncates it and syncs the taxonomy (~250 ms) and keeps a
+    snapshot of the rows that leaves; every later reset restores that snapshot (~45 ms). The
+    result is the same rows, ids and audit chain as the slow path, as the SQLite template
+    copied per test is. Where the server does not let the tests switch the triggers off (not
+    a superuser), every reset takes the slow path.
+    """
+    if url not in _snapshots:
+        _reset_postgres_slowly(url)
+        try:
+            snapshot = _take_snapshot(url, SNAPSHOT_SCHEMA)
+            with engine_for(url).begin() as conn:  # a superuser's setting (the local server's)
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+        except DBAPIError:
+            snapshot = None
+        _snapshots[url] = snapshot
+        return
+    snapshot = _snapshots[url]
+    if snapshot is None:
+        _reset_postgres_slowly(url)
+    else:
+        _restore_snapshot(url, SNAPSHOT_SCHEMA, snapshot)
+
+
+_built: dict[tuple, tuple[object, Path | Snapshot | None]] = {}
+_built_folder: list[Path] = []
+
+
+def built_once(name: str, db_url: str, build: Callable[[Engine], T]) -> T:
+    """Test data built once per session (per worker) and backend, then copied per test.
+
+    The first test to ask runs `build(engine)` on its fresh database and keeps a copy of the
+    database it leaves (SQLite: the file; PostgreSQL: every row and sequence, in a schema of
+    its own); every later test on that backend gets that copy, with the same ids, and the
+    value `build` returned. So a test still starts from exactly the data `build` makes and may
+    write to it freely. The key includes the local date: data built relative to today is
+    built again on a new day. Use it in a function-scoped fixture.
+    """
+    from core.config import settings
+
+    engine = engine_for(db_url)
+    dialect = engine.dialect.name
+    key = (name, dialect, db_url if dialect == "postgresql" else "",
+           datetime.now(settings().zone).date())
+    if key in _built:
+        value, stored = _built[key]
+        if dialect == "sqlite":
+            engine.dispose()  # no connection keeps the old file open
+            path = Path(engine.url.database)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(stored, path)
+        elif stored is not None:
+            _restore_snapshot(db_url, f"nearmiss_built_{name}", stored)
+        else:
+            return build(engine)
+        return copy.deepcopy(value)  # type: ignore[return-value]  # a test may change it
+    value = build(engine)
+    if dialect == "sqlite":
+        engine.dispose()
+        if not _built_folder:
+            _built_folder.append(Path(tempfile.mkdtemp(prefix="nearmiss-test-built-")))
+        stored = _built_folder[0] / f"{name}-{len(_built)}.db"
+        with sqlite3.connect(engine.url.database) as source, sqlite3.connect(stored) as kept:
+            source.backup(kept)
+    elif _snapshots.get(db_url) is not None:
+        stored = _take_snapshot(db_url, f"nearmiss_built_{name}")
+    else:  # no snapshots on this server: build for every test
+        stored = None
+    _built[key] = (value, stored)
+    return value
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

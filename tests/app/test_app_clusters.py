@@ -16,11 +16,12 @@ from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
+from tests.conftest import built_once
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in, texts
 from tests.builders import build_org, draft
+from tests.conftest import built_once
 
 DESCRIPTION = "Walker slightly out of reach at the bathroom doorway; I steadied Alex."
 TITLE = "Pre-transfer equipment check"
@@ -23,8 +24,8 @@ CHANGED = "Before every bathroom transfer, check the walker is within reach."
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file(engine, org, actor="reporter", **changes):

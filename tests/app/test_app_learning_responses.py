@@ -19,6 +19,7 @@ from core.triage.vocabulary import Recurrence, Severity
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 ANSWERS = {
     "what_happened": "Her walker was parked by the bath, out of reach at the doorway.",
@@ -29,8 +30,8 @@ ANSWERS = {
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 @pytest.fixture

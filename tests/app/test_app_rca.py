@@ -15,6 +15,7 @@ from core.review.rca import RcaInput, complete_rca, open_rca, update_rca
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 SOURCE = "Care plan vs family note"
 PROBLEM = "The care plan's medication prompt does not match the family's note, in three places."
@@ -26,8 +27,8 @@ FINDINGS = ("Clinic medication changes have no owner. Fix: the coordinator confi
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 @pytest.fixture

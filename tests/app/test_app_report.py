@@ -20,13 +20,14 @@ from tests.apptest_helpers import (
     texts,
 )
 from tests.builders import build_org, local_now
+from tests.conftest import built_once
 
 DESCRIPTION = "Walker slightly out of reach at the bathroom doorway; I steadied her."
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import build_org, draft
+from tests.conftest import built_once
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def in_review(engine, org, **changes):

@@ -16,12 +16,12 @@ from core.escalation.models import Notification
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
 from tests.builders import PASSWORD, build_org
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:

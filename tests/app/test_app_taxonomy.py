@@ -18,14 +18,15 @@ from core.taxonomy.models import NearMissType
 from core.taxonomy.service import live_taxonomy, type_version
 from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in, texts
 from tests.builders import build_org
+from tests.conftest import built_once
 
 PAGE = "pages/admin_taxonomy.py"
 NEAR_FALL = "transfer_near_fall"
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def open_page(username: str = "admin") -> AppTest:

@@ -37,6 +37,7 @@ from core.errors import NotFound, ValidationFailed
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 FAMILY_NOTE = {"source_of_discrepancy": "Care plan vs family note"}
 TODAY = local_now().date()
@@ -50,8 +51,8 @@ def _today() -> None:
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file_medication(engine, org, days_ago: float, *, location=None) -> str:

@@ -16,6 +16,7 @@ from core.db import read_session
 from core.errors import DomainError
 from ops.cli import app
 from tests.builders import build_org
+from tests.conftest import built_once
 from tests.integration.test_reminders import local_today, make_action
 
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -37,8 +38,8 @@ Oak Lodge,10/03/2025,twelve,
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def write(tmp_path: Path, text: str, name: str = "activity.csv") -> Path:

@@ -45,7 +45,7 @@ from ops.cli import app
 from ops.demo import load_demo
 from tests.apptest_helpers import new_app, texts
 from tests.builders import Org, build_org, draft, local_now
-from tests.conftest import PG_ADMIN_URL, TEST_AUDIT_KEY, _pg_problem
+from tests.conftest import PG_ADMIN_URL, TEST_AUDIT_KEY, _pg_problem, drop_database_soon
 
 runner = CliRunner(env={"COLUMNS": "250"})
 OTHER_SECRET = "someone-elses-audit-key-0123456789-abcdefghij"
@@ -262,9 +262,8 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path,
     monkeypatch.setenv("NEARMISS_DATABASE_URL", url)
     yield url
     dispose_engines()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+    drop_database_soon(name)
 
 
 def test_demo_mode_signs_with_the_public_demo_key_which_production_does_not_trust(

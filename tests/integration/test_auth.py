@@ -34,11 +34,12 @@ from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
 from core.uow import UnitOfWork
 from tests.builders import PASSWORD, build_org
+from tests.conftest import built_once
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def test_passwords_are_stored_as_bcrypt_hashes(engine, org):

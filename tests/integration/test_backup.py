@@ -24,7 +24,7 @@ from core.models import AuditEvent, NearMissReport
 from ops.backup import BackupError, backup, restore
 from ops.cli import app
 from ops.demo import load_demo
-from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_problem
+from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_problem, drop_database_soon
 from tests.evidence_files import png
 
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -60,10 +60,9 @@ def empty_database(tmp_path: Path) -> Iterator[callable]:
     yield make
     dispose_engines()
     if admin is not None:
-        with admin.connect() as conn:
-            for name in created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        for name in created:
+            drop_database_soon(name)
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ from core.triage.board import BoardFilters, age_text, load_board
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 NEW = ReportStatus.NEW
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file(engine, org, actor="reporter", **changes):

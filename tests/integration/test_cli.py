@@ -14,7 +14,7 @@ from core.auth.models import User
 from core.db import dispose_engines, is_sqlite, read_session
 from ops.cli import app
 from tests.builders import build_org
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "import_sample.csv"
 STRONG_PASSWORD = "a-long-enough-passphrase"
@@ -27,8 +27,8 @@ def run(*args: str | Path, stdin: str | None = None, env: dict[str, str] | None 
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def audit_count(engine: Engine) -> int:

@@ -29,11 +29,12 @@ from core.uow import UnitOfWork
 from ops.cli import app
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
+from tests.conftest import built_once
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def episodes(engine) -> list[ClusterEpisode]:
@@ -271,6 +272,9 @@ def test_a_plan_built_while_a_filing_extends_its_cluster_links_it_as_extended(en
         builder.start()
         waiting = 0
         for _ in range(600):  # until the builder waits on a lock (bounded)
+            # pg_stat_activity is a snapshot kept until the transaction ends: clear it, or
+            # the filing's open transaction would see the builder as not yet waiting forever.
+            filing.execute(text("SELECT pg_stat_clear_snapshot()"))
             waiting = filing.execute(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND datname = current_database()")).scalar()

@@ -40,6 +40,7 @@ from ops.demo import (
     prepare_demo_provider,
 )
 from ops.demo.data import DATA_DIR, demo_data
+from tests.conftest import built_once
 
 NOW = datetime(2026, 3, 15, 14, 30)  # naive UTC, as tests/test_demo.py
 REPORTS = 2_500  # the default demo: the shares are asked of it
@@ -133,8 +134,10 @@ def _register(engine: Engine) -> dict[str, list]:
 
 
 @pytest.fixture
-def demo(engine: Engine) -> Engine:
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def demo(engine: Engine, db_url: str) -> Engine:
+    """The stored demo, loaded once per backend and copied for each test (tests/conftest.py)."""
+    built_once("demo_stories", db_url,
+               lambda engine: load_demo(engine, reports=REPORTS, seed=SEED, now=NOW))
     return engine
 
 

@@ -21,6 +21,7 @@ from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
 from ops.cli import app
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 TODAY = local_now().date()
 MONDAY = TODAY - timedelta(days=TODAY.weekday())
@@ -35,7 +36,12 @@ def _today() -> None:
 
 
 @pytest.fixture
-def planted(engine):
+def planted(engine, db_url):
+    """Built once per backend (and day) and copied for each test (tests/conftest.py)."""
+    return built_once("digest_planted", db_url, _plant)
+
+
+def _plant(engine):
     org = build_org(engine)
     quality = org.actor("quality")
 

@@ -26,13 +26,14 @@ from core.escalation.service import (
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 SAFEGUARDING_TEXT = "Visitor asked Mrs K for her bank card PIN while I was there."
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file(engine, org, actor="reporter", **changes):

@@ -23,6 +23,7 @@ from core.review.models import ValidationEvidence
 from core.review.service import record_evidence
 from core.uow import UnitOfWork
 from tests.builders import build_org, local_now
+from tests.conftest import built_once
 from tests.evidence_files import (
     DOCM_MAIN,
     EXTERNAL_TEMPLATE,
@@ -127,8 +128,8 @@ def test_html_or_script_inside_text_is_refused(name, content):
 # -- through the services: the field named, nothing stored, nothing typed lost ----------------
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def _stored_files() -> list[Path]:

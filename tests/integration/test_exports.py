@@ -14,6 +14,7 @@ from core.actions.queries import RegisterFilters, register
 from core.db import read_session
 from core.exports import escape_formula, to_csv, to_xlsx
 from tests.builders import build_org
+from tests.conftest import built_once
 from tests.integration.test_reminders import local_today, make_action
 
 BOM = b"\xef\xbb\xbf"
@@ -24,8 +25,8 @@ UNICODE = "Prüfung — grab rail ✓ 扶手 ﻿é"
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def read_csv(data: bytes) -> list[list[str]]:

@@ -49,13 +49,14 @@ from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 DESCRIPTION = "Walker slightly out of reach at the bathroom doorway; staff steadied Alex."
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file(engine, org, actor="reporter", **changes):

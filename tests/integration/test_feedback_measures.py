@@ -16,6 +16,7 @@ from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 NOW = utcnow().replace(microsecond=0)
 TODAY = local_now().date()
@@ -32,8 +33,8 @@ def _now() -> None:
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file(engine, org, actor, days_ago, **changes):

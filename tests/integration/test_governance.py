@@ -26,6 +26,7 @@ from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from core.weeks import week_start_of
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 NOW = local_now()
 
@@ -38,8 +39,8 @@ def _now() -> None:
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def planted(org):

@@ -51,6 +51,7 @@ from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from core.yamlfile import ConfigFileError
 from tests.builders import PASSWORD, Org, build_org, draft, local_now
+from tests.conftest import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 TAXONOMY = ROOT / "data" / "taxonomy.yaml"
@@ -112,8 +113,8 @@ def _examples(name: str, ran: int, expected: int) -> None:
 
 
 @pytest.fixture
-def org(engine: Engine) -> Org:
-    return build_org(engine)
+def org(engine: Engine, db_url: str) -> Org:
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 # ----------------------------------------------------------------------------- 1. filing

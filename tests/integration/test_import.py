@@ -22,6 +22,7 @@ from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from ops.cli import app
 from tests.builders import build_org
+from tests.conftest import built_once
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SAMPLE = FIXTURES / "import_sample.csv"
@@ -31,8 +32,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 _minute = itertools.count()

@@ -46,6 +46,7 @@ from core.triage.vocabulary import Recurrence, Severity
 from core.uow import UnitOfWork
 from core.yamlfile import ConfigFileError, load_model
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 HUDDLE_ANSWERS = {
     "what_happened": "Her walker was parked by the bath, out of reach at the doorway.",
@@ -167,8 +168,8 @@ def test_due_dates_count_working_days_and_whole_months():
 # -- the services ------------------------------------------------------------------------------
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def triaged(engine, org, *, severity="low", recurrence="single", hours_ago=1, **changes):

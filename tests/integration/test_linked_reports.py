@@ -11,11 +11,12 @@ from core.db import read_session
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft
+from tests.conftest import built_once
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def test_linked_reports_lists_only_reports_the_viewer_may_open(engine, org):

@@ -39,6 +39,7 @@ from core.review.rca import (
 )
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 SOURCE = "Care plan vs family note"
 PROBLEM = ("The care plan's medication prompt does not match the family's note about a recent "
@@ -54,8 +55,8 @@ FINDINGS = ("Clinic medication changes have no owner for updating the care plan.
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 @dataclass

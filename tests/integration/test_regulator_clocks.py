@@ -36,6 +36,7 @@ from core.regulator.queries import events_for, regulator_board
 from core.regulator.service import decide_reportable, record_clock_met
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft, local_now
+from tests.conftest import built_once
 
 NEW_YORK = ZoneInfo("America/New_York")
 NY_HOLIDAYS = public_holidays("US", "NY")
@@ -199,8 +200,8 @@ SHAPE_3 = rules_with(WITHIN_48_HOURS_INVESTIGATED)
 
 
 @pytest.fixture
-def org(engine: Engine) -> Org:
-    return build_org(engine)
+def org(engine: Engine, db_url: str) -> Org:
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file_safeguarding(engine: Engine, org: Org, **changes: object) -> str:

@@ -28,6 +28,7 @@ from core.triage.service import TriageAnswers, triage_report
 from core.triage.vocabulary import Recurrence
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 from tests.integration.test_audit_completeness import World
 
 WALKER = "Walker left out of reach at the bathroom doorway; staff steadied her as she reached."
@@ -39,8 +40,8 @@ KEY_SAFE = "Key safe code written on a sticky note beside the front door."
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file(engine, org, description, *, days_ago=0.0, actor="quality", **changes):

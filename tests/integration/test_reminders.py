@@ -29,13 +29,14 @@ from core.escalation.models import Notification
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft, local_now
+from tests.conftest import built_once
 
 REPORT_TEXT = "Walker out of reach for Alex at the bathroom door; I steadied him in time."
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def local_today() -> date:

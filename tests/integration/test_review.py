@@ -37,7 +37,7 @@ from core.taxonomy.service import load_taxonomy_file, sync_taxonomy
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -77,8 +77,8 @@ STAFFING = ("staffing_visit_continuity",
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def version(engine, reference):

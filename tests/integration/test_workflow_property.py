@@ -45,6 +45,7 @@ from core.taxonomy.service import type_version
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft
+from tests.conftest import built_once
 
 EXAMPLES = 24
 MAX_CALLS = 12
@@ -83,8 +84,8 @@ def _review_input(type_key: str, complete: bool) -> ReviewInput:
 
 
 @pytest.fixture
-def org(engine: Engine) -> Org:
-    return build_org(engine)
+def org(engine: Engine, db_url: str) -> Org:
+    return built_once("org", db_url, build_org)  # built once, copied per test
 
 
 class Walk:
