@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.policy import PAGES, default_page, pages_for
+from core.auth.policy import default_page, pages_for
 from core.config import settings
 from core.errors import StorageUnavailable
 from ui.accessibility import apply_accessible_styles, focus_main_heading
@@ -15,7 +15,6 @@ from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
     end_session,
-    has_session_cookie,
     signed_in_actor,
     take_return_to,
     unread_notifications,
@@ -30,10 +29,6 @@ apply_accessible_styles()
 
 
 
-def _sign_in_form_shown_above() -> None:
-    """The anonymous visitor's page: app.py draws the sign-in form before navigation."""
-
-
 problem = startup_problem()
 if problem:
     st.set_page_config(layout="centered")
@@ -44,16 +39,6 @@ if problem:
 auth = authenticator()
 actor = signed_in_actor(auth)
 if actor is None:
-    # Every page registered but hidden and never run: an anonymous visitor's first Tab stops
-    # are the sign-in fields (not a link to every page file, which Streamlit draws when no
-    # st.navigation call runs), and a deep link still resolves, to open after sign-in. The
-    # default is the sign-in form itself, so signing in at "/" lands on the role's own page.
-    # Not while a session cookie is being read (a run or two before it is resumed): that
-    # navigation would take the place of the deep link the person is coming back to.
-    if not has_session_cookie():
-        st.navigation([st.Page(_sign_in_form_shown_above, title="Sign in", default=True),
-                       *(st.Page(page.path, title=page.title, visibility="hidden")
-                         for page in PAGES)], position="hidden")
     st.set_page_config(layout="centered", page_title="Sign in · Near Miss Portal")
     st.stop()
 

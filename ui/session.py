@@ -145,11 +145,6 @@ def _set_cookie(auth: stauth.Authenticate, secret: str) -> None:
     st.session_state[COOKIE_SET_AT] = utcnow()
 
 
-def has_session_cookie() -> bool:
-    """The browser sent a session cookie (valid or not): a sign-in may be about to resume."""
-    return isinstance(st.context.cookies.get(COOKIE_NAME), str)
-
-
 def _resume_from_cookie(auth: stauth.Authenticate) -> bool:
     if not isinstance(st.context.cookies.get(COOKIE_NAME), str):
         return False  # no cookie (checked first: the authenticator prints on a missing one)
