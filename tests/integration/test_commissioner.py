@@ -163,7 +163,8 @@ def test_the_page_shows_suppressed_with_a_footnote(engine):
     at = sign_in(new_app(), "commissioner").switch_page("pages/commissioner.py").run()
     at.segmented_control(key="evidence_dimension").set_value("service").run()
     assert_no_exception(at)
-    shown = at.dataframe[0].value
+    # The breakdown's table (each chart now has its table beside it: the trend's comes first).
+    shown = next(d.value for d in at.dataframe if "Service" in d.value.columns)
     cells = dict(zip(shown["Service"], shown["Near misses"], strict=True))
     assert cells == {"Maple House": "suppressed", "Oak Lodge": "fewer than 5"}
     captions = [c.value for c in at.caption]
