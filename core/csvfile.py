@@ -4,6 +4,7 @@ import share (the text decoded with a clear message, and how a problem is named)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.errors import DomainError
 
@@ -41,3 +42,11 @@ def decode(data: bytes, source: str) -> str:
     if "\x00" in text:
         raise ImportFileError(f"{source} contains NUL bytes: it does not look like a CSV file.")
     return text
+
+
+def read_file(path: Path | str) -> bytes:
+    """The bytes of an import file, or ImportFileError naming it and why it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"{path} cannot be read ({exc.strerror}).") from exc

@@ -40,7 +40,7 @@ from core.actions.models import ActivityCount
 from core.auth.actor import SYSTEM
 from core.clock import to_local, utcnow
 from core.config import Settings, settings
-from core.csvfile import ImportFileError, RowError, decode
+from core.csvfile import ImportFileError, RowError, decode, read_file
 from core.db import read_session
 from core.organisation import service as org
 from core.organisation.models import Service
@@ -143,11 +143,7 @@ def import_activity(engine: Engine | None, path: Path | str, *, create_missing: 
                     now: datetime | None = None,
                     rules: Settings | None = None) -> ImportResult:
     """Import weekly visits and shifts from a CSV file (see the module docstring)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"{path} cannot be read ({exc.strerror}).") from exc
+    data = read_file(path)
     return import_activity_bytes(engine, data, source=str(path), create_missing=create_missing,
                                  now=now, rules=rules)
 

@@ -91,7 +91,7 @@ from sqlalchemy.orm import Session
 from core.auth.actor import SYSTEM
 from core.clock import to_local, to_utc, utcnow
 from core.config import Settings, settings
-from core.csvfile import ImportFileError, RowError, decode
+from core.csvfile import ImportFileError, RowError, decode, read_file
 from core.db import get_engine, read_session
 from core.filing.service import (
     mark_type_signals,
@@ -611,11 +611,7 @@ def import_csv(path: Path | str, *, engine: Engine | None = None, skip_invalid: 
                now: datetime | None = None,
                progress: ImportProgress | None = None) -> ImportResult:
     """Import the reports in a CSV file (see the module docstring for the columns)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"{path} cannot be read ({exc.strerror}).") from exc
+    data = read_file(path)
     return import_bytes(data, source=str(path), engine=engine, skip_invalid=skip_invalid,
                         create_missing=create_missing, rules=rules, now=now, progress=progress)
 
