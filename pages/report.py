@@ -247,13 +247,13 @@ elif errors:
 
 # No max_chars on free text: the browser would silently cut a long paste. The rules in core
 # refuse text over the limit with a message, and the text stays in the box to be shortened.
-st.text_area("What happened?", key=key("description"),
+st.text_area(FIELD_LABELS["description"], key=key("description"),
              help=_with_limit("A sentence or two is enough.", rules.report.description_max_chars),
              height=110, placeholder="e.g. Walker was out of reach at the bathroom doorway; "
              "I steadied her before she fell.")
 _field_error("description")
 
-st.selectbox("Type of near miss", list(types), index=None, key=key("type_key"),
+st.selectbox(FIELD_LABELS["type_key"], list(types), index=None, key=key("type_key"),
              format_func=_type_label(types), placeholder="Choose a type")
 chosen_type = types.get(_value("type_key") or "")
 if chosen_type is not None:
@@ -263,12 +263,13 @@ if chosen_type is not None:
                    icon=":material/pan_tool:")
 _field_error("type_key")
 
-st.datetime_input("When did it happen?", value=_local_now(), key=key("occurred_at"),
+st.datetime_input(FIELD_LABELS["occurred_at"], value=_local_now(), key=key("occurred_at"),
                   format="DD/MM/YYYY", step=300)
 _field_error("occurred_at")
 
 service_labels = {s.id: s.label for s in options.services}
-st.selectbox("Service", list(service_labels), index=0 if len(service_labels) == 1 else None,
+st.selectbox(FIELD_LABELS["service_id"], list(service_labels),
+             index=0 if len(service_labels) == 1 else None,
              key=key("service_id"),
              format_func=service_labels.get, on_change=_on_service_change,
              placeholder="Choose the service")
@@ -276,22 +277,22 @@ _field_error("service_id")
 service_id = _value("service_id")
 
 location_labels = {c.id: c.label for c in options.locations.get(service_id, [])}
-st.selectbox("Where did it happen?", list(location_labels), index=None, key=key("location_id"),
+st.selectbox(FIELD_LABELS["location_id"], list(location_labels), index=None, key=key("location_id"),
              format_func=location_labels.get,
              placeholder="Choose the location" if service_id else "Choose the service first")
 _field_error("location_id")
 
 barriers = list(Barrier)
-st.radio("What stopped harm?", [b.value for b in barriers], index=None, key=key("barrier"),
+st.radio(FIELD_LABELS["barrier"], [b.value for b in barriers], index=None, key=key("barrier"),
          format_func=lambda value: BARRIER_LABELS[Barrier(value)])
 _field_error("barrier")
 
-st.radio("Is anyone still at risk right now?", list(YES_NO), index=None,
+st.radio(FIELD_LABELS["still_at_risk"], list(YES_NO), index=None,
          key=key("still_at_risk"), format_func=YES_NO.get, horizontal=True)
 _field_error("still_at_risk")
 if _value("still_at_risk") == "yes":
     st.error(IMMEDIATE_SAFETY, icon=":material/emergency:")
-    st.text_area("What have you done so far to keep them safe?", key=key("immediate_safeguards"),
+    st.text_area(FIELD_LABELS["immediate_safeguards"], key=key("immediate_safeguards"),
                  height=80)
     _field_error("immediate_safeguards")
 
@@ -300,22 +301,23 @@ with st.expander("More detail (optional)", icon=":material/add_notes:",
                      "person_id", "route_id", "staff_group_id", "interface_flag")
                      for k in errors)):
     people = {c.id: c.label for c in options.people.get(service_id, [])}
-    st.selectbox("Person supported", list(people), index=None, key=key("person_id"),
+    st.selectbox(FIELD_LABELS["person_id"], list(people), index=None, key=key("person_id"),
                  format_func=people.get, placeholder="Choose if a person was involved",
                  help="Their local reference. Names are never shown outside the provider.")
     _field_error("person_id")
     routes = {c.id: c.label for c in options.routes.get(service_id, [])}
     if routes:
-        st.selectbox("Route", list(routes), index=None, key=key("route_id"),
+        st.selectbox(FIELD_LABELS["route_id"], list(routes), index=None, key=key("route_id"),
                      format_func=routes.get, placeholder="Choose the route if it was on one")
         _field_error("route_id")
     groups = {c.id: c.label for c in options.staff_groups}
     own_group = list(groups).index(actor.staff_group_id) if actor.staff_group_id in groups else None
-    st.selectbox("Your staff group", list(groups), index=own_group, key=key("staff_group_id"),
+    st.selectbox(FIELD_LABELS["staff_group_id"], list(groups), index=own_group,
+                 key=key("staff_group_id"),
                  format_func=groups.get, placeholder="Choose your staff group")
     _field_error("staff_group_id")
     flags = {f.key: f.label for f in taxonomy.interface_flags}
-    st.selectbox("Did it happen at an interface?", list(flags), index=None,
+    st.selectbox(FIELD_LABELS["interface_flag"], list(flags), index=None,
                  key=key("interface_flag"), format_func=flags.get,
                  placeholder="Choose if information passed between people or systems",
                  help="Shift handover, clinic follow-up, medication reconciliation or a "
