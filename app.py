@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.auth.policy import default_page, pages_for
+from core.auth.policy import PageSpec, default_page, pages_for
 from core.config import settings
 from core.errors import StorageUnavailable
 from ui.accessibility import apply_accessible_styles, focus_main_heading
+from ui.navigation import page_menu
 from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
@@ -45,6 +46,7 @@ if actor is None:
 
 unread = unread_notifications(actor)
 navigation: dict[str, list[st.Page]] = {}
+menu: list[tuple[PageSpec, st.Page]] = []  # drawn by ui.navigation.page_menu
 entries_by_url: dict[str, st.Page] = {}
 titles_by_url: dict[str, str] = {}  # without the inbox's unread count
 wide_pages: set[str] = set()
@@ -54,12 +56,18 @@ for page in pages_for(actor.roles):
     entry = st.Page(page.path, title=title, icon=page.icon, default=page is landing,
                     visibility="visible" if page.visible else "hidden")
     navigation.setdefault(page.section, []).append(entry)
+    menu.append((page, entry))
     entries_by_url[entry.url_path] = entry
     titles_by_url[entry.url_path] = page.title
     if page.wide:
         wide_pages.add(entry.url_path)
 
+# Streamlit's own menu stays hidden (and so does its automatic list of pages/ before sign-in,
+# by showSidebarNavigation = false): the sidebar draws this person's menu itself.
+current = st.navigation(navigation, position="hidden")
 with st.sidebar:
+    page_menu(menu, current)
+    st.divider()
     st.markdown(f"**{settings().provider_name}**")
     st.caption(f"Signed in as {escape_markdown(actor.display_name)}  \n"
                + ", ".join(sorted(role.label for role in actor.roles)))
@@ -67,7 +75,6 @@ with st.sidebar:
         end_session(auth)
         st.rerun()
 
-current = st.navigation(navigation, position="sidebar", expanded=True)
 # A deep link that arrived before sign-in (see ui.session.current_actor) goes where it asked,
 # if this person's role may open that page.
 return_to = take_return_to()

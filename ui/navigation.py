@@ -1,0 +1,49 @@
+"""The signed-in person's menu: a link per page their role may open, drawn in the sidebar.
+
+Streamlit's own sidebar menu is switched off (`showSidebarNavigation = false` in
+.streamlit/config.toml, and app.py calls `st.navigation` with `position="hidden"`): before
+sign-in it listed every file in `pages/` to anonymous visitors, and those links were their
+first Tab stops, ahead of the sign-in fields. This menu is drawn only once someone has signed
+in, from the pages `core.auth.policy.pages_for` gives their roles, in the same sections and
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from core.auth.policy import PageSpec
+from ui.accessibility import mark_current_page
+from ui.text import escape_markdown
+
+MENU_KEY = "nm_menu"
+
+
+def _link_key(spec: PageSpec) -> str:
+    return f"{MENU_KEY}_{spec.key}"
+
+
+def page_menu(entries: Sequence[tuple[PageSpec, StreamlitPage]], current: StreamlitPage) -> None:
+    """Draw a link to each visible page in `entries` (in their order), under its section's
+    name; pages of the empty section sit at the top without one. Hidden pages (a report's
+    detail, an action plan) are reached from other pages and get no link. The page on screen
+    is drawn highlighted by Streamlit and marked `aria-current="page"` for screen readers."""
+    section: str | None = None
+    current_key: str | None = None
+    with st.container(key=MENU_KEY):
+        for spec, page in entries:
+            if not spec.visible:
+                continue
+            if spec.section != section:
+                section = spec.section
+                if section:
+                    st.markdown(f"**{escape_markdown(section)}**")
+            if page.url_path == current.url_path:
+                current_key = _link_key(spec)
+            with st.container(key=_link_key(spec)):
+                # The title carries the inbox's unread count; the icon is the page's.
+                st.page_link(page, width="stretch")
+        mark_current_page(MENU_KEY, current_key)
