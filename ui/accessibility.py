@@ -142,6 +142,16 @@ def error_summary(summary_key: str, text: str) -> None:
         st.error(text, icon=":material/error:")
 
 
+def answers_summary(summary_key: str, not_done: str, labels: list[str]) -> None:
+    """The one alert of a refused form that names the answers to fix, e.g. "Not saved yet:
+    check the 2 answers marked below (Recurrence; Route to)."; `labels` are the fields'
+    labels (escaped here)."""
+    count = len(labels)
+    named = "; ".join(escape_markdown(label) for label in labels)
+    error_summary(summary_key, f"{not_done}: check the {count} "
+                               f"{'answer' if count == 1 else 'answers'} marked below ({named}).")
+
+
 def mark_invalid_fields(widget_keys: list[str], *, summary_key: str | None, attempt: str) -> None:
     """After a form's widgets: mark each field in `widget_keys` (which has a `field_message`)
     invalid and described by its message, and focus the summary. `attempt` changes with each
