@@ -27,23 +27,24 @@ def _link_key(spec: PageSpec) -> str:
 
 
 def page_menu(entries: Sequence[tuple[PageSpec, StreamlitPage]], current: StreamlitPage) -> None:
-    """Draw a link to each visible page in `entries` (in their order), under its section's
-    name; pages of the empty section sit at the top without one. Hidden pages (a report's
-    detail, an action plan) are reached from other pages and get no link. The page on screen
-    is drawn highlighted by Streamlit and marked `aria-current="page"` for screen readers."""
-    section: str | None = None
+    """Draw a link to each visible page in `entries` under its section's name, the sections
+    in the order they first appear and the pages in theirs (as `st.navigation` groups them);
+    pages of the empty section sit at the top without one. Hidden pages (a report's detail,
+    an action plan) are reached from other pages and get no link. The page on screen is drawn
+    highlighted by Streamlit and marked `aria-current="page"` for screen readers."""
+    sections: dict[str, list[tuple[PageSpec, StreamlitPage]]] = {}
+    for spec, page in entries:
+        if spec.visible:
+            sections.setdefault(spec.section, []).append((spec, page))
     current_key: str | None = None
     with st.container(key=MENU_KEY):
-        for spec, page in entries:
-            if not spec.visible:
-                continue
-            if spec.section != section:
-                section = spec.section
-                if section:
-                    st.markdown(f"**{escape_markdown(section)}**")
-            if page.url_path == current.url_path:
-                current_key = _link_key(spec)
-            with st.container(key=_link_key(spec)):
-                # The title carries the inbox's unread count; the icon is the page's.
-                st.page_link(page, width="stretch")
+        for section, pages in sections.items():
+            if section:
+                st.markdown(f"**{escape_markdown(section)}**")
+            for spec, page in pages:
+                if page.url_path == current.url_path:
+                    current_key = _link_key(spec)
+                with st.container(key=_link_key(spec)):
+                    # The title carries the inbox's unread count; the icon is the page's.
+                    st.page_link(page, width="stretch")
         mark_current_page(MENU_KEY, current_key)
