@@ -41,6 +41,12 @@ NOTICE = "regulator_notice"
 ERRORS = "regulator_errors"
 REFUSALS = "regulator_refusals"  # refused forms so far: each one focuses the summary again
 YES_NO = {"yes": "Reportable", "no": "Not reportable"}
+# The forms' answers by the names core's checks use, as their fields and summaries name them.
+DECISION_LABELS = {"reportable": "Must it be reported?",
+                   "reason": "Why (the reasoning is part of the audit trail)"}
+MET_LABELS = {"met_at": "When it was done", "note": "Note (optional)",
+              "state_reference": "Reference (optional)"}
+REFERENCE_NEEDED = "Reference the state gave"
 
 
 def _key(prefix: str, name: str) -> str:
@@ -150,20 +156,19 @@ def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
 
 
 def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
-    labels = {"met_at": "When it was done",
-              "state_reference": "Reference the state gave" if clock.needs_reference
-              else "Reference (optional)",
-              "note": "Note (optional)"}
+    labels = ({**MET_LABELS, "state_reference": REFERENCE_NEEDED} if clock.needs_reference
+              else MET_LABELS)
     with st.expander(escape_label(f"Record as done: {clock.label}"),
                      expanded=bool(_errors(prefix))):
         _summary(prefix, labels)
-        st.datetime_input(labels["met_at"], value=None, key=_key(prefix, "met_at"),
+        st.datetime_input(MET_LABELS["met_at"], value=None, key=_key(prefix, "met_at"),
                           format="DD/MM/YYYY", step=300)
         _field_error(prefix, "met_at")
-        st.text_input(labels["state_reference"], key=_key(prefix, "state_reference"),
+        st.text_input(REFERENCE_NEEDED if clock.needs_reference
+                      else MET_LABELS["state_reference"], key=_key(prefix, "state_reference"),
                       max_chars=120)
         _field_error(prefix, "state_reference")
-        st.text_input(labels["note"], key=_key(prefix, "note"))
+        st.text_input(MET_LABELS["note"], key=_key(prefix, "note"))
         _field_error(prefix, "note")
         st.button("Record as done", key=_key(prefix, "met"), on_click=_met,
                   args=(actor, clock, prefix), type="primary")
@@ -173,14 +178,12 @@ def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
 def _decision_form(actor: Actor, event: EventClocks, prefix: str) -> None:
     title = ("Decide whether it must be reported to the regulator" if event.decision is None
              else "Revise the decision")
-    labels = {"reportable": "Must it be reported?",
-              "reason": "Why (the reasoning is part of the audit trail)"}
     with st.expander(title, expanded=bool(_errors(prefix))):
-        _summary(prefix, labels)
-        st.radio(labels["reportable"], list(YES_NO), format_func=YES_NO.get, index=None,
-                 key=_key(prefix, "reportable"), horizontal=True)
+        _summary(prefix, DECISION_LABELS)
+        st.radio(DECISION_LABELS["reportable"], list(YES_NO), format_func=YES_NO.get,
+                 index=None, key=_key(prefix, "reportable"), horizontal=True)
         _field_error(prefix, "reportable")
-        st.text_area(labels["reason"], key=_key(prefix, "reason"))
+        st.text_area(DECISION_LABELS["reason"], key=_key(prefix, "reason"))
         _field_error(prefix, "reason")
         st.button("Record the decision", key=_key(prefix, "decide"), on_click=_decide,
                   args=(actor, event.reference, prefix), type="primary")
