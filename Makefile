@@ -52,7 +52,7 @@ lint: install
 # share badly) while the other workers run the rest (tests/conftest.py).
 test: install chromium postgres
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 # Under a minute: the unit tests and the service tests on SQLite (no database server, no
 # browser, no page tests); the slow modules of tests/conftest.py are left to `make test`.
