@@ -18,6 +18,8 @@ from core.escalation.models import Notification
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
+from core.taxonomy.admin import rows_from_spec, save_type, spec_data_from_form
+from core.taxonomy.service import live_taxonomy
 from core.triage.board import BoardFilters, load_board
 from core.uow import UnitOfWork
 from tests.builders import build_org, draft
@@ -130,3 +132,41 @@ def test_a_spanish_reporter_hears_what_changed_in_spanish(engine, org):
     assert note.title == f"Qué cambió gracias a su informe: {filed.reference}"
     assert note.body.startswith("Se publicó una novedad de “qué cambió gracias a su informe”")
     assert filed.reference in note.body
+
+
+def _edited_in_the_editor(engine, change) -> dict:
+    """The near fall as the taxonomy editor saves it: its tables have no translations."""
+    with read_session(engine) as session:
+        spec = live_taxonomy(session).type("transfer_near_fall")
+    header = spec.model_dump(mode="json", include={"key", "name", "description", "route_to",
+                                                   "stop_the_line", "safeguarding_signal",
+                                                   "clinical_advice", "active"})
+    tables = rows_from_spec(spec)
+    change(header, tables)
+    return spec_data_from_form(header, tables)
+
+
+def test_an_edit_in_the_taxonomy_editor_keeps_the_translations_of_what_it_left_alone(engine,
+                                                                                    org):
+    def add_gate_and_relabel(header, tables):
+        tables["gates"].append({"key": "hoist_checked", "label": "Hoist checked"})
+        task = next(r for r in tables["fields"] if r["key"] == "transfer_task")
+        task["label"] = "Transfer or mobility task"
+
+    save_type(UnitOfWork(engine), org.actor("admin"),
+              _edited_in_the_editor(engine, add_gate_and_relabel))
+    with read_session(engine) as session:
+        spec = live_taxonomy(session).type("transfer_near_fall")
+    assert spec.name_in("es") == "Traslado / casi caída"
+    fields = {f.key: f for f in spec.fields}
+    assert fields["mobility_aid_position"].label_in("es") == (
+        "Posición de la ayuda para la movilidad")
+    assert fields["mobility_aid_position"].option_label("Out of reach", "es") == (
+        "Fuera del alcance")
+    # A changed English label loses its (now stale) translation: the reporter reads the new one.
+    assert fields["transfer_task"].label_in("es") == "Transfer or mobility task"
+
+
+def test_saving_the_editor_unchanged_keeps_the_version(engine, org):
+    unchanged = _edited_in_the_editor(engine, lambda header, tables: None)
+    assert save_type(UnitOfWork(engine), org.actor("admin"), unchanged) == 1
