@@ -68,8 +68,8 @@ test-fast: install
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
 	  --project "Near Miss Portal" -o locales/nearmiss.pot .
-	$(BIN)/pybabel update -i locales/nearmiss.pot -d locales -D nearmiss --no-location \
-	  --width 100 --ignore-obsolete
+	$(BIN)/pybabel update -i locales/nearmiss.pot -d locales -D nearmiss --width 100 \
+	  --ignore-obsolete
 
 # Benchmarks (not tests): budgets at each size on both databases; figures in bench/RESULTS.md.
 BENCH_SIZES ?= 10000 100000
