@@ -43,13 +43,14 @@ from core.errors import StorageUnavailable
 from core.feedback.followup import FollowUpPaused, FollowUpView, look_up_follow_up
 from core.i18n import N_
 from core.uow import UnitOfWork
+from core.views.reporting import type_names
 from core.views.session import (
     resumed_session,
     session_actor,
     unread_sign_in_notices,
 )
 from core.views.session import unread_notifications as unread_notification_count
-from ui.i18n import adopt_language, language_picker, message, tr
+from ui.i18n import adopt_language, current_language, language_picker, message, tr
 from ui.mail import send_emails_soon
 from ui.startup import configured_cookie_key
 from ui.text import local
@@ -230,10 +231,13 @@ FOLLOW_UP_WRONG = N_("That code does not match a report. Check it (it looks like
 def _show_follow_up(view: FollowUpView) -> None:
     """One report's reference, type and status and its published updates: nothing else."""
     _ = tr().gettext
+    type_name = view.type_name
     with st.container(border=True, key="follow_up_result"):
         st.markdown(_("**Your report**"))
+        with contextlib.suppress(StorageUnavailable):  # else the type's name as stored
+            type_name = type_names(current_language()).get(view.type_name, view.type_name)
         st.text(_("Reference: {reference}\nType: {type}\nStatus: {status}").format(
-            reference=view.reference, type=view.type_name, status=_(view.status.label)))
+            reference=view.reference, type=type_name, status=_(view.status.label)))
         if not view.updates:
             st.info(_("No update has been published about it yet. Look again later: when "
                       "something changes because of it, it appears here."),

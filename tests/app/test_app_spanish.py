@@ -10,10 +10,11 @@ from sqlalchemy import select
 from core.accounts.service import set_language
 from core.auth.models import User
 from core.db import read_session
+from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, field_messages, new_app, sign_in, texts
-from tests.builders import build_org
+from tests.builders import build_org, draft
 from tests.conftest import built_once
 
 DESCRIPTION = ("La andadera estaba fuera de su alcance en la puerta del baño; "
@@ -137,3 +138,17 @@ def test_a_report_without_a_name_in_spanish_changes_no_profile(org, engine):
     [report] = _reports(engine)
     assert report.language == "es" and report.reporter_id is None
     assert _language_of(engine, "reporter") == "en"  # nothing links the report to them
+
+
+def test_the_follow_up_page_shows_the_report_in_spanish(org, engine):
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
+                           draft(org, description=DESCRIPTION, anonymous=True, language="es"))
+    at = _in_spanish_at_sign_in()
+    at.text_input(key="follow_up_code").input(filed.follow_up_code)
+    at.button(key="follow_up_submit").click().run()
+    assert_no_exception(at)
+    [shown] = [t.value for t in at.text if t.value.startswith("Referencia:")]
+    assert shown == (f"Referencia: {filed.reference}\nTipo: Traslado / casi caída\n"
+                     "Estado: Nuevo: a la espera de clasificación")
+    assert any(i.startswith("Todavía no se ha publicado ninguna novedad") for i in
+               texts(at, "info"))
