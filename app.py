@@ -11,7 +11,7 @@ from core.auth.policy import default_page, pages_for
 from core.config import settings
 from core.errors import StorageUnavailable
 from ui.accessibility import apply_accessible_styles, focus_main_heading, set_document_language
-from ui.i18n import current_language, tr
+from ui.i18n import current_language, message, tr
 from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
@@ -94,6 +94,6 @@ try:
 except StorageUnavailable as exc:
     # Lost mid-page: say so plainly. st.stop() ends the run early, and Streamlit keeps the
     # values of widgets a stopped run did not reach, so nothing typed is lost.
-    st.error(escape_markdown(str(exc)), icon=":material/cloud_off:")
-    st.button("Try again", key="storage_retry", icon=":material/refresh:")
+    st.error(escape_markdown(message(exc)), icon=":material/cloud_off:")
+    st.button(_("Try again"), key="storage_retry", icon=":material/refresh:")
     st.stop()

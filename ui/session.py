@@ -67,9 +67,9 @@ ACTOR = "nm_actor"
 RETURN_TO = "nm_return_to"
 FRAGMENT_INPUTS = "nm_fragment_inputs"  # a refreshing fragment's filters at its last run
 APP_ROOT = Path(__file__).resolve().parent.parent
-DATABASE_DOWN = ("**The database cannot be reached right now.** What you see may be out of "
-                 "date and nothing can be saved until it is back; what you type stays here. "
-                 "Try again in a moment.")
+DATABASE_DOWN = N_("**The database cannot be reached right now.** What you see may be out of "
+                   "date and nothing can be saved until it is back; what you type stays here. "
+                   "Try again in a moment.")
 
 
 # The cookie manager is an invisible component; without this it leaves an empty grey box.
@@ -313,10 +313,10 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
         cached = st.session_state.get(ACTOR)
         if cached is None:
             st.title("Near Miss Portal")
-            st.error(DATABASE_DOWN, icon=":material/cloud_off:")
+            st.error(message(DATABASE_DOWN), icon=":material/cloud_off:")
             return None
         # Keep the worker on their page (and what they typed); saving waits for the database.
-        st.warning(DATABASE_DOWN, icon=":material/cloud_off:")
+        st.warning(message(DATABASE_DOWN), icon=":material/cloud_off:")
         return cached
     st.session_state[ACTOR] = actor
     _note_activity(session_id, now)
