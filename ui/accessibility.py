@@ -9,7 +9,8 @@ widgets alone do not (WCAG 2.2 AA, measured by axe in the browser tests).
 - The document's language (`<html lang>`).
 
 The scripts here are the project's own constants; the only values they receive are widget
-keys and language codes, passed as JSON, never text a person typed.
+keys, language codes and the menu's name from the message catalogue, passed as JSON, never
+text a person typed.
 """
 
 from __future__ import annotations
@@ -95,11 +96,11 @@ _FOCUS_HEADING = """<script>
 # changes, so it runs again).
 _CURRENT_PAGE = """<script>
 (() => {
-  const menu = %(menu)s, current = %(current)s;
+  const menu = %(menu)s, current = %(current)s, label = %(label)s;
   let tries = 0;
   const mark = () => {
     const nav = document.querySelector('.' + menu);
-    if (nav) { nav.setAttribute('role', 'navigation'); nav.setAttribute('aria-label', 'Pages'); }
+    if (nav) { nav.setAttribute('role', 'navigation'); nav.setAttribute('aria-label', label); }
     for (const link of document.querySelectorAll('.' + menu + ' a[aria-current]'))
       link.removeAttribute('aria-current');
     const here = current && document.querySelector('.' + current + ' a');
@@ -169,13 +170,14 @@ def focus_main_heading() -> None:
     _script(_FOCUS_HEADING)
 
 
-def mark_current_page(menu_key: str, link_key: str | None) -> None:
-    """Make the container `menu_key` a navigation landmark and mark the link inside the
-    container `link_key` as the page on screen (`aria-current="page"`), and no other; `None`
-    when the page has no link."""
+def mark_current_page(menu_key: str, link_key: str | None, *, label: str) -> None:
+    """Make the container `menu_key` a navigation landmark named `label` and mark the link
+    inside the container `link_key` as the page on screen (`aria-current="page"`), and no
+    other; `None` when the page has no link."""
     _script(_CURRENT_PAGE % {
         "menu": json.dumps(key_class(menu_key)),
         "current": json.dumps(key_class(link_key) if link_key else None),
+        "label": json.dumps(label),
     })
 
 

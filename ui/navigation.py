@@ -11,6 +11,7 @@ order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
@@ -22,29 +23,40 @@ from ui.text import escape_markdown
 MENU_KEY = "nm_menu"
 
 
+@dataclass(frozen=True)
+class MenuEntry:
+    """A page of the menu: its section's name as shown (translated; "" for the top), its spec
+    and its `st.Page` (titled as shown, with the inbox's unread count)."""
+
+    section: str
+    spec: PageSpec
+    page: StreamlitPage
+
+
 def _link_key(spec: PageSpec) -> str:
     return f"{MENU_KEY}_{spec.key}"
 
 
-def page_menu(entries: Sequence[tuple[PageSpec, StreamlitPage]], current: StreamlitPage) -> None:
+def page_menu(entries: Sequence[MenuEntry], current: StreamlitPage, *, label: str) -> None:
     """Draw a link to each visible page in `entries` under its section's name, the sections
     in the order they first appear and the pages in theirs (as `st.navigation` groups them);
     pages of the empty section sit at the top without one. Hidden pages (a report's detail,
     an action plan) are reached from other pages and get no link. The page on screen is drawn
-    highlighted by Streamlit and marked `aria-current="page"` for screen readers."""
-    sections: dict[str, list[tuple[PageSpec, StreamlitPage]]] = {}
-    for spec, page in entries:
-        if spec.visible:
-            sections.setdefault(spec.section, []).append((spec, page))
+    highlighted by Streamlit and marked `aria-current="page"` for screen readers; the menu is
+    a navigation landmark named `label` (in the person's language)."""
+    sections: dict[str, list[MenuEntry]] = {}
+    for entry in entries:
+        if entry.spec.visible:
+            sections.setdefault(entry.section, []).append(entry)
     current_key: str | None = None
     with st.container(key=MENU_KEY):
-        for section, pages in sections.items():
+        for section, members in sections.items():
             if section:
                 st.markdown(f"**{escape_markdown(section)}**")
-            for spec, page in pages:
-                if page.url_path == current.url_path:
-                    current_key = _link_key(spec)
-                with st.container(key=_link_key(spec)):
+            for entry in members:
+                if entry.page.url_path == current.url_path:
+                    current_key = _link_key(entry.spec)
+                with st.container(key=_link_key(entry.spec)):
                     # The title carries the inbox's unread count; the icon is the page's.
-                    st.page_link(page, width="stretch")
-        mark_current_page(MENU_KEY, current_key)
+                    st.page_link(entry.page, width="stretch")
+        mark_current_page(MENU_KEY, current_key, label=label)

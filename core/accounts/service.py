@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from core import i18n
 from core.auth import throttle
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
 from core.auth.models import AttemptThrottle, User, UserRole, UserService, UserSession
@@ -36,14 +37,15 @@ from core.errors import (
     has_nul,
 )
 from core.escalation.service import notify
+from core.i18n import N_
 from core.organisation.models import Service, StaffGroup
 from core.uow import UnitOfWork
 
 DEMO_PASSWORD = "nearmiss-demo"
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 # The one answer to every refused sign-in; true whichever the reason was.
-SIGN_IN_REFUSED = ("Sign-in failed: check your username and password. If they are right, "
-                   "try again in a few minutes or ask an administrator.")
+SIGN_IN_REFUSED = N_("Sign-in failed: check your username and password. If they are right, "
+                     "try again in a few minutes or ask an administrator.")
 # Notices about one account (the right password refused) go out at most this often.
 NOTICE_GAP = timedelta(minutes=15)
 # The last activity of a session is written at most this often (not on every click).
@@ -89,6 +91,7 @@ def build_actor(user: User, rules: Settings | None = None) -> Actor:
         service_ids=None if org_wide else frozenset(s.service_id for s in user.services),
         staff_group_id=user.staff_group_id,
         email=user.email,
+        language=user.language,
     )
 
 
@@ -294,7 +297,7 @@ def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str) ->
     with uow:
         user_session = uow.session.get(UserSession, session_id)
         if user_session is None or user_session.ended_at is not None:
-            raise SessionEnded("Your session has ended. Please sign in again.")
+            raise SessionEnded(N_("Your session has ended. Please sign in again."))
         had_cookie = user_session.cookie_id is not None
         user_session.cookie_id = _cookie_digest(cookie_secret)
         # The cookie itself resumes the session, so only the fact of binding is audited.
@@ -313,13 +316,13 @@ def _session_owner(session: Session, user_session: UserSession) -> Actor:
 def _check_session(user_session: UserSession | None, user: User | None, now: datetime,
                    rules: Settings) -> None:
     if user_session is None or user is None:
-        raise SessionEnded("Please sign in.")
+        raise SessionEnded(N_("Please sign in."))
     if not user.active:
-        raise SessionEnded("Your account has been disabled. Ask an administrator.")
+        raise SessionEnded(N_("Your account has been disabled. Ask an administrator."))
     if user_session.ended_at is not None:
-        raise SessionEnded("You were signed out. Please sign in again.")
+        raise SessionEnded(N_("You were signed out. Please sign in again."))
     if user_session.expires_at <= now:
-        raise SessionEnded("Your session has expired. Please sign in again.")
+        raise SessionEnded(N_("Your session has expired. Please sign in again."))
     idle = rules.sign_in.idle_minutes
     if now - user_session.last_seen_at > timedelta(minutes=idle):
         raise SessionIdle(user_session.id, idle)
@@ -372,7 +375,7 @@ def note_activity(session_id: int, *, now: datetime | None = None,
                 .values(last_seen_at=now))
             return bool(stamped.rowcount)
     except (OperationalError, InterfaceError) as exc:
-        raise StorageUnavailable("The database could not be reached.") from exc
+        raise StorageUnavailable(N_("The database could not be reached.")) from exc
 
 
 def sign_out(uow: UnitOfWork, session_id: int, *, reason: str = "signed out",
@@ -544,7 +547,7 @@ def change_password(uow: UnitOfWork, actor: Actor, current: str, new: str, *,
     with uow:
         user = uow.session.get(User, actor.user_id)
         if user is None or not password_matches(current, user.password_hash):
-            raise ValidationFailed({"current_password": "That is not your current password."})
+            raise ValidationFailed({"current_password": N_("That is not your current password.")})
         changed_before = user.password_changed_at
         user.password_hash = hash_password(new, rules.sign_in.bcrypt_rounds)
         user.password_changed_at = utcnow()
@@ -552,6 +555,25 @@ def change_password(uow: UnitOfWork, actor: Actor, current: str, new: str, *,
         uow.record(actor, "user.password_changed", "user", user.id,
                    before={"password_changed_at": changed_before},
                    after={"password_changed_at": user.password_changed_at})
+        uow.commit()
+
+
+def set_language(uow: UnitOfWork, actor: Actor, language: str) -> None:
+    """A user chooses the language the portal speaks to them in (pages and e-mails)."""
+    require(actor, Capability.MANAGE_ACCOUNT)
+    if not i18n.is_supported(language):
+        raise ValidationFailed({"language": "Choose one of the listed languages."})
+    with uow:
+        user = uow.session.get(User, actor.user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        if user.language == language:
+            uow.rollback()
+            return
+        before = user.language
+        user.language = language
+        uow.record(actor, "user.language_changed", "user", user.id,
+                   before={"language": before}, after={"language": language})
         uow.commit()
 
 

@@ -29,6 +29,7 @@ from core.accounts.service import (
     add_user,
     bind_session_cookie,
     change_password,
+    set_language,
     set_user_active,
     sign_in,
     sign_out,
@@ -469,6 +470,8 @@ CASES: dict[str, Case] = {
         by="admin"),
     "change my own password": Case("user.password_changed", "change", lambda w: lambda: (
         change_password(w.uow(), w.actor("reporter"), PASSWORD, NEW_PASSWORD)), by="reporter"),
+    "choose my language": Case("user.language_changed", "change", lambda w: lambda: (
+        set_language(w.uow(), w.actor("reporter"), "es")), by="reporter"),
     # ----------------------------------------------------------------- reference data
     "create a region": Case("region.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_region(uow, w.actor("admin"), "West")),
