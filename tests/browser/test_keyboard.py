@@ -24,10 +24,11 @@ from tests.builders import PASSWORD, build_org, local_now
 
 pytestmark = pytest.mark.browser
 MAX_TABS = 40  # a bound on every walk: a page where the next field is further is a failure
-# Tab presses from a freshly opened sign-in page to the Username field: 3 when measured (issue
+# Tab presses from a freshly opened sign-in page to the Username field: 4 when measured (issue
 # 19.3): Streamlit's "Skip to main content" link, the main region (focusable, for scrolling with
-# keys), then Username. Before, Streamlit's automatic menu of every page file came first: 28.
-SIGN_IN_TABS = 3
+# keys), the sign-in form's language choice, then Username. Before, Streamlit's automatic menu
+# of every page file came first: 28 presses (before the language choice was added).
+SIGN_IN_TABS = 4
 
 # What has the keyboard focus: its tag and role, its accessible name, and the label of the
 # Streamlit widget it belongs to.
@@ -122,6 +123,9 @@ def test_an_anonymous_visitor_tabs_to_the_sign_in_fields_and_sees_no_page_list(
     passed: list[dict | None] = []
     presses = _tab_to(page, "Username", passed=passed)
     assert presses <= SIGN_IN_TABS, f"{presses} Tab presses to Username, past {passed}"
+    # Nothing but the skip link, the page itself and the form's own fields comes first.
+    assert all(stop is None or stop["name"] == "Skip to main content" or stop["tag"] == "main"
+               or _is_field(stop) for stop in passed), passed
     page.keyboard.press("Tab")
     assert _focused(page)["label"] == "Password"
     # No menu, and no link to any page of the portal, by its address or by its title.
