@@ -95,14 +95,24 @@ _FOCUS_HEADING = """<script>
 
 # The menu is a navigation landmark, and its link to the page on screen says so to a screen
 # reader, as Streamlit's own menu did; the mark moves with each page (the script's text
-# changes, so it runs again).
+# changes, so it runs again). On a phone the open menu covers the page: a tap on a link closes
+# it, as Streamlit's own menu did (its breakpoint: narrower than 768 px).
 _CURRENT_PAGE = """<script>
 (() => {
   const menu = %(menu)s, current = %(current)s, label = %(label)s;
   let tries = 0;
+  const closeOnPhone = (event) => {
+    if (!event.target.closest('a') || window.innerWidth >= 768) return;
+    const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (close) close.click();
+  };
   const mark = () => {
     const nav = document.querySelector('.' + menu);
     if (nav) { nav.setAttribute('role', 'navigation'); nav.setAttribute('aria-label', label); }
+    if (nav && !nav.dataset.closesOnPhone) {
+      nav.dataset.closesOnPhone = 'yes';
+      nav.addEventListener('click', closeOnPhone);
+    }
     for (const link of document.querySelectorAll('.' + menu + ' a[aria-current]'))
       link.removeAttribute('aria-current');
     const here = current && document.querySelector('.' + current + ' a');
