@@ -23,7 +23,8 @@ from core.feedback.measures import FeedbackMeasures
 from core.metrics import findings
 from core.metrics import governance as gov
 from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
-from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
+from core.spc import SpcRules, assurance_icon, variation_icon, xmr
+from core.spc_icons import chart_icons
 from core.views import governance as views
 from core.weeks import week_start_of
 from ui import spc_icons

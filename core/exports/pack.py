@@ -45,7 +45,7 @@ from core.metrics.governance import Scope
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
-from core.spc import ICON_GREY, ICON_INK, Icon, icon_shape
+from core.spc_icons import ICON_GREY, ICON_INK, Icon, icon_shape
 from core.taxonomy.models import NearMissType
 from core.text import matplotlib_text
 from core.weeks import local_midnight_utc

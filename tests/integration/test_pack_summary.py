@@ -30,17 +30,8 @@ from core.exports.signals import (
     sustainment_signals,
     verdict_signals,
 )
-from core.spc import (
-    CONCERN,
-    FAIL,
-    HIGH,
-    HIT_AND_MISS,
-    PASS,
-    assurance_icon_of,
-    icon_shape,
-    run_points,
-    special_cause_icon,
-)
+from core.spc import CONCERN, FAIL, HIGH, HIT_AND_MISS, PASS
+from core.spc_icons import assurance_icon_of, icon_shape, run_points, special_cause_icon
 from core.uow import UnitOfWork
 from tests.builders import build_org
 from tests.integration.test_action_evidence import SECRET_TITLE, _action, _file, _today
