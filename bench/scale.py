@@ -130,8 +130,9 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from core.clock import utcnow
     from core.commissioner import views as cv
     from core.commissioner.period import parse_period
+    from core.config import settings
     from core.db import get_engine, read_session
-    from core.exports.pack import build_pack
+    from core.exports.pack_pdf import build_pack
     from core.filing.service import file_near_miss
     from core.metrics import governance as gov
     from core.metrics.clusters import clusters_in_period
@@ -291,7 +292,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def pack() -> None:
         with read_session() as session:
-            build_pack(session, commissioner, period, "commissioner")
+            build_pack(session, commissioner, period, "commissioner", now=utcnow(),
+                       rules=settings())
 
     table.add(f"commissioner pack PDF, {period.label}", _times(pack, 3), None, 20.0)
     if memory:

@@ -36,6 +36,8 @@ def import_reports(
     (required); occurred_at, person_ref, route, staff_group, interface_flag,
     immediate_safeguards (optional).
     """
+    from core.clock import utcnow
+    from core.config import settings
     from core.filing.importer import import_csv, write_rejects
 
     if rejects is not None and rejects.resolve() == file.resolve():
@@ -44,7 +46,8 @@ def import_reports(
         engine = ready_engine()
         with progress_bar(PROGRESS_MIN_ROWS) as bar:
             result = import_csv(file, engine=engine, skip_invalid=skip_invalid,
-                                create_missing=create_missing, progress=bar.update)
+                                create_missing=create_missing, rules=settings(), now=utcnow(),
+                                progress=bar.update)
         for row_error in result.errors:
             warn(str(row_error))
         rejects_path = rejects

@@ -53,7 +53,9 @@ from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
+from core.clock import utcnow
 from core.commissioner.access import record_access
+from core.config import settings
 from core.db import is_sqlite, read_session
 from core.escalation.email import send_pending_emails
 from core.escalation.models import Escalation, Notification
@@ -218,13 +220,14 @@ class World:
     def huddle(self, reference: str | None = None) -> int:
         """A swarm huddle (the suggestion for a low-potential one-off) over a triaged report."""
         return start_response(self.uow(), self.actor("quality"), type_key="swarm_huddle",
-                              references=[reference or self.triaged()])
+                              references=[reference or self.triaged()],
+                              now=utcnow(), rules=settings())
 
     def huddle_answers(self, response_id: int) -> bool:
         return save_answers(self.uow(), self.actor("quality"), response_id, answers={
             "what_happened": "Walker out of reach", "what_was_expected": "Within reach",
             "why_different": "No set place", "what_now": "Mark a spot"},
-            participants=["Sam (DSP)", "Ola (supervisor)"])
+            participants=["Sam (DSP)", "Ola (supervisor)"], now=utcnow(), rules=settings())
 
     def action_draft(self, **changes: Any) -> ActionDraft:
         values: dict[str, Any] = dict(
@@ -342,7 +345,7 @@ def _in_uow(w: World, create: Callable[[UnitOfWork], object]) -> Callable[[], ob
 def _one_row_csv(w: World) -> Callable[[], object]:
     lines = (ROOT / "tests" / "fixtures" / "import_sample.csv").read_text().splitlines()
     data = "\n".join(lines[:2]).encode() + b"\n"
-    return lambda: import_bytes(data, engine=w.engine)
+    return lambda: import_bytes(data, engine=w.engine, rules=settings(), now=utcnow())
 
 
 def _activity_csv(w: World) -> Callable[[], object]:
@@ -636,12 +639,13 @@ CASES: dict[str, Case] = {
         lambda rid: lambda: w.huddle_answers(rid))(w.huddle())),
     "complete a learning response": Case("learning_response.completed", "change", lambda w: (
         lambda rid: (w.huddle_answers(rid),
-                     lambda: complete_response(w.uow(), w.actor("quality"), rid))[1])(
+                     lambda: complete_response(w.uow(), w.actor("quality"), rid, now=utcnow()))[1])(
         w.huddle())),
     "choose the full RCA over the suggested response": Case(
         "learning_response.rca_chosen", "create", lambda w: (
             lambda ref: lambda: choose_full_rca(w.uow(), w.actor("quality"), references=[ref],
-                                                reason="The same mismatch in three services"))(
+                                                reason="The same mismatch in three services",
+                                                now=utcnow(), rules=settings()))(
             w.triaged())),
     # ----------------------------------------------------------------- actions
     # A plan records itself and each of its actions.

@@ -28,11 +28,14 @@ from sqlalchemy import Engine, select
 from core.accounts.service import NewUser, SignInRefused, add_user, change_password, sign_in
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings as portal_settings
 from core.csvfile import ImportFileError
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.feedback.service import UpdateDraft, create_update
-from core.filing.importer import KNOWN_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, import_bytes
+from core.filing.import_rows import KNOWN_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from core.filing.importer import import_bytes
 from core.filing.service import FiledReport, file_near_miss
 from core.reports.drafts import NearMissDraft
 from core.reports.models import NearMissReport
@@ -251,7 +254,8 @@ def csv_files(draw: st.DrawFn) -> bytes:
 def _check_import(engine: Engine, data: bytes, *, skip: bool, create: bool) -> None:
     try:
         result = import_bytes(data, source="upload.csv", engine=engine, skip_invalid=skip,
-                              create_missing=create)
+                              create_missing=create, rules=portal_settings(),
+                              now=utcnow())
     except ImportFileError as exc:
         message = str(exc)
         assert message.startswith("upload.csv"), message
