@@ -124,7 +124,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     import streamlit as st
     from sqlalchemy import func, insert, select
 
-    from core.accounts.service import DEMO_PASSWORD, build_actor
+    from core.accounts.service import build_actor
+    from core.accounts.users import DEMO_PASSWORD
     from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
     from core.clock import utcnow

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from core.accounts.service import NewUser, add_user
+from core.accounts.users import NewUser, add_user
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
@@ -47,7 +47,7 @@ def seeded(engine):
         uow.commit()
     add_user(UnitOfWork(engine), SYSTEM, NewUser(
         SECRET_REPORTER[0], SECRET_REPORTER[1], "x", ("reporter",), ("Maple House",)),
-        password_hash=PASSWORD_HASH)
+        password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     from core.accounts.service import build_actor
     from core.auth.models import User
 
