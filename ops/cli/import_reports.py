@@ -9,6 +9,8 @@ import typer
 from sqlalchemy import Engine
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import EXIT_FAILED, fail, guard, progress_bar, ready_engine, say, warn
 
 if TYPE_CHECKING:
@@ -36,8 +38,6 @@ def import_reports(
     (required); occurred_at, person_ref, route, staff_group, interface_flag,
     immediate_safeguards (optional).
     """
-    from core.clock import utcnow
-    from core.config import settings
     from core.filing.importer import import_csv, write_rejects
 
     if rejects is not None and rejects.resolve() == file.resolve():
@@ -104,7 +104,8 @@ def _recompute_clusters(engine: Engine, references: list[str]) -> None:
     from core.triage.episodes import earliest_day, recompute_episodes
     from core.uow import UnitOfWork
 
-    since = earliest_day(engine, references)
-    done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=since)
+    since = earliest_day(engine, references, rules=settings())
+    done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=since,
+                              now=utcnow(), rules=settings())
     if done.opened or done.reopened:
         say(f"Clusters: {done.opened} new, {done.reopened} opened again by the import.")

@@ -100,7 +100,8 @@ from core.review.service import (
 )
 from core.taxonomy.admin import save_type, set_type_active
 from core.taxonomy.service import live_taxonomy, load_taxonomy_file, sync_taxonomy
-from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute_episodes
+from core.triage.episode_decisions import acknowledge_episode, dismiss_episode
+from core.triage.episodes import recompute_episodes
 from core.triage.links import link_related, unlink_related
 from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report
@@ -398,7 +399,7 @@ def _episode_version(w: World, episode_id: int) -> int:
 def _grown_cluster(w: World) -> Callable[[], object]:
     episode = _doorway_cluster(w)
     acknowledge_episode(w.uow(), w.actor("quality"), episode,
-                        expected_version=_episode_version(w, episode))
+                        expected_version=_episode_version(w, episode), now=utcnow())
     w.file()  # one more is not news
     return lambda: w.file()  # two more is
 
@@ -519,15 +520,18 @@ CASES: dict[str, Case] = {
         extras={"cluster_episode.grew": 1}),
     "acknowledge a cluster": Case("cluster_episode.acknowledged", "change", lambda w: (
         lambda eid: lambda: acknowledge_episode(w.uow(), w.actor("quality"), eid,
-                                                expected_version=_episode_version(w, eid)))(
+                                                expected_version=_episode_version(w, eid),
+                                                now=utcnow()))(
         _doorway_cluster(w))),
     "dismiss a cluster": Case("cluster_episode.dismissed", "change", lambda w: (
         lambda eid: lambda: dismiss_episode(w.uow(), w.actor("quality"), eid,
                                             reason="One resident's week in hospital",
-                                            expected_version=_episode_version(w, eid)))(
+                                            expected_version=_episode_version(w, eid),
+                                            now=utcnow(), rules=settings()))(
         _doorway_cluster(w))),
     "recompute cluster episodes": Case("cluster_episodes.recomputed", "create", lambda w: (
-        _doorway_cluster(w), lambda: recompute_episodes(w.uow(), SYSTEM))[1], by="system"),
+        _doorway_cluster(w), lambda: recompute_episodes(w.uow(), SYSTEM, now=utcnow(),
+                                                        rules=settings()))[1], by="system"),
     # Triage also records the status move (its own event, shared by every workflow step).
     "triage": Case("report.triaged", "create", lambda w: (
         lambda ref: lambda: triage_report(w.uow(), w.actor("quality"), ref, TRIAGE,

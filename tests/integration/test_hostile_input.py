@@ -49,7 +49,7 @@ from core.review.service import (
     start_review,
 )
 from core.taxonomy.service import load_taxonomy_file
-from core.triage.episodes import acknowledge_episode, dismiss_episode
+from core.triage.episode_decisions import acknowledge_episode, dismiss_episode
 from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
@@ -712,10 +712,10 @@ def test_deciding_on_a_cluster_with_hostile_input_names_the_field(engine: Engine
         try:
             if dismiss:
                 dismiss_episode(UnitOfWork(engine), quality, target, reason=reason,
-                                expected_version=version)
+                                expected_version=version, now=utcnow(), rules=portal_settings())
             else:
                 acknowledge_episode(UnitOfWork(engine), quality, target,
-                                    expected_version=version)
+                                    expected_version=version, now=utcnow())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in {"reason", "status"})
         except DomainError as exc:  # not found, changed meanwhile: said in words
