@@ -63,6 +63,7 @@ def _norm(text: str) -> str:
 
 
 def column_name(text: str) -> str:
+    """A header cell as a column name: case, spaces and dashes as `reported_at` has them."""
     return _norm(text).replace(" ", "_").replace("-", "_")
 
 
@@ -76,6 +77,8 @@ def _delimiter(first_line: str) -> str:
 
 @dataclass(frozen=True)
 class Record:
+    """One non-blank CSV record and the line of the file it starts on."""
+
     line: int
     cells: list[str]
 
@@ -106,12 +109,16 @@ def csv_records(text: str, source: str) -> Iterator[Record]:
 
 @dataclass(frozen=True)
 class Header:
+    """The header row: the names as typed, and as column names ("" for an unnamed one)."""
+
     line: int
     original: tuple[str, ...]
     canonical: tuple[str, ...]  # "" for an unnamed column
 
 
 def read_header(record: Record | None, source: str) -> Header:
+    """The first record as the header; ImportFileError when it is missing, names an unknown
+    column or the same one twice, or lacks a required one."""
     if record is None:
         raise ImportFileError(f"{source} is empty: there is no header row and no reports.")
     canonical = tuple(column_name(c) for c in record.cells)
@@ -269,6 +276,9 @@ class ReferenceData:
 
 @dataclass
 class GoodRow:
+    """A row that passed every check: its draft, its moments in UTC, the year its reference
+    number takes, its fingerprint (so it is not imported twice) and the type's fields."""
+
     line: int
     cells: dict[str, str]
     draft: NearMissDraft
