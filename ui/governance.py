@@ -57,6 +57,9 @@ BARRIER_PATTERNS = {
     "Chance: nothing stopped it, it just didn't happen": "x",
 }
 BARRIER_TITLE = "What stopped harm, month by month (share)"
+# Cached figures are keyed by the data version (named `version`, not `_version`: Streamlit
+# leaves underscored arguments out of the key), so a write shows at the next run; the TTL only
+# lets go of figures nobody is looking at and of "this week" once the clock moves on.
 TTL_SECONDS = 120
 
 
@@ -65,6 +68,7 @@ def today() -> date:
 
 
 def version() -> int:
+    """The data version every write bumps: pass it to the cached figures as their key."""
     return views.version()
 
 
@@ -90,48 +94,48 @@ def scope_picker(actor: Actor, *, key: str = "gov") -> gov.Scope:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_breakdown(_version: int, actor: Actor, scope: gov.Scope, dimension: str,
+def cached_breakdown(version: int, actor: Actor, scope: gov.Scope, dimension: str,
                      salt: str) -> pd.DataFrame:
     return views.breakdown(actor, scope, dimension, salt=salt, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_series(_version: int, actor: Actor, scope: gov.Scope) -> pd.Series:
+def cached_series(version: int, actor: Actor, scope: gov.Scope) -> pd.Series:
     return views.weekly_series(actor, scope, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_go_lives(_version: int, actor: Actor, scope: gov.Scope) -> gov.ControlMarks:
+def cached_go_lives(version: int, actor: Actor, scope: gov.Scope) -> gov.ControlMarks:
     return views.go_lives(actor, scope)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_culture(_version: int, actor: Actor, scope: gov.Scope) -> gov.Culture:
+def cached_culture(version: int, actor: Actor, scope: gov.Scope) -> gov.Culture:
     return views.culture(actor, scope, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_controls(_version: int, actor: Actor, on: date) -> gov.ControlStrength:
+def cached_controls(version: int, actor: Actor, on: date) -> gov.ControlStrength:
     return views.controls(actor, today=on)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_barrier_mix(_version: int, actor: Actor, scope: gov.Scope) -> pd.DataFrame:
+def cached_barrier_mix(version: int, actor: Actor, scope: gov.Scope) -> pd.DataFrame:
     return views.barrier_mix(actor, scope, rules=settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_clusters(_version: int, actor: Actor, scope: gov.Scope) -> list[Any]:
+def cached_clusters(version: int, actor: Actor, scope: gov.Scope) -> list[Any]:
     return list(views.clusters(actor, scope, rules=settings()))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_repeats(_version: int, actor: Actor, scope: gov.Scope, salt: str) -> list[Any]:
+def cached_repeats(version: int, actor: Actor, scope: gov.Scope, salt: str) -> list[Any]:
     return list(views.repeats(actor, scope, salt=salt, rules=settings()))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_feedback(_version: int, actor: Actor, scope: gov.Scope) -> FeedbackMeasures:
+def cached_feedback(version: int, actor: Actor, scope: gov.Scope) -> FeedbackMeasures:
     return views.feedback(actor, scope, rules=settings())
 
 

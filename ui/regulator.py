@@ -214,7 +214,7 @@ CLOCK_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
 
 
 @st.cache_data(ttl=gv.TTL_SECONDS, show_spinner=False)
-def cached_on_time(_version: int, actor: Actor, scope: Scope) -> OnTime:
+def cached_on_time(version: int, actor: Actor, scope: Scope) -> OnTime:
     return views.on_time(actor, scope, now=utcnow(), rules=settings())
 
 

@@ -31,11 +31,12 @@ from core.errors import (
     has_nul,
 )
 from core.escalation.service import notify
+from core.i18n import N_
 from core.uow import UnitOfWork
 
 # The one answer to every refused sign-in; true whichever the reason was.
-SIGN_IN_REFUSED = ("Sign-in failed: check your username and password. If they are right, "
-                   "try again in a few minutes or ask an administrator.")
+SIGN_IN_REFUSED = N_("Sign-in failed: check your username and password. If they are right, "
+                     "try again in a few minutes or ask an administrator.")
 # Notices about one account (the right password refused) go out at most this often.
 NOTICE_GAP = timedelta(minutes=15)
 # The last activity of a session is written at most this often (not on every click).
@@ -81,6 +82,7 @@ def build_actor(user: User, rules: Settings | None = None) -> Actor:
         service_ids=None if org_wide else frozenset(s.service_id for s in user.services),
         staff_group_id=user.staff_group_id,
         email=user.email,
+        language=user.language,
     )
 
 
@@ -285,7 +287,7 @@ def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str, *,
     with uow:
         user_session = uow.session.get(UserSession, session_id)
         if user_session is None or user_session.ended_at is not None:
-            raise SessionEnded("Your session has ended. Please sign in again.")
+            raise SessionEnded(N_("Your session has ended. Please sign in again."))
         had_cookie = user_session.cookie_id is not None
         user_session.cookie_id = _cookie_digest(cookie_secret)
         # The cookie itself resumes the session, so only the fact of binding is audited.
@@ -304,13 +306,13 @@ def _session_owner(session: Session, user_session: UserSession, rules: Settings)
 def _check_session(user_session: UserSession | None, user: User | None, now: datetime,
                    rules: Settings) -> None:
     if user_session is None or user is None:
-        raise SessionEnded("Please sign in.")
+        raise SessionEnded(N_("Please sign in."))
     if not user.active:
-        raise SessionEnded("Your account has been disabled. Ask an administrator.")
+        raise SessionEnded(N_("Your account has been disabled. Ask an administrator."))
     if user_session.ended_at is not None:
-        raise SessionEnded("You were signed out. Please sign in again.")
+        raise SessionEnded(N_("You were signed out. Please sign in again."))
     if user_session.expires_at <= now:
-        raise SessionEnded("Your session has expired. Please sign in again.")
+        raise SessionEnded(N_("Your session has expired. Please sign in again."))
     idle = rules.sign_in.idle_minutes
     if now - user_session.last_seen_at > timedelta(minutes=idle):
         raise SessionIdle(user_session.id, idle)
@@ -357,7 +359,7 @@ def note_activity(session_id: int, *, now: datetime, engine: Engine | None = Non
                 .values(last_seen_at=now))
             return bool(stamped.rowcount)
     except (OperationalError, InterfaceError) as exc:
-        raise StorageUnavailable("The database could not be reached.") from exc
+        raise StorageUnavailable(N_("The database could not be reached.")) from exc
 
 
 def sign_out(uow: UnitOfWork, session_id: int, *, reason: str = "signed out",

@@ -1,6 +1,6 @@
 """User administration: creating users, their roles and services, disabling them, a user's own
-password change, the list administrators see, and the demo accounts. Every write is audited.
-Signing in and sessions are core.accounts.service.
+password and language, the list administrators see, and the demo accounts. Every write is
+audited. Signing in and sessions are core.accounts.service.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core import i18n
 from core.auth import throttle
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import AttemptThrottle, User, UserRole, UserService, UserSession
@@ -21,6 +22,7 @@ from core.auth.policy import Capability, require
 from core.auth.roles import Role, parse_roles
 from core.config import Settings
 from core.errors import NUL_MESSAGE, NotFound, ValidationFailed, has_nul
+from core.i18n import N_
 from core.organisation.models import Service, StaffGroup
 from core.uow import UnitOfWork
 
@@ -179,7 +181,7 @@ def change_password(uow: UnitOfWork, actor: Actor, current: str, new: str, *,
     with uow:
         user = uow.session.get(User, actor.user_id)
         if user is None or not password_matches(current, user.password_hash):
-            raise ValidationFailed({"current_password": "That is not your current password."})
+            raise ValidationFailed({"current_password": N_("That is not your current password.")})
         changed_before = user.password_changed_at
         user.password_hash = hash_password(new, rules.sign_in.bcrypt_rounds)
         user.password_changed_at = now
@@ -187,6 +189,25 @@ def change_password(uow: UnitOfWork, actor: Actor, current: str, new: str, *,
         uow.record(actor, "user.password_changed", "user", user.id,
                    before={"password_changed_at": changed_before},
                    after={"password_changed_at": user.password_changed_at})
+        uow.commit()
+
+
+def set_language(uow: UnitOfWork, actor: Actor, language: str) -> None:
+    """A user chooses the language the portal speaks to them in (pages and e-mails)."""
+    require(actor, Capability.MANAGE_ACCOUNT)
+    if not i18n.is_supported(language):
+        raise ValidationFailed({"language": "Choose one of the listed languages."})
+    with uow:
+        user = uow.session.get(User, actor.user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        if user.language == language:
+            uow.rollback()
+            return
+        before = user.language
+        user.language = language
+        uow.record(actor, "user.language_changed", "user", user.id,
+                   before={"language": before}, after={"language": language})
         uow.commit()
 
 

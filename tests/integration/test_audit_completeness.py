@@ -28,6 +28,7 @@ from core.accounts.users import (
     NewUser,
     add_user,
     change_password,
+    set_language,
     set_user_active,
     update_user_access,
 )
@@ -477,6 +478,8 @@ CASES: dict[str, Case] = {
     "change my own password": Case("user.password_changed", "change", lambda w: lambda: (
         change_password(w.uow(), w.actor("reporter"), PASSWORD, NEW_PASSWORD,
                         now=utcnow(), rules=settings())), by="reporter"),
+    "choose my language": Case("user.language_changed", "change", lambda w: lambda: (
+        set_language(w.uow(), w.actor("reporter"), "es")), by="reporter"),
     # ----------------------------------------------------------------- reference data
     "create a region": Case("region.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_region(uow, w.actor("admin"), "West")),

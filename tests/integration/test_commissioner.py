@@ -8,6 +8,7 @@ import io
 from datetime import datetime, time, timedelta
 
 import pytest
+import time_machine
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
@@ -414,3 +415,30 @@ def test_a_rate_resting_on_a_few_near_misses_is_suppressed_in_the_register(engin
     assert register["Before (rate)"].iloc[0] == 2.33  # 28 near misses in the 12 weeks before
     assert register["During test (rate)"].iloc[0] == "suppressed"
     assert board["During test (rate)"].iloc[0] == 3.5
+
+
+def test_the_evidence_page_is_cached_until_a_write(engine, seeded, monkeypatch):
+    """A rerun reads the evidence from the cache; a report filed meanwhile is counted at the
+    next run all the same (every write bumps the data version, the cache's key)."""
+    import ui.evidence
+
+    computed = []
+    real = ui.evidence.evidence_page
+    monkeypatch.setattr(ui.evidence, "evidence_page",
+                        lambda *a, **k: computed.append(a[1]) or real(*a, **k))
+    # From the start of a minute, so the regulator clocks' minute (also in the key) holds.
+    with time_machine.travel(utcnow().replace(second=0, microsecond=0), tick=True):
+        at = sign_in(new_app(), "commissioner").switch_page("pages/commissioner.py").run()
+        at.selectbox(key="evidence_period").set_value(0).run()  # this quarter, so far
+
+        def in_the_period() -> int:
+            [metric] = [m for m in at.metric if m.label == "Near misses in the period"]
+            return int(metric.value)
+
+        before, runs = in_the_period(), len(computed)
+        at.run()
+        assert (in_the_period(), len(computed)) == (before, runs)  # from the cache
+        file_near_miss(UnitOfWork(engine), seeded.actor("reporter"), draft(seeded))
+        at.run()
+        assert in_the_period() == before + 1
+        assert len(computed) == runs + 1
