@@ -27,14 +27,32 @@ from core.uow import UnitOfWork
 from core.views.near_miss import near_miss_page
 from ui import read_alike
 from ui import review_panels as panels
+from ui.accessibility import answers_summary, field_message, mark_invalid_fields
 from ui.badges import FLAG_COLOURS
 from ui.learning_responses import response_links
 from ui.mail import send_emails_soon
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
-ERRORS = "near_miss_errors"
+ERRORS = "near_miss_errors"  # the triage form's answers to fix
+REFUSALS = "near_miss_refusals"  # refused saves so far: each one focuses the summary again
+RECLASSIFY_ERRORS = "near_miss_reclassify_errors"
 NOTICE = "near_miss_notice"
+TRIAGE_SUMMARY = "triage_error_summary"
+RECLASSIFY_SUMMARY = "reclassify_error_summary"
+# The triage answers by the names core's checks use, as the summary names them.
+TRIAGE_LABELS = {
+    "at_risk_now": "Is anyone still at risk right now?",
+    "immediate_safeguards": "Immediate safeguards taken (before anything else)",
+    "safeguarding_trigger": "Does it trigger safeguarding or external reporting?",
+    "safeguarding_signals": "Safeguarding or rights signals",
+    "recurrence": "Recurrence",
+    "severity": "Severity potential: how bad could it have been?",
+    "investigation": "Minimum investigation",
+    "route": "Route to",
+    "notes": "Notes for the reviewer (optional)",
+}
+INCIDENT_REASON = "What harm reached the person, and why this is now an incident"
 YES_NO = {"yes": "Yes", "no": "No"}
 FLAG_TITLES = {"still_at_risk": "Still at risk", "safeguarding": "Safeguarding",
                "stop_the_line": "Stop the line", "cluster": "Cluster", "repeat": "Repeat",
@@ -59,9 +77,12 @@ def _value(name: str) -> Any:
 
 
 def _field_error(name: str) -> None:
-    message = (st.session_state.get(ERRORS) or {}).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    """The triage answer's message, beside it (text, not an alert of its own)."""
+    field_message(_key(name), (st.session_state.get(ERRORS) or {}).get(name))
+
+
+def _refused() -> None:
+    st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
 
 
 def _yes(name: str) -> bool | None:
@@ -88,6 +109,7 @@ def _submit_triage(version: int) -> None:
         outcome = triage_report(UnitOfWork(), actor, reference, answers, expected_version=version)
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
+        _refused()
         return
     except DomainError as exc:  # conflict, illegal move, storage
         st.session_state[NOTICE] = ("error", str(exc))
@@ -109,13 +131,15 @@ def _start_review(version: int) -> None:
 
 
 def _reclassify(version: int) -> None:
+    st.session_state.pop(RECLASSIFY_ERRORS, None)
     try:
         reclassify_as_incident(UnitOfWork(), actor, reference,
                                reason=_value("incident_reason") or "",
                                incident_reference=_value("incident_reference") or "",
                                expected_version=version)
     except ValidationFailed as exc:
-        st.session_state[ERRORS] = exc.errors
+        st.session_state[RECLASSIFY_ERRORS] = exc.errors
+        _refused()
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
     else:
@@ -193,8 +217,8 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
     st.caption("Answer in a minute. The portal proposes answers from what it already knows.")
     errors = st.session_state.get(ERRORS) or {}
     if errors:
-        st.error(f"Not saved yet: check the {len(errors)} answers marked below.",
-                 icon=":material/error:")
+        answers_summary(TRIAGE_SUMMARY, "Not saved yet",
+                        [TRIAGE_LABELS.get(name, name) for name in errors])
 
     _at_risk_question(detail, proposal)
     _safeguarding_question(proposal, signals)
@@ -209,6 +233,9 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
     _field_error("notes")
     st.button("Save triage", type="primary", key="triage_submit", icon=":material/check:",
               on_click=_submit_triage, args=(detail.version,))
+    if errors:
+        mark_invalid_fields([_key(name) for name in errors], summary_key=TRIAGE_SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
 
 
 def _at_risk_question(detail: ReportDetail, proposal: TriageProposal) -> None:
@@ -370,13 +397,20 @@ with right:
     _action_plans(detail, plans)
     response_links(detail, page.responses, page.responses_error)
     if is_open(detail.status):
-        with st.expander("Harm reached the person? Re-classify as an incident"):
-            st.text_area("What harm reached the person, and why this is now an incident",
-                         key=_key("incident_reason"))
-            _field_error("reason")
+        refused = st.session_state.get(RECLASSIFY_ERRORS) or {}
+        with st.expander("Harm reached the person? Re-classify as an incident",
+                         expanded=bool(refused)):
+            if refused:
+                answers_summary(RECLASSIFY_SUMMARY, "Not re-classified yet",
+                                [INCIDENT_REASON])
+            st.text_area(INCIDENT_REASON, key=_key("incident_reason"))
+            field_message(_key("incident_reason"), refused.get("reason"))
             st.text_input("Incident reference (optional)", key=_key("incident_reference"))
             st.button("Re-classify as an incident", key="reclassify", on_click=_reclassify,
                       args=(detail.version,))
+            if refused:
+                mark_invalid_fields([_key("incident_reason")], summary_key=RECLASSIFY_SUMMARY,
+                                    attempt=str(st.session_state.get(REFUSALS, 0)))
 
 history_tab = None
 if review is not None:

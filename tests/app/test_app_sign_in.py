@@ -11,12 +11,16 @@ from sqlalchemy import select, update
 from core.accounts.service import SIGN_IN_REFUSED
 from core.accounts.users import set_user_active
 from core.auth.models import UserSession
+from core.auth.policy import pages_for
+from core.auth.roles import Role
 from core.clock import utcnow
 from core.db import read_session
 from core.escalation.models import Notification
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
+from core.views.session import unread_notifications
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
-from tests.builders import PASSWORD, build_org
+from tests.builders import PASSWORD, build_org, draft
 from tests.conftest import ROOT, built_once
 
 
@@ -128,6 +132,36 @@ def test_the_follow_up_throttle_survives_a_new_browser_session(org, engine, monk
     at.text_input(key="follow_up_code").input("AAAA-BBBB-DDDD")
     at = at.button(key="follow_up_submit").click().run()
     assert any("Too many codes that did not match" in e for e in texts(at, "error"))
+
+
+def test_an_anonymous_visitor_sees_the_sign_in_form_and_no_page_links(org):
+    at = new_app()
+    at.run()
+    assert_no_exception(at)
+    assert texts(at, "title") == ["Near Miss Portal"]
+    assert at.get("page_link") == []
+
+
+def test_the_menu_lists_the_roles_pages_by_section_with_the_inbox_count(org, engine):
+    # A safeguarding signal leaves the safeguarding lead an unread notification.
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, type_key="safeguarding_rights", description="Visitor asked for her PIN."))
+    unread = unread_notifications(org.actor("safeguarding"))
+    assert unread > 0
+    at = sign_in(new_app(), "safeguarding")
+    assert_no_exception(at)
+    sections: dict[str, list[str]] = {}
+    for page in pages_for({Role.SAFEGUARDING}):
+        if page.visible:  # a report's detail and an action plan are opened from other pages
+            title = f"{page.title} · {unread}" if page.key == "inbox" else page.title
+            sections.setdefault(page.section, []).append(title)
+    expected = [line for section, titles in sections.items()
+                for line in ([f"**{section}**"] if section else []) + titles]
+    menu = [str(element.value) if element.type == "markdown" else element.proto.label
+            for element in at.sidebar if element.type in ("markdown", "page_link")]
+    assert menu[:len(expected)] == expected
+    assert f"Inbox · {unread}" in menu
+    assert "Near miss" not in menu and "Action plan" not in menu
 
 
 def test_commissioner_sees_no_report_form(org):
