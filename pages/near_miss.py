@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.auth.policy import Capability, can
 from core.clock import utcnow
-from core.config import settings
+from core.config import Settings, settings
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.filing.detail import ReportDetail
 from core.reports.vocabulary import ReportStatus
@@ -210,6 +210,8 @@ def _matrix_table(severity: str | None, recurrence: str | None) -> None:
 
 def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[str, str],
                  ) -> None:
+    """The four triage questions in order, with the portal's proposed answers, then where the
+    report goes next."""
     rules = settings()
     st.subheader("Triage")
     st.caption("Answer in a minute. The portal proposes answers from what it already knows.")
@@ -218,6 +220,26 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
         answers_summary(TRIAGE_SUMMARY, "Not saved yet",
                         [TRIAGE_LABELS.get(name, name) for name in errors])
 
+    _at_risk_question(detail, proposal)
+    _safeguarding_question(proposal, signals)
+    _repeat_question(proposal, rules)
+    _investigation_question(rules)
+
+    routes = [r.value for r in Route]
+    st.radio("Route to", routes, format_func=lambda v: Route(v).label,
+             index=routes.index(proposal.route.value), key=_key("route"), horizontal=True)
+    _field_error("route")
+    st.text_area("Notes for the reviewer (optional)", key=_key("notes"), height=70)
+    _field_error("notes")
+    st.button("Save triage", type="primary", key="triage_submit", icon=":material/check:",
+              on_click=_submit_triage, args=(detail.version,))
+    if errors:
+        mark_invalid_fields([_key(name) for name in errors], summary_key=TRIAGE_SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
+
+
+def _at_risk_question(detail: ReportDetail, proposal: TriageProposal) -> None:
+    """Question 1, and the safeguards taken at once when someone is still at risk."""
     st.markdown("**1. Is anyone still at risk right now?**")
     st.radio("Is anyone still at risk right now?", list(YES_NO), format_func=YES_NO.get,
              index=0 if proposal.at_risk_now else None, key=_key("at_risk_now"),
@@ -228,6 +250,9 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
                      value=detail.immediate_safeguards or "", key=_key("immediate_safeguards"))
         _field_error("immediate_safeguards")
 
+
+def _safeguarding_question(proposal: TriageProposal, signals: dict[str, str]) -> None:
+    """Question 2, and which signals and whether external reporting is required."""
     st.markdown("**2. Does it trigger safeguarding or external reporting?**")
     st.radio("Does it trigger safeguarding or external reporting?", list(YES_NO),
              format_func=YES_NO.get, index=0 if proposal.safeguarding_trigger else None,
@@ -241,6 +266,10 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
         st.caption("The safeguarding lead is told at once and records the decision and its "
                    "timeline.")
 
+
+def _repeat_question(proposal: TriageProposal, rules: Settings) -> None:
+    """Question 3: the cluster rule's finding and the earlier related reports the portal
+    found, the recurrence it proposes, the severity potential, and the matrix they point to."""
     st.markdown("**3. Is it a repeat theme?**")
     if proposal.cluster is not None:
         st.warning(f"Cluster rule: {escape_markdown(proposal.cluster.description)}.",
@@ -272,6 +301,10 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
     _field_error("severity")
     _matrix_table(_value("severity"), _value("recurrence"))
 
+
+def _investigation_question(rules: Settings) -> None:
+    """Question 4: the investigations the matrix allows for the answers given (core's rule),
+    the minimum one chosen first."""
     st.markdown("**4. The minimum investigation that will reveal the system failure**")
     level = (review_level(Severity(_value("severity")), Recurrence(_value("recurrence")),
                           rules.triage) if _value("severity") and _value("recurrence") else None)
@@ -285,18 +318,6 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
         st.caption("High potential or clustered near misses get deeper review even though no "
                    "harm occurred.")
     _field_error("investigation")
-
-    routes = [r.value for r in Route]
-    st.radio("Route to", routes, format_func=lambda v: Route(v).label,
-             index=routes.index(proposal.route.value), key=_key("route"), horizontal=True)
-    _field_error("route")
-    st.text_area("Notes for the reviewer (optional)", key=_key("notes"), height=70)
-    _field_error("notes")
-    st.button("Save triage", type="primary", key="triage_submit", icon=":material/check:",
-              on_click=_submit_triage, args=(detail.version,))
-    if errors:
-        mark_invalid_fields([_key(name) for name in errors], summary_key=TRIAGE_SUMMARY,
-                            attempt=str(st.session_state.get(REFUSALS, 0)))
 
 
 PLAN_STATUSES = (ReportStatus.IN_REVIEW, ReportStatus.ACTIONS, ReportStatus.VALIDATING,

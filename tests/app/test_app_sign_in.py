@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from core.accounts.service import SIGN_IN_REFUSED, set_user_active
+from core.accounts.service import SIGN_IN_REFUSED
+from core.accounts.users import set_user_active
 from core.auth.models import UserSession
 from core.auth.policy import pages_for
 from core.auth.roles import Role
@@ -29,18 +30,19 @@ def org(engine, db_url: str):
 
 
 def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
-    """Stop the sign-in service's clock, so a throttle's wait lasts however long a run takes."""
-    import core.accounts.service
+    """Stop the clock the sign-in page hands to the services, so a throttle's wait lasts
+    however long a run takes."""
+    import ui.session
 
     now = utcnow()
-    monkeypatch.setattr(core.accounts.service, "utcnow", lambda: now)
+    monkeypatch.setattr(ui.session, "utcnow", lambda: now)
     return now
 
 
 def test_every_refused_sign_in_shows_one_message_and_the_owner_learns_why(
         org, engine, monkeypatch):
     _frozen_clock(monkeypatch)
-    set_user_active(UnitOfWork(engine), org.actor("admin"), "commissioner", False)
+    set_user_active(UnitOfWork(engine), org.actor("admin"), "commissioner", False, now=utcnow())
     at = new_app()
     tries = [("reporter", "wrong-password")] * 4 + [  # the 4th makes the account wait
         ("reporter", PASSWORD),  # the right password, refused while it waits
@@ -69,9 +71,9 @@ def test_the_owner_sees_the_notices_after_signing_in(org, engine, monkeypatch):
         at = sign_in(at, "reporter", "wrong-password")
     at = sign_in(at, "reporter")
     assert texts(at, "error") == [SIGN_IN_REFUSED]
-    import core.accounts.service
+    import ui.session
 
-    monkeypatch.setattr(core.accounts.service, "utcnow", lambda: now + timedelta(minutes=2))
+    monkeypatch.setattr(ui.session, "utcnow", lambda: now + timedelta(minutes=2))
     at = sign_in(at, "reporter")
     assert texts(at, "title") == ["Report a near miss"]
     assert any("2 new notices about sign-ins" in w for w in texts(at, "warning"))
@@ -190,7 +192,7 @@ def test_admin_adds_a_user_and_errors_show_beside_fields(org):
 def test_a_disabled_user_is_signed_out_at_their_next_click(org, engine):
     at = sign_in(new_app(), "reporter")
     assert texts(at, "title") == ["Report a near miss"]
-    set_user_active(UnitOfWork(engine), org.actor("admin"), "reporter", False)
+    set_user_active(UnitOfWork(engine), org.actor("admin"), "reporter", False, now=utcnow())
     at = at.run()
     assert texts(at, "title") == ["Near Miss Portal"]
     assert any("disabled" in i for i in texts(at, "info"))
