@@ -105,13 +105,15 @@ def add_user(uow: UnitOfWork, actor: Actor, new: NewUser, *, now: datetime, rule
             active=True, staff_group_id=staff_group_id,
             created_at=now, password_changed_at=now,
             roles=[UserRole(role=r.value) for r in sorted(roles)],
-            services=[UserService(service_id=s) for s in service_ids],
+            # A service named twice (a CLI typo, a pasted list) is one membership.
+            services=[UserService(service_id=s) for s in sorted(set(service_ids))],
         )
         session.add(user)
         session.flush()
         uow.record(actor, "user.created", "user", user.id, at=now, after={
             "username": username, "display_name": user.display_name,
-            "roles": sorted(r.value for r in roles), "services": sorted(new.services),
+            "roles": sorted(r.value for r in roles),
+            "services": sorted({s.strip() for s in new.services if s.strip()}),
             "email": user.email, "staff_group": new.staff_group,
         })
         uow.commit()

@@ -147,6 +147,16 @@ def test_only_an_admin_manages_users(engine, org):
         set_user_active(UnitOfWork(engine), org.actor("supervisor"), "newbie", False, now=utcnow())
 
 
+def test_a_service_named_twice_is_one_membership(engine, org):
+    """Hypothesis found it: the same service listed twice broke the insert (a duplicate key)."""
+    new = NewUser("newbie", "New Person", "a-long-enough-password", ("reporter",),
+                  ("Maple House", "Maple House"))
+    add_user(UnitOfWork(engine), org.actor("admin"), new, now=utcnow(), rules=settings())
+    with read_session(engine) as session:
+        user = session.scalar(select(User).where(User.username == "newbie"))
+        assert [membership.service_id for membership in user.services] == [org.maple]
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
