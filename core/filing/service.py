@@ -197,6 +197,7 @@ def file_near_miss(uow: UnitOfWork, actor: Actor, draft: NearMissDraft, *,
                 status=ReportStatus.NEW.value,
                 source="form",
                 submission_key=draft.submission_key,
+                language=draft.language,
             )
             mark_type_signals(report, type_spec)
             # Without a name, a private code (only its hash kept) lets them hear what changed.
