@@ -13,6 +13,7 @@ from core.escalation.service import mark_read
 from core.i18n import N_, languages, native_name
 from core.uow import UnitOfWork
 from core.views.account import account_page
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.i18n import current_language, message, save_language, tr
 from ui.session import current_actor
 from ui.text import escape_markdown, local
@@ -56,31 +57,46 @@ if language_notice:
 
 st.subheader(_("Change password"))
 errors = st.session_state.pop("account_errors", {})
+# The form's answers by the names core's checks use, as their fields and the summary name them.
+PASSWORD_FIELDS = {"current_password": ("account_current", N_("Current password")),
+                   "new_password": ("account_new", N_("New password")),
+                   "repeat": ("account_repeat", N_("New password again"))}
+if errors:
+    error_summary("account_error_summary", _(
+        "The password is not changed yet: check the fields marked below ({fields}).").format(
+        fields="; ".join(escape_markdown(_(PASSWORD_FIELDS[n][1]) if n in PASSWORD_FIELDS
+                                         else n) for n in errors)))
 with st.form("change_password", clear_on_submit=False):
     current = st.text_input(_("Current password"), type="password", key="account_current",
                             autocomplete="current-password")
     if errors.get("current_password"):
-        st.error(escape_markdown(message(errors["current_password"])))
+        field_message("account_current", message(errors["current_password"]))
     new = st.text_input(_("New password"), type="password", key="account_new",
                         autocomplete="new-password",
                         help=_("At least {count} characters.").format(
                             count=settings().sign_in.min_password_length))
     if errors.get("new_password"):
-        st.error(escape_markdown(message(errors["new_password"])))
+        field_message("account_new", message(errors["new_password"]))
     repeat = st.text_input(_("New password again"), type="password", key="account_repeat",
                            autocomplete="new-password")
     if errors.get("repeat"):
-        st.error(escape_markdown(message(errors["repeat"])))
+        field_message("account_repeat", message(errors["repeat"]))
     submitted = st.form_submit_button(_("Change password"), type="primary")
+if errors:
+    mark_invalid_fields([PASSWORD_FIELDS[n][0] for n in errors if n in PASSWORD_FIELDS],
+                        summary_key="account_error_summary",
+                        attempt=str(st.session_state.get("account_refusals", 0)))
 
 if submitted:
     if new != repeat:
         st.session_state["account_errors"] = {"repeat": N_("The two new passwords differ.")}
+        st.session_state["account_refusals"] = st.session_state.get("account_refusals", 0) + 1
         st.rerun()
     try:
         change_password(UnitOfWork(), actor, current, new, now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         st.session_state["account_errors"] = exc.errors
+        st.session_state["account_refusals"] = st.session_state.get("account_refusals", 0) + 1
         st.rerun()
     except StorageUnavailable as exc:
         st.error(escape_markdown(message(exc)))

@@ -12,6 +12,7 @@ from core.config import settings
 from core.errors import DomainError, ValidationFailed
 from core.uow import UnitOfWork
 from core.views.admin import users_page
+from ui.accessibility import answers_summary, field_message, mark_invalid_fields
 from ui.session import current_actor
 from ui.text import escape_markdown
 
@@ -38,36 +39,53 @@ st.dataframe(
 )
 
 add_tab, access_tab = st.tabs(["Add a user", "Change access"])
+ADD_SUMMARY = "users_add_error_summary"
+ADD_REFUSALS = "users_add_refusals"  # refused adds so far: each one focuses the summary again
+# The add form's answers by the names core's checks use, as their fields and the summary name
+# them.
+ADD_FIELDS = {"username": ("users_add_username", "Username"),
+              "display_name": ("users_add_name", "Full name"),
+              "email": ("users_add_email", "Email (optional, for notifications)"),
+              "password": ("users_add_password", "First password"),
+              "roles": ("users_add_roles", "Roles"),
+              "services": ("users_add_services", "Services")}
+
+
+def _add_error(add_errors: dict[str, str], name: str) -> None:
+    """The answer's message, beside it (text, not an alert of its own)."""
+    field_message(ADD_FIELDS[name][0], add_errors.get(name))
+
 
 with add_tab:
     add_errors: dict[str, str] = st.session_state.get("users_add_errors", {})
+    if add_errors:
+        answers_summary(ADD_SUMMARY, "Not added yet",
+                        [ADD_FIELDS[n][1] if n in ADD_FIELDS else n for n in add_errors])
     with st.form("add_user"):
         username = st.text_input("Username", key="users_add_username")
-        if add_errors.get("username"):
-            st.error(escape_markdown(add_errors["username"]))
+        _add_error(add_errors, "username")
         name = st.text_input("Full name", key="users_add_name")
-        if add_errors.get("display_name"):
-            st.error(escape_markdown(add_errors["display_name"]))
+        _add_error(add_errors, "display_name")
         email = st.text_input("Email (optional, for notifications)", key="users_add_email")
-        if add_errors.get("email"):
-            st.error(escape_markdown(add_errors["email"]))
+        _add_error(add_errors, "email")
         password = st.text_input(
             "First password", type="password", key="users_add_password",
             help=f"At least {settings().sign_in.min_password_length} characters; "
                  "the person can change it under My account.")
-        if add_errors.get("password"):
-            st.error(escape_markdown(add_errors["password"]))
+        _add_error(add_errors, "password")
         roles = st.multiselect("Roles", role_ids, format_func=role_label.get,
                                key="users_add_roles")
-        if add_errors.get("roles"):
-            st.error(escape_markdown(add_errors["roles"]))
+        _add_error(add_errors, "roles")
         chosen_services = st.multiselect(
             "Services", services, key="users_add_services",
             help="Frontline workers and supervisors see only these services.")
-        if add_errors.get("services"):
-            st.error(escape_markdown(add_errors["services"]))
+        _add_error(add_errors, "services")
         group = st.selectbox("Staff group", groups, index=None, key="users_add_group")
         submitted = st.form_submit_button("Add user", type="primary", key="users_add_submit")
+    if add_errors:
+        mark_invalid_fields([ADD_FIELDS[n][0] for n in add_errors if n in ADD_FIELDS],
+                            summary_key=ADD_SUMMARY,
+                            attempt=str(st.session_state.get(ADD_REFUSALS, 0)))
     if submitted:
         try:
             add_user(UnitOfWork(), actor, NewUser(
@@ -76,6 +94,7 @@ with add_tab:
                 now=utcnow(), rules=settings())
         except ValidationFailed as exc:
             st.session_state["users_add_errors"] = exc.errors
+            st.session_state[ADD_REFUSALS] = st.session_state.get(ADD_REFUSALS, 0) + 1
             st.rerun()
         except DomainError as exc:
             st.error(escape_markdown(str(exc)))

@@ -19,7 +19,7 @@ from core.escalation.models import Notification
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from core.views.session import unread_notifications
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import assert_no_exception, field_messages, new_app, sign_in, texts
 from tests.builders import PASSWORD, build_org, draft
 from tests.conftest import ROOT, built_once
 
@@ -259,3 +259,40 @@ def test_a_refreshing_fragment_neither_revives_nor_extends_an_idle_session(org, 
         conn.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=61)))
     ui.session.keep_fragment_signed_in(("board_age",))
     assert reruns == ["app"]  # the whole app runs, ends the session and shows the sign-in
+
+
+def _click(at, label: str):
+    [button] = [b for b in at.button if b.label == label]
+    return button.click().run()
+
+
+def test_a_refused_password_change_marks_each_answer_under_one_summary(org):
+    """WCAG 2.2 error identification: one alert says what to fix; each message is beside
+    its field (not an alert of its own), and what was typed stays."""
+    at = sign_in(new_app(), "reporter")
+    at.switch_page("pages/account.py").run()
+    at.text_input(key="account_current").input("wrong-password")
+    at.text_input(key="account_new").input("a new long enough password")
+    at.text_input(key="account_repeat").input("a different new password")
+    at = _click(at, "Change password")
+    assert_no_exception(at)
+    [summary] = texts(at, "error")
+    assert "check the fields marked below (New password again)" in summary
+    assert field_messages(at) == ["The two new passwords differ."]
+    assert at.text_input(key="account_new").value == "a new long enough password"
+    at = _click(at, "Change password")  # nothing changed: refused again, still one alert
+    assert len(texts(at, "error")) == 1
+
+
+def test_a_refused_new_user_marks_each_answer_under_one_summary(org):
+    at = sign_in(new_app(), "admin")
+    at.switch_page("pages/admin_users.py").run()
+    at.text_input(key="users_add_email").input("not an address")
+    at = _click(at, "Add user")
+    assert_no_exception(at)
+    [summary] = texts(at, "error")
+    assert summary.startswith("Not added yet: check the")
+    messages = field_messages(at)
+    assert len(messages) >= 3  # username, full name, password (and the address) at least
+    assert "Username" in summary and "Full name" in summary and "First password" in summary
+    assert at.text_input(key="users_add_email").value == "not an address"
