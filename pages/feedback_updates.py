@@ -27,6 +27,7 @@ from core.feedback.service import (
 from core.review.rca import parse_references
 from core.uow import UnitOfWork
 from core.views.feedback import UpdateEditor, update_editor, update_list
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.mail import send_emails_soon
 from ui.session import current_actor
 from ui.text import escape_markdown, local
@@ -36,6 +37,10 @@ SELECTED = "fb_selected"
 SELECT_NEXT = "fb_select_next"
 ERRORS = "fb_errors"
 NOTICE = "fb_notice"
+REFUSALS = "fb_refusals"  # refused saves so far: each one focuses the summary again
+SUMMARY = "feedback_error_summary"
+# A refused answer's widget, by the name core's checks use (where they differ).
+WIDGETS = {"reports": "references"}
 NOT_SAVED = "Not saved yet: check the answers marked below. Nothing you typed is lost."
 
 actor = current_actor()
@@ -49,10 +54,10 @@ def _value(base: str, name: str) -> Any:
     return st.session_state.get(f"{base}.{name}")
 
 
-def _error(name: str) -> None:
-    message = (st.session_state.get(ERRORS) or {}).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+def _error(base: str, name: str) -> None:
+    """The answer's message, beside it (text, not an alert of its own)."""
+    field_message(f"{base}.{WIDGETS.get(name, name)}",
+                  (st.session_state.get(ERRORS) or {}).get(name))
 
 
 def _theme_key(theme: ThemeDraft) -> str:
@@ -81,6 +86,7 @@ def _draft(base: str) -> UpdateDraft:
 def _refused(exc: DomainError) -> None:
     if isinstance(exc, ValidationFailed):
         st.session_state[ERRORS] = exc.errors
+        st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
         st.session_state[NOTICE] = ("error", NOT_SAVED)
     else:
         st.session_state[NOTICE] = ("error", str(exc))
@@ -147,36 +153,36 @@ def _form(editor: UpdateEditor, defaults: dict[str, Any]) -> None:
 
     st.text_input("Title", value=defaults["title"], key=f"{base}.title", max_chars=200,
                   placeholder="e.g. A pre-transfer equipment check at the bathroom doorway")
-    _error("title")
+    _error(base, "title")
     st.text_area("What changed", value=defaults["what_changed"], key=f"{base}.what_changed",
                  height=110, placeholder="A revised checklist, a new handover prompt, a changed "
                  "scheduling rule: say it plainly, in a sentence or two.")
-    _error("what_changed")
+    _error(base, "what_changed")
     st.text_area("Why: what people reported", value=defaults["why"], key=f"{base}.why",
                  height=80, placeholder="e.g. Three near falls at the same doorway in a month.")
-    _error("why")
+    _error(base, "why")
     st.markdown("**Behind it**")
     st.text_input("Near misses (references, separated by commas)", value=defaults["references"],
                   key=f"{base}.references", placeholder="NM-2026-00012, NM-2026-00007",
                   help="Their reporters are told when the update is published.")
-    _error("reports")
+    _error(base, "reports")
     st.multiselect("Actions", list(actions), default=[a for a in defaults["actions"]
                                                       if a in actions],
                    format_func=actions.get, key=f"{base}.actions", placeholder="None")
-    _error("actions")
+    _error(base, "actions")
     st.multiselect("Clusters", list(themes), default=[t for t in defaults["themes"]
                                                       if t in themes],
                    format_func=themes.get, key=f"{base}.themes", placeholder="None")
-    _error("themes")
+    _error(base, "themes")
     st.markdown("**Who it affects**")
     everyone = "All services" if actor.service_ids is None else "Choose your services"
     st.multiselect("Services", list(services), default=[s for s in defaults["services"]
                                                         if s in services],
                    format_func=services.get, key=f"{base}.services", placeholder=everyone)
-    _error("services")
+    _error(base, "services")
     st.multiselect("Roles", list(roles), default=[r for r in defaults["roles"] if r in roles],
                    format_func=roles.get, key=f"{base}.roles", placeholder="Everyone")
-    _error("roles")
+    _error(base, "roles")
     _preview(_value(base, "title") or "", _value(base, "what_changed") or "",
              _value(base, "why") or "")
 
@@ -192,6 +198,10 @@ def _form(editor: UpdateEditor, defaults: dict[str, Any]) -> None:
                       kwargs={"and_publish": True},
                       help="Saves, then publishes: staff see it on “What changed” and the "
                            "reporters of the linked near misses are told.")
+    errors = st.session_state.get(ERRORS) or {}
+    if errors:
+        mark_invalid_fields([f"{base}.{WIDGETS.get(name, name)}" for name in errors],
+                            summary_key=SUMMARY, attempt=str(st.session_state.get(REFUSALS, 0)))
 
 
 def _history(detail: UpdateDetail) -> None:
@@ -234,7 +244,12 @@ with st.container(key="feedback_notice_slot"):
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, text = notice
-        (st.success if kind == "success" else st.error)(escape_markdown(text))
+        if kind == "success":
+            st.success(escape_markdown(text))
+        elif st.session_state.get(ERRORS):  # the one alert of a refused save, focused
+            error_summary(SUMMARY, escape_markdown(text))
+        else:
+            st.error(escape_markdown(text))
 
 selected = st.session_state[SELECTED]
 if selected == NEW:

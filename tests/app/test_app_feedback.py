@@ -14,7 +14,14 @@ from core.feedback.models import CueGuideText, FeedbackUpdate
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, shown, sign_in, texts
+from tests.apptest_helpers import (
+    assert_no_exception,
+    field_messages,
+    new_app,
+    shown,
+    sign_in,
+    texts,
+)
 from tests.builders import build_org, draft
 from tests.conftest import built_once
 
@@ -100,10 +107,11 @@ def test_the_quality_lead_writes_saves_and_publishes_an_update(engine, org):
     anonymous = file(engine, org, anonymous=True)
     at = editor("quality")
     assert texts(at, "title") == ["Publish updates"]
-    # Nothing typed: the errors show beside the fields.
+    # Nothing typed: one summary alert, and each error beside its field (not an alert).
     at = at.button(key="fb.new.save").click().run()
-    assert "Give the update a short title." in texts(at, "error")
-    assert "Say what changed." in texts(at, "error")
+    [summary] = texts(at, "error")
+    assert summary.startswith("Not saved yet: check the answers marked below.")
+    assert {"Give the update a short title.", "Say what changed."} <= set(field_messages(at))
     at.text_input(key="fb.new.title").input(TITLE)
     at.text_area(key="fb.new.what_changed").input(CHANGED)
     at.text_input(key="fb.new.references").input(
@@ -146,7 +154,9 @@ def test_a_supervisor_is_offered_and_allowed_only_their_services(engine, org):
     at.text_area(key="fb.new.what_changed").input(CHANGED)
     at.text_input(key="fb.new.references").input(oak.reference)
     at = at.button(key="fb.new.save").click().run()
-    errors = texts(at, "error")
+    assert len(texts(at, "error")) == 1  # the summary; the reasons are beside the fields
+    errors = field_messages(at)
+    assert at.text_input(key="fb.new.title").value == TITLE  # what was typed stays
     assert any(oak.reference in e and "among your services" in e for e in errors)
     assert any("Choose the services it affects" in e for e in errors)
     with read_session(engine) as session:
