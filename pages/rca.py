@@ -31,11 +31,14 @@ from core.review.rca import (
 )
 from core.uow import UnitOfWork
 from core.views.rca import analysis, rca_link_proposal, rcas_page
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.session import current_actor
 from ui.text import escape_markdown, local
 
 ERRORS = "rca_errors"
 NOTICE = "rca_notice"
+REFUSALS = "rca_refusals"  # refused saves so far: each one focuses the summary again
+SUMMARY = "rca_error_summary"
 SELECTED = "rca.selected"
 SELECTED_FROM = "rca.selected_from"  # the ?rca= value the selection was last taken from
 NEW = "rca.new"
@@ -51,10 +54,19 @@ def _key(rca_id: int | str, name: str) -> str:
     return f"rca.{rca_id}.{name}"
 
 
+def _widget(name: str) -> str:
+    """The widget a refused answer (`prefix.field`, as core names it) is typed in."""
+    prefix, _, field = name.partition(".")
+    if field == "contributing_factors":
+        field = "factors"
+    elif field == "references" and prefix != "new":  # reports are added one by one
+        field = "add"
+    return f"rca.{prefix}.{field}"
+
+
 def _error(name: str) -> None:
-    message = (st.session_state.get(ERRORS) or {}).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    """The answer's message, beside it (text, not an alert of its own)."""
+    field_message(_widget(name), (st.session_state.get(ERRORS) or {}).get(name))
 
 
 def _notice(kind: str, message: str) -> None:
@@ -72,12 +84,14 @@ def _run(action: Callable[[], Any], success: str | Callable[[Any], str], prefix:
             _notice("error", exc.errors["status"])
         else:
             st.session_state[ERRORS] = {f"{prefix}.{k}": v for k, v in exc.errors.items()}
+            st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
             _notice("error", "Not saved yet: check the answers marked below. Nothing you typed "
                              "is lost.")
         return False
     except NotFound as exc:
         if not_found_field:
             st.session_state[ERRORS] = {f"{prefix}.{not_found_field}": str(exc)}
+            st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
             _notice("error", "Not saved yet: check the answers marked below. Nothing you typed "
                              "is lost.")
         else:
@@ -389,7 +403,12 @@ def _page(actor: Actor) -> None:
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(escape_markdown(message))
+        if kind == "success":
+            st.success(escape_markdown(message))
+        elif st.session_state.get(ERRORS):  # the one alert of a refused save, focused
+            error_summary(SUMMARY, escape_markdown(message))
+        else:
+            st.error(escape_markdown(message))
 
     link = str(st.query_params.get("reports", "")).strip()
     if link:
@@ -423,4 +442,13 @@ def _page(actor: Actor) -> None:
     _detail(detail, factors)
 
 
+def _mark_refused() -> None:
+    """After the forms: tie each refused answer to its message and focus the summary."""
+    errors = st.session_state.get(ERRORS) or {}
+    if errors:
+        mark_invalid_fields([_widget(name) for name in errors], summary_key=SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
+
+
 _page(actor)
+_mark_refused()

@@ -13,7 +13,7 @@ from core.filing.service import file_near_miss
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.review.rca import RcaInput, complete_rca, open_rca, update_rca
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import assert_no_exception, field_messages, new_app, sign_in, texts
 from tests.builders import build_org, draft, local_now
 from tests.conftest import built_once
 
@@ -126,7 +126,9 @@ def test_errors_are_shown_beside_the_fields_and_nothing_typed_is_lost(engine, or
     at.text_input(key="rca.new.title").input("")
     at = at.run().button(key="rca.new.open").click().run()
     assert_no_exception(at)
-    errors = texts(at, "error")
+    [summary] = texts(at, "error")  # one alert; each reason beside its answer
+    assert summary.startswith("Not saved yet: check the answers marked below.")
+    errors = field_messages(at)
     assert any("short title" in e for e in errors) and any("State the problem" in e
                                                             for e in errors)
     assert rca_rows(engine) == []
@@ -146,14 +148,15 @@ def test_errors_are_shown_beside_the_fields_and_nothing_typed_is_lost(engine, or
     at.text_input(key=f"{key}why.2").input("W" * 2001)
     at = at.run().button(key=f"{key}complete").click().run()
     assert_no_exception(at)
-    assert any("Keep this answer to 2000" in e for e in texts(at, "error"))
+    assert len(texts(at, "error")) == 1
+    assert any("Keep this answer to 2000" in e for e in field_messages(at))
     assert at.text_input(key=f"{key}why.1").value == WHYS[0]
     assert at.text_input(key=f"{key}why.2").value == "W" * 2001
     at.text_input(key=f"{key}why.2").input(WHYS[1])
     at = at.run().button(key=f"{key}complete").click().run()
-    errors = texts(at, "error")
-    assert any("Saved, but not complete yet" in e for e in errors)
-    assert any("Record the findings" in e for e in errors)
+    [summary] = texts(at, "error")
+    assert "Saved, but not complete yet" in summary
+    assert any("Record the findings" in e for e in field_messages(at))
     assert at.text_input(key=f"{key}why.1").value == WHYS[0]
     [rca] = rca_rows(engine)
     assert rca.status == "open" and rca.five_whys == list(WHYS[:2])
@@ -168,7 +171,8 @@ def test_reports_are_added_and_removed_on_the_page(engine, org, references):
     key = f"rca.{rca.id}."
     at.text_input(key=f"{key}add").input(f"{oak.lower()}, NM-1999-00001")
     at = at.run().button(key=f"{key}add_button").click().run()
-    assert any("NM-1999-00001 among your services" in e for e in texts(at, "error"))
+    assert len(texts(at, "error")) == 1
+    assert any("NM-1999-00001 among your services" in e for e in field_messages(at))
     assert at.text_input(key=f"{key}add").value == f"{oak.lower()}, NM-1999-00001"
     at.text_input(key=f"{key}add").input(f"{oak}, {east}")
     at = at.run().button(key=f"{key}add_button").click().run()
@@ -191,7 +195,8 @@ def test_a_supervisor_cannot_group_another_services_reports(engine, org, referen
     assert "family note" not in all_text(at)
     at.text_area(key="rca.new.problem").input(PROBLEM)
     at = at.run().button(key="rca.new.open").click().run()
-    assert any(f"No near miss {maple} among your services" in e for e in texts(at, "error"))
+    assert len(texts(at, "error")) == 1
+    assert any(f"No near miss {maple} among your services" in e for e in field_messages(at))
     assert rca_rows(engine) == []
 
     # An analysis over another service is not found, as if it did not exist.
