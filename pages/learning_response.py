@@ -36,11 +36,14 @@ from core.views.learning_response import (
     responses_page,
 )
 from core.yamlfile import ConfigFileError
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "lr_errors"
 NOTICE = "lr_notice"
+REFUSALS = "lr_refusals"  # refused saves so far: each one focuses the summary again
+SUMMARY = "lr_error_summary"
 SELECTED = "lr.selected"
 SELECTED_FROM = "lr.selected_from"  # the ?response= value the selection was last taken from
 NEW = "lr.new"
@@ -62,10 +65,17 @@ def _value(key: str) -> Any:
     return st.session_state.get(key)
 
 
+def _widget(name: str) -> str:
+    """The widget a refused answer (`prefix.field`, as core names it) is typed in."""
+    prefix, _, field = name.partition(".")
+    if field.startswith("answers."):  # a template's answer: its box is `answer.<key>`
+        field = "answer." + field.removeprefix("answers.")
+    return f"lr.{prefix}.{field}"
+
+
 def _error(name: str) -> None:
-    message = (st.session_state.get(ERRORS) or {}).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    """The answer's message, beside it (text, not an alert of its own)."""
+    field_message(_widget(name), (st.session_state.get(ERRORS) or {}).get(name))
 
 
 def _notice(kind: str, message: str) -> None:
@@ -83,12 +93,14 @@ def _run(action: Callable[[], Any], success: str | Callable[[Any], str], prefix:
             _notice("error", exc.errors["status"])
         else:
             st.session_state[ERRORS] = {f"{prefix}.{k}": v for k, v in exc.errors.items()}
+            st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
             _notice("error", "Not saved yet: check the answers marked below. Nothing you typed "
                              "is lost.")
         return False
     except NotFound as exc:
         if not_found_field:
             st.session_state[ERRORS] = {f"{prefix}.{not_found_field}": str(exc)}
+            st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
             _notice("error", "Not saved yet: check the answers marked below. Nothing you typed "
                              "is lost.")
         else:
@@ -401,7 +413,12 @@ def _page(actor: Actor) -> None:
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(escape_markdown(message))
+        if kind == "success":
+            st.success(escape_markdown(message))
+        elif st.session_state.get(ERRORS):  # the one alert of a refused save, focused
+            error_summary(SUMMARY, escape_markdown(message))
+        else:
+            st.error(escape_markdown(message))
     rca_link = st.session_state.get(RCA_LINK)
     if rca_link:
         st.page_link("pages/rca.py", label="Open the root cause analysis",
@@ -447,4 +464,13 @@ def _page(actor: Actor) -> None:
     _detail(detail)
 
 
+def _mark_refused() -> None:
+    """After the forms: tie each refused answer to its message and focus the summary."""
+    errors = st.session_state.get(ERRORS) or {}
+    if errors:
+        mark_invalid_fields([_widget(name) for name in errors], summary_key=SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
+
+
 _page(actor)
+_mark_refused()

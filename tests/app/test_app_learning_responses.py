@@ -17,7 +17,7 @@ from core.triage.matrix import review_level
 from core.triage.service import TriageAnswers, triage_report
 from core.triage.vocabulary import Recurrence, Severity
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import assert_no_exception, field_messages, new_app, sign_in, texts
 from tests.builders import build_org, draft, local_now
 from tests.conftest import built_once
 
@@ -97,7 +97,9 @@ def test_a_supervisor_starts_the_suggested_huddle_saves_and_completes_it(engine,
 
     # Completing with answers missing: refused beside each, nothing typed lost.
     at = at.button(key=f"{key}complete").click().run()
-    assert any("Answer this before completing" in e for e in texts(at, "error"))
+    [summary] = texts(at, "error")  # one alert; each reason beside its answer
+    assert "Saved, but not complete yet" in summary
+    assert any("Answer this before completing" in e for e in field_messages(at))
     for name, answer in ANSWERS.items():
         at.text_area(key=f"{key}answer.{name}").input(answer)
     at = at.run().button(key=f"{key}complete").click().run()
@@ -128,7 +130,8 @@ def test_choosing_another_response_asks_for_a_reason_beside_the_field(engine, or
     assert_no_exception(at)
     assert "(required)" in at.text_area(key="lr.new.reason").label
     at = at.button(key="lr.new.start").click().run()
-    assert any("rather than the suggested swarm huddle" in e for e in texts(at, "error"))
+    assert len(texts(at, "error")) == 1
+    assert any("rather than the suggested swarm huddle" in e for e in field_messages(at))
     assert responses(engine) == []
     reason = "Both shifts were involved: a facilitated review with both teams."
     at.text_area(key="lr.new.reason").input(reason)
