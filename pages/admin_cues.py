@@ -9,12 +9,15 @@ from core.errors import DomainError, ValidationFailed
 from core.feedback.cues import GUIDES, MAX_CHARS, restore_shipped_guide, save_guide
 from core.uow import UnitOfWork
 from core.views.admin import cue_guides
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.session import current_actor
 from ui.text import escape_layout, escape_markdown, local
 
 SELECTED = "cues_guide"
 ERRORS = "cues_errors"
 NOTICE = "cues_notice"
+REFUSALS = "cues_refusals"  # refused saves so far: each one focuses the summary again
+SUMMARY = "cues_error_summary"
 # Printing from the browser: leave out the sidebar, the menus and the editor.
 PRINT_CSS = """<style>
 @media print {
@@ -39,6 +42,7 @@ def _save(key: str) -> None:
         save_guide(UnitOfWork(), actor, key, st.session_state.get(_text_key(key)) or "")
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
+        st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
         st.session_state[NOTICE] = ("error", "Not saved yet: see below.")
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
@@ -69,7 +73,12 @@ with st.container(key="cues_notice_slot"):
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(escape_markdown(message))
+        if kind == "success":
+            st.success(escape_markdown(message))
+        elif st.session_state.get(ERRORS):  # the one alert of a refused save, focused
+            error_summary(SUMMARY, escape_markdown(message))
+        else:
+            st.error(escape_markdown(message))
 
 if guide.edited:
     st.caption(f"Last edited {local(guide.updated_at)} by "
@@ -86,9 +95,8 @@ with edit_tab:
                          help="Shown exactly as typed. A line starting with \\# is a heading, "
                               "one starting with \\- a list item; a blank line starts a new "
                               f"paragraph. Up to {MAX_CHARS} characters (one printed page).")
-            message = (st.session_state.get(ERRORS) or {}).get("markdown")
-            if message:
-                st.error(escape_markdown(message), icon=":material/error:")
+            # Beside the guide (text, not an alert of its own).
+            field_message(_text_key(key), (st.session_state.get(ERRORS) or {}).get("markdown"))
         with right:
             st.caption("Preview: as staff see it beside the report form")
             with st.container(border=True):
@@ -100,6 +108,9 @@ with edit_tab:
         if guide.edited:
             st.button("Restore the shipped text", key="cues_restore",
                       icon=":material/settings_backup_restore:", on_click=_restore, args=(key,))
+    if (st.session_state.get(ERRORS) or {}).get("markdown"):
+        mark_invalid_fields([_text_key(key)], summary_key=SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
 
 with print_tab:
     st.html(PRINT_CSS)

@@ -274,6 +274,24 @@ def test_the_admin_edits_a_cues_guide_with_a_preview_and_staff_see_it(engine, or
     assert any("Wet floor" in m for m in texts(reporter, "markdown"))
 
 
+def test_a_refused_cues_guide_is_one_summary_with_the_reason_beside_the_guide(engine, org):
+    at = sign_in(new_app(), "admin")
+    at.switch_page("pages/admin_cues.py").run()
+    at.text_area(key="cues.care_worker.markdown").input("")
+    at = at.run().button(key="cues_save").click().run()
+    assert_no_exception(at)
+    assert texts(at, "error") == ["Not saved yet: see below."]
+    assert len(field_messages(at)) == 1
+    too_long = "x" * 8001
+    at.text_area(key="cues.care_worker.markdown").input(too_long)
+    at = at.run().button(key="cues_save").click().run()
+    assert texts(at, "error") == ["Not saved yet: see below."]
+    assert len(field_messages(at)) == 1
+    assert at.text_area(key="cues.care_worker.markdown").value == too_long  # kept
+    with read_session(engine) as session:
+        assert session.get(CueGuideText, "care_worker") is None
+
+
 def test_who_reaches_the_feedback_pages():
     def paths(*roles):
         return {page.path for page in pages_for([Role(r) for r in roles])}
