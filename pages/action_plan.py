@@ -68,8 +68,8 @@ def _index(options: list[Any], key: str) -> int | None:
     return options.index(value) if value in options else None
 
 
-def error(name: str) -> None:
-    panels.error(name)
+def error(name: str, widget: str | None = None) -> None:
+    panels.error(name, widget)
 
 
 # -- the builder ------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def _save(base: str, proposal: PlanProposal) -> None:
     try:
         created = create_plan(UnitOfWork(), actor, draft)
     except ValidationFailed as exc:
-        st.session_state[panels.ERRORS] = panels.block_errors(base, exc.errors, blocks)
+        panels.refused(panels.block_errors(base, exc.errors, blocks))
         elsewhere = [m for k, m in exc.errors.items()
                      if k not in SHOWN_BESIDE and not k.startswith("actions[")]
         count = len(exc.errors)
@@ -195,19 +195,19 @@ def _measure_editor(base: str, taxonomy: TaxonomySpec, services: dict[int, str],
     field = _value(f"{base}.m.capture_field")
     if field in options:
         st.caption("Answers offered: " + escape_caption("; ".join(options[field])))
-    error(f"{base}.measure.filters")
+    error(f"{base}.measure.filters", f"{base}.m.capture_value")  # the message sits there
     st.radio("Counted", list(PER_LABELS), format_func=PER_LABELS.get, horizontal=True,
              index=_index(list(PER_LABELS), f"{base}.m.per"), key=f"{base}.m.per",
              help="Per 100 visits or shifts needs the services' activity counts.")
-    error(f"{base}.measure.per")
+    error(f"{base}.measure.per", f"{base}.m.per")
     st.radio("Which way is better", list(DIRECTION_LABELS), format_func=DIRECTION_LABELS.get,
              horizontal=True, index=_index(list(DIRECTION_LABELS), f"{base}.m.direction"),
              key=f"{base}.m.direction")
-    error(f"{base}.measure.direction")
+    error(f"{base}.measure.direction", f"{base}.m.direction")
     st.number_input("Target (optional)", min_value=0.0, step=0.5, format="%.2f",
                     value=_defaults.get(f"{base}.m.target"), key=f"{base}.m.target",
                     help="The rate the control should reach during its test window.")
-    error(f"{base}.measure.target")
+    error(f"{base}.measure.target", f"{base}.m.target")
     recent, ever = counted
     if ever == 0:
         st.warning("This measure matches no near miss at all, so it could never show an "
@@ -282,7 +282,7 @@ def _builder(source: str) -> None:
         st.subheader("Linked near misses")
         st.text_input("References, separated by commas",
                       value=_defaults.get(f"{base}.references", ""), key=f"{base}.references")
-        error(f"{base}.reports")
+        error(f"{base}.reports", f"{base}.references")
         if missing:
             st.warning("Not found among your services: " + escape_markdown(", ".join(missing)))
         if lines:
@@ -360,7 +360,7 @@ def _add(plan_id: int, base: str, measure: Any) -> None:
     try:
         ids = add_actions(UnitOfWork(), actor, plan_id, drafts, draft)
     except ValidationFailed as exc:
-        st.session_state[panels.ERRORS] = panels.block_errors(base, exc.errors, blocks)
+        panels.refused(panels.block_errors(base, exc.errors, blocks))
         panels.notice("error", panels.NOT_SAVED)
         return
     except DomainError as exc:
@@ -478,3 +478,4 @@ def _page(actor: Actor) -> None:
 
 
 _page(actor)
+panels.mark_refused()  # after every field: tie each refused one to its message

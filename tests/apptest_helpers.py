@@ -69,6 +69,13 @@ def assert_no_exception(at: AppTest) -> None:
 _FIELD_MESSAGE = re.compile(r"^:red\[:material/error: \*\*(.*)\*\*\]$", re.S)
 
 
+def as_field_message(markdown: str) -> str | None:
+    """The text of a field's error message (ui.accessibility.field_message), or None when
+    this Markdown is not one."""
+    match = _FIELD_MESSAGE.match(markdown)
+    return shown(match.group(1)) if match else None
+
+
 def field_messages(at: AppTest) -> list[str]:
     """The error messages shown beside fields (ui.accessibility.field_message), as read."""
     found = (_FIELD_MESSAGE.match(str(element.value)) for element in at.markdown)

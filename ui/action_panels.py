@@ -39,12 +39,16 @@ from core.config import settings
 from core.errors import DomainError, ValidationFailed
 from core.metrics.findings import measure_finding
 from core.uow import UnitOfWork
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.charts import chart_with_text
 from ui.measure_chart import describe_measure, weekly_chart, weekly_table
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "action_plan_errors"
 NOTICE = "action_plan_notice"
+REFUSALS = "action_plan_refusals"  # refused saves so far: each one focuses the summary again
+SUMMARY = "action_plan_error_summary"
+SHOWN = "action_plan_errors_shown"  # this run's refused widgets, for `mark_refused`
 NOT_SAVED = "Not saved yet: check the answers marked below. Nothing you typed is lost."
 
 STATUS_COLOURS = {
@@ -74,11 +78,29 @@ def today() -> date:
 
 # -- messages ---------------------------------------------------------------------------------
 
-def error(name: str) -> None:
-    """The message for one field, shown right where it is called (beside that field)."""
+def error(name: str, widget: str | None = None) -> None:
+    """The message for one field, shown right where it is called (beside that field), as
+    text under the one summary alert. `widget` is the key of the field it belongs to when
+    that is not `name`; "" when the message belongs to no single field."""
     message = (st.session_state.get(ERRORS) or {}).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    field_message(widget or name, message)
+    if message and widget != "":
+        st.session_state[SHOWN] = [*st.session_state.get(SHOWN, []), widget or name]
+
+
+def refused(errors: dict[str, str]) -> None:
+    """Keep a refused save's errors (`prefix.field` -> message) for the fields to show."""
+    st.session_state[ERRORS] = errors
+    st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
+
+
+def mark_refused() -> None:
+    """At the end of the page: tie each refused field shown to its message, and focus the
+    summary."""
+    shown = list(dict.fromkeys(st.session_state.pop(SHOWN, [])))
+    if shown:
+        mark_invalid_fields(shown, summary_key=SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
 
 
 def has_error(name: str) -> bool:
@@ -96,8 +118,11 @@ def notice_slot(key: str) -> None:
         shown = st.session_state.pop(NOTICE, None)
         if shown:
             kind, message = shown
-            {"success": st.success, "warning": st.warning}.get(kind, st.error)(
-                escape_markdown(message))
+            if kind == "error" and st.session_state.get(ERRORS):  # the one alert, focused
+                error_summary(SUMMARY, escape_markdown(message))
+            else:
+                {"success": st.success, "warning": st.warning}.get(kind, st.error)(
+                    escape_markdown(message))
 
 
 def run(action: Callable[[], Any], success: str, prefix: str) -> bool:
@@ -107,7 +132,7 @@ def run(action: Callable[[], Any], success: str, prefix: str) -> bool:
     try:
         action()
     except ValidationFailed as exc:
-        st.session_state[ERRORS] = {f"{prefix}.{k}": v for k, v in exc.errors.items()}
+        refused({f"{prefix}.{k}": v for k, v in exc.errors.items()})
         notice("error", NOT_SAVED)
         return False
     except DomainError as exc:
@@ -226,7 +251,7 @@ def action_blocks(base: str, owners: list[OwnerChoice], plan_services: set[int],
                          key=f"{key}.checks", height=90,
                          placeholder="Supervisors briefed on the cut-off\n"
                                      "Rota audit shows the lock held for two weeks")
-            error(f"{key}.evidence_checks")
+            error(f"{key}.evidence_checks", f"{key}.checks")
             verify_col, window_col = st.columns([2, 1], vertical_alignment="bottom")
             with verify_col:
                 st.checkbox("Verify with the measure after a test window",
@@ -237,8 +262,8 @@ def action_blocks(base: str, owners: list[OwnerChoice], plan_services: set[int],
             with window_col:
                 st.number_input("Test window (days)", min_value=1, max_value=365, step=1,
                                 value=rules.actions.test_window_days, key=f"{key}.window")
-            error(f"{key}.test_window_days")
-    error(f"{base}.actions")
+            error(f"{key}.test_window_days", f"{key}.window")
+    error(f"{base}.actions", "")
     st.button("Add another action", key=f"{base}.add_block", on_click=_add_block,
               args=(base,), icon=":material/add:")
 
@@ -391,7 +416,7 @@ class ActionCard:
                      else "Start work")
             st.button(label, key=key + ".start", icon=":material/play_arrow:",
                       on_click=self._move, args=(ActionStatus.IN_PROGRESS,))
-        error(key + ".status")
+        error(key + ".status", "")
         if ActionStatus.IN_TEST in nexts:
             with st.container(horizontal=True, vertical_alignment="bottom"):
                 st.date_input("It went live on", value=self.day, key=key + ".go_live",
@@ -405,7 +430,7 @@ class ActionCard:
             with st.expander("Stop this action", key=key + ".stop_panel", on_change="rerun",
                              expanded=has_error(key + ".note")):
                 st.text_input("Why is it stopped?", key=key + ".stop_reason")
-                error(key + ".note")
+                error(key + ".note", key + ".stop_reason")
                 st.button("Stop the action", key=key + ".stop", icon=":material/stop:",
                           on_click=self._move, args=(ActionStatus.STOPPED,))
 
@@ -421,7 +446,8 @@ class ActionCard:
         row = self.row
         day = st.session_state.get(self.key + ".go_live")
         if day is None:
-            st.session_state[ERRORS] = {self.key + ".go_live": "Set the day it went live."}
+            refused({self.key + ".go_live": "Set the day it went live."})
+            notice("error", NOT_SAVED)  # the summary over the field's message
             return
         ends: dict[str, date] = {}
 
@@ -489,7 +515,7 @@ class ActionCard:
                       icon=":material/verified:", on_click=self._verdict, args=(True,))
             st.button("Confirm not effective", key=base + ".not_effective",
                       icon=":material/block:", on_click=self._verdict, args=(False,))
-        error(base + ".verdict")
+        error(base + ".verdict", "")
 
     def _numbers(self, evaluation: Evaluation, per: str, baseline_weeks: int,
                  direction: str, target: float | None) -> None:
@@ -571,7 +597,7 @@ class ActionCard:
         base = f"sustain.{check_id}"
         answer = st.session_state.get(base + ".in_place")
         if answer is None:
-            st.session_state[ERRORS] = {base + ".in_place": "Answer: is it still in place?"}
+            refused({base + ".in_place": "Answer: is it still in place?"})
             notice("error", NOT_SAVED)
             return
         in_place = answer == "yes"

@@ -37,7 +37,14 @@ from core.review.rca import RcaInput, complete_rca, open_rca, update_rca
 from core.review.service import start_review
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import (
+    as_field_message,
+    assert_no_exception,
+    field_messages,
+    new_app,
+    sign_in,
+    texts,
+)
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
 from tests.conftest import built_once
@@ -83,15 +90,18 @@ def open_register(username: str):
 
 
 def error_beside(at, key: str) -> str | None:
-    """The error shown right after the widget with this key, before the next widget."""
+    """The error message shown right after the widget with this key, before the next widget
+    (a field's message, not an alert: the one alert is the summary at the top)."""
     nodes = list(at.main)
     start = next(i for i, node in enumerate(nodes)
                  if isinstance(node, Widget) and node.key == key)
     for node in nodes[start + 1:]:
         if isinstance(node, Widget):
             return None
-        if getattr(node, "type", None) == "error":
-            return str(node.value)
+        if getattr(node, "type", None) == "markdown":
+            message = as_field_message(str(node.value))
+            if message is not None:
+                return message
     return None
 
 
@@ -161,8 +171,9 @@ def test_an_invalid_save_shows_each_error_beside_its_field_and_keeps_everything(
     at = at.button(key=base + ".save").click().run()
     assert_no_exception(at)
 
-    assert any("Not saved yet: check the 3 answers marked below" in e
-               for e in texts(at, "error"))
+    [summary] = texts(at, "error")  # one alert; each reason beside its answer
+    assert "Not saved yet: check the 3 answers marked below" in summary
+    assert len(field_messages(at)) == 3
     assert error_beside(at, action + ".deadline") == "The deadline is in the past."
     assert "cannot reach every service" in error_beside(at, action + ".owner")
     assert "matches no near miss" in error_beside(at, base + ".m.capture_value")
@@ -388,6 +399,7 @@ def test_the_owner_completes_an_evidence_check_on_the_plan(engine, org):
     base = f"check.{check.id}"
     at = at.button(key=base + ".save").click().run()
     assert error_beside(at, base + ".note").startswith("Describe the evidence")
+    assert len(texts(at, "error")) == 1  # the summary; the reason is beside the field
     at.text_area(key=base + ".note").input("Briefed the evening team at handover")
     uploader = next(u for u in at.get("file_uploader") if u.key == base + ".file")
     uploader.upload("briefing.pdf", PDF, "application/pdf")
@@ -444,6 +456,7 @@ def test_a_stop_needs_a_reason_and_go_live_starts_the_test_window(engine, org):
     key = f"action.{action_id}"
     at = at.button(key=key + ".stop").click().run()
     assert error_beside(at, key + ".stop_reason") == "Say why the action is stopped."
+    assert len(texts(at, "error")) == 1  # the summary; the reason is beside the field
     at.date_input(key=key + ".go_live").set_value(today() - timedelta(days=1))
     at = at.button(key=key + ".went_live").click().run()
     assert_no_exception(at)
@@ -481,6 +494,7 @@ def test_verified_effective_then_the_control_is_confirmed_still_in_place(engine,
     key = f"sustain.{sustainment.id}"
     at = at.button(key=key + ".save").click().run()
     assert error_beside(at, key + ".in_place") == "Answer: is it still in place?"
+    assert len(texts(at, "error")) == 1  # the summary; the reason is beside the field
     at.radio(key=key + ".in_place").set_value("yes")
     at.text_area(key=key + ".note").input("Card still at the door; staff use it unprompted")
     at = at.button(key=key + ".save").click().run()
