@@ -27,7 +27,7 @@ from core.uow import UnitOfWork
 from core.views.near_miss import near_miss_page
 from ui import read_alike
 from ui import review_panels as panels
-from ui.accessibility import answers_summary, field_message, mark_invalid_fields
+from ui.accessibility import answers_summary, error_summary, field_message, mark_invalid_fields
 from ui.badges import FLAG_COLOURS
 from ui.learning_responses import response_links
 from ui.mail import send_emails_soon
@@ -364,7 +364,12 @@ with st.container(key="near_miss_notice_slot"):
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.success if kind == "success" else st.error)(escape_markdown(message))
+        if kind == "success":
+            st.success(escape_markdown(message))
+        elif st.session_state.get(panels.ERRORS):  # the review's one alert, focused
+            error_summary(panels.SUMMARY, escape_markdown(message))
+        else:
+            st.error(escape_markdown(message))
         if kind == "success":
             st.session_state.pop(panels.ERRORS, None)
 
@@ -444,3 +449,4 @@ with history_tab if history_tab is not None else st.container():
         "What": [h.what for h in detail.history],
         "Detail": [h.detail for h in detail.history],
     }), hide_index=True, width="stretch")
+panels.mark_refused()  # after the review's answers: tie each refused one to its message

@@ -37,20 +37,36 @@ from core.review.vocabulary import AUDIENCES, CONTROL_RELIABLE, WOULD_WORK_AGAIN
 from core.taxonomy.schema import FieldSpec
 from core.uow import UnitOfWork
 from core.views.near_miss import evidence_file
+from ui.accessibility import field_message, mark_invalid_fields
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "review_errors"
 NOTICE = "near_miss_notice"
+REFUSALS = "review_refusals"  # refused saves so far: each one focuses the summary again
+SUMMARY = "review_error_summary"
+SHOWN = "review_errors_shown"  # this run's refused widgets, for `mark_refused`
 
 
 def _key(reference: str, name: str) -> str:
     return f"review.{reference}.{name}"
 
 
-def _error(name: str) -> None:
+def _error(name: str, widget: str) -> None:
+    """The message for answer `name` (as core names it), beside its `widget`: text under the
+    one summary alert, not an alert of its own."""
     message = (st.session_state.get(ERRORS) or {}).get(name)
+    field_message(widget, message)
     if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+        st.session_state[SHOWN] = [*st.session_state.get(SHOWN, []), widget]
+
+
+def mark_refused() -> None:
+    """At the end of the page: tie each refused answer shown to its message, and focus the
+    summary."""
+    shown = list(dict.fromkeys(st.session_state.pop(SHOWN, [])))
+    if shown:
+        mark_invalid_fields(shown, summary_key=SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
 
 
 def _notice(kind: str, message: str) -> None:
@@ -64,6 +80,7 @@ def _run(action: Any, success: str) -> None:
         action()
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
+        st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
         _notice("error", "Not saved yet: check the answers marked below. Nothing you typed is "
                          "lost.")
     except WorkflowBlocked as exc:
@@ -97,7 +114,7 @@ def _field_widget(reference: str, spec: FieldSpec, value: Any) -> None:
         st.number_input(label, value=value, key=key, help=help_text)
     else:
         st.text_input(label, value=value or "", key=key, help=help_text)
-    _error(f"field.{spec.key}")
+    _error(f"field.{spec.key}", key)
 
 
 def _save_review(actor: Actor, reference: str, view: ReviewView) -> None:
@@ -147,28 +164,28 @@ def review_form(actor: Actor, detail: ReportDetail, view: ReviewView,
              format_func=lambda v: BARRIER_LABELS[Barrier(v)],
              index=barriers.index(view.barrier_class) if view.barrier_class in barriers else None,
              key=_key(reference, "barrier_class"), disabled=not editable)
-    _error("barrier_class")
+    _error("barrier_class", _key(reference, "barrier_class"))
     reliable = list(CONTROL_RELIABLE)
     st.radio("Was that control reliable?", reliable, format_func=CONTROL_RELIABLE.get,
              index=reliable.index(view.control_reliable) if view.control_reliable in reliable
              else None, key=_key(reference, "control_reliable"), disabled=not editable)
-    _error("control_reliable")
+    _error("control_reliable", _key(reference, "control_reliable"))
     again = list(WOULD_WORK_AGAIN)
     st.radio("Would the same protection work with different staff, timing or pressure?", again,
              format_func=WOULD_WORK_AGAIN.get, horizontal=True,
              index=again.index(view.would_work_again) if view.would_work_again in again
              else None, key=_key(reference, "would_work_again"), disabled=not editable)
-    _error("would_work_again")
+    _error("would_work_again", _key(reference, "would_work_again"))
     st.text_input("Why?", value=view.would_work_again_note or "",
                   key=_key(reference, "would_work_again_note"), disabled=not editable)
     st.multiselect("Contributing factors", list(factors), format_func=factors.get,
                    default=[f for f in view.contributing_factors if f in factors],
                    key=_key(reference, "contributing_factors"), disabled=not editable)
-    _error("contributing_factors")
+    _error("contributing_factors", _key(reference, "contributing_factors"))
     st.text_area("Findings: the system failure this near miss revealed",
                  value=view.findings or "", key=_key(reference, "findings"),
                  disabled=not editable)
-    _error("findings")
+    _error("findings", _key(reference, "findings"))
     if editable:
         st.button("Save review", key=_key(reference, "save"), type="primary",
                   on_click=_save_review, args=(actor, reference, view),
@@ -203,7 +220,7 @@ def gates_panel(actor: Actor, detail: ReportDetail, view: ReviewView, editable: 
             st.text_input(f"{escape_label(gate.label)}: what was done, or why it does not apply",
                           key=note_key, label_visibility="collapsed",
                           placeholder="What was done, or why it does not apply")
-            _error(f"gate.{gate.key}")
+            _error(f"gate.{gate.key}", note_key)
             with st.container(horizontal=True):
                 st.button("Done", key=note_key + ".done", on_click=_tick,
                           args=(actor, reference, gate.key, False))
@@ -260,7 +277,7 @@ def validation_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
                                  key=base + ".file",
                                  help="PDF, image, text or Office file; the size limit is in "
                                       "the provider's settings.")
-                _error(f"evidence.{item.key}")
+                _error(f"evidence.{item.key}", base + ".note")
                 st.button("Save evidence", key=base + ".save", on_click=_save_evidence,
                           args=(actor, reference, item.key))
 
@@ -298,7 +315,7 @@ def closure_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> None:
         if can(actor, Capability.REOPEN):
             with st.expander("Reopen (quality lead)"):
                 st.text_input("Reason for reopening", key=_key(reference, "reopen_reason"))
-                _error("reason")
+                _error("reason", _key(reference, "reopen_reason"))
                 st.button("Reopen into review", key=_key(reference, "reopen"),
                           on_click=lambda: _run(lambda: reopen_report(
                               UnitOfWork(), actor, reference,
@@ -313,7 +330,7 @@ def closure_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> None:
                 + "\n".join(f"- {escape_markdown(m)}" for m in missing))
     st.text_area("Outcome: what changed, and is the control reliable now?",
                  key=_key(reference, "outcome"))
-    _error("outcome")
+    _error("outcome", _key(reference, "outcome"))
     st.button("Close the near miss", key=_key(reference, "close"), type="primary",
               on_click=lambda: _run(lambda: close_report(
                   UnitOfWork(), actor, reference,
@@ -368,15 +385,15 @@ def communication_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
     base = _key(reference, "comm")
     st.selectbox("About", list(AUDIENCES), format_func=AUDIENCES.get, index=None,
                  key=base + ".audience", placeholder="Choose")
-    _error("audience")
+    _error("audience", base + ".audience")
     st.radio("Communicated?", ["yes", "no"], format_func=lambda v: "Yes" if v == "yes" else
              "No, not needed", index=None, key=base + ".communicated", horizontal=True)
-    _error("communicated")
+    _error("communicated", base + ".communicated")
     st.text_area("What was communicated (or why it was not needed)", key=base + ".what",
                  height=70)
-    _error("what")
+    _error("what", base + ".what")
     st.datetime_input("When", value=None, key=base + ".at", format="DD/MM/YYYY", step=300)
-    _error("communicated_at")
+    _error("communicated_at", base + ".at")
 
     def save() -> None:
         answer = st.session_state.get(base + ".communicated")

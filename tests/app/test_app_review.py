@@ -12,7 +12,7 @@ from core.review.models import GateCheck, ValidationEvidence
 from core.review.service import start_review
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import assert_no_exception, field_messages, new_app, sign_in, texts
 from tests.builders import build_org, draft
 from tests.conftest import built_once
 
@@ -76,7 +76,9 @@ def test_a_gate_needs_a_note_and_records_who_and_when(engine, org):
     at = open_review(reference)
     key = f"review.{reference}.gate.staff_briefing"
     at = at.button(key=key + ".done").click().run()
-    assert "Say what was done (a short note is enough)." in texts(at, "error")
+    [summary] = texts(at, "error")  # one alert; the reason beside the gate's note
+    assert summary.startswith("Not saved yet: check the answers marked below.")
+    assert field_messages(at) == ["Say what was done (a short note is enough)."]
     at.text_input(key=key).input("Briefed the evening team at handover")
     at = at.button(key=key + ".done").click().run()
     assert "Gate recorded." in texts(at, "success")
@@ -105,7 +107,8 @@ def test_a_rejected_file_is_explained_beside_the_item_and_the_note_kept(engine, 
     uploader = next(u for u in at.get("file_uploader") if getattr(u, "key", "") == base + ".file")
     uploader.upload("notes.exe", b"MZ\x90\x00", "application/octet-stream")
     at = at.run().button(key=base + ".save").click().run()
-    assert any("cannot be attached" in e for e in texts(at, "error"))
+    assert len(texts(at, "error")) == 1
+    assert any("cannot be attached" in e for e in field_messages(at))
     assert at.text_area(key=base + ".note").value == "Asked two staff to explain the new check"
     with read_session(engine) as session:
         assert session.scalars(select(ValidationEvidence)).all() == []
