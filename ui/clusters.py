@@ -15,6 +15,7 @@ from core.errors import DomainError, ValidationFailed
 from core.triage.episode_decisions import acknowledge_episode, dismiss_episode, may_decide
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
+from ui.accessibility import error_summary, field_message, mark_invalid_fields
 from ui.text import escape_markdown, local
 
 STATUS_COLOURS: dict[EpisodeStatus, str] = {
@@ -25,6 +26,8 @@ STATUS_COLOURS: dict[EpisodeStatus, str] = {
 }
 NOTICE = "cluster_notice"
 ERRORS = "cluster_errors"
+REFUSALS = "cluster_refusals"  # refused dismissals so far: each one focuses the summary again
+SUMMARY = "cluster_error_summary"
 
 
 def _key(prefix: str, episode: EpisodeView, name: str) -> str:
@@ -40,8 +43,15 @@ def status_badge(episode: EpisodeView) -> None:
 def show_notice() -> None:
     """The outcome of the last decision on this page, once."""
     notice = st.session_state.pop(NOTICE, None)
-    if notice:
-        (st.success if notice[0] == "success" else st.error)(escape_markdown(notice[1]))
+    if not notice:
+        return
+    kind, message = notice
+    if kind == "success":
+        st.success(escape_markdown(message))
+    elif any((st.session_state.get(ERRORS) or {}).values()):  # the one alert, focused
+        error_summary(SUMMARY, escape_markdown(message))
+    else:
+        st.error(escape_markdown(message))
 
 
 def _acknowledge(actor: Actor, episode: EpisodeView) -> None:
@@ -65,6 +75,7 @@ def _dismiss(actor: Actor, episode: EpisodeView, prefix: str) -> None:
                         expected_version=episode.version, now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         errors[episode.episode_id] = exc.errors
+        st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
         st.session_state[NOTICE] = ("error", "Not dismissed yet: give the reason below.")
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
@@ -100,5 +111,8 @@ def decision(actor: Actor, episode: EpisodeView, *, prefix: str) -> None:
         st.button("Dismiss", key=_key(prefix, episode, "dismiss"), on_click=_dismiss,
                   args=(actor, episode, prefix))
     message = (st.session_state.get(ERRORS) or {}).get(episode.episode_id, {}).get("reason")
+    reason_key = _key(prefix, episode, "reason")
+    field_message(reason_key, message)  # beside the reason, under the one summary alert
     if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+        mark_invalid_fields([reason_key], summary_key=SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))

@@ -14,7 +14,7 @@ from core.filing.service import file_near_miss
 from core.triage.episode_decisions import acknowledge_episode
 from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import assert_no_exception, field_messages, new_app, sign_in, texts
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
 from tests.conftest import built_once
@@ -62,7 +62,8 @@ def test_the_board_shows_open_clusters_first_and_dismisses_one_with_its_reason(
 
     # Dismissing without a reason is refused beside the field; nothing changes.
     at.button(key=f"board.episode.{north}.dismiss").click().run()
-    assert any("Say why this is not a cluster to act on" in e for e in texts(at, "error"))
+    assert texts(at, "error") == ["Not dismissed yet: give the reason below."]  # one alert
+    assert any("Say why this is not a cluster to act on" in e for e in field_messages(at))
     assert status_of(engine, north) == ("open", None)
     # With a reason it is dismissed, and the reason is shown as it was typed.
     reason = "Rota system outage *that* week; the vendor fixed it."
