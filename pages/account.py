@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.accounts.service import change_password
+from core.clock import utcnow
 from core.config import settings
 from core.errors import StorageUnavailable, ValidationFailed
 from core.escalation.service import mark_read
@@ -73,7 +74,7 @@ if not notices:
 unread_notices = [n.id for n in notices if not n.read]
 if unread_notices:
     st.button(f"Mark {len(unread_notices)} as read", key="account_notices_read",
-              on_click=lambda: mark_read(UnitOfWork(), actor, unread_notices))
+              on_click=lambda: mark_read(UnitOfWork(), actor, unread_notices, now=utcnow()))
 for notice in notices:
     with st.container(border=True):
         st.caption(("New · " if not notice.read else "") + local(notice.created_at))

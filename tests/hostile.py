@@ -31,6 +31,8 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import (
@@ -187,7 +189,8 @@ def seed_hostile(engine: Engine) -> HostileSeed:
                 NearMissReport, NearMissReport.id == Escalation.report_id)
             .where(NearMissReport.reference == seed.decided)).all()
     for escalation_id, kind in escalations:
-        decide(UnitOfWork(engine), seed.actor(deciders[kind]), escalation_id, decisions[kind])
+        decide(UnitOfWork(engine), seed.actor(deciders[kind]), escalation_id, decisions[kind],
+               now=utcnow(), rules=settings())
 
     # Triage, review, gates, validation, communication and closure, every text HOSTILE.
     for reference in (seed.in_review, seed.closed):

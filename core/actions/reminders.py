@@ -208,5 +208,5 @@ def send_action_reminders(engine: Engine | None = None, *, today: date | None = 
         result.clocks = remind_clocks(uow, now=now, rules=rules)
         uow.commit()
     if result.sent or result.clocks:
-        result.emails = send_pending_emails(engine)
+        result.emails = send_pending_emails(engine, now=now, rules=rules)
     return result

@@ -53,7 +53,9 @@ from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
+from core.clock import utcnow
 from core.commissioner.access import record_access
+from core.config import settings
 from core.db import is_sqlite, read_session
 from core.escalation.email import send_pending_emails
 from core.escalation.models import Escalation, Notification
@@ -358,7 +360,7 @@ def _reminders(w: World) -> Callable[[], object]:
 
 def _emails(w: World) -> Callable[[], object]:
     w.safeguarding_escalation()
-    return lambda: send_pending_emails(w.engine)
+    return lambda: send_pending_emails(w.engine, now=utcnow(), rules=settings())
 
 
 def _mark_read(w: World) -> Callable[[], object]:
@@ -367,7 +369,7 @@ def _mark_read(w: World) -> Callable[[], object]:
     with read_session(w.engine) as session:
         ids = list(session.scalars(select(Notification.id).where(
             Notification.user_id == safeguarding.user_id)))
-    return lambda: mark_read(w.uow(), safeguarding, ids)
+    return lambda: mark_read(w.uow(), safeguarding, ids, now=utcnow())
 
 
 def _sustainment(w: World) -> Callable[[], object]:
@@ -429,7 +431,8 @@ def _demo_clocks(w: World) -> Callable[[], object]:
     escalation_id = w.safeguarding_escalation()
     decide(w.uow(), w.actor("safeguarding"), escalation_id, SafeguardingDecision(
         external_report_made=True, reported_to="Adult protective services",
-        reported_at=local_now() - timedelta(minutes=5), reason="Reported the same hour"))
+        reported_at=local_now() - timedelta(minutes=5), reason="Reported the same hour"),
+           now=utcnow(), rules=settings())
     return lambda: record_demo_clocks(w.engine)
 
 
@@ -583,11 +586,12 @@ CASES: dict[str, Case] = {
         extras={"report.moved": 1}),
     # ----------------------------------------------------------------- escalations
     "acknowledge a safeguarding escalation": Case("escalation.acknowledged", "change", lambda w: (
-        lambda eid: lambda: acknowledge(w.uow(), w.actor("safeguarding"), eid))(
+        lambda eid: lambda: acknowledge(w.uow(), w.actor("safeguarding"), eid, now=utcnow()))(
         w.safeguarding_escalation()), by="safeguarding"),
     "decide a safeguarding escalation": Case("escalation.decided", "change", lambda w: (
         lambda eid: lambda: decide(w.uow(), w.actor("safeguarding"), eid, SafeguardingDecision(
-            external_report_made=False, reason="Refused at once; no loss")))(
+            external_report_made=False, reason="Refused at once; no loss"),
+                                   now=utcnow(), rules=settings()))(
         w.safeguarding_escalation()), by="safeguarding"),
     "mark notifications read": Case("notification.read", "change", _mark_read,
                                     by="safeguarding"),

@@ -29,6 +29,8 @@ from core.audit.keys import AuditKeyProblem, parse_keys
 from core.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from core.auth.actor import SYSTEM
 from core.auth.models import User
+from core.clock import utcnow
+from core.config import settings
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide
@@ -443,7 +445,8 @@ def _world(engine: Engine) -> tuple[str, int, int, int]:
         escalation_id = session.scalar(select(Escalation.id).where(
             Escalation.kind == "safeguarding"))
     decide(UnitOfWork(engine), org.actor("safeguarding"), escalation_id, SafeguardingDecision(
-        external_report_made=False, reason="Refused at once; no loss"))
+        external_report_made=False, reason="Refused at once; no loss"),
+           now=utcnow(), rules=settings())
     return reference, report_id, plan.action_ids[0], escalation_id
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
@@ -93,7 +94,7 @@ def test_the_digest_counts_escalations_and_their_acknowledgement(engine, planted
         escalation_id = session.scalar(select(Escalation.id).join(
             NearMissReport, NearMissReport.id == Escalation.report_id).where(
             NearMissReport.reference == escalated))
-    acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation_id)
+    acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation_id, now=utcnow())
     with read_session(engine) as session:
         facts = digest(session, SYSTEM, TODAY - timedelta(days=6), TODAY)
     escalations = facts["escalations"]

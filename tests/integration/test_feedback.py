@@ -13,6 +13,8 @@ from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.models import User
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from core.escalation.email import send_pending_emails
@@ -203,7 +205,7 @@ def test_the_reporter_is_emailed_when_email_is_set_up(engine, org, smtp_server):
     publish(engine, org, [filed.reference])
     [(_, note)] = notes(engine)
     assert note.email_to == "reporter@example.org" and note.email_status == "pending"
-    result = send_pending_emails(engine)
+    result = send_pending_emails(engine, now=utcnow(), rules=settings())
     assert note.id in result.sent
     [message] = [m for m in smtp_server.messages if "What changed" in m["Subject"]]
     assert message["To"] == "reporter@example.org"
@@ -224,7 +226,7 @@ def test_my_reports_shows_the_update_next_to_the_report_until_read(engine, org):
     assert linked.title == "Pre-transfer equipment check" and linked.unread
     assert other == {}
     [(_, note)] = notes(engine)
-    mark_read(UnitOfWork(engine), reporter, [note.id])
+    mark_read(UnitOfWork(engine), reporter, [note.id], now=utcnow())
     with read_session(engine) as session:
         assert not updates_for_my_reports(session, reporter)[filed.reference][0].unread
 

@@ -32,6 +32,8 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import PAGES, Capability, pages_for
 from core.auth.roles import Role
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import PermissionDenied
 from core.escalation.models import Escalation
@@ -171,9 +173,10 @@ def services(engine, org, s) -> dict[str, Callable]:
         "reopen": lambda a: reopen_report(UnitOfWork(engine), a, s["in_review"], reason="x",
                                           expected_version=v(s["in_review"])),
         "acknowledge a safeguarding escalation": lambda a: acknowledge(
-            UnitOfWork(engine), a, s["escalation"]),
+            UnitOfWork(engine), a, s["escalation"], now=utcnow()),
         "decide a safeguarding escalation": lambda a: decide(
-            UnitOfWork(engine), a, s["escalation"], SafeguardingDecision(None)),
+            UnitOfWork(engine), a, s["escalation"], SafeguardingDecision(None),
+                                                             now=utcnow(), rules=settings()),
         "open an RCA": lambda a: open_rca(UnitOfWork(engine), a, title="", problem="",
                                           references=[s["in_review"]]),
         "update an RCA": lambda a: update_rca(UnitOfWork(engine), a, s["rca"], RcaInput(

@@ -567,10 +567,11 @@ def test_the_demo_history_follows_the_safeguarding_decisions(engine: Engine,
     told = local_now() - timedelta(minutes=1)
     decide(UnitOfWork(engine), lead, ids[0], SafeguardingDecision(
         external_report_made=True, reported_to="Adult protective services", reported_at=told,
-        reason="Reported the same hour"))
+        reason="Reported the same hour"), now=utcnow(), rules=settings())
     decide(UnitOfWork(engine), lead, ids[1], SafeguardingDecision(
-        external_report_made=False, reason="Refused at once; nothing lost"))
-    acknowledge(UnitOfWork(engine), lead, ids[2])  # ids[3]: nobody has looked yet
+        external_report_made=False, reason="Refused at once; nothing lost"),
+           now=utcnow(), rules=settings())
+    acknowledge(UnitOfWork(engine), lead, ids[2], now=utcnow())  # ids[3]: nobody has looked yet
     rules = rules_with(WITHIN_48_HOURS_INVESTIGATED)
 
     summary = record_demo_clocks(engine, rules=rules)

@@ -221,7 +221,7 @@ def test_the_owner_and_the_administrators_learn_the_reason_by_email(engine, org,
         attempt(engine, "reporter", "wrong-password", now, ATTACKER)
     attempt(engine, "reporter", PASSWORD, now + timedelta(seconds=1), OWNER_DEVICE)
     attempt(engine, "nobody", "wrong-password", now)  # nobody to tell
-    send_pending_emails(engine)
+    send_pending_emails(engine, now=utcnow(), rules=settings())
     mail = Counter((m["To"], m["Subject"]) for m in smtp_server.messages)
     reporter, admin = org.actor("reporter").email, org.actor("admin").email
     assert mail == {

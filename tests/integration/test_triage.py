@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, ValidationFailed
 from core.escalation.models import Escalation
@@ -215,7 +217,7 @@ def test_triage_does_not_ask_operations_twice(engine, org):
         [raised] = session.scalars(select(Escalation)).all()
     decide(UnitOfWork(engine), org.actor("operations"), raised.id, InformationPathway(
         where_entered="EHR", who_should_have_received="Next shift DSP",
-        failed_confirmation_step="No read receipt"))
+        failed_confirmation_step="No read receipt"), now=utcnow(), rules=settings())
     outcome = triage_report(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
                             answers(route="operations"), expected_version=1)
     assert outcome.escalations_raised == ()
