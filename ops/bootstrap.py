@@ -9,6 +9,7 @@ from pathlib import Path
 from core.attachments.storage import attachments_dir, tighten_store
 from core.audit.keys import signing_key
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.config import environment
 from core.db import engine_for
 from core.integrity.seal import Sealed, seal_trail, trail_is_unkeyed
@@ -39,6 +40,6 @@ def initialise(database_url: str | None = None, *, taxonomy_path: Path | None = 
     unkeyed = trail_is_unkeyed(engine)
     upgrade_to_head(url)
     sealed = seal_trail(engine, trust_unsigned=unkeyed)
-    result = sync_taxonomy(UnitOfWork(engine), spec, SYSTEM)
+    result = sync_taxonomy(UnitOfWork(engine), spec, SYSTEM, now=utcnow())
     tighten_store(attachments_dir())  # evidence kept by an older release: private now too
     return InitResult(url, result, sealed)

@@ -21,6 +21,8 @@ from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_pl
 from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, StorageUnavailable
 from core.filing.service import file_near_miss
@@ -117,7 +119,7 @@ def run_shift(engine: Engine, org: Org, *, writers: int = 16, seconds: float = 5
                 try:
                     _retrying(tally, "triage", lambda ref=reference: triage_report(
                         UnitOfWork(engine), quality, ref, ANSWERS,
-                        expected_version=_version(engine, ref)))
+                        expected_version=_version(engine, ref), now=utcnow(), rules=settings()))
                     break
                 except ConflictError:  # flagged into a cluster meanwhile: reload and redo
                     with tally.lock:

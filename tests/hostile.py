@@ -121,7 +121,7 @@ def _hostile_type(engine: Engine, admin: Actor) -> None:
         "gates": [{"key": "made_safe", "label": HOSTILE, "help": HOSTILE},
                   {"key": "told_family", "label": HOSTILE, "may_be_not_applicable": True}],
         "validation": [{"key": "seen_in_place", "label": HOSTILE, "help": HOSTILE}],
-    }, create=True)
+    }, create=True, now=utcnow())
 
 
 def _version(engine: Engine, reference: str) -> int:
@@ -197,41 +197,45 @@ def seed_hostile(engine: Engine) -> HostileSeed:
         triage_report(UnitOfWork(engine), supervisor, reference, TriageAnswers(
             at_risk_now=True, immediate_safeguards=HOSTILE, safeguarding_trigger=False,
             recurrence="cluster", severity="high", investigation="root_cause_analysis",
-            route="supervisor", notes=HOSTILE), expected_version=_version(engine, reference))
+            route="supervisor", notes=HOSTILE), expected_version=_version(engine, reference),
+                      now=utcnow(), rules=settings())
         start_review(UnitOfWork(engine), supervisor, reference,
-                     expected_version=_version(engine, reference))
+                     expected_version=_version(engine, reference), now=utcnow(), rules=settings())
         save_review(UnitOfWork(engine), supervisor, reference, ReviewInput(
             field_values={"said": HOSTILE, "story": HOSTILE, "pick": HOSTILE, "asked": True,
                           "found": HOSTILE}, what_stopped_harm=HOSTILE, control_reliable="no",
             would_work_again="unsure", would_work_again_note=HOSTILE,
             contributing_factors=["equipment"], barrier_class="staff_recovery",
-            findings=HOSTILE))
+            findings=HOSTILE), now=utcnow(), rules=settings())
         check_gate(UnitOfWork(engine), supervisor, reference, "told_family", note=HOSTILE,
-                   not_applicable=True)
-    check_gate(UnitOfWork(engine), supervisor, seed.closed, "made_safe", note=HOSTILE)
+                   not_applicable=True, now=utcnow())
+    check_gate(UnitOfWork(engine), supervisor, seed.closed, "made_safe", note=HOSTILE, now=utcnow())
     finish_review(UnitOfWork(engine), supervisor, seed.closed,
                   next_step=ReportStatus.VALIDATING,
-                  expected_version=_version(engine, seed.closed))
+                  expected_version=_version(engine, seed.closed), now=utcnow(), rules=settings())
     record_communication(UnitOfWork(engine), supervisor, seed.closed, CommunicationInput(
         audience="family", communicated=True, what=HOSTILE,
-        communicated_at=local_now() - timedelta(hours=1)))
-    record_evidence(UnitOfWork(engine), supervisor, seed.closed, "seen_in_place", note=HOSTILE)
+        communicated_at=local_now() - timedelta(hours=1)), now=utcnow(), rules=settings())
+    record_evidence(UnitOfWork(engine), supervisor, seed.closed, "seen_in_place", note=HOSTILE,
+                    now=utcnow(), rules=settings())
     close_report(UnitOfWork(engine), supervisor, seed.closed, outcome=HOSTILE,
-                 expected_version=_version(engine, seed.closed))
+                 expected_version=_version(engine, seed.closed), now=utcnow(), rules=settings())
     with read_session(engine) as session:  # the review is what the page shows: check it took
         assert review_view(session, quality, seed.closed).outcome == HOSTILE
 
     # Root cause analyses: one completed (its findings feed the plan), one still open.
     seed.completed_rca = open_rca(UnitOfWork(engine), quality, title=HOSTILE, problem=HOSTILE,
-                                  references=[seed.closed, seed.in_review])
+                                  references=[seed.closed, seed.in_review],
+                                  now=utcnow(), rules=settings())
     update_rca(UnitOfWork(engine), quality, seed.completed_rca, RcaInput(
         title=HOSTILE, problem=HOSTILE, five_whys=[HOSTILE, HOSTILE],
-        contributing_factors=["equipment"], findings=HOSTILE))
-    complete_rca(UnitOfWork(engine), quality, seed.completed_rca)
+        contributing_factors=["equipment"], findings=HOSTILE), now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, seed.completed_rca, now=utcnow())
     seed.open_rca = open_rca(UnitOfWork(engine), quality, title=HOSTILE, problem=HOSTILE,
-                             references=[seed.new])
+                             references=[seed.new], now=utcnow(), rules=settings())
     update_rca(UnitOfWork(engine), quality, seed.open_rca, RcaInput(
-        title=HOSTILE, problem=HOSTILE, five_whys=[HOSTILE], findings=HOSTILE))
+        title=HOSTILE, problem=HOSTILE, five_whys=[HOSTILE], findings=HOSTILE),
+               now=utcnow(), rules=settings())
 
     # An action plan: its title, theme, actions, evidence checks and measure all HOSTILE.
     today = local_now().date()

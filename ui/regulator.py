@@ -94,7 +94,8 @@ def _decide(actor: Actor, reference: str, prefix: str) -> None:
     try:
         decide_reportable(UnitOfWork(), actor, reference,
                           reportable=None if answer is None else answer == "yes",
-                          reason=st.session_state.get(_key(prefix, "reason")) or "")
+                          reason=st.session_state.get(_key(prefix, "reason")) or "",
+                          now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         _store_errors(prefix, exc.errors)
         st.session_state[NOTICE] = ("error", "Not recorded yet: check the answers marked below.")
@@ -114,7 +115,7 @@ def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
             UnitOfWork(), actor, clock.clock_id,
             met_at=st.session_state.get(_key(prefix, "met_at")),
             state_reference=st.session_state.get(_key(prefix, "state_reference")) or "",
-            note=st.session_state.get(_key(prefix, "note")) or "")
+            note=st.session_state.get(_key(prefix, "note")) or "", now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         _store_errors(prefix, exc.errors)
         st.session_state[NOTICE] = ("error", "Not recorded yet: check the answers marked below.")

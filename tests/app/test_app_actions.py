@@ -60,8 +60,9 @@ def in_review(engine, org, *, severity="medium", **changes) -> str:
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity=severity,
         investigation="barrier_review" if severity == "high" else "supervisor_review",
-        route="supervisor"), expected_version=1)
-    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2)
+        route="supervisor"), expected_version=1, now=utcnow(), rules=settings())
+    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2,
+                 now=utcnow(), rules=settings())
     return reference
 
 
@@ -242,12 +243,13 @@ def test_a_completed_analysis_and_a_cluster_open_the_builder(engine, org):
     quality = org.actor("quality")
     rca = open_rca(UnitOfWork(engine), quality, title="Late starts in the North",
                    problem="Shifts start late after last-minute rota changes.",
-                   references=references)
+                   references=references, now=utcnow(), rules=settings())
     update_rca(UnitOfWork(engine), quality, rca, RcaInput(
         title="Late starts in the North", problem="Shifts start late after rota changes.",
         five_whys=["Nobody confirmed cover"], contributing_factors=["staffing"],
-        findings="Introduce a coverage lock cut-off with supervisor sign-off for exceptions."))
-    complete_rca(UnitOfWork(engine), quality, rca)
+        findings="Introduce a coverage lock cut-off with supervisor sign-off for exceptions."),
+               now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, rca, now=utcnow())
     at = sign_in(new_app(), "quality")
     at.query_params["rca"] = str(rca)
     at = at.switch_page("pages/rca.py").run()

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
@@ -43,7 +44,8 @@ def reference(engine, org):
     level = review_level(Severity.LOW, Recurrence.SINGLE, settings().triage)
     triage_report(UnitOfWork(engine), quality, filed, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
-        investigation=level.value, route="supervisor"), expected_version=1)
+        investigation=level.value, route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     return filed
 
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.review.rca import open_rca
 from core.uow import UnitOfWork
@@ -32,7 +34,7 @@ def maple_records(engine):
                              evidence_checks=["Bay marked"])],
         measure=MeasureDraft()))
     rca = open_rca(UnitOfWork(engine), quality, title="Bathroom doorway", problem="Near falls",
-                   references=[reference])
+                   references=[reference], now=utcnow(), rules=settings())
     return org, reference, plan.plan_id, rca
 
 

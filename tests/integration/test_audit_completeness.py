@@ -162,26 +162,29 @@ class World:
 
     def triaged(self) -> str:
         reference = self.file()
-        triage_report(self.uow(), self.actor("quality"), reference, TRIAGE, expected_version=1)
+        triage_report(self.uow(), self.actor("quality"), reference, TRIAGE, expected_version=1,
+                      now=utcnow(), rules=settings())
         return reference
 
     def in_review(self) -> str:
         reference = self.triaged()
         start_review(self.uow(), self.actor("quality"), reference,
-                     expected_version=self.version(reference))
+                     expected_version=self.version(reference), now=utcnow(), rules=settings())
         return reference
 
     def reviewed(self, next_step: ReportStatus = ReportStatus.VALIDATING) -> str:
         """Review complete, every gate ticked, moved on to `next_step`."""
         quality = self.actor("quality")
         reference = self.in_review()
-        save_review(self.uow(), quality, reference, NEAR_FALL_REVIEW)
+        save_review(self.uow(), quality, reference, NEAR_FALL_REVIEW,
+                    now=utcnow(), rules=settings())
         with read_session(self.engine) as session:
             gates = review_view(session, quality, reference).template.gates
         for gate in gates:
-            check_gate(self.uow(), quality, reference, gate.key, note=f"Done: {gate.label}")
+            check_gate(self.uow(), quality, reference, gate.key, note=f"Done: {gate.label}",
+                       now=utcnow())
         finish_review(self.uow(), quality, reference, next_step=next_step,
-                      expected_version=self.version(reference))
+                      expected_version=self.version(reference), now=utcnow(), rules=settings())
         return reference
 
     def evidenced(self) -> str:
@@ -191,13 +194,14 @@ class World:
         with read_session(self.engine) as session:
             items = review_view(session, quality, reference).template.validation
         for item in items:
-            record_evidence(self.uow(), quality, reference, item.key, note="Seen in place")
+            record_evidence(self.uow(), quality, reference, item.key, note="Seen in place",
+                            now=utcnow(), rules=settings())
         return reference
 
     def closed(self) -> str:
         reference = self.evidenced()
         close_report(self.uow(), self.actor("quality"), reference, outcome="Check in place",
-                     expected_version=self.version(reference))
+                     expected_version=self.version(reference), now=utcnow(), rules=settings())
         return reference
 
     def safeguarding_escalation(self) -> int:
@@ -209,7 +213,8 @@ class World:
     def rca(self, *references: str) -> int:
         return open_rca(self.uow(), self.actor("quality"), title="Bathroom doorway",
                         problem="Near falls at the bathroom doorway",
-                        references=list(references) or [self.file()])
+                        references=list(references) or [self.file()],
+                        now=utcnow(), rules=settings())
 
     def rca_input(self) -> RcaInput:
         return RcaInput(title="Bathroom doorway", problem="Near falls at the bathroom doorway",
@@ -322,7 +327,7 @@ def _restore(w: World) -> Callable[[], object]:
 def _sync(w: World) -> Callable[[], object]:
     spec = load_taxonomy_file(ROOT / "data" / "taxonomy.yaml")
     edited = spec.model_copy(update={"contributing_factors": spec.contributing_factors[:-1]})
-    return lambda: sync_taxonomy(w.uow(), edited, w.actor("admin"))
+    return lambda: sync_taxonomy(w.uow(), edited, w.actor("admin"), now=utcnow())
 
 
 def _type_spec(w: World, base: str = "other", **changes: Any) -> dict[str, Any]:
@@ -422,7 +427,7 @@ def _reportable(w: World, reportable: bool = True) -> tuple[str, int | None]:
     reference = w.file(type_key="safeguarding_rights",
                        description="A visitor asked for her bank PIN; staff refused.")
     decide_reportable(w.uow(), w.actor("safeguarding"), reference, reportable=reportable,
-                      reason="Attempted financial exploitation")
+                      reason="Attempted financial exploitation", now=utcnow(), rules=settings())
     with read_session(w.engine) as session:
         return reference, session.scalar(select(func.min(RegulatorClock.id)))
 
@@ -433,7 +438,7 @@ def _demo_clocks(w: World) -> Callable[[], object]:
         external_report_made=True, reported_to="Adult protective services",
         reported_at=local_now() - timedelta(minutes=5), reason="Reported the same hour"),
            now=utcnow(), rules=settings())
-    return lambda: record_demo_clocks(w.engine)
+    return lambda: record_demo_clocks(w.engine, now=utcnow(), rules=settings())
 
 
 def _clock_reminders(w: World) -> Callable[[], object]:
@@ -527,62 +532,76 @@ CASES: dict[str, Case] = {
     # Triage also records the status move (its own event, shared by every workflow step).
     "triage": Case("report.triaged", "create", lambda w: (
         lambda ref: lambda: triage_report(w.uow(), w.actor("quality"), ref, TRIAGE,
-                                          expected_version=1))(w.file()),
+                                          expected_version=1,
+                                          now=utcnow(), rules=settings()))(w.file()),
         extras={"report.moved": 1}),
     # A reviewer links an earlier report that reads alike (core.triage.links).
     "link related reports": Case("report.related_linked", "create", lambda w: (
         lambda earlier, later: lambda: link_related(w.uow(), w.actor("quality"), later,
-                                                    earlier))(w.file(), w.file())),
+                                                    earlier, now=utcnow(), rules=settings()))(
+            w.file(), w.file())),
     "remove a related link": Case("report.related_unlinked", "change", lambda w: (
-        lambda earlier, later: (link_related(w.uow(), w.actor("quality"), later, earlier),
+        lambda earlier, later: (link_related(w.uow(), w.actor("quality"), later, earlier,
+                                             now=utcnow(), rules=settings()),
                                 lambda: unlink_related(w.uow(), w.actor("quality"), later,
-                                                       earlier))[1])(w.file(), w.file())),
+                                                       earlier, now=utcnow(),
+                                                       rules=settings()))[1])(
+            w.file(), w.file())),
     "re-classify as an incident": Case("report.moved", "change", lambda w: (
         lambda ref: lambda: reclassify_as_incident(
             w.uow(), w.actor("quality"), ref, reason="Harm reached her after all",
-            expected_version=w.version(ref)))(w.file())),
+            expected_version=w.version(ref), now=utcnow(), rules=settings()))(w.file())),
     # ----------------------------------------------------------------- review
     "start review": Case("review.started", "create", lambda w: (
         lambda ref: lambda: start_review(w.uow(), w.actor("quality"), ref,
-                                         expected_version=w.version(ref)))(w.triaged()),
+                                         expected_version=w.version(ref),
+                                         now=utcnow(), rules=settings()))(w.triaged()),
         extras={"report.moved": 1}),
     "save review": Case("review.saved", "change", lambda w: (
         lambda ref: lambda: save_review(w.uow(), w.actor("quality"), ref,
-                                        NEAR_FALL_REVIEW))(w.in_review())),
+                                        NEAR_FALL_REVIEW,
+                                        now=utcnow(), rules=settings()))(w.in_review())),
     "tick a gate": Case("review.gate_checked", "create", lambda w: (
         lambda ref: lambda: check_gate(w.uow(), w.actor("quality"), ref,
-                                       "person_remains_safe", note="Checked on her"))(
+                                       "person_remains_safe", note="Checked on her", now=utcnow()))(
         w.in_review())),
     "record evidence": Case("review.evidence_recorded", "create", lambda w: (
         lambda ref: lambda: record_evidence(w.uow(), w.actor("quality"), ref,
-                                            "near_miss_evidence", note="Seen"))(
+                                            "near_miss_evidence", note="Seen",
+                                            now=utcnow(), rules=settings()))(
         w.in_review())),
     "record communication": Case("review.communication_recorded", "create", lambda w: (
         lambda ref: lambda: record_communication(w.uow(), w.actor("quality"), ref,
                                                  CommunicationInput(
-            audience="family", communicated=False, what="Not needed: no harm")))(
+            audience="family", communicated=False, what="Not needed: no harm"),
+                                                 now=utcnow(), rules=settings()))(
         w.in_review())),
     "finish review": Case("report.moved", "change", lambda w: (
-        lambda ref: (save_review(w.uow(), w.actor("quality"), ref, NEAR_FALL_REVIEW),
-                     [check_gate(w.uow(), w.actor("quality"), ref, g.key, note="Done")
+        lambda ref: (save_review(w.uow(), w.actor("quality"), ref, NEAR_FALL_REVIEW,
+                                 now=utcnow(), rules=settings()),
+                     [check_gate(w.uow(), w.actor("quality"), ref, g.key, note="Done", now=utcnow())
                       for g in _gates(w, ref)],
                      lambda: finish_review(w.uow(), w.actor("quality"), ref,
                                            next_step=ReportStatus.VALIDATING,
-                                           expected_version=w.version(ref)))[2])(
+                                           expected_version=w.version(ref),
+                                           now=utcnow(), rules=settings()))[2])(
         w.in_review())),
     "move on to validating": Case("report.moved", "change", lambda w: (
         lambda ref: lambda: move_to_validating(w.uow(), w.actor("quality"), ref,
-                                               expected_version=w.version(ref)))(
+                                               expected_version=w.version(ref),
+                                               now=utcnow(), rules=settings()))(
         w.reviewed(ReportStatus.ACTIONS))),
     "close": Case("review.closed", "change", lambda w: (
         lambda ref: lambda: close_report(w.uow(), w.actor("quality"), ref,
                                          outcome="Check in place",
-                                         expected_version=w.version(ref)))(w.evidenced()),
+                                         expected_version=w.version(ref),
+                                         now=utcnow(), rules=settings()))(w.evidenced()),
         extras={"report.moved": 1}),
     "reopen": Case("review.reopened", "change", lambda w: (
         lambda ref: lambda: reopen_report(w.uow(), w.actor("quality"), ref,
                                           reason="The card came down again",
-                                          expected_version=w.version(ref)))(w.closed()),
+                                          expected_version=w.version(ref),
+                                          now=utcnow(), rules=settings()))(w.closed()),
         extras={"report.moved": 1}),
     # ----------------------------------------------------------------- escalations
     "acknowledge a safeguarding escalation": Case("escalation.acknowledged", "change", lambda w: (
@@ -600,16 +619,19 @@ CASES: dict[str, Case] = {
     # ----------------------------------------------------------------- regulator clocks
     "decide an event is reportable": Case("regulator.decided", "create", lambda w: (
         lambda ref: lambda: decide_reportable(w.uow(), w.actor("safeguarding"), ref,
-                                              reportable=True, reason="Reportable"))(
+                                              reportable=True, reason="Reportable",
+                                              now=utcnow(), rules=settings()))(
         w.file(type_key="safeguarding_rights")), by="safeguarding"),
     "revise a reportable decision": Case("regulator.decided", "change", lambda w: (
         lambda ref: lambda: decide_reportable(w.uow(), w.actor("safeguarding"), ref,
-                                              reportable=True, reason="A second attempt"))(
+                                              reportable=True, reason="A second attempt",
+                                              now=utcnow(), rules=settings()))(
         _reportable(w, reportable=False)[0]), by="safeguarding"),
     "record a regulator deadline met": Case("regulator.clock_met", "change", lambda w: (
         lambda clock_id: lambda: record_clock_met(w.uow(), w.actor("safeguarding"), clock_id,
                                                   met_at=local_now(),
-                                                  state_reference="NY-SIR-1"))(
+                                                  state_reference="NY-SIR-1",
+                                                  now=utcnow(), rules=settings()))(
         _reportable(w)[1]), by="safeguarding"),
     "send regulator clock reminders": Case("regulator.reminders_sent", "create",
                                            _clock_reminders, by="system"),
@@ -620,17 +642,22 @@ CASES: dict[str, Case] = {
     "open an RCA": Case("rca.opened", "create", lambda w: (
         lambda ref: lambda: w.rca(ref))(w.file()), extras={"rca.report_linked": 1}),
     "update an RCA": Case("rca.updated", "change", lambda w: (
-        lambda rid: lambda: update_rca(w.uow(), w.actor("quality"), rid, w.rca_input()))(
+        lambda rid: lambda: update_rca(w.uow(), w.actor("quality"), rid, w.rca_input(),
+                                       now=utcnow(), rules=settings()))(
         w.rca())),
     "add reports to an RCA": Case("rca.reports_added", "change", lambda w: (
-        lambda rid, ref: lambda: add_reports(w.uow(), w.actor("quality"), rid, [ref]))(
+        lambda rid, ref: lambda: add_reports(w.uow(), w.actor("quality"), rid, [ref],
+                                             now=utcnow()))(
         w.rca(), w.file()), extras={"rca.report_linked": 1}),
     "remove a report from an RCA": Case("rca.report_removed", "change", lambda w: (
-        lambda ref: (lambda rid: lambda: remove_report(w.uow(), w.actor("quality"), rid, ref))(
+        lambda ref: (lambda rid: lambda: remove_report(w.uow(), w.actor("quality"), rid, ref,
+                                                       now=utcnow()))(
             w.rca(w.file(), ref)))(w.file()), extras={"rca.report_unlinked": 1}),
     "complete an RCA": Case("rca.completed", "change", lambda w: (
-        lambda rid: (update_rca(w.uow(), w.actor("quality"), rid, w.rca_input()),
-                     lambda: complete_rca(w.uow(), w.actor("quality"), rid))[1])(w.rca())),
+        lambda rid: (update_rca(w.uow(), w.actor("quality"), rid, w.rca_input(),
+                                now=utcnow(), rules=settings()),
+                     lambda: complete_rca(w.uow(), w.actor("quality"), rid,
+                                          now=utcnow()))[1])(w.rca())),
     # ----------------------------------------------------------------- learning responses
     # A response also notes itself on each linked report's own history.
     "start a learning response": Case("learning_response.started", "create", lambda w: (
@@ -701,16 +728,18 @@ CASES: dict[str, Case] = {
         "follow_up.lookup_refused", "change", _follow_up_refused, by="not signed in"),
     # ----------------------------------------------------------------- taxonomy
     "edit a near-miss type": Case("taxonomy.type_saved", "change", lambda w: (
-        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, original_key="other"))(
+        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, original_key="other",
+                                       now=utcnow()))(
         _type_spec(w, name="Something else nearly went wrong")), by="admin"),
     "add a near-miss type": Case("taxonomy.type_saved", "create", lambda w: (
-        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, create=True))(
+        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, create=True, now=utcnow()))(
         _type_spec(w, "other", key="door_left_open", name="Door left open")), by="admin"),
     "retire a near-miss type": Case("taxonomy.type_retired", "change", lambda w: lambda: (
-        set_type_active(w.uow(), w.actor("admin"), "other", False)), by="admin"),
+        set_type_active(w.uow(), w.actor("admin"), "other", False, now=utcnow())), by="admin"),
     "offer a retired type again": Case("taxonomy.type_restored", "change", lambda w: (
-        set_type_active(w.uow(), w.actor("admin"), "other", False),
-        lambda: set_type_active(w.uow(), w.actor("admin"), "other", True))[1], by="admin"),
+        set_type_active(w.uow(), w.actor("admin"), "other", False, now=utcnow()),
+        lambda: set_type_active(w.uow(), w.actor("admin"), "other", True,
+                                now=utcnow()))[1], by="admin"),
     "sync the taxonomy file": Case("taxonomy.synced", "create", _sync, by="admin"),
     # ----------------------------------------------------------------- evidence and database
     "commissioner views evidence": Case("commissioner.viewed", "create", lambda w: lambda: (

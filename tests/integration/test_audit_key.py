@@ -428,7 +428,8 @@ def _world(engine: Engine) -> tuple[str, int, int, int]:
     org = build_org(engine)
     quality = org.actor("quality")
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
-    triage_report(UnitOfWork(engine), quality, reference, TRIAGE, expected_version=1)
+    triage_report(UnitOfWork(engine), quality, reference, TRIAGE, expected_version=1,
+                  now=utcnow(), rules=settings())
     today = local_now().date()
     plan = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Safer transfers", theme="Near falls at the doorway",
@@ -515,7 +516,7 @@ def test_a_clean_demo_verifies_with_no_false_alarms(engine):
         action_id = session.scalar(select(Action.id).where(Action.status == "in_progress")
                                    .order_by(Action.id).limit(1))
     triage_report(UnitOfWork(engine), quality, new.reference, TRIAGE,
-                  expected_version=new.version_id)
+                  expected_version=new.version_id, now=utcnow(), rules=settings())
     set_status(UnitOfWork(engine), quality, action_id, ActionStatus.STOPPED,
                note="Replaced by the new rota")
     state = verify_state(engine)

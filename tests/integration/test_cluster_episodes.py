@@ -15,6 +15,7 @@ from core.actions.episodes import list_episodes
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from core.filing.service import file_near_miss
@@ -80,7 +81,7 @@ def test_a_burst_opens_one_episode_that_the_next_reports_extend(engine, org):
 def test_the_triager_is_told_which_cluster_a_report_is_part_of(engine, org):
     references = file_late_start_cluster(engine, org)
     with read_session(engine) as session:
-        proposal = propose_triage(session, org.actor("quality"), references[-1])
+        proposal = propose_triage(session, org.actor("quality"), references[-1], rules=settings())
     assert proposal.cluster is not None and proposal.recurrence.value == "cluster"
     assert proposal.cluster.description.startswith(
         "6 reports of this type in region North within 10 days")

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
@@ -168,7 +170,8 @@ def test_reporting_culture(engine, org, filed):
     quality = org.actor("quality")
     triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="low",
-        investigation="supervisor_review", route="supervisor"), expected_version=1)
+        investigation="supervisor_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     with read_session(engine) as session:
         culture = reporting_culture(session, quality, whole_period())
     assert culture.reports == 6

@@ -58,7 +58,7 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
         late = load_board(session, supervisor, BoardFilters(flags=("escalation_overdue",)),
                           now=later)
         alerts = inbox(session, supervisor, now=later)
-        regulator = regulator_board(session, supervisor, now=later)
+        regulator = regulator_board(session, supervisor, now=later, rules=settings())
     assert tiles["triage"].count == board.counts[ReportStatus.NEW] == 2
     assert tiles["triage"].label == "2 near misses to triage, 1 past its clock (overdue)"
     assert late.counts[ReportStatus.NEW] == 1

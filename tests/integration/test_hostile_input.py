@@ -28,6 +28,8 @@ from sqlalchemy import Engine, select
 from core.accounts.service import NewUser, SignInRefused, add_user, change_password, sign_in
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings as app_settings
 from core.csvfile import ImportFileError
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed
@@ -499,9 +501,10 @@ GOOD_ANSWERS = TriageAnswers(at_risk_now=False, safeguarding_trigger=False, recu
 def _in_review(engine: Engine, org_: Org) -> str:
     quality = org_.actor("quality")
     reference = file_near_miss(UnitOfWork(engine), quality, draft(org_)).reference
-    triage_report(UnitOfWork(engine), quality, reference, GOOD_ANSWERS, expected_version=1)
+    triage_report(UnitOfWork(engine), quality, reference, GOOD_ANSWERS, expected_version=1,
+                  now=utcnow(), rules=app_settings())
     start_review(UnitOfWork(engine), quality, reference,
-                 expected_version=_version(engine, reference))
+                 expected_version=_version(engine, reference), now=utcnow(), rules=app_settings())
     return reference
 
 
@@ -602,7 +605,8 @@ def test_review_gate_and_communication_with_hostile_text(engine: Engine, org: Or
     def review(data: ReviewInput) -> None:
         ran_review[0] += 1
         try:
-            problems = save_review(UnitOfWork(engine), quality, reference, data)
+            problems = save_review(UnitOfWork(engine), quality, reference, data,
+                                   now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in review_keys or k.startswith("field."))
             return
@@ -616,7 +620,7 @@ def test_review_gate_and_communication_with_hostile_text(engine: Engine, org: Or
         ran_gate[0] += 1
         try:
             check_gate(UnitOfWork(engine), quality, reference, key, note=note,
-                       not_applicable=not_applicable)
+                       not_applicable=not_applicable, now=utcnow())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in ("gate", "note"))
 
@@ -631,7 +635,8 @@ def test_review_gate_and_communication_with_hostile_text(engine: Engine, org: Or
     def communication(data: CommunicationInput) -> None:
         ran_communication[0] += 1
         try:
-            record_communication(UnitOfWork(engine), quality, reference, data)
+            record_communication(UnitOfWork(engine), quality, reference, data,
+                                 now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in ("audience", "communicated", "what",
                                                       "communicated_at"))
@@ -674,7 +679,8 @@ def test_triage_with_arbitrary_answers_names_the_field(engine: Engine, org: Org)
         reference = current["reference"]
         try:
             triage_report(UnitOfWork(engine), quality, reference, answers,
-                          expected_version=_version(engine, reference))
+                          expected_version=_version(engine, reference),
+                          now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in allowed)
             return

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.queries import inbox, unread_count
 from core.feedback.queries import bulletin, updates_for_my_reports
@@ -69,7 +70,8 @@ def provider(engine: Engine, db_url: str):
         org, occurred_at=local_now() - timedelta(days=n))).reference for n in range(6)]
     triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="high",
-        investigation="barrier_review", route="supervisor"), expected_version=1)
+        investigation="barrier_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return org, references

@@ -181,7 +181,7 @@ def triaged(engine, org, *, severity="low", recurrence="single", hours_ago=1, **
     triage_report(UnitOfWork(engine), quality, reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence=recurrence,
         severity=severity, investigation=level.value, route="supervisor"),
-        expected_version=1)
+        expected_version=1, now=utcnow(), rules=settings())
     return reference
 
 

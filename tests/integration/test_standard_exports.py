@@ -23,8 +23,9 @@ from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner.period import parse_period
-from core.config import Settings
+from core.config import Settings, settings
 from core.db import read_session
 from core.errors import PermissionDenied
 from core.exports.ahrq import COLUMNS, PERSON_COLUMNS, ahrq_csv
@@ -79,7 +80,7 @@ def _triage(engine, org, reference, severity):
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity=severity,
         investigation="barrier_review", route="supervisor"),
-        expected_version=_version(engine, reference))
+        expected_version=_version(engine, reference), now=utcnow(), rules=settings())
 
 
 def _reports(engine, org):
@@ -96,7 +97,8 @@ def _reports(engine, org):
                      occurred_at=now - timedelta(hours=5))
     reclassify_as_incident(UnitOfWork(engine), org.actor("supervisor"), incident.reference,
                            reason="A bruise was found the next morning.",
-                           expected_version=_version(engine, incident.reference))
+                           expected_version=_version(engine, incident.reference),
+                           now=utcnow(), rules=settings())
     return {"fall": fall.reference, "medication": medication.reference,
             "hazard": hazard.reference, "incident": incident.reference}
 

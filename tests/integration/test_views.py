@@ -42,7 +42,7 @@ def _triage(engine, org, reference):
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="high",
         investigation="barrier_review", route="supervisor",
-        notes="Walker parked by the bath."), expected_version=1)
+        notes="Walker parked by the bath."), expected_version=1, now=utcnow(), rules=settings())
 
 
 def _page(actor, reference) -> NearMissPage:
@@ -75,7 +75,8 @@ def test_a_triaged_report_shows_its_decision_not_the_triage_form(engine, org):
 def test_a_report_under_review_shows_the_review(engine, org):
     reference = _file(engine, org)
     _triage(engine, org, reference)
-    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2)
+    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2,
+                 now=utcnow(), rules=settings())
     page = _page(org.actor("supervisor"), reference)
     assert page.detail.status is ReportStatus.IN_REVIEW
     assert page.proposal is None

@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from core.clock import utcnow
+from core.config import settings as app_settings
 from core.db import read_session
 from core.errors import DomainError
 from core.filing.service import file_near_miss
@@ -126,7 +128,8 @@ class Walk:
         return [
             moving(triage_report, answers=TRIAGE),
             moving(start_review),
-            lambda: save_review(self.uow(), quality, ref, _review_input(self.type_key, True)),
+            lambda: save_review(self.uow(), quality, ref, _review_input(self.type_key, True),
+                                now=utcnow(), rules=app_settings()),
             *[partial(check_gate, self.uow(), quality, ref, key, note="Done")
               for key in self.gates],
             moving(finish_review, next_step=ReportStatus.ACTIONS),
