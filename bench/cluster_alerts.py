@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from core.config import settings
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BEFORE_REV = "3b7b0fa"  # the last commit with the old rule (issue 17)
@@ -56,7 +58,6 @@ class Rule:
     """Episodes of one type from daily counts per service, by whichever rule core holds."""
 
     def __init__(self, **overrides: Any) -> None:
-        from core.config import settings
         from core.triage import cluster_rule
 
         self.rules = settings().triage.model_copy(update=overrides)
@@ -106,7 +107,6 @@ class Rule:
         return [(f[3], f[4], f[1]) for f in kept]
 
     def _settings(self) -> Any:
-        from core.config import settings
         return settings().model_copy(update={"triage": self.rules})
 
 
@@ -190,8 +190,7 @@ def detection(rule: Rule, size: int, per_week: float, seeds: range) -> float:
 def demo_per_year() -> list[dict[str, Any]]:
     """The demo's cluster review over its last year, at several 'now's."""
     from core.auth.actor import SYSTEM
-    from core.clock import to_local
-    from core.config import settings
+    from core.clock import to_local, utcnow
     from core.db import engine_for, read_session
     from core.metrics.clusters import clusters_in_period
     from ops.bootstrap import initialise
@@ -212,7 +211,8 @@ def demo_per_year() -> list[dict[str, Any]]:
             today = to_local(now, settings().zone).date()
             with read_session(engine) as session:
                 found = clusters_in_period(session, SYSTEM, today - timedelta(days=365),
-                                           today + timedelta(days=1))
+                                           today + timedelta(days=1), now=utcnow(),
+                                           rules=settings())
             engine.dispose()
         no_action = sum(1 for c in found if getattr(c, "action_status", None) is None)
         late = [c for c in found if c.type_key == "late_shift_start"]

@@ -21,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path.cwd()))
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.period import parse_period
 from core.db import read_session
@@ -66,7 +67,7 @@ def measure(label: str) -> dict[str, Counter[str]]:
         culture = cv.culture(session, SYSTEM, scope)
         found["culture: % without a name"] = tally([culture.anonymous_share])
         found["clusters: reports"] = tally([c.reports for c in cv.clusters(session, SYSTEM,
-                                                                           scope)])
+                                                                           scope, now=utcnow())])
         register = cv.action_register(session, SYSTEM, start=period.start, end=period.end)
         rates = [v for column in ("Before (rate)", "During test (rate)")
                  for v in register.get(column, []) if v is not None and v == v]

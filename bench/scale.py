@@ -29,6 +29,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.clock import utcnow
+from core.config import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PG_ADMIN = os.environ.get("NEARMISS_TEST_PG_ADMIN_URL",
@@ -127,7 +130,6 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from core.accounts.service import DEMO_PASSWORD, build_actor
     from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
-    from core.clock import utcnow
     from core.commissioner import views as cv
     from core.commissioner.period import parse_period
     from core.db import get_engine, read_session
@@ -219,16 +221,19 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
         return call
 
     pages = {
-        "pages/governance.py": raw(lambda s: (gov.weekly_series(s, quality, scope),
+        "pages/governance.py": raw(lambda s: (gov.weekly_series(s, quality, scope,
+                                                                rules=settings()),
                                               gov.go_live_dates(s, quality, scope))),
         "pages/governance_breakdowns.py": raw(lambda s: gov.breakdown(s, quality, scope,
-                                                                      "type")),
+                                                                      "type", rules=settings())),
         "pages/governance_clusters.py": raw(lambda s: (
-            clusters_in_period(s, quality, scope.start, scope.end),
-            gov.repeats(s, quality, scope, salt="x"))),
-        "pages/governance_culture.py": raw(lambda s: gov.reporting_culture(s, quality, scope)),
+            clusters_in_period(s, quality, scope.start, scope.end, now=utcnow(), rules=settings()),
+            gov.repeats(s, quality, scope, salt="x", rules=settings()))),
+        "pages/governance_culture.py": raw(lambda s: gov.reporting_culture(s, quality, scope,
+                                                                           rules=settings())),
         "pages/governance_controls.py": raw(lambda s: (
-            gov.barrier_mix(s, quality, scope), gov.control_strength(s, quality, today=today()))),
+            gov.barrier_mix(s, quality, scope,
+                            rules=settings()), gov.control_strength(s, quality, today=today()))),
     }
     # Issue 11's budgets: 1 s on SQLite up to 100k, 2 s on PostgreSQL (at 1M); SQLite at a
     # million has none (a provider that large runs PostgreSQL).
@@ -256,13 +261,14 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     # The action register (every action plan's actions; no budget in the issue) and the
     # commissioner's evidence page for that quarter, each against the queries they need.
     with read_session() as session:
-        actions = register_counts(session, quality, RegisterFilters(), today=today()).total
+        actions = register_counts(session, quality, RegisterFilters(), today=today(),
+                                  rules=settings()).total
 
     def register_queries() -> None:
         with read_session() as session:
             register_choices(session, quality)
-            register(session, quality, RegisterFilters(), today=today())
-            register_counts(session, quality, RegisterFilters(), today=today())
+            register(session, quality, RegisterFilters(), today=today(), rules=settings())
+            register_counts(session, quality, RegisterFilters(), today=today(), rules=settings())
 
     at.switch_page("pages/actions.py").run()
     assert not at.exception, at.exception
@@ -276,7 +282,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
             cv.trend(session, commissioner, gov.Scope(period.start - timedelta(weeks=26),
                                                       period.end))
             cv.breakdowns(session, commissioner, quarter_scope)  # the page's tables too
-            cv.clusters(session, commissioner, quarter_scope)
+            cv.clusters(session, commissioner, quarter_scope, now=utcnow())
             cv.action_register(session, commissioner, start=period.start, end=period.end)
             cv.escalations(session, commissioner, quarter_scope)
             cv.culture(session, commissioner, quarter_scope)
@@ -300,7 +306,6 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
 
 def _board_query(load_board: Any, filters: Any, supervisor: Any) -> None:
-    from core.clock import utcnow
     from core.db import read_session
 
     with read_session() as session:

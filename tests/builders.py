@@ -133,7 +133,7 @@ def live_controls(engine: Engine, org_: Org, go_lives: list[date], *,
         actions=[ActionDraft(title="Walker check", kind="checklist", owner_id=quality.user_id,
                              deadline=today + timedelta(days=5),
                              review_date=today + timedelta(days=9), evidence_checks=["Card"],
-                             verify_with_measure=False)]))
+                             verify_with_measure=False)]), now=utcnow(), rules=settings())
     with UnitOfWork(engine) as uow:
         template = uow.session.scalars(select(Action)).one()
         columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns

@@ -149,11 +149,12 @@ def run_shift(engine: Engine, org: Org, *, writers: int = 16, seconds: float = 5
                         deadline=today + timedelta(days=7),
                         review_date=today + timedelta(days=14),
                         evidence_checks=["Briefing signed by the team"])],
-                    measure=MeasureDraft())))
+                    measure=MeasureDraft()), now=utcnow(), rules=settings()))
             with tally.lock:
                 tally.plans.append(plan.plan_id)
             _retrying(tally, "action", lambda p=plan: set_status(
-                UnitOfWork(engine), quality, p.action_ids[0], ActionStatus.IN_PROGRESS, note=""))
+                UnitOfWork(engine), quality, p.action_ids[0], ActionStatus.IN_PROGRESS, note="",
+                now=utcnow()))
             with tally.lock:
                 tally.status_changes += 1
 

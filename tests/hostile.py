@@ -153,7 +153,7 @@ def seed_hostile(engine: Engine) -> HostileSeed:
     supervisor, quality = seed.actor("supervisor"), seed.actor("quality")
     _hostile_type(engine, admin)
     for key in GUIDES:
-        save_guide(UnitOfWork(engine), admin, key, HOSTILE)
+        save_guide(UnitOfWork(engine), admin, key, HOSTILE, now=utcnow())
 
     def file(hours_ago: int, *, anonymous: bool = False) -> tuple[str, str | None]:
         filed = file_near_miss(UnitOfWork(engine), reporter, NearMissDraft(
@@ -252,15 +252,19 @@ def seed_hostile(engine: Engine) -> HostileSeed:
         title=HOSTILE, theme=HOSTILE, source="rca", rca_id=seed.completed_rca,
         report_references=[seed.closed], actions=[action("checklist"), action("training")],
         measure=MeasureDraft(filters=MeasureFilters(type_keys=(TYPE_KEY,),
-                                                    capture={"said": HOSTILE}))))
+                                                    capture={"said": HOSTILE}))),
+                          now=utcnow(), rules=settings())
     seed.plan_id = created.plan_id
     live, stopped = created.action_ids
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id).where(
             ActionEvidenceCheck.action_id == live).order_by(ActionEvidenceCheck.id))
-    complete_evidence_check(UnitOfWork(engine), supervisor, check_id, note=HOSTILE)
-    set_go_live(UnitOfWork(engine), supervisor, live, today - timedelta(days=1))
-    set_status(UnitOfWork(engine), quality, stopped, ActionStatus.STOPPED, note=HOSTILE)
+    complete_evidence_check(UnitOfWork(engine), supervisor, check_id, note=HOSTILE,
+                            now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), supervisor, live, today - timedelta(days=1),
+                now=utcnow(), rules=settings())
+    set_status(UnitOfWork(engine), quality, stopped, ActionStatus.STOPPED, note=HOSTILE,
+               now=utcnow())
     with read_session(engine) as session:
         assert session.get(Action, live).status == ActionStatus.IN_TEST.value
 
@@ -269,9 +273,10 @@ def seed_hostile(engine: Engine) -> HostileSeed:
     seed.update_id = create_update(UnitOfWork(engine), quality, UpdateDraft(
         title=HOSTILE, what_changed=HOSTILE, why=HOSTILE,
         report_references=[seed.closed, seed.anonymous], action_ids=[live],
-        themes=[ThemeDraft(TYPE_KEY, service_id=service)], service_ids=[service]))
-    publish_update(UnitOfWork(engine), quality, seed.update_id)
+        themes=[ThemeDraft(TYPE_KEY, service_id=service)], service_ids=[service]),
+                                   now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), quality, seed.update_id, now=utcnow(), rules=settings())
     create_update(UnitOfWork(engine), supervisor, UpdateDraft(
         title=HOSTILE, what_changed=HOSTILE, why=HOSTILE, report_references=[seed.new],
-        service_ids=[service]))
+        service_ids=[service]), now=utcnow(), rules=settings())
     return seed

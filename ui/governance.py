@@ -115,7 +115,7 @@ def cached_barrier_mix(_version: int, actor: Actor, scope: gov.Scope) -> pd.Data
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_clusters(_version: int, actor: Actor, scope: gov.Scope) -> list[Any]:
-    return list(views.clusters(actor, scope, rules=settings()))
+    return list(views.clusters(actor, scope, rules=settings(), now=utcnow()))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -259,7 +259,7 @@ def _follow_up_box() -> None:
     try:
         # Wrong codes are counted in the database, per address and per code: a reload or a
         # new browser session does not reset the count.
-        view = look_up_follow_up(UnitOfWork(), code or "", source=client_source())
+        view = look_up_follow_up(UnitOfWork(), code or "", source=client_source(), now=utcnow())
     except FollowUpPaused as exc:
         st.error(str(exc))
         return

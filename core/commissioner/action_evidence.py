@@ -200,13 +200,13 @@ def _windows(action: Action, today: date, rules: Settings) -> tuple[int, date]:
 
 
 def _counted(session: Session, filters: MeasureFilters | None, go_live: date, days: int,
-             limit: int) -> tuple[Cell, Cell, Cell, Cell, Cell]:
+             limit: int, *, rules: Settings) -> tuple[Cell, Cell, Cell, Cell, Cell]:
     """(before, after, before a week, after a week, change) as published."""
     if filters is None or days <= 0:
         empty = Cell(None, threshold=limit)
         return empty, empty, empty, empty, Cell(None, threshold=limit, percent=True)
-    before = count_between(session, filters, go_live - timedelta(days=days), go_live)
-    after = count_between(session, filters, go_live, go_live + timedelta(days=days))
+    before = count_between(session, filters, go_live - timedelta(days=days), go_live, rules=rules)
+    after = count_between(session, filters, go_live, go_live + timedelta(days=days), rules=rules)
     weeks = days / 7
     # A rate is its count over the weeks, so it hides with its count; the change hides when
     # either count does (with the other count it would give the hidden one away).
@@ -244,7 +244,7 @@ def _verdict(session: Session, action: Action, measure: VerificationMeasure | No
     evaluation = evaluate(session, MeasureFilters.from_json(measure.filters), per=measure.per,
                           direction=measure.direction, target=measure.target, go_live=go_live,
                           window_days=days, baseline_weeks=measure.baseline_weeks,
-                          today=today, rules=rules.actions)
+                          today=today, rules=rules)
     proposed = evaluation.proposal.verdict
     if proposed == "running":
         return "running", f"{VERDICTS['running']} (until {iso_week(window_end)})", False
@@ -310,7 +310,7 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
         filters = _filters(action, measure, plan_types)
         days, second = _windows(action, today, rules)
         before, after, before_rate, after_rate, change = _counted(
-            session, filters, action.go_live_date, days, limit)
+            session, filters, action.go_live_date, days, limit, rules=rules)
         verdict_key, verdict, due = _verdict(session, action, measure, today, rules)
         sustained_key, sustained, sustained_due, checked = _sustainment(
             action, checks.get(action.id, []), second, today, rules)

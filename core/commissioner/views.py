@@ -9,7 +9,7 @@ de-identified here, so nothing identifying ever reaches a page or an export.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -318,13 +318,15 @@ def _action_summaries(session: Session, report_refs: tuple[str, ...]) -> list[st
 
 
 def clusters(session: Session, actor: Actor, scope: gov.Scope, *,
-             rules: Settings | None = None, suppress: bool = True) -> list[ClusterEvidence]:
+             rules: Settings | None = None, suppress: bool = True,
+             now: datetime) -> list[ClusterEvidence]:
     """Clusters found in the period and what was done about them (no references)."""
     _check(actor)
     rules = rules or settings()
     limit = _limit(rules, suppress)
     found = []
-    for cluster in clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules):
+    for cluster in clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules,
+                                      now=now):
         count = len(cluster.references)
         found.append(ClusterEvidence(
             type_name=cluster.type_name, where=f"{cluster.scope_name} ({cluster.scope})",
@@ -417,15 +419,15 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
             # A verdict confirmed on a measure, else the one the status records.
             "Verdict": ((measure.confirmed_verdict if measure else None)
                         or _STATUS_VERDICTS.get(action.status, "")).replace("_", " "),
-            "Before (rate)": _rate(session, action, measure, limit, before=True),
-            "During test (rate)": _rate(session, action, measure, limit, before=False),
+            "Before (rate)": _rate(session, action, measure, limit, before=True, rules=rules),
+            "During test (rate)": _rate(session, action, measure, limit, before=False, rules=rules),
             "Still in place": {True: "yes", False: "no"}.get(sustained.get(action.id), ""),
         })
     return pd.DataFrame(rows, index=pd.Index(ids, name="action_id"))
 
 
 def _rate(session: Session, action: Action, measure: VerificationMeasure | None, limit: int, *,
-          before: bool) -> float | str | None:
+          before: bool, rules: Settings) -> float | str | None:
     """A measure's rate before go-live or during the test, as published (a number, or
     "suppressed" when the near misses it counts are from 1 to limit-1)."""
     value = (measure.baseline_value if before else measure.observed_value) if measure else None
@@ -439,10 +441,11 @@ def _rate(session: Session, action: Action, measure: VerificationMeasure | None,
     filters = MeasureFilters.from_json(measure.filters)
     if before:
         counted = count_between(session, filters,
-                                go_live - timedelta(weeks=measure.baseline_weeks), go_live)
+                                go_live - timedelta(weeks=measure.baseline_weeks), go_live,
+                                rules=rules)
     else:
         counted = count_between(session, filters, go_live,
-                                go_live + timedelta(days=action.test_window_days or 0))
+                                go_live + timedelta(days=action.test_window_days or 0), rules=rules)
     return deid.derived(round(value, 2), [counted], limit).export()
 
 

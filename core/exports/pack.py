@@ -97,12 +97,13 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
     scope = Scope(period.start, period.end)
     previous = Scope(period.start - (period.end - period.start), period.start)
     board = audience == "board"
-    clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress)
+    clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress, now=utcnow())
     tables = cv.type_tables(session, actor, scope, rules=rules, suppress=suppress,
                             period_name=period.label)
     breakdowns = cv.breakdowns(session, actor, scope, rules=rules, suppress=suppress,
                                tables=tables)
-    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules)
+    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules,
+                                  now=utcnow())
     evidence = _action_evidence(session, actor, board, period, rules)
     titles = _action_titles(session, evidence) if board else {}
     return PackData(
@@ -122,7 +123,7 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
         evidence=evidence, evidence_titles=titles,
         summary=decision_signals(session, actor, period.start, period.end, suppress=suppress,
                                  rules=rules, evidence=evidence, titles=titles,
-                                 episodes=episodes),
+                                 episodes=episodes, now=utcnow()),
     )
 
 

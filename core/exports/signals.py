@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -323,7 +323,7 @@ def decision_signals(session: Session, actor: Actor, start: date, end: date, *,
                      suppress: bool, rules: Settings | None = None, today: date | None = None,
                      evidence: ActionEvidenceTable | None = None,
                      titles: dict[int, str] | None = None,
-                     episodes: list[EpisodeView] | None = None) -> SignalSummary:
+                     episodes: list[EpisodeView] | None = None, now: datetime) -> SignalSummary:
     """The signals of [start, end) that need a decision, chosen by the module's rule.
 
     `suppress` True publishes counts as the commissioner page does and reads only the
@@ -337,7 +337,7 @@ def decision_signals(session: Session, actor: Actor, start: date, end: date, *,
         evidence = action_evidence(session, actor, start=start, end=end, rules=rules,
                                    suppress=suppress, today=today)
     if episodes is None:
-        episodes = clusters_in_period(session, SYSTEM, start, end, rules=rules)
+        episodes = clusters_in_period(session, SYSTEM, start, end, rules=rules, now=now)
     spc_rules = SpcRules(**rules.spc.model_dump())
     complete_end = min(week_start_of(end), week_start_of(today))
     history = Scope(complete_end - timedelta(weeks=SPC_HISTORY_WEEKS), complete_end)

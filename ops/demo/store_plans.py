@@ -241,7 +241,7 @@ def _store_measure(session: Session, c: Calendar, action_id: int, spec: ActionSp
                               target=measure.target, go_live=spec.go_live,
                               window_days=spec.window_days or 0,
                               baseline_weeks=rules.actions.baseline_weeks,
-                              today=c.local_day(spec.verdict_at), rules=rules.actions)
+                              today=c.local_day(spec.verdict_at), rules=rules)
         proposal = evaluation.proposal
         row.baseline_value, row.observed_value = evaluation.baseline, evaluation.observed
         row.proposed_verdict, row.p_value = proposal.verdict, proposal.p_value

@@ -118,7 +118,7 @@ def plan_through_core(engine, org, reference, *, owner="supervisor", now=None,
                              deadline=day + timedelta(days=deadline_days),
                              review_date=day + timedelta(days=deadline_days + 14),
                              evidence_checks=list(checks))],
-        measure=MeasureDraft()), now=now)
+        measure=MeasureDraft()), now=now, rules=settings())
 
 
 # -- the builder ------------------------------------------------------------------------------
@@ -414,7 +414,7 @@ def test_after_the_window_the_verdict_is_refused_while_checks_are_open(engine, o
     created = plan_through_core(engine, org, reference, now=month_ago, deadline_days=40)
     action_id = created.action_ids[0]
     set_go_live(UnitOfWork(engine), org.actor("quality"), action_id,
-                today() - timedelta(days=20), expected_version=1)
+                today() - timedelta(days=20), expected_version=1, now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     assert_no_exception(at)
     assert {m.label for m in at.metric} >= {"Before (12 weeks)", "During the test window"}
@@ -466,9 +466,9 @@ def test_verified_effective_then_the_control_is_confirmed_still_in_place(engine,
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id))
     complete_evidence_check(UnitOfWork(engine), org.actor("quality"), check_id,
-                            note="Briefed at handover")
+                            note="Briefed at handover", now=utcnow(), rules=settings())
     set_go_live(UnitOfWork(engine), org.actor("quality"), action_id,
-                today() - timedelta(days=20))
+                today() - timedelta(days=20), now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     base = f"verdict.{action_id}"
     at.text_area(key=base + ".note").input("No repeat at the doorway; observed two routines")
@@ -510,8 +510,9 @@ def test_the_plan_says_too_early_to_tell_and_effective_then_needs_a_reason(engin
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id))
     complete_evidence_check(UnitOfWork(engine), org.actor("quality"), check_id,
-                            note="Briefed at handover")
-    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live)
+                            note="Briefed at handover", now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live,
+                now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     assert_no_exception(at)
     assert any("Too early to tell" in m for m in texts(at, "markdown"))  # the badge
@@ -551,7 +552,8 @@ def test_the_plan_says_effective_with_the_chance_in_plain_words(engine, org):
     reference = in_review(engine, org)
     created = plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
                                 deadline_days=40)
-    set_go_live(UnitOfWork(engine), org.actor("quality"), created.action_ids[0], go_live)
+    set_go_live(UnitOfWork(engine), org.actor("quality"), created.action_ids[0], go_live,
+                now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     assert_no_exception(at)
     assert any("Effective" in m for m in texts(at, "markdown"))

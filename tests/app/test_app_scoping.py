@@ -32,7 +32,7 @@ def maple_records(engine):
                              owner_id=quality.user_id, deadline=today + timedelta(days=7),
                              review_date=today + timedelta(days=21),
                              evidence_checks=["Bay marked"])],
-        measure=MeasureDraft()))
+        measure=MeasureDraft()), now=utcnow(), rules=settings())
     rca = open_rca(UnitOfWork(engine), quality, title="Bathroom doorway", problem="Near falls",
                    references=[reference], now=utcnow(), rules=settings())
     return org, reference, plan.plan_id, rca

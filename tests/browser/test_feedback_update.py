@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.clock import utcnow
+from core.config import settings
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
@@ -23,8 +25,9 @@ CHANGED = "Before every bathroom transfer, staff check the walker is within reac
 def publish(engine, org, references):
     update_id = create_update(UnitOfWork(engine), org.actor("quality"), UpdateDraft(
         title=TITLE, what_changed=CHANGED, why="Near falls at the same doorway.",
-        report_references=references))
-    publish_update(UnitOfWork(engine), org.actor("quality"), update_id)
+        report_references=references), now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), org.actor("quality"), update_id,
+                   now=utcnow(), rules=settings())
 
 
 def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str, engine):

@@ -13,8 +13,10 @@ from core.actions.measures import MeasureFilters
 from core.actions.models import Action, SustainmentCheck, VerificationMeasure
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner.action_evidence import COLUMNS, action_evidence
 from core.commissioner.deid import Status
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
@@ -55,7 +57,7 @@ def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = Tru
                              evidence_checks=["Card"], verify_with_measure=measure,
                              test_window_days=window)],
         measure=MeasureDraft(MeasureFilters(type_keys=("transfer_near_fall",)))
-        if measure else None))
+        if measure else None), now=utcnow(), rules=settings())
     (action_id,) = created.action_ids
     with UnitOfWork(engine) as uow:
         action = uow.session.get(Action, action_id)

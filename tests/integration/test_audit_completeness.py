@@ -245,7 +245,7 @@ class World:
         return create_plan(self.uow(), self.actor("quality"), PlanDraft(
             title="Safer bathroom transfers", theme="Near falls at the doorway",
             report_references=[reference or self.file()], actions=[self.action_draft()],
-            measure=None))
+            measure=None), now=utcnow(), rules=settings())
 
     def check_id(self, action_id: int) -> int:
         with read_session(self.engine) as session:
@@ -256,8 +256,10 @@ class World:
         """An action in its test window, the window long over, its evidence check done."""
         quality = self.actor("quality")
         [action_id] = self.plan().action_ids
-        complete_evidence_check(self.uow(), quality, self.check_id(action_id), note="Done")
-        set_go_live(self.uow(), quality, action_id, TODAY - timedelta(days=200))
+        complete_evidence_check(self.uow(), quality, self.check_id(action_id), note="Done",
+                                now=utcnow(), rules=settings())
+        set_go_live(self.uow(), quality, action_id, TODAY - timedelta(days=200),
+                    now=utcnow(), rules=settings())
         return action_id
 
     def update_draft(self, **changes: Any) -> UpdateDraft:
@@ -315,7 +317,7 @@ def _sign_in_throttled(w: World) -> Callable[[], object]:
 
 
 def _follow_up_refused(w: World) -> Callable[[], object]:
-    return lambda: look_up_follow_up(w.uow(), "AAAA-BBBB-CCCC", source="203.0.113.9")
+    return lambda: look_up_follow_up(w.uow(), "AAAA-BBBB-CCCC", source="203.0.113.9", now=utcnow())
 
 
 def _restore(w: World) -> Callable[[], object]:
@@ -355,12 +357,13 @@ def _one_row_csv(w: World) -> Callable[[], object]:
 def _activity_csv(w: World) -> Callable[[], object]:
     monday = TODAY - timedelta(days=TODAY.weekday() + 7)
     data = f"service,week_start,visits,shifts\nMaple House,{monday:%Y-%m-%d},40,12\n".encode()
-    return lambda: import_activity_bytes(w.engine, data)
+    return lambda: import_activity_bytes(w.engine, data, now=utcnow(), rules=settings())
 
 
 def _reminders(w: World) -> Callable[[], object]:
     w.plan()
-    return lambda: send_action_reminders(w.engine, today=TODAY + timedelta(days=30))
+    return lambda: send_action_reminders(w.engine, today=TODAY + timedelta(days=30),
+                                         now=utcnow(), rules=settings())
 
 
 def _emails(w: World) -> Callable[[], object]:
@@ -379,12 +382,13 @@ def _mark_read(w: World) -> Callable[[], object]:
 
 def _sustainment(w: World) -> Callable[[], object]:
     action_id = w.live_action()
-    confirm_verdict(w.uow(), w.actor("quality"), action_id, effective=True, note="Card used")
+    confirm_verdict(w.uow(), w.actor("quality"), action_id, effective=True, note="Card used",
+                    now=utcnow(), rules=settings())
     with read_session(w.engine) as session:
         check_id = session.scalar(select(SustainmentCheck.id).where(
             SustainmentCheck.action_id == action_id))
     return lambda: confirm_sustainment(w.uow(), w.actor("quality"), check_id, in_place=True,
-                                       note="Card still on the door")
+                                       note="Card still on the door", now=utcnow())
 
 
 def _doorway_cluster(w: World, days_ago: tuple[float, ...] = (8, 7, 5, 4, 2, 1)) -> int:
@@ -413,12 +417,13 @@ def _plan_from_cluster(w: World) -> Callable[[], object]:
     return lambda: create_plan(w.uow(), w.actor("quality"), PlanDraft(
         title="Doorway transfers", theme="A cluster of near falls at the doorway",
         source="cluster", cluster_type_key="transfer_near_fall", cluster_episode_id=episode,
-        actions=[w.action_draft()], measure=None))
+        actions=[w.action_draft()], measure=None), now=utcnow(), rules=settings())
 
 
 def _published(w: World) -> int:
-    update_id = create_update(w.uow(), w.actor("quality"), w.update_draft())
-    publish_update(w.uow(), w.actor("quality"), update_id)
+    update_id = create_update(w.uow(), w.actor("quality"), w.update_draft(),
+                              now=utcnow(), rules=settings())
+    publish_update(w.uow(), w.actor("quality"), update_id, now=utcnow(), rules=settings())
     return update_id
 
 
@@ -445,7 +450,7 @@ def _clock_reminders(w: World) -> Callable[[], object]:
     _reference, clock_id = _reportable(w)
     with read_session(w.engine) as session:
         due = session.get(RegulatorClock, clock_id).due_at
-    return lambda: send_action_reminders(w.engine, now=due + timedelta(hours=1))
+    return lambda: send_action_reminders(w.engine, now=due + timedelta(hours=1), rules=settings())
 
 
 CASES: dict[str, Case] = {
@@ -684,44 +689,55 @@ CASES: dict[str, Case] = {
         extras={"action.created": 1, "cluster_episode.linked": 1}),
     "add an action": Case("action.created", "create", lambda w: (
         lambda plan: lambda: add_actions(w.uow(), w.actor("quality"), plan.plan_id,
-                                         [w.action_draft(title="Second card")]))(w.plan())),
+                                         [w.action_draft(title="Second card")],
+                                         now=utcnow(), rules=settings()))(w.plan())),
     "change an action's status": Case("action.status_changed", "change", lambda w: (
         lambda plan: lambda: set_status(w.uow(), w.actor("quality"), plan.action_ids[0],
-                                        ActionStatus.IN_PROGRESS))(w.plan())),
+                                        ActionStatus.IN_PROGRESS, now=utcnow()))(w.plan())),
     "set an action live": Case("action.went_live", "change", lambda w: (
         lambda plan: lambda: set_go_live(w.uow(), w.actor("quality"), plan.action_ids[0],
-                                         TODAY))(w.plan())),
+                                         TODAY, now=utcnow(), rules=settings()))(w.plan())),
     "complete an evidence check": Case("action.evidence_checked", "change", lambda w: (
         lambda plan: lambda: complete_evidence_check(
-            w.uow(), w.actor("quality"), w.check_id(plan.action_ids[0]), note="On the door"))(
+            w.uow(), w.actor("quality"), w.check_id(plan.action_ids[0]), note="On the door",
+            now=utcnow(), rules=settings()))(
         w.plan())),
     "confirm a verdict": Case("action.verified", "change", lambda w: (
         lambda aid: lambda: confirm_verdict(w.uow(), w.actor("quality"), aid, effective=True,
-                                            note="Used at every transfer"))(w.live_action())),
+                                            note="Used at every transfer",
+                                            now=utcnow(), rules=settings()))(w.live_action())),
     "confirm sustainment": Case("action.sustainment_checked", "change", _sustainment),
     "send action reminders": Case("action.reminders_sent", "create", _reminders, by="system"),
     "import activity counts": Case("activity.imported", "create", _activity_csv, by="system"),
     # ----------------------------------------------------------------- what changed
     "write a \"what changed\" update": Case("feedback_update.created", "create", lambda w: (
-        lambda d: lambda: create_update(w.uow(), w.actor("quality"), d))(w.update_draft())),
+        lambda d: lambda: create_update(w.uow(), w.actor("quality"), d,
+                                        now=utcnow(), rules=settings()))(w.update_draft())),
     "edit a \"what changed\" update": Case("feedback_update.edited", "change", lambda w: (
         lambda uid, edited: lambda: edit_update(w.uow(), w.actor("quality"), uid, edited,
-                                                expected_revision=1))(
-        create_update(w.uow(), w.actor("quality"), w.update_draft()),
+                                                expected_revision=1,
+                                                now=utcnow(), rules=settings()))(
+        create_update(w.uow(), w.actor("quality"), w.update_draft(),
+                      now=utcnow(), rules=settings()),
         w.update_draft(title="Walker check before transfers"))),
     "edit a published update": Case("feedback_update.edited", "change", lambda w: (
         lambda uid, edited: lambda: edit_update(w.uow(), w.actor("quality"), uid, edited,
-                                                expected_revision=1))(
+                                                expected_revision=1,
+                                                now=utcnow(), rules=settings()))(
         _published(w),
         w.update_draft(title="Walker check before transfers"))),
     "publish a \"what changed\" update": Case("feedback_update.published", "change", lambda w: (
-        lambda uid: lambda: publish_update(w.uow(), w.actor("quality"), uid))(
-        create_update(w.uow(), w.actor("quality"), w.update_draft()))),
+        lambda uid: lambda: publish_update(w.uow(), w.actor("quality"), uid,
+                                           now=utcnow(), rules=settings()))(
+        create_update(w.uow(), w.actor("quality"), w.update_draft(),
+                      now=utcnow(), rules=settings()))),
     "edit a cues guide": Case("cue_guide.saved", "change", lambda w: lambda: save_guide(
-        w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker."), by="admin"),
+        w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker.",
+        now=utcnow()), by="admin"),
     "restore a shipped cues guide": Case("cue_guide.restored", "change", lambda w: (
-        save_guide(w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker."),
-        lambda: restore_shipped_guide(w.uow(), w.actor("admin"), "care_worker"))[1],
+        save_guide(w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker.",
+                   now=utcnow()),
+        lambda: restore_shipped_guide(w.uow(), w.actor("admin"), "care_worker", now=utcnow()))[1],
         by="admin"),
     # A wrong follow-up code: counted per code and per address, recorded without either.
     "look up a follow-up code that matches nothing": Case(

@@ -436,7 +436,8 @@ def _world(engine: Engine) -> tuple[str, int, int, int]:
         report_references=[reference], measure=None, actions=[ActionDraft(
             title="Transfer card", kind="checklist", owner_id=quality.user_id,
             deadline=today + timedelta(days=5), review_date=today + timedelta(days=9),
-            evidence_checks=["Card on the door"], verify_with_measure=False)]))
+            evidence_checks=["Card on the door"], verify_with_measure=False)]),
+                       now=utcnow(), rules=settings())
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="safeguarding_rights",
         description="A visitor asked for her bank PIN; staff refused."))
@@ -518,7 +519,7 @@ def test_a_clean_demo_verifies_with_no_false_alarms(engine):
     triage_report(UnitOfWork(engine), quality, new.reference, TRIAGE,
                   expected_version=new.version_id, now=utcnow(), rules=settings())
     set_status(UnitOfWork(engine), quality, action_id, ActionStatus.STOPPED,
-               note="Replaced by the new rota")
+               note="Replaced by the new rota", now=utcnow())
     state = verify_state(engine)
     assert state.ok, [m.describe() for m in state.mismatches]
     assert state.compared["near_miss_reports"] == 1 and state.compared["actions"] >= 1

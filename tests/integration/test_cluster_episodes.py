@@ -15,6 +15,7 @@ from core.actions.episodes import list_episodes
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
@@ -165,11 +166,11 @@ def test_an_action_plan_from_the_cluster_or_its_reports_links_it(engine, org):
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Late starts in the North", theme="Cover not confirmed", source="cluster",
         report_references=references, cluster_type_key="late_shift_start",
-        cluster_episode_id=region.id, actions=[action]))
+        cluster_episode_id=region.id, actions=[action]), now=utcnow(), rules=settings())
     # A plan built from one of the doorway reports links the doorway's cluster too.
     create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Doorway transfers", theme="Walker out of reach",
-        report_references=[near_falls[0]], actions=[action]))
+        report_references=[near_falls[0]], actions=[action]), now=utcnow(), rules=settings())
     linked = {e.id: (e.status, e.plan_id) for e in episodes(engine)}
     assert linked[region.id] == ("linked", created.plan_id)
     assert linked[maple.id][0] == "linked"
@@ -185,8 +186,8 @@ def test_the_review_lists_open_episodes_first(engine, org):
     today = local_now().date()
     with read_session(engine) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=60),
-                                   today + timedelta(days=1))
-        maple_view = list_episodes(session, org.actor("supervisor"))
+                                   today + timedelta(days=1), now=utcnow(), rules=settings())
+        maple_view = list_episodes(session, org.actor("supervisor"), rules=settings())
     # The older doorway cluster, still open, comes before the newer acknowledged one.
     assert [(c.episode_id, c.status) for c in found] == [
         (maple.id, EpisodeStatus.OPEN), (region.id, EpisodeStatus.ACKNOWLEDGED)]
@@ -260,7 +261,7 @@ def test_a_plan_built_while_a_filing_extends_its_cluster_links_it_as_extended(en
             outcome["plan"] = create_plan(UnitOfWork(engine), quality, PlanDraft(
                 title="Late starts in the North", theme="Cover not confirmed", source="cluster",
                 report_references=references, cluster_type_key="late_shift_start",
-                cluster_episode_id=episode.id, actions=[action]))
+                cluster_episode_id=episode.id, actions=[action]), now=utcnow(), rules=settings())
         except Exception as exc:  # the finding, asserted below
             outcome["error"] = exc
 

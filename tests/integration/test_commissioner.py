@@ -16,9 +16,11 @@ from core.accounts.service import NewUser, add_user
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.deid import Status
 from core.commissioner.period import Period
+from core.config import settings
 from core.db import read_session
 from core.exports.pack import build_pack, export_tables
 from core.exports.spreadsheet import to_csv, to_xlsx_book
@@ -67,7 +69,7 @@ def seeded(engine):
             deadline=local_now().date() + timedelta(days=5),
             review_date=local_now().date() + timedelta(days=9),
             evidence_checks=["Card in place"])],
-        measure=MeasureDraft()))
+        measure=MeasureDraft()), now=utcnow(), rules=settings())
     return org
 
 

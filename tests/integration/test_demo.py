@@ -24,7 +24,7 @@ from core.auth.actor import SYSTEM
 from core.auth.models import User, UserRole, UserService
 from core.auth.passwords import password_matches
 from core.auth.roles import Role
-from core.clock import to_local
+from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import make_engine, read_session
 from core.escalation.models import Escalation, Notification
@@ -281,7 +281,7 @@ def test_the_planted_patterns_are_in_the_stored_reports(engine):
     cluster_start, cluster_end = late_start_cluster_window(NOW)
     with read_session(engine) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=365),
-                                   today + timedelta(days=1))
+                                   today + timedelta(days=1), now=utcnow(), rules=settings())
     late = [c for c in found if c.type_key == "late_shift_start"]
     north = {LATE_START_REGION} | {r.service for r in demo if r.region == LATE_START_REGION}
     assert len(late) == 1 and late[0].scope_name in north

@@ -148,7 +148,8 @@ def _plan_check(engine, org, reference: str) -> int:
         actions=[ActionDraft(title="Pre-transfer check", kind="checklist",
                              owner_id=quality.user_id, deadline=today + timedelta(days=10),
                              review_date=today + timedelta(days=20),
-                             evidence_checks=["Observed twice"], verify_with_measure=False)]))
+                             evidence_checks=["Observed twice"], verify_with_measure=False)]),
+                now=utcnow(), rules=settings())
     with read_session(engine) as session:
         return session.scalar(select(ActionEvidenceCheck.id))
 
@@ -168,7 +169,8 @@ def test_a_refused_upload_names_the_file_field_and_keeps_nothing(engine, org):
     check_id = _plan_check(engine, org, reference)
     with pytest.raises(ValidationFailed) as refused_too:
         complete_evidence_check(UnitOfWork(engine), org.actor("quality"), check_id,
-                                note="Observed twice", file=("scan.pdf", b"%PDF-1.4\n" + png()))
+                                note="Observed twice", file=("scan.pdf", b"%PDF-1.4\n" + png()),
+                                now=utcnow(), rules=settings())
     assert list(refused_too.value.errors) == ["file"]
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Attachment)) == 0

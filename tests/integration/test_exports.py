@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from core.actions.export import COLUMNS, register_rows
 from core.actions.queries import RegisterFilters, register
+from core.config import settings
 from core.db import read_session
 from core.exports import escape_formula, to_csv, to_xlsx
 from tests.builders import build_org
@@ -92,7 +93,7 @@ def test_the_action_register_exports_safely_on_both_databases(engine, org):
     today = local_today()
     with read_session(engine) as session:
         rows = register(session, org.actor("quality"), RegisterFilters(),
-                        today=today + timedelta(days=4))
+                        today=today + timedelta(days=4), rules=settings())
     exported = register_rows(rows)
     assert list(exported[0]) == list(COLUMNS)
     deadline = today + timedelta(days=10)

@@ -103,8 +103,8 @@ def test_local_day_and_hour_follow_daylight_saving_on_both_databases(engine, org
     quality = org.actor("quality")
     scope = Scope(start=min(sundays), end=max(sundays) + timedelta(days=1))
     with read_session(engine) as session:
-        weekdays = breakdown(session, quality, scope, "weekday")
-        hours = breakdown(session, quality, scope, "hour")
+        weekdays = breakdown(session, quality, scope, "weekday", rules=settings())
+        hours = breakdown(session, quality, scope, "hour", rules=settings())
     assert dict(zip(weekdays["key"], weekdays["count"], strict=True)) == {"Sunday": 2}
     assert dict(zip(hours["key"], hours["count"], strict=True)).get(23) == 2
 
@@ -159,7 +159,7 @@ def test_people_appear_only_as_pseudonyms_stable_within_a_view(engine, org, file
 def test_weekly_series_has_every_week_and_the_right_total(engine, org, filed):
     quality = org.actor("quality")
     with read_session(engine) as session:
-        series = weekly_series(session, quality, whole_period())
+        series = weekly_series(session, quality, whole_period(), rules=settings())
     assert int(series.sum()) == 6
     assert all(day.weekday() == 0 for day in series.index)
     assert (series == 0).any()  # quiet weeks are zeros, not missing
@@ -173,7 +173,7 @@ def test_reporting_culture(engine, org, filed):
         investigation="supervisor_review", route="supervisor"), expected_version=1,
                   now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        culture = reporting_culture(session, quality, whole_period())
+        culture = reporting_culture(session, quality, whole_period(), rules=settings())
     assert culture.reports == 6
     assert culture.distinct_reporters == 2
     assert culture.anonymous_share == pytest.approx(1 / 6)
@@ -210,7 +210,7 @@ def test_reporting_culture_times_acknowledgement_and_counts_the_late(engine, org
     acknowledge(UnitOfWork(engine), org.actor("supervisor"), late,
                 now=due + timedelta(minutes=30))
     with read_session(engine) as session:
-        culture = reporting_culture(session, org.actor("quality"), whole_period())
+        culture = reporting_culture(session, org.actor("quality"), whole_period(), rules=settings())
     assert culture.acknowledged_late_share == pytest.approx(1 / 2)
     assert culture.median_minutes_to_acknowledge is not None
     assert culture.median_minutes_to_acknowledge > 10
@@ -220,10 +220,11 @@ def test_repeats_and_drill_down(engine, org, filed):
     _, references = filed
     quality = org.actor("quality")
     with read_session(engine) as session:
-        found = repeats(session, quality, whole_period(), minimum=3, salt="s")
-        reports = drill_down(session, quality, whole_period(), "type", "Transfer / near fall")
+        found = repeats(session, quality, whole_period(), minimum=3, salt="s", rules=settings())
+        reports = drill_down(session, quality, whole_period(), "type", "Transfer / near fall",
+                             rules=settings())
         person = drill_down(session, quality, whole_period(), "person",
-                            pseudonym("s", org.maple_person), salt="s")
+                            pseudonym("s", org.maple_person), salt="s", rules=settings())
     kinds = {(r.kind, r.label, r.count) for r in found}
     assert ("location", "Maple House · Bathroom doorway", 3) in kinds
     assert ("person", pseudonym("s", org.maple_person), 3) in kinds
@@ -241,8 +242,10 @@ def _plan_live(engine, org, references, go_live, title):
         title=title, theme="Theme", report_references=list(references), actions=[ActionDraft(
             title=title, kind="checklist", owner_id=quality.user_id,
             deadline=NOW.date() + timedelta(days=5), review_date=NOW.date() + timedelta(days=9),
-            evidence_checks=["Card in place"], verify_with_measure=False)]))
-    set_go_live(UnitOfWork(engine), quality, created.action_ids[0], go_live)
+            evidence_checks=["Card in place"], verify_with_measure=False)]),
+                          now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), quality, created.action_ids[0], go_live,
+                now=utcnow(), rules=settings())
 
 
 def test_charts_mark_the_best_evidenced_controls_that_concern_them(engine, org, filed):

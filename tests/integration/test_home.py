@@ -88,8 +88,10 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
                         deadline=today + timedelta(days=days),
                         review_date=today + timedelta(days=days + 5),
                         evidence_checks=["Rota check"], verify_with_measure=False)
-            for title, days in (("Soon", 3), ("Later", 30), ("Tested", 40))]))
-    set_go_live(UnitOfWork(engine), quality, created.action_ids[2], today)
+            for title, days in (("Soon", 3), ("Later", 30), ("Tested", 40))]),
+                          now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), quality, created.action_ids[2], today,
+                now=utcnow(), rules=settings())
     # Sixteen days on: "Soon" is overdue, "Later" is not yet due soon, the test window of
     # "Tested" (14 days) has ended.
     later = utcnow() + timedelta(days=16)
@@ -97,8 +99,9 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
     later_day = to_local(later, settings().zone).date()
 
     with read_session(engine) as session:
-        counts = register_counts(session, quality, RegisterFilters(), today=later_day)
-        clusters = current_clusters(session, quality, now=later)
+        counts = register_counts(session, quality, RegisterFilters(), today=later_day,
+                                 rules=settings())
+        clusters = current_clusters(session, quality, now=later, rules=settings())
     assert tiles["actions_due"].count == counts.overdue + counts.due_soon == 1
     assert tiles["actions_due"].label == "1 action overdue"
     assert tiles["actions_due"].urgency is Urgency.OVERDUE

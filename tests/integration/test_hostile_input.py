@@ -549,7 +549,7 @@ def test_create_plan_with_hostile_text_and_dates_names_the_field(engine: Engine,
     def check(plan: PlanDraft) -> None:
         ran[0] += 1
         try:
-            create_plan(UnitOfWork(engine), quality, plan)
+            create_plan(UnitOfWork(engine), quality, plan, now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, allowed)
 
@@ -573,7 +573,8 @@ def test_create_update_with_hostile_text_names_the_field(engine: Engine, org: Or
                        max_size=2)))
     def check(update: UpdateDraft) -> None:
         ran[0] += 1
-        outcome = _domain_only(lambda: create_update(UnitOfWork(engine), quality, update))
+        outcome = _domain_only(lambda: create_update(UnitOfWork(engine), quality, update,
+                                                     now=utcnow(), rules=app_settings()))
         if isinstance(outcome, ValidationFailed):
             _assert_names_fields(outcome, lambda k: k in allowed)
 

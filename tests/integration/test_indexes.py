@@ -87,8 +87,9 @@ def _page_queries(org, references) -> dict[str, Callable[[Any], Any]]:
         "my reports": lambda s: (my_reports(s, reporter), updates_for_my_reports(s, reporter)),
         "inbox": lambda s: (inbox(s, supervisor, now=utcnow()), unread_count(s, supervisor)),
         "what changed": lambda s: bulletin(s, reporter),
-        "trends for a service": lambda s: gov.weekly_series(s, supervisor, scope),
-        "breakdown by location": lambda s: gov.breakdown(s, supervisor, scope, "location"),
+        "trends for a service": lambda s: gov.weekly_series(s, supervisor, scope, rules=settings()),
+        "breakdown by location": lambda s: gov.breakdown(s, supervisor, scope, "location",
+                                                         rules=settings()),
     }
 
 

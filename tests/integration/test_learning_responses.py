@@ -388,7 +388,7 @@ def test_a_completed_response_feeds_the_action_plan_builder(engine, org):
         create_plan(UnitOfWork(engine), quality, PlanDraft(
             title="Walker", theme="Walker", source="learning_response",
             learning_response_id=response_id, report_references=[reference],
-            actions=[action]))
+            actions=[action]), now=utcnow(), rules=settings())
     assert "Complete the learning response first" in caught.value.errors["learning_response"]
 
     save_answers(UnitOfWork(engine), quality, response_id, answers=HUDDLE_ANSWERS,
@@ -406,7 +406,7 @@ def test_a_completed_response_feeds_the_action_plan_builder(engine, org):
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title=proposal.title, theme=proposal.theme, source=proposal.source,
         learning_response_id=proposal.learning_response_id,
-        report_references=proposal.references, actions=[action]))
+        report_references=proposal.references, actions=[action]), now=utcnow(), rules=settings())
     with read_session(engine) as session:
         plan = session.get(ActionPlan, created.plan_id)
         assert (plan.source, plan.learning_response_id) == ("learning_response", response_id)
@@ -422,7 +422,7 @@ def test_a_completed_response_feeds_the_action_plan_builder(engine, org):
         wrong.title, wrong.theme, wrong.report_references = "T", "T", [reference]
         wrong.actions = [action]
         with pytest.raises(ValidationFailed) as caught:
-            create_plan(UnitOfWork(engine), quality, wrong)
+            create_plan(UnitOfWork(engine), quality, wrong, now=utcnow(), rules=settings())
         assert field in caught.value.errors
 
 

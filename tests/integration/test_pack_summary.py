@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 from core.actions.models import SustainmentCheck
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner.action_evidence import ActionEvidence
 from core.commissioner.deid import Cell
 from core.commissioner.period import Period
@@ -187,7 +188,7 @@ def test_with_no_signal_the_summary_says_so_in_words(engine):
     org = build_org(engine)
     with read_session(engine) as session:
         summary = decision_signals(session, org.actor("quality"), _period().start,
-                                   _period().end, suppress=False)
+                                   _period().end, suppress=False, now=utcnow())
         pages = _pages(build_pack(session, org.actor("quality"), _period(), "board"))
     assert summary.signals == () and summary.text == NONE_TEXT
     assert "Signals that need a decision" in pages[0]

@@ -128,11 +128,13 @@ def scenario(engine, org):
         title="Plan", theme="Theme", report_references=[in_review], actions=[ActionDraft(
             title="Check card", kind="checklist", owner_id=quality.user_id,
             deadline=TODAY + timedelta(days=5), review_date=TODAY + timedelta(days=9),
-            evidence_checks=["Card in place"])], measure=MeasureDraft()))
+            evidence_checks=["Card in place"])], measure=MeasureDraft()),
+                       now=utcnow(), rules=settings())
     from core.actions.queries import plan_detail
 
     with read_session(engine) as session:
-        check = plan_detail(session, quality, plan.plan_id, today=TODAY).actions[0].checks[0]
+        check = plan_detail(session, quality, plan.plan_id, today=TODAY,
+                            rules=settings()).actions[0].checks[0]
     rca = open_rca(UnitOfWork(engine), quality, title="Doorway", problem="Falls",
                    references=[in_review], now=utcnow(), rules=settings())
     return {"new": new, "in_review": in_review, "escalation": escalation,
@@ -193,18 +195,22 @@ def services(engine, org, s) -> dict[str, Callable]:
             title="Doorway", problem="Falls", five_whys=["Walker parked by the bath"],
             contributing_factors=[], findings=""), now=utcnow(), rules=settings()),
         "complete an RCA": lambda a: complete_rca(UnitOfWork(engine), a, s["rca"], now=utcnow()),
-        "create an action plan": lambda a: create_plan(UnitOfWork(engine), a, PlanDraft()),
-        "add actions": lambda a: add_actions(UnitOfWork(engine), a, s["plan"], []),
+        "create an action plan": lambda a: create_plan(UnitOfWork(engine), a, PlanDraft(),
+                                                       now=utcnow(), rules=settings()),
+        "add actions": lambda a: add_actions(UnitOfWork(engine), a, s["plan"], [],
+                                             now=utcnow(), rules=settings()),
         "change an action's status": lambda a: set_status(
-            UnitOfWork(engine), a, s["action"], ActionStatus.STOPPED, note=""),
+            UnitOfWork(engine), a, s["action"], ActionStatus.STOPPED, note="", now=utcnow()),
         "set an action live": lambda a: set_go_live(UnitOfWork(engine), a, s["action"],
-                                                    later + timedelta(days=90)),
+                                                    later + timedelta(days=90),
+                                                    now=utcnow(), rules=settings()),
         "complete an evidence check": lambda a: complete_evidence_check(
-            UnitOfWork(engine), a, s["check"], note=""),
+            UnitOfWork(engine), a, s["check"], note="", now=utcnow(), rules=settings()),
         "confirm a verdict": lambda a: confirm_verdict(UnitOfWork(engine), a, s["action"],
-                                                       effective=True, note=""),
+                                                       effective=True, note="",
+                                                       now=utcnow(), rules=settings()),
         "confirm sustainment": lambda a: confirm_sustainment(UnitOfWork(engine), a, 999_999,
-                                                             in_place=True, note=""),
+                                                             in_place=True, note="", now=utcnow()),
         "add a user": lambda a: add_user(UnitOfWork(engine), a, NewUser(
             "x", "", "", ())),
         "disable a user": lambda a: set_user_active(UnitOfWork(engine), a, "nobody-here",
@@ -217,14 +223,16 @@ def services(engine, org, s) -> dict[str, Callable]:
         "change my own password": lambda a: change_password(UnitOfWork(engine), a, PASSWORD,
                                                             "short"),
         "write a \"what changed\" update": lambda a: create_update(
-            UnitOfWork(engine), a, UpdateDraft()),
+            UnitOfWork(engine), a, UpdateDraft(), now=utcnow(), rules=settings()),
         "edit a \"what changed\" update": lambda a: edit_update(
-            UnitOfWork(engine), a, 999_999, UpdateDraft(), expected_revision=1),
+            UnitOfWork(engine), a, 999_999, UpdateDraft(), expected_revision=1,
+            now=utcnow(), rules=settings()),
         "publish a \"what changed\" update": lambda a: publish_update(
-            UnitOfWork(engine), a, 999_999),
-        "edit a cues guide": lambda a: save_guide(UnitOfWork(engine), a, "no_such_guide", ""),
+            UnitOfWork(engine), a, 999_999, now=utcnow(), rules=settings()),
+        "edit a cues guide": lambda a: save_guide(UnitOfWork(engine), a, "no_such_guide", "",
+                                                  now=utcnow()),
         "restore a shipped cues guide": lambda a: restore_shipped_guide(
-            UnitOfWork(engine), a, "no_such_guide"),
+            UnitOfWork(engine), a, "no_such_guide", now=utcnow()),
     }
 
 

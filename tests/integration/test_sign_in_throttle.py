@@ -367,7 +367,8 @@ def test_a_follow_up_code_that_matches_leaves_no_trace(engine, org):
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True))
     with read_session(engine) as session:
         before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
-    assert look_up_follow_up(UnitOfWork(engine), filed.follow_up_code, source=OWNER_DEVICE)
+    assert look_up_follow_up(UnitOfWork(engine), filed.follow_up_code, source=OWNER_DEVICE,
+                             now=utcnow())
     with read_session(engine) as session:
         assert session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc())
                               .limit(1)) == before
@@ -375,7 +376,7 @@ def test_a_follow_up_code_that_matches_leaves_no_trace(engine, org):
 
 
 def test_refused_follow_up_lookups_are_audited_without_the_address_or_code(engine, org):
-    look_up_follow_up(UnitOfWork(engine), "AAAA-BBBB-CCCC", source=ATTACKER)
+    look_up_follow_up(UnitOfWork(engine), "AAAA-BBBB-CCCC", source=ATTACKER, now=utcnow())
     [refused] = events(engine, "follow_up.lookup_refused")
     assert (refused.actor, refused.actor_id) == (UNAUTHENTICATED.username, None)
     assert ATTACKER not in refused.after_json and "AAAABBBBCCCC" not in refused.after_json

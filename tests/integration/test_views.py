@@ -139,5 +139,5 @@ def test_account_inbox_and_register_read_for_their_roles(engine, org):
                              today=to_local(now, rules.zone).date(), rules=rules)
     assert register.rows == () and register.counts.total == 0
     assert bulletin_header(org.actor("reporter"), now=now, rules=rules).quarter.changes == 0
-    editor = update_editor(org.actor("quality"), None, now=now)
+    editor = update_editor(org.actor("quality"), None, now=now, rules=settings())
     assert editor.detail is None and org.maple in editor.services
