@@ -177,7 +177,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
             barrier="staff_recovery", still_at_risk=False)
 
     counter = iter(range(10**9))
-    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter))),
+    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter)),
+                                           now=utcnow(), rules=settings()),
                     500)
     with read_session() as session:
         template = session.scalars(select(NearMissReport).order_by(
@@ -280,13 +281,15 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     def evidence_queries() -> None:
         with read_session() as session:
             cv.trend(session, commissioner, gov.Scope(period.start - timedelta(weeks=26),
-                                                      period.end))
-            cv.breakdowns(session, commissioner, quarter_scope)  # the page's tables too
-            cv.clusters(session, commissioner, quarter_scope, now=utcnow())
-            cv.action_register(session, commissioner, start=period.start, end=period.end)
-            cv.escalations(session, commissioner, quarter_scope)
-            cv.culture(session, commissioner, quarter_scope)
-            cv.feedback(session, commissioner, quarter_scope)
+                                                      period.end), now=utcnow(), rules=settings())
+            cv.breakdowns(session, commissioner, quarter_scope,
+                          rules=settings())  # the page's tables too
+            cv.clusters(session, commissioner, quarter_scope, now=utcnow(), rules=settings())
+            cv.action_register(session, commissioner, start=period.start, end=period.end,
+                               rules=settings())
+            cv.escalations(session, commissioner, quarter_scope, rules=settings())
+            cv.culture(session, commissioner, quarter_scope, rules=settings())
+            cv.feedback(session, commissioner, quarter_scope, rules=settings())
 
     evidence = sign_in(new_app(), "commissioner", DEMO_PASSWORD)
     evidence.switch_page("pages/commissioner.py").run()

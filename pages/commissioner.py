@@ -20,18 +20,19 @@ from ui.session import current_actor
 from ui.text import chart_text, escape_caption, escape_markdown
 
 actor = current_actor()
+rules = settings()
 st.title("Evidence of learning")
 st.caption("How near misses are captured, triaged and turned into verified improvements. "
            "Nothing here identifies a person supported, a worker or a reporter: there is no "
            "free text, dates are shown by week, and counts below "
-           f"{cv.threshold()} are hidden (with the next smallest where a total could reveal "
-           "them). How to read the labels: see the notes at the foot of the page.")
+           f"{cv.threshold(rules=rules)} are hidden (with the next smallest where a total "
+           "could reveal them). How to read the labels: see the notes at the foot of the page.")
 period = period_picker("evidence_period")
 log_view(actor, f"evidence:{period.label}")
 st.page_link("pages/governance_pack.py", label="Download the governance pack (PDF) and "
              "spreadsheets", icon=":material/download:")
 
-page = evidence_page(actor, period, now=utcnow(), rules=settings())
+page = evidence_page(actor, period, now=utcnow(), rules=rules)
 trend, tables, breakdowns, clusters = page.trend, page.tables, page.breakdowns, page.clusters
 register, per_action, escalations = page.register, page.per_action, page.escalations
 culture, feedback = page.culture, page.feedback
@@ -112,8 +113,8 @@ with actions_tab:
                    "had a sustainment check in it.")
         st.dataframe(cv.register_as_text(register), hide_index=True, width="stretch")
         st.caption("A rate reads \"suppressed\" when the near misses it counts are from 1 to "
-                   f"{cv.threshold() - 1}. Actions are the provider's own controls, not people: "
-                   "they are listed and counted exactly.")
+                   f"{cv.threshold(rules=rules) - 1}. Actions are the provider's own controls, "
+                   "not people: they are listed and counted exactly.")
 with per_action_tab:
     st.markdown("**What changed after each action went live**: the near misses of its theme "
                 "in equal windows before and after go-live, its verdict and whether it is "
@@ -145,5 +146,5 @@ with culture_tab:
 
 st.divider()
 st.markdown("**How to read the figures**")
-for note in label_notes(cv.threshold()):
+for note in label_notes(cv.threshold(rules=rules)):
     st.caption(escape_caption(f"\"{note.term}\": {note.meaning}"))

@@ -97,13 +97,13 @@ def run_shift(engine: Engine, org: Org, *, writers: int = 16, seconds: float = 5
                            description=f"Writer {number} near miss {sequence}: caught in time.",
                            occurred_at=local_now() - timedelta(minutes=rng.randint(0, 600)))
             filed = _retrying(tally, "file", lambda r=report: file_near_miss(
-                UnitOfWork(engine), quality, r))
+                UnitOfWork(engine), quality, r, now=utcnow(), rules=settings()))
             with tally.lock:
                 tally.filed[key] = filed.reference
             to_triage.put(filed.reference)
             if sequence % 5 == 0:  # a double click: the same submission again
                 again = _retrying(tally, "file", lambda r=report: file_near_miss(
-                    UnitOfWork(engine), quality, r))
+                    UnitOfWork(engine), quality, r, now=utcnow(), rules=settings()))
                 if again.reference != filed.reference or not again.duplicate:
                     tally.errors.append(f"double click on {key} filed {again.reference}")
                 with tally.lock:

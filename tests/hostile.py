@@ -162,7 +162,8 @@ def seed_hostile(engine: Engine) -> HostileSeed:
             location_id=location, barrier="staff_recovery", still_at_risk=True,
             immediate_safeguards=HOSTILE, person_id=person, route_id=route,
             staff_group_id=group, interface_flag="shift_handover", anonymous=anonymous,
-            capture_fields={"said": HOSTILE, "story": HOSTILE, "pick": HOSTILE, "asked": True}))
+            capture_fields={"said": HOSTILE, "story": HOSTILE, "pick": HOSTILE, "asked": True}),
+                               now=utcnow(), rules=settings())
         return filed.reference, filed.follow_up_code
 
     seed.new, _ = file(30)

@@ -24,7 +24,7 @@ shown by their kind on the action hierarchy and their strength, as in the action
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,11 +45,11 @@ from core.actions.models import (
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import to_local, utcnow
+from core.clock import to_local
 from core.commissioner import deid
 from core.commissioner.deid import Cell, LevelChoice, iso_week
 from core.commissioner.views import live_in_period
-from core.config import Settings, settings
+from core.config import Settings
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
@@ -282,16 +282,16 @@ def _sustainment(action: Action, checks: list[SustainmentCheck], second: date, t
 
 
 def action_evidence(session: Session, actor: Actor, *, start: date | None = None,
-                    end: date | None = None, rules: Settings | None = None,
-                    suppress: bool = True, today: date | None = None) -> ActionEvidenceTable:
+                    end: date | None = None, rules: Settings,
+                    suppress: bool = True, now: datetime,
+                    today: date | None = None) -> ActionEvidenceTable:
     """The evidence per action with a test window, live in [start, end) (see the module).
 
     `suppress` False (an internal board) shows exact counts; `today` is the day the windows
-    and verdicts are read on (the provider's today by default)."""
+    and verdicts are read on (by default the provider's local day of `now`)."""
     require(actor, Capability.VIEW_COMMISSIONER_EVIDENCE)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
-    today = today or to_local(utcnow(), rules.zone).date()
+    today = today or to_local(now, rules.zone).date()
     type_names = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
     services = dict(session.execute(select(Service.id, Service.name)).all())
     plan_types = _plan_types(session)

@@ -92,25 +92,26 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
     """Everything the pack shows, de-identified for a commissioner."""
     require(actor, Capability.EXPORT_PACK)
     rules = rules or settings()
+    now = utcnow()
     audience = audience_for(actor, audience)
     suppress = audience == "commissioner"
     scope = Scope(period.start, period.end)
     previous = Scope(period.start - (period.end - period.start), period.start)
     board = audience == "board"
-    clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress, now=utcnow())
+    clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress, now=now)
     tables = cv.type_tables(session, actor, scope, rules=rules, suppress=suppress,
                             period_name=period.label)
     breakdowns = cv.breakdowns(session, actor, scope, rules=rules, suppress=suppress,
                                tables=tables)
     episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules,
-                                  now=utcnow())
+                                  now=now)
     evidence = _action_evidence(session, actor, board, period, rules)
     titles = _action_titles(session, evidence) if board else {}
     return PackData(
         period=period, audience=audience, provider=rules.provider_name,
         generated=to_local(utcnow(), rules.zone).strftime("%d %b %Y %H:%M"),
         trend=cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end),
-                       rules=rules, suppress=suppress),
+                       rules=rules, suppress=suppress, now=now),
         tables=tables, by_type=breakdowns["type"], by_barrier=breakdowns["barrier"],
         clusters=clusters,
         cluster_references=[list(c.references) for c in episodes] if board else [],
@@ -123,7 +124,7 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
         evidence=evidence, evidence_titles=titles,
         summary=decision_signals(session, actor, period.start, period.end, suppress=suppress,
                                  rules=rules, evidence=evidence, titles=titles,
-                                 episodes=episodes, now=utcnow()),
+                                 episodes=episodes, now=now),
     )
 
 
@@ -146,7 +147,7 @@ def _action_evidence(session: Session, actor: Actor, board: bool, period: Period
                      rules: Settings) -> ActionEvidenceTable:
     """The evidence per action of the period: exact for a board, de-identified otherwise."""
     return action_evidence(session, actor, start=period.start, end=period.end, rules=rules,
-                           suppress=not board)
+                           suppress=not board, now=utcnow())
 
 
 def _action_titles(session: Session, evidence: ActionEvidenceTable) -> dict[int, str]:
@@ -500,7 +501,7 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
     pdf.add_page()
     if data.audience == "commissioner":
         _heading(pdf, "How to read the figures")
-        _notes(pdf, label_notes(cv.threshold()))
+        _notes(pdf, label_notes(cv.threshold(rules=settings())))
     _evidence_section(pdf, data)
     step(0.1, "Headline figures")
 
@@ -536,7 +537,7 @@ def render_pdf(data: PackData, progress: Progress | None = None) -> bytes:
     _image(pdf, bar_chart(data.by_barrier, "What stopped harm"))
     if any(cell.hidden for _, cell in data.by_type.rows + data.by_barrier.rows):
         _caption(pdf, "Bars are drawn for the figures shown; those reading \"fewer than "
-                      f"{cv.threshold()}\" or \"suppressed\" are in the tables.")
+                      f"{cv.threshold(rules=settings())}\" or \"suppressed\" are in the tables.")
     _heading(pdf, "Near misses by type and service")
     _count_table(pdf, data.tables.by_service, "Type")
     _caption(pdf, data.tables.service_note)

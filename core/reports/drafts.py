@@ -17,7 +17,7 @@ from core.config import ReportLimits
 from core.errors import NUL_MESSAGE, has_nul
 from core.organisation.queries import PlaceLookup
 from core.reports.vocabulary import Barrier
-from core.taxonomy.schema import FieldSpec, TaxonomySpec
+from core.taxonomy.schema import FieldSpec, NearMissTypeSpec, TaxonomySpec
 
 
 @dataclass
@@ -93,21 +93,9 @@ def before_earliest(limits: ReportLimits) -> str:
             "accepts. Check the year.")
 
 
-def validate_draft(
-    draft: NearMissDraft,
-    *,
-    taxonomy: TaxonomySpec,
-    places: PlaceLookup,
-    limits: ReportLimits,
-    now_local: datetime,
-    allow_old: bool = False,
-) -> tuple[dict[str, str], dict[str, Any]]:
-    """Check a draft. Returns (errors by field, cleaned capture fields).
-
-    `now_local` is the provider's local time now; `allow_old` lifts the age limit (imports of
-    historical reports).
-    """
-    errors: dict[str, str] = {}
+def _check_description(draft: NearMissDraft, limits: ReportLimits,
+                       errors: dict[str, str]) -> None:
+    """What happened: required, long enough to understand, short enough to read."""
     description = (draft.description or "").strip()
     if not description:
         errors["description"] = "Say briefly what happened."
@@ -119,14 +107,23 @@ def validate_draft(
     elif has_nul(description):
         errors["description"] = NUL_MESSAGE
 
-    type_spec = None
+
+def _type_of(draft: NearMissDraft, taxonomy: TaxonomySpec,
+             errors: dict[str, str]) -> NearMissTypeSpec | None:
+    """The draft's type, if it is one of the active types."""
     if not draft.type_key:
         errors["type_key"] = "Choose the type of near miss."
-    else:
-        type_spec = next((t for t in taxonomy.types if t.key == draft.type_key and t.active), None)
-        if type_spec is None:
-            errors["type_key"] = "That type is not in the list. Choose another."
+        return None
+    type_spec = next((t for t in taxonomy.types if t.key == draft.type_key and t.active), None)
+    if type_spec is None:
+        errors["type_key"] = "That type is not in the list. Choose another."
+    return type_spec
 
+
+def _check_occurred_at(draft: NearMissDraft, limits: ReportLimits, now_local: datetime,
+                       allow_old: bool, errors: dict[str, str]) -> None:
+    """When it happened: local time, not in the future, not before the earliest date, and
+    (unless `allow_old`) not older than the limit."""
     if draft.occurred_at is None:
         errors["occurred_at"] = "Say when it happened."
     elif draft.occurred_at.tzinfo is not None:  # the form gives local time; compare like with like
@@ -141,6 +138,10 @@ def validate_draft(
             errors["occurred_at"] = (f"That is more than {limits.oldest_days} days ago. "
                                      "Ask your supervisor how to record older events.")
 
+
+def _check_service_and_location(draft: NearMissDraft, places: PlaceLookup,
+                                errors: dict[str, str]) -> None:
+    """A service the reporter may report for, and a location of that service."""
     if draft.service_id is None:
         errors["service_id"] = "Choose the service."
     elif draft.service_id not in places.services:
@@ -155,19 +156,11 @@ def validate_draft(
         errors["location_id"] = ("That location belongs to another service. "
                                  "Choose one from the list.")
 
-    if not draft.barrier:
-        errors["barrier"] = "Say what stopped harm."
-    elif draft.barrier not in Barrier._value2member_map_:
-        errors["barrier"] = "Choose one of the listed options."
 
-    if draft.still_at_risk is None:
-        errors["still_at_risk"] = "Answer whether anyone is still at risk right now."
-
-    safeguards = (draft.immediate_safeguards or "").strip()
-    if len(safeguards) > limits.description_max_chars:
-        errors["immediate_safeguards"] = f"Keep this to {limits.description_max_chars} characters."
-    elif has_nul(safeguards):
-        errors["immediate_safeguards"] = NUL_MESSAGE
+def _check_optional_links(draft: NearMissDraft, taxonomy: TaxonomySpec, places: PlaceLookup,
+                          errors: dict[str, str]) -> None:
+    """The person, route and staff group (known, of the draft's service) and the interface
+    flag (one of the taxonomy's), each optional."""
 
     def _belongs(key: str, value: int | None, owner: Mapping[int, int], what: str) -> None:
         if value is None:
@@ -185,16 +178,58 @@ def validate_draft(
     if draft.interface_flag and draft.interface_flag not in known_flags:
         errors["interface_flag"] = "Choose one of the listed interfaces."
 
+
+def _clean_capture(draft: NearMissDraft, type_spec: NearMissTypeSpec, limits: ReportLimits,
+                   errors: dict[str, str]) -> dict[str, Any]:
+    """The type's capture fields, cleaned; fields of another type are dropped."""
     cleaned: dict[str, Any] = {}
-    if type_spec is not None:
-        specs = {f.key: f for f in type_spec.capture_fields}
-        for key, raw in (draft.capture_fields or {}).items():
-            spec = specs.get(key)
-            if spec is None:
-                continue  # a field of another type, left over from switching type
-            value, problem = clean_field_value(spec, raw, limits)
-            if problem:
-                errors[capture_field_key(key)] = problem
-            elif value is not None:
-                cleaned[key] = value
+    specs = {f.key: f for f in type_spec.capture_fields}
+    for key, raw in (draft.capture_fields or {}).items():
+        spec = specs.get(key)
+        if spec is None:
+            continue  # a field of another type, left over from switching type
+        value, problem = clean_field_value(spec, raw, limits)
+        if problem:
+            errors[capture_field_key(key)] = problem
+        elif value is not None:
+            cleaned[key] = value
+    return cleaned
+
+
+def validate_draft(
+    draft: NearMissDraft,
+    *,
+    taxonomy: TaxonomySpec,
+    places: PlaceLookup,
+    limits: ReportLimits,
+    now_local: datetime,
+    allow_old: bool = False,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Check a draft. Returns (errors by field, cleaned capture fields).
+
+    `now_local` is the provider's local time now; `allow_old` lifts the age limit (imports of
+    historical reports).
+    """
+    errors: dict[str, str] = {}
+    _check_description(draft, limits, errors)
+    type_spec = _type_of(draft, taxonomy, errors)
+    _check_occurred_at(draft, limits, now_local, allow_old, errors)
+    _check_service_and_location(draft, places, errors)
+
+    if not draft.barrier:
+        errors["barrier"] = "Say what stopped harm."
+    elif draft.barrier not in Barrier._value2member_map_:
+        errors["barrier"] = "Choose one of the listed options."
+
+    if draft.still_at_risk is None:
+        errors["still_at_risk"] = "Answer whether anyone is still at risk right now."
+
+    safeguards = (draft.immediate_safeguards or "").strip()
+    if len(safeguards) > limits.description_max_chars:
+        errors["immediate_safeguards"] = f"Keep this to {limits.description_max_chars} characters."
+    elif has_nul(safeguards):
+        errors["immediate_safeguards"] = NUL_MESSAGE
+
+    _check_optional_links(draft, taxonomy, places, errors)
+    cleaned = _clean_capture(draft, type_spec, limits, errors) if type_spec is not None else {}
     return errors, cleaned

@@ -235,10 +235,10 @@ def _evidence(c: _Context) -> Tile:
                 detail="Is the control working, and is it still in place?")
 
 
-def _clusters(c: _Context, *, rules: Settings) -> Tile:
+def _clusters(c: _Context) -> Tile:
     """Cluster episodes nobody has acknowledged, dismissed or answered with a plan (the
     board's Clusters section: "N open")."""
-    themes = current_clusters(c.session, c.actor, now=c.now, rules=rules)
+    themes = current_clusters(c.session, c.actor, now=c.now, rules=c.rules)
     waiting = sum(1 for t in themes if t.status is EpisodeStatus.OPEN)
     label = (f"{_plural(waiting, 'cluster')} to acknowledge" if waiting else "Nothing waiting")
     return Tile("clusters", "Clusters", waiting, label, _waiting(waiting), "board",

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import fail, guard, progress_bar, ready_engine, say
 
 if TYPE_CHECKING:
@@ -58,7 +60,8 @@ def export_command(
     if output_format in STANDARD_FORMATS:
         with guard():
             done = export_standard(ready_engine(), SYSTEM, output_format, chosen,
-                                   include_person=include_person, file_name=out.name)
+                                   include_person=include_person, file_name=out.name,
+                                   rules=settings(), now=utcnow())
             out.write_bytes(done.content)
             say(f"Wrote {done.events} reports for {chosen.label} as {output_format} to {out} "
                 f"({len(done.content):,} bytes" + (", naming people supported)."

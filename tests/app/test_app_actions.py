@@ -56,7 +56,7 @@ def today() -> date:
 
 def in_review(engine, org, *, severity="medium", **changes) -> str:
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, **changes)).reference
+                               draft(org, **changes), now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity=severity,
         investigation="barrier_review" if severity == "high" else "supervisor_review",
@@ -502,7 +502,8 @@ def test_the_plan_says_too_early_to_tell_and_effective_then_needs_a_reason(engin
     # Two near misses a week before go-live, one in the test window.
     for days_ago in [20 + day + 7 * week for week in range(12) for day in (1, 4)] + [15]:
         file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-            org, occurred_at=local_now() - timedelta(days=days_ago)))
+            org, occurred_at=local_now() - timedelta(days=days_ago)),
+                       now=utcnow(), rules=settings())
     reference = in_review(engine, org)
     created = plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
                                 deadline_days=40)
@@ -548,7 +549,8 @@ def test_the_plan_says_effective_with_the_chance_in_plain_words(engine, org):
     for week in range(12):  # three near misses a week before go-live, none since
         for day in (1, 3, 5):
             file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-                org, occurred_at=local_now() - timedelta(days=20 + day + 7 * week)))
+                org, occurred_at=local_now() - timedelta(days=20 + day + 7 * week)),
+                           now=utcnow(), rules=settings())
     reference = in_review(engine, org)
     created = plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
                                 deadline_days=40)

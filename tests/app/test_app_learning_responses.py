@@ -40,7 +40,8 @@ def reference(engine, org):
     """A low-potential one-off near fall at Maple House, triaged."""
     quality = org.actor("quality")
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(hours=1))).reference
+        org, occurred_at=local_now() - timedelta(hours=1)),
+                           now=utcnow(), rules=settings()).reference
     level = review_level(Severity.LOW, Recurrence.SINGLE, settings().triage)
     triage_report(UnitOfWork(engine), quality, filed, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",

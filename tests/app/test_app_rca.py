@@ -46,7 +46,8 @@ def references(engine, org):
             occurred_at=local_now() - timedelta(hours=hours),
             description="Medication prompt in the care plan did not match a recent family "
                         "note; paused and called the supervisor.",
-            capture_fields={"source_of_discrepancy": SOURCE})).reference)
+            capture_fields={"source_of_discrepancy": SOURCE}),
+                                    now=utcnow(), rules=settings()).reference)
     return filed
 
 

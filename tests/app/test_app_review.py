@@ -28,7 +28,7 @@ def org(engine, db_url: str):
 
 def in_review(engine, org, **changes):
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, **changes)).reference
+                               draft(org, **changes), now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="medium",
         investigation="supervisor_review", route="supervisor"), expected_version=1,

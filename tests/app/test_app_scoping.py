@@ -24,7 +24,8 @@ def maple_records(engine):
     org = build_org(engine)
     quality = org.actor("quality")
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, description=SECRET)).reference
+                               draft(org, description=SECRET),
+                               now=utcnow(), rules=settings()).reference
     today = local_now().date()
     plan = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Walker parking at Maple House", theme="Near falls", report_references=[reference],

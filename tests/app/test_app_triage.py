@@ -24,7 +24,8 @@ def org(engine, db_url: str):
 
 
 def file(engine, org, **changes):
-    return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes))
+    return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def open_report(at, reference):
@@ -49,7 +50,8 @@ def answer_triage(at, reference, *, severity="high"):
 def test_the_supervisor_sees_their_open_reports_on_the_board(engine, org):
     filed = file(engine, org)
     file_near_miss(UnitOfWork(engine), org.actor("quality"),
-                   draft(org, service_id=org.oak, location_id=org.oak_lounge))
+                   draft(org, service_id=org.oak, location_id=org.oak_lounge),
+                   now=utcnow(), rules=settings())
     at = sign_in(new_app(), "supervisor")
     at.switch_page("pages/triage_board.py").run()
     assert_no_exception(at)

@@ -33,7 +33,8 @@ def publish(engine, org, references):
 def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str, engine):
     org = build_org(engine)
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, description=DESCRIPTION)).reference
+                               draft(org, description=DESCRIPTION),
+                               now=utcnow(), rules=settings()).reference
     publish(engine, org, [reference])
     sign_in(page, portal, "reporter")
     expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
@@ -54,7 +55,8 @@ def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str
 def test_an_anonymous_reporter_follows_up_without_signing_in(page: Page, portal: str, engine):
     org = build_org(engine)
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                           draft(org, description=DESCRIPTION, anonymous=True))
+                           draft(org, description=DESCRIPTION, anonymous=True),
+                           now=utcnow(), rules=settings())
     publish(engine, org, [filed.reference])
     page.goto(portal)
     expect(page.get_by_role("heading", name="Near Miss Portal").first).to_be_visible(timeout=LONG)

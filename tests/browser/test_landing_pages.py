@@ -42,10 +42,12 @@ def portal_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) 
     org = build_org(engine)
     reporter = org.actor("reporter")
     reference = file_near_miss(UnitOfWork(engine), reporter,
-                               draft(org, still_at_risk=True)).reference
+                               draft(org, still_at_risk=True),
+                               now=utcnow(), rules=settings()).reference
     file_near_miss(UnitOfWork(engine), reporter, draft(
         org, type_key="safeguarding_rights",
-        description="Visitor asked for her bank card PIN at the door."))
+        description="Visitor asked for her bank card PIN at the door."),
+                   now=utcnow(), rules=settings())
     quality = org.actor("quality")
     today = local_now().date()
     create_plan(UnitOfWork(engine), quality, PlanDraft(

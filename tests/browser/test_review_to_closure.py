@@ -58,7 +58,8 @@ def click_and_wait(page: Page, locator) -> None:
 
 def test_supervisor_reviews_and_closes_a_near_fall(page: Page, portal: str, engine):
     org = build_org(engine)
-    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="high",
         investigation="barrier_review", route="supervisor"), expected_version=1,

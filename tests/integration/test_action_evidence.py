@@ -39,7 +39,8 @@ def _today() -> date:
 def _file(engine, org, day: date, count: int, **changes) -> None:
     for _ in range(count):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=datetime.combine(day, time(10)), **changes))
+            org, occurred_at=datetime.combine(day, time(10)), **changes),
+                       now=utcnow(), rules=settings())
 
 
 def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = True,
@@ -74,7 +75,8 @@ def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = Tru
 def _rows(engine, org, *, suppress: bool = True, today: date | None = None):
     with read_session(engine) as session:
         return action_evidence(session, org.actor("commissioner"), start=_today() - timedelta(
-            days=90), end=_today() + timedelta(days=1), suppress=suppress, today=today)
+            days=90), end=_today() + timedelta(days=1), suppress=suppress, today=today,
+            now=utcnow(), rules=settings())
 
 
 def test_before_and_after_are_equal_windows_either_side_of_go_live(engine, org):

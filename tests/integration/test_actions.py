@@ -62,7 +62,7 @@ def file_medication(engine, org, days_ago: float, *, location=None) -> str:
         org, type_key="medication_discrepancy", location_id=location or org.maple_kitchen,
         description="Care plan prompt did not match the family note; paused and called.",
         occurred_at=local_now() - timedelta(days=days_ago),
-        capture_fields=dict(FAMILY_NOTE))).reference
+        capture_fields=dict(FAMILY_NOTE)), now=utcnow(), rules=settings()).reference
 
 
 def plant(engine, org, *, before_per_week: int, after_per_week: int, go_live: date) -> str:

@@ -158,7 +158,7 @@ class World:
 
     def file(self, **changes: Any) -> str:
         return file_near_miss(self.uow(), self.actor("reporter"),
-                              draft(self.org, **changes)).reference
+                              draft(self.org, **changes), now=utcnow(), rules=settings()).reference
 
     def triaged(self) -> str:
         reference = self.file()
@@ -882,7 +882,7 @@ def _filed_reports(engine: Engine) -> list[int]:
                         "Bath mat curled at the edge; caught before she tripped.",
                         "Wheelchair brake left off on the ramp; staff stopped it."):
         file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                       draft(org, description=description))
+                       draft(org, description=description), now=utcnow(), rules=settings())
     with read_session(engine) as session:
         return list(session.scalars(select(AuditEvent.seq).where(
             AuditEvent.action == "report.filed").order_by(AuditEvent.seq)))

@@ -70,7 +70,7 @@ def _file_three(engine: Engine) -> Org:
                         "Bath mat curled at the edge; caught before she tripped.",
                         "Wheelchair brake left off on the ramp; staff stopped it."):
         file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                       draft(org, description=description))
+                       draft(org, description=description), now=utcnow(), rules=settings())
     return org
 
 
@@ -154,7 +154,8 @@ def test_events_deleted_from_the_end_with_the_head_moved_back_are_caught(engine)
     report = _chain(engine)
     assert not report.ok and "chain head's signature does not match" in report.reason
     # Writing on top of the moved end does not hide it: the next event signs what it found.
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     report = _chain(engine)
     assert not report.ok and report.first_bad_seq == last
 
@@ -182,7 +183,8 @@ def test_key_rotation_keeps_old_events_verifying(engine, monkeypatch, tmp_path):
 
     sealed = seal_trail(engine)
     assert sealed is not None and (sealed.previous_key_id, sealed.key_id) == ("test", "k2")
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     with read_session(engine) as session:
         keys = dict(session.execute(select(AuditEvent.key_id, func.count())
                                     .group_by(AuditEvent.key_id)).all())
@@ -227,7 +229,8 @@ def test_no_key_outside_demo_mode_refuses_init_writes_and_the_app(engine, monkey
     org = build_org(engine)
     monkeypatch.delenv("NEARMISS_AUDIT_KEY")
     with pytest.raises(AuditKeyProblem, match="NEARMISS_AUDIT_KEY_FILE"):
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                       now=utcnow(), rules=settings())
     code, output = verify()
     assert code == 1 and "No audit key is set" in output
     fresh = tmp_path / "fresh.db"
@@ -427,7 +430,8 @@ def _world(engine: Engine) -> tuple[str, int, int, int]:
     action id, escalation id)."""
     org = build_org(engine)
     quality = org.actor("quality")
-    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), quality, reference, TRIAGE, expected_version=1,
                   now=utcnow(), rules=settings())
     today = local_now().date()
@@ -440,7 +444,8 @@ def _world(engine: Engine) -> tuple[str, int, int, int]:
                        now=utcnow(), rules=settings())
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="safeguarding_rights",
-        description="A visitor asked for her bank PIN; staff refused."))
+        description="A visitor asked for her bank PIN; staff refused."),
+                   now=utcnow(), rules=settings())
     with read_session(engine) as session:
         report_id = session.scalar(select(NearMissReport.id).where(
             NearMissReport.reference == reference))
@@ -540,7 +545,8 @@ def test_verify_reads_each_table_once_whatever_its_size(engine):
     from sqlalchemy import event as sa_event
 
     org = build_org(engine)
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:
@@ -551,7 +557,8 @@ def test_verify_reads_each_table_once_whatever_its_size(engine):
         assert verify_state(engine).compared["near_miss_reports"] == 1
         one = list(statements)
         for _ in range(5):
-            file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+            file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
         statements.clear()
         assert verify_state(engine).compared["near_miss_reports"] == 6
     finally:

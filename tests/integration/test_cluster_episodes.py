@@ -57,12 +57,14 @@ def late_start(engine, org, days_ago: float = 0.2, service=None) -> str:
         org.east, org.east_home)
     return file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, type_key="late_shift_start", service_id=service, location_id=place,
-        occurred_at=local_now() - timedelta(days=days_ago))).reference
+        occurred_at=local_now() - timedelta(days=days_ago)),
+                          now=utcnow(), rules=settings()).reference
 
 
 def near_falls_at_maple(engine, org, days_ago=(8, 7, 5, 4, 2, 1)) -> list[str]:
     return [file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-        org, occurred_at=local_now() - timedelta(days=d))).reference for d in days_ago]
+        org, occurred_at=local_now() - timedelta(days=d)),
+                           now=utcnow(), rules=settings()).reference for d in days_ago]
 
 
 def test_a_burst_opens_one_episode_that_the_next_reports_extend(engine, org):
@@ -212,7 +214,8 @@ def _bulk(engine, org, days_ago: list[float]) -> None:
 
 def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, org):
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=200)))  # history begins
+        org, occurred_at=local_now() - timedelta(days=200)),
+                   now=utcnow(), rules=settings())  # history begins
     _bulk(engine, org, [40, 39, 38, 36, 35, 34])
     assert episodes(engine) == []  # stored without the filing's scan
     done = recompute_episodes(UnitOfWork(engine), SYSTEM)
@@ -230,7 +233,7 @@ def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, o
 
 def test_the_recompute_command(engine, org):
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=200)))
+        org, occurred_at=local_now() - timedelta(days=200)), now=utcnow(), rules=settings())
     _bulk(engine, org, [40, 39, 38, 36, 35, 34])
     result = CliRunner().invoke(app, ["clusters", "recompute"])
     assert result.exit_code == 0, result.output

@@ -49,7 +49,8 @@ def _plant(engine):
 
     def file(days_ago: float, **changes) -> str:
         return file_near_miss(UnitOfWork(engine), quality, draft(
-            org, occurred_at=local_now() - timedelta(days=days_ago), **changes)).reference
+            org, occurred_at=local_now() - timedelta(days=days_ago), **changes),
+                              now=utcnow(), rules=settings()).reference
 
     # A shift: one environment near miss a week for 20 weeks, then six a week for 8 weeks.
     for week in range(28, 8, -1):
@@ -174,7 +175,8 @@ def test_a_verified_action_carries_its_evidence(engine):
     org = build_org(engine)
     quality = org.actor("quality")
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=16 + 7 * week))).reference
+        org, occurred_at=local_now() - timedelta(days=16 + 7 * week)),
+                                 now=utcnow(), rules=settings()).reference
         for week in range(12)]
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Near falls at the doorway", theme="Transfers", report_references=references[:1],

@@ -38,7 +38,8 @@ def org(engine, db_url: str):
 
 
 def file(engine, org, actor="reporter", **changes):
-    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes))
+    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def escalations(engine):

@@ -63,7 +63,8 @@ def org(engine, db_url: str):
 
 def file(engine, org, actor="reporter", **changes):
     return file_near_miss(UnitOfWork(engine), org.actor(actor),
-                          draft(org, description=DESCRIPTION, **changes))
+                          draft(org, description=DESCRIPTION, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def update_draft(references=(), **changes) -> UpdateDraft:

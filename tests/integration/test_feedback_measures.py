@@ -41,7 +41,7 @@ def org(engine, db_url: str):
 def file(engine, org, actor, days_ago, **changes):
     return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(
         org, occurred_at=local_now() - timedelta(days=days_ago + 1), **changes),
-        now=NOW - timedelta(days=days_ago)).reference
+        now=NOW - timedelta(days=days_ago), rules=settings()).reference
 
 
 def publish(engine, org, references, days_ago, **changes):

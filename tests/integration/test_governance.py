@@ -70,7 +70,8 @@ def planted(org):
 @pytest.fixture
 def filed(engine, org):
     drafts = planted(org)
-    references = [file_near_miss(UnitOfWork(engine), org.actor(who), d).reference
+    references = [file_near_miss(UnitOfWork(engine), org.actor(who), d,
+                                 now=utcnow(), rules=settings()).reference
                   for who, d in drafts]
     return drafts, references
 
@@ -99,7 +100,8 @@ def test_local_day_and_hour_follow_daylight_saving_on_both_databases(engine, org
     for sunday in sundays:
         moment = NOW.replace(year=sunday.year, month=sunday.month, day=sunday.day,
                              hour=23, minute=30)
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=moment))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=moment),
+                       now=utcnow(), rules=settings())
     quality = org.actor("quality")
     scope = Scope(start=min(sundays), end=max(sundays) + timedelta(days=1))
     with read_session(engine) as session:
@@ -196,7 +198,8 @@ def test_reporting_culture(engine, org, filed):
 
 def test_reporting_culture_times_acknowledgement_and_counts_the_late(engine, org):
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, still_at_risk=True, immediate_safeguards="Stayed with her.")).reference
+        org, still_at_risk=True, immediate_safeguards="Stayed with her."),
+                                 now=utcnow(), rules=settings()).reference
         for _ in range(2)]
     with read_session(engine) as session:
         escalations = session.execute(

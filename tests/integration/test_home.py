@@ -44,10 +44,12 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
     """Two new near misses at Maple House (one with someone still at risk), one at Oak Lodge;
     an hour later the shift alert has not been acknowledged."""
     uow = UnitOfWork
-    file_near_miss(uow(engine), org.actor("reporter"), draft(org))
-    file_near_miss(uow(engine), org.actor("reporter"), draft(org, still_at_risk=True))
+    file_near_miss(uow(engine), org.actor("reporter"), draft(org), now=utcnow(), rules=settings())
+    file_near_miss(uow(engine), org.actor("reporter"), draft(org, still_at_risk=True),
+                   now=utcnow(), rules=settings())
     file_near_miss(uow(engine), org.actor("quality"),
-                   draft(org, service_id=org.oak, location_id=org.oak_lounge))
+                   draft(org, service_id=org.oak, location_id=org.oak_lounge),
+                   now=utcnow(), rules=settings())
     later = utcnow() + timedelta(hours=1)
     supervisor = org.actor("supervisor")
     page = _home(supervisor, later)
@@ -79,7 +81,8 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
 def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
     file_late_start_cluster(engine, org)
     quality = org.actor("quality")
-    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     today = to_local(utcnow(), settings().zone).date()
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Cover confirmation", theme="Late starts",
@@ -115,7 +118,8 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
 
 
 def test_a_person_with_several_roles_sees_a_section_each_most_urgent_first(engine, org):
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, still_at_risk=True))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, still_at_risk=True),
+                   now=utcnow(), rules=settings())
     supervisor = org.actor("supervisor")
     both = Actor(supervisor.user_id, "both", "Both", frozenset({
         Role.GOVERNANCE, Role.SUPERVISOR, Role.REPORTER}), supervisor.service_ids)

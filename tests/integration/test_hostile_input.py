@@ -170,7 +170,8 @@ def test_filing_never_crashes_and_stores_text_exactly_as_typed(engine: Engine, o
         ran[0] += 1
         typed = data.draw(hostile_drafts(org))
         try:
-            filed = file_near_miss(UnitOfWork(engine), reporter, typed)
+            filed = file_near_miss(UnitOfWork(engine), reporter, typed,
+                                   now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             outcome["refused"] += 1
             _assert_names_fields(exc, lambda k: k in DRAFT_FIELDS or (
@@ -500,7 +501,8 @@ GOOD_ANSWERS = TriageAnswers(at_risk_now=False, safeguarding_trigger=False, recu
 
 def _in_review(engine: Engine, org_: Org) -> str:
     quality = org_.actor("quality")
-    reference = file_near_miss(UnitOfWork(engine), quality, draft(org_)).reference
+    reference = file_near_miss(UnitOfWork(engine), quality, draft(org_),
+                               now=utcnow(), rules=app_settings()).reference
     triage_report(UnitOfWork(engine), quality, reference, GOOD_ANSWERS, expected_version=1,
                   now=utcnow(), rules=app_settings())
     start_review(UnitOfWork(engine), quality, reference,
@@ -654,7 +656,8 @@ def test_triage_with_arbitrary_answers_names_the_field(engine: Engine, org: Org)
     """triage_report: triaged, or ValidationFailed naming TriageAnswers fields."""
     quality = org.actor("quality")
     allowed = {f.name for f in fields(TriageAnswers)}
-    current = {"reference": file_near_miss(UnitOfWork(engine), quality, draft(org)).reference}
+    current = {"reference": file_near_miss(UnitOfWork(engine), quality, draft(org),
+                                           now=utcnow(), rules=app_settings()).reference}
 
     def one_of_or_text(*good: str) -> st.SearchStrategy[str | None]:
         return st.one_of(st.none(), st.sampled_from(good), st.text(max_size=12))
@@ -686,7 +689,8 @@ def test_triage_with_arbitrary_answers_names_the_field(engine: Engine, org: Org)
             _assert_names_fields(exc, lambda k: k in allowed)
             return
         # Triaged: the next example gets a fresh report.
-        current["reference"] = file_near_miss(UnitOfWork(engine), quality, draft(org)).reference
+        current["reference"] = file_near_miss(UnitOfWork(engine), quality, draft(org),
+                                              now=utcnow(), rules=app_settings()).reference
 
     check()
     _examples('triage_report', ran[0], 40)
@@ -699,7 +703,8 @@ def test_deciding_on_a_cluster_with_hostile_input_names_the_field(engine: Engine
     quality = org.actor("quality")
     for days in (8, 7, 5, 4, 2, 1):  # near falls at one doorway: a cluster episode
         file_near_miss(UnitOfWork(engine), quality, draft(
-            org, occurred_at=local_now() - timedelta(days=days)))
+            org, occurred_at=local_now() - timedelta(days=days)),
+                       now=utcnow(), rules=app_settings())
     with read_session(engine) as session:
         episode_id = session.scalar(select(ClusterEpisode.id))
     assert episode_id is not None

@@ -67,7 +67,8 @@ def provider(engine: Engine, db_url: str):
         pytest.skip("EXPLAIN plans are checked on PostgreSQL, the production database")
     org = build_org(engine)
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=n))).reference for n in range(6)]
+        org, occurred_at=local_now() - timedelta(days=n)),
+                                 now=utcnow(), rules=settings()).reference for n in range(6)]
     triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="high",
         investigation="barrier_review", route="supervisor"), expected_version=1,

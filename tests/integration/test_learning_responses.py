@@ -176,7 +176,8 @@ def triaged(engine, org, *, severity="low", recurrence="single", hours_ago=1, **
     """A near miss at Maple House (unless changed), triaged by the quality lead."""
     quality = org.actor("quality")
     reference = file_near_miss(UnitOfWork(engine), quality, draft(
-        org, occurred_at=local_now() - timedelta(hours=hours_ago), **changes)).reference
+        org, occurred_at=local_now() - timedelta(hours=hours_ago), **changes),
+                               now=utcnow(), rules=settings()).reference
     level = review_level(Severity(severity), Recurrence(recurrence), settings().triage)
     triage_report(UnitOfWork(engine), quality, reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence=recurrence,
@@ -301,7 +302,8 @@ def test_a_high_risk_recurrence_gets_an_investigation_over_all_its_reports(engin
 
 
 def test_a_response_needs_triaged_reports_and_known_fields(engine, org):
-    untriaged = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    untriaged = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     supervisor = org.actor("supervisor")
     with pytest.raises(ValidationFailed) as caught:
         start_huddle(engine, org, untriaged)

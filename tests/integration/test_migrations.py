@@ -30,7 +30,8 @@ def test_the_migrations_match_the_models(engine):
 def test_a_populated_database_survives_downgrade_and_upgrade(engine, db_url):
     org = build_org(engine)
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                                 draft(org)).reference for _ in range(3)]
+                                 draft(org),
+                                 now=utcnow(), rules=settings()).reference for _ in range(3)]
     triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
         investigation="none", route="supervisor"), expected_version=1,

@@ -18,6 +18,7 @@ from core.clock import utcnow
 from core.commissioner.action_evidence import ActionEvidence
 from core.commissioner.deid import Cell
 from core.commissioner.period import Period
+from core.config import settings
 from core.db import read_session
 from core.exports.pack import ICON_LEGEND, build_pack, draw_icon, gather
 from core.exports.signals import (
@@ -188,7 +189,7 @@ def test_with_no_signal_the_summary_says_so_in_words(engine):
     org = build_org(engine)
     with read_session(engine) as session:
         summary = decision_signals(session, org.actor("quality"), _period().start,
-                                   _period().end, suppress=False, now=utcnow())
+                                   _period().end, suppress=False, now=utcnow(), rules=settings())
         pages = _pages(build_pack(session, org.actor("quality"), _period(), "board"))
     assert summary.signals == () and summary.text == NONE_TEXT
     assert "Signals that need a decision" in pages[0]

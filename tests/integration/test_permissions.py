@@ -102,7 +102,8 @@ def scenario(engine, org):
     quality = org.actor("quality")
 
     def filed(**changes) -> str:
-        return file_near_miss(UnitOfWork(engine), quality, draft(org, **changes)).reference
+        return file_near_miss(UnitOfWork(engine), quality, draft(org, **changes),
+                              now=utcnow(), rules=settings()).reference
 
     def version(reference: str) -> int:
         from core.reports.models import NearMissReport
@@ -154,7 +155,8 @@ def services(engine, org, s) -> dict[str, Callable]:
         return s["version"](reference)
 
     return {
-        "file a near miss": lambda a: file_near_miss(UnitOfWork(engine), a, draft(org)),
+        "file a near miss": lambda a: file_near_miss(UnitOfWork(engine), a, draft(org),
+                                                     now=utcnow(), rules=settings()),
         "triage": lambda a: triage_report(UnitOfWork(engine), a, s["new"], answers,
                                           expected_version=v(s["new"]),
                                           now=utcnow(), rules=settings()),

@@ -74,7 +74,7 @@ def file_mismatch(engine, org, actor, *, service, location, hours_ago, descripti
     return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(
         org, type_key="medication_discrepancy", service_id=service, location_id=location,
         occurred_at=local_now() - timedelta(hours=hours_ago), description=description,
-        capture_fields={"source_of_discrepancy": SOURCE})).reference
+        capture_fields={"source_of_discrepancy": SOURCE}), now=utcnow(), rules=settings()).reference
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def file_safeguarding(engine: Engine, org: Org, **changes: object) -> str:
     return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="safeguarding_rights",
         description="A visitor asked for the bank card; staff refused.",
-        **changes)).reference
+        **changes), now=utcnow(), rules=settings()).reference
 
 
 def events_after(engine: Engine, seq: int) -> list[AuditEvent]:

@@ -48,7 +48,7 @@ def org(engine, db_url: str):
 def file(engine, org, description, *, days_ago=0.0, actor="quality", **changes):
     return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(
         org, description=description, occurred_at=local_now() - timedelta(days=days_ago),
-        **changes)).reference
+        **changes), now=utcnow(), rules=settings()).reference
 
 
 def alike(engine, org, reference, username="quality", rules=None):

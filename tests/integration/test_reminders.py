@@ -52,7 +52,8 @@ def make_action(engine, org: Org, *, title: str = "Fit a grab rail at the bathro
     """A plan (from a filed report) with one action per title, owned by `owner`."""
     changes = {"person_id": org.maple_person} if person else {}
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                           draft(org, description=REPORT_TEXT, **changes))
+                           draft(org, description=REPORT_TEXT, **changes),
+                           now=utcnow(), rules=settings())
     today = local_today()
     actions = [ActionDraft(title=t, description=f"Details: {REPORT_TEXT}",
                            kind="physical_change", owner_id=org.actor(owner).user_id,
@@ -200,7 +201,8 @@ def test_a_test_too_early_to_tell_runs_on_to_the_still_in_place_check(engine, or
     # Two near falls a week in the 12 weeks before go-live, one in the test window.
     for days_ago in [20 + day + 7 * week for week in range(12) for day in (1, 4)] + [15]:
         filed = file_near_miss(UnitOfWork(engine), reporter, draft(
-            org, occurred_at=local_now() - timedelta(days=days_ago)))
+            org, occurred_at=local_now() - timedelta(days=days_ago)),
+                               now=utcnow(), rules=settings())
     created = create_plan(UnitOfWork(engine), org.actor("quality"), PlanDraft(
         title="Near falls at the bathroom doorway", theme="Transfers at the doorway",
         report_references=[filed.reference], actions=[ActionDraft(

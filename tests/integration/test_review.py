@@ -97,7 +97,8 @@ def status(engine, reference):
 
 def file_and_triage(engine, org, type_key, description):
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, type_key=type_key, description=description, person_id=org.maple_person)).reference
+        org, type_key=type_key, description=description, person_id=org.maple_person),
+                               now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="high",
         investigation="barrier_review", route="supervisor"), expected_version=1,
@@ -290,14 +291,17 @@ def test_similar_mismatches_elsewhere_are_offered_for_root_cause_analysis(engine
     elsewhere = file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, type_key="medication_discrepancy", service_id=org.oak, location_id=org.oak_lounge,
         description="Plan vs family note mismatch at Oak Lodge; paused and called.",
-        capture_fields={"source_of_discrepancy": "Care plan vs family note"})).reference
+        capture_fields={"source_of_discrepancy": "Care plan vs family note"}),
+                               now=utcnow(), rules=settings()).reference
     file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, type_key="medication_discrepancy", service_id=org.oak, location_id=org.oak_lounge,
         description="Label and plan differ at Oak Lodge; paused and called.",
-        capture_fields={"source_of_discrepancy": "Care plan vs medication label"}))
+        capture_fields={"source_of_discrepancy": "Care plan vs medication label"}),
+                   now=utcnow(), rules=settings())
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="medication_discrepancy", description=MEDICATION[1],
-        capture_fields={"source_of_discrepancy": "Care plan vs family note"})).reference
+        capture_fields={"source_of_discrepancy": "Care plan vs family note"}),
+                               now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), supervisor, reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="medium",
         investigation="supervisor_review", route="supervisor"), expected_version=1,

@@ -340,7 +340,8 @@ def test_a_new_sign_in_binds_a_new_cookie_and_the_old_one_does_not_open_it(engin
 # -- follow-up codes --------------------------------------------------------------------------
 
 def test_wrong_follow_up_codes_pause_the_address_in_the_database(engine, org):
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True),
+                           now=utcnow(), rules=settings())
     now = utcnow()
     for n in range(5):  # a new unit of work each time: nothing is kept in memory
         assert look_up_follow_up(UnitOfWork(engine), f"AAAA-BBBB-CC{n + 2}{n + 2}",
@@ -364,7 +365,8 @@ def test_one_wrong_follow_up_code_tried_from_many_addresses_pauses_that_code(eng
 
 
 def test_a_follow_up_code_that_matches_leaves_no_trace(engine, org):
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True),
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
     assert look_up_follow_up(UnitOfWork(engine), filed.follow_up_code, source=OWNER_DEVICE,

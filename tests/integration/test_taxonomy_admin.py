@@ -11,6 +11,7 @@ from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, PermissionDenied, ValidationFailed
 from core.filing.detail import report_detail
@@ -77,7 +78,8 @@ def new_type_data(**changes: Any) -> dict[str, Any]:
 
 def test_adding_a_gate_makes_version_2_and_old_reports_keep_version_1(engine, org):
     admin = org.actor("admin")
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     before = current_data(engine)
 
     version = save_type(UnitOfWork(engine), admin, with_gate(before), now=utcnow())
@@ -101,7 +103,8 @@ def test_adding_a_gate_makes_version_2_and_old_reports_keep_version_1(engine, or
         # The report's detail still shows the template it was filed under.
         detail = report_detail(session, org.actor("quality"), filed.reference, now=utcnow())
         assert "hoist_checked" not in {g.key for g in detail.type_spec.gates}
-    later = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    later = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         assert session.get(NearMissReport, later.id).type_version == 2
         event = session.scalar(select(AuditEvent).where(
@@ -136,7 +139,8 @@ def test_a_new_type_is_created_last_and_offered_to_reporters(engine, org):
             "storage_place", "problem"]
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="medication_storage",
-        capture_fields={"storage_place": "Office cabinet", "problem": "Unlocked"}))
+        capture_fields={"storage_place": "Office cabinet", "problem": "Unlocked"}),
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         report = session.get(NearMissReport, filed.id)
         assert (report.type_key, report.type_version) == ("medication_storage", 1)
@@ -291,7 +295,8 @@ def test_the_shipped_file_round_trips_unchanged(engine, org, tmp_path):
 
 def test_a_retired_type_is_not_offered_but_its_reports_still_resolve(engine, org):
     admin = org.actor("admin")
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     set_type_active(UnitOfWork(engine), admin, NEAR_FALL, False, now=utcnow())
     with read_session(engine) as session:
         taxonomy = live_taxonomy(session)
@@ -302,7 +307,8 @@ def test_a_retired_type_is_not_offered_but_its_reports_still_resolve(engine, org
         assert detail.type_spec.key == NEAR_FALL
         assert detail.type_spec == type_version(session, NEAR_FALL, 1)
     with pytest.raises(ValidationFailed) as caught:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                       now=utcnow(), rules=settings())
     assert "type_key" in caught.value.errors
     assert audit_count(engine, "taxonomy.type_retired") == 1
     # Retiring twice records nothing more; offering it again is audited too.
@@ -310,7 +316,8 @@ def test_a_retired_type_is_not_offered_but_its_reports_still_resolve(engine, org
     assert audit_count(engine, "taxonomy.type_retired") == 1
     set_type_active(UnitOfWork(engine), admin, NEAR_FALL, True, now=utcnow())
     assert audit_count(engine, "taxonomy.type_restored") == 1
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
 
 
 def test_unticking_active_alone_retires_without_a_new_version(engine, org):

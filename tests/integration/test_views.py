@@ -35,7 +35,7 @@ def org(engine):
 
 def _file(engine, org, **changes):
     return file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                          draft(org, **changes)).reference
+                          draft(org, **changes), now=utcnow(), rules=settings()).reference
 
 
 def _triage(engine, org, reference):
