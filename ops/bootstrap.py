@@ -39,7 +39,7 @@ def initialise(database_url: str | None = None, *, taxonomy_path: Path | None = 
     engine = engine_for(url)
     unkeyed = trail_is_unkeyed(engine)
     upgrade_to_head(url)
-    sealed = seal_trail(engine, trust_unsigned=unkeyed)
+    sealed = seal_trail(engine, trust_unsigned=unkeyed, now=utcnow())
     result = sync_taxonomy(UnitOfWork(engine), spec, SYSTEM, now=utcnow())
     tighten_store(attachments_dir())  # evidence kept by an older release: private now too
     return InitResult(url, result, sealed)

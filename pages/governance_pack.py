@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth.roles import Role
+from core.clock import utcnow
 from core.commissioner.access import record_access
 from core.exports.pack import AUDIENCES, audience_for
 from core.exports.spreadsheet import to_xlsx_book
@@ -47,7 +48,8 @@ if files and files[0] == key:
 
     def _logged(kind: str) -> None:
         record_access(UnitOfWork(), actor, f"pack:{period.label}", exported=True,
-                      details={"format": kind, "audience": audience, "period": period.label})
+                      details={"format": kind, "audience": audience, "period": period.label},
+                      now=utcnow())
 
     left, right = st.columns(2)
     left.download_button("Download the PDF", pdf, file_name=f"{name}.pdf",

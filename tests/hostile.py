@@ -133,12 +133,13 @@ def _version(engine: Engine, reference: str) -> int:
 def seed_hostile(engine: Engine) -> HostileSeed:
     """Build the hostile provider through the core services."""
     with UnitOfWork(engine) as uow:
-        service = org.get_or_create_service(uow, SYSTEM, HOSTILE, region=HOSTILE)
-        location = org.get_or_create_location(uow, SYSTEM, service, HOSTILE)
-        route = org.get_or_create_route(uow, SYSTEM, service, HOSTILE)
+        service = org.get_or_create_service(uow, SYSTEM, HOSTILE, region=HOSTILE, now=utcnow())
+        location = org.get_or_create_location(uow, SYSTEM, service, HOSTILE, now=utcnow())
+        route = org.get_or_create_route(uow, SYSTEM, service, HOSTILE, now=utcnow())
         reference = HOSTILE if engine.dialect.name == "sqlite" else SHORT_HOSTILE
-        person = org.get_or_create_person(uow, SYSTEM, service, reference, display_name=HOSTILE)
-        group = org.get_or_create_staff_group(uow, SYSTEM, HOSTILE)
+        person = org.get_or_create_person(uow, SYSTEM, service, reference, display_name=HOSTILE,
+                                          now=utcnow())
+        group = org.get_or_create_staff_group(uow, SYSTEM, HOSTILE, now=utcnow())
         uow.commit()
     for role in ROLES:
         add_user(UnitOfWork(engine), SYSTEM, NewUser(

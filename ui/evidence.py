@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth.actor import Actor
+from core.clock import utcnow
 from core.commissioner.access import record_access
 from core.commissioner.period import Period, parse_period
 from core.uow import UnitOfWork
@@ -34,5 +35,5 @@ def log_view(actor: Actor, what: str) -> None:
     """Record a view in the audit trail once per browser session (not on every rerun)."""
     seen = st.session_state.setdefault("evidence_views_logged", set())
     if what not in seen:
-        record_access(UnitOfWork(), actor, what)
+        record_access(UnitOfWork(), actor, what, now=utcnow())
         seen.add(what)

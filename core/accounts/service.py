@@ -300,7 +300,7 @@ def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str) ->
         # The cookie itself resumes the session, so only the fact of binding is audited.
         uow.record(_session_owner(uow.session, user_session), "auth.session_cookie_issued",
                    "user_session", session_id, before={"cookie_bound": had_cookie},
-                   after={"cookie_bound": True})
+                   after={"cookie_bound": True}, at=utcnow())
         uow.commit()
 
 
@@ -528,7 +528,7 @@ def update_user_access(uow: UnitOfWork, actor: Actor, username: str, *,
         user.services = [UserService(service_id=s) for s in sorted(set(service_ids))]
         uow.record(actor, "user.access_changed", "user", user.id, before=before,
                    after={"roles": sorted(r.value for r in parsed),
-                          "service_ids": sorted(set(service_ids))})
+                          "service_ids": sorted(set(service_ids))}, at=utcnow())
         uow.commit()
 
 
@@ -551,7 +551,7 @@ def change_password(uow: UnitOfWork, actor: Actor, current: str, new: str, *,
         # Never the hashes: only when the password changed.
         uow.record(actor, "user.password_changed", "user", user.id,
                    before={"password_changed_at": changed_before},
-                   after={"password_changed_at": user.password_changed_at})
+                   after={"password_changed_at": user.password_changed_at}, at=utcnow())
         uow.commit()
 
 

@@ -240,18 +240,18 @@ def import_activity_bytes(engine: Engine | None, data: bytes, *, source: str = "
             good.append(_Row(line, service_name, service_id, week, visits, shifts))
     if result.errors:
         return result
-    _write(engine, good, result)
+    _write(engine, good, result, now=now)
     return result
 
 
-def _write(engine: Engine | None, good: list[_Row], result: ImportResult) -> None:
+def _write(engine: Engine | None, good: list[_Row], result: ImportResult, *, now: datetime) -> None:
     with UnitOfWork(engine) as uow:
         session = uow.session
         created: dict[str, int] = {}
         for row in good:
             if row.service_id is None and _norm(row.service_name) not in created:
                 created[_norm(row.service_name)] = org.get_or_create_service(
-                    uow, SYSTEM, row.service_name)
+                    uow, SYSTEM, row.service_name, now=now)
                 result.created.append(f"service {row.service_name!r}")
         rows = [(r.service_id or created[_norm(r.service_name)], r) for r in good]
         existing = {(c.service_id, c.week_start): c for c in session.scalars(
@@ -278,7 +278,7 @@ def _write(engine: Engine | None, good: list[_Row], result: ImportResult) -> Non
             "inserted": result.inserted, "updated": result.updated,
             "unchanged": result.unchanged, "services": sorted({sid for sid, _ in rows}),
             "services_created": result.created,
-            "weeks": [weeks[0], weeks[-1]] if weeks else []})
+            "weeks": [weeks[0], weeks[-1]] if weeks else []}, at=now)
         uow.commit()
     result.committed = True
 

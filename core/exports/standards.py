@@ -286,5 +286,5 @@ def export_standard(engine: Engine, actor: Actor, output_format: str, period: Pe
                   exported=True, details={"format": output_format, "period": period.label,
                                           "events": len(events),
                                           "include_person": include_person,
-                                          "file": file_name})
+                                          "file": file_name}, now=now)
     return StandardExport(content, STANDARD_FORMATS[output_format], len(events), include_person)

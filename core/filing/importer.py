@@ -697,22 +697,26 @@ def _write(engine: Engine, good: list[_GoodRow], ref: _Reference, taxonomy: Taxo
                 service_id = resolve(pending.service_id)
                 owner = ref.service_label(pending.service_id or 0)
                 if pending.kind == "service":
-                    real[value] = org.get_or_create_service(uow, SYSTEM, pending.name)
+                    real[value] = org.get_or_create_service(uow, SYSTEM, pending.name, now=now)
                     label = f"service {pending.name!r}"
                 elif pending.kind == "location":
                     assert service_id is not None
-                    real[value] = org.get_or_create_location(uow, SYSTEM, service_id, pending.name)
+                    real[value] = org.get_or_create_location(uow, SYSTEM, service_id, pending.name,
+                                                             now=now)
                     label = f"location {pending.name!r} in {owner}"
                 elif pending.kind == "route":
                     assert service_id is not None
-                    real[value] = org.get_or_create_route(uow, SYSTEM, service_id, pending.name)
+                    real[value] = org.get_or_create_route(uow, SYSTEM, service_id, pending.name,
+                                                          now=now)
                     label = f"route {pending.name!r} in {owner}"
                 elif pending.kind == "person":
                     assert service_id is not None
-                    real[value] = org.get_or_create_person(uow, SYSTEM, service_id, pending.name)
+                    real[value] = org.get_or_create_person(uow, SYSTEM, service_id, pending.name,
+                                                           now=now)
                     label = f"person {pending.name!r} in {owner}"
                 else:
-                    real[value] = org.get_or_create_staff_group(uow, SYSTEM, pending.name)
+                    real[value] = org.get_or_create_staff_group(uow, SYSTEM, pending.name,
+                                                                now=now)
                     label = f"staff group {pending.name!r}"
                 result.created.append(label)
             return real[value]
@@ -752,7 +756,7 @@ def _write(engine: Engine, good: list[_GoodRow], ref: _Reference, taxonomy: Taxo
                 session.flush()  # assigns ids for the audit events
                 for stored in batch:
                     uow.record(SYSTEM, "report.imported", "near_miss_report", stored.id,
-                               after=report_snapshot(stored))
+                               after=report_snapshot(stored), at=now)
                     result.escalations += len(raise_new_report_escalations(
                         uow, SYSTEM, stored, taxonomy.type(stored.type_key), now=now,
                         rules=rules))

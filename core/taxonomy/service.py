@@ -111,7 +111,7 @@ def sync_taxonomy(uow: UnitOfWork, spec: TaxonomySpec, actor: Actor, *,
             uow.record(actor, "taxonomy.synced", "taxonomy", None, after={
                 "added": result.added, "new_versions": result.new_versions,
                 "lists_changed": result.lists_changed, "adopted": result.adopted,
-            })
+            }, at=now)
             uow.commit()
         else:
             uow.rollback()

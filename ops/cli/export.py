@@ -80,7 +80,7 @@ def export_command(
         out.write_bytes(content)
         record_access(UnitOfWork(engine), SYSTEM, f"pack:{chosen.label}", exported=True,
                       details={"format": output_format, "audience": audience,
-                               "period": chosen.label, "file": out.name})
+                               "period": chosen.label, "file": out.name}, now=utcnow())
         say(f"Wrote the {audience} {output_format.upper()} for {chosen.label} to {out} "
             f"({len(content):,} bytes).")
 

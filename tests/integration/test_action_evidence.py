@@ -67,7 +67,7 @@ def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = Tru
             row = uow.session.scalar(select(VerificationMeasure).where(
                 VerificationMeasure.action_id == action_id))
             row.confirmed_verdict = confirmed
-        uow.record(SYSTEM, "test.went_live", "action", action_id)
+        uow.record(SYSTEM, "test.went_live", "action", action_id, at=utcnow())
         uow.commit()
     return action_id
 
@@ -186,7 +186,7 @@ def test_a_confirmed_verdict_and_an_overdue_still_in_place_check(engine, org):
     with UnitOfWork(engine) as uow:
         uow.session.add(SustainmentCheck(action_id=action_id, due_date=_today() - timedelta(
             days=3)))
-        uow.record(SYSTEM, "test.check_due", "action", action_id)
+        uow.record(SYSTEM, "test.check_due", "action", action_id, at=utcnow())
         uow.commit()
     (row,) = _rows(engine, org).rows
     assert (row.verdict_key, row.verdict, row.verdict_due) == (
@@ -202,7 +202,7 @@ def test_only_actions_with_a_test_window_and_never_a_title(engine, org):
         columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
                    if c.key not in ("id", "version_id")}
         uow.session.add(Action(**{**columns, "go_live_date": None, "status": "planned"}))
-        uow.record(SYSTEM, "test.planned", "action", None)
+        uow.record(SYSTEM, "test.planned", "action", None, at=utcnow())
         uow.commit()
     table = _rows(engine, org)
     assert len(table.rows) == 1
@@ -245,7 +245,7 @@ def test_a_boards_evidence_sheet_escapes_a_title_that_looks_like_a_formula(engin
     action_id = _action(engine, org, go_live=_today() - timedelta(days=20))
     with UnitOfWork(engine) as uow:
         uow.session.get(Action, action_id).title = formula
-        uow.record(SYSTEM, "test.retitled", "action", action_id)
+        uow.record(SYSTEM, "test.retitled", "action", action_id, at=utcnow())
         uow.commit()
     period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
     with read_session(engine) as session:

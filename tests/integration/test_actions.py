@@ -171,7 +171,8 @@ def test_rates_per_100_visits_use_the_activity_counts(engine, org):
             uow.session.add(ActivityCount(service_id=org.maple,
                                           week_start=monday + timedelta(weeks=week),
                                           visits=200, shifts=40))
-        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 16})
+        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 16},
+                   at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         result = evaluate(session, MeasureFilters(
@@ -221,7 +222,7 @@ def test_never_verified_effective_with_an_evidence_check_open(engine, org):
     set_go_live_later = TODAY - timedelta(days=20)
     with UnitOfWork(engine) as uow:  # the window has since passed
         uow.session.get(Action, action_id).go_live_date = set_go_live_later
-        uow.record(SYSTEM, "test.clock_moved", "action", action_id)
+        uow.record(SYSTEM, "test.clock_moved", "action", action_id, at=utcnow())
         uow.commit()
     with pytest.raises(ValidationFailed, match="evidence checks are open"):
         confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True,
@@ -326,7 +327,7 @@ def test_a_long_register_keeps_open_work_and_counts_every_action(engine, org):
             uow.session.add(Action(**{**columns, "title": f"Verified {n}",
                                       "status": ActionStatus.VERIFIED_EFFECTIVE.value,
                                       "deadline": TODAY - timedelta(days=300 - n)}))
-        uow.record(SYSTEM, "test.actions_finished", "action", None)
+        uow.record(SYSTEM, "test.actions_finished", "action", None, at=utcnow())
         uow.commit()
     later = TODAY + timedelta(days=5)
     with read_session(engine) as session:
@@ -464,7 +465,8 @@ def test_a_rate_per_100_visits_takes_the_visits_of_the_test_days_only(engine, or
             uow.session.add(ActivityCount(service_id=org.maple,
                                           week_start=monday + timedelta(weeks=week),
                                           visits=200, shifts=40))
-        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 20})
+        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 20},
+                   at=utcnow())
         uow.commit()
     filters = MeasureFilters(type_keys=("medication_discrepancy",), service_ids=(org.maple,))
 
@@ -485,6 +487,6 @@ def test_a_rate_per_100_visits_takes_the_visits_of_the_test_days_only(engine, or
         uow.session.execute(delete(ActivityCount).where(
             ActivityCount.week_start == go_live - timedelta(days=go_live.weekday())
             + timedelta(weeks=1)))
-        uow.record(SYSTEM, "activity.corrected", "activity_count", None)
+        uow.record(SYSTEM, "activity.corrected", "activity_count", None, at=utcnow())
         uow.commit()
     assert measured().proposal.verdict == "insufficient_data"

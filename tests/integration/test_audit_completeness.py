@@ -484,23 +484,26 @@ CASES: dict[str, Case] = {
         change_password(w.uow(), w.actor("reporter"), PASSWORD, NEW_PASSWORD)), by="reporter"),
     # ----------------------------------------------------------------- reference data
     "create a region": Case("region.created", "create", lambda w: _in_uow(
-        w, lambda uow: organisation.get_or_create_region(uow, w.actor("admin"), "West")),
+        w, lambda uow: organisation.get_or_create_region(uow, w.actor("admin"), "West",
+                                                         now=utcnow())),
         by="admin"),
     "create a service": Case("service.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_service(uow, w.actor("admin"), "Elm Court",
-                                                          region="South")), by="admin"),
+                                                          region="South",
+                                                          now=utcnow())), by="admin"),
     "create a location": Case("location.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_location(uow, w.actor("admin"), w.org.maple,
-                                                           "Garden")), by="admin"),
+                                                           "Garden", now=utcnow())), by="admin"),
     "create a route": Case("route.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_route(uow, w.actor("admin"), w.org.maple,
-                                                        "Evening runs")), by="admin"),
+                                                        "Evening runs", now=utcnow())), by="admin"),
     "create a staff group": Case("staff_group.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_staff_group(uow, w.actor("admin"),
-                                                              "Scheduler")), by="admin"),
+                                                              "Scheduler",
+                                                              now=utcnow())), by="admin"),
     "add a person supported": Case("person.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_person(uow, w.actor("admin"), w.org.maple,
-                                                         "MH-02")), by="admin"),
+                                                         "MH-02", now=utcnow())), by="admin"),
     # ----------------------------------------------------------------- reports and triage
     "file a near miss": Case("report.filed", "create",
                              lambda w: lambda: w.file(), by="reporter"),
@@ -759,15 +762,16 @@ CASES: dict[str, Case] = {
     "sync the taxonomy file": Case("taxonomy.synced", "create", _sync, by="admin"),
     # ----------------------------------------------------------------- evidence and database
     "commissioner views evidence": Case("commissioner.viewed", "create", lambda w: lambda: (
-        record_access(w.uow(), w.actor("commissioner"), "evidence summary")),
+        record_access(w.uow(), w.actor("commissioner"), "evidence summary", now=utcnow())),
         by="commissioner"),
     "commissioner exports evidence": Case("commissioner.exported", "create", lambda w: lambda: (
-        record_access(w.uow(), w.actor("commissioner"), "evidence pack", exported=True)),
+        record_access(w.uow(), w.actor("commissioner"), "evidence pack", exported=True,
+                      now=utcnow())),
         by="commissioner"),
     "restore a backup": Case("database.restored", "create", _restore, by="system"),
     # After a key rotation, the chain's end is signed with the new key at once.
     "seal the audit trail with a new key": Case(
-        "audit.sealed", "create", lambda w: lambda: seal_trail(w.engine), by="system",
+        "audit.sealed", "create", lambda w: lambda: seal_trail(w.engine, now=utcnow()), by="system",
         env={"NEARMISS_AUDIT_KEY": f"{TEST_AUDIT_KEY},rotated:{'r' * 40}"}),
 }
 

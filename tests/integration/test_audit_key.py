@@ -181,7 +181,7 @@ def test_key_rotation_keeps_old_events_verifying(engine, monkeypatch, tmp_path):
     monkeypatch.delenv("NEARMISS_AUDIT_KEY")
     monkeypatch.setenv("NEARMISS_AUDIT_KEY_FILE", str(key_file))
 
-    sealed = seal_trail(engine)
+    sealed = seal_trail(engine, now=utcnow())
     assert sealed is not None and (sealed.previous_key_id, sealed.key_id) == ("test", "k2")
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
                    now=utcnow(), rules=settings())
@@ -328,7 +328,7 @@ def test_a_legacy_trail_is_sealed_on_upgrade_and_keeps_verifying(blank_url):
         seal = session.get(AuditEvent, 5)
         assert seal is not None and seal.action == "audit.sealed" and seal.key_id == "test"
     with UnitOfWork(engine) as uow:
-        organisation.get_or_create_region(uow, SYSTEM, "West")
+        organisation.get_or_create_region(uow, SYSTEM, "West", now=utcnow())
         uow.commit()
     code, output = verify()
     assert code == 0, output
@@ -397,7 +397,7 @@ def test_an_unsigned_end_is_not_built_on_unless_trusted(blank_url):
     report = _chain(engine)
     assert not report.ok and "is not signed with the audit key" in report.reason
     with pytest.raises(AuditTrailUnsigned), UnitOfWork(engine) as uow:
-        organisation.get_or_create_region(uow, SYSTEM, "West")
+        organisation.get_or_create_region(uow, SYSTEM, "West", now=utcnow())
         uow.commit()
     refused = runner.invoke(app, ["init"])
     assert refused.exit_code == 1 and "--trust-unsigned" in refused.output

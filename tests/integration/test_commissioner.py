@@ -42,7 +42,7 @@ def seeded(engine):
     org = build_org(engine)
     with UnitOfWork(engine) as uow:
         person = org_service.get_or_create_person(uow, SYSTEM, org.maple, SECRET_PERSON[1],
-                                                  display_name=SECRET_PERSON[0])
+                                                  display_name=SECRET_PERSON[0], now=utcnow())
         uow.commit()
     add_user(UnitOfWork(engine), SYSTEM, NewUser(
         SECRET_REPORTER[0], SECRET_REPORTER[1], "x", ("reporter",), ("Maple House",)),
@@ -249,7 +249,7 @@ def test_the_register_holds_the_actions_live_in_the_period(engine, seeded):
              before)
         copy("not yet made", ActionStatus.PLANNED, inside + timedelta(days=200),
              inside + timedelta(days=200))
-        uow.record(SYSTEM, "test.actions_dated", "action", None)
+        uow.record(SYSTEM, "test.actions_dated", "action", None, at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         register = cv.action_register(session, seeded.actor("quality"), start=chosen.start,
@@ -279,7 +279,7 @@ def test_the_trend_marks_at_most_twelve_controls(engine, seeded):
         for n in range(MARKED_CONTROLS + 8):
             uow.session.add(Action(**{**template, "status": "in_test",
                                       "go_live_date": today - timedelta(days=n + 1)}))
-        uow.record(SYSTEM, "test.controls_live", "action", None)
+        uow.record(SYSTEM, "test.controls_live", "action", None, at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         trend = cv.trend(session, seeded.actor("commissioner"),
@@ -408,7 +408,7 @@ def test_a_rate_resting_on_a_few_near_misses_is_suppressed_in_the_register(engin
         # Go-live 14 days ago, a 4-day test: 2 of the seeded near misses fall in it.
         action.go_live_date, action.test_window_days = today - timedelta(days=14), 4
         measure.baseline_value, measure.observed_value = 2.33, 3.5
-        uow.record(SYSTEM, "test.measure_set", "action", action.id)
+        uow.record(SYSTEM, "test.measure_set", "action", action.id, at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         register = cv.action_register(session, seeded.actor("commissioner"),

@@ -154,7 +154,8 @@ def test_a_second_load_continues_the_counters_and_reuses_the_provider(engine):
     # Reports filed through the form before the demo was loaded: 2025 already reached 41.
     with UnitOfWork(engine) as uow:
         uow.session.add(ReferenceCounter(year=2025, last_value=41))
-        uow.record(SYSTEM, "test.counter_set", "reference_counter", 2025, after={"last": 41})
+        uow.record(SYSTEM, "test.counter_set", "reference_counter", 2025, after={"last": 41},
+                   at=utcnow())
         uow.commit()
 
     first = load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)

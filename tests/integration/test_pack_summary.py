@@ -207,7 +207,7 @@ def test_page_one_is_the_summary_then_the_evidence_per_action_then_the_appendix(
     with UnitOfWork(engine) as uow:
         uow.session.add(SustainmentCheck(action_id=overdue, due_date=_today() - timedelta(
             days=4)))
-        uow.record(SYSTEM, "test.check_due", "action", overdue)
+        uow.record(SYSTEM, "test.check_due", "action", overdue, at=utcnow())
         uow.commit()
     _file(engine, org, _today() - timedelta(days=2), 1, type_key="safeguarding_rights")
     for audience, actor in (("board", "quality"), ("commissioner", "commissioner")):

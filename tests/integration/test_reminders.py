@@ -166,7 +166,7 @@ def test_a_disabled_owner_is_not_reminded(engine, org):
     with UnitOfWork(engine) as uow:
         user = uow.session.scalar(select(User).where(User.username == "supervisor"))
         user.active = False
-        uow.record(SYSTEM, "user.disabled", "user", user.id)
+        uow.record(SYSTEM, "user.disabled", "user", user.id, at=utcnow())
         uow.commit()
     assert send_action_reminders(engine, today=local_today() + timedelta(days=12),
                                  now=utcnow(), rules=settings()).sent == []

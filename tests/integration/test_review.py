@@ -366,7 +366,7 @@ def test_closing_checks_the_gates_again(engine, org):
         gate = uow.session.scalar(select(GateCheck).where(
             GateCheck.gate_key == view.template.gates[0].key))
         uow.session.delete(gate)
-        uow.record(SYSTEM, "test.gate_removed", "near_miss_report", None)
+        uow.record(SYSTEM, "test.gate_removed", "near_miss_report", None, at=utcnow())
         uow.commit()
     with pytest.raises(WorkflowBlocked, match="Cannot proceed without"):
         close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",

@@ -275,7 +275,7 @@ def test_the_ahrq_csv_columns_event_types_barriers_and_harm_scale(engine, org):
 
 def test_formulas_in_names_are_made_inert_in_the_csv(engine, org):
     with UnitOfWork(engine) as uow:
-        place = organisation.get_or_create_location(uow, SYSTEM, org.maple, HYPERLINK)
+        place = organisation.get_or_create_location(uow, SYSTEM, org.maple, HYPERLINK, now=utcnow())
         uow.commit()
     _file(engine, org, location_id=place)
     done = export_standard(engine, org.actor("quality"), "ahrq-csv", _period(), rules=settings(),
