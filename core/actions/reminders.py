@@ -161,11 +161,10 @@ def _candidates(session: Session, today: date, rules: Settings):
 
 
 def send_action_reminders(engine: Engine | None = None, *, today: date | None = None,
-                          rules: Settings,
-                          now: datetime) -> ReminderResult:
+                          rules: Settings, now: datetime) -> ReminderResult:
     """Remind owners of late, due-soon, verdict-due and sustainment-due actions (once a day)
-    and deciders of regulator deadlines due soon or passed (`now`: default the real time);
-    then send queued emails."""
+    and deciders of regulator deadlines due soon or passed; then send queued emails.
+    `today` defaults to `now`'s local day."""
     today = today or to_local(now, rules.zone).date()
     result = ReminderResult(today=today)
     with UnitOfWork(engine) as uow:
