@@ -37,8 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from core.config import settings
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BEFORE_REV = "3b7b0fa"  # the last commit with the old rule (issue 17)
@@ -58,6 +56,7 @@ class Rule:
     """Episodes of one type from daily counts per service, by whichever rule core holds."""
 
     def __init__(self, **overrides: Any) -> None:
+        from core.config import settings
         from core.triage import cluster_rule
 
         self.rules = settings().triage.model_copy(update=overrides)
@@ -107,6 +106,7 @@ class Rule:
         return [(f[3], f[4], f[1]) for f in kept]
 
     def _settings(self) -> Any:
+        from core.config import settings
         return settings().model_copy(update={"triage": self.rules})
 
 
@@ -191,6 +191,7 @@ def demo_per_year() -> list[dict[str, Any]]:
     """The demo's cluster review over its last year, at several 'now's."""
     from core.auth.actor import SYSTEM
     from core.clock import to_local, utcnow
+    from core.config import settings
     from core.db import engine_for, read_session
     from core.metrics.clusters import clusters_in_period
     from ops.bootstrap import initialise

@@ -29,9 +29,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.clock import utcnow
-from core.config import settings
-
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PG_ADMIN = os.environ.get("NEARMISS_TEST_PG_ADMIN_URL",
@@ -130,8 +127,10 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from core.accounts.service import DEMO_PASSWORD, build_actor
     from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
+    from core.clock import utcnow
     from core.commissioner import views as cv
     from core.commissioner.period import parse_period
+    from core.config import settings
     from core.db import get_engine, read_session
     from core.exports.pack import build_pack
     from core.filing.service import file_near_miss
@@ -309,6 +308,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
 
 def _board_query(load_board: Any, filters: Any, supervisor: Any) -> None:
+    from core.clock import utcnow
     from core.db import read_session
 
     with read_session() as session:
