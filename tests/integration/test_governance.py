@@ -82,7 +82,7 @@ def whole_period() -> Scope:
 
 def counts(engine, actor, dimension, **kwargs):
     with read_session(engine) as session:
-        frame = breakdown(session, actor, whole_period(), dimension, **kwargs)
+        frame = breakdown(session, actor, whole_period(), dimension, rules=settings(), **kwargs)
     return dict(zip(frame["key"], frame["count"], strict=True))
 
 
