@@ -15,6 +15,7 @@ from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
     end_session,
+    keep_cookie,
     signed_in_actor,
     take_return_to,
     unread_notifications,
@@ -75,6 +76,7 @@ if return_to is not None:
     wanted = entries_by_url.get(url_path)
     if wanted is not None and wanted.url_path != current.url_path:
         st.switch_page(wanted, query_params=query)
+keep_cookie(auth, actor)
 # Layout per page, set before the page runs (boards and charts use the whole screen), and the
 # browser tab titled by the page, so a screen reader and a row of tabs tell pages apart.
 st.set_page_config(layout="wide" if current.url_path in wide_pages else "centered",

@@ -310,13 +310,22 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
         return cached
     st.session_state[ACTOR] = actor
     _note_activity(session_id, now)
+    return actor
+
+
+def keep_cookie(auth: stauth.Authenticate, actor: Actor) -> None:
+    """Give the browser its session cookie right after sign-in, or renew it for an active
+    person. Called once the run is on the page it will show (after app.py has followed a
+    deep link): the cookie component reruns the page the browser is on when it has set the
+    cookie, so issued before that switch its rerun would take the person to the landing
+    page instead of the bookmark."""
+    now = utcnow()
     if st.session_state.pop(COOKIE_PENDING, False):
         _issue_cookie(auth)
         _point_to_sign_in_notices(actor)
     elif st.session_state.get(COOKIE_SECRET) and \
             now - st.session_state.get(COOKIE_SET_AT, now) >= _cookie_renewal_age():
         _set_cookie(auth, st.session_state[COOKIE_SECRET])  # lives the idle limit from now
-    return actor
 
 
 def keep_fragment_signed_in(activity_keys: tuple[str, ...] = ()) -> None:
