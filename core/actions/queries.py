@@ -299,7 +299,7 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
                                   window_days=(row.window_end - row.go_live).days
                                   if row.window_end else 0,
                                   baseline_weeks=measure.baseline_weeks, today=today,
-                                  rules=rules.actions)
+                                  rules=rules)
         actions.append(ActionView(row, descriptions.get(row.id, ""), checks[row.id], measure,
                                   evaluation, sustainment[row.id]))
     reports = [
