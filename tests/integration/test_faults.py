@@ -175,6 +175,8 @@ def test_a_write_that_meets_a_lock_is_retried_and_lands_once(sqlite_file, monkey
 _KILLED_WRITER = """
 import os, pickle, signal, sys
 sys.path.insert(0, {root!r})
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 
@@ -187,7 +189,7 @@ def flush_then_die(self):
     os.kill(os.getpid(), signal.SIGKILL)  # ...then the process dies before COMMIT
 
 UnitOfWork.commit = flush_then_die
-file_near_miss(UnitOfWork(), actor, near_miss)
+file_near_miss(UnitOfWork(), actor, near_miss, now=utcnow(), rules=settings())
 """
 
 
