@@ -189,7 +189,8 @@ def test_the_review_lists_open_episodes_first(engine, org):
     with read_session(engine) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=60),
                                    today + timedelta(days=1), now=utcnow(), rules=settings())
-        maple_view = list_episodes(session, org.actor("supervisor"), rules=settings())
+        maple_view = list_episodes(session, org.actor("supervisor"), today=today,
+                                  rules=settings())
     # The older doorway cluster, still open, comes before the newer acknowledged one.
     assert [(c.episode_id, c.status) for c in found] == [
         (maple.id, EpisodeStatus.OPEN), (region.id, EpisodeStatus.ACKNOWLEDGED)]

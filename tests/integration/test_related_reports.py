@@ -53,7 +53,7 @@ def file(engine, org, description, *, days_ago=0.0, actor="quality", **changes):
 
 def alike(engine, org, reference, username="quality", rules=None):
     with read_session(engine) as session:
-        return read_alike(session, org.actor(username), reference, rules=rules)
+        return read_alike(session, org.actor(username), reference, rules=rules or settings())
 
 
 def with_triage(**changes):
