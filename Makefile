@@ -16,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # (tests/conftest.py).
 TEST_WORKERS ?= auto
 
-.PHONY: install run test test-fast lint chromium postgres bench soak clean-db
+.PHONY: install run test test-fast lint chromium postgres bench soak clean-db translations
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,7 @@ lint: install
 # share badly) while the other workers run the rest (tests/conftest.py).
 test: install chromium postgres
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 # Under a minute: the unit tests and the service tests on SQLite (no database server, no
 # browser, no page tests); the slow modules of tests/conftest.py are left to `make test`.
@@ -60,6 +60,16 @@ test-fast: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests/unit tests/integration -n $(TEST_WORKERS) -q \
 	  -m "not postgresql and not slow"
+
+# After changing what a reporter reads: collect the marked strings (babel.cfg) into
+# locales/nearmiss.pot and merge them into every language's .po, where a translator fills in
+# the new ones (tests/unit/test_i18n_catalogue.py fails until each has its translation).
+# The .po files are compiled at start-up: nothing to build.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+	  --project "Near Miss Portal" -o locales/nearmiss.pot .
+	$(BIN)/pybabel update -i locales/nearmiss.pot -d locales -D nearmiss --width 100 \
+	  --ignore-obsolete
 
 # Benchmarks (not tests): budgets at each size on both databases; figures in bench/RESULTS.md.
 BENCH_SIZES ?= 10000 100000

@@ -10,7 +10,9 @@ import streamlit as st
 from core.auth.policy import default_page, pages_for
 from core.config import settings
 from core.errors import StorageUnavailable
-from ui.accessibility import apply_accessible_styles, focus_main_heading
+from ui.accessibility import apply_accessible_styles, focus_main_heading, set_document_language
+from ui.i18n import current_language, message, tr
+from ui.navigation import MenuEntry, page_menu
 from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
@@ -39,35 +41,47 @@ if problem:
 
 auth = authenticator()
 actor = signed_in_actor(auth)
+# After sign-in, which adopts the language of the person's profile: a screen reader reads the
+# page in the language it is written in.
+set_document_language(current_language())
+_ = tr().gettext
 if actor is None:
-    st.set_page_config(layout="centered", page_title="Sign in · Near Miss Portal")
+    st.set_page_config(layout="centered", page_title=_("Sign in · Near Miss Portal"))
     st.stop()
 
 unread = unread_notifications(actor)
 navigation: dict[str, list[st.Page]] = {}
+menu: list[MenuEntry] = []  # drawn by ui.navigation.page_menu
 entries_by_url: dict[str, st.Page] = {}
 titles_by_url: dict[str, str] = {}  # without the inbox's unread count
 wide_pages: set[str] = set()
 landing = default_page(actor.roles)
 for page in pages_for(actor.roles):
-    title = f"{page.title} · {unread}" if page.key == "inbox" and unread else page.title
+    page_title = _(page.title)
+    title = f"{page_title} · {unread}" if page.key == "inbox" and unread else page_title
     entry = st.Page(page.path, title=title, icon=page.icon, default=page is landing,
                     visibility="visible" if page.visible else "hidden")
-    navigation.setdefault(page.section, []).append(entry)
+    section = _(page.section) if page.section else ""
+    navigation.setdefault(section, []).append(entry)
+    menu.append(MenuEntry(section, page, entry))
     entries_by_url[entry.url_path] = entry
-    titles_by_url[entry.url_path] = page.title
+    titles_by_url[entry.url_path] = page_title
     if page.wide:
         wide_pages.add(entry.url_path)
 
+# Streamlit's own menu stays hidden (and so does its automatic list of pages/ before sign-in,
+# by showSidebarNavigation = false): the sidebar draws this person's menu itself.
+current = st.navigation(navigation, position="hidden")
 with st.sidebar:
+    page_menu(menu, current, label=_("Pages"))
+    st.divider()
     st.markdown(f"**{settings().provider_name}**")
-    st.caption(f"Signed in as {escape_markdown(actor.display_name)}  \n"
-               + ", ".join(sorted(role.label for role in actor.roles)))
-    if st.button("Sign out", key="sign_out", icon=":material/logout:", width="stretch"):
+    st.caption(_("Signed in as {name}").format(name=escape_markdown(actor.display_name))
+               + "  \n" + ", ".join(sorted(_(role.label) for role in actor.roles)))
+    if st.button(_("Sign out"), key="sign_out", icon=":material/logout:", width="stretch"):
         end_session(auth)
         st.rerun()
 
-current = st.navigation(navigation, position="sidebar", expanded=True)
 # A deep link that arrived before sign-in (see ui.session.current_actor) goes where it asked,
 # if this person's role may open that page.
 return_to = take_return_to()
@@ -90,6 +104,6 @@ try:
 except StorageUnavailable as exc:
     # Lost mid-page: say so plainly. st.stop() ends the run early, and Streamlit keeps the
     # values of widgets a stopped run did not reach, so nothing typed is lost.
-    st.error(escape_markdown(str(exc)), icon=":material/cloud_off:")
-    st.button("Try again", key="storage_retry", icon=":material/refresh:")
+    st.error(escape_markdown(message(exc)), icon=":material/cloud_off:")
+    st.button(_("Try again"), key="storage_retry", icon=":material/refresh:")
     st.stop()

@@ -53,7 +53,8 @@ def measure(label: str) -> dict[str, Counter[str]]:
     scope = Scope(period.start, period.end)
     found: dict[str, Counter[str]] = {}
     with read_session() as session:
-        for name, rows in export_tables(session, SYSTEM, period, "commissioner").items():
+        for name, rows in export_tables(session, SYSTEM, period, "commissioner",
+                                          rules=settings()).items():
             if name in ("Actions", "Notes"):
                 continue
             cells = [v for row in rows if next(iter(row.values())) != "Total"

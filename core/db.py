@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 
 from core.config import environment
 from core.errors import StorageUnavailable
+from core.i18n import N_
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 # The widest integer an id column holds (INTEGER: 32 bits on PostgreSQL); a wider Python int
@@ -146,12 +147,12 @@ def read_session(engine: Engine | None = None) -> Iterator[Session]:
         yield session
     except (OperationalError, InterfaceError) as exc:
         # Unreachable or locked: one error type pages can answer with "try again".
-        raise StorageUnavailable("The database could not be reached. Try again in a moment; "
-                                 "nothing you typed is lost.") from exc
+        raise StorageUnavailable(N_("The database could not be reached. Try again in a moment; "
+                                    "nothing you typed is lost.")) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
-            raise StorageUnavailable("The database connection was lost. Try again in a "
-                                     "moment; nothing you typed is lost.") from exc
+            raise StorageUnavailable(N_("The database connection was lost. Try again in a "
+                                        "moment; nothing you typed is lost.")) from exc
         raise
     finally:
         session.close()

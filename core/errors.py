@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-NUL_MESSAGE = "Remove the invisible NUL character: it cannot be stored."
+from core.i18n import N_
+
+NUL_MESSAGE = N_("Remove the invisible NUL character: it cannot be stored.")
 
 
 def has_nul(*values: object) -> bool:

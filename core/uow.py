@@ -23,12 +23,13 @@ from core.audit.models import AuditChainHead, AuditEvent
 from core.auth.actor import Actor
 from core.db import get_engine, is_sqlite
 from core.errors import StorageUnavailable
+from core.i18n import N_
 
 ANONYMOUS_REPORTER = "anonymous reporter"
 # Tries at taking SQLite's write lock, each waiting up to the busy timeout.
 SQLITE_LOCK_ATTEMPTS = 3
-_UNAVAILABLE = ("The database could not be reached, or stayed busy. Nothing was saved: "
-                "try again in a moment.")
+_UNAVAILABLE = N_("The database could not be reached, or stayed busy. Nothing was saved: "
+                  "try again in a moment.")
 
 
 class UnauditedWrite(RuntimeError):

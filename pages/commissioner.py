@@ -6,16 +6,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.deid import label_notes, show
 from core.config import settings
 from core.metrics.findings import breakdown_finding
-from core.views.commissioner import evidence_page
 from ui import governance as gv
 from ui import regulator as regulator_ui
 from ui.charts import chart_with_text
-from ui.evidence import log_view, period_picker
+from ui.evidence import evidence_for, log_view, period_picker
 from ui.session import current_actor
 from ui.text import chart_text, escape_caption, escape_markdown
 
@@ -32,7 +30,7 @@ log_view(actor, f"evidence:{period.label}")
 st.page_link("pages/governance_pack.py", label="Download the governance pack (PDF) and "
              "spreadsheets", icon=":material/download:")
 
-page = evidence_page(actor, period, now=utcnow(), rules=rules)
+page = evidence_for(actor, period)
 trend, tables, breakdowns, clusters = page.trend, page.tables, page.breakdowns, page.clusters
 register, per_action, escalations = page.register, page.per_action, page.escalations
 culture, feedback = page.culture, page.feedback

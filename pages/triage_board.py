@@ -9,6 +9,7 @@ import streamlit as st
 from core.auth.policy import Capability, can
 from core.clock import utcnow
 from core.config import settings
+from core.i18n import DEFAULT_LANGUAGE, native_name
 from core.regulator.queries import EventClocks
 from core.reports.vocabulary import ReportStatus
 from core.reports.workflow import BOARD_COLUMNS
@@ -50,8 +51,13 @@ def _card(card: BoardCard, event: EventClocks | None) -> None:
                    f"{age_text(card.reported_at, utcnow())} old"
                    + (f" · {SEVERITY_LABELS.get(card.severity or '', '')} potential"
                       if card.severity else ""))
-        if card.flags:
+        # The language it was written in, when not the portal's own: a reviewer may need
+        # someone who reads it (the text is kept as written).
+        if card.flags or card.language != DEFAULT_LANGUAGE:
             with st.container(horizontal=True, gap="small"):
+                if card.language != DEFAULT_LANGUAGE:
+                    st.badge(f"{native_name(card.language)} ({card.language.upper()})",
+                             icon=":material/translate:", color="violet")
                 for flag in card.flags:
                     st.badge(FLAG_LABELS[flag], color=FLAG_COLOURS[flag])
         regulator_ui.card_clocks(event)

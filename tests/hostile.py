@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from core.accounts.service import NewUser, add_user, build_actor
+from core.accounts.service import build_actor
+from core.accounts.users import NewUser, add_user
 from core.actions.measures import MeasureFilters
 from core.actions.models import Action, ActionEvidenceCheck
 from core.actions.service import (
@@ -146,7 +147,7 @@ def seed_hostile(engine: Engine) -> HostileSeed:
             username=role, display_name=HOSTILE, password=PASSWORD, roles=(role,),
             services=(HOSTILE,) if role in ("reporter", "supervisor") else (),
             email=f"{role}@example.org", staff_group=HOSTILE if role == "reporter" else None),
-            password_hash=PASSWORD_HASH)
+            password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     with read_session(engine) as session:
         actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
     seed = HostileSeed(service_id=service, actors=actors)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from core.auth.actor import Actor
 from core.clock import utcnow
 from core.commissioner.access import record_access
 from core.commissioner.period import Period, parse_period
+from core.config import settings
 from core.uow import UnitOfWork
-from ui.governance import today
+from core.views.commissioner import EvidencePage, evidence_page
+from ui.governance import TTL_SECONDS, today, version
 
 
 def quarters(count: int = 6) -> list[Period]:
@@ -37,3 +41,17 @@ def log_view(actor: Actor, what: str) -> None:
     if what not in seen:
         record_access(UnitOfWork(), actor, what, now=utcnow())
         seen.add(what)
+
+
+def evidence_for(actor: Actor, period: Period) -> EvidencePage:
+    """The evidence page's figures, computed once per data version and minute: a rerun (a tab,
+    a breakdown) reads them from the cache, and any write, which bumps the version, shows at
+    once. The minute is in the key because the regulator clocks count down."""
+    now = utcnow().replace(second=0, microsecond=0)
+    return _cached_evidence(version(), actor, period, now)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
+def _cached_evidence(version: int, actor: Actor, period: Period,
+                     now: datetime) -> EvidencePage:
+    return evidence_page(actor, period, now=now, rules=settings())

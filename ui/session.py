@@ -41,13 +41,16 @@ from core.clock import utcnow
 from core.config import effective_cookie_key, environment, settings
 from core.errors import StorageUnavailable
 from core.feedback.followup import FollowUpPaused, FollowUpView, look_up_follow_up
+from core.i18n import N_
 from core.uow import UnitOfWork
+from core.views.reporting import type_names
 from core.views.session import (
     resumed_session,
     session_actor,
     unread_sign_in_notices,
 )
 from core.views.session import unread_notifications as unread_notification_count
+from ui.i18n import adopt_language, current_language, language_picker, message, tr
 from ui.mail import send_emails_soon
 from ui.startup import configured_cookie_key
 from ui.text import local
@@ -64,9 +67,9 @@ ACTOR = "nm_actor"
 RETURN_TO = "nm_return_to"
 FRAGMENT_INPUTS = "nm_fragment_inputs"  # a refreshing fragment's filters at its last run
 APP_ROOT = Path(__file__).resolve().parent.parent
-DATABASE_DOWN = ("**The database cannot be reached right now.** What you see may be out of "
-                 "date and nothing can be saved until it is back; what you type stays here. "
-                 "Try again in a moment.")
+DATABASE_DOWN = N_("**The database cannot be reached right now.** What you see may be out of "
+                   "date and nothing can be saved until it is back; what you type stays here. "
+                   "Try again in a moment.")
 
 
 # The cookie manager is an invisible component; without this it leaves an empty grey box.
@@ -116,6 +119,7 @@ def _adopt(signed_in: SignedIn) -> None:
     st.session_state["name"] = signed_in.actor.display_name
     st.session_state["roles"] = sorted(r.value for r in signed_in.actor.roles)
     st.session_state["logout"] = None
+    adopt_language(signed_in.actor)  # the profile's language, or save the one just picked
 
 
 def _issue_cookie(auth: stauth.Authenticate) -> None:
@@ -123,7 +127,7 @@ def _issue_cookie(auth: stauth.Authenticate) -> None:
     with a new random secret bound to the server-side session: rotated at every sign-in."""
     secret = secrets.token_urlsafe(32)
     try:
-        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret)
+        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret, rules=settings())
     except (SessionEnded, StorageUnavailable):
         auth.cookie_controller.delete_cookie()
         return
@@ -156,9 +160,10 @@ def _resume_from_cookie(auth: stauth.Authenticate) -> bool:
                                     rules=settings())
     except SessionIdle as exc:
         with contextlib.suppress(StorageUnavailable):
-            sign_out(UnitOfWork(), exc.session_id, reason="idle timeout")
+            sign_out(UnitOfWork(), exc.session_id, reason="idle timeout",
+                     now=utcnow(), rules=settings())
         auth.cookie_controller.delete_cookie()
-        st.session_state[NOTICE] = str(exc)
+        st.session_state[NOTICE] = message(exc)
         return False
     except SessionEnded:
         auth.cookie_controller.delete_cookie()
@@ -177,34 +182,39 @@ def _sign_in_form() -> None:
 
 
 def _sign_in_box() -> None:
-    st.title("Near Miss Portal")
+    _ = tr().gettext
+    st.title(_("Near Miss Portal"))
     st.caption(settings().provider_name)
+    language_picker("sign_in_language", on_pick="before_sign_in")
     # The notice stays until the next sign-in attempt: deleting the cookie reruns the page,
     # and a notice shown on one run only would vanish before anyone could read it.
     notice = st.session_state.get(NOTICE)
     if notice:
-        st.info(notice)
+        st.info(message(notice))
     with st.form("sign_in", clear_on_submit=False):
-        st.subheader("Sign in")
-        username = st.text_input("Username", key="sign_in_username", autocomplete="username")
-        password = st.text_input("Password", type="password", key="sign_in_password",
+        st.subheader(_("Sign in"))
+        username = st.text_input(_("Username"), key="sign_in_username",
+                                 autocomplete="username")
+        password = st.text_input(_("Password"), type="password", key="sign_in_password",
                                  autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
+        submitted = st.form_submit_button(_("Sign in"), type="primary", width="stretch")
     if environment().is_demo:
-        st.caption("Demo: sign in as `reporter`, `supervisor`, `safeguarding`, `clinical`, "
-                   "`operations`, `quality`, `governance`, `commissioner` or `admin`, "
-                   "password `nearmiss-demo`.")
+        st.caption(_("Demo: sign in as `reporter`, `supervisor`, `safeguarding`, `clinical`, "
+                     "`operations`, `quality`, `governance`, `commissioner` or `admin`, "
+                     "password `nearmiss-demo`."))
     if not submitted:
         return
     st.session_state.pop(NOTICE, None)
     try:
-        signed_in = sign_in(UnitOfWork(), username, password, source=client_source())
+        signed_in = sign_in(UnitOfWork(), username, password, source=client_source(),
+                            now=utcnow(), rules=settings())
     except SignInRefused as exc:
-        st.error(str(exc))  # one message whatever the reason; the owner is told the reason
+        # One message whatever the reason; the owner is told the reason.
+        st.error(message(exc))
         send_emails_soon()
         return
     except StorageUnavailable as exc:
-        st.error(str(exc))
+        st.error(message(exc))
         return
     _adopt(signed_in)
     st.session_state[COOKIE_PENDING] = True
@@ -216,59 +226,61 @@ def _sign_in_box() -> None:
 # -- following up a report made without a name (no sign-in: the private code is the key) ------
 
 FOLLOW_UP_WRONG_DELAY_SECONDS = 1.0
-FOLLOW_UP_WRONG = ("That code does not match a report. Check it (it looks like "
-                   "K7QM-2XRD-9TFA) and try again.")
+FOLLOW_UP_WRONG = N_("That code does not match a report. Check it (it looks like "
+                     "K7QM-2XRD-9TFA) and try again.")
 
 
 def _show_follow_up(view: FollowUpView) -> None:
     """One report's reference, type and status and its published updates: nothing else."""
+    _ = tr().gettext
+    type_name = view.type_name
     with st.container(border=True, key="follow_up_result"):
-        st.markdown("**Your report**")
-        st.text(f"Reference: {view.reference}\nType: {view.type_name}\n"
-                f"Status: {view.status.label}")
+        st.markdown(_("**Your report**"))
+        with contextlib.suppress(StorageUnavailable):  # else the type's name as stored
+            type_name = type_names(current_language()).get(view.type_name, view.type_name)
+        st.text(_("Reference: {reference}\nType: {type}\nStatus: {status}").format(
+            reference=view.reference, type=type_name, status=_(view.status.label)))
         if not view.updates:
-            st.info("No update has been published about it yet. Look again later: when "
-                    "something changes because of it, it appears here.",
+            st.info(_("No update has been published about it yet. Look again later: when "
+                      "something changes because of it, it appears here."),
                     icon=":material/hourglass_top:")
         for update in view.updates:
             with st.container(border=True):
-                st.caption(f"What changed because you reported · published "
-                           f"{local(update.published_at, '%d %b %Y')}")
+                st.caption(_("What changed because you reported · published {date}").format(
+                    date=local(update.published_at, '%d %b %Y')))
                 st.text(update.title)  # staff's free text: as text, never Markdown or HTML
                 st.text(update.what_changed)
                 if update.why:
-                    st.caption("Why")
+                    st.caption(_("Why"))
                     st.text(update.why)
 
 
 def _follow_up_box() -> None:
+    _ = tr().gettext
     st.divider()
-    st.subheader("Follow up a report made without your name")
-    st.caption("Enter the private follow-up code you were given when you reported. You see "
-               "where that report is and what changed because of it; nothing else.")
+    st.subheader(_("Follow up a report made without your name"))
+    st.caption(_("Enter the private follow-up code you were given when you reported. You see "
+                 "where that report is and what changed because of it; nothing else."))
     with st.form("follow_up", clear_on_submit=False):
-        code = st.text_input("Follow-up code", key="follow_up_code", autocomplete="off",
+        code = st.text_input(_("Follow-up code"), key="follow_up_code", autocomplete="off",
                              placeholder="K7QM-2XRD-9TFA")
-        submitted = st.form_submit_button("Show my report", key="follow_up_submit",
+        submitted = st.form_submit_button(_("Show my report"), key="follow_up_submit",
                                           width="stretch")
     if not submitted:
         return
     if not (code or "").strip():
-        st.error("Enter the follow-up code you were given.")
+        st.error(_("Enter the follow-up code you were given."))
         return
     try:
         # Wrong codes are counted in the database, per address and per code: a reload or a
         # new browser session does not reset the count.
         view = look_up_follow_up(UnitOfWork(), code or "", source=client_source(), now=utcnow())
-    except FollowUpPaused as exc:
-        st.error(str(exc))
-        return
-    except StorageUnavailable as exc:
-        st.error(str(exc))
+    except (FollowUpPaused, StorageUnavailable) as exc:
+        st.error(message(exc))
         return
     if view is None:
         time.sleep(FOLLOW_UP_WRONG_DELAY_SECONDS)  # slows guessing; a real code is not slowed
-        st.error(FOLLOW_UP_WRONG)
+        st.error(_(FOLLOW_UP_WRONG))
         return
     _show_follow_up(view)
 
@@ -291,22 +303,22 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
     try:
         actor = session_actor(session_id, now=now, rules=settings())
     except SessionIdle as exc:
-        end_session(auth, reason="idle timeout", notice=str(exc))
+        end_session(auth, reason="idle timeout", notice=message(exc))
         _sign_in_form()
         return None
     except SessionEnded as exc:
         auth.cookie_controller.delete_cookie()
-        _forget_session(str(exc))
+        _forget_session(message(exc))
         _sign_in_form()
         return None
     except StorageUnavailable:
         cached = st.session_state.get(ACTOR)
         if cached is None:
             st.title("Near Miss Portal")
-            st.error(DATABASE_DOWN, icon=":material/cloud_off:")
+            st.error(message(DATABASE_DOWN), icon=":material/cloud_off:")
             return None
         # Keep the worker on their page (and what they typed); saving waits for the database.
-        st.warning(DATABASE_DOWN, icon=":material/cloud_off:")
+        st.warning(message(DATABASE_DOWN), icon=":material/cloud_off:")
         return cached
     st.session_state[ACTOR] = actor
     _note_activity(session_id, now)
@@ -395,13 +407,13 @@ def _point_to_sign_in_notices(actor: Actor) -> None:
 
 
 def end_session(auth: stauth.Authenticate, *, reason: str = "signed out",
-                notice: str | None = "You have signed out.") -> None:
+                notice: str | None = N_("You have signed out.")) -> None:
     """Sign out: end the server-side session and delete the browser cookie."""
     session_id = st.session_state.get(SESSION_ID)
     if session_id is not None:
         # If the database is down the session still ends in this browser; it expires later.
         with contextlib.suppress(StorageUnavailable):
-            sign_out(UnitOfWork(), session_id, reason=reason)
+            sign_out(UnitOfWork(), session_id, reason=reason, now=utcnow(), rules=settings())
     auth.cookie_controller.delete_cookie()
     st.session_state["logout"] = True
     _forget_session(notice)

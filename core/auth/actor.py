@@ -22,6 +22,7 @@ class Actor:
     service_ids: frozenset[int] | None
     staff_group_id: int | None = None
     email: str | None = None
+    language: str = "en"  # their chosen language (core.i18n)
 
     def has(self, role: Role) -> bool:
         return role in self.roles

@@ -24,6 +24,8 @@ class User(Base):
     staff_group_id: Mapped[int | None] = mapped_column(ForeignKey("staff_groups.id"))
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime]
+    # The language the portal speaks to them in (core.i18n), chosen at sign-in or in My account.
+    language: Mapped[str] = mapped_column(String(12), default="en", server_default="en")
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     services: Mapped[list[UserService]] = relationship(cascade="all, delete-orphan",

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import bcrypt
 
+from core.i18n import N_
+
 BCRYPT_MAX_BYTES = 72
 
 
@@ -47,9 +49,9 @@ def password_problem(password: str, *, username: str, min_length: int) -> str | 
     if len(password) < min_length:
         return f"Use at least {min_length} characters."
     if len(password.encode("utf-8")) > BCRYPT_MAX_BYTES:
-        return "Use at most 72 bytes (about 72 letters)."
+        return N_("Use at most 72 bytes (about 72 letters).")
     if password.strip().lower() == username.strip().lower():
-        return "The password must not be the username."
+        return N_("The password must not be the username.")
     if len(set(password)) < 4:
-        return "Use a less repetitive password."
+        return N_("Use a less repetitive password.")
     return None

@@ -13,6 +13,7 @@ from enum import StrEnum
 from core.auth.actor import Actor
 from core.auth.roles import Role
 from core.errors import PermissionDenied
+from core.i18n import N_
 
 
 class Capability(StrEnum):
@@ -112,21 +113,23 @@ class PageSpec:
     wide: bool = False  # boards, charts and projector views use the whole screen
 
 
+# The titles and sections a frontline worker sees are marked for translation (app.py shows
+# every title through the session's catalogue; the rest are not translated yet).
 PAGES: tuple[PageSpec, ...] = (
     # An empty section: the page sits at the top of the menu, above the named sections.
     PageSpec("home", "pages/home.py", "Home", ":material/home:", "", Capability.VIEW_HOME),
-    PageSpec("report", "pages/report.py", "Report a near miss", ":material/edit_note:",
-             "Report", Capability.FILE_REPORT),
-    PageSpec("my_reports", "pages/my_reports.py", "My reports", ":material/inbox:",
-             "Report", Capability.VIEW_OWN_REPORTS),
+    PageSpec("report", "pages/report.py", N_("Report a near miss"), ":material/edit_note:",
+             N_("Report"), Capability.FILE_REPORT),
+    PageSpec("my_reports", "pages/my_reports.py", N_("My reports"), ":material/inbox:",
+             N_("Report"), Capability.VIEW_OWN_REPORTS),
     PageSpec("board", "pages/triage_board.py", "Triage board", ":material/view_kanban:",
              "Triage", Capability.VIEW_BOARD, wide=True),
     PageSpec("inbox", "pages/inbox.py", "Inbox", ":material/notifications:",
              "Triage", Capability.HANDLE_ESCALATIONS),
     PageSpec("near_miss", "pages/near_miss.py", "Near miss", ":material/description:",
              "Triage", Capability.VIEW_REPORT, visible=False, wide=True),
-    PageSpec("bulletin", "pages/bulletin.py", "What changed", ":material/campaign:",
-             "Report", Capability.VIEW_BULLETIN),
+    PageSpec("bulletin", "pages/bulletin.py", N_("What changed"), ":material/campaign:",
+             N_("Report"), Capability.VIEW_BULLETIN),
     PageSpec("rca", "pages/rca.py", "Root cause analyses", ":material/account_tree:",
              "Learning", Capability.RUN_RCA, wide=True),
     PageSpec("learning_responses", "pages/learning_response.py", "Learning responses",
@@ -161,8 +164,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Administration", Capability.MANAGE_TAXONOMY),
     PageSpec("cues", "pages/admin_cues.py", "Near-miss cues", ":material/lightbulb:",
              "Administration", Capability.MANAGE_CUES),
-    PageSpec("account", "pages/account.py", "My account", ":material/person:",
-             "Account", Capability.MANAGE_ACCOUNT),
+    PageSpec("account", "pages/account.py", N_("My account"), ":material/person:",
+             N_("Account"), Capability.MANAGE_ACCOUNT),
 )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.i18n import N_
+
 
 class Role(StrEnum):
     """A role's value is its id: the demo user of each role has this username."""
@@ -23,16 +25,16 @@ class Role(StrEnum):
         return ROLE_LABELS[self]
 
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.REPORTER: "Frontline worker",
-    Role.SUPERVISOR: "Supervisor",
-    Role.SAFEGUARDING: "Safeguarding lead",
-    Role.CLINICAL: "Clinical lead / nurse",
-    Role.OPERATIONS: "Operations lead",
-    Role.QUALITY: "Quality lead",
-    Role.GOVERNANCE: "Governance / leadership",
-    Role.COMMISSIONER: "Commissioner / funder",
-    Role.ADMIN: "Administrator",
+ROLE_LABELS: dict[Role, str] = {  # translated where shown
+    Role.REPORTER: N_("Frontline worker"),
+    Role.SUPERVISOR: N_("Supervisor"),
+    Role.SAFEGUARDING: N_("Safeguarding lead"),
+    Role.CLINICAL: N_("Clinical lead / nurse"),
+    Role.OPERATIONS: N_("Operations lead"),
+    Role.QUALITY: N_("Quality lead"),
+    Role.GOVERNANCE: N_("Governance / leadership"),
+    Role.COMMISSIONER: N_("Commissioner / funder"),
+    Role.ADMIN: N_("Administrator"),
 }
 
 

@@ -3,6 +3,9 @@
 The guides ship as text files in data/cues/*.md (cues drawn from the seeds); an administrator
 edits them in the portal, which stores the edited text in the database. Reading takes the
 database text first and falls back to the shipped file for a guide nobody has edited.
+A guide may ship translated too, as data/cues/<key>.<language>.md (e.g. care_worker.es.md):
+a reporter using that language reads it, unless an administrator has edited the guide, whose
+text (the provider's current guidance) is then shown to everyone.
 A guide is shown as typed: only its line layout counts (a line starting "# " is a heading,
 "- " a list item, a blank line starts a paragraph), never Markdown (core.text.escape_layout).
 """
@@ -23,16 +26,17 @@ from core.auth.roles import Role
 from core.config import PROJECT_ROOT
 from core.errors import NotFound, ValidationFailed
 from core.feedback.models import CueGuideText
+from core.i18n import DEFAULT_LANGUAGE, N_
 from core.organisation.models import StaffGroup
 from core.uow import UnitOfWork
 
 MAX_CHARS = 8000  # one printed page, with room to spare
 
-GUIDES: dict[str, str] = {
-    "care_worker": "DSPs and care workers",
-    "supervisor": "Supervisors",
-    "nurse": "Nurses and clinical staff",
-    "scheduler": "Schedulers and coordinators",
+GUIDES: dict[str, str] = {  # the audience of each, translated where shown
+    "care_worker": N_("DSPs and care workers"),
+    "supervisor": N_("Supervisors"),
+    "nurse": N_("Nurses and clinical staff"),
+    "scheduler": N_("Schedulers and coordinators"),
 }
 
 
@@ -63,17 +67,21 @@ def cues_dir() -> Path:
     return PROJECT_ROOT / "data" / "cues"
 
 
-def load_guide(key: str) -> CueGuide:
-    """The shipped text of a guide, from the data directory."""
+def load_guide(key: str, language: str = DEFAULT_LANGUAGE) -> CueGuide:
+    """The shipped text of a guide, from the data directory (in `language` if it ships in it,
+    else in English)."""
     if key not in GUIDES:
         raise KeyError(key)
-    path = cues_dir() / f"{key}.md"
+    translated = cues_dir() / f"{key}.{language}.md"
+    path = translated if language != DEFAULT_LANGUAGE and translated.exists() else (
+        cues_dir() / f"{key}.md")
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     return CueGuide(key, GUIDES[key], text)
 
 
-def guide(session: Session, key: str) -> CueGuide:
-    """A guide as staff see it: the administrator's text, else the shipped one."""
+def guide(session: Session, key: str, language: str = DEFAULT_LANGUAGE) -> CueGuide:
+    """A guide as staff see it: the administrator's text, else the shipped one (in
+    `language` when it ships in it)."""
     if key not in GUIDES:
         raise KeyError(key)
     row = session.execute(
@@ -81,7 +89,7 @@ def guide(session: Session, key: str) -> CueGuide:
         .outerjoin(User, User.id == CueGuideText.updated_by_id)
         .where(CueGuideText.key == key)).first()
     if row is None:
-        return load_guide(key)
+        return load_guide(key, language)
     stored, editor = row
     return CueGuide(key, GUIDES[key], stored.markdown, edited=True,
                     updated_at=stored.updated_at, updated_by=editor)
@@ -92,13 +100,14 @@ def all_guides(session: Session) -> list[CueGuide]:
     return [guide(session, key) for key in GUIDES]
 
 
-def guide_for(session: Session, actor: Actor) -> CueGuide:
-    """The cues guide to show this actor beside the report form."""
+def guide_for(session: Session, actor: Actor, language: str = DEFAULT_LANGUAGE) -> CueGuide:
+    """The cues guide to show this actor beside the report form, in their language if it
+    ships in it."""
     group_guide = None
     if actor.staff_group_id is not None:
         group = session.get(StaffGroup, actor.staff_group_id)
         group_guide = group.cue_guide if group else None
-    return guide(session, guide_key_for(actor, group_guide))
+    return guide(session, guide_key_for(actor, group_guide), language)
 
 
 def save_guide(uow: UnitOfWork, actor: Actor, key: str, markdown: str, *,

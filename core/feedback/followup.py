@@ -126,6 +126,7 @@ class FollowUpPaused(DomainError):
     def __init__(self, retry_at: datetime, now: datetime):
         self.retry_at = retry_at
         minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
+        self.minutes = minutes  # the sign-in page says it in the reader's language
         super().__init__(f"Too many codes that did not match. Try again in {minutes} minute"
                          f"{'s' if minutes != 1 else ''}.")
 

@@ -48,6 +48,7 @@ from core.feedback.models import (
     FeedbackUpdateService,
     FeedbackUpdateTheme,
 )
+from core.i18n import translator
 from core.organisation.models import Region, Service
 from core.reports.models import NearMissReport
 from core.reports.repository import get_in_scope
@@ -409,14 +410,20 @@ def _tell_reporters(uow: UnitOfWork, update: FeedbackUpdate, now: datetime,
     notification_ids: list[int] = []
     for user in users:
         reports = by_user[user.id]
-        references = ", ".join(ref for _, ref in reports)
-        first = reports[0][1] + (f" and {len(reports) - 1} more" if len(reports) > 1 else "")
-        body = ("A “what changed because you reported” update has been published about near "
-                f"misses you reported ({references}).\n"
-                "Thank you for reporting. Read what changed next to your report under "
-                f"My reports: {rules.email.portal_url}")
+        # In the language the person chose: the portal's message and the e-mail alike.
+        gettext, ngettext = translator(user.language).gettext, translator(user.language).ngettext
+        references = ", ".join(ref for _report_id, ref in reports)
+        first = reports[0][1] if len(reports) == 1 else ngettext(
+            "{reference} and {count} more", "{reference} and {count} more",
+            len(reports) - 1).format(reference=reports[0][1], count=len(reports) - 1)
+        body = gettext("A “what changed because you reported” update has been published about "
+                       "near misses you reported ({references}).\n"
+                       "Thank you for reporting. Read what changed next to your report under "
+                       "My reports: {url}").format(references=references,
+                                                   url=rules.email.portal_url)
         notification_ids += notify(uow, [user], kind=NOTIFICATION_KIND,
-                                   title=f"What changed because you reported: {first}",
+                                   title=gettext("What changed because you reported: "
+                                                 "{reports}").format(reports=first),
                                    body=body, report_id=reports[0][0], escalation_id=None,
                                    now=now, rules=rules)
     return [u.id for u in users], notification_ids

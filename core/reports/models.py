@@ -48,6 +48,8 @@ class NearMissReport(Base):
     routed_to: Mapped[str | None] = mapped_column(String(20))
     triaged_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(12), default="form")
+    # The language the reporter wrote in: the text is kept as written, never translated.
+    language: Mapped[str] = mapped_column(String(12), default="en", server_default="en")
     # An anonymous reporter's private follow-up code, kept only as a hash (not linked to them).
     follow_up_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Idempotency: the same form submission (double click, re-run) files one report only.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.i18n import N_
+
 
 class Barrier(StrEnum):
     """What stopped harm. Governance counts these: staff recovery is not a reliable control."""
@@ -19,11 +21,11 @@ class Barrier(StrEnum):
 
 
 BARRIER_LABELS: dict[Barrier, str] = {
-    Barrier.STAFF_RECOVERY: "Staff noticed and recovered it",
-    Barrier.DESIGNED_CONTROL: "A designed check or control caught it (checklist, alert, "
-                              "pre-transfer check)",
-    Barrier.PERSON_OR_FAMILY: "The person or their family noticed",
-    Barrier.CHANCE: "Chance: nothing stopped it, it just didn't happen",
+    Barrier.STAFF_RECOVERY: N_("Staff noticed and recovered it"),
+    Barrier.DESIGNED_CONTROL: N_("A designed check or control caught it (checklist, alert, "
+                                 "pre-transfer check)"),
+    Barrier.PERSON_OR_FAMILY: N_("The person or their family noticed"),
+    Barrier.CHANCE: N_("Chance: nothing stopped it, it just didn't happen"),
 }
 
 
@@ -44,11 +46,11 @@ class ReportStatus(StrEnum):
 
 
 STATUS_LABELS: dict[ReportStatus, str] = {
-    ReportStatus.NEW: "New: waiting for triage",
-    ReportStatus.TRIAGED: "Triaged",
-    ReportStatus.IN_REVIEW: "In review",
-    ReportStatus.ACTIONS: "Actions under way",
-    ReportStatus.VALIDATING: "Validating",
-    ReportStatus.CLOSED: "Closed",
-    ReportStatus.RECLASSIFIED: "Re-classified as an incident",
+    ReportStatus.NEW: N_("New: waiting for triage"),
+    ReportStatus.TRIAGED: N_("Triaged"),
+    ReportStatus.IN_REVIEW: N_("In review"),
+    ReportStatus.ACTIONS: N_("Actions under way"),
+    ReportStatus.VALIDATING: N_("Validating"),
+    ReportStatus.CLOSED: N_("Closed"),
+    ReportStatus.RECLASSIFIED: N_("Re-classified as an incident"),
 }

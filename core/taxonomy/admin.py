@@ -331,6 +331,31 @@ def _template(definition: Mapping[str, Any]) -> dict[str, Any]:
     return spec.model_dump(mode="json", exclude={"active"})
 
 
+def _keep_translations(current: Mapping[str, Any], edited: NearMissTypeSpec,
+                       spec_data: Mapping[str, Any]) -> NearMissTypeSpec:
+    """The editor's tables have no column for translations, so an edit keeps the ones the
+    current version has: the type's while its name and description are unchanged, a field's
+    while its label, help and options are. A changed English text loses its translation, so a
+    reporter reads the new English rather than a translation of the old text."""
+    if "translations" in spec_data:
+        return edited  # given explicitly (an import of a whole definition)
+    old = NearMissTypeSpec.model_validate(dict(current))
+    old_fields = {f.key: f for f in old.fields}
+    fields = []
+    for field_spec in edited.fields:
+        before = old_fields.get(field_spec.key)
+        same = before is not None and (before.label, before.help, before.options) == (
+            field_spec.label, field_spec.help, field_spec.options)
+        fields.append(field_spec.model_copy(update={"translations": before.translations})
+                      if same and before is not None and not field_spec.translations
+                      else field_spec)
+    same_type = (old.name, old.description) == (edited.name, edited.description)
+    return edited.model_copy(update={
+        "fields": tuple(fields),
+        "translations": edited.translations or (old.translations if same_type else {}),
+    })
+
+
 def _latest_version(session: Session, key: str) -> int:
     return session.scalar(
         select(func.max(NearMissTypeVersion.version)).where(NearMissTypeVersion.type_key == key)
@@ -425,7 +450,8 @@ def save_type(uow: UnitOfWork, actor: Actor, spec_data: Mapping[str, Any], *,
                         "change again.")
                 current = _current_definition(session, row)
                 active = spec.active if "active" in spec_data else row.active
-                spec = spec.model_copy(update={"active": active})
+                spec = _keep_translations(current, spec, spec_data).model_copy(
+                    update={"active": active})
                 if _template(current) == _template(spec.model_dump(mode="json")):
                     if active == row.active:
                         return row.current_version  # nothing changed: nothing to record

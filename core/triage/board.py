@@ -17,6 +17,7 @@ from sqlalchemy.sql import ColumnElement
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.escalation.models import Escalation
+from core.i18n import DEFAULT_LANGUAGE
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import ReportStatus
@@ -61,6 +62,7 @@ class BoardCard:
     flags: tuple[str, ...]
     urgency: int
     version: int
+    language: str = DEFAULT_LANGUAGE  # what the reporter wrote in
 
 
 @dataclass
@@ -160,7 +162,8 @@ def load_board(session: Session, actor: Actor, filters: BoardFilters, *, now: da
             select(NearMissReport.id, NearMissReport.reference, NearMissReport.status,
                    NearMissType.name, Service.name, Location.name, NearMissReport.reported_at,
                    NearMissReport.severity, NearMissReport.review_level,
-                   NearMissReport.routed_to, NearMissReport.version_id, rank, *flag_columns)
+                   NearMissReport.routed_to, NearMissReport.version_id, NearMissReport.language,
+                   rank, *flag_columns)
             .join(NearMissType, NearMissType.key == NearMissReport.type_key)
             .join(Service, Service.id == NearMissReport.service_id)
             .join(Location, Location.id == NearMissReport.location_id)
@@ -174,7 +177,7 @@ def load_board(session: Session, actor: Actor, filters: BoardFilters, *, now: da
                 type_name=r[3], service=r[4], location=r[5], reported_at=r.reported_at,
                 severity=r.severity, review_level=r.review_level, routed_to=r.routed_to,
                 flags=tuple(name for name in FLAG_LABELS if getattr(r, name)),
-                urgency=r.urgency, version=r.version_id,
+                urgency=r.urgency, version=r.version_id, language=r.language,
             )
             for r in rows
         ]

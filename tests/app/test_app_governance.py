@@ -305,3 +305,16 @@ def test_a_signal_reads_in_words_in_the_table_and_has_its_own_marker_shape():
     assert key.marker.symbol == "diamond"
     table = gv.spc_table(frame, improvement="down")
     assert table["Signal"].iloc[-1] == "Signal: higher, concern"
+
+
+def test_a_write_shows_at_once_on_a_cached_governance_page(org, engine):
+    """Figures are cached by the data version, which every write bumps: a report filed while
+    the page is open is counted at its next run, not when the cache happens to expire."""
+    at = sign_in(new_app(), "quality")
+    at.switch_page("pages/governance_breakdowns.py").run()
+    [before] = [c for c in texts(at, "caption") if " near misses · " in c]
+    file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(org),
+                   now=utcnow(), rules=settings())
+    at.run()
+    [after] = [c for c in texts(at, "caption") if " near misses · " in c]
+    assert int(after.split()[0]) == int(before.split()[0]) + 1

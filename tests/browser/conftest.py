@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +43,8 @@ def _tail(log: Path) -> str:
     return log.read_text()[-3000:] if log.exists() else "(no log)"
 
 
-def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 45) -> None:
+def wait_healthy(url: str, process: subprocess.Popen | _ForkedServer, log: Path,
+                 timeout: float = 45) -> None:
     """Wait until the portal at `url` (directly or through a proxy) answers its health check."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -56,28 +60,67 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"the server did not become healthy:\n{_tail(log)}")
 
 
+class _ForkedServer:
+    """A server forked by the warm parent (tests/browser/server_fork.py): not our child, so
+    it is watched by pid."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        """None while the server runs (like Popen.poll)."""
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return 1
+        return None
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for a stopping server, not a timing assertion
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+class _WarmParent:
+    """One warm parent per test process, started at the first server asked for."""
+
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def fork(cls, request: dict) -> _ForkedServer:
+        if cls.process is None or cls.process.poll() is not None:
+            cls.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("server_fork.py"))],
+                cwd=ROOT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            atexit.register(cls.process.stdin.close)  # the parent exits when stdin closes
+            if cls.process.stdout.readline().strip() != "ready":
+                raise RuntimeError("the warm parent of the test servers did not start")
+        cls.process.stdin.write(json.dumps(request) + "\n")
+        cls.process.stdin.flush()
+        return _ForkedServer(int(cls.process.stdout.readline()))
+
+
 @contextlib.contextmanager
 def serve_portal(db_url: str, log: Path) -> Iterator[str]:
     """Run the app with `streamlit run` against `db_url`; yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "NEARMISS_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-             "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
+    environment = {**os.environ, "NEARMISS_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
+    server = _WarmParent.fork({
+        "port": port, "environment": environment, "log": str(log),
+        "arguments": ["run", str(ROOT / "app.py"), "--server.headless", "true",
+                      "--server.port", str(port), "--server.address", "127.0.0.1",
+                      "--browser.gatherUsageStats", "false"]})
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, process, log)
+        wait_healthy(url, server, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
 
 
 @pytest.fixture

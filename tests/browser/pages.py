@@ -11,21 +11,33 @@ from playwright.sync_api import Error, Locator, Page, expect
 from tests.builders import PASSWORD
 
 LONG = 30_000  # ms: a first render of a Streamlit page can take a few seconds
+# The sign-in form's button, username and password, by the language picked on it.
+SIGN_IN_LABELS = {"English": ("Sign in", "Username", "Password"),
+                  "Español": ("Iniciar sesión", "Usuario", "Contraseña")}
 
 
-def sign_in(page: Page, url: str, username: str, password: str = PASSWORD) -> None:
-    """Open the portal and sign in with the form, as a person would.
+def sign_in(page: Page, url: str, username: str, password: str = PASSWORD, *,
+            language: str | None = None) -> None:
+    """Open the portal and sign in with the form, as a person would (first picking
+    `language`, the name the sign-in page lists it by, e.g. "Español", if given).
 
     On a busy machine a click can land while the first run (or the cookie component's rerun)
     is still in flight and be swallowed by it, leaving the filled form on screen; the click
     is then repeated (bounded) once the page is idle. Returns once the signed-in page is idle.
     """
     page.goto(url)
-    button = page.get_by_role("button", name="Sign in")
-    expect(button).to_be_visible(timeout=LONG)
+    labels = SIGN_IN_LABELS.get(language or "English", SIGN_IN_LABELS["English"])
+    expect(page.get_by_role("button", name=SIGN_IN_LABELS["English"][0])).to_be_visible(
+        timeout=LONG)
     settle(page)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
+    if language is not None:
+        page.get_by_role("radiogroup").filter(has_text="English").get_by_text(
+            language, exact=True).click()
+        expect(page.get_by_role("button", name=labels[0])).to_be_visible(timeout=LONG)
+        settle(page)
+    button = page.get_by_role("button", name=labels[0])
+    page.get_by_label(labels[1]).fill(username)
+    page.get_by_label(labels[2], exact=True).fill(password)
     refused = page.get_by_test_id("stAlertContentError")
     for _attempt in range(3):
         with contextlib.suppress(Error):  # the form may go as the click lands: signed in

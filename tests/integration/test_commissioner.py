@@ -8,11 +8,12 @@ import io
 from datetime import datetime, time, timedelta
 
 import pytest
+import time_machine
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from core.accounts.service import NewUser, add_user
+from core.accounts.users import NewUser, add_user
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
@@ -22,7 +23,8 @@ from core.commissioner.deid import Status
 from core.commissioner.period import Period
 from core.config import settings
 from core.db import read_session
-from core.exports.pack import build_pack, export_tables
+from core.exports.pack import export_tables
+from core.exports.pack_pdf import build_pack
 from core.exports.spreadsheet import to_csv, to_xlsx_book
 from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
@@ -46,7 +48,7 @@ def seeded(engine):
         uow.commit()
     add_user(UnitOfWork(engine), SYSTEM, NewUser(
         SECRET_REPORTER[0], SECRET_REPORTER[1], "x", ("reporter",), ("Maple House",)),
-        password_hash=PASSWORD_HASH)
+        password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     from core.accounts.service import build_actor
     from core.auth.models import User
 
@@ -91,8 +93,9 @@ def assert_clean(text: str, where: str) -> None:
 def test_no_commissioner_export_identifies_anyone(engine, seeded):
     commissioner = seeded.actor("commissioner")
     with read_session(engine) as session:
-        pdf = build_pack(session, commissioner, period(), "board")  # forced to commissioner
-        sheets = export_tables(session, commissioner, period(), "board")
+        pdf = build_pack(session, commissioner, period(), "board",  # forced to commissioner
+                         now=utcnow(), rules=settings())
+        sheets = export_tables(session, commissioner, period(), "board", rules=settings())
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert_clean(text, "the PDF pack")
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
@@ -180,7 +183,8 @@ def test_the_page_shows_suppressed_with_a_footnote(engine):
 
 def test_board_spreadsheets_escape_formulas(engine, seeded):
     with read_session(engine) as session:
-        sheets = export_tables(session, seeded.actor("quality"), period(), "board")
+        sheets = export_tables(session, seeded.actor("quality"), period(), "board",
+                               rules=settings())
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
     sheet = workbook["Reports"]
     header = [c.value for c in sheet[1]]
@@ -194,7 +198,8 @@ def test_board_spreadsheets_escape_formulas(engine, seeded):
 
 def test_the_pdf_has_its_sections_and_pages(engine, seeded):
     with read_session(engine) as session:
-        pdf = build_pack(session, seeded.actor("quality"), period(), "board")
+        pdf = build_pack(session, seeded.actor("quality"), period(), "board", now=utcnow(),
+                         rules=settings())
     reader = PdfReader(io.BytesIO(pdf))
     text = "\n".join(page.extract_text() for page in reader.pages)
     for section in ("Near-miss governance pack", "Signals that need a decision",
@@ -418,3 +423,31 @@ def test_a_rate_resting_on_a_few_near_misses_is_suppressed_in_the_register(engin
     assert register["Before (rate)"].iloc[0] == 2.33  # 28 near misses in the 12 weeks before
     assert register["During test (rate)"].iloc[0] == "suppressed"
     assert board["During test (rate)"].iloc[0] == 3.5
+
+
+def test_the_evidence_page_is_cached_until_a_write(engine, seeded, monkeypatch):
+    """A rerun reads the evidence from the cache; a report filed meanwhile is counted at the
+    next run all the same (every write bumps the data version, the cache's key)."""
+    import ui.evidence
+
+    computed = []
+    real = ui.evidence.evidence_page
+    monkeypatch.setattr(ui.evidence, "evidence_page",
+                        lambda *a, **k: computed.append(a[1]) or real(*a, **k))
+    # From the start of a minute, so the regulator clocks' minute (also in the key) holds.
+    with time_machine.travel(utcnow().replace(second=0, microsecond=0), tick=True):
+        at = sign_in(new_app(), "commissioner").switch_page("pages/commissioner.py").run()
+        at.selectbox(key="evidence_period").set_value(0).run()  # this quarter, so far
+
+        def in_the_period() -> int:
+            [metric] = [m for m in at.metric if m.label == "Near misses in the period"]
+            return int(metric.value)
+
+        before, runs = in_the_period(), len(computed)
+        at.run()
+        assert (in_the_period(), len(computed)) == (before, runs)  # from the cache
+        file_near_miss(UnitOfWork(engine), seeded.actor("reporter"), draft(seeded),
+                       now=utcnow(), rules=settings())
+        at.run()
+        assert in_the_period() == before + 1
+        assert len(computed) == runs + 1

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from core.accounts.service import DEMO_PASSWORD, build_actor, ensure_demo_users
+from core.accounts.service import build_actor
+from core.accounts.users import DEMO_PASSWORD, ensure_demo_users
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
@@ -344,7 +345,7 @@ def test_demo_users_have_their_roles_services_and_staff_groups(engine):
 
 def test_demo_users_made_by_init_get_their_services_and_group(engine):
     # `nearmiss init` (demo mode) creates the demo users before any service exists.
-    ensure_demo_users(lambda: UnitOfWork(engine))
+    ensure_demo_users(lambda: UnitOfWork(engine), now=utcnow(), rules=settings())
     summary = load_demo(engine, reports=50, seed=SEED, now=NOW)
     assert "reporter" not in summary.users_created
     with read_session(engine) as session:

@@ -11,6 +11,9 @@ argument is anything but:
 - a string constant, a number, or an f-string / concatenation / conditional made only of safe
   parts (a format spec such as `:%d %b %Y` or `:.1f` formats a date or a number: safe);
 - a call of a helper from ui.text / core.text (escape_markdown, escape_label, local, ...);
+- a translation (`_()`, `gettext()`, `ngettext()` from core.i18n) of safe parts, and a
+  translated template's `.format()` with safe values: the catalogues (locales/*.po) are the
+  project's own text, reviewed like the constants they translate;
 - len/sum/int/round/... of anything; a module constant (UPPER_CASE) or a lookup in one;
 - a local name whose every assignment in its function (or the module) is safe; a local
   function (e.g. a format_func) whose every return value is safe;
@@ -51,6 +54,8 @@ MARKDOWN_OPTIONS = {"radio", "pills", "segmented_control", "select_slider"}
 # Receivers that are not Streamlit, though they have methods of the same names.
 NOT_STREAMLIT = {"log", "logger", "logging", "warnings", "parser", "figure", "fig", "axes"}
 NUMERIC = {"len", "sum", "int", "float", "round", "abs", "min", "max", "bool", "range"}
+# core.i18n's gettext functions, as the pages name them (`_ = tr().gettext`).
+TRANSLATE = {"_", "gettext", "ngettext"}
 
 # Expressions computed in code, not typed by anyone: (files, expression) -> why it is safe.
 # Both are fnmatch patterns over the file's path and the expression's source text.
@@ -101,7 +106,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pages/feedback_updates.py", "current.anonymous_references"): "a count",
     ("pages/governance_clusters.py", "title"): "fixed section titles",
     ("pages/governance_culture.py", "feedback.*"): "figures counted by core",
-    ("pages/governance_pack.py", "what"): "progress steps named by core.exports.pack",
+    ("pages/governance_pack.py", "what"): "progress steps named by core.exports.pack_pdf",
     ("pages/governance_pack.py", "period.label"): "a period named by the portal (2026 Q1)",
     ("pages/meeting.py", "cluster.peak"): "a count",
     ("pages/meeting.py", "cluster.usual"): "a count",
@@ -124,8 +129,13 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("ui/action_panels.py", "proposal.reason"): "core's verdict reasoning, numbers only",
     ("ui/review_panels.py", "str.capitalize"): "the options are 'yes' and 'no'",
     ("ui/review_panels.py", "view.*_version"): "version numbers",
-    ("ui/session.py", "notice"): "the portal's own sign-in notices (signed out, session ended)",
-    ("ui/session.py", "str(exc)"): "sign-in refusals and storage errors: fixed messages",
+    ("ui/session.py", "message(*)"): "sign-in refusals, storage errors and notices: core's "
+                                     "fixed messages, in the reader's language",
+    ("*", "native_name"): "a language's own name (core.i18n: fixed text, or Babel's)",
+    ("pages/triage_board.py", "native_name(card.language)"): "a language's own name "
+                                                             "(core.i18n: fixed text)",
+    ("pages/triage_board.py", "card.language.upper()"): "a language code the portal checked "
+                                                         "when the report was filed",
 }
 
 
@@ -297,6 +307,14 @@ class _Checker:
                 return self.safe(body, seen)
             case ast.List(elts=elts) | ast.Tuple(elts=elts):
                 return all(self.safe(e, seen) for e in elts)
+            case ast.Call(func=ast.Name(id=name), args=args) if name in TRANSLATE:
+                return all(self.safe(a, seen) for a in args)
+            case ast.Call(func=ast.Attribute(attr=name), args=args) if name in TRANSLATE:
+                return all(self.safe(a, seen) for a in args)
+            case ast.Call(func=ast.Attribute(value=template, attr="format"), args=args,
+                          keywords=keywords):
+                return self.safe(template, seen) and all(
+                    self.safe(a, seen) for a in [*args, *(k.value for k in keywords)])
             case ast.Call(func=ast.Name(id=name), args=args):
                 if name in NUMERIC or name in self.helpers:
                     return True
