@@ -54,7 +54,7 @@ def measure(label: str) -> dict[str, Counter[str]]:
     found: dict[str, Counter[str]] = {}
     with read_session() as session:
         for name, rows in export_tables(session, SYSTEM, period, "commissioner",
-                                          rules=settings()).items():
+                                          rules=settings(), now=utcnow()).items():
             if name in ("Actions", "Notes"):
                 continue
             cells = [v for row in rows if next(iter(row.values())) != "Total"

@@ -127,7 +127,8 @@ def _issue_cookie(auth: stauth.Authenticate) -> None:
     with a new random secret bound to the server-side session: rotated at every sign-in."""
     secret = secrets.token_urlsafe(32)
     try:
-        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret, rules=settings())
+        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret, rules=settings(),
+                            now=utcnow())
     except (SessionEnded, StorageUnavailable):
         auth.cookie_controller.delete_cookie()
         return

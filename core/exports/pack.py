@@ -21,7 +21,7 @@ from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
 from core.auth.roles import Role
-from core.clock import to_local, utcnow
+from core.clock import to_local
 from core.commissioner import views as cv
 from core.commissioner.action_evidence import ActionEvidenceTable, action_evidence
 from core.commissioner.deid import Cell, Note, label_notes
@@ -88,7 +88,7 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
     breakdowns = cv.breakdowns(session, actor, scope, rules=rules, suppress=suppress,
                                tables=tables)
     episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules, now=now)
-    evidence = _action_evidence(session, actor, board, period, rules)
+    evidence = _action_evidence(session, actor, board, period, rules, now=now)
     titles = _action_titles(session, evidence) if board else {}
     return PackData(
         period=period, audience=audience, provider=rules.provider_name,
@@ -127,10 +127,10 @@ def _register(session: Session, actor: Actor, board: bool, period: Period,
 
 
 def _action_evidence(session: Session, actor: Actor, board: bool, period: Period,
-                     rules: Settings) -> ActionEvidenceTable:
+                     rules: Settings, *, now: datetime) -> ActionEvidenceTable:
     """The evidence per action of the period: exact for a board, de-identified otherwise."""
     return action_evidence(session, actor, start=period.start, end=period.end, rules=rules,
-                           suppress=not board, now=utcnow())
+                           suppress=not board, now=now)
 
 
 def _action_titles(session: Session, evidence: ActionEvidenceTable) -> dict[int, str]:
@@ -166,7 +166,7 @@ EVIDENCE_SHEET = "Action evidence"
 
 
 def export_tables(session: Session, actor: Actor, period: Period, audience: str, *,
-                  rules: Settings) -> dict[str, list[dict[str, Any]]]:
+                  rules: Settings, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Reports and actions as spreadsheet tables for the audience.
 
     A commissioner gets counts (by service and type for the period, by type over time at the
@@ -180,7 +180,7 @@ def export_tables(session: Session, actor: Actor, period: Period, audience: str,
     register = _register(session, actor, board, period, rules)
     actions = [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
                for r in register.to_dict("records")]
-    evidence = _action_evidence(session, actor, board, period, rules)
+    evidence = _action_evidence(session, actor, board, period, rules, now=now)
     per_action = evidence_records(evidence, _action_titles(session, evidence) if board else {})
     if board:
         return {"Reports": _board_reports(session, actor, period, rules), "Actions": actions,

@@ -82,4 +82,4 @@ def governance_pack(actor: Actor, period: Period, audience: str, *, now: datetim
     with read_session() as session:
         return Pack(pdf=build_pack(session, actor, period, audience, now=now, rules=rules,
                                    progress=progress),
-                    sheets=export_tables(session, actor, period, audience, rules=rules))
+                    sheets=export_tables(session, actor, period, audience, rules=rules, now=now))

@@ -94,7 +94,7 @@ def _tables(session: Session, chosen: Period, audience: str, output_format: str,
     from core.exports.pack import export_tables, note_lines
     from core.exports.spreadsheet import to_csv, to_xlsx_book
 
-    sheets = export_tables(session, SYSTEM, chosen, audience, rules=settings())
+    sheets = export_tables(session, SYSTEM, chosen, audience, rules=settings(), now=utcnow())
     if output_format == "xlsx":
         return to_xlsx_book(sheets)
     names = {name.lower().replace(" ", "_"): name for name in sheets}

@@ -93,7 +93,7 @@ def _complete_demo_accounts(engine: Engine) -> None:
         account = accounts.get(role.value)
         if account is not None and not account[2]:
             update_user_access(UnitOfWork(engine), SYSTEM, role.value, roles=account[3],
-                               services=services)
+                               services=services, now=utcnow())
     missing_group = [(role, accounts[role.value][0], groups[group])
                      for role, (_name, group) in DEMO_ACCOUNTS.items()
                      if role.value in accounts and accounts[role.value][1] is None

@@ -104,7 +104,7 @@ def test_a_worker_picks_espanol_and_files_a_report_entirely_in_spanish(org, engi
 
 
 def test_signing_in_adopts_the_language_saved_on_the_profile(org, engine):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "es")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "es", now=utcnow())
     at = sign_in(new_app(), "reporter")
     assert_no_exception(at)
     assert texts(at, "title") == ["Informar un casi incidente"]

@@ -221,8 +221,9 @@ def test_a_commissioner_export_carries_the_evidence_per_action(engine, org):
     period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
     with read_session(engine) as session:
         sheets = export_tables(session, org.actor("commissioner"), period, "commissioner",
-                               rules=settings())
-        board = export_tables(session, org.actor("quality"), period, "board", rules=settings())
+                               rules=settings(), now=utcnow())
+        board = export_tables(session, org.actor("quality"), period, "board", rules=settings(),
+                              now=utcnow())
     (row,) = sheets["Action evidence"]
     assert row["Before (near misses)"] == 8 and row["After (near misses)"] == "fewer than 5"
     assert row["Change"] == "suppressed"
@@ -250,7 +251,8 @@ def test_a_boards_evidence_sheet_escapes_a_title_that_looks_like_a_formula(engin
         uow.commit()
     period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
     with read_session(engine) as session:
-        sheets = export_tables(session, org.actor("quality"), period, "board", rules=settings())
+        sheets = export_tables(session, org.actor("quality"), period, "board", rules=settings(),
+                               now=utcnow())
     sheet = load_workbook(io.BytesIO(to_xlsx_book(sheets)))["Action evidence"]
     assert sheet["A1"].value == "Action" and sheet["A2"].value == "'" + formula
     assert "'" + formula.replace('"', '""') in to_csv(sheets["Action evidence"]).decode(

@@ -466,7 +466,7 @@ CASES: dict[str, Case] = {
     "remember the sign-in cookie": Case(
         "auth.session_cookie_issued", "change",
         lambda w: (lambda sid: lambda: bind_session_cookie(w.uow(), sid, "cookie-1",
-                                                           rules=settings()))(
+                                                           rules=settings(), now=utcnow()))(
             w.signed_in()), by="reporter"),
     "sign out": Case("auth.signed_out", "change",
                      lambda w: (lambda sid: lambda: sign_out(w.uow(), sid, now=utcnow(),
@@ -484,13 +484,14 @@ CASES: dict[str, Case] = {
                                 now=utcnow()))[1], by="admin"),
     "change a user's access": Case("user.access_changed", "change", lambda w: lambda: (
         update_user_access(w.uow(), w.actor("admin"), "reporter",
-                           roles=("reporter", "supervisor"), services=("Maple House",))),
+                           roles=("reporter", "supervisor"), services=("Maple House",),
+                           now=utcnow())),
         by="admin"),
     "change my own password": Case("user.password_changed", "change", lambda w: lambda: (
         change_password(w.uow(), w.actor("reporter"), PASSWORD, NEW_PASSWORD,
                         now=utcnow(), rules=settings())), by="reporter"),
     "choose my language": Case("user.language_changed", "change", lambda w: lambda: (
-        set_language(w.uow(), w.actor("reporter"), "es")), by="reporter"),
+        set_language(w.uow(), w.actor("reporter"), "es", now=utcnow())), by="reporter"),
     # ----------------------------------------------------------------- reference data
     "create a region": Case("region.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_region(uow, w.actor("admin"), "West",

@@ -95,7 +95,8 @@ def test_no_commissioner_export_identifies_anyone(engine, seeded):
     with read_session(engine) as session:
         pdf = build_pack(session, commissioner, period(), "board",  # forced to commissioner
                          now=utcnow(), rules=settings())
-        sheets = export_tables(session, commissioner, period(), "board", rules=settings())
+        sheets = export_tables(session, commissioner, period(), "board", rules=settings(),
+                               now=utcnow())
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert_clean(text, "the PDF pack")
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
@@ -184,7 +185,7 @@ def test_the_page_shows_suppressed_with_a_footnote(engine):
 def test_board_spreadsheets_escape_formulas(engine, seeded):
     with read_session(engine) as session:
         sheets = export_tables(session, seeded.actor("quality"), period(), "board",
-                               rules=settings())
+                               rules=settings(), now=utcnow())
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
     sheet = workbook["Reports"]
     header = [c.value for c in sheet[1]]

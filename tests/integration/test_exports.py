@@ -169,7 +169,8 @@ def test_commissioner_exports_label_hidden_cells_distinctly_and_explain_them(eng
     period = Period(start, end, "the last 30 days")
     commissioner = org.actor("commissioner")
     with read_session(engine) as session:
-        sheets = export_tables(session, commissioner, period, "commissioner", rules=settings())
+        sheets = export_tables(session, commissioner, period, "commissioner", rules=settings(),
+                               now=utcnow())
         by_type = cv.breakdown(session, commissioner, Scope(start, end), "type", rules=settings())
     by_service = {row["Type"]: row for row in sheets["By service and type"]}
     falls, transport = by_service["Transfer / near fall"], by_service["Transport"]

@@ -49,7 +49,7 @@ def test_a_new_person_speaks_english_until_they_choose(engine, org):
 
 
 def test_a_chosen_language_is_saved_on_the_profile_and_audited(engine, org):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "es")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "es", now=utcnow())
     user = _user(engine, "reporter")
     assert user.language == "es"
     with read_session(engine) as session:
@@ -63,7 +63,7 @@ def test_a_chosen_language_is_saved_on_the_profile_and_audited(engine, org):
 
 
 def test_choosing_the_language_already_chosen_changes_nothing(engine, org):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "en")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "en", now=utcnow())
     with read_session(engine) as session:
         assert session.scalar(select(AuditEvent).where(
             AuditEvent.action == "user.language_changed")) is None
@@ -71,7 +71,7 @@ def test_choosing_the_language_already_chosen_changes_nothing(engine, org):
 
 def test_a_language_the_portal_does_not_speak_is_refused(engine, org):
     with pytest.raises(ValidationFailed) as refused:
-        set_language(UnitOfWork(engine), org.actor("reporter"), "xx")
+        set_language(UnitOfWork(engine), org.actor("reporter"), "xx", now=utcnow())
     assert set(refused.value.errors) == {"language"}
     assert _user(engine, "reporter").language == "en"
 
@@ -125,7 +125,7 @@ def test_the_triage_board_shows_each_report_s_language(engine, org):
 
 
 def test_a_spanish_reporter_hears_what_changed_in_spanish(engine, org):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "es")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "es", now=utcnow())
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
                            draft(org, description=SPANISH_TEXT, language="es"),
                            now=utcnow(), rules=settings())

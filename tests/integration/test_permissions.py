@@ -218,7 +218,7 @@ def services(engine, org, s) -> dict[str, Callable]:
         "disable a user": lambda a: set_user_active(UnitOfWork(engine), a, "nobody-here",
                                                     False, now=utcnow()),
         "change a user's access": lambda a: update_user_access(
-            UnitOfWork(engine), a, "nobody-here", roles=(), services=()),
+            UnitOfWork(engine), a, "nobody-here", roles=(), services=(), now=utcnow()),
         "edit a near-miss type": lambda a: save_type(UnitOfWork(engine), a, spec, now=utcnow()),
         "retire a near-miss type": lambda a: set_type_active(UnitOfWork(engine), a,
                                                              "no_such_type", False, now=utcnow()),

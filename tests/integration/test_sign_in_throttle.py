@@ -286,7 +286,8 @@ def test_settings_refuse_the_retired_lock_keys_and_unknown_proxies():
 def test_a_session_idle_past_the_limit_is_refused_even_with_its_cookie(engine, org):
     now = utcnow()
     signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-1", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-1", rules=settings(),
+                        now=utcnow())
     later = now + timedelta(minutes=61)
     with read_session(engine) as session:
         assert resume_from_cookie(session, "reporter", "cookie-secret-1",
@@ -315,7 +316,8 @@ def test_activity_is_stamped_at_most_once_a_minute_and_keeps_the_session(engine,
 def test_the_database_keeps_only_a_digest_of_the_cookie_secret(engine, org):
     signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
     secret = "Kq3v-random-cookie-secret"
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, secret, rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, secret, rules=settings(),
+                        now=utcnow())
     with read_session(engine) as session:
         stored = session.scalar(select(UserSession.cookie_id))
         assert stored and secret not in stored
@@ -327,9 +329,11 @@ def test_the_database_keeps_only_a_digest_of_the_cookie_secret(engine, org):
 
 def test_a_new_sign_in_binds_a_new_cookie_and_the_old_one_does_not_open_it(engine, org):
     first = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
-    bind_session_cookie(UnitOfWork(engine), first.session_id, "secret-first", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), first.session_id, "secret-first", rules=settings(),
+                        now=utcnow())
     second = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
-    bind_session_cookie(UnitOfWork(engine), second.session_id, "secret-second", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), second.session_id, "secret-second", rules=settings(),
+                        now=utcnow())
     with read_session(engine) as session:
         assert resume_from_cookie(session, "reporter", "secret-first",
                                   now=utcnow(), rules=settings()).session_id == \
