@@ -152,7 +152,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     runs = 5 if reports <= 100_000 else 3  # a cold governance run at a million takes seconds
     with read_session() as session:
         total = session.scalar(select(func.count()).select_from(NearMissReport))
-        users = {u.username: build_actor(u) for u in session.scalars(select(User))}
+        users = {u.username: build_actor(u,
+                                         rules=settings()) for u in session.scalars(select(User))}
         supervisor = users["supervisor"]
         options = reporting_options(session, supervisor)
     if load_seconds is not None:

@@ -97,7 +97,8 @@ def build_org(engine: Engine) -> Org:
             email=f"{username}@example.org",
         ), password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
+        actors = {u.username: build_actor(u,
+                                          rules=settings()) for u in session.scalars(select(User))}
     return Org(actors=actors, **ids)
 
 

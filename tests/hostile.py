@@ -149,7 +149,8 @@ def seed_hostile(engine: Engine) -> HostileSeed:
             email=f"{role}@example.org", staff_group=HOSTILE if role == "reporter" else None),
             password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
+        actors = {u.username: build_actor(u,
+                                          rules=settings()) for u in session.scalars(select(User))}
     seed = HostileSeed(service_id=service, actors=actors)
     admin, reporter = seed.actor("admin"), seed.actor("reporter")
     supervisor, quality = seed.actor("supervisor"), seed.actor("quality")

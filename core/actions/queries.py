@@ -464,14 +464,14 @@ class OwnerChoice:
         return self.service_ids is None or service_ids <= self.service_ids
 
 
-def owner_choices(session: Session, actor: Actor) -> list[OwnerChoice]:
+def owner_choices(session: Session, actor: Actor, *, rules: Settings) -> list[OwnerChoice]:
     """Active users who may see the action register, by name (owners of actions)."""
     require(actor, Capability.VIEW_ACTIONS)
     names = dict(session.execute(select(Service.id, Service.name)).all())
     choices = []
     for user in session.scalars(select(User).where(User.active.is_(True))
                                 .order_by(User.display_name, User.id)):
-        owner = build_actor(user)
+        owner = build_actor(user, rules=rules)
         if not can(owner, Capability.VIEW_ACTIONS):
             continue
         services = ("all services" if owner.service_ids is None else

@@ -160,10 +160,10 @@ def validate_action(draft: ActionDraft, index: int, *, today: date, owners: dict
     return errors
 
 
-def _active_owners(session, ids: set[int]) -> dict[int, Actor]:
+def _active_owners(session, ids: set[int], *, rules: Settings) -> dict[int, Actor]:
     ids = {i for i in ids if storable_id(i)}
     users = session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)))
-    return {u.id: build_actor(u) for u in users}
+    return {u.id: build_actor(u, rules=rules) for u in users}
 
 
 def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetime,
@@ -200,7 +200,8 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         if not draft.actions:
             errors["actions"] = "Add at least one action."
         services = _plan_services(session, reports, draft)
-        owners = _active_owners(session, {a.owner_id for a in draft.actions if a.owner_id})
+        owners = _active_owners(session, {a.owner_id for a in draft.actions if a.owner_id},
+                                rules=rules)
         for index, action_draft in enumerate(draft.actions):
             errors.update(validate_action(action_draft, index, today=today, owners=owners,
                                           services=services, rules=rules))
@@ -322,7 +323,8 @@ def add_actions(uow: UnitOfWork, actor: Actor, plan_id: int, drafts: list[Action
         services = _plan_services(session, reports, PlanDraft(
             cluster_service_id=plan.cluster_service_id,
             cluster_region_id=plan.cluster_region_id))
-        owners = _active_owners(session, {a.owner_id for a in drafts if a.owner_id})
+        owners = _active_owners(session, {a.owner_id for a in drafts if a.owner_id},
+                                rules=rules)
         errors: dict[str, str] = {}
         for index, draft in enumerate(drafts):
             errors.update(validate_action(draft, index, today=to_local(now, rules.zone).date(),

@@ -156,7 +156,7 @@ def plan_builder(actor: Actor, references: list[str], filters: MeasureFilters, *
     with read_session() as session:
         lines, missing = linked_reports(session, actor, references)
         return PlanBuilder(
-            owners=tuple(owner_choices(session, actor)),
+            owners=tuple(owner_choices(session, actor, rules=rules)),
             options=reporting_options(session, actor), all_services=service_names(session),
             lines=tuple(lines), missing=tuple(missing),
             recent_count=count_between(session, filters,
@@ -192,7 +192,7 @@ def plan_page(actor: Actor, plan_id: int, *, today: date, rules: Settings) -> Pl
                     session, MeasureFilters.from_json(view.measure.filters),
                     view.evaluation.baseline_start, today + timedelta(days=1), rules=rules)
         return PlanPage(
-            detail=detail, owners=tuple(owner_choices(session, actor)),
+            detail=detail, owners=tuple(owner_choices(session, actor, rules=rules)),
             type_names={t.key: t.name for t in live_taxonomy(session).types},
             services=service_names(session), options=reporting_options(session, actor),
             lines=tuple(lines), series=series)

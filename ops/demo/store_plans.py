@@ -311,6 +311,6 @@ def _store_action(uow: UnitOfWork, c: Calendar, plan_id: int, spec: ActionSpec,
         # The reason lives in the audit trail, as set_status records it.
         user = session.get(User, owner_id)
         assert user is not None
-        uow.record(build_actor(user), "action.status_changed", "action", action.id,
+        uow.record(build_actor(user, rules=c.rules), "action.status_changed", "action", action.id,
                    at=spec.stopped_at, before={"status": ActionStatus.IN_PROGRESS.value},
                    after={"status": ActionStatus.STOPPED.value, "note": spec.stop_reason})

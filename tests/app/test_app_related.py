@@ -86,7 +86,8 @@ def _panel_script(username: str, reference: str) -> None:
     from ui import read_alike
 
     with read_session() as session:
-        actor = build_actor(session.scalar(select(User).where(User.username == username)))
+        actor = build_actor(session.scalar(select(User).where(User.username == username)),
+                            rules=settings())
     read_alike.panel(actor, read_alike_panel(actor, reference, rules=settings()))
 
 

@@ -516,7 +516,7 @@ def test_a_clean_demo_verifies_with_no_false_alarms(engine):
     # Demo rows changed through the services afterwards are compared from then on.
     with read_session(engine) as session:
         quality = build_actor(session.scalars(select(User).where(User.username == "quality"))
-                              .one())
+                              .one(), rules=settings())
         new = session.scalars(select(NearMissReport).where(NearMissReport.status == "new")
                               .limit(1)).one()
         action_id = session.scalar(select(Action.id).where(Action.status == "in_progress")

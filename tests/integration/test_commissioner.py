@@ -54,7 +54,7 @@ def seeded(engine):
 
     with read_session(engine) as session:
         reporter = build_actor(session.scalar(select(User).where(
-            User.username == SECRET_REPORTER[0])))
+            User.username == SECRET_REPORTER[0])), rules=settings())
     references = []
     for days in range(1, 70, 2):
         references.append(file_near_miss(UnitOfWork(engine), reporter, draft(

@@ -118,7 +118,8 @@ def test_escalations_are_a_realistic_share_of_the_reports(inputs, seed, now):
 
 def _actor(engine: Engine, username: str) -> Actor:
     with read_session(engine) as session:
-        return build_actor(session.scalar(select(User).where(User.username == username)))
+        return build_actor(session.scalar(select(User).where(User.username == username)),
+                           rules=settings())
 
 
 def _register(engine: Engine) -> dict[str, list]:

@@ -54,7 +54,8 @@ def test_a_chosen_language_is_saved_on_the_profile_and_audited(engine, org):
     assert user.language == "es"
     with read_session(engine) as session:
         user = session.scalar(select(User).where(User.username == "reporter"))
-        assert build_actor(user).language == "es"  # the next sign-in speaks Spanish
+        assert build_actor(user,
+                           rules=settings()).language == "es"  # the next sign-in speaks Spanish
         event = session.scalar(select(AuditEvent).where(
             AuditEvent.action == "user.language_changed"))
         assert event.actor == "reporter"
