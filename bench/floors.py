@@ -367,6 +367,56 @@ def culture(session: Session, actor: Actor | None, start: date, end: date, zone:
             "by_staff_group": groups, "weekly": weekly}
 
 
+
+def feedback_measures(session: Session, actor: Actor, start: date, end: date, zone: ZoneInfo,
+                      **narrow: Any) -> dict[str, Any]:
+    """pages/governance_culture.py's feedback loop: median hours from filing to the first
+    update a report heard of, reporters and named reports told, updates published per local
+    month (the months with none are filled in Python from the period, as the page's are)."""
+    where, params = scope_where(actor, start, end, zone, **narrow)
+    # A report linked to an update already published heard at the update's last edit.
+    first = """(SELECT x.report_id, MIN(CASE WHEN u.published_at >= r.reported_at
+                                           THEN u.published_at ELSE u.updated_at END) AS first_at
+                 FROM feedback_update_reports x
+                 JOIN feedback_updates u ON u.id = x.update_id
+                 JOIN near_miss_reports r ON r.id = x.report_id
+                 WHERE u.status = 'published' GROUP BY x.report_id) heard"""
+    hours, with_feedback = _median_sql(
+        session, _hours(session, "r.reported_at", "heard.first_at"),
+        f"FROM near_miss_reports r JOIN {first} ON heard.report_id = r.id WHERE {where}",
+        params)
+    reporters, reporters_told, reports, reports_told = _rows(session, f"""
+        SELECT COUNT(*), COALESCE(SUM(CASE WHEN told > 0 THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(filed), 0), COALESCE(SUM(told), 0) FROM (
+            SELECT r.reporter_id, COUNT(*) AS filed, COUNT(heard.report_id) AS told
+            FROM near_miss_reports r LEFT JOIN {first} ON heard.report_id = r.id
+            WHERE {where} AND r.reporter_id IS NOT NULL GROUP BY r.reporter_id) per_reporter
+        """, **params)[0]
+    aimed, aimed_params = "", {}
+    services = narrow.get("service_ids") or (
+        None if actor.service_ids is None else tuple(actor.service_ids))
+    if services is not None:
+        aimed = ("AND (u.id NOT IN (SELECT update_id FROM feedback_update_services) OR u.id IN "
+                 "(SELECT update_id FROM feedback_update_services WHERE service_id IN :aimed))")
+        aimed_params["aimed"] = tuple(services) or (-1,)
+    if _dialect(session) == "postgresql":
+        month = f"CAST(date_trunc('month', {local(session, 'u.published_at', zone)}) AS date)"
+    else:
+        month = f"strftime('%Y-%m-01', {local(session, 'u.published_at', zone)})"
+    published = {_day(m): int(n) for m, n in _rows(session, f"""
+        SELECT {month} AS month, COUNT(*) FROM feedback_updates u
+        WHERE u.status = 'published' AND u.published_at >= :start AND u.published_at < :end
+        {aimed} GROUP BY month""", start=params["start"], end=params["end"], **aimed_params)}
+    monthly, month_start = {}, date(start.year, start.month, 1)
+    while month_start < end:
+        monthly[month_start] = published.get(month_start, 0)
+        month_start = date(month_start.year + (month_start.month == 12),
+                           month_start.month % 12 + 1, 1)
+    return {"median_hours_to_feedback": hours, "reports_with_feedback": with_feedback,
+            "named_reporters": int(reporters), "reporters_told": int(reporters_told),
+            "named_reports": int(reports), "named_reports_told": int(reports_told),
+            "updates_published": sum(published.values()), "monthly": monthly}
+
 def barrier_mix(session: Session, actor: Actor, start: date, end: date, zone: ZoneInfo,
                 **narrow: Any) -> dict[tuple[date, str], int]:
     """pages/governance_controls.py's mix: near misses per local month and barrier (the page

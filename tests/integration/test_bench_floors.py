@@ -22,6 +22,7 @@ from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
+from core.feedback.measures import feedback_measures
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.metrics import governance as gov
@@ -184,6 +185,7 @@ def test_culture_floor_is_the_culture_page(engine, org, spread):
         actor = org.actor(who)
         with read_session(engine) as session:
             page = gov.reporting_culture(session, actor, scope, rules=rules)
+            measures = feedback_measures(session, actor, scope, rules=rules)
             floor = floors.culture(session, actor, scope.start, scope.end, rules.zone)
         assert floor["reports"] == page.reports
         assert floor["reporters"] == page.distinct_reporters
@@ -197,8 +199,24 @@ def test_culture_floor_is_the_culture_page(engine, org, spread):
             for _, row in page.by_staff_group.iterrows()}
         assert floor["weekly"] == {row["week"]: (row["reports"], row["reporters"])
                                    for _, row in page.monthly.iterrows()}
+        with read_session(engine) as session:
+            heard = floors.feedback_measures(session, actor, scope.start, scope.end,
+                                             rules.zone)
+        assert heard["median_hours_to_feedback"] == pytest.approx(
+            measures.median_hours_to_feedback)
+        assert {k: v for k, v in heard.items() if k not in ("median_hours_to_feedback",
+                                                              "monthly")} == {
+            "reports_with_feedback": measures.reports_with_feedback,
+            "named_reporters": measures.named_reporters,
+            "reporters_told": measures.reporters_told,
+            "named_reports": measures.named_reports,
+            "named_reports_told": measures.named_reports_told,
+            "updates_published": measures.updates_published}, who
+        assert heard["monthly"] == dict(zip(measures.monthly["month"],
+                                            measures.monthly["updates"], strict=True))
     assert floor["median_hours_to_triage"] is not None
     assert floor["median_minutes_to_acknowledge"] is not None
+    assert heard["reports_with_feedback"] and heard["updates_published"]
 
 
 def test_controls_floor_is_the_barrier_mix_and_control_strength(engine, org, spread):
