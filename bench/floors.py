@@ -281,14 +281,19 @@ def repeats(session: Session, actor: Actor, start: date, end: date, zone: ZoneIn
 
 
 def clusters(session: Session, actor: Actor | None, start: date, end: date,
-             zone: ZoneInfo) -> list[tuple[int, str, str, int]]:
-    """Cluster episodes that fired in [start, end) among the actor's services (a region's
-    counts the region's services the actor sees): (episode id, status, type name, reports)."""
+             zone: ZoneInfo) -> list[tuple[Any, ...]]:
+    """pages/governance_clusters.py's cluster review: episodes that fired in [start, end)
+    among the actor's services (a region's counts the region's services the actor sees),
+    open ones first, each the latest first: (episode id, status, type name, place name,
+    scope, first day, last day, peak, usual, reports, action statuses). The page shows the
+    best of the statuses (a pure function) and the usual count to one decimal."""
     params: dict[str, Any] = {"start": start, "end": end}
     seen = ""
     if actor is not None and actor.service_ids is not None:
         seen = "AND s.id IN :actor_services"
         params["actor_services"] = tuple(actor.service_ids) or (-1,)
+    members = ("SELECT s.id FROM services s WHERE ((e.scope = 'region' AND s.region_id = "
+               f"e.region_id) OR (e.scope <> 'region' AND s.id = e.service_id)) {seen}")
     day = local_day(session, "r.occurred_at", zone)
     # A day either side of the episode's local days, in stored time, lets the index narrow
     # the reports; the local date decides.
@@ -296,22 +301,30 @@ def clusters(session: Session, actor: Actor | None, start: date, end: date,
             if _dialect(session) == "postgresql" else
             "r.occurred_at >= date(e.first_day, '-1 day') "
             "AND r.occurred_at < date(e.last_day, '+2 days')")
+    reports = (f"SELECT r.id FROM near_miss_reports r WHERE r.type_key = e.type_key "
+               f"AND r.service_id IN ({members}) AND {near} "
+               f"AND {day} >= e.first_day AND {day} <= e.last_day")
+    aggregate = ("STRING_AGG(DISTINCT a.status, ',')" if _dialect(session) == "postgresql"
+                 else "GROUP_CONCAT(DISTINCT a.status)")
     rows = _rows(session, f"""
         SELECT e.id, e.status, t.name,
-               (SELECT COUNT(*) FROM near_miss_reports r
-                WHERE r.type_key = e.type_key AND r.service_id IN (
-                    SELECT s.id FROM services s
-                    WHERE ((e.scope = 'region' AND s.region_id = e.region_id)
-                           OR (e.scope <> 'region' AND s.id = e.service_id)) {seen})
-                  AND {near}
-                  AND {day} >= e.first_day AND {day} <= e.last_day) AS reports
+               CASE WHEN e.scope = 'region' THEN g.name ELSE sv.name END,
+               e.scope, e.first_day, e.last_day, e.peak, e.usual,
+               (SELECT COUNT(*) FROM ({reports}) counted) AS reports,
+               (SELECT {aggregate} FROM actions a
+                WHERE a.plan_id = e.plan_id OR a.plan_id IN (
+                    SELECT x.plan_id FROM action_plan_reports x
+                    WHERE x.report_id IN ({reports}))) AS statuses
         FROM cluster_episodes e JOIN near_miss_types t ON t.key = e.type_key
+        LEFT JOIN regions g ON g.id = e.region_id LEFT JOIN services sv ON sv.id = e.service_id
         WHERE e.part_of_id IS NULL AND e.last_day >= :start AND e.opened_on < :end
-          AND EXISTS (SELECT 1 FROM services s
-                      WHERE ((e.scope = 'region' AND s.region_id = e.region_id)
-                             OR (e.scope <> 'region' AND s.id = e.service_id)) {seen})
-        ORDER BY e.id""", **params)
-    return [(int(i), status, name, int(n)) for i, status, name, n in rows]
+          AND EXISTS ({members})
+        ORDER BY CASE e.status WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1
+                               WHEN 'linked' THEN 2 ELSE 3 END,
+                 e.last_day DESC, e.peak DESC""", **params)
+    return [(int(i), status, name, place, scope, _day(first), _day(last), int(peak),
+             round(float(usual), 1), int(n), frozenset((statuses or "").split(",")) - {""})
+            for i, status, name, place, scope, first, last, peak, usual, n, statuses in rows]
 
 
 def _median_sql(session: Session, value: str, from_where: str, params: dict[str, Any],

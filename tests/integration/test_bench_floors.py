@@ -172,8 +172,9 @@ def test_repeats_and_clusters_floor(engine, org, spread):
                        for kind, label, n, last, statuses in floor)
         assert shown == sorted((r.kind, r.label, r.count, r.last, r.action_status)
                                for r in found), who
-        assert sorted(floor_clusters) == sorted(
-            (e.episode_id, e.status.value, e.type_name, len(e.references)) for e in episodes)
+        assert [(*row[:10], best_status(set(row[10]))) for row in floor_clusters] == [
+            (e.episode_id, e.status.value, e.type_name, e.scope_name, e.scope, e.start, e.end,
+             e.peak, e.usual, len(e.references), e.action_status) for e in episodes], who
         if who == "quality":  # the whole provider: every kind repeats, a cluster fired
             assert {kind for kind, *_ in floor} == {"person", "location", "type"}
             assert floor_clusters
@@ -267,7 +268,7 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
         BARRIER_LABELS[Barrier(b)]: n for b, n in floor["barriers"].items()}
     assert sum(c.value for _, c in breakdowns["interface"].rows) \
         == sum(floor["interfaces"].values())
-    assert sorted(c.reports.value for c in found) == sorted(n for *_, n in floor["clusters"])
+    assert sorted(c.reports.value for c in found) == sorted(row[9] for row in floor["clusters"])
     assert len(episodes) == len(floor["clusters"]) >= 1
     assert list(register.index) == [row[0] for row in floor["register"]]
     assert {e.kind: (e.raised.value, e.median_minutes.value) for e in escalations} == {
