@@ -27,6 +27,7 @@ from sqlalchemy import Date, DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
+from core.clock import to_local
 from core.weeks import local_midnight_utc, offset_changes, week_start_of
 
 # The board's columns (core.reports.workflow.BOARD_COLUMNS) and its page size
@@ -118,11 +119,27 @@ def scope_where(actor: Actor | None, start: date, end: date, zone: ZoneInfo, *,
 # -- the triage board ------------------------------------------------------------------------
 
 
-def triage_board(session: Session, actor: Actor, *, now: datetime,
+def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Any,
                  interface_types: tuple[str, ...] = ("interface_failure",),
                  page_size: int = BOARD_PAGE_SIZE) -> dict[str, Any]:
-    """The board with no filters, first page of each column: counts per column and each card
-    (reference, urgency, flags), most urgent first, in one pass with window functions."""
+    """pages/triage_board.py for `actor`, filters at their defaults: the columns (counts and
+    the first page of cards, most urgent first), each card's regulator clocks, the regulator
+    section and the clusters of the last six weeks."""
+    columns = board_columns(session, actor, now=now, interface_types=interface_types,
+                            page_size=page_size)
+    shown = [reference for cards in columns["cards"].values() for reference, *_ in cards]
+    today = to_local(now, rules.zone).date()
+    return {**columns, "card_clocks": regulator_clocks(session, actor, shown, now=now),
+            "regulator": regulator_section(session, actor, now=now, rules=rules),
+            "clusters": clusters(session, actor, today - timedelta(days=42),
+                                 today + timedelta(days=1), rules.zone, references=True)}
+
+
+def board_columns(session: Session, actor: Actor, *, now: datetime,
+                  interface_types: tuple[str, ...] = ("interface_failure",),
+                  page_size: int = BOARD_PAGE_SIZE) -> dict[str, Any]:
+    """The board's columns: counts per column and the first page of cards (reference,
+    urgency, flags), most urgent first, in one pass with window functions."""
     where = "r.status IN :statuses"
     params: dict[str, Any] = {"statuses": BOARD_STATUSES, "now": now,
                               "interface_types": interface_types or ("",),
@@ -173,6 +190,85 @@ def triage_board(session: Session, actor: Actor, *, now: datetime,
         cards[row[0]].append((row[2], int(row[3]), flags))
     return {"counts": counts, "cards": cards}
 
+
+
+def regulator_clocks(session: Session, actor: Actor, references: list[str], *,
+                     now: datetime) -> dict[str, tuple[Any, ...]]:
+    """Each report's decision on reporting to the regulator and its clocks, by reference:
+    (reportable or None, ((clock key, due, met, withdrawn), ...)). The page words each
+    clock's state and time left from these and `now` (core.regulator.clocks, pure)."""
+    if not references:
+        return {}
+    where = "r.reference IN :references"
+    params: dict[str, Any] = {"references": tuple(references)}
+    if actor.service_ids is not None:
+        where += " AND r.service_id IN :actor_services"
+        params["actor_services"] = tuple(actor.service_ids) or (-1,)
+    found: dict[str, tuple[Any, list[tuple[Any, ...]]]] = {}
+    for reference, reportable, key, due, met, withdrawn in _rows(session, f"""
+            SELECT r.reference, d.reportable, c.key, c.due_at, c.met_at, c.withdrawn_at
+            FROM near_miss_reports r
+            LEFT JOIN regulator_decisions d ON d.report_id = r.id
+            LEFT JOIN regulator_clocks c ON c.report_id = r.id
+            WHERE {where} ORDER BY r.reference, c.id""", **params):
+        decision = None if reportable is None else bool(reportable)
+        clocks = found.setdefault(reference, (decision, []))[1]
+        if key is not None:
+            clocks.append((key, _at(due), met and _at(met), withdrawn and _at(withdrawn)))
+    return {ref: (decision, tuple(clocks)) for ref, (decision, clocks) in found.items()}
+
+
+def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: Any,
+                      limit: int = 50) -> dict[str, Any]:
+    """The board's regulator section: candidates of the last `window_days` with no decision
+    (oldest first) and events with a clock running (soonest deadline first), each with its
+    type, service, escalation kinds and clocks (the reasons it is a candidate and the
+    clocks' wording follow from these in Python, core.regulator.candidates/clocks)."""
+    wanted = rules.regulator.candidates
+    reasons, params = [], {"since": now - timedelta(days=wanted.window_days), "limit": limit}
+    if wanted.escalation_kinds:
+        reasons.append("EXISTS (SELECT 1 FROM escalations e WHERE e.report_id = r.id "
+                       "AND e.kind IN :kinds)")
+        params["kinds"] = tuple(wanted.escalation_kinds)
+    if wanted.type_keys:
+        reasons.append("r.type_key IN :types")
+        params["types"] = tuple(wanted.type_keys)
+    if wanted.harm_reached:
+        reasons.append("r.status = 'reclassified'")
+    if wanted.still_at_risk:
+        reasons.append("r.still_at_risk")
+    seen = ""
+    if actor.service_ids is not None:
+        seen = "AND r.service_id IN :actor_services"
+        params["actor_services"] = tuple(actor.service_ids) or (-1,)
+    awaiting = [ref for (ref,) in _rows(session, f"""
+        SELECT r.reference FROM near_miss_reports r
+        WHERE ({' OR '.join(reasons) or '1 = 0'}) {seen}
+          AND NOT EXISTS (SELECT 1 FROM regulator_decisions d WHERE d.report_id = r.id)
+          AND r.reported_at >= :since
+        ORDER BY r.reported_at, r.id LIMIT :limit""", **params)]
+    params.pop("since")
+    for unused in ("kinds", "types"):
+        params.pop(unused, None)
+    running = [ref for (ref,) in _rows(session, f"""
+        SELECT r.reference FROM regulator_clocks c JOIN near_miss_reports r ON r.id = c.report_id
+        WHERE c.met_at IS NULL AND c.withdrawn_at IS NULL {seen}
+        GROUP BY r.id, r.reference ORDER BY MIN(c.due_at) LIMIT :limit""", **params)]
+    details = {}
+    wanted_refs = tuple(dict.fromkeys(awaiting + running))
+    if wanted_refs:
+        aggregate = ("STRING_AGG(DISTINCT e.kind, ',')" if _dialect(session) == "postgresql"
+                     else "GROUP_CONCAT(DISTINCT e.kind)")
+        details = {ref: (type_name, service, frozenset((kinds or "").split(",")) - {""})
+                   for ref, type_name, service, kinds in _rows(session, f"""
+            SELECT r.reference, t.name, s.name,
+                   (SELECT {aggregate} FROM escalations e WHERE e.report_id = r.id)
+            FROM near_miss_reports r JOIN near_miss_types t ON t.key = r.type_key
+            JOIN services s ON s.id = r.service_id
+            WHERE r.reference IN :refs""", refs=wanted_refs)}
+    clocks = regulator_clocks(session, actor, list(wanted_refs), now=now)
+    return {"awaiting": [(ref, *details[ref], clocks[ref]) for ref in awaiting],
+            "running": [(ref, *details[ref], clocks[ref]) for ref in running]}
 
 # -- governance pages ------------------------------------------------------------------------
 
@@ -281,12 +377,14 @@ def repeats(session: Session, actor: Actor, start: date, end: date, zone: ZoneIn
 
 
 def clusters(session: Session, actor: Actor | None, start: date, end: date,
-             zone: ZoneInfo) -> list[tuple[Any, ...]]:
+             zone: ZoneInfo, *, references: bool = False) -> list[tuple[Any, ...]]:
     """pages/governance_clusters.py's cluster review: episodes that fired in [start, end)
     among the actor's services (a region's counts the region's services the actor sees),
     open ones first, each the latest first: (episode id, status, type name, place name,
     scope, first day, last day, peak, usual, reports, action statuses). The page shows the
-    best of the statuses (a pure function) and the usual count to one decimal."""
+    best of the statuses (a pure function) and the usual count to one decimal. With
+    `references` (the triage board lists them), the reports' references in time order
+    instead of their count."""
     params: dict[str, Any] = {"start": start, "end": end}
     seen = ""
     if actor is not None and actor.service_ids is not None:
@@ -306,11 +404,19 @@ def clusters(session: Session, actor: Actor | None, start: date, end: date,
                f"AND {day} >= e.first_day AND {day} <= e.last_day")
     aggregate = ("STRING_AGG(DISTINCT a.status, ',')" if _dialect(session) == "postgresql"
                  else "GROUP_CONCAT(DISTINCT a.status)")
+    listed = f"(SELECT COUNT(*) FROM ({reports}) counted)"
+    if references and _dialect(session) == "postgresql":
+        listed = (f"(SELECT STRING_AGG(r.reference, ',' ORDER BY r.occurred_at) "
+                  f"FROM near_miss_reports r WHERE r.id IN ({reports}))")
+    elif references:  # SQLite concatenates in the order its subquery gives
+        listed = (f"(SELECT GROUP_CONCAT(reference) FROM (SELECT r.reference "
+                  f"FROM near_miss_reports r WHERE r.id IN ({reports}) "
+                  f"ORDER BY r.occurred_at))")
     rows = _rows(session, f"""
         SELECT e.id, e.status, t.name,
                CASE WHEN e.scope = 'region' THEN g.name ELSE sv.name END,
                e.scope, e.first_day, e.last_day, e.peak, e.usual,
-               (SELECT COUNT(*) FROM ({reports}) counted) AS reports,
+               {listed} AS reports,
                (SELECT {aggregate} FROM actions a
                 WHERE a.plan_id = e.plan_id OR a.plan_id IN (
                     SELECT x.plan_id FROM action_plan_reports x
@@ -323,7 +429,9 @@ def clusters(session: Session, actor: Actor | None, start: date, end: date,
                                WHEN 'linked' THEN 2 ELSE 3 END,
                  e.last_day DESC, e.peak DESC""", **params)
     return [(int(i), status, name, place, scope, _day(first), _day(last), int(peak),
-             round(float(usual), 1), int(n), frozenset((statuses or "").split(",")) - {""})
+             round(float(usual), 1),
+             tuple(x for x in (n or "").split(",") if x) if references else int(n),
+             frozenset((statuses or "").split(",")) - {""})
             for i, status, name, place, scope, first, last, peak, usual, n, statuses in rows]
 
 

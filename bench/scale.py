@@ -204,8 +204,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
             NearMissReport.reference.like("RAW-%")))
     table.add("filing a report (p95 budget)", filing, floor, 0.050)
 
-    # The triage board, against its counts and first page of cards per column (the page's
-    # filters at their defaults, its interface types: those routed to operations).
+    # The triage board, against its columns (filters at their defaults, the interface types
+    # those routed to operations), its cards' clocks, the regulator section and clusters.
     with read_session() as session:
         board = load_board(session, supervisor, BoardFilters(), now=utcnow())
         interface_types = tuple(t.key for t in live_taxonomy(session).types
@@ -213,7 +213,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def board_floor_query() -> None:
         with read_session() as session:
-            floors.triage_board(session, supervisor, now=utcnow(),
+            floors.triage_board(session, supervisor, now=utcnow(), rules=settings(),
                                 interface_types=interface_types)
 
     board_floor = _times(board_floor_query, 20)

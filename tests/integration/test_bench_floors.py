@@ -27,11 +27,13 @@ from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.metrics import governance as gov
 from core.metrics.clusters import clusters_in_period
+from core.regulator.service import decide_reportable
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
-from core.triage.board import BoardFilters, load_board
+from core.triage.board import BoardFilters
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
+from core.views.triage_board import board_clusters, board_columns, board_regulator
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
 from tests.conftest import built_once
@@ -62,6 +64,14 @@ def _spread(engine, org) -> dict:
         references.append(file_near_miss(UnitOfWork(engine), org.actor(who),
                                          draft(org, **changes)).reference)
     references += file_late_start_cluster(engine, org)
+    # Safeguarding near misses: candidates to report to the regulator; one decided
+    # reportable, so its clocks run.
+    safeguarding = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, type_key="safeguarding_rights", occurred_at=now - timedelta(days=d),
+        description="A visitor asked for the bank card; staff refused.")).reference
+        for d in (1, 2, 4)]
+    decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), safeguarding[0],
+                      reportable=True, reason="Attempted financial exploitation.")
     for reference in references[1:12:2]:
         with read_session(engine) as session:
             report = session.scalar(select(NearMissReport).where(
@@ -114,18 +124,45 @@ def _period() -> gov.Scope:
     return gov.Scope(start=today - timedelta(days=91), end=today + timedelta(days=1))
 
 
-def test_triage_board_floor_is_the_boards_counts_and_first_cards(engine, org, spread):
-    now = utcnow()
-    for who in ("supervisor", "oak_supervisor", "quality"):
+def test_triage_board_floor_is_what_the_board_shows(engine, org, spread):
+    now, rules = utcnow(), settings()
+    for who in ("supervisor", "oak_supervisor", "safeguarding", "quality"):
         actor = org.actor(who)
+        shown = board_columns(actor, BoardFilters(), page_size=8, pages={}, now=now,
+                              rules=rules)
+        regulator = board_regulator(actor, now=now, rules=rules)
+        themes = board_clusters(actor, now=now)
         with read_session(engine) as session:
-            board = load_board(session, actor, BoardFilters(), now=now, page_size=8)
-            floor = floors.triage_board(session, actor, now=now, page_size=8)
+            floor = floors.triage_board(session, actor, now=now, rules=rules, page_size=8)
+        board = shown.board
         assert floor["counts"] == {s.value: n for s, n in board.counts.items()}, who
         assert floor["cards"] == {
             s.value: [(c.reference, c.urgency, c.flags) for c in cards]
             for s, cards in board.columns.items()}, who
+        assert {ref: (decision, _clocks_only(clocks)) for ref, (decision, clocks)
+                in floor["card_clocks"].items()} == {
+            ref: _clocks(event) for ref, event in shown.events.items()}, who
+        for part in ("awaiting", "running"):
+            assert [(ref, t, s, _clocks_only(c[1])) for ref, t, s, _kinds, c in
+                    floor["regulator"][part]] == [
+                (e.reference, e.type_name, e.service, _clocks(e)[1])
+                for e in getattr(regulator, part)], (who, part)
+        assert [(row[0], row[1], row[9]) for row in floor["clusters"]] == [
+            (t.episode_id, t.status.value, t.references) for t in themes], who
+        if who == "safeguarding":
+            assert floor["regulator"]["awaiting"] and floor["regulator"]["running"]
+            assert floor["clusters"]
     assert sum(floor["counts"].values()) > 0
+
+
+def _clocks(event) -> tuple:
+    decision = event.decision.reportable if event.decision else None
+    return decision, tuple((c.key, c.due_at, c.met_at) for c in event.clocks)
+
+
+def _clocks_only(clocks: tuple) -> tuple:
+    """A floor's clocks as the page's (whether one was withdrawn shows in its state)."""
+    return tuple((key, due, met) for key, due, met, _withdrawn in clocks)
 
 
 def test_trends_floor_is_the_weekly_series_and_the_go_lives(engine, org, spread):
