@@ -578,16 +578,18 @@ def control_strength(session: Session, actor: Actor, *, today: date) -> dict[str
 # -- the commissioner's evidence page --------------------------------------------------------
 
 
-def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, today: date,
+def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, now: datetime,
              lead_weeks: int = 26) -> dict[str, Any]:
     """core/views/commissioner.py evidence_page for [start, end), before suppression: the
     trend's whole weeks, counts by type and service, by barrier and interface, clusters, the
-    register's actions live in the period, escalations by kind, culture and feedback.
+    register's actions live in the period, escalations by kind, culture, feedback and the
+    regulator clocks met on time per month.
 
     Commissioners see the whole provider, de-identified: the page hides small counts with
     core.commissioner.deid (pure functions over these same counts), and draws the trend's
     limits with core.spc; the bench applies neither, the test compares with suppress=False.
     """
+    today = to_local(now, zone).date()
     trend_start = start - timedelta(weeks=lead_weeks)
     first = trend_start if trend_start.weekday() == 0 else (
         week_start_of(trend_start) + timedelta(days=7))
@@ -604,12 +606,35 @@ def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, today:
     interfaces = {i: int(n) for i, n in _rows(
         session, f"SELECT COALESCE(r.interface_flag, 'none') AS flag, COUNT(*) "
                  f"FROM near_miss_reports r WHERE {where} GROUP BY flag", **params)}
-    register = _rows(session, """
-        SELECT a.id, a.status, a.strength, a.strength_category, a.deadline, a.go_live_date
-        FROM actions a
+    # The register: each action live in the period with its theme (the types of the reports
+    # its plan links, or of the cluster it answers), service, measure and last sustainment
+    # check. The page words these (kind, strength, weeks) with fixed mappings; its rates are
+    # the measure's values (their suppression counts the measure's near misses, which this
+    # floor leaves out).
+    themes = ("SELECT t.name FROM action_plan_reports x JOIN near_miss_reports r "
+              "ON r.id = x.report_id JOIN near_miss_types t ON t.key = r.type_key "
+              "WHERE x.plan_id = a.plan_id UNION SELECT t.name FROM action_plans p "
+              "JOIN near_miss_types t ON t.key = p.cluster_type_key WHERE p.id = a.plan_id")
+    names = ("STRING_AGG(name, '|')" if _dialect(session) == "postgresql"
+             else "GROUP_CONCAT(name, '|')")
+    register = _rows(session, f"""
+        SELECT a.id, a.status, a.strength, a.strength_category, a.deadline, a.go_live_date,
+               COALESCE(s.name, 'Provider-wide'), m.confirmed_verdict, m.baseline_value,
+               m.observed_value,
+               (SELECT c.in_place FROM sustainment_checks c
+                WHERE c.action_id = a.id AND c.confirmed_at IS NOT NULL
+                ORDER BY c.id DESC LIMIT 1),
+               (SELECT {names} FROM ({themes}) named)
+        FROM actions a LEFT JOIN services s ON s.id = a.service_id
+        LEFT JOIN verification_measures m ON m.action_id = a.id
         WHERE a.created_at < :end AND (a.status IN :in_hand OR a.updated_at >= :start)
         ORDER BY a.deadline, a.id""", start=params["start"], end=params["end"],
         in_hand=OPEN_ACTION)
+    week = local_week(session, "r.occurred_at", zone)
+    by_type_week = {(t, _day(w)): int(n) for t, w, n in _rows(session, f"""
+        SELECT t.name, {week} AS week, COUNT(*) FROM near_miss_reports r
+        JOIN near_miss_types t ON t.key = r.type_key
+        WHERE {where} GROUP BY t.name, week""", **params)}
     escalations = _escalations(session, params["start"], params["end"])
     feedback = {}
     month = ("to_char(u.published_at, 'YYYY-MM')" if _dialect(session) == "postgresql"
@@ -629,8 +654,14 @@ def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, today:
         "controls_live": controls, "go_live_days": sorted(d for d, *_ in marks),
         "by_type_service": by_type_service, "barriers": barriers, "interfaces": interfaces,
         "clusters": clusters(session, None, start, end, zone),
-        "register": [(int(i), s, g, k, _day(d), None if go is None else _day(go))
-                     for i, s, g, k, d, go in register],
+        "by_type_week": by_type_week,
+        "register": [(int(i), status, strength, kind, _day(deadline),
+                      None if go is None else _day(go), service, verdict, before, during,
+                      None if kept is None else bool(kept),
+                      tuple(sorted(set((theme or "").split("|")) - {""})))
+                     for i, status, strength, kind, deadline, go, service, verdict, before,
+                     during, kept, theme in register],
+        "on_time": _on_time(session, params["start"], params["end"], zone, now=now),
         "escalations": escalations,
         "culture": culture(session, None, start, end, zone),
         "feedback": feedback}
@@ -665,3 +696,19 @@ def _escalations(session: Session, start: datetime, end: datetime,
     medians = {kind: float(m) for kind, m in rows if m is not None}
     return {kind: (n, medians.get(kind), on_time) for kind, (n, on_time) in counted.items()}
 
+
+def _on_time(session: Session, start: datetime, end: datetime, zone: ZoneInfo, *,
+             now: datetime) -> dict[tuple[str, str], tuple[int, int]]:
+    """Regulator clocks whose outcome is known, by clock and the local month they fell due:
+    (fell due, met on time). Months with none are listed by the page from the period."""
+    if _dialect(session) == "postgresql":
+        month = f"to_char({local(session, 'c.due_at', zone)}, 'YYYY-MM')"
+    else:
+        month = f"strftime('%Y-%m', {local(session, 'c.due_at', zone)})"
+    return {(key, m): (int(due), int(on_time)) for key, m, due, on_time in _rows(session, f"""
+        SELECT c.key, {month} AS month, COUNT(*),
+               SUM(CASE WHEN c.met_at IS NOT NULL AND c.met_at <= c.due_at THEN 1 ELSE 0 END)
+        FROM regulator_clocks c
+        WHERE c.withdrawn_at IS NULL AND c.due_at >= :start AND c.due_at < :end
+          AND (c.met_at IS NOT NULL OR c.due_at < :now)
+        GROUP BY c.key, month""", start=start, end=end, now=now)}

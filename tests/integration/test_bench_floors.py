@@ -10,14 +10,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from bench import floors
 from core.actions.service import ActionDraft, PlanDraft, create_plan, set_go_live
-from core.actions.vocabulary import best_status
+from core.actions.vocabulary import ActionStatus, Strength, best_status
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
 from core.commissioner import views as cv
+from core.commissioner.deid import iso_week
+from core.commissioner.regulator import on_time_by_month
 from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
@@ -27,7 +30,8 @@ from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.metrics import governance as gov
 from core.metrics.clusters import clusters_in_period
-from core.regulator.service import decide_reportable
+from core.regulator.models import RegulatorClock
+from core.regulator.service import decide_reportable, record_clock_met
 from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.triage.board import BoardFilters
@@ -64,14 +68,23 @@ def _spread(engine, org) -> dict:
         references.append(file_near_miss(UnitOfWork(engine), org.actor(who),
                                          draft(org, **changes)).reference)
     references += file_late_start_cluster(engine, org)
-    # Safeguarding near misses: candidates to report to the regulator; one decided
-    # reportable, so its clocks run.
-    safeguarding = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, type_key="safeguarding_rights", occurred_at=now - timedelta(days=d),
-        description="A visitor asked for the bank card; staff refused.")).reference
-        for d in (1, 2, 4)]
-    decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), safeguarding[0],
-                      reportable=True, reason="Attempted financial exploitation.")
+    # Safeguarding near misses, filed four days ago: candidates to report to the regulator.
+    # One decided reportable and met on time, one decided and now overdue, one awaiting.
+    with time_machine.travel(utcnow() - timedelta(days=4), tick=True):
+        safeguarding = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+            org, type_key="safeguarding_rights", occurred_at=local_now() - timedelta(hours=h),
+            description="A visitor asked for the bank card; staff refused.")).reference
+            for h in (1, 2, 3)]
+        for reference in safeguarding[:2]:
+            decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
+                              reportable=True, reason="Attempted financial exploitation.")
+        with read_session(engine) as session:
+            met = session.scalars(select(RegulatorClock.id).join(
+                NearMissReport, NearMissReport.id == RegulatorClock.report_id).where(
+                NearMissReport.reference == safeguarding[0])).all()
+        for clock in met:
+            record_clock_met(UnitOfWork(engine), org.actor("safeguarding"), clock,
+                             met_at=local_now(), state_reference="ST-2026-1")
     for reference in references[1:12:2]:
         with read_session(engine) as session:
             report = session.scalar(select(NearMissReport).where(
@@ -278,11 +291,10 @@ def test_controls_floor_is_the_barrier_mix_and_control_strength(engine, org, spr
 
 def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org, spread):
     rules, scope = settings(), _period()
-    today = local_now().date()
     commissioner = org.actor("commissioner")
     trend_scope = gov.Scope(scope.start - timedelta(weeks=26), scope.end)
     with read_session(engine) as session:
-        floor = floors.evidence(session, scope.start, scope.end, rules.zone, today=today)
+        floor = floors.evidence(session, scope.start, scope.end, rules.zone, now=utcnow())
         trend = cv.trend(session, commissioner, trend_scope, rules=rules, suppress=False)
         tables = cv.type_tables(session, commissioner, scope, rules=rules, suppress=False)
         breakdowns = cv.breakdowns(session, commissioner, scope, rules=rules, suppress=False,
@@ -294,6 +306,10 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
         escalations = cv.escalations(session, commissioner, scope, rules=rules, suppress=False)
         culture = cv.culture(session, commissioner, scope, rules=rules, suppress=False)
         feedback = cv.feedback(session, commissioner, scope, rules=rules, suppress=False)
+        # The commissioner's clock tables hide small counts; governance's are the same
+        # counts exact (the whole provider for the quality lead).
+        on_time = on_time_by_month(session, org.actor("quality"), scope, now=utcnow(),
+                                   rules=rules)
     # The trend: its chart is core.spc's xmr over these weekly counts.
     assert [int(v) for v in trend.frame["value"]] == list(floor["trend"].values())
     assert trend.controls_live == floor["controls_live"] == 1
@@ -308,6 +324,22 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
     assert sorted(c.reports.value for c in found) == sorted(row[9] for row in floor["clusters"])
     assert len(episodes) == len(floor["clusters"]) >= 1
     assert list(register.index) == [row[0] for row in floor["register"]]
+    assert [(r["Service"], r["Theme"], r["Strength"], r["Status"], r["Deadline (week)"],
+             r["Went live (week)"], r["Still in place"], _number(r["Before (rate)"]))
+            for _, r in register.iterrows()] == [
+        (service, ", ".join(themes) or "—", Strength(strength).label,
+         ActionStatus(status).label, iso_week(deadline), iso_week(go) if go else "",
+         {True: "yes", False: "no"}.get(kept, ""), before if before is None else round(before, 2))
+        for (_i, status, strength, _kind, deadline, go, service, _verdict, before, _during, kept,
+             themes) in floor["register"]]
+    assert tables.level.level == "week"  # exact counts: the finest level
+    over_time = tables.over_time
+    assert {(t, c): cell.value for t, row in zip(over_time.rows, over_time.cells, strict=True)
+            for c, cell in zip(over_time.columns, row, strict=True) if cell.value} == {
+        (t, iso_week(w)): n for (t, w), n in floor["by_type_week"].items()}
+    assert {(r.key, r.month): (r.due, r.on_time) for r in on_time.rows if r.due} \
+        == floor["on_time"]
+    assert [sum(x) for x in zip(*floor["on_time"].values(), strict=True)] == [2, 1]
     assert {e.kind: (e.raised.value, e.median_minutes.value) for e in escalations} == {
         _kind_label(k): (n, None if m is None else round(m, 0))
         for k, (n, m, _on_time) in floor["escalations"].items()}
@@ -318,6 +350,11 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
     assert floor["escalations"] and floor["feedback"]
     assert [(f.month, f.updates, f.reports_behind_them.value) for f in feedback] == [
         (m, n, k) for m, (n, k) in floor["feedback"].items()]
+
+
+def _number(value: object) -> object:
+    """A register's rate as its floor gives it (pandas reads a missing one as NaN)."""
+    return None if value is None or value != value else value
 
 
 def _kind_label(kind: str) -> str:
