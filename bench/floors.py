@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
 from core.clock import to_local
+from core.config import Settings
 from core.weeks import local_midnight_utc, offset_changes, week_start_of
 
 # The board's columns (core.reports.workflow.BOARD_COLUMNS) and its page size
@@ -119,7 +120,7 @@ def scope_where(actor: Actor | None, start: date, end: date, zone: ZoneInfo, *,
 # -- the triage board ------------------------------------------------------------------------
 
 
-def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Any,
+def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Settings,
                  interface_types: tuple[str, ...] = ("interface_failure",),
                  page_size: int = BOARD_PAGE_SIZE) -> dict[str, Any]:
     """pages/triage_board.py for `actor`, filters at their defaults: the columns (counts and
@@ -218,7 +219,7 @@ def regulator_clocks(session: Session, actor: Actor, references: list[str], *,
     return {ref: (decision, tuple(clocks)) for ref, (decision, clocks) in found.items()}
 
 
-def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: Any,
+def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: Settings,
                       limit: int = 50) -> dict[str, Any]:
     """The board's regulator section: candidates of the last `window_days` with no decision
     (oldest first) and events with a clock running (soonest deadline first), each with its
@@ -588,6 +589,9 @@ def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, now: d
     Commissioners see the whole provider, de-identified: the page hides small counts with
     core.commissioner.deid (pure functions over these same counts), and draws the trend's
     limits with core.spc; the bench applies neither, the test compares with suppress=False.
+    Not here: the page's evidence per action (core.commissioner.action_evidence: each
+    action's near misses either side of go-live under its measure's filters, and the
+    measure's evaluation), nor the counts behind the register's rate suppression.
     """
     today = to_local(now, zone).date()
     trend_start = start - timedelta(weeks=lead_weeks)
