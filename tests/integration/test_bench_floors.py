@@ -49,7 +49,7 @@ def _spread(engine, org) -> dict:
     """Near misses over twelve weeks, two services, four types, anonymous and named, some
     still at risk (escalated), some triaged, escalations acknowledged on time and late, a
     cluster, an action plan gone live and a feedback update: every figure the pages draw."""
-    now = local_now()
+    now, rules = local_now(), settings()
     places = ((org.maple, org.maple_bathroom, "reporter"), (org.maple, org.maple_kitchen,
                                                             "supervisor"),
               (org.oak, org.oak_lounge, "quality"))
@@ -66,25 +66,28 @@ def _spread(engine, org) -> dict:
         if i % 10 == 0:
             changes.update(still_at_risk=True, immediate_safeguards="Stayed with her.")
         references.append(file_near_miss(UnitOfWork(engine), org.actor(who),
-                                         draft(org, **changes)).reference)
+                                         draft(org, **changes), now=utcnow(),
+                                         rules=rules).reference)
     references += file_late_start_cluster(engine, org)
     # Safeguarding near misses, filed four days ago: candidates to report to the regulator.
     # One decided reportable and met on time, one decided and now overdue, one awaiting.
     with time_machine.travel(utcnow() - timedelta(days=4), tick=True):
         safeguarding = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
             org, type_key="safeguarding_rights", occurred_at=local_now() - timedelta(hours=h),
-            description="A visitor asked for the bank card; staff refused.")).reference
-            for h in (1, 2, 3)]
+            description="A visitor asked for the bank card; staff refused."),
+            now=utcnow(), rules=rules).reference for h in (1, 2, 3)]
         for reference in safeguarding[:2]:
             decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
-                              reportable=True, reason="Attempted financial exploitation.")
+                              reportable=True, reason="Attempted financial exploitation.",
+                              now=utcnow(), rules=rules)
         with read_session(engine) as session:
             met = session.scalars(select(RegulatorClock.id).join(
                 NearMissReport, NearMissReport.id == RegulatorClock.report_id).where(
                 NearMissReport.reference == safeguarding[0])).all()
         for clock in met:
             record_clock_met(UnitOfWork(engine), org.actor("safeguarding"), clock,
-                             met_at=local_now(), state_reference="ST-2026-1")
+                             met_at=local_now(), state_reference="ST-2026-1", now=utcnow(),
+                             rules=rules)
     for reference in references[1:12:2]:
         with read_session(engine) as session:
             report = session.scalar(select(NearMissReport).where(
@@ -94,7 +97,7 @@ def _spread(engine, org) -> dict:
         triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
             at_risk_now=False, safeguarding_trigger=False, recurrence="repeat",
             severity="medium", investigation="supervisor_review", route="supervisor"),
-            expected_version=report.version_id)
+            expected_version=report.version_id, now=utcnow(), rules=rules)
     with read_session(engine) as session:
         raised = session.execute(
             select(Escalation.id, Escalation.raised_at, Escalation.due_at,
@@ -112,13 +115,15 @@ def _spread(engine, org) -> dict:
         actions=[ActionDraft(title="Walker within reach", kind="checklist",
                              owner_id=quality.user_id, deadline=now.date() + timedelta(days=5),
                              review_date=now.date() + timedelta(days=9),
-                             evidence_checks=["Card"], verify_with_measure=False)]))
+                             evidence_checks=["Card"], verify_with_measure=False)]),
+        now=utcnow(), rules=rules)
     set_go_live(UnitOfWork(engine), quality, created.action_ids[0],
-                now.date() - timedelta(days=10))
+                now.date() - timedelta(days=10), now=utcnow(), rules=rules)
     update = create_update(UnitOfWork(engine), quality, UpdateDraft(
         title="Walker check", what_changed="The walker is checked before each transfer.",
-        why="Near falls at the doorway.", report_references=references[:3]))
-    publish_update(UnitOfWork(engine), quality, update)
+        why="Near falls at the doorway.", report_references=references[:3]),
+        now=utcnow(), rules=rules)
+    publish_update(UnitOfWork(engine), quality, update, now=utcnow(), rules=rules)
     return {"references": references}
 
 
