@@ -19,6 +19,7 @@ as a CASE, as core.weeks does), since it knows no zones.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -579,7 +580,7 @@ def control_strength(session: Session, actor: Actor, *, today: date) -> dict[str
 # -- the commissioner's evidence page --------------------------------------------------------
 
 
-def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, now: datetime,
+def evidence(session: Session, start: date, end: date, rules: Settings, *, now: datetime,
              lead_weeks: int = 26) -> dict[str, Any]:
     """core/views/commissioner.py evidence_page for [start, end), before suppression: the
     trend's whole weeks, counts by type and service, by barrier and interface, clusters, the
@@ -589,10 +590,11 @@ def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, now: d
     Commissioners see the whole provider, de-identified: the page hides small counts with
     core.commissioner.deid (pure functions over these same counts), and draws the trend's
     limits with core.spc; the bench applies neither, the test compares with suppress=False.
-    Not here: the page's evidence per action (core.commissioner.action_evidence: each
-    action's near misses either side of go-live under its measure's filters, and the
-    measure's evaluation), nor the counts behind the register's rate suppression.
+    The evidence per action is its counts either side of go-live (`action_windows`); not
+    here: a measured action's evaluation in test, nor the counts behind the register's rate
+    suppression.
     """
+    zone = rules.zone
     today = to_local(now, zone).date()
     trend_start = start - timedelta(weeks=lead_weeks)
     first = trend_start if trend_start.weekday() == 0 else (
@@ -666,6 +668,9 @@ def evidence(session: Session, start: date, end: date, zone: ZoneInfo, *, now: d
                      for i, status, strength, kind, deadline, go, service, verdict, before,
                      during, kept, theme in register],
         "on_time": _on_time(session, params["start"], params["end"], zone, now=now),
+        "per_action": action_windows(
+            session, start, end, zone, today=today,
+            sustainment_after_days=rules.actions.sustainment_after_days),
         "escalations": escalations,
         "culture": culture(session, None, start, end, zone),
         "feedback": feedback}
@@ -716,3 +721,72 @@ def _on_time(session: Session, start: datetime, end: datetime, zone: ZoneInfo, *
         WHERE c.withdrawn_at IS NULL AND c.due_at >= :start AND c.due_at < :end
           AND (c.met_at IS NOT NULL OR c.due_at < :now)
         GROUP BY c.key, month""", start=start, end=end, now=now)}
+
+
+def action_windows(session: Session, start: date, end: date, zone: ZoneInfo, *,
+                   today: date, sustainment_after_days: int) -> list[tuple[Any, ...]]:
+    """The evidence per action's counts: each action gone live and live in [start, end),
+    latest go-live first, with (action id, go-live, each window's days, near misses in the
+    window before go-live, in the window from it). The near misses counted are its measure's
+    (types, services, places, routes, staff groups, interface flags, capture values), else
+    its plan's types in its service; the windows are as the verdict looks today (a pure
+    rule, core.commissioner.action_evidence._windows, restated here). The page's verdict
+    for a measured action in test is core.actions.measures.evaluate, left out here."""
+    bounds = {"start": local_midnight_utc(start, zone), "end": local_midnight_utc(end, zone),
+              "in_hand": OPEN_ACTION}
+    names = ("STRING_AGG(type_key, ',')" if _dialect(session) == "postgresql"
+             else "GROUP_CONCAT(type_key)")
+    plan_types = ("SELECT r.type_key FROM action_plan_reports x JOIN near_miss_reports r "
+                  "ON r.id = x.report_id WHERE x.plan_id = a.plan_id UNION SELECT "
+                  "p.cluster_type_key FROM action_plans p WHERE p.id = a.plan_id "
+                  "AND p.cluster_type_key IS NOT NULL")
+    actions = _rows(session, f"""
+        SELECT a.id, a.go_live_date, a.test_window_days, a.service_id, m.id, m.filters,
+               (SELECT {names} FROM ({plan_types}) typed)
+        FROM actions a LEFT JOIN verification_measures m ON m.action_id = a.id
+        WHERE a.go_live_date IS NOT NULL AND a.created_at < :end
+          AND (a.status IN :in_hand OR a.updated_at >= :start)
+        ORDER BY a.go_live_date DESC, a.id""", **bounds)
+    counts, params, found = [], {}, []
+    for n, (action_id, go_live, test_days, service_id, measure, filters, types) in \
+            enumerate(actions):
+        go_live, test_days = _day(go_live), test_days or 0
+        second = go_live + timedelta(days=test_days + sustainment_after_days)
+        days = (0 if today <= go_live else (today - go_live).days
+                if today < go_live + timedelta(days=test_days) else test_days
+                if today < second else (second - go_live).days)
+        found.append((int(action_id), go_live, days))
+        if measure is not None:
+            chosen = filters if isinstance(filters, dict) else json.loads(filters or "{}")
+        elif types:
+            chosen = {"type_keys": sorted(set(types.split(","))),
+                      "service_ids": [service_id] if service_id else []}
+        else:
+            continue  # no theme: nothing to count
+        if days <= 0:
+            continue
+        where = [f"r.occurred_at >= :from{n}", f"r.occurred_at < :to{n}"]
+        params.update({f"from{n}": local_midnight_utc(go_live - timedelta(days=days), zone),
+                       f"live{n}": local_midnight_utc(go_live, zone),
+                       f"to{n}": local_midnight_utc(go_live + timedelta(days=days), zone)})
+        for column, key in (("type_key", "type_keys"), ("service_id", "service_ids"),
+                            ("location_id", "location_ids"), ("route_id", "route_ids"),
+                            ("staff_group_id", "staff_group_ids"),
+                            ("interface_flag", "interface_flags")):
+            if chosen.get(key):
+                where.append(f"r.{column} IN :{key}{n}")
+                params[f"{key}{n}"] = tuple(chosen[key])
+        for c, (field_key, value) in enumerate(sorted(chosen.get("capture", {}).items())):
+            path = json.dumps(field_key)  # a quoted JSON path step, as SQLAlchemy writes it
+            field = (f"r.capture_fields ->> :field{n}_{c}" if _dialect(session) == "postgresql"
+                     else f"json_extract(r.capture_fields, '$.' || :field{n}_{c})")
+            where.append(f"{field} = :value{n}_{c}")
+            params[f"field{n}_{c}"] = field_key if _dialect(session) == "postgresql" else path
+            params[f"value{n}_{c}"] = value
+        counts.append(f"""SELECT {int(action_id)} AS action_id,
+               SUM(CASE WHEN r.occurred_at < :live{n} THEN 1 ELSE 0 END) AS n_before,
+               SUM(CASE WHEN r.occurred_at >= :live{n} THEN 1 ELSE 0 END) AS n_after
+            FROM near_miss_reports r WHERE {' AND '.join(where)}""")
+    counted = {int(i): (int(b or 0), int(a or 0)) for i, b, a in (
+        _rows(session, " UNION ALL ".join(counts), **params) if counts else [])}
+    return [(i, go_live, days, *counted.get(i, (None, None))) for i, go_live, days in found]

@@ -291,7 +291,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def evidence_queries() -> None:
         with read_session() as session:
-            floors.evidence(session, period.start, period.end, zone, now=utcnow())
+            floors.evidence(session, period.start, period.end, settings(), now=utcnow())
 
     evidence = sign_in(new_app(), "commissioner", DEMO_PASSWORD)
     evidence.switch_page("pages/commissioner.py").run()

@@ -14,11 +14,19 @@ import time_machine
 from sqlalchemy import select
 
 from bench import floors
-from core.actions.service import ActionDraft, PlanDraft, create_plan, set_go_live
+from core.actions.measures import MeasureFilters
+from core.actions.service import (
+    ActionDraft,
+    MeasureDraft,
+    PlanDraft,
+    create_plan,
+    set_go_live,
+)
 from core.actions.vocabulary import ActionStatus, Strength, best_status
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
 from core.commissioner import views as cv
+from core.commissioner.action_evidence import action_evidence
 from core.commissioner.deid import iso_week
 from core.commissioner.regulator import on_time_by_month
 from core.config import settings
@@ -119,6 +127,18 @@ def _spread(engine, org) -> dict:
         now=utcnow(), rules=rules)
     set_go_live(UnitOfWork(engine), quality, created.action_ids[0],
                 now.date() - timedelta(days=10), now=utcnow(), rules=rules)
+    # A second plan measured on Maple's medication discrepancies, live for three weeks.
+    measured = create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Medication check", theme="Medication", report_references=references[1:2],
+        actions=[ActionDraft(title="Double check at handover", kind="double_check",
+                             owner_id=quality.user_id, deadline=now.date() + timedelta(days=5),
+                             review_date=now.date() + timedelta(days=9),
+                             evidence_checks=["Signed sheet"])],
+        measure=MeasureDraft(filters=MeasureFilters(type_keys=("medication_discrepancy",),
+                                                    service_ids=(org.maple,)))),
+        now=utcnow(), rules=rules)
+    set_go_live(UnitOfWork(engine), quality, measured.action_ids[0],
+                now.date() - timedelta(days=21), now=utcnow(), rules=rules)
     update = create_update(UnitOfWork(engine), quality, UpdateDraft(
         title="Walker check", what_changed="The walker is checked before each transfer.",
         why="Near falls at the doorway.", report_references=references[:3]),
@@ -297,9 +317,10 @@ def test_controls_floor_is_the_barrier_mix_and_control_strength(engine, org, spr
 def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org, spread):
     rules, scope = settings(), _period()
     commissioner = org.actor("commissioner")
+    today = local_now().date()
     trend_scope = gov.Scope(scope.start - timedelta(weeks=26), scope.end)
     with read_session(engine) as session:
-        floor = floors.evidence(session, scope.start, scope.end, rules.zone, now=utcnow())
+        floor = floors.evidence(session, scope.start, scope.end, rules, now=utcnow())
         trend = cv.trend(session, commissioner, trend_scope, rules=rules, suppress=False)
         tables = cv.type_tables(session, commissioner, scope, rules=rules, suppress=False)
         breakdowns = cv.breakdowns(session, commissioner, scope, rules=rules, suppress=False,
@@ -313,11 +334,13 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
         feedback = cv.feedback(session, commissioner, scope, rules=rules, suppress=False)
         # The commissioner's clock tables hide small counts; governance's are the same
         # counts exact (the whole provider for the quality lead).
+        per_action = action_evidence(session, commissioner, start=scope.start, end=scope.end,
+                                     rules=rules, suppress=False, today=today)
         on_time = on_time_by_month(session, org.actor("quality"), scope, now=utcnow(),
                                    rules=rules)
     # The trend: its chart is core.spc's xmr over these weekly counts.
     assert [int(v) for v in trend.frame["value"]] == list(floor["trend"].values())
-    assert trend.controls_live == floor["controls_live"] == 1
+    assert trend.controls_live == floor["controls_live"] == 2
     by_service = tables.by_service
     assert {(t, s): c.value for t, row in zip(by_service.rows, by_service.cells, strict=True)
             for s, c in zip(by_service.columns, row, strict=True) if c.value} \
@@ -344,6 +367,9 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
         (t, iso_week(w)): n for (t, w), n in floor["by_type_week"].items()}
     assert {(r.key, r.month): (r.due, r.on_time) for r in on_time.rows if r.due} \
         == floor["on_time"]
+    assert [(e.action_id, e.go_live, e.window_days, e.before.value, e.after.value)
+            for e in per_action.rows] == floor["per_action"]
+    assert floor["per_action"] and floor["per_action"][0][3] is not None
     assert [sum(x) for x in zip(*floor["on_time"].values(), strict=True)] == [2, 1]
     assert {e.kind: (e.raised.value, e.median_minutes.value) for e in escalations} == {
         _kind_label(k): (n, None if m is None else round(m, 0))
