@@ -12,6 +12,7 @@ from core.config import settings
 from core.errors import StorageUnavailable
 from ui.accessibility import apply_accessible_styles, focus_main_heading, set_document_language
 from ui.i18n import current_language, message, tr
+from ui.navigation import MenuEntry, page_menu
 from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
@@ -50,6 +51,7 @@ if actor is None:
 
 unread = unread_notifications(actor)
 navigation: dict[str, list[st.Page]] = {}
+menu: list[MenuEntry] = []  # drawn by ui.navigation.page_menu
 entries_by_url: dict[str, st.Page] = {}
 titles_by_url: dict[str, str] = {}  # without the inbox's unread count
 wide_pages: set[str] = set()
@@ -59,13 +61,20 @@ for page in pages_for(actor.roles):
     title = f"{page_title} · {unread}" if page.key == "inbox" and unread else page_title
     entry = st.Page(page.path, title=title, icon=page.icon, default=page is landing,
                     visibility="visible" if page.visible else "hidden")
-    navigation.setdefault(_(page.section) if page.section else "", []).append(entry)
+    section = _(page.section) if page.section else ""
+    navigation.setdefault(section, []).append(entry)
+    menu.append(MenuEntry(section, page, entry))
     entries_by_url[entry.url_path] = entry
     titles_by_url[entry.url_path] = page_title
     if page.wide:
         wide_pages.add(entry.url_path)
 
+# Streamlit's own menu stays hidden (and so does its automatic list of pages/ before sign-in,
+# by showSidebarNavigation = false): the sidebar draws this person's menu itself.
+current = st.navigation(navigation, position="hidden")
 with st.sidebar:
+    page_menu(menu, current, label=_("Pages"))
+    st.divider()
     st.markdown(f"**{settings().provider_name}**")
     st.caption(_("Signed in as {name}").format(name=escape_markdown(actor.display_name))
                + "  \n" + ", ".join(sorted(_(role.label) for role in actor.roles)))
@@ -73,7 +82,6 @@ with st.sidebar:
         end_session(auth)
         st.rerun()
 
-current = st.navigation(navigation, position="sidebar", expanded=True)
 # A deep link that arrived before sign-in (see ui.session.current_actor) goes where it asked,
 # if this person's role may open that page.
 return_to = take_return_to()

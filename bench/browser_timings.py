@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--role", default="quality")
     args = parser.parse_args()
-    from core.accounts.service import DEMO_PASSWORD
+    from core.accounts.users import DEMO_PASSWORD
 
     process, base = _serve(_demo_database())
     steps: dict[str, list[tuple[float, float]]] = {}

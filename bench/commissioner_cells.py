@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path.cwd()))
 from core.auth.actor import SYSTEM
 from core.commissioner import views as cv
 from core.commissioner.period import parse_period
+from core.config import settings
 from core.db import read_session
 from core.exports.pack import export_tables
 from core.metrics.governance import Scope
@@ -51,7 +52,8 @@ def measure(label: str) -> dict[str, Counter[str]]:
     scope = Scope(period.start, period.end)
     found: dict[str, Counter[str]] = {}
     with read_session() as session:
-        for name, rows in export_tables(session, SYSTEM, period, "commissioner").items():
+        for name, rows in export_tables(session, SYSTEM, period, "commissioner",
+                                          rules=settings()).items():
             if name in ("Actions", "Notes"):
                 continue
             cells = [v for row in rows if next(iter(row.values())) != "Total"

@@ -131,14 +131,15 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from sqlalchemy import func, insert, select
 
     from bench import floors
-    from core.accounts.service import DEMO_PASSWORD, build_actor
+    from core.accounts.service import build_actor
+    from core.accounts.users import DEMO_PASSWORD
     from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
     from core.clock import utcnow
     from core.commissioner.period import parse_period
     from core.config import settings
     from core.db import get_engine, read_session
-    from core.exports.pack import build_pack
+    from core.exports.pack_pdf import build_pack
     from core.filing.service import file_near_miss
     from core.metrics import governance as gov
     from core.organisation.queries import reporting_options
@@ -302,7 +303,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def pack() -> None:
         with read_session() as session:
-            build_pack(session, commissioner, period, "commissioner")
+            build_pack(session, commissioner, period, "commissioner", now=utcnow(),
+                       rules=settings())
 
     table.add(f"commissioner pack PDF, {period.label}", _times(pack, 3), None, 20.0)
     if memory:

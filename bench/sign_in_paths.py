@@ -82,7 +82,8 @@ def main() -> None:
 
 def _measure(url: str, runs: int) -> None:
     import core
-    from core.accounts.service import NewUser, SignInRefused, add_user, set_user_active, sign_in
+    from core.accounts.service import SignInRefused, sign_in
+    from core.accounts.users import NewUser, add_user, set_user_active
     from core.auth.actor import SYSTEM
     from core.clock import utcnow
     from core.config import settings
@@ -94,8 +95,8 @@ def _measure(url: str, runs: int) -> None:
     engine = engine_for(url)
     for username in ("owner", "paused", "gone"):
         add_user(UnitOfWork(engine), SYSTEM, NewUser(username, username.title(), PASSWORD,
-                                                     ("reporter",)))
-    set_user_active(UnitOfWork(engine), SYSTEM, "gone", False)
+                                                     ("reporter",)), now=utcnow(), rules=settings())
+    set_user_active(UnitOfWork(engine), SYSTEM, "gone", False, now=utcnow())
     start = utcnow()
     # Older code has no `source`; newer code throttles per source unless none is known.
     extra = {"source": None} if "source" in inspect.signature(sign_in).parameters else {}

@@ -34,12 +34,7 @@ The method follows NHS England's "Making Data Count" guidance, in plain words:
   concern, or common cause. The *assurance icon* compares a target with the latest limits: if
   the target lies outside the limits on the good side the process will consistently pass; on
   the bad side it will consistently fail; between them it will sometimes hit and sometimes miss.
-* `chart_icons` gives both icons as a chart shows them: the letter drawn inside (H or L for a
-  special cause higher or lower; P, F or ? for pass, fail, hit and miss) and the same in words,
-  so that colour is never the only signal. When neither direction is better (a count of near
-  misses mixes how often hazards happen with how willing staff are to report them), a special
-  cause is "neither" improvement nor concern (purple in "Making Data Count"), and there is no
-  assurance icon: without a better direction a target cannot be passed or failed.
+* How a chart shows the icons (letters, words, colours, drawings) is `core.spc_icons`.
 
 Decisions worth knowing:
 
@@ -171,55 +166,13 @@ def xmr(
     starts = sorted({0, *_rebase_positions(values, index, rebase_at, n)}) if n else [0]
     bounds = list(zip(starts, [*starts[1:], n], strict=True)) if n else []
 
-    mean = np.full(n, np.nan)
-    lower = np.full(n, np.nan)
-    upper = np.full(n, np.nan)
-    moving_range = np.full(n, np.nan)
-    mr_bar = np.full(n, np.nan)
-    segment = np.zeros(n, dtype=np.int64)
-    provisional = np.zeros(n, dtype=bool)
-    found: list[dict[str, set[int]]] = [{} for _ in range(n)]  # rule -> sides (+1 high, -1 low)
-
-    for number, (start, stop) in enumerate(bounds):
-        x = data[start:stop]
-        centre, spread, ranges = _segment_stats(x)
-        low, high = centre - LIMIT_FACTOR * spread, centre + LIMIT_FACTOR * spread
-        shown_low = max(low, 0.0) if rules.clip_lower_at_zero and not math.isnan(low) else low
-        mean[start:stop] = centre
-        lower[start:stop] = shown_low
-        upper[start:stop] = high
-        moving_range[start + 1:stop] = ranges
-        mr_bar[start:stop] = spread
-        segment[start:stop] = number
-        provisional[start:stop] = (stop - start) < rules.provisional_below
-        for offset, rule, side in _special_causes(x, centre, spread, rules):
-            found[start + offset].setdefault(rule, set()).add(side)
-
-    improvement_side = -1 if improvement == "down" else 1
-    rule_text: list[str] = []
-    direction: list[str] = []
-    high_or_low: list[str] = []
-    for position, point in enumerate(found):
-        rule_text.append(", ".join(rule for rule in RULE_ORDER if rule in point))
-        sides = set().union(*point.values()) if point else set()
-        if not sides:
-            direction.append("")
-        elif sides == {improvement_side}:
-            direction.append(IMPROVEMENT)
-        else:
-            direction.append(CONCERN)
-        high_or_low.append(_side_of(sides, data[position], mean[position]))
+    limits, found = _segment_limits(data, bounds, rules)
+    rule_text, direction, high_or_low = _read_points(found, data, limits["mean"], improvement)
 
     frame = pd.DataFrame(
         {
             "value": data,
-            "mean": mean,
-            "lower": lower,
-            "upper": upper,
-            "moving_range": moving_range,
-            "mr_bar": mr_bar,
-            "segment": segment,
-            "provisional": provisional,
+            **limits,
             "special_cause": np.array([bool(point) for point in found], dtype=bool),
             "rule": pd.Series(rule_text, index=index, dtype=str),
             "direction": pd.Series(direction, index=index, dtype=str),
@@ -240,7 +193,7 @@ def variation_icon(frame: pd.DataFrame) -> str:
     pattern (in the direction `xmr` gave it), otherwise common cause; an empty chart has no
     signal, so common cause.
     """
-    _require_columns(frame, ("special_cause", "direction"))
+    require_xmr_columns(frame, ("special_cause", "direction"))
     if frame.empty:
         return COMMON_CAUSE
     latest = frame.iloc[-1]
@@ -265,7 +218,7 @@ def assurance_icon(
     frame was built with; None when there is no target, no data, or the latest segment has no
     limits (a single point).
     """
-    _require_columns(frame, ("lower", "upper"))
+    require_xmr_columns(frame, ("lower", "upper"))
     if target is None:
         target = frame.attrs.get("target")
     target = _check_target(target)
@@ -285,156 +238,6 @@ def assurance_icon(
     if low >= target:
         return PASS
     return FAIL if high < target else HIT_AND_MISS
-
-
-@dataclass(frozen=True)
-class Icon:
-    """A "Making Data Count" icon as a chart shows it.
-
-    `group` is "variation" or "assurance". `kind`: for variation "common cause",
-    "improvement", "concern" or "neither"; for assurance "pass", "fail" or "hit and miss".
-    `side` is "high" or "low" for a special cause, else "". `letter` is drawn inside the icon
-    (H, L, P, F, ? or "" for common cause, whose flat line is its own sign) and `text` says the
-    same in words for a screen reader and beside the icon. Every field comes from the fixed
-    vocabulary here, never from what a user typed.
-    """
-
-    group: Literal["variation", "assurance"]
-    kind: str
-    side: str
-    letter: str
-    text: str
-
-    @property
-    def key(self) -> str:
-        """Which drawing shows this icon: "variation:concern:high", "assurance:pass"."""
-        return ":".join(part for part in (self.group, self.kind, self.side) if part)
-
-
-_VARIATION_WORDS = {IMPROVEMENT: "improvement", CONCERN: "concern",
-                    NEITHER: "neither improvement nor concern"}
-_ASSURANCE_WORDS = {PASS: ("P", "Assurance: consistently passes the target"),
-                    FAIL: ("F", "Assurance: consistently fails the target"),
-                    HIT_AND_MISS: ("?", "Assurance: hit and miss, the target is met only "
-                                        "sometimes")}
-
-
-def variation_of(frame: pd.DataFrame,
-                 improvement: Literal["down", "up", "neither"] | None = None) -> Icon:
-    """The variation icon for the latest point, with its letter and words.
-
-    Common cause unless the latest point is part of a special-cause pattern. A special cause
-    is "improvement" or "concern" when a direction is better (`improvement` "down" or "up",
-    by default the one the frame was built with), and "neither" when `improvement` is
-    "neither". Its side (H or L) is the way the pattern points; a point in patterns pointing
-    both ways reads by its value against the mean.
-    """
-    _require_columns(frame, ("special_cause", "direction", "side"))
-    improvement = improvement if improvement is not None else frame.attrs.get("improvement")
-    if improvement not in (*IMPROVEMENT_DIRECTIONS, NEITHER):
-        raise ValueError("say which way is better: improvement='down', 'up' or 'neither' (the "
-                         "frame does not record it)")
-    latest = frame.iloc[-1] if not frame.empty else None
-    side = str(latest["side"]) if latest is not None and bool(latest["special_cause"]) else ""
-    if side not in (HIGH, LOW):
-        return Icon("variation", COMMON_CAUSE, "", "",
-                    "Common cause variation: no signal, the latest point is within the usual "
-                    "range")
-    if improvement == NEITHER:
-        kind = NEITHER
-    else:
-        kind = IMPROVEMENT if side == (LOW if improvement == "down" else HIGH) else CONCERN
-    return Icon("variation", kind, side, "H" if side == HIGH else "L",
-                f"Special cause variation, {'higher' if side == HIGH else 'lower'}: "
-                f"{_VARIATION_WORDS[kind]}")
-
-
-def assurance_of(frame: pd.DataFrame, target: float | None,
-                 improvement: Literal["down", "up", "neither"] | None = None) -> Icon | None:
-    """The assurance icon (P, F or ?) for `target`, or None when there is nothing to assure:
-    no target, no limits yet, or neither direction better (then no value passes or fails)."""
-    improvement = improvement if improvement is not None else frame.attrs.get("improvement")
-    if improvement == NEITHER:
-        return None
-    kind = assurance_icon(frame, target, improvement=improvement)
-    if kind is None:
-        return None
-    letter, text = _ASSURANCE_WORDS[kind]
-    return Icon("assurance", kind, "", letter, text)
-
-
-def chart_icons(frame: pd.DataFrame, *, target: float | None,
-                improvement: Literal["down", "up", "neither"]) -> tuple[Icon, Icon | None]:
-    """Both icons beside a chart: (variation, assurance or None)."""
-    return variation_of(frame, improvement), assurance_of(frame, target, improvement)
-
-
-# --- how an icon is drawn (the web page's SVG and the governance PDF share it) ----------------
-
-# "Making Data Count" colours: blue improvement or pass, orange concern or fail, purple a
-# special cause that is neither, grey common cause or hit and miss.
-ICON_BLUE, ICON_ORANGE, ICON_PURPLE, ICON_GREY = "#1f77b4", "#e8710a", "#7b3fa0", "#6b7672"
-ICON_INK = "#0b1f1a"  # letters are dark on white: readable whatever the colour
-ICON_COLOURS = {IMPROVEMENT: ICON_BLUE, CONCERN: ICON_ORANGE, NEITHER: ICON_PURPLE,
-                COMMON_CAUSE: ICON_GREY, PASS: ICON_BLUE, FAIL: ICON_ORANGE,
-                HIT_AND_MISS: ICON_GREY}
-
-
-@dataclass(frozen=True)
-class IconShape:
-    """An icon's drawing in a 100 x 100 box (y grows downwards), from its key alone.
-
-    A ring in the icon's colour; a variation icon has a run of seven points in the lower half
-    (for a special cause the last three leave the line, up for H and down for L, drawn in the
-    ring's colour) and its letter in the upper half; an assurance icon has a dashed target line
-    and its letter (P, F, ?) above it. Nothing here comes from what a user typed.
-    """
-
-    ring: str
-    letter: str
-    letter_y: int  # the letter's baseline
-    letter_size: int
-    points: tuple[tuple[int, int], ...] = ()  # the run line (variation icons)
-    coloured_from: int = 7  # points from this index on are drawn in the ring's colour
-    target_line: bool = False  # a dashed line at y=72 from x=14 to x=86 (assurance icons)
-
-
-def run_points(side: str) -> tuple[tuple[int, int], ...]:
-    """The seven points of a variation icon's run line: flat for common cause, the last three
-    rising ("high") or falling ("low") for a special cause."""
-    xs = (24, 32, 40, 48, 56, 64, 72)
-    base = {HIGH: 70, LOW: 58}.get(side, 56)
-    lift = {HIGH: (-8, -12, -16), LOW: (8, 12, 16)}.get(side, (0, 0, 0))
-    wobble = (0, 3, -2, 2, -1, 0, 0)
-    ys = [base + wobble[i] for i in range(4)] + [base + lift[i] for i in range(3)]
-    return tuple(zip(xs, ys, strict=True))
-
-
-def icon_shape(icon: Icon) -> IconShape:
-    """How `icon` is drawn (see `IconShape`); the letter is the icon's own (H, L, P, F, ?)."""
-    ring = ICON_COLOURS[icon.kind]
-    if icon.group == "assurance":
-        return IconShape(ring, icon.letter, letter_y=60, letter_size=44, target_line=True)
-    side = icon.side if icon.side in (HIGH, LOW) else ""
-    return IconShape(ring, icon.letter if side else "", letter_y=40, letter_size=34,
-                     points=run_points(side), coloured_from=4 if side else 7)
-
-
-def special_cause_icon(kind: str, side: str, text: str) -> Icon:
-    """A variation icon for a signal found another way than a chart's latest point (a cluster,
-    a special cause inside a period): `kind` improvement, concern or neither; `side` high or
-    low; `text` the fixed words a screen reader and the reader see."""
-    if kind not in (IMPROVEMENT, CONCERN, NEITHER) or side not in (HIGH, LOW):
-        raise ValueError(f"no special-cause icon for {kind!r}, {side!r}")
-    return Icon("variation", kind, side, "H" if side == HIGH else "L", text)
-
-
-def assurance_icon_of(kind: str, text: str) -> Icon:
-    """An assurance icon (P, F or ?) with fixed words of the caller's (a verdict, a check)."""
-    letter = {PASS: "P", FAIL: "F", HIT_AND_MISS: "?"}.get(kind)
-    if letter is None:
-        raise ValueError(f"no assurance icon for {kind!r}")
-    return Icon("assurance", kind, "", letter, text)
 
 
 # --- internals -------------------------------------------------------------------------------
@@ -457,7 +260,8 @@ def _is_number(item: Any) -> bool:
     return isinstance(item, numbers.Real | Decimal)
 
 
-def _require_columns(frame: pd.DataFrame, names: Iterable[str]) -> None:
+def require_xmr_columns(frame: pd.DataFrame, names: Iterable[str]) -> None:
+    """Refuse anything but a frame `xmr` returned (one that has the `names` columns)."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError("expected the DataFrame returned by xmr()")
     missing = [name for name in names if name not in frame.columns]
@@ -551,6 +355,64 @@ def _label_position(index: pd.Index, label: Any) -> int:
     if not isinstance(found, int | np.integer):
         raise ValueError(f"rebase_at {label!r} appears more than once in the index")
     return int(found)
+
+
+def _segment_limits(
+    data: np.ndarray, bounds: list[tuple[int, int]], rules: SpcRules,
+) -> tuple[dict[str, np.ndarray], list[dict[str, set[int]]]]:
+    """Each segment's average, limits, moving ranges and provisional flag, point by point
+    (the columns mean .. provisional), and the special-cause patterns every point is part of
+    (rule -> sides, +1 high and -1 low)."""
+    n = len(data)
+    mean = np.full(n, np.nan)
+    lower = np.full(n, np.nan)
+    upper = np.full(n, np.nan)
+    moving_range = np.full(n, np.nan)
+    mr_bar = np.full(n, np.nan)
+    segment = np.zeros(n, dtype=np.int64)
+    provisional = np.zeros(n, dtype=bool)
+    found: list[dict[str, set[int]]] = [{} for _ in range(n)]
+
+    for number, (start, stop) in enumerate(bounds):
+        x = data[start:stop]
+        centre, spread, ranges = _segment_stats(x)
+        low, high = centre - LIMIT_FACTOR * spread, centre + LIMIT_FACTOR * spread
+        shown_low = max(low, 0.0) if rules.clip_lower_at_zero and not math.isnan(low) else low
+        mean[start:stop] = centre
+        lower[start:stop] = shown_low
+        upper[start:stop] = high
+        moving_range[start + 1:stop] = ranges
+        mr_bar[start:stop] = spread
+        segment[start:stop] = number
+        provisional[start:stop] = (stop - start) < rules.provisional_below
+        for offset, rule, side in _special_causes(x, centre, spread, rules):
+            found[start + offset].setdefault(rule, set()).add(side)
+    limits = {"mean": mean, "lower": lower, "upper": upper, "moving_range": moving_range,
+              "mr_bar": mr_bar, "segment": segment, "provisional": provisional}
+    return limits, found
+
+
+def _read_points(
+    found: list[dict[str, set[int]]], data: np.ndarray, mean: np.ndarray,
+    improvement: Literal["down", "up"],
+) -> tuple[list[str], list[str], list[str]]:
+    """For each point: the rules it is part of (in `RULE_ORDER`), its direction (improvement,
+    concern or "") and the side its special cause points ("high", "low" or "")."""
+    improvement_side = -1 if improvement == "down" else 1
+    rule_text: list[str] = []
+    direction: list[str] = []
+    high_or_low: list[str] = []
+    for position, point in enumerate(found):
+        rule_text.append(", ".join(rule for rule in RULE_ORDER if rule in point))
+        sides = set().union(*point.values()) if point else set()
+        if not sides:
+            direction.append("")
+        elif sides == {improvement_side}:
+            direction.append(IMPROVEMENT)
+        else:
+            direction.append(CONCERN)
+        high_or_low.append(_side_of(sides, data[position], mean[position]))
+    return rule_text, direction, high_or_low
 
 
 def _side_of(sides: set[int], value: float, centre: float) -> str:

@@ -19,7 +19,7 @@ an element that interprets markup without passing through one of these:
 
 Plain-text elements need nothing: st.text, st.code, st.dataframe and st.data_editor cells,
 the options of st.selectbox and st.multiselect, widget values and placeholders, and the PDF's
-own text (core.exports.pack writes it with fpdf2's markdown off and its page alias off).
+own text (core.exports.pack_pdf writes it with fpdf2's markdown off and its page alias off).
 
 How Streamlit's Markdown is neutralised: the characters that make Markdown are
 backslash-escaped (CommonMark lets any ASCII punctuation be): everywhere `\\ ` * _ [ ] < > | ~ $ &`,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.accounts.service import change_password
+from core.accounts.users import change_password
+from core.clock import utcnow
 from core.config import settings
 from core.errors import DomainError, StorageUnavailable, ValidationFailed
 from core.escalation.service import mark_read
@@ -77,7 +78,7 @@ if submitted:
         st.session_state["account_errors"] = {"repeat": N_("The two new passwords differ.")}
         st.rerun()
     try:
-        change_password(UnitOfWork(), actor, current, new)
+        change_password(UnitOfWork(), actor, current, new, now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         st.session_state["account_errors"] = exc.errors
         st.rerun()

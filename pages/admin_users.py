@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.accounts.service import NewUser, add_user, set_user_active, update_user_access
+from core.accounts.users import NewUser, add_user, set_user_active, update_user_access
 from core.auth.roles import Role
 from core.clock import utcnow
 from core.config import settings
@@ -72,7 +72,8 @@ with add_tab:
         try:
             add_user(UnitOfWork(), actor, NewUser(
                 username=username, display_name=name, password=password, roles=tuple(roles),
-                services=tuple(chosen_services), email=email or None, staff_group=group))
+                services=tuple(chosen_services), email=email or None, staff_group=group),
+                now=utcnow(), rules=settings())
         except ValidationFailed as exc:
             st.session_state["users_add_errors"] = exc.errors
             st.rerun()
@@ -106,7 +107,7 @@ with access_tab:
         label = "Disable this user" if current.active else "Enable this user"
         if st.button(label, key=f"toggle_{chosen}"):
             try:
-                set_user_active(UnitOfWork(), actor, chosen, not current.active)
+                set_user_active(UnitOfWork(), actor, chosen, not current.active, now=utcnow())
             except DomainError as exc:
                 st.error(escape_markdown(str(exc)))
             else:

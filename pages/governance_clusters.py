@@ -8,7 +8,7 @@ import streamlit as st
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import Capability, can
 from core.config import settings
-from core.triage.episodes import may_decide
+from core.triage.episode_decisions import may_decide
 from core.triage.vocabulary import EpisodeStatus
 from ui import clusters as clusters_ui
 from ui import governance as gv

@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth.roles import Role
+from core.clock import utcnow
 from core.commissioner.access import record_access
+from core.config import settings
 from core.exports.pack import AUDIENCES, audience_for
 from core.exports.spreadsheet import to_xlsx_book
 from core.uow import UnitOfWork
@@ -35,7 +37,7 @@ key = f"{period.label}:{audience}"
 
 if st.button("Build the pack", type="primary", key="pack_build", icon=":material/picture_as_pdf:"):
     bar = st.progress(0.0, text="Gathering the evidence")
-    pack = governance_pack(actor, period, audience,
+    pack = governance_pack(actor, period, audience, now=utcnow(), rules=settings(),
                            progress=lambda share, what: bar.progress(share, text=what))
     st.session_state["pack_files"] = (key, pack.pdf, to_xlsx_book(dict(pack.sheets)))
     bar.empty()

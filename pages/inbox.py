@@ -23,12 +23,29 @@ from core.regulator.queries import EventClocks
 from core.uow import UnitOfWork
 from core.views.inbox import inbox_page
 from ui import regulator as regulator_ui
+from ui.accessibility import answers_summary, field_message, mark_invalid_fields
 from ui.badges import ESCALATION_STATE_COLOURS
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
 ERRORS = "inbox_errors"
+REFUSALS = "inbox_refusals"  # refused decisions so far: each one focuses the summary again
 NOTICE = "inbox_notice"
+# Each decision's answers by the names core's checks use, as their fields and the summary
+# name them.
+LABELS = {
+    "external_report_made": "Was an external report made?",
+    "reported_to": "Reported to (agency, team)",
+    "reported_at": "Reported at",
+    "reason": "Why (the reasoning behind the decision)",
+    "where_entered": "Where the change was entered",
+    "who_should_have_received": "Who should have received it",
+    "failed_confirmation_step": "Which notification or confirmation step failed",
+    "notes": "Notes (optional)",
+    "how": "How was the review done?",
+    "outcome": "Clinical advice or outcome",
+    "note": "How did you confirm the person is safe?",
+}
 YES_NO = {"yes": "Yes", "no": "No"}
 
 actor = current_actor()
@@ -46,10 +63,13 @@ def _errors_for(item_id: int) -> dict[str, str]:
     return (st.session_state.get(ERRORS) or {}).get(item_id, {})
 
 
+def _summary_key(item_id: int) -> str:
+    return f"inbox_{item_id}_error_summary"
+
+
 def _field_error(item_id: int, name: str) -> None:
-    message = _errors_for(item_id).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    """The answer's message, beside it (text, not an alert of its own)."""
+    field_message(_key(item_id, name), _errors_for(item_id).get(name))
 
 
 def _acknowledge(item_id: int) -> None:
@@ -89,8 +109,9 @@ def _decide(item: InboxItem) -> None:
     try:
         decide(UnitOfWork(), actor, item.escalation_id, _decision(item))
     except ValidationFailed as exc:
+        # The form's own summary says so, beside the answers (one alert, not two).
         errors[item.escalation_id] = exc.errors
-        st.session_state[NOTICE] = ("error", "Not saved yet: check the answers marked below.")
+        st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
     else:
@@ -100,37 +121,46 @@ def _decide(item: InboxItem) -> None:
 
 def _decision_form(item: InboxItem) -> None:
     i = item.escalation_id
+    errors = _errors_for(i)
+    if errors:
+        answers_summary(_summary_key(i), "Not saved yet",
+                        [LABELS.get(name, name) for name in errors])
     if item.kind is EscalationKind.SAFEGUARDING:
-        st.radio("Was an external report made?", list(YES_NO), format_func=YES_NO.get,
+        st.radio(LABELS["external_report_made"], list(YES_NO), format_func=YES_NO.get,
                  index=None, key=_key(i, "external_report_made"), horizontal=True)
         _field_error(i, "external_report_made")
-        st.text_input("Reported to (agency, team)", key=_key(i, "reported_to"))
+        st.text_input(LABELS["reported_to"], key=_key(i, "reported_to"))
         _field_error(i, "reported_to")
-        st.datetime_input("Reported at", value=None, key=_key(i, "reported_at"),
+        st.datetime_input(LABELS["reported_at"], value=None, key=_key(i, "reported_at"),
                           format="DD/MM/YYYY", step=300)
         _field_error(i, "reported_at")
-        st.text_area("Why (the reasoning behind the decision)", key=_key(i, "reason"))
+        st.text_area(LABELS["reason"], key=_key(i, "reason"))
         _field_error(i, "reason")
     elif item.kind is EscalationKind.OPERATIONS:
-        st.text_input("Where the change was entered", key=_key(i, "where_entered"))
+        st.text_input(LABELS["where_entered"], key=_key(i, "where_entered"))
         _field_error(i, "where_entered")
-        st.text_input("Who should have received it", key=_key(i, "who_should_have_received"))
+        st.text_input(LABELS["who_should_have_received"],
+                      key=_key(i, "who_should_have_received"))
         _field_error(i, "who_should_have_received")
-        st.text_area("Which notification or confirmation step failed",
+        st.text_area(LABELS["failed_confirmation_step"],
                      key=_key(i, "failed_confirmation_step"))
         _field_error(i, "failed_confirmation_step")
-        st.text_area("Notes (optional)", key=_key(i, "notes"))
+        st.text_area(LABELS["notes"], key=_key(i, "notes"))
+        _field_error(i, "notes")
     elif item.kind is EscalationKind.CLINICAL_REVIEW:
-        st.radio("How was the review done?", CLINICAL_REVIEW_WAYS, index=None,
+        st.radio(LABELS["how"], CLINICAL_REVIEW_WAYS, index=None,
                  key=_key(i, "how"), horizontal=True)
         _field_error(i, "how")
-        st.text_area("Clinical advice or outcome", key=_key(i, "outcome"))
+        st.text_area(LABELS["outcome"], key=_key(i, "outcome"))
         _field_error(i, "outcome")
     else:
-        st.text_area("How did you confirm the person is safe?", key=_key(i, "note"))
+        st.text_area(LABELS["note"], key=_key(i, "note"))
         _field_error(i, "note")
     st.button("Record decision", key=_key(i, "decide"), type="primary", on_click=_decide,
               args=(item,))
+    if errors:
+        mark_invalid_fields([_key(i, name) for name in errors], summary_key=_summary_key(i),
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
 
 
 def _item(item: InboxItem, event: EventClocks | None) -> None:

@@ -21,21 +21,14 @@ from core.clock import to_local, utcnow
 from core.config import settings
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.review.rca import parse_references
+from core.review.response_queries import ResponseDetail, ResponseProposal, ResponseSummary
 from core.review.response_templates import (
     FULL_RCA,
     FULL_RCA_PURPOSE,
     LearningResponses,
     load_learning_responses,
 )
-from core.review.responses import (
-    ResponseDetail,
-    ResponseProposal,
-    ResponseSummary,
-    choose_full_rca,
-    complete_response,
-    save_answers,
-    start_response,
-)
+from core.review.responses import choose_full_rca, complete_response, save_answers, start_response
 from core.uow import UnitOfWork
 from core.views.learning_response import (
     learning_response,
@@ -156,7 +149,8 @@ def _start() -> None:
     reason = _value(f"{NEW}.reason") or ""
     if type_key == FULL_RCA:
         def record() -> list[str]:
-            return choose_full_rca(UnitOfWork(), actor, references=references, reason=reason)
+            return choose_full_rca(UnitOfWork(), actor, references=references, reason=reason,
+                                   now=utcnow(), rules=settings())
 
         if _run(record, "Recorded: these near misses get a full root cause analysis. Open it "
                         "with the link below.", "new", not_found_field="references"):
@@ -167,7 +161,8 @@ def _start() -> None:
     def action() -> int:
         created["id"] = start_response(UnitOfWork(), actor, type_key=type_key or "",
                                        references=references, reason=reason,
-                                       title=_value(f"{NEW}.title") or "")
+                                       title=_value(f"{NEW}.title") or "",
+                                       now=utcnow(), rules=settings())
         return created["id"]
 
     if _run(action, lambda rid: f"Learning response #{rid} started. Record who takes part and "
@@ -253,7 +248,8 @@ def _inputs(detail: ResponseDetail) -> dict[str, Any]:
 def _save(detail: ResponseDetail) -> bool:
     data = _inputs(detail)
     return _run(lambda: save_answers(UnitOfWork(), actor, detail.id, answers=data["answers"],
-                                     participants=data["participants"], title=data["title"]),
+                                     participants=data["participants"], title=data["title"],
+                                     now=utcnow(), rules=settings()),
                 lambda changed: "Saved." if changed else "Nothing had changed.",
                 str(detail.id))
 
@@ -262,7 +258,7 @@ def _complete(detail: ResponseDetail) -> None:
     """Save what is on screen, then complete: nobody has to remember to save first."""
     if not _save(detail):
         return
-    if _run(lambda: complete_response(UnitOfWork(), actor, detail.id),
+    if _run(lambda: complete_response(UnitOfWork(), actor, detail.id, now=utcnow()),
             f"Learning response #{detail.id} is complete. Its findings are ready for the action "
             "plan builder.", str(detail.id)):
         return

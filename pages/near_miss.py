@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.auth.policy import Capability, can
 from core.clock import utcnow
-from core.config import settings
+from core.config import Settings, settings
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.filing.detail import ReportDetail
 from core.reports.vocabulary import ReportStatus
@@ -27,14 +27,32 @@ from core.uow import UnitOfWork
 from core.views.near_miss import near_miss_page
 from ui import read_alike
 from ui import review_panels as panels
+from ui.accessibility import answers_summary, field_message, mark_invalid_fields
 from ui.badges import FLAG_COLOURS
 from ui.learning_responses import response_links
 from ui.mail import send_emails_soon
 from ui.session import current_actor
 from ui.text import escape_caption, escape_label, escape_markdown, local
 
-ERRORS = "near_miss_errors"
+ERRORS = "near_miss_errors"  # the triage form's answers to fix
+REFUSALS = "near_miss_refusals"  # refused saves so far: each one focuses the summary again
+RECLASSIFY_ERRORS = "near_miss_reclassify_errors"
 NOTICE = "near_miss_notice"
+TRIAGE_SUMMARY = "triage_error_summary"
+RECLASSIFY_SUMMARY = "reclassify_error_summary"
+# The triage answers by the names core's checks use, as the summary names them.
+TRIAGE_LABELS = {
+    "at_risk_now": "Is anyone still at risk right now?",
+    "immediate_safeguards": "Immediate safeguards taken (before anything else)",
+    "safeguarding_trigger": "Does it trigger safeguarding or external reporting?",
+    "safeguarding_signals": "Safeguarding or rights signals",
+    "recurrence": "Recurrence",
+    "severity": "Severity potential: how bad could it have been?",
+    "investigation": "Minimum investigation",
+    "route": "Route to",
+    "notes": "Notes for the reviewer (optional)",
+}
+INCIDENT_REASON = "What harm reached the person, and why this is now an incident"
 YES_NO = {"yes": "Yes", "no": "No"}
 FLAG_TITLES = {"still_at_risk": "Still at risk", "safeguarding": "Safeguarding",
                "stop_the_line": "Stop the line", "cluster": "Cluster", "repeat": "Repeat",
@@ -59,9 +77,12 @@ def _value(name: str) -> Any:
 
 
 def _field_error(name: str) -> None:
-    message = (st.session_state.get(ERRORS) or {}).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    """The triage answer's message, beside it (text, not an alert of its own)."""
+    field_message(_key(name), (st.session_state.get(ERRORS) or {}).get(name))
+
+
+def _refused() -> None:
+    st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
 
 
 def _yes(name: str) -> bool | None:
@@ -88,6 +109,7 @@ def _submit_triage(version: int) -> None:
         outcome = triage_report(UnitOfWork(), actor, reference, answers, expected_version=version)
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
+        _refused()
         return
     except DomainError as exc:  # conflict, illegal move, storage
         st.session_state[NOTICE] = ("error", str(exc))
@@ -109,13 +131,15 @@ def _start_review(version: int) -> None:
 
 
 def _reclassify(version: int) -> None:
+    st.session_state.pop(RECLASSIFY_ERRORS, None)
     try:
         reclassify_as_incident(UnitOfWork(), actor, reference,
                                reason=_value("incident_reason") or "",
                                incident_reference=_value("incident_reference") or "",
                                expected_version=version)
     except ValidationFailed as exc:
-        st.session_state[ERRORS] = exc.errors
+        st.session_state[RECLASSIFY_ERRORS] = exc.errors
+        _refused()
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
     else:
@@ -186,14 +210,36 @@ def _matrix_table(severity: str | None, recurrence: str | None) -> None:
 
 def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[str, str],
                  ) -> None:
+    """The four triage questions in order, with the portal's proposed answers, then where the
+    report goes next."""
     rules = settings()
     st.subheader("Triage")
     st.caption("Answer in a minute. The portal proposes answers from what it already knows.")
     errors = st.session_state.get(ERRORS) or {}
     if errors:
-        st.error(f"Not saved yet: check the {len(errors)} answers marked below.",
-                 icon=":material/error:")
+        answers_summary(TRIAGE_SUMMARY, "Not saved yet",
+                        [TRIAGE_LABELS.get(name, name) for name in errors])
 
+    _at_risk_question(detail, proposal)
+    _safeguarding_question(proposal, signals)
+    _repeat_question(proposal, rules)
+    _investigation_question(rules)
+
+    routes = [r.value for r in Route]
+    st.radio("Route to", routes, format_func=lambda v: Route(v).label,
+             index=routes.index(proposal.route.value), key=_key("route"), horizontal=True)
+    _field_error("route")
+    st.text_area("Notes for the reviewer (optional)", key=_key("notes"), height=70)
+    _field_error("notes")
+    st.button("Save triage", type="primary", key="triage_submit", icon=":material/check:",
+              on_click=_submit_triage, args=(detail.version,))
+    if errors:
+        mark_invalid_fields([_key(name) for name in errors], summary_key=TRIAGE_SUMMARY,
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
+
+
+def _at_risk_question(detail: ReportDetail, proposal: TriageProposal) -> None:
+    """Question 1, and the safeguards taken at once when someone is still at risk."""
     st.markdown("**1. Is anyone still at risk right now?**")
     st.radio("Is anyone still at risk right now?", list(YES_NO), format_func=YES_NO.get,
              index=0 if proposal.at_risk_now else None, key=_key("at_risk_now"),
@@ -204,6 +250,9 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
                      value=detail.immediate_safeguards or "", key=_key("immediate_safeguards"))
         _field_error("immediate_safeguards")
 
+
+def _safeguarding_question(proposal: TriageProposal, signals: dict[str, str]) -> None:
+    """Question 2, and which signals and whether external reporting is required."""
     st.markdown("**2. Does it trigger safeguarding or external reporting?**")
     st.radio("Does it trigger safeguarding or external reporting?", list(YES_NO),
              format_func=YES_NO.get, index=0 if proposal.safeguarding_trigger else None,
@@ -217,6 +266,10 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
         st.caption("The safeguarding lead is told at once and records the decision and its "
                    "timeline.")
 
+
+def _repeat_question(proposal: TriageProposal, rules: Settings) -> None:
+    """Question 3: the cluster rule's finding and the earlier related reports the portal
+    found, the recurrence it proposes, the severity potential, and the matrix they point to."""
     st.markdown("**3. Is it a repeat theme?**")
     if proposal.cluster is not None:
         st.warning(f"Cluster rule: {escape_markdown(proposal.cluster.description)}.",
@@ -248,6 +301,10 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
     _field_error("severity")
     _matrix_table(_value("severity"), _value("recurrence"))
 
+
+def _investigation_question(rules: Settings) -> None:
+    """Question 4: the investigations the matrix allows for the answers given (core's rule),
+    the minimum one chosen first."""
     st.markdown("**4. The minimum investigation that will reveal the system failure**")
     level = (review_level(Severity(_value("severity")), Recurrence(_value("recurrence")),
                           rules.triage) if _value("severity") and _value("recurrence") else None)
@@ -261,15 +318,6 @@ def _triage_form(detail: ReportDetail, proposal: TriageProposal, signals: dict[s
         st.caption("High potential or clustered near misses get deeper review even though no "
                    "harm occurred.")
     _field_error("investigation")
-
-    routes = [r.value for r in Route]
-    st.radio("Route to", routes, format_func=lambda v: Route(v).label,
-             index=routes.index(proposal.route.value), key=_key("route"), horizontal=True)
-    _field_error("route")
-    st.text_area("Notes for the reviewer (optional)", key=_key("notes"), height=70)
-    _field_error("notes")
-    st.button("Save triage", type="primary", key="triage_submit", icon=":material/check:",
-              on_click=_submit_triage, args=(detail.version,))
 
 
 PLAN_STATUSES = (ReportStatus.IN_REVIEW, ReportStatus.ACTIONS, ReportStatus.VALIDATING,
@@ -349,13 +397,20 @@ with right:
     _action_plans(detail, plans)
     response_links(detail, page.responses, page.responses_error)
     if is_open(detail.status):
-        with st.expander("Harm reached the person? Re-classify as an incident"):
-            st.text_area("What harm reached the person, and why this is now an incident",
-                         key=_key("incident_reason"))
-            _field_error("reason")
+        refused = st.session_state.get(RECLASSIFY_ERRORS) or {}
+        with st.expander("Harm reached the person? Re-classify as an incident",
+                         expanded=bool(refused)):
+            if refused:
+                answers_summary(RECLASSIFY_SUMMARY, "Not re-classified yet",
+                                [INCIDENT_REASON])
+            st.text_area(INCIDENT_REASON, key=_key("incident_reason"))
+            field_message(_key("incident_reason"), refused.get("reason"))
             st.text_input("Incident reference (optional)", key=_key("incident_reference"))
             st.button("Re-classify as an incident", key="reclassify", on_click=_reclassify,
                       args=(detail.version,))
+            if refused:
+                mark_invalid_fields([_key("incident_reason")], summary_key=RECLASSIFY_SUMMARY,
+                                    attempt=str(st.session_state.get(REFUSALS, 0)))
 
 history_tab = None
 if review is not None:

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
-from core.accounts.service import NewUser, add_user, build_actor
+from core.accounts.service import build_actor
+from core.accounts.users import NewUser, add_user
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
 from core.auth.passwords import hash_password
@@ -88,7 +89,7 @@ def build_org(engine: Engine) -> Org:
             username=username, display_name=username.replace("_", " ").title(),
             password=PASSWORD, roles=(role,), services=services,
             email=f"{username}@example.org",
-        ), password_hash=PASSWORD_HASH)
+        ), password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     with read_session(engine) as session:
         actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
     return Org(actors=actors, **ids)

@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from core.accounts.service import NewUser, add_user, build_actor
+from core.accounts.service import build_actor
+from core.accounts.users import NewUser, add_user
 from core.actions.measures import MeasureFilters
 from core.actions.models import Action, ActionEvidenceCheck
 from core.actions.service import (
@@ -31,6 +32,8 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import (
@@ -143,7 +146,7 @@ def seed_hostile(engine: Engine) -> HostileSeed:
             username=role, display_name=HOSTILE, password=PASSWORD, roles=(role,),
             services=(HOSTILE,) if role in ("reporter", "supervisor") else (),
             email=f"{role}@example.org", staff_group=HOSTILE if role == "reporter" else None),
-            password_hash=PASSWORD_HASH)
+            password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     with read_session(engine) as session:
         actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
     seed = HostileSeed(service_id=service, actors=actors)

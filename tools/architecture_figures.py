@@ -28,8 +28,8 @@ CORE_ORDER = [
     ["models"], ["views"], ["exports"], ["integrity", "commissioner"], ["filing"], ["feedback"],
     ["metrics"], ["actions"], ["review"], ["triage"], ["regulator", "accounts"], ["escalation"],
     ["reports"], ["organisation", "taxonomy", "attachments"], ["uow"], ["audit", "auth"],
-    ["csvfile", "weeks", "spc", "text", "migrate"], ["db"], ["clock", "errors", "config"],
-    ["yamlfile"],
+    ["spc_icons"], ["csvfile", "weeks", "spc", "text", "migrate"], ["db"],
+    ["clock", "errors", "config"], ["yamlfile"],
 ]
 OPENERS = re.compile(r"\b(read_session|UnitOfWork|session_scope|unit_of_work|Session)\(")
 CORE_CALLS = re.compile(r"\b(settings|utcnow)\(\)")

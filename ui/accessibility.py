@@ -5,10 +5,12 @@ widgets alone do not (WCAG 2.2 AA, measured by axe in the browser tests).
 - Fields with an error: marked `aria-invalid` and described by their message, which is text
   beside the field rather than an alert of its own, so a screen reader hears one summary.
 - Focus: after sign-in and after a refused submit, focus goes where the person should read.
+- The sidebar menu: a navigation landmark, its link to the page on screen `aria-current`.
 - The document's language (`<html lang>`).
 
 The scripts here are the project's own constants; the only values they receive are widget
-keys and language codes, passed as JSON, never text a person typed.
+keys, language codes and the menu's name from the message catalogue, passed as JSON, never
+text a person typed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ _STYLE = """<style>
 /* Each heading's "link to heading" anchor is a Tab stop of no use to a care worker: two of
    them stood between a visitor and the sign-in fields. */
 [data-testid="stMain"] a[aria-label="Link to heading"] { display: none; }
+/* The sidebar menu (ui.navigation): links close together, as in Streamlit's own menu. */
+.st-key-nm_menu { gap: 0; }
+/* Each link at least 32 px tall, as in Streamlit's own menu (WCAG 2.5.8 asks 24 px). */
+.st-key-nm_menu a[data-testid="stPageLink-NavLink"] { min-height: 2rem; align-items: center; }
+.st-key-nm_menu [data-testid="stMarkdown"] { margin-top: 0.75rem; }
 </style>"""
 
 # Marks each listed field invalid and ties it to its message; then focuses the summary (or
@@ -86,6 +93,36 @@ _FOCUS_HEADING = """<script>
 })();
 </script>"""
 
+# The menu is a navigation landmark, and its link to the page on screen says so to a screen
+# reader, as Streamlit's own menu did; the mark moves with each page (the script's text
+# changes, so it runs again). On a phone the open menu covers the page: a tap on a link closes
+# it, as Streamlit's own menu did (its breakpoint: narrower than 768 px).
+_CURRENT_PAGE = """<script>
+(() => {
+  const menu = %(menu)s, current = %(current)s, label = %(label)s;
+  let tries = 0;
+  const closeOnPhone = (event) => {
+    if (!event.target.closest('a') || window.innerWidth >= 768) return;
+    const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (close) close.click();
+  };
+  const mark = () => {
+    const nav = document.querySelector('.' + menu);
+    if (nav) { nav.setAttribute('role', 'navigation'); nav.setAttribute('aria-label', label); }
+    if (nav && !nav.dataset.closesOnPhone) {
+      nav.dataset.closesOnPhone = 'yes';
+      nav.addEventListener('click', closeOnPhone);
+    }
+    for (const link of document.querySelectorAll('.' + menu + ' a[aria-current]'))
+      link.removeAttribute('aria-current');
+    const here = current && document.querySelector('.' + current + ' a');
+    if (here) here.setAttribute('aria-current', 'page');
+    else if (current && ++tries < 60) setTimeout(mark, 50);
+  };
+  mark();
+})();
+</script>"""
+
 _LANGUAGE = """<script>document.documentElement.lang = %(lang)s;</script>"""
 
 
@@ -118,6 +155,16 @@ def error_summary(summary_key: str, text: str) -> None:
         st.error(text, icon=":material/error:")
 
 
+def answers_summary(summary_key: str, not_done: str, labels: list[str]) -> None:
+    """The one alert of a refused form that names the answers to fix, e.g. "Not saved yet:
+    check the 2 answers marked below (Recurrence; Route to)."; `labels` are the fields'
+    labels (escaped here)."""
+    count = len(labels)
+    named = "; ".join(escape_markdown(label) for label in labels)
+    error_summary(summary_key, f"{not_done}: check the {count} "
+                               f"{'answer' if count == 1 else 'answers'} marked below ({named}).")
+
+
 def mark_invalid_fields(widget_keys: list[str], *, summary_key: str | None, attempt: str) -> None:
     """After a form's widgets: mark each field in `widget_keys` (which has a `field_message`)
     invalid and described by its message, and focus the summary. `attempt` changes with each
@@ -133,6 +180,17 @@ def mark_invalid_fields(widget_keys: list[str], *, summary_key: str | None, atte
 def focus_main_heading() -> None:
     """Put the keyboard focus on the page's title (after sign-in nothing had focus)."""
     _script(_FOCUS_HEADING)
+
+
+def mark_current_page(menu_key: str, link_key: str | None, *, label: str) -> None:
+    """Make the container `menu_key` a navigation landmark named `label` and mark the link
+    inside the container `link_key` as the page on screen (`aria-current="page"`), and no
+    other; `None` when the page has no link."""
+    _script(_CURRENT_PAGE % {
+        "menu": json.dumps(key_class(menu_key)),
+        "current": json.dumps(key_class(link_key) if link_key else None),
+        "label": json.dumps(label),
+    })
 
 
 def set_document_language(code: str) -> None:

@@ -1,6 +1,6 @@
 """Cluster episodes on a page: their status, and acknowledging or dismissing one with a reason.
 
-Presentation only: who may decide, and every check, is core.triage.episodes.
+Presentation only: who may decide, and every check, is core.triage.episode_decisions.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import streamlit as st
 
 from core.actions.episodes import EpisodeView
 from core.auth.actor import Actor
+from core.clock import utcnow
 from core.config import settings
 from core.errors import DomainError, ValidationFailed
-from core.triage.episodes import acknowledge_episode, dismiss_episode, may_decide
+from core.triage.episode_decisions import acknowledge_episode, dismiss_episode, may_decide
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
 from ui.text import escape_markdown, local
@@ -46,7 +47,7 @@ def show_notice() -> None:
 def _acknowledge(actor: Actor, episode: EpisodeView) -> None:
     try:
         acknowledge_episode(UnitOfWork(), actor, episode.episode_id,
-                            expected_version=episode.version)
+                            expected_version=episode.version, now=utcnow())
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
     else:
@@ -61,7 +62,7 @@ def _dismiss(actor: Actor, episode: EpisodeView, prefix: str) -> None:
     reason = st.session_state.get(_key(prefix, episode, "reason")) or ""
     try:
         dismiss_episode(UnitOfWork(), actor, episode.episode_id, reason=reason,
-                        expected_version=episode.version)
+                        expected_version=episode.version, now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         errors[episode.episode_id] = exc.errors
         st.session_state[NOTICE] = ("error", "Not dismissed yet: give the reason below.")

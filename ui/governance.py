@@ -22,8 +22,15 @@ from core.config import settings
 from core.feedback.measures import FeedbackMeasures
 from core.metrics import findings
 from core.metrics import governance as gov
-from core.metrics.go_lives import legend_rows, place_markers, position_day, rows_used
-from core.spc import SpcRules, assurance_icon, chart_icons, variation_icon, xmr
+from core.metrics.go_lives import (
+    MarkerPlace,
+    legend_rows,
+    place_markers,
+    position_day,
+    rows_used,
+)
+from core.spc import SpcRules, assurance_icon, variation_icon, xmr
+from core.spc_icons import chart_icons
 from core.views import governance as views
 from core.weeks import week_start_of
 from ui import spc_icons
@@ -225,33 +232,9 @@ def spc_figure(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, titl
     strip = min(0.45, rows * style.row_px / plot_height) if rows else 0.0
     main_bottom = strip + (0.04 if rows else 0.0)
 
-    traces: list[go.Scatter] = []
     segments = list(frame.groupby("segment", sort=True))
-    for name, column, colour, dash in (("Upper process limit", "upper", "#9aa5a1", "dot"),
-                                       ("Lower process limit", "lower", "#9aa5a1", "dot"),
-                                       ("Mean", "mean", "#4d5a57", "dash")):
-        xs, ys = _phase_lines(segments, column, half)
-        traces.append(go.Scatter(x=xs, y=ys, name=name, mode="lines", hoverinfo="skip",
-                                 line={"color": colour, "dash": dash,
-                                       "width": 3 if large else 2}))
-    kinds = [_point_kind(row, improvement) for _, row in frame.iterrows()]
-    colours = [COLOURS[kind] for kind in kinds]
-    special = 14 if large else 10  # a signal's marker is a little larger, and shaped
-    traces.append(go.Scatter(
-        x=list(index), y=frame["value"], name="Near misses", mode="lines+markers",
-        line={"color": "#4d5a57", "width": 3 if large else 2},
-        marker={"color": colours, "symbol": [SYMBOLS[kind] for kind in kinds],
-                "size": [special if kind != "common" else 12 if large else 8
-                         for kind in kinds]},
-        customdata=frame["rule"], hovertemplate="%{x|%d %b %Y}: %{y}<br>%{customdata}"
-                                                "<extra></extra>"))
-    for kind, label in (("concern", "Special cause: concern"),
-                        ("improvement", "Special cause: improvement"),
-                        ("neutral", "Special cause")):
-        if kind in kinds:  # a key to the colours and shapes that appear, legend only
-            traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=label,
-                                     marker={"color": COLOURS[kind], "symbol": SYMBOLS[kind],
-                                             "size": special}))
+    traces = [*_limit_traces(segments, half, large),
+              *_value_traces(frame, index, improvement, large)]
 
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -269,33 +252,83 @@ def spc_figure(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, titl
         "yaxis": {"domain": [main_bottom, 1], "tickfont": {"size": style.ticks},
                   "gridcolor": "#e3e8e6", "automargin": True}}
     if places:
-        marker_x = [position_day(start.date(), place.position) for place in places]
-        traces.append(go.Scatter(
-            x=marker_x, y=[place.row for place in places], yaxis="y2",
-            mode="markers+text", name="Action go-live (numbered as listed below)",
-            cliponaxis=False,
-            text=[str(place.number) for place in places], textposition="middle center",
-            textfont={"size": style.number, "color": GREEN},
-            marker={"size": style.marker, "color": "#ffffff", "symbol": "circle",
-                    "line": {"color": GREEN, "width": 2}},
-            customdata=[f"{place.day:%d %b %Y}" for place in places],
-            hovertemplate="Action %{text}: went live %{customdata}<extra></extra>"))
-        for place, at in zip(places, marker_x, strict=True):
-            day = pd.Timestamp(place.day)
-            # A faint line through the chart at the go-live, and a connector down to its
-            # marker (slanted when the marker had to move aside).
-            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day,
-                           "y0": main_bottom, "y1": 1, "layer": "below",
-                           "line": {"color": GREEN, "width": 1, "dash": "dot"}})
-            shapes.append({"type": "line", "xref": "x", "yref": "y2", "x0": day, "x1": at,
-                           "y0": rows - 0.4, "y1": place.row, "layer": "below",
-                           "line": {"color": GREEN, "width": 1}})
+        marker_trace, marker_shapes = _go_live_strip(places, start, rows, main_bottom, style)
+        traces.append(marker_trace)
+        shapes.extend(marker_shapes)
         layout["yaxis2"] = {"domain": [0, strip], "range": [-0.6, rows - 0.4],
                             "visible": False, "fixedrange": True}
         axis["anchor"] = "y2"
     # One figure, one validation: each update_layout call re-validates every shape.
     layout["shapes"], layout["annotations"] = shapes, notes
     return go.Figure(data=traces, layout=layout)
+
+
+def _limit_traces(segments: list[tuple[Any, pd.DataFrame]], half: pd.Timedelta,
+                  large: bool) -> list[go.Scatter]:
+    """Each phase's upper and lower process limits and mean, stepping at a rebase."""
+    traces = []
+    for name, column, colour, dash in (("Upper process limit", "upper", "#9aa5a1", "dot"),
+                                       ("Lower process limit", "lower", "#9aa5a1", "dot"),
+                                       ("Mean", "mean", "#4d5a57", "dash")):
+        xs, ys = _phase_lines(segments, column, half)
+        traces.append(go.Scatter(x=xs, y=ys, name=name, mode="lines", hoverinfo="skip",
+                                 line={"color": colour, "dash": dash,
+                                       "width": 3 if large else 2}))
+    return traces
+
+
+def _value_traces(frame: pd.DataFrame, index: pd.DatetimeIndex, improvement: str,
+                  large: bool) -> list[go.Scatter]:
+    """The values, a special cause coloured and shaped by its kind, and a legend key for
+    each kind that appears."""
+    kinds = [_point_kind(row, improvement) for _, row in frame.iterrows()]
+    colours = [COLOURS[kind] for kind in kinds]
+    special = 14 if large else 10  # a signal's marker is a little larger, and shaped
+    traces = [go.Scatter(
+        x=list(index), y=frame["value"], name="Near misses", mode="lines+markers",
+        line={"color": "#4d5a57", "width": 3 if large else 2},
+        marker={"color": colours, "symbol": [SYMBOLS[kind] for kind in kinds],
+                "size": [special if kind != "common" else 12 if large else 8
+                         for kind in kinds]},
+        customdata=frame["rule"], hovertemplate="%{x|%d %b %Y}: %{y}<br>%{customdata}"
+                                                "<extra></extra>")]
+    for kind, label in (("concern", "Special cause: concern"),
+                        ("improvement", "Special cause: improvement"),
+                        ("neutral", "Special cause")):
+        if kind in kinds:  # a key to the colours and shapes that appear, legend only
+            traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=label,
+                                     marker={"color": COLOURS[kind], "symbol": SYMBOLS[kind],
+                                             "size": special}))
+    return traces
+
+
+def _go_live_strip(places: Sequence[MarkerPlace], start: pd.Timestamp, rows: int,
+                   main_bottom: float, style: ChartStyle,
+                   ) -> tuple[go.Scatter, list[dict[str, Any]]]:
+    """The go-lives' numbered markers in the strip under the chart, and their lines: a faint
+    one through the chart at each go-live and a connector down to its marker."""
+    marker_x = [position_day(start.date(), place.position) for place in places]
+    trace = go.Scatter(
+        x=marker_x, y=[place.row for place in places], yaxis="y2",
+        mode="markers+text", name="Action go-live (numbered as listed below)",
+        cliponaxis=False,
+        text=[str(place.number) for place in places], textposition="middle center",
+        textfont={"size": style.number, "color": GREEN},
+        marker={"size": style.marker, "color": "#ffffff", "symbol": "circle",
+                "line": {"color": GREEN, "width": 2}},
+        customdata=[f"{place.day:%d %b %Y}" for place in places],
+        hovertemplate="Action %{text}: went live %{customdata}<extra></extra>")
+    shapes: list[dict[str, Any]] = []
+    for place, at in zip(places, marker_x, strict=True):
+        day = pd.Timestamp(place.day)
+        # The connector is slanted when the marker had to move aside.
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day,
+                       "y0": main_bottom, "y1": 1, "layer": "below",
+                       "line": {"color": GREEN, "width": 1, "dash": "dot"}})
+        shapes.append({"type": "line", "xref": "x", "yref": "y2", "x0": day, "x1": at,
+                       "y0": rows - 0.4, "y1": place.row, "layer": "below",
+                       "line": {"color": GREEN, "width": 1}})
+    return trace, shapes
 
 
 def _half_period(index: pd.DatetimeIndex) -> pd.Timedelta:

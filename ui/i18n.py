@@ -2,7 +2,7 @@
 
 Before sign-in it is whatever the person picked on the sign-in page (English until then);
 signing in adopts the language saved on their profile, unless they had just picked one, which
-is then saved (core.accounts.service.set_language). The report form's picker changes only this
+is then saved (core.accounts.users.set_language). The report form's picker changes only this
 session's language (and so the report's): a report without a name links nothing to a profile.
 """
 
@@ -12,7 +12,8 @@ import contextlib
 
 import streamlit as st
 
-from core.accounts.service import SessionIdle, set_language
+from core.accounts.service import SessionIdle
+from core.accounts.users import set_language
 from core.auth.actor import Actor
 from core.errors import DomainError, StorageUnavailable
 from core.feedback.followup import FollowUpPaused

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.filing.detail import ReportDetail
-from core.review.responses import ReportResponses
+from core.review.response_queries import ReportResponses
 from ui.text import escape_caption, escape_label, escape_markdown
 
 PAGE = "pages/learning_response.py"

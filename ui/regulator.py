@@ -25,6 +25,7 @@ from core.regulator.service import decide_reportable, record_clock_met
 from core.uow import UnitOfWork
 from core.views import governance as views
 from ui import governance as gv
+from ui.accessibility import answers_summary, field_message, mark_invalid_fields
 from ui.charts import chart_with_text
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
 
@@ -38,7 +39,14 @@ STATE_COLOURS: dict[ClockState, str] = {
 }
 NOTICE = "regulator_notice"
 ERRORS = "regulator_errors"
+REFUSALS = "regulator_refusals"  # refused forms so far: each one focuses the summary again
 YES_NO = {"yes": "Reportable", "no": "Not reportable"}
+# The forms' answers by the names core's checks use, as their fields and summaries name them.
+DECISION_LABELS = {"reportable": "Must it be reported?",
+                   "reason": "Why (the reasoning is part of the audit trail)"}
+MET_LABELS = {"met_at": "When it was done", "note": "Note (optional)",
+              "state_reference": "Reference (optional)"}
+REFERENCE_NEEDED = "Reference the state gave"
 
 
 def _key(prefix: str, name: str) -> str:
@@ -76,9 +84,30 @@ def _errors(prefix: str) -> dict[str, str]:
 
 
 def _field_error(prefix: str, name: str) -> None:
-    message = _errors(prefix).get(name)
-    if message:
-        st.error(escape_markdown(message), icon=":material/error:")
+    """The answer's message, beside it (text, not an alert of its own)."""
+    field_message(_key(prefix, name), _errors(prefix).get(name))
+
+
+def _summary_key(prefix: str) -> str:
+    return f"{prefix}.regulator.error_summary"
+
+
+def _summary(prefix: str, labels: dict[str, str]) -> None:
+    """A refused form's one alert, at its top, naming the answers to fix."""
+    errors = _errors(prefix)
+    if errors:
+        answers_summary(_summary_key(prefix), "Not recorded yet",
+                        [labels.get(name, name) for name in errors])
+
+
+def _mark_invalid(prefix: str) -> None:
+    """After a refused form's widgets: each answer to fix marked invalid, the summary
+    focused."""
+    errors = _errors(prefix)
+    if errors:
+        mark_invalid_fields([_key(prefix, name) for name in errors],
+                            summary_key=_summary_key(prefix),
+                            attempt=str(st.session_state.get(REFUSALS, 0)))
 
 
 def _store_errors(prefix: str, errors: dict[str, str] | None) -> None:
@@ -86,6 +115,7 @@ def _store_errors(prefix: str, errors: dict[str, str] | None) -> None:
     stored.pop(prefix, None)
     if errors:
         stored[prefix] = errors
+        st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
     st.session_state[ERRORS] = stored
 
 
@@ -96,8 +126,7 @@ def _decide(actor: Actor, reference: str, prefix: str) -> None:
                           reportable=None if answer is None else answer == "yes",
                           reason=st.session_state.get(_key(prefix, "reason")) or "")
     except ValidationFailed as exc:
-        _store_errors(prefix, exc.errors)
-        st.session_state[NOTICE] = ("error", "Not recorded yet: check the answers marked below.")
+        _store_errors(prefix, exc.errors)  # the form's own summary says so, beside them
         return
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
@@ -116,8 +145,7 @@ def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
             state_reference=st.session_state.get(_key(prefix, "state_reference")) or "",
             note=st.session_state.get(_key(prefix, "note")) or "")
     except ValidationFailed as exc:
-        _store_errors(prefix, exc.errors)
-        st.session_state[NOTICE] = ("error", "Not recorded yet: check the answers marked below.")
+        _store_errors(prefix, exc.errors)  # the form's own summary says so, beside them
         return
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
@@ -128,33 +156,38 @@ def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
 
 
 def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
+    labels = ({**MET_LABELS, "state_reference": REFERENCE_NEEDED} if clock.needs_reference
+              else MET_LABELS)
     with st.expander(escape_label(f"Record as done: {clock.label}"),
                      expanded=bool(_errors(prefix))):
-        st.datetime_input("When it was done", value=None, key=_key(prefix, "met_at"),
+        _summary(prefix, labels)
+        st.datetime_input(MET_LABELS["met_at"], value=None, key=_key(prefix, "met_at"),
                           format="DD/MM/YYYY", step=300)
         _field_error(prefix, "met_at")
-        st.text_input("Reference the state gave" if clock.needs_reference
-                      else "Reference (optional)", key=_key(prefix, "state_reference"),
+        st.text_input(REFERENCE_NEEDED if clock.needs_reference
+                      else MET_LABELS["state_reference"], key=_key(prefix, "state_reference"),
                       max_chars=120)
         _field_error(prefix, "state_reference")
-        st.text_input("Note (optional)", key=_key(prefix, "note"))
+        st.text_input(MET_LABELS["note"], key=_key(prefix, "note"))
         _field_error(prefix, "note")
         st.button("Record as done", key=_key(prefix, "met"), on_click=_met,
                   args=(actor, clock, prefix), type="primary")
+        _mark_invalid(prefix)
 
 
 def _decision_form(actor: Actor, event: EventClocks, prefix: str) -> None:
     title = ("Decide whether it must be reported to the regulator" if event.decision is None
              else "Revise the decision")
     with st.expander(title, expanded=bool(_errors(prefix))):
-        st.radio("Must it be reported?", list(YES_NO), format_func=YES_NO.get, index=None,
-                 key=_key(prefix, "reportable"), horizontal=True)
+        _summary(prefix, DECISION_LABELS)
+        st.radio(DECISION_LABELS["reportable"], list(YES_NO), format_func=YES_NO.get,
+                 index=None, key=_key(prefix, "reportable"), horizontal=True)
         _field_error(prefix, "reportable")
-        st.text_area("Why (the reasoning is part of the audit trail)",
-                     key=_key(prefix, "reason"))
+        st.text_area(DECISION_LABELS["reason"], key=_key(prefix, "reason"))
         _field_error(prefix, "reason")
         st.button("Record the decision", key=_key(prefix, "decide"), on_click=_decide,
                   args=(actor, event.reference, prefix), type="primary")
+        _mark_invalid(prefix)
 
 
 def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str) -> None:

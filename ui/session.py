@@ -127,7 +127,7 @@ def _issue_cookie(auth: stauth.Authenticate) -> None:
     with a new random secret bound to the server-side session: rotated at every sign-in."""
     secret = secrets.token_urlsafe(32)
     try:
-        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret)
+        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret, rules=settings())
     except (SessionEnded, StorageUnavailable):
         auth.cookie_controller.delete_cookie()
         return
@@ -160,7 +160,8 @@ def _resume_from_cookie(auth: stauth.Authenticate) -> bool:
                                     rules=settings())
     except SessionIdle as exc:
         with contextlib.suppress(StorageUnavailable):
-            sign_out(UnitOfWork(), exc.session_id, reason="idle timeout")
+            sign_out(UnitOfWork(), exc.session_id, reason="idle timeout",
+                     now=utcnow(), rules=settings())
         auth.cookie_controller.delete_cookie()
         st.session_state[NOTICE] = message(exc)
         return False
@@ -205,7 +206,8 @@ def _sign_in_box() -> None:
         return
     st.session_state.pop(NOTICE, None)
     try:
-        signed_in = sign_in(UnitOfWork(), username, password, source=client_source())
+        signed_in = sign_in(UnitOfWork(), username, password, source=client_source(),
+                            now=utcnow(), rules=settings())
     except SignInRefused as exc:
         # One message whatever the reason; the owner is told the reason.
         st.error(message(exc))
@@ -411,7 +413,7 @@ def end_session(auth: stauth.Authenticate, *, reason: str = "signed out",
     if session_id is not None:
         # If the database is down the session still ends in this browser; it expires later.
         with contextlib.suppress(StorageUnavailable):
-            sign_out(UnitOfWork(), session_id, reason=reason)
+            sign_out(UnitOfWork(), session_id, reason=reason, now=utcnow(), rules=settings())
     auth.cookie_controller.delete_cookie()
     st.session_state["logout"] = True
     _forget_session(notice)

@@ -1,6 +1,6 @@
 """The "Making Data Count" variation and assurance icons, drawn as our own inline SVG.
 
-Core decides which icon applies (core.spc.chart_icons); this module only draws it. Every
+Core decides which icon applies (core.spc_icons.chart_icons); this module only draws it. Every
 drawing is built from the constants below when the module loads, so the HTML handed to
 st.markdown(unsafe_allow_html=True) never holds anything a user typed: an icon is looked up by
 its key, and an unknown key is refused. Each icon carries a letter (H, L, P, F, ?) so colour is
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
-from core.spc import (
+from core.spc_icons import (
     ICON_BLUE,
     ICON_GREY,
     ICON_INK,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from core.accounts.service import ensure_demo_users
+from core.accounts.users import ensure_demo_users
 from core.audit.keys import audit_key_problem
 from core.auth.actor import SYSTEM
-from core.config import cookie_key_problem, environment
+from core.clock import utcnow
+from core.config import cookie_key_problem, environment, settings
 from core.db import get_engine
 from core.errors import DomainError
 from core.migrate import schema_is_current
@@ -45,7 +46,7 @@ def _prepare(database_url: str, taxonomy_path: str, taxonomy_mtime: float, demo:
     if demo:
         from ops.demo import DEMO_SERVICES_BY_ROLE
 
-        ensure_demo_users(services=DEMO_SERVICES_BY_ROLE)
+        ensure_demo_users(services=DEMO_SERVICES_BY_ROLE, now=utcnow(), rules=settings())
     return ""
 
 

@@ -1,4 +1,5 @@
-"""Use cases of sign-in and user administration. Every write is audited.
+"""Use cases of sign-in and sessions. Every write is audited; user administration is
+core.accounts.users.
 
 Sign-in refuses in one message whatever the reason (unknown username, wrong password, an
 account or address being throttled, a disabled account), at one cost (one bcrypt check at
@@ -9,40 +10,30 @@ goes to the audit trail and, as a notice, to the account's owner and the adminis
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from core import i18n
 from core.auth import throttle
-from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
-from core.auth.models import AttemptThrottle, User, UserRole, UserService, UserSession
-from core.auth.passwords import dummy_hash, hash_password, password_matches, password_problem
-from core.auth.policy import Capability, require
-from core.auth.roles import Role, parse_roles
-from core.clock import to_local, utcnow
+from core.auth.actor import UNAUTHENTICATED, Actor
+from core.auth.models import User, UserRole, UserSession
+from core.auth.passwords import dummy_hash, password_matches
+from core.auth.roles import Role
+from core.clock import to_local
 from core.config import Settings, settings
 from core.db import get_engine, read_session
 from core.errors import (
-    NUL_MESSAGE,
     DomainError,
-    NotFound,
     StorageUnavailable,
-    ValidationFailed,
     has_nul,
 )
 from core.escalation.service import notify
 from core.i18n import N_
-from core.organisation.models import Service, StaffGroup
 from core.uow import UnitOfWork
 
-DEMO_PASSWORD = "nearmiss-demo"
-USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 # The one answer to every refused sign-in; true whichever the reason was.
 SIGN_IN_REFUSED = N_("Sign-in failed: check your username and password. If they are right, "
                      "try again in a few minutes or ask an administrator.")
@@ -120,7 +111,7 @@ class _Attempt:
 
 
 def sign_in(uow: UnitOfWork, username: str, password: str, *, source: str | None = None,
-            now: datetime | None = None, rules: Settings | None = None) -> SignedIn:
+            now: datetime, rules: Settings) -> SignedIn:
     """Check the password under the throttle and open a server-side session.
 
     `source` is the client's address (see `throttle.client_address`; None when it cannot be
@@ -134,9 +125,7 @@ def sign_in(uow: UnitOfWork, username: str, password: str, *, source: str | None
     password counts, waiting or not: a guessing device stays slowed down while it keeps
     guessing. A right password never counts against anything.
     """
-    rules = rules or settings()
     sign_in_rules = rules.sign_in
-    now = now or utcnow()
     typed = (username or "").strip().lower()
     account_key = throttle.throttle_key(throttle.SIGN_IN_ACCOUNT, typed)
     source_key = throttle.throttle_key(throttle.SIGN_IN_SOURCE, source) if source else None
@@ -289,7 +278,8 @@ def _cookie_digest(cookie_secret: str) -> str:
     return hashlib.sha256(cookie_secret.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str) -> None:
+def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str, *,
+                        rules: Settings) -> None:
     """Bind a browser cookie's random secret to a session, so the cookie can resume it.
 
     A new secret at every sign-in; only its digest is stored.
@@ -301,16 +291,16 @@ def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str) ->
         had_cookie = user_session.cookie_id is not None
         user_session.cookie_id = _cookie_digest(cookie_secret)
         # The cookie itself resumes the session, so only the fact of binding is audited.
-        uow.record(_session_owner(uow.session, user_session), "auth.session_cookie_issued",
+        uow.record(_session_owner(uow.session, user_session, rules), "auth.session_cookie_issued",
                    "user_session", session_id, before={"cookie_bound": had_cookie},
                    after={"cookie_bound": True})
         uow.commit()
 
 
-def _session_owner(session: Session, user_session: UserSession) -> Actor:
+def _session_owner(session: Session, user_session: UserSession, rules: Settings) -> Actor:
     user = session.get(User, user_session.user_id)
     assert user is not None
-    return build_actor(user)
+    return build_actor(user, rules)
 
 
 def _check_session(user_session: UserSession | None, user: User | None, now: datetime,
@@ -328,12 +318,10 @@ def _check_session(user_session: UserSession | None, user: User | None, now: dat
         raise SessionIdle(user_session.id, idle)
 
 
-def actor_for_session(session: Session, session_id: int, *, now: datetime | None = None,
-                      rules: Settings | None = None) -> Actor:
+def actor_for_session(session: Session, session_id: int, *, now: datetime,
+                      rules: Settings) -> Actor:
     """The actor behind a live session; SessionEnded when it is over, idle past the limit
     (SessionIdle) or the user is disabled."""
-    now = now or utcnow()
-    rules = rules or settings()
     user_session = session.get(UserSession, session_id)
     user = session.get(User, user_session.user_id) if user_session else None
     _check_session(user_session, user, now, rules)
@@ -342,11 +330,9 @@ def actor_for_session(session: Session, session_id: int, *, now: datetime | None
 
 
 def resume_from_cookie(session: Session, username: str, cookie_secret: str, *,
-                       now: datetime | None = None, rules: Settings | None = None) -> SignedIn:
+                       now: datetime, rules: Settings) -> SignedIn:
     """Resume the session a browser cookie belongs to (refused once that session ended or
     went idle past the limit)."""
-    now = now or utcnow()
-    rules = rules or settings()
     row = session.execute(
         select(UserSession, User).join(User, User.id == UserSession.user_id).where(
             User.username == username, UserSession.cookie_id == _cookie_digest(cookie_secret))
@@ -357,15 +343,13 @@ def resume_from_cookie(session: Session, username: str, cookie_secret: str, *,
     return SignedIn(build_actor(user, rules), user_session.id, user_session.expires_at)
 
 
-def note_activity(session_id: int, *, now: datetime | None = None,
-                  engine: Engine | None = None) -> bool:
+def note_activity(session_id: int, *, now: datetime, engine: Engine | None = None) -> bool:
     """Stamp a session's last activity, at most once a minute; whether it was stamped.
 
     The one write that is not audited: a heartbeat that changes nothing anyone made, which
     would otherwise put an event a minute per person in the trail. What it leads to is
     audited: the sign-out of a session left idle (auth.signed_out, reason "idle timeout").
     """
-    now = now or utcnow()
     try:
         with (engine or get_engine()).begin() as conn:
             stamped = conn.execute(
@@ -379,277 +363,15 @@ def note_activity(session_id: int, *, now: datetime | None = None,
 
 
 def sign_out(uow: UnitOfWork, session_id: int, *, reason: str = "signed out",
-             now: datetime | None = None) -> None:
+             now: datetime, rules: Settings) -> None:
     """End a session for good: its cookie no longer signs anyone in."""
-    now = now or utcnow()
     with uow:
         user_session = uow.session.get(UserSession, session_id)
         if user_session is None or user_session.ended_at is not None:
             return
         user_session.ended_at, user_session.end_reason = now, reason[:40]
-        uow.record(_session_owner(uow.session, user_session), "auth.signed_out", "user_session",
+        uow.record(_session_owner(uow.session, user_session, rules), "auth.signed_out",
+                   "user_session",
                    session_id, at=now, before={"ended_at": None},
                    after={"ended_at": now, "reason": reason})
         uow.commit()
-
-
-@dataclass(frozen=True)
-class NewUser:
-    """What an administrator gives to create a user."""
-
-    username: str
-    display_name: str
-    password: str
-    roles: tuple[str, ...]
-    services: tuple[str, ...] = ()
-    email: str | None = None
-    staff_group: str | None = None
-
-
-def _resolve_services(session: Session, names: tuple[str, ...]) -> list[int]:
-    ids = []
-    for name in names:
-        service_id = None if has_nul(name) else session.scalar(
-            select(Service.id).where(Service.name == name))
-        if service_id is None:
-            raise ValidationFailed({"services": f"Unknown service {name!r}."})
-        ids.append(service_id)
-    return ids
-
-
-def add_user(uow: UnitOfWork, actor: Actor, new: NewUser, *, rules: Settings | None = None,
-             password_hash: str | None = None) -> int:
-    """Create a user with roles and services. `password_hash` skips hashing (demo seeding)."""
-    rules = rules or settings()
-    if actor is not SYSTEM:
-        require(actor, Capability.MANAGE_USERS)
-    errors: dict[str, str] = {}
-    username = new.username.strip().lower()
-    if not USERNAME_PATTERN.match(username):
-        errors["username"] = ("Use 2-60 lower-case letters, digits, dots, dashes or underscores, "
-                              "starting with a letter or digit.")
-    if not new.display_name.strip():
-        errors["display_name"] = "Give the person's name."
-    elif len(new.display_name.strip()) > 120:
-        errors["display_name"] = "Keep the name to 120 characters."
-    elif has_nul(new.display_name):
-        errors["display_name"] = NUL_MESSAGE
-    try:
-        roles = parse_roles(new.roles)
-        if not roles:
-            errors["roles"] = "Give at least one role."
-    except ValueError as exc:
-        errors["roles"] = str(exc)
-        roles = frozenset()
-    if password_hash is None:
-        problem = password_problem(new.password, username=username,
-                                   min_length=rules.sign_in.min_password_length)
-        if problem:
-            errors["password"] = problem
-    if new.email and (not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", new.email.strip())
-                      or len(new.email.strip()) > 254 or has_nul(new.email)):
-        errors["email"] = "That does not look like an email address."
-    if errors:
-        raise ValidationFailed(errors)
-    now = utcnow()
-    with uow:
-        session = uow.session
-        if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise ValidationFailed({"username": f"The username {username!r} is taken."})
-        service_ids = _resolve_services(session, tuple(s for s in new.services if s.strip()))
-        staff_group_id = None
-        if new.staff_group:
-            staff_group_id = None if has_nul(new.staff_group) else session.scalar(
-                select(StaffGroup.id).where(StaffGroup.name == new.staff_group))
-            if staff_group_id is None:
-                raise ValidationFailed({"staff_group": f"Unknown staff group {new.staff_group!r}."})
-        user = User(
-            username=username, display_name=new.display_name.strip(),
-            email=(new.email or "").strip() or None,
-            password_hash=password_hash or hash_password(new.password, rules.sign_in.bcrypt_rounds),
-            active=True, staff_group_id=staff_group_id,
-            created_at=now, password_changed_at=now,
-            roles=[UserRole(role=r.value) for r in sorted(roles)],
-            services=[UserService(service_id=s) for s in service_ids],
-        )
-        session.add(user)
-        session.flush()
-        uow.record(actor, "user.created", "user", user.id, at=now, after={
-            "username": username, "display_name": user.display_name,
-            "roles": sorted(r.value for r in roles), "services": sorted(new.services),
-            "email": user.email, "staff_group": new.staff_group,
-        })
-        uow.commit()
-        return user.id
-
-
-def set_user_active(uow: UnitOfWork, actor: Actor, username: str, active: bool) -> None:
-    """Disable or re-enable a user; disabling ends every session they have at once."""
-    if actor is not SYSTEM:
-        require(actor, Capability.MANAGE_USERS)
-    now = utcnow()
-    with uow:
-        user = uow.session.scalar(select(User).where(User.username == username.strip().lower()))
-        if user is None:
-            raise NotFound(f"No user {username!r}.")
-        if actor.user_id == user.id and not active:
-            raise ValidationFailed({"username": "You cannot disable your own account."})
-        before = user.active
-        user.active = active
-        if not active:
-            uow.session.execute(
-                update(UserSession)
-                .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
-                .values(ended_at=now, end_reason="account disabled")
-            )
-        uow.record(actor, "user.enabled" if active else "user.disabled", "user", user.id, at=now,
-                   before={"active": before}, after={"active": active})
-        uow.commit()
-
-
-def update_user_access(uow: UnitOfWork, actor: Actor, username: str, *,
-                       roles: tuple[str, ...], services: tuple[str, ...]) -> None:
-    """Replace a user's roles and services."""
-    require(actor, Capability.MANAGE_USERS)
-    try:
-        parsed = parse_roles(roles)
-    except ValueError as exc:
-        raise ValidationFailed({"roles": str(exc)}) from exc
-    if not parsed:
-        raise ValidationFailed({"roles": "Give at least one role."})
-    with uow:
-        session = uow.session
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"No user {username!r}.")
-        if actor.user_id == user.id and Role.ADMIN not in parsed:
-            raise ValidationFailed({"roles": "You cannot remove your own administrator role."})
-        service_ids = _resolve_services(session, services)
-        before = {"roles": sorted(r.role for r in user.roles),
-                  "service_ids": sorted(s.service_id for s in user.services)}
-        user.roles = [UserRole(role=r.value) for r in sorted(parsed)]
-        user.services = [UserService(service_id=s) for s in sorted(set(service_ids))]
-        uow.record(actor, "user.access_changed", "user", user.id, before=before,
-                   after={"roles": sorted(r.value for r in parsed),
-                          "service_ids": sorted(set(service_ids))})
-        uow.commit()
-
-
-def change_password(uow: UnitOfWork, actor: Actor, current: str, new: str, *,
-                    rules: Settings | None = None) -> None:
-    """A user changes their own password (the current one must be right)."""
-    rules = rules or settings()
-    require(actor, Capability.MANAGE_ACCOUNT)
-    problem = password_problem(new, username=actor.username,
-                               min_length=rules.sign_in.min_password_length)
-    if problem:
-        raise ValidationFailed({"new_password": problem})
-    with uow:
-        user = uow.session.get(User, actor.user_id)
-        if user is None or not password_matches(current, user.password_hash):
-            raise ValidationFailed({"current_password": N_("That is not your current password.")})
-        changed_before = user.password_changed_at
-        user.password_hash = hash_password(new, rules.sign_in.bcrypt_rounds)
-        user.password_changed_at = utcnow()
-        # Never the hashes: only when the password changed.
-        uow.record(actor, "user.password_changed", "user", user.id,
-                   before={"password_changed_at": changed_before},
-                   after={"password_changed_at": user.password_changed_at})
-        uow.commit()
-
-
-def set_language(uow: UnitOfWork, actor: Actor, language: str) -> None:
-    """A user chooses the language the portal speaks to them in (pages and e-mails)."""
-    require(actor, Capability.MANAGE_ACCOUNT)
-    if not i18n.is_supported(language):
-        raise ValidationFailed({"language": "Choose one of the listed languages."})
-    with uow:
-        user = uow.session.get(User, actor.user_id)
-        if user is None:
-            raise NotFound("No such user.")
-        if user.language == language:
-            uow.rollback()
-            return
-        before = user.language
-        user.language = language
-        uow.record(actor, "user.language_changed", "user", user.id,
-                   before={"language": before}, after={"language": language})
-        uow.commit()
-
-
-@dataclass(frozen=True)
-class UserSummary:
-    username: str
-    display_name: str
-    email: str | None
-    roles: tuple[str, ...]
-    services: tuple[str, ...]
-    staff_group: str | None
-    active: bool
-    sign_in_paused: bool  # failed sign-ins make the next one wait (see core.auth.throttle)
-    created_at: datetime = field(compare=False)
-
-
-def list_users(session: Session, *, now: datetime | None = None) -> list[UserSummary]:
-    """Every user with roles and services (for administrators and the command line)."""
-    now = now or utcnow()
-    service_names = dict(session.execute(select(Service.id, Service.name)).all())
-    group_names = dict(session.execute(select(StaffGroup.id, StaffGroup.name)).all())
-    users = session.scalars(select(User).order_by(User.username)).all()
-    waiting = set(session.scalars(select(AttemptThrottle.key).where(
-        AttemptThrottle.scope == throttle.SIGN_IN_ACCOUNT, AttemptThrottle.retry_at > now)))
-    return [
-        UserSummary(
-            username=u.username, display_name=u.display_name, email=u.email,
-            roles=tuple(sorted(r.role for r in u.roles)),
-            services=tuple(sorted(service_names.get(s.service_id, "?") for s in u.services)),
-            staff_group=group_names.get(u.staff_group_id) if u.staff_group_id else None,
-            active=u.active, sign_in_paused=throttle.throttle_key(
-                throttle.SIGN_IN_ACCOUNT, u.username) in waiting,
-            created_at=u.created_at,
-        )
-        for u in users
-    ]
-
-
-# Demo accounts: one per role, username = role id, services chosen to show scoping.
-DEMO_ACCOUNTS: dict[Role, tuple[str, str | None]] = {
-    Role.REPORTER: ("Riley Reporter (demo DSP)", "Direct support professional"),
-    Role.SUPERVISOR: ("Sam Supervisor (demo)", "Supervisor"),
-    Role.SAFEGUARDING: ("Sade Safeguarding (demo lead)", None),
-    Role.CLINICAL: ("Casey Clinical (demo nurse)", "Nurse"),
-    Role.OPERATIONS: ("Oli Operations (demo lead)", "Scheduler / coordinator"),
-    Role.QUALITY: ("Quinn Quality (demo lead)", None),
-    Role.GOVERNANCE: ("Gale Governance (demo board)", None),
-    Role.COMMISSIONER: ("Cam Commissioner (demo funder)", None),
-    Role.ADMIN: ("Ada Admin (demo)", None),
-}
-
-
-def ensure_demo_users(uow_factory: Callable[[], UnitOfWork] | None = None, *,
-                      services: Mapping[Role, tuple[str, ...]] | None = None) -> list[str]:
-    """Create the missing demo users (demo mode only); returns the usernames created.
-
-    `services` gives the services of the service-scoped demo roles (reporter, supervisor);
-    unknown service names are skipped so this also works on an empty database.
-    """
-    make_uow = uow_factory or UnitOfWork
-    created: list[str] = []
-    with make_uow() as probe:
-        existing = set(probe.session.scalars(select(User.username)))
-        known_groups = set(probe.session.scalars(select(StaffGroup.name)))
-        known_services = set(probe.session.scalars(select(Service.name)))
-    # At the configured cost, so a wrong demo password takes as long as an unknown username.
-    shared_hash = hash_password(DEMO_PASSWORD, rounds=settings().sign_in.bcrypt_rounds)
-    for role, (name, group) in DEMO_ACCOUNTS.items():
-        if role.value in existing:
-            continue
-        wanted = (services or {}).get(role, ())
-        add_user(make_uow(), SYSTEM, NewUser(
-            username=role.value, display_name=name, password=DEMO_PASSWORD, roles=(role.value,),
-            services=tuple(s for s in wanted if s in known_services),
-            email=f"{role.value}@demo.nearmiss.invalid",
-            staff_group=group if group in known_groups else None,
-        ), password_hash=shared_hash)
-        created.append(role.value)
-    return created

@@ -25,7 +25,7 @@ A meeting that is shown everything decides nothing, so the summary names at most
 3. The summary lists them by kind and says how many more of each kind were left out. When there
    are none it says so, in words.
 
-Each signal carries a "Making Data Count" style icon (core.spc.Icon): H or L for a special
+Each signal carries a "Making Data Count" style icon (core.spc_icons.Icon): H or L for a special
 cause or a cluster, P, F or ? for a verdict or a check, so that colour is never the only sign.
 Nothing in a signal is free text: types, services and regions by name, actions by their kind
 and theme (a board's pack adds the action's title), weeks rather than dates; a commissioner's
@@ -58,20 +58,8 @@ from core.escalation.rules import EscalationKind
 from core.metrics.clusters import clusters_in_period
 from core.metrics.governance import Scope
 from core.reports.models import NearMissReport
-from core.spc import (
-    CONCERN,
-    FAIL,
-    HIGH,
-    HIT_AND_MISS,
-    NEITHER,
-    PASS,
-    Icon,
-    SpcRules,
-    assurance_icon_of,
-    special_cause_icon,
-    variation_of,
-    xmr,
-)
+from core.spc import CONCERN, FAIL, HIGH, HIT_AND_MISS, NEITHER, PASS, SpcRules, xmr
+from core.spc_icons import Icon, assurance_icon_of, special_cause_icon, variation_of
 from core.taxonomy.models import NearMissType
 from core.triage.vocabulary import EpisodeStatus
 from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql

@@ -11,7 +11,7 @@ keeps its findings in `cluster_episodes`:
   same way and merges what it finds with the stored episodes, keeping their statuses.
 - **People** acknowledge an episode, dismiss it with a reason, or build an action plan from it
   (or from its reports), which links it. Supervisors decide for the services they cover,
-  quality leads for every service; each decision is audited.
+  quality leads for every service; each decision is audited (core.triage.episode_decisions).
 
 A region episode stands for a burst across services; a service episode it turned out to be
 part of points at it and is listed inside it, never beside it.
@@ -34,16 +34,12 @@ from sqlalchemy.sql import ColumnElement
 from core.actions.models import ActionPlanReport
 from core.auth.actor import Actor
 from core.auth.roles import Role
-from core.clock import to_local, utcnow
-from core.config import Settings, TriageRules, settings
+from core.clock import to_local
+from core.config import Settings, TriageRules
 from core.db import storable_id
 from core.errors import (
-    NUL_MESSAGE,
-    ConflictError,
-    NotFound,
     PermissionDenied,
     ValidationFailed,
-    has_nul,
 )
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
@@ -56,8 +52,6 @@ from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
 from core.weeks import as_date, day_sql, local_midnight_utc
 
-# Who may acknowledge or dismiss a cluster (role checks here, not only on the page).
-DECIDERS = frozenset({Role.SUPERVISOR, Role.QUALITY})
 # The statuses a growing episode leaves to open again; a linked one has a plan answering it.
 REOPEN_ON_GROWTH = frozenset({EpisodeStatus.ACKNOWLEDGED, EpisodeStatus.DISMISSED})
 
@@ -319,7 +313,7 @@ def _store(session: Session, w: Watched, type_key: str, found: Episode, origin: 
         session.flush()
         change, before = "opened", None
     else:
-        before = _snapshot(row)
+        before = episode_snapshot(row)
         grew = found.peak > row.peak
         moved = last > row.last_day or first < row.first_day or grew
         row.first_day, row.opened_on = min(row.first_day, first), min(row.opened_on, opened_on)
@@ -343,7 +337,8 @@ def _store(session: Session, w: Watched, type_key: str, found: Episode, origin: 
     return Stored(row, change, before)
 
 
-def _snapshot(row: ClusterEpisode) -> dict[str, Any]:
+def episode_snapshot(row: ClusterEpisode) -> dict[str, Any]:
+    """What an audit event records of an episode, before and after a change."""
     return {"type_key": row.type_key, "scope": row.scope, "service_id": row.service_id,
             "region_id": row.region_id, "first_day": row.first_day.isoformat(),
             "last_day": row.last_day.isoformat(), "peak": row.peak, "usual": row.usual,
@@ -392,11 +387,11 @@ def assess_at_filing(uow: UnitOfWork, who: Actor | None, report: NearMissReport,
         row = stored.row
         if stored.change == "opened":
             uow.record(who, "cluster_episode.opened", "cluster_episode", row.id, at=now,
-                       after={**_snapshot(row), "by_report": report.reference})
+                       after={**episode_snapshot(row), "by_report": report.reference})
         elif stored.change == "grew":
             uow.record(who, "cluster_episode.grew", "cluster_episode", row.id, at=now,
                        before=stored.before,
-                       after={**_snapshot(row), "by_report": report.reference})
+                       after={**episode_snapshot(row), "by_report": report.reference})
         described.append({"episode": row.id, "change": stored.change, "peak": row.peak,
                           "last_day": row.last_day.isoformat(), "status": row.status})
         members.update(_member_ids(session, report.type_key, episode.services,
@@ -408,11 +403,9 @@ def assess_at_filing(uow: UnitOfWork, who: Actor | None, report: NearMissReport,
 # -- recomputing after bulk loads ------------------------------------------------------------
 
 
-def earliest_day(engine: Engine, references: list[str], rules: Settings | None = None,
-                 ) -> date | None:
+def earliest_day(engine: Engine, references: list[str], *, rules: Settings) -> date | None:
     """The local day of the earliest of these reports (where a recompute after their import
     starts)."""
-    rules = rules or settings()
     earliest: datetime | None = None
     with Session(engine) as session:
         for at in range(0, len(references), 500):
@@ -432,15 +425,13 @@ class Recomputed:
 
 
 def recompute_episodes(uow: UnitOfWork, actor: Actor, *, since: date | None = None,
-                       now: datetime | None = None, rules: Settings | None = None) -> Recomputed:
+                       now: datetime, rules: Settings) -> Recomputed:
     """Scan the history (from `since`, default all of it) and merge every episode found with
     the stored ones, keeping their statuses. For imports and demo data, which are stored in
     bulk without the filing's own scan; running it twice changes nothing."""
     if not actor.roles & {Role.QUALITY, Role.ADMIN}:
         raise PermissionDenied("Only a quality lead or an administrator recomputes clusters.")
-    rules = rules or settings()
     rule = rules.triage
-    now = now or utcnow()
     with uow:
         session = uow.session
         first = _first_report_day(session, rules)
@@ -465,79 +456,7 @@ def recompute_episodes(uow: UnitOfWork, actor: Actor, *, since: date | None = No
         return result
 
 
-# -- decisions -------------------------------------------------------------------------------
-
-
-def may_decide(actor: Actor, services: Iterable[int]) -> bool:
-    """Supervisors for the services they cover (all of a region's, for a region episode),
-    quality leads for every service."""
-    return bool(actor.roles & DECIDERS) and all(actor.covers_service(s) for s in services)
-
-
-def _load_for_decision(session: Session, actor: Actor, episode_id: int, expected_version: int,
-                       ) -> tuple[ClusterEpisode, tuple[int, ...]]:
-    if not actor.roles & DECIDERS:
-        raise PermissionDenied("A supervisor or a quality lead decides on clusters.")
-    row = session.get(ClusterEpisode, episode_id, populate_existing=True,
-                      with_for_update=True) if storable_id(episode_id) else None
-    w = watched(session)
-    services = w.members(row.scope, row.region_id if row.scope == "region" else row.service_id
-                         ) if row is not None else ()
-    if row is None or not any(actor.covers_service(s) for s in services):
-        raise NotFound("No such cluster among your services.")
-    if not may_decide(actor, services):
-        raise PermissionDenied("This cluster spans services you do not supervise: a quality "
-                               "lead decides on it.")
-    if row.version_id != expected_version:
-        raise ConflictError("This cluster changed while you had it open (it may have grown, "
-                            f"or someone decided on it: it is now “{row.status}”). Nothing was "
-                            "saved: look at it as it is now and decide again.")
-    return row, services
-
-
-def acknowledge_episode(uow: UnitOfWork, actor: Actor, episode_id: int, *,
-                        expected_version: int, now: datetime | None = None) -> None:
-    """Seen and being looked at: no longer at the top of the list until it grows."""
-    now = now or utcnow()
-    with uow:
-        row, _ = _load_for_decision(uow.session, actor, episode_id, expected_version)
-        if EpisodeStatus(row.status) is not EpisodeStatus.OPEN:
-            raise ValidationFailed({"status": f"This cluster is already "
-                                              f"{EpisodeStatus(row.status).label.lower()}."})
-        before = _snapshot(row)
-        row.status, row.seen_peak = EpisodeStatus.ACKNOWLEDGED.value, row.peak
-        row.decided_by_id, row.decided_at = actor.user_id, now
-        uow.record(actor, "cluster_episode.acknowledged", "cluster_episode", row.id, at=now,
-                   before=before, after=_snapshot(row))
-        uow.commit()
-
-
-def dismiss_episode(uow: UnitOfWork, actor: Actor, episode_id: int, *, reason: str,
-                    expected_version: int, now: datetime | None = None,
-                    rules: Settings | None = None) -> None:
-    """Not a cluster to act on, and why (e.g. one person's reports on a bad week, already
-    handled). It opens again only if it grows well past what was seen."""
-    rules = rules or settings()
-    now = now or utcnow()
-    why = (reason or "").strip()
-    if not why:
-        raise ValidationFailed({"reason": "Say why this is not a cluster to act on."})
-    if has_nul(why):
-        raise ValidationFailed({"reason": NUL_MESSAGE})
-    if len(why) > rules.report.description_max_chars:
-        raise ValidationFailed({"reason": f"Keep the reason to "
-                                          f"{rules.report.description_max_chars} characters."})
-    with uow:
-        row, _ = _load_for_decision(uow.session, actor, episode_id, expected_version)
-        status = EpisodeStatus(row.status)
-        if status in (EpisodeStatus.DISMISSED, EpisodeStatus.LINKED):
-            raise ValidationFailed({"status": f"This cluster is already {status.label.lower()}."})
-        before = _snapshot(row)
-        row.status, row.reason, row.seen_peak = EpisodeStatus.DISMISSED.value, why, row.peak
-        row.decided_by_id, row.decided_at = actor.user_id, now
-        uow.record(actor, "cluster_episode.dismissed", "cluster_episode", row.id, at=now,
-                   before=before, after=_snapshot(row))
-        uow.commit()
+# -- the action plan answering an episode ------------------------------------------------
 
 
 def link_plan(uow: UnitOfWork, actor: Actor, plan_id: int, reports: list[NearMissReport], *,
@@ -582,10 +501,10 @@ def link_plan(uow: UnitOfWork, actor: Actor, plan_id: int, reports: list[NearMis
     for row in rows.values():
         if row.status == EpisodeStatus.LINKED.value:
             continue
-        before = _snapshot(row)
+        before = episode_snapshot(row)
         row.status, row.plan_id = EpisodeStatus.LINKED.value, plan_id
         uow.record(actor, "cluster_episode.linked", "cluster_episode", row.id, at=now,
-                   before=before, after=_snapshot(row))
+                   before=before, after=episode_snapshot(row))
         linked.append(row.id)
     return linked
 
@@ -594,9 +513,8 @@ def link_plan(uow: UnitOfWork, actor: Actor, plan_id: int, reports: list[NearMis
 
 
 def episode_of_report(session: Session, report: NearMissReport,
-                      rules: Settings | None = None) -> ClusterEpisode | None:
+                      rules: Settings) -> ClusterEpisode | None:
     """The episode a report is part of (a region's before its service's), if any."""
-    rules = rules or settings()
     day = to_local(report.occurred_at, rules.zone).date()
     region = watched(session).region_of.get(report.service_id)
     scope = _scope_filter("service", report.service_id)

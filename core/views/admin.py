@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.accounts.service import UserSummary, list_users
+from core.accounts.users import UserSummary, list_users
 from core.db import read_session
 from core.feedback.cues import CueGuide, all_guides
 from core.organisation.queries import service_names, staff_group_names

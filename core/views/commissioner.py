@@ -17,7 +17,8 @@ from core.commissioner.period import Period
 from core.commissioner.regulator import ClockTable, commissioner_on_time
 from core.config import Settings
 from core.db import read_session
-from core.exports.pack import Progress, build_pack, export_tables
+from core.exports.pack import export_tables
+from core.exports.pack_pdf import Progress, build_pack
 from core.metrics.governance import Scope
 
 TREND_LEAD_WEEKS = 26  # the trend starts this long before the period, to show its context
@@ -73,10 +74,11 @@ def evidence_page(actor: Actor, period: Period, *, now: datetime,
             on_time_target=on_time_target, clock_tables=tuple(clock_tables))
 
 
-def governance_pack(actor: Actor, period: Period, audience: str, *,
-                    progress: Progress | None = None) -> Pack:
+def governance_pack(actor: Actor, period: Period, audience: str, *, now: datetime,
+                    rules: Settings, progress: Progress | None = None) -> Pack:
     """Gather the period's evidence for the audience and render it (the PDF takes a while:
     `progress` hears how far it got)."""
     with read_session() as session:
-        return Pack(pdf=build_pack(session, actor, period, audience, progress=progress),
-                    sheets=export_tables(session, actor, period, audience))
+        return Pack(pdf=build_pack(session, actor, period, audience, now=now, rules=rules,
+                                   progress=progress),
+                    sheets=export_tables(session, actor, period, audience, rules=rules))

@@ -17,7 +17,7 @@ from enum import IntEnum
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from core.accounts.service import list_users
+from core.accounts.users import list_users
 from core.actions.queries import RegisterFilters, current_clusters, register, register_counts
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import Actor

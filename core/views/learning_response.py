@@ -11,8 +11,7 @@ from datetime import date
 
 from core.auth.actor import Actor
 from core.db import read_session
-from core.review.response_templates import LearningResponses
-from core.review.responses import (
+from core.review.response_queries import (
     ResponseDetail,
     ResponseProposal,
     ResponseSummary,
@@ -20,6 +19,7 @@ from core.review.responses import (
     response_detail,
     response_proposal,
 )
+from core.review.response_templates import LearningResponses
 
 
 @dataclass(frozen=True, slots=True)

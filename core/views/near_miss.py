@@ -19,7 +19,7 @@ from core.filing.detail import ReportDetail, report_detail
 from core.reports.vocabulary import ReportStatus
 from core.review.queries import ReviewView, evidence_download, review_view
 from core.review.related import ReadAlikePanel, read_alike
-from core.review.responses import ReportResponses, report_responses
+from core.review.response_queries import ReportResponses, report_responses
 from core.taxonomy.service import live_taxonomy
 from core.triage.proposal import TriageProposal, propose_triage
 from core.yamlfile import ConfigFileError

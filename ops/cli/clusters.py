@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import EXIT_CONFIG, fail, guard, ready_engine, say
 
 app = typer.Typer(help="Cluster episodes (the cluster rule's findings).", no_args_is_help=True)
@@ -29,6 +31,7 @@ def clusters_recompute(
         fail(f"--since: {since!r} is not a date (YYYY-MM-DD).", EXIT_CONFIG)
     with guard():
         engine = ready_engine()
-        done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=day)
+        done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=day,
+                                  now=utcnow(), rules=settings())
         say(f"Cluster episodes: {done.episodes} found, {done.opened} new, {done.extended} "
             f"extended, {done.reopened} opened again.")

@@ -40,10 +40,13 @@ def export_command(
     Spreadsheet formulas are always escaped. Every export is recorded in the audit trail.
     fhir and ahrq-csv export the period's reports in standard formats (docs/STANDARDS.md).
     """
+    from core.clock import utcnow
     from core.commissioner.access import record_access
     from core.commissioner.period import parse_period
+    from core.config import settings
     from core.db import read_session
-    from core.exports.pack import AUDIENCES, build_pack
+    from core.exports.pack import AUDIENCES
+    from core.exports.pack_pdf import build_pack
     from core.exports.standards import STANDARD_FORMATS, export_standard
     from core.uow import UnitOfWork
 
@@ -69,7 +72,8 @@ def export_command(
         with read_session(engine) as session:
             if output_format == "pdf":
                 with progress_bar() as bar:
-                    content = build_pack(session, SYSTEM, chosen, audience,
+                    content = build_pack(session, SYSTEM, chosen, audience, now=utcnow(),
+                                         rules=settings(),
                                          progress=lambda share, _what: bar.update(
                                              "Building the pack", int(share * 100), 100))
             else:
@@ -85,10 +89,11 @@ def export_command(
 def _tables(session: Session, chosen: Period, audience: str, output_format: str,
             table: str) -> bytes:
     """The pack's tables as one workbook (xlsx) or the one table asked for (csv)."""
+    from core.config import settings
     from core.exports.pack import export_tables, note_lines
     from core.exports.spreadsheet import to_csv, to_xlsx_book
 
-    sheets = export_tables(session, SYSTEM, chosen, audience)
+    sheets = export_tables(session, SYSTEM, chosen, audience, rules=settings())
     if output_format == "xlsx":
         return to_xlsx_book(sheets)
     names = {name.lower().replace(" ", "_"): name for name in sheets}

@@ -9,6 +9,8 @@ import typer
 from sqlalchemy import Engine
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import EXIT_FAILED, fail, guard, progress_bar, ready_engine, say, warn
 
 if TYPE_CHECKING:
@@ -44,7 +46,8 @@ def import_reports(
         engine = ready_engine()
         with progress_bar(PROGRESS_MIN_ROWS) as bar:
             result = import_csv(file, engine=engine, skip_invalid=skip_invalid,
-                                create_missing=create_missing, progress=bar.update)
+                                create_missing=create_missing, rules=settings(), now=utcnow(),
+                                progress=bar.update)
         for row_error in result.errors:
             warn(str(row_error))
         rejects_path = rejects
@@ -101,7 +104,8 @@ def _recompute_clusters(engine: Engine, references: list[str]) -> None:
     from core.triage.episodes import earliest_day, recompute_episodes
     from core.uow import UnitOfWork
 
-    since = earliest_day(engine, references)
-    done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=since)
+    since = earliest_day(engine, references, rules=settings())
+    done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=since,
+                              now=utcnow(), rules=settings())
     if done.opened or done.reopened:
         say(f"Clusters: {done.opened} new, {done.reopened} opened again by the import.")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.config import environment
+from core.clock import utcnow
+from core.config import environment, settings
 from ops.cli.common import guard, safe_url, say
 
 
@@ -40,12 +41,12 @@ def init() -> None:
 
 
 def _demo_users(database_url: str) -> None:
-    from core.accounts.service import DEMO_PASSWORD, ensure_demo_users
+    from core.accounts.users import DEMO_PASSWORD, ensure_demo_users
     from core.db import engine_for
     from core.uow import UnitOfWork
 
     engine = engine_for(database_url)
-    created = ensure_demo_users(lambda: UnitOfWork(engine))
+    created = ensure_demo_users(lambda: UnitOfWork(engine), now=utcnow(), rules=settings())
     if created:
         say(f"Demo users created: {', '.join(created)} (password: {DEMO_PASSWORD}).")
     else:

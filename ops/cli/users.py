@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.config import settings
 from core.errors import NotFound, ValidationFailed
 from ops.cli.common import EXIT_FAILED, fail, guard, out, ready_engine, say, warn
@@ -52,7 +53,7 @@ def users_add(
                               "from the first line of standard input (for scripts).")] = False,
 ) -> None:
     """Create a user. The password is asked for twice (hidden) unless --password-stdin."""
-    from core.accounts.service import NewUser, add_user
+    from core.accounts.users import NewUser, add_user
     from core.uow import UnitOfWork
 
     with guard():
@@ -61,7 +62,8 @@ def users_add(
         try:
             add_user(UnitOfWork(engine), SYSTEM, NewUser(
                 username=username, display_name=name, password=password, roles=tuple(role),
-                services=tuple(service or ()), email=email, staff_group=staff_group))
+                services=tuple(service or ()), email=email, staff_group=staff_group),
+                now=utcnow(), rules=settings())
         except ValidationFailed as exc:
             warn(f"User {username!r} was not created:")
             for field_name, message in exc.errors.items():
@@ -80,13 +82,13 @@ def _services_text(roles: tuple[str, ...], services: tuple[str, ...],
 @app.command("list")
 def users_list() -> None:
     """Show every user with roles, services, staff group and whether they can sign in."""
-    from core.accounts.service import list_users
+    from core.accounts.users import list_users
     from core.db import read_session
 
     with guard():
         engine = ready_engine()
         with read_session(engine) as session:
-            users = list_users(session)
+            users = list_users(session, now=utcnow())
         if not users:
             say("No users yet. Create the first administrator with: "
                 "nearmiss users add admin --name 'Your Name' --role admin")
@@ -107,13 +109,13 @@ def users_list() -> None:
 
 
 def _set_active(username: str, active: bool) -> None:
-    from core.accounts.service import set_user_active
+    from core.accounts.users import set_user_active
     from core.uow import UnitOfWork
 
     with guard():
         engine = ready_engine()
         try:
-            set_user_active(UnitOfWork(engine), SYSTEM, username, active)
+            set_user_active(UnitOfWork(engine), SYSTEM, username, active, now=utcnow())
         except NotFound:
             fail(f"No user {username!r}. `nearmiss users list` shows who exists.")
         if active:

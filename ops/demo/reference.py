@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.accounts.service import (
+from core.accounts.users import (
     DEMO_ACCOUNTS,
     NewUser,
     add_user,
@@ -19,6 +19,7 @@ from core.auth.actor import SYSTEM
 from core.auth.models import User, UserRole, UserService
 from core.auth.passwords import hash_password
 from core.auth.roles import Role
+from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.organisation import service as org
@@ -54,7 +55,8 @@ def prepare_demo_provider(engine: Engine) -> list[str]:
                 org.get_or_create_person(uow, SYSTEM, service_id, person.ref,
                                          display_name=person.name)
         uow.commit()
-    created = ensure_demo_users(lambda: UnitOfWork(engine), services=DEMO_SERVICES_BY_ROLE)
+    created = ensure_demo_users(lambda: UnitOfWork(engine), services=DEMO_SERVICES_BY_ROLE,
+                                now=utcnow(), rules=settings())
     _complete_demo_accounts(engine)
     with read_session(engine) as session:
         existing = set(session.scalars(select(User.username)))
@@ -69,7 +71,7 @@ def prepare_demo_provider(engine: Engine) -> list[str]:
                 username=staff.username, display_name=staff.display_name, password="",
                 roles=(role.value,), services=staff.services,
                 email=f"{staff.username}@demo.nearmiss.invalid", staff_group=staff.group,
-            ), password_hash=unusable)
+            ), password_hash=unusable, now=utcnow(), rules=settings())
             created.append(staff.username)
     return created
 

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
 from core.db import read_session
 from core.filing.service import file_near_miss
-from core.triage.episodes import acknowledge_episode
+from core.triage.episode_decisions import acknowledge_episode
 from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
@@ -36,7 +37,7 @@ def two_clusters(engine, org) -> tuple[int, int]:
         rows = {e.scope: (e.id, e.version_id) for e in session.scalars(select(ClusterEpisode))}
     doorway, version = rows["service"]
     acknowledge_episode(UnitOfWork(engine), org.actor("quality"), doorway,
-                        expected_version=version)
+                        expected_version=version, now=utcnow())
     return rows["region"][0], doorway
 
 

@@ -8,14 +8,19 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from core.accounts.service import SIGN_IN_REFUSED, set_user_active
+from core.accounts.service import SIGN_IN_REFUSED
+from core.accounts.users import set_user_active
 from core.auth.models import UserSession
+from core.auth.policy import pages_for
+from core.auth.roles import Role
 from core.clock import utcnow
 from core.db import read_session
 from core.escalation.models import Notification
+from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
+from core.views.session import unread_notifications
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
-from tests.builders import PASSWORD, build_org
+from tests.builders import PASSWORD, build_org, draft
 from tests.conftest import ROOT, built_once
 
 
@@ -25,18 +30,19 @@ def org(engine, db_url: str):
 
 
 def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
-    """Stop the sign-in service's clock, so a throttle's wait lasts however long a run takes."""
-    import core.accounts.service
+    """Stop the clock the sign-in page hands to the services, so a throttle's wait lasts
+    however long a run takes."""
+    import ui.session
 
     now = utcnow()
-    monkeypatch.setattr(core.accounts.service, "utcnow", lambda: now)
+    monkeypatch.setattr(ui.session, "utcnow", lambda: now)
     return now
 
 
 def test_every_refused_sign_in_shows_one_message_and_the_owner_learns_why(
         org, engine, monkeypatch):
     _frozen_clock(monkeypatch)
-    set_user_active(UnitOfWork(engine), org.actor("admin"), "commissioner", False)
+    set_user_active(UnitOfWork(engine), org.actor("admin"), "commissioner", False, now=utcnow())
     at = new_app()
     tries = [("reporter", "wrong-password")] * 4 + [  # the 4th makes the account wait
         ("reporter", PASSWORD),  # the right password, refused while it waits
@@ -65,9 +71,9 @@ def test_the_owner_sees_the_notices_after_signing_in(org, engine, monkeypatch):
         at = sign_in(at, "reporter", "wrong-password")
     at = sign_in(at, "reporter")
     assert texts(at, "error") == [SIGN_IN_REFUSED]
-    import core.accounts.service
+    import ui.session
 
-    monkeypatch.setattr(core.accounts.service, "utcnow", lambda: now + timedelta(minutes=2))
+    monkeypatch.setattr(ui.session, "utcnow", lambda: now + timedelta(minutes=2))
     at = sign_in(at, "reporter")
     assert texts(at, "title") == ["Report a near miss"]
     assert any("2 new notices about sign-ins" in w for w in texts(at, "warning"))
@@ -128,6 +134,36 @@ def test_the_follow_up_throttle_survives_a_new_browser_session(org, engine, monk
     assert any("Too many codes that did not match" in e for e in texts(at, "error"))
 
 
+def test_an_anonymous_visitor_sees_the_sign_in_form_and_no_page_links(org):
+    at = new_app()
+    at.run()
+    assert_no_exception(at)
+    assert texts(at, "title") == ["Near Miss Portal"]
+    assert at.get("page_link") == []
+
+
+def test_the_menu_lists_the_roles_pages_by_section_with_the_inbox_count(org, engine):
+    # A safeguarding signal leaves the safeguarding lead an unread notification.
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
+        org, type_key="safeguarding_rights", description="Visitor asked for her PIN."))
+    unread = unread_notifications(org.actor("safeguarding"))
+    assert unread > 0
+    at = sign_in(new_app(), "safeguarding")
+    assert_no_exception(at)
+    sections: dict[str, list[str]] = {}
+    for page in pages_for({Role.SAFEGUARDING}):
+        if page.visible:  # a report's detail and an action plan are opened from other pages
+            title = f"{page.title} · {unread}" if page.key == "inbox" else page.title
+            sections.setdefault(page.section, []).append(title)
+    expected = [line for section, titles in sections.items()
+                for line in ([f"**{section}**"] if section else []) + titles]
+    menu = [str(element.value) if element.type == "markdown" else element.proto.label
+            for element in at.sidebar if element.type in ("markdown", "page_link")]
+    assert menu[:len(expected)] == expected
+    assert f"Inbox · {unread}" in menu
+    assert "Near miss" not in menu and "Action plan" not in menu
+
+
 def test_commissioner_sees_no_report_form(org):
     at = sign_in(new_app(), "commissioner")
     assert_no_exception(at)
@@ -156,7 +192,7 @@ def test_admin_adds_a_user_and_errors_show_beside_fields(org):
 def test_a_disabled_user_is_signed_out_at_their_next_click(org, engine):
     at = sign_in(new_app(), "reporter")
     assert texts(at, "title") == ["Report a near miss"]
-    set_user_active(UnitOfWork(engine), org.actor("admin"), "reporter", False)
+    set_user_active(UnitOfWork(engine), org.actor("admin"), "reporter", False, now=utcnow())
     at = at.run()
     assert texts(at, "title") == ["Near Miss Portal"]
     assert any("disabled" in i for i in texts(at, "info"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.accounts.service import set_language
+from core.accounts.users import set_language
 from core.auth.models import User
 from core.db import read_session
 from core.filing.service import file_near_miss

@@ -11,7 +11,13 @@ from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+from tests.apptest_helpers import (
+    assert_no_exception,
+    field_messages,
+    new_app,
+    sign_in,
+    texts,
+)
 from tests.builders import build_org, draft
 from tests.conftest import built_once
 
@@ -85,9 +91,25 @@ def test_a_missing_answer_is_shown_beside_it_and_the_rest_kept(engine, org):
     key = f"triage.{filed.reference}."
     at.radio(key=key + "at_risk_now").set_value("no")
     at = at.run().button(key="triage_submit").click().run()
-    errors = texts(at, "error")
-    assert any("severity potential" in e for e in errors)
+    # Each message beside its answer, and one alert that names the answers to fix.
+    assert "Choose the severity potential: how bad could it have been?" in field_messages(at)
+    [summary] = texts(at, "error")
+    assert summary.startswith("Not saved yet: check the ")
+    assert "Severity potential: how bad could it have been?" in summary
     assert at.radio(key=key + "at_risk_now").value == "no"  # the answer given is kept
+    assert status(engine, filed.reference) == "new"
+
+
+def test_a_reclassification_without_its_reason_is_marked_beside_the_field(engine, org):
+    filed = file(engine, org)
+    at = open_report(sign_in(new_app(), "supervisor"), filed.reference)
+    at = at.button(key="reclassify").click().run()
+    assert_no_exception(at)
+    assert any(m.startswith("Say what harm reached the person") for m in field_messages(at))
+    # Its own summary only: the triage form above is not told about it.
+    assert texts(at, "error") == ["Not re-classified yet: check the 1 answer marked below "
+                                  "(What harm reached the person, and why this is now an "
+                                  "incident)."]
     assert status(engine, filed.reference) == "new"
 
 
@@ -123,7 +145,9 @@ def test_the_safeguarding_lead_acknowledges_and_decides_from_the_inbox(engine, o
     assert any("Acknowledged" in s for s in texts(at, "success"))
     at.radio(key=f"inbox.{escalation_id}.external_report_made").set_value("no")
     at = at.run().button(key=f"inbox.{escalation_id}.decide").click().run()
-    assert "Record why: the reasoning is part of the audit trail." in texts(at, "error")
+    assert field_messages(at) == ["Record why: the reasoning is part of the audit trail."]
+    assert texts(at, "error") == ["Not saved yet: check the 1 answer marked below "
+                                  "(Why (the reasoning behind the decision))."]
     at.text_area(key=f"inbox.{escalation_id}.reason").input(
         "Visitor barred; family informed; below the threshold for an external report.")
     at = at.run().button(key=f"inbox.{escalation_id}.decide").click().run()

@@ -7,8 +7,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from core.accounts.service import NewUser, add_user
+from core.accounts.users import NewUser, add_user
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
@@ -28,7 +30,7 @@ def test_several_browser_sessions_file_at_the_same_time_and_all_land(browser: Br
         add_user(UnitOfWork(engine), SYSTEM, NewUser(
             username=name, display_name=name.upper(), password=PASSWORD, roles=("reporter",),
             services=("Maple House",), email=f"{name}@example.org"),
-            password_hash=PASSWORD_HASH)
+            password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     pages: list[Page] = []
     for name in names:  # each worker on their own phone: a browser context of their own
         page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()

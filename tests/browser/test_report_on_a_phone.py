@@ -51,3 +51,11 @@ def test_reporter_files_a_near_miss_on_a_phone(page: Page, portal: str, engine):
     reported = page.get_by_test_id("stMetric").filter(has_text="Reported")
     expect(reported).to_contain_text("1", timeout=LONG)
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+
+    # The menu covers a phone's screen: a tap on one of its links opens the page and closes it.
+    sidebar = page.get_by_test_id("stSidebar")
+    page.get_by_test_id("stExpandSidebarButton").click()
+    expect(page.get_by_role("link", name="What changed")).to_be_in_viewport()
+    page.get_by_role("link", name="What changed").click()
+    expect(page.get_by_role("heading", name="What changed").first).to_be_visible(timeout=LONG)
+    expect(sidebar.get_by_role("link", name="What changed")).not_to_be_in_viewport()

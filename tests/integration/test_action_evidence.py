@@ -15,6 +15,7 @@ from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_pl
 from core.auth.actor import SYSTEM
 from core.commissioner.action_evidence import COLUMNS, action_evidence
 from core.commissioner.deid import Status
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
@@ -216,8 +217,9 @@ def test_a_commissioner_export_carries_the_evidence_per_action(engine, org):
     _action(engine, org, go_live=go_live)
     period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
     with read_session(engine) as session:
-        sheets = export_tables(session, org.actor("commissioner"), period, "commissioner")
-        board = export_tables(session, org.actor("quality"), period, "board")
+        sheets = export_tables(session, org.actor("commissioner"), period, "commissioner",
+                               rules=settings())
+        board = export_tables(session, org.actor("quality"), period, "board", rules=settings())
     (row,) = sheets["Action evidence"]
     assert row["Before (near misses)"] == 8 and row["After (near misses)"] == "fewer than 5"
     assert row["Change"] == "suppressed"
@@ -245,7 +247,7 @@ def test_a_boards_evidence_sheet_escapes_a_title_that_looks_like_a_formula(engin
         uow.commit()
     period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
     with read_session(engine) as session:
-        sheets = export_tables(session, org.actor("quality"), period, "board")
+        sheets = export_tables(session, org.actor("quality"), period, "board", rules=settings())
     sheet = load_workbook(io.BytesIO(to_xlsx_book(sheets)))["Action evidence"]
     assert sheet["A1"].value == "Action" and sheet["A2"].value == "'" + formula
     assert "'" + formula.replace('"', '""') in to_csv(sheets["Action evidence"]).decode(

@@ -23,16 +23,13 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
-from core.accounts.service import (
+from core.accounts.service import SignInRefused, bind_session_cookie, sign_in, sign_out
+from core.accounts.users import (
     NewUser,
-    SignInRefused,
     add_user,
-    bind_session_cookie,
     change_password,
     set_language,
     set_user_active,
-    sign_in,
-    sign_out,
     update_user_access,
 )
 from core.actions.activity import import_activity_bytes
@@ -54,7 +51,9 @@ from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM, UNAUTHENTICATED, Actor
+from core.clock import utcnow
 from core.commissioner.access import record_access
+from core.config import settings
 from core.db import is_sqlite, read_session
 from core.escalation.email import send_pending_emails
 from core.escalation.models import Escalation, Notification
@@ -102,7 +101,8 @@ from core.review.service import (
 )
 from core.taxonomy.admin import save_type, set_type_active
 from core.taxonomy.service import live_taxonomy, load_taxonomy_file, sync_taxonomy
-from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute_episodes
+from core.triage.episode_decisions import acknowledge_episode, dismiss_episode
+from core.triage.episodes import recompute_episodes
 from core.triage.links import link_related, unlink_related
 from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, reclassify_as_incident, triage_report
@@ -219,13 +219,14 @@ class World:
     def huddle(self, reference: str | None = None) -> int:
         """A swarm huddle (the suggestion for a low-potential one-off) over a triaged report."""
         return start_response(self.uow(), self.actor("quality"), type_key="swarm_huddle",
-                              references=[reference or self.triaged()])
+                              references=[reference or self.triaged()],
+                              now=utcnow(), rules=settings())
 
     def huddle_answers(self, response_id: int) -> bool:
         return save_answers(self.uow(), self.actor("quality"), response_id, answers={
             "what_happened": "Walker out of reach", "what_was_expected": "Within reach",
             "why_different": "No set place", "what_now": "Mark a spot"},
-            participants=["Sam (DSP)", "Ola (supervisor)"])
+            participants=["Sam (DSP)", "Ola (supervisor)"], now=utcnow(), rules=settings())
 
     def action_draft(self, **changes: Any) -> ActionDraft:
         values: dict[str, Any] = dict(
@@ -263,7 +264,7 @@ class World:
         return UpdateDraft(**values)
 
     def signed_in(self, username: str = "reporter") -> int:
-        return sign_in(self.uow(), username, PASSWORD).session_id
+        return sign_in(self.uow(), username, PASSWORD, now=utcnow(), rules=settings()).session_id
 
 
 Prepare = Callable[[World], Callable[[], object]]
@@ -293,18 +294,20 @@ class Case:
 def _sign_in_failed(w: World) -> Callable[[], object]:
     def call() -> None:
         with pytest.raises(SignInRefused):
-            sign_in(w.uow(), "reporter", "not-the-password")
+            sign_in(w.uow(), "reporter", "not-the-password", now=utcnow(), rules=settings())
     return call
 
 
 def _sign_in_throttled(w: World) -> Callable[[], object]:
     for _ in range(4):  # the test settings give three free failures; the fourth starts a wait
         with pytest.raises(SignInRefused):
-            sign_in(w.uow(), "reporter", "not-the-password", source="203.0.113.9")
+            sign_in(w.uow(), "reporter", "not-the-password", source="203.0.113.9",
+                    now=utcnow(), rules=settings())
 
     def call() -> None:
         with pytest.raises(SignInRefused):
-            sign_in(w.uow(), "reporter", "not-the-password", source="203.0.113.9")
+            sign_in(w.uow(), "reporter", "not-the-password", source="203.0.113.9",
+                    now=utcnow(), rules=settings())
     return call
 
 
@@ -343,7 +346,7 @@ def _in_uow(w: World, create: Callable[[UnitOfWork], object]) -> Callable[[], ob
 def _one_row_csv(w: World) -> Callable[[], object]:
     lines = (ROOT / "tests" / "fixtures" / "import_sample.csv").read_text().splitlines()
     data = "\n".join(lines[:2]).encode() + b"\n"
-    return lambda: import_bytes(data, engine=w.engine)
+    return lambda: import_bytes(data, engine=w.engine, rules=settings(), now=utcnow())
 
 
 def _activity_csv(w: World) -> Callable[[], object]:
@@ -397,7 +400,7 @@ def _episode_version(w: World, episode_id: int) -> int:
 def _grown_cluster(w: World) -> Callable[[], object]:
     episode = _doorway_cluster(w)
     acknowledge_episode(w.uow(), w.actor("quality"), episode,
-                        expected_version=_episode_version(w, episode))
+                        expected_version=_episode_version(w, episode), now=utcnow())
     w.file()  # one more is not news
     return lambda: w.file()  # two more is
 
@@ -451,25 +454,30 @@ CASES: dict[str, Case] = {
                                             _sign_in_throttled, by="not signed in"),
     "remember the sign-in cookie": Case(
         "auth.session_cookie_issued", "change",
-        lambda w: (lambda sid: lambda: bind_session_cookie(w.uow(), sid, "cookie-1"))(
+        lambda w: (lambda sid: lambda: bind_session_cookie(w.uow(), sid, "cookie-1",
+                                                           rules=settings()))(
             w.signed_in()), by="reporter"),
     "sign out": Case("auth.signed_out", "change",
-                     lambda w: (lambda sid: lambda: sign_out(w.uow(), sid))(w.signed_in()),
+                     lambda w: (lambda sid: lambda: sign_out(w.uow(), sid, now=utcnow(),
+                                                             rules=settings()))(w.signed_in()),
                      by="reporter"),
     "add a user": Case("user.created", "create", lambda w: lambda: add_user(
         w.uow(), w.actor("admin"), NewUser("newcomer", "New Comer", NEW_PASSWORD,
-                                           ("reporter",), ("Maple House",))), by="admin"),
+                                           ("reporter",), ("Maple House",)),
+        now=utcnow(), rules=settings()), by="admin"),
     "disable a user": Case("user.disabled", "change", lambda w: lambda: set_user_active(
-        w.uow(), w.actor("admin"), "reporter", False), by="admin"),
+        w.uow(), w.actor("admin"), "reporter", False, now=utcnow()), by="admin"),
     "enable a user": Case("user.enabled", "change", lambda w: (
-        set_user_active(w.uow(), w.actor("admin"), "reporter", False),
-        lambda: set_user_active(w.uow(), w.actor("admin"), "reporter", True))[1], by="admin"),
+        set_user_active(w.uow(), w.actor("admin"), "reporter", False, now=utcnow()),
+        lambda: set_user_active(w.uow(), w.actor("admin"), "reporter", True,
+                                now=utcnow()))[1], by="admin"),
     "change a user's access": Case("user.access_changed", "change", lambda w: lambda: (
         update_user_access(w.uow(), w.actor("admin"), "reporter",
                            roles=("reporter", "supervisor"), services=("Maple House",))),
         by="admin"),
     "change my own password": Case("user.password_changed", "change", lambda w: lambda: (
-        change_password(w.uow(), w.actor("reporter"), PASSWORD, NEW_PASSWORD)), by="reporter"),
+        change_password(w.uow(), w.actor("reporter"), PASSWORD, NEW_PASSWORD,
+                        now=utcnow(), rules=settings())), by="reporter"),
     "choose my language": Case("user.language_changed", "change", lambda w: lambda: (
         set_language(w.uow(), w.actor("reporter"), "es")), by="reporter"),
     # ----------------------------------------------------------------- reference data
@@ -515,15 +523,18 @@ CASES: dict[str, Case] = {
         extras={"cluster_episode.grew": 1}),
     "acknowledge a cluster": Case("cluster_episode.acknowledged", "change", lambda w: (
         lambda eid: lambda: acknowledge_episode(w.uow(), w.actor("quality"), eid,
-                                                expected_version=_episode_version(w, eid)))(
+                                                expected_version=_episode_version(w, eid),
+                                                now=utcnow()))(
         _doorway_cluster(w))),
     "dismiss a cluster": Case("cluster_episode.dismissed", "change", lambda w: (
         lambda eid: lambda: dismiss_episode(w.uow(), w.actor("quality"), eid,
                                             reason="One resident's week in hospital",
-                                            expected_version=_episode_version(w, eid)))(
+                                            expected_version=_episode_version(w, eid),
+                                            now=utcnow(), rules=settings()))(
         _doorway_cluster(w))),
     "recompute cluster episodes": Case("cluster_episodes.recomputed", "create", lambda w: (
-        _doorway_cluster(w), lambda: recompute_episodes(w.uow(), SYSTEM))[1], by="system"),
+        _doorway_cluster(w), lambda: recompute_episodes(w.uow(), SYSTEM, now=utcnow(),
+                                                        rules=settings()))[1], by="system"),
     # Triage also records the status move (its own event, shared by every workflow step).
     "triage": Case("report.triaged", "create", lambda w: (
         lambda ref: lambda: triage_report(w.uow(), w.actor("quality"), ref, TRIAGE,
@@ -639,12 +650,13 @@ CASES: dict[str, Case] = {
         lambda rid: lambda: w.huddle_answers(rid))(w.huddle())),
     "complete a learning response": Case("learning_response.completed", "change", lambda w: (
         lambda rid: (w.huddle_answers(rid),
-                     lambda: complete_response(w.uow(), w.actor("quality"), rid))[1])(
+                     lambda: complete_response(w.uow(), w.actor("quality"), rid, now=utcnow()))[1])(
         w.huddle())),
     "choose the full RCA over the suggested response": Case(
         "learning_response.rca_chosen", "create", lambda w: (
             lambda ref: lambda: choose_full_rca(w.uow(), w.actor("quality"), references=[ref],
-                                                reason="The same mismatch in three services"))(
+                                                reason="The same mismatch in three services",
+                                                now=utcnow(), rules=settings()))(
             w.triaged())),
     # ----------------------------------------------------------------- actions
     # A plan records itself and each of its actions.

@@ -12,24 +12,22 @@ from sqlalchemy import select
 
 from core.accounts.service import (
     SIGN_IN_REFUSED,
-    NewUser,
     SessionEnded,
     SignInRefused,
     actor_for_session,
-    add_user,
     bind_session_cookie,
     note_activity,
     resume_from_cookie,
-    set_user_active,
     sign_in,
     sign_out,
 )
+from core.accounts.users import NewUser, add_user, set_user_active
 from core.auth.actor import SYSTEM
 from core.auth.models import User, UserSession
 from core.auth.policy import PAGES, Capability, can, pages_for, require
 from core.auth.roles import Role
 from core.clock import utcnow
-from core.config import cookie_key_problem, environment
+from core.config import cookie_key_problem, environment, settings
 from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
 from core.uow import UnitOfWork
@@ -49,19 +47,19 @@ def test_passwords_are_stored_as_bcrypt_hashes(engine, org):
 
 
 def test_sign_in_opens_a_session_with_roles_and_services(engine, org):
-    signed = sign_in(UnitOfWork(engine), "Reporter ", PASSWORD)
+    signed = sign_in(UnitOfWork(engine), "Reporter ", PASSWORD, now=utcnow(), rules=settings())
     assert signed.actor.username == "reporter"
     assert signed.actor.roles == {Role.REPORTER}
     assert signed.actor.service_ids == {org.maple}
-    quality = sign_in(UnitOfWork(engine), "quality", PASSWORD).actor
+    quality = sign_in(UnitOfWork(engine), "quality", PASSWORD, now=utcnow(), rules=settings()).actor
     assert quality.service_ids is None  # an org-wide role sees every service
 
 
 def test_wrong_password_and_unknown_user_get_the_same_message(engine, org):
     with pytest.raises(SignInRefused) as wrong:
-        sign_in(UnitOfWork(engine), "reporter", "not-the-password")
+        sign_in(UnitOfWork(engine), "reporter", "not-the-password", now=utcnow(), rules=settings())
     with pytest.raises(SignInRefused) as unknown:
-        sign_in(UnitOfWork(engine), "nobody", "not-the-password")
+        sign_in(UnitOfWork(engine), "nobody", "not-the-password", now=utcnow(), rules=settings())
     assert str(wrong.value) == str(unknown.value) == SIGN_IN_REFUSED
 
 
@@ -69,66 +67,71 @@ def test_repeated_failures_slow_the_account_down_instead_of_locking_it(engine, o
     now = utcnow()
     for _ in range(3):  # the test settings' free failures
         with pytest.raises(SignInRefused):
-            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
+            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now, rules=settings())
     with pytest.raises(SignInRefused):
-        sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
+        sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now, rules=settings())
     # The fourth failure makes the next check wait 2 seconds: the right password is refused
     # inside that wait and accepted after it, with no administrator involved.
     with pytest.raises(SignInRefused):
-        sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now + timedelta(seconds=1))
-    assert sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now + timedelta(seconds=3))
+        sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now + timedelta(seconds=1),
+                rules=settings())
+    assert sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now + timedelta(seconds=3),
+                   rules=settings())
 
 
 def test_a_successful_sign_in_resets_the_failure_count(engine, org):
     now = utcnow()
     for _ in range(2):
         with pytest.raises(SignInRefused):
-            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
-    sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now)
+            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now, rules=settings())
+    sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
     for _ in range(3):  # three more are free again (five in a row would make it wait)
         with pytest.raises(SignInRefused):
-            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now)
-    assert sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now)
+            sign_in(UnitOfWork(engine), "reporter", "wrong-password", now=now, rules=settings())
+    assert sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
 
 
 def test_sign_out_ends_the_session_and_its_cookie(engine, org):
-    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.123")
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.123", rules=settings())
     with read_session(engine) as session:
-        assert resume_from_cookie(session, "reporter", "1790000000.123").session_id == \
+        assert resume_from_cookie(session, "reporter", "1790000000.123",
+                                  now=utcnow(), rules=settings()).session_id == \
             signed.session_id
-    sign_out(UnitOfWork(engine), signed.session_id)
+    sign_out(UnitOfWork(engine), signed.session_id, now=utcnow(), rules=settings())
     with read_session(engine) as session, pytest.raises(SessionEnded):
-        resume_from_cookie(session, "reporter", "1790000000.123")
+        resume_from_cookie(session, "reporter", "1790000000.123", now=utcnow(), rules=settings())
     with read_session(engine) as session, pytest.raises(SessionEnded):
-        actor_for_session(session, signed.session_id)
+        actor_for_session(session, signed.session_id, now=utcnow(), rules=settings())
 
 
 def test_a_cookie_cannot_be_used_for_another_user(engine, org):
-    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.5")
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.5", rules=settings())
     with read_session(engine) as session, pytest.raises(SessionEnded):
-        resume_from_cookie(session, "admin", "1790000000.5")
+        resume_from_cookie(session, "admin", "1790000000.5", now=utcnow(), rules=settings())
 
 
 def test_sessions_expire(engine, org):
     now = utcnow()
-    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now)
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
     for hours in (0.5, 1.25, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12.5):  # busy all shift long
         note_activity(signed.session_id, now=now + timedelta(hours=hours), engine=engine)
     with read_session(engine) as session:
-        assert actor_for_session(session, signed.session_id, now=now + timedelta(hours=11))
+        assert actor_for_session(session, signed.session_id, now=now + timedelta(hours=11),
+                                 rules=settings())
         with pytest.raises(SessionEnded, match="expired"):
-            actor_for_session(session, signed.session_id, now=now + timedelta(hours=13))
+            actor_for_session(session, signed.session_id, now=now + timedelta(hours=13),
+                              rules=settings())
 
 
 def test_disabling_a_user_ends_their_sessions_and_blocks_sign_in(engine, org):
-    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
-    set_user_active(UnitOfWork(engine), org.actor("admin"), "reporter", False)
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
+    set_user_active(UnitOfWork(engine), org.actor("admin"), "reporter", False, now=utcnow())
     with read_session(engine) as session, pytest.raises(SessionEnded):
-        actor_for_session(session, signed.session_id)
+        actor_for_session(session, signed.session_id, now=utcnow(), rules=settings())
     with pytest.raises(SignInRefused) as refused:
-        sign_in(UnitOfWork(engine), "reporter", PASSWORD)
+        sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
     assert str(refused.value) == SIGN_IN_REFUSED  # the reason goes to the owner, not the form
     with read_session(engine) as session:
         ended = session.scalar(select(UserSession).where(UserSession.id == signed.session_id))
@@ -138,10 +141,20 @@ def test_disabling_a_user_ends_their_sessions_and_blocks_sign_in(engine, org):
 def test_only_an_admin_manages_users(engine, org):
     new = NewUser("newbie", "New Person", "a-long-enough-password", ("reporter",))
     with pytest.raises(PermissionDenied):
-        add_user(UnitOfWork(engine), org.actor("quality"), new)
-    add_user(UnitOfWork(engine), org.actor("admin"), new)
+        add_user(UnitOfWork(engine), org.actor("quality"), new, now=utcnow(), rules=settings())
+    add_user(UnitOfWork(engine), org.actor("admin"), new, now=utcnow(), rules=settings())
     with pytest.raises(PermissionDenied):
-        set_user_active(UnitOfWork(engine), org.actor("supervisor"), "newbie", False)
+        set_user_active(UnitOfWork(engine), org.actor("supervisor"), "newbie", False, now=utcnow())
+
+
+def test_a_service_named_twice_is_one_membership(engine, org):
+    """Hypothesis found it: the same service listed twice broke the insert (a duplicate key)."""
+    new = NewUser("newbie", "New Person", "a-long-enough-password", ("reporter",),
+                  ("Maple House", "Maple House"))
+    add_user(UnitOfWork(engine), org.actor("admin"), new, now=utcnow(), rules=settings())
+    with read_session(engine) as session:
+        user = session.scalar(select(User).where(User.username == "newbie"))
+        assert [membership.service_id for membership in user.services] == [org.maple]
 
 
 @pytest.mark.parametrize(
@@ -159,7 +172,7 @@ def test_new_users_are_validated_field_by_field(engine, org, changes, field):
               "password": "a-long-enough-password", "roles": ("reporter",)}
     values.update(changes)
     with pytest.raises(ValidationFailed) as caught:
-        add_user(UnitOfWork(engine), SYSTEM, NewUser(**values))
+        add_user(UnitOfWork(engine), SYSTEM, NewUser(**values), now=utcnow(), rules=settings())
     assert field in caught.value.errors
 
 

@@ -15,13 +15,16 @@ from core.actions.episodes import list_episodes
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from core.filing.service import file_near_miss
 from core.metrics.clusters import clusters_in_period
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
-from core.triage.episodes import acknowledge_episode, dismiss_episode, recompute_episodes
+from core.triage.episode_decisions import acknowledge_episode, dismiss_episode
+from core.triage.episodes import recompute_episodes
 from core.triage.models import ClusterEpisode
 from core.triage.proposal import propose_triage
 from core.triage.vocabulary import EpisodeStatus
@@ -90,7 +93,7 @@ def test_acknowledged_it_opens_again_only_when_it_grows(engine, org):
     file_late_start_cluster(engine, org)
     [episode] = episodes(engine)
     acknowledge_episode(UnitOfWork(engine), org.actor("quality"), episode.id,
-                        expected_version=episode.version_id)
+                        expected_version=episode.version_id, now=utcnow())
     late_start(engine, org)  # 7: one more is not news
     [seen] = episodes(engine)
     assert (seen.status, seen.peak, seen.seen_peak) == ("acknowledged", 7, 6)
@@ -106,17 +109,17 @@ def test_dismissing_needs_a_reason_and_is_kept_with_it(engine, org):
     quality = org.actor("quality")
     with pytest.raises(ValidationFailed) as refused:
         dismiss_episode(UnitOfWork(engine), quality, episode.id, reason="  ",
-                        expected_version=episode.version_id)
+                        expected_version=episode.version_id, now=utcnow(), rules=settings())
     assert set(refused.value.errors) == {"reason"}
     dismiss_episode(UnitOfWork(engine), quality, episode.id,
                     reason="Agency rota system outage that week; fixed by the vendor.",
-                    expected_version=episode.version_id)
+                    expected_version=episode.version_id, now=utcnow(), rules=settings())
     [dismissed] = episodes(engine)
     assert dismissed.status == "dismissed" and dismissed.reason.startswith("Agency rota")
     assert dismissed.decided_by_id == quality.user_id
     with pytest.raises(ValidationFailed):  # once is enough
         dismiss_episode(UnitOfWork(engine), quality, episode.id, reason="again",
-                        expected_version=dismissed.version_id)
+                        expected_version=dismissed.version_id, now=utcnow(), rules=settings())
 
 
 def test_who_may_decide_on_a_cluster(engine, org):
@@ -125,20 +128,20 @@ def test_who_may_decide_on_a_cluster(engine, org):
     # A supervisor of only one of the region's services may not decide for all of them ...
     with pytest.raises(PermissionDenied, match="quality lead"):
         acknowledge_episode(UnitOfWork(engine), org.actor("oak_supervisor"), region.id,
-                            expected_version=region.version_id)
+                            expected_version=region.version_id, now=utcnow())
     # ... one of another service does not even see it; other roles may not decide.
     with pytest.raises(NotFound):
         acknowledge_episode(UnitOfWork(engine), org.actor("supervisor"), region.id,
-                            expected_version=region.version_id)
+                            expected_version=region.version_id, now=utcnow())
     for username in ("reporter", "governance", "safeguarding"):
         with pytest.raises(PermissionDenied):
             acknowledge_episode(UnitOfWork(engine), org.actor(username), region.id,
-                                expected_version=region.version_id)
+                                expected_version=region.version_id, now=utcnow())
     # A supervisor decides on their own service's cluster.
     near_falls_at_maple(engine, org)
     [maple] = [e for e in episodes(engine) if e.scope == "service"]
     acknowledge_episode(UnitOfWork(engine), org.actor("supervisor"), maple.id,
-                        expected_version=maple.version_id)
+                        expected_version=maple.version_id, now=utcnow())
     assert [e.status for e in episodes(engine) if e.id == maple.id] == ["acknowledged"]
 
 
@@ -146,10 +149,11 @@ def test_two_people_deciding_at_once_get_a_conflict(engine, org):
     file_late_start_cluster(engine, org)
     [episode] = episodes(engine)
     acknowledge_episode(UnitOfWork(engine), org.actor("quality"), episode.id,
-                        expected_version=episode.version_id)
+                        expected_version=episode.version_id, now=utcnow())
     with pytest.raises(ConflictError, match="changed while you had it open"):
         dismiss_episode(UnitOfWork(engine), org.actor("quality"), episode.id,
-                        reason="Not a cluster", expected_version=episode.version_id)
+                        reason="Not a cluster", expected_version=episode.version_id,
+                        now=utcnow(), rules=settings())
 
 
 def test_an_action_plan_from_the_cluster_or_its_reports_links_it(engine, org):
@@ -180,7 +184,7 @@ def test_the_review_lists_open_episodes_first(engine, org):
     near_falls_at_maple(engine, org, days_ago=(30, 29, 27, 26, 25, 24))
     region, maple = sorted(episodes(engine), key=lambda e: e.scope != "region")
     acknowledge_episode(UnitOfWork(engine), org.actor("quality"), region.id,
-                        expected_version=region.version_id)
+                        expected_version=region.version_id, now=utcnow())
     today = local_now().date()
     with read_session(engine) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=60),
@@ -213,17 +217,19 @@ def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, o
         org, occurred_at=local_now() - timedelta(days=200)))  # history begins
     _bulk(engine, org, [40, 39, 38, 36, 35, 34])
     assert episodes(engine) == []  # stored without the filing's scan
-    done = recompute_episodes(UnitOfWork(engine), SYSTEM)
+    done = recompute_episodes(UnitOfWork(engine), SYSTEM, now=utcnow(), rules=settings())
     [found] = episodes(engine)
     assert (done.opened, found.scope, found.peak) == (1, "service", 6)
     dismiss_episode(UnitOfWork(engine), org.actor("supervisor"), found.id,
-                    reason="Known: one person's bad week", expected_version=found.version_id)
-    again = recompute_episodes(UnitOfWork(engine), SYSTEM)
+                    reason="Known: one person's bad week", expected_version=found.version_id,
+                    now=utcnow(), rules=settings())
+    again = recompute_episodes(UnitOfWork(engine), SYSTEM, now=utcnow(), rules=settings())
     [kept] = episodes(engine)
     assert again.opened == 0 and kept.id == found.id and kept.status == "dismissed"
     assert events(engine, "cluster_episodes.recomputed") == 2
     with pytest.raises(PermissionDenied):
-        recompute_episodes(UnitOfWork(engine), org.actor("supervisor"))
+        recompute_episodes(UnitOfWork(engine), org.actor("supervisor"),
+                           now=utcnow(), rules=settings())
 
 
 def test_the_recompute_command(engine, org):

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from core.accounts.service import NewUser, add_user
+from core.accounts.users import NewUser, add_user
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
@@ -21,8 +21,10 @@ from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.deid import Status
 from core.commissioner.period import Period
+from core.config import settings
 from core.db import read_session
-from core.exports.pack import build_pack, export_tables
+from core.exports.pack import export_tables
+from core.exports.pack_pdf import build_pack
 from core.exports.spreadsheet import to_csv, to_xlsx_book
 from core.filing.service import file_near_miss
 from core.metrics.governance import Scope
@@ -46,7 +48,7 @@ def seeded(engine):
         uow.commit()
     add_user(UnitOfWork(engine), SYSTEM, NewUser(
         SECRET_REPORTER[0], SECRET_REPORTER[1], "x", ("reporter",), ("Maple House",)),
-        password_hash=PASSWORD_HASH)
+        password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     from core.accounts.service import build_actor
     from core.auth.models import User
 
@@ -90,8 +92,9 @@ def assert_clean(text: str, where: str) -> None:
 def test_no_commissioner_export_identifies_anyone(engine, seeded):
     commissioner = seeded.actor("commissioner")
     with read_session(engine) as session:
-        pdf = build_pack(session, commissioner, period(), "board")  # forced to commissioner
-        sheets = export_tables(session, commissioner, period(), "board")
+        pdf = build_pack(session, commissioner, period(), "board",  # forced to commissioner
+                         now=utcnow(), rules=settings())
+        sheets = export_tables(session, commissioner, period(), "board", rules=settings())
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert_clean(text, "the PDF pack")
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
@@ -179,7 +182,8 @@ def test_the_page_shows_suppressed_with_a_footnote(engine):
 
 def test_board_spreadsheets_escape_formulas(engine, seeded):
     with read_session(engine) as session:
-        sheets = export_tables(session, seeded.actor("quality"), period(), "board")
+        sheets = export_tables(session, seeded.actor("quality"), period(), "board",
+                               rules=settings())
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
     sheet = workbook["Reports"]
     header = [c.value for c in sheet[1]]
@@ -193,7 +197,8 @@ def test_board_spreadsheets_escape_formulas(engine, seeded):
 
 def test_the_pdf_has_its_sections_and_pages(engine, seeded):
     with read_session(engine) as session:
-        pdf = build_pack(session, seeded.actor("quality"), period(), "board")
+        pdf = build_pack(session, seeded.actor("quality"), period(), "board", now=utcnow(),
+                         rules=settings())
     reader = PdfReader(io.BytesIO(pdf))
     text = "\n".join(page.extract_text() for page in reader.pages)
     for section in ("Near-miss governance pack", "Signals that need a decision",

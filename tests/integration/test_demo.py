@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from core.accounts.service import DEMO_PASSWORD, build_actor, ensure_demo_users
+from core.accounts.service import build_actor
+from core.accounts.users import DEMO_PASSWORD, ensure_demo_users
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
@@ -24,7 +25,7 @@ from core.auth.actor import SYSTEM
 from core.auth.models import User, UserRole, UserService
 from core.auth.passwords import password_matches
 from core.auth.roles import Role
-from core.clock import to_local
+from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import make_engine, read_session
 from core.escalation.models import Escalation, Notification
@@ -142,7 +143,8 @@ def test_a_bulk_load_leaves_the_planner_statistics_fresh(engine):
         if postgres:
             analysed, vacuumed = conn.exec_driver_sql(
                 "SELECT last_analyze, last_vacuum FROM pg_stat_user_tables "
-                "WHERE relname = 'near_miss_reports'").one()
+                # Not the tests' snapshot copies of the table (tests/conftest.py): the app's.
+                "WHERE relname = 'near_miss_reports' AND schemaname = current_schema()").one()
             assert analysed is not None and analysed >= started
             assert vacuumed is not None and vacuumed >= started
         else:
@@ -343,7 +345,7 @@ def test_demo_users_have_their_roles_services_and_staff_groups(engine):
 
 def test_demo_users_made_by_init_get_their_services_and_group(engine):
     # `nearmiss init` (demo mode) creates the demo users before any service exists.
-    ensure_demo_users(lambda: UnitOfWork(engine))
+    ensure_demo_users(lambda: UnitOfWork(engine), now=utcnow(), rules=settings())
     summary = load_demo(engine, reports=50, seed=SEED, now=NOW)
     assert "reporter" not in summary.users_created
     with read_session(engine) as session:

@@ -10,13 +10,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
 from core.filing.service import file_near_miss
 from core.metrics.digest import digest, digest_markdown
 from core.reports.models import NearMissReport
-from core.triage.episodes import acknowledge_episode
+from core.triage.episode_decisions import acknowledge_episode
 from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
 from ops.cli import app
@@ -131,7 +132,7 @@ def test_the_digest_lists_cluster_episodes_with_their_status_open_first(engine, 
         north = session.scalar(select(ClusterEpisode).where(ClusterEpisode.scope == "region"))
         session.expunge(north)
     acknowledge_episode(UnitOfWork(engine), org.actor("quality"), north.id,
-                        expected_version=north.version_id)
+                        expected_version=north.version_id, now=utcnow())
     with read_session(engine) as session:
         facts = digest(session, SYSTEM, TODAY - timedelta(days=70), TODAY)
     clusters = facts["clusters"]

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from core.actions.export import COLUMNS, register_rows
 from core.actions.queries import RegisterFilters, register
+from core.config import settings
 from core.db import read_session
 from core.exports import escape_formula, to_csv, to_xlsx
 from tests.builders import build_org
@@ -167,7 +168,7 @@ def test_commissioner_exports_label_hidden_cells_distinctly_and_explain_them(eng
     period = Period(start, end, "the last 30 days")
     commissioner = org.actor("commissioner")
     with read_session(engine) as session:
-        sheets = export_tables(session, commissioner, period, "commissioner")
+        sheets = export_tables(session, commissioner, period, "commissioner", rules=settings())
         by_type = cv.breakdown(session, commissioner, Scope(start, end), "type")
     by_service = {row["Type"]: row for row in sheets["By service and type"]}
     falls, transport = by_service["Transfer / near fall"], by_service["Transport"]

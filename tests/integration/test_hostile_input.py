@@ -25,14 +25,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from core.accounts.service import NewUser, SignInRefused, add_user, change_password, sign_in
+from core.accounts.service import SignInRefused, sign_in
+from core.accounts.users import NewUser, add_user, change_password
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings as portal_settings
 from core.csvfile import ImportFileError
 from core.db import read_session
 from core.errors import DomainError, ValidationFailed
 from core.feedback.service import UpdateDraft, create_update
-from core.filing.importer import KNOWN_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, import_bytes
+from core.filing.import_rows import KNOWN_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from core.filing.importer import import_bytes
 from core.filing.service import FiledReport, file_near_miss
 from core.reports.drafts import NearMissDraft
 from core.reports.models import NearMissReport
@@ -45,7 +49,7 @@ from core.review.service import (
     start_review,
 )
 from core.taxonomy.service import load_taxonomy_file
-from core.triage.episodes import acknowledge_episode, dismiss_episode
+from core.triage.episode_decisions import acknowledge_episode, dismiss_episode
 from core.triage.models import ClusterEpisode
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
@@ -251,7 +255,8 @@ def csv_files(draw: st.DrawFn) -> bytes:
 def _check_import(engine: Engine, data: bytes, *, skip: bool, create: bool) -> None:
     try:
         result = import_bytes(data, source="upload.csv", engine=engine, skip_invalid=skip,
-                              create_missing=create)
+                              create_missing=create, rules=portal_settings(),
+                              now=utcnow())
     except ImportFileError as exc:
         message = str(exc)
         assert message.startswith("upload.csv"), message
@@ -434,7 +439,7 @@ def test_add_user_refuses_bad_input_naming_the_field(engine: Engine, org: Org) -
     def check(new: NewUser) -> None:
         ran[0] += 1
         try:
-            add_user(UnitOfWork(engine), admin, new)
+            add_user(UnitOfWork(engine), admin, new, now=utcnow(), rules=portal_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in allowed)
 
@@ -453,7 +458,8 @@ def test_too_short_passwords_are_always_refused_naming_the_field(engine: Engine,
     def check(new: str, current: str) -> None:
         ran[0] += 1
         try:
-            change_password(UnitOfWork(engine), reporter, current, new)
+            change_password(UnitOfWork(engine), reporter, current, new,
+                            now=utcnow(), rules=portal_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in ("new_password", "current_password"))
             if len(new) < 8:
@@ -461,7 +467,8 @@ def test_too_short_passwords_are_always_refused_naming_the_field(engine: Engine,
             return
         assert len(new) >= 8
         # Changed: put the known password back for the next example.
-        change_password(UnitOfWork(engine), reporter, new, PASSWORD)
+        change_password(UnitOfWork(engine), reporter, new, PASSWORD,
+                        now=utcnow(), rules=portal_settings())
 
     check()
     _examples('change_password', ran[0], 40)
@@ -477,7 +484,7 @@ def test_sign_in_with_arbitrary_credentials_is_refused_not_crashed(engine: Engin
     def check(username: str, password: str) -> None:
         ran[0] += 1
         with pytest.raises(SignInRefused) as refused:
-            sign_in(UnitOfWork(engine), username, password)
+            sign_in(UnitOfWork(engine), username, password, now=utcnow(), rules=portal_settings())
         assert str(refused.value).strip()
 
     check()
@@ -705,10 +712,10 @@ def test_deciding_on_a_cluster_with_hostile_input_names_the_field(engine: Engine
         try:
             if dismiss:
                 dismiss_episode(UnitOfWork(engine), quality, target, reason=reason,
-                                expected_version=version)
+                                expected_version=version, now=utcnow(), rules=portal_settings())
             else:
                 acknowledge_episode(UnitOfWork(engine), quality, target,
-                                    expected_version=version)
+                                    expected_version=version, now=utcnow())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in {"reason", "status"})
         except DomainError as exc:  # not found, changed meanwhile: said in words
@@ -731,20 +738,24 @@ def test_no_password_appears_in_logs_or_output(engine: Engine, org: Org,
     caplog.set_level(logging.DEBUG)
     for name in ("sqlalchemy.engine", "sqlalchemy.pool", "core"):
         caplog.set_level(logging.DEBUG, logger=name)
-    sign_in(UnitOfWork(engine), "reporter", PASSWORD)
+    sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=portal_settings())
     with pytest.raises(SignInRefused):
-        sign_in(UnitOfWork(engine), "reporter", wrong)
+        sign_in(UnitOfWork(engine), "reporter", wrong, now=utcnow(), rules=portal_settings())
     add_user(UnitOfWork(engine), org.actor("admin"), NewUser(
         username="newcomer", display_name="New Comer", password=new_user_password,
-        roles=("reporter",), services=("Maple House",)))
+        roles=("reporter",), services=("Maple House",)), now=utcnow(), rules=portal_settings())
     with pytest.raises(ValidationFailed):
         add_user(UnitOfWork(engine), SYSTEM, NewUser(
-            username="shorty", display_name="Shorty", password="Ab1", roles=("reporter",)))
-    signed = sign_in(UnitOfWork(engine), "newcomer", new_user_password)
-    change_password(UnitOfWork(engine), signed.actor, new_user_password, changed)
+            username="shorty", display_name="Shorty", password="Ab1", roles=("reporter",)),
+                 now=utcnow(), rules=portal_settings())
+    signed = sign_in(UnitOfWork(engine), "newcomer", new_user_password,
+                     now=utcnow(), rules=portal_settings())
+    change_password(UnitOfWork(engine), signed.actor, new_user_password, changed,
+                    now=utcnow(), rules=portal_settings())
     with pytest.raises(ValidationFailed):
-        change_password(UnitOfWork(engine), signed.actor, wrong, "Another-Secret-7777")
-    sign_in(UnitOfWork(engine), "newcomer", changed)
+        change_password(UnitOfWork(engine), signed.actor, wrong, "Another-Secret-7777",
+                        now=utcnow(), rules=portal_settings())
+    sign_in(UnitOfWork(engine), "newcomer", changed, now=utcnow(), rules=portal_settings())
     out = capsys.readouterr()
     logged = "\n".join([caplog.text, *(r.getMessage() for r in caplog.records),
                         *(repr(getattr(r, "args", "")) for r in caplog.records),

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
+from core.clock import utcnow
+from core.config import settings
 from core.csvfile import ImportFileError
 from core.db import read_session
 from core.filing import importer
@@ -221,7 +223,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(engine, org, tmp_path, mo
 
     monkeypatch.setattr(importer, "next_reference", failing)
     with pytest.raises(RuntimeError):
-        import_csv(path, engine=engine, create_missing=True)
+        import_csv(path, engine=engine, create_missing=True, rules=settings(), now=utcnow())
     assert reports(engine) == []
     with read_session(engine) as session:
         assert session.scalar(select(Location).where(Location.name == "Porch")) is None
@@ -348,7 +350,7 @@ def test_files_that_cannot_be_imported_say_why(engine, org, tmp_path, content, m
     assert message in result.output
     assert "Traceback" not in result.output
     with pytest.raises(ImportFileError):
-        import_bytes(content, engine=engine)
+        import_bytes(content, engine=engine, rules=settings(), now=utcnow())
 
 
 def test_semicolon_separated_files_are_read(engine, org, tmp_path):
@@ -367,7 +369,8 @@ def test_a_large_file_reports_progress_and_imports_in_one_go(engine, org, tmp_pa
             for i in range(250)]
     path = write_csv(tmp_path / "big.csv", rows)
     seen: list[tuple[str, int, int]] = []
-    result = import_csv(path, engine=engine, progress=lambda *a: seen.append(a))
+    result = import_csv(path, engine=engine, rules=settings(), now=utcnow(),
+                        progress=lambda *a: seen.append(a))
     assert result.imported == 250 and result.committed
     assert seen[-1] == ("Importing", 250, 250)
     assert ("Checking", 250, 250) in seen
@@ -424,7 +427,6 @@ def _escalations_of(engine, report_id):
 
 @pytest.mark.parametrize("case", sorted(ESCALATING))
 def test_an_imported_row_raises_the_escalations_the_form_raises(engine, org, case):
-    from core.clock import utcnow
     from core.filing.service import file_near_miss
     from core.uow import UnitOfWork
     from tests.builders import draft
@@ -433,7 +435,8 @@ def test_an_imported_row_raises_the_escalations_the_form_raises(engine, org, cas
     now = utcnow().replace(microsecond=0)
     typed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **fields),
                            now=now)
-    result = import_bytes(_csv_bytes([row(**columns)]), engine=engine, now=now)
+    result = import_bytes(_csv_bytes([row(**columns)]), engine=engine, rules=settings(),
+                          now=now)
     assert result.committed and result.escalations > 0
     [imported] = [r for r in reports(engine) if r.source == "import"]
     by_form, form_flags = _escalations_of(engine, typed.id)
@@ -451,7 +454,7 @@ def test_an_imported_row_raises_the_escalations_the_form_raises(engine, org, cas
 def test_a_quiet_row_raises_nothing(engine, org):
     from core.escalation.models import Escalation
 
-    result = import_bytes(_csv_bytes([row()]), engine=engine)
+    result = import_bytes(_csv_bytes([row()]), engine=engine, rules=settings(), now=utcnow())
     assert result.committed and result.escalations == 0
     with read_session(engine) as session:
         assert session.scalars(select(Escalation)).all() == []
@@ -492,7 +495,7 @@ def test_the_earliest_date_is_a_setting(engine, org):
     rules = settings().model_copy(update={"report": ReportLimits(earliest_date=date(2026, 3, 1))})
     result = import_bytes(_csv_bytes([row(reported_at="2026-02-28 10:00"),
                                       row(reported_at="2026-03-01 10:00")]), engine=engine,
-                          rules=rules, skip_invalid=True)
+                          rules=rules, now=utcnow(), skip_invalid=True)
     assert [r.line for r in result.rejected] == [2] and result.imported == 1
     assert "before 01 Mar 2026" in result.rejected[0].error_text
 

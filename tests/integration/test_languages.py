@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.accounts.service import build_actor, set_language
+from core.accounts.service import build_actor
+from core.accounts.users import set_language
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.models import User

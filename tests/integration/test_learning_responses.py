@@ -20,6 +20,12 @@ from core.config import settings
 from core.db import read_session
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.filing.service import file_near_miss
+from core.review.response_queries import (
+    list_responses,
+    report_responses,
+    response_detail,
+    response_proposal,
+)
 from core.review.response_templates import (
     DEFAULT_SUGGESTIONS,
     FULL_RCA,
@@ -32,11 +38,7 @@ from core.review.response_templates import (
 from core.review.responses import (
     choose_full_rca,
     complete_response,
-    list_responses,
-    report_responses,
-    response_detail,
     response_findings_for_actions,
-    response_proposal,
     save_answers,
     start_response,
 )
@@ -197,14 +199,14 @@ def today():
 
 def start_huddle(engine, org, reference, actor="supervisor"):
     return start_response(UnitOfWork(engine), org.actor(actor), type_key="swarm_huddle",
-                          references=[reference])
+                          references=[reference], now=utcnow(), rules=settings())
 
 
 def completed_huddle(engine, org, reference, actor="supervisor"):
     response_id = start_huddle(engine, org, reference, actor)
     save_answers(UnitOfWork(engine), org.actor(actor), response_id, answers=HUDDLE_ANSWERS,
-                 participants=PEOPLE)
-    complete_response(UnitOfWork(engine), org.actor(actor), response_id)
+                 participants=PEOPLE, now=utcnow(), rules=settings())
+    complete_response(UnitOfWork(engine), org.actor(actor), response_id, now=utcnow())
     return response_id
 
 
@@ -246,14 +248,14 @@ def test_choosing_another_response_needs_a_reason_that_is_audited(engine, org):
     supervisor = org.actor("supervisor")
     with pytest.raises(ValidationFailed) as caught:
         start_response(UnitOfWork(engine), supervisor, type_key="after_action_review",
-                       references=[reference], reason="   ")
+                       references=[reference], reason="   ", now=utcnow(), rules=settings())
     assert "suggested swarm huddle (low potential, single)" in caught.value.errors["reason"]
     assert events(engine, "learning_response.started") == []
 
     reason = "The night shift was involved too: we need both teams in a facilitated review."
     response_id = start_response(UnitOfWork(engine), supervisor,
                                  type_key="after_action_review", references=[reference],
-                                 reason=reason)
+                                 reason=reason, now=utcnow(), rules=settings())
     [started] = events(engine, "learning_response.started")
     after = json.loads(started.after_json)
     assert (after["type"], after["suggested"], after["reason"]) == (
@@ -269,13 +271,16 @@ def test_the_full_rca_is_a_choice_recorded_with_its_reason(engine, org):
     reference = triaged(engine, org)
     quality = org.actor("quality")
     with pytest.raises(ValidationFailed) as caught:
-        start_response(UnitOfWork(engine), quality, type_key=FULL_RCA, references=[reference])
+        start_response(UnitOfWork(engine), quality, type_key=FULL_RCA, references=[reference],
+                       now=utcnow(), rules=settings())
     assert "own page" in caught.value.errors["type"]
     with pytest.raises(ValidationFailed) as caught:
-        choose_full_rca(UnitOfWork(engine), quality, references=[reference])
+        choose_full_rca(UnitOfWork(engine), quality, references=[reference],
+                        now=utcnow(), rules=settings())
     assert "reason" in caught.value.errors
     assert choose_full_rca(UnitOfWork(engine), quality, references=[reference.lower()],
-                           reason="Same mismatch in three services") == [reference]
+                           reason="Same mismatch in three services",
+                           now=utcnow(), rules=settings()) == [reference]
     [chosen] = events(engine, "learning_response.rca_chosen")
     assert json.loads(chosen.after_json)["reason"] == "Same mismatch in three services"
 
@@ -291,7 +296,8 @@ def test_a_high_risk_recurrence_gets_an_investigation_over_all_its_reports(engin
     assert proposal.suggestion.basis == "high potential, repeat"
     assert proposal.not_found == ("NM-1999-00001",)
     response_id = start_response(UnitOfWork(engine), quality, type_key="psii",
-                                 references=[first, second], title="Doorway near falls")
+                                 references=[first, second], title="Doorway near falls",
+                                 now=utcnow(), rules=settings())
     with read_session(engine) as session:
         detail = response_detail(session, quality, response_id, today=today())
         again = response_proposal(session, quality, [second], today=today())
@@ -307,7 +313,8 @@ def test_a_response_needs_triaged_reports_and_known_fields(engine, org):
         start_huddle(engine, org, untriaged)
     assert "Triage" in caught.value.errors["references"]
     with pytest.raises(ValidationFailed) as caught:
-        start_response(UnitOfWork(engine), supervisor, type_key="chat", references=[])
+        start_response(UnitOfWork(engine), supervisor, type_key="chat", references=[],
+                       now=utcnow(), rules=settings())
     assert set(caught.value.errors) == {"type", "references"}
     with pytest.raises(NotFound):
         start_huddle(engine, org, "NM-1999-00001")
@@ -320,23 +327,25 @@ def test_answers_are_saved_checked_and_completion_needs_them_all(engine, org):
     with pytest.raises(ValidationFailed) as caught:
         save_answers(UnitOfWork(engine), supervisor, response_id,
                      answers={"mood": "fine", "what_now": "x" * 5000},
-                     participants=["\x00"])
+                     participants=["\x00"], now=utcnow(), rules=settings())
     assert set(caught.value.errors) == {"answers.mood", "answers.what_now", "participants"}
 
     partial = {"what_happened": HUDDLE_ANSWERS["what_happened"], "what_now": "  "}
     assert save_answers(UnitOfWork(engine), supervisor, response_id, answers=partial,
-                        participants=["Sam (DSP on shift)", "", "Sam (DSP on shift)"])
+                        participants=["Sam (DSP on shift)", "", "Sam (DSP on shift)"],
+                        now=utcnow(), rules=settings())
     assert not save_answers(UnitOfWork(engine), supervisor, response_id, answers=partial,
-                            participants=["Sam (DSP on shift)"])  # nothing changed
+                            participants=["Sam (DSP on shift)"],
+                            now=utcnow(), rules=settings())  # nothing changed
     with pytest.raises(ValidationFailed) as caught:
-        complete_response(UnitOfWork(engine), supervisor, response_id)
+        complete_response(UnitOfWork(engine), supervisor, response_id, now=utcnow())
     assert set(caught.value.errors) == {"answers.what_was_expected", "answers.why_different",
                                         "answers.what_now", "findings", "participants"}
     assert "at least 2" in caught.value.errors["participants"]
 
     save_answers(UnitOfWork(engine), supervisor, response_id, answers=HUDDLE_ANSWERS,
-                 participants=PEOPLE)
-    complete_response(UnitOfWork(engine), supervisor, response_id)
+                 participants=PEOPLE, now=utcnow(), rules=settings())
+    complete_response(UnitOfWork(engine), supervisor, response_id, now=utcnow())
     with read_session(engine) as session:
         detail = response_detail(session, supervisor, response_id, today=today())
     assert detail.status == "completed" and detail.participants == tuple(PEOPLE)
@@ -344,8 +353,10 @@ def test_answers_are_saved_checked_and_completion_needs_them_all(engine, org):
                                f"\n\nWhat will we do now?\n{HUDDLE_ANSWERS['what_now']}")
     # Completed: read-only.
     for call in (lambda: save_answers(UnitOfWork(engine), supervisor, response_id,
-                                      answers={}, participants=PEOPLE),
-                 lambda: complete_response(UnitOfWork(engine), supervisor, response_id)):
+                                      answers={}, participants=PEOPLE,
+                                      now=utcnow(), rules=settings()),
+                 lambda: complete_response(UnitOfWork(engine), supervisor, response_id,
+                                           now=utcnow())):
         with pytest.raises(ValidationFailed) as caught:
             call()
         assert "read-only" in caught.value.errors["status"]
@@ -392,8 +403,8 @@ def test_a_completed_response_feeds_the_action_plan_builder(engine, org):
     assert "Complete the learning response first" in caught.value.errors["learning_response"]
 
     save_answers(UnitOfWork(engine), quality, response_id, answers=HUDDLE_ANSWERS,
-                 participants=PEOPLE)
-    complete_response(UnitOfWork(engine), quality, response_id)
+                 participants=PEOPLE, now=utcnow(), rules=settings())
+    complete_response(UnitOfWork(engine), quality, response_id, now=utcnow())
     with read_session(engine) as session:
         proposal = proposal_from_learning_response(session, quality, response_id)
     assert proposal.source == "learning_response"
@@ -435,10 +446,11 @@ def test_only_supervisors_and_quality_leads_of_the_services_lead_responses(engin
         for call in (
                 lambda a=actor: start_huddle(engine, org, reference, a.username),
                 lambda a=actor: choose_full_rca(UnitOfWork(engine), a, references=[reference],
-                                                reason="x"),
+                                                reason="x", now=utcnow(), rules=settings()),
                 lambda a=actor: save_answers(UnitOfWork(engine), a, response_id, answers={},
-                                             participants=[]),
-                lambda a=actor: complete_response(UnitOfWork(engine), a, response_id)):
+                                             participants=[], now=utcnow(), rules=settings()),
+                lambda a=actor: complete_response(UnitOfWork(engine), a, response_id,
+                                                  now=utcnow())):
             with pytest.raises(PermissionDenied):
                 call()
         with read_session(engine) as session, pytest.raises(PermissionDenied):
@@ -463,9 +475,9 @@ def test_an_overdue_response_is_flagged_and_listed_first(engine, org):
     quality = org.actor("quality")
     early = utcnow() - timedelta(days=7)
     overdue_id = start_response(UnitOfWork(engine), quality, type_key="swarm_huddle",
-                                references=[first], now=early)
+                                references=[first], now=early, rules=settings())
     later_id = start_response(UnitOfWork(engine), quality, type_key="swarm_huddle",
-                              references=[second])
+                              references=[second], now=utcnow(), rules=settings())
     with read_session(engine) as session:
         listed = list_responses(session, quality, today=today())
     assert [s.id for s in listed] == [overdue_id, later_id]

@@ -14,11 +14,14 @@ from pypdf import PdfReader
 
 from core.actions.models import SustainmentCheck
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner.action_evidence import ActionEvidence
 from core.commissioner.deid import Cell
 from core.commissioner.period import Period
+from core.config import settings
 from core.db import read_session
-from core.exports.pack import ICON_LEGEND, build_pack, draw_icon, gather
+from core.exports.pack import gather
+from core.exports.pack_pdf import ICON_LEGEND, build_pack, draw_icon
 from core.exports.signals import (
     KINDS,
     MAX_SIGNALS,
@@ -30,17 +33,8 @@ from core.exports.signals import (
     sustainment_signals,
     verdict_signals,
 )
-from core.spc import (
-    CONCERN,
-    FAIL,
-    HIGH,
-    HIT_AND_MISS,
-    PASS,
-    assurance_icon_of,
-    icon_shape,
-    run_points,
-    special_cause_icon,
-)
+from core.spc import CONCERN, FAIL, HIGH, HIT_AND_MISS, PASS
+from core.spc_icons import assurance_icon_of, icon_shape, run_points, special_cause_icon
 from core.uow import UnitOfWork
 from tests.builders import build_org
 from tests.integration.test_action_evidence import SECRET_TITLE, _action, _file, _today
@@ -188,7 +182,8 @@ def test_with_no_signal_the_summary_says_so_in_words(engine):
     with read_session(engine) as session:
         summary = decision_signals(session, org.actor("quality"), _period().start,
                                    _period().end, suppress=False)
-        pages = _pages(build_pack(session, org.actor("quality"), _period(), "board"))
+        pages = _pages(build_pack(session, org.actor("quality"), _period(), "board",
+                                  now=utcnow(), rules=settings()))
     assert summary.signals == () and summary.text == NONE_TEXT
     assert "Signals that need a decision" in pages[0]
     assert "No signal needs a decision this period" in pages[0]
@@ -210,8 +205,10 @@ def test_page_one_is_the_summary_then_the_evidence_per_action_then_the_appendix(
     _file(engine, org, _today() - timedelta(days=2), 1, type_key="safeguarding_rights")
     for audience, actor in (("board", "quality"), ("commissioner", "commissioner")):
         with read_session(engine) as session:
-            data = gather(session, org.actor(actor), _period(), audience)
-            pages = _pages(build_pack(session, org.actor(actor), _period(), audience))
+            data = gather(session, org.actor(actor), _period(), audience, now=utcnow(),
+                          rules=settings())
+            pages = _pages(build_pack(session, org.actor(actor), _period(), audience,
+                                      now=utcnow(), rules=settings()))
         kinds = [s.kind for s in data.summary.signals]
         # The 8 near falls in one week may also be a special cause on a control chart.
         assert kinds[0] == "escalation" and kinds[-2:] == ["verdict", "sustainment"], audience
@@ -236,7 +233,7 @@ def test_page_one_is_the_summary_then_the_evidence_per_action_then_the_appendix(
 def test_five_long_signals_still_fit_on_page_one(engine):
     from dataclasses import replace
 
-    from core.exports.pack import render_pdf
+    from core.exports.pack_pdf import render_pdf
 
     org = build_org(engine)
     words = "a very long board title naming the control in full detail " * 6
@@ -244,8 +241,10 @@ def test_five_long_signals_still_fit_on_page_one(engine):
                          f"Signal {n} {words}", "detail " * 60, "Decide something. " * 4, (n,))
                   for n, kind in enumerate(KINDS)]
     with read_session(engine) as session:
-        data = gather(session, org.actor("quality"), _period(), "board")
-    pages = _pages(render_pdf(replace(data, summary=select_signals(candidates))))
+        data = gather(session, org.actor("quality"), _period(), "board", now=utcnow(),
+                      rules=settings())
+    pages = _pages(render_pdf(replace(data, summary=select_signals(candidates)),
+                              rules=settings()))
     assert all(f"Signal {n}" in pages[0] for n in range(5))
     assert ICON_LEGEND[:40] in pages[0]
     assert pages[1].startswith("Evidence per action")

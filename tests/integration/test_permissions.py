@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.accounts.service import (
+from core.accounts.users import (
     NewUser,
     add_user,
     change_password,
@@ -32,6 +32,8 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import PAGES, Capability, pages_for
 from core.auth.roles import Role
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import PermissionDenied
 from core.escalation.models import Escalation
@@ -193,16 +195,17 @@ def services(engine, org, s) -> dict[str, Callable]:
         "confirm sustainment": lambda a: confirm_sustainment(UnitOfWork(engine), a, 999_999,
                                                              in_place=True, note=""),
         "add a user": lambda a: add_user(UnitOfWork(engine), a, NewUser(
-            "x", "", "", ())),
+            "x", "", "", ()), now=utcnow(), rules=settings()),
         "disable a user": lambda a: set_user_active(UnitOfWork(engine), a, "nobody-here",
-                                                    False),
+                                                    False, now=utcnow()),
         "change a user's access": lambda a: update_user_access(
             UnitOfWork(engine), a, "nobody-here", roles=(), services=()),
         "edit a near-miss type": lambda a: save_type(UnitOfWork(engine), a, spec),
         "retire a near-miss type": lambda a: set_type_active(UnitOfWork(engine), a,
                                                              "no_such_type", False),
         "change my own password": lambda a: change_password(UnitOfWork(engine), a, PASSWORD,
-                                                            "short"),
+                                                            "short",
+                                                            now=utcnow(), rules=settings()),
         "write a \"what changed\" update": lambda a: create_update(
             UnitOfWork(engine), a, UpdateDraft()),
         "edit a \"what changed\" update": lambda a: edit_update(

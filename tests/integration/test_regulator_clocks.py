@@ -484,7 +484,13 @@ def test_on_time_share_shows_when_no_count_is_small(engine: Engine, org: Org) ->
 
 def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
                                                                  org: Org) -> None:
-    from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+    from tests.apptest_helpers import (
+        assert_no_exception,
+        field_messages,
+        new_app,
+        sign_in,
+        texts,
+    )
 
     waiting, decided = file_safeguarding(engine, org), file_safeguarding(engine, org)
     decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), decided,
@@ -502,6 +508,13 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
     assert len(clock_lines) == 1 and "left" in clock_lines[0]
 
     prefix = f"board.{waiting}.regulator."
+    at.button(key=prefix + "decide").click().run()  # nothing answered yet
+    assert_no_exception(at)
+    assert field_messages(at) == ["Say whether it must be reported.",
+                                  "Record why: the reasoning is part of the audit trail."]
+    assert texts(at, "error") == ["Not recorded yet: check the 2 answers marked below (Must it "
+                                  "be reported?; Why (the reasoning is part of the audit "
+                                  "trail))."]
     at.radio(key=prefix + "reportable").set_value("no")
     at.text_area(key=prefix + "reason").input("Refused at once, nothing lost: not reportable.")
     at.button(key=prefix + "decide").click().run()
@@ -517,7 +530,13 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
 
 def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
                                                                org: Org) -> None:
-    from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+    from tests.apptest_helpers import (
+        assert_no_exception,
+        field_messages,
+        new_app,
+        sign_in,
+        texts,
+    )
 
     reference = file_safeguarding(engine, org)
     decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
@@ -534,7 +553,9 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
     at.datetime_input(key=prefix + "met_at").set_value(local_now())
     at.button(key=prefix + "met").click().run()
     assert_no_exception(at)
-    assert "Give the reference the state gave." in texts(at, "error")
+    assert field_messages(at) == ["Give the reference the state gave."]
+    assert texts(at, "error") == ["Not recorded yet: check the 1 answer marked below "
+                                  "(Reference the state gave)."]
     at.text_input(key=prefix + "state_reference").input("NY-SIR-2026-0007")
     at.button(key=prefix + "met").click().run()
     assert_no_exception(at)

@@ -15,19 +15,16 @@ from sqlalchemy import Engine, select
 
 from core.accounts.service import (
     SIGN_IN_REFUSED,
-    NewUser,
     SessionEnded,
     SessionIdle,
     SignInRefused,
     actor_for_session,
-    add_user,
     bind_session_cookie,
-    list_users,
     note_activity,
     resume_from_cookie,
-    set_user_active,
     sign_in,
 )
+from core.accounts.users import NewUser, add_user, list_users, set_user_active
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM, UNAUTHENTICATED
 from core.auth.models import AttemptThrottle, UserSession
@@ -56,7 +53,7 @@ def attempt(engine: Engine, username: str, password: str, at: datetime,
             source: str | None = None) -> bool:
     """One sign-in; whether it got in (a refusal must always read the same)."""
     try:
-        sign_in(UnitOfWork(engine), username, password, source=source, now=at)
+        sign_in(UnitOfWork(engine), username, password, source=source, now=at, rules=settings())
     except SignInRefused as refused:
         assert str(refused) == SIGN_IN_REFUSED
         return False
@@ -73,7 +70,7 @@ def events(engine: Engine, *actions: str) -> list[AuditEvent]:
 
 def test_every_refusal_reads_the_same(engine, org):
     now = utcnow()
-    set_user_active(UnitOfWork(engine), SYSTEM, "commissioner", False)
+    set_user_active(UnitOfWork(engine), SYSTEM, "commissioner", False, now=utcnow())
     refusals = []
     for username, password, at in [
         ("nobody", "wrong-password", now),  # unknown username
@@ -85,7 +82,7 @@ def test_every_refusal_reads_the_same(engine, org):
         ("commissioner", PASSWORD, now),  # a disabled account, right password
     ]:
         with pytest.raises(SignInRefused) as refused:
-            sign_in(UnitOfWork(engine), username, password, now=at)
+            sign_in(UnitOfWork(engine), username, password, now=at, rules=settings())
         refusals.append(str(refused.value))
     assert set(refusals) == {SIGN_IN_REFUSED}
 
@@ -95,8 +92,8 @@ def test_every_path_checks_one_password_at_the_configured_cost(engine, org, monk
         "sign_in": settings().sign_in.model_copy(update={"bcrypt_rounds": 5})})
     for username in ("timed", "gone"):
         add_user(UnitOfWork(engine), SYSTEM, NewUser(username, username.title(), PASSWORD,
-                                                     ("reporter",)), rules=rules)
-    set_user_active(UnitOfWork(engine), SYSTEM, "gone", False)
+                                                     ("reporter",)), rules=rules, now=utcnow())
+    set_user_active(UnitOfWork(engine), SYSTEM, "gone", False, now=utcnow())
     checked: list[str] = []
     real_check = bcrypt.checkpw
 
@@ -237,7 +234,7 @@ def test_the_owner_and_the_administrators_learn_the_reason_by_email(engine, org,
 
 def test_notices_about_one_account_are_spaced_out(engine, org):
     now = utcnow()
-    set_user_active(UnitOfWork(engine), SYSTEM, "commissioner", False)
+    set_user_active(UnitOfWork(engine), SYSTEM, "commissioner", False, now=utcnow())
     for second in range(30):
         attempt(engine, "commissioner", PASSWORD, now + timedelta(seconds=second * 2))
     with read_session(engine) as session:
@@ -288,52 +285,57 @@ def test_settings_refuse_the_retired_lock_keys_and_unknown_proxies():
 
 def test_a_session_idle_past_the_limit_is_refused_even_with_its_cookie(engine, org):
     now = utcnow()
-    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now)
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-1")
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-1", rules=settings())
     later = now + timedelta(minutes=61)
     with read_session(engine) as session:
         assert resume_from_cookie(session, "reporter", "cookie-secret-1",
-                                  now=now + timedelta(minutes=59))
+                                  now=now + timedelta(minutes=59), rules=settings())
         with pytest.raises(SessionIdle, match="signed out after 60 minutes without activity"):
-            resume_from_cookie(session, "reporter", "cookie-secret-1", now=later)
+            resume_from_cookie(session, "reporter", "cookie-secret-1", now=later, rules=settings())
         with pytest.raises(SessionIdle):
-            actor_for_session(session, signed.session_id, now=later)
+            actor_for_session(session, signed.session_id, now=later, rules=settings())
 
 
 def test_activity_is_stamped_at_most_once_a_minute_and_keeps_the_session(engine, org):
     now = utcnow()
-    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now)
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
     assert not note_activity(signed.session_id, now=now + timedelta(seconds=30), engine=engine)
     assert note_activity(signed.session_id, now=now + timedelta(minutes=50), engine=engine)
     assert not note_activity(signed.session_id, now=now + timedelta(minutes=50, seconds=40),
                              engine=engine)
     with read_session(engine) as session:
-        assert actor_for_session(session, signed.session_id, now=now + timedelta(minutes=109))
+        assert actor_for_session(session, signed.session_id, now=now + timedelta(minutes=109),
+                                 rules=settings())
         with pytest.raises(SessionIdle):
-            actor_for_session(session, signed.session_id, now=now + timedelta(minutes=111))
+            actor_for_session(session, signed.session_id, now=now + timedelta(minutes=111),
+                              rules=settings())
 
 
 def test_the_database_keeps_only_a_digest_of_the_cookie_secret(engine, org):
-    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
     secret = "Kq3v-random-cookie-secret"
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, secret)
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, secret, rules=settings())
     with read_session(engine) as session:
         stored = session.scalar(select(UserSession.cookie_id))
         assert stored and secret not in stored
         with pytest.raises(SessionEnded):  # the stored digest opens nothing
-            resume_from_cookie(session, "reporter", stored)
-        assert resume_from_cookie(session, "reporter", secret).session_id == signed.session_id
+            resume_from_cookie(session, "reporter", stored, now=utcnow(), rules=settings())
+        assert resume_from_cookie(session, "reporter", secret,
+                                  now=utcnow(), rules=settings()).session_id == signed.session_id
 
 
 def test_a_new_sign_in_binds_a_new_cookie_and_the_old_one_does_not_open_it(engine, org):
-    first = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
-    bind_session_cookie(UnitOfWork(engine), first.session_id, "secret-first")
-    second = sign_in(UnitOfWork(engine), "reporter", PASSWORD)
-    bind_session_cookie(UnitOfWork(engine), second.session_id, "secret-second")
+    first = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
+    bind_session_cookie(UnitOfWork(engine), first.session_id, "secret-first", rules=settings())
+    second = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
+    bind_session_cookie(UnitOfWork(engine), second.session_id, "secret-second", rules=settings())
     with read_session(engine) as session:
-        assert resume_from_cookie(session, "reporter", "secret-first").session_id == \
+        assert resume_from_cookie(session, "reporter", "secret-first",
+                                  now=utcnow(), rules=settings()).session_id == \
             first.session_id
-        assert resume_from_cookie(session, "reporter", "secret-second").session_id == \
+        assert resume_from_cookie(session, "reporter", "secret-second",
+                                  now=utcnow(), rules=settings()).session_id == \
             second.session_id
 
 

@@ -19,8 +19,10 @@ from markdown_it import MarkdownIt
 from matplotlib.text import Text
 from pypdf import PdfReader
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
-from core.exports.pack import build_pack
+from core.exports.pack_pdf import build_pack
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.text import (
     WORD_JOINER,
@@ -177,7 +179,7 @@ def test_the_pdf_writes_typed_text_as_typed(engine):
     today = local_now().date()
     period = parse_period(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
     with read_session(engine) as session:
-        pdf = build_pack(session, quality, period, "board")
+        pdf = build_pack(session, quality, period, "board", now=utcnow(), rules=settings())
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     flat = re.sub(r"\s+", "", text)
     assert re.sub(r"\s+", "", title) in flat

@@ -129,7 +129,7 @@ def test_the_pack_chart_numbers_its_go_lives_without_overlap_or_labels():
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from core.exports.pack import _go_live_markers
+    from core.exports.pack_pdf import _go_live_markers
 
     weeks = pd.date_range(START, periods=26, freq="7D")
     marks = [(START + timedelta(days=n), "Checklist or cognitive aid")

@@ -106,7 +106,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pages/feedback_updates.py", "current.anonymous_references"): "a count",
     ("pages/governance_clusters.py", "title"): "fixed section titles",
     ("pages/governance_culture.py", "feedback.*"): "figures counted by core",
-    ("pages/governance_pack.py", "what"): "progress steps named by core.exports.pack",
+    ("pages/governance_pack.py", "what"): "progress steps named by core.exports.pack_pdf",
     ("pages/governance_pack.py", "period.label"): "a period named by the portal (2026 Q1)",
     ("pages/meeting.py", "cluster.peak"): "a count",
     ("pages/meeting.py", "cluster.usual"): "a count",

@@ -12,16 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.spc import (
-    COLUMNS,
-    SpcRules,
-    assurance_icon,
-    assurance_of,
-    chart_icons,
-    variation_icon,
-    variation_of,
-    xmr,
-)
+from core.spc import COLUMNS, SpcRules, assurance_icon, variation_icon, xmr
+from core.spc_icons import assurance_of, chart_icons, variation_of
 
 # The worked example used throughout.
 #   values   5  7  6  8  5  6  7  9  4  6  7  5      sum 75, n 12 -> mean 75/12 = 6.25
