@@ -392,47 +392,63 @@ def clusters(session: Session, actor: Actor | None, start: date, end: date,
     if actor is not None and actor.service_ids is not None:
         seen = "AND s.id IN :actor_services"
         params["actor_services"] = tuple(actor.service_ids) or (-1,)
-    members = ("SELECT s.id FROM services s WHERE ((e.scope = 'region' AND s.region_id = "
-               f"e.region_id) OR (e.scope <> 'region' AND s.id = e.service_id)) {seen}")
     day = local_day(session, "r.occurred_at", zone)
+    postgresql = _dialect(session) == "postgresql"
     # A day either side of the episode's local days, in stored time, lets the index narrow
     # the reports; the local date decides.
     near = ("r.occurred_at >= e.first_day - 1 AND r.occurred_at < e.last_day + 2"
-            if _dialect(session) == "postgresql" else
+            if postgresql else
             "r.occurred_at >= date(e.first_day, '-1 day') "
             "AND r.occurred_at < date(e.last_day, '+2 days')")
-    reports = (f"SELECT r.id FROM near_miss_reports r WHERE r.type_key = e.type_key "
-               f"AND r.service_id IN ({members}) AND {near} "
-               f"AND {day} >= e.first_day AND {day} <= e.last_day")
-    aggregate = ("STRING_AGG(DISTINCT a.status, ',')" if _dialect(session) == "postgresql"
-                 else "GROUP_CONCAT(DISTINCT a.status)")
-    listed = f"(SELECT COUNT(*) FROM ({reports}) counted)"
-    if references and _dialect(session) == "postgresql":
-        listed = (f"(SELECT STRING_AGG(r.reference, ',' ORDER BY r.occurred_at) "
-                  f"FROM near_miss_reports r WHERE r.id IN ({reports}))")
-    elif references:  # SQLite concatenates in the order its subquery gives
-        listed = (f"(SELECT GROUP_CONCAT(reference) FROM (SELECT r.reference "
-                  f"FROM near_miss_reports r WHERE r.id IN ({reports}) "
-                  f"ORDER BY r.occurred_at))")
+    statuses = ("STRING_AGG(DISTINCT status, ',')" if postgresql
+                else "GROUP_CONCAT(DISTINCT status)")
+    if not references:
+        listed = "SELECT episode_id, CAST(COUNT(*) AS TEXT) AS refs FROM hits GROUP BY episode_id"
+    elif postgresql:
+        listed = ("SELECT episode_id, STRING_AGG(reference, ',' ORDER BY occurred_at, id) "
+                  "AS refs FROM hits GROUP BY episode_id")
+    else:  # SQLite concatenates in the order its subquery gives
+        listed = ("SELECT episode_id, GROUP_CONCAT(reference) AS refs FROM (SELECT * FROM hits "
+                  "ORDER BY episode_id, occurred_at, id) GROUP BY episode_id")
     rows = _rows(session, f"""
+        WITH episodes AS (
+            SELECT * FROM cluster_episodes
+            WHERE part_of_id IS NULL AND last_day >= :start AND opened_on < :end),
+        members AS (
+            SELECT e.id AS episode_id, s.id AS service_id
+            FROM episodes e JOIN services s
+              ON (e.scope = 'region' AND s.region_id = e.region_id)
+              OR (e.scope <> 'region' AND s.id = e.service_id)
+            WHERE 1 = 1 {seen}),
+        hits AS (
+            SELECT m.episode_id, r.id, r.reference, r.occurred_at
+            FROM members m JOIN episodes e ON e.id = m.episode_id
+            JOIN near_miss_reports r ON r.service_id = m.service_id
+             AND r.type_key = e.type_key AND {near}
+            WHERE {day} >= e.first_day AND {day} <= e.last_day),
+        statuses AS (
+            SELECT h.episode_id, a.status FROM hits h
+            JOIN action_plan_reports x ON x.report_id = h.id
+            JOIN actions a ON a.plan_id = x.plan_id
+            UNION
+            SELECT e.id, a.status FROM episodes e JOIN actions a ON a.plan_id = e.plan_id),
+        listed AS ({listed}),
+        summed AS (SELECT episode_id, {statuses} AS statuses FROM statuses
+                   GROUP BY episode_id)
         SELECT e.id, e.status, t.name,
                CASE WHEN e.scope = 'region' THEN g.name ELSE sv.name END,
-               e.scope, e.first_day, e.last_day, e.peak, e.usual,
-               {listed} AS reports,
-               (SELECT {aggregate} FROM actions a
-                WHERE a.plan_id = e.plan_id OR a.plan_id IN (
-                    SELECT x.plan_id FROM action_plan_reports x
-                    WHERE x.report_id IN ({reports}))) AS statuses
-        FROM cluster_episodes e JOIN near_miss_types t ON t.key = e.type_key
+               e.scope, e.first_day, e.last_day, e.peak, e.usual, listed.refs, summed.statuses
+        FROM episodes e JOIN near_miss_types t ON t.key = e.type_key
         LEFT JOIN regions g ON g.id = e.region_id LEFT JOIN services sv ON sv.id = e.service_id
-        WHERE e.part_of_id IS NULL AND e.last_day >= :start AND e.opened_on < :end
-          AND EXISTS ({members})
+        LEFT JOIN listed ON listed.episode_id = e.id
+        LEFT JOIN summed ON summed.episode_id = e.id
+        WHERE e.id IN (SELECT episode_id FROM members)
         ORDER BY CASE e.status WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1
                                WHEN 'linked' THEN 2 ELSE 3 END,
                  e.last_day DESC, e.peak DESC""", **params)
     return [(int(i), status, name, place, scope, _day(first), _day(last), int(peak),
              round(float(usual), 1),
-             tuple(x for x in (n or "").split(",") if x) if references else int(n),
+             tuple(x for x in (n or "").split(",") if x) if references else int(n or 0),
              frozenset((statuses or "").split(",")) - {""})
             for i, status, name, place, scope, first, last, peak, usual, n, statuses in rows]
 
