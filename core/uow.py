@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -59,6 +60,12 @@ def _is_unavailable(exc: BaseException) -> bool:
 class UnitOfWork:
     """One write transaction with its audit events."""
 
+    # The repositories each transaction opens on its session, by attribute (`uow.reports`).
+    # The packages that own the tables register them (core/reports/repository.py): this module
+    # sits below those packages and may not import them (.importlinter).
+    repositories: ClassVar[dict[str, Callable[[Session], Any]]] = {}
+    reports: Any  # a core.reports.repository.ReportRepository, once entered
+
     def __init__(self, engine: Engine | None = None, *, seal_unsigned: bool = False):
         self._engine = engine
         # Only a seal (core/integrity/seal.py) may sign a chain whose end is not signed yet.
@@ -76,6 +83,8 @@ class UnitOfWork:
             self.session = Session(bind=engine, expire_on_commit=False)
         event.listen(self.session, "before_flush", self._note_flush)
         event.listen(self.session, "do_orm_execute", self._note_execute)
+        for name, repository in self.repositories.items():
+            setattr(self, name, repository(self.session))
         return self
 
     @staticmethod

@@ -66,6 +66,11 @@ SLOW_MODULES = frozenset({
     "integration/test_workflow_property.py",  # Hypothesis walks of the services
     "integration/test_commissioner.py",  # opens the pages of every period (AppTest)
     "integration/test_permissions.py",  # opens every page as every role (AppTest)
+    "integration/test_audit_key.py",  # builds the demo to sign and re-sign its chain
+    "integration/test_sign_in_throttle.py",  # floods of hundreds of sign-in transactions
+    "integration/test_pack_summary.py",  # renders PDFs
+    "integration/test_text.py",  # renders a PDF of every script
+    "integration/test_cli.py",  # runs the command line
 })
 TESTS = Path(__file__).resolve().parent
 

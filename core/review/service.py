@@ -23,7 +23,7 @@ from core.config import Settings, settings
 from core.errors import NUL_MESSAGE, DomainError, ValidationFailed, has_nul
 from core.reports.drafts import clean_field_value
 from core.reports.models import NearMissReport
-from core.reports.repository import check_version, commit_or_conflict, get_in_scope, transition
+from core.reports.repository import commit_or_conflict, transition
 from core.reports.vocabulary import Barrier, ReportStatus
 from core.reports.workflow import check_step
 from core.review.models import (
@@ -92,8 +92,8 @@ def _status_change(uow: UnitOfWork, actor: Actor, reference: str, *, expected_ve
     records: in one transaction, the report in the actor's scope at the version their page
     showed; committed at the end unless someone else changed it meanwhile (ConflictError)."""
     with uow:
-        report = get_in_scope(uow.session, actor, reference)
-        check_version(report, expected_version, rules)
+        report = uow.reports.get_in_scope(actor, reference)
+        uow.reports.check_version(report, expected_version, rules)
         yield report
         commit_or_conflict(uow, report)
 
@@ -158,7 +158,7 @@ def save_review(uow: UnitOfWork, actor: Actor, reference: str, data: ReviewInput
     now = now or utcnow()
     with uow:
         session = uow.session
-        report = get_in_scope(session, actor, reference)
+        report = uow.reports.get_in_scope(actor, reference)
         _in_states(report, REVIEWABLE, "edit the review")
         review, template = _review_of(uow, report)
         errors: dict[str, str] = {}
@@ -222,7 +222,7 @@ def check_gate(uow: UnitOfWork, actor: Actor, reference: str, gate_key: str, *, 
     require(actor, Capability.REVIEW)
     now = now or utcnow()
     with uow:
-        report = get_in_scope(uow.session, actor, reference)
+        report = uow.reports.get_in_scope(actor, reference)
         _in_states(report, REVIEWABLE, "tick gates")
         _review, template = _review_of(uow, report)
         gate = next((g for g in template.gates if g.key == gate_key), None)
@@ -300,7 +300,7 @@ def record_evidence(uow: UnitOfWork, actor: Actor, reference: str, item_key: str
                                         "characters."})
     with uow:
         session = uow.session
-        report = get_in_scope(session, actor, reference)
+        report = uow.reports.get_in_scope(actor, reference)
         _in_states(report, REVIEWABLE, "record validation evidence")
         _review, template = _review_of(uow, report)
         item = next((v for v in template.validation if v.key == item_key), None)
@@ -369,7 +369,7 @@ def record_communication(uow: UnitOfWork, actor: Actor, reference: str,
     if errors:
         raise ValidationFailed(errors)
     with uow:
-        report = get_in_scope(uow.session, actor, reference)
+        report = uow.reports.get_in_scope(actor, reference)
         _in_states(report, (ReportStatus.TRIAGED, *REVIEWABLE), "record communication")
         decision = CommunicationDecision(
             report_id=report.id, audience=data.audience or "", communicated=bool(

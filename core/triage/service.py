@@ -20,7 +20,7 @@ from core.errors import NUL_MESSAGE, ValidationFailed, has_nul
 from core.escalation.rules import EscalationKind
 from core.escalation.service import any_escalation, open_escalation, raise_escalation
 from core.reports.models import NearMissReport
-from core.reports.repository import check_version, commit_or_conflict, get_in_scope, transition
+from core.reports.repository import commit_or_conflict, transition
 from core.reports.vocabulary import ReportStatus
 from core.reports.workflow import check_move
 from core.taxonomy.service import live_taxonomy
@@ -119,10 +119,11 @@ def triage_report(uow: UnitOfWork, actor: Actor, reference: str, answers: Triage
     rules = rules or settings()
     now = now or utcnow()
     with uow:
-        session = uow.session
-        report = get_in_scope(session, actor, reference)
-        check_version(report, expected_version, rules)
+        report = uow.reports.get_in_scope(actor, reference)
+        uow.reports.check_version(report, expected_version, rules)
         check_move(ReportStatus(report.status), ReportStatus.TRIAGED)
+        # The rest reads and writes more than reports (taxonomy, triage record, escalations).
+        session = uow.session
         signal_keys = {s.key for s in live_taxonomy(session).safeguarding_signals}
         errors, level = validate_answers(answers, signal_keys=signal_keys, rules=rules)
         if errors:
@@ -200,8 +201,8 @@ def reclassify_as_incident(uow: UnitOfWork, actor: Actor, reference: str, *, rea
         raise ValidationFailed({"reason": "Say what harm reached the person and why this is now "
                                           "an incident."})
     with uow:
-        report = get_in_scope(uow.session, actor, reference)
-        check_version(report, expected_version, rules)
+        report = uow.reports.get_in_scope(actor, reference)
+        uow.reports.check_version(report, expected_version, rules)
         why = reason.strip()
         if incident_reference.strip():
             why += f" (incident {incident_reference.strip()})"

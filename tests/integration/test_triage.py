@@ -13,6 +13,7 @@ from core.errors import ConflictError, NotFound, ValidationFailed
 from core.escalation.models import Escalation
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport, ReportTransition
+from core.reports.repository import SqlAlchemyReportRepository
 from core.reports.workflow import IllegalMove
 from core.review.service import start_review
 from core.triage.models import TriageRecord
@@ -221,3 +222,16 @@ def test_triage_does_not_ask_operations_twice(engine, org):
     assert outcome.escalations_raised == ()
     with read_session(engine) as session:
         assert len(session.scalars(select(Escalation)).all()) == 1
+
+
+def test_each_unit_of_work_opens_the_report_repository_on_its_own_session(engine, org):
+    filed = file(engine, org)
+    with UnitOfWork(engine) as uow:
+        assert isinstance(uow.reports, SqlAlchemyReportRepository)
+        assert uow.reports.session is uow.session
+        found = uow.reports.get_in_scope(org.actor("supervisor"), f" {filed.reference.lower()} ")
+        assert found in uow.session  # the same row the transaction writes
+        with pytest.raises(NotFound):
+            uow.reports.get_in_scope(org.actor("oak_supervisor"), filed.reference)
+    with UnitOfWork(engine) as other:
+        assert other.reports is not uow.reports and other.reports.session is other.session
