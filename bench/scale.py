@@ -184,7 +184,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
             barrier="staff_recovery", still_at_risk=False)
 
     counter = iter(range(10**9))
-    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter))),
+    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter)),
+                                           now=utcnow(), rules=settings()),
                     500)
     with read_session() as session:
         template = session.scalars(select(NearMissReport).order_by(
@@ -277,13 +278,14 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     # The action register (every action plan's actions; no budget in the issue) and the
     # commissioner's evidence page for that quarter, each against the queries they need.
     with read_session() as session:
-        actions = register_counts(session, quality, RegisterFilters(), today=today()).total
+        actions = register_counts(session, quality, RegisterFilters(), today=today(),
+                                  rules=settings()).total
 
     def register_queries() -> None:
         with read_session() as session:
             register_choices(session, quality)
-            register(session, quality, RegisterFilters(), today=today())
-            register_counts(session, quality, RegisterFilters(), today=today())
+            register(session, quality, RegisterFilters(), today=today(), rules=settings())
+            register_counts(session, quality, RegisterFilters(), today=today(), rules=settings())
 
     at.switch_page("pages/actions.py").run()
     assert not at.exception, at.exception

@@ -279,7 +279,7 @@ def _cookie_digest(cookie_secret: str) -> str:
 
 
 def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str, *,
-                        rules: Settings) -> None:
+                        now: datetime, rules: Settings) -> None:
     """Bind a browser cookie's random secret to a session, so the cookie can resume it.
 
     A new secret at every sign-in; only its digest is stored.
@@ -293,7 +293,7 @@ def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str, *,
         # The cookie itself resumes the session, so only the fact of binding is audited.
         uow.record(_session_owner(uow.session, user_session, rules), "auth.session_cookie_issued",
                    "user_session", session_id, before={"cookie_bound": had_cookie},
-                   after={"cookie_bound": True})
+                   after={"cookie_bound": True}, at=now)
         uow.commit()
 
 

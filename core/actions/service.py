@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.accounts.service import build_actor
 from core.actions.measures import (
@@ -35,8 +36,8 @@ from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
-from core.clock import to_local, utcnow
-from core.config import Settings, settings
+from core.clock import to_local
+from core.config import Settings
 from core.db import storable_id
 from core.errors import (
     NUL_MESSAGE,
@@ -106,10 +107,6 @@ class PlanCreated:
     warning: str | None
 
 
-def _today(rules: Settings) -> date:
-    return to_local(utcnow(), rules.zone).date()
-
-
 def _plan_services(session, reports: list[NearMissReport], draft: PlanDraft) -> set[int]:
     services = {r.service_id for r in reports}
     if draft.cluster_service_id:
@@ -173,12 +170,10 @@ def _active_owners(session, ids: set[int]) -> dict[int, Actor]:
     return {u.id: build_actor(u) for u in users}
 
 
-def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetime | None = None,
-                rules: Settings | None = None) -> PlanCreated:
+def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetime,
+                rules: Settings) -> PlanCreated:
     """Create a plan with its actions (and their measures) in one transaction."""
     require(actor, Capability.MANAGE_ACTIONS)
-    rules = rules or settings()
-    now = now or utcnow()
     today = to_local(now, rules.zone).date()
     with uow:
         session = uow.session
@@ -318,12 +313,10 @@ def _add_action(uow: UnitOfWork, actor: Actor, plan: ActionPlan, draft: ActionDr
 
 
 def add_actions(uow: UnitOfWork, actor: Actor, plan_id: int, drafts: list[ActionDraft],
-                measure: MeasureDraft | None = None, *, now: datetime | None = None,
-                rules: Settings | None = None) -> list[int]:
+                measure: MeasureDraft | None = None, *, now: datetime,
+                rules: Settings) -> list[int]:
     """More actions for an existing plan (same checks as at creation)."""
     require(actor, Capability.MANAGE_ACTIONS)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         plan = plan_in_scope(session, actor, plan_id)
@@ -385,9 +378,8 @@ def _check_action_version(action: Action, expected_version: int | None) -> None:
 
 def set_status(uow: UnitOfWork, actor: Actor, action_id: int, target: ActionStatus, *,
                note: str = "", expected_version: int | None = None,
-               now: datetime | None = None) -> None:
+               now: datetime) -> None:
     """Move an action on (in progress, stopped, back in progress after "not effective")."""
-    now = now or utcnow()
     with uow:
         action = _action_for(uow.session, actor, action_id, owner_may=True)
         _check_action_version(action, expected_version)
@@ -410,11 +402,9 @@ def set_status(uow: UnitOfWork, actor: Actor, action_id: int, target: ActionStat
 
 
 def set_go_live(uow: UnitOfWork, actor: Actor, action_id: int, go_live: date, *,
-                expected_version: int | None = None, now: datetime | None = None,
-                rules: Settings | None = None) -> date:
+                expected_version: int | None = None, now: datetime,
+                rules: Settings) -> date:
     """The control went live: the test window starts; returns the window's end."""
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         action = _action_for(uow.session, actor, action_id, owner_may=True)
         _check_action_version(action, expected_version)
@@ -438,10 +428,8 @@ def set_go_live(uow: UnitOfWork, actor: Actor, action_id: int, go_live: date, *,
 
 def complete_evidence_check(uow: UnitOfWork, actor: Actor, check_id: int, *, note: str,
                             file: tuple[str, bytes] | None = None,
-                            now: datetime | None = None, rules: Settings | None = None) -> None:
+                            now: datetime, rules: Settings) -> None:
     """Complete a named evidence check: who, when, a note, and maybe a file."""
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         check = session.get(ActionEvidenceCheck, check_id) if storable_id(check_id) else None
@@ -474,9 +462,87 @@ VERDICT_WORDS = {"effective": "effective", "not_effective": "not effective",
                  "too_early": "too early to tell", "insufficient_data": "not enough data yet"}
 
 
+def _check_verdict_text(note: str, override_reason: str) -> None:
+    """The verdict's note is required; neither text may hold a NUL character."""
+    if not note.strip():
+        raise ValidationFailed({"note": "Say what you looked at to decide."})
+    if has_nul(note):
+        raise ValidationFailed({"note": NUL_MESSAGE})
+    if has_nul(override_reason):
+        raise ValidationFailed({"override_reason": NUL_MESSAGE})
+
+
+def _check_verifiable(session: Session, action: Action, *, effective: bool,
+                      today: date) -> None:
+    """Only an action in test, past its window, is verified; "effective" only with every
+    evidence check done."""
+    if action.status != ActionStatus.IN_TEST.value or action.go_live_date is None:
+        raise ValidationFailed({"verdict": "Only an action in its test window can be "
+                                           "verified."})
+    window_end = action.go_live_date + timedelta(days=action.test_window_days or 0)
+    if today < window_end:
+        raise ValidationFailed({"verdict": f"The test window runs until "
+                                           f"{window_end:%d %b %Y}; verify after it."})
+    open_checks = list(session.scalars(select(ActionEvidenceCheck.name).where(
+        ActionEvidenceCheck.action_id == action.id,
+        ActionEvidenceCheck.completed_at.is_(None))))
+    if effective and open_checks:
+        raise ValidationFailed({"verdict": "It cannot be verified effective while evidence "
+                                           "checks are open: " + "; ".join(open_checks)})
+
+
+def _weigh_measure(session: Session, actor: Actor, action: Action,
+                   measure: VerificationMeasure, *, effective: bool, note: str, reason: str,
+                   today: date, now: datetime, rules: Settings) -> dict[str, object]:
+    """Make the measure's proposal again from the data of the day and keep it with the
+    confirmed verdict; "effective" against another proposal needs a reason. Returns the
+    evidence the audit event keeps."""
+    assert action.go_live_date is not None  # checked by _check_verifiable
+    evaluation = evaluate(
+        session, MeasureFilters.from_json(measure.filters), per=measure.per,
+        direction=measure.direction, target=measure.target,
+        go_live=action.go_live_date, window_days=action.test_window_days or 0,
+        baseline_weeks=measure.baseline_weeks, today=today, rules=rules)
+    proposal = evaluation.proposal
+    if effective and proposal.verdict != "effective" and not reason:
+        raise ValidationFailed({"override_reason": (
+            f"The numbers propose “{VERDICT_WORDS.get(proposal.verdict, '?')}”, not "
+            "effective. To confirm it effective all the same, say why (the reason is "
+            "kept in the audit trail); or wait for the still-in-place check, when the "
+            "evidence is looked at again.")})
+    counts = proposal.counts
+    measure.baseline_value, measure.observed_value = (evaluation.baseline,
+                                                      evaluation.observed)
+    measure.baseline_count = counts.baseline if counts else None
+    measure.observed_count = counts.observed if counts else None
+    measure.p_value = proposal.p_value
+    measure.proposed_verdict = proposal.verdict
+    measure.confirmed_verdict = "effective" if effective else "not_effective"
+    measure.confirmed_by_id, measure.confirmed_at = actor.user_id, now
+    measure.confirmation_note = note.strip()
+    against = effective and proposal.verdict != "effective"
+    measure.override_reason = reason if against else None
+    return {"look": evaluation.look, "evidence_until": evaluation.evidence_end,
+            "baseline_count": measure.baseline_count,
+            "observed_count": measure.observed_count,
+            "p_value": measure.p_value, "proposal": proposal.reason,
+            "override_reason": measure.override_reason}
+
+
+def _schedule_sustainment(session: Session, action: Action, *, today: date,
+                          rules: Settings) -> None:
+    """An effective control is checked again later: the still-in-place check."""
+    assert action.go_live_date is not None  # checked by _check_verifiable
+    due = sustainment_date(action.go_live_date, action.test_window_days or 0, rules.actions)
+    if due <= today:  # verified at the second look: the control is checked again later
+        due = today + timedelta(days=rules.actions.sustainment_after_days)
+    action.sustainment_check_date = due
+    session.add(SustainmentCheck(action_id=action.id, due_date=due))
+
+
 def confirm_verdict(uow: UnitOfWork, actor: Actor, action_id: int, *, effective: bool,
                     note: str, override_reason: str = "", expected_version: int | None = None,
-                    now: datetime | None = None, rules: Settings | None = None) -> None:
+                    now: datetime, rules: Settings) -> None:
     """A person confirms, after the test window, whether the control worked.
 
     The measure's proposal is made again from the data of the day (at the end of the window,
@@ -485,75 +551,24 @@ def confirm_verdict(uow: UnitOfWork, actor: Actor, action_id: int, *, effective:
     effective, no data) needs a reason, which the audit trail keeps.
     """
     require(actor, Capability.MANAGE_ACTIONS)
-    rules = rules or settings()
-    now = now or utcnow()
     today = to_local(now, rules.zone).date()
-    if not note.strip():
-        raise ValidationFailed({"note": "Say what you looked at to decide."})
-    if has_nul(note):
-        raise ValidationFailed({"note": NUL_MESSAGE})
-    if has_nul(override_reason):
-        raise ValidationFailed({"override_reason": NUL_MESSAGE})
+    _check_verdict_text(note, override_reason)
     with uow:
         session = uow.session
         action = _action_for(session, actor, action_id, owner_may=False)
         _check_action_version(action, expected_version)
-        if action.status != ActionStatus.IN_TEST.value or action.go_live_date is None:
-            raise ValidationFailed({"verdict": "Only an action in its test window can be "
-                                               "verified."})
-        window_end = action.go_live_date + timedelta(days=action.test_window_days or 0)
-        if today < window_end:
-            raise ValidationFailed({"verdict": f"The test window runs until "
-                                               f"{window_end:%d %b %Y}; verify after it."})
-        open_checks = list(session.scalars(select(ActionEvidenceCheck.name).where(
-            ActionEvidenceCheck.action_id == action.id,
-            ActionEvidenceCheck.completed_at.is_(None))))
-        if effective and open_checks:
-            raise ValidationFailed({"verdict": "It cannot be verified effective while evidence "
-                                               "checks are open: " + "; ".join(open_checks)})
+        _check_verifiable(session, action, effective=effective, today=today)
         measure = session.scalar(select(VerificationMeasure).where(
             VerificationMeasure.action_id == action.id))
-        reason = override_reason.strip()
         evidence: dict[str, object] = {}
         if measure is not None:
-            evaluation = evaluate(
-                session, MeasureFilters.from_json(measure.filters), per=measure.per,
-                direction=measure.direction, target=measure.target,
-                go_live=action.go_live_date, window_days=action.test_window_days or 0,
-                baseline_weeks=measure.baseline_weeks, today=today, rules=rules.actions)
-            proposal = evaluation.proposal
-            if effective and proposal.verdict != "effective" and not reason:
-                raise ValidationFailed({"override_reason": (
-                    f"The numbers propose “{VERDICT_WORDS.get(proposal.verdict, '?')}”, not "
-                    "effective. To confirm it effective all the same, say why (the reason is "
-                    "kept in the audit trail); or wait for the still-in-place check, when the "
-                    "evidence is looked at again.")})
-            counts = proposal.counts
-            measure.baseline_value, measure.observed_value = (evaluation.baseline,
-                                                              evaluation.observed)
-            measure.baseline_count = counts.baseline if counts else None
-            measure.observed_count = counts.observed if counts else None
-            measure.p_value = proposal.p_value
-            measure.proposed_verdict = proposal.verdict
-            measure.confirmed_verdict = "effective" if effective else "not_effective"
-            measure.confirmed_by_id, measure.confirmed_at = actor.user_id, now
-            measure.confirmation_note = note.strip()
-            against = effective and proposal.verdict != "effective"
-            measure.override_reason = reason if against else None
-            evidence = {"look": evaluation.look, "evidence_until": evaluation.evidence_end,
-                        "baseline_count": measure.baseline_count,
-                        "observed_count": measure.observed_count,
-                        "p_value": measure.p_value, "proposal": proposal.reason,
-                        "override_reason": measure.override_reason}
+            evidence = _weigh_measure(session, actor, action, measure, effective=effective,
+                                      note=note, reason=override_reason.strip(), today=today,
+                                      now=now, rules=rules)
         target = ActionStatus.VERIFIED_EFFECTIVE if effective else ActionStatus.NOT_EFFECTIVE
         action.status, action.updated_at = target.value, now
         if effective:
-            due = sustainment_date(action.go_live_date, action.test_window_days or 0,
-                                   rules.actions)
-            if due <= today:  # verified at the second look: the control is checked again later
-                due = today + timedelta(days=rules.actions.sustainment_after_days)
-            action.sustainment_check_date = due
-            session.add(SustainmentCheck(action_id=action.id, due_date=due))
+            _schedule_sustainment(session, action, today=today, rules=rules)
         uow.record(actor, "action.verified", "action", action.id, at=now,
                    before={"status": ActionStatus.IN_TEST.value},
                    after={"status": target.value, "note": note.strip(),
@@ -565,10 +580,9 @@ def confirm_verdict(uow: UnitOfWork, actor: Actor, action_id: int, *, effective:
 
 
 def confirm_sustainment(uow: UnitOfWork, actor: Actor, check_id: int, *, in_place: bool,
-                        note: str, now: datetime | None = None) -> None:
+                        note: str, now: datetime) -> None:
     """A supervisor confirms the control stayed in place (or it lapsed: the action reopens)."""
     require(actor, Capability.MANAGE_ACTIONS)
-    now = now or utcnow()
     if not note.strip():
         raise ValidationFailed({"note": "Record what you observed (supervisory review note)."})
     with uow:

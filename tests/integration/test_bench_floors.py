@@ -169,7 +169,7 @@ def test_triage_board_floor_is_what_the_board_shows(engine, org, spread):
         shown = board_columns(actor, BoardFilters(), page_size=8, pages={}, now=now,
                               rules=rules)
         regulator = board_regulator(actor, now=now, rules=rules)
-        themes = board_clusters(actor, now=now)
+        themes = board_clusters(actor, now=now, rules=rules)
         with read_session(engine) as session:
             floor = floors.triage_board(session, actor, now=now, rules=rules, page_size=8)
         board = shown.board
@@ -238,7 +238,8 @@ def test_repeats_and_clusters_floor(engine, org, spread):
         actor = org.actor(who)
         with read_session(engine) as session:
             found = gov.repeats(session, actor, scope, salt="s", rules=rules)
-            episodes = clusters_in_period(session, actor, scope.start, scope.end, rules=rules)
+            episodes = clusters_in_period(session, actor, scope.start, scope.end,
+                                          now=utcnow(), rules=rules)
             floor = floors.repeats(session, actor, scope.start, scope.end, rules.zone)
             floor_clusters = floors.clusters(session, actor, scope.start, scope.end, rules.zone)
         # The page's pseudonym and best status are pure functions of the floor's rows.
@@ -321,12 +322,15 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
     trend_scope = gov.Scope(scope.start - timedelta(weeks=26), scope.end)
     with read_session(engine) as session:
         floor = floors.evidence(session, scope.start, scope.end, rules, now=utcnow())
-        trend = cv.trend(session, commissioner, trend_scope, rules=rules, suppress=False)
+        trend = cv.trend(session, commissioner, trend_scope, rules=rules, suppress=False,
+                         now=utcnow())
         tables = cv.type_tables(session, commissioner, scope, rules=rules, suppress=False)
         breakdowns = cv.breakdowns(session, commissioner, scope, rules=rules, suppress=False,
                                    tables=tables)
-        found = cv.clusters(session, commissioner, scope, rules=rules, suppress=False)
-        episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules)
+        found = cv.clusters(session, commissioner, scope, rules=rules, suppress=False,
+                            now=utcnow())
+        episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, now=utcnow(),
+                                      rules=rules)
         register = cv.action_register(session, commissioner, start=scope.start, end=scope.end,
                                       rules=rules, suppress=False)
         escalations = cv.escalations(session, commissioner, scope, rules=rules, suppress=False)
@@ -335,7 +339,7 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
         # The commissioner's clock tables hide small counts; governance's are the same
         # counts exact (the whole provider for the quality lead).
         per_action = action_evidence(session, commissioner, start=scope.start, end=scope.end,
-                                     rules=rules, suppress=False, today=today)
+                                     rules=rules, suppress=False, now=utcnow(), today=today)
         on_time = on_time_by_month(session, org.actor("quality"), scope, now=utcnow(),
                                    rules=rules)
     # The trend: its chart is core.spc's xmr over these weekly counts.

@@ -156,7 +156,8 @@ def test_a_second_load_continues_the_counters_and_reuses_the_provider(engine):
     # Reports filed through the form before the demo was loaded: 2025 already reached 41.
     with UnitOfWork(engine) as uow:
         uow.session.add(ReferenceCounter(year=2025, last_value=41))
-        uow.record(SYSTEM, "test.counter_set", "reference_counter", 2025, after={"last": 41})
+        uow.record(SYSTEM, "test.counter_set", "reference_counter", 2025, after={"last": 41},
+                   at=utcnow())
         uow.commit()
 
     first = load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
@@ -283,7 +284,7 @@ def test_the_planted_patterns_are_in_the_stored_reports(engine):
     cluster_start, cluster_end = late_start_cluster_window(NOW)
     with read_session(engine) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=365),
-                                   today + timedelta(days=1))
+                                   today + timedelta(days=1), now=utcnow(), rules=settings())
     late = [c for c in found if c.type_key == "late_shift_start"]
     north = {LATE_START_REGION} | {r.service for r in demo if r.region == LATE_START_REGION}
     assert len(late) == 1 and late[0].scope_name in north
