@@ -20,11 +20,10 @@ from core.actions.queries import ActionView, OwnerChoice
 from core.actions.service import (
     ActionDraft,
     complete_evidence_check,
-    confirm_sustainment,
-    confirm_verdict,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_sustainment, confirm_verdict
 from core.actions.vocabulary import (
     ACTION_HIERARCHY,
     KINDS_BY_KEY,

@@ -23,12 +23,11 @@ from core.actions.service import (
     MeasureDraft,
     PlanDraft,
     complete_evidence_check,
-    confirm_sustainment,
-    confirm_verdict,
     create_plan,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_sustainment, confirm_verdict
 from core.actions.vocabulary import ActionStatus, strength_warning
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM

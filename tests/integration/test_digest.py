@@ -167,10 +167,10 @@ def test_a_verified_action_carries_its_evidence(engine):
         MeasureDraft,
         PlanDraft,
         complete_evidence_check,
-        confirm_verdict,
         create_plan,
         set_go_live,
     )
+    from core.actions.verdicts import confirm_verdict
 
     org = build_org(engine)
     quality = org.actor("quality")

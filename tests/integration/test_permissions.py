@@ -23,12 +23,11 @@ from core.actions.service import (
     PlanDraft,
     add_actions,
     complete_evidence_check,
-    confirm_sustainment,
-    confirm_verdict,
     create_plan,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_sustainment, confirm_verdict
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import PAGES, Capability, pages_for
 from core.auth.roles import Role
