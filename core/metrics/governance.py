@@ -228,7 +228,7 @@ def _hours_between(session: Session, start: ColumnElement, end: ColumnElement
 def _sql_median(session: Session, value: ColumnElement, *conditions: ColumnElement[bool],
                 joins: tuple = ()) -> tuple[float | None, int]:
     """The median of a SQL expression over the rows matching `conditions`, and their count,
-    without bringing the rows into Python (two small queries on either database)."""
+    without bringing the rows into Python (one query on either database)."""
     if session.get_bind().dialect.name == "postgresql":
         # One pass with the database's own ordered-set aggregate.
         query = select(func.percentile_cont(0.5).within_group(value), func.count()) \
@@ -237,18 +237,17 @@ def _sql_median(session: Session, value: ColumnElement, *conditions: ColumnEleme
             query = query.join(target, on)
         median, rows = session.execute(query.where(*conditions)).one()
         return (None if median is None else float(median)), rows or 0
-    base = select(func.count()).select_from(NearMissReport)
+    # SQLite has no ordered-set aggregate: number the values in order in one window pass and
+    # average the middle one (odd count) or two (even count).
+    ranked = select(value.label("v"), func.row_number().over(order_by=value).label("n"),
+                    func.count().over().label("c")).select_from(NearMissReport)
     for target, on in joins:
-        base = base.join(target, on)
-    count = session.scalar(base.where(*conditions)) or 0
-    if count == 0:
-        return None, 0
-    ordered = select(value.label("v")).select_from(NearMissReport)
-    for target, on in joins:
-        ordered = ordered.join(target, on)
-    ordered = ordered.where(*conditions).order_by(value)
-    middle = list(session.scalars(ordered.limit(2 - count % 2).offset((count - 1) // 2)))
-    return float(sum(middle) / len(middle)), count
+        ranked = ranked.join(target, on)
+    ranked = ranked.where(*conditions).subquery()
+    median, rows = session.execute(
+        select(func.avg(ranked.c.v), func.max(ranked.c.c))
+        .where(ranked.c.n.in_([(ranked.c.c + 1) // 2, (ranked.c.c + 2) // 2]))).one()
+    return (None if median is None else float(median)), rows or 0
 
 
 def _acknowledgements(session: Session, where: list[ColumnElement[bool]]
