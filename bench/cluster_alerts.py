@@ -190,7 +190,7 @@ def detection(rule: Rule, size: int, per_week: float, seeds: range) -> float:
 def demo_per_year() -> list[dict[str, Any]]:
     """The demo's cluster review over its last year, at several 'now's."""
     from core.auth.actor import SYSTEM
-    from core.clock import to_local
+    from core.clock import to_local, utcnow
     from core.config import settings
     from core.db import engine_for, read_session
     from core.metrics.clusters import clusters_in_period
@@ -212,7 +212,8 @@ def demo_per_year() -> list[dict[str, Any]]:
             today = to_local(now, settings().zone).date()
             with read_session(engine) as session:
                 found = clusters_in_period(session, SYSTEM, today - timedelta(days=365),
-                                           today + timedelta(days=1))
+                                           today + timedelta(days=1), now=utcnow(),
+                                           rules=settings())
             engine.dispose()
         no_action = sum(1 for c in found if getattr(c, "action_status", None) is None)
         late = [c for c in found if c.type_key == "late_shift_start"]

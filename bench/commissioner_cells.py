@@ -21,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path.cwd()))
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner import views as cv
 from core.commissioner.period import parse_period
 from core.config import settings
@@ -53,7 +54,7 @@ def measure(label: str) -> dict[str, Counter[str]]:
     found: dict[str, Counter[str]] = {}
     with read_session() as session:
         for name, rows in export_tables(session, SYSTEM, period, "commissioner",
-                                          rules=settings()).items():
+                                          rules=settings(), now=utcnow()).items():
             if name in ("Actions", "Notes"):
                 continue
             cells = [v for row in rows if next(iter(row.values())) != "Total"
@@ -61,20 +62,23 @@ def measure(label: str) -> dict[str, Counter[str]]:
             found[f"export: {name}"] = tally(cells)
         for dimension in cv.DIMENSIONS:
             found[f"page: by {dimension}"] = tally(
-                [v for _, v in cv.breakdown(session, SYSTEM, scope, dimension).rows])
-        escalations = cv.escalations(session, SYSTEM, scope)
+                [v for _, v in cv.breakdown(session, SYSTEM, scope, dimension,
+                                            rules=settings()).rows])
+        escalations = cv.escalations(session, SYSTEM, scope, rules=settings())
         found["escalations: raised"] = tally([e.raised for e in escalations])
         found["escalations: % in time"] = tally([e.within_time for e in escalations])
-        culture = cv.culture(session, SYSTEM, scope)
+        culture = cv.culture(session, SYSTEM, scope, rules=settings())
         found["culture: % without a name"] = tally([culture.anonymous_share])
         found["clusters: reports"] = tally([c.reports for c in cv.clusters(session, SYSTEM,
-                                                                           scope)])
-        register = cv.action_register(session, SYSTEM, start=period.start, end=period.end)
+                                                                           scope, now=utcnow(),
+                                                                           rules=settings())])
+        register = cv.action_register(session, SYSTEM, start=period.start, end=period.end,
+                                      rules=settings())
         rates = [v for column in ("Before (rate)", "During test (rate)")
                  for v in register.get(column, []) if v is not None and v == v]
         found["register: rates"] = tally(rates)
         trend = cv.trend(session, SYSTEM, Scope(period.start - timedelta(weeks=26),
-                                                period.end))
+                                                period.end), now=utcnow(), rules=settings())
         found[f"trend: points per {trend.granularity}"] = Counter({"shown": len(trend.frame)})
     return found
 

@@ -7,10 +7,15 @@ For one database size it loads the demo provider (kept between runs under bench/
 PostgreSQL database named after the size, so a second run reuses it), then measures:
 
 - filing a report (the service call) against a raw INSERT of the same row;
-- the triage board page for a supervisor with 500+ open reports against its queries;
-- each governance page run in AppTest with caches emptied, against the queries it needs;
+- the triage board page for a supervisor with 500+ open reports;
+- each governance page run in AppTest with caches emptied;
+- the commissioner's evidence page for the last complete quarter;
 - the commissioner pack PDF for the last complete quarter;
 - the peak memory of a `streamlit run` server while signed-in users open every heavy page.
+
+Each page is timed against its floor: the hand-written SQL that returns the figures it shows
+(bench/floors.py, kept honest by tests/integration/test_bench_floors.py), so the ratio says
+how much the page costs over what its data costs to fetch.
 
 It prints a Markdown table (median, p95, floor, ratio, budget) for bench/RESULTS.md.
 """
@@ -104,7 +109,8 @@ class Table:
 
     def print(self, title: str) -> None:
         print(f"\n### {title}\n")
-        header = ["measure", "median", "p95", "floor (raw queries)", "ratio", "budget", ""]
+        header = ["measure", "median", "p95", "floor (hand-written SQL)", "ratio", "budget",
+                  ""]
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for row in self.rows:
@@ -124,22 +130,22 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     import streamlit as st
     from sqlalchemy import func, insert, select
 
+    from bench import floors
     from core.accounts.service import build_actor
     from core.accounts.users import DEMO_PASSWORD
     from core.actions.queries import RegisterFilters, register, register_choices, register_counts
     from core.auth.models import User
     from core.clock import utcnow
-    from core.commissioner import views as cv
     from core.commissioner.period import parse_period
     from core.config import settings
     from core.db import get_engine, read_session
     from core.exports.pack_pdf import build_pack
     from core.filing.service import file_near_miss
     from core.metrics import governance as gov
-    from core.metrics.clusters import clusters_in_period
     from core.organisation.queries import reporting_options
     from core.reports.drafts import NearMissDraft
     from core.reports.models import NearMissReport
+    from core.taxonomy.service import live_taxonomy
     from core.triage.board import BoardFilters, load_board
     from core.uow import UnitOfWork
     from core.weeks import week_start_of
@@ -148,11 +154,13 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from ui.governance import today
 
     engine = get_engine()
+    zone = settings().zone
     table = Table()
     runs = 5 if reports <= 100_000 else 3  # a cold governance run at a million takes seconds
     with read_session() as session:
         total = session.scalar(select(func.count()).select_from(NearMissReport))
-        users = {u.username: build_actor(u) for u in session.scalars(select(User))}
+        users = {u.username: build_actor(u,
+                                         rules=settings()) for u in session.scalars(select(User))}
         supervisor = users["supervisor"]
         options = reporting_options(session, supervisor)
     if load_seconds is not None:
@@ -177,7 +185,8 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
             barrier="staff_recovery", still_at_risk=False)
 
     counter = iter(range(10**9))
-    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter))),
+    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter)),
+                                           now=utcnow(), rules=settings()),
                     500)
     with read_session() as session:
         template = session.scalars(select(NearMissReport).order_by(
@@ -198,10 +207,19 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
             NearMissReport.reference.like("RAW-%")))
     table.add("filing a report (p95 budget)", filing, floor, 0.050)
 
-    # The triage board.
+    # The triage board, against its columns (filters at their defaults, the interface types
+    # those routed to operations), its cards' clocks, the regulator section and clusters.
     with read_session() as session:
         board = load_board(session, supervisor, BoardFilters(), now=utcnow())
-    board_floor = _times(lambda: _board_query(load_board, BoardFilters, supervisor), 20)
+        interface_types = tuple(t.key for t in live_taxonomy(session).types
+                                if t.route_to == "operations")
+
+    def board_floor_query() -> None:
+        with read_session() as session:
+            floors.triage_board(session, supervisor, now=utcnow(), rules=settings(),
+                                interface_types=interface_types)
+
+    board_floor = _times(board_floor_query, 20)
     at = sign_in(new_app(), "supervisor", DEMO_PASSWORD)
     at.switch_page("pages/triage_board.py").run()
     assert not at.exception, at.exception
@@ -214,23 +232,26 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     end = week_start_of(today()) + timedelta(days=7)
     scope = gov.Scope(start=end - timedelta(weeks=52), end=end)
 
-    def raw(fn: Callable[[Any], Any]) -> Callable[[], None]:
+    def floor_of(fn: Callable[[Any], Any]) -> Callable[[], None]:
         def call() -> None:
             with read_session() as session:
                 fn(session)
         return call
 
+    period_args = (scope.start, scope.end, zone)
     pages = {
-        "pages/governance.py": raw(lambda s: (gov.weekly_series(s, quality, scope),
-                                              gov.go_live_dates(s, quality, scope))),
-        "pages/governance_breakdowns.py": raw(lambda s: gov.breakdown(s, quality, scope,
-                                                                      "type")),
-        "pages/governance_clusters.py": raw(lambda s: (
-            clusters_in_period(s, quality, scope.start, scope.end),
-            gov.repeats(s, quality, scope, salt="x"))),
-        "pages/governance_culture.py": raw(lambda s: gov.reporting_culture(s, quality, scope)),
-        "pages/governance_controls.py": raw(lambda s: (
-            gov.barrier_mix(s, quality, scope), gov.control_strength(s, quality, today=today()))),
+        "pages/governance.py": floor_of(lambda s: floors.trends(s, quality, *period_args)),
+        "pages/governance_breakdowns.py": floor_of(
+            lambda s: floors.breakdown_by_type(s, quality, *period_args)),
+        "pages/governance_clusters.py": floor_of(lambda s: (
+            floors.clusters(s, quality, *period_args),
+            floors.repeats(s, quality, *period_args))),
+        "pages/governance_culture.py": floor_of(lambda s: (
+            floors.culture(s, quality, *period_args),
+            floors.feedback_measures(s, quality, *period_args))),
+        "pages/governance_controls.py": floor_of(lambda s: (
+            floors.barrier_mix(s, quality, *period_args),
+            floors.control_strength(s, quality, today=today()))),
     }
     # Issue 11's budgets: 1 s on SQLite up to 100k, 2 s on PostgreSQL (at 1M); SQLite at a
     # million has none (a provider that large runs PostgreSQL).
@@ -258,31 +279,23 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     # The action register (every action plan's actions; no budget in the issue) and the
     # commissioner's evidence page for that quarter, each against the queries they need.
     with read_session() as session:
-        actions = register_counts(session, quality, RegisterFilters(), today=today()).total
+        actions = register_counts(session, quality, RegisterFilters(), today=today(),
+                                  rules=settings()).total
 
     def register_queries() -> None:
         with read_session() as session:
             register_choices(session, quality)
-            register(session, quality, RegisterFilters(), today=today())
-            register_counts(session, quality, RegisterFilters(), today=today())
+            register(session, quality, RegisterFilters(), today=today(), rules=settings())
+            register_counts(session, quality, RegisterFilters(), today=today(), rules=settings())
 
     at.switch_page("pages/actions.py").run()
     assert not at.exception, at.exception
     table.add(f"action register, {actions} actions (page run)", _times(at.run, runs),
               _times(register_queries, runs), None)
 
-    quarter_scope = gov.Scope(period.start, period.end)
-
     def evidence_queries() -> None:
         with read_session() as session:
-            cv.trend(session, commissioner, gov.Scope(period.start - timedelta(weeks=26),
-                                                      period.end))
-            cv.breakdowns(session, commissioner, quarter_scope)  # the page's tables too
-            cv.clusters(session, commissioner, quarter_scope)
-            cv.action_register(session, commissioner, start=period.start, end=period.end)
-            cv.escalations(session, commissioner, quarter_scope)
-            cv.culture(session, commissioner, quarter_scope)
-            cv.feedback(session, commissioner, quarter_scope)
+            floors.evidence(session, period.start, period.end, settings(), now=utcnow())
 
     evidence = sign_in(new_app(), "commissioner", DEMO_PASSWORD)
     evidence.switch_page("pages/commissioner.py").run()
@@ -300,14 +313,6 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     if memory:
         table.note("streamlit server peak memory", f"{_server_peak_mb(url):.0f} MB", "600 MB")
     table.print(f"{backend}, {total:,} near misses ({date.today():%Y-%m-%d})")
-
-
-def _board_query(load_board: Any, filters: Any, supervisor: Any) -> None:
-    from core.clock import utcnow
-    from core.db import read_session
-
-    with read_session() as session:
-        load_board(session, supervisor, filters(), now=utcnow())
 
 
 def _server_peak_mb(url: str) -> float:

@@ -41,6 +41,8 @@ os.environ.update({"NEARMISS_ENV": "production",
                    "NEARMISS_SETTINGS": str(CODE / "data" / "settings.yaml"),
                    "NEARMISS_TAXONOMY": str(CODE / "data" / "taxonomy.yaml"),
                    "NEARMISS_DATA_DIR": tempfile.mkdtemp(prefix="nearmiss-bench-")})
+# Production mode has no default audit key: the bench signs its throwaway trail with its own.
+os.environ.setdefault("NEARMISS_AUDIT_KEY", f"bench:{uuid.uuid4().hex}{uuid.uuid4().hex}")
 
 PASSWORD = "a-long-enough-bench-password"
 
@@ -99,7 +101,10 @@ def _measure(url: str, runs: int) -> None:
     set_user_active(UnitOfWork(engine), SYSTEM, "gone", False, now=utcnow())
     start = utcnow()
     # Older code has no `source`; newer code throttles per source unless none is known.
-    extra = {"source": None} if "source" in inspect.signature(sign_in).parameters else {}
+    parameters = inspect.signature(sign_in).parameters
+    extra: dict = {"source": None} if "source" in parameters else {}
+    if "rules" in parameters:  # newer code takes the settings from its caller
+        extra["rules"] = settings()
 
     def attempt(username: str, password: str, at_hour: int) -> tuple[float, float]:
         began, began_cpu = time.perf_counter(), time.process_time()

@@ -18,6 +18,7 @@ sys.path.insert(0, os.getcwd())
 os.environ.setdefault("NEARMISS_ENV", "demo")
 
 from core.auth.actor import SYSTEM
+from core.config import settings
 from core.db import read_session
 from core.metrics import governance as gov
 from core.weeks import week_start_of
@@ -28,7 +29,7 @@ def main() -> None:
     end = week_start_of(gv.today()) + timedelta(days=7)
     scope = gov.Scope(start=end - timedelta(weeks=52), end=end)
     with read_session() as session:
-        series = gv.complete_weeks(gov.weekly_series(session, SYSTEM, scope))
+        series = gv.complete_weeks(gov.weekly_series(session, SYSTEM, scope, rules=settings()))
         marks = gov.go_live_dates(session, SYSTEM, scope).marks
     # Rebased at the third go-live, as "compare before and after" does: two phases.
     frame = gv.spc_frame(series, [marks[2][0]] if len(marks) > 2 else [], None, "neither")

@@ -189,7 +189,8 @@ def demo_recheck(reports: int) -> None:
                     session, MeasureFilters.from_json(measure.filters), per=measure.per,
                     direction=measure.direction, target=measure.target,
                     go_live=action.go_live_date, window_days=window,
-                    baseline_weeks=measure.baseline_weeks, today=day, rules=rules)
+                    baseline_weeks=measure.baseline_weeks, today=day,
+                    rules=settings())
                 proposal = evaluation.proposal
                 counts = proposal.counts
                 looks.append(f"{proposal.verdict.replace('_', ' ')}: "

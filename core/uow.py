@@ -22,7 +22,6 @@ from core.audit.chain import canonical_json, refuse_unsigned_end, sign_and_appen
 from core.audit.keys import signing_key
 from core.audit.models import AuditChainHead, AuditEvent
 from core.auth.actor import Actor
-from core.clock import utcnow
 from core.db import get_engine, is_sqlite
 from core.errors import StorageUnavailable
 from core.i18n import N_
@@ -126,9 +125,10 @@ class UnitOfWork:
         *,
         before: Any = None,
         after: Any = None,
-        at: datetime | None = None,
+        at: datetime,
     ) -> None:
-        """Queue an audit event; it is chained and written when the transaction commits.
+        """Queue an audit event, dated `at`; it is chained and written when the transaction
+        commits.
 
         `actor=None` records an anonymous reporter: their identity is never stored.
         """
@@ -141,7 +141,7 @@ class UnitOfWork:
                 entity_id=None if entity_id is None else str(entity_id),
                 before=before,
                 after=after,
-                at=at or utcnow(),
+                at=at,
             )
         )
 

@@ -46,6 +46,7 @@ from sqlalchemy import (
 )
 
 from core.attachments.storage import write_private
+from core.clock import utcnow
 from core.db import refresh_planner_statistics
 from core.errors import DomainError
 
@@ -508,7 +509,7 @@ def _record_restore(engine: Engine, header: _Header, summary: BackupSummary, *,
         uow.record(SYSTEM, "database.restored", "database", None,
                    after={"from": str(summary.path), "source_database": header.source,
                           "schema_revision": header.schema_revision,
-                          "rows": summary.total_rows, "files": summary.files})
+                          "rows": summary.total_rows, "files": summary.files}, at=utcnow())
         uow.commit()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from core.attachments.storage import attachments_dir, tighten_store
 from core.audit.keys import signing_key
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.config import environment
 from core.db import engine_for
 from core.integrity.seal import Sealed, seal_trail, trail_is_unkeyed
@@ -38,7 +39,7 @@ def initialise(database_url: str | None = None, *, taxonomy_path: Path | None = 
     engine = engine_for(url)
     unkeyed = trail_is_unkeyed(engine)
     upgrade_to_head(url)
-    sealed = seal_trail(engine, trust_unsigned=unkeyed)
-    result = sync_taxonomy(UnitOfWork(engine), spec, SYSTEM)
+    sealed = seal_trail(engine, trust_unsigned=unkeyed, now=utcnow())
+    result = sync_taxonomy(UnitOfWork(engine), spec, SYSTEM, now=utcnow())
     tighten_store(attachments_dir())  # evidence kept by an older release: private now too
     return InitResult(url, result, sealed)

@@ -116,7 +116,7 @@ unread_notices = [n.id for n in notices if not n.read]
 if unread_notices:
     st.button(_("Mark {count} as read").format(count=len(unread_notices)),
               key="account_notices_read",
-              on_click=lambda: mark_read(UnitOfWork(), actor, unread_notices))
+              on_click=lambda: mark_read(UnitOfWork(), actor, unread_notices, now=utcnow()))
 for notice in notices:
     with st.container(border=True):
         st.caption((_("New") + " · " if not notice.read else "") + local(notice.created_at))

@@ -128,7 +128,7 @@ def _save(base: str, proposal: PlanProposal) -> None:
         actions=drafts, measure=_measure_draft(base))
     st.session_state.pop(panels.ERRORS, None)
     try:
-        created = create_plan(UnitOfWork(), actor, draft)
+        created = create_plan(UnitOfWork(), actor, draft, now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         panels.refused(panels.block_errors(base, exc.errors, blocks))
         elsewhere = [m for k, m in exc.errors.items()
@@ -246,11 +246,11 @@ def _builder_badges(proposal: PlanProposal, *, high_potential: bool, clustered: 
 def _builder(source: str) -> None:
     day = panels.today()
     try:
-        start = plan_start(actor, source, st.query_params.to_dict(), now=utcnow())
+        start = plan_start(actor, source, st.query_params.to_dict(), now=utcnow(), rules=settings())
         proposal, base, taxonomy = start.proposal, start.base, start.taxonomy
         _propose(base, proposal, {t.key for t in taxonomy.types})
         builder = plan_builder(actor, parse_references(_value(f"{base}.references") or ""),
-                               _measure_filters(base), today=day)
+                               _measure_filters(base), today=day, rules=settings())
     except (NotFound, PermissionDenied) as exc:
         st.title("New action plan")
         st.error(escape_markdown(str(exc)))
@@ -358,7 +358,8 @@ def _add(plan_id: int, base: str, measure: Any) -> None:
              if measure is not None and any(d.verify_with_measure for d in drafts) else None)
     st.session_state.pop(panels.ERRORS, None)
     try:
-        ids = add_actions(UnitOfWork(), actor, plan_id, drafts, draft)
+        ids = add_actions(UnitOfWork(), actor, plan_id, drafts, draft,
+                          now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         panels.refused(panels.block_errors(base, exc.errors, blocks))
         panels.notice("error", panels.NOT_SAVED)

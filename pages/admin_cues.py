@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.clock import utcnow
 from core.errors import DomainError, ValidationFailed
 from core.feedback.cues import GUIDES, MAX_CHARS, restore_shipped_guide, save_guide
 from core.uow import UnitOfWork
@@ -39,7 +40,8 @@ def _text_key(key: str) -> str:
 def _save(key: str) -> None:
     st.session_state.pop(ERRORS, None)
     try:
-        save_guide(UnitOfWork(), actor, key, st.session_state.get(_text_key(key)) or "")
+        save_guide(UnitOfWork(), actor, key, st.session_state.get(_text_key(key)) or "",
+                   now=utcnow())
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
         st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1
@@ -53,7 +55,7 @@ def _save(key: str) -> None:
 
 def _restore(key: str) -> None:
     try:
-        restore_shipped_guide(UnitOfWork(), actor, key)
+        restore_shipped_guide(UnitOfWork(), actor, key, now=utcnow())
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
         return

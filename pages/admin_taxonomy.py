@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.auth.policy import Capability, can
+from core.clock import utcnow
 from core.errors import DomainError, ValidationFailed
 from core.taxonomy.admin import (
     FIELD_COLUMNS,
@@ -120,7 +121,7 @@ notice = st.session_state.pop(NOTICE, None)
 if notice:
     st.success(escape_markdown(notice), icon=":material/check_circle:")
 
-page = taxonomy_page()
+page = taxonomy_page(now=utcnow())
 types, yaml_text = dict(page.types), page.yaml_text
 
 if SELECT_NEXT in st.session_state:
@@ -205,7 +206,7 @@ if st.button("Save as a new version", type="primary", key="tax_save",
         version = save_type(
             UnitOfWork(), actor, spec_data,
             original_key=spec.key if spec else None, create=spec is None,
-            base_version=current.version if current else None)
+            base_version=current.version if current else None, now=utcnow())
     except ValidationFailed as exc:
         st.session_state[ERRORS] = {"form": prefix, "errors": exc.errors}
         st.rerun()

@@ -117,7 +117,7 @@ with access_tab:
         if save:
             try:
                 update_user_access(UnitOfWork(), actor, chosen, roles=tuple(new_roles),
-                                   services=tuple(new_services))
+                                   services=tuple(new_services), now=utcnow())
             except DomainError as exc:
                 st.error(escape_markdown(str(exc)))
             else:

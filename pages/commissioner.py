@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.commissioner import views as cv
 from core.commissioner.deid import label_notes, show
+from core.config import settings
 from core.metrics.findings import breakdown_finding
 from ui import governance as gv
 from ui import regulator as regulator_ui
@@ -17,12 +18,13 @@ from ui.session import current_actor
 from ui.text import chart_text, escape_caption, escape_markdown
 
 actor = current_actor()
+rules = settings()
 st.title("Evidence of learning")
 st.caption("How near misses are captured, triaged and turned into verified improvements. "
            "Nothing here identifies a person supported, a worker or a reporter: there is no "
            "free text, dates are shown by week, and counts below "
-           f"{cv.threshold()} are hidden (with the next smallest where a total could reveal "
-           "them). How to read the labels: see the notes at the foot of the page.")
+           f"{cv.threshold(rules=rules)} are hidden (with the next smallest where a total "
+           "could reveal them). How to read the labels: see the notes at the foot of the page.")
 period = period_picker("evidence_period")
 log_view(actor, f"evidence:{period.label}")
 st.page_link("pages/governance_pack.py", label="Download the governance pack (PDF) and "
@@ -109,8 +111,8 @@ with actions_tab:
                    "had a sustainment check in it.")
         st.dataframe(cv.register_as_text(register), hide_index=True, width="stretch")
         st.caption("A rate reads \"suppressed\" when the near misses it counts are from 1 to "
-                   f"{cv.threshold() - 1}. Actions are the provider's own controls, not people: "
-                   "they are listed and counted exactly.")
+                   f"{cv.threshold(rules=rules) - 1}. Actions are the provider's own controls, "
+                   "not people: they are listed and counted exactly.")
 with per_action_tab:
     st.markdown("**What changed after each action went live**: the near misses of its theme "
                 "in equal windows before and after go-live, its verdict and whether it is "
@@ -142,5 +144,5 @@ with culture_tab:
 
 st.divider()
 st.markdown("**How to read the figures**")
-for note in label_notes(cv.threshold()):
+for note in label_notes(cv.threshold(rules=rules)):
     st.caption(escape_caption(f"\"{note.term}\": {note.meaning}"))

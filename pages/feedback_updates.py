@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.clock import utcnow
+from core.config import settings
 from core.errors import DomainError, ValidationFailed
 from core.feedback.queries import UpdateDetail, UpdateSummary
 from core.feedback.service import (
@@ -98,7 +99,8 @@ def _save(update_id: int | None, revision: int | None, *, and_publish: bool) -> 
     base = _base(update_id or NEW)
     try:
         if update_id is None:
-            update_id = create_update(UnitOfWork(), actor, _draft(base))
+            update_id = create_update(UnitOfWork(), actor, _draft(base),
+                                      now=utcnow(), rules=settings())
             revision = 1
             st.session_state[SELECT_NEXT] = update_id
             for name in [k for k in st.session_state if str(k).startswith(base + ".")]:
@@ -106,7 +108,7 @@ def _save(update_id: int | None, revision: int | None, *, and_publish: bool) -> 
         else:
             assert revision is not None
             revision = edit_update(UnitOfWork(), actor, update_id, _draft(base),
-                                   expected_revision=revision)
+                                   expected_revision=revision, now=utcnow(), rules=settings())
     except DomainError as exc:
         _refused(exc)
         return
@@ -114,7 +116,8 @@ def _save(update_id: int | None, revision: int | None, *, and_publish: bool) -> 
         st.session_state[NOTICE] = ("success", "Saved.")
         return
     try:
-        result = publish_update(UnitOfWork(), actor, update_id, expected_revision=revision)
+        result = publish_update(UnitOfWork(), actor, update_id, expected_revision=revision,
+                                now=utcnow(), rules=settings())
     except DomainError as exc:
         _refused(exc)
         if isinstance(exc, ValidationFailed):
@@ -254,12 +257,12 @@ with st.container(key="feedback_notice_slot"):
 selected = st.session_state[SELECTED]
 if selected == NEW:
     linked = parse_references(str(st.query_params.get("ref", "")))
-    _form(update_editor(actor, None, now=utcnow()),
+    _form(update_editor(actor, None, now=utcnow(), rules=settings()),
           {"title": "", "what_changed": "", "why": "", "references": ", ".join(linked),
            "actions": [], "themes": [], "services": [], "roles": []})
 else:
     try:
-        editor = update_editor(actor, int(selected), now=utcnow())
+        editor = update_editor(actor, int(selected), now=utcnow(), rules=settings())
         current = editor.detail
         assert current is not None  # an id was given
     except DomainError as exc:

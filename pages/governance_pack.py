@@ -49,7 +49,8 @@ if files and files[0] == key:
 
     def _logged(kind: str) -> None:
         record_access(UnitOfWork(), actor, f"pack:{period.label}", exported=True,
-                      details={"format": kind, "audience": audience, "period": period.label})
+                      details={"format": kind, "audience": audience, "period": period.label},
+                      now=utcnow())
 
     left, right = st.columns(2)
     left.download_button("Download the PDF", pdf, file_name=f"{name}.pdf",

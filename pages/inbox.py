@@ -74,7 +74,7 @@ def _field_error(item_id: int, name: str) -> None:
 
 def _acknowledge(item_id: int) -> None:
     try:
-        acknowledge(UnitOfWork(), actor, item_id)
+        acknowledge(UnitOfWork(), actor, item_id, now=utcnow())
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
     else:
@@ -107,7 +107,8 @@ def _decide(item: InboxItem) -> None:
     errors = dict(st.session_state.get(ERRORS) or {})
     errors.pop(item.escalation_id, None)
     try:
-        decide(UnitOfWork(), actor, item.escalation_id, _decision(item))
+        decide(UnitOfWork(), actor, item.escalation_id, _decision(item),
+               now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         # The form's own summary says so, beside the answers (one alert, not two).
         errors[item.escalation_id] = exc.errors
@@ -194,7 +195,7 @@ def _item(item: InboxItem, event: EventClocks | None) -> None:
 
 
 def _mark_all_read(ids: list[int]) -> None:
-    mark_read(UnitOfWork(), actor, ids)
+    mark_read(UnitOfWork(), actor, ids, now=utcnow())
 
 
 st.title("Inbox")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.clock import utcnow
 from core.errors import DomainError
 from core.escalation.service import mark_read
 from core.feedback.queries import ReportUpdate
@@ -43,7 +44,7 @@ if counts.reported > len(rows):
 
 def _mark_read(ids: list[int]) -> None:
     try:
-        mark_read(UnitOfWork(), actor, ids)
+        mark_read(UnitOfWork(), actor, ids, now=utcnow())
     except DomainError as exc:
         st.session_state["my_reports_notice"] = message(exc)
 

@@ -106,7 +106,8 @@ def _submit_triage(version: int) -> None:
         notes=_value("notes") or "",
     )
     try:
-        outcome = triage_report(UnitOfWork(), actor, reference, answers, expected_version=version)
+        outcome = triage_report(UnitOfWork(), actor, reference, answers, expected_version=version,
+                                now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
         _refused()
@@ -123,7 +124,8 @@ def _submit_triage(version: int) -> None:
 
 def _start_review(version: int) -> None:
     try:
-        start_review(UnitOfWork(), actor, reference, expected_version=version)
+        start_review(UnitOfWork(), actor, reference, expected_version=version,
+                     now=utcnow(), rules=settings())
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
     else:
@@ -136,7 +138,7 @@ def _reclassify(version: int) -> None:
         reclassify_as_incident(UnitOfWork(), actor, reference,
                                reason=_value("incident_reason") or "",
                                incident_reference=_value("incident_reference") or "",
-                               expected_version=version)
+                               expected_version=version, now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         st.session_state[RECLASSIFY_ERRORS] = exc.errors
         _refused()

@@ -15,6 +15,8 @@ import streamlit as st
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
+from core.clock import utcnow
+from core.config import settings
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.review.rca import (
     MAX_WHYS,
@@ -141,7 +143,8 @@ def _open() -> None:
 
     def action() -> int:
         created["id"] = open_rca(UnitOfWork(), actor, title=_value(f"{NEW}.title") or "",
-                                 problem=_value(f"{NEW}.problem") or "", references=references)
+                                 problem=_value(f"{NEW}.problem") or "", references=references,
+                                 now=utcnow(), rules=settings())
         return created["id"]
 
     if _run(action, lambda rca_id: f"Root cause analysis #{rca_id} opened. Now ask why.", "new",
@@ -207,16 +210,18 @@ def _input_of(rca_id: int) -> RcaInput:
 
 
 def _save(rca_id: int) -> None:
-    _run(lambda: update_rca(UnitOfWork(), actor, rca_id, _input_of(rca_id)),
+    _run(lambda: update_rca(UnitOfWork(), actor, rca_id, _input_of(rca_id),
+                            now=utcnow(), rules=settings()),
          lambda changed: "Saved." if changed else "Nothing had changed.", str(rca_id))
 
 
 def _complete(rca_id: int) -> None:
     """Save what is on screen, then complete: nobody has to remember to save first."""
-    if not _run(lambda: update_rca(UnitOfWork(), actor, rca_id, _input_of(rca_id)), "Saved.",
+    if not _run(lambda: update_rca(UnitOfWork(), actor, rca_id, _input_of(rca_id),
+                                   now=utcnow(), rules=settings()), "Saved.",
                 str(rca_id)):
         return
-    if _run(lambda: complete_rca(UnitOfWork(), actor, rca_id),
+    if _run(lambda: complete_rca(UnitOfWork(), actor, rca_id, now=utcnow()),
             f"Root cause analysis #{rca_id} is complete. Its findings are ready for the action "
             "plan builder.", str(rca_id)):
         return
@@ -231,14 +236,15 @@ def _another_why(rca_id: int) -> None:
 
 def _add(rca_id: int) -> None:
     key = _key(rca_id, "add")
-    if _run(lambda: add_reports(UnitOfWork(), actor, rca_id, parse_references(_value(key))),
+    if _run(lambda: add_reports(UnitOfWork(), actor, rca_id, parse_references(_value(key)),
+                                now=utcnow()),
             lambda added: "Added " + ", ".join(added) + ".", str(rca_id),
             not_found_field="references"):
         st.session_state[key] = ""
 
 
 def _remove(rca_id: int, reference: str) -> None:
-    _run(lambda: remove_report(UnitOfWork(), actor, rca_id, reference),
+    _run(lambda: remove_report(UnitOfWork(), actor, rca_id, reference, now=utcnow()),
          f"Removed {reference} from the analysis.", str(rca_id))
 
 

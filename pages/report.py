@@ -97,7 +97,8 @@ def _submit(actor: Actor, capture_specs: tuple[FieldSpec, ...]) -> None:
     st.session_state.pop(ERRORS, None)
     st.session_state.pop(NOTICE, None)
     try:
-        filed = file_near_miss(UnitOfWork(), actor, _draft_from_form(capture_specs))
+        filed = file_near_miss(UnitOfWork(), actor, _draft_from_form(capture_specs),
+                               now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         st.session_state[ERRORS] = exc.errors
         st.session_state[REFUSALS] = st.session_state.get(REFUSALS, 0) + 1

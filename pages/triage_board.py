@@ -108,7 +108,7 @@ def board_view() -> None:
 def clusters_section() -> None:
     """Cluster episodes of the last weeks, open ones first: each a theme to acknowledge,
     dismiss with a reason, or answer with an action plan (seed 2, ex. 3)."""
-    clusters = board_clusters(actor, now=utcnow())
+    clusters = board_clusters(actor, now=utcnow(), rules=settings())
     waiting = sum(1 for c in clusters if c.status is EpisodeStatus.OPEN)
     may_build = can(actor, Capability.MANAGE_ACTIONS)
     with st.expander(f"Clusters · {waiting} open · {len(clusters)} in six weeks",

@@ -62,26 +62,32 @@ def build_org(engine: Engine) -> Org:
     """Create the test provider through the real services (so it is audited too)."""
     with UnitOfWork(engine) as uow:
         maple = org.get_or_create_service(uow, SYSTEM, "Maple House", region="South",
-                                          kind="community residential")
+                                          kind="community residential", now=utcnow())
         oak = org.get_or_create_service(uow, SYSTEM, "Oak Lodge", region="North",
-                                        kind="community residential")
-        east = org.get_or_create_service(uow, SYSTEM, "Eastside Home Care", region="North")
+                                        kind="community residential", now=utcnow())
+        east = org.get_or_create_service(uow, SYSTEM, "Eastside Home Care", region="North",
+                                         now=utcnow())
         ids = {
             "maple": maple,
             "oak": oak,
             "east": east,
-            "east_home": org.get_or_create_location(uow, SYSTEM, east, "Client home"),
-            "maple_bathroom": org.get_or_create_location(uow, SYSTEM, maple, "Bathroom doorway"),
-            "maple_kitchen": org.get_or_create_location(uow, SYSTEM, maple, "Kitchen"),
-            "oak_lounge": org.get_or_create_location(uow, SYSTEM, oak, "Lounge"),
-            "maple_route": org.get_or_create_route(uow, SYSTEM, maple, "Maple day trips"),
-            "oak_route": org.get_or_create_route(uow, SYSTEM, oak, "Oak clinic runs"),
+            "east_home": org.get_or_create_location(uow, SYSTEM, east, "Client home", now=utcnow()),
+            "maple_bathroom": org.get_or_create_location(uow, SYSTEM, maple, "Bathroom doorway",
+                                                         now=utcnow()),
+            "maple_kitchen": org.get_or_create_location(uow, SYSTEM, maple, "Kitchen",
+                                                        now=utcnow()),
+            "oak_lounge": org.get_or_create_location(uow, SYSTEM, oak, "Lounge", now=utcnow()),
+            "maple_route": org.get_or_create_route(uow, SYSTEM, maple, "Maple day trips",
+                                                   now=utcnow()),
+            "oak_route": org.get_or_create_route(uow, SYSTEM, oak, "Oak clinic runs", now=utcnow()),
             "maple_person": org.get_or_create_person(uow, SYSTEM, maple, "MH-01",
-                                                     display_name="Alex Example"),
+                                                     display_name="Alex Example", now=utcnow()),
             "oak_person": org.get_or_create_person(uow, SYSTEM, oak, "OL-07",
-                                                   display_name="Jordan Sample"),
-            "dsp_group": org.get_or_create_staff_group(uow, SYSTEM, "Direct support professional"),
-            "nurse_group": org.get_or_create_staff_group(uow, SYSTEM, "Nurse", cue_guide="nurse"),
+                                                   display_name="Jordan Sample", now=utcnow()),
+            "dsp_group": org.get_or_create_staff_group(uow, SYSTEM, "Direct support professional",
+                                                       now=utcnow()),
+            "nurse_group": org.get_or_create_staff_group(uow, SYSTEM, "Nurse", cue_guide="nurse",
+                                                         now=utcnow()),
         }
         uow.commit()
     for username, role, services in USERS:
@@ -91,7 +97,8 @@ def build_org(engine: Engine) -> Org:
             email=f"{username}@example.org",
         ), password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
+        actors = {u.username: build_actor(u,
+                                          rules=settings()) for u in session.scalars(select(User))}
     return Org(actors=actors, **ids)
 
 
@@ -134,7 +141,7 @@ def live_controls(engine: Engine, org_: Org, go_lives: list[date], *,
         actions=[ActionDraft(title="Walker check", kind="checklist", owner_id=quality.user_id,
                              deadline=today + timedelta(days=5),
                              review_date=today + timedelta(days=9), evidence_checks=["Card"],
-                             verify_with_measure=False)]))
+                             verify_with_measure=False)]), now=utcnow(), rules=settings())
     with UnitOfWork(engine) as uow:
         template = uow.session.scalars(select(Action)).one()
         columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
@@ -143,5 +150,5 @@ def live_controls(engine: Engine, org_: Org, go_lives: list[date], *,
             title = titles[n] if titles else f"Control {n}"
             uow.session.add(Action(**{**columns, "title": title, "status": "in_test",
                                       "go_live_date": day}))
-        uow.record(SYSTEM, "test.controls_live", "action", None)
+        uow.record(SYSTEM, "test.controls_live", "action", None, at=utcnow())
         uow.commit()

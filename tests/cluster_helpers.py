@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.builders import Org, draft, local_now
@@ -22,5 +24,6 @@ def file_late_start_cluster(engine: Engine, org: Org, *, days_ago: tuple[float, 
     return [file_near_miss(UnitOfWork(engine), org.actor(actor), draft(
         org, type_key="late_shift_start", service_id=places[i % 2][0],
         location_id=places[i % 2][1], occurred_at=local_now() - timedelta(days=days),
-        description="Rota changed at the last minute; nobody confirmed cover.")).reference
+        description="Rota changed at the last minute; nobody confirmed cover."),
+                           now=utcnow(), rules=settings()).reference
         for i, days in enumerate(days_ago)]

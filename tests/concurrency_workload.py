@@ -21,6 +21,8 @@ from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_pl
 from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, StorageUnavailable
 from core.filing.service import file_near_miss
@@ -95,13 +97,13 @@ def run_shift(engine: Engine, org: Org, *, writers: int = 16, seconds: float = 5
                            description=f"Writer {number} near miss {sequence}: caught in time.",
                            occurred_at=local_now() - timedelta(minutes=rng.randint(0, 600)))
             filed = _retrying(tally, "file", lambda r=report: file_near_miss(
-                UnitOfWork(engine), quality, r))
+                UnitOfWork(engine), quality, r, now=utcnow(), rules=settings()))
             with tally.lock:
                 tally.filed[key] = filed.reference
             to_triage.put(filed.reference)
             if sequence % 5 == 0:  # a double click: the same submission again
                 again = _retrying(tally, "file", lambda r=report: file_near_miss(
-                    UnitOfWork(engine), quality, r))
+                    UnitOfWork(engine), quality, r, now=utcnow(), rules=settings()))
                 if again.reference != filed.reference or not again.duplicate:
                     tally.errors.append(f"double click on {key} filed {again.reference}")
                 with tally.lock:
@@ -117,7 +119,7 @@ def run_shift(engine: Engine, org: Org, *, writers: int = 16, seconds: float = 5
                 try:
                     _retrying(tally, "triage", lambda ref=reference: triage_report(
                         UnitOfWork(engine), quality, ref, ANSWERS,
-                        expected_version=_version(engine, ref)))
+                        expected_version=_version(engine, ref), now=utcnow(), rules=settings()))
                     break
                 except ConflictError:  # flagged into a cluster meanwhile: reload and redo
                     with tally.lock:
@@ -147,11 +149,12 @@ def run_shift(engine: Engine, org: Org, *, writers: int = 16, seconds: float = 5
                         deadline=today + timedelta(days=7),
                         review_date=today + timedelta(days=14),
                         evidence_checks=["Briefing signed by the team"])],
-                    measure=MeasureDraft())))
+                    measure=MeasureDraft()), now=utcnow(), rules=settings()))
             with tally.lock:
                 tally.plans.append(plan.plan_id)
             _retrying(tally, "action", lambda p=plan: set_status(
-                UnitOfWork(engine), quality, p.action_ids[0], ActionStatus.IN_PROGRESS, note=""))
+                UnitOfWork(engine), quality, p.action_ids[0], ActionStatus.IN_PROGRESS, note="",
+                now=utcnow()))
             with tally.lock:
                 tally.status_changes += 1
 

@@ -43,6 +43,7 @@ os.environ.setdefault("NEARMISS_ENV", "production")
 # Evidence files written by tests go to a temporary folder, not the project's data/.
 os.environ["NEARMISS_DATA_DIR"] = tempfile.mkdtemp(prefix="nearmiss-test-data-")
 
+from core.clock import utcnow  # noqa: E402
 from core.db import Base, dispose_engines, engine_for  # noqa: E402
 from core.models import AuditChainHead  # noqa: E402
 from core.taxonomy.service import load_taxonomy_file, sync_taxonomy  # noqa: E402
@@ -239,7 +240,7 @@ def _reset_postgres_slowly(url: str) -> None:
     from core.auth.actor import SYSTEM
     from core.uow import UnitOfWork
 
-    sync_taxonomy(UnitOfWork(engine), _taxonomy_spec(), SYSTEM)
+    sync_taxonomy(UnitOfWork(engine), _taxonomy_spec(), SYSTEM, now=utcnow())
 
 
 def _columns(table) -> str:

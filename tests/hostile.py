@@ -122,7 +122,7 @@ def _hostile_type(engine: Engine, admin: Actor) -> None:
         "gates": [{"key": "made_safe", "label": HOSTILE, "help": HOSTILE},
                   {"key": "told_family", "label": HOSTILE, "may_be_not_applicable": True}],
         "validation": [{"key": "seen_in_place", "label": HOSTILE, "help": HOSTILE}],
-    }, create=True)
+    }, create=True, now=utcnow())
 
 
 def _version(engine: Engine, reference: str) -> int:
@@ -134,12 +134,13 @@ def _version(engine: Engine, reference: str) -> int:
 def seed_hostile(engine: Engine) -> HostileSeed:
     """Build the hostile provider through the core services."""
     with UnitOfWork(engine) as uow:
-        service = org.get_or_create_service(uow, SYSTEM, HOSTILE, region=HOSTILE)
-        location = org.get_or_create_location(uow, SYSTEM, service, HOSTILE)
-        route = org.get_or_create_route(uow, SYSTEM, service, HOSTILE)
+        service = org.get_or_create_service(uow, SYSTEM, HOSTILE, region=HOSTILE, now=utcnow())
+        location = org.get_or_create_location(uow, SYSTEM, service, HOSTILE, now=utcnow())
+        route = org.get_or_create_route(uow, SYSTEM, service, HOSTILE, now=utcnow())
         reference = HOSTILE if engine.dialect.name == "sqlite" else SHORT_HOSTILE
-        person = org.get_or_create_person(uow, SYSTEM, service, reference, display_name=HOSTILE)
-        group = org.get_or_create_staff_group(uow, SYSTEM, HOSTILE)
+        person = org.get_or_create_person(uow, SYSTEM, service, reference, display_name=HOSTILE,
+                                          now=utcnow())
+        group = org.get_or_create_staff_group(uow, SYSTEM, HOSTILE, now=utcnow())
         uow.commit()
     for role in ROLES:
         add_user(UnitOfWork(engine), SYSTEM, NewUser(
@@ -148,13 +149,14 @@ def seed_hostile(engine: Engine) -> HostileSeed:
             email=f"{role}@example.org", staff_group=HOSTILE if role == "reporter" else None),
             password_hash=PASSWORD_HASH, now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        actors = {u.username: build_actor(u) for u in session.scalars(select(User))}
+        actors = {u.username: build_actor(u,
+                                          rules=settings()) for u in session.scalars(select(User))}
     seed = HostileSeed(service_id=service, actors=actors)
     admin, reporter = seed.actor("admin"), seed.actor("reporter")
     supervisor, quality = seed.actor("supervisor"), seed.actor("quality")
     _hostile_type(engine, admin)
     for key in GUIDES:
-        save_guide(UnitOfWork(engine), admin, key, HOSTILE)
+        save_guide(UnitOfWork(engine), admin, key, HOSTILE, now=utcnow())
 
     def file(hours_ago: int, *, anonymous: bool = False) -> tuple[str, str | None]:
         filed = file_near_miss(UnitOfWork(engine), reporter, NearMissDraft(
@@ -163,7 +165,8 @@ def seed_hostile(engine: Engine) -> HostileSeed:
             location_id=location, barrier="staff_recovery", still_at_risk=True,
             immediate_safeguards=HOSTILE, person_id=person, route_id=route,
             staff_group_id=group, interface_flag="shift_handover", anonymous=anonymous,
-            capture_fields={"said": HOSTILE, "story": HOSTILE, "pick": HOSTILE, "asked": True}))
+            capture_fields={"said": HOSTILE, "story": HOSTILE, "pick": HOSTILE, "asked": True}),
+                               now=utcnow(), rules=settings())
         return filed.reference, filed.follow_up_code
 
     seed.new, _ = file(30)
@@ -190,48 +193,53 @@ def seed_hostile(engine: Engine) -> HostileSeed:
                 NearMissReport, NearMissReport.id == Escalation.report_id)
             .where(NearMissReport.reference == seed.decided)).all()
     for escalation_id, kind in escalations:
-        decide(UnitOfWork(engine), seed.actor(deciders[kind]), escalation_id, decisions[kind])
+        decide(UnitOfWork(engine), seed.actor(deciders[kind]), escalation_id, decisions[kind],
+               now=utcnow(), rules=settings())
 
     # Triage, review, gates, validation, communication and closure, every text HOSTILE.
     for reference in (seed.in_review, seed.closed):
         triage_report(UnitOfWork(engine), supervisor, reference, TriageAnswers(
             at_risk_now=True, immediate_safeguards=HOSTILE, safeguarding_trigger=False,
             recurrence="cluster", severity="high", investigation="root_cause_analysis",
-            route="supervisor", notes=HOSTILE), expected_version=_version(engine, reference))
+            route="supervisor", notes=HOSTILE), expected_version=_version(engine, reference),
+                      now=utcnow(), rules=settings())
         start_review(UnitOfWork(engine), supervisor, reference,
-                     expected_version=_version(engine, reference))
+                     expected_version=_version(engine, reference), now=utcnow(), rules=settings())
         save_review(UnitOfWork(engine), supervisor, reference, ReviewInput(
             field_values={"said": HOSTILE, "story": HOSTILE, "pick": HOSTILE, "asked": True,
                           "found": HOSTILE}, what_stopped_harm=HOSTILE, control_reliable="no",
             would_work_again="unsure", would_work_again_note=HOSTILE,
             contributing_factors=["equipment"], barrier_class="staff_recovery",
-            findings=HOSTILE))
+            findings=HOSTILE), now=utcnow(), rules=settings())
         check_gate(UnitOfWork(engine), supervisor, reference, "told_family", note=HOSTILE,
-                   not_applicable=True)
-    check_gate(UnitOfWork(engine), supervisor, seed.closed, "made_safe", note=HOSTILE)
+                   not_applicable=True, now=utcnow())
+    check_gate(UnitOfWork(engine), supervisor, seed.closed, "made_safe", note=HOSTILE, now=utcnow())
     finish_review(UnitOfWork(engine), supervisor, seed.closed,
                   next_step=ReportStatus.VALIDATING,
-                  expected_version=_version(engine, seed.closed))
+                  expected_version=_version(engine, seed.closed), now=utcnow(), rules=settings())
     record_communication(UnitOfWork(engine), supervisor, seed.closed, CommunicationInput(
         audience="family", communicated=True, what=HOSTILE,
-        communicated_at=local_now() - timedelta(hours=1)))
-    record_evidence(UnitOfWork(engine), supervisor, seed.closed, "seen_in_place", note=HOSTILE)
+        communicated_at=local_now() - timedelta(hours=1)), now=utcnow(), rules=settings())
+    record_evidence(UnitOfWork(engine), supervisor, seed.closed, "seen_in_place", note=HOSTILE,
+                    now=utcnow(), rules=settings())
     close_report(UnitOfWork(engine), supervisor, seed.closed, outcome=HOSTILE,
-                 expected_version=_version(engine, seed.closed))
+                 expected_version=_version(engine, seed.closed), now=utcnow(), rules=settings())
     with read_session(engine) as session:  # the review is what the page shows: check it took
         assert review_view(session, quality, seed.closed).outcome == HOSTILE
 
     # Root cause analyses: one completed (its findings feed the plan), one still open.
     seed.completed_rca = open_rca(UnitOfWork(engine), quality, title=HOSTILE, problem=HOSTILE,
-                                  references=[seed.closed, seed.in_review])
+                                  references=[seed.closed, seed.in_review],
+                                  now=utcnow(), rules=settings())
     update_rca(UnitOfWork(engine), quality, seed.completed_rca, RcaInput(
         title=HOSTILE, problem=HOSTILE, five_whys=[HOSTILE, HOSTILE],
-        contributing_factors=["equipment"], findings=HOSTILE))
-    complete_rca(UnitOfWork(engine), quality, seed.completed_rca)
+        contributing_factors=["equipment"], findings=HOSTILE), now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, seed.completed_rca, now=utcnow())
     seed.open_rca = open_rca(UnitOfWork(engine), quality, title=HOSTILE, problem=HOSTILE,
-                             references=[seed.new])
+                             references=[seed.new], now=utcnow(), rules=settings())
     update_rca(UnitOfWork(engine), quality, seed.open_rca, RcaInput(
-        title=HOSTILE, problem=HOSTILE, five_whys=[HOSTILE], findings=HOSTILE))
+        title=HOSTILE, problem=HOSTILE, five_whys=[HOSTILE], findings=HOSTILE),
+               now=utcnow(), rules=settings())
 
     # An action plan: its title, theme, actions, evidence checks and measure all HOSTILE.
     today = local_now().date()
@@ -248,15 +256,19 @@ def seed_hostile(engine: Engine) -> HostileSeed:
         title=HOSTILE, theme=HOSTILE, source="rca", rca_id=seed.completed_rca,
         report_references=[seed.closed], actions=[action("checklist"), action("training")],
         measure=MeasureDraft(filters=MeasureFilters(type_keys=(TYPE_KEY,),
-                                                    capture={"said": HOSTILE}))))
+                                                    capture={"said": HOSTILE}))),
+                          now=utcnow(), rules=settings())
     seed.plan_id = created.plan_id
     live, stopped = created.action_ids
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id).where(
             ActionEvidenceCheck.action_id == live).order_by(ActionEvidenceCheck.id))
-    complete_evidence_check(UnitOfWork(engine), supervisor, check_id, note=HOSTILE)
-    set_go_live(UnitOfWork(engine), supervisor, live, today - timedelta(days=1))
-    set_status(UnitOfWork(engine), quality, stopped, ActionStatus.STOPPED, note=HOSTILE)
+    complete_evidence_check(UnitOfWork(engine), supervisor, check_id, note=HOSTILE,
+                            now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), supervisor, live, today - timedelta(days=1),
+                now=utcnow(), rules=settings())
+    set_status(UnitOfWork(engine), quality, stopped, ActionStatus.STOPPED, note=HOSTILE,
+               now=utcnow())
     with read_session(engine) as session:
         assert session.get(Action, live).status == ActionStatus.IN_TEST.value
 
@@ -265,9 +277,10 @@ def seed_hostile(engine: Engine) -> HostileSeed:
     seed.update_id = create_update(UnitOfWork(engine), quality, UpdateDraft(
         title=HOSTILE, what_changed=HOSTILE, why=HOSTILE,
         report_references=[seed.closed, seed.anonymous], action_ids=[live],
-        themes=[ThemeDraft(TYPE_KEY, service_id=service)], service_ids=[service]))
-    publish_update(UnitOfWork(engine), quality, seed.update_id)
+        themes=[ThemeDraft(TYPE_KEY, service_id=service)], service_ids=[service]),
+                                   now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), quality, seed.update_id, now=utcnow(), rules=settings())
     create_update(UnitOfWork(engine), supervisor, UpdateDraft(
         title=HOSTILE, what_changed=HOSTILE, why=HOSTILE, report_references=[seed.new],
-        service_ids=[service]))
+        service_ids=[service]), now=utcnow(), rules=settings())
     return seed

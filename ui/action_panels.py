@@ -20,11 +20,10 @@ from core.actions.queries import ActionView, OwnerChoice
 from core.actions.service import (
     ActionDraft,
     complete_evidence_check,
-    confirm_sustainment,
-    confirm_verdict,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_sustainment, confirm_verdict
 from core.actions.vocabulary import (
     ACTION_HIERARCHY,
     KINDS_BY_KEY,
@@ -400,7 +399,8 @@ class ActionCard:
         file = (upload.name, upload.getvalue()) if upload is not None else None
         note = st.session_state.get(base + ".note") or ""
         run(lambda: complete_evidence_check(UnitOfWork(), self.actor, check_id, note=note,
-                                            file=file), "Evidence recorded.", base)
+                                            file=file, now=utcnow(), rules=settings()),
+            "Evidence recorded.", base)
 
     # -- status and go-live
 
@@ -439,7 +439,7 @@ class ActionCard:
         note = (st.session_state.get(self.key + ".stop_reason") or ""
                 if target is ActionStatus.STOPPED else "")
         run(lambda: set_status(UnitOfWork(), self.actor, row.id, target, note=note,
-                               expected_version=row.version),
+                               expected_version=row.version, now=utcnow()),
             f"“{row.title}” is now {target.label.lower()}.", self.key)
 
     def _went_live(self) -> None:
@@ -453,7 +453,7 @@ class ActionCard:
 
         def action() -> None:
             ends["end"] = set_go_live(UnitOfWork(), self.actor, row.id, day,
-                                      expected_version=row.version)
+                                      expected_version=row.version, now=utcnow(), rules=settings())
 
         if run(action, "Test window started.", self.key):
             notice("success", f"Test window started: it runs until {ends['end']:%d %b %Y}; the "
@@ -561,7 +561,7 @@ class ActionCard:
         reason = (st.session_state.get(base + ".override_reason") or "") if effective else ""
         run(lambda: confirm_verdict(UnitOfWork(), self.actor, row.id, effective=effective,
                                     note=note, override_reason=reason,
-                                    expected_version=row.version),
+                                    expected_version=row.version, now=utcnow(), rules=settings()),
             "Confirmed effective. A still-in-place check is scheduled." if effective
             else "Confirmed not effective: the action is open again for a stronger control.",
             base)
@@ -602,6 +602,7 @@ class ActionCard:
             return
         in_place = answer == "yes"
         run(lambda: confirm_sustainment(UnitOfWork(), self.actor, check_id, in_place=in_place,
-                                        note=st.session_state.get(base + ".note") or ""),
+                                        note=st.session_state.get(base + ".note") or "",
+                                        now=utcnow()),
             "Recorded: the control is still in place." if in_place
             else "Recorded: the control lapsed; the action is in progress again.", base)

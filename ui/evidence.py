@@ -39,7 +39,7 @@ def log_view(actor: Actor, what: str) -> None:
     """Record a view in the audit trail once per browser session (not on every rerun)."""
     seen = st.session_state.setdefault("evidence_views_logged", set())
     if what not in seen:
-        record_access(UnitOfWork(), actor, what)
+        record_access(UnitOfWork(), actor, what, now=utcnow())
         seen.add(what)
 
 

@@ -126,7 +126,7 @@ def cached_barrier_mix(version: int, actor: Actor, scope: gov.Scope) -> pd.DataF
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def cached_clusters(version: int, actor: Actor, scope: gov.Scope) -> list[Any]:
-    return list(views.clusters(actor, scope, rules=settings()))
+    return list(views.clusters(actor, scope, rules=settings(), now=utcnow()))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

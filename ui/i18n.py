@@ -15,6 +15,7 @@ import streamlit as st
 from core.accounts.service import SessionIdle
 from core.accounts.users import set_language
 from core.auth.actor import Actor
+from core.clock import utcnow
 from core.errors import DomainError, StorageUnavailable
 from core.feedback.followup import FollowUpPaused
 from core.i18n import DEFAULT_LANGUAGE, Translator, languages, native_name, supported, translator
@@ -77,12 +78,12 @@ def adopt_language(actor: Actor) -> None:
         if chosen != actor.language:
             # Not saved if the database is down: this session still speaks what they picked.
             with contextlib.suppress(DomainError, StorageUnavailable):
-                set_language(UnitOfWork(), actor, chosen)
+                set_language(UnitOfWork(), actor, chosen, now=utcnow())
         return
     st.session_state[LANGUAGE] = supported(actor.language)
 
 
 def save_language(actor: Actor, language: str) -> None:
     """My account: the person's choice, saved on their profile and spoken from now on."""
-    set_language(UnitOfWork(), actor, language)
+    set_language(UnitOfWork(), actor, language, now=utcnow())
     st.session_state[LANGUAGE] = supported(language)

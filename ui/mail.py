@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from core.clock import utcnow
 from core.config import settings
 from core.escalation.email import send_pending_emails
 
@@ -13,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def _send() -> None:
     try:
-        result = send_pending_emails()
+        result = send_pending_emails(now=utcnow(), rules=settings())
         if result.failed:
             log.warning("notification emails not sent yet (will retry): %s", sorted(result.failed))
     except Exception:  # a mail problem must never break the page that queued the email

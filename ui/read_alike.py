@@ -10,6 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth.actor import Actor
+from core.clock import utcnow
+from core.config import settings
 from core.errors import DomainError
 from core.review.related import ReadAlike, ReadAlikePanel
 from core.triage.links import link_related, unlink_related
@@ -21,7 +23,8 @@ NOTICE = "read_alike_notice"
 
 def _link(actor: Actor, reference: str, other: str) -> None:
     try:
-        outcome = link_related(UnitOfWork(), actor, reference, other)
+        outcome = link_related(UnitOfWork(), actor, reference, other,
+                               now=utcnow(), rules=settings())
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
         return
@@ -32,7 +35,8 @@ def _link(actor: Actor, reference: str, other: str) -> None:
 
 def _unlink(actor: Actor, reference: str, other: str) -> None:
     try:
-        outcome = unlink_related(UnitOfWork(), actor, reference, other)
+        outcome = unlink_related(UnitOfWork(), actor, reference, other,
+                                 now=utcnow(), rules=settings())
     except DomainError as exc:
         st.session_state[NOTICE] = ("error", str(exc))
         return

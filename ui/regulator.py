@@ -124,7 +124,8 @@ def _decide(actor: Actor, reference: str, prefix: str) -> None:
     try:
         decide_reportable(UnitOfWork(), actor, reference,
                           reportable=None if answer is None else answer == "yes",
-                          reason=st.session_state.get(_key(prefix, "reason")) or "")
+                          reason=st.session_state.get(_key(prefix, "reason")) or "",
+                          now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         _store_errors(prefix, exc.errors)  # the form's own summary says so, beside them
         return
@@ -143,7 +144,7 @@ def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
             UnitOfWork(), actor, clock.clock_id,
             met_at=st.session_state.get(_key(prefix, "met_at")),
             state_reference=st.session_state.get(_key(prefix, "state_reference")) or "",
-            note=st.session_state.get(_key(prefix, "note")) or "")
+            note=st.session_state.get(_key(prefix, "note")) or "", now=utcnow(), rules=settings())
     except ValidationFailed as exc:
         _store_errors(prefix, exc.errors)  # the form's own summary says so, beside them
         return

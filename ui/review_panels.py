@@ -16,6 +16,8 @@ from core.attachments.checks import safe_name
 from core.attachments.storage import DOWNLOAD_MIME
 from core.auth.actor import Actor
 from core.auth.policy import Capability, can
+from core.clock import utcnow
+from core.config import settings
 from core.errors import DomainError, ValidationFailed
 from core.filing.detail import ReportDetail
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
@@ -132,7 +134,8 @@ def _save_review(actor: Actor, reference: str, view: ReviewView) -> None:
         barrier_class=value("barrier_class"),
         findings=value("findings") or "",
     )
-    _run(lambda: save_review(UnitOfWork(), actor, reference, data), "Review saved.")
+    _run(lambda: save_review(UnitOfWork(), actor, reference, data,
+                             now=utcnow(), rules=settings()), "Review saved.")
 
 
 def review_form(actor: Actor, detail: ReportDetail, view: ReviewView,
@@ -235,7 +238,7 @@ def _tick(actor: Actor, reference: str, gate_key: str, not_applicable: bool) -> 
     def action() -> None:
         try:
             check_gate(UnitOfWork(), actor, reference, gate_key, note=note,
-                       not_applicable=not_applicable)
+                       not_applicable=not_applicable, now=utcnow())
         except ValidationFailed as exc:  # show it beside this gate
             raise ValidationFailed({f"gate.{gate_key}": " ".join(exc.errors.values())}) from exc
 
@@ -299,7 +302,8 @@ def _save_evidence(actor: Actor, reference: str, item_key: str) -> None:
 
     def action() -> None:
         try:
-            record_evidence(UnitOfWork(), actor, reference, item_key, note=note, file=file)
+            record_evidence(UnitOfWork(), actor, reference, item_key, note=note, file=file,
+                            now=utcnow(), rules=settings())
         except ValidationFailed as exc:
             raise ValidationFailed({f"evidence.{item_key}": " ".join(exc.errors.values())}) \
                 from exc
@@ -320,7 +324,8 @@ def closure_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> None:
                           on_click=lambda: _run(lambda: reopen_report(
                               UnitOfWork(), actor, reference,
                               reason=st.session_state.get(_key(reference, "reopen_reason"))
-                              or "", expected_version=detail.version), "Reopened into review."))
+                              or "", expected_version=detail.version,
+                              now=utcnow(), rules=settings()), "Reopened into review."))
         return
     if detail.status is not ReportStatus.VALIDATING:
         return
@@ -335,7 +340,8 @@ def closure_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> None:
               on_click=lambda: _run(lambda: close_report(
                   UnitOfWork(), actor, reference,
                   outcome=st.session_state.get(_key(reference, "outcome")) or "",
-                  expected_version=detail.version), "Closed. Thank you."))
+                  expected_version=detail.version,
+                  now=utcnow(), rules=settings()), "Closed. Thank you."))
 
 
 def next_step_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> None:
@@ -351,16 +357,19 @@ def next_step_panel(actor: Actor, detail: ReportDetail, view: ReviewView) -> Non
             st.button("Review done: actions needed", key=_key(reference, "to_actions"),
                       on_click=lambda: _run(lambda: finish_review(
                           UnitOfWork(), actor, reference, next_step=ReportStatus.ACTIONS,
-                          expected_version=detail.version), "Moved to actions."))
+                          expected_version=detail.version,
+                          now=utcnow(), rules=settings()), "Moved to actions."))
             st.button("Review done: validate now (no further action)",
                       key=_key(reference, "to_validating"),
                       on_click=lambda: _run(lambda: finish_review(
                           UnitOfWork(), actor, reference, next_step=ReportStatus.VALIDATING,
-                          expected_version=detail.version), "Moved to validating."))
+                          expected_version=detail.version,
+                          now=utcnow(), rules=settings()), "Moved to validating."))
     elif detail.status is ReportStatus.ACTIONS:
         st.button("Actions in place: validate", key=_key(reference, "actions_done"),
                   on_click=lambda: _run(lambda: move_to_validating(
-                      UnitOfWork(), actor, reference, expected_version=detail.version),
+                      UnitOfWork(), actor, reference, expected_version=detail.version,
+                                                                   now=utcnow(), rules=settings()),
                       "Moved to validating."))
 
 
@@ -402,7 +411,8 @@ def communication_panel(actor: Actor, detail: ReportDetail, view: ReviewView,
             communicated=None if answer is None else answer == "yes",
             what=st.session_state.get(base + ".what") or "",
             communicated_at=st.session_state.get(base + ".at"))
-        _run(lambda: record_communication(UnitOfWork(), actor, reference, data),
+        _run(lambda: record_communication(UnitOfWork(), actor, reference, data,
+                                          now=utcnow(), rules=settings()),
              "Communication decision recorded.")
 
     st.button("Record decision", key=base + ".save", on_click=save)

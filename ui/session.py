@@ -127,7 +127,8 @@ def _issue_cookie(auth: stauth.Authenticate) -> None:
     with a new random secret bound to the server-side session: rotated at every sign-in."""
     secret = secrets.token_urlsafe(32)
     try:
-        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret, rules=settings())
+        bind_session_cookie(UnitOfWork(), st.session_state[SESSION_ID], secret, rules=settings(),
+                            now=utcnow())
     except (SessionEnded, StorageUnavailable):
         auth.cookie_controller.delete_cookie()
         return
@@ -274,7 +275,7 @@ def _follow_up_box() -> None:
     try:
         # Wrong codes are counted in the database, per address and per code: a reload or a
         # new browser session does not reset the count.
-        view = look_up_follow_up(UnitOfWork(), code or "", source=client_source())
+        view = look_up_follow_up(UnitOfWork(), code or "", source=client_source(), now=utcnow())
     except (FollowUpPaused, StorageUnavailable) as exc:
         st.error(message(exc))
         return

@@ -42,7 +42,7 @@ def _prepare(database_url: str, taxonomy_path: str, taxonomy_mtime: float, demo:
     if not schema_is_current(engine):
         return ("The database schema is not up to date. Run `nearmiss init` "
                 "(or `make run`) to migrate it.")
-    sync_taxonomy(UnitOfWork(engine), spec, SYSTEM)
+    sync_taxonomy(UnitOfWork(engine), spec, SYSTEM, now=utcnow())
     if demo:
         from ops.demo import DEMO_SERVICES_BY_ROLE
 

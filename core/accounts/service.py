@@ -23,7 +23,7 @@ from core.auth.models import User, UserRole, UserSession
 from core.auth.passwords import dummy_hash, password_matches
 from core.auth.roles import Role
 from core.clock import to_local
-from core.config import Settings, settings
+from core.config import Settings
 from core.db import get_engine, read_session
 from core.errors import (
     DomainError,
@@ -69,9 +69,8 @@ class SignedIn:
     expires_at: datetime
 
 
-def build_actor(user: User, rules: Settings | None = None) -> Actor:
+def build_actor(user: User, *, rules: Settings) -> Actor:
     """The Actor for a user: roles, and services (None when a role covers every service)."""
-    rules = rules or settings()
     roles = frozenset(Role(r.role) for r in user.roles if r.role in Role._value2member_map_)
     org_wide = bool({r.value for r in roles} & set(rules.scopes.org_wide_roles))
     return Actor(
@@ -166,7 +165,7 @@ def _open_session(uow: UnitOfWork, user: User, *, source: str | None, now: datet
                                last_seen_at=now)
     uow.session.add(user_session)
     uow.session.flush()
-    actor = build_actor(user, rules)
+    actor = build_actor(user, rules=rules)
     uow.record(actor, "auth.signed_in", "user_session", user_session.id, at=now,
                after={"username": user.username, "expires_at": expires_at, "source": source})
     uow.commit()
@@ -279,7 +278,7 @@ def _cookie_digest(cookie_secret: str) -> str:
 
 
 def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str, *,
-                        rules: Settings) -> None:
+                        now: datetime, rules: Settings) -> None:
     """Bind a browser cookie's random secret to a session, so the cookie can resume it.
 
     A new secret at every sign-in; only its digest is stored.
@@ -293,14 +292,14 @@ def bind_session_cookie(uow: UnitOfWork, session_id: int, cookie_secret: str, *,
         # The cookie itself resumes the session, so only the fact of binding is audited.
         uow.record(_session_owner(uow.session, user_session, rules), "auth.session_cookie_issued",
                    "user_session", session_id, before={"cookie_bound": had_cookie},
-                   after={"cookie_bound": True})
+                   after={"cookie_bound": True}, at=now)
         uow.commit()
 
 
 def _session_owner(session: Session, user_session: UserSession, rules: Settings) -> Actor:
     user = session.get(User, user_session.user_id)
     assert user is not None
-    return build_actor(user, rules)
+    return build_actor(user, rules=rules)
 
 
 def _check_session(user_session: UserSession | None, user: User | None, now: datetime,
@@ -326,7 +325,7 @@ def actor_for_session(session: Session, session_id: int, *, now: datetime,
     user = session.get(User, user_session.user_id) if user_session else None
     _check_session(user_session, user, now, rules)
     assert user is not None
-    return build_actor(user, rules)
+    return build_actor(user, rules=rules)
 
 
 def resume_from_cookie(session: Session, username: str, cookie_secret: str, *,
@@ -340,7 +339,7 @@ def resume_from_cookie(session: Session, username: str, cookie_secret: str, *,
     user_session, user = (row[0], row[1]) if row else (None, None)
     _check_session(user_session, user, now, rules)
     assert user_session is not None and user is not None
-    return SignedIn(build_actor(user, rules), user_session.id, user_session.expires_at)
+    return SignedIn(build_actor(user, rules=rules), user_session.id, user_session.expires_at)
 
 
 def note_activity(session_id: int, *, now: datetime, engine: Engine | None = None) -> bool:

@@ -145,7 +145,7 @@ def set_user_active(uow: UnitOfWork, actor: Actor, username: str, active: bool, 
 
 
 def update_user_access(uow: UnitOfWork, actor: Actor, username: str, *,
-                       roles: tuple[str, ...], services: tuple[str, ...]) -> None:
+                       roles: tuple[str, ...], services: tuple[str, ...], now: datetime) -> None:
     """Replace a user's roles and services."""
     require(actor, Capability.MANAGE_USERS)
     try:
@@ -168,7 +168,7 @@ def update_user_access(uow: UnitOfWork, actor: Actor, username: str, *,
         user.services = [UserService(service_id=s) for s in sorted(set(service_ids))]
         uow.record(actor, "user.access_changed", "user", user.id, before=before,
                    after={"roles": sorted(r.value for r in parsed),
-                          "service_ids": sorted(set(service_ids))})
+                          "service_ids": sorted(set(service_ids))}, at=now)
         uow.commit()
 
 
@@ -190,11 +190,11 @@ def change_password(uow: UnitOfWork, actor: Actor, current: str, new: str, *,
         # Never the hashes: only when the password changed.
         uow.record(actor, "user.password_changed", "user", user.id,
                    before={"password_changed_at": changed_before},
-                   after={"password_changed_at": user.password_changed_at})
+                   after={"password_changed_at": user.password_changed_at}, at=now)
         uow.commit()
 
 
-def set_language(uow: UnitOfWork, actor: Actor, language: str) -> None:
+def set_language(uow: UnitOfWork, actor: Actor, language: str, *, now: datetime) -> None:
     """A user chooses the language the portal speaks to them in (pages and e-mails)."""
     require(actor, Capability.MANAGE_ACCOUNT)
     if not i18n.is_supported(language):
@@ -209,7 +209,7 @@ def set_language(uow: UnitOfWork, actor: Actor, language: str) -> None:
         before = user.language
         user.language = language
         uow.record(actor, "user.language_changed", "user", user.id,
-                   before={"language": before}, after={"language": language})
+                   before={"language": before}, after={"language": language}, at=now)
         uow.commit()
 
 

@@ -38,8 +38,8 @@ from sqlalchemy.orm import Session
 
 from core.actions.models import ActivityCount
 from core.auth.actor import SYSTEM
-from core.clock import to_local, utcnow
-from core.config import Settings, settings
+from core.clock import to_local
+from core.config import Settings
 from core.csvfile import ImportFileError, RowError, decode, read_file
 from core.db import read_session
 from core.organisation import service as org
@@ -139,9 +139,52 @@ def _count(text: str, column: str, errors: dict[str, str]) -> int | None:
     return value
 
 
+def _service_of(cell: dict[str, str], services: dict[str, list[tuple[int, str]]],
+                create_missing: bool, errors: dict[str, str]) -> tuple[str, int | None]:
+    """The row's service name as typed (spaces tidied) and its id, None for one to create
+    (or a refused row: the reason goes into `errors`)."""
+    service_name = " ".join(cell.get("service", "").split())
+    service_id = None
+    if not service_name:
+        errors["service"] = "is required"
+    else:
+        found = services.get(_norm(service_name), [])
+        exact = [sid for sid, name in found if name == service_name]
+        if len(found) == 1 or exact:
+            service_id = exact[0] if exact else found[0][0]
+        elif found:
+            errors["service"] = f"{service_name!r} matches more than one service"
+        elif not create_missing:
+            errors["service"] = (f"unknown service {service_name!r}; check the "
+                                 "spelling, or use --create-missing to create it")
+        elif len(service_name) > SERVICE_NAME_MAX:
+            errors["service"] = f"a service name is at most {SERVICE_NAME_MAX} characters"
+    return service_name, service_id
+
+
+def _week_of(cell: dict[str, str], this_week: date, errors: dict[str, str]) -> date | None:
+    """The row's week: a Monday, not in a week still to come (else the reason in `errors`)."""
+    week_text = cell.get("week_start", "").strip()
+    week = None
+    if not week_text:
+        errors["week_start"] = "is required (the Monday the week starts, YYYY-MM-DD)"
+    else:
+        try:
+            week = date.fromisoformat(week_text)
+        except ValueError:
+            errors["week_start"] = f"{week_text!r} is not a date like 2025-03-10"
+        else:
+            if week.weekday() != 0:
+                monday = week - timedelta(days=week.weekday())
+                errors["week_start"] = (f"{week:%Y-%m-%d} is a {week:%A}; a week starts "
+                                        f"on a Monday (that week: {monday:%Y-%m-%d})")
+            elif week > this_week:
+                errors["week_start"] = f"{week:%Y-%m-%d} is a week still to come"
+    return week
+
+
 def import_activity(engine: Engine | None, path: Path | str, *, create_missing: bool = False,
-                    now: datetime | None = None,
-                    rules: Settings | None = None) -> ImportResult:
+                    now: datetime, rules: Settings) -> ImportResult:
     """Import weekly visits and shifts from a CSV file (see the module docstring)."""
     data = read_file(path)
     return import_activity_bytes(engine, data, source=str(path), create_missing=create_missing,
@@ -149,11 +192,9 @@ def import_activity(engine: Engine | None, path: Path | str, *, create_missing: 
 
 
 def import_activity_bytes(engine: Engine | None, data: bytes, *, source: str = "the file",
-                          create_missing: bool = False, now: datetime | None = None,
-                          rules: Settings | None = None) -> ImportResult:
+                          create_missing: bool = False, now: datetime,
+                          rules: Settings) -> ImportResult:
     """Import CSV content: all or nothing, in one transaction."""
-    rules = rules or settings()
-    now = now or utcnow()
     this_week = week_start_of(to_local(now, rules.zone).date())
     records = _records(decode(data, source), source)
     if not records:
@@ -178,38 +219,8 @@ def import_activity_bytes(engine: Engine | None, data: bytes, *, source: str = "
                     "for a stray comma or a missing quote)")))
                 continue
             cell = {name: value for name, value in zip(names, cells, strict=True) if name}
-            service_name = " ".join(cell.get("service", "").split())
-            service_id = None
-            if not service_name:
-                errors["service"] = "is required"
-            else:
-                found = services.get(_norm(service_name), [])
-                exact = [sid for sid, name in found if name == service_name]
-                if len(found) == 1 or exact:
-                    service_id = exact[0] if exact else found[0][0]
-                elif found:
-                    errors["service"] = f"{service_name!r} matches more than one service"
-                elif not create_missing:
-                    errors["service"] = (f"unknown service {service_name!r}; check the "
-                                         "spelling, or use --create-missing to create it")
-                elif len(service_name) > SERVICE_NAME_MAX:
-                    errors["service"] = f"a service name is at most {SERVICE_NAME_MAX} characters"
-            week_text = cell.get("week_start", "").strip()
-            week = None
-            if not week_text:
-                errors["week_start"] = "is required (the Monday the week starts, YYYY-MM-DD)"
-            else:
-                try:
-                    week = date.fromisoformat(week_text)
-                except ValueError:
-                    errors["week_start"] = f"{week_text!r} is not a date like 2025-03-10"
-                else:
-                    if week.weekday() != 0:
-                        monday = week - timedelta(days=week.weekday())
-                        errors["week_start"] = (f"{week:%Y-%m-%d} is a {week:%A}; a week starts "
-                                                f"on a Monday (that week: {monday:%Y-%m-%d})")
-                    elif week > this_week:
-                        errors["week_start"] = f"{week:%Y-%m-%d} is a week still to come"
+            service_name, service_id = _service_of(cell, services, create_missing, errors)
+            week = _week_of(cell, this_week, errors)
             visits = _count(cell.get("visits", ""), "visits", errors)
             shifts = _count(cell.get("shifts", ""), "shifts", errors)
             if not cell.get("visits", "").strip() and not cell.get("shifts", "").strip():
@@ -229,18 +240,18 @@ def import_activity_bytes(engine: Engine | None, data: bytes, *, source: str = "
             good.append(_Row(line, service_name, service_id, week, visits, shifts))
     if result.errors:
         return result
-    _write(engine, good, result)
+    _write(engine, good, result, now=now)
     return result
 
 
-def _write(engine: Engine | None, good: list[_Row], result: ImportResult) -> None:
+def _write(engine: Engine | None, good: list[_Row], result: ImportResult, *, now: datetime) -> None:
     with UnitOfWork(engine) as uow:
         session = uow.session
         created: dict[str, int] = {}
         for row in good:
             if row.service_id is None and _norm(row.service_name) not in created:
                 created[_norm(row.service_name)] = org.get_or_create_service(
-                    uow, SYSTEM, row.service_name)
+                    uow, SYSTEM, row.service_name, now=now)
                 result.created.append(f"service {row.service_name!r}")
         rows = [(r.service_id or created[_norm(r.service_name)], r) for r in good]
         existing = {(c.service_id, c.week_start): c for c in session.scalars(
@@ -267,7 +278,7 @@ def _write(engine: Engine | None, good: list[_Row], result: ImportResult) -> Non
             "inserted": result.inserted, "updated": result.updated,
             "unchanged": result.unchanged, "services": sorted({sid for sid, _ in rows}),
             "services_created": result.created,
-            "weeks": [weeks[0], weeks[-1]] if weeks else []})
+            "weeks": [weeks[0], weeks[-1]] if weeks else []}, at=now)
         uow.commit()
     result.committed = True
 

@@ -17,8 +17,7 @@ from core.actions.models import Action, ActionPlanReport
 from core.actions.vocabulary import best_status
 from core.auth.actor import Actor
 from core.auth.models import User
-from core.clock import to_local, utcnow
-from core.config import Settings, settings
+from core.config import Settings
 from core.organisation.models import Region, Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
@@ -64,13 +63,10 @@ class EpisodeView:
 
 
 def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
-                  end: date | None = None, today: date | None = None,
-                  rules: Settings | None = None) -> list[EpisodeView]:
+                  end: date | None = None, today: date, rules: Settings) -> list[EpisodeView]:
     """Episodes that fired on a day in [start, end) among the actor's services: open ones
     first, then acknowledged, linked and dismissed, each the latest first. Service episodes
     that are part of a region's are inside it, not listed."""
-    rules = rules or settings()
-    today = today or to_local(utcnow(), rules.zone).date()
     query = select(ClusterEpisode).where(ClusterEpisode.part_of_id.is_(None))
     if start is not None:
         query = query.where(ClusterEpisode.last_day >= start)

@@ -18,7 +18,7 @@ from sqlalchemy.sql import ColumnElement
 
 from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts, propose
 from core.actions.models import ActivityCount
-from core.config import ActionRules, settings
+from core.config import ActionRules, Settings
 from core.reports.models import NearMissReport
 from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 
@@ -74,26 +74,27 @@ class MeasureFilters:
         return conditions
 
 
-def _start(day: date) -> datetime:
+def _start(day: date, rules: Settings) -> datetime:
     """A local day's start as stored (windows and weeks are the provider's local ones)."""
-    return local_midnight_utc(day, settings().zone)
+    return local_midnight_utc(day, rules.zone)
 
 
-def count_between(session: Session, filters: MeasureFilters, start: date, end: date) -> int:
+def count_between(session: Session, filters: MeasureFilters, start: date, end: date, *,
+                  rules: Settings) -> int:
     """Reports that count, occurred in [start, end)."""
     return session.scalar(select(func.count()).select_from(NearMissReport).where(
-        *filters.conditions(), NearMissReport.occurred_at >= _start(start),
-        NearMissReport.occurred_at < _start(end))) or 0
+        *filters.conditions(), NearMissReport.occurred_at >= _start(start, rules),
+        NearMissReport.occurred_at < _start(end, rules))) or 0
 
 
-def weekly_counts(session: Session, filters: MeasureFilters, start: date, end: date,
-                  ) -> dict[date, int]:
+def weekly_counts(session: Session, filters: MeasureFilters, start: date, end: date, *,
+                  rules: Settings) -> dict[date, int]:
     """Reports that count per week (Monday-based), every week in [start, end) present."""
-    week = week_start_sql(session, NearMissReport.occurred_at, settings().zone)
+    week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
     rows = session.execute(
         select(week.label("week"), func.count()).where(
-            *filters.conditions(), NearMissReport.occurred_at >= _start(start),
-            NearMissReport.occurred_at < _start(end))
+            *filters.conditions(), NearMissReport.occurred_at >= _start(start, rules),
+            NearMissReport.occurred_at < _start(end, rules))
         .group_by(week))
     counts = {as_date(w): n for w, n in rows}
     series: dict[date, int] = {}
@@ -139,24 +140,24 @@ def exposure(session: Session, filters: MeasureFilters, start: date, end: date, 
 
 
 def counts_for(session: Session, filters: MeasureFilters, *, per: str, baseline_start: date,
-               go_live: date, end: date, baseline_weeks: int) -> Counts | None:
+               go_live: date, end: date, baseline_weeks: int, rules: Settings) -> Counts | None:
     """Near misses and exposure before go-live and in [go_live, end); None without exposure."""
     before = exposure(session, filters, baseline_start, go_live, per)
     during = exposure(session, filters, go_live, end, per) if end > go_live else None
     if not before or not during:
         return None
-    return Counts(count_between(session, filters, baseline_start, go_live), before,
-                  count_between(session, filters, go_live, end), during,
+    return Counts(count_between(session, filters, baseline_start, go_live, rules=rules), before,
+                  count_between(session, filters, go_live, end, rules=rules), during,
                   baseline_weeks=baseline_weeks, test_days=(end - go_live).days, per=per)
 
 
-def rate(session: Session, filters: MeasureFilters, start: date, end: date, per: str,
-         ) -> float | None:
+def rate(session: Session, filters: MeasureFilters, start: date, end: date, per: str, *,
+         rules: Settings) -> float | None:
     """The measure over [start, end): per week, or per 100 visits/shifts (None: no data)."""
     amount = exposure(session, filters, start, end, per)
     if not amount:
         return None
-    return count_between(session, filters, start, end) / amount
+    return count_between(session, filters, start, end, rules=rules) / amount
 
 
 def look_rules(rules: ActionRules, look: str) -> VerdictRules:
@@ -193,14 +194,13 @@ def sustainment_date(go_live: date, window_days: int, rules: ActionRules) -> dat
 
 def evaluate(session: Session, filters: MeasureFilters, *, per: str, direction: str,
              target: float | None, go_live: date, window_days: int, baseline_weeks: int,
-             today: date, rules: ActionRules | None = None) -> Evaluation:
+             today: date, rules: Settings) -> Evaluation:
     """Baseline (the weeks before go-live) against the test: during the window the counts so
     far; from its end the window; from the still-in-place check's date every week since
     go-live (the evidence accumulates, with a stricter threshold for the second look)."""
-    rules = rules or settings().actions
     baseline_start = go_live - timedelta(weeks=baseline_weeks)
     window_end = go_live + timedelta(days=window_days)
-    second = sustainment_date(go_live, window_days, rules)
+    second = sustainment_date(go_live, window_days, rules.actions)
     if today < window_end:
         look, end = "running", max(go_live, today)
     elif today < second:
@@ -208,8 +208,8 @@ def evaluate(session: Session, filters: MeasureFilters, *, per: str, direction: 
     else:
         look, end = "sustainment", second
     counts = counts_for(session, filters, per=per, baseline_start=baseline_start,
-                        go_live=go_live, end=end, baseline_weeks=baseline_weeks)
-    baseline = rate(session, filters, baseline_start, go_live, per)
+                        go_live=go_live, end=end, baseline_weeks=baseline_weeks, rules=rules)
+    baseline = rate(session, filters, baseline_start, go_live, per, rules=rules)
     observed = counts.observed_rate if counts is not None else None
     if look == "running":
         so_far = (f"So far: {describe_counts(counts)}." if counts is not None else
@@ -218,7 +218,7 @@ def evaluate(session: Session, filters: MeasureFilters, *, per: str, direction: 
                                       f"ends, on {window_end:%d %b %Y}.", counts)
     else:
         proposal = propose(counts, direction=direction, target=target,
-                           rules=look_rules(rules, look),
+                           rules=look_rules(rules.actions, look),
                            later_look=f"{second:%d %b %Y}" if look == "window" else None)
     return Evaluation(baseline, observed, baseline_start, window_end, proposal,
                       window_over=today >= window_end, look=look, evidence_end=end,

@@ -28,7 +28,7 @@ from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
 from core.clock import to_local
-from core.config import Settings, settings
+from core.config import Settings
 from core.errors import NotFound
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
@@ -139,10 +139,9 @@ class RegisterCounts:
 
 
 def register_counts(session: Session, actor: Actor, filters: RegisterFilters, *, today: date,
-                    rules: Settings | None = None) -> RegisterCounts:
+                    rules: Settings) -> RegisterCounts:
     """The register's figures over every matching action (the page shows a limited list)."""
     require(actor, Capability.VIEW_ACTIONS)
-    rules = rules or settings()
     late = Action.status.in_(_LATE_STATUSES)
     soon = today + timedelta(days=rules.actions.due_soon_days)
 
@@ -176,12 +175,11 @@ def register_choices(session: Session, actor: Actor) -> tuple[dict[int, str], di
 
 
 def register(session: Session, actor: Actor, filters: RegisterFilters, *, today: date,
-             rules: Settings | None = None, limit: int | None = REGISTER_LIMIT,
+             rules: Settings, limit: int | None = REGISTER_LIMIT,
              ) -> list[RegisterRow]:
     """The action register: overdue first, then the rest of the open ones by deadline, then
     the finished ones, latest deadline first; at most `limit` (None: all)."""
     require(actor, Capability.VIEW_ACTIONS)
-    rules = rules or settings()
     checks = (select(ActionEvidenceCheck.action_id,
                      func.count().label("total"),
                      func.count(ActionEvidenceCheck.completed_at).label("done"))
@@ -266,10 +264,9 @@ class PlanDetail:
 
 
 def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
-                rules: Settings | None = None) -> PlanDetail:
+                rules: Settings) -> PlanDetail:
     """A plan with its reports, actions, evidence checks, measures and their evaluation."""
     require(actor, Capability.VIEW_ACTIONS)
-    rules = rules or settings()
     plan = plan_in_scope(session, actor, plan_id)
     rows = register(session, actor, RegisterFilters(plan_id=plan_id), today=today, rules=rules,
                     limit=None)
@@ -302,7 +299,7 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
                                   window_days=(row.window_end - row.go_live).days
                                   if row.window_end else 0,
                                   baseline_weeks=measure.baseline_weeks, today=today,
-                                  rules=rules.actions)
+                                  rules=rules)
         actions.append(ActionView(row, descriptions.get(row.id, ""), checks[row.id], measure,
                                   evaluation, sustainment[row.id]))
     reports = [
@@ -404,11 +401,10 @@ def proposal_from_learning_response(session: Session, actor: Actor,
 ClusterTheme = EpisodeView
 
 
-def current_clusters(session: Session, actor: Actor, *, now: datetime,
+def current_clusters(session: Session, actor: Actor, *, now: datetime, rules: Settings,
                      days: int = 42) -> list[ClusterTheme]:
     """Cluster episodes that fired in the last weeks: open ones first (core.triage.episodes)."""
     require(actor, Capability.VIEW_BOARD)
-    rules = settings()
     today = to_local(now, rules.zone).date()
     return list_episodes(session, actor, start=today - timedelta(days=days), today=today,
                          rules=rules)
@@ -416,11 +412,11 @@ def current_clusters(session: Session, actor: Actor, *, now: datetime,
 
 def proposal_from_cluster(session: Session, actor: Actor, type_key: str, scope: str,
                           scope_id: int, *, now: datetime,
-                          episode_id: int | None = None) -> PlanProposal:
+                          episode_id: int | None = None, rules: Settings) -> PlanProposal:
     """A plan for a cluster episode (by its id, else the latest of that type and scope): its
     type in its service or region, all its reports linked; creating the plan links it."""
     require(actor, Capability.MANAGE_ACTIONS)
-    theme = next((t for t in current_clusters(session, actor, now=now)
+    theme = next((t for t in current_clusters(session, actor, now=now, rules=rules)
                   if (t.episode_id == episode_id if episode_id is not None
                       else (t.type_key, t.scope, t.scope_id) == (type_key, scope, scope_id))),
                  None)
@@ -468,14 +464,14 @@ class OwnerChoice:
         return self.service_ids is None or service_ids <= self.service_ids
 
 
-def owner_choices(session: Session, actor: Actor) -> list[OwnerChoice]:
+def owner_choices(session: Session, actor: Actor, *, rules: Settings) -> list[OwnerChoice]:
     """Active users who may see the action register, by name (owners of actions)."""
     require(actor, Capability.VIEW_ACTIONS)
     names = dict(session.execute(select(Service.id, Service.name)).all())
     choices = []
     for user in session.scalars(select(User).where(User.active.is_(True))
                                 .order_by(User.display_name, User.id)):
-        owner = build_actor(user)
+        owner = build_actor(user, rules=rules)
         if not can(owner, Capability.VIEW_ACTIONS):
             continue
         services = ("all services" if owner.service_ids is None else

@@ -35,8 +35,8 @@ from core.actions.queries import deadline_state
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM
 from core.auth.models import User
-from core.clock import to_local, utcnow
-from core.config import Settings, settings
+from core.clock import to_local
+from core.config import Settings
 from core.escalation.email import DispatchResult, send_pending_emails
 from core.escalation.service import notify
 from core.regulator.reminders import ClockReminder, remind_clocks
@@ -82,7 +82,7 @@ def _evaluation(session: Session, action: Action, measure: VerificationMeasure |
     return evaluate(session, MeasureFilters.from_json(measure.filters), per=measure.per,
                     direction=measure.direction, target=measure.target,
                     go_live=action.go_live_date, window_days=action.test_window_days or 0,
-                    baseline_weeks=measure.baseline_weeks, today=today, rules=rules.actions)
+                    baseline_weeks=measure.baseline_weeks, today=today, rules=rules)
 
 
 def _reason(action: Action, sustainment_due: date | None, today: date,
@@ -161,13 +161,10 @@ def _candidates(session: Session, today: date, rules: Settings):
 
 
 def send_action_reminders(engine: Engine | None = None, *, today: date | None = None,
-                          rules: Settings | None = None,
-                          now: datetime | None = None) -> ReminderResult:
+                          rules: Settings, now: datetime) -> ReminderResult:
     """Remind owners of late, due-soon, verdict-due and sustainment-due actions (once a day)
-    and deciders of regulator deadlines due soon or passed (`now`: default the real time);
-    then send queued emails."""
-    rules = rules or settings()
-    now = now or utcnow()
+    and deciders of regulator deadlines due soon or passed; then send queued emails.
+    `today` defaults to `now`'s local day."""
     today = today or to_local(now, rules.zone).date()
     result = ReminderResult(today=today)
     with UnitOfWork(engine) as uow:
@@ -208,5 +205,5 @@ def send_action_reminders(engine: Engine | None = None, *, today: date | None = 
         result.clocks = remind_clocks(uow, now=now, rules=rules)
         uow.commit()
     if result.sent or result.clocks:
-        result.emails = send_pending_emails(engine)
+        result.emails = send_pending_emails(engine, now=now, rules=rules)
     return result

@@ -19,15 +19,12 @@ from core.actions.measures import (
     DIRECTION_LABELS,
     PER_LABELS,
     MeasureFilters,
-    evaluate,
-    sustainment_date,
 )
 from core.actions.models import (
     Action,
     ActionEvidenceCheck,
     ActionPlan,
     ActionPlanReport,
-    SustainmentCheck,
     VerificationMeasure,
 )
 from core.actions.vocabulary import KINDS_BY_KEY, NEXT_STATUSES, ActionStatus, strength_warning
@@ -35,8 +32,8 @@ from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
-from core.clock import to_local, utcnow
-from core.config import Settings, settings
+from core.clock import to_local
+from core.config import Settings
 from core.db import storable_id
 from core.errors import (
     NUL_MESSAGE,
@@ -106,10 +103,6 @@ class PlanCreated:
     warning: str | None
 
 
-def _today(rules: Settings) -> date:
-    return to_local(utcnow(), rules.zone).date()
-
-
 def _plan_services(session, reports: list[NearMissReport], draft: PlanDraft) -> set[int]:
     services = {r.service_id for r in reports}
     if draft.cluster_service_id:
@@ -167,18 +160,16 @@ def validate_action(draft: ActionDraft, index: int, *, today: date, owners: dict
     return errors
 
 
-def _active_owners(session, ids: set[int]) -> dict[int, Actor]:
+def _active_owners(session, ids: set[int], *, rules: Settings) -> dict[int, Actor]:
     ids = {i for i in ids if storable_id(i)}
     users = session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)))
-    return {u.id: build_actor(u) for u in users}
+    return {u.id: build_actor(u, rules=rules) for u in users}
 
 
-def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetime | None = None,
-                rules: Settings | None = None) -> PlanCreated:
+def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetime,
+                rules: Settings) -> PlanCreated:
     """Create a plan with its actions (and their measures) in one transaction."""
     require(actor, Capability.MANAGE_ACTIONS)
-    rules = rules or settings()
-    now = now or utcnow()
     today = to_local(now, rules.zone).date()
     with uow:
         session = uow.session
@@ -209,7 +200,8 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         if not draft.actions:
             errors["actions"] = "Add at least one action."
         services = _plan_services(session, reports, draft)
-        owners = _active_owners(session, {a.owner_id for a in draft.actions if a.owner_id})
+        owners = _active_owners(session, {a.owner_id for a in draft.actions if a.owner_id},
+                                rules=rules)
         for index, action_draft in enumerate(draft.actions):
             errors.update(validate_action(action_draft, index, today=today, owners=owners,
                                           services=services, rules=rules))
@@ -318,12 +310,10 @@ def _add_action(uow: UnitOfWork, actor: Actor, plan: ActionPlan, draft: ActionDr
 
 
 def add_actions(uow: UnitOfWork, actor: Actor, plan_id: int, drafts: list[ActionDraft],
-                measure: MeasureDraft | None = None, *, now: datetime | None = None,
-                rules: Settings | None = None) -> list[int]:
+                measure: MeasureDraft | None = None, *, now: datetime,
+                rules: Settings) -> list[int]:
     """More actions for an existing plan (same checks as at creation)."""
     require(actor, Capability.MANAGE_ACTIONS)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         plan = plan_in_scope(session, actor, plan_id)
@@ -333,7 +323,8 @@ def add_actions(uow: UnitOfWork, actor: Actor, plan_id: int, drafts: list[Action
         services = _plan_services(session, reports, PlanDraft(
             cluster_service_id=plan.cluster_service_id,
             cluster_region_id=plan.cluster_region_id))
-        owners = _active_owners(session, {a.owner_id for a in drafts if a.owner_id})
+        owners = _active_owners(session, {a.owner_id for a in drafts if a.owner_id},
+                                rules=rules)
         errors: dict[str, str] = {}
         for index, draft in enumerate(drafts):
             errors.update(validate_action(draft, index, today=to_local(now, rules.zone).date(),
@@ -362,7 +353,7 @@ def plan_in_scope(session, actor: Actor, plan_id: int) -> ActionPlan:
     return plan
 
 
-def _action_for(session, actor: Actor, action_id: int, *, owner_may: bool) -> Action:
+def action_for(session, actor: Actor, action_id: int, *, owner_may: bool) -> Action:
     """The action if the actor may change it: an action manager in scope, or (when allowed)
     its owner."""
     action = session.get(Action, action_id) if storable_id(action_id) else None
@@ -376,7 +367,7 @@ def _action_for(session, actor: Actor, action_id: int, *, owner_may: bool) -> Ac
     return action
 
 
-def _check_action_version(action: Action, expected_version: int | None) -> None:
+def check_action_version(action: Action, expected_version: int | None) -> None:
     if expected_version is not None and action.version_id != expected_version:
         raise ConflictError(f"Someone else changed “{action.title}” while you had it open; it "
                             f"is now {ActionStatus(action.status).label.lower()}. Nothing was "
@@ -385,12 +376,11 @@ def _check_action_version(action: Action, expected_version: int | None) -> None:
 
 def set_status(uow: UnitOfWork, actor: Actor, action_id: int, target: ActionStatus, *,
                note: str = "", expected_version: int | None = None,
-               now: datetime | None = None) -> None:
+               now: datetime) -> None:
     """Move an action on (in progress, stopped, back in progress after "not effective")."""
-    now = now or utcnow()
     with uow:
-        action = _action_for(uow.session, actor, action_id, owner_may=True)
-        _check_action_version(action, expected_version)
+        action = action_for(uow.session, actor, action_id, owner_may=True)
+        check_action_version(action, expected_version)
         current = ActionStatus(action.status)
         if target in (ActionStatus.VERIFIED_EFFECTIVE, ActionStatus.NOT_EFFECTIVE):
             raise ValidationFailed({"status": "Record the verdict after the test window "
@@ -410,14 +400,12 @@ def set_status(uow: UnitOfWork, actor: Actor, action_id: int, target: ActionStat
 
 
 def set_go_live(uow: UnitOfWork, actor: Actor, action_id: int, go_live: date, *,
-                expected_version: int | None = None, now: datetime | None = None,
-                rules: Settings | None = None) -> date:
+                expected_version: int | None = None, now: datetime,
+                rules: Settings) -> date:
     """The control went live: the test window starts; returns the window's end."""
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
-        action = _action_for(uow.session, actor, action_id, owner_may=True)
-        _check_action_version(action, expected_version)
+        action = action_for(uow.session, actor, action_id, owner_may=True)
+        check_action_version(action, expected_version)
         current = ActionStatus(action.status)
         if ActionStatus.IN_TEST not in NEXT_STATUSES[current]:
             raise ValidationFailed({"go_live": f"An action that is {current.label.lower()} "
@@ -438,16 +426,14 @@ def set_go_live(uow: UnitOfWork, actor: Actor, action_id: int, go_live: date, *,
 
 def complete_evidence_check(uow: UnitOfWork, actor: Actor, check_id: int, *, note: str,
                             file: tuple[str, bytes] | None = None,
-                            now: datetime | None = None, rules: Settings | None = None) -> None:
+                            now: datetime, rules: Settings) -> None:
     """Complete a named evidence check: who, when, a note, and maybe a file."""
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         check = session.get(ActionEvidenceCheck, check_id) if storable_id(check_id) else None
         if check is None:
             raise NotFound("No such evidence check.")
-        action = _action_for(session, actor, check.action_id, owner_may=True)
+        action = action_for(session, actor, check.action_id, owner_may=True)
         if not note.strip():  # checked after the permission: a refusal says nothing else
             raise ValidationFailed({"note": "Describe the evidence (what was checked, seen "
                                             "or done)."})
@@ -467,125 +453,4 @@ def complete_evidence_check(uow: UnitOfWork, actor: Actor, check_id: int, *, not
         uow.record(actor, "action.evidence_checked", "action", action.id, at=now, before=before,
                    after={"check": check.name, "note": check.note,
                           "attachment_id": check.attachment_id})
-        uow.commit()
-
-
-VERDICT_WORDS = {"effective": "effective", "not_effective": "not effective",
-                 "too_early": "too early to tell", "insufficient_data": "not enough data yet"}
-
-
-def confirm_verdict(uow: UnitOfWork, actor: Actor, action_id: int, *, effective: bool,
-                    note: str, override_reason: str = "", expected_version: int | None = None,
-                    now: datetime | None = None, rules: Settings | None = None) -> None:
-    """A person confirms, after the test window, whether the control worked.
-
-    The measure's proposal is made again from the data of the day (at the end of the window,
-    or from the still-in-place check's date on every week since go-live) and kept with the
-    verdict. "Effective" against a proposal that is not "effective" (too early to tell, not
-    effective, no data) needs a reason, which the audit trail keeps.
-    """
-    require(actor, Capability.MANAGE_ACTIONS)
-    rules = rules or settings()
-    now = now or utcnow()
-    today = to_local(now, rules.zone).date()
-    if not note.strip():
-        raise ValidationFailed({"note": "Say what you looked at to decide."})
-    if has_nul(note):
-        raise ValidationFailed({"note": NUL_MESSAGE})
-    if has_nul(override_reason):
-        raise ValidationFailed({"override_reason": NUL_MESSAGE})
-    with uow:
-        session = uow.session
-        action = _action_for(session, actor, action_id, owner_may=False)
-        _check_action_version(action, expected_version)
-        if action.status != ActionStatus.IN_TEST.value or action.go_live_date is None:
-            raise ValidationFailed({"verdict": "Only an action in its test window can be "
-                                               "verified."})
-        window_end = action.go_live_date + timedelta(days=action.test_window_days or 0)
-        if today < window_end:
-            raise ValidationFailed({"verdict": f"The test window runs until "
-                                               f"{window_end:%d %b %Y}; verify after it."})
-        open_checks = list(session.scalars(select(ActionEvidenceCheck.name).where(
-            ActionEvidenceCheck.action_id == action.id,
-            ActionEvidenceCheck.completed_at.is_(None))))
-        if effective and open_checks:
-            raise ValidationFailed({"verdict": "It cannot be verified effective while evidence "
-                                               "checks are open: " + "; ".join(open_checks)})
-        measure = session.scalar(select(VerificationMeasure).where(
-            VerificationMeasure.action_id == action.id))
-        reason = override_reason.strip()
-        evidence: dict[str, object] = {}
-        if measure is not None:
-            evaluation = evaluate(
-                session, MeasureFilters.from_json(measure.filters), per=measure.per,
-                direction=measure.direction, target=measure.target,
-                go_live=action.go_live_date, window_days=action.test_window_days or 0,
-                baseline_weeks=measure.baseline_weeks, today=today, rules=rules.actions)
-            proposal = evaluation.proposal
-            if effective and proposal.verdict != "effective" and not reason:
-                raise ValidationFailed({"override_reason": (
-                    f"The numbers propose “{VERDICT_WORDS.get(proposal.verdict, '?')}”, not "
-                    "effective. To confirm it effective all the same, say why (the reason is "
-                    "kept in the audit trail); or wait for the still-in-place check, when the "
-                    "evidence is looked at again.")})
-            counts = proposal.counts
-            measure.baseline_value, measure.observed_value = (evaluation.baseline,
-                                                              evaluation.observed)
-            measure.baseline_count = counts.baseline if counts else None
-            measure.observed_count = counts.observed if counts else None
-            measure.p_value = proposal.p_value
-            measure.proposed_verdict = proposal.verdict
-            measure.confirmed_verdict = "effective" if effective else "not_effective"
-            measure.confirmed_by_id, measure.confirmed_at = actor.user_id, now
-            measure.confirmation_note = note.strip()
-            against = effective and proposal.verdict != "effective"
-            measure.override_reason = reason if against else None
-            evidence = {"look": evaluation.look, "evidence_until": evaluation.evidence_end,
-                        "baseline_count": measure.baseline_count,
-                        "observed_count": measure.observed_count,
-                        "p_value": measure.p_value, "proposal": proposal.reason,
-                        "override_reason": measure.override_reason}
-        target = ActionStatus.VERIFIED_EFFECTIVE if effective else ActionStatus.NOT_EFFECTIVE
-        action.status, action.updated_at = target.value, now
-        if effective:
-            due = sustainment_date(action.go_live_date, action.test_window_days or 0,
-                                   rules.actions)
-            if due <= today:  # verified at the second look: the control is checked again later
-                due = today + timedelta(days=rules.actions.sustainment_after_days)
-            action.sustainment_check_date = due
-            session.add(SustainmentCheck(action_id=action.id, due_date=due))
-        uow.record(actor, "action.verified", "action", action.id, at=now,
-                   before={"status": ActionStatus.IN_TEST.value},
-                   after={"status": target.value, "note": note.strip(),
-                          "baseline": measure.baseline_value if measure else None,
-                          "observed": measure.observed_value if measure else None,
-                          "proposed": measure.proposed_verdict if measure else None,
-                          **evidence})
-        uow.commit()
-
-
-def confirm_sustainment(uow: UnitOfWork, actor: Actor, check_id: int, *, in_place: bool,
-                        note: str, now: datetime | None = None) -> None:
-    """A supervisor confirms the control stayed in place (or it lapsed: the action reopens)."""
-    require(actor, Capability.MANAGE_ACTIONS)
-    now = now or utcnow()
-    if not note.strip():
-        raise ValidationFailed({"note": "Record what you observed (supervisory review note)."})
-    with uow:
-        session = uow.session
-        check = session.get(SustainmentCheck, check_id) if storable_id(check_id) else None
-        if check is None:
-            raise NotFound("No such sustainment check.")
-        action = _action_for(session, actor, check.action_id, owner_may=False)
-        if check.confirmed_at is not None:
-            raise ValidationFailed({"note": "This check is already recorded."})
-        check.confirmed_at, check.confirmed_by_id = now, actor.user_id
-        check.in_place, check.note = in_place, note.strip()
-        before = {"status": action.status}
-        if not in_place:
-            action.status = ActionStatus.IN_PROGRESS.value  # the control lapsed: act again
-        action.updated_at = now
-        uow.record(actor, "action.sustainment_checked", "action", action.id, at=now,
-                   before=before, after={"in_place": in_place, "note": check.note,
-                                         "status": action.status})
         uow.commit()

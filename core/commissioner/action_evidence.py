@@ -24,7 +24,7 @@ shown by their kind on the action hierarchy and their strength, as in the action
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,11 +45,11 @@ from core.actions.models import (
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import to_local, utcnow
+from core.clock import to_local
 from core.commissioner import deid
 from core.commissioner.deid import Cell, LevelChoice, iso_week
 from core.commissioner.views import live_in_period
-from core.config import Settings, settings
+from core.config import Settings
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
@@ -200,13 +200,13 @@ def _windows(action: Action, today: date, rules: Settings) -> tuple[int, date]:
 
 
 def _counted(session: Session, filters: MeasureFilters | None, go_live: date, days: int,
-             limit: int) -> tuple[Cell, Cell, Cell, Cell, Cell]:
+             limit: int, *, rules: Settings) -> tuple[Cell, Cell, Cell, Cell, Cell]:
     """(before, after, before a week, after a week, change) as published."""
     if filters is None or days <= 0:
         empty = Cell(None, threshold=limit)
         return empty, empty, empty, empty, Cell(None, threshold=limit, percent=True)
-    before = count_between(session, filters, go_live - timedelta(days=days), go_live)
-    after = count_between(session, filters, go_live, go_live + timedelta(days=days))
+    before = count_between(session, filters, go_live - timedelta(days=days), go_live, rules=rules)
+    after = count_between(session, filters, go_live, go_live + timedelta(days=days), rules=rules)
     weeks = days / 7
     # A rate is its count over the weeks, so it hides with its count; the change hides when
     # either count does (with the other count it would give the hidden one away).
@@ -244,7 +244,7 @@ def _verdict(session: Session, action: Action, measure: VerificationMeasure | No
     evaluation = evaluate(session, MeasureFilters.from_json(measure.filters), per=measure.per,
                           direction=measure.direction, target=measure.target, go_live=go_live,
                           window_days=days, baseline_weeks=measure.baseline_weeks,
-                          today=today, rules=rules.actions)
+                          today=today, rules=rules)
     proposed = evaluation.proposal.verdict
     if proposed == "running":
         return "running", f"{VERDICTS['running']} (until {iso_week(window_end)})", False
@@ -282,16 +282,16 @@ def _sustainment(action: Action, checks: list[SustainmentCheck], second: date, t
 
 
 def action_evidence(session: Session, actor: Actor, *, start: date | None = None,
-                    end: date | None = None, rules: Settings | None = None,
-                    suppress: bool = True, today: date | None = None) -> ActionEvidenceTable:
+                    end: date | None = None, rules: Settings,
+                    suppress: bool = True, now: datetime,
+                    today: date | None = None) -> ActionEvidenceTable:
     """The evidence per action with a test window, live in [start, end) (see the module).
 
     `suppress` False (an internal board) shows exact counts; `today` is the day the windows
-    and verdicts are read on (the provider's today by default)."""
+    and verdicts are read on (by default the provider's local day of `now`)."""
     require(actor, Capability.VIEW_COMMISSIONER_EVIDENCE)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
-    today = today or to_local(utcnow(), rules.zone).date()
+    today = today or to_local(now, rules.zone).date()
     type_names = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
     services = dict(session.execute(select(Service.id, Service.name)).all())
     plan_types = _plan_types(session)
@@ -310,7 +310,7 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
         filters = _filters(action, measure, plan_types)
         days, second = _windows(action, today, rules)
         before, after, before_rate, after_rate, change = _counted(
-            session, filters, action.go_live_date, days, limit)
+            session, filters, action.go_live_date, days, limit, rules=rules)
         verdict_key, verdict, due = _verdict(session, action, measure, today, rules)
         sustained_key, sustained, sustained_due, checked = _sustainment(
             action, checks.get(action.id, []), second, today, rules)

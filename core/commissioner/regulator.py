@@ -28,7 +28,7 @@ from core.auth.policy import Capability, require
 from core.clock import to_local
 from core.commissioner import deid
 from core.commissioner.deid import Cell, SuppressedTable
-from core.config import Settings, settings
+from core.config import Settings
 from core.metrics.governance import Scope
 from core.regulator.models import RegulatorClock
 from core.reports.models import NearMissReport
@@ -120,10 +120,10 @@ def _count(session: Session, scope: Scope, service_ids: frozenset[int] | None, *
 
 
 def on_time_by_month(session: Session, actor: Actor, scope: Scope, *, now: datetime,
-                     rules: Settings | None = None) -> OnTime:
+                     rules: Settings) -> OnTime:
     """Governance: exact on-time counts per clock per month, in the actor's services."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    return _count(session, scope, actor.service_ids, now=now, rules=rules or settings())
+    return _count(session, scope, actor.service_ids, now=now, rules=rules)
 
 
 @dataclass(frozen=True)
@@ -160,11 +160,10 @@ def _share(on_time: Cell, late: Cell, due: Cell, threshold: int) -> Cell:
 
 
 def commissioner_on_time(session: Session, actor: Actor, scope: Scope, *, now: datetime,
-                         rules: Settings | None = None) -> tuple[float, list[ClockTable]]:
+                         rules: Settings) -> tuple[float, list[ClockTable]]:
     """Commissioners: the whole provider's on-time counts per clock per month, de-identified.
     Returns the target and one table per clock."""
     require(actor, Capability.VIEW_COMMISSIONER_EVIDENCE)
-    rules = rules or settings()
     threshold = rules.commissioner.suppress_below
     counts = _count(session, Scope(scope.start, scope.end), None, now=now, rules=rules)
     tables = []

@@ -9,7 +9,7 @@ de-identified here, so nothing identifying ever reaches a page or an export.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -29,10 +29,10 @@ from core.actions.models import (
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength
 from core.auth.actor import SYSTEM, Actor
 from core.auth.policy import Capability, require
-from core.clock import to_local, utcnow
+from core.clock import to_local
 from core.commissioner import deid
 from core.commissioner.deid import Cell, LevelChoice, SuppressedTable, iso_week
-from core.config import Settings, settings
+from core.config import Settings
 from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
@@ -50,13 +50,14 @@ DIMENSIONS = {"type": "Type", "service": "Service", "barrier": "What stopped har
               "interface": "Interface"}
 
 
-def threshold(rules: Settings | None = None) -> int:
-    return (rules or settings()).commissioner.suppress_below
+def threshold(*, rules: Settings) -> int:
+    """The smallest count a commissioner is shown (smaller ones are suppressed)."""
+    return rules.commissioner.suppress_below
 
 
 def _limit(rules: Settings, suppress: bool) -> int:
     """The suppression threshold; 1 (nothing hidden) for a board, which sees exact counts."""
-    return threshold(rules) if suppress else 1
+    return threshold(rules=rules) if suppress else 1
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _check(actor: Actor) -> None:
 
 
 def trend(session: Session, actor: Actor, scope: gov.Scope, *,
-          rules: Settings | None = None, suppress: bool = True) -> Trend:
+          rules: Settings, suppress: bool = True, now: datetime) -> Trend:
     """Near misses per week, or per month when some week has from 1 to threshold-1.
 
     A control chart cannot have gaps (they would join periods that are not neighbours), so a
@@ -83,12 +84,11 @@ def trend(session: Session, actor: Actor, scope: gov.Scope, *,
     threshold-1 no chart is drawn. The note says which, and why.
     """
     _check(actor)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
     # Whole weeks only: a part-week at either end of the period would look like a fall.
     first = scope.start if scope.start.weekday() == 0 else (
         week_start_of(scope.start) + timedelta(days=7))
-    complete_end = min(week_start_of(scope.end), week_start_of(_today(rules)))
+    complete_end = min(week_start_of(scope.end), week_start_of(to_local(now, rules.zone).date()))
     weekly = gov.weekly_series(session, SYSTEM, gov.Scope(
         start=first, end=max(first, complete_end), service_ids=scope.service_ids,
         type_keys=scope.type_keys), rules=rules)
@@ -114,10 +114,6 @@ def trend(session: Session, actor: Actor, scope: gov.Scope, *,
     frame = xmr(series.astype(float), rules=SpcRules(**rules.spc.model_dump()))
     frame.attrs = {}
     return Trend(frame, granularity, gov.marks_of(marks).marks, len(controls), note)
-
-
-def _today(rules: Settings) -> date:
-    return to_local(utcnow(), rules.zone).date()
 
 
 @dataclass(frozen=True)
@@ -192,7 +188,7 @@ def _cross(rows: list[tuple[date, str, str, int]], column: Any,
 
 
 def type_tables(session: Session, actor: Actor, scope: gov.Scope, *,
-                rules: Settings | None = None, suppress: bool = True,
+                rules: Settings, suppress: bool = True,
                 period_name: str | None = None) -> TypeTables:
     """Near misses by type and service, and by type over time, small counts hidden.
 
@@ -202,7 +198,6 @@ def type_tables(session: Session, actor: Actor, scope: gov.Scope, *,
     that, the one hiding least is used and its explanation says the table says little.
     """
     _check(actor)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
     most = rules.commissioner.max_hidden_share
     rows = _counts(session, scope, rules)
@@ -239,7 +234,7 @@ def type_tables(session: Session, actor: Actor, scope: gov.Scope, *,
 
 
 def breakdowns(session: Session, actor: Actor, scope: gov.Scope, *,
-               rules: Settings | None = None, suppress: bool = True,
+               rules: Settings, suppress: bool = True,
                tables: TypeTables | None = None) -> dict[str, Breakdown]:
     """Near misses by each safe dimension, small counts hidden so totals cannot reveal them.
 
@@ -247,7 +242,6 @@ def breakdowns(session: Session, actor: Actor, scope: gov.Scope, *,
     hide the same figures; by barrier and by interface are lists published with the total.
     """
     _check(actor)
-    rules = rules or settings()
     tables = tables or type_tables(session, actor, scope, rules=rules, suppress=suppress)
     by_service = tables.by_service
     result = {
@@ -266,10 +260,9 @@ def breakdowns(session: Session, actor: Actor, scope: gov.Scope, *,
 
 
 def total(session: Session, actor: Actor, scope: gov.Scope, *,
-          rules: Settings | None = None, suppress: bool = True) -> Cell:
+          rules: Settings, suppress: bool = True) -> Cell:
     """Near misses in the period, as published (the grand total of `type_tables`)."""
     _check(actor)
-    rules = rules or settings()
     counted = session.scalar(select(func.count()).select_from(NearMissReport).where(
         *scope.conditions(SYSTEM, rules.zone))) or 0
     return deid.count(counted, _limit(rules, suppress))
@@ -281,7 +274,7 @@ def _largest_first(row: tuple[str, Cell]) -> tuple[int, float, str]:
 
 
 def breakdown(session: Session, actor: Actor, scope: gov.Scope, dimension: str, *,
-              rules: Settings | None = None, suppress: bool = True) -> Breakdown:
+              rules: Settings, suppress: bool = True) -> Breakdown:
     """Near misses by one safe dimension (see `breakdowns`)."""
     _check(actor)
     if dimension not in DIMENSIONS:
@@ -318,13 +311,14 @@ def _action_summaries(session: Session, report_refs: tuple[str, ...]) -> list[st
 
 
 def clusters(session: Session, actor: Actor, scope: gov.Scope, *,
-             rules: Settings | None = None, suppress: bool = True) -> list[ClusterEvidence]:
+             rules: Settings, suppress: bool = True,
+             now: datetime) -> list[ClusterEvidence]:
     """Clusters found in the period and what was done about them (no references)."""
     _check(actor)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
     found = []
-    for cluster in clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules):
+    for cluster in clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules,
+                                      now=now):
         count = len(cluster.references)
         found.append(ClusterEvidence(
             type_name=cluster.type_name, where=f"{cluster.scope_name} ({cluster.scope})",
@@ -369,7 +363,7 @@ _STATUS_VERDICTS = {ActionStatus.VERIFIED_EFFECTIVE.value: "effective",
 
 
 def action_register(session: Session, actor: Actor, *, start: date | None = None,
-                    end: date | None = None, rules: Settings | None = None,
+                    end: date | None = None, rules: Settings,
                     suppress: bool = True) -> pd.DataFrame:
     """Actions with their kind and strength, theme, dates as weeks, status and verification,
     indexed by action id. With `start`/`end`, those live in the period: created before its
@@ -382,7 +376,6 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
     weeks is the count).
     """
     _check(actor)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
     in_period = live_in_period(start, end, rules)
     themes: dict[int, set[str]] = {}
@@ -417,15 +410,15 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
             # A verdict confirmed on a measure, else the one the status records.
             "Verdict": ((measure.confirmed_verdict if measure else None)
                         or _STATUS_VERDICTS.get(action.status, "")).replace("_", " "),
-            "Before (rate)": _rate(session, action, measure, limit, before=True),
-            "During test (rate)": _rate(session, action, measure, limit, before=False),
+            "Before (rate)": _rate(session, action, measure, limit, before=True, rules=rules),
+            "During test (rate)": _rate(session, action, measure, limit, before=False, rules=rules),
             "Still in place": {True: "yes", False: "no"}.get(sustained.get(action.id), ""),
         })
     return pd.DataFrame(rows, index=pd.Index(ids, name="action_id"))
 
 
 def _rate(session: Session, action: Action, measure: VerificationMeasure | None, limit: int, *,
-          before: bool) -> float | str | None:
+          before: bool, rules: Settings) -> float | str | None:
     """A measure's rate before go-live or during the test, as published (a number, or
     "suppressed" when the near misses it counts are from 1 to limit-1)."""
     value = (measure.baseline_value if before else measure.observed_value) if measure else None
@@ -439,10 +432,11 @@ def _rate(session: Session, action: Action, measure: VerificationMeasure | None,
     filters = MeasureFilters.from_json(measure.filters)
     if before:
         counted = count_between(session, filters,
-                                go_live - timedelta(weeks=measure.baseline_weeks), go_live)
+                                go_live - timedelta(weeks=measure.baseline_weeks), go_live,
+                                rules=rules)
     else:
         counted = count_between(session, filters, go_live,
-                                go_live + timedelta(days=action.test_window_days or 0))
+                                go_live + timedelta(days=action.test_window_days or 0), rules=rules)
     return deid.derived(round(value, 2), [counted], limit).export()
 
 
@@ -455,10 +449,9 @@ class EscalationTimeliness:
 
 
 def escalations(session: Session, actor: Actor, scope: gov.Scope, *,
-                rules: Settings | None = None, suppress: bool = True) -> list[EscalationTimeliness]:
+                rules: Settings, suppress: bool = True) -> list[EscalationTimeliness]:
     """How fast escalations were acknowledged, by kind (hidden where there are few)."""
     _check(actor)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
     result = []
     for kind in EscalationKind:
@@ -489,9 +482,8 @@ class CultureEvidence:
 
 
 def culture(session: Session, actor: Actor, scope: gov.Scope, *,
-            rules: Settings | None = None, suppress: bool = True) -> CultureEvidence:
+            rules: Settings, suppress: bool = True) -> CultureEvidence:
     _check(actor)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
     measured = gov.reporting_culture(session, SYSTEM, scope, rules=rules)
     anonymous = round(measured.anonymous_share * measured.reports)
@@ -512,10 +504,9 @@ class FeedbackEvidence:
 
 
 def feedback(session: Session, actor: Actor, scope: gov.Scope, *,
-             rules: Settings | None = None, suppress: bool = True) -> list[FeedbackEvidence]:
+             rules: Settings, suppress: bool = True) -> list[FeedbackEvidence]:
     """"What changed because you reported": updates published per month (counts only)."""
     _check(actor)
-    rules = rules or settings()
     limit = _limit(rules, suppress)
     published = session.execute(
         select(FeedbackUpdate.id, FeedbackUpdate.published_at,

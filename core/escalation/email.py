@@ -11,8 +11,7 @@ from email.message import EmailMessage
 from sqlalchemy import Engine, select
 
 from core.auth.actor import SYSTEM
-from core.clock import utcnow
-from core.config import EmailSettings, settings
+from core.config import EmailSettings, Settings
 from core.escalation.models import Notification
 from core.uow import UnitOfWork
 
@@ -35,9 +34,9 @@ def _message(note: Notification, config: EmailSettings) -> EmailMessage:
 
 
 def send_pending_emails(engine: Engine | None = None, *, limit: int = 50,
-                        now: datetime | None = None) -> DispatchResult:
+                        now: datetime, rules: Settings) -> DispatchResult:
     """Send queued notification emails; record each outcome (audited as one batch)."""
-    config = settings().email
+    config = rules.email
     result = DispatchResult()
     if not config.smtp_host:
         return result
@@ -68,14 +67,13 @@ def send_pending_emails(engine: Engine | None = None, *, limit: int = 50,
         except (OSError, smtplib.SMTPException) as exc:
             for note in notes:
                 result.failed.setdefault(note.id, f"cannot reach the mail server: {exc}"[:500])
-        moment = now or utcnow()
         for note in notes:
             note.email_attempts += 1
             if note.id in result.sent:
-                note.email_status, note.email_sent_at, note.email_error = "sent", moment, None
+                note.email_status, note.email_sent_at, note.email_error = "sent", now, None
             else:
                 note.email_status, note.email_error = "failed", result.failed.get(note.id)
-        uow.record(SYSTEM, "notification.emails_dispatched", "notification", None, at=moment,
+        uow.record(SYSTEM, "notification.emails_dispatched", "notification", None, at=now,
                    after={"sent": result.sent, "failed": sorted(result.failed)})
         uow.commit()
     return result

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from core.auth.actor import Actor
 from core.auth.models import User, UserRole, UserService
 from core.auth.roles import Role
-from core.clock import to_local, to_utc, utcnow
-from core.config import Settings, settings
+from core.clock import to_local, to_utc
+from core.config import Settings
 from core.db import storable_id
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.escalation.models import Escalation, Notification
@@ -122,9 +122,8 @@ def _load_for(uow: UnitOfWork, actor: Actor, escalation_id: int,
 
 
 def acknowledge(uow: UnitOfWork, actor: Actor, escalation_id: int, *,
-                now: datetime | None = None) -> datetime:
+                now: datetime) -> datetime:
     """The lead has seen it: stops the clock for "told at once"."""
-    now = now or utcnow()
     with uow:
         escalation, report, _kind = _load_for(uow, actor, escalation_id)
         if escalation.acknowledged_at is not None:
@@ -173,7 +172,8 @@ class PersonSafeConfirmation:
 CLINICAL_REVIEW_WAYS = ("Same-day nurse review", "Telehealth consult")
 
 
-def _decision_of(kind: EscalationKind, decision: Any, rules: Settings) -> dict[str, Any]:
+def _decision_of(kind: EscalationKind, decision: Any, rules: Settings, *,
+                 now: datetime) -> dict[str, Any]:
     """Validate a decision for its kind; returns what is stored (field -> value)."""
     errors: dict[str, str] = {}
     stored: dict[str, Any]
@@ -192,7 +192,7 @@ def _decision_of(kind: EscalationKind, decision: Any, rules: Settings) -> dict[s
         reported_at = None
         if decision.reported_at is not None:
             reported_at = to_utc(decision.reported_at, rules.zone)
-            if reported_at > utcnow():
+            if reported_at > now:
                 errors["reported_at"] = "That time is in the future."
         stored = {"external_report_made": decision.external_report_made,
                   "reported_to": decision.reported_to.strip() or None,
@@ -230,16 +230,14 @@ def _decision_of(kind: EscalationKind, decision: Any, rules: Settings) -> dict[s
 
 
 def decide(uow: UnitOfWork, actor: Actor, escalation_id: int, decision: Any, *,
-           now: datetime | None = None, rules: Settings | None = None) -> None:
+           now: datetime, rules: Settings) -> None:
     """Record the lead's decision (acknowledging first if they had not yet)."""
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         escalation, report, kind = _load_for(uow, actor, escalation_id)
         if escalation.decided_at is not None:
             raise ValidationFailed({"decision": "A decision is already recorded for this "
                                                 "escalation."})
-        stored = _decision_of(kind, decision, rules)
+        stored = _decision_of(kind, decision, rules, now=now)
         before = {"acknowledged_at": escalation.acknowledged_at, "decided_at": None,
                   "decision": None}
         if escalation.acknowledged_at is None:
@@ -262,9 +260,8 @@ def _mark_read(session: Session, actor: Actor, *, escalation_id: int, now: datet
 
 
 def mark_read(uow: UnitOfWork, actor: Actor, notification_ids: list[int], *,
-              now: datetime | None = None) -> int:
+              now: datetime) -> int:
     """Mark the actor's own notifications read; returns how many changed."""
-    now = now or utcnow()
     with uow:
         notes = list(uow.session.scalars(select(Notification).where(
             Notification.id.in_(notification_ids), Notification.user_id == actor.user_id,

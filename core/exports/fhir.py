@@ -28,7 +28,6 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from core.clock import utcnow
 from core.commissioner.period import Period
 from core.config import Settings
 from core.exports.standards import (
@@ -172,10 +171,9 @@ def adverse_event(event: StandardEvent, mapping: StandardsMapping, rules: Settin
 
 
 def bundle_data(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
-                period: Period, rules: Settings, now: datetime | None = None,
+                period: Period, rules: Settings, now: datetime,
                 include_person: bool = False) -> dict[str, Any]:
     """The events as a FHIR Bundle (type collection) in plain JSON data, not yet validated."""
-    now = now or utcnow()
     entries = _Entries()
     adverse: list[dict[str, Any]] = []
     provider = _provider(entries, mapping, rules)
@@ -206,7 +204,7 @@ def bundle_data(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
 
 
 def build_bundle(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
-                 period: Period, rules: Settings, now: datetime | None = None,
+                 period: Period, rules: Settings, now: datetime,
                  include_person: bool = False) -> Bundle:
     """The events as a fhir.resources Bundle; raises pydantic's ValidationError if any
     resource breaks the FHIR model."""
@@ -215,7 +213,7 @@ def build_bundle(events: Iterable[StandardEvent], mapping: StandardsMapping, *,
 
 
 def bundle_json(events: Iterable[StandardEvent], mapping: StandardsMapping, *, period: Period,
-                rules: Settings, now: datetime | None = None,
+                rules: Settings, now: datetime,
                 include_person: bool = False) -> bytes:
     """The bundle as FHIR JSON (UTF-8, indented), validated with fhir.resources first."""
     data = bundle_data(events, mapping, period=period, rules=rules, now=now,

@@ -82,19 +82,19 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
     scope = Scope(period.start, period.end)
     previous = Scope(period.start - (period.end - period.start), period.start)
     board = audience == "board"
-    clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress)
+    clusters = cv.clusters(session, actor, scope, rules=rules, suppress=suppress, now=now)
     tables = cv.type_tables(session, actor, scope, rules=rules, suppress=suppress,
                             period_name=period.label)
     breakdowns = cv.breakdowns(session, actor, scope, rules=rules, suppress=suppress,
                                tables=tables)
-    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules)
-    evidence = _action_evidence(session, actor, board, period, rules)
+    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules, now=now)
+    evidence = _action_evidence(session, actor, board, period, rules, now=now)
     titles = _action_titles(session, evidence) if board else {}
     return PackData(
         period=period, audience=audience, provider=rules.provider_name,
         generated=to_local(now, rules.zone).strftime("%d %b %Y %H:%M"),
         trend=cv.trend(session, actor, Scope(period.start - timedelta(weeks=26), period.end),
-                       rules=rules, suppress=suppress),
+                       rules=rules, suppress=suppress, now=now),
         tables=tables, by_type=breakdowns["type"], by_barrier=breakdowns["barrier"],
         clusters=clusters,
         cluster_references=[list(c.references) for c in episodes] if board else [],
@@ -107,7 +107,7 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
         evidence=evidence, evidence_titles=titles,
         summary=decision_signals(session, actor, period.start, period.end, suppress=suppress,
                                  rules=rules, evidence=evidence, titles=titles,
-                                 episodes=episodes),
+                                 episodes=episodes, now=now),
     )
 
 
@@ -127,10 +127,10 @@ def _register(session: Session, actor: Actor, board: bool, period: Period,
 
 
 def _action_evidence(session: Session, actor: Actor, board: bool, period: Period,
-                     rules: Settings) -> ActionEvidenceTable:
+                     rules: Settings, *, now: datetime) -> ActionEvidenceTable:
     """The evidence per action of the period: exact for a board, de-identified otherwise."""
     return action_evidence(session, actor, start=period.start, end=period.end, rules=rules,
-                           suppress=not board)
+                           suppress=not board, now=now)
 
 
 def _action_titles(session: Session, evidence: ActionEvidenceTable) -> dict[int, str]:
@@ -166,7 +166,7 @@ EVIDENCE_SHEET = "Action evidence"
 
 
 def export_tables(session: Session, actor: Actor, period: Period, audience: str, *,
-                  rules: Settings) -> dict[str, list[dict[str, Any]]]:
+                  rules: Settings, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Reports and actions as spreadsheet tables for the audience.
 
     A commissioner gets counts (by service and type for the period, by type over time at the
@@ -180,7 +180,7 @@ def export_tables(session: Session, actor: Actor, period: Period, audience: str,
     register = _register(session, actor, board, period, rules)
     actions = [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
                for r in register.to_dict("records")]
-    evidence = _action_evidence(session, actor, board, period, rules)
+    evidence = _action_evidence(session, actor, board, period, rules, now=now)
     per_action = evidence_records(evidence, _action_titles(session, evidence) if board else {})
     if board:
         return {"Reports": _board_reports(session, actor, period, rules), "Actions": actions,

@@ -366,7 +366,7 @@ def render_pdf(data: PackData, progress: Progress | None = None, *, rules: Setti
     pdf.add_page()
     if data.audience == "commissioner":
         _heading(pdf, "How to read the figures")
-        _notes(pdf, label_notes(cv.threshold(rules)))
+        _notes(pdf, label_notes(cv.threshold(rules=rules)))
     _evidence_section(pdf, data)
     step(0.1, "Headline figures")
     _headline_figures(pdf, data)
@@ -420,7 +420,7 @@ def _charts_and_counts(pdf: _Pack, data: PackData, rules: Settings) -> None:
     _image(pdf, bar_chart(data.by_barrier, "What stopped harm"))
     if any(cell.hidden for _, cell in data.by_type.rows + data.by_barrier.rows):
         _caption(pdf, "Bars are drawn for the figures shown; those reading \"fewer than "
-                      f"{cv.threshold(rules)}\" or \"suppressed\" are in the tables.")
+                      f"{cv.threshold(rules=rules)}\" or \"suppressed\" are in the tables.")
     _heading(pdf, "Near misses by type and service")
     _count_table(pdf, data.tables.by_service, "Type")
     _caption(pdf, data.tables.service_note)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -47,12 +47,12 @@ from core.actions.episodes import EpisodeView
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.policy import Capability, require
-from core.clock import to_local, utcnow
+from core.clock import to_local
 from core.commissioner import deid
 from core.commissioner import views as cv
 from core.commissioner.action_evidence import ActionEvidence, ActionEvidenceTable, action_evidence
 from core.commissioner.deid import iso_week
-from core.config import Settings, settings
+from core.config import Settings
 from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind
 from core.metrics.clusters import clusters_in_period
@@ -150,10 +150,9 @@ def select_signals(candidates: Iterable[Signal], limit: int = MAX_SIGNALS) -> Si
 # -- candidates ----------------------------------------------------------------------------------
 
 def escalation_signals(session: Session, start: date, end: date, *, limit: int,
-                       rules: Settings) -> list[Signal]:
+                       now: datetime, rules: Settings) -> list[Signal]:
     """Safeguarding escalations of the period without a recorded decision, or acknowledged
     late: one signal (counts published with the commissioner's threshold, `limit`)."""
-    now = utcnow()
     rows = session.execute(select(Escalation.decided_at, Escalation.acknowledged_at,
                                   Escalation.due_at).where(
         Escalation.kind == EscalationKind.SAFEGUARDING.value,
@@ -308,36 +307,35 @@ def _board_series(session: Session, history: Scope, rules: Settings,
 
 
 def decision_signals(session: Session, actor: Actor, start: date, end: date, *,
-                     suppress: bool, rules: Settings | None = None, today: date | None = None,
+                     suppress: bool, rules: Settings, today: date | None = None,
                      evidence: ActionEvidenceTable | None = None,
                      titles: dict[int, str] | None = None,
-                     episodes: list[EpisodeView] | None = None) -> SignalSummary:
+                     episodes: list[EpisodeView] | None = None, now: datetime) -> SignalSummary:
     """The signals of [start, end) that need a decision, chosen by the module's rule.
 
     `suppress` True publishes counts as the commissioner page does and reads only the
     commissioner's own control chart; False (a board) gives exact counts and every type's
     chart. `evidence` and `episodes` may be passed when the caller has them already."""
     require(actor, Capability.EXPORT_PACK)
-    rules = rules or settings()
-    today = today or to_local(utcnow(), rules.zone).date()
+    today = today or to_local(now, rules.zone).date()
     limit = rules.commissioner.suppress_below if suppress else 1
     if evidence is None:
         evidence = action_evidence(session, actor, start=start, end=end, rules=rules,
-                                   suppress=suppress, today=today)
+                                   suppress=suppress, today=today, now=now)
     if episodes is None:
-        episodes = clusters_in_period(session, SYSTEM, start, end, rules=rules)
+        episodes = clusters_in_period(session, SYSTEM, start, end, rules=rules, now=now)
     spc_rules = SpcRules(**rules.spc.model_dump())
     complete_end = min(week_start_of(end), week_start_of(today))
     history = Scope(complete_end - timedelta(weeks=SPC_HISTORY_WEEKS), complete_end)
     if suppress:  # the commissioner's own chart: weekly, monthly or none (small counts)
-        trend = cv.trend(session, actor, history, rules=rules, suppress=True)
+        trend = cv.trend(session, actor, history, rules=rules, suppress=True, now=now)
         charts = [] if trend.frame.empty else [("All near misses", trend.frame["value"])]
         granularity = trend.granularity
     else:
         charts, granularity = _board_series(session, history, rules), "week"
     titles = titles or {}
     candidates = [
-        *escalation_signals(session, start, end, limit=limit, rules=rules),
+        *escalation_signals(session, start, end, limit=limit, rules=rules, now=now),
         *cluster_signals(episodes, limit=limit, board=not suppress),
         *spc_signals(charts, start, end, board=not suppress, granularity=granularity,
                      rules=spc_rules),

@@ -26,7 +26,7 @@ from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.commissioner.access import record_access
 from core.commissioner.period import Period
-from core.config import PROJECT_ROOT, Settings, settings
+from core.config import PROJECT_ROOT, Settings
 from core.db import read_session
 from core.organisation.models import Location, PersonSupported, Service
 from core.reports.models import NearMissReport
@@ -206,10 +206,9 @@ def harm_level(event: StandardEvent) -> str:
 
 def gather_events(session: Session, actor: Actor, period: Period, *,
                   include_person: bool = False,
-                  rules: Settings | None = None) -> list[StandardEvent]:
+                  rules: Settings) -> list[StandardEvent]:
     """The reports that occurred in the period (provider's local days), in the actor's scope,
     oldest first."""
-    rules = rules or settings()
     start = local_midnight_utc(period.start, rules.zone)
     end = local_midnight_utc(period.end, rules.zone)
     columns = [NearMissReport.reference, NearMissReport.type_key, NearMissType.name,
@@ -258,7 +257,7 @@ class StandardExport:
 
 def export_standard(engine: Engine, actor: Actor, output_format: str, period: Period, *,
                     include_person: bool = False, file_name: str = "",
-                    now: datetime | None = None, rules: Settings | None = None,
+                    now: datetime, rules: Settings,
                     mapping: StandardsMapping | None = None) -> StandardExport:
     """Build a standard export of the period's near misses and record it in the audit trail.
 
@@ -269,7 +268,6 @@ def export_standard(engine: Engine, actor: Actor, output_format: str, period: Pe
     require(actor, Capability.EXPORT_STANDARD)
     if output_format not in STANDARD_FORMATS:
         raise ValueError(f"format must be one of {', '.join(STANDARD_FORMATS)}")
-    rules = rules or settings()
     mapping = mapping or load_standards()
     with read_session(engine) as session:
         events = gather_events(session, actor, period, include_person=include_person,
@@ -288,5 +286,5 @@ def export_standard(engine: Engine, actor: Actor, output_format: str, period: Pe
                   exported=True, details={"format": output_format, "period": period.label,
                                           "events": len(events),
                                           "include_person": include_person,
-                                          "file": file_name})
+                                          "file": file_name}, now=now)
     return StandardExport(content, STANDARD_FORMATS[output_format], len(events), include_person)

@@ -23,7 +23,6 @@ from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
 from core.auth.roles import Role
-from core.clock import utcnow
 from core.config import PROJECT_ROOT
 from core.errors import NotFound, ValidationFailed
 from core.feedback.models import CueGuideText
@@ -112,7 +111,7 @@ def guide_for(session: Session, actor: Actor, language: str = DEFAULT_LANGUAGE) 
 
 
 def save_guide(uow: UnitOfWork, actor: Actor, key: str, markdown: str, *,
-               now: datetime | None = None) -> None:
+               now: datetime) -> None:
     """Store an administrator's edit of a guide (audited with the text before and after)."""
     require(actor, Capability.MANAGE_CUES)
     if key not in GUIDES:
@@ -124,7 +123,6 @@ def save_guide(uow: UnitOfWork, actor: Actor, key: str, markdown: str, *,
     if len(text) > MAX_CHARS:
         raise ValidationFailed({"markdown": f"Keep the guide to one page: {MAX_CHARS} "
                                             f"characters at most (it has {len(text)})."})
-    now = now or utcnow()
     with uow:
         session = uow.session
         before = guide(session, key).markdown
@@ -141,12 +139,11 @@ def save_guide(uow: UnitOfWork, actor: Actor, key: str, markdown: str, *,
 
 
 def restore_shipped_guide(uow: UnitOfWork, actor: Actor, key: str, *,
-                          now: datetime | None = None) -> None:
+                          now: datetime) -> None:
     """Go back to the shipped text of a guide (the edited text stays in the audit trail)."""
     require(actor, Capability.MANAGE_CUES)
     if key not in GUIDES:
         raise NotFound(f"No cues guide {key!r}.")
-    now = now or utcnow()
     with uow:
         row = uow.session.get(CueGuideText, key)
         if row is None:

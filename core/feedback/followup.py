@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from core.auth import throttle
 from core.auth.actor import UNAUTHENTICATED
-from core.clock import utcnow
 from core.db import get_engine, read_session
 from core.errors import DomainError
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
@@ -133,7 +132,7 @@ class FollowUpPaused(DomainError):
 
 
 def look_up_follow_up(uow: UnitOfWork, code: str, *, source: str | None,
-                      now: datetime | None = None) -> FollowUpView | None:
+                      now: datetime) -> FollowUpView | None:
     """What a follow-up code opens, under the throttle; None for a code that matches nothing.
 
     `source` is the client's address (None when it cannot be told: then only the code is
@@ -142,7 +141,6 @@ def look_up_follow_up(uow: UnitOfWork, code: str, *, source: str | None,
     uncounted. Each refusal is audited as someone not signed in: never the address, never
     the code.
     """
-    now = now or utcnow()
     raw = normalise_code(code)
     code_key = throttle.throttle_key(throttle.FOLLOW_UP_CODE, raw) if raw else None
     source_key = throttle.throttle_key(throttle.FOLLOW_UP_SOURCE, source) if source else None

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.clock import to_local
-from core.config import Settings, settings
+from core.config import Settings
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
 from core.feedback.queries import for_services
 from core.feedback.service import PUBLISHED
@@ -62,9 +62,8 @@ def _months(start: date, end: date) -> list[date]:
 
 
 def feedback_measures(session: Session, actor: Actor, scope: Scope, *,
-                      rules: Settings | None = None) -> FeedbackMeasures:
+                      rules: Settings) -> FeedbackMeasures:
     require(actor, Capability.VIEW_GOVERNANCE)
-    rules = rules or settings()
     where = scope.conditions(actor, rules.zone)
     # When a report was linked to an update already published, it heard at the update's
     # last edit (the link carries no time of its own); otherwise at publication.

@@ -17,8 +17,8 @@ from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
 from core.auth.roles import Role
-from core.clock import to_local, utcnow
-from core.config import Settings, settings
+from core.clock import to_local
+from core.config import Settings
 from core.errors import PermissionDenied
 from core.escalation.models import Notification
 from core.feedback.models import (
@@ -168,12 +168,10 @@ class QuarterCount:
     from_your_reports: int  # of all published this quarter, those linked to their own reports
 
 
-def changes_this_quarter(session: Session, actor: Actor, *, today: date | None = None,
-                         rules: Settings | None = None) -> QuarterCount:
+def changes_this_quarter(session: Session, actor: Actor, *, today: date,
+                         rules: Settings) -> QuarterCount:
     """'Changes made because you reported' this quarter (local calendar quarter)."""
     require(actor, Capability.VIEW_BULLETIN)
-    rules = rules or settings()
-    today = today or to_local(utcnow(), rules.zone).date()
     start, end = quarter_bounds(today)
     in_quarter = [FeedbackUpdate.status == PUBLISHED,
                   FeedbackUpdate.published_at >= local_midnight_utc(start, rules.zone),
@@ -406,14 +404,14 @@ def theme_label(session: Session, theme: ThemeDraft) -> str:
     return f"{name} across the provider"
 
 
-def theme_choices(session: Session, actor: Actor, *, now: datetime | None = None,
+def theme_choices(session: Session, actor: Actor, *, now: datetime, rules: Settings,
                   ) -> list[tuple[ThemeDraft, str]]:
     """Current clusters an update may answer (as themes), with their labels."""
     require(actor, Capability.PUBLISH_FEEDBACK)
     if not can(actor, Capability.VIEW_BOARD):
         return []
     found = []
-    for theme in current_clusters(session, actor, now=now or utcnow()):
+    for theme in current_clusters(session, actor, now=now, rules=rules):
         draft = ThemeDraft(theme.type_key, service_id=theme.scope_id
                            if theme.scope == "service" else None,
                            region_id=theme.scope_id if theme.scope == "region" else None)
@@ -442,14 +440,13 @@ class PublishedUpdate:
 
 
 def published_updates(session: Session, actor: Actor, start: date, end: date, *,
-                      rules: Settings | None = None) -> list[PublishedUpdate]:
+                      rules: Settings) -> list[PublishedUpdate]:
     """Updates published from local day `start` up to (not including) `end`, oldest first,
     within the actor's services (provider-wide updates included). Title and text are the
     quality lead's free text: show them as text."""
     if not (can(actor, Capability.VIEW_BULLETIN) or can(actor, Capability.VIEW_GOVERNANCE)
             or actor.has(Role.COMMISSIONER)):
         raise PermissionDenied("Your role does not allow you to read what changed.")
-    rules = rules or settings()
     counts = (select(FeedbackUpdateReport.update_id, func.count().label("n"))
               .group_by(FeedbackUpdateReport.update_id).subquery())
     rows = session.execute(

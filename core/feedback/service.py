@@ -28,8 +28,7 @@ from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import ROLE_CAPABILITIES, Capability, require
 from core.auth.roles import Role
-from core.clock import utcnow
-from core.config import Settings, settings
+from core.config import Settings
 from core.db import storable_id
 from core.errors import (
     NUL_MESSAGE,
@@ -284,11 +283,9 @@ def _add_revision(session: Session, actor: Actor, update: FeedbackUpdate, now: d
 
 
 def create_update(uow: UnitOfWork, actor: Actor, draft: UpdateDraft, *,
-                  now: datetime | None = None, rules: Settings | None = None) -> int:
+                  now: datetime, rules: Settings) -> int:
     """Save a new update as a draft (revision 1); returns its id."""
     require(actor, Capability.PUBLISH_FEEDBACK)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         checked = _check(session, actor, draft, rules)
@@ -307,15 +304,13 @@ def create_update(uow: UnitOfWork, actor: Actor, draft: UpdateDraft, *,
 
 
 def edit_update(uow: UnitOfWork, actor: Actor, update_id: int, draft: UpdateDraft, *,
-                expected_revision: int, now: datetime | None = None,
-                rules: Settings | None = None) -> int:
+                expected_revision: int, now: datetime,
+                rules: Settings) -> int:
     """Save a new revision of an update (earlier text is kept); returns the revision number.
 
     Editing a published update tells the named reporters of any newly linked report.
     """
     require(actor, Capability.PUBLISH_FEEDBACK)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         update = update_in_scope(session, actor, update_id)
@@ -346,13 +341,11 @@ def edit_update(uow: UnitOfWork, actor: Actor, update_id: int, draft: UpdateDraf
 
 
 def publish_update(uow: UnitOfWork, actor: Actor, update_id: int, *,
-                   expected_revision: int | None = None, now: datetime | None = None,
-                   rules: Settings | None = None) -> PublishResult:
+                   expected_revision: int | None = None, now: datetime,
+                   rules: Settings) -> PublishResult:
     """Publish: all staff it is aimed at see it, and the named reporters of its reports are
     told (once). Publishing an already published update changes nothing."""
     require(actor, Capability.PUBLISH_FEEDBACK)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         update = update_in_scope(session, actor, update_id)

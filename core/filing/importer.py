@@ -242,7 +242,7 @@ def _write(engine: Engine, good: list[GoodRow], ref: ReferenceData, taxonomy: Ta
     escalations each needs exactly as the form does."""
     with UnitOfWork(engine) as uow:
         session = uow.session
-        missing = _MissingReference(uow, ref, result)
+        missing = _MissingReference(uow, ref, result, now=now)
         versions = dict(session.execute(
             select(NearMissType.key, NearMissType.current_version)).all())
         batch: list[NearMissReport] = []
@@ -255,7 +255,7 @@ def _write(engine: Engine, good: list[GoodRow], ref: ReferenceData, taxonomy: Ta
                 session.flush()  # assigns ids for the audit events
                 for stored in batch:
                     uow.record(SYSTEM, "report.imported", "near_miss_report", stored.id,
-                               after=report_snapshot(stored))
+                               after=report_snapshot(stored), at=now)
                     result.escalations += len(raise_new_report_escalations(
                         uow, SYSTEM, stored, taxonomy.type(stored.type_key), now=now,
                         rules=rules))
@@ -273,8 +273,10 @@ class _MissingReference:
     group that --create-missing promised (a negative placeholder id), and lists it in
     `result.created`."""
 
-    def __init__(self, uow: UnitOfWork, ref: ReferenceData, result: ImportResult) -> None:
+    def __init__(self, uow: UnitOfWork, ref: ReferenceData, result: ImportResult, *,
+                 now: datetime) -> None:
         self.uow = uow
+        self.now = now
         self.ref = ref
         self.result = result
         self.real: dict[int, int] = {}
@@ -294,20 +296,20 @@ class _MissingReference:
         service_id = self.resolve(pending.service_id)
         owner = self.ref.service_label(pending.service_id or 0)
         if pending.kind == "service":
-            return (org.get_or_create_service(uow, SYSTEM, pending.name),
+            return (org.get_or_create_service(uow, SYSTEM, pending.name, now=self.now),
                     f"service {pending.name!r}")
         if pending.kind == "staff_group":
-            return (org.get_or_create_staff_group(uow, SYSTEM, pending.name),
+            return (org.get_or_create_staff_group(uow, SYSTEM, pending.name, now=self.now),
                     f"staff group {pending.name!r}")
         assert service_id is not None
         if pending.kind == "location":
-            return (org.get_or_create_location(uow, SYSTEM, service_id, pending.name),
+            return (org.get_or_create_location(uow, SYSTEM, service_id, pending.name, now=self.now),
                     f"location {pending.name!r} in {owner}")
         if pending.kind == "route":
-            return (org.get_or_create_route(uow, SYSTEM, service_id, pending.name),
+            return (org.get_or_create_route(uow, SYSTEM, service_id, pending.name, now=self.now),
                     f"route {pending.name!r} in {owner}")
         assert pending.kind == "person"
-        return (org.get_or_create_person(uow, SYSTEM, service_id, pending.name),
+        return (org.get_or_create_person(uow, SYSTEM, service_id, pending.name, now=self.now),
                 f"person {pending.name!r} in {owner}")
 
 

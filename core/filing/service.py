@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import to_local, to_utc, utcnow
-from core.config import Settings, settings
+from core.clock import to_local, to_utc
+from core.config import Settings
 from core.db import read_session
 from core.errors import ValidationFailed, has_nul
 from core.escalation.models import Escalation
@@ -137,22 +137,57 @@ def _assess_recurrence(uow: UnitOfWork, who: Actor | None, report: NearMissRepor
     return clusters
 
 
+def _check_submission_key(key: str | None) -> None:
+    """The form's submission key is made by the form, never typed: a bad one is a broken
+    client, refused before any query."""
+    if key and (not isinstance(key, str) or len(key) > 64 or has_nul(key)):
+        raise ValidationFailed({"submission_key": "This form is out of date: reload the page "
+                                                  "and submit again."})
+
+
+def _new_report(session: Session, actor: Actor, draft: NearMissDraft,
+                capture: dict[str, Any], *, now: datetime, rules: Settings) -> NearMissReport:
+    """The report row of a validated draft, numbered in the provider's local year, filed
+    under the type's current version."""
+    assert draft.type_key and draft.occurred_at
+    zone = rules.zone
+    type_row = session.get(NearMissType, draft.type_key)
+    assert type_row is not None
+    return NearMissReport(
+        reference=next_reference(session, to_local(now, zone).year, rules.reference_prefix),
+        type_key=draft.type_key,
+        type_version=type_row.current_version,
+        description=draft.description.strip(),
+        occurred_at=to_utc(draft.occurred_at, zone).replace(second=0, microsecond=0),
+        reported_at=now,
+        service_id=draft.service_id,
+        location_id=draft.location_id,
+        barrier=draft.barrier,
+        still_at_risk=draft.still_at_risk,
+        immediate_safeguards=(draft.immediate_safeguards or "").strip() or None,
+        person_id=draft.person_id,
+        route_id=draft.route_id,
+        staff_group_id=draft.staff_group_id,
+        interface_flag=draft.interface_flag or None,
+        capture_fields=capture,
+        reporter_id=None if draft.anonymous else actor.user_id,
+        status=ReportStatus.NEW.value,
+        source="form",
+        submission_key=draft.submission_key,
+        language=draft.language,
+    )
+
+
 def file_near_miss(uow: UnitOfWork, actor: Actor, draft: NearMissDraft, *,
-                   now: datetime | None = None, rules: Settings | None = None) -> FiledReport:
+                   now: datetime, rules: Settings) -> FiledReport:
     """Validate and store a near miss; returns its reference number.
 
     The same `submission_key` filed twice (a double click, a page re-run) returns the first
     report instead of a second one.
     """
     require(actor, Capability.FILE_REPORT)
-    rules = rules or settings()
-    now = now or utcnow()
     zone = rules.zone
-    key = draft.submission_key
-    if key and (not isinstance(key, str) or len(key) > 64 or has_nul(key)):
-        # Made by the form, never typed: a bad one is a broken client, refused before any query.
-        raise ValidationFailed({"submission_key": "This form is out of date: reload the page "
-                                                  "and submit again."})
+    _check_submission_key(draft.submission_key)
     try:
         with uow:
             session = uow.session
@@ -174,31 +209,7 @@ def file_near_miss(uow: UnitOfWork, actor: Actor, draft: NearMissDraft, *,
             assert draft.type_key and draft.occurred_at and draft.barrier
             assert draft.service_id and draft.location_id and draft.still_at_risk is not None
             type_spec = taxonomy.type(draft.type_key)
-            type_row = session.get(NearMissType, draft.type_key)
-            assert type_row is not None
-            report = NearMissReport(
-                reference=next_reference(session, to_local(now, zone).year, rules.reference_prefix),
-                type_key=draft.type_key,
-                type_version=type_row.current_version,
-                description=draft.description.strip(),
-                occurred_at=to_utc(draft.occurred_at, zone).replace(second=0, microsecond=0),
-                reported_at=now,
-                service_id=draft.service_id,
-                location_id=draft.location_id,
-                barrier=draft.barrier,
-                still_at_risk=draft.still_at_risk,
-                immediate_safeguards=(draft.immediate_safeguards or "").strip() or None,
-                person_id=draft.person_id,
-                route_id=draft.route_id,
-                staff_group_id=draft.staff_group_id,
-                interface_flag=draft.interface_flag or None,
-                capture_fields=capture,
-                reporter_id=None if draft.anonymous else actor.user_id,
-                status=ReportStatus.NEW.value,
-                source="form",
-                submission_key=draft.submission_key,
-                language=draft.language,
-            )
+            report = _new_report(session, actor, draft, capture, now=now, rules=rules)
             mark_type_signals(report, type_spec)
             # Without a name, a private code (only its hash kept) lets them hear what changed.
             follow_up_code = new_follow_up_code() if draft.anonymous else None

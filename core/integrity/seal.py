@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, inspect, select
 
@@ -47,7 +48,7 @@ def trail_is_unkeyed(engine: Engine) -> bool:
         return "key_id" not in {c["name"] for c in inspector.get_columns("audit_events")}
 
 
-def seal_trail(engine: Engine, *, trust_unsigned: bool = False) -> Sealed | None:
+def seal_trail(engine: Engine, *, trust_unsigned: bool = False, now: datetime) -> Sealed | None:
     """Sign the chain's end with the current key unless it already is; None when nothing to do.
 
     An unsigned end holding events is signed only with `trust_unsigned` (the upgrade that
@@ -81,6 +82,6 @@ def seal_trail(engine: Engine, *, trust_unsigned: bool = False) -> Sealed | None
         sealed = Sealed(head.last_seq, previous, key.key_id)
         uow.record(SYSTEM, "audit.sealed", "audit_chain", None, after={
             "key_id": key.key_id, "previous_key_id": previous,
-            "events_before": head.last_seq, "last_legacy_seq": head.legacy_last_seq})
+            "events_before": head.last_seq, "last_legacy_seq": head.legacy_last_seq}, at=now)
         uow.commit()
         return sealed

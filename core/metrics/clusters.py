@@ -7,22 +7,24 @@ the review reads them instead of re-running the rule over every window on each v
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from core.actions.episodes import EpisodeView, list_episodes
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.config import Settings, settings
+from core.clock import to_local
+from core.config import Settings
 
 # One cluster episode as the governance pages, the digest and the packs show it.
 ClusterFinding = EpisodeView
 
 
 def clusters_in_period(session: Session, actor: Actor, start: date, end: date, *,
-                       rules: Settings | None = None) -> list[ClusterFinding]:
+                       now: datetime, rules: Settings) -> list[ClusterFinding]:
     """Every cluster episode that fired on a day within [start, end): open ones first, then
     acknowledged, linked to an action and dismissed, each the latest first."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    return list_episodes(session, actor, start=start, end=end, rules=rules or settings())
+    return list_episodes(session, actor, start=start, end=end,
+                         today=to_local(now, rules.zone).date(), rules=rules)

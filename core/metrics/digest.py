@@ -19,8 +19,8 @@ from core.actions.vocabulary import ActionStatus
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
-from core.clock import to_local, utcnow
-from core.config import Settings, settings
+from core.clock import to_local
+from core.config import Settings
 from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind
 from core.metrics.clusters import clusters_in_period
@@ -63,7 +63,7 @@ def _spc_signals(session: Session, actor: Actor, start: date, end: date,
 
 
 def _escalations(session: Session, actor: Actor, start: date, end: date,
-                 rules: Settings) -> dict[str, Any]:
+                 rules: Settings, now: datetime) -> dict[str, Any]:
     query = (select(Escalation, NearMissReport.reference)
              .join(NearMissReport, NearMissReport.id == Escalation.report_id)
              .where(Escalation.raised_at >= local_midnight_utc(start, rules.zone),
@@ -86,7 +86,7 @@ def _escalations(session: Session, actor: Actor, start: date, end: date,
             "acknowledged_at": escalation.acknowledged_at.isoformat(timespec="minutes")
             if escalation.acknowledged_at else None,
             "minutes_to_acknowledge": waited,
-            "late": (escalation.acknowledged_at or utcnow()) > escalation.due_at,
+            "late": (escalation.acknowledged_at or now) > escalation.due_at,
             "decided": escalation.decided_at is not None})
     return {"raised": len(items), "acknowledged": len(minutes),
             "median_minutes_to_acknowledge": round(median(minutes), 1) if minutes else None,
@@ -133,24 +133,23 @@ def _actions(session: Session, actor: Actor, start: date, end: date,
 
 
 def digest(session: Session, actor: Actor, start: date, end: date, *,
-           rules: Settings | None = None, now: datetime | None = None) -> dict[str, Any]:
+           rules: Settings, now: datetime) -> dict[str, Any]:
     """The period's facts: totals, clusters, SPC signals, escalations, actions.
 
     `end` is inclusive (a digest "from Monday to Sunday").
     """
     require(actor, Capability.VIEW_GOVERNANCE)
-    rules = rules or settings()
     if end < start:
         raise ValueError("the period ends before it starts")
     stop = end + timedelta(days=1)
     scope = Scope(start=start, end=stop)
     by_type = breakdown(session, actor, scope, "type", rules=rules)
     by_service = breakdown(session, actor, scope, "service", rules=rules)
-    clusters = clusters_in_period(session, actor, start, stop, rules=rules)
+    clusters = clusters_in_period(session, actor, start, stop, rules=rules, now=now)
     return {
         "period": {"from": start.isoformat(), "to": end.isoformat(),
                    "timezone": rules.timezone},
-        "generated_at": to_local(now or utcnow(), rules.zone).isoformat(timespec="minutes"),
+        "generated_at": to_local(now, rules.zone).isoformat(timespec="minutes"),
         "provider": rules.provider_name,
         "totals": {
             "near_misses": int(by_type["count"].sum()) if not by_type.empty else 0,
@@ -169,7 +168,7 @@ def digest(session: Session, actor: Actor, start: date, end: date, *,
             "references": list(c.references), "action_status": c.action_status}
             for c in clusters],
         "spc_signals": _spc_signals(session, actor, start, stop, rules),
-        "escalations": _escalations(session, actor, start, stop, rules),
+        "escalations": _escalations(session, actor, start, stop, rules, now),
         "actions": _actions(session, actor, start, stop, rules),
     }
 

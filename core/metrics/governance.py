@@ -22,7 +22,7 @@ from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, best_status
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.config import Settings, settings
+from core.config import Settings
 from core.escalation.models import Escalation
 from core.organisation.models import Location, Route, Service, StaffGroup
 from core.reports.models import NearMissReport
@@ -136,10 +136,9 @@ def _local_parts(session: Session, column: ColumnElement, zone: Any,
 
 def breakdown(session: Session, actor: Actor, scope: Scope, dimension: str, *,
               salt: str = "", interface_labels: dict[str, str] | None = None,
-              rules: Settings | None = None) -> pd.DataFrame:
+              rules: Settings) -> pd.DataFrame:
     """Counts of near misses by one dimension: columns `key` (the label shown) and `count`."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    rules = rules or settings()
     query, key_column = _dimension_query(session, dimension, rules.zone)
     rows = session.execute(
         query.add_columns(func.count().label("count")).select_from(NearMissReport)
@@ -171,11 +170,10 @@ def breakdown(session: Session, actor: Actor, scope: Scope, dimension: str, *,
 
 
 def weekly_series(session: Session, actor: Actor, scope: Scope, *,
-                  rules: Settings | None = None,
+                  rules: Settings,
                   extra: list[ColumnElement[bool]] | None = None) -> pd.Series:
     """Near misses per local week over the scope, every week present (zeros included)."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    rules = rules or settings()
     week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
     rows = session.execute(select(week, func.count()).where(
         *scope.conditions(actor, rules.zone), *(extra or [])).group_by(week)).all()
@@ -190,10 +188,9 @@ def weekly_series(session: Session, actor: Actor, scope: Scope, *,
 
 
 def barrier_mix(session: Session, actor: Actor, scope: Scope, *,
-                rules: Settings | None = None) -> pd.DataFrame:
+                rules: Settings) -> pd.DataFrame:
     """Near misses per month by what stopped harm (staff recovery vs designed controls)."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    rules = rules or settings()
     day = day_sql(session, NearMissReport.occurred_at, rules.zone)
     rows = session.execute(select(day, NearMissReport.barrier, func.count()).where(
         *scope.conditions(actor, rules.zone)).group_by(day, NearMissReport.barrier)).all()
@@ -231,7 +228,7 @@ def _hours_between(session: Session, start: ColumnElement, end: ColumnElement
 def _sql_median(session: Session, value: ColumnElement, *conditions: ColumnElement[bool],
                 joins: tuple = ()) -> tuple[float | None, int]:
     """The median of a SQL expression over the rows matching `conditions`, and their count,
-    without bringing the rows into Python (two small queries on either database)."""
+    without bringing the rows into Python (one query on either database)."""
     if session.get_bind().dialect.name == "postgresql":
         # One pass with the database's own ordered-set aggregate.
         query = select(func.percentile_cont(0.5).within_group(value), func.count()) \
@@ -240,18 +237,17 @@ def _sql_median(session: Session, value: ColumnElement, *conditions: ColumnEleme
             query = query.join(target, on)
         median, rows = session.execute(query.where(*conditions)).one()
         return (None if median is None else float(median)), rows or 0
-    base = select(func.count()).select_from(NearMissReport)
+    # SQLite has no ordered-set aggregate: number the values in order in one window pass and
+    # average the middle one (odd count) or two (even count).
+    ranked = select(value.label("v"), func.row_number().over(order_by=value).label("n"),
+                    func.count().over().label("c")).select_from(NearMissReport)
     for target, on in joins:
-        base = base.join(target, on)
-    count = session.scalar(base.where(*conditions)) or 0
-    if count == 0:
-        return None, 0
-    ordered = select(value.label("v")).select_from(NearMissReport)
-    for target, on in joins:
-        ordered = ordered.join(target, on)
-    ordered = ordered.where(*conditions).order_by(value)
-    middle = list(session.scalars(ordered.limit(2 - count % 2).offset((count - 1) // 2)))
-    return float(sum(middle) / len(middle)), count
+        ranked = ranked.join(target, on)
+    ranked = ranked.where(*conditions).subquery()
+    median, rows = session.execute(
+        select(func.avg(ranked.c.v), func.max(ranked.c.c))
+        .where(ranked.c.n.in_([(ranked.c.c + 1) // 2, (ranked.c.c + 2) // 2]))).one()
+    return (None if median is None else float(median)), rows or 0
 
 
 def _acknowledgements(session: Session, where: list[ColumnElement[bool]]
@@ -277,10 +273,9 @@ def _acknowledgements(session: Session, where: list[ColumnElement[bool]]
 
 
 def reporting_culture(session: Session, actor: Actor, scope: Scope, *,
-                      rules: Settings | None = None) -> Culture:
+                      rules: Settings) -> Culture:
     """Volume, reporters, anonymity, time to triage, time to acknowledge escalations."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    rules = rules or settings()
     where = scope.conditions(actor, rules.zone)
     # One pass over the period's reports, grouped down to (week, staff group, reporter): the
     # totals, the distinct reporters overall, by staff group and by week all follow from these
@@ -363,10 +358,9 @@ class Repeat:
 
 
 def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
-            salt: str = "", limit: int = 20, rules: Settings | None = None) -> list[Repeat]:
+            salt: str = "", limit: int = 20, rules: Settings) -> list[Repeat]:
     """Repeating near misses by person (pseudonymised), location and type in the period."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    rules = rules or settings()
     where = scope.conditions(actor, rules.zone)
     found: list[Repeat] = []
     specs: list[tuple[str, ColumnElement, Any]] = [
@@ -405,10 +399,9 @@ def _repeat_label(session: Session, kind: str, key: Any, salt: str) -> str:
 
 def drill_down(session: Session, actor: Actor, scope: Scope, dimension: str, key: Any, *,
                salt: str = "", limit: int = 200, interface_labels: dict[str, str] | None = None,
-               rules: Settings | None = None) -> pd.DataFrame:
+               rules: Settings) -> pd.DataFrame:
     """The reports behind one bar of a breakdown (for roles that may open reports)."""
     require(actor, Capability.VIEW_REPORT)
-    rules = rules or settings()
     where = scope.conditions(actor, rules.zone)
     if dimension == "person":
         people = session.scalars(select(NearMissReport.person_id).where(

@@ -24,8 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from core.auth.actor import SYSTEM
-from core.clock import utcnow
-from core.config import Settings, settings
+from core.config import Settings
 from core.escalation.models import Escalation
 from core.regulator.clocks import IsHoliday, due_at, public_holidays
 from core.regulator.models import RegulatorClock, RegulatorDecision
@@ -63,11 +62,9 @@ def _parse(value: object) -> datetime | None:
         return None
 
 
-def record_demo_clocks(engine: Engine, *, seed: int = 7, now: datetime | None = None,
-                       rules: Settings | None = None) -> DemoClockSummary:
+def record_demo_clocks(engine: Engine, *, seed: int = 7, now: datetime,
+                       rules: Settings) -> DemoClockSummary:
     """Record the demo's reportable decisions and clock outcomes (see the module docstring)."""
-    rules = rules or settings()
-    now = now or utcnow()
     rng = random.Random(seed * 7919 + 20)
     is_holiday = public_holidays(rules.regulator.country, rules.regulator.subdivision)
     counts = {"decisions": 0, "reportable": 0, "clocks": 0, "met": 0, "on_time": 0,

@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
-from core.config import Settings, settings
+from core.config import Settings
 from core.escalation.models import Escalation
 from core.organisation.models import Service
 from core.regulator.clocks import (
@@ -169,15 +169,14 @@ def _events(session: Session, actor: Actor, report_ids: Sequence[int], *, now: d
         events.append(EventClocks(report.id, report.reference, type_name, service,
                                   report.reported_at, tuple(reasons), decision,
                                   tuple(clocks[report_id]),
-                                  may_decide(actor, report.service_id, rules)))
+                                  may_decide(actor, report.service_id, rules=rules)))
     return events
 
 
 def events_for(session: Session, actor: Actor, references: Sequence[str], *, now: datetime,
-               rules: Settings | None = None) -> dict[str, EventClocks]:
+               rules: Settings) -> dict[str, EventClocks]:
     """Each of these reports (within the actor's services) with its decision and clocks."""
     require(actor, Capability.VIEW_REPORT)
-    rules = rules or settings()
     if not references:
         return {}
     query = select(NearMissReport.id).where(NearMissReport.reference.in_(list(references)))
@@ -188,11 +187,10 @@ def events_for(session: Session, actor: Actor, references: Sequence[str], *, now
 
 
 def regulator_board(session: Session, actor: Actor, *, now: datetime,
-                    rules: Settings | None = None, limit: int = 50) -> RegulatorBoard:
+                    rules: Settings, limit: int = 50) -> RegulatorBoard:
     """Candidates of the last `candidates.window_days` with no decision yet (oldest first), and
     reportable events with a clock still running (soonest deadline first)."""
     require(actor, Capability.VIEW_BOARD)
-    rules = rules or settings()
     window = rules.regulator.candidates.window_days
     undecided = ~exists().where(RegulatorDecision.report_id == NearMissReport.id)
     awaiting = (select(NearMissReport.id)

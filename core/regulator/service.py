@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 
 from core.auth.actor import Actor
-from core.clock import to_utc, utcnow
-from core.config import ClockRule, Settings, settings
+from core.clock import to_utc
+from core.config import ClockRule, Settings
 from core.db import storable_id
 from core.errors import NUL_MESSAGE, NotFound, PermissionDenied, ValidationFailed, has_nul
 from core.regulator.clocks import due_at, public_holidays
@@ -40,15 +40,14 @@ def rule_text(clock: ClockRule) -> str:
     return f"within {clock.within} {unit} of when {_STARTS[clock.start]}{end}"
 
 
-def may_decide(actor: Actor, service_id: int | None, rules: Settings | None = None) -> bool:
+def may_decide(actor: Actor, service_id: int | None, *, rules: Settings) -> bool:
     """Whether the actor decides reportability (and records deadlines met) for this service."""
-    rules = rules or settings()
     deciding = {role.value for role in actor.roles} & set(rules.regulator.deciders)
     return bool(deciding) and actor.covers_service(service_id)
 
 
 def _require(actor: Actor, service_id: int, rules: Settings) -> None:
-    if not may_decide(actor, service_id, rules):
+    if not may_decide(actor, service_id, rules=rules):
         raise PermissionDenied("Only a supervisor, quality lead or safeguarding lead covering "
                                "this service can decide on reporting to the regulator.")
 
@@ -106,12 +105,10 @@ def _start_clocks(uow: UnitOfWork, decision: RegulatorDecision, report: NearMiss
 
 
 def decide_reportable(uow: UnitOfWork, actor: Actor, reference: str, *,
-                      reportable: bool | None, reason: str, now: datetime | None = None,
-                      rules: Settings | None = None) -> int:
+                      reportable: bool | None, reason: str, now: datetime,
+                      rules: Settings) -> int:
     """Record whether the event must be reported to the regulator, and why; returns the
     decision's id. A second call with the other answer revises it (with its own reason)."""
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         report = _report(uow, reference)
         _require(actor, report.service_id, rules)
@@ -167,11 +164,9 @@ def decide_reportable(uow: UnitOfWork, actor: Actor, reference: str, *,
 
 def record_clock_met(uow: UnitOfWork, actor: Actor, clock_id: int, *,
                      met_at: datetime | None, state_reference: str = "", note: str = "",
-                     now: datetime | None = None, rules: Settings | None = None) -> bool:
+                     now: datetime, rules: Settings) -> bool:
     """Record that a deadline was met: when (naive local time, as entered) and, where the
     rule asks, the reference the state gave. Returns whether it was met on time."""
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         clock = uow.session.get(RegulatorClock, clock_id) if storable_id(clock_id) else None
         if clock is None:

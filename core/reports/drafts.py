@@ -18,7 +18,7 @@ from core.errors import NUL_MESSAGE, has_nul
 from core.i18n import DEFAULT_LANGUAGE, languages, translator
 from core.organisation.queries import PlaceLookup
 from core.reports.vocabulary import Barrier
-from core.taxonomy.schema import FieldSpec, TaxonomySpec
+from core.taxonomy.schema import FieldSpec, NearMissTypeSpec, TaxonomySpec
 
 
 @dataclass
@@ -104,22 +104,10 @@ def before_earliest(limits: ReportLimits, language: str = DEFAULT_LANGUAGE) -> s
                              else f"{limits.earliest_date:%d %b %Y}")
 
 
-def validate_draft(
-    draft: NearMissDraft,
-    *,
-    taxonomy: TaxonomySpec,
-    places: PlaceLookup,
-    limits: ReportLimits,
-    now_local: datetime,
-    allow_old: bool = False,
-) -> tuple[dict[str, str], dict[str, Any]]:
-    """Check a draft. Returns (errors by field, cleaned capture fields).
-
-    `now_local` is the provider's local time now; `allow_old` lifts the age limit (imports of
-    historical reports).
-    """
+def _check_description(draft: NearMissDraft, limits: ReportLimits,
+                       errors: dict[str, str]) -> None:
+    """What happened: required, long enough to understand, short enough to read."""
     _ = translator(draft.language).gettext
-    errors: dict[str, str] = {}
     description = (draft.description or "").strip()
     if not description:
         errors["description"] = _("Say briefly what happened.")
@@ -132,6 +120,11 @@ def validate_draft(
     elif has_nul(description):
         errors["description"] = _(NUL_MESSAGE)
 
+
+def _type_of(draft: NearMissDraft, taxonomy: TaxonomySpec,
+             errors: dict[str, str]) -> NearMissTypeSpec | None:
+    """The draft's type, if it is one of the active types."""
+    _ = translator(draft.language).gettext
     type_spec = None
     if not draft.type_key:
         errors["type_key"] = _("Choose the type of near miss.")
@@ -139,7 +132,14 @@ def validate_draft(
         type_spec = next((t for t in taxonomy.types if t.key == draft.type_key and t.active), None)
         if type_spec is None:
             errors["type_key"] = _("That type is not in the list. Choose another.")
+    return type_spec
 
+
+def _check_occurred_at(draft: NearMissDraft, limits: ReportLimits, now_local: datetime,
+                       allow_old: bool, errors: dict[str, str]) -> None:
+    """When it happened: local time, not in the future, not before the earliest date and
+    (unless `allow_old`) not older than the limit."""
+    _ = translator(draft.language).gettext
     if draft.occurred_at is None:
         errors["occurred_at"] = _("Say when it happened.")
     elif draft.occurred_at.tzinfo is not None:  # the form gives local time; compare like with like
@@ -155,6 +155,11 @@ def validate_draft(
                                       "how to record older events.").format(
                 days=limits.oldest_days)
 
+
+def _check_service_and_location(draft: NearMissDraft, places: PlaceLookup,
+                                errors: dict[str, str]) -> None:
+    """A service the reporter may report for, and a location of that service."""
+    _ = translator(draft.language).gettext
     if draft.service_id is None:
         errors["service_id"] = _("Choose the service.")
     elif draft.service_id not in places.services:
@@ -169,21 +174,12 @@ def validate_draft(
         errors["location_id"] = _("That location belongs to another service. "
                                   "Choose one from the list.")
 
-    if not draft.barrier:
-        errors["barrier"] = _("Say what stopped harm.")
-    elif draft.barrier not in Barrier._value2member_map_:
-        errors["barrier"] = _("Choose one of the listed options.")
 
-    if draft.still_at_risk is None:
-        errors["still_at_risk"] = _("Answer whether anyone is still at risk right now.")
-
-    safeguards = (draft.immediate_safeguards or "").strip()
-    if len(safeguards) > limits.description_max_chars:
-        errors["immediate_safeguards"] = _("Keep this to {limit} characters.").format(
-            limit=limits.description_max_chars)
-    elif has_nul(safeguards):
-        errors["immediate_safeguards"] = _(NUL_MESSAGE)
-
+def _check_optional_links(draft: NearMissDraft, taxonomy: TaxonomySpec, places: PlaceLookup,
+                          errors: dict[str, str]) -> None:
+    """The person, route and staff group (known, of the draft's service), the interface flag
+    and the language, each checked against its list."""
+    _ = translator(draft.language).gettext
     # Whole sentences per kind of place: word order and gender differ between languages.
     unknown = {"person": _("That person is not known. Choose one from the list."),
                "route": _("That route is not known. Choose one from the list.")}
@@ -208,6 +204,10 @@ def validate_draft(
     if draft.language not in languages():
         errors["language"] = _("Choose one of the listed languages.")
 
+
+def _clean_capture(draft: NearMissDraft, type_spec: NearMissTypeSpec | None,
+                   limits: ReportLimits, errors: dict[str, str]) -> dict[str, Any]:
+    """The type's capture fields, cleaned; fields of another type are dropped."""
     cleaned: dict[str, Any] = {}
     if type_spec is not None:
         specs = {f.key: f for f in type_spec.capture_fields}
@@ -220,4 +220,45 @@ def validate_draft(
                 errors[capture_field_key(key)] = problem
             elif value is not None:
                 cleaned[key] = value
+    return cleaned
+
+
+def validate_draft(
+    draft: NearMissDraft,
+    *,
+    taxonomy: TaxonomySpec,
+    places: PlaceLookup,
+    limits: ReportLimits,
+    now_local: datetime,
+    allow_old: bool = False,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Check a draft. Returns (errors by field, cleaned capture fields).
+
+    `now_local` is the provider's local time now; `allow_old` lifts the age limit (imports of
+    historical reports).
+    """
+    _ = translator(draft.language).gettext
+    errors: dict[str, str] = {}
+    _check_description(draft, limits, errors)
+    type_spec = _type_of(draft, taxonomy, errors)
+    _check_occurred_at(draft, limits, now_local, allow_old, errors)
+    _check_service_and_location(draft, places, errors)
+
+    if not draft.barrier:
+        errors["barrier"] = _("Say what stopped harm.")
+    elif draft.barrier not in Barrier._value2member_map_:
+        errors["barrier"] = _("Choose one of the listed options.")
+
+    if draft.still_at_risk is None:
+        errors["still_at_risk"] = _("Answer whether anyone is still at risk right now.")
+
+    safeguards = (draft.immediate_safeguards or "").strip()
+    if len(safeguards) > limits.description_max_chars:
+        errors["immediate_safeguards"] = _("Keep this to {limit} characters.").format(
+            limit=limits.description_max_chars)
+    elif has_nul(safeguards):
+        errors["immediate_safeguards"] = _(NUL_MESSAGE)
+
+    _check_optional_links(draft, taxonomy, places, errors)
+    cleaned = _clean_capture(draft, type_spec, limits, errors)
     return errors, cleaned

@@ -24,8 +24,7 @@ from core.audit.models import AuditEvent
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, require
-from core.clock import utcnow
-from core.config import Settings, settings
+from core.config import Settings
 from core.db import storable_id
 from core.errors import NotFound, ValidationFailed
 from core.organisation.models import Location, Service
@@ -117,13 +116,11 @@ def _text_errors(title: str, problem: str, limit: int) -> dict[str, str]:
 # -- use cases ---------------------------------------------------------------------------------
 
 def open_rca(uow: UnitOfWork, actor: Actor, *, title: str, problem: str,
-             references: Sequence[str], now: datetime | None = None,
-             rules: Settings | None = None) -> int:
+             references: Sequence[str], now: datetime,
+             rules: Settings) -> int:
     """Open a root cause analysis over related reports (all in the actor's services); returns
     its id. A reference outside the actor's services is NotFound, like a missing one."""
     require(actor, Capability.RUN_RCA)
-    rules = rules or settings()
-    now = now or utcnow()
     wanted = parse_references(references)
     errors = _text_errors(title, problem, rules.report.description_max_chars)
     if not wanted:
@@ -169,12 +166,10 @@ def _snapshot(rca: RootCauseAnalysis) -> dict[str, object]:
 
 
 def update_rca(uow: UnitOfWork, actor: Actor, rca_id: int, data: RcaInput, *,
-               now: datetime | None = None, rules: Settings | None = None) -> bool:
+               now: datetime, rules: Settings) -> bool:
     """Save the problem, the whys, the contributing factors and the findings of an open
     analysis. Empty whys are dropped. Returns False when nothing changed (nothing written)."""
     require(actor, Capability.RUN_RCA)
-    rules = rules or settings()
-    now = now or utcnow()
     limit = rules.report.description_max_chars
     with uow:
         session = uow.session
@@ -212,10 +207,9 @@ def update_rca(uow: UnitOfWork, actor: Actor, rca_id: int, data: RcaInput, *,
 
 
 def add_reports(uow: UnitOfWork, actor: Actor, rca_id: int, references: Sequence[str], *,
-                now: datetime | None = None) -> list[str]:
+                now: datetime) -> list[str]:
     """Link more reports (in the actor's services) to an open analysis; returns those added."""
     require(actor, Capability.RUN_RCA)
-    now = now or utcnow()
     wanted = parse_references(references)
     if not wanted:
         raise ValidationFailed({"references": "Give the reference of the near miss to add."})
@@ -245,10 +239,9 @@ def add_reports(uow: UnitOfWork, actor: Actor, rca_id: int, references: Sequence
 
 
 def remove_report(uow: UnitOfWork, actor: Actor, rca_id: int, reference: str, *,
-                  now: datetime | None = None) -> None:
+                  now: datetime) -> None:
     """Unlink a report from an open analysis; the analysis keeps at least one."""
     require(actor, Capability.RUN_RCA)
-    now = now or utcnow()
     with uow:
         session = uow.session
         rca = _load_in_scope(session, actor, rca_id, lock=True)
@@ -273,11 +266,10 @@ def remove_report(uow: UnitOfWork, actor: Actor, rca_id: int, reference: str, *,
 
 
 def complete_rca(uow: UnitOfWork, actor: Actor, rca_id: int, *,
-                 now: datetime | None = None) -> None:
+                 now: datetime) -> None:
     """Complete the analysis once it has at least one "why" and its findings; it is then
     read-only and its findings go to the action plan builder."""
     require(actor, Capability.RUN_RCA)
-    now = now or utcnow()
     with uow:
         rca = _load_in_scope(uow.session, actor, rca_id, lock=True)
         _require_open(rca, "complete it again")

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.auth.policy import Capability, can, require
-from core.config import Settings, settings
+from core.config import Settings
 from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.repository import get_in_scope
@@ -224,7 +224,7 @@ def linked_views(session: Session, report: NearMissReport,
 
 
 def read_alike(session: Session, actor: Actor, reference: str, *,
-               rules: Settings | None = None) -> ReadAlikePanel:
+               rules: Settings) -> ReadAlikePanel:
     """Up to five earlier reports in the actor's services that read like this one, best first,
     with their outcome; the reports linked to it; and its recurrence count.
 
@@ -232,7 +232,6 @@ def read_alike(session: Session, actor: Actor, reference: str, *,
     other view of a report: NotFound outside them.
     """
     require(actor, Capability.VIEW_REPORT)
-    rules = rules or settings()
     report = get_in_scope(session, actor, reference)
     candidates = _candidates(session, report, actor.service_ids,
                              rules.triage.related_candidates)

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from core.attachments.service import keep_evidence_file
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import to_utc, utcnow
-from core.config import Settings, settings
+from core.clock import to_utc
+from core.config import Settings
 from core.errors import NUL_MESSAGE, DomainError, ValidationFailed, has_nul
 from core.reports.drafts import clean_field_value
 from core.reports.models import NearMissReport
@@ -99,11 +99,9 @@ def _status_change(uow: UnitOfWork, actor: Actor, reference: str, *, expected_ve
 
 
 def start_review(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
-                 now: datetime | None = None, rules: Settings | None = None) -> None:
+                 now: datetime, rules: Settings) -> None:
     """Open the review of a triaged report, fixing the template version it is reviewed with."""
     require(actor, Capability.REVIEW)
-    rules = rules or settings()
-    now = now or utcnow()
     with _status_change(uow, actor, reference, expected_version=expected_version,
                         rules=rules) as report:
         # Closed -> in review is a legal move too, but it is reopening: a quality lead's, with
@@ -148,14 +146,12 @@ class ReviewInput:
 
 
 def save_review(uow: UnitOfWork, actor: Actor, reference: str, data: ReviewInput, *,
-                now: datetime | None = None, rules: Settings | None = None) -> dict[str, str]:
+                now: datetime, rules: Settings) -> dict[str, str]:
     """Save the review as far as it goes; returns what is still needed to finish it.
 
     Values that are wrong (not just missing) are refused with ValidationFailed.
     """
     require(actor, Capability.REVIEW)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         report = uow.reports.get_in_scope(actor, reference)
@@ -217,10 +213,9 @@ def _review_snapshot(review: Review) -> dict[str, Any]:
 
 
 def check_gate(uow: UnitOfWork, actor: Actor, reference: str, gate_key: str, *, note: str,
-               not_applicable: bool = False, now: datetime | None = None) -> None:
+               not_applicable: bool = False, now: datetime) -> None:
     """Tick a "cannot proceed without" item, or mark it not applicable with a reason."""
     require(actor, Capability.REVIEW)
-    now = now or utcnow()
     with uow:
         report = uow.reports.get_in_scope(actor, reference)
         _in_states(report, REVIEWABLE, "tick gates")
@@ -252,12 +247,10 @@ def check_gate(uow: UnitOfWork, actor: Actor, reference: str, gate_key: str, *, 
 
 
 def finish_review(uow: UnitOfWork, actor: Actor, reference: str, *, next_step: ReportStatus,
-                  expected_version: int, now: datetime | None = None,
-                  rules: Settings | None = None) -> None:
+                  expected_version: int, now: datetime,
+                  rules: Settings) -> None:
     """Move past review, to actions or straight to validating, once it is complete."""
     require(actor, Capability.REVIEW)
-    rules = rules or settings()
-    now = now or utcnow()
     if next_step not in (ReportStatus.ACTIONS, ReportStatus.VALIDATING):
         raise ValidationFailed({"next_step": "Choose actions or validation."})
     with _status_change(uow, actor, reference, expected_version=expected_version,
@@ -268,11 +261,9 @@ def finish_review(uow: UnitOfWork, actor: Actor, reference: str, *, next_step: R
 
 
 def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expected_version: int,
-                       now: datetime | None = None, rules: Settings | None = None) -> None:
+                       now: datetime, rules: Settings) -> None:
     """Actions are in place: validate that the fix works."""
     require(actor, Capability.REVIEW)
-    rules = rules or settings()
-    now = now or utcnow()
     with _status_change(uow, actor, reference, expected_version=expected_version,
                         rules=rules) as report:
         # From actions only: a report in review gets here through finish_review, which checks
@@ -287,12 +278,10 @@ def move_to_validating(uow: UnitOfWork, actor: Actor, reference: str, *, expecte
 
 
 def record_evidence(uow: UnitOfWork, actor: Actor, reference: str, item_key: str, *, note: str,
-                    file: tuple[str, bytes] | None = None, now: datetime | None = None,
-                    rules: Settings | None = None) -> None:
+                    file: tuple[str, bytes] | None = None, now: datetime,
+                    rules: Settings) -> None:
     """Evidence for a validation item: a note (who and when are recorded) and maybe a file."""
     require(actor, Capability.REVIEW)
-    rules = rules or settings()
-    now = now or utcnow()
     if not note.strip():
         raise ValidationFailed({"note": "Describe the evidence (what was checked, seen or done)."})
     if len(note) > rules.report.description_max_chars:
@@ -339,12 +328,10 @@ class CommunicationInput:
 
 
 def record_communication(uow: UnitOfWork, actor: Actor, reference: str,
-                         data: CommunicationInput, *, now: datetime | None = None,
-                         rules: Settings | None = None) -> None:
+                         data: CommunicationInput, *, now: datetime,
+                         rules: Settings) -> None:
     """A decision about telling family, representative, case manager or funder (seed 1)."""
     require(actor, Capability.REVIEW)
-    rules = rules or settings()
-    now = now or utcnow()
     errors: dict[str, str] = {}
     if data.audience not in AUDIENCES:
         errors["audience"] = "Choose who it is about."
@@ -386,12 +373,10 @@ def record_communication(uow: UnitOfWork, actor: Actor, reference: str,
 
 
 def close_report(uow: UnitOfWork, actor: Actor, reference: str, *, outcome: str,
-                 expected_version: int, now: datetime | None = None,
-                 rules: Settings | None = None) -> None:
+                 expected_version: int, now: datetime,
+                 rules: Settings) -> None:
     """Close once every validation item has evidence; records who, when and the outcome."""
     require(actor, Capability.REVIEW)
-    rules = rules or settings()
-    now = now or utcnow()
     if not outcome.strip():
         raise ValidationFailed({"outcome": "Record the outcome: what changed, and is the control "
                                            "reliable now?"})
@@ -414,12 +399,10 @@ def close_report(uow: UnitOfWork, actor: Actor, reference: str, *, outcome: str,
 
 
 def reopen_report(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
-                  expected_version: int, now: datetime | None = None,
-                  rules: Settings | None = None) -> None:
+                  expected_version: int, now: datetime,
+                  rules: Settings) -> None:
     """A quality lead reopens a closed report into review, with a reason (audited)."""
     require(actor, Capability.REOPEN)
-    rules = rules or settings()
-    now = now or utcnow()
     if not reason.strip():
         raise ValidationFailed({"reason": "Give the reason for reopening."})
     with _status_change(uow, actor, reference, expected_version=expected_version,

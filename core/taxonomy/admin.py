@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import utcnow
 from core.errors import ConflictError, NotFound, ValidationFailed
 from core.taxonomy.models import NearMissType, NearMissTypeVersion
 from core.taxonomy.schema import NearMissTypeSpec
@@ -84,7 +83,7 @@ def type_versions(session: Session, key: str) -> list[TypeVersionInfo]:
             for version, created_at, created_by, file_hash in rows]
 
 
-def taxonomy_as_yaml(session: Session) -> str:
+def taxonomy_as_yaml(session: Session, *, now: datetime) -> str:
     """The live taxonomy in the shape of data/taxonomy.yaml (loads back with load_taxonomy_file).
 
     An administrator downloads it to keep the file in step with the database.
@@ -98,7 +97,7 @@ def taxonomy_as_yaml(session: Session) -> str:
     }
     header = (
         "# Near-miss taxonomy, exported from the Near Miss Portal on "
-        f"{utcnow():%Y-%m-%d %H:%M} UTC.\n"
+        f"{now:%Y-%m-%d %H:%M} UTC.\n"
         "# Save it as data/taxonomy.yaml to keep the file in step with the portal; see the\n"
         "# shipped file for what each setting means. Field kinds: text, longtext, choice (with\n"
         "# options), datetime, yes_no, number. route_to: supervisor, safeguarding, clinical,\n"
@@ -406,7 +405,7 @@ def _set_active(uow: UnitOfWork, actor: Actor, row: NearMissType, active: bool,
 
 def save_type(uow: UnitOfWork, actor: Actor, spec_data: Mapping[str, Any], *,
               original_key: str | None = None, create: bool = False,
-              base_version: int | None = None, now: datetime | None = None) -> int:
+              base_version: int | None = None, now: datetime) -> int:
     """Save a near-miss type as a new version and make it current; returns that version.
 
     A new key creates the type (last in the list) at version 1; an existing key gets version
@@ -419,7 +418,6 @@ def save_type(uow: UnitOfWork, actor: Actor, spec_data: Mapping[str, Any], *,
     someone saved a newer one meanwhile, ConflictError instead of silently overwriting it.
     """
     require(actor, Capability.MANAGE_TAXONOMY)
-    now = now or utcnow()
     spec = validate_spec_data(spec_data)
     if original_key is not None and spec.key != original_key:
         raise ValidationFailed({"key": (
@@ -484,13 +482,12 @@ def save_type(uow: UnitOfWork, actor: Actor, spec_data: Mapping[str, Any], *,
 
 
 def set_type_active(uow: UnitOfWork, actor: Actor, key: str, active: bool, *,
-                    now: datetime | None = None) -> None:
+                    now: datetime) -> None:
     """Retire a type (no longer offered to reporters) or offer it again.
 
     Reports already filed under it keep it, with their version; no new version is made.
     """
     require(actor, Capability.MANAGE_TAXONOMY)
-    now = now or utcnow()
     with uow:
         row = uow.session.get(NearMissType, key, with_for_update=True)
         if row is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
-from core.clock import utcnow
 from core.errors import NotFound
 from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
 from core.taxonomy.schema import NearMissTypeSpec, Option, TaxonomySpec
@@ -46,14 +46,14 @@ class SyncResult:
         return bool(self.added or self.new_versions or self.lists_changed or self.adopted)
 
 
-def sync_taxonomy(uow: UnitOfWork, spec: TaxonomySpec, actor: Actor) -> SyncResult:
+def sync_taxonomy(uow: UnitOfWork, spec: TaxonomySpec, actor: Actor, *,
+                  now: datetime) -> SyncResult:
     """Bring the database in line with the taxonomy file.
 
     A type whose file definition is new gets a new version; a definition already synced once
     (even if an admin edited the type since) is left alone, so restarting never undoes edits.
     """
     result = SyncResult()
-    now = utcnow()
     with uow:
         session = uow.session
         for position, type_spec in enumerate(spec.types):
@@ -111,7 +111,7 @@ def sync_taxonomy(uow: UnitOfWork, spec: TaxonomySpec, actor: Actor) -> SyncResu
             uow.record(actor, "taxonomy.synced", "taxonomy", None, after={
                 "added": result.added, "new_versions": result.new_versions,
                 "lists_changed": result.lists_changed, "adopted": result.adopted,
-            })
+            }, at=now)
             uow.commit()
         else:
             uow.rollback()

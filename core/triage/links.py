@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import utcnow
-from core.config import Settings, settings
+from core.config import Settings
 from core.errors import ValidationFailed
 from core.reports.models import NearMissReport
 from core.reports.repository import check_version, get_in_scope
@@ -77,8 +76,8 @@ def _flag_repeat(session: Session, later: NearMissReport, rules: Settings) -> No
 
 
 def link_related(uow: UnitOfWork, actor: Actor, reference: str, other_reference: str, *,
-                 expected_version: int | None = None, now: datetime | None = None,
-                 rules: Settings | None = None) -> LinkOutcome:
+                 expected_version: int | None = None, now: datetime,
+                 rules: Settings) -> LinkOutcome:
     """Link the report open (`reference`) with another as related, audited.
 
     Both must be among the actor's services (NotFound otherwise, as for any report). Linking
@@ -86,8 +85,6 @@ def link_related(uow: UnitOfWork, actor: Actor, reference: str, other_reference:
     `expected_version`, when given, refuses a link made from a stale view of the report.
     """
     require(actor, Capability.TRIAGE)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         report, other = _pair(session, actor, reference, other_reference, expected_version,
@@ -115,11 +112,9 @@ def link_related(uow: UnitOfWork, actor: Actor, reference: str, other_reference:
 
 
 def unlink_related(uow: UnitOfWork, actor: Actor, reference: str, other_reference: str, *,
-                   now: datetime | None = None, rules: Settings | None = None) -> LinkOutcome:
+                   now: datetime, rules: Settings) -> LinkOutcome:
     """Remove the link between two reports (either way round), audited; no link, no change."""
     require(actor, Capability.TRIAGE)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         session = uow.session
         report, other = _pair(session, actor, reference, other_reference, None, rules)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.config import Settings, settings
+from core.config import Settings
 from core.reports.models import NearMissReport
 from core.reports.repository import get_in_scope
 from core.taxonomy.service import type_version
@@ -42,10 +42,9 @@ def proposed_route(report: NearMissReport, route_to: str) -> Route:
 
 
 def propose_triage(session: Session, actor: Actor, reference: str,
-                   rules: Settings | None = None) -> TriageProposal:
+                   *, rules: Settings) -> TriageProposal:
     """Related earlier reports, the cluster rule's verdict and the proposed answers."""
     require(actor, Capability.TRIAGE)
-    rules = rules or settings()
     report = get_in_scope(session, actor, reference)
     spec = type_version(session, report.type_key, report.type_version)
     related = related_reports(session, report, window_days=rules.triage.recurrence_window_days,

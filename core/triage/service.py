@@ -14,8 +14,7 @@ from sqlalchemy import select, update
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import utcnow
-from core.config import Settings, settings
+from core.config import Settings
 from core.errors import NUL_MESSAGE, ValidationFailed, has_nul
 from core.escalation.rules import EscalationKind
 from core.escalation.service import any_escalation, open_escalation, raise_escalation
@@ -112,12 +111,10 @@ def validate_answers(answers: TriageAnswers, *, signal_keys: set[str], rules: Se
 
 
 def triage_report(uow: UnitOfWork, actor: Actor, reference: str, answers: TriageAnswers, *,
-                  expected_version: int, now: datetime | None = None,
-                  rules: Settings | None = None) -> TriageOutcome:
+                  expected_version: int, now: datetime,
+                  rules: Settings) -> TriageOutcome:
     """Record the triage of a new report and move it to "triaged" (escalating as needed)."""
     require(actor, Capability.TRIAGE)
-    rules = rules or settings()
-    now = now or utcnow()
     with uow:
         report = uow.reports.get_in_scope(actor, reference)
         uow.reports.check_version(report, expected_version, rules)
@@ -189,14 +186,12 @@ def triage_report(uow: UnitOfWork, actor: Actor, reference: str, answers: Triage
 
 def reclassify_as_incident(uow: UnitOfWork, actor: Actor, reference: str, *, reason: str,
                            incident_reference: str = "", expected_version: int,
-                           now: datetime | None = None, rules: Settings | None = None) -> None:
+                           now: datetime, rules: Settings) -> None:
     """Harm reached the person after all: hand the report to the incident process.
 
     Nothing is deleted; the report keeps its whole history and stays readable here.
     """
     require(actor, Capability.RECLASSIFY)
-    rules = rules or settings()
-    now = now or utcnow()
     if not reason.strip():
         raise ValidationFailed({"reason": "Say what harm reached the person and why this is now "
                                           "an incident."})

@@ -3,6 +3,6 @@
 One module per page family. Each view function opens the read session itself, composes the
 existing queries (the choice of which to run, e.g. from a report's status, is made here, not in
 the page) and returns a frozen dataclass holding everything the page draws. Pages and ui/
-modules never open a session; they read `now` and `rules` (core.clock.utcnow(),
-core.config.settings()) and pass them in.
+modules never open a session; they read `now` (core.clock.utcnow) and `rules`
+(core.config.settings) and pass them in.
 """

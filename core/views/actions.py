@@ -105,7 +105,7 @@ class PlanBuilder:
 
 
 def _proposal(session: Session, actor: Actor, source: str, params: Mapping[str, str], *,
-              now: datetime) -> tuple[PlanProposal, str]:
+              now: datetime, rules: Settings) -> tuple[PlanProposal, str]:
     def param(name: str) -> str:
         return str(params.get(name, "")).strip()
 
@@ -131,36 +131,38 @@ def _proposal(session: Session, actor: Actor, source: str, params: Mapping[str, 
         if scope not in ("service", "region") or not scope_id.isdigit() or not type_key:
             raise NotFound("The link names no cluster.")
         return (proposal_from_cluster(session, actor, type_key, scope, int(scope_id), now=now,
-                                      episode_id=int(episode) if episode.isdigit() else None),
+                                      episode_id=int(episode) if episode.isdigit() else None,
+                                      rules=rules),
                 f"plan.new.cluster.{type_key}.{scope}.{scope_id}")
     raise NotFound("Open the builder from a near miss, a root cause analysis, a learning "
                    "response or a cluster.")
 
 
 def plan_start(actor: Actor, source: str, params: Mapping[str, str], *,
-               now: datetime) -> PlanStart:
+               now: datetime, rules: Settings) -> PlanStart:
     """The proposal the builder link (`?from=source` and its `params`) asks for; NotFound
     when the link names nothing the actor may build from."""
     with read_session() as session:
-        proposal, base = _proposal(session, actor, source, params, now=now)
+        proposal, base = _proposal(session, actor, source, params, now=now, rules=rules)
         taxonomy = live_taxonomy(session)
     return PlanStart(proposal=proposal, base=base, taxonomy=taxonomy)
 
 
 def plan_builder(actor: Actor, references: list[str], filters: MeasureFilters, *,
-                 today: date) -> PlanBuilder:
+                 today: date, rules: Settings) -> PlanBuilder:
     """The builder's choices, the linked reports the actor may open, and how many near
     misses the measure counts in the last weeks and in all."""
     end = today + timedelta(days=1)
     with read_session() as session:
         lines, missing = linked_reports(session, actor, references)
         return PlanBuilder(
-            owners=tuple(owner_choices(session, actor)),
+            owners=tuple(owner_choices(session, actor, rules=rules)),
             options=reporting_options(session, actor), all_services=service_names(session),
             lines=tuple(lines), missing=tuple(missing),
             recent_count=count_between(session, filters,
-                                       today - timedelta(weeks=BASELINE_WEEKS_SHOWN), end),
-            ever_count=count_between(session, filters, date(1900, 1, 1), end))
+                                       today - timedelta(weeks=BASELINE_WEEKS_SHOWN), end,
+                                       rules=rules),
+            ever_count=count_between(session, filters, date(1900, 1, 1), end, rules=rules))
 
 
 # -- one plan ---------------------------------------------------------------------------------
@@ -188,9 +190,9 @@ def plan_page(actor: Actor, plan_id: int, *, today: date, rules: Settings) -> Pl
             if view.measure is not None and view.evaluation is not None:
                 series[view.row.id] = weekly_counts(
                     session, MeasureFilters.from_json(view.measure.filters),
-                    view.evaluation.baseline_start, today + timedelta(days=1))
+                    view.evaluation.baseline_start, today + timedelta(days=1), rules=rules)
         return PlanPage(
-            detail=detail, owners=tuple(owner_choices(session, actor)),
+            detail=detail, owners=tuple(owner_choices(session, actor, rules=rules)),
             type_names={t.key: t.name for t in live_taxonomy(session).types},
             services=service_names(session), options=reporting_options(session, actor),
             lines=tuple(lines), series=series)

@@ -47,10 +47,10 @@ def cue_guides() -> tuple[CueGuide, ...]:
         return tuple(all_guides(session))
 
 
-def taxonomy_page() -> TaxonomyPage:
+def taxonomy_page(*, now: datetime) -> TaxonomyPage:
     with read_session() as session:
         return TaxonomyPage(types={item.spec.key: item for item in editable_types(session)},
-                            yaml_text=taxonomy_as_yaml(session))
+                            yaml_text=taxonomy_as_yaml(session, now=now))
 
 
 def type_versions(key: str) -> tuple[TypeVersionInfo, ...]:

@@ -60,14 +60,15 @@ def evidence_page(actor: Actor, period: Period, *, now: datetime,
         return EvidencePage(
             trend=cv.trend(session, actor,
                            Scope(period.start - timedelta(weeks=TREND_LEAD_WEEKS), period.end),
-                           rules=rules),
+                           rules=rules, now=now),
             tables=tables,
             breakdowns=cv.breakdowns(session, actor, scope, rules=rules, tables=tables),
-            clusters=tuple(cv.clusters(session, actor, scope, rules=rules)),
+            clusters=tuple(cv.clusters(session, actor, scope, rules=rules, now=now)),
             register=cv.action_register(session, actor, start=period.start, end=period.end,
                                         rules=rules),
             per_action=action_evidence(session, actor, start=period.start, end=period.end,
-                                       rules=rules, today=to_local(now, rules.zone).date()),
+                                       rules=rules, today=to_local(now, rules.zone).date(),
+                                       now=now),
             escalations=tuple(cv.escalations(session, actor, scope, rules=rules)),
             culture=cv.culture(session, actor, scope, rules=rules),
             feedback=tuple(cv.feedback(session, actor, scope, rules=rules)),
@@ -81,4 +82,4 @@ def governance_pack(actor: Actor, period: Period, audience: str, *, now: datetim
     with read_session() as session:
         return Pack(pdf=build_pack(session, actor, period, audience, now=now, rules=rules,
                                    progress=progress),
-                    sheets=export_tables(session, actor, period, audience, rules=rules))
+                    sheets=export_tables(session, actor, period, audience, rules=rules, now=now))

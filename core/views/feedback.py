@@ -67,11 +67,12 @@ def update_list(actor: Actor) -> tuple[UpdateSummary, ...]:
         return tuple(editor_updates(session, actor))
 
 
-def update_editor(actor: Actor, update_id: int | None, *, now: datetime) -> UpdateEditor:
+def update_editor(actor: Actor, update_id: int | None, *, now: datetime,
+                  rules: Settings) -> UpdateEditor:
     """The update `update_id` (None: a new one) with its form's choices."""
     with read_session() as session:
         detail = update_detail(session, actor, update_id) if update_id is not None else None
-        themes = list(theme_choices(session, actor, now=now))
+        themes = list(theme_choices(session, actor, now=now, rules=rules))
         # A past cluster keeps its link.
         themes += [(theme, theme_label(session, theme)) for theme in
                    (detail.themes if detail else [])]

@@ -92,9 +92,11 @@ def barrier_mix(actor: Actor, scope: gov.Scope, *, rules: Settings) -> pd.DataFr
         return gov.barrier_mix(session, actor, scope, rules=rules)
 
 
-def clusters(actor: Actor, scope: gov.Scope, *, rules: Settings) -> tuple[ClusterFinding, ...]:
+def clusters(actor: Actor, scope: gov.Scope, *, rules: Settings,
+             now: datetime) -> tuple[ClusterFinding, ...]:
     with read_session() as session:
-        return tuple(clusters_in_period(session, actor, scope.start, scope.end, rules=rules))
+        return tuple(clusters_in_period(session, actor, scope.start, scope.end, rules=rules,
+                                        now=now))
 
 
 def repeats(actor: Actor, scope: gov.Scope, *, salt: str,

@@ -238,7 +238,7 @@ def _evidence(c: _Context) -> Tile:
 def _clusters(c: _Context) -> Tile:
     """Cluster episodes nobody has acknowledged, dismissed or answered with a plan (the
     board's Clusters section: "N open")."""
-    themes = current_clusters(c.session, c.actor, now=c.now)
+    themes = current_clusters(c.session, c.actor, now=c.now, rules=c.rules)
     waiting = sum(1 for t in themes if t.status is EpisodeStatus.OPEN)
     label = (f"{_plural(waiting, 'cluster')} to acknowledge" if waiting else "Nothing waiting")
     return Tile("clusters", "Clusters", waiting, label, _waiting(waiting), "board",

@@ -67,7 +67,7 @@ def near_miss_page(actor: Actor, reference: str, *, now: datetime,
     """The report `reference` as `actor` sees it; NotFound outside their services."""
     with read_session() as session:
         detail = report_detail(session, actor, reference, now=now)
-        proposal = (propose_triage(session, actor, reference, rules)
+        proposal = (propose_triage(session, actor, reference, rules=rules)
                     if detail.status is ReportStatus.NEW else None)
         taxonomy = live_taxonomy(session)
         review = (review_view(session, actor, reference)

@@ -59,10 +59,10 @@ def board_columns(actor: Actor, filters: BoardFilters, *, page_size: int,
     return BoardColumns(board=board, events=events)
 
 
-def board_clusters(actor: Actor, *, now: datetime) -> tuple[ClusterTheme, ...]:
+def board_clusters(actor: Actor, *, now: datetime, rules: Settings) -> tuple[ClusterTheme, ...]:
     """Cluster episodes of the last weeks, open ones first."""
     with read_session() as session:
-        return tuple(current_clusters(session, actor, now=now))
+        return tuple(current_clusters(session, actor, now=now, rules=rules))
 
 
 def board_regulator(actor: Actor, *, now: datetime, rules: Settings) -> RegulatorBoard:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import fail, guard, ready_engine, say, warn
 
 app = typer.Typer(help="Weekly visits and shifts per service (the denominators of "
@@ -31,7 +33,8 @@ def activity_import(
 
     with guard():
         engine = ready_engine()
-        result = import_activity(engine, file, create_missing=create_missing)
+        result = import_activity(engine, file, create_missing=create_missing,
+                                 now=utcnow(), rules=settings())
         if result.errors:
             for row_error in result.errors:
                 warn(str(row_error))

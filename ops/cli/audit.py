@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
+from core.clock import utcnow
 from ops.cli.common import EXIT_FAILED, fail, guard, ready_engine, say, warn
 
 app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
@@ -88,7 +89,7 @@ def audit_seal(
 
     with guard():
         engine = ready_engine()
-        sealed = seal_trail(engine, trust_unsigned=trust_unsigned)
+        sealed = seal_trail(engine, trust_unsigned=trust_unsigned, now=utcnow())
         if sealed is None:
             say("The audit trail's end is already signed with the current key.")
         else:

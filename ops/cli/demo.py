@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from core.config import environment
+from core.clock import utcnow
+from core.config import environment, settings
 from ops.cli.common import fail, guard, progress_bar, ready_engine, say
 
 
@@ -59,4 +60,5 @@ def demo(
             f"{summary.feedback_updates} \"what changed\" updates.")
         if summary.users_created:
             say(f"Demo users created: {', '.join(summary.users_created)}.")
-        say(record_demo_clocks(engine, seed=seed).line())  # regulator clocks' history
+        say(record_demo_clocks(engine, seed=seed,
+                               now=utcnow(), rules=settings()).line())  # regulator clocks' history

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import fail, guard, ready_engine, say
 
 
@@ -39,7 +41,8 @@ def digest_command(
     with guard():
         engine = ready_engine()
         with read_session(engine) as session:
-            facts = digest(session, SYSTEM, start.date(), end.date())
+            facts = digest(session, SYSTEM, start.date(), end.date(),
+                           now=utcnow(), rules=settings())
         text = (json.dumps(facts, indent=2, ensure_ascii=False) + "\n"
                 if output_format == "json" else digest_markdown(facts))
         if out is None:

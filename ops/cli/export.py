@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import fail, guard, progress_bar, ready_engine, say
 
 if TYPE_CHECKING:
@@ -40,7 +42,6 @@ def export_command(
     Spreadsheet formulas are always escaped. Every export is recorded in the audit trail.
     fhir and ahrq-csv export the period's reports in standard formats (docs/STANDARDS.md).
     """
-    from core.clock import utcnow
     from core.commissioner.access import record_access
     from core.commissioner.period import parse_period
     from core.config import settings
@@ -61,7 +62,8 @@ def export_command(
     if output_format in STANDARD_FORMATS:
         with guard():
             done = export_standard(ready_engine(), SYSTEM, output_format, chosen,
-                                   include_person=include_person, file_name=out.name)
+                                   include_person=include_person, file_name=out.name,
+                                   rules=settings(), now=utcnow())
             out.write_bytes(done.content)
             say(f"Wrote {done.events} reports for {chosen.label} as {output_format} to {out} "
                 f"({len(done.content):,} bytes" + (", naming people supported)."
@@ -81,7 +83,7 @@ def export_command(
         out.write_bytes(content)
         record_access(UnitOfWork(engine), SYSTEM, f"pack:{chosen.label}", exported=True,
                       details={"format": output_format, "audience": audience,
-                               "period": chosen.label, "file": out.name})
+                               "period": chosen.label, "file": out.name}, now=utcnow())
         say(f"Wrote the {audience} {output_format.upper()} for {chosen.label} to {out} "
             f"({len(content):,} bytes).")
 
@@ -89,11 +91,10 @@ def export_command(
 def _tables(session: Session, chosen: Period, audience: str, output_format: str,
             table: str) -> bytes:
     """The pack's tables as one workbook (xlsx) or the one table asked for (csv)."""
-    from core.config import settings
     from core.exports.pack import export_tables, note_lines
     from core.exports.spreadsheet import to_csv, to_xlsx_book
 
-    sheets = export_tables(session, SYSTEM, chosen, audience, rules=settings())
+    sheets = export_tables(session, SYSTEM, chosen, audience, rules=settings(), now=utcnow())
     if output_format == "xlsx":
         return to_xlsx_book(sheets)
     names = {name.lower().replace(" ", "_"): name for name in sheets}

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from core.clock import utcnow
+from core.config import settings
 from ops.cli.common import guard, ready_engine, say
 
 _REMINDER_REASONS = {"overdue": "overdue", "due_soon": "due soon",
@@ -30,7 +32,8 @@ def reminders(
 
     with guard():
         engine = ready_engine()
-        result = send_action_reminders(engine, today=today.date() if today else None)
+        result = send_action_reminders(engine, today=today.date() if today else None,
+                                       now=utcnow(), rules=settings())
         day = f"{result.today:%Y-%m-%d}"
         for clock in result.clocks:  # regulator deadlines: before they pass, and after
             say(f"  Regulator clock ({clock.reason.replace('_', ' ')}): {clock.title}")

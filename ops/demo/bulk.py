@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.auth.actor import SYSTEM
-from core.clock import to_local
+from core.clock import to_local, utcnow
 from core.config import Settings
 from core.escalation.models import Escalation, Notification
 from core.escalation.rules import EscalationKind
@@ -154,16 +154,16 @@ def _record_events(uow: UnitOfWork, rows: list[dict[str, Any]], counts: Counter[
     references = {"first_reference": rows[0]["reference"],
                   "last_reference": rows[-1]["reference"]}
     uow.record(SYSTEM, "demo.reports_loaded", "near_miss_report", None,
-               after={"count": len(rows), **references})
+               after={"count": len(rows), **references}, at=utcnow())
     uow.record(SYSTEM, "demo.triage_loaded", "near_miss_report", None, after={
         **{key: counts[key] for key in ("triaged", "transitions", "escalations",
                                         "acknowledged", "decided", "notifications")},
-        **references})
+        **references}, at=utcnow())
     uow.record(SYSTEM, "demo.reviews_loaded", "near_miss_report", None, after={
         "reviews": counts["reviews"], "closed": counts["closed"],
         "transitions": counts["review_transitions"], "gate_checks": counts["gate_checks"],
         "evidence": counts["evidence"], "communications": counts["communications"],
-        **references})
+        **references}, at=utcnow())
 
 
 def store_chunk(engine: Engine, records: list[DemoRecord], *, rules: Settings) -> Counter[str]:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM
-from core.clock import to_utc
+from core.clock import to_utc, utcnow
 from core.config import Settings
 from core.feedback.models import (
     FeedbackUpdate,
@@ -81,6 +81,6 @@ def store_feedback(engine: Engine, *, now: datetime, rules: Settings) -> Counter
             counts["feedback_linked_reports"] += len(reports)
         uow.record(SYSTEM, "demo.feedback_loaded", "feedback_update", None,
                    after={"updates": counts["feedback_updates"],
-                          "linked_reports": counts["feedback_linked_reports"]})
+                          "linked_reports": counts["feedback_linked_reports"]}, at=utcnow())
         uow.commit()
     return counts

@@ -41,19 +41,19 @@ def prepare_demo_provider(engine: Engine) -> list[str]:
     """Create the demo provider's reference data and users (idempotent); returns new usernames."""
     with UnitOfWork(engine) as uow:
         for name, cue_guide in STAFF_GROUPS:
-            org.get_or_create_staff_group(uow, SYSTEM, name, cue_guide=cue_guide)
+            org.get_or_create_staff_group(uow, SYSTEM, name, cue_guide=cue_guide, now=utcnow())
         for region in sorted({s.region for s in SERVICES}):
-            org.get_or_create_region(uow, SYSTEM, region)
+            org.get_or_create_region(uow, SYSTEM, region, now=utcnow())
         for spec in SERVICES:
             service_id = org.get_or_create_service(uow, SYSTEM, spec.name, region=spec.region,
-                                                   kind=spec.kind)
+                                                   kind=spec.kind, now=utcnow())
             for place in spec.places:
-                org.get_or_create_location(uow, SYSTEM, service_id, place.name)
+                org.get_or_create_location(uow, SYSTEM, service_id, place.name, now=utcnow())
             for route in spec.routes:
-                org.get_or_create_route(uow, SYSTEM, service_id, route)
+                org.get_or_create_route(uow, SYSTEM, service_id, route, now=utcnow())
             for person in spec.people:
                 org.get_or_create_person(uow, SYSTEM, service_id, person.ref,
-                                         display_name=person.name)
+                                         display_name=person.name, now=utcnow())
         uow.commit()
     created = ensure_demo_users(lambda: UnitOfWork(engine), services=DEMO_SERVICES_BY_ROLE,
                                 now=utcnow(), rules=settings())
@@ -93,7 +93,7 @@ def _complete_demo_accounts(engine: Engine) -> None:
         account = accounts.get(role.value)
         if account is not None and not account[2]:
             update_user_access(UnitOfWork(engine), SYSTEM, role.value, roles=account[3],
-                               services=services)
+                               services=services, now=utcnow())
     missing_group = [(role, accounts[role.value][0], groups[group])
                      for role, (_name, group) in DEMO_ACCOUNTS.items()
                      if role.value in accounts and accounts[role.value][1] is None
@@ -106,7 +106,7 @@ def _complete_demo_accounts(engine: Engine) -> None:
                 user.staff_group_id = group_id
                 uow.record(SYSTEM, "user.staff_group_set", "user", user_id,
                            before={"staff_group_id": None},
-                           after={"staff_group_id": group_id, "username": role.value})
+                           after={"staff_group_id": group_id, "username": role.value}, at=utcnow())
             uow.commit()
 
 

@@ -30,7 +30,7 @@ from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus
 from core.auth.actor import SYSTEM
 from core.auth.models import User
 from core.auth.roles import Role
-from core.clock import to_local
+from core.clock import to_local, utcnow
 from core.config import Settings
 from core.organisation.models import Region
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
@@ -180,12 +180,12 @@ def store_plans(engine: Engine, plans: Sequence[PlanSpec], links: Mapping[str, S
             if linked:
                 _store_plan(uow, calendar, spec, linked, owners, known, counts)
         uow.record(SYSTEM, "demo.activity_loaded", "activity_count", None,
-                   after={"rows": stored, "services": len(places.services)})
+                   after={"rows": stored, "services": len(places.services)}, at=utcnow())
         uow.record(SYSTEM, "demo.actions_loaded", "action_plan", None, after={
             key: counts[key] for key in ("plans", "actions", "evidence_checks",
                                          "checks_completed", "measures", "verdicts",
                                          "sustainment_checks", "linked_reports",
-                                         "root_cause_analyses")})
+                                         "root_cause_analyses")}, at=utcnow())
         uow.commit()
     counts["activity_weeks"] = len(activity)
     return counts
@@ -241,7 +241,7 @@ def _store_measure(session: Session, c: Calendar, action_id: int, spec: ActionSp
                               target=measure.target, go_live=spec.go_live,
                               window_days=spec.window_days or 0,
                               baseline_weeks=rules.actions.baseline_weeks,
-                              today=c.local_day(spec.verdict_at), rules=rules.actions)
+                              today=c.local_day(spec.verdict_at), rules=rules)
         proposal = evaluation.proposal
         row.baseline_value, row.observed_value = evaluation.baseline, evaluation.observed
         row.proposed_verdict, row.p_value = proposal.verdict, proposal.p_value
@@ -311,6 +311,6 @@ def _store_action(uow: UnitOfWork, c: Calendar, plan_id: int, spec: ActionSpec,
         # The reason lives in the audit trail, as set_status records it.
         user = session.get(User, owner_id)
         assert user is not None
-        uow.record(build_actor(user), "action.status_changed", "action", action.id,
+        uow.record(build_actor(user, rules=c.rules), "action.status_changed", "action", action.id,
                    at=spec.stopped_at, before={"status": ActionStatus.IN_PROGRESS.value},
                    after={"status": ActionStatus.STOPPED.value, "note": spec.stop_reason})

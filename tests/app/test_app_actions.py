@@ -63,12 +63,13 @@ def today() -> date:
 
 def in_review(engine, org, *, severity="medium", **changes) -> str:
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, **changes)).reference
+                               draft(org, **changes), now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity=severity,
         investigation="barrier_review" if severity == "high" else "supervisor_review",
-        route="supervisor"), expected_version=1)
-    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2)
+        route="supervisor"), expected_version=1, now=utcnow(), rules=settings())
+    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2,
+                 now=utcnow(), rules=settings())
     return reference
 
 
@@ -127,7 +128,7 @@ def plan_through_core(engine, org, reference, *, owner="supervisor", now=None,
                              deadline=day + timedelta(days=deadline_days),
                              review_date=day + timedelta(days=deadline_days + 14),
                              evidence_checks=list(checks))],
-        measure=MeasureDraft()), now=now)
+        measure=MeasureDraft()), now=now, rules=settings())
 
 
 # -- the builder ------------------------------------------------------------------------------
@@ -253,12 +254,13 @@ def test_a_completed_analysis_and_a_cluster_open_the_builder(engine, org):
     quality = org.actor("quality")
     rca = open_rca(UnitOfWork(engine), quality, title="Late starts in the North",
                    problem="Shifts start late after last-minute rota changes.",
-                   references=references)
+                   references=references, now=utcnow(), rules=settings())
     update_rca(UnitOfWork(engine), quality, rca, RcaInput(
         title="Late starts in the North", problem="Shifts start late after rota changes.",
         five_whys=["Nobody confirmed cover"], contributing_factors=["staffing"],
-        findings="Introduce a coverage lock cut-off with supervisor sign-off for exceptions."))
-    complete_rca(UnitOfWork(engine), quality, rca)
+        findings="Introduce a coverage lock cut-off with supervisor sign-off for exceptions."),
+               now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, rca, now=utcnow())
     at = sign_in(new_app(), "quality")
     at.query_params["rca"] = str(rca)
     at = at.switch_page("pages/rca.py").run()
@@ -424,7 +426,7 @@ def test_after_the_window_the_verdict_is_refused_while_checks_are_open(engine, o
     created = plan_through_core(engine, org, reference, now=month_ago, deadline_days=40)
     action_id = created.action_ids[0]
     set_go_live(UnitOfWork(engine), org.actor("quality"), action_id,
-                today() - timedelta(days=20), expected_version=1)
+                today() - timedelta(days=20), expected_version=1, now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     assert_no_exception(at)
     assert {m.label for m in at.metric} >= {"Before (12 weeks)", "During the test window"}
@@ -477,9 +479,9 @@ def test_verified_effective_then_the_control_is_confirmed_still_in_place(engine,
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id))
     complete_evidence_check(UnitOfWork(engine), org.actor("quality"), check_id,
-                            note="Briefed at handover")
+                            note="Briefed at handover", now=utcnow(), rules=settings())
     set_go_live(UnitOfWork(engine), org.actor("quality"), action_id,
-                today() - timedelta(days=20))
+                today() - timedelta(days=20), now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     base = f"verdict.{action_id}"
     at.text_area(key=base + ".note").input("No repeat at the doorway; observed two routines")
@@ -514,7 +516,8 @@ def test_the_plan_says_too_early_to_tell_and_effective_then_needs_a_reason(engin
     # Two near misses a week before go-live, one in the test window.
     for days_ago in [20 + day + 7 * week for week in range(12) for day in (1, 4)] + [15]:
         file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-            org, occurred_at=local_now() - timedelta(days=days_ago)))
+            org, occurred_at=local_now() - timedelta(days=days_ago)),
+                       now=utcnow(), rules=settings())
     reference = in_review(engine, org)
     created = plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
                                 deadline_days=40)
@@ -522,8 +525,9 @@ def test_the_plan_says_too_early_to_tell_and_effective_then_needs_a_reason(engin
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id))
     complete_evidence_check(UnitOfWork(engine), org.actor("quality"), check_id,
-                            note="Briefed at handover")
-    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live)
+                            note="Briefed at handover", now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live,
+                now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     assert_no_exception(at)
     assert any("Too early to tell" in m for m in texts(at, "markdown"))  # the badge
@@ -559,11 +563,13 @@ def test_the_plan_says_effective_with_the_chance_in_plain_words(engine, org):
     for week in range(12):  # three near misses a week before go-live, none since
         for day in (1, 3, 5):
             file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-                org, occurred_at=local_now() - timedelta(days=20 + day + 7 * week)))
+                org, occurred_at=local_now() - timedelta(days=20 + day + 7 * week)),
+                           now=utcnow(), rules=settings())
     reference = in_review(engine, org)
     created = plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
                                 deadline_days=40)
-    set_go_live(UnitOfWork(engine), org.actor("quality"), created.action_ids[0], go_live)
+    set_go_live(UnitOfWork(engine), org.actor("quality"), created.action_ids[0], go_live,
+                now=utcnow(), rules=settings())
     at = open_plan("quality", created.plan_id)
     assert_no_exception(at)
     assert any("Effective" in m for m in texts(at, "markdown"))

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.triage.episode_decisions import acknowledge_episode
@@ -31,7 +32,8 @@ def two_clusters(engine, org) -> tuple[int, int]:
     (acknowledged): (north id, doorway id)."""
     for days in (30, 29, 27, 26, 25, 24):
         file_near_miss(UnitOfWork(engine), org.actor("quality"),
-                       draft(org, occurred_at=local_now() - timedelta(days=days)))
+                       draft(org, occurred_at=local_now() - timedelta(days=days)),
+                       now=utcnow(), rules=settings())
     file_late_start_cluster(engine, org)
     with read_session(engine) as session:
         rows = {e.scope: (e.id, e.version_id) for e in session.scalars(select(ClusterEpisode))}

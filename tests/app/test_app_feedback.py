@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from core.auth.policy import pages_for
 from core.auth.roles import Role
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Notification
 from core.feedback.models import CueGuideText, FeedbackUpdate
@@ -37,15 +39,17 @@ def org(engine, db_url: str):
 
 def file(engine, org, actor="reporter", **changes):
     return file_near_miss(UnitOfWork(engine), org.actor(actor),
-                          draft(org, description=DESCRIPTION, **changes))
+                          draft(org, description=DESCRIPTION, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def publish(engine, org, references, actor="quality", **changes):
     values = dict(title=TITLE, what_changed=CHANGED, why="Near falls at the doorway.",
                   report_references=references)
     values.update(changes)
-    update_id = create_update(UnitOfWork(engine), org.actor(actor), UpdateDraft(**values))
-    publish_update(UnitOfWork(engine), org.actor(actor), update_id)
+    update_id = create_update(UnitOfWork(engine), org.actor(actor), UpdateDraft(**values),
+                              now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), org.actor(actor), update_id, now=utcnow(), rules=settings())
     return update_id
 
 

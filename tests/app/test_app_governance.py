@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
@@ -27,10 +29,12 @@ def org(engine):
     for days in range(0, 120, 3):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
             org, occurred_at=local_now() - timedelta(days=days),
-            location_id=org.maple_kitchen if days % 2 else org.maple_bathroom))
+            location_id=org.maple_kitchen if days % 2 else org.maple_bathroom),
+                       now=utcnow(), rules=settings())
     file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, service_id=org.oak, location_id=org.oak_lounge, type_key="transport",
-        description="Oak Lodge minibus booked for the wrong day; rebooked in time."))
+        description="Oak Lodge minibus booked for the wrong day; rebooked in time."),
+                   now=utcnow(), rules=settings())
     return org
 
 
@@ -175,7 +179,7 @@ def test_the_trends_page_shows_the_icons_with_their_letters_and_words(org, engin
     last_week = now - timedelta(days=now.weekday() + 3)
     for _ in range(15):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=last_week))
+            org, occurred_at=last_week), now=utcnow(), rules=settings())
     at = sign_in(new_app(), "quality")
     at.switch_page("pages/governance.py").run()
     assert_no_exception(at)
@@ -309,7 +313,8 @@ def test_a_write_shows_at_once_on_a_cached_governance_page(org, engine):
     at = sign_in(new_app(), "quality")
     at.switch_page("pages/governance_breakdowns.py").run()
     [before] = [c for c in texts(at, "caption") if " near misses · " in c]
-    file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(org),
+                   now=utcnow(), rules=settings())
     at.run()
     [after] = [c for c in texts(at, "caption") if " near misses · " in c]
     assert int(after.split()[0]) == int(before.split()[0]) + 1

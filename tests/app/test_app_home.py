@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
@@ -25,7 +27,8 @@ def _metrics(at) -> dict[str, str]:
 
 
 def test_the_supervisor_lands_on_the_count_to_triage_and_it_matches_the_board(engine, org):
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     at = sign_in(new_app(), "supervisor")
     assert_no_exception(at)
     assert texts(at, "title") == ["Home"]

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
@@ -39,11 +40,13 @@ def reference(engine, org):
     """A low-potential one-off near fall at Maple House, triaged."""
     quality = org.actor("quality")
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(hours=1))).reference
+        org, occurred_at=local_now() - timedelta(hours=1)),
+                           now=utcnow(), rules=settings()).reference
     level = review_level(Severity.LOW, Recurrence.SINGLE, settings().triage)
     triage_report(UnitOfWork(engine), quality, filed, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
-        investigation=level.value, route="supervisor"), expected_version=1)
+        investigation=level.value, route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     return filed
 
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
@@ -44,7 +46,8 @@ def references(engine, org):
             occurred_at=local_now() - timedelta(hours=hours),
             description="Medication prompt in the care plan did not match a recent family "
                         "note; paused and called the supervisor.",
-            capture_fields={"source_of_discrepancy": SOURCE})).reference)
+            capture_fields={"source_of_discrepancy": SOURCE}),
+                                    now=utcnow(), rules=settings()).reference)
     return filed
 
 
@@ -201,7 +204,7 @@ def test_a_supervisor_cannot_group_another_services_reports(engine, org, referen
 
     # An analysis over another service is not found, as if it did not exist.
     hidden = open_rca(UnitOfWork(engine), org.actor("supervisor"), title="Maple mismatch",
-                      problem=PROBLEM, references=[maple])
+                      problem=PROBLEM, references=[maple], now=utcnow(), rules=settings())
     at = open_page(sign_in(new_app(), "oak_supervisor"), rca=hidden)
     assert_no_exception(at)
     assert f"No root cause analysis #{hidden} among your services." in texts(at, "error")
@@ -212,10 +215,11 @@ def test_a_supervisor_cannot_group_another_services_reports(engine, org, referen
 def test_a_completed_analysis_opens_read_only_from_a_link(engine, org, references):
     quality = org.actor("quality")
     rca_id = open_rca(UnitOfWork(engine), quality, title="Mismatches", problem=PROBLEM,
-                      references=references)
+                      references=references, now=utcnow(), rules=settings())
     update_rca(UnitOfWork(engine), quality, rca_id, RcaInput(
-        title="Mismatches", problem=PROBLEM, five_whys=list(WHYS), findings=FINDINGS))
-    complete_rca(UnitOfWork(engine), quality, rca_id)
+        title="Mismatches", problem=PROBLEM, five_whys=list(WHYS), findings=FINDINGS),
+               now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, rca_id, now=utcnow())
     at = open_page(sign_in(new_app(), "clinical"), rca=rca_id)
     assert_no_exception(at)
     assert at.selectbox(key="rca.selected").value == rca_id

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.triage.models import ReportLink
@@ -29,7 +31,8 @@ def reports(engine):
     def file(description: str, days_ago: float) -> str:
         return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
             org, description=description,
-            occurred_at=local_now() - timedelta(days=days_ago))).reference
+            occurred_at=local_now() - timedelta(days=days_ago)),
+                              now=utcnow(), rules=settings()).reference
 
     return file(EARLIER, 30), file(NOW, 1)
 
@@ -83,7 +86,8 @@ def _panel_script(username: str, reference: str) -> None:
     from ui import read_alike
 
     with read_session() as session:
-        actor = build_actor(session.scalar(select(User).where(User.username == username)))
+        actor = build_actor(session.scalar(select(User).where(User.username == username)),
+                            rules=settings())
     read_alike.panel(actor, read_alike_panel(actor, reference, rules=settings()))
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.db import read_session
 from core.organisation.models import Location
 from core.reports.models import NearMissReport
@@ -110,7 +111,7 @@ def test_a_location_withdrawn_while_the_form_was_open_is_refused(report_page, or
     at = fill_required(report_page, org)
     with UnitOfWork(engine) as uow:  # an administrator closes that location meanwhile
         uow.session.get(Location, org.maple_bathroom).active = False
-        uow.record(SYSTEM, "location.deactivated", "location", org.maple_bathroom)
+        uow.record(SYSTEM, "location.deactivated", "location", org.maple_bathroom, at=utcnow())
         uow.commit()
     at = submit(at)
     assert_no_exception(at)

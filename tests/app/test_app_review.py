@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
@@ -26,11 +28,13 @@ def org(engine, db_url: str):
 
 def in_review(engine, org, **changes):
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, **changes)).reference
+                               draft(org, **changes), now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="medium",
-        investigation="supervisor_review", route="supervisor"), expected_version=1)
-    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2)
+        investigation="supervisor_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
+    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2,
+                 now=utcnow(), rules=settings())
     return reference
 
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.review.rca import open_rca
 from core.uow import UnitOfWork
@@ -22,7 +24,8 @@ def maple_records(engine):
     org = build_org(engine)
     quality = org.actor("quality")
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, description=SECRET)).reference
+                               draft(org, description=SECRET),
+                               now=utcnow(), rules=settings()).reference
     today = local_now().date()
     plan = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Walker parking at Maple House", theme="Near falls", report_references=[reference],
@@ -30,9 +33,9 @@ def maple_records(engine):
                              owner_id=quality.user_id, deadline=today + timedelta(days=7),
                              review_date=today + timedelta(days=21),
                              evidence_checks=["Bay marked"])],
-        measure=MeasureDraft()))
+        measure=MeasureDraft()), now=utcnow(), rules=settings())
     rca = open_rca(UnitOfWork(engine), quality, title="Bathroom doorway", problem="Near falls",
-                   references=[reference])
+                   references=[reference], now=utcnow(), rules=settings())
     return org, reference, plan.plan_id, rca
 
 

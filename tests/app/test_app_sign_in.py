@@ -14,6 +14,7 @@ from core.auth.models import UserSession
 from core.auth.policy import pages_for
 from core.auth.roles import Role
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Notification
 from core.filing.service import file_near_miss
@@ -145,7 +146,8 @@ def test_an_anonymous_visitor_sees_the_sign_in_form_and_no_page_links(org):
 def test_the_menu_lists_the_roles_pages_by_section_with_the_inbox_count(org, engine):
     # A safeguarding signal leaves the safeguarding lead an unread notification.
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, type_key="safeguarding_rights", description="Visitor asked for her PIN."))
+        org, type_key="safeguarding_rights", description="Visitor asked for her PIN."),
+                   now=utcnow(), rules=settings())
     unread = unread_notifications(org.actor("safeguarding"))
     assert unread > 0
     at = sign_in(new_app(), "safeguarding")

@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from core.accounts.users import set_language
 from core.auth.models import User
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
@@ -102,7 +104,7 @@ def test_a_worker_picks_espanol_and_files_a_report_entirely_in_spanish(org, engi
 
 
 def test_signing_in_adopts_the_language_saved_on_the_profile(org, engine):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "es")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "es", now=utcnow())
     at = sign_in(new_app(), "reporter")
     assert_no_exception(at)
     assert texts(at, "title") == ["Informar un casi incidente"]
@@ -142,7 +144,8 @@ def test_a_report_without_a_name_in_spanish_changes_no_profile(org, engine):
 
 def test_the_follow_up_page_shows_the_report_in_spanish(org, engine):
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                           draft(org, description=DESCRIPTION, anonymous=True, language="es"))
+                           draft(org, description=DESCRIPTION, anonymous=True, language="es"),
+                           now=utcnow(), rules=settings())
     at = _in_spanish_at_sign_in()
     at.text_input(key="follow_up_code").input(filed.follow_up_code)
     at.button(key="follow_up_submit").click().run()

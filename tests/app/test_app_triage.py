@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.filing.service import file_near_miss
@@ -28,7 +30,8 @@ def org(engine, db_url: str):
 
 
 def file(engine, org, **changes):
-    return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes))
+    return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def open_report(at, reference):
@@ -53,7 +56,8 @@ def answer_triage(at, reference, *, severity="high"):
 def test_the_supervisor_sees_their_open_reports_on_the_board(engine, org):
     filed = file(engine, org)
     file_near_miss(UnitOfWork(engine), org.actor("quality"),
-                   draft(org, service_id=org.oak, location_id=org.oak_lounge))
+                   draft(org, service_id=org.oak, location_id=org.oak_lounge),
+                   now=utcnow(), rules=settings())
     at = sign_in(new_app(), "supervisor")
     at.switch_page("pages/triage_board.py").run()
     assert_no_exception(at)
@@ -120,7 +124,7 @@ def test_the_second_triager_sees_a_conflict_and_the_new_state(engine, org):
     triage_report(UnitOfWork(engine), org.actor("quality"), filed.reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
         investigation="none", route="supervisor", notes="quality got there first"),
-        expected_version=1)
+        expected_version=1, now=utcnow(), rules=settings())
     at = at.button(key="triage_submit").click().run()
     assert any("Someone else changed" in e for e in texts(at, "error"))
     assert any(b.label == "Start review" for b in at.button)  # it shows the triaged state

@@ -7,6 +7,8 @@ from datetime import datetime, time, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.pages import LONG, download, open_link, sign_in
@@ -26,7 +28,7 @@ def test_commissioner_sees_evidence_and_downloads_the_pack(page: Page, portal: s
     while day < today:
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
             org, description=DESCRIPTION, person_id=org.maple_person,
-            occurred_at=datetime.combine(day, time(10))))
+            occurred_at=datetime.combine(day, time(10))), now=utcnow(), rules=settings())
         day += timedelta(days=2)
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "commissioner")

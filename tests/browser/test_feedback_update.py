@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.clock import utcnow
+from core.config import settings
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
@@ -23,14 +25,16 @@ CHANGED = "Before every bathroom transfer, staff check the walker is within reac
 def publish(engine, org, references):
     update_id = create_update(UnitOfWork(engine), org.actor("quality"), UpdateDraft(
         title=TITLE, what_changed=CHANGED, why="Near falls at the same doorway.",
-        report_references=references))
-    publish_update(UnitOfWork(engine), org.actor("quality"), update_id)
+        report_references=references), now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), org.actor("quality"), update_id,
+                   now=utcnow(), rules=settings())
 
 
 def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str, engine):
     org = build_org(engine)
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, description=DESCRIPTION)).reference
+                               draft(org, description=DESCRIPTION),
+                               now=utcnow(), rules=settings()).reference
     publish(engine, org, [reference])
     sign_in(page, portal, "reporter")
     expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
@@ -51,7 +55,8 @@ def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str
 def test_an_anonymous_reporter_follows_up_without_signing_in(page: Page, portal: str, engine):
     org = build_org(engine)
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                           draft(org, description=DESCRIPTION, anonymous=True))
+                           draft(org, description=DESCRIPTION, anonymous=True),
+                           now=utcnow(), rules=settings())
     publish(engine, org, [filed.reference])
     page.goto(portal)
     expect(page.get_by_role("heading", name="Near Miss Portal").first).to_be_visible(timeout=LONG)

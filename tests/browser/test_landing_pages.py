@@ -18,6 +18,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from core.actions.service import ActionDraft, PlanDraft, create_plan
+from core.clock import utcnow
+from core.config import settings
 from core.db import dispose_engines, engine_for
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
@@ -40,10 +42,12 @@ def portal_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) 
     org = build_org(engine)
     reporter = org.actor("reporter")
     reference = file_near_miss(UnitOfWork(engine), reporter,
-                               draft(org, still_at_risk=True)).reference
+                               draft(org, still_at_risk=True),
+                               now=utcnow(), rules=settings()).reference
     file_near_miss(UnitOfWork(engine), reporter, draft(
         org, type_key="safeguarding_rights",
-        description="Visitor asked for her bank card PIN at the door."))
+        description="Visitor asked for her bank card PIN at the door."),
+                   now=utcnow(), rules=settings())
     quality = org.actor("quality")
     today = local_now().date()
     create_plan(UnitOfWork(engine), quality, PlanDraft(
@@ -51,7 +55,8 @@ def portal_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) 
         actions=[ActionDraft(title="Walker check at each transfer", kind="checklist",
                              owner_id=quality.user_id, deadline=today + timedelta(days=3),
                              review_date=today + timedelta(days=10),
-                             evidence_checks=["Spot check"], verify_with_measure=False)]))
+                             evidence_checks=["Spot check"], verify_with_measure=False)]),
+                now=utcnow(), rules=settings())
     dispose_engines()
     with serve_portal(url, folder / "streamlit.log") as base:
         yield base

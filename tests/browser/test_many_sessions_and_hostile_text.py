@@ -72,7 +72,8 @@ def test_script_and_html_in_free_text_show_as_text_and_never_run(page: Page, por
                                                                   engine):
     org = build_org(engine)
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                               draft(org, description=HOSTILE)).reference
+                               draft(org, description=HOSTILE),
+                               now=utcnow(), rules=settings()).reference
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.set_viewport_size({"width": 1400, "height": 1000})

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.pages import LONG, sign_in, wait_for_session_cookie
@@ -19,7 +21,7 @@ def test_meeting_mode_on_a_projector(page: Page, portal: str, engine, tmp_path):
     org = build_org(engine)
     for days in range(1, 90, 2):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=local_now() - timedelta(days=days)))
+            org, occurred_at=local_now() - timedelta(days=days)), now=utcnow(), rules=settings())
     page.set_viewport_size({"width": 1920, "height": 1080})
     sign_in(page, portal, "governance")
     expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)

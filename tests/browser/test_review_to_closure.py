@@ -9,6 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
@@ -56,11 +58,14 @@ def click_and_wait(page: Page, locator) -> None:
 
 def test_supervisor_reviews_and_closes_a_near_fall(page: Page, portal: str, engine):
     org = build_org(engine)
-    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="high",
-        investigation="barrier_review", route="supervisor"), expected_version=1)
-    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2)
+        investigation="barrier_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
+    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2,
+                 now=utcnow(), rules=settings())
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, portal, "supervisor")
     expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)

@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.conftest import ROOT
@@ -51,7 +53,7 @@ def test_twelve_go_lives_read_on_a_projector(page: Page, portal: str, engine):
     now = local_now()
     for days in range(1, 182, 2):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=now - timedelta(days=days)))
+            org, occurred_at=now - timedelta(days=days)), now=utcnow(), rules=settings())
     titles = [f"Control {n}" for n in range(12)]
     titles[3] = HOSTILE
     live_controls(engine, org, [now.date() - timedelta(days=d) for d in DAYS_AGO],

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import engine_for
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
@@ -189,7 +191,8 @@ def test_a_bookmarked_deep_link_on_a_freshly_started_server_opens_after_sign_in(
     """The first request a new server gets is a bookmark: it asks for sign-in, then opens the
     bookmarked near miss (the page and its query), not the landing page."""
     org = build_org(engine)
-    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, f"{portal}/near_miss?ref={reference}", "supervisor")
     expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall").first) \

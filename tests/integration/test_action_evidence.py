@@ -13,6 +13,7 @@ from core.actions.measures import MeasureFilters
 from core.actions.models import Action, SustainmentCheck, VerificationMeasure
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner.action_evidence import COLUMNS, action_evidence
 from core.commissioner.deid import Status
 from core.config import settings
@@ -38,7 +39,8 @@ def _today() -> date:
 def _file(engine, org, day: date, count: int, **changes) -> None:
     for _ in range(count):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=datetime.combine(day, time(10)), **changes))
+            org, occurred_at=datetime.combine(day, time(10)), **changes),
+                       now=utcnow(), rules=settings())
 
 
 def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = True,
@@ -56,7 +58,7 @@ def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = Tru
                              evidence_checks=["Card"], verify_with_measure=measure,
                              test_window_days=window)],
         measure=MeasureDraft(MeasureFilters(type_keys=("transfer_near_fall",)))
-        if measure else None))
+        if measure else None), now=utcnow(), rules=settings())
     (action_id,) = created.action_ids
     with UnitOfWork(engine) as uow:
         action = uow.session.get(Action, action_id)
@@ -65,7 +67,7 @@ def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = Tru
             row = uow.session.scalar(select(VerificationMeasure).where(
                 VerificationMeasure.action_id == action_id))
             row.confirmed_verdict = confirmed
-        uow.record(SYSTEM, "test.went_live", "action", action_id)
+        uow.record(SYSTEM, "test.went_live", "action", action_id, at=utcnow())
         uow.commit()
     return action_id
 
@@ -73,7 +75,8 @@ def _action(engine, org, *, go_live: date, window: int = 14, measure: bool = Tru
 def _rows(engine, org, *, suppress: bool = True, today: date | None = None):
     with read_session(engine) as session:
         return action_evidence(session, org.actor("commissioner"), start=_today() - timedelta(
-            days=90), end=_today() + timedelta(days=1), suppress=suppress, today=today)
+            days=90), end=_today() + timedelta(days=1), suppress=suppress, today=today,
+            now=utcnow(), rules=settings())
 
 
 def test_before_and_after_are_equal_windows_either_side_of_go_live(engine, org):
@@ -183,7 +186,7 @@ def test_a_confirmed_verdict_and_an_overdue_still_in_place_check(engine, org):
     with UnitOfWork(engine) as uow:
         uow.session.add(SustainmentCheck(action_id=action_id, due_date=_today() - timedelta(
             days=3)))
-        uow.record(SYSTEM, "test.check_due", "action", action_id)
+        uow.record(SYSTEM, "test.check_due", "action", action_id, at=utcnow())
         uow.commit()
     (row,) = _rows(engine, org).rows
     assert (row.verdict_key, row.verdict, row.verdict_due) == (
@@ -199,7 +202,7 @@ def test_only_actions_with_a_test_window_and_never_a_title(engine, org):
         columns = {c.key: getattr(template, c.key) for c in Action.__table__.columns
                    if c.key not in ("id", "version_id")}
         uow.session.add(Action(**{**columns, "go_live_date": None, "status": "planned"}))
-        uow.record(SYSTEM, "test.planned", "action", None)
+        uow.record(SYSTEM, "test.planned", "action", None, at=utcnow())
         uow.commit()
     table = _rows(engine, org)
     assert len(table.rows) == 1
@@ -218,8 +221,9 @@ def test_a_commissioner_export_carries_the_evidence_per_action(engine, org):
     period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
     with read_session(engine) as session:
         sheets = export_tables(session, org.actor("commissioner"), period, "commissioner",
-                               rules=settings())
-        board = export_tables(session, org.actor("quality"), period, "board", rules=settings())
+                               rules=settings(), now=utcnow())
+        board = export_tables(session, org.actor("quality"), period, "board", rules=settings(),
+                              now=utcnow())
     (row,) = sheets["Action evidence"]
     assert row["Before (near misses)"] == 8 and row["After (near misses)"] == "fewer than 5"
     assert row["Change"] == "suppressed"
@@ -243,11 +247,12 @@ def test_a_boards_evidence_sheet_escapes_a_title_that_looks_like_a_formula(engin
     action_id = _action(engine, org, go_live=_today() - timedelta(days=20))
     with UnitOfWork(engine) as uow:
         uow.session.get(Action, action_id).title = formula
-        uow.record(SYSTEM, "test.retitled", "action", action_id)
+        uow.record(SYSTEM, "test.retitled", "action", action_id, at=utcnow())
         uow.commit()
     period = Period(_today() - timedelta(days=90), _today() + timedelta(days=1), "90 days")
     with read_session(engine) as session:
-        sheets = export_tables(session, org.actor("quality"), period, "board", rules=settings())
+        sheets = export_tables(session, org.actor("quality"), period, "board", rules=settings(),
+                               now=utcnow())
     sheet = load_workbook(io.BytesIO(to_xlsx_book(sheets)))["Action evidence"]
     assert sheet["A1"].value == "Action" and sheet["A2"].value == "'" + formula
     assert "'" + formula.replace('"', '""') in to_csv(sheets["Action evidence"]).decode(

@@ -23,15 +23,16 @@ from core.actions.service import (
     MeasureDraft,
     PlanDraft,
     complete_evidence_check,
-    confirm_sustainment,
-    confirm_verdict,
     create_plan,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_sustainment, confirm_verdict
 from core.actions.vocabulary import ActionStatus, strength_warning
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import NotFound, ValidationFailed
 from core.filing.service import file_near_miss
@@ -60,7 +61,7 @@ def file_medication(engine, org, days_ago: float, *, location=None) -> str:
         org, type_key="medication_discrepancy", location_id=location or org.maple_kitchen,
         description="Care plan prompt did not match the family note; paused and called.",
         occurred_at=local_now() - timedelta(days=days_ago),
-        capture_fields=dict(FAMILY_NOTE))).reference
+        capture_fields=dict(FAMILY_NOTE)), now=utcnow(), rules=settings()).reference
 
 
 def plant(engine, org, *, before_per_week: int, after_per_week: int, go_live: date) -> str:
@@ -93,7 +94,8 @@ def action(owner_id: int, **changes) -> ActionDraft:
 def plan_for(engine, org, reference: str, *actions: ActionDraft, measure=MEASURE):
     return create_plan(UnitOfWork(engine), org.actor("quality"), PlanDraft(
         title="Medication record mismatches", theme="Care plan vs family note mismatches",
-        report_references=[reference], actions=list(actions), measure=measure))
+        report_references=[reference], actions=list(actions), measure=measure),
+                       now=utcnow(), rules=settings())
 
 
 def test_a_rate_that_falls_after_the_control_is_proposed_effective(engine, org):
@@ -102,7 +104,7 @@ def test_a_rate_that_falls_after_the_control_is_proposed_effective(engine, org):
     with read_session(engine) as session:
         result = evaluate(session, MEASURE.filters, per="week", direction="decrease",
                           target=None, go_live=go_live, window_days=14, baseline_weeks=12,
-                          today=TODAY)
+                          today=TODAY, rules=settings())
     assert result.baseline == pytest.approx(3.0)
     assert result.observed == pytest.approx(0.0)
     assert result.proposal.verdict == "effective" and result.window_over
@@ -110,13 +112,16 @@ def test_a_rate_that_falls_after_the_control_is_proposed_effective(engine, org):
     quality = org.actor("quality")
     created = plan_for(engine, org, reference, action(quality.user_id))
     [action_id] = created.action_ids
-    set_go_live(UnitOfWork(engine), quality, action_id, go_live)
+    set_go_live(UnitOfWork(engine), quality, action_id, go_live, now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        checks = plan_detail(session, quality, created.plan_id, today=TODAY).actions[0].checks
+        checks = plan_detail(session, quality, created.plan_id, today=TODAY,
+                             rules=settings()).actions[0].checks
     for check in checks:
-        complete_evidence_check(UnitOfWork(engine), quality, check.id, note="Seen in place")
+        complete_evidence_check(UnitOfWork(engine), quality, check.id, note="Seen in place",
+                                now=utcnow(), rules=settings())
     confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True,
-                    note="Family-note mismatches stopped after the check went in.")
+                    note="Family-note mismatches stopped after the check went in.",
+                    now=utcnow(), rules=settings())
     with read_session(engine) as session:
         measure = session.scalar(select(VerificationMeasure))
         sustainment = session.scalar(select(SustainmentCheck))
@@ -133,7 +138,7 @@ def test_a_rate_that_does_not_fall_is_too_early_to_tell_with_the_weeks_needed(en
     with read_session(engine) as session:
         result = evaluate(session, MEASURE.filters, per="week", direction="decrease",
                           target=None, go_live=go_live, window_days=14, baseline_weeks=12,
-                          today=TODAY)
+                          today=TODAY, rules=settings())
     assert result.baseline == pytest.approx(2.0) and result.observed == pytest.approx(2.0)
     proposal = result.proposal
     assert proposal.verdict == "too_early" and result.look == "window"
@@ -149,7 +154,8 @@ def test_weekly_counts_cover_every_week(engine, org):
         file_medication(engine, org, days)
     start = TODAY - timedelta(days=28)
     with read_session(engine) as session:
-        series = weekly_counts(session, MEASURE.filters, start, TODAY + timedelta(days=1))
+        series = weekly_counts(session, MEASURE.filters, start, TODAY + timedelta(days=1),
+                               rules=settings())
     assert sum(series.values()) == 3
     assert all(d.weekday() == 0 for d in series)
     assert len(series) >= 4 and 0 in series.values()
@@ -164,13 +170,14 @@ def test_rates_per_100_visits_use_the_activity_counts(engine, org):
             uow.session.add(ActivityCount(service_id=org.maple,
                                           week_start=monday + timedelta(weeks=week),
                                           visits=200, shifts=40))
-        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 16})
+        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 16},
+                   at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         result = evaluate(session, MeasureFilters(
             type_keys=("medication_discrepancy",), service_ids=(org.maple,)),
             per="100_visits", direction="decrease", target=0.6, go_live=go_live,
-            window_days=14, baseline_weeks=12, today=TODAY)
+            window_days=14, baseline_weeks=12, today=TODAY, rules=settings())
     assert result.baseline == pytest.approx(24 / 2400 * 100, rel=0.2)
     assert result.observed is not None and result.observed < result.baseline
 
@@ -196,7 +203,8 @@ def test_the_builder_names_each_bad_field_and_saves_nothing(engine, org):
     assert "actions[1].kind" in errors and "actions[1].evidence_checks" in errors
     assert "matches no near miss" in errors["measure.filters"]
     with read_session(engine) as session:
-        assert register(session, org.actor("quality"), RegisterFilters(), today=TODAY) == []
+        assert register(session, org.actor("quality"), RegisterFilters(), today=TODAY,
+                        rules=settings()) == []
 
 
 def test_never_verified_effective_with_an_evidence_check_open(engine, org):
@@ -204,21 +212,24 @@ def test_never_verified_effective_with_an_evidence_check_open(engine, org):
     quality = org.actor("quality")
     [action_id] = plan_for(engine, org, reference, action(quality.user_id)).action_ids
     with pytest.raises(ValidationFailed, match="go-live"):
-        set_status(UnitOfWork(engine), quality, action_id, ActionStatus.IN_TEST)
-    set_go_live(UnitOfWork(engine), quality, action_id, TODAY - timedelta(days=3))
+        set_status(UnitOfWork(engine), quality, action_id, ActionStatus.IN_TEST, now=utcnow())
+    set_go_live(UnitOfWork(engine), quality, action_id, TODAY - timedelta(days=3),
+                now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed, match="test window runs until"):
-        confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True, note="early")
+        confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True, note="early",
+                        now=utcnow(), rules=settings())
     set_go_live_later = TODAY - timedelta(days=20)
     with UnitOfWork(engine) as uow:  # the window has since passed
         uow.session.get(Action, action_id).go_live_date = set_go_live_later
-        uow.record(SYSTEM, "test.clock_moved", "action", action_id)
+        uow.record(SYSTEM, "test.clock_moved", "action", action_id, at=utcnow())
         uow.commit()
     with pytest.raises(ValidationFailed, match="evidence checks are open"):
         confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True,
-                        note="looks fine")
+                        note="looks fine", now=utcnow(), rules=settings())
     confirm_verdict(UnitOfWork(engine), quality, action_id, effective=False,
-                    note="Mismatches continued; the check was not used on weekends.")
-    set_status(UnitOfWork(engine), quality, action_id, ActionStatus.IN_PROGRESS)
+                    note="Mismatches continued; the check was not used on weekends.",
+                    now=utcnow(), rules=settings())
+    set_status(UnitOfWork(engine), quality, action_id, ActionStatus.IN_PROGRESS, now=utcnow())
 
 
 def test_stopping_needs_a_reason_and_illegal_moves_are_refused(engine, org):
@@ -226,11 +237,11 @@ def test_stopping_needs_a_reason_and_illegal_moves_are_refused(engine, org):
     quality = org.actor("quality")
     [action_id] = plan_for(engine, org, reference, action(quality.user_id)).action_ids
     with pytest.raises(ValidationFailed, match="why"):
-        set_status(UnitOfWork(engine), quality, action_id, ActionStatus.STOPPED)
+        set_status(UnitOfWork(engine), quality, action_id, ActionStatus.STOPPED, now=utcnow())
     set_status(UnitOfWork(engine), quality, action_id, ActionStatus.STOPPED,
-               note="Superseded by the pharmacy's new labels")
+               note="Superseded by the pharmacy's new labels", now=utcnow())
     with pytest.raises(ValidationFailed, match="cannot become"):
-        set_status(UnitOfWork(engine), quality, action_id, ActionStatus.IN_PROGRESS)
+        set_status(UnitOfWork(engine), quality, action_id, ActionStatus.IN_PROGRESS, now=utcnow())
 
 
 def test_overdue_and_due_soon_with_a_fixed_clock(engine, org):
@@ -240,10 +251,11 @@ def test_overdue_and_due_soon_with_a_fixed_clock(engine, org):
                                             deadline=TODAY + timedelta(days=3)),
              action(quality.user_id, title="Later", deadline=TODAY + timedelta(days=30)))
     with read_session(engine) as session:
-        now = register(session, quality, RegisterFilters(), today=TODAY)
-        later = register(session, quality, RegisterFilters(), today=TODAY + timedelta(days=5))
+        now = register(session, quality, RegisterFilters(), today=TODAY, rules=settings())
+        later = register(session, quality, RegisterFilters(), today=TODAY + timedelta(days=5),
+                         rules=settings())
         overdue = register(session, quality, RegisterFilters(overdue_only=True),
-                           today=TODAY + timedelta(days=5))
+                           today=TODAY + timedelta(days=5), rules=settings())
     assert {r.title: r.deadline_state for r in now} == {"Soon": "due_soon", "Later": None}
     assert later[0].title == "Soon" and later[0].deadline_state == "overdue"
     assert [r.title for r in overdue] == ["Soon"]
@@ -257,12 +269,13 @@ def test_owners_see_their_actions_and_scope_holds(engine, org):
     created = plan_for(engine, org, reference, action(supervisor.user_id))
     with read_session(engine) as session:
         mine = register(session, supervisor, RegisterFilters(owner_ids=(supervisor.user_id,)),
-                        today=TODAY)
+                        today=TODAY, rules=settings())
         assert [r.title for r in mine] == ["Family-note check at each visit"]
         assert register(session, org.actor("oak_supervisor"), RegisterFilters(),
-                        today=TODAY) == []
+                        today=TODAY, rules=settings()) == []
         with pytest.raises(NotFound):
-            plan_detail(session, org.actor("oak_supervisor"), created.plan_id, today=TODAY)
+            plan_detail(session, org.actor("oak_supervisor"), created.plan_id, today=TODAY,
+                        rules=settings())
 
 
 def test_a_lapsed_control_reopens_the_action(engine, org):
@@ -271,20 +284,23 @@ def test_a_lapsed_control_reopens_the_action(engine, org):
     quality = org.actor("quality")
     created = plan_for(engine, org, reference, action(quality.user_id, evidence_checks=["x"]))
     [action_id] = created.action_ids
-    set_go_live(UnitOfWork(engine), quality, action_id, go_live)
+    set_go_live(UnitOfWork(engine), quality, action_id, go_live, now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        [check] = plan_detail(session, quality, created.plan_id, today=TODAY).actions[0].checks
-    complete_evidence_check(UnitOfWork(engine), quality, check.id, note="done")
-    confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True, note="fell")
+        [check] = plan_detail(session, quality, created.plan_id, today=TODAY,
+                              rules=settings()).actions[0].checks
+    complete_evidence_check(UnitOfWork(engine), quality, check.id, note="done",
+                            now=utcnow(), rules=settings())
+    confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True, note="fell",
+                    now=utcnow(), rules=settings())
     with read_session(engine) as session:
         sustainment = session.scalar(select(SustainmentCheck))
     with pytest.raises(ValidationFailed):
         confirm_sustainment(UnitOfWork(engine), quality, sustainment.id, in_place=False,
-                            note=" ")
+                            note=" ", now=utcnow())
     confirm_sustainment(UnitOfWork(engine), quality, sustainment.id, in_place=False,
-                        note="Cards removed during redecoration; not replaced.")
+                        note="Cards removed during redecoration; not replaced.", now=utcnow())
     with read_session(engine) as session:
-        row = register(session, quality, RegisterFilters(), today=TODAY)[0]
+        row = register(session, quality, RegisterFilters(), today=TODAY, rules=settings())[0]
     assert row.status is ActionStatus.IN_PROGRESS
 
 
@@ -310,13 +326,15 @@ def test_a_long_register_keeps_open_work_and_counts_every_action(engine, org):
             uow.session.add(Action(**{**columns, "title": f"Verified {n}",
                                       "status": ActionStatus.VERIFIED_EFFECTIVE.value,
                                       "deadline": TODAY - timedelta(days=300 - n)}))
-        uow.record(SYSTEM, "test.actions_finished", "action", None)
+        uow.record(SYSTEM, "test.actions_finished", "action", None, at=utcnow())
         uow.commit()
     later = TODAY + timedelta(days=5)
     with read_session(engine) as session:
-        shown = register(session, quality, RegisterFilters(), today=later, limit=4)
-        counts = register_counts(session, quality, RegisterFilters(), today=later)
-        everything = register(session, quality, RegisterFilters(), today=later, limit=None)
+        shown = register(session, quality, RegisterFilters(), today=later, limit=4,
+                         rules=settings())
+        counts = register_counts(session, quality, RegisterFilters(), today=later, rules=settings())
+        everything = register(session, quality, RegisterFilters(), today=later, limit=None,
+                              rules=settings())
     assert [r.title for r in shown] == ["Open, overdue soon", "Open, due later", "Verified 5",
                                         "Verified 4"]
     assert shown[0].deadline_state == "overdue"
@@ -331,7 +349,7 @@ def test_a_plan_page_holds_its_own_actions_only(engine, org):
     plan_for(engine, org, reference, action(quality.user_id, title="Second plan's"),
              action(quality.user_id, title="Second plan's too"))
     with read_session(engine) as session:
-        detail = plan_detail(session, quality, first.plan_id, today=TODAY)
+        detail = plan_detail(session, quality, first.plan_id, today=TODAY, rules=settings())
     assert [view.row.title for view in detail.actions] == ["First plan's"]
 
 
@@ -349,18 +367,21 @@ def test_too_early_to_tell_needs_a_reason_to_confirm_effective_and_it_is_audited
     quality = org.actor("quality")
     created = plan_for(engine, org, reference, action(quality.user_id, evidence_checks=["x"]))
     [action_id] = created.action_ids
-    set_go_live(UnitOfWork(engine), quality, action_id, go_live)
+    set_go_live(UnitOfWork(engine), quality, action_id, go_live, now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        view = plan_detail(session, quality, created.plan_id, today=TODAY).actions[0]
+        view = plan_detail(session, quality, created.plan_id, today=TODAY,
+                           rules=settings()).actions[0]
     assert view.evaluation.proposal.verdict == "too_early"  # 12 before, 0 after: p = 0.16
-    complete_evidence_check(UnitOfWork(engine), quality, view.checks[0].id, note="done")
+    complete_evidence_check(UnitOfWork(engine), quality, view.checks[0].id, note="done",
+                            now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed) as refused:
         confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True,
-                        note="None since the card went up")
+                        note="None since the card went up", now=utcnow(), rules=settings())
     assert "too early to tell" in refused.value.errors["override_reason"]
     confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True,
                     note="None since the card went up",
-                    override_reason="Observed in use at every visit; too few to count on")
+                    override_reason="Observed in use at every visit; too few to count on",
+                    now=utcnow(), rules=settings())
     with read_session(engine) as session:
         measure = session.scalar(select(VerificationMeasure))
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "action.verified"))
@@ -378,9 +399,9 @@ def test_not_effective_needs_no_reason(engine, org):
     reference = plant(engine, org, before_per_week=1, after_per_week=0, go_live=go_live)
     quality = org.actor("quality")
     [action_id] = plan_for(engine, org, reference, action(quality.user_id)).action_ids
-    set_go_live(UnitOfWork(engine), quality, action_id, go_live)
+    set_go_live(UnitOfWork(engine), quality, action_id, go_live, now=utcnow(), rules=settings())
     confirm_verdict(UnitOfWork(engine), quality, action_id, effective=False,
-                    note="The card was not used on weekends.")
+                    note="The card was not used on weekends.", now=utcnow(), rules=settings())
     with read_session(engine) as session:
         measure = session.scalar(select(VerificationMeasure))
     assert measure.confirmed_verdict == "not_effective" and measure.override_reason is None
@@ -396,13 +417,13 @@ def test_the_evidence_accumulates_to_the_still_in_place_check(engine, org):
     created = plan_for(engine, org, reference, action(quality.user_id, evidence_checks=["x"],
                                                       deadline=TODAY + timedelta(days=5)))
     [action_id] = created.action_ids
-    set_go_live(UnitOfWork(engine), quality, action_id, go_live)
+    set_go_live(UnitOfWork(engine), quality, action_id, go_live, now=utcnow(), rules=settings())
 
     def at(day: date):
         with read_session(engine) as session:
             return evaluate(session, MEASURE.filters, per="week", direction="decrease",
                             target=None, go_live=go_live, window_days=14, baseline_weeks=12,
-                            today=day)
+                            today=day, rules=settings())
 
     running, window, second = (at(go_live + timedelta(days=10)),
                                at(go_live + timedelta(days=15)), at(TODAY))
@@ -415,10 +436,13 @@ def test_the_evidence_accumulates_to_the_still_in_place_check(engine, org):
     assert second.proposal.verdict == "effective"
     assert (second.proposal.counts.observed, second.proposal.counts.test_days) == (3, 56)
     with read_session(engine) as session:
-        [check] = plan_detail(session, quality, created.plan_id, today=TODAY).actions[0].checks
-    complete_evidence_check(UnitOfWork(engine), quality, check.id, note="done")
+        [check] = plan_detail(session, quality, created.plan_id, today=TODAY,
+                              rules=settings()).actions[0].checks
+    complete_evidence_check(UnitOfWork(engine), quality, check.id, note="done",
+                            now=utcnow(), rules=settings())
     confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True,
-                    note="Three in eight weeks, against 31 in the twelve before")
+                    note="Three in eight weeks, against 31 in the twelve before",
+                    now=utcnow(), rules=settings())
     with read_session(engine) as session:
         measure = session.scalar(select(VerificationMeasure))
         sustainment = session.scalar(select(SustainmentCheck))
@@ -440,7 +464,8 @@ def test_a_rate_per_100_visits_takes_the_visits_of_the_test_days_only(engine, or
             uow.session.add(ActivityCount(service_id=org.maple,
                                           week_start=monday + timedelta(weeks=week),
                                           visits=200, shifts=40))
-        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 20})
+        uow.record(SYSTEM, "activity.imported", "activity_count", None, after={"weeks": 20},
+                   at=utcnow())
         uow.commit()
     filters = MeasureFilters(type_keys=("medication_discrepancy",), service_ids=(org.maple,))
 
@@ -448,7 +473,7 @@ def test_a_rate_per_100_visits_takes_the_visits_of_the_test_days_only(engine, or
         with read_session(engine) as session:
             return evaluate(session, filters, per="100_visits", direction="decrease",
                             target=None, go_live=go_live, window_days=14, baseline_weeks=12,
-                            today=go_live + timedelta(days=14))
+                            today=go_live + timedelta(days=14), rules=settings())
 
     result = measured()
     counts = result.proposal.counts
@@ -461,6 +486,6 @@ def test_a_rate_per_100_visits_takes_the_visits_of_the_test_days_only(engine, or
         uow.session.execute(delete(ActivityCount).where(
             ActivityCount.week_start == go_live - timedelta(days=go_live.weekday())
             + timedelta(weeks=1)))
-        uow.record(SYSTEM, "activity.corrected", "activity_count", None)
+        uow.record(SYSTEM, "activity.corrected", "activity_count", None, at=utcnow())
         uow.commit()
     assert measured().proposal.verdict == "insufficient_data"

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from core.actions.activity import activity_weeks, import_activity
 from core.actions.models import ActivityCount
 from core.audit.models import AuditEvent
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import DomainError
 from ops.cli import app
@@ -62,7 +64,7 @@ def import_events(engine) -> list[AuditEvent]:
 
 def test_a_good_file_inserts_then_updates_and_an_empty_cell_keeps_the_value(engine, org,
                                                                              tmp_path):
-    result = import_activity(engine, write(tmp_path, GOOD))
+    result = import_activity(engine, write(tmp_path, GOOD), now=utcnow(), rules=settings())
     assert result.committed and not result.errors
     assert (result.rows, result.inserted, result.updated) == (3, 3, 0)
     assert stored(engine) == {
@@ -73,7 +75,8 @@ def test_a_good_file_inserts_then_updates_and_an_empty_cell_keeps_the_value(engi
     again = import_activity(engine, write(tmp_path, "service,week_start,visits\n"
                                                     "Maple House,2025-03-03,125\n"
                                                     "Maple House,2025-03-10,118\n"
-                                                    "Eastside Home Care,2025-03-03,310\n"))
+                                                    "Eastside Home Care,2025-03-03,310\n"),
+                            now=utcnow(), rules=settings())
     assert (again.inserted, again.updated, again.unchanged) == (0, 2, 1)
     assert stored(engine)[(org.maple, date(2025, 3, 3))] == (125, 42)  # shifts kept
     assert stored(engine)[(org.maple, date(2025, 3, 10))] == (118, 40)
@@ -91,7 +94,7 @@ def test_a_good_file_inserts_then_updates_and_an_empty_cell_keeps_the_value(engi
 
 
 def test_bad_lines_are_all_named_and_nothing_is_written(engine, org, tmp_path):
-    result = import_activity(engine, write(tmp_path, BAD))
+    result = import_activity(engine, write(tmp_path, BAD), now=utcnow(), rules=settings())
     assert not result.committed
     messages = [str(e) for e in result.errors]
     assert [e.line for e in result.errors] == [3, 4, 5, 6, 7, 7]
@@ -109,7 +112,8 @@ def test_a_repeated_week_and_a_week_to_come_are_refused(engine, org, tmp_path):
     result = import_activity(engine, write(tmp_path, "service,week_start,visits\n"
                                                      "Oak Lodge,2025-03-10,5\n"
                                                      "oak lodge,2025-03-10,6\n"
-                                                     "Oak Lodge,2999-01-07,6\n"))
+                                                     "Oak Lodge,2999-01-07,6\n"),
+                             now=utcnow(), rules=settings())
     assert [str(e) for e in result.errors] == [
         "line 3: row: repeats the week 2025-03-10 of 'oak lodge' from line 2",
         "line 4: week_start: 2999-01-07 is a week still to come"]
@@ -119,17 +123,18 @@ def test_a_repeated_week_and_a_week_to_come_are_refused(engine, org, tmp_path):
 def test_create_missing_creates_the_service(engine, org, tmp_path):
     result = import_activity(engine, write(tmp_path, "service,week_start,shifts\n"
                                                      "Birch Court,2025-03-10,21\n"),
-                             create_missing=True)
+                             create_missing=True, now=utcnow(), rules=settings())
     assert result.committed and result.created == ["service 'Birch Court'"]
     assert list(stored(engine).values()) == [(None, 21)]
 
 
 def test_a_file_without_the_columns_is_refused(engine, org, tmp_path):
     with pytest.raises(DomainError, match="line 1: missing required column week_start"):
-        import_activity(engine, write(tmp_path, "service,visits\nMaple House,3\n"))
+        import_activity(engine, write(tmp_path, "service,visits\nMaple House,3\n"),
+                        now=utcnow(), rules=settings())
     with pytest.raises(DomainError, match="unknown column 'hours'"):
         import_activity(engine, write(tmp_path, "service,week_start,hours\nMaple House,"
-                                                "2025-03-10,3\n"))
+                                                "2025-03-10,3\n"), now=utcnow(), rules=settings())
 
 
 # --------------------------------------------------------------------------- the CLI

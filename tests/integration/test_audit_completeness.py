@@ -41,12 +41,11 @@ from core.actions.service import (
     PlanDraft,
     add_actions,
     complete_evidence_check,
-    confirm_sustainment,
-    confirm_verdict,
     create_plan,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_sustainment, confirm_verdict
 from core.actions.vocabulary import ActionStatus
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
@@ -157,30 +156,33 @@ class World:
 
     def file(self, **changes: Any) -> str:
         return file_near_miss(self.uow(), self.actor("reporter"),
-                              draft(self.org, **changes)).reference
+                              draft(self.org, **changes), now=utcnow(), rules=settings()).reference
 
     def triaged(self) -> str:
         reference = self.file()
-        triage_report(self.uow(), self.actor("quality"), reference, TRIAGE, expected_version=1)
+        triage_report(self.uow(), self.actor("quality"), reference, TRIAGE, expected_version=1,
+                      now=utcnow(), rules=settings())
         return reference
 
     def in_review(self) -> str:
         reference = self.triaged()
         start_review(self.uow(), self.actor("quality"), reference,
-                     expected_version=self.version(reference))
+                     expected_version=self.version(reference), now=utcnow(), rules=settings())
         return reference
 
     def reviewed(self, next_step: ReportStatus = ReportStatus.VALIDATING) -> str:
         """Review complete, every gate ticked, moved on to `next_step`."""
         quality = self.actor("quality")
         reference = self.in_review()
-        save_review(self.uow(), quality, reference, NEAR_FALL_REVIEW)
+        save_review(self.uow(), quality, reference, NEAR_FALL_REVIEW,
+                    now=utcnow(), rules=settings())
         with read_session(self.engine) as session:
             gates = review_view(session, quality, reference).template.gates
         for gate in gates:
-            check_gate(self.uow(), quality, reference, gate.key, note=f"Done: {gate.label}")
+            check_gate(self.uow(), quality, reference, gate.key, note=f"Done: {gate.label}",
+                       now=utcnow())
         finish_review(self.uow(), quality, reference, next_step=next_step,
-                      expected_version=self.version(reference))
+                      expected_version=self.version(reference), now=utcnow(), rules=settings())
         return reference
 
     def evidenced(self) -> str:
@@ -190,13 +192,14 @@ class World:
         with read_session(self.engine) as session:
             items = review_view(session, quality, reference).template.validation
         for item in items:
-            record_evidence(self.uow(), quality, reference, item.key, note="Seen in place")
+            record_evidence(self.uow(), quality, reference, item.key, note="Seen in place",
+                            now=utcnow(), rules=settings())
         return reference
 
     def closed(self) -> str:
         reference = self.evidenced()
         close_report(self.uow(), self.actor("quality"), reference, outcome="Check in place",
-                     expected_version=self.version(reference))
+                     expected_version=self.version(reference), now=utcnow(), rules=settings())
         return reference
 
     def safeguarding_escalation(self) -> int:
@@ -208,7 +211,8 @@ class World:
     def rca(self, *references: str) -> int:
         return open_rca(self.uow(), self.actor("quality"), title="Bathroom doorway",
                         problem="Near falls at the bathroom doorway",
-                        references=list(references) or [self.file()])
+                        references=list(references) or [self.file()],
+                        now=utcnow(), rules=settings())
 
     def rca_input(self) -> RcaInput:
         return RcaInput(title="Bathroom doorway", problem="Near falls at the bathroom doorway",
@@ -240,7 +244,7 @@ class World:
         return create_plan(self.uow(), self.actor("quality"), PlanDraft(
             title="Safer bathroom transfers", theme="Near falls at the doorway",
             report_references=[reference or self.file()], actions=[self.action_draft()],
-            measure=None))
+            measure=None), now=utcnow(), rules=settings())
 
     def check_id(self, action_id: int) -> int:
         with read_session(self.engine) as session:
@@ -251,8 +255,10 @@ class World:
         """An action in its test window, the window long over, its evidence check done."""
         quality = self.actor("quality")
         [action_id] = self.plan().action_ids
-        complete_evidence_check(self.uow(), quality, self.check_id(action_id), note="Done")
-        set_go_live(self.uow(), quality, action_id, TODAY - timedelta(days=200))
+        complete_evidence_check(self.uow(), quality, self.check_id(action_id), note="Done",
+                                now=utcnow(), rules=settings())
+        set_go_live(self.uow(), quality, action_id, TODAY - timedelta(days=200),
+                    now=utcnow(), rules=settings())
         return action_id
 
     def update_draft(self, **changes: Any) -> UpdateDraft:
@@ -312,7 +318,7 @@ def _sign_in_throttled(w: World) -> Callable[[], object]:
 
 
 def _follow_up_refused(w: World) -> Callable[[], object]:
-    return lambda: look_up_follow_up(w.uow(), "AAAA-BBBB-CCCC", source="203.0.113.9")
+    return lambda: look_up_follow_up(w.uow(), "AAAA-BBBB-CCCC", source="203.0.113.9", now=utcnow())
 
 
 def _restore(w: World) -> Callable[[], object]:
@@ -324,7 +330,7 @@ def _restore(w: World) -> Callable[[], object]:
 def _sync(w: World) -> Callable[[], object]:
     spec = load_taxonomy_file(ROOT / "data" / "taxonomy.yaml")
     edited = spec.model_copy(update={"contributing_factors": spec.contributing_factors[:-1]})
-    return lambda: sync_taxonomy(w.uow(), edited, w.actor("admin"))
+    return lambda: sync_taxonomy(w.uow(), edited, w.actor("admin"), now=utcnow())
 
 
 def _type_spec(w: World, base: str = "other", **changes: Any) -> dict[str, Any]:
@@ -352,17 +358,18 @@ def _one_row_csv(w: World) -> Callable[[], object]:
 def _activity_csv(w: World) -> Callable[[], object]:
     monday = TODAY - timedelta(days=TODAY.weekday() + 7)
     data = f"service,week_start,visits,shifts\nMaple House,{monday:%Y-%m-%d},40,12\n".encode()
-    return lambda: import_activity_bytes(w.engine, data)
+    return lambda: import_activity_bytes(w.engine, data, now=utcnow(), rules=settings())
 
 
 def _reminders(w: World) -> Callable[[], object]:
     w.plan()
-    return lambda: send_action_reminders(w.engine, today=TODAY + timedelta(days=30))
+    return lambda: send_action_reminders(w.engine, today=TODAY + timedelta(days=30),
+                                         now=utcnow(), rules=settings())
 
 
 def _emails(w: World) -> Callable[[], object]:
     w.safeguarding_escalation()
-    return lambda: send_pending_emails(w.engine)
+    return lambda: send_pending_emails(w.engine, now=utcnow(), rules=settings())
 
 
 def _mark_read(w: World) -> Callable[[], object]:
@@ -371,17 +378,18 @@ def _mark_read(w: World) -> Callable[[], object]:
     with read_session(w.engine) as session:
         ids = list(session.scalars(select(Notification.id).where(
             Notification.user_id == safeguarding.user_id)))
-    return lambda: mark_read(w.uow(), safeguarding, ids)
+    return lambda: mark_read(w.uow(), safeguarding, ids, now=utcnow())
 
 
 def _sustainment(w: World) -> Callable[[], object]:
     action_id = w.live_action()
-    confirm_verdict(w.uow(), w.actor("quality"), action_id, effective=True, note="Card used")
+    confirm_verdict(w.uow(), w.actor("quality"), action_id, effective=True, note="Card used",
+                    now=utcnow(), rules=settings())
     with read_session(w.engine) as session:
         check_id = session.scalar(select(SustainmentCheck.id).where(
             SustainmentCheck.action_id == action_id))
     return lambda: confirm_sustainment(w.uow(), w.actor("quality"), check_id, in_place=True,
-                                       note="Card still on the door")
+                                       note="Card still on the door", now=utcnow())
 
 
 def _doorway_cluster(w: World, days_ago: tuple[float, ...] = (8, 7, 5, 4, 2, 1)) -> int:
@@ -410,12 +418,13 @@ def _plan_from_cluster(w: World) -> Callable[[], object]:
     return lambda: create_plan(w.uow(), w.actor("quality"), PlanDraft(
         title="Doorway transfers", theme="A cluster of near falls at the doorway",
         source="cluster", cluster_type_key="transfer_near_fall", cluster_episode_id=episode,
-        actions=[w.action_draft()], measure=None))
+        actions=[w.action_draft()], measure=None), now=utcnow(), rules=settings())
 
 
 def _published(w: World) -> int:
-    update_id = create_update(w.uow(), w.actor("quality"), w.update_draft())
-    publish_update(w.uow(), w.actor("quality"), update_id)
+    update_id = create_update(w.uow(), w.actor("quality"), w.update_draft(),
+                              now=utcnow(), rules=settings())
+    publish_update(w.uow(), w.actor("quality"), update_id, now=utcnow(), rules=settings())
     return update_id
 
 
@@ -424,7 +433,7 @@ def _reportable(w: World, reportable: bool = True) -> tuple[str, int | None]:
     reference = w.file(type_key="safeguarding_rights",
                        description="A visitor asked for her bank PIN; staff refused.")
     decide_reportable(w.uow(), w.actor("safeguarding"), reference, reportable=reportable,
-                      reason="Attempted financial exploitation")
+                      reason="Attempted financial exploitation", now=utcnow(), rules=settings())
     with read_session(w.engine) as session:
         return reference, session.scalar(select(func.min(RegulatorClock.id)))
 
@@ -433,15 +442,16 @@ def _demo_clocks(w: World) -> Callable[[], object]:
     escalation_id = w.safeguarding_escalation()
     decide(w.uow(), w.actor("safeguarding"), escalation_id, SafeguardingDecision(
         external_report_made=True, reported_to="Adult protective services",
-        reported_at=local_now() - timedelta(minutes=5), reason="Reported the same hour"))
-    return lambda: record_demo_clocks(w.engine)
+        reported_at=local_now() - timedelta(minutes=5), reason="Reported the same hour"),
+           now=utcnow(), rules=settings())
+    return lambda: record_demo_clocks(w.engine, now=utcnow(), rules=settings())
 
 
 def _clock_reminders(w: World) -> Callable[[], object]:
     _reference, clock_id = _reportable(w)
     with read_session(w.engine) as session:
         due = session.get(RegulatorClock, clock_id).due_at
-    return lambda: send_action_reminders(w.engine, now=due + timedelta(hours=1))
+    return lambda: send_action_reminders(w.engine, now=due + timedelta(hours=1), rules=settings())
 
 
 CASES: dict[str, Case] = {
@@ -455,7 +465,7 @@ CASES: dict[str, Case] = {
     "remember the sign-in cookie": Case(
         "auth.session_cookie_issued", "change",
         lambda w: (lambda sid: lambda: bind_session_cookie(w.uow(), sid, "cookie-1",
-                                                           rules=settings()))(
+                                                           rules=settings(), now=utcnow()))(
             w.signed_in()), by="reporter"),
     "sign out": Case("auth.signed_out", "change",
                      lambda w: (lambda sid: lambda: sign_out(w.uow(), sid, now=utcnow(),
@@ -473,32 +483,36 @@ CASES: dict[str, Case] = {
                                 now=utcnow()))[1], by="admin"),
     "change a user's access": Case("user.access_changed", "change", lambda w: lambda: (
         update_user_access(w.uow(), w.actor("admin"), "reporter",
-                           roles=("reporter", "supervisor"), services=("Maple House",))),
+                           roles=("reporter", "supervisor"), services=("Maple House",),
+                           now=utcnow())),
         by="admin"),
     "change my own password": Case("user.password_changed", "change", lambda w: lambda: (
         change_password(w.uow(), w.actor("reporter"), PASSWORD, NEW_PASSWORD,
                         now=utcnow(), rules=settings())), by="reporter"),
     "choose my language": Case("user.language_changed", "change", lambda w: lambda: (
-        set_language(w.uow(), w.actor("reporter"), "es")), by="reporter"),
+        set_language(w.uow(), w.actor("reporter"), "es", now=utcnow())), by="reporter"),
     # ----------------------------------------------------------------- reference data
     "create a region": Case("region.created", "create", lambda w: _in_uow(
-        w, lambda uow: organisation.get_or_create_region(uow, w.actor("admin"), "West")),
+        w, lambda uow: organisation.get_or_create_region(uow, w.actor("admin"), "West",
+                                                         now=utcnow())),
         by="admin"),
     "create a service": Case("service.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_service(uow, w.actor("admin"), "Elm Court",
-                                                          region="South")), by="admin"),
+                                                          region="South",
+                                                          now=utcnow())), by="admin"),
     "create a location": Case("location.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_location(uow, w.actor("admin"), w.org.maple,
-                                                           "Garden")), by="admin"),
+                                                           "Garden", now=utcnow())), by="admin"),
     "create a route": Case("route.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_route(uow, w.actor("admin"), w.org.maple,
-                                                        "Evening runs")), by="admin"),
+                                                        "Evening runs", now=utcnow())), by="admin"),
     "create a staff group": Case("staff_group.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_staff_group(uow, w.actor("admin"),
-                                                              "Scheduler")), by="admin"),
+                                                              "Scheduler",
+                                                              now=utcnow())), by="admin"),
     "add a person supported": Case("person.created", "create", lambda w: _in_uow(
         w, lambda uow: organisation.get_or_create_person(uow, w.actor("admin"), w.org.maple,
-                                                         "MH-02")), by="admin"),
+                                                         "MH-02", now=utcnow())), by="admin"),
     # ----------------------------------------------------------------- reports and triage
     "file a near miss": Case("report.filed", "create",
                              lambda w: lambda: w.file(), by="reporter"),
@@ -538,70 +552,85 @@ CASES: dict[str, Case] = {
     # Triage also records the status move (its own event, shared by every workflow step).
     "triage": Case("report.triaged", "create", lambda w: (
         lambda ref: lambda: triage_report(w.uow(), w.actor("quality"), ref, TRIAGE,
-                                          expected_version=1))(w.file()),
+                                          expected_version=1,
+                                          now=utcnow(), rules=settings()))(w.file()),
         extras={"report.moved": 1}),
     # A reviewer links an earlier report that reads alike (core.triage.links).
     "link related reports": Case("report.related_linked", "create", lambda w: (
         lambda earlier, later: lambda: link_related(w.uow(), w.actor("quality"), later,
-                                                    earlier))(w.file(), w.file())),
+                                                    earlier, now=utcnow(), rules=settings()))(
+            w.file(), w.file())),
     "remove a related link": Case("report.related_unlinked", "change", lambda w: (
-        lambda earlier, later: (link_related(w.uow(), w.actor("quality"), later, earlier),
+        lambda earlier, later: (link_related(w.uow(), w.actor("quality"), later, earlier,
+                                             now=utcnow(), rules=settings()),
                                 lambda: unlink_related(w.uow(), w.actor("quality"), later,
-                                                       earlier))[1])(w.file(), w.file())),
+                                                       earlier, now=utcnow(),
+                                                       rules=settings()))[1])(
+            w.file(), w.file())),
     "re-classify as an incident": Case("report.moved", "change", lambda w: (
         lambda ref: lambda: reclassify_as_incident(
             w.uow(), w.actor("quality"), ref, reason="Harm reached her after all",
-            expected_version=w.version(ref)))(w.file())),
+            expected_version=w.version(ref), now=utcnow(), rules=settings()))(w.file())),
     # ----------------------------------------------------------------- review
     "start review": Case("review.started", "create", lambda w: (
         lambda ref: lambda: start_review(w.uow(), w.actor("quality"), ref,
-                                         expected_version=w.version(ref)))(w.triaged()),
+                                         expected_version=w.version(ref),
+                                         now=utcnow(), rules=settings()))(w.triaged()),
         extras={"report.moved": 1}),
     "save review": Case("review.saved", "change", lambda w: (
         lambda ref: lambda: save_review(w.uow(), w.actor("quality"), ref,
-                                        NEAR_FALL_REVIEW))(w.in_review())),
+                                        NEAR_FALL_REVIEW,
+                                        now=utcnow(), rules=settings()))(w.in_review())),
     "tick a gate": Case("review.gate_checked", "create", lambda w: (
         lambda ref: lambda: check_gate(w.uow(), w.actor("quality"), ref,
-                                       "person_remains_safe", note="Checked on her"))(
+                                       "person_remains_safe", note="Checked on her", now=utcnow()))(
         w.in_review())),
     "record evidence": Case("review.evidence_recorded", "create", lambda w: (
         lambda ref: lambda: record_evidence(w.uow(), w.actor("quality"), ref,
-                                            "near_miss_evidence", note="Seen"))(
+                                            "near_miss_evidence", note="Seen",
+                                            now=utcnow(), rules=settings()))(
         w.in_review())),
     "record communication": Case("review.communication_recorded", "create", lambda w: (
         lambda ref: lambda: record_communication(w.uow(), w.actor("quality"), ref,
                                                  CommunicationInput(
-            audience="family", communicated=False, what="Not needed: no harm")))(
+            audience="family", communicated=False, what="Not needed: no harm"),
+                                                 now=utcnow(), rules=settings()))(
         w.in_review())),
     "finish review": Case("report.moved", "change", lambda w: (
-        lambda ref: (save_review(w.uow(), w.actor("quality"), ref, NEAR_FALL_REVIEW),
-                     [check_gate(w.uow(), w.actor("quality"), ref, g.key, note="Done")
+        lambda ref: (save_review(w.uow(), w.actor("quality"), ref, NEAR_FALL_REVIEW,
+                                 now=utcnow(), rules=settings()),
+                     [check_gate(w.uow(), w.actor("quality"), ref, g.key, note="Done", now=utcnow())
                       for g in _gates(w, ref)],
                      lambda: finish_review(w.uow(), w.actor("quality"), ref,
                                            next_step=ReportStatus.VALIDATING,
-                                           expected_version=w.version(ref)))[2])(
+                                           expected_version=w.version(ref),
+                                           now=utcnow(), rules=settings()))[2])(
         w.in_review())),
     "move on to validating": Case("report.moved", "change", lambda w: (
         lambda ref: lambda: move_to_validating(w.uow(), w.actor("quality"), ref,
-                                               expected_version=w.version(ref)))(
+                                               expected_version=w.version(ref),
+                                               now=utcnow(), rules=settings()))(
         w.reviewed(ReportStatus.ACTIONS))),
     "close": Case("review.closed", "change", lambda w: (
         lambda ref: lambda: close_report(w.uow(), w.actor("quality"), ref,
                                          outcome="Check in place",
-                                         expected_version=w.version(ref)))(w.evidenced()),
+                                         expected_version=w.version(ref),
+                                         now=utcnow(), rules=settings()))(w.evidenced()),
         extras={"report.moved": 1}),
     "reopen": Case("review.reopened", "change", lambda w: (
         lambda ref: lambda: reopen_report(w.uow(), w.actor("quality"), ref,
                                           reason="The card came down again",
-                                          expected_version=w.version(ref)))(w.closed()),
+                                          expected_version=w.version(ref),
+                                          now=utcnow(), rules=settings()))(w.closed()),
         extras={"report.moved": 1}),
     # ----------------------------------------------------------------- escalations
     "acknowledge a safeguarding escalation": Case("escalation.acknowledged", "change", lambda w: (
-        lambda eid: lambda: acknowledge(w.uow(), w.actor("safeguarding"), eid))(
+        lambda eid: lambda: acknowledge(w.uow(), w.actor("safeguarding"), eid, now=utcnow()))(
         w.safeguarding_escalation()), by="safeguarding"),
     "decide a safeguarding escalation": Case("escalation.decided", "change", lambda w: (
         lambda eid: lambda: decide(w.uow(), w.actor("safeguarding"), eid, SafeguardingDecision(
-            external_report_made=False, reason="Refused at once; no loss")))(
+            external_report_made=False, reason="Refused at once; no loss"),
+                                   now=utcnow(), rules=settings()))(
         w.safeguarding_escalation()), by="safeguarding"),
     "mark notifications read": Case("notification.read", "change", _mark_read,
                                     by="safeguarding"),
@@ -610,16 +639,19 @@ CASES: dict[str, Case] = {
     # ----------------------------------------------------------------- regulator clocks
     "decide an event is reportable": Case("regulator.decided", "create", lambda w: (
         lambda ref: lambda: decide_reportable(w.uow(), w.actor("safeguarding"), ref,
-                                              reportable=True, reason="Reportable"))(
+                                              reportable=True, reason="Reportable",
+                                              now=utcnow(), rules=settings()))(
         w.file(type_key="safeguarding_rights")), by="safeguarding"),
     "revise a reportable decision": Case("regulator.decided", "change", lambda w: (
         lambda ref: lambda: decide_reportable(w.uow(), w.actor("safeguarding"), ref,
-                                              reportable=True, reason="A second attempt"))(
+                                              reportable=True, reason="A second attempt",
+                                              now=utcnow(), rules=settings()))(
         _reportable(w, reportable=False)[0]), by="safeguarding"),
     "record a regulator deadline met": Case("regulator.clock_met", "change", lambda w: (
         lambda clock_id: lambda: record_clock_met(w.uow(), w.actor("safeguarding"), clock_id,
                                                   met_at=local_now(),
-                                                  state_reference="NY-SIR-1"))(
+                                                  state_reference="NY-SIR-1",
+                                                  now=utcnow(), rules=settings()))(
         _reportable(w)[1]), by="safeguarding"),
     "send regulator clock reminders": Case("regulator.reminders_sent", "create",
                                            _clock_reminders, by="system"),
@@ -630,17 +662,22 @@ CASES: dict[str, Case] = {
     "open an RCA": Case("rca.opened", "create", lambda w: (
         lambda ref: lambda: w.rca(ref))(w.file()), extras={"rca.report_linked": 1}),
     "update an RCA": Case("rca.updated", "change", lambda w: (
-        lambda rid: lambda: update_rca(w.uow(), w.actor("quality"), rid, w.rca_input()))(
+        lambda rid: lambda: update_rca(w.uow(), w.actor("quality"), rid, w.rca_input(),
+                                       now=utcnow(), rules=settings()))(
         w.rca())),
     "add reports to an RCA": Case("rca.reports_added", "change", lambda w: (
-        lambda rid, ref: lambda: add_reports(w.uow(), w.actor("quality"), rid, [ref]))(
+        lambda rid, ref: lambda: add_reports(w.uow(), w.actor("quality"), rid, [ref],
+                                             now=utcnow()))(
         w.rca(), w.file()), extras={"rca.report_linked": 1}),
     "remove a report from an RCA": Case("rca.report_removed", "change", lambda w: (
-        lambda ref: (lambda rid: lambda: remove_report(w.uow(), w.actor("quality"), rid, ref))(
+        lambda ref: (lambda rid: lambda: remove_report(w.uow(), w.actor("quality"), rid, ref,
+                                                       now=utcnow()))(
             w.rca(w.file(), ref)))(w.file()), extras={"rca.report_unlinked": 1}),
     "complete an RCA": Case("rca.completed", "change", lambda w: (
-        lambda rid: (update_rca(w.uow(), w.actor("quality"), rid, w.rca_input()),
-                     lambda: complete_rca(w.uow(), w.actor("quality"), rid))[1])(w.rca())),
+        lambda rid: (update_rca(w.uow(), w.actor("quality"), rid, w.rca_input(),
+                                now=utcnow(), rules=settings()),
+                     lambda: complete_rca(w.uow(), w.actor("quality"), rid,
+                                          now=utcnow()))[1])(w.rca())),
     # ----------------------------------------------------------------- learning responses
     # A response also notes itself on each linked report's own history.
     "start a learning response": Case("learning_response.started", "create", lambda w: (
@@ -668,72 +705,86 @@ CASES: dict[str, Case] = {
         extras={"action.created": 1, "cluster_episode.linked": 1}),
     "add an action": Case("action.created", "create", lambda w: (
         lambda plan: lambda: add_actions(w.uow(), w.actor("quality"), plan.plan_id,
-                                         [w.action_draft(title="Second card")]))(w.plan())),
+                                         [w.action_draft(title="Second card")],
+                                         now=utcnow(), rules=settings()))(w.plan())),
     "change an action's status": Case("action.status_changed", "change", lambda w: (
         lambda plan: lambda: set_status(w.uow(), w.actor("quality"), plan.action_ids[0],
-                                        ActionStatus.IN_PROGRESS))(w.plan())),
+                                        ActionStatus.IN_PROGRESS, now=utcnow()))(w.plan())),
     "set an action live": Case("action.went_live", "change", lambda w: (
         lambda plan: lambda: set_go_live(w.uow(), w.actor("quality"), plan.action_ids[0],
-                                         TODAY))(w.plan())),
+                                         TODAY, now=utcnow(), rules=settings()))(w.plan())),
     "complete an evidence check": Case("action.evidence_checked", "change", lambda w: (
         lambda plan: lambda: complete_evidence_check(
-            w.uow(), w.actor("quality"), w.check_id(plan.action_ids[0]), note="On the door"))(
+            w.uow(), w.actor("quality"), w.check_id(plan.action_ids[0]), note="On the door",
+            now=utcnow(), rules=settings()))(
         w.plan())),
     "confirm a verdict": Case("action.verified", "change", lambda w: (
         lambda aid: lambda: confirm_verdict(w.uow(), w.actor("quality"), aid, effective=True,
-                                            note="Used at every transfer"))(w.live_action())),
+                                            note="Used at every transfer",
+                                            now=utcnow(), rules=settings()))(w.live_action())),
     "confirm sustainment": Case("action.sustainment_checked", "change", _sustainment),
     "send action reminders": Case("action.reminders_sent", "create", _reminders, by="system"),
     "import activity counts": Case("activity.imported", "create", _activity_csv, by="system"),
     # ----------------------------------------------------------------- what changed
     "write a \"what changed\" update": Case("feedback_update.created", "create", lambda w: (
-        lambda d: lambda: create_update(w.uow(), w.actor("quality"), d))(w.update_draft())),
+        lambda d: lambda: create_update(w.uow(), w.actor("quality"), d,
+                                        now=utcnow(), rules=settings()))(w.update_draft())),
     "edit a \"what changed\" update": Case("feedback_update.edited", "change", lambda w: (
         lambda uid, edited: lambda: edit_update(w.uow(), w.actor("quality"), uid, edited,
-                                                expected_revision=1))(
-        create_update(w.uow(), w.actor("quality"), w.update_draft()),
+                                                expected_revision=1,
+                                                now=utcnow(), rules=settings()))(
+        create_update(w.uow(), w.actor("quality"), w.update_draft(),
+                      now=utcnow(), rules=settings()),
         w.update_draft(title="Walker check before transfers"))),
     "edit a published update": Case("feedback_update.edited", "change", lambda w: (
         lambda uid, edited: lambda: edit_update(w.uow(), w.actor("quality"), uid, edited,
-                                                expected_revision=1))(
+                                                expected_revision=1,
+                                                now=utcnow(), rules=settings()))(
         _published(w),
         w.update_draft(title="Walker check before transfers"))),
     "publish a \"what changed\" update": Case("feedback_update.published", "change", lambda w: (
-        lambda uid: lambda: publish_update(w.uow(), w.actor("quality"), uid))(
-        create_update(w.uow(), w.actor("quality"), w.update_draft()))),
+        lambda uid: lambda: publish_update(w.uow(), w.actor("quality"), uid,
+                                           now=utcnow(), rules=settings()))(
+        create_update(w.uow(), w.actor("quality"), w.update_draft(),
+                      now=utcnow(), rules=settings()))),
     "edit a cues guide": Case("cue_guide.saved", "change", lambda w: lambda: save_guide(
-        w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker."), by="admin"),
+        w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker.",
+        now=utcnow()), by="admin"),
     "restore a shipped cues guide": Case("cue_guide.restored", "change", lambda w: (
-        save_guide(w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker."),
-        lambda: restore_shipped_guide(w.uow(), w.actor("admin"), "care_worker"))[1],
+        save_guide(w.uow(), w.actor("admin"), "care_worker", "# Cues\nSpot the walker.",
+                   now=utcnow()),
+        lambda: restore_shipped_guide(w.uow(), w.actor("admin"), "care_worker", now=utcnow()))[1],
         by="admin"),
     # A wrong follow-up code: counted per code and per address, recorded without either.
     "look up a follow-up code that matches nothing": Case(
         "follow_up.lookup_refused", "change", _follow_up_refused, by="not signed in"),
     # ----------------------------------------------------------------- taxonomy
     "edit a near-miss type": Case("taxonomy.type_saved", "change", lambda w: (
-        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, original_key="other"))(
+        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, original_key="other",
+                                       now=utcnow()))(
         _type_spec(w, name="Something else nearly went wrong")), by="admin"),
     "add a near-miss type": Case("taxonomy.type_saved", "create", lambda w: (
-        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, create=True))(
+        lambda spec: lambda: save_type(w.uow(), w.actor("admin"), spec, create=True, now=utcnow()))(
         _type_spec(w, "other", key="door_left_open", name="Door left open")), by="admin"),
     "retire a near-miss type": Case("taxonomy.type_retired", "change", lambda w: lambda: (
-        set_type_active(w.uow(), w.actor("admin"), "other", False)), by="admin"),
+        set_type_active(w.uow(), w.actor("admin"), "other", False, now=utcnow())), by="admin"),
     "offer a retired type again": Case("taxonomy.type_restored", "change", lambda w: (
-        set_type_active(w.uow(), w.actor("admin"), "other", False),
-        lambda: set_type_active(w.uow(), w.actor("admin"), "other", True))[1], by="admin"),
+        set_type_active(w.uow(), w.actor("admin"), "other", False, now=utcnow()),
+        lambda: set_type_active(w.uow(), w.actor("admin"), "other", True,
+                                now=utcnow()))[1], by="admin"),
     "sync the taxonomy file": Case("taxonomy.synced", "create", _sync, by="admin"),
     # ----------------------------------------------------------------- evidence and database
     "commissioner views evidence": Case("commissioner.viewed", "create", lambda w: lambda: (
-        record_access(w.uow(), w.actor("commissioner"), "evidence summary")),
+        record_access(w.uow(), w.actor("commissioner"), "evidence summary", now=utcnow())),
         by="commissioner"),
     "commissioner exports evidence": Case("commissioner.exported", "create", lambda w: lambda: (
-        record_access(w.uow(), w.actor("commissioner"), "evidence pack", exported=True)),
+        record_access(w.uow(), w.actor("commissioner"), "evidence pack", exported=True,
+                      now=utcnow())),
         by="commissioner"),
     "restore a backup": Case("database.restored", "create", _restore, by="system"),
     # After a key rotation, the chain's end is signed with the new key at once.
     "seal the audit trail with a new key": Case(
-        "audit.sealed", "create", lambda w: lambda: seal_trail(w.engine), by="system",
+        "audit.sealed", "create", lambda w: lambda: seal_trail(w.engine, now=utcnow()), by="system",
         env={"NEARMISS_AUDIT_KEY": f"{TEST_AUDIT_KEY},rotated:{'r' * 40}"}),
 }
 
@@ -848,7 +899,7 @@ def _filed_reports(engine: Engine) -> list[int]:
                         "Bath mat curled at the edge; caught before she tripped.",
                         "Wheelchair brake left off on the ramp; staff stopped it."):
         file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                       draft(org, description=description))
+                       draft(org, description=description), now=utcnow(), rules=settings())
     with read_session(engine) as session:
         return list(session.scalars(select(AuditEvent.seq).where(
             AuditEvent.action == "report.filed").order_by(AuditEvent.seq)))

@@ -29,6 +29,8 @@ from core.audit.keys import AuditKeyProblem, parse_keys
 from core.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from core.auth.actor import SYSTEM
 from core.auth.models import User
+from core.clock import utcnow
+from core.config import settings
 from core.db import dispose_engines, engine_for, is_sqlite, read_session
 from core.escalation.models import Escalation
 from core.escalation.service import SafeguardingDecision, decide
@@ -68,7 +70,7 @@ def _file_three(engine: Engine) -> Org:
                         "Bath mat curled at the edge; caught before she tripped.",
                         "Wheelchair brake left off on the ramp; staff stopped it."):
         file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                       draft(org, description=description))
+                       draft(org, description=description), now=utcnow(), rules=settings())
     return org
 
 
@@ -152,7 +154,8 @@ def test_events_deleted_from_the_end_with_the_head_moved_back_are_caught(engine)
     report = _chain(engine)
     assert not report.ok and "chain head's signature does not match" in report.reason
     # Writing on top of the moved end does not hide it: the next event signs what it found.
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     report = _chain(engine)
     assert not report.ok and report.first_bad_seq == last
 
@@ -178,9 +181,10 @@ def test_key_rotation_keeps_old_events_verifying(engine, monkeypatch, tmp_path):
     monkeypatch.delenv("NEARMISS_AUDIT_KEY")
     monkeypatch.setenv("NEARMISS_AUDIT_KEY_FILE", str(key_file))
 
-    sealed = seal_trail(engine)
+    sealed = seal_trail(engine, now=utcnow())
     assert sealed is not None and (sealed.previous_key_id, sealed.key_id) == ("test", "k2")
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     with read_session(engine) as session:
         keys = dict(session.execute(select(AuditEvent.key_id, func.count())
                                     .group_by(AuditEvent.key_id)).all())
@@ -225,7 +229,8 @@ def test_no_key_outside_demo_mode_refuses_init_writes_and_the_app(engine, monkey
     org = build_org(engine)
     monkeypatch.delenv("NEARMISS_AUDIT_KEY")
     with pytest.raises(AuditKeyProblem, match="NEARMISS_AUDIT_KEY_FILE"):
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                       now=utcnow(), rules=settings())
     code, output = verify()
     assert code == 1 and "No audit key is set" in output
     fresh = tmp_path / "fresh.db"
@@ -323,7 +328,7 @@ def test_a_legacy_trail_is_sealed_on_upgrade_and_keeps_verifying(blank_url):
         seal = session.get(AuditEvent, 5)
         assert seal is not None and seal.action == "audit.sealed" and seal.key_id == "test"
     with UnitOfWork(engine) as uow:
-        organisation.get_or_create_region(uow, SYSTEM, "West")
+        organisation.get_or_create_region(uow, SYSTEM, "West", now=utcnow())
         uow.commit()
     code, output = verify()
     assert code == 0, output
@@ -392,7 +397,7 @@ def test_an_unsigned_end_is_not_built_on_unless_trusted(blank_url):
     report = _chain(engine)
     assert not report.ok and "is not signed with the audit key" in report.reason
     with pytest.raises(AuditTrailUnsigned), UnitOfWork(engine) as uow:
-        organisation.get_or_create_region(uow, SYSTEM, "West")
+        organisation.get_or_create_region(uow, SYSTEM, "West", now=utcnow())
         uow.commit()
     refused = runner.invoke(app, ["init"])
     assert refused.exit_code == 1 and "--trust-unsigned" in refused.output
@@ -425,25 +430,30 @@ def _world(engine: Engine) -> tuple[str, int, int, int]:
     action id, escalation id)."""
     org = build_org(engine)
     quality = org.actor("quality")
-    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
-    triage_report(UnitOfWork(engine), quality, reference, TRIAGE, expected_version=1)
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
+    triage_report(UnitOfWork(engine), quality, reference, TRIAGE, expected_version=1,
+                  now=utcnow(), rules=settings())
     today = local_now().date()
     plan = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Safer transfers", theme="Near falls at the doorway",
         report_references=[reference], measure=None, actions=[ActionDraft(
             title="Transfer card", kind="checklist", owner_id=quality.user_id,
             deadline=today + timedelta(days=5), review_date=today + timedelta(days=9),
-            evidence_checks=["Card on the door"], verify_with_measure=False)]))
+            evidence_checks=["Card on the door"], verify_with_measure=False)]),
+                       now=utcnow(), rules=settings())
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="safeguarding_rights",
-        description="A visitor asked for her bank PIN; staff refused."))
+        description="A visitor asked for her bank PIN; staff refused."),
+                   now=utcnow(), rules=settings())
     with read_session(engine) as session:
         report_id = session.scalar(select(NearMissReport.id).where(
             NearMissReport.reference == reference))
         escalation_id = session.scalar(select(Escalation.id).where(
             Escalation.kind == "safeguarding"))
     decide(UnitOfWork(engine), org.actor("safeguarding"), escalation_id, SafeguardingDecision(
-        external_report_made=False, reason="Refused at once; no loss"))
+        external_report_made=False, reason="Refused at once; no loss"),
+           now=utcnow(), rules=settings())
     return reference, report_id, plan.action_ids[0], escalation_id
 
 
@@ -506,15 +516,15 @@ def test_a_clean_demo_verifies_with_no_false_alarms(engine):
     # Demo rows changed through the services afterwards are compared from then on.
     with read_session(engine) as session:
         quality = build_actor(session.scalars(select(User).where(User.username == "quality"))
-                              .one())
+                              .one(), rules=settings())
         new = session.scalars(select(NearMissReport).where(NearMissReport.status == "new")
                               .limit(1)).one()
         action_id = session.scalar(select(Action.id).where(Action.status == "in_progress")
                                    .order_by(Action.id).limit(1))
     triage_report(UnitOfWork(engine), quality, new.reference, TRIAGE,
-                  expected_version=new.version_id)
+                  expected_version=new.version_id, now=utcnow(), rules=settings())
     set_status(UnitOfWork(engine), quality, action_id, ActionStatus.STOPPED,
-               note="Replaced by the new rota")
+               note="Replaced by the new rota", now=utcnow())
     state = verify_state(engine)
     assert state.ok, [m.describe() for m in state.mismatches]
     assert state.compared["near_miss_reports"] == 1 and state.compared["actions"] >= 1
@@ -535,7 +545,8 @@ def test_verify_reads_each_table_once_whatever_its_size(engine):
     from sqlalchemy import event as sa_event
 
     org = build_org(engine)
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:
@@ -546,7 +557,8 @@ def test_verify_reads_each_table_once_whatever_its_size(engine):
         assert verify_state(engine).compared["near_miss_reports"] == 1
         one = list(statements)
         for _ in range(5):
-            file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+            file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
         statements.clear()
         assert verify_state(engine).compared["near_miss_reports"] == 6
     finally:

@@ -93,7 +93,8 @@ def test_a_successful_sign_in_resets_the_failure_count(engine, org):
 
 def test_sign_out_ends_the_session_and_its_cookie(engine, org):
     signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.123", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.123", rules=settings(),
+                        now=utcnow())
     with read_session(engine) as session:
         assert resume_from_cookie(session, "reporter", "1790000000.123",
                                   now=utcnow(), rules=settings()).session_id == \
@@ -107,7 +108,8 @@ def test_sign_out_ends_the_session_and_its_cookie(engine, org):
 
 def test_a_cookie_cannot_be_used_for_another_user(engine, org):
     signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.5", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "1790000000.5", rules=settings(),
+                        now=utcnow())
     with read_session(engine) as session, pytest.raises(SessionEnded):
         resume_from_cookie(session, "admin", "1790000000.5", now=utcnow(), rules=settings())
 

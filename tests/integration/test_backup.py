@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from core.attachments.storage import store_file
 from core.audit.chain import verify_chain
+from core.clock import utcnow
 from core.config import settings
 from core.db import dispose_engines, engine_for, read_session
 from core.models import AuditEvent, NearMissReport
@@ -158,7 +159,7 @@ def test_restored_database_accepts_new_reports_after_the_restored_ones(
     # A new row gets a fresh id (PostgreSQL sequences continue above the restored ids) and
     # the chain continues.
     with UnitOfWork(target) as uow:
-        uow.record(SYSTEM, "test.after_restore", "near_miss_report", None)
+        uow.record(SYSTEM, "test.after_restore", "near_miss_report", None, at=utcnow())
         uow.commit()
     _chain_ok(target)
     with target.begin() as conn:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.vocabulary import ReportStatus
@@ -25,7 +26,8 @@ def org(engine, db_url: str):
 
 
 def file(engine, org, actor="reporter", **changes):
-    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes)).reference
+    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes),
+                          now=utcnow(), rules=settings()).reference
 
 
 def board(engine, actor, filters=BoardFilters(), **kwargs):
@@ -80,7 +82,8 @@ def test_counts_per_column_and_filters(engine, org):
     file(engine, org, interface_flag="clinic_follow_up")
     triage_report(UnitOfWork(engine), org.actor("supervisor"), triaged, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="high",
-        investigation="barrier_review", route="supervisor"), expected_version=1)
+        investigation="barrier_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     everything = board(engine, org.actor("supervisor"))
     assert everything.counts[NEW] == 2 and everything.counts[ReportStatus.TRIAGED] == 1
     assert everything.total == 3

@@ -58,12 +58,14 @@ def late_start(engine, org, days_ago: float = 0.2, service=None) -> str:
         org.east, org.east_home)
     return file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, type_key="late_shift_start", service_id=service, location_id=place,
-        occurred_at=local_now() - timedelta(days=days_ago))).reference
+        occurred_at=local_now() - timedelta(days=days_ago)),
+                          now=utcnow(), rules=settings()).reference
 
 
 def near_falls_at_maple(engine, org, days_ago=(8, 7, 5, 4, 2, 1)) -> list[str]:
     return [file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-        org, occurred_at=local_now() - timedelta(days=d))).reference for d in days_ago]
+        org, occurred_at=local_now() - timedelta(days=d)),
+                           now=utcnow(), rules=settings()).reference for d in days_ago]
 
 
 def test_a_burst_opens_one_episode_that_the_next_reports_extend(engine, org):
@@ -83,7 +85,7 @@ def test_a_burst_opens_one_episode_that_the_next_reports_extend(engine, org):
 def test_the_triager_is_told_which_cluster_a_report_is_part_of(engine, org):
     references = file_late_start_cluster(engine, org)
     with read_session(engine) as session:
-        proposal = propose_triage(session, org.actor("quality"), references[-1])
+        proposal = propose_triage(session, org.actor("quality"), references[-1], rules=settings())
     assert proposal.cluster is not None and proposal.recurrence.value == "cluster"
     assert proposal.cluster.description.startswith(
         "6 reports of this type in region North within 10 days")
@@ -168,11 +170,11 @@ def test_an_action_plan_from_the_cluster_or_its_reports_links_it(engine, org):
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Late starts in the North", theme="Cover not confirmed", source="cluster",
         report_references=references, cluster_type_key="late_shift_start",
-        cluster_episode_id=region.id, actions=[action]))
+        cluster_episode_id=region.id, actions=[action]), now=utcnow(), rules=settings())
     # A plan built from one of the doorway reports links the doorway's cluster too.
     create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Doorway transfers", theme="Walker out of reach",
-        report_references=[near_falls[0]], actions=[action]))
+        report_references=[near_falls[0]], actions=[action]), now=utcnow(), rules=settings())
     linked = {e.id: (e.status, e.plan_id) for e in episodes(engine)}
     assert linked[region.id] == ("linked", created.plan_id)
     assert linked[maple.id][0] == "linked"
@@ -188,8 +190,9 @@ def test_the_review_lists_open_episodes_first(engine, org):
     today = local_now().date()
     with read_session(engine) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=60),
-                                   today + timedelta(days=1))
-        maple_view = list_episodes(session, org.actor("supervisor"))
+                                   today + timedelta(days=1), now=utcnow(), rules=settings())
+        maple_view = list_episodes(session, org.actor("supervisor"), today=today,
+                                  rules=settings())
     # The older doorway cluster, still open, comes before the newer acknowledged one.
     assert [(c.episode_id, c.status) for c in found] == [
         (maple.id, EpisodeStatus.OPEN), (region.id, EpisodeStatus.ACKNOWLEDGED)]
@@ -214,7 +217,8 @@ def _bulk(engine, org, days_ago: list[float]) -> None:
 
 def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, org):
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=200)))  # history begins
+        org, occurred_at=local_now() - timedelta(days=200)),
+                   now=utcnow(), rules=settings())  # history begins
     _bulk(engine, org, [40, 39, 38, 36, 35, 34])
     assert episodes(engine) == []  # stored without the filing's scan
     done = recompute_episodes(UnitOfWork(engine), SYSTEM, now=utcnow(), rules=settings())
@@ -234,7 +238,7 @@ def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, o
 
 def test_the_recompute_command(engine, org):
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=200)))
+        org, occurred_at=local_now() - timedelta(days=200)), now=utcnow(), rules=settings())
     _bulk(engine, org, [40, 39, 38, 36, 35, 34])
     result = CliRunner().invoke(app, ["clusters", "recompute"])
     assert result.exit_code == 0, result.output
@@ -265,7 +269,7 @@ def test_a_plan_built_while_a_filing_extends_its_cluster_links_it_as_extended(en
             outcome["plan"] = create_plan(UnitOfWork(engine), quality, PlanDraft(
                 title="Late starts in the North", theme="Cover not confirmed", source="cluster",
                 report_references=references, cluster_type_key="late_shift_start",
-                cluster_episode_id=episode.id, actions=[action]))
+                cluster_episode_id=episode.id, actions=[action]), now=utcnow(), rules=settings())
         except Exception as exc:  # the finding, asserted below
             outcome["error"] = exc
 

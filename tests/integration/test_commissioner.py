@@ -44,7 +44,7 @@ def seeded(engine):
     org = build_org(engine)
     with UnitOfWork(engine) as uow:
         person = org_service.get_or_create_person(uow, SYSTEM, org.maple, SECRET_PERSON[1],
-                                                  display_name=SECRET_PERSON[0])
+                                                  display_name=SECRET_PERSON[0], now=utcnow())
         uow.commit()
     add_user(UnitOfWork(engine), SYSTEM, NewUser(
         SECRET_REPORTER[0], SECRET_REPORTER[1], "x", ("reporter",), ("Maple House",)),
@@ -54,15 +54,16 @@ def seeded(engine):
 
     with read_session(engine) as session:
         reporter = build_actor(session.scalar(select(User).where(
-            User.username == SECRET_REPORTER[0])))
+            User.username == SECRET_REPORTER[0])), rules=settings())
     references = []
     for days in range(1, 70, 2):
         references.append(file_near_miss(UnitOfWork(engine), reporter, draft(
             org, person_id=person, description=f"{SECRET_TEXT} ({days})",
-            occurred_at=local_now() - timedelta(days=days))).reference)
+            occurred_at=local_now() - timedelta(days=days)),
+                                         now=utcnow(), rules=settings()).reference)
     references.append(file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, service_id=org.oak, location_id=org.oak_lounge, type_key="transport",
-        description=FORMULA)).reference)
+        description=FORMULA), now=utcnow(), rules=settings()).reference)
     create_plan(UnitOfWork(engine), org.actor("quality"), PlanDraft(
         title=f"Plan naming {SECRET_PERSON[0]}", theme=SECRET_TEXT,
         report_references=references[:3], actions=[ActionDraft(
@@ -71,7 +72,7 @@ def seeded(engine):
             deadline=local_now().date() + timedelta(days=5),
             review_date=local_now().date() + timedelta(days=9),
             evidence_checks=["Card in place"])],
-        measure=MeasureDraft()))
+        measure=MeasureDraft()), now=utcnow(), rules=settings())
     return org
 
 
@@ -94,7 +95,8 @@ def test_no_commissioner_export_identifies_anyone(engine, seeded):
     with read_session(engine) as session:
         pdf = build_pack(session, commissioner, period(), "board",  # forced to commissioner
                          now=utcnow(), rules=settings())
-        sheets = export_tables(session, commissioner, period(), "board", rules=settings())
+        sheets = export_tables(session, commissioner, period(), "board", rules=settings(),
+                               now=utcnow())
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert_clean(text, "the PDF pack")
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
@@ -139,7 +141,7 @@ def test_small_counts_are_hidden_with_a_complement_labelled_suppressed(engine, s
     commissioner = seeded.actor("commissioner")
     with read_session(engine) as session:
         by_service = cv.breakdown(session, commissioner, Scope(period().start, period().end),
-                                  "service")
+                                  "service", rules=settings())
     counts = dict(by_service.rows)
     # 1 transport near miss at Oak Lodge: a small count.
     assert counts["Oak Lodge"].status is Status.SMALL
@@ -183,7 +185,7 @@ def test_the_page_shows_suppressed_with_a_footnote(engine):
 def test_board_spreadsheets_escape_formulas(engine, seeded):
     with read_session(engine) as session:
         sheets = export_tables(session, seeded.actor("quality"), period(), "board",
-                               rules=settings())
+                               rules=settings(), now=utcnow())
     workbook = load_workbook(io.BytesIO(to_xlsx_book(sheets)))
     sheet = workbook["Reports"]
     header = [c.value for c in sheet[1]]
@@ -253,12 +255,12 @@ def test_the_register_holds_the_actions_live_in_the_period(engine, seeded):
              before)
         copy("not yet made", ActionStatus.PLANNED, inside + timedelta(days=200),
              inside + timedelta(days=200))
-        uow.record(SYSTEM, "test.actions_dated", "action", None)
+        uow.record(SYSTEM, "test.actions_dated", "action", None, at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         register = cv.action_register(session, seeded.actor("quality"), start=chosen.start,
-                                      end=chosen.end)
-        everything = cv.action_register(session, seeded.actor("quality"))
+                                      end=chosen.end, rules=settings())
+        everything = cv.action_register(session, seeded.actor("quality"), rules=settings())
         titles = dict(session.execute(select(Action.id, Action.title)).all())
     shown = sorted(titles[i] for i in register.index)
     assert shown == sorted(["Talk to Wilhelmina Xanthippe", "decided inside", "stopped inside",
@@ -283,11 +285,12 @@ def test_the_trend_marks_at_most_twelve_controls(engine, seeded):
         for n in range(MARKED_CONTROLS + 8):
             uow.session.add(Action(**{**template, "status": "in_test",
                                       "go_live_date": today - timedelta(days=n + 1)}))
-        uow.record(SYSTEM, "test.controls_live", "action", None)
+        uow.record(SYSTEM, "test.controls_live", "action", None, at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         trend = cv.trend(session, seeded.actor("commissioner"),
-                         Scope(today - timedelta(days=90), today + timedelta(days=1)))
+                         Scope(today - timedelta(days=90), today + timedelta(days=1)),
+                         now=utcnow(), rules=settings())
     assert trend.controls_live == MARKED_CONTROLS + 8
     assert len(trend.go_lives) == MARKED_CONTROLS
     assert trend.go_lives == sorted(trend.go_lives)
@@ -298,7 +301,8 @@ def test_the_trend_marks_at_most_twelve_controls(engine, seeded):
 def _file(engine, org, when, count, **changes):
     for _ in range(count):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=datetime.combine(when, time(10)), **changes))
+            org, occurred_at=datetime.combine(when, time(10)), **changes),
+                       now=utcnow(), rules=settings())
 
 
 def _last_complete_month():
@@ -316,7 +320,8 @@ def test_a_month_with_every_week_large_enough_is_weekly(engine):
             _file(engine, org, day, 5)
         day += timedelta(days=1)
     with read_session(engine) as session:
-        tables = cv.type_tables(session, org.actor("commissioner"), Scope(start, end))
+        tables = cv.type_tables(session, org.actor("commissioner"), Scope(start, end),
+                                rules=settings())
     assert tables.level.level == "week" and tables.level.fits
     assert tables.level.explanation().startswith("By week: 0%")
 
@@ -332,7 +337,7 @@ def test_weeks_too_small_to_show_are_published_by_month_and_the_note_says_why(en
         month = (month + timedelta(days=32)).replace(day=1)
     with read_session(engine) as session:
         tables = cv.type_tables(session, org.actor("commissioner"),
-                                Scope(quarter.start, quarter.end))
+                                Scope(quarter.start, quarter.end), rules=settings())
     assert tables.level.level == "month"
     assert tables.over_time.columns == tuple(
         f"{m:%Y-%m}" for m in sorted({quarter.start, quarter.start + timedelta(days=32),
@@ -350,7 +355,8 @@ def test_when_even_the_coarsest_level_hides_most_cells_the_table_says_so(engine)
     _file(engine, org, start + timedelta(days=3), 9, type_key="transport")
     _file(engine, org, start + timedelta(days=3), 12, type_key="medication_discrepancy")
     with read_session(engine) as session:
-        tables = cv.type_tables(session, org.actor("commissioner"), Scope(start, end))
+        tables = cv.type_tables(session, org.actor("commissioner"), Scope(start, end),
+                                rules=settings())
     assert not tables.level.fits
     assert "says little" in tables.level.explanation()
     texts = [cell.text for cell in tables.over_time.all_cells()]
@@ -365,7 +371,8 @@ def test_a_trend_with_small_months_draws_no_chart_and_says_why(engine):
     _file(engine, org, monday - timedelta(weeks=3), 2)
     with read_session(engine) as session:
         trend = cv.trend(session, org.actor("commissioner"),
-                         Scope(monday - timedelta(weeks=12), monday))
+                         Scope(monday - timedelta(weeks=12), monday),
+                         now=utcnow(), rules=settings())
     assert trend.frame.empty
     assert trend.note.startswith("No chart: even some months had from 1 to 4")
 
@@ -378,7 +385,8 @@ def test_a_trend_with_small_weeks_goes_monthly_and_says_why(engine):
     _file(engine, org, monday + timedelta(days=7), 3)
     with read_session(engine) as session:
         trend = cv.trend(session, org.actor("commissioner"),
-                         Scope(monday - timedelta(weeks=8), monday + timedelta(weeks=2)))
+                         Scope(monday - timedelta(weeks=8), monday + timedelta(weeks=2)),
+                         now=utcnow(), rules=settings())
     assert trend.granularity == "month" and not trend.frame.empty
     assert "some weeks had from 1 to 4" in trend.note
     assert (trend.frame["value"] != 0).any()
@@ -387,10 +395,11 @@ def test_a_trend_with_small_weeks_goes_monthly_and_says_why(engine):
 def test_a_share_resting_on_a_few_anonymous_reports_is_suppressed(engine, seeded):
     for _ in range(2):
         file_near_miss(UnitOfWork(engine), seeded.actor("quality"), draft(
-            seeded, anonymous=True, occurred_at=local_now() - timedelta(days=3)))
+            seeded, anonymous=True, occurred_at=local_now() - timedelta(days=3)),
+                       now=utcnow(), rules=settings())
     with read_session(engine) as session:
         culture = cv.culture(session, seeded.actor("commissioner"),
-                             Scope(period().start, period().end))
+                             Scope(period().start, period().end), rules=settings())
     assert culture.reports.text == "38"
     assert culture.anonymous_share.text == "suppressed"  # 2 of 38 would read "5%"
 
@@ -405,13 +414,13 @@ def test_a_rate_resting_on_a_few_near_misses_is_suppressed_in_the_register(engin
         # Go-live 14 days ago, a 4-day test: 2 of the seeded near misses fall in it.
         action.go_live_date, action.test_window_days = today - timedelta(days=14), 4
         measure.baseline_value, measure.observed_value = 2.33, 3.5
-        uow.record(SYSTEM, "test.measure_set", "action", action.id)
+        uow.record(SYSTEM, "test.measure_set", "action", action.id, at=utcnow())
         uow.commit()
     with read_session(engine) as session:
         register = cv.action_register(session, seeded.actor("commissioner"),
-                                      start=period().start, end=period().end)
+                                      start=period().start, end=period().end, rules=settings())
         board = cv.action_register(session, seeded.actor("quality"), start=period().start,
-                                   end=period().end, suppress=False)
+                                   end=period().end, suppress=False, rules=settings())
     assert register["Before (rate)"].iloc[0] == 2.33  # 28 near misses in the 12 weeks before
     assert register["During test (rate)"].iloc[0] == "suppressed"
     assert board["During test (rate)"].iloc[0] == 3.5
@@ -438,7 +447,8 @@ def test_the_evidence_page_is_cached_until_a_write(engine, seeded, monkeypatch):
         before, runs = in_the_period(), len(computed)
         at.run()
         assert (in_the_period(), len(computed)) == (before, runs)  # from the cache
-        file_near_miss(UnitOfWork(engine), seeded.actor("reporter"), draft(seeded))
+        file_near_miss(UnitOfWork(engine), seeded.actor("reporter"), draft(seeded),
+                       now=utcnow(), rules=settings())
         at.run()
         assert in_the_period() == before + 1
         assert len(computed) == runs + 1

@@ -156,7 +156,8 @@ def test_a_second_load_continues_the_counters_and_reuses_the_provider(engine):
     # Reports filed through the form before the demo was loaded: 2025 already reached 41.
     with UnitOfWork(engine) as uow:
         uow.session.add(ReferenceCounter(year=2025, last_value=41))
-        uow.record(SYSTEM, "test.counter_set", "reference_counter", 2025, after={"last": 41})
+        uow.record(SYSTEM, "test.counter_set", "reference_counter", 2025, after={"last": 41},
+                   at=utcnow())
         uow.commit()
 
     first = load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
@@ -283,7 +284,7 @@ def test_the_planted_patterns_are_in_the_stored_reports(engine):
     cluster_start, cluster_end = late_start_cluster_window(NOW)
     with read_session(engine) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=365),
-                                   today + timedelta(days=1))
+                                   today + timedelta(days=1), now=utcnow(), rules=settings())
     late = [c for c in found if c.type_key == "late_shift_start"]
     north = {LATE_START_REGION} | {r.service for r in demo if r.region == LATE_START_REGION}
     assert len(late) == 1 and late[0].scope_name in north
@@ -527,7 +528,8 @@ def test_older_reports_are_triaged_promptly_with_a_record_and_a_transition(engin
 def test_the_board_shows_a_small_new_column_of_recent_reports(engine):
     load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
     with read_session(engine) as session:
-        quality = build_actor(session.scalar(select(User).where(User.username == "quality")))
+        quality = build_actor(session.scalar(select(User).where(User.username == "quality")),
+                              rules=settings())
         board = load_board(session, quality, BoardFilters(), now=NOW, page_size=50)
     reports = _reports(engine)
     new = board.columns[ReportStatus.NEW]
@@ -549,7 +551,8 @@ def test_a_demo_reports_history_is_told_from_its_workflow_records(engine):
     escalated = {e["report_id"] for e in _table(engine, Escalation)}  # "Escalated" comes first
     triaged = next(r for r in reports if r["status"] != "new" and r["id"] not in escalated)
     with read_session(engine) as session:
-        quality = build_actor(session.scalar(select(User).where(User.username == "quality")))
+        quality = build_actor(session.scalar(select(User).where(User.username == "quality")),
+                              rules=settings())
         history = report_detail(session, quality, triaged["reference"], now=NOW).history
     assert [h.what for h in history][:2] == ["Reported", "Moved"]
     assert history[1].detail.startswith("Triaged")
@@ -619,7 +622,8 @@ def test_escalations_are_raised_acknowledged_and_decided_by_the_right_people(eng
                and e["acknowledged_at"] is None and e["due_at"] < NOW]
     assert waiting and all(NOW - e["raised_at"] < timedelta(days=2) for e in waiting)
     with read_session(engine) as session:
-        lead = build_actor(session.scalar(select(User).where(User.username == "safeguarding")))
+        lead = build_actor(session.scalar(select(User).where(User.username == "safeguarding")),
+                           rules=settings())
         items = inbox(session, lead, now=NOW)
     assert items[0].overdue and items[0].state == "overdue"
     assert {e["id"] for e in waiting} <= {item.escalation_id for item in items}
@@ -850,7 +854,7 @@ def test_controls_that_went_live_are_told_to_staff_as_published_updates(engine):
                 ActionPlanReport.plan_id == action.plan_id)))
             assert linked == planned != set()
         quality = session.scalar(select(User).where(User.username == "quality"))
-        shown = bulletin(session, build_actor(quality))
+        shown = bulletin(session, build_actor(quality, rules=settings()))
     assert {item.title for item in shown} == {u.title for u in updates}
     # A second load tells only of its own new controls: never twice of the same one.
     load_demo(engine, reports=10, seed=SEED + 1, now=NOW)

@@ -19,7 +19,7 @@ from core.actions.queries import RegisterFilters, register
 from core.actions.vocabulary import ActionStatus
 from core.auth.actor import SYSTEM, Actor
 from core.auth.models import User
-from core.clock import to_local
+from core.clock import to_local, utcnow
 from core.config import environment, settings
 from core.db import make_engine, read_session
 from core.escalation.models import Escalation
@@ -118,7 +118,8 @@ def test_escalations_are_a_realistic_share_of_the_reports(inputs, seed, now):
 
 def _actor(engine: Engine, username: str) -> Actor:
     with read_session(engine) as session:
-        return build_actor(session.scalar(select(User).where(User.username == username)))
+        return build_actor(session.scalar(select(User).where(User.username == username)),
+                           rules=settings())
 
 
 def _register(engine: Engine) -> dict[str, list]:
@@ -126,7 +127,7 @@ def _register(engine: Engine) -> dict[str, list]:
     today = to_local(NOW, settings().zone).date()
     with read_session(engine) as session:
         rows = register(session, _actor(engine, "quality"), RegisterFilters(), today=today,
-                        limit=None)
+                        limit=None, rules=settings())
     by_plan: dict[str, list] = {}
     for row in rows:
         by_plan.setdefault(row.plan_title, []).append(row)
@@ -157,7 +158,7 @@ def test_clusters_come_only_from_the_late_start_story(demo: Engine):
     today = to_local(NOW, settings().zone).date()
     with read_session(demo) as session:
         found = clusters_in_period(session, SYSTEM, today - timedelta(days=365),
-                                   today + timedelta(days=1))
+                                   today + timedelta(days=1), now=utcnow(), rules=settings())
         north = {LATE_START_REGION} | set(session.scalars(
             select(Service.name).join(Service.region).where(
                 Service.region.has(name=LATE_START_REGION))))

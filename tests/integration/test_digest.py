@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
@@ -48,7 +49,8 @@ def _plant(engine):
 
     def file(days_ago: float, **changes) -> str:
         return file_near_miss(UnitOfWork(engine), quality, draft(
-            org, occurred_at=local_now() - timedelta(days=days_ago), **changes)).reference
+            org, occurred_at=local_now() - timedelta(days=days_ago), **changes),
+                              now=utcnow(), rules=settings()).reference
 
     # A shift: one environment near miss a week for 20 weeks, then six a week for 8 weeks.
     for week in range(28, 8, -1):
@@ -78,7 +80,7 @@ def test_the_digest_finds_the_planted_cluster_and_shift(engine, planted):
     _org, cluster, _ = planted
     start, end = MONDAY - timedelta(weeks=2), MONDAY - timedelta(days=1)
     with read_session(engine) as session:
-        facts = digest(session, SYSTEM, start, end)
+        facts = digest(session, SYSTEM, start, end, now=utcnow(), rules=settings())
     [found] = [c for c in facts["clusters"] if c["type_key"] == "late_shift_start"]
     assert found["scope"] == "region" and found["where"] == "North"
     assert set(cluster) <= set(found["references"])
@@ -94,9 +96,10 @@ def test_the_digest_counts_escalations_and_their_acknowledgement(engine, planted
         escalation_id = session.scalar(select(Escalation.id).join(
             NearMissReport, NearMissReport.id == Escalation.report_id).where(
             NearMissReport.reference == escalated))
-    acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation_id)
+    acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation_id, now=utcnow())
     with read_session(engine) as session:
-        facts = digest(session, SYSTEM, TODAY - timedelta(days=6), TODAY)
+        facts = digest(session, SYSTEM, TODAY - timedelta(days=6), TODAY,
+                       now=utcnow(), rules=settings())
     escalations = facts["escalations"]
     assert escalations["raised"] == 1 and escalations["acknowledged"] == 1
     assert escalations["items"][0]["reference"] == escalated
@@ -105,7 +108,8 @@ def test_the_digest_counts_escalations_and_their_acknowledgement(engine, planted
 
 def test_the_digest_markdown_names_no_free_text(engine, planted):
     with read_session(engine) as session:
-        text = digest_markdown(digest(session, SYSTEM, TODAY - timedelta(days=30), TODAY))
+        text = digest_markdown(digest(session, SYSTEM, TODAY - timedelta(days=30), TODAY,
+                                      now=utcnow(), rules=settings()))
     assert "# Near-miss digest" in text and "## Clusters" in text
     assert "Rota changed" not in text and "stair rail" not in text
 
@@ -134,7 +138,8 @@ def test_the_digest_lists_cluster_episodes_with_their_status_open_first(engine, 
     acknowledge_episode(UnitOfWork(engine), org.actor("quality"), north.id,
                         expected_version=north.version_id, now=utcnow())
     with read_session(engine) as session:
-        facts = digest(session, SYSTEM, TODAY - timedelta(days=70), TODAY)
+        facts = digest(session, SYSTEM, TODAY - timedelta(days=70), TODAY,
+                       now=utcnow(), rules=settings())
     clusters = facts["clusters"]
     assert set(clusters[0]) == {
         "episode", "status", "type", "type_key", "scope", "where", "from", "to", "opened_on",
@@ -162,15 +167,16 @@ def test_a_verified_action_carries_its_evidence(engine):
         MeasureDraft,
         PlanDraft,
         complete_evidence_check,
-        confirm_verdict,
         create_plan,
         set_go_live,
     )
+    from core.actions.verdicts import confirm_verdict
 
     org = build_org(engine)
     quality = org.actor("quality")
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=16 + 7 * week))).reference
+        org, occurred_at=local_now() - timedelta(days=16 + 7 * week)),
+                                 now=utcnow(), rules=settings()).reference
         for week in range(12)]
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Near falls at the doorway", theme="Transfers", report_references=references[:1],
@@ -178,16 +184,20 @@ def test_a_verified_action_carries_its_evidence(engine):
                              deadline=TODAY + timedelta(days=5),
                              review_date=TODAY + timedelta(days=20),
                              evidence_checks=["Card on the door"])],
-        measure=MeasureDraft(filters=MeasureFilters(type_keys=("transfer_near_fall",)))))
+        measure=MeasureDraft(filters=MeasureFilters(type_keys=("transfer_near_fall",)))),
+                          now=utcnow(), rules=settings())
     [action_id] = created.action_ids
-    set_go_live(UnitOfWork(engine), quality, action_id, TODAY - timedelta(days=14))
+    set_go_live(UnitOfWork(engine), quality, action_id, TODAY - timedelta(days=14),
+                now=utcnow(), rules=settings())
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id))
-    complete_evidence_check(UnitOfWork(engine), quality, check_id, note="Card seen")
+    complete_evidence_check(UnitOfWork(engine), quality, check_id, note="Card seen",
+                            now=utcnow(), rules=settings())
     confirm_verdict(UnitOfWork(engine), quality, action_id, effective=True, note="None since",
-                    override_reason="Seen in use at every transfer")
+                    override_reason="Seen in use at every transfer", now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        facts = digest(session, SYSTEM, TODAY - timedelta(days=6), TODAY + timedelta(days=1))
+        facts = digest(session, SYSTEM, TODAY - timedelta(days=6), TODAY + timedelta(days=1),
+                       now=utcnow(), rules=settings())
     [verified] = facts["actions"]["verified"]
     assert verified["verdict"] == "effective" and verified["proposed"] == "too_early"
     assert (verified["baseline_count"], verified["observed_count"]) == (12, 0)

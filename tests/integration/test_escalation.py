@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.audit.models import AuditEvent
 from core.auth.models import User
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
 from core.escalation.email import send_pending_emails
@@ -37,7 +38,8 @@ def org(engine, db_url: str):
 
 
 def file(engine, org, actor="reporter", **changes):
-    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes))
+    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def escalations(engine):
@@ -101,10 +103,10 @@ def test_acknowledging_stops_the_clock_and_only_the_lead_may(engine, org):
     file_safeguarding(engine, org)
     [escalation] = escalations(engine)
     with pytest.raises(PermissionDenied):
-        acknowledge(UnitOfWork(engine), org.actor("reporter"), escalation.id)
+        acknowledge(UnitOfWork(engine), org.actor("reporter"), escalation.id, now=utcnow())
     with pytest.raises(PermissionDenied):
-        acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation.id)
-    at = acknowledge(UnitOfWork(engine), org.actor("safeguarding"), escalation.id)
+        acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation.id, now=utcnow())
+    at = acknowledge(UnitOfWork(engine), org.actor("safeguarding"), escalation.id, now=utcnow())
     [escalation] = escalations(engine)
     assert escalation.acknowledged_at == at
     with read_session(engine) as session:
@@ -127,18 +129,19 @@ def test_the_safeguarding_decision_is_recorded_with_its_timeline(engine, org):
     lead = org.actor("safeguarding")
     with pytest.raises(ValidationFailed) as refused:
         decide(UnitOfWork(engine), lead, escalation.id,
-               SafeguardingDecision(external_report_made=True, reason="Clear attempt."))
+               SafeguardingDecision(external_report_made=True, reason="Clear attempt."),
+               now=utcnow(), rules=settings())
     assert set(refused.value.errors) == {"reported_to", "reported_at"}
     decide(UnitOfWork(engine), lead, escalation.id, SafeguardingDecision(
         external_report_made=True, reported_to="County adult protective services",
         reported_at=local_now() - timedelta(minutes=10), reason="Attempted financial "
-        "exploitation of an adult at risk."))
+        "exploitation of an adult at risk."), now=utcnow(), rules=settings())
     [escalation] = escalations(engine)
     assert escalation.acknowledged_at is not None and escalation.decided_at is not None
     assert escalation.decision["reported_to"] == "County adult protective services"
     with pytest.raises(ValidationFailed, match="already recorded"):
         decide(UnitOfWork(engine), lead, escalation.id, SafeguardingDecision(
-            external_report_made=False, reason="changed my mind"))
+            external_report_made=False, reason="changed my mind"), now=utcnow(), rules=settings())
 
 
 def test_operations_map_the_information_pathway(engine, org):
@@ -147,11 +150,11 @@ def test_operations_map_the_information_pathway(engine, org):
     [escalation] = escalations(engine)
     with pytest.raises(ValidationFailed) as refused:
         decide(UnitOfWork(engine), org.actor("operations"), escalation.id,
-               InformationPathway(where_entered="EHR"))
+               InformationPathway(where_entered="EHR"), now=utcnow(), rules=settings())
     assert set(refused.value.errors) == {"who_should_have_received", "failed_confirmation_step"}
     decide(UnitOfWork(engine), org.actor("operations"), escalation.id, InformationPathway(
         where_entered="EHR care plan", who_should_have_received="Rostered DSP, next shift",
-        failed_confirmation_step="No read receipt on plan changes"))
+        failed_confirmation_step="No read receipt on plan changes"), now=utcnow(), rules=settings())
     assert escalations(engine)[0].decision["where_entered"] == "EHR care plan"
 
 
@@ -160,14 +163,16 @@ def test_clinical_review_needs_how_and_outcome(engine, org):
          description="Red area on his heel that did not fade; not in the handover.")
     clinical = next(e for e in escalations(engine) if e.kind == "clinical_review")
     with pytest.raises(ValidationFailed):
-        decide(UnitOfWork(engine), org.actor("clinical"), clinical.id, ClinicalReviewOutcome())
+        decide(UnitOfWork(engine), org.actor("clinical"), clinical.id, ClinicalReviewOutcome(),
+               now=utcnow(), rules=settings())
     decide(UnitOfWork(engine), org.actor("clinical"), clinical.id, ClinicalReviewOutcome(
-        how="Telehealth consult", outcome="Grade 1; two-hourly repositioning."))
+        how="Telehealth consult", outcome="Grade 1; two-hourly repositioning."),
+           now=utcnow(), rules=settings())
 
 
 def test_the_safeguarding_lead_gets_an_email_without_personal_details(engine, org, smtp_server):
     filed = file_safeguarding(engine, org)
-    result = send_pending_emails(engine)
+    result = send_pending_emails(engine, now=utcnow(), rules=settings())
     assert len(result.sent) == 1 and not result.failed
     [message] = smtp_server.messages
     assert message["To"] == "safeguarding@example.org"
@@ -191,8 +196,8 @@ def test_an_unreachable_mail_server_leaves_the_email_queued(engine, org, smtp_se
                                    "timeout_seconds: 2").replace(
         f"smtp_port: {text.split('smtp_port: ')[1].split()[0]}", "smtp_port: 9"))
     monkeypatch.setenv("NEARMISS_SETTINGS", str(broken))
-    failed = send_pending_emails(engine)
+    failed = send_pending_emails(engine, now=utcnow(), rules=settings())
     assert failed.failed and not failed.sent
     monkeypatch.setenv("NEARMISS_SETTINGS", working)
-    retried = send_pending_emails(engine)
+    retried = send_pending_emails(engine, now=utcnow(), rules=settings())
     assert len(retried.sent) == 1 and len(smtp_server.messages) == 1

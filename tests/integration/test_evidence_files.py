@@ -16,7 +16,8 @@ from core.actions.service import ActionDraft, PlanDraft, complete_evidence_check
 from core.attachments.checks import AttachmentRefused, check_file
 from core.attachments.models import Attachment
 from core.attachments.storage import attachments_dir
-from core.config import AttachmentRules
+from core.clock import utcnow
+from core.config import AttachmentRules, settings
 from core.db import read_session
 from core.errors import NotFound, ValidationFailed
 from core.review.models import ValidationEvidence
@@ -147,7 +148,8 @@ def _plan_check(engine, org, reference: str) -> int:
         actions=[ActionDraft(title="Pre-transfer check", kind="checklist",
                              owner_id=quality.user_id, deadline=today + timedelta(days=10),
                              review_date=today + timedelta(days=20),
-                             evidence_checks=["Observed twice"], verify_with_measure=False)]))
+                             evidence_checks=["Observed twice"], verify_with_measure=False)]),
+                now=utcnow(), rules=settings())
     with read_session(engine) as session:
         return session.scalar(select(ActionEvidenceCheck.id))
 
@@ -159,7 +161,7 @@ def test_a_refused_upload_names_the_file_field_and_keeps_nothing(engine, org):
     hostile = ("briefing.docx", docx({"word/vbaProject.bin": OLE}))
     with pytest.raises(ValidationFailed) as refused:
         record_evidence(UnitOfWork(engine), supervisor, reference, "near_miss_evidence",
-                        note="Signed briefing sheet", file=hostile)
+                        note="Signed briefing sheet", file=hostile, now=utcnow(), rules=settings())
     assert list(refused.value.errors) == ["file"]
     assert refused.value.errors["file"].startswith("Attached file: ")
     assert "macros" in refused.value.errors["file"]
@@ -167,7 +169,8 @@ def test_a_refused_upload_names_the_file_field_and_keeps_nothing(engine, org):
     check_id = _plan_check(engine, org, reference)
     with pytest.raises(ValidationFailed) as refused_too:
         complete_evidence_check(UnitOfWork(engine), org.actor("quality"), check_id,
-                                note="Observed twice", file=("scan.pdf", b"%PDF-1.4\n" + png()))
+                                note="Observed twice", file=("scan.pdf", b"%PDF-1.4\n" + png()),
+                                now=utcnow(), rules=settings())
     assert list(refused_too.value.errors) == ["file"]
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Attachment)) == 0
@@ -196,7 +199,7 @@ def test_evidence_is_stored_0600_in_0700_folders_and_old_folders_are_tightened(e
     try:
         record_evidence(UnitOfWork(engine), org.actor("supervisor"), reference,
                         "near_miss_evidence", note="Observation sheet",
-                        file=("observation.pdf", pdf()))
+                        file=("observation.pdf", pdf()), now=utcnow(), rules=settings())
     finally:
         os.umask(umask)
     with read_session(engine) as session:
@@ -212,7 +215,8 @@ def test_evidence_is_served_only_as_a_download(engine, org):
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     record_evidence(UnitOfWork(engine), org.actor("supervisor"), reference, "near_miss_evidence",
-                    note="Photo of the doorway", file=("../door [x](y) <b>.png", png()))
+                    note="Photo of the doorway", file=("../door [x](y) <b>.png", png()),
+                    now=utcnow(), rules=settings())
     with read_session(engine) as session:
         attachment_id = session.scalar(select(Attachment.id))
         download = evidence_download(session, org.actor("supervisor"), attachment_id)
@@ -227,7 +231,8 @@ def test_the_review_page_offers_evidence_files_as_downloads_only(engine, org):
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     record_evidence(UnitOfWork(engine), org.actor("supervisor"), reference, "near_miss_evidence",
-                    note="Photo of the doorway", file=("doorway.png", png()))
+                    note="Photo of the doorway", file=("doorway.png", png()),
+                    now=utcnow(), rules=settings())
     at = sign_in(new_app(), "supervisor")
     at.query_params["ref"] = reference
     at = at.switch_page("pages/near_miss.py").run()

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from core.actions.export import COLUMNS, register_rows
 from core.actions.queries import RegisterFilters, register
+from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.exports import escape_formula, to_csv, to_xlsx
@@ -93,7 +94,7 @@ def test_the_action_register_exports_safely_on_both_databases(engine, org):
     today = local_today()
     with read_session(engine) as session:
         rows = register(session, org.actor("quality"), RegisterFilters(),
-                        today=today + timedelta(days=4))
+                        today=today + timedelta(days=4), rules=settings())
     exported = register_rows(rows)
     assert list(exported[0]) == list(COLUMNS)
     deadline = today + timedelta(days=10)
@@ -152,7 +153,7 @@ def _commissioner_data(engine, org):
                             "location_id": org.oak_lounge})):
         for _ in range(n):
             file_near_miss(UnitOfWork(engine), org.actor("quality"),
-                           draft(org, occurred_at=when, **changes))
+                           draft(org, occurred_at=when, **changes), now=utcnow(), rules=settings())
     today = local_today()
     return today - timedelta(days=30), today + timedelta(days=1)
 
@@ -168,8 +169,9 @@ def test_commissioner_exports_label_hidden_cells_distinctly_and_explain_them(eng
     period = Period(start, end, "the last 30 days")
     commissioner = org.actor("commissioner")
     with read_session(engine) as session:
-        sheets = export_tables(session, commissioner, period, "commissioner", rules=settings())
-        by_type = cv.breakdown(session, commissioner, Scope(start, end), "type")
+        sheets = export_tables(session, commissioner, period, "commissioner", rules=settings(),
+                               now=utcnow())
+        by_type = cv.breakdown(session, commissioner, Scope(start, end), "type", rules=settings())
     by_service = {row["Type"]: row for row in sheets["By service and type"]}
     falls, transport = by_service["Transfer / near fall"], by_service["Transport"]
     assert falls["Oak Lodge"] == "fewer than 5"  # truly 2

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 import core.db
 import core.uow
 from core.audit.models import AuditEvent
+from core.clock import utcnow
+from core.config import settings
 from core.db import dispose_engines, engine_for, read_session
 from core.errors import StorageUnavailable
 from core.filing.service import file_near_miss
@@ -93,14 +95,17 @@ def test_postgresql_stopping_at_submit_keeps_the_form_and_a_retry_files_once(pg_
 def test_the_pool_reconnects_after_a_postgresql_restart(pg_behind_proxy):
     proxy, app_engine, _direct = pg_behind_proxy
     org = build_org(app_engine)
-    file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
     proxy.cut()
     with pytest.raises(StorageUnavailable), read_session(app_engine) as session:
         session.scalar(select(func.count()).select_from(NearMissReport))
     with pytest.raises(StorageUnavailable):
-        file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org))
+        file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org),
+                       now=utcnow(), rules=settings())
     proxy.restore()
-    filed = file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org))
+    filed = file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     assert filed.reference.endswith("-00002")  # the failed attempt used no number
 
 
@@ -157,7 +162,8 @@ def test_a_write_that_meets_a_lock_is_retried_and_lands_once(sqlite_file, monkey
         holder.rollback()  # the other writer finishes while this one waits
 
     monkeypatch.setattr(core.uow.time, "sleep", pause_then_release)
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     holder.close()
     assert len(pauses) == 1
     assert filed.reference.endswith("-00001")
@@ -169,6 +175,8 @@ def test_a_write_that_meets_a_lock_is_retried_and_lands_once(sqlite_file, monkey
 _KILLED_WRITER = """
 import os, pickle, signal, sys
 sys.path.insert(0, {root!r})
+from core.clock import utcnow
+from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 
@@ -181,7 +189,7 @@ def flush_then_die(self):
     os.kill(os.getpid(), signal.SIGKILL)  # ...then the process dies before COMMIT
 
 UnitOfWork.commit = flush_then_die
-file_near_miss(UnitOfWork(), actor, near_miss)
+file_near_miss(UnitOfWork(), actor, near_miss, now=utcnow(), rules=settings())
 """
 
 
@@ -201,7 +209,8 @@ def test_a_process_killed_mid_write_leaves_no_half_report_or_orphan_audit_event(
     result = CliRunner().invoke(cli, ["audit", "verify"], env={"NEARMISS_DATABASE_URL": db_url})
     assert result.exit_code == 0, result.output
     # The next report gets the number the killed one never used.
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     assert filed.reference.endswith("-00001")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM near_miss_reports")).scalar() == 1

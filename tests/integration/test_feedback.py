@@ -13,6 +13,8 @@ from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.models import User
+from core.clock import to_local, utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from core.escalation.email import send_pending_emails
@@ -61,7 +63,8 @@ def org(engine, db_url: str):
 
 def file(engine, org, actor="reporter", **changes):
     return file_near_miss(UnitOfWork(engine), org.actor(actor),
-                          draft(org, description=DESCRIPTION, **changes))
+                          draft(org, description=DESCRIPTION, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def update_draft(references=(), **changes) -> UpdateDraft:
@@ -76,8 +79,9 @@ def update_draft(references=(), **changes) -> UpdateDraft:
 
 def publish(engine, org, references, actor="quality", **changes):
     update_id = create_update(UnitOfWork(engine), org.actor(actor),
-                              update_draft(references, **changes))
-    result = publish_update(UnitOfWork(engine), org.actor(actor), update_id)
+                              update_draft(references, **changes), now=utcnow(), rules=settings())
+    result = publish_update(UnitOfWork(engine), org.actor(actor), update_id,
+                            now=utcnow(), rules=settings())
     return update_id, result
 
 
@@ -124,7 +128,8 @@ def test_the_code_opens_status_and_published_updates_and_nothing_else(engine, or
     assert view.status.value == "new" and view.updates == []
     # A draft is not shown; the published update is.
     create_update(UnitOfWork(engine), org.actor("quality"),
-                  update_draft([filed.reference], title="Draft, not yet out"))
+                  update_draft([filed.reference], title="Draft, not yet out"),
+                  now=utcnow(), rules=settings())
     publish(engine, org, [filed.reference, other.reference])
     with read_session(engine) as session:
         # Typed in lower case with spaces instead of dashes: still the code.
@@ -160,9 +165,11 @@ def test_publishing_tells_each_named_reporter_once_and_nobody_for_anonymous(engi
     by_supervisor = file(engine, org, actor="supervisor")
     anonymous = file(engine, org, anonymous=True)
     refs = [first.reference, second.reference, by_supervisor.reference, anonymous.reference]
-    update_id = create_update(UnitOfWork(engine), org.actor("quality"), update_draft(refs))
+    update_id = create_update(UnitOfWork(engine), org.actor("quality"), update_draft(refs),
+                              now=utcnow(), rules=settings())
     assert notes(engine) == []  # a draft tells nobody
-    result = publish_update(UnitOfWork(engine), org.actor("quality"), update_id)
+    result = publish_update(UnitOfWork(engine), org.actor("quality"), update_id,
+                            now=utcnow(), rules=settings())
     assert result.anonymous_reports == 1 and not result.already_published
     told = notes(engine)
     assert [username for username, _ in told] == ["reporter", "supervisor"]
@@ -174,7 +181,8 @@ def test_publishing_tells_each_named_reporter_once_and_nobody_for_anonymous(engi
         assert DESCRIPTION not in note.body and "Alex" not in note.body
         assert "Quality" not in note.body and note.email_status == "not_needed"
     # Publishing again changes nothing and tells nobody twice.
-    again = publish_update(UnitOfWork(engine), org.actor("quality"), update_id)
+    again = publish_update(UnitOfWork(engine), org.actor("quality"), update_id,
+                           now=utcnow(), rules=settings())
     assert again.already_published and len(notes(engine)) == 2
     with read_session(engine) as session:
         update = session.get(FeedbackUpdate, update_id)
@@ -189,12 +197,13 @@ def test_a_report_linked_after_publishing_tells_its_reporter_then(engine, org):
     update_id, _ = publish(engine, org, [first.reference])
     assert [u for u, _ in notes(engine)] == ["reporter"]
     edit_update(UnitOfWork(engine), org.actor("quality"), update_id,
-                update_draft([first.reference, later.reference]), expected_revision=1)
+                update_draft([first.reference, later.reference]), expected_revision=1,
+                now=utcnow(), rules=settings())
     assert [u for u, _ in notes(engine)] == ["reporter", "supervisor"]
     # A further edit tells nobody again.
     edit_update(UnitOfWork(engine), org.actor("quality"), update_id,
                 update_draft([first.reference, later.reference], title="Transfer check"),
-                expected_revision=2)
+                expected_revision=2, now=utcnow(), rules=settings())
     assert len(notes(engine)) == 2
 
 
@@ -203,7 +212,7 @@ def test_the_reporter_is_emailed_when_email_is_set_up(engine, org, smtp_server):
     publish(engine, org, [filed.reference])
     [(_, note)] = notes(engine)
     assert note.email_to == "reporter@example.org" and note.email_status == "pending"
-    result = send_pending_emails(engine)
+    result = send_pending_emails(engine, now=utcnow(), rules=settings())
     assert note.id in result.sent
     [message] = [m for m in smtp_server.messages if "What changed" in m["Subject"]]
     assert message["To"] == "reporter@example.org"
@@ -224,7 +233,7 @@ def test_my_reports_shows_the_update_next_to_the_report_until_read(engine, org):
     assert linked.title == "Pre-transfer equipment check" and linked.unread
     assert other == {}
     [(_, note)] = notes(engine)
-    mark_read(UnitOfWork(engine), reporter, [note.id])
+    mark_read(UnitOfWork(engine), reporter, [note.id], now=utcnow())
     with read_session(engine) as session:
         assert not updates_for_my_reports(session, reporter)[filed.reference][0].unread
 
@@ -253,18 +262,19 @@ def test_my_reports_counts_every_report_and_reads_updates_for_those_shown(engine
 def test_edits_keep_every_revision_and_a_stale_edit_is_refused(engine, org):
     filed = file(engine, org)
     quality = org.actor("quality")
-    update_id = create_update(UnitOfWork(engine), quality, update_draft([filed.reference]))
+    update_id = create_update(UnitOfWork(engine), quality, update_draft([filed.reference]),
+                              now=utcnow(), rules=settings())
     revision = edit_update(UnitOfWork(engine), quality, update_id,
                            update_draft([filed.reference], what_changed="A new handover prompt."),
-                           expected_revision=1)
+                           expected_revision=1, now=utcnow(), rules=settings())
     assert revision == 2
     # Saving the same again makes no new revision.
     assert edit_update(UnitOfWork(engine), quality, update_id,
                        update_draft([filed.reference], what_changed="A new handover prompt."),
-                       expected_revision=2) == 2
+                       expected_revision=2, now=utcnow(), rules=settings()) == 2
     with pytest.raises(ConflictError):
         edit_update(UnitOfWork(engine), quality, update_id, update_draft([filed.reference]),
-                    expected_revision=1)
+                    expected_revision=1, now=utcnow(), rules=settings())
     with read_session(engine) as session:
         revisions = session.scalars(select(FeedbackUpdateRevision).order_by(
             FeedbackUpdateRevision.revision)).all()
@@ -278,17 +288,21 @@ def test_edits_keep_every_revision_and_a_stale_edit_is_refused(engine, org):
 def test_an_update_needs_a_title_what_changed_and_something_behind_it(engine, org):
     quality = org.actor("quality")
     with pytest.raises(ValidationFailed) as refused:
-        create_update(UnitOfWork(engine), quality, UpdateDraft(title=" ", what_changed=""))
+        create_update(UnitOfWork(engine), quality, UpdateDraft(title=" ", what_changed=""),
+                      now=utcnow(), rules=settings())
     assert set(refused.value.errors) == {"title", "what_changed"}
     with pytest.raises(ValidationFailed) as refused:
-        create_update(UnitOfWork(engine), quality, update_draft(["NM-1999-00001"]))
+        create_update(UnitOfWork(engine), quality, update_draft(["NM-1999-00001"]),
+                      now=utcnow(), rules=settings())
     assert "NM-1999-00001" in refused.value.errors["reports"]
-    update_id = create_update(UnitOfWork(engine), quality, update_draft())
+    update_id = create_update(UnitOfWork(engine), quality, update_draft(),
+                              now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed) as refused:
-        publish_update(UnitOfWork(engine), quality, update_id)
+        publish_update(UnitOfWork(engine), quality, update_id, now=utcnow(), rules=settings())
     assert "reports" in refused.value.errors
     with pytest.raises(ValidationFailed):
-        create_update(UnitOfWork(engine), quality, update_draft(title="x" * 201))
+        create_update(UnitOfWork(engine), quality, update_draft(title="x" * 201),
+                      now=utcnow(), rules=settings())
 
 
 def test_an_update_can_cite_actions_and_a_cluster(engine, org):
@@ -300,7 +314,7 @@ def test_an_update_can_cite_actions_and_a_cluster(engine, org):
             title="Pre-transfer check", kind="checklist",
             owner_id=org.actor("supervisor").user_id, deadline=today + timedelta(days=7),
             review_date=today + timedelta(days=14), verify_with_measure=False,
-            evidence_checks=["Card on the bathroom door"])]))
+            evidence_checks=["Card on the bathroom door"])]), now=utcnow(), rules=settings())
     with read_session(engine) as session:
         choices = action_choices(session, org.actor("supervisor"))
         assert [c.id for c in choices] == plan.action_ids
@@ -315,7 +329,7 @@ def test_an_update_can_cite_actions_and_a_cluster(engine, org):
     assert item.themes == ["Transfer / near fall in Maple House"] and item.report_count == 0
     with pytest.raises(NotFound):
         create_update(UnitOfWork(engine), org.actor("oak_supervisor"), update_draft(
-            action_ids=plan.action_ids, service_ids=[org.oak]))
+            action_ids=plan.action_ids, service_ids=[org.oak]), now=utcnow(), rules=settings())
 
 
 # -- scoping ---------------------------------------------------------------------------------
@@ -325,32 +339,40 @@ def test_a_supervisor_publishes_only_for_their_own_services(engine, org):
     oak = file(engine, org, actor="quality", service_id=org.oak, location_id=org.oak_lounge)
     supervisor = org.actor("supervisor")
     with pytest.raises(PermissionDenied):
-        create_update(UnitOfWork(engine), org.actor("reporter"), update_draft([maple.reference]))
+        create_update(UnitOfWork(engine), org.actor("reporter"), update_draft([maple.reference]),
+                      now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed) as refused:  # another service's report
         create_update(UnitOfWork(engine), supervisor,
-                      update_draft([oak.reference], service_ids=[org.maple]))
+                      update_draft([oak.reference], service_ids=[org.maple]),
+                      now=utcnow(), rules=settings())
     assert oak.reference in refused.value.errors["reports"]
     with pytest.raises(PermissionDenied):  # aimed at another service
         create_update(UnitOfWork(engine), supervisor,
-                      update_draft([maple.reference], service_ids=[org.oak]))
+                      update_draft([maple.reference], service_ids=[org.oak]),
+                      now=utcnow(), rules=settings())
     with pytest.raises(PermissionDenied):  # a cluster elsewhere
         create_update(UnitOfWork(engine), supervisor, update_draft(
             [maple.reference], service_ids=[org.maple],
-            themes=[ThemeDraft("transfer_near_fall", service_id=org.oak)]))
+            themes=[ThemeDraft("transfer_near_fall", service_id=org.oak)]),
+                      now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed) as refused:  # provider-wide is not theirs to publish
-        create_update(UnitOfWork(engine), supervisor, update_draft([maple.reference]))
+        create_update(UnitOfWork(engine), supervisor, update_draft([maple.reference]),
+                      now=utcnow(), rules=settings())
     assert "services" in refused.value.errors
     own = create_update(UnitOfWork(engine), supervisor,
-                        update_draft([maple.reference], service_ids=[org.maple]))
-    publish_update(UnitOfWork(engine), supervisor, own)
+                        update_draft([maple.reference], service_ids=[org.maple]),
+                        now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), supervisor, own, now=utcnow(), rules=settings())
     # The quality lead's provider-wide update is not the supervisor's to edit or publish.
     wide = create_update(UnitOfWork(engine), org.actor("quality"),
-                         update_draft([maple.reference, oak.reference]))
-    for attempt in (lambda: publish_update(UnitOfWork(engine), supervisor, wide),
+                         update_draft([maple.reference, oak.reference]),
+                         now=utcnow(), rules=settings())
+    for attempt in (lambda: publish_update(UnitOfWork(engine), supervisor, wide,
+                                           now=utcnow(), rules=settings()),
                     lambda: edit_update(UnitOfWork(engine), supervisor, wide, update_draft(),
-                                        expected_revision=1),
+                                        expected_revision=1, now=utcnow(), rules=settings()),
                     lambda: publish_update(UnitOfWork(engine), org.actor("oak_supervisor"),
-                                           own)):
+                                           own, now=utcnow(), rules=settings())):
         with pytest.raises(NotFound):
             attempt()
     with read_session(engine) as session:
@@ -366,7 +388,8 @@ def test_the_bulletin_shows_staff_the_updates_for_their_services_and_roles(engin
     publish(engine, org, [oak.reference], title="Oak only", service_ids=[org.oak])
     publish(engine, org, [maple.reference], title="Supervisors only", roles=["supervisor"])
     create_update(UnitOfWork(engine), org.actor("quality"),
-                  update_draft([maple.reference], title="Still a draft"))
+                  update_draft([maple.reference], title="Still a draft"),
+                  now=utcnow(), rules=settings())
 
     def titles(username, **kwargs):
         with read_session(engine) as session:
@@ -383,7 +406,9 @@ def test_the_bulletin_shows_staff_the_updates_for_their_services_and_roles(engin
         assert item.from_your_reports and item.report_count == 1 and item.services == []
         with pytest.raises(PermissionDenied):
             bulletin(session, org.actor("commissioner"))
-        count = changes_this_quarter(session, org.actor("reporter"))
+        count = changes_this_quarter(session, org.actor("reporter"),
+                                     today=to_local(utcnow(), settings().zone).date(),
+                                     rules=settings())
     assert count.changes == 1 and count.from_your_reports == 2  # "Supervisors only" too
 
 
@@ -398,13 +423,14 @@ def test_published_updates_in_a_period_for_the_commissioner_pack(engine, org):
     second = file(engine, org)
     publish(engine, org, [maple.reference, second.reference], title="Transfer check")
     create_update(UnitOfWork(engine), org.actor("quality"), update_draft([maple.reference],
-                                                                         title="Draft"))
+                                                                         title="Draft"),
+                  now=utcnow(), rules=settings())
     today = local_now().date()
     with read_session(engine) as session:
         [row] = published_updates(session, org.actor("commissioner"), today,
-                                  today + timedelta(days=1))
+                                  today + timedelta(days=1), rules=settings())
         assert published_updates(session, org.actor("quality"), today - timedelta(days=7),
-                                 today) == []
+                                 today, rules=settings()) == []
     assert (row.title, row.linked_reports, row.published_on) == ("Transfer check", 2, today)
     assert row.what_changed.startswith("Before every")
 
@@ -419,10 +445,12 @@ def test_cue_guides_come_from_the_database_once_edited_else_the_shipped_file(eng
     assert shipped.markdown == cues.load_guide("care_worker").markdown
     assert "walker or frame out of reach" in shipped.markdown
     with pytest.raises(PermissionDenied):
-        cues.save_guide(UnitOfWork(engine), org.actor("quality"), "care_worker", "# Mine")
+        cues.save_guide(UnitOfWork(engine), org.actor("quality"), "care_worker", "# Mine",
+                        now=utcnow())
     with pytest.raises(ValidationFailed):
-        cues.save_guide(UnitOfWork(engine), admin, "care_worker", "  ")
-    cues.save_guide(UnitOfWork(engine), admin, "care_worker", "# Cues\n- **Wet floor** by the door")
+        cues.save_guide(UnitOfWork(engine), admin, "care_worker", "  ", now=utcnow())
+    cues.save_guide(UnitOfWork(engine), admin, "care_worker", "# Cues\n- **Wet floor** by the door",
+                    now=utcnow())
     with read_session(engine) as session:
         edited = cues.guide_for(session, reporter)
         nurse = cues.guide(session, "nurse")
@@ -430,6 +458,6 @@ def test_cue_guides_come_from_the_database_once_edited_else_the_shipped_file(eng
             AuditEvent.action == "cue_guide.saved"))
     assert edited.edited and "Wet floor" in edited.markdown and edited.updated_by == "Admin"
     assert not nurse.edited and events == 1
-    cues.restore_shipped_guide(UnitOfWork(engine), admin, "care_worker")
+    cues.restore_shipped_guide(UnitOfWork(engine), admin, "care_worker", now=utcnow())
     with read_session(engine) as session:
         assert cues.guide_for(session, reporter).markdown == shipped.markdown

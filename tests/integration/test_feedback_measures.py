@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import PermissionDenied
 from core.feedback.measures import feedback_measures
@@ -40,15 +41,16 @@ def org(engine, db_url: str):
 def file(engine, org, actor, days_ago, **changes):
     return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(
         org, occurred_at=local_now() - timedelta(days=days_ago + 1), **changes),
-        now=NOW - timedelta(days=days_ago)).reference
+        now=NOW - timedelta(days=days_ago), rules=settings()).reference
 
 
 def publish(engine, org, references, days_ago, **changes):
     moment = NOW - timedelta(days=days_ago)
     update_id = create_update(UnitOfWork(engine), org.actor("quality"), UpdateDraft(
         title="A change", what_changed="Something changed.", report_references=references,
-        **changes), now=moment)
-    publish_update(UnitOfWork(engine), org.actor("quality"), update_id, now=moment)
+        **changes), now=moment, rules=settings())
+    publish_update(UnitOfWork(engine), org.actor("quality"), update_id, now=moment,
+                   rules=settings())
     return update_id
 
 
@@ -68,7 +70,7 @@ def planted(engine, org):
 
 def test_the_quality_lead_sees_every_service(engine, planted):
     with read_session(engine) as session:
-        measures = feedback_measures(session, planted.actor("quality"), SCOPE)
+        measures = feedback_measures(session, planted.actor("quality"), SCOPE, rules=settings())
     assert measures.median_hours_to_feedback == pytest.approx(120)
     assert measures.reports_with_feedback == 5
     assert (measures.named_reporters, measures.reporters_told) == (4, 3)
@@ -83,9 +85,9 @@ def test_the_quality_lead_sees_every_service(engine, planted):
 
 def test_a_supervisor_sees_their_services_only(engine, planted):
     with read_session(engine) as session:
-        measures = feedback_measures(session, planted.actor("supervisor"), SCOPE)
+        measures = feedback_measures(session, planted.actor("supervisor"), SCOPE, rules=settings())
         with pytest.raises(PermissionDenied):
-            feedback_measures(session, planted.actor("reporter"), SCOPE)
+            feedback_measures(session, planted.actor("reporter"), SCOPE, rules=settings())
     assert measures.median_hours_to_feedback == pytest.approx(96)  # 72, 72, 120, 192
     assert (measures.named_reporters, measures.reporters_told) == (3, 2)
     assert measures.updates_published == 2
@@ -97,15 +99,15 @@ def test_a_report_linked_to_an_update_already_published_heard_at_that_edit(engin
     late = file(engine, org, "supervisor", 4)
     edit_update(UnitOfWork(engine), org.actor("quality"), update_id, UpdateDraft(
         title="A change", what_changed="Something changed.", report_references=[early, late]),
-        expected_revision=1, now=NOW - timedelta(days=2))  # late heard after 48 h
+        expected_revision=1, now=NOW - timedelta(days=2), rules=settings())  # late heard after 48 h
     with read_session(engine) as session:
-        measures = feedback_measures(session, org.actor("quality"), SCOPE)
+        measures = feedback_measures(session, org.actor("quality"), SCOPE, rules=settings())
     assert measures.median_hours_to_feedback == pytest.approx(36)
     assert measures.reporters_told_share == 1
 
 
 def test_no_reports_no_figures(engine, org):
     with read_session(engine) as session:
-        measures = feedback_measures(session, org.actor("quality"), SCOPE)
+        measures = feedback_measures(session, org.actor("quality"), SCOPE, rules=settings())
     assert measures.median_hours_to_feedback is None
     assert measures.reporters_told_share is None and measures.updates_published == 0

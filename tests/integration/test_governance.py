@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
@@ -68,7 +70,8 @@ def planted(org):
 @pytest.fixture
 def filed(engine, org):
     drafts = planted(org)
-    references = [file_near_miss(UnitOfWork(engine), org.actor(who), d).reference
+    references = [file_near_miss(UnitOfWork(engine), org.actor(who), d,
+                                 now=utcnow(), rules=settings()).reference
                   for who, d in drafts]
     return drafts, references
 
@@ -79,7 +82,7 @@ def whole_period() -> Scope:
 
 def counts(engine, actor, dimension, **kwargs):
     with read_session(engine) as session:
-        frame = breakdown(session, actor, whole_period(), dimension, **kwargs)
+        frame = breakdown(session, actor, whole_period(), dimension, rules=settings(), **kwargs)
     return dict(zip(frame["key"], frame["count"], strict=True))
 
 
@@ -97,12 +100,13 @@ def test_local_day_and_hour_follow_daylight_saving_on_both_databases(engine, org
     for sunday in sundays:
         moment = NOW.replace(year=sunday.year, month=sunday.month, day=sunday.day,
                              hour=23, minute=30)
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=moment))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=moment),
+                       now=utcnow(), rules=settings())
     quality = org.actor("quality")
     scope = Scope(start=min(sundays), end=max(sundays) + timedelta(days=1))
     with read_session(engine) as session:
-        weekdays = breakdown(session, quality, scope, "weekday")
-        hours = breakdown(session, quality, scope, "hour")
+        weekdays = breakdown(session, quality, scope, "weekday", rules=settings())
+        hours = breakdown(session, quality, scope, "hour", rules=settings())
     assert dict(zip(weekdays["key"], weekdays["count"], strict=True)) == {"Sunday": 2}
     assert dict(zip(hours["key"], hours["count"], strict=True)).get(23) == 2
 
@@ -157,7 +161,7 @@ def test_people_appear_only_as_pseudonyms_stable_within_a_view(engine, org, file
 def test_weekly_series_has_every_week_and_the_right_total(engine, org, filed):
     quality = org.actor("quality")
     with read_session(engine) as session:
-        series = weekly_series(session, quality, whole_period())
+        series = weekly_series(session, quality, whole_period(), rules=settings())
     assert int(series.sum()) == 6
     assert all(day.weekday() == 0 for day in series.index)
     assert (series == 0).any()  # quiet weeks are zeros, not missing
@@ -168,9 +172,10 @@ def test_reporting_culture(engine, org, filed):
     quality = org.actor("quality")
     triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="low",
-        investigation="supervisor_review", route="supervisor"), expected_version=1)
+        investigation="supervisor_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     with read_session(engine) as session:
-        culture = reporting_culture(session, quality, whole_period())
+        culture = reporting_culture(session, quality, whole_period(), rules=settings())
     assert culture.reports == 6
     assert culture.distinct_reporters == 2
     assert culture.anonymous_share == pytest.approx(1 / 6)
@@ -193,7 +198,8 @@ def test_reporting_culture(engine, org, filed):
 
 def test_reporting_culture_times_acknowledgement_and_counts_the_late(engine, org):
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, still_at_risk=True, immediate_safeguards="Stayed with her.")).reference
+        org, still_at_risk=True, immediate_safeguards="Stayed with her."),
+                                 now=utcnow(), rules=settings()).reference
         for _ in range(2)]
     with read_session(engine) as session:
         escalations = session.execute(
@@ -207,7 +213,7 @@ def test_reporting_culture_times_acknowledgement_and_counts_the_late(engine, org
     acknowledge(UnitOfWork(engine), org.actor("supervisor"), late,
                 now=due + timedelta(minutes=30))
     with read_session(engine) as session:
-        culture = reporting_culture(session, org.actor("quality"), whole_period())
+        culture = reporting_culture(session, org.actor("quality"), whole_period(), rules=settings())
     assert culture.acknowledged_late_share == pytest.approx(1 / 2)
     assert culture.median_minutes_to_acknowledge is not None
     assert culture.median_minutes_to_acknowledge > 10
@@ -217,10 +223,11 @@ def test_repeats_and_drill_down(engine, org, filed):
     _, references = filed
     quality = org.actor("quality")
     with read_session(engine) as session:
-        found = repeats(session, quality, whole_period(), minimum=3, salt="s")
-        reports = drill_down(session, quality, whole_period(), "type", "Transfer / near fall")
+        found = repeats(session, quality, whole_period(), minimum=3, salt="s", rules=settings())
+        reports = drill_down(session, quality, whole_period(), "type", "Transfer / near fall",
+                             rules=settings())
         person = drill_down(session, quality, whole_period(), "person",
-                            pseudonym("s", org.maple_person), salt="s")
+                            pseudonym("s", org.maple_person), salt="s", rules=settings())
     kinds = {(r.kind, r.label, r.count) for r in found}
     assert ("location", "Maple House · Bathroom doorway", 3) in kinds
     assert ("person", pseudonym("s", org.maple_person), 3) in kinds
@@ -238,8 +245,10 @@ def _plan_live(engine, org, references, go_live, title):
         title=title, theme="Theme", report_references=list(references), actions=[ActionDraft(
             title=title, kind="checklist", owner_id=quality.user_id,
             deadline=NOW.date() + timedelta(days=5), review_date=NOW.date() + timedelta(days=9),
-            evidence_checks=["Card in place"], verify_with_measure=False)]))
-    set_go_live(UnitOfWork(engine), quality, created.action_ids[0], go_live)
+            evidence_checks=["Card in place"], verify_with_measure=False)]),
+                          now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), quality, created.action_ids[0], go_live,
+                now=utcnow(), rules=settings())
 
 
 def test_charts_mark_the_best_evidenced_controls_that_concern_them(engine, org, filed):

@@ -44,10 +44,12 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
     """Two new near misses at Maple House (one with someone still at risk), one at Oak Lodge;
     an hour later the shift alert has not been acknowledged."""
     uow = UnitOfWork
-    file_near_miss(uow(engine), org.actor("reporter"), draft(org))
-    file_near_miss(uow(engine), org.actor("reporter"), draft(org, still_at_risk=True))
+    file_near_miss(uow(engine), org.actor("reporter"), draft(org), now=utcnow(), rules=settings())
+    file_near_miss(uow(engine), org.actor("reporter"), draft(org, still_at_risk=True),
+                   now=utcnow(), rules=settings())
     file_near_miss(uow(engine), org.actor("quality"),
-                   draft(org, service_id=org.oak, location_id=org.oak_lounge))
+                   draft(org, service_id=org.oak, location_id=org.oak_lounge),
+                   now=utcnow(), rules=settings())
     later = utcnow() + timedelta(hours=1)
     supervisor = org.actor("supervisor")
     page = _home(supervisor, later)
@@ -58,7 +60,7 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
         late = load_board(session, supervisor, BoardFilters(flags=("escalation_overdue",)),
                           now=later)
         alerts = inbox(session, supervisor, now=later)
-        regulator = regulator_board(session, supervisor, now=later)
+        regulator = regulator_board(session, supervisor, now=later, rules=settings())
     assert tiles["triage"].count == board.counts[ReportStatus.NEW] == 2
     assert tiles["triage"].label == "2 near misses to triage, 1 past its clock (overdue)"
     assert late.counts[ReportStatus.NEW] == 1
@@ -79,7 +81,8 @@ def test_the_supervisors_counts_are_the_boards_and_the_inboxs(engine, org):
 def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
     file_late_start_cluster(engine, org)
     quality = org.actor("quality")
-    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     today = to_local(utcnow(), settings().zone).date()
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title="Cover confirmation", theme="Late starts",
@@ -88,8 +91,10 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
                         deadline=today + timedelta(days=days),
                         review_date=today + timedelta(days=days + 5),
                         evidence_checks=["Rota check"], verify_with_measure=False)
-            for title, days in (("Soon", 3), ("Later", 30), ("Tested", 40))]))
-    set_go_live(UnitOfWork(engine), quality, created.action_ids[2], today)
+            for title, days in (("Soon", 3), ("Later", 30), ("Tested", 40))]),
+                          now=utcnow(), rules=settings())
+    set_go_live(UnitOfWork(engine), quality, created.action_ids[2], today,
+                now=utcnow(), rules=settings())
     # Sixteen days on: "Soon" is overdue, "Later" is not yet due soon, the test window of
     # "Tested" (14 days) has ended.
     later = utcnow() + timedelta(days=16)
@@ -97,8 +102,9 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
     later_day = to_local(later, settings().zone).date()
 
     with read_session(engine) as session:
-        counts = register_counts(session, quality, RegisterFilters(), today=later_day)
-        clusters = current_clusters(session, quality, now=later)
+        counts = register_counts(session, quality, RegisterFilters(), today=later_day,
+                                 rules=settings())
+        clusters = current_clusters(session, quality, now=later, rules=settings())
     assert tiles["actions_due"].count == counts.overdue + counts.due_soon == 1
     assert tiles["actions_due"].label == "1 action overdue"
     assert tiles["actions_due"].urgency is Urgency.OVERDUE
@@ -112,7 +118,8 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
 
 
 def test_a_person_with_several_roles_sees_a_section_each_most_urgent_first(engine, org):
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, still_at_risk=True))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, still_at_risk=True),
+                   now=utcnow(), rules=settings())
     supervisor = org.actor("supervisor")
     both = Actor(supervisor.user_id, "both", "Both", frozenset({
         Role.GOVERNANCE, Role.SUPERVISOR, Role.REPORTER}), supervisor.service_ids)

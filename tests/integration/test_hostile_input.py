@@ -30,6 +30,7 @@ from core.accounts.users import NewUser, add_user, change_password
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
+from core.config import settings as app_settings
 from core.config import settings as portal_settings
 from core.csvfile import ImportFileError
 from core.db import read_session
@@ -172,7 +173,8 @@ def test_filing_never_crashes_and_stores_text_exactly_as_typed(engine: Engine, o
         ran[0] += 1
         typed = data.draw(hostile_drafts(org))
         try:
-            filed = file_near_miss(UnitOfWork(engine), reporter, typed)
+            filed = file_near_miss(UnitOfWork(engine), reporter, typed,
+                                   now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             outcome["refused"] += 1
             _assert_names_fields(exc, lambda k: k in DRAFT_FIELDS or (
@@ -505,10 +507,12 @@ GOOD_ANSWERS = TriageAnswers(at_risk_now=False, safeguarding_trigger=False, recu
 
 def _in_review(engine: Engine, org_: Org) -> str:
     quality = org_.actor("quality")
-    reference = file_near_miss(UnitOfWork(engine), quality, draft(org_)).reference
-    triage_report(UnitOfWork(engine), quality, reference, GOOD_ANSWERS, expected_version=1)
+    reference = file_near_miss(UnitOfWork(engine), quality, draft(org_),
+                               now=utcnow(), rules=app_settings()).reference
+    triage_report(UnitOfWork(engine), quality, reference, GOOD_ANSWERS, expected_version=1,
+                  now=utcnow(), rules=app_settings())
     start_review(UnitOfWork(engine), quality, reference,
-                 expected_version=_version(engine, reference))
+                 expected_version=_version(engine, reference), now=utcnow(), rules=app_settings())
     return reference
 
 
@@ -553,7 +557,7 @@ def test_create_plan_with_hostile_text_and_dates_names_the_field(engine: Engine,
     def check(plan: PlanDraft) -> None:
         ran[0] += 1
         try:
-            create_plan(UnitOfWork(engine), quality, plan)
+            create_plan(UnitOfWork(engine), quality, plan, now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, allowed)
 
@@ -577,7 +581,8 @@ def test_create_update_with_hostile_text_names_the_field(engine: Engine, org: Or
                        max_size=2)))
     def check(update: UpdateDraft) -> None:
         ran[0] += 1
-        outcome = _domain_only(lambda: create_update(UnitOfWork(engine), quality, update))
+        outcome = _domain_only(lambda: create_update(UnitOfWork(engine), quality, update,
+                                                     now=utcnow(), rules=app_settings()))
         if isinstance(outcome, ValidationFailed):
             _assert_names_fields(outcome, lambda k: k in allowed)
 
@@ -609,7 +614,8 @@ def test_review_gate_and_communication_with_hostile_text(engine: Engine, org: Or
     def review(data: ReviewInput) -> None:
         ran_review[0] += 1
         try:
-            problems = save_review(UnitOfWork(engine), quality, reference, data)
+            problems = save_review(UnitOfWork(engine), quality, reference, data,
+                                   now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in review_keys or k.startswith("field."))
             return
@@ -623,7 +629,7 @@ def test_review_gate_and_communication_with_hostile_text(engine: Engine, org: Or
         ran_gate[0] += 1
         try:
             check_gate(UnitOfWork(engine), quality, reference, key, note=note,
-                       not_applicable=not_applicable)
+                       not_applicable=not_applicable, now=utcnow())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in ("gate", "note"))
 
@@ -638,7 +644,8 @@ def test_review_gate_and_communication_with_hostile_text(engine: Engine, org: Or
     def communication(data: CommunicationInput) -> None:
         ran_communication[0] += 1
         try:
-            record_communication(UnitOfWork(engine), quality, reference, data)
+            record_communication(UnitOfWork(engine), quality, reference, data,
+                                 now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in ("audience", "communicated", "what",
                                                       "communicated_at"))
@@ -655,7 +662,8 @@ def test_triage_with_arbitrary_answers_names_the_field(engine: Engine, org: Org)
     """triage_report: triaged, or ValidationFailed naming TriageAnswers fields."""
     quality = org.actor("quality")
     allowed = {f.name for f in fields(TriageAnswers)}
-    current = {"reference": file_near_miss(UnitOfWork(engine), quality, draft(org)).reference}
+    current = {"reference": file_near_miss(UnitOfWork(engine), quality, draft(org),
+                                           now=utcnow(), rules=app_settings()).reference}
 
     def one_of_or_text(*good: str) -> st.SearchStrategy[str | None]:
         return st.one_of(st.none(), st.sampled_from(good), st.text(max_size=12))
@@ -681,12 +689,14 @@ def test_triage_with_arbitrary_answers_names_the_field(engine: Engine, org: Org)
         reference = current["reference"]
         try:
             triage_report(UnitOfWork(engine), quality, reference, answers,
-                          expected_version=_version(engine, reference))
+                          expected_version=_version(engine, reference),
+                          now=utcnow(), rules=app_settings())
         except ValidationFailed as exc:
             _assert_names_fields(exc, lambda k: k in allowed)
             return
         # Triaged: the next example gets a fresh report.
-        current["reference"] = file_near_miss(UnitOfWork(engine), quality, draft(org)).reference
+        current["reference"] = file_near_miss(UnitOfWork(engine), quality, draft(org),
+                                              now=utcnow(), rules=app_settings()).reference
 
     check()
     _examples('triage_report', ran[0], 40)
@@ -699,7 +709,8 @@ def test_deciding_on_a_cluster_with_hostile_input_names_the_field(engine: Engine
     quality = org.actor("quality")
     for days in (8, 7, 5, 4, 2, 1):  # near falls at one doorway: a cluster episode
         file_near_miss(UnitOfWork(engine), quality, draft(
-            org, occurred_at=local_now() - timedelta(days=days)))
+            org, occurred_at=local_now() - timedelta(days=days)),
+                       now=utcnow(), rules=app_settings())
     with read_session(engine) as session:
         episode_id = session.scalar(select(ClusterEpisode.id))
     assert episode_id is not None

@@ -434,7 +434,7 @@ def test_an_imported_row_raises_the_escalations_the_form_raises(engine, org, cas
     columns, fields = ESCALATING[case]
     now = utcnow().replace(microsecond=0)
     typed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **fields),
-                           now=now)
+                           now=now, rules=settings())
     result = import_bytes(_csv_bytes([row(**columns)]), engine=engine, rules=settings(),
                           now=now)
     assert result.committed and result.escalations > 0
@@ -515,9 +515,10 @@ def test_the_form_refuses_a_date_before_the_earliest_too(engine, org):
     old = local_now().replace(year=local_now().year - 1)
     with pytest.raises(ValidationFailed) as refused:
         file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=old),
-                       rules=rules)
+                       rules=rules, now=utcnow())
     assert "the earliest date the portal accepts" in refused.value.errors["occurred_at"]
     with pytest.raises(ValidationFailed) as refused:
         file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                       draft(org, occurred_at=old.replace(year=1900)))
+                       draft(org, occurred_at=old.replace(year=1900)),
+                       now=utcnow(), rules=settings())
     assert "before 01 Jan 2000" in refused.value.errors["occurred_at"]

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.queries import inbox, unread_count
 from core.feedback.queries import bulletin, updates_for_my_reports
@@ -66,10 +67,12 @@ def provider(engine: Engine, db_url: str):
         pytest.skip("EXPLAIN plans are checked on PostgreSQL, the production database")
     org = build_org(engine)
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, occurred_at=local_now() - timedelta(days=n))).reference for n in range(6)]
+        org, occurred_at=local_now() - timedelta(days=n)),
+                                 now=utcnow(), rules=settings()).reference for n in range(6)]
     triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="high",
-        investigation="barrier_review", route="supervisor"), expected_version=1)
+        investigation="barrier_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return org, references
@@ -85,8 +88,9 @@ def _page_queries(org, references) -> dict[str, Callable[[Any], Any]]:
         "my reports": lambda s: (my_reports(s, reporter), updates_for_my_reports(s, reporter)),
         "inbox": lambda s: (inbox(s, supervisor, now=utcnow()), unread_count(s, supervisor)),
         "what changed": lambda s: bulletin(s, reporter),
-        "trends for a service": lambda s: gov.weekly_series(s, supervisor, scope),
-        "breakdown by location": lambda s: gov.breakdown(s, supervisor, scope, "location"),
+        "trends for a service": lambda s: gov.weekly_series(s, supervisor, scope, rules=settings()),
+        "breakdown by location": lambda s: gov.breakdown(s, supervisor, scope, "location",
+                                                         rules=settings()),
     }
 
 

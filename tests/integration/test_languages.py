@@ -13,6 +13,7 @@ from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.models import User
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ValidationFailed
 from core.escalation.models import Notification
@@ -48,12 +49,13 @@ def test_a_new_person_speaks_english_until_they_choose(engine, org):
 
 
 def test_a_chosen_language_is_saved_on_the_profile_and_audited(engine, org):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "es")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "es", now=utcnow())
     user = _user(engine, "reporter")
     assert user.language == "es"
     with read_session(engine) as session:
         user = session.scalar(select(User).where(User.username == "reporter"))
-        assert build_actor(user).language == "es"  # the next sign-in speaks Spanish
+        assert build_actor(user,
+                           rules=settings()).language == "es"  # the next sign-in speaks Spanish
         event = session.scalar(select(AuditEvent).where(
             AuditEvent.action == "user.language_changed"))
         assert event.actor == "reporter"
@@ -62,7 +64,7 @@ def test_a_chosen_language_is_saved_on_the_profile_and_audited(engine, org):
 
 
 def test_choosing_the_language_already_chosen_changes_nothing(engine, org):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "en")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "en", now=utcnow())
     with read_session(engine) as session:
         assert session.scalar(select(AuditEvent).where(
             AuditEvent.action == "user.language_changed")) is None
@@ -70,7 +72,7 @@ def test_choosing_the_language_already_chosen_changes_nothing(engine, org):
 
 def test_a_language_the_portal_does_not_speak_is_refused(engine, org):
     with pytest.raises(ValidationFailed) as refused:
-        set_language(UnitOfWork(engine), org.actor("reporter"), "xx")
+        set_language(UnitOfWork(engine), org.actor("reporter"), "xx", now=utcnow())
     assert set(refused.value.errors) == {"language"}
     assert _user(engine, "reporter").language == "en"
 
@@ -78,8 +80,10 @@ def test_a_language_the_portal_does_not_speak_is_refused(engine, org):
 def test_a_report_keeps_its_text_as_written_and_its_language(engine, org):
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, description=SPANISH_TEXT, language="es",
-        capture_fields={"mobility_aid_position": "Slightly out of reach"}))
-    english = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+        capture_fields={"mobility_aid_position": "Slightly out of reach"}),
+                           now=utcnow(), rules=settings())
+    english = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                             now=utcnow(), rules=settings())
     with read_session(engine) as session:
         report = session.get(NearMissReport, filed.id)
         assert report.language == "es"
@@ -92,24 +96,28 @@ def test_a_report_keeps_its_text_as_written_and_its_language(engine, org):
 def test_a_spanish_reporter_is_told_what_to_fix_in_spanish(engine, org):
     with pytest.raises(ValidationFailed) as refused:
         file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-            org, description="", barrier=None, language="es"))
+            org, description="", barrier=None, language="es"), now=utcnow(), rules=settings())
     assert refused.value.errors["description"] == "Diga brevemente qué pasó."
     assert refused.value.errors["barrier"] == "Diga qué evitó el daño."
     with pytest.raises(ValidationFailed) as english:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, description=""))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, description=""),
+                       now=utcnow(), rules=settings())
     assert english.value.errors["description"] == "Say briefly what happened."
 
 
 def test_a_report_in_a_language_the_portal_does_not_speak_is_refused(engine, org):
     with pytest.raises(ValidationFailed) as refused:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, language="xx"))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, language="xx"),
+                       now=utcnow(), rules=settings())
     assert "language" in refused.value.errors
 
 
 def test_the_triage_board_shows_each_report_s_language(engine, org):
     spanish = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                             draft(org, description=SPANISH_TEXT, language="es"))
-    english = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+                             draft(org, description=SPANISH_TEXT, language="es"),
+                             now=utcnow(), rules=settings())
+    english = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                             now=utcnow(), rules=settings())
     with read_session(engine) as session:
         board = load_board(session, org.actor("supervisor"), BoardFilters(), now=utcnow())
     cards = {card.id: card for column in board.columns.values() for card in column}
@@ -118,15 +126,17 @@ def test_the_triage_board_shows_each_report_s_language(engine, org):
 
 
 def test_a_spanish_reporter_hears_what_changed_in_spanish(engine, org):
-    set_language(UnitOfWork(engine), org.actor("reporter"), "es")
+    set_language(UnitOfWork(engine), org.actor("reporter"), "es", now=utcnow())
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                           draft(org, description=SPANISH_TEXT, language="es"))
+                           draft(org, description=SPANISH_TEXT, language="es"),
+                           now=utcnow(), rules=settings())
     quality = org.actor("quality")
     update_id = create_update(UnitOfWork(engine), quality, UpdateDraft(
         title="Pre-transfer equipment check",
         what_changed="Before every bathroom transfer, check the walker is within reach.",
-        why="Near falls at the bathroom doorway.", report_references=[filed.reference]))
-    publish_update(UnitOfWork(engine), quality, update_id)
+        why="Near falls at the bathroom doorway.", report_references=[filed.reference]),
+                              now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), quality, update_id, now=utcnow(), rules=settings())
     with read_session(engine) as session:
         note = session.scalar(select(Notification).where(
             Notification.kind == "feedback.update"))
@@ -155,7 +165,7 @@ def test_an_edit_in_the_taxonomy_editor_keeps_the_translations_of_what_it_left_a
         task["label"] = "Transfer or mobility task"
 
     save_type(UnitOfWork(engine), org.actor("admin"),
-              _edited_in_the_editor(engine, add_gate_and_relabel))
+              _edited_in_the_editor(engine, add_gate_and_relabel), now=utcnow())
     with read_session(engine) as session:
         spec = live_taxonomy(session).type("transfer_near_fall")
     assert spec.name_in("es") == "Traslado / casi caída"
@@ -170,4 +180,4 @@ def test_an_edit_in_the_taxonomy_editor_keeps_the_translations_of_what_it_left_a
 
 def test_saving_the_editor_unchanged_keeps_the_version(engine, org):
     unchanged = _edited_in_the_editor(engine, lambda header, tables: None)
-    assert save_type(UnitOfWork(engine), org.actor("admin"), unchanged) == 1
+    assert save_type(UnitOfWork(engine), org.actor("admin"), unchanged, now=utcnow()) == 1

@@ -178,12 +178,13 @@ def triaged(engine, org, *, severity="low", recurrence="single", hours_ago=1, **
     """A near miss at Maple House (unless changed), triaged by the quality lead."""
     quality = org.actor("quality")
     reference = file_near_miss(UnitOfWork(engine), quality, draft(
-        org, occurred_at=local_now() - timedelta(hours=hours_ago), **changes)).reference
+        org, occurred_at=local_now() - timedelta(hours=hours_ago), **changes),
+                               now=utcnow(), rules=settings()).reference
     level = review_level(Severity(severity), Recurrence(recurrence), settings().triage)
     triage_report(UnitOfWork(engine), quality, reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence=recurrence,
         severity=severity, investigation=level.value, route="supervisor"),
-        expected_version=1)
+        expected_version=1, now=utcnow(), rules=settings())
     return reference
 
 
@@ -307,7 +308,8 @@ def test_a_high_risk_recurrence_gets_an_investigation_over_all_its_reports(engin
 
 
 def test_a_response_needs_triaged_reports_and_known_fields(engine, org):
-    untriaged = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    untriaged = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                               now=utcnow(), rules=settings()).reference
     supervisor = org.actor("supervisor")
     with pytest.raises(ValidationFailed) as caught:
         start_huddle(engine, org, untriaged)
@@ -399,7 +401,7 @@ def test_a_completed_response_feeds_the_action_plan_builder(engine, org):
         create_plan(UnitOfWork(engine), quality, PlanDraft(
             title="Walker", theme="Walker", source="learning_response",
             learning_response_id=response_id, report_references=[reference],
-            actions=[action]))
+            actions=[action]), now=utcnow(), rules=settings())
     assert "Complete the learning response first" in caught.value.errors["learning_response"]
 
     save_answers(UnitOfWork(engine), quality, response_id, answers=HUDDLE_ANSWERS,
@@ -417,7 +419,7 @@ def test_a_completed_response_feeds_the_action_plan_builder(engine, org):
     created = create_plan(UnitOfWork(engine), quality, PlanDraft(
         title=proposal.title, theme=proposal.theme, source=proposal.source,
         learning_response_id=proposal.learning_response_id,
-        report_references=proposal.references, actions=[action]))
+        report_references=proposal.references, actions=[action]), now=utcnow(), rules=settings())
     with read_session(engine) as session:
         plan = session.get(ActionPlan, created.plan_id)
         assert (plan.source, plan.learning_response_id) == ("learning_response", response_id)
@@ -433,7 +435,7 @@ def test_a_completed_response_feeds_the_action_plan_builder(engine, org):
         wrong.title, wrong.theme, wrong.report_references = "T", "T", [reference]
         wrong.actions = [action]
         with pytest.raises(ValidationFailed) as caught:
-            create_plan(UnitOfWork(engine), quality, wrong)
+            create_plan(UnitOfWork(engine), quality, wrong, now=utcnow(), rules=settings())
         assert field in caught.value.errors
 
 

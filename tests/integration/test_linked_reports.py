@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from core.actions.queries import linked_reports
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
@@ -20,9 +22,11 @@ def org(engine, db_url: str):
 
 
 def test_linked_reports_lists_only_reports_the_viewer_may_open(engine, org):
-    maple = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org)).reference
+    maple = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings()).reference
     oak = file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-        org, service_id=org.oak, location_id=org.oak_lounge)).reference
+        org, service_id=org.oak, location_id=org.oak_lounge),
+                         now=utcnow(), rules=settings()).reference
 
     def listed(username: str) -> tuple[list[str], list[str]]:
         with read_session(engine) as session:

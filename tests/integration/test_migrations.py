@@ -9,6 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 import core.models  # noqa: F401 - every table on the metadata
+from core.clock import utcnow
+from core.config import settings
 from core.db import Base, dispose_engines
 from core.filing.service import file_near_miss
 from core.migrate import alembic_config
@@ -28,10 +30,12 @@ def test_the_migrations_match_the_models(engine):
 def test_a_populated_database_survives_downgrade_and_upgrade(engine, db_url):
     org = build_org(engine)
     references = [file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                                 draft(org)).reference for _ in range(3)]
+                                 draft(org),
+                                 now=utcnow(), rules=settings()).reference for _ in range(3)]
     triage_report(UnitOfWork(engine), org.actor("supervisor"), references[0], TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
-        investigation="none", route="supervisor"), expected_version=1)
+        investigation="none", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     dispose_engines()
     config = alembic_config(db_url)
     command.downgrade(config, "0004")

@@ -181,7 +181,7 @@ def test_with_no_signal_the_summary_says_so_in_words(engine):
     org = build_org(engine)
     with read_session(engine) as session:
         summary = decision_signals(session, org.actor("quality"), _period().start,
-                                   _period().end, suppress=False)
+                                   _period().end, suppress=False, now=utcnow(), rules=settings())
         pages = _pages(build_pack(session, org.actor("quality"), _period(), "board",
                                   now=utcnow(), rules=settings()))
     assert summary.signals == () and summary.text == NONE_TEXT
@@ -200,7 +200,7 @@ def test_page_one_is_the_summary_then_the_evidence_per_action_then_the_appendix(
     with UnitOfWork(engine) as uow:
         uow.session.add(SustainmentCheck(action_id=overdue, due_date=_today() - timedelta(
             days=4)))
-        uow.record(SYSTEM, "test.check_due", "action", overdue)
+        uow.record(SYSTEM, "test.check_due", "action", overdue, at=utcnow())
         uow.commit()
     _file(engine, org, _today() - timedelta(days=2), 1, type_key="safeguarding_rights")
     for audience, actor in (("board", "quality"), ("commissioner", "commissioner")):

@@ -23,12 +23,11 @@ from core.actions.service import (
     PlanDraft,
     add_actions,
     complete_evidence_check,
-    confirm_sustainment,
-    confirm_verdict,
     create_plan,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_sustainment, confirm_verdict
 from core.actions.vocabulary import ActionStatus
 from core.auth.policy import PAGES, Capability, pages_for
 from core.auth.roles import Role
@@ -102,7 +101,8 @@ def scenario(engine, org):
     quality = org.actor("quality")
 
     def filed(**changes) -> str:
-        return file_near_miss(UnitOfWork(engine), quality, draft(org, **changes)).reference
+        return file_near_miss(UnitOfWork(engine), quality, draft(org, **changes),
+                              now=utcnow(), rules=settings()).reference
 
     def version(reference: str) -> int:
         from core.reports.models import NearMissReport
@@ -115,8 +115,10 @@ def scenario(engine, org):
     in_review = filed()
     triage_report(UnitOfWork(engine), quality, in_review, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
-        investigation="none", route="supervisor"), expected_version=1)
-    start_review(UnitOfWork(engine), quality, in_review, expected_version=version(in_review))
+        investigation="none", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
+    start_review(UnitOfWork(engine), quality, in_review, expected_version=version(in_review),
+                 now=utcnow(), rules=settings())
     filed(type_key="safeguarding_rights",
           description="A visitor asked for her bank PIN; refused.")
     with read_session(engine) as session:
@@ -126,13 +128,15 @@ def scenario(engine, org):
         title="Plan", theme="Theme", report_references=[in_review], actions=[ActionDraft(
             title="Check card", kind="checklist", owner_id=quality.user_id,
             deadline=TODAY + timedelta(days=5), review_date=TODAY + timedelta(days=9),
-            evidence_checks=["Card in place"])], measure=MeasureDraft()))
+            evidence_checks=["Card in place"])], measure=MeasureDraft()),
+                       now=utcnow(), rules=settings())
     from core.actions.queries import plan_detail
 
     with read_session(engine) as session:
-        check = plan_detail(session, quality, plan.plan_id, today=TODAY).actions[0].checks[0]
+        check = plan_detail(session, quality, plan.plan_id, today=TODAY,
+                            rules=settings()).actions[0].checks[0]
     rca = open_rca(UnitOfWork(engine), quality, title="Doorway", problem="Falls",
-                   references=[in_review])
+                   references=[in_review], now=utcnow(), rules=settings())
     return {"new": new, "in_review": in_review, "escalation": escalation,
             "plan": plan.plan_id, "action": plan.action_ids[0], "check": check.id, "rca": rca,
             "version": version}
@@ -150,71 +154,87 @@ def services(engine, org, s) -> dict[str, Callable]:
         return s["version"](reference)
 
     return {
-        "file a near miss": lambda a: file_near_miss(UnitOfWork(engine), a, draft(org)),
+        "file a near miss": lambda a: file_near_miss(UnitOfWork(engine), a, draft(org),
+                                                     now=utcnow(), rules=settings()),
         "triage": lambda a: triage_report(UnitOfWork(engine), a, s["new"], answers,
-                                          expected_version=v(s["new"])),
+                                          expected_version=v(s["new"]),
+                                          now=utcnow(), rules=settings()),
         "re-classify": lambda a: reclassify_as_incident(
-            UnitOfWork(engine), a, s["new"], reason="", expected_version=v(s["new"])),
+            UnitOfWork(engine), a, s["new"], reason="", expected_version=v(s["new"]),
+                                                        now=utcnow(), rules=settings()),
         "start review": lambda a: start_review(UnitOfWork(engine), a, s["new"],
-                                               expected_version=v(s["new"])),
+                                               expected_version=v(s["new"]),
+                                               now=utcnow(), rules=settings()),
         "save review": lambda a: save_review(UnitOfWork(engine), a, s["in_review"],
-                                             ReviewInput()),
+                                             ReviewInput(), now=utcnow(), rules=settings()),
         "tick a gate": lambda a: check_gate(UnitOfWork(engine), a, s["in_review"],
-                                            "person_remains_safe", note="ok"),
+                                            "person_remains_safe", note="ok", now=utcnow()),
         "record evidence": lambda a: record_evidence(UnitOfWork(engine), a, s["in_review"],
-                                                     "near_miss_evidence", note="seen"),
+                                                     "near_miss_evidence", note="seen",
+                                                     now=utcnow(), rules=settings()),
         "record communication": lambda a: record_communication(
-            UnitOfWork(engine), a, s["in_review"], CommunicationInput()),
+            UnitOfWork(engine), a, s["in_review"], CommunicationInput(),
+                                                               now=utcnow(), rules=settings()),
         "finish review": lambda a: finish_review(
             UnitOfWork(engine), a, s["in_review"], next_step=ReportStatus.VALIDATING,
-            expected_version=v(s["in_review"])),
+            expected_version=v(s["in_review"]), now=utcnow(), rules=settings()),
         "close": lambda a: close_report(UnitOfWork(engine), a, s["in_review"], outcome="x",
-                                        expected_version=v(s["in_review"])),
+                                        expected_version=v(s["in_review"]),
+                                        now=utcnow(), rules=settings()),
         "reopen": lambda a: reopen_report(UnitOfWork(engine), a, s["in_review"], reason="x",
-                                          expected_version=v(s["in_review"])),
+                                          expected_version=v(s["in_review"]),
+                                          now=utcnow(), rules=settings()),
         "acknowledge a safeguarding escalation": lambda a: acknowledge(
-            UnitOfWork(engine), a, s["escalation"]),
+            UnitOfWork(engine), a, s["escalation"], now=utcnow()),
         "decide a safeguarding escalation": lambda a: decide(
-            UnitOfWork(engine), a, s["escalation"], SafeguardingDecision(None)),
+            UnitOfWork(engine), a, s["escalation"], SafeguardingDecision(None),
+                                                             now=utcnow(), rules=settings()),
         "open an RCA": lambda a: open_rca(UnitOfWork(engine), a, title="", problem="",
-                                          references=[s["in_review"]]),
+                                          references=[s["in_review"]],
+                                          now=utcnow(), rules=settings()),
         "update an RCA": lambda a: update_rca(UnitOfWork(engine), a, s["rca"], RcaInput(
             title="Doorway", problem="Falls", five_whys=["Walker parked by the bath"],
-            contributing_factors=[], findings="")),
-        "complete an RCA": lambda a: complete_rca(UnitOfWork(engine), a, s["rca"]),
-        "create an action plan": lambda a: create_plan(UnitOfWork(engine), a, PlanDraft()),
-        "add actions": lambda a: add_actions(UnitOfWork(engine), a, s["plan"], []),
+            contributing_factors=[], findings=""), now=utcnow(), rules=settings()),
+        "complete an RCA": lambda a: complete_rca(UnitOfWork(engine), a, s["rca"], now=utcnow()),
+        "create an action plan": lambda a: create_plan(UnitOfWork(engine), a, PlanDraft(),
+                                                       now=utcnow(), rules=settings()),
+        "add actions": lambda a: add_actions(UnitOfWork(engine), a, s["plan"], [],
+                                             now=utcnow(), rules=settings()),
         "change an action's status": lambda a: set_status(
-            UnitOfWork(engine), a, s["action"], ActionStatus.STOPPED, note=""),
+            UnitOfWork(engine), a, s["action"], ActionStatus.STOPPED, note="", now=utcnow()),
         "set an action live": lambda a: set_go_live(UnitOfWork(engine), a, s["action"],
-                                                    later + timedelta(days=90)),
+                                                    later + timedelta(days=90),
+                                                    now=utcnow(), rules=settings()),
         "complete an evidence check": lambda a: complete_evidence_check(
-            UnitOfWork(engine), a, s["check"], note=""),
+            UnitOfWork(engine), a, s["check"], note="", now=utcnow(), rules=settings()),
         "confirm a verdict": lambda a: confirm_verdict(UnitOfWork(engine), a, s["action"],
-                                                       effective=True, note=""),
+                                                       effective=True, note="",
+                                                       now=utcnow(), rules=settings()),
         "confirm sustainment": lambda a: confirm_sustainment(UnitOfWork(engine), a, 999_999,
-                                                             in_place=True, note=""),
+                                                             in_place=True, note="", now=utcnow()),
         "add a user": lambda a: add_user(UnitOfWork(engine), a, NewUser(
             "x", "", "", ()), now=utcnow(), rules=settings()),
         "disable a user": lambda a: set_user_active(UnitOfWork(engine), a, "nobody-here",
                                                     False, now=utcnow()),
         "change a user's access": lambda a: update_user_access(
-            UnitOfWork(engine), a, "nobody-here", roles=(), services=()),
-        "edit a near-miss type": lambda a: save_type(UnitOfWork(engine), a, spec),
+            UnitOfWork(engine), a, "nobody-here", roles=(), services=(), now=utcnow()),
+        "edit a near-miss type": lambda a: save_type(UnitOfWork(engine), a, spec, now=utcnow()),
         "retire a near-miss type": lambda a: set_type_active(UnitOfWork(engine), a,
-                                                             "no_such_type", False),
+                                                             "no_such_type", False, now=utcnow()),
         "change my own password": lambda a: change_password(UnitOfWork(engine), a, PASSWORD,
                                                             "short",
                                                             now=utcnow(), rules=settings()),
         "write a \"what changed\" update": lambda a: create_update(
-            UnitOfWork(engine), a, UpdateDraft()),
+            UnitOfWork(engine), a, UpdateDraft(), now=utcnow(), rules=settings()),
         "edit a \"what changed\" update": lambda a: edit_update(
-            UnitOfWork(engine), a, 999_999, UpdateDraft(), expected_revision=1),
+            UnitOfWork(engine), a, 999_999, UpdateDraft(), expected_revision=1,
+            now=utcnow(), rules=settings()),
         "publish a \"what changed\" update": lambda a: publish_update(
-            UnitOfWork(engine), a, 999_999),
-        "edit a cues guide": lambda a: save_guide(UnitOfWork(engine), a, "no_such_guide", ""),
+            UnitOfWork(engine), a, 999_999, now=utcnow(), rules=settings()),
+        "edit a cues guide": lambda a: save_guide(UnitOfWork(engine), a, "no_such_guide", "",
+                                                  now=utcnow()),
         "restore a shipped cues guide": lambda a: restore_shipped_guide(
-            UnitOfWork(engine), a, "no_such_guide"),
+            UnitOfWork(engine), a, "no_such_guide", now=utcnow()),
     }
 
 

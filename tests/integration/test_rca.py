@@ -74,7 +74,7 @@ def file_mismatch(engine, org, actor, *, service, location, hours_ago, descripti
     return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(
         org, type_key="medication_discrepancy", service_id=service, location_id=location,
         occurred_at=local_now() - timedelta(hours=hours_ago), description=description,
-        capture_fields={"source_of_discrepancy": SOURCE})).reference
+        capture_fields={"source_of_discrepancy": SOURCE}), now=utcnow(), rules=settings()).reference
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def mismatches(engine, org) -> Mismatches:
 def open_seed_rca(engine, org, mismatches, actor="quality"):
     return open_rca(UnitOfWork(engine), org.actor(actor),
                     title="Medication discrepancy: care plan vs family note",
-                    problem=PROBLEM, references=mismatches.all)
+                    problem=PROBLEM, references=mismatches.all, now=utcnow(), rules=settings())
 
 
 def events(engine, action=None, entity_type="root_cause_analysis"):
@@ -143,7 +143,7 @@ def test_similar_mismatches_become_a_root_cause_analysis_and_its_findings_go_to_
 
     before = utcnow()
     rca_id = open_rca(UnitOfWork(engine), quality, title=proposal.suggested_title,
-                      problem=PROBLEM, references=link)
+                      problem=PROBLEM, references=link, now=utcnow(), rules=settings())
     with read_session(engine) as session:
         detail = rca_detail(session, quality, rca_id)
     assert detail.status == "open" and detail.is_open and detail.lead == "Quality"
@@ -162,7 +162,8 @@ def test_similar_mismatches_become_a_root_cause_analysis_and_its_findings_go_to_
     # The five whys, the contributing factors and the findings.
     assert update_rca(UnitOfWork(engine), quality, rca_id, answers(
         title=proposal.suggested_title, five_whys=[WHYS[0], "", "  ", *WHYS[1:]],
-        contributing_factors=["support_planning", "communication"])) is True
+        contributing_factors=["support_planning", "communication"]),
+                      now=utcnow(), rules=settings()) is True
     finished = utcnow()
     complete_rca(UnitOfWork(engine), quality, rca_id, now=finished)
 
@@ -186,7 +187,8 @@ def test_similar_mismatches_become_a_root_cause_analysis_and_its_findings_go_to_
 
 def test_the_findings_are_handed_on_only_once_the_analysis_is_complete(engine, org, mismatches):
     rca_id = open_seed_rca(engine, org, mismatches)
-    update_rca(UnitOfWork(engine), org.actor("quality"), rca_id, answers())
+    update_rca(UnitOfWork(engine), org.actor("quality"), rca_id, answers(),
+               now=utcnow(), rules=settings())
     with read_session(engine) as session, pytest.raises(ValidationFailed) as refused:
         rca_findings_for_actions(session, org.actor("quality"), rca_id)
     assert "status" in refused.value.errors
@@ -204,17 +206,18 @@ def test_references_are_read_as_typed_or_linked():
 def test_opening_names_every_missing_field_and_writes_nothing(engine, org, mismatches):
     with pytest.raises(ValidationFailed) as refused:
         open_rca(UnitOfWork(engine), org.actor("quality"), title="  ", problem="",
-                 references=[" ", ""])
+                 references=[" ", ""], now=utcnow(), rules=settings())
     assert set(refused.value.errors) == {"title", "problem", "references"}
     limit = settings().report.description_max_chars
     with pytest.raises(ValidationFailed) as too_long:
         open_rca(UnitOfWork(engine), org.actor("quality"), title="T" * 201,
-                 problem="P" * (limit + 1), references=mismatches.all)
+                 problem="P" * (limit + 1), references=mismatches.all,
+                 now=utcnow(), rules=settings())
     assert set(too_long.value.errors) == {"title", "problem"}
     assert "200" in too_long.value.errors["title"]
     with pytest.raises(NotFound, match="NM-1999-00001"):
         open_rca(UnitOfWork(engine), org.actor("quality"), title="T", problem="P",
-                 references=[mismatches.maple, "nm-1999-00001"])
+                 references=[mismatches.maple, "nm-1999-00001"], now=utcnow(), rules=settings())
     assert rca_count(engine) == 0 and events(engine) == []
 
 
@@ -225,12 +228,14 @@ def test_saving_checks_each_field(engine, org, mismatches):
     with pytest.raises(ValidationFailed) as refused:
         update_rca(UnitOfWork(engine), quality, rca_id, answers(
             title="", problem=" ", five_whys=["ok", "W" * (limit + 1)],
-            contributing_factors=["communication", "luck"], findings="F" * (limit + 1)))
+            contributing_factors=["communication", "luck"], findings="F" * (limit + 1)),
+                   now=utcnow(), rules=settings())
     assert refused.value.errors.keys() == {"title", "problem", "why.2", "contributing_factors",
                                            "findings"}
     with pytest.raises(ValidationFailed) as too_many:
         update_rca(UnitOfWork(engine), quality, rca_id,
-                   answers(five_whys=[f"why {n}" for n in range(MAX_WHYS + 1)]))
+                   answers(five_whys=[f"why {n}" for n in range(MAX_WHYS + 1)]),
+                   now=utcnow(), rules=settings())
     assert set(too_many.value.errors) == {"five_whys"}
     with read_session(engine) as session:
         unchanged = rca_detail(session, quality, rca_id)
@@ -238,15 +243,17 @@ def test_saving_checks_each_field(engine, org, mismatches):
     assert events(engine, "rca.updated") == []
     # Up to the limit is fine.
     update_rca(UnitOfWork(engine), quality, rca_id,
-               answers(five_whys=[f"why {n}" for n in range(MAX_WHYS)]))
+               answers(five_whys=[f"why {n}" for n in range(MAX_WHYS)]),
+               now=utcnow(), rules=settings())
 
 
 def test_saving_unchanged_answers_writes_nothing(engine, org, mismatches):
     quality = org.actor("quality")
     rca_id = open_seed_rca(engine, org, mismatches)
-    assert update_rca(UnitOfWork(engine), quality, rca_id, answers()) is True
+    assert update_rca(UnitOfWork(engine), quality, rca_id, answers(),
+                      now=utcnow(), rules=settings()) is True
     assert update_rca(UnitOfWork(engine), quality, rca_id, answers(
-        five_whys=[*WHYS, ""], findings=FINDINGS + "  ")) is False
+        five_whys=[*WHYS, ""], findings=FINDINGS + "  "), now=utcnow(), rules=settings()) is False
     assert len(events(engine, "rca.updated")) == 1
 
 
@@ -254,30 +261,33 @@ def test_completing_needs_a_why_and_findings(engine, org, mismatches):
     quality = org.actor("quality")
     rca_id = open_seed_rca(engine, org, mismatches)
     with pytest.raises(ValidationFailed) as refused:
-        complete_rca(UnitOfWork(engine), quality, rca_id)
+        complete_rca(UnitOfWork(engine), quality, rca_id, now=utcnow())
     assert set(refused.value.errors) == {"five_whys", "findings"}
-    update_rca(UnitOfWork(engine), quality, rca_id, answers(findings=""))
+    update_rca(UnitOfWork(engine), quality, rca_id, answers(findings=""),
+               now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed) as still:
-        complete_rca(UnitOfWork(engine), quality, rca_id)
+        complete_rca(UnitOfWork(engine), quality, rca_id, now=utcnow())
     assert set(still.value.errors) == {"findings"}
-    update_rca(UnitOfWork(engine), quality, rca_id, answers(five_whys=[WHYS[0]]))
-    complete_rca(UnitOfWork(engine), quality, rca_id)
+    update_rca(UnitOfWork(engine), quality, rca_id, answers(five_whys=[WHYS[0]]),
+               now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, rca_id, now=utcnow())
     assert events(engine, "rca.completed")
 
 
 def test_a_completed_analysis_is_read_only(engine, org, mismatches):
     quality = org.actor("quality")
     rca_id = open_seed_rca(engine, org, mismatches)
-    update_rca(UnitOfWork(engine), quality, rca_id, answers())
-    complete_rca(UnitOfWork(engine), quality, rca_id)
+    update_rca(UnitOfWork(engine), quality, rca_id, answers(), now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, rca_id, now=utcnow())
     extra = file_mismatch(engine, org, "quality", service=org.maple,
                           location=org.maple_bathroom, hours_ago=1,
                           description="The same mismatch again at the bathroom doorway cabinet.")
     writes = [
-        lambda: update_rca(UnitOfWork(engine), quality, rca_id, answers(findings="Changed")),
-        lambda: add_reports(UnitOfWork(engine), quality, rca_id, [extra]),
-        lambda: remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak),
-        lambda: complete_rca(UnitOfWork(engine), quality, rca_id),
+        lambda: update_rca(UnitOfWork(engine), quality, rca_id, answers(findings="Changed"),
+                           now=utcnow(), rules=settings()),
+        lambda: add_reports(UnitOfWork(engine), quality, rca_id, [extra], now=utcnow()),
+        lambda: remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak, now=utcnow()),
+        lambda: complete_rca(UnitOfWork(engine), quality, rca_id, now=utcnow()),
     ]
     for write in writes:
         with pytest.raises(ValidationFailed) as refused:
@@ -293,24 +303,25 @@ def test_a_completed_analysis_is_read_only(engine, org, mismatches):
 def test_reports_are_added_and_removed_but_one_always_stays(engine, org, mismatches):
     quality = org.actor("quality")
     rca_id = open_rca(UnitOfWork(engine), quality, title="Mismatches", problem=PROBLEM,
-                      references=[mismatches.maple])
+                      references=[mismatches.maple], now=utcnow(), rules=settings())
     assert add_reports(UnitOfWork(engine), quality, rca_id,
-                       [mismatches.oak.lower(), mismatches.maple, mismatches.east]) == [
+                       [mismatches.oak.lower(), mismatches.maple, mismatches.east],
+                       now=utcnow()) == [
         mismatches.oak, mismatches.east]
     with pytest.raises(ValidationFailed, match="Already linked"):
-        add_reports(UnitOfWork(engine), quality, rca_id, [mismatches.oak])
+        add_reports(UnitOfWork(engine), quality, rca_id, [mismatches.oak], now=utcnow())
     with pytest.raises(ValidationFailed) as empty:
-        add_reports(UnitOfWork(engine), quality, rca_id, [" "])
+        add_reports(UnitOfWork(engine), quality, rca_id, [" "], now=utcnow())
     assert "references" in empty.value.errors
     with pytest.raises(NotFound):
-        add_reports(UnitOfWork(engine), quality, rca_id, ["NM-1999-00001"])
+        add_reports(UnitOfWork(engine), quality, rca_id, ["NM-1999-00001"], now=utcnow())
 
-    remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak)
-    remove_report(UnitOfWork(engine), quality, rca_id, mismatches.east.lower())
+    remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak, now=utcnow())
+    remove_report(UnitOfWork(engine), quality, rca_id, mismatches.east.lower(), now=utcnow())
     with pytest.raises(ValidationFailed, match="is not linked"):
-        remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak)
+        remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak, now=utcnow())
     with pytest.raises(ValidationFailed, match="at least one report"):
-        remove_report(UnitOfWork(engine), quality, rca_id, mismatches.maple)
+        remove_report(UnitOfWork(engine), quality, rca_id, mismatches.maple, now=utcnow())
     with read_session(engine) as session:
         detail = rca_detail(session, quality, rca_id)
         links = session.scalar(select(func.count()).select_from(RootCauseAnalysisReport))
@@ -341,7 +352,7 @@ def test_a_supervisor_works_only_within_their_services(engine, org, mismatches):
     # Oak Lodge's supervisor cannot open an analysis over a Maple House report ...
     with pytest.raises(NotFound, match="among your services"):
         open_rca(UnitOfWork(engine), oak_supervisor, title="Mismatch", problem=PROBLEM,
-                 references=[mismatches.oak, mismatches.maple])
+                 references=[mismatches.oak, mismatches.maple], now=utcnow(), rules=settings())
     assert rca_count(engine) == 0
     # ... and the link's Maple reference is reported as not found, without details.
     with read_session(engine) as session:
@@ -350,9 +361,11 @@ def test_a_supervisor_works_only_within_their_services(engine, org, mismatches):
     assert [r.reference for r in proposal.reports] == [mismatches.oak]
 
     oak_only = open_rca(UnitOfWork(engine), oak_supervisor, title="Oak mismatch",
-                        problem=PROBLEM, references=[mismatches.oak])
+                        problem=PROBLEM, references=[mismatches.oak],
+                        now=utcnow(), rules=settings())
     maple_only = open_rca(UnitOfWork(engine), maple_supervisor, title="Maple mismatch",
-                          problem=PROBLEM, references=[mismatches.maple])
+                          problem=PROBLEM, references=[mismatches.maple],
+                          now=utcnow(), rules=settings())
     spanning = open_seed_rca(engine, org, mismatches)
     with read_session(engine) as session:
         assert [s.id for s in list_rcas(session, oak_supervisor)] == [oak_only]
@@ -371,26 +384,31 @@ def test_a_supervisor_works_only_within_their_services(engine, org, mismatches):
         with read_session(engine) as session, pytest.raises(NotFound):
             rca_findings_for_actions(session, oak_supervisor, rca_id)
         with pytest.raises(NotFound):
-            update_rca(UnitOfWork(engine), oak_supervisor, rca_id, answers())
+            update_rca(UnitOfWork(engine), oak_supervisor, rca_id, answers(),
+                       now=utcnow(), rules=settings())
         with pytest.raises(NotFound):
-            add_reports(UnitOfWork(engine), oak_supervisor, rca_id, [mismatches.oak])
+            add_reports(UnitOfWork(engine), oak_supervisor, rca_id, [mismatches.oak], now=utcnow())
         with pytest.raises(NotFound):
-            remove_report(UnitOfWork(engine), oak_supervisor, rca_id, mismatches.maple)
+            remove_report(UnitOfWork(engine), oak_supervisor, rca_id, mismatches.maple,
+                          now=utcnow())
         with pytest.raises(NotFound):
-            complete_rca(UnitOfWork(engine), oak_supervisor, rca_id)
+            complete_rca(UnitOfWork(engine), oak_supervisor, rca_id, now=utcnow())
     # Within their own analysis they cannot pull in another service's report either.
     with pytest.raises(NotFound):
-        add_reports(UnitOfWork(engine), oak_supervisor, oak_only, [mismatches.maple])
+        add_reports(UnitOfWork(engine), oak_supervisor, oak_only, [mismatches.maple], now=utcnow())
 
 
 def test_an_analysis_widened_beyond_a_supervisors_services_leaves_their_list(engine, org,
                                                                               mismatches):
     maple_only = open_rca(UnitOfWork(engine), org.actor("supervisor"), title="Maple mismatch",
-                          problem=PROBLEM, references=[mismatches.maple])
-    add_reports(UnitOfWork(engine), org.actor("quality"), maple_only, [mismatches.oak])
+                          problem=PROBLEM, references=[mismatches.maple],
+                          now=utcnow(), rules=settings())
+    add_reports(UnitOfWork(engine), org.actor("quality"), maple_only, [mismatches.oak],
+                now=utcnow())
     with read_session(engine) as session:
         assert list_rcas(session, org.actor("supervisor")) == []
-    remove_report(UnitOfWork(engine), org.actor("quality"), maple_only, mismatches.oak)
+    remove_report(UnitOfWork(engine), org.actor("quality"), maple_only, mismatches.oak,
+                  now=utcnow())
     with read_session(engine) as session:
         assert [s.id for s in list_rcas(session, org.actor("supervisor"))] == [maple_only]
 
@@ -401,25 +419,26 @@ def test_roles_without_root_cause_analysis_are_refused(engine, org, mismatches):
         actor = org.actor(username)
         with pytest.raises(PermissionDenied):
             open_rca(UnitOfWork(engine), actor, title="T", problem="P",
-                     references=[mismatches.maple])
+                     references=[mismatches.maple], now=utcnow(), rules=settings())
         with read_session(engine) as session, pytest.raises(PermissionDenied):
             list_rcas(session, actor)
         with read_session(engine) as session, pytest.raises(PermissionDenied):
             rca_detail(session, actor, rca_id)
         with pytest.raises(PermissionDenied):
-            update_rca(UnitOfWork(engine), actor, rca_id, answers())
+            update_rca(UnitOfWork(engine), actor, rca_id, answers(), now=utcnow(), rules=settings())
 
 
 def test_open_analyses_are_listed_first(engine, org, mismatches):
     quality = org.actor("quality")
     first = open_rca(UnitOfWork(engine), quality, title="First", problem=PROBLEM,
-                     references=[mismatches.oak])
+                     references=[mismatches.oak], now=utcnow(), rules=settings())
     second = open_rca(UnitOfWork(engine), quality, title="Second", problem=PROBLEM,
-                      references=[mismatches.east])
-    update_rca(UnitOfWork(engine), quality, second, answers(title="Second"))
-    complete_rca(UnitOfWork(engine), quality, second)
+                      references=[mismatches.east], now=utcnow(), rules=settings())
+    update_rca(UnitOfWork(engine), quality, second, answers(title="Second"),
+               now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, second, now=utcnow())
     third = open_rca(UnitOfWork(engine), quality, title="Third", problem=PROBLEM,
-                     references=[mismatches.maple, mismatches.oak])
+                     references=[mismatches.maple, mismatches.oak], now=utcnow(), rules=settings())
     with read_session(engine) as session:
         listed = list_rcas(session, quality)
     assert [s.id for s in listed] == [third, first, second]
@@ -433,11 +452,12 @@ def test_open_analyses_are_listed_first(engine, org, mismatches):
 def test_every_write_is_audited_with_before_and_after(engine, org, mismatches):
     quality = org.actor("quality")
     rca_id = open_rca(UnitOfWork(engine), quality, title="Mismatches", problem=PROBLEM,
-                      references=[mismatches.maple, mismatches.oak])
-    add_reports(UnitOfWork(engine), quality, rca_id, [mismatches.east])
-    remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak)
-    update_rca(UnitOfWork(engine), quality, rca_id, answers(title="Mismatches"))
-    complete_rca(UnitOfWork(engine), quality, rca_id)
+                      references=[mismatches.maple, mismatches.oak], now=utcnow(), rules=settings())
+    add_reports(UnitOfWork(engine), quality, rca_id, [mismatches.east], now=utcnow())
+    remove_report(UnitOfWork(engine), quality, rca_id, mismatches.oak, now=utcnow())
+    update_rca(UnitOfWork(engine), quality, rca_id, answers(title="Mismatches"),
+               now=utcnow(), rules=settings())
+    complete_rca(UnitOfWork(engine), quality, rca_id, now=utcnow())
 
     trail = events(engine)
     assert [e.action for e in trail] == ["rca.opened", "rca.reports_added",

@@ -208,7 +208,7 @@ def file_safeguarding(engine: Engine, org: Org, **changes: object) -> str:
     return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="safeguarding_rights",
         description="A visitor asked for the bank card; staff refused.",
-        **changes)).reference
+        **changes), now=utcnow(), rules=settings()).reference
 
 
 def events_after(engine: Engine, seq: int) -> list[AuditEvent]:
@@ -243,7 +243,7 @@ def test_a_reportable_decision_is_recorded_and_starts_each_clock(engine: Engine,
     seq = last_seq(engine)
     decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
                       reportable=True, reason="Attempted financial exploitation: the state "
-                      "must hear of it.", rules=SHAPE_3)
+                      "must hear of it.", rules=SHAPE_3, now=utcnow())
     [event] = events_after(engine, seq)
     assert (event.action, event.actor) == ("regulator.decided", "safeguarding")
     assert json.loads(event.before_json or "null") is None
@@ -272,32 +272,34 @@ def test_not_reportable_needs_a_reason_too_and_can_be_revised(engine: Engine,
     supervisor = org.actor("supervisor")
     with pytest.raises(ValidationFailed) as refused:
         decide_reportable(UnitOfWork(engine), supervisor, reference, reportable=False,
-                          reason="  ", rules=SHAPE_3)
+                          reason="  ", rules=SHAPE_3, now=utcnow())
     assert "reason" in refused.value.errors
     with pytest.raises(ValidationFailed) as unanswered:
         decide_reportable(UnitOfWork(engine), supervisor, reference, reportable=None,
-                          reason="Not sure", rules=SHAPE_3)
+                          reason="Not sure", rules=SHAPE_3, now=utcnow())
     assert "reportable" in unanswered.value.errors
     decide_reportable(UnitOfWork(engine), supervisor, reference, reportable=False,
-                      reason="No loss, no harm: below the state's threshold.", rules=SHAPE_3)
+                      reason="No loss, no harm: below the state's threshold.", rules=SHAPE_3,
+                      now=utcnow())
     assert clocks_of(engine, reference) == []
     with pytest.raises(ValidationFailed):  # the same answer again is not a revision
         decide_reportable(UnitOfWork(engine), supervisor, reference, reportable=False,
-                          reason="Still not", rules=SHAPE_3)
+                          reason="Still not", rules=SHAPE_3, now=utcnow())
 
     seq = last_seq(engine)
     decide_reportable(UnitOfWork(engine), org.actor("quality"), reference, reportable=True,
-                      reason="A second attempt came to light: reportable.", rules=SHAPE_3)
+                      reason="A second attempt came to light: reportable.", rules=SHAPE_3,
+                      now=utcnow())
     [event] = events_after(engine, seq)
     assert '"reportable":false' in event.before_json.replace(" ", "")
     assert len(clocks_of(engine, reference)) == 3
     first = clocks_of(engine, reference)[0]
     record_clock_met(UnitOfWork(engine), supervisor, first.id,
                      met_at=to_local(first.started_at, settings().zone),
-                     state_reference="NY-SIR-1", rules=SHAPE_3)
+                     state_reference="NY-SIR-1", rules=SHAPE_3, now=utcnow())
 
     decide_reportable(UnitOfWork(engine), supervisor, reference, reportable=False,
-                      reason="The state says it is outside its rules.", rules=SHAPE_3)
+                      reason="The state says it is outside its rules.", rules=SHAPE_3, now=utcnow())
     clocks = clocks_of(engine, reference)
     assert [c.withdrawn_at is None for c in clocks] == [True, False, False]  # met one stays
     with read_session(engine) as session:
@@ -313,11 +315,11 @@ def test_only_deciders_covering_the_service_decide(engine: Engine, org: Org,
     seq = last_seq(engine)
     with pytest.raises(PermissionDenied):
         decide_reportable(UnitOfWork(engine), org.actor(username), reference,
-                          reportable=True, reason="Reportable", rules=SHAPE_3)
+                          reportable=True, reason="Reportable", rules=SHAPE_3, now=utcnow())
     assert events_after(engine, seq) == []
     with pytest.raises(NotFound):
         decide_reportable(UnitOfWork(engine), org.actor("quality"), "NM-1999-99999",
-                          reportable=True, reason="Reportable", rules=SHAPE_3)
+                          reportable=True, reason="Reportable", rules=SHAPE_3, now=utcnow())
 
 
 def test_a_deadline_met_records_when_and_the_state_reference(engine: Engine,
@@ -325,31 +327,31 @@ def test_a_deadline_met_records_when_and_the_state_reference(engine: Engine,
     reference = file_safeguarding(engine, org)
     safeguarding = org.actor("safeguarding")
     decide_reportable(UnitOfWork(engine), safeguarding, reference, reportable=True,
-                      reason="Reportable", rules=SHAPE_3)
+                      reason="Reportable", rules=SHAPE_3, now=utcnow())
     report_clock, started, _closed = clocks_of(engine, reference)
     now_local = local_now()
     with pytest.raises(ValidationFailed) as refused:
         record_clock_met(UnitOfWork(engine), safeguarding, report_clock.id,
                          met_at=now_local + timedelta(hours=1), state_reference="",
-                         rules=SHAPE_3)
+                         rules=SHAPE_3, now=utcnow())
     assert set(refused.value.errors) == {"met_at", "state_reference"}
     with pytest.raises(PermissionDenied):
         record_clock_met(UnitOfWork(engine), org.actor("oak_supervisor"), report_clock.id,
-                         met_at=now_local, state_reference="NY-1", rules=SHAPE_3)
+                         met_at=now_local, state_reference="NY-1", rules=SHAPE_3, now=utcnow())
 
     seq = last_seq(engine)
     assert record_clock_met(UnitOfWork(engine), safeguarding, report_clock.id,
                             met_at=now_local, state_reference="NY-SIR-2026-0042",
-                            rules=SHAPE_3) is True
+                            rules=SHAPE_3, now=utcnow()) is True
     [event] = events_after(engine, seq)
     assert (event.action, event.actor) == ("regulator.clock_met", "safeguarding")
     assert "NY-SIR-2026-0042" in event.after_json
     # The investigation clock needs no reference.
     assert record_clock_met(UnitOfWork(engine), safeguarding, started.id, met_at=now_local,
-                            rules=SHAPE_3) is True
+                            rules=SHAPE_3, now=utcnow()) is True
     with pytest.raises(ValidationFailed):
         record_clock_met(UnitOfWork(engine), safeguarding, started.id, met_at=now_local,
-                         rules=SHAPE_3)
+                         rules=SHAPE_3, now=utcnow())
     with read_session(engine) as session:
         shown = events_for(session, safeguarding, [reference], now=utcnow(),
                            rules=SHAPE_3)[reference]
@@ -366,7 +368,7 @@ def test_reminders_go_out_before_and_after_a_deadline_once_each(engine: Engine,
     rules = rules_with(WITHIN_24_HOURS)
     reference = file_safeguarding(engine, org)
     decide_reportable(UnitOfWork(engine), org.actor("supervisor"), reference,
-                      reportable=True, reason="Reportable", rules=rules)
+                      reportable=True, reason="Reportable", rules=rules, now=utcnow())
     [clock] = clocks_of(engine, reference)
 
     def run(at: datetime) -> list[str]:
@@ -398,12 +400,12 @@ def test_a_clock_met_or_withdrawn_is_not_reminded(engine: Engine, org: Org) -> N
     met, withdrawn = file_safeguarding(engine, org), file_safeguarding(engine, org)
     for reference in (met, withdrawn):
         decide_reportable(UnitOfWork(engine), org.actor("quality"), reference,
-                          reportable=True, reason="Reportable", rules=rules)
+                          reportable=True, reason="Reportable", rules=rules, now=utcnow())
     [clock] = clocks_of(engine, met)
     record_clock_met(UnitOfWork(engine), org.actor("quality"), clock.id, met_at=local_now(),
-                     state_reference="NY-1", rules=rules)
+                     state_reference="NY-1", rules=rules, now=utcnow())
     decide_reportable(UnitOfWork(engine), org.actor("quality"), withdrawn, reportable=False,
-                      reason="Not within the state's rules after all", rules=rules)
+                      reason="Not within the state's rules after all", rules=rules, now=utcnow())
     result = send_action_reminders(engine, rules=rules, now=clock.due_at + timedelta(hours=1))
     assert result.clocks == []
 
@@ -421,17 +423,17 @@ def test_on_time_share_per_clock_per_month_with_suppression(engine: Engine, org:
     for n in range(8):
         reference = file_safeguarding(engine, org, occurred_at=occurred)
         decide_reportable(UnitOfWork(engine), safeguarding, reference, reportable=True,
-                          reason="Reportable", rules=rules)
+                          reason="Reportable", rules=rules, now=utcnow())
         [clock] = clocks_of(engine, reference)
         late = n >= 6
         record_clock_met(UnitOfWork(engine), safeguarding, clock.id,
                          met_at=to_local(clock.due_at, zone) + timedelta(
                              hours=3 if late else -2),
-                         state_reference=f"NY-{n}", rules=rules)
+                         state_reference=f"NY-{n}", rules=rules, now=utcnow())
     # One more, still open and overdue (due a month ago): late too.
     reference = file_safeguarding(engine, org, occurred_at=occurred)
     decide_reportable(UnitOfWork(engine), safeguarding, reference, reportable=True,
-                      reason="Reportable", rules=rules)
+                      reason="Reportable", rules=rules, now=utcnow())
     start = (local_now() - timedelta(days=80)).date().replace(day=1)
     scope = Scope(start, local_now().date() + timedelta(days=1))
     with read_session(engine) as session:
@@ -466,11 +468,11 @@ def test_on_time_share_shows_when_no_count_is_small(engine: Engine, org: Org) ->
     for n in range(5):
         reference = file_safeguarding(engine, org, occurred_at=occurred)
         decide_reportable(UnitOfWork(engine), org.actor("quality"), reference,
-                          reportable=True, reason="Reportable", rules=rules)
+                          reportable=True, reason="Reportable", rules=rules, now=utcnow())
         [clock] = clocks_of(engine, reference)
         record_clock_met(UnitOfWork(engine), org.actor("quality"), clock.id,
                          met_at=to_local(clock.due_at, rules.zone) - timedelta(hours=1),
-                         state_reference=f"NY-{n}", rules=rules)
+                         state_reference=f"NY-{n}", rules=rules, now=utcnow())
     scope = Scope((local_now() - timedelta(days=60)).date(), local_now().date())
     with read_session(engine) as session:
         _target, [table] = commissioner_on_time(session, org.actor("commissioner"), scope,
@@ -494,7 +496,8 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
 
     waiting, decided = file_safeguarding(engine, org), file_safeguarding(engine, org)
     decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), decided,
-                      reportable=True, reason="Attempted exploitation: reportable.")
+                      reportable=True, reason="Attempted exploitation: reportable.",
+                      now=utcnow(), rules=settings())
     at = sign_in(new_app(), "supervisor")
     at.switch_page("pages/triage_board.py").run()
     assert_no_exception(at)
@@ -540,7 +543,8 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
 
     reference = file_safeguarding(engine, org)
     decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
-                      reportable=True, reason="Attempted exploitation: reportable.")
+                      reportable=True, reason="Attempted exploitation: reportable.",
+                      now=utcnow(), rules=settings())
     [clock] = clocks_of(engine, reference)
     at = sign_in(new_app(), "safeguarding")
     at.switch_page("pages/inbox.py").run()
@@ -588,13 +592,14 @@ def test_the_demo_history_follows_the_safeguarding_decisions(engine: Engine,
     told = local_now() - timedelta(minutes=1)
     decide(UnitOfWork(engine), lead, ids[0], SafeguardingDecision(
         external_report_made=True, reported_to="Adult protective services", reported_at=told,
-        reason="Reported the same hour"))
+        reason="Reported the same hour"), now=utcnow(), rules=settings())
     decide(UnitOfWork(engine), lead, ids[1], SafeguardingDecision(
-        external_report_made=False, reason="Refused at once; nothing lost"))
-    acknowledge(UnitOfWork(engine), lead, ids[2])  # ids[3]: nobody has looked yet
+        external_report_made=False, reason="Refused at once; nothing lost"),
+           now=utcnow(), rules=settings())
+    acknowledge(UnitOfWork(engine), lead, ids[2], now=utcnow())  # ids[3]: nobody has looked yet
     rules = rules_with(WITHIN_48_HOURS_INVESTIGATED)
 
-    summary = record_demo_clocks(engine, rules=rules)
+    summary = record_demo_clocks(engine, rules=rules, now=utcnow())
     assert (summary.decisions, summary.reportable) == (3, 2)
     with read_session(engine) as session:
         shown = events_for(session, lead, references, now=utcnow(), rules=rules)
@@ -608,4 +613,4 @@ def test_the_demo_history_follows_the_safeguarding_decisions(engine: Engine,
     assert pending.decision is not None and pending.decision.reportable
     assert [c.state for c in pending.clocks] == [ClockState.RUNNING] * 3
     assert waiting.decision is None and [e.reference for e in board.awaiting] == [references[3]]
-    assert record_demo_clocks(engine, rules=rules).decisions == 0  # nothing twice
+    assert record_demo_clocks(engine, rules=rules, now=utcnow()).decisions == 0  # nothing twice

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.audit.models import AuditEvent
+from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
@@ -47,12 +48,12 @@ def org(engine, db_url: str):
 def file(engine, org, description, *, days_ago=0.0, actor="quality", **changes):
     return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(
         org, description=description, occurred_at=local_now() - timedelta(days=days_ago),
-        **changes)).reference
+        **changes), now=utcnow(), rules=settings()).reference
 
 
 def alike(engine, org, reference, username="quality", rules=None):
     with read_session(engine) as session:
-        return read_alike(session, org.actor(username), reference, rules=rules)
+        return read_alike(session, org.actor(username), reference, rules=rules or settings())
 
 
 def with_triage(**changes):
@@ -181,12 +182,15 @@ def test_linking_is_audited_idempotent_and_one_row_per_pair(engine, org):
     later = file(engine, org, WALKER, days_ago=1)
     version = stored(engine, later).version_id
 
-    outcome = link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier)
+    outcome = link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier,
+                           now=utcnow(), rules=settings())
     assert outcome.changed and outcome.later_reference == later
     # From the other report's page, and again: the same link, nothing more written.
-    again = link_related(UnitOfWork(engine), org.actor("quality"), earlier, later)
+    again = link_related(UnitOfWork(engine), org.actor("quality"), earlier, later,
+                         now=utcnow(), rules=settings())
     assert not again.changed and again.later_reference == later
-    assert not link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier).changed
+    assert not link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier,
+                            now=utcnow(), rules=settings()).changed
     with read_session(engine) as session:
         [link] = session.scalars(select(ReportLink)).all()
         assert (link.report_id, link.earlier_id) == (stored(engine, later).id,
@@ -210,19 +214,24 @@ def test_a_link_is_refused_outside_the_role_or_the_services(engine, org):
     other_maple = file(engine, org, SLING, days_ago=1)
     oak = file(engine, org, WALKER, days_ago=1, service_id=org.oak, location_id=org.oak_lounge)
     with pytest.raises(NotFound):  # Oak Lodge is not the Maple House supervisor's
-        link_related(UnitOfWork(engine), org.actor("supervisor"), maple, oak)
+        link_related(UnitOfWork(engine), org.actor("supervisor"), maple, oak,
+                     now=utcnow(), rules=settings())
     with pytest.raises(NotFound):
-        link_related(UnitOfWork(engine), org.actor("oak_supervisor"), oak, maple)
+        link_related(UnitOfWork(engine), org.actor("oak_supervisor"), oak, maple,
+                     now=utcnow(), rules=settings())
     for username in ("reporter", "governance", "commissioner", "admin"):
         with pytest.raises(PermissionDenied):
-            link_related(UnitOfWork(engine), org.actor(username), maple, other_maple)
+            link_related(UnitOfWork(engine), org.actor(username), maple, other_maple,
+                         now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed):
-        link_related(UnitOfWork(engine), org.actor("quality"), maple, maple.lower())
+        link_related(UnitOfWork(engine), org.actor("quality"), maple, maple.lower(),
+                     now=utcnow(), rules=settings())
     with pytest.raises(NotFound):
-        link_related(UnitOfWork(engine), org.actor("quality"), maple, "NM-1999-99999")
+        link_related(UnitOfWork(engine), org.actor("quality"), maple, "NM-1999-99999",
+                     now=utcnow(), rules=settings())
     with pytest.raises(ConflictError):  # linking from a view of the report gone stale
         link_related(UnitOfWork(engine), org.actor("quality"), maple, other_maple,
-                     expected_version=99)
+                     expected_version=99, now=utcnow(), rules=settings())
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(ReportLink)) == 0
     assert events(engine, "report.related_linked") == []
@@ -241,11 +250,12 @@ def test_a_linked_earlier_report_counts_as_a_recurrence_whatever_its_type(engine
             report = session.scalar(select(NearMissReport).where(
                 NearMissReport.reference == later))
             related = related_reports(session, report, window_days=90)
-            proposal = propose_triage(session, org.actor("supervisor"), later)
+            proposal = propose_triage(session, org.actor("supervisor"), later, rules=settings())
             return recurrence_count(related), proposal.recurrence, [r.reference for r in related]
 
     assert recurrences() == (0, Recurrence.SINGLE, [])
-    link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier)
+    link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier,
+                 now=utcnow(), rules=settings())
     count, proposed, listed = recurrences()
     assert (count, proposed, listed) == (1, Recurrence.REPEAT, [earlier])
     with read_session(engine) as session:
@@ -263,10 +273,12 @@ def test_a_linked_earlier_report_counts_as_a_recurrence_whatever_its_type(engine
     assert back.recurrences == 0
 
     # Unlinking undoes it, audited with what the link was; unlinking again changes nothing.
-    assert unlink_related(UnitOfWork(engine), org.actor("quality"), earlier, later).changed
+    assert unlink_related(UnitOfWork(engine), org.actor("quality"), earlier, later,
+                          now=utcnow(), rules=settings()).changed
     assert recurrences() == (0, Recurrence.SINGLE, [])
     assert not stored(engine, later).is_repeat
-    assert not unlink_related(UnitOfWork(engine), org.actor("quality"), earlier, later).changed
+    assert not unlink_related(UnitOfWork(engine), org.actor("quality"), earlier, later,
+                              now=utcnow(), rules=settings()).changed
     [event] = events(engine, "report.related_unlinked")
     assert json.loads(event.before_json)["earlier"] == earlier
 
@@ -278,8 +290,10 @@ def test_after_triage_the_repeat_flag_is_the_triagers_answer(engine, org):
                  type_key="other")
     triage_report(UnitOfWork(engine), org.actor("supervisor"), later, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
-        investigation="none", route="supervisor"), expected_version=1)
-    link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier)
+        investigation="none", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
+    link_related(UnitOfWork(engine), org.actor("supervisor"), later, earlier,
+                 now=utcnow(), rules=settings())
     assert not stored(engine, later).is_repeat  # recorded at triage as single
     assert alike(engine, org, later).recurrences == 1  # the count still uses the link
 
@@ -288,7 +302,8 @@ def test_links_the_viewer_cannot_see_are_not_shown_or_counted(engine, org):
     oak = file(engine, org, WALKER, days_ago=20, service_id=org.oak, location_id=org.oak_lounge)
     maple = file(engine, org, WALKER_AGAIN, days_ago=1, location_id=org.maple_kitchen,
                  type_key="other")
-    link_related(UnitOfWork(engine), org.actor("quality"), maple, oak)
+    link_related(UnitOfWork(engine), org.actor("quality"), maple, oak,
+                 now=utcnow(), rules=settings())
     assert alike(engine, org, maple).recurrences == 1
     supervisor = alike(engine, org, maple, "supervisor")
     assert supervisor.linked == () and supervisor.recurrences == 0

@@ -15,15 +15,17 @@ from core.actions.service import (
     MeasureDraft,
     PlanDraft,
     complete_evidence_check,
-    confirm_verdict,
     create_plan,
     set_go_live,
     set_status,
 )
+from core.actions.verdicts import confirm_verdict
 from core.actions.vocabulary import ActionStatus
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
 from core.auth.models import User
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.escalation.models import Notification
 from core.filing.service import file_near_miss
@@ -50,7 +52,8 @@ def make_action(engine, org: Org, *, title: str = "Fit a grab rail at the bathro
     """A plan (from a filed report) with one action per title, owned by `owner`."""
     changes = {"person_id": org.maple_person} if person else {}
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                           draft(org, description=REPORT_TEXT, **changes))
+                           draft(org, description=REPORT_TEXT, **changes),
+                           now=utcnow(), rules=settings())
     today = local_today()
     actions = [ActionDraft(title=t, description=f"Details: {REPORT_TEXT}",
                            kind="physical_change", owner_id=org.actor(owner).user_id,
@@ -60,7 +63,7 @@ def make_action(engine, org: Org, *, title: str = "Fit a grab rail at the bathro
                for t in (title, *extra_titles)]
     created = create_plan(UnitOfWork(engine), org.actor("quality"), PlanDraft(
         title=plan_title, theme=REPORT_TEXT, report_references=[filed.reference],
-        actions=actions))
+        actions=actions), now=utcnow(), rules=settings())
     return created.action_ids
 
 
@@ -84,7 +87,8 @@ def test_an_overdue_action_reminds_its_owner_once_a_day(engine, org):
     with read_session(engine) as session:
         version = session.get(Action, action_id).version_id
 
-    first = send_action_reminders(engine, today=today + timedelta(days=12))
+    first = send_action_reminders(engine, today=today + timedelta(days=12),
+                                  now=utcnow(), rules=settings())
     assert [(r.action_id, r.reason) for r in first.sent] == [(action_id, "overdue")]
     [note] = reminders_of(engine, "supervisor")
     assert note.title == "Overdue: Fit a grab rail at the bathroom door"
@@ -94,12 +98,14 @@ def test_an_overdue_action_reminds_its_owner_once_a_day(engine, org):
     [run] = audit_runs(engine)
     assert run.actor == "system" and f'"action_id":{action_id}' in run.after_json
 
-    again = send_action_reminders(engine, today=today + timedelta(days=12))
+    again = send_action_reminders(engine, today=today + timedelta(days=12),
+                                  now=utcnow(), rules=settings())
     assert again.sent == [] and again.already_reminded == 1
     assert len(reminders_of(engine, "supervisor")) == 1
     assert len(audit_runs(engine)) == 1  # nothing sent, nothing to audit
 
-    next_day = send_action_reminders(engine, today=today + timedelta(days=13))
+    next_day = send_action_reminders(engine, today=today + timedelta(days=13),
+                                     now=utcnow(), rules=settings())
     assert len(next_day.sent) == 1
     assert len(reminders_of(engine, "supervisor")) == 2 and len(audit_runs(engine)) == 2
     with read_session(engine) as session:
@@ -112,8 +118,10 @@ def test_an_overdue_action_reminds_its_owner_once_a_day(engine, org):
 def test_an_action_due_soon_says_when(engine, org):
     make_action(engine, org, deadline_in=10)
     today = local_today()
-    assert send_action_reminders(engine, today=today).sent == []  # 10 days away: not yet
-    result = send_action_reminders(engine, today=today + timedelta(days=5))
+    assert send_action_reminders(engine, today=today,
+                                 now=utcnow(), rules=settings()).sent == []  # 10 days away: not yet
+    result = send_action_reminders(engine, today=today + timedelta(days=5),
+                                   now=utcnow(), rules=settings())
     [reminder] = result.sent
     assert reminder.reason == "due_soon"
     [note] = reminders_of(engine, "supervisor")
@@ -125,25 +133,28 @@ def test_stopped_and_verified_actions_get_no_deadline_reminder(engine, org):
                                     extra_titles=("Pre-transfer check card",))
     quality = org.actor("quality")
     set_status(UnitOfWork(engine), quality, stopped, ActionStatus.STOPPED,
-               note="Replaced by the grab rail.")
+               note="Replaced by the grab rail.", now=utcnow())
     today = local_today()
-    set_go_live(UnitOfWork(engine), quality, verified, today - timedelta(days=20))
+    set_go_live(UnitOfWork(engine), quality, verified, today - timedelta(days=20),
+                now=utcnow(), rules=settings())
 
-    verdict_due = send_action_reminders(engine, today=today)
+    verdict_due = send_action_reminders(engine, today=today, now=utcnow(), rules=settings())
     assert [(r.action_id, r.reason) for r in verdict_due.sent] == [(verified, "verdict_due")]
     assert reminders_of(engine, "supervisor")[-1].title == "Verify: Pre-transfer check card"
 
     with read_session(engine) as session:
         check_id = session.scalar(select(ActionEvidenceCheck.id).where(
             ActionEvidenceCheck.action_id == verified))
-    complete_evidence_check(UnitOfWork(engine), quality, check_id, note="Card seen in place.")
+    complete_evidence_check(UnitOfWork(engine), quality, check_id, note="Card seen in place.",
+                            now=utcnow(), rules=settings())
     confirm_verdict(UnitOfWork(engine), quality, verified, effective=True,
-                    note="No near falls since go-live.")
+                    note="No near falls since go-live.", now=utcnow(), rules=settings())
 
-    assert send_action_reminders(engine, today=today + timedelta(days=12)).sent == []
+    assert send_action_reminders(engine, today=today + timedelta(days=12),
+                                 now=utcnow(), rules=settings()).sent == []
     # 42 days after the window ended, the sustainment check falls due.
     due = today - timedelta(days=6) + timedelta(days=42)
-    later = send_action_reminders(engine, today=due)
+    later = send_action_reminders(engine, today=due, now=utcnow(), rules=settings())
     assert [(r.action_id, r.reason) for r in later.sent] == [(verified, "sustainment_due")]
     titles = [n.title for n in reminders_of(engine, "supervisor")]
     assert titles[-1] == "Still in place? Pre-transfer check card"
@@ -155,14 +166,16 @@ def test_a_disabled_owner_is_not_reminded(engine, org):
     with UnitOfWork(engine) as uow:
         user = uow.session.scalar(select(User).where(User.username == "supervisor"))
         user.active = False
-        uow.record(SYSTEM, "user.disabled", "user", user.id)
+        uow.record(SYSTEM, "user.disabled", "user", user.id, at=utcnow())
         uow.commit()
-    assert send_action_reminders(engine, today=local_today() + timedelta(days=12)).sent == []
+    assert send_action_reminders(engine, today=local_today() + timedelta(days=12),
+                                 now=utcnow(), rules=settings()).sent == []
 
 
 def test_the_owner_gets_an_email_naming_nobody_supported(engine, org, smtp_server):
     make_action(engine, org, deadline_in=10, person=True)
-    result = send_action_reminders(engine, today=local_today() + timedelta(days=11))
+    result = send_action_reminders(engine, today=local_today() + timedelta(days=11),
+                                   now=utcnow(), rules=settings())
     assert len(result.sent) == 1
     assert result.emails is not None and not result.emails.failed
     [message] = [m for m in smtp_server.messages if "Overdue" in m["Subject"]]
@@ -188,7 +201,8 @@ def test_a_test_too_early_to_tell_runs_on_to_the_still_in_place_check(engine, or
     # Two near falls a week in the 12 weeks before go-live, one in the test window.
     for days_ago in [20 + day + 7 * week for week in range(12) for day in (1, 4)] + [15]:
         filed = file_near_miss(UnitOfWork(engine), reporter, draft(
-            org, occurred_at=local_now() - timedelta(days=days_ago)))
+            org, occurred_at=local_now() - timedelta(days=days_ago)),
+                               now=utcnow(), rules=settings())
     created = create_plan(UnitOfWork(engine), org.actor("quality"), PlanDraft(
         title="Near falls at the bathroom doorway", theme="Transfers at the doorway",
         report_references=[filed.reference], actions=[ActionDraft(
@@ -196,14 +210,18 @@ def test_a_test_too_early_to_tell_runs_on_to_the_still_in_place_check(engine, or
             owner_id=org.actor("supervisor").user_id, deadline=today + timedelta(days=5),
             review_date=today + timedelta(days=20), evidence_checks=["Card on the door"])],
         measure=MeasureDraft(filters=MeasureFilters(type_keys=("transfer_near_fall",),
-                                                    service_ids=(org.maple,)))))
+                                                    service_ids=(org.maple,)))),
+                          now=utcnow(), rules=settings())
     [action_id] = created.action_ids
-    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live)
+    set_go_live(UnitOfWork(engine), org.actor("quality"), action_id, go_live,
+                now=utcnow(), rules=settings())
 
-    assert send_action_reminders(engine, today=today).sent == []  # 24 against 1: too early
+    assert send_action_reminders(engine, today=today, now=utcnow(),
+                                 rules=settings()).sent == []  # 24 against 1: too early
     second_look = go_live + timedelta(days=14 + 42)
-    assert send_action_reminders(engine, today=second_look - timedelta(days=1)).sent == []
-    result = send_action_reminders(engine, today=second_look)
+    assert send_action_reminders(engine, today=second_look - timedelta(days=1),
+                                 now=utcnow(), rules=settings()).sent == []
+    result = send_action_reminders(engine, today=second_look, now=utcnow(), rules=settings())
     assert [(r.action_id, r.reason) for r in result.sent] == [(action_id, "verdict_due")]
     [note] = reminders_of(engine, "supervisor")
     assert note.title == "Verify: Pre-transfer check card"

@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 
 from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
 from core.filing.service import file_near_miss
@@ -24,8 +26,10 @@ def org(engine, db_url: str):
 
 
 def test_filing_gives_a_year_reference_and_stores_the_report(engine, org):
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
-    second = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
+    second = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                            now=utcnow(), rules=settings())
     year = local_now().year
     assert filed.reference == f"NM-{year}-00001"
     assert second.reference == f"NM-{year}-00002"
@@ -39,15 +43,18 @@ def test_filing_gives_a_year_reference_and_stores_the_report(engine, org):
 
 def test_the_same_submission_twice_files_one_report(engine, org):
     one = draft(org, submission_key="form-123")
-    first = file_near_miss(UnitOfWork(engine), org.actor("reporter"), one)
-    again = file_near_miss(UnitOfWork(engine), org.actor("reporter"), one)
+    first = file_near_miss(UnitOfWork(engine), org.actor("reporter"), one,
+                           now=utcnow(), rules=settings())
+    again = file_near_miss(UnitOfWork(engine), org.actor("reporter"), one,
+                           now=utcnow(), rules=settings())
     assert again.reference == first.reference and again.duplicate
     with read_session(engine) as session:
         assert len(session.scalars(select(NearMissReport)).all()) == 1
 
 
 def test_anonymous_report_stores_no_reporter_anywhere(engine, org):
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True),
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         report = session.get(NearMissReport, filed.id)
         assert report.reporter_id is None
@@ -71,7 +78,8 @@ def test_anonymous_report_stores_no_reporter_anywhere(engine, org):
 )
 def test_bad_input_names_the_field(engine, org, changes, field):
     with pytest.raises(ValidationFailed) as caught:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes),
+                       now=utcnow(), rules=settings())
     assert field in caught.value.errors
     with read_session(engine) as session:
         assert session.scalars(select(NearMissReport)).first() is None
@@ -80,37 +88,42 @@ def test_bad_input_names_the_field(engine, org, changes, field):
 def test_a_time_in_the_future_is_refused(engine, org):
     later = local_now() + timedelta(hours=2)
     with pytest.raises(ValidationFailed) as caught:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=later))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, occurred_at=later),
+                       now=utcnow(), rules=settings())
     assert "future" in caught.value.errors["occurred_at"]
 
 
 def test_a_location_of_another_service_is_refused(engine, org):
     with pytest.raises(ValidationFailed) as caught:
         file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                       draft(org, location_id=org.oak_lounge))
+                       draft(org, location_id=org.oak_lounge), now=utcnow(), rules=settings())
     assert "another service" in caught.value.errors["location_id"]
 
 
 def test_a_reporter_cannot_file_for_a_service_not_theirs(engine, org):
     with pytest.raises(ValidationFailed) as caught:
         file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                       draft(org, service_id=org.oak, location_id=org.oak_lounge))
+                       draft(org, service_id=org.oak, location_id=org.oak_lounge),
+                       now=utcnow(), rules=settings())
     assert "service_id" in caught.value.errors
 
 
 def test_commissioner_cannot_file(engine, org):
     with pytest.raises(PermissionDenied):
-        file_near_miss(UnitOfWork(engine), org.actor("commissioner"), draft(org))
+        file_near_miss(UnitOfWork(engine), org.actor("commissioner"), draft(org),
+                       now=utcnow(), rules=settings())
 
 
 def test_capture_fields_are_checked_against_the_type(engine, org):
     bad = draft(org, capture_fields={"mobility_aid_position": "On the moon"})
     with pytest.raises(ValidationFailed) as caught:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), bad)
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), bad,
+                       now=utcnow(), rules=settings())
     assert "capture.mobility_aid_position" in caught.value.errors
     good = draft(org, capture_fields={"mobility_aid_position": "Slightly out of reach",
                                       "transfer_task": "Evening bathroom routine"})
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), good)
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), good,
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         assert session.get(NearMissReport, filed.id).capture_fields == {
             "mobility_aid_position": "Slightly out of reach",
@@ -119,7 +132,8 @@ def test_capture_fields_are_checked_against_the_type(engine, org):
 
 def test_every_filing_is_audited_and_the_chain_verifies(engine, org):
     for _ in range(3):
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                       now=utcnow(), rules=settings())
     with read_session(engine) as session:
         filed_events = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "report.filed")).all()
@@ -131,7 +145,8 @@ def test_every_filing_is_audited_and_the_chain_verifies(engine, org):
 @pytest.mark.parametrize("key", ["k" * 65, "bad\x00key"])
 def test_a_malformed_submission_key_is_refused_before_anything_is_stored(engine, org, key):
     with pytest.raises(ValidationFailed) as refused:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, submission_key=key))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, submission_key=key),
+                       now=utcnow(), rules=settings())
     assert set(refused.value.errors) == {"submission_key"}
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(NearMissReport)) == 0

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from core.attachments.models import Attachment
 from core.attachments.storage import attachments_dir
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import PermissionDenied, ValidationFailed
 from core.filing.service import file_near_miss
@@ -95,12 +97,14 @@ def status(engine, reference):
 
 def file_and_triage(engine, org, type_key, description):
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
-        org, type_key=type_key, description=description, person_id=org.maple_person)).reference
+        org, type_key=type_key, description=description, person_id=org.maple_person),
+                               now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="high",
-        investigation="barrier_review", route="supervisor"), expected_version=1)
+        investigation="barrier_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     start_review(UnitOfWork(engine), org.actor("supervisor"), reference,
-                 expected_version=version(engine, reference))
+                 expected_version=version(engine, reference), now=utcnow(), rules=settings())
     return reference
 
 
@@ -122,15 +126,15 @@ def test_seed_example_from_filing_to_closure(engine, org, example):
 
     # The review asks the type's own fields and the leaders' questions.
     remaining = save_review(UnitOfWork(engine), supervisor, reference,
-                            ReviewInput(field_values={}))
+                            ReviewInput(field_values={}), now=utcnow(), rules=settings())
     assert any(key.startswith("field.") for key in remaining)
     assert "control_reliable" in remaining
     with pytest.raises(WorkflowBlocked, match="not complete"):
         finish_review(UnitOfWork(engine), supervisor, reference,
                       next_step=ReportStatus.VALIDATING,
-                      expected_version=version(engine, reference))
+                      expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert save_review(UnitOfWork(engine), supervisor, reference,
-                       review_answers(values)) == {}
+                       review_answers(values), now=utcnow(), rules=settings()) == {}
 
     # Gates: refused while any is open, and the refusal names which.
     with read_session(engine) as session:
@@ -139,40 +143,41 @@ def test_seed_example_from_filing_to_closure(engine, org, example):
     for gate in gates[:-1]:
         if gate.may_be_not_applicable:
             check_gate(UnitOfWork(engine), supervisor, reference, gate.key,
-                       note="No representative for this person", not_applicable=True)
+                       note="No representative for this person", not_applicable=True, now=utcnow())
         else:
             check_gate(UnitOfWork(engine), supervisor, reference, gate.key,
-                       note=f"Done: {gate.label}")
+                       note=f"Done: {gate.label}", now=utcnow())
     with pytest.raises(WorkflowBlocked) as blocked:
         finish_review(UnitOfWork(engine), supervisor, reference,
                       next_step=ReportStatus.VALIDATING,
-                      expected_version=version(engine, reference))
+                      expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert blocked.value.items == [gates[-1].label]
     assert gates[-1].label in str(blocked.value)
-    check_gate(UnitOfWork(engine), supervisor, reference, gates[-1].key, note="Done")
+    check_gate(UnitOfWork(engine), supervisor, reference, gates[-1].key, note="Done", now=utcnow())
     finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.VALIDATING,
-                  expected_version=version(engine, reference))
+                  expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert status(engine, reference) is ReportStatus.VALIDATING
 
     # Communication decisions are recorded with who decided, what, and when.
     record_communication(UnitOfWork(engine), supervisor, reference, CommunicationInput(
         audience="family", communicated=True, what="Told her daughter what changed",
-        communicated_at=local_now() - timedelta(hours=1)))
+        communicated_at=local_now() - timedelta(hours=1)), now=utcnow(), rules=settings())
 
     # Validation: closure is refused until every item has evidence.
     items = view.template.validation
     for item in items[:-1]:
         record_evidence(UnitOfWork(engine), supervisor, reference, item.key,
-                        note=f"Checked: {item.label}")
+                        note=f"Checked: {item.label}", now=utcnow(), rules=settings())
     with pytest.raises(WorkflowBlocked) as refused:
         close_report(UnitOfWork(engine), supervisor, reference, outcome="Control in place",
-                     expected_version=version(engine, reference))
+                     expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert refused.value.items == [items[-1].label]
     record_evidence(UnitOfWork(engine), supervisor, reference, items[-1].key,
-                    note="Observation sheet attached", file=("observation.pdf", PDF))
+                    note="Observation sheet attached", file=("observation.pdf", PDF),
+                    now=utcnow(), rules=settings())
     close_report(UnitOfWork(engine), supervisor, reference,
                  outcome="Pre-transfer equipment check introduced and observed twice.",
-                 expected_version=version(engine, reference))
+                 expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert status(engine, reference) is ReportStatus.CLOSED
 
     # A quality lead can see exactly what was checked and by whom.
@@ -190,12 +195,12 @@ def test_only_gates_that_depend_on_an_answer_may_be_not_applicable(engine, org):
     supervisor = org.actor("supervisor")
     with pytest.raises(ValidationFailed, match="cannot be marked not applicable"):
         check_gate(UnitOfWork(engine), supervisor, reference, "corrected_care_record",
-                   note="n/a", not_applicable=True)
+                   note="n/a", not_applicable=True, now=utcnow())
     with pytest.raises(ValidationFailed, match="reason"):
         check_gate(UnitOfWork(engine), supervisor, reference, "representative_communication",
-                   note=" ", not_applicable=True)
+                   note=" ", not_applicable=True, now=utcnow())
     check_gate(UnitOfWork(engine), supervisor, reference, "representative_communication",
-               note="She has no representative", not_applicable=True)
+               note="She has no representative", not_applicable=True, now=utcnow())
 
 
 def test_a_rejected_file_is_explained_and_nothing_is_stored(engine, org):
@@ -203,11 +208,13 @@ def test_a_rejected_file_is_explained_and_nothing_is_stored(engine, org):
     supervisor = org.actor("supervisor")
     with pytest.raises(ValidationFailed) as refused:
         record_evidence(UnitOfWork(engine), supervisor, reference, "near_miss_evidence",
-                        note="Photo", file=("../../etc/passwd.exe", b"MZ...."))
+                        note="Photo", file=("../../etc/passwd.exe", b"MZ...."),
+                        now=utcnow(), rules=settings())
     assert "cannot be attached" in refused.value.errors["file"]
     with pytest.raises(ValidationFailed, match=r"is not a PDF"):
         record_evidence(UnitOfWork(engine), supervisor, reference, "near_miss_evidence",
-                        note="Scan", file=("scan.pdf", b"<script>alert(1)</script>"))
+                        note="Scan", file=("scan.pdf", b"<script>alert(1)</script>"),
+                        now=utcnow(), rules=settings())
     with read_session(engine) as session:
         assert session.scalars(select(Attachment)).all() == []
 
@@ -215,7 +222,8 @@ def test_a_rejected_file_is_explained_and_nothing_is_stored(engine, org):
 def test_attachments_are_stored_under_generated_names_outside_the_web_root(engine, org):
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     record_evidence(UnitOfWork(engine), org.actor("supervisor"), reference,
-                    "near_miss_evidence", note="Scan", file=("../../evil name.pdf", PDF))
+                    "near_miss_evidence", note="Scan", file=("../../evil name.pdf", PDF),
+                    now=utcnow(), rules=settings())
     with read_session(engine) as session:
         stored = session.scalar(select(Attachment))
     assert stored.original_name == "evil name.pdf"
@@ -227,26 +235,28 @@ def test_attachments_are_stored_under_generated_names_outside_the_web_root(engin
 def test_only_a_quality_lead_reopens_a_closed_report_with_a_reason(engine, org):
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     supervisor = org.actor("supervisor")
-    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]))
+    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]),
+                now=utcnow(), rules=settings())
     with read_session(engine) as session:
         view = review_view(session, supervisor, reference)
     for gate in view.template.gates:
-        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done")
+        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done", now=utcnow())
     finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.VALIDATING,
-                  expected_version=version(engine, reference))
+                  expected_version=version(engine, reference), now=utcnow(), rules=settings())
     for item in view.template.validation:
-        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen")
+        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen",
+                        now=utcnow(), rules=settings())
     close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",
-                 expected_version=version(engine, reference))
+                 expected_version=version(engine, reference), now=utcnow(), rules=settings())
     with pytest.raises(PermissionDenied):
         reopen_report(UnitOfWork(engine), supervisor, reference, reason="Not fixed",
-                      expected_version=version(engine, reference))
+                      expected_version=version(engine, reference), now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed):
         reopen_report(UnitOfWork(engine), org.actor("quality"), reference, reason=" ",
-                      expected_version=version(engine, reference))
+                      expected_version=version(engine, reference), now=utcnow(), rules=settings())
     reopen_report(UnitOfWork(engine), org.actor("quality"), reference,
                   reason="Another near fall at the doorway last night",
-                  expected_version=version(engine, reference))
+                  expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert status(engine, reference) is ReportStatus.IN_REVIEW
     with read_session(engine) as session:
         review = session.scalar(select(Review))
@@ -264,7 +274,8 @@ def test_a_taxonomy_change_never_breaks_a_review_under_way(engine, org):
     changed = near_fall.model_copy(update={"gates": (*near_fall.gates, GateSpec(
         key="hoist_check", label="Hoist check"))})
     sync_taxonomy(UnitOfWork(engine), spec.model_copy(update={"types": tuple(
-        changed if t.key == "transfer_near_fall" else t for t in spec.types)}), SYSTEM)
+        changed if t.key == "transfer_near_fall" else t for t in spec.types)}), SYSTEM,
+                  now=utcnow())
     with read_session(engine) as session:
         old = review_view(session, supervisor, under_way)
     assert old.template_version == 1 and old.current_version == 2
@@ -280,19 +291,23 @@ def test_similar_mismatches_elsewhere_are_offered_for_root_cause_analysis(engine
     elsewhere = file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, type_key="medication_discrepancy", service_id=org.oak, location_id=org.oak_lounge,
         description="Plan vs family note mismatch at Oak Lodge; paused and called.",
-        capture_fields={"source_of_discrepancy": "Care plan vs family note"})).reference
+        capture_fields={"source_of_discrepancy": "Care plan vs family note"}),
+                               now=utcnow(), rules=settings()).reference
     file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
         org, type_key="medication_discrepancy", service_id=org.oak, location_id=org.oak_lounge,
         description="Label and plan differ at Oak Lodge; paused and called.",
-        capture_fields={"source_of_discrepancy": "Care plan vs medication label"}))
+        capture_fields={"source_of_discrepancy": "Care plan vs medication label"}),
+                   now=utcnow(), rules=settings())
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="medication_discrepancy", description=MEDICATION[1],
-        capture_fields={"source_of_discrepancy": "Care plan vs family note"})).reference
+        capture_fields={"source_of_discrepancy": "Care plan vs family note"}),
+                               now=utcnow(), rules=settings()).reference
     triage_report(UnitOfWork(engine), supervisor, reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="medium",
-        investigation="supervisor_review", route="supervisor"), expected_version=1)
+        investigation="supervisor_review", route="supervisor"), expected_version=1,
+                  now=utcnow(), rules=settings())
     start_review(UnitOfWork(engine), supervisor, reference,
-                 expected_version=version(engine, reference))
+                 expected_version=version(engine, reference), now=utcnow(), rules=settings())
     with read_session(engine) as session:
         view = review_view(session, org.actor("quality"), reference)
     assert view.similar_elsewhere == [elsewhere]
@@ -303,26 +318,29 @@ def test_a_report_in_review_cannot_skip_to_validating_and_closure_through_core(e
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     supervisor = org.actor("supervisor")
-    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]))
+    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]),
+                now=utcnow(), rules=settings())
     with read_session(engine) as session:
         view = review_view(session, supervisor, reference)
     for item in view.template.validation:  # evidence is no way round an open gate
-        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen")
+        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen",
+                        now=utcnow(), rules=settings())
     # The page hides "Actions in place: validate" while in review; a direct call is refused.
     with pytest.raises(IllegalMove, match="finish the review first"):
         move_to_validating(UnitOfWork(engine), supervisor, reference,
-                           expected_version=version(engine, reference))
+                           expected_version=version(engine, reference),
+                           now=utcnow(), rules=settings())
     with pytest.raises(ValidationFailed):
         close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",
-                     expected_version=version(engine, reference))
+                     expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert status(engine, reference) is ReportStatus.IN_REVIEW
     # Through the review, with every gate ticked, it moves on as before.
     for gate in view.template.gates:
-        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done")
+        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done", now=utcnow())
     finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.ACTIONS,
-                  expected_version=version(engine, reference))
+                  expected_version=version(engine, reference), now=utcnow(), rules=settings())
     move_to_validating(UnitOfWork(engine), supervisor, reference,
-                       expected_version=version(engine, reference))
+                       expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert status(engine, reference) is ReportStatus.VALIDATING
 
 
@@ -333,24 +351,26 @@ def test_closing_checks_the_gates_again(engine, org):
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     supervisor = org.actor("supervisor")
-    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]))
+    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]),
+                now=utcnow(), rules=settings())
     with read_session(engine) as session:
         view = review_view(session, supervisor, reference)
     for gate in view.template.gates:
-        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done")
+        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done", now=utcnow())
     finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.VALIDATING,
-                  expected_version=version(engine, reference))
+                  expected_version=version(engine, reference), now=utcnow(), rules=settings())
     for item in view.template.validation:
-        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen")
+        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen",
+                        now=utcnow(), rules=settings())
     with UnitOfWork(engine) as uow:
         gate = uow.session.scalar(select(GateCheck).where(
             GateCheck.gate_key == view.template.gates[0].key))
         uow.session.delete(gate)
-        uow.record(SYSTEM, "test.gate_removed", "near_miss_report", None)
+        uow.record(SYSTEM, "test.gate_removed", "near_miss_report", None, at=utcnow())
         uow.commit()
     with pytest.raises(WorkflowBlocked, match="Cannot proceed without"):
         close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",
-                     expected_version=version(engine, reference))
+                     expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert status(engine, reference) is ReportStatus.VALIDATING
 
 
@@ -359,21 +379,23 @@ def test_starting_a_review_does_not_reopen_a_closed_report(engine, org):
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     supervisor = org.actor("supervisor")
-    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]))
+    save_review(UnitOfWork(engine), supervisor, reference, review_answers(NEAR_FALL[2]),
+                now=utcnow(), rules=settings())
     with read_session(engine) as session:
         view = review_view(session, supervisor, reference)
     for gate in view.template.gates:
-        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done")
+        check_gate(UnitOfWork(engine), supervisor, reference, gate.key, note="Done", now=utcnow())
     finish_review(UnitOfWork(engine), supervisor, reference, next_step=ReportStatus.VALIDATING,
-                  expected_version=version(engine, reference))
+                  expected_version=version(engine, reference), now=utcnow(), rules=settings())
     for item in view.template.validation:
-        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen")
+        record_evidence(UnitOfWork(engine), supervisor, reference, item.key, note="Seen",
+                        now=utcnow(), rules=settings())
     close_report(UnitOfWork(engine), supervisor, reference, outcome="Fixed",
-                 expected_version=version(engine, reference))
+                 expected_version=version(engine, reference), now=utcnow(), rules=settings())
     # Closed -> in review is reopening: a quality lead's, with a reason. Not "start review".
     with pytest.raises(IllegalMove, match="quality lead reopens"):
         start_review(UnitOfWork(engine), supervisor, reference,
-                     expected_version=version(engine, reference))
+                     expected_version=version(engine, reference), now=utcnow(), rules=settings())
     assert status(engine, reference) is ReportStatus.CLOSED
     with read_session(engine) as session:
         assert session.scalar(select(Review)).closed_at is not None

@@ -218,7 +218,7 @@ def test_the_owner_and_the_administrators_learn_the_reason_by_email(engine, org,
         attempt(engine, "reporter", "wrong-password", now, ATTACKER)
     attempt(engine, "reporter", PASSWORD, now + timedelta(seconds=1), OWNER_DEVICE)
     attempt(engine, "nobody", "wrong-password", now)  # nobody to tell
-    send_pending_emails(engine)
+    send_pending_emails(engine, now=utcnow(), rules=settings())
     mail = Counter((m["To"], m["Subject"]) for m in smtp_server.messages)
     reporter, admin = org.actor("reporter").email, org.actor("admin").email
     assert mail == {
@@ -286,7 +286,8 @@ def test_settings_refuse_the_retired_lock_keys_and_unknown_proxies():
 def test_a_session_idle_past_the_limit_is_refused_even_with_its_cookie(engine, org):
     now = utcnow()
     signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-1", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-1", rules=settings(),
+                        now=utcnow())
     later = now + timedelta(minutes=61)
     with read_session(engine) as session:
         assert resume_from_cookie(session, "reporter", "cookie-secret-1",
@@ -315,7 +316,8 @@ def test_activity_is_stamped_at_most_once_a_minute_and_keeps_the_session(engine,
 def test_the_database_keeps_only_a_digest_of_the_cookie_secret(engine, org):
     signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
     secret = "Kq3v-random-cookie-secret"
-    bind_session_cookie(UnitOfWork(engine), signed.session_id, secret, rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, secret, rules=settings(),
+                        now=utcnow())
     with read_session(engine) as session:
         stored = session.scalar(select(UserSession.cookie_id))
         assert stored and secret not in stored
@@ -327,9 +329,11 @@ def test_the_database_keeps_only_a_digest_of_the_cookie_secret(engine, org):
 
 def test_a_new_sign_in_binds_a_new_cookie_and_the_old_one_does_not_open_it(engine, org):
     first = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
-    bind_session_cookie(UnitOfWork(engine), first.session_id, "secret-first", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), first.session_id, "secret-first", rules=settings(),
+                        now=utcnow())
     second = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=utcnow(), rules=settings())
-    bind_session_cookie(UnitOfWork(engine), second.session_id, "secret-second", rules=settings())
+    bind_session_cookie(UnitOfWork(engine), second.session_id, "secret-second", rules=settings(),
+                        now=utcnow())
     with read_session(engine) as session:
         assert resume_from_cookie(session, "reporter", "secret-first",
                                   now=utcnow(), rules=settings()).session_id == \
@@ -342,7 +346,8 @@ def test_a_new_sign_in_binds_a_new_cookie_and_the_old_one_does_not_open_it(engin
 # -- follow-up codes --------------------------------------------------------------------------
 
 def test_wrong_follow_up_codes_pause_the_address_in_the_database(engine, org):
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True),
+                           now=utcnow(), rules=settings())
     now = utcnow()
     for n in range(5):  # a new unit of work each time: nothing is kept in memory
         assert look_up_follow_up(UnitOfWork(engine), f"AAAA-BBBB-CC{n + 2}{n + 2}",
@@ -366,10 +371,12 @@ def test_one_wrong_follow_up_code_tried_from_many_addresses_pauses_that_code(eng
 
 
 def test_a_follow_up_code_that_matches_leaves_no_trace(engine, org):
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, anonymous=True),
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
-    assert look_up_follow_up(UnitOfWork(engine), filed.follow_up_code, source=OWNER_DEVICE)
+    assert look_up_follow_up(UnitOfWork(engine), filed.follow_up_code, source=OWNER_DEVICE,
+                             now=utcnow())
     with read_session(engine) as session:
         assert session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc())
                               .limit(1)) == before
@@ -377,7 +384,7 @@ def test_a_follow_up_code_that_matches_leaves_no_trace(engine, org):
 
 
 def test_refused_follow_up_lookups_are_audited_without_the_address_or_code(engine, org):
-    look_up_follow_up(UnitOfWork(engine), "AAAA-BBBB-CCCC", source=ATTACKER)
+    look_up_follow_up(UnitOfWork(engine), "AAAA-BBBB-CCCC", source=ATTACKER, now=utcnow())
     [refused] = events(engine, "follow_up.lookup_refused")
     assert (refused.actor, refused.actor_id) == (UNAUTHENTICATED.username, None)
     assert ATTACKER not in refused.after_json and "AAAABBBBCCCC" not in refused.after_json

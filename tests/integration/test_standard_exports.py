@@ -23,8 +23,9 @@ from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
+from core.clock import utcnow
 from core.commissioner.period import parse_period
-from core.config import Settings
+from core.config import Settings, settings
 from core.db import read_session
 from core.errors import PermissionDenied
 from core.exports.ahrq import COLUMNS, PERSON_COLUMNS, ahrq_csv
@@ -64,7 +65,8 @@ def _period():
 
 
 def _file(engine, org, **changes):
-    return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes))
+    return file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def _version(engine, reference):
@@ -79,7 +81,7 @@ def _triage(engine, org, reference, severity):
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity=severity,
         investigation="barrier_review", route="supervisor"),
-        expected_version=_version(engine, reference))
+        expected_version=_version(engine, reference), now=utcnow(), rules=settings())
 
 
 def _reports(engine, org):
@@ -96,7 +98,8 @@ def _reports(engine, org):
                      occurred_at=now - timedelta(hours=5))
     reclassify_as_incident(UnitOfWork(engine), org.actor("supervisor"), incident.reference,
                            reason="A bruise was found the next morning.",
-                           expected_version=_version(engine, incident.reference))
+                           expected_version=_version(engine, incident.reference),
+                           now=utcnow(), rules=settings())
     return {"fall": fall.reference, "medication": medication.reference,
             "hazard": hazard.reference, "incident": incident.reference}
 
@@ -122,7 +125,8 @@ def _codes(concepts) -> dict[str, str]:
 
 def test_the_bundle_parses_back_with_fhir_resources_and_near_misses_are_potential(engine, org):
     refs = _reports(engine, org)
-    done = export_standard(engine, org.actor("quality"), "fhir", _period())
+    done = export_standard(engine, org.actor("quality"), "fhir", _period(), rules=settings(),
+                           now=utcnow())
     assert done.events == 4 and done.media_type == "application/fhir+json"
 
     # Parsed back by fhir.resources (the R4B models, the same as R4 for these resources).
@@ -170,7 +174,7 @@ def test_nobody_is_identified_unless_the_option_allows_it(engine, org):
     refs = _reports(engine, org)
     quality = org.actor("quality")
 
-    plain = export_standard(engine, quality, "fhir", _period())
+    plain = export_standard(engine, quality, "fhir", _period(), rules=settings(), now=utcnow())
     text = plain.content.decode()
     assert "MH-01" not in text and "Alex Example" not in text
     assert "reporter" not in text.lower()  # nor who reported it
@@ -181,7 +185,8 @@ def test_nobody_is_identified_unless_the_option_allows_it(engine, org):
     assert group.actual is False and group.type == "person" and not group.member
     assert {e.subject.reference for e in _events_by_reference(bundle).values()} == set(groups)
 
-    named = export_standard(engine, quality, "fhir", _period(), include_person=True)
+    named = export_standard(engine, quality, "fhir", _period(), include_person=True,
+                            rules=settings(), now=utcnow())
     bundle = Bundle.model_validate_json(named.content)
     check_bundle(named.content)
     patients = _resources(bundle, "Patient")
@@ -230,7 +235,8 @@ def _read_csv(data: bytes) -> list[dict[str, str]]:
 
 def test_the_ahrq_csv_columns_event_types_barriers_and_harm_scale(engine, org):
     refs = _reports(engine, org)
-    done = export_standard(engine, org.actor("admin"), "ahrq-csv", _period())
+    done = export_standard(engine, org.actor("admin"), "ahrq-csv", _period(), rules=settings(),
+                           now=utcnow())
     assert done.media_type == "text/csv"
     rows = {row["Reference"]: row for row in _read_csv(done.content)}
     assert list(next(iter(rows.values()))) == list(COLUMNS)
@@ -260,7 +266,7 @@ def test_the_ahrq_csv_columns_event_types_barriers_and_harm_scale(engine, org):
     assert b"docs/STANDARDS.md" in done.content  # the notes at the foot
 
     named = export_standard(engine, org.actor("quality"), "ahrq-csv", _period(),
-                            include_person=True)
+                            include_person=True, rules=settings(), now=utcnow())
     rows = {row["Reference"]: row for row in _read_csv(named.content)}
     assert list(next(iter(rows.values()))) == list(COLUMNS + PERSON_COLUMNS)
     assert rows[refs["fall"]]["Person supported (local reference)"] == "MH-01"
@@ -269,27 +275,33 @@ def test_the_ahrq_csv_columns_event_types_barriers_and_harm_scale(engine, org):
 
 def test_formulas_in_names_are_made_inert_in_the_csv(engine, org):
     with UnitOfWork(engine) as uow:
-        place = organisation.get_or_create_location(uow, SYSTEM, org.maple, HYPERLINK)
+        place = organisation.get_or_create_location(uow, SYSTEM, org.maple, HYPERLINK, now=utcnow())
         uow.commit()
     _file(engine, org, location_id=place)
-    done = export_standard(engine, org.actor("quality"), "ahrq-csv", _period())
+    done = export_standard(engine, org.actor("quality"), "ahrq-csv", _period(), rules=settings(),
+                           now=utcnow())
     (row,) = _read_csv(done.content)
     assert row["Location"] == "'" + HYPERLINK
     # JSON is not a spreadsheet: the bundle keeps the name exactly as typed.
     bundle = Bundle.model_validate_json(
-        export_standard(engine, org.actor("quality"), "fhir", _period()).content)
+        export_standard(engine, org.actor("quality"), "fhir", _period(), rules=settings(),
+                        now=utcnow()).content)
     assert [loc.name for loc in _resources(bundle, "Location").values()] == [HYPERLINK]
 
 
 def test_an_empty_period_gives_a_header_and_an_empty_bundle(engine, org):
     period = parse_period("2001-01")
-    rows = _read_csv(export_standard(engine, org.actor("quality"), "ahrq-csv", period).content)
+    rows = _read_csv(export_standard(engine, org.actor("quality"), "ahrq-csv", period,
+                                     rules=settings(), now=utcnow()).content)
     assert rows == []
-    content = export_standard(engine, org.actor("quality"), "ahrq-csv", period).content
+    content = export_standard(engine, org.actor("quality"), "ahrq-csv", period,
+                              rules=settings(), now=utcnow()).content
     assert content.decode("utf-8-sig").splitlines()[0].split(",")[:2] == ["Reference",
                                                                           "Event date"]
     assert check_bundle(export_standard(engine, org.actor("quality"), "fhir",
-                                        period).content).counts == {"Organization": 1}
+                                        period,
+                                        rules=settings(),
+                                        now=utcnow()).content).counts == {"Organization": 1}
 
 
 # --------------------------------------------------------------------------- roles and audit
@@ -303,7 +315,8 @@ def test_roles_without_the_capability_are_refused_in_core(engine, org, role):
         before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
     for output_format in ("fhir", "ahrq-csv"):
         with pytest.raises(PermissionDenied):
-            export_standard(engine, org.actor(role), output_format, _period())
+            export_standard(engine, org.actor(role), output_format, _period(), rules=settings(),
+                            now=utcnow())
     with read_session(engine) as session:
         after = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
     assert after == before  # nothing exported, nothing recorded
@@ -311,8 +324,10 @@ def test_roles_without_the_capability_are_refused_in_core(engine, org, role):
 
 def test_every_standard_export_is_audited(engine, org):
     _file(engine, org, person_id=org.maple_person)
-    export_standard(engine, org.actor("quality"), "fhir", _period(), file_name="q.json")
-    export_standard(engine, org.actor("admin"), "ahrq-csv", _period(), include_person=True)
+    export_standard(engine, org.actor("quality"), "fhir", _period(), file_name="q.json",
+                    rules=settings(), now=utcnow())
+    export_standard(engine, org.actor("admin"), "ahrq-csv", _period(), include_person=True,
+                    rules=settings(), now=utcnow())
     with read_session(engine) as session:
         events = session.scalars(select(AuditEvent).where(
             AuditEvent.action == "commissioner.exported").order_by(AuditEvent.seq)).all()
@@ -427,8 +442,9 @@ def test_a_person_placeholder_is_replaced_only_with_the_option():
     named = StandardEvent(**{**event.__dict__,
                              "person": PersonInfo(7, "BC-07", "Sam Sample")})
     content = bundle_json([named], mapping, period=parse_period("2026-07"), rules=SAMPLE_RULES,
-                          include_person=True)
+                          include_person=True, now=utcnow())
     assert check_bundle(content).counts["Patient"] == 1
     # Without the option a person read by mistake is still left out.
-    content = bundle_json([named], mapping, period=parse_period("2026-07"), rules=SAMPLE_RULES)
+    content = bundle_json([named], mapping, period=parse_period("2026-07"), rules=SAMPLE_RULES,
+                          now=utcnow())
     assert b"BC-07" not in content and b"Sam Sample" not in content

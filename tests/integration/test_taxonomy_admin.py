@@ -11,6 +11,7 @@ from core.audit.chain import verify_chain
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, PermissionDenied, ValidationFailed
 from core.filing.detail import report_detail
@@ -77,10 +78,11 @@ def new_type_data(**changes: Any) -> dict[str, Any]:
 
 def test_adding_a_gate_makes_version_2_and_old_reports_keep_version_1(engine, org):
     admin = org.actor("admin")
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     before = current_data(engine)
 
-    version = save_type(UnitOfWork(engine), admin, with_gate(before))
+    version = save_type(UnitOfWork(engine), admin, with_gate(before), now=utcnow())
 
     assert version == 2
     with read_session(engine) as session:
@@ -101,7 +103,8 @@ def test_adding_a_gate_makes_version_2_and_old_reports_keep_version_1(engine, or
         # The report's detail still shows the template it was filed under.
         detail = report_detail(session, org.actor("quality"), filed.reference, now=utcnow())
         assert "hoist_checked" not in {g.key for g in detail.type_spec.gates}
-    later = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    later = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         assert session.get(NearMissReport, later.id).type_version == 2
         event = session.scalar(select(AuditEvent).where(
@@ -114,10 +117,10 @@ def test_adding_a_gate_makes_version_2_and_old_reports_keep_version_1(engine, or
 def test_a_second_save_adds_version_3_and_keeps_version_2(engine, org):
     admin = org.actor("admin")
     data = with_gate(current_data(engine))
-    assert save_type(UnitOfWork(engine), admin, data) == 2
+    assert save_type(UnitOfWork(engine), admin, data, now=utcnow()) == 2
     renamed = {**data, "name": "Transfer or near fall"}
     assert save_type(UnitOfWork(engine), admin, renamed, original_key=NEAR_FALL,
-                     base_version=2) == 3
+                     base_version=2, now=utcnow()) == 3
     with read_session(engine) as session:
         assert session.get(NearMissType, NEAR_FALL).name == "Transfer or near fall"
         assert type_version(session, NEAR_FALL, 2).name == "Transfer / near fall"
@@ -125,7 +128,8 @@ def test_a_second_save_adds_version_3_and_keeps_version_2(engine, org):
 
 
 def test_a_new_type_is_created_last_and_offered_to_reporters(engine, org):
-    version = save_type(UnitOfWork(engine), org.actor("admin"), new_type_data(), create=True)
+    version = save_type(UnitOfWork(engine), org.actor("admin"), new_type_data(), create=True,
+                        now=utcnow())
     assert version == 1
     with read_session(engine) as session:
         taxonomy = live_taxonomy(session)
@@ -135,7 +139,8 @@ def test_a_new_type_is_created_last_and_offered_to_reporters(engine, org):
             "storage_place", "problem"]
     filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(
         org, type_key="medication_storage",
-        capture_fields={"storage_place": "Office cabinet", "problem": "Unlocked"}))
+        capture_fields={"storage_place": "Office cabinet", "problem": "Unlocked"}),
+                           now=utcnow(), rules=settings())
     with read_session(engine) as session:
         report = session.get(NearMissReport, filed.id)
         assert (report.type_key, report.type_version) == ("medication_storage", 1)
@@ -145,10 +150,12 @@ def test_a_new_type_is_created_last_and_offered_to_reporters(engine, org):
 def test_new_type_refuses_an_existing_key_and_a_taken_name(engine, org):
     admin = org.actor("admin")
     with pytest.raises(ValidationFailed) as caught:
-        save_type(UnitOfWork(engine), admin, new_type_data(key=NEAR_FALL), create=True)
+        save_type(UnitOfWork(engine), admin, new_type_data(key=NEAR_FALL), create=True,
+                  now=utcnow())
     assert "key" in caught.value.errors
     with pytest.raises(ValidationFailed) as caught:
-        save_type(UnitOfWork(engine), admin, new_type_data(name="transfer / NEAR fall"))
+        save_type(UnitOfWork(engine), admin, new_type_data(name="transfer / NEAR fall"),
+                  now=utcnow())
     assert "name" in caught.value.errors
     with read_session(engine) as session:
         assert session.get(NearMissType, "medication_storage") is None
@@ -157,7 +164,8 @@ def test_new_type_refuses_an_existing_key_and_a_taken_name(engine, org):
 def test_a_types_key_cannot_change(engine, org):
     data = {**current_data(engine), "key": "transfer_or_fall"}
     with pytest.raises(ValidationFailed) as caught:
-        save_type(UnitOfWork(engine), org.actor("admin"), data, original_key=NEAR_FALL)
+        save_type(UnitOfWork(engine), org.actor("admin"), data, original_key=NEAR_FALL,
+                  now=utcnow())
     assert "cannot change" in caught.value.errors["key"]
     with read_session(engine) as session:
         assert session.get(NearMissType, "transfer_or_fall") is None
@@ -165,7 +173,7 @@ def test_a_types_key_cannot_change(engine, org):
 
 def errors_of(engine, org, data: dict[str, Any]) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as caught:
-        save_type(UnitOfWork(engine), org.actor("admin"), data)
+        save_type(UnitOfWork(engine), org.actor("admin"), data, now=utcnow())
     with read_session(engine) as session:
         assert session.get(NearMissType, NEAR_FALL).current_version == 1
     return caught.value.errors
@@ -210,9 +218,9 @@ def test_only_an_admin_may_save(engine, org):
     data = with_gate(current_data(engine))
     for username in ("quality", "supervisor", "reporter"):
         with pytest.raises(PermissionDenied):
-            save_type(UnitOfWork(engine), org.actor(username), data)
+            save_type(UnitOfWork(engine), org.actor(username), data, now=utcnow())
         with pytest.raises(PermissionDenied):
-            set_type_active(UnitOfWork(engine), org.actor(username), NEAR_FALL, False)
+            set_type_active(UnitOfWork(engine), org.actor(username), NEAR_FALL, False, now=utcnow())
     with read_session(engine) as session:
         assert session.get(NearMissType, NEAR_FALL).current_version == 1
 
@@ -221,14 +229,14 @@ def test_saving_the_current_template_unchanged_is_a_no_op(engine, org):
     events_before = audit_count(engine, "taxonomy.type_saved")
     with read_session(engine) as session:
         total = session.scalar(select(func.count()).select_from(AuditEvent))
-    version = save_type(UnitOfWork(engine), org.actor("admin"), current_data(engine))
+    version = save_type(UnitOfWork(engine), org.actor("admin"), current_data(engine), now=utcnow())
     assert version == 1
     # The same through the page's tables (empty help cells, "; "-joined options).
     with read_session(engine) as session:
         spec = live_taxonomy(session).type(NEAR_FALL)
     header = {**spec.model_dump(mode="json"), "active": True}
     assert save_type(UnitOfWork(engine), org.actor("admin"),
-                     spec_data_from_form(header, rows_from_spec(spec))) == 1
+                     spec_data_from_form(header, rows_from_spec(spec)), now=utcnow()) == 1
     with read_session(engine) as session:
         assert session.get(NearMissType, NEAR_FALL).current_version == 1
         assert len(type_versions(session, NEAR_FALL)) == 1
@@ -237,9 +245,9 @@ def test_saving_the_current_template_unchanged_is_a_no_op(engine, org):
 
 
 def test_a_restart_sync_of_the_unchanged_file_keeps_the_admins_edit(engine, org):
-    save_type(UnitOfWork(engine), org.actor("admin"), with_gate(current_data(engine)))
+    save_type(UnitOfWork(engine), org.actor("admin"), with_gate(current_data(engine)), now=utcnow())
     result = sync_taxonomy(UnitOfWork(engine), load_taxonomy_file(ROOT / "data" / "taxonomy.yaml"),
-                           SYSTEM)
+                           SYSTEM, now=utcnow())
     assert not result.changed
     with read_session(engine) as session:
         assert session.get(NearMissType, NEAR_FALL).current_version == 2
@@ -247,12 +255,12 @@ def test_a_restart_sync_of_the_unchanged_file_keeps_the_admins_edit(engine, org)
 
 
 def test_a_changed_definition_in_the_file_still_wins_as_a_newer_version(engine, org, tmp_path):
-    save_type(UnitOfWork(engine), org.actor("admin"), with_gate(current_data(engine)))
+    save_type(UnitOfWork(engine), org.actor("admin"), with_gate(current_data(engine)), now=utcnow())
     text = (ROOT / "data" / "taxonomy.yaml").read_text(encoding="utf-8")
     changed = tmp_path / "taxonomy.yaml"
     changed.write_text(text.replace("name: Transfer / near fall", "name: Transfer or fall", 1),
                        encoding="utf-8")
-    sync_taxonomy(UnitOfWork(engine), load_taxonomy_file(changed), SYSTEM)
+    sync_taxonomy(UnitOfWork(engine), load_taxonomy_file(changed), SYSTEM, now=utcnow())
     with read_session(engine) as session:
         row = session.get(NearMissType, NEAR_FALL)
         assert (row.current_version, row.name) == (3, "Transfer or fall")
@@ -261,19 +269,19 @@ def test_a_changed_definition_in_the_file_still_wins_as_a_newer_version(engine, 
 
 def test_the_yaml_export_loads_back_as_the_live_taxonomy(engine, org, tmp_path):
     admin = org.actor("admin")
-    save_type(UnitOfWork(engine), admin, with_gate(current_data(engine)))
-    save_type(UnitOfWork(engine), admin, new_type_data(), create=True)
-    set_type_active(UnitOfWork(engine), admin, "community_safety", False)
+    save_type(UnitOfWork(engine), admin, with_gate(current_data(engine)), now=utcnow())
+    save_type(UnitOfWork(engine), admin, new_type_data(), create=True, now=utcnow())
+    set_type_active(UnitOfWork(engine), admin, "community_safety", False, now=utcnow())
     path = tmp_path / "taxonomy.yaml"
     with read_session(engine) as session:
-        path.write_text(taxonomy_as_yaml(session), encoding="utf-8")
+        path.write_text(taxonomy_as_yaml(session, now=utcnow()), encoding="utf-8")
         live = live_taxonomy(session)
     loaded = load_taxonomy_file(path)
     assert loaded == live
     assert not loaded.type("community_safety").active
     assert loaded.type(NEAR_FALL).gates[-1].key == "hoist_checked"
     # Syncing the exported file changes no template the admin saved.
-    sync_taxonomy(UnitOfWork(engine), loaded, SYSTEM)
+    sync_taxonomy(UnitOfWork(engine), loaded, SYSTEM, now=utcnow())
     with read_session(engine) as session:
         assert live_taxonomy(session) == live
 
@@ -281,14 +289,15 @@ def test_the_yaml_export_loads_back_as_the_live_taxonomy(engine, org, tmp_path):
 def test_the_shipped_file_round_trips_unchanged(engine, org, tmp_path):
     path = tmp_path / "taxonomy.yaml"
     with read_session(engine) as session:
-        path.write_text(taxonomy_as_yaml(session), encoding="utf-8")
+        path.write_text(taxonomy_as_yaml(session, now=utcnow()), encoding="utf-8")
     assert load_taxonomy_file(path) == load_taxonomy_file(ROOT / "data" / "taxonomy.yaml")
 
 
 def test_a_retired_type_is_not_offered_but_its_reports_still_resolve(engine, org):
     admin = org.actor("admin")
-    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
-    set_type_active(UnitOfWork(engine), admin, NEAR_FALL, False)
+    filed = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                           now=utcnow(), rules=settings())
+    set_type_active(UnitOfWork(engine), admin, NEAR_FALL, False, now=utcnow())
     with read_session(engine) as session:
         taxonomy = live_taxonomy(session)
         assert not taxonomy.type(NEAR_FALL).active
@@ -298,20 +307,22 @@ def test_a_retired_type_is_not_offered_but_its_reports_still_resolve(engine, org
         assert detail.type_spec.key == NEAR_FALL
         assert detail.type_spec == type_version(session, NEAR_FALL, 1)
     with pytest.raises(ValidationFailed) as caught:
-        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                       now=utcnow(), rules=settings())
     assert "type_key" in caught.value.errors
     assert audit_count(engine, "taxonomy.type_retired") == 1
     # Retiring twice records nothing more; offering it again is audited too.
-    set_type_active(UnitOfWork(engine), admin, NEAR_FALL, False)
+    set_type_active(UnitOfWork(engine), admin, NEAR_FALL, False, now=utcnow())
     assert audit_count(engine, "taxonomy.type_retired") == 1
-    set_type_active(UnitOfWork(engine), admin, NEAR_FALL, True)
+    set_type_active(UnitOfWork(engine), admin, NEAR_FALL, True, now=utcnow())
     assert audit_count(engine, "taxonomy.type_restored") == 1
-    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org))
+    file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
+                   now=utcnow(), rules=settings())
 
 
 def test_unticking_active_alone_retires_without_a_new_version(engine, org):
     data = {**current_data(engine), "active": False}
-    assert save_type(UnitOfWork(engine), org.actor("admin"), data) == 1
+    assert save_type(UnitOfWork(engine), org.actor("admin"), data, now=utcnow()) == 1
     with read_session(engine) as session:
         row = session.get(NearMissType, NEAR_FALL)
         assert (row.active, row.current_version) == (False, 1)
@@ -324,18 +335,19 @@ def test_the_last_offered_type_cannot_be_retired(engine, org):
     with read_session(engine) as session:
         keys = [item.spec.key for item in editable_types(session)]
     for key in keys[1:]:
-        set_type_active(UnitOfWork(engine), admin, key, False)
+        set_type_active(UnitOfWork(engine), admin, key, False, now=utcnow())
     with pytest.raises(ValidationFailed) as caught:
-        set_type_active(UnitOfWork(engine), admin, keys[0], False)
+        set_type_active(UnitOfWork(engine), admin, keys[0], False, now=utcnow())
     assert "active" in caught.value.errors
 
 
 def test_a_save_from_a_stale_version_is_refused(engine, org):
     admin = org.actor("admin")
     data = current_data(engine)
-    save_type(UnitOfWork(engine), admin, with_gate(data), base_version=1)
+    save_type(UnitOfWork(engine), admin, with_gate(data), base_version=1, now=utcnow())
     with pytest.raises(ConflictError):
-        save_type(UnitOfWork(engine), admin, with_gate(data, key="other_gate"), base_version=1)
+        save_type(UnitOfWork(engine), admin, with_gate(data, key="other_gate"), base_version=1,
+                  now=utcnow())
     with read_session(engine) as session:
         assert session.get(NearMissType, NEAR_FALL).current_version == 2
 
@@ -368,11 +380,11 @@ def test_the_pages_tables_become_a_type_definition():
 
 def test_the_exported_taxonomy_saved_as_the_file_adds_no_version(engine, org, tmp_path):
     """An admin edits a type and saves the exported taxonomy as the file: no new version."""
-    save_type(UnitOfWork(engine), org.actor("admin"), with_gate(current_data(engine)))
+    save_type(UnitOfWork(engine), org.actor("admin"), with_gate(current_data(engine)), now=utcnow())
     exported = tmp_path / "taxonomy.yaml"
     with read_session(engine) as session:
-        exported.write_text(taxonomy_as_yaml(session), encoding="utf-8")
-    sync_taxonomy(UnitOfWork(engine), load_taxonomy_file(exported), SYSTEM)
+        exported.write_text(taxonomy_as_yaml(session, now=utcnow()), encoding="utf-8")
+    sync_taxonomy(UnitOfWork(engine), load_taxonomy_file(exported), SYSTEM, now=utcnow())
     with read_session(engine) as session:
         assert session.get(NearMissType, NEAR_FALL).current_version == 2
         assert session.scalar(select(func.count()).select_from(NearMissTypeVersion).where(

@@ -171,8 +171,8 @@ def test_the_pdf_writes_typed_text_as_typed(engine):
     title = "Page {nb} of the rota: " + HOSTILE  # "{nb}" was fpdf2's page-count alias
     update = create_update(UnitOfWork(engine), quality, UpdateDraft(
         title=title, what_changed=HOSTILE, report_references=[seed.closed],
-        service_ids=[seed.service_id]))
-    publish_update(UnitOfWork(engine), quality, update)
+        service_ids=[seed.service_id]), now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), quality, update, now=utcnow(), rules=settings())
     from core.commissioner.period import parse_period
     from tests.builders import local_now
 

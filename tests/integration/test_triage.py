@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.config import settings
 from core.db import read_session
 from core.errors import ConflictError, NotFound, ValidationFailed
 from core.escalation.models import Escalation
@@ -34,7 +36,8 @@ def org(engine, db_url: str):
 
 
 def file(engine, org, actor="reporter", **changes):
-    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes))
+    return file_near_miss(UnitOfWork(engine), org.actor(actor), draft(org, **changes),
+                          now=utcnow(), rules=settings())
 
 
 def report(engine, reference):
@@ -96,7 +99,7 @@ def test_triage_records_the_answers_and_moves_the_report(engine, org):
     outcome = triage_report(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
                             answers(severity="high", investigation="barrier_review",
                                     notes="Tight doorway; walker parked by the bath."),
-                            expected_version=1)
+                            expected_version=1, now=utcnow(), rules=settings())
     assert outcome.matrix_level.value == "barrier_review"
     stored = report(engine, filed.reference)
     assert (stored.status, stored.severity, stored.review_level, stored.routed_to) == (
@@ -122,7 +125,7 @@ def test_triage_answers_are_checked(engine, org, changes, field, words):
     filed = file(engine, org)
     with pytest.raises(ValidationFailed) as refused:
         triage_report(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
-                      answers(**changes), expected_version=1)
+                      answers(**changes), expected_version=1, now=utcnow(), rules=settings())
     assert words in refused.value.errors[field]
     assert report(engine, filed.reference).status == "new"
 
@@ -132,7 +135,7 @@ def test_a_safeguarding_signal_at_triage_escalates_at_once(engine, org):
     outcome = triage_report(
         UnitOfWork(engine), org.actor("supervisor"), filed.reference,
         answers(safeguarding_trigger=True, safeguarding_signals=["financial_exploitation"],
-                route="safeguarding"), expected_version=1)
+                route="safeguarding"), expected_version=1, now=utcnow(), rules=settings())
     assert outcome.escalations_raised == ("safeguarding",)
     with read_session(engine) as session:
         kinds = session.scalars(select(Escalation.kind)).all()
@@ -144,11 +147,13 @@ def test_the_second_of_two_simultaneous_triagers_gets_a_conflict(engine, org):
     filed = file(engine, org)
     seen_version = report(engine, filed.reference).version_id
     triage_report(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
-                  answers(notes="first"), expected_version=seen_version)
+                  answers(notes="first"), expected_version=seen_version,
+                  now=utcnow(), rules=settings())
     with pytest.raises(ConflictError, match="Someone else changed") as conflict:
         triage_report(UnitOfWork(engine), org.actor("quality"), filed.reference,
                       answers(notes="second", severity="high",
-                              investigation="barrier_review"), expected_version=seen_version)
+                              investigation="barrier_review"), expected_version=seen_version,
+                      now=utcnow(), rules=settings())
     assert "Triaged" in str(conflict.value)
     with read_session(engine) as session:
         assert session.scalars(select(TriageRecord.notes)).all() == ["first"]
@@ -158,30 +163,30 @@ def test_a_supervisor_never_reaches_another_services_report(engine, org):
     filed = file(engine, org)
     with pytest.raises(NotFound):
         triage_report(UnitOfWork(engine), org.actor("oak_supervisor"), filed.reference,
-                      answers(), expected_version=1)
+                      answers(), expected_version=1, now=utcnow(), rules=settings())
     with pytest.raises(NotFound):  # the same answer as for a reference that does not exist
         triage_report(UnitOfWork(engine), org.actor("oak_supervisor"), "NM-1999-99999",
-                      answers(), expected_version=1)
+                      answers(), expected_version=1, now=utcnow(), rules=settings())
 
 
 def test_review_cannot_start_before_triage(engine, org):
     filed = file(engine, org)
     with pytest.raises(IllegalMove, match="not been triaged"):
         start_review(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
-                     expected_version=1)
+                     expected_version=1, now=utcnow(), rules=settings())
 
 
 def test_reclassified_reports_keep_their_history_and_stop_moving(engine, org):
     filed = file(engine, org)
     triage_report(UnitOfWork(engine), org.actor("supervisor"), filed.reference, answers(),
-                  expected_version=1)
+                  expected_version=1, now=utcnow(), rules=settings())
     version = report(engine, filed.reference).version_id
     with pytest.raises(ValidationFailed):
         reclassify_as_incident(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
-                               reason=" ", expected_version=version)
+                               reason=" ", expected_version=version, now=utcnow(), rules=settings())
     reclassify_as_incident(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
                            reason="Bruise found next morning.", incident_reference="INC-77",
-                           expected_version=version)
+                           expected_version=version, now=utcnow(), rules=settings())
     stored = report(engine, filed.reference)
     assert stored.status == "reclassified"
     with read_session(engine) as session:
@@ -191,7 +196,7 @@ def test_reclassified_reports_keep_their_history_and_stop_moving(engine, org):
     assert moves == ["triaged", "reclassified"]
     with pytest.raises(IllegalMove, match="incident process"):
         start_review(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
-                     expected_version=stored.version_id)
+                     expected_version=stored.version_id, now=utcnow(), rules=settings())
 
 
 def test_a_usual_rate_is_not_a_cluster_but_a_burst_above_it_is(engine, org):
@@ -216,9 +221,10 @@ def test_triage_does_not_ask_operations_twice(engine, org):
         [raised] = session.scalars(select(Escalation)).all()
     decide(UnitOfWork(engine), org.actor("operations"), raised.id, InformationPathway(
         where_entered="EHR", who_should_have_received="Next shift DSP",
-        failed_confirmation_step="No read receipt"))
+        failed_confirmation_step="No read receipt"), now=utcnow(), rules=settings())
     outcome = triage_report(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
-                            answers(route="operations"), expected_version=1)
+                            answers(route="operations"), expected_version=1,
+                            now=utcnow(), rules=settings())
     assert outcome.escalations_raised == ()
     with read_session(engine) as session:
         assert len(session.scalars(select(Escalation)).all()) == 1

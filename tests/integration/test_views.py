@@ -35,14 +35,14 @@ def org(engine):
 
 def _file(engine, org, **changes):
     return file_near_miss(UnitOfWork(engine), org.actor("reporter"),
-                          draft(org, **changes)).reference
+                          draft(org, **changes), now=utcnow(), rules=settings()).reference
 
 
 def _triage(engine, org, reference):
     triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
         at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="high",
         investigation="barrier_review", route="supervisor",
-        notes="Walker parked by the bath."), expected_version=1)
+        notes="Walker parked by the bath."), expected_version=1, now=utcnow(), rules=settings())
 
 
 def _page(actor, reference) -> NearMissPage:
@@ -75,7 +75,8 @@ def test_a_triaged_report_shows_its_decision_not_the_triage_form(engine, org):
 def test_a_report_under_review_shows_the_review(engine, org):
     reference = _file(engine, org)
     _triage(engine, org, reference)
-    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2)
+    start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2,
+                 now=utcnow(), rules=settings())
     page = _page(org.actor("supervisor"), reference)
     assert page.detail.status is ReportStatus.IN_REVIEW
     assert page.proposal is None
@@ -138,5 +139,5 @@ def test_account_inbox_and_register_read_for_their_roles(engine, org):
                              today=to_local(now, rules.zone).date(), rules=rules)
     assert register.rows == () and register.counts.total == 0
     assert bulletin_header(org.actor("reporter"), now=now, rules=rules).quarter.changes == 0
-    editor = update_editor(org.actor("quality"), None, now=now)
+    editor = update_editor(org.actor("quality"), None, now=now, rules=settings())
     assert editor.detail is None and org.maple in editor.services

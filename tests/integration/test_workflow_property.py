@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from core.clock import utcnow
+from core.config import settings as app_settings
 from core.db import read_session
 from core.errors import DomainError
 from core.filing.service import file_near_miss
@@ -94,7 +96,8 @@ class Walk:
     def __init__(self, engine: Engine, org_: Org, type_key: str) -> None:
         self.engine, self.org, self.type_key = engine, org_, type_key
         self.reference = file_near_miss(UnitOfWork(engine), org_.actor("reporter"),
-                                        draft(org_, type_key=type_key)).reference
+                                        draft(org_, type_key=type_key),
+                                        now=utcnow(), rules=app_settings()).reference
         with read_session(engine) as session:
             from core.taxonomy.models import NearMissType
 
@@ -121,17 +124,19 @@ class Walk:
         def moving(service: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
             # The version is read when the step runs, as a page reads it before the click.
             return lambda: service(self.uow(), quality, ref, expected_version=self.version(),
-                                   **kwargs)
+                                   now=utcnow(), rules=app_settings(), **kwargs)
 
         return [
             moving(triage_report, answers=TRIAGE),
             moving(start_review),
-            lambda: save_review(self.uow(), quality, ref, _review_input(self.type_key, True)),
-            *[partial(check_gate, self.uow(), quality, ref, key, note="Done")
+            lambda: save_review(self.uow(), quality, ref, _review_input(self.type_key, True),
+                                now=utcnow(), rules=app_settings()),
+            *[partial(check_gate, self.uow(), quality, ref, key, note="Done", now=utcnow())
               for key in self.gates],
             moving(finish_review, next_step=ReportStatus.ACTIONS),
             moving(move_to_validating),
-            *[partial(record_evidence, self.uow(), quality, ref, key, note="Seen in place")
+            *[partial(record_evidence, self.uow(), quality, ref, key, note="Seen in place",
+                      now=utcnow(), rules=app_settings())
               for key in self.items],
             moving(close_report, outcome="Control in place"),
         ]
@@ -149,37 +154,42 @@ def calls(draw: st.DrawFn, walk: Walk) -> tuple[str, Callable[[], Any]]:
         "move_to_validating", "record_evidence", "close", "reopen", "reclassify")))
     call: Callable[[], Any]
     if name == "triage":
-        call = partial(triage_report, uow, actor, ref, TRIAGE, expected_version=version)
+        call = partial(triage_report, uow, actor, ref, TRIAGE, expected_version=version,
+                       now=utcnow(), rules=app_settings())
     elif name == "start_review":
-        call = partial(start_review, uow, actor, ref, expected_version=version)
+        call = partial(start_review, uow, actor, ref, expected_version=version,
+                       now=utcnow(), rules=app_settings())
     elif name == "save_review":
         call = partial(save_review, uow, actor, ref,
-                       _review_input(walk.type_key, draw(st.booleans())))
+                       _review_input(walk.type_key, draw(st.booleans())),
+                       now=utcnow(), rules=app_settings())
     elif name == "check_gate":
         call = partial(check_gate, uow, actor, ref,
                        draw(st.sampled_from([*walk.gates, "not_a_gate"])),
                        note=draw(st.sampled_from(("Done", "", " "))),
-                       not_applicable=draw(st.booleans()))
+                       not_applicable=draw(st.booleans()), now=utcnow())
     elif name == "finish_review":
         call = partial(finish_review, uow, actor, ref,
                        next_step=draw(st.sampled_from(list(ReportStatus))),
-                       expected_version=version)
+                       expected_version=version, now=utcnow(), rules=app_settings())
     elif name == "move_to_validating":
-        call = partial(move_to_validating, uow, actor, ref, expected_version=version)
+        call = partial(move_to_validating, uow, actor, ref, expected_version=version,
+                       now=utcnow(), rules=app_settings())
     elif name == "record_evidence":
         call = partial(record_evidence, uow, actor, ref,
                        draw(st.sampled_from([*walk.items, "not_an_item"])),
-                       note=draw(st.sampled_from(("Seen", ""))))
+                       note=draw(st.sampled_from(("Seen", ""))), now=utcnow(), rules=app_settings())
     elif name == "close":
         call = partial(close_report, uow, actor, ref,
-                       outcome=draw(st.sampled_from(("Fixed", ""))), expected_version=version)
+                       outcome=draw(st.sampled_from(("Fixed", ""))), expected_version=version,
+                       now=utcnow(), rules=app_settings())
     elif name == "reopen":
         call = partial(reopen_report, uow, actor, ref,
                        reason=draw(st.sampled_from(("It happened again", ""))),
-                       expected_version=version)
+                       expected_version=version, now=utcnow(), rules=app_settings())
     else:
         call = partial(reclassify_as_incident, uow, actor, ref, reason="Harm reached him",
-                       expected_version=version)
+                       expected_version=version, now=utcnow(), rules=app_settings())
     return name, call
 
 

@@ -99,7 +99,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pages/admin_taxonomy.py", "explanation"): "TABLE_TITLES: fixed text",
     ("pages/bulletin.py", "quarter.*"): "figures counted by core",
     ("pages/commissioner.py", "show(*)"): "a de-identified count as core shows it",
-    ("pages/commissioner.py", "cv.threshold()"): "the suppression threshold (a number)",
+    ("pages/commissioner.py", "cv.threshold(rules=rules)"): "the suppression threshold (a number)",
     ("pages/commissioner.py", "trend.granularity"): "week or month",
     ("pages/feedback_updates.py", "current.revision"): "a number",
     ("pages/feedback_updates.py", "current.told_reporters"): "a count",
