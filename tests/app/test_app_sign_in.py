@@ -187,7 +187,10 @@ def test_admin_adds_a_user_and_errors_show_beside_fields(org):
     at.text_input(key="users_add_name").input("New Worker")
     at.text_input(key="users_add_password").input("short")
     at.button(key="users_add_submit").click().run()
-    assert "Use at least 12 characters." in texts(at, "error")
+    assert texts(at, "error") == ["Not added yet: check the 2 answers marked below "
+                                  "(Roles; First password)."]
+    assert "Use at least 12 characters." in field_messages(at)
+    assert len(field_messages(at)) == 2
     assert at.text_input(key="users_add_username").value == "new.worker"
 
 
