@@ -17,9 +17,9 @@ from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
     end_session,
+    follow_return_to,
     keep_cookie,
     signed_in_actor,
-    take_return_to,
     unread_notifications,
 )
 from ui.startup import startup_problem
@@ -84,12 +84,10 @@ with st.sidebar:
 
 # A deep link that arrived before sign-in (see ui.session.current_actor) goes where it asked,
 # if this person's role may open that page.
-return_to = take_return_to()
+return_to = follow_return_to(current.url_path, entries_by_url)
 if return_to is not None:
     url_path, query = return_to
-    wanted = entries_by_url.get(url_path)
-    if wanted is not None and wanted.url_path != current.url_path:
-        st.switch_page(wanted, query_params=query)
+    st.switch_page(entries_by_url[url_path], query_params=query)
 keep_cookie(auth, actor)
 # Layout per page, set before the page runs (boards and charts use the whole screen), and the
 # browser tab titled by the page, so a screen reader and a row of tabs tell pages apart.

@@ -48,7 +48,7 @@ _MARK_INVALID = """<script>
 (() => {
   const fields = %(fields)s, summary = %(summary)s;
   const controls = 'input, textarea, [role="combobox"], [role="radiogroup"], [role="spinbutton"]';
-  let tries = 0;
+  let tries = 0, focused = false;
   const mark = () => {
     let missing = false;
     for (const [box, message] of fields) {
@@ -63,12 +63,14 @@ _MARK_INVALID = """<script>
       }
     }
     const alert = summary && document.querySelector('.' + summary + ' [role="alert"]');
-    if (alert && !alert.dataset.nmFocused) {
+    if (alert && !focused) {
       alert.setAttribute('tabindex', '-1');
-      alert.dataset.nmFocused = '1';
+      focused = true;
       alert.focus();
     }
-    if ((missing || (summary && !alert)) && ++tries < 60) setTimeout(mark, 50);
+    // A field drawn again after its first render (a busy machine delivers the page in pieces)
+    // comes back unmarked, so the marks are put back for a while after all were found.
+    if (++tries < 80) setTimeout(mark, missing || (summary && !focused) ? 50 : 200);
   };
   mark();
 })();

@@ -17,6 +17,7 @@ import contextlib
 import secrets
 import sys
 import time
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -447,7 +448,26 @@ def current_actor() -> Actor:
     return actor
 
 
-def take_return_to() -> tuple[str, dict[str, str]] | None:
+RETURN_TRIES = "nm_return_tries"
+MAX_RETURN_TRIES = 5
+
+
+def follow_return_to(current_url_path: str, allowed: Collection[str]
+                     ) -> tuple[str, dict[str, str]] | None:
     """The page (its URL path, e.g. "triage_board") and query a deep link asked for before
-    sign-in, once."""
-    return st.session_state.pop(RETURN_TO, None)
+    sign-in, if the run should go there now; None once it is there, or may not go.
+
+    The request is kept until the person has arrived: on a busy machine a rerun (the cookie
+    component's) can interrupt the run that switches pages before the switch is sent, and
+    the next run then starts on the landing page, which would otherwise forget the bookmark.
+    A few tries at most, so a deep link that cannot open never traps anyone."""
+    wanted = st.session_state.get(RETURN_TO)
+    if wanted is None:
+        return None
+    tries = st.session_state.get(RETURN_TRIES, 0)
+    if wanted[0] == current_url_path or wanted[0] not in allowed or tries >= MAX_RETURN_TRIES:
+        st.session_state.pop(RETURN_TO, None)
+        st.session_state.pop(RETURN_TRIES, None)
+        return None
+    st.session_state[RETURN_TRIES] = tries + 1
+    return wanted

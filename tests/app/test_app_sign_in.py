@@ -301,3 +301,22 @@ def test_a_refused_new_user_marks_each_answer_under_one_summary(org):
     assert len(messages) >= 3  # username, full name, password (and the address) at least
     assert "Username" in summary and "Full name" in summary and "First password" in summary
     assert at.text_input(key="users_add_email").value == "not an address"
+
+
+@pytest.mark.parametrize(("asked", "title"), [("triage_board", "Triage board"),
+                                              ("admin_users", "Home")])
+def test_a_deep_link_asked_for_before_sign_in_is_followed_once_and_only_if_allowed(
+        org, asked, title):
+    """The page a bookmark asked for opens after sign-in if the role may open it (a supervisor
+    may not open user administration: Home instead); either way the request is then spent."""
+    from ui.session import RETURN_TO
+
+    at = new_app()
+    at.run()
+    at.session_state[RETURN_TO] = (asked, {})
+    sign_in(at, "supervisor")
+    assert_no_exception(at)
+    assert texts(at, "title")[0] == title
+    assert RETURN_TO not in at.session_state
+    at.run()
+    assert texts(at, "title")[0] == title
