@@ -244,7 +244,13 @@ def test_the_review_page_offers_evidence_files_as_downloads_only(engine, org):
 
 
 def test_a_refused_upload_is_explained_beside_its_item_and_the_note_is_kept(engine, org):
-    from tests.apptest_helpers import assert_no_exception, new_app, sign_in, texts
+    from tests.apptest_helpers import (
+        assert_no_exception,
+        field_messages,
+        new_app,
+        sign_in,
+        texts,
+    )
 
     reference = file_and_triage(engine, org, *NEAR_FALL[:2])
     at = sign_in(new_app(), "supervisor")
@@ -256,8 +262,10 @@ def test_a_refused_upload_is_explained_beside_its_item_and_the_note_is_kept(engi
     uploader.upload("answers.txt", b"Both explained it.<script>alert(1)</script>", "text/plain")
     at = at.run().button(key=base + ".save").click().run()
     assert_no_exception(at)
+    # One summary alert; the reason beside the file it refuses.
+    assert len(texts(at, "error")) == 1, texts(at, "error")
     assert any("Attached file: a .txt file must be plain text; this one holds HTML or script"
-               in e for e in texts(at, "error")), texts(at, "error")
+               in message for message in field_messages(at)), field_messages(at)
     assert at.text_area(key=base + ".note").value == "Asked two staff to explain the new check"
     with read_session(engine) as session:
         assert session.scalars(select(ValidationEvidence)).all() == []
