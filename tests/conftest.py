@@ -48,6 +48,9 @@ from core.db import Base, dispose_engines, engine_for  # noqa: E402
 from core.models import AuditChainHead  # noqa: E402
 from core.taxonomy.service import load_taxonomy_file, sync_taxonomy  # noqa: E402
 from ops.bootstrap import initialise  # noqa: E402
+from tests.streamlit_speedups import keep_component_scan  # noqa: E402
+
+keep_component_scan()
 
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -34,6 +34,12 @@ WARM_PACKAGES = ("core",)
 def _warm_up() -> None:
     for name in WARM_MODULES:
         importlib.import_module(name)
+    from tests.streamlit_speedups import keep_component_scan
+
+    keep_component_scan()
+    from streamlit.components.v2 import manifest_scanner
+
+    manifest_scanner.scan_component_manifests()  # scanned here once, not in every server
     # Caches declared outside a running server warn that they fall back to memory; each server
     # looks its cache store up again when called, so the warning says nothing here.
     for package_name in WARM_PACKAGES:
