@@ -46,13 +46,13 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 
-# The whole suite, both databases, browser tests included, in one run: `--dist loadgroup`
-# keeps a module with a module-scoped fixture (a seeded server) on one worker, and runs the
-# browser tests one at a time on one worker (each runs servers and a browser, which two cores
-# share badly) while the other workers run the rest (tests/conftest.py).
+# The whole suite, both databases, browser tests included, in one run: tests go to whichever
+# worker is free, the longest first (the browser tests, then the slow modules: tests/conftest.py),
+# so both cores stay busy to the end. A module-scoped fixture (a seeded server) is built once
+# per worker that runs its tests.
 test: install chromium postgres
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=30
 
 # Under a minute: the unit tests and the service tests on SQLite (no database server, no
 # browser, no page tests); the slow modules of tests/conftest.py are left to `make test`.

@@ -79,18 +79,20 @@ SLOW_MODULES = frozenset({
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark what each test needs, so runs can pick and spread them.
+    """Mark what each test needs, so runs can pick them.
 
     - `postgresql`: the test needs the PostgreSQL server (its `db_url` half, or its own
       database); `make test-fast` leaves these out.
     - `slow`: a test of SLOW_MODULES; `make test-fast` leaves these out too.
-    - `xdist_group`: a test using a module-scoped fixture (a seeded server, a generated demo)
-      runs on the same worker as the rest of its module, so under `--dist loadgroup` that
-      fixture is built once per run, not once per worker. The browser tests are one group:
-      under `make test` they run one at a time on one worker (each runs servers and a
-      browser, which two cores share badly) while the other worker runs the rest.
+    - `flaky(reruns=1)` on the browser tests: on a loaded 2-core machine a click can be
+      swallowed by a rerun in flight (a different journey each run); a second failure is a
+      real one.
+
+    `make test` spreads tests with `--dist load`, not by groups: under pytest 9.2 xdist's
+    `loadgroup` no longer groups at all (pytest-dev/pytest-xdist#1386), and the browser tests
+    finish sooner on both workers than queued on one.
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -101,22 +103,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.path.resolve().relative_to(TESTS).as_posix() in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-            # One retry: on a loaded 2-core machine a click can be swallowed by a rerun in
-            # flight (a different journey each run); a second failure is a real one.
             item.add_marker(pytest.mark.flaky(reruns=1))
-            continue
-        fixtures = getattr(item, "_fixtureinfo", None)
-        defined = fixtures.name2fixturedefs.values() if fixtures else ()
-        scopes = {defs[-1].scope for defs in defined if defs}
-        if scopes & {"module", "class", "package"}:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 class _LongestFirst:
     """Longest first, so no worker is left with a long stretch alone at the end: the browser
-    tests (one group, minutes long), then the slow modules, then the rest (each module's tests
-    stay together and in order). After every other plugin's reordering (pytest-playwright's)."""
+    tests, then the slow modules, then the rest (each module's tests stay together and in
+    order). After every other plugin's reordering (pytest-playwright's)."""
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

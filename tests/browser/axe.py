@@ -1,8 +1,9 @@
 """axe-core in the browser tests: WCAG 2.2 A/AA violations of the page on screen.
 
 The sweep of every page of every role (test_hostile_text_sweep.py) runs axe once on each page
-(and opened state) it visits. Only critical and serious violations fail a test, and only those the project's own
-markup and theme cause: what only Streamlit can fix is on ALLOWED below, each with why.
+(and opened state) it visits. Only critical and serious violations fail a test, and only those
+the project's own markup and theme cause: what only Streamlit can fix is on ALLOWED below,
+each with why.
 With NEARMISS_AXE_REPORT=<file>, every violation found (allowed or not, any impact) is
 appended to that file as JSON lines, for `python bench/accessibility.py <file>`.
 """
