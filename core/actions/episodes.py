@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.actions.models import Action, ActionPlanReport
@@ -25,6 +25,13 @@ from core.triage.episodes import watched
 from core.triage.models import ClusterEpisode
 from core.triage.vocabulary import EpisodeStatus
 from core.weeks import local_midnight_utc
+
+
+def serving_plan(session: Session, report_ids: list[int]) -> int | None:
+    """The first action plan that links any of these reports (a cluster episode found over them
+    is born linked to it): what `core.triage.episodes`' scans are handed."""
+    return session.scalar(select(func.min(ActionPlanReport.plan_id)).where(
+        ActionPlanReport.report_id.in_(report_ids)))
 
 
 @dataclass(frozen=True)

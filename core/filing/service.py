@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.actions.episodes import serving_plan
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
 from core.clock import to_local, to_utc
@@ -130,7 +131,8 @@ def _assess_recurrence(uow: UnitOfWork, who: Actor | None, report: NearMissRepor
     at once), keeping the cluster episodes current (core.triage.episodes)."""
     related = related_reports(uow.session, report,
                               window_days=rules.triage.recurrence_window_days, limit=5)
-    clusters = assess_at_filing(uow, who, report, now=now, rules=rules)
+    clusters = assess_at_filing(uow, who, report, now=now, rules=rules,
+                                serving_plan=serving_plan)
     report.in_cluster = clusters.in_cluster
     report.is_repeat = clusters.in_cluster or propose_recurrence(
         related, None) is not Recurrence.SINGLE

@@ -29,9 +29,6 @@ from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-# The one import that runs up: an episode that grows is linked to the plan already serving
-# its reports (the action plan table); .importlinter names it.
-from core.actions.models import ActionPlanReport
 from core.auth.actor import Actor
 from core.auth.roles import Role
 from core.clock import to_local
@@ -268,16 +265,14 @@ def _member_ids(session: Session, type_key: str, services: Iterable[int], first:
         .order_by(NearMissReport.occurred_at, NearMissReport.id)))
 
 
-def _serving_plan(session: Session, report_ids: list[int]) -> int | None:
-    """The first action plan that links any of these reports."""
-    if not report_ids:
-        return None
-    return session.scalar(select(func.min(ActionPlanReport.plan_id)).where(
-        ActionPlanReport.report_id.in_(report_ids)))
+# The action plan already serving some of these reports, or None. Action plans sit above
+# triage, so whoever calls the scans hands this in (core.actions.episodes.serving_plan): a
+# new episode is born linked to that plan.
+ServingPlan = Callable[[Session, list[int]], int | None]
 
 
 def _store(session: Session, w: Watched, type_key: str, found: Episode, origin: date,
-           now: datetime, rules: Settings) -> Stored:
+           now: datetime, rules: Settings, serving_plan: ServingPlan) -> Stored:
     """Merge one episode the rule found with the stored one it continues, or store it."""
     first = origin + timedelta(days=found.first_day)
     opened_on = origin + timedelta(days=found.opened_on)
@@ -305,8 +300,8 @@ def _store(session: Session, w: Watched, type_key: str, found: Episode, origin: 
             usual=round(found.usual, 3), threshold=found.threshold, seen_peak=found.peak,
             status=EpisodeStatus.OPEN.value, opened_at=now, alerted_at=now,
             part_of_id=region_row.id if region_row is not None else None)
-        plan = _serving_plan(session, _member_ids(session, type_key, found.services, first,
-                                                  last, rules))
+        members = _member_ids(session, type_key, found.services, first, last, rules)
+        plan = serving_plan(session, members) if members else None
         if plan is not None:
             row.status, row.plan_id = EpisodeStatus.LINKED.value, plan
         session.add(row)
@@ -356,7 +351,7 @@ class FilingClusters:
 
 
 def assess_at_filing(uow: UnitOfWork, who: Actor | None, report: NearMissReport, *,
-                     now: datetime, rules: Settings) -> FilingClusters:
+                     now: datetime, rules: Settings, serving_plan: ServingPlan) -> FilingClusters:
     """Scan the windows holding a report about to be filed; open, extend or re-open the
     episodes they make. Call inside the filing's `with uow:` before the report is added."""
     session = uow.session
@@ -383,7 +378,7 @@ def assess_at_filing(uow: UnitOfWork, who: Actor | None, report: NearMissReport,
     members: set[int] = set()
     described = []
     for episode in found:
-        stored = _store(session, w, report.type_key, episode, origin, now, rules)
+        stored = _store(session, w, report.type_key, episode, origin, now, rules, serving_plan)
         row = stored.row
         if stored.change == "opened":
             uow.record(who, "cluster_episode.opened", "cluster_episode", row.id, at=now,
@@ -425,7 +420,7 @@ class Recomputed:
 
 
 def recompute_episodes(uow: UnitOfWork, actor: Actor, *, since: date | None = None,
-                       now: datetime, rules: Settings) -> Recomputed:
+                       now: datetime, rules: Settings, serving_plan: ServingPlan) -> Recomputed:
     """Scan the history (from `since`, default all of it) and merge every episode found with
     the stored ones, keeping their statuses. For imports and demo data, which are stored in
     bulk without the filing's own scan; running it twice changes nothing."""
@@ -445,7 +440,8 @@ def recompute_episodes(uow: UnitOfWork, actor: Actor, *, since: date | None = No
                                                      rules).items()):
                 for found in cluster_rule.scan(history, start=(start - origin).days,
                                                budget=w.budget(rule), rules=rule):
-                    counts[_store(session, w, type_key, found, origin, now, rules).change] += 1
+                    stored = _store(session, w, type_key, found, origin, now, rules, serving_plan)
+                    counts[stored.change] += 1
         result = Recomputed(counts["opened"], counts["extended"], counts["grew"],
                             sum(counts.values()))
         uow.record(actor, "cluster_episodes.recomputed", "cluster_episode", None, at=now,

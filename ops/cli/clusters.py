@@ -22,6 +22,7 @@ def clusters_recompute(
 ) -> None:
     """Find the cluster episodes in the stored reports (after a bulk load or a change to the
     cluster rule's settings); stored episodes keep their status."""
+    from core.actions.episodes import serving_plan
     from core.triage.episodes import recompute_episodes
     from core.uow import UnitOfWork
 
@@ -32,6 +33,7 @@ def clusters_recompute(
     with guard():
         engine = ready_engine()
         done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=day,
-                                  now=utcnow(), rules=settings())
+                                  now=utcnow(), rules=settings(),
+                                  serving_plan=serving_plan)
         say(f"Cluster episodes: {done.episodes} found, {done.opened} new, {done.extended} "
             f"extended, {done.reopened} opened again.")

@@ -101,11 +101,12 @@ def _report_already_imported(skipped: list[AlreadyImported], shown: int = 10) ->
 
 def _recompute_clusters(engine: Engine, references: list[str]) -> None:
     """Imported reports skip the filing's cluster scan: scan from the earliest of them."""
+    from core.actions.episodes import serving_plan
     from core.triage.episodes import earliest_day, recompute_episodes
     from core.uow import UnitOfWork
 
     since = earliest_day(engine, references, rules=settings())
     done = recompute_episodes(UnitOfWork(engine), SYSTEM, since=since,
-                              now=utcnow(), rules=settings())
+                              now=utcnow(), rules=settings(), serving_plan=serving_plan)
     if done.opened or done.reopened:
         say(f"Clusters: {done.opened} new, {done.reopened} opened again by the import.")

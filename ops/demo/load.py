@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
+from core.actions.episodes import serving_plan
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
 from core.config import Settings, settings
@@ -123,7 +124,8 @@ def load_demo(engine: Engine, *, reports: int = DEFAULT_REPORTS, seed: int = 7,
     totals.update(store_feedback(engine, now=now, rules=rules))
     # Bulk inserts skip the filing's cluster scan: find the episodes (and link the planted
     # late-start cluster to its plan) as an import does.
-    recompute_episodes(UnitOfWork(engine), SYSTEM, now=now, rules=rules)
+    recompute_episodes(UnitOfWork(engine), SYSTEM, now=now, rules=rules,
+                       serving_plan=serving_plan)
     refresh_planner_statistics(engine)
     with read_session(engine) as session:
         services = session.scalar(select(func.count()).select_from(Service)) or 0

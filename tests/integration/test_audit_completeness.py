@@ -33,6 +33,7 @@ from core.accounts.users import (
     update_user_access,
 )
 from core.actions.activity import import_activity_bytes
+from core.actions.episodes import serving_plan
 from core.actions.models import ActionEvidenceCheck, SustainmentCheck
 from core.actions.reminders import send_action_reminders
 from core.actions.service import (
@@ -547,8 +548,9 @@ CASES: dict[str, Case] = {
                                             now=utcnow(), rules=settings()))(
         _doorway_cluster(w))),
     "recompute cluster episodes": Case("cluster_episodes.recomputed", "create", lambda w: (
-        _doorway_cluster(w), lambda: recompute_episodes(w.uow(), SYSTEM, now=utcnow(),
-                                                        rules=settings()))[1], by="system"),
+        _doorway_cluster(w), lambda: recompute_episodes(
+            w.uow(), SYSTEM, now=utcnow(), rules=settings(), serving_plan=serving_plan))[1],
+        by="system"),
     # Triage also records the status move (its own event, shared by every workflow step).
     "triage": Case("report.triaged", "create", lambda w: (
         lambda ref: lambda: triage_report(w.uow(), w.actor("quality"), ref, TRIAGE,

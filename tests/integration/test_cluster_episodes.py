@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, insert, select, text, update
 from typer.testing import CliRunner
 
-from core.actions.episodes import list_episodes
+from core.actions.episodes import list_episodes, serving_plan
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.audit.models import AuditEvent
 from core.auth.actor import SYSTEM
@@ -221,19 +221,21 @@ def test_a_recompute_finds_bulk_loaded_bursts_once_and_keeps_decisions(engine, o
                    now=utcnow(), rules=settings())  # history begins
     _bulk(engine, org, [40, 39, 38, 36, 35, 34])
     assert episodes(engine) == []  # stored without the filing's scan
-    done = recompute_episodes(UnitOfWork(engine), SYSTEM, now=utcnow(), rules=settings())
+    done = recompute_episodes(UnitOfWork(engine), SYSTEM, now=utcnow(), rules=settings(),
+                              serving_plan=serving_plan)
     [found] = episodes(engine)
     assert (done.opened, found.scope, found.peak) == (1, "service", 6)
     dismiss_episode(UnitOfWork(engine), org.actor("supervisor"), found.id,
                     reason="Known: one person's bad week", expected_version=found.version_id,
                     now=utcnow(), rules=settings())
-    again = recompute_episodes(UnitOfWork(engine), SYSTEM, now=utcnow(), rules=settings())
+    again = recompute_episodes(UnitOfWork(engine), SYSTEM, now=utcnow(), rules=settings(),
+                               serving_plan=serving_plan)
     [kept] = episodes(engine)
     assert again.opened == 0 and kept.id == found.id and kept.status == "dismissed"
     assert events(engine, "cluster_episodes.recomputed") == 2
     with pytest.raises(PermissionDenied):
         recompute_episodes(UnitOfWork(engine), org.actor("supervisor"),
-                           now=utcnow(), rules=settings())
+                           now=utcnow(), rules=settings(), serving_plan=serving_plan)
 
 
 def test_the_recompute_command(engine, org):
