@@ -44,6 +44,7 @@ from core.views.actions import (
     plan_start,
 )
 from ui import action_panels as panels
+from ui.action_card import ActionCard
 from ui.session import current_actor
 from ui.text import escape_caption, escape_markdown, local
 
@@ -442,7 +443,7 @@ def _plan(plan_id: int) -> None:
     with left:
         st.subheader("Actions")
         for number, view in enumerate(detail.actions, start=1):
-            panels.ActionCard(actor, view, number, day=day, names=names,
+            ActionCard(actor, view, number, day=day, names=names,
                               series=series.get(view.row.id)).render()
         if can(actor, Capability.MANAGE_ACTIONS):
             plan_services = {r.service_id for r in lines}
