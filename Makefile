@@ -46,13 +46,14 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 
-# The whole suite, both databases, browser tests included, in one run: tests go to whichever
-# worker is free, the longest first (the browser tests, then the slow modules: tests/conftest.py),
-# so both cores stay busy to the end. A module-scoped fixture (a seeded server) is built once
-# per worker that runs its tests.
+# The whole suite, both databases, browser tests included, in one run: tests go one at a time
+# to whichever worker is free (`--maxschedchunk 1`; by default xdist hands each worker a
+# quarter of its share up front, which put every browser test on one worker), the longest
+# first (the browser tests, then the slow modules: tests/conftest.py), so both cores stay busy
+# to the end. A module-scoped fixture (a seeded server) is built once per worker that runs it.
 test: install chromium postgres
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=30
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1 --durations=30
 
 # Under a minute: the unit tests and the service tests on SQLite (no database server, no
 # browser, no page tests); the slow modules of tests/conftest.py are left to `make test`.
