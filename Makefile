@@ -48,9 +48,10 @@ lint: install
 
 # The whole suite, both databases, browser tests included, in one run: tests go one at a time
 # to whichever worker is free (`--maxschedchunk 1`; by default xdist hands each worker a
-# quarter of its share up front, which put every browser test on one worker), the longest
-# first (the browser tests, then the slow modules: tests/conftest.py), so both cores stay busy
-# to the end. A module-scoped fixture (a seeded server) is built once per worker that runs it.
+# quarter of its share up front, which put every browser test on one worker), the browser
+# tests spread through the first three quarters of the run so that one worker mostly runs the
+# CPU-bound rest beside each (tests/conftest.py). A module-scoped fixture (a seeded server) is
+# built once per worker that runs it.
 test: install chromium postgres
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1 --durations=30

@@ -106,19 +106,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.flaky(reruns=1))
 
 
-class _LongestFirst:
-    """Longest first, so no worker is left with a long stretch alone at the end: the browser
-    tests, then the slow modules, then the rest (each module's tests stay together and in
-    order). After every other plugin's reordering (pytest-playwright's)."""
+class _BrowserTestsSpread:
+    """The order tests are handed out in (one at a time, to whichever worker is free): the
+    browser tests spread through the first three quarters of the run, each followed by a
+    stretch of the others, the slow modules first. A browser test leaves a core partly idle
+    (it waits on a server and a browser), and two at once slow each other down: so while one
+    worker runs a browser test the other mostly runs the CPU-bound rest, and no long test is
+    left alone at the end. Each module's other tests stay together and in order. After every
+    other plugin's reordering (pytest-playwright's)."""
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        items.sort(key=lambda item: 0 if item.get_closest_marker("browser") else
-                   1 if item.get_closest_marker("slow") else 2)
+        browser = [item for item in items if item.get_closest_marker("browser")]
+        others = sorted((item for item in items if not item.get_closest_marker("browser")),
+                        key=lambda item: 0 if item.get_closest_marker("slow") else 1)
+        if not browser:
+            items[:] = others
+            return
+        stretch = max(1, len(others) * 3 // 4 // len(browser))
+        ordered: list[pytest.Item] = []
+        for n, item in enumerate(browser):
+            ordered.append(item)
+            ordered += others[n * stretch:(n + 1) * stretch]
+        ordered += others[len(browser) * stretch:]
+        items[:] = ordered
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(_LongestFirst(), "nearmiss-longest-first")
+    config.pluginmanager.register(_BrowserTestsSpread(), "nearmiss-browser-tests-spread")
 
 
 _dropping: list[threading.Thread] = []
