@@ -154,6 +154,11 @@ def main() -> None:
                 started = time.perf_counter()
                 page.get_by_role("button", name="Sign in").click()
                 _idle(page, "Home")
+                # Signed in means the cookie is set: its component reruns the page once it
+                # has, and a click during that rerun is lost (the tour then waits in vain).
+                page.wait_for_function("document.cookie.includes('nearmiss_session=')",
+                                       timeout=60_000)
+                expect(page.locator(RUNNING)).to_have_count(0, timeout=60_000)
                 round_steps = {"sign in": (time.perf_counter() - started,
                                            current[0].server_seconds(),
                                            len(current[0].finished))}
