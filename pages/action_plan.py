@@ -444,7 +444,7 @@ def _plan(plan_id: int) -> None:
         st.subheader("Actions")
         for number, view in enumerate(detail.actions, start=1):
             ActionCard(actor, view, number, day=day, names=names,
-                              series=series.get(view.row.id)).render()
+                       series=series.get(view.row.id)).render()
         if can(actor, Capability.MANAGE_ACTIONS):
             plan_services = {r.service_id for r in lines}
             if plan.cluster_service_id:

@@ -17,5 +17,5 @@ from streamlit.components.v2 import manifest_scanner
 def keep_component_scan() -> None:
     """Scan the installed packages for Streamlit components once per process."""
     scan = manifest_scanner.scan_component_manifests
-    if not isinstance(scan, functools._lru_cache_wrapper):
+    if not hasattr(scan, "cache_info"):  # not kept yet in this process
         manifest_scanner.scan_component_manifests = functools.cache(scan)
