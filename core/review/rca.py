@@ -11,7 +11,6 @@ for an analysis that does not exist. A completed analysis is read-only.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +19,7 @@ from datetime import datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from core.audit.models import AuditEvent
 from core.auth.actor import Actor
-from core.auth.models import User
 from core.auth.policy import Capability, require
 from core.config import Settings
 from core.db import storable_id
@@ -31,6 +28,7 @@ from core.organisation.models import Location, Service
 from core.reports.models import NearMissReport
 from core.reports.repository import get_in_scope
 from core.reports.vocabulary import ReportStatus
+from core.review.history import HistoryEntry, record_history, user_names
 from core.review.linked import covers_linked, linked_reports
 from core.review.models import RootCauseAnalysis, RootCauseAnalysisReport
 from core.taxonomy.models import NearMissType
@@ -324,14 +322,6 @@ class RcaSummary:
 
 
 @dataclass(frozen=True)
-class RcaHistoryEntry:
-    at: datetime
-    who: str
-    what: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class RcaDetail:
     id: int
     title: str
@@ -345,7 +335,7 @@ class RcaDetail:
     opened_at: datetime
     completed_at: datetime | None
     reports: tuple[RcaReportLine, ...]
-    history: tuple[RcaHistoryEntry, ...]
+    history: tuple[HistoryEntry, ...]
 
     @property
     def is_open(self) -> bool:
@@ -395,14 +385,6 @@ def _report_lines(session: Session, report_ids: Sequence[int]) -> list[RcaReport
             for r, type_name, service, location in rows]
 
 
-def _names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    return dict(session.execute(
-        select(User.id, User.display_name).where(User.id.in_(wanted))).all())
-
-
 def list_rcas(session: Session, actor: Actor) -> list[RcaSummary]:
     """The analyses the actor may see, open ones first, newest first."""
     require(actor, Capability.RUN_RCA)
@@ -424,7 +406,7 @@ def list_rcas(session: Session, actor: Actor) -> list[RcaSummary]:
                 .where(RootCauseAnalysisReport.rca_id.in_(list(references)))
                 .order_by(NearMissReport.occurred_at, NearMissReport.id)):
             references[rca_id].append(reference)
-    names = _names(session, (r.lead_id for r in rcas))
+    names = user_names(session, (r.lead_id for r in rcas))
     return [RcaSummary(r.id, r.title, r.status, names.get(r.lead_id, "?"), r.opened_at,
                        r.completed_at, tuple(references[r.id])) for r in rcas]
 
@@ -434,25 +416,14 @@ _HISTORY_LABELS = {"rca.opened": "Opened", "rca.updated": "Saved",
                    "rca.completed": "Completed"}
 
 
-def _history(session: Session, rca_id: int) -> list[RcaHistoryEntry]:
-    events = list(session.scalars(select(AuditEvent).where(
-        AuditEvent.entity_type == ENTITY, AuditEvent.entity_id == str(rca_id))
-        .order_by(AuditEvent.seq)))
-    names = _names(session, (e.actor_id for e in events))
-    entries = []
-    for event in events:
-        after = json.loads(event.after_json) if event.after_json else {}
-        detail = ""
-        if event.action == "rca.opened":
-            detail = ", ".join(after.get("references", []))
-        elif event.action == "rca.reports_added":
-            detail = ", ".join(after.get("added", []))
-        elif event.action == "rca.report_removed":
-            detail = str(after.get("removed", ""))
-        entries.append(RcaHistoryEntry(event.occurred_at,
-                                       names.get(event.actor_id or 0, event.actor),
-                                       _HISTORY_LABELS.get(event.action, event.action), detail))
-    return entries
+def _history_detail(action: str, after: dict) -> str:
+    if action == "rca.opened":
+        return ", ".join(after.get("references", []))
+    if action == "rca.reports_added":
+        return ", ".join(after.get("added", []))
+    if action == "rca.report_removed":
+        return str(after.get("removed", ""))
+    return ""
 
 
 def rca_detail(session: Session, actor: Actor, rca_id: int) -> RcaDetail:
@@ -467,9 +438,10 @@ def rca_detail(session: Session, actor: Actor, rca_id: int) -> RcaDetail:
         id=rca.id, title=rca.title, problem=rca.problem, five_whys=tuple(rca.five_whys or []),
         contributing_factors=factors, factor_labels=tuple(labels.get(f, f) for f in factors),
         findings=rca.findings, status=rca.status,
-        lead=_names(session, [rca.lead_id]).get(rca.lead_id, "?"), opened_at=rca.opened_at,
+        lead=user_names(session, [rca.lead_id]).get(rca.lead_id, "?"), opened_at=rca.opened_at,
         completed_at=rca.completed_at, reports=tuple(_report_lines(session, report_ids)),
-        history=tuple(_history(session, rca.id)))
+        history=tuple(record_history(session, ENTITY, rca.id, labels=_HISTORY_LABELS,
+                                     detail=_history_detail)))
 
 
 def rca_findings_for_actions(session: Session, actor: Actor, rca_id: int) -> RcaFindings:

@@ -6,22 +6,20 @@ is seen only by someone whose services hold every report it links.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session
 
-from core.audit.models import AuditEvent
 from core.auth.actor import Actor
-from core.auth.models import User
 from core.auth.policy import Capability, require
 from core.errors import NotFound
 from core.reports.models import NearMissReport
 from core.reports.repository import get_in_scope
 from core.reports.vocabulary import ReportStatus
+from core.review.history import HistoryEntry, record_history, user_names
 from core.review.rca import RcaReportLine, _report_lines, parse_references
 from core.review.response_models import LearningResponse, LearningResponseReport
 from core.review.response_templates import (
@@ -66,14 +64,6 @@ class ResponseSummary:
 
 
 @dataclass(frozen=True)
-class ResponseHistoryEntry:
-    at: datetime
-    who: str
-    what: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class ResponseDetail:
     id: int
     type_key: str
@@ -91,7 +81,7 @@ class ResponseDetail:
     started_at: datetime
     completed_at: datetime | None
     reports: tuple[RcaReportLine, ...]
-    history: tuple[ResponseHistoryEntry, ...]
+    history: tuple[HistoryEntry, ...]
 
     @property
     def is_open(self) -> bool:
@@ -126,14 +116,6 @@ class ReportResponses:
     responses: tuple[ResponseSummary, ...]
 
 
-def _names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    return dict(session.execute(
-        select(User.id, User.display_name).where(User.id.in_(wanted))).all())
-
-
 def _overdue(row: LearningResponse, today: date) -> bool:
     return row.status == OPEN and today > row.due_on
 
@@ -148,7 +130,7 @@ def _summaries(session: Session, rows: Sequence[LearningResponse], today: date,
                 .where(LearningResponseReport.response_id.in_(list(references)))
                 .order_by(NearMissReport.occurred_at, NearMissReport.id)):
             references[response_id].append(reference)
-    names = _names(session, (r.lead_id for r in rows))
+    names = user_names(session, (r.lead_id for r in rows))
     return [ResponseSummary(
         r.id, r.type_key, str((r.template or {}).get("name") or templates.name_of(r.type_key)),
         r.title, r.status, names.get(r.lead_id, "?"), r.started_at, r.due_on, r.completed_at,
@@ -182,23 +164,13 @@ _HISTORY_LABELS = {"learning_response.started": "Started", "learning_response.sa
                    "learning_response.completed": "Completed"}
 
 
-def _history(session: Session, response_id: int) -> list[ResponseHistoryEntry]:
-    events = list(session.scalars(select(AuditEvent).where(
-        AuditEvent.entity_type == ENTITY, AuditEvent.entity_id == str(response_id))
-        .order_by(AuditEvent.seq)))
-    names = _names(session, (e.actor_id for e in events))
-    entries = []
-    for event in events:
-        after = json.loads(event.after_json) if event.after_json else {}
-        detail = ""
-        if event.action == "learning_response.started":
-            detail = ", ".join(after.get("references", []))
-            if after.get("reason"):
-                detail += f" · chosen instead of the suggestion: {after['reason']}"
-        entries.append(ResponseHistoryEntry(
-            event.occurred_at, names.get(event.actor_id or 0, event.actor),
-            _HISTORY_LABELS.get(event.action, event.action), detail))
-    return entries
+def _history_detail(action: str, after: dict) -> str:
+    if action != "learning_response.started":
+        return ""
+    detail = ", ".join(after.get("references", []))
+    if after.get("reason"):
+        detail += f" · chosen instead of the suggestion: {after['reason']}"
+    return detail
 
 
 def response_detail(session: Session, actor: Actor, response_id: int, *, today: date,
@@ -216,10 +188,11 @@ def response_detail(session: Session, actor: Actor, response_id: int, *, today: 
         suggested_type_key=row.suggested_type_key,
         suggested_name=templates.name_of(row.suggested_type_key),
         choice_reason=row.choice_reason, status=row.status, due_on=row.due_on,
-        overdue=_overdue(row, today), lead=_names(session, [row.lead_id]).get(row.lead_id, "?"),
+        overdue=_overdue(row, today), lead=user_names(session, [row.lead_id]).get(row.lead_id, "?"),
         started_at=row.started_at, completed_at=row.completed_at,
         reports=tuple(_report_lines(session, report_ids)),
-        history=tuple(_history(session, row.id)))
+        history=tuple(record_history(session, ENTITY, row.id, labels=_HISTORY_LABELS,
+                                     detail=_history_detail)))
 
 
 def response_proposal(session: Session, actor: Actor, references: Sequence[str], *,

@@ -1,0 +1,52 @@
+"""The history panel of a review record (a root cause analysis or a learning response): its
+audit events in order, each as who did what and to which reports. One helper for both, so the
+two panels read their trail the same way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.audit.models import AuditEvent
+from core.auth.models import User
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a review record's history."""
+
+    at: datetime
+    who: str
+    what: str
+    detail: str
+
+
+def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Display names of the given user ids (missing and None ids left out)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return dict(session.execute(
+        select(User.id, User.display_name).where(User.id.in_(wanted))).all())
+
+
+def record_history(session: Session, entity_type: str, entity_id: int, *,
+                   labels: Mapping[str, str],
+                   detail: Callable[[str, dict[str, Any]], str]) -> list[HistoryEntry]:
+    """The record's audit events, oldest first: when, by whom (their display name, else the
+    name the event kept), the action's label and `detail(action, after)`."""
+    events = list(session.scalars(select(AuditEvent).where(
+        AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
+        .order_by(AuditEvent.seq)))
+    names = user_names(session, (e.actor_id for e in events))
+    return [HistoryEntry(event.occurred_at, names.get(event.actor_id or 0, event.actor),
+                         labels.get(event.action, event.action),
+                         detail(event.action,
+                                json.loads(event.after_json) if event.after_json else {}))
+            for event in events]
