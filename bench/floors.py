@@ -358,24 +358,30 @@ def repeats(session: Session, actor: Actor, start: date, end: date, zone: ZoneIn
         "type": ("t.name", "JOIN near_miss_types t ON t.key = r.type_key", "r.type_key")}
     aggregate = ("STRING_AGG(DISTINCT a.status, ',')" if _dialect(session) == "postgresql"
                  else "GROUP_CONCAT(DISTINCT a.status)")
-    parts = []
+    found: list[tuple[Any, ...]] = []
     for kind, (label, join, column) in groups.items():
-        parts.append(f"""SELECT * FROM (
-            SELECT '{kind}' AS kind, {label} AS label, COUNT(*) AS reports,
-                   MAX(r.occurred_at) AS last,
+        # The action statuses only for the few groups shown: a correlated subquery on every
+        # group before the LIMIT read the period's reports once per group.
+        rows = _rows(session, f"""
+            WITH top AS (
+                SELECT {column} AS k, {label} AS label, COUNT(*) AS reports,
+                       MAX(r.occurred_at) AS last
+                FROM near_miss_reports r {join}
+                WHERE {where} AND {column} IS NOT NULL
+                GROUP BY {column}, {label}
+                HAVING COUNT(*) >= :minimum ORDER BY COUNT(*) DESC LIMIT :limit)
+            SELECT top.label, top.reports, top.last,
                    (SELECT {aggregate}
                     FROM near_miss_reports r2
                     JOIN action_plan_reports x ON x.report_id = r2.id
                     JOIN actions a ON a.plan_id = x.plan_id
                     WHERE {where.replace('r.', 'r2.')}
-                      AND r2.{column.split('.')[1]} = {column}) AS statuses
-            FROM near_miss_reports r {join}
-            WHERE {where} AND {column} IS NOT NULL
-            GROUP BY {column}, {label}
-            HAVING COUNT(*) >= :minimum ORDER BY COUNT(*) DESC LIMIT :limit) {kind}_rows""")
-    rows = _rows(session, " UNION ALL ".join(parts), **params)
-    return [(kind, label, int(n), _at(last), frozenset((statuses or "").split(",")) - {""})
-            for kind, label, n, last, statuses in rows]
+                      AND r2.{column.split('.')[1]} = top.k) AS statuses
+            FROM top ORDER BY top.reports DESC""", **params)
+        found += [(kind, label, int(n), _at(last),
+                   frozenset((statuses or "").split(",")) - {""})
+                  for label, n, last, statuses in rows]
+    return found
 
 
 def clusters(session: Session, actor: Actor | None, start: date, end: date,
