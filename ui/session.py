@@ -137,14 +137,20 @@ def _issue_cookie(auth: stauth.Authenticate) -> None:
     _set_cookie(auth, secret)
 
 
+def cookie_token(username: str, secret: str, cookie_key: str, lifetime: timedelta) -> str:
+    """The session cookie's value: the authenticator's HS256 token (username, expiry) with
+    the session's random secret, signed with the portal's cookie key."""
+    return jwt.encode({"username": username,
+                       "exp_date": (datetime.now() + lifetime).timestamp(), "sid": secret},
+                      cookie_key, algorithm="HS256")
+
+
 def _set_cookie(auth: stauth.Authenticate, secret: str) -> None:
     """Write the cookie: the authenticator's signed token, plus the session's secret, alive
     for the idle limit (Max-Age, so the browser's clock and time zone do not matter)."""
     lifetime = timedelta(minutes=settings().sign_in.idle_minutes)
     model = auth.cookie_controller.cookie_model
-    token = jwt.encode({"username": st.session_state["username"],
-                        "exp_date": (datetime.now() + lifetime).timestamp(), "sid": secret},
-                       model.cookie_key, algorithm="HS256")
+    token = cookie_token(st.session_state["username"], secret, model.cookie_key, lifetime)
     model.cookie_manager.set(COOKIE_NAME, token, expires_at=datetime.now() + lifetime,
                              max_age=lifetime.total_seconds(),
                              secure=(st.context.url or "").startswith("https:") or None)

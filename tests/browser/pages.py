@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import Error, Locator, Page, expect
 
+from core.accounts.service import bind_session_cookie
+from core.accounts.service import sign_in as open_session
+from core.clock import utcnow
+from core.config import settings
+from core.db import engine_for
+from core.uow import UnitOfWork
 from tests.builders import PASSWORD
+from ui.session import COOKIE_NAME, cookie_token
 
 LONG = 30_000  # ms: a first render of a Streamlit page can take a few seconds
 # The sign-in form's button, username and password, by the language picked on it.
@@ -54,6 +64,29 @@ def sign_in(page: Page, url: str, username: str, password: str = PASSWORD, *,
     raise AssertionError(f"the sign-in form did not respond for {username!r}")
 
 
+def enter_signed_in(page: Page, url: str, username: str, database_url: str, *,
+                    path: str = "") -> None:
+    """Open the portal (at `path`) as `username` with a remembered session: the browser holds
+    the session cookie a sign-in would have set, made here with the portal's own services and
+    cookie key, so the first page run resumes the session. For journeys about something other
+    than signing in; test_sign_in_cookie.py, test_keyboard.py, test_landing_pages.py and
+    test_two_servers.py sign in with the form. Returns once the signed-in page is idle."""
+    rules = settings()
+    engine = engine_for(database_url)
+    signed_in = open_session(UnitOfWork(engine), username, PASSWORD, now=utcnow(), rules=rules)
+    secret = secrets.token_urlsafe(32)
+    bind_session_cookie(UnitOfWork(engine), signed_in.session_id, secret, now=utcnow(),
+                        rules=rules)
+    lifetime = timedelta(minutes=rules.sign_in.idle_minutes)
+    token = cookie_token(username, secret, os.environ["NEARMISS_COOKIE_KEY"], lifetime)
+    page.context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": url,
+                               "sameSite": "Strict"}])
+    page.goto(url + path)
+    expect(page.get_by_role("button", name="Sign out")).to_be_attached(timeout=LONG)
+    # The cookie component's first reply reruns the page: let that run go by too.
+    settle(page)
+
+
 def wait_for_session_cookie(page: Page) -> None:
     """After signing in, wait until the browser holds the session cookie, so opening a new
     URL (a new Streamlit session) resumes the sign-in."""
@@ -85,14 +118,17 @@ def settle(page: Page) -> None:
 def choose(page: Page, label: str, option: str) -> None:
     """Pick an option of a Streamlit selectbox by its label.
 
-    A rerun triggered by the previous widget can close an open dropdown, so the pick is
-    retried (bounded) until the box shows the option.
+    A rerun triggered by the previous widget can close an open dropdown, and the first click
+    on a box just after another box was picked often leaves its list closed, so the pick is
+    retried (bounded) until the box shows the option; a list still closed after a second is
+    retried at once rather than waited out.
     """
     box = page.get_by_role("combobox", name=label)
     for _attempt in range(3):
         wait_until_idle(page)
         box.click()
         try:
+            expect(box).to_have_attribute("aria-expanded", "true", timeout=1_000)
             page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
             expect(box).to_have_value(option, timeout=5_000)
             settle(page)

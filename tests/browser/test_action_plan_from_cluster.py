@@ -17,10 +17,9 @@ from tests.browser.pages import (
     LONG,
     choose,
     download,
+    enter_signed_in,
     open_link,
     settle,
-    sign_in,
-    wait_for_session_cookie,
 )
 from tests.builders import build_org
 from tests.cluster_helpers import file_late_start_cluster
@@ -38,7 +37,7 @@ def keyed(page: Page, key: str):
 
 
 def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, portal: str,
-                                                                  engine):
+                                                                  engine, db_url: str):
     org = build_org(engine)
     # Six late starts across the North's two services in nine days, none before: a cluster
     # under the rule's 52-week baseline (three would not be).
@@ -46,12 +45,8 @@ def test_quality_builds_a_plan_from_a_cluster_and_records_evidence(page: Page, p
     with read_session(engine) as session:
         north = session.get(Service, org.oak).region_id
     page.set_viewport_size({"width": 1400, "height": 1000})
-    sign_in(page, portal, "quality")
-    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
-    wait_for_session_cookie(page)
-
     # The board's Clusters section names the cluster and links to the builder.
-    page.goto(f"{portal}/triage_board")
+    enter_signed_in(page, portal, "quality", db_url, path="/triage_board")
     expect(page.get_by_role("heading", name="Triage board").first).to_be_visible(timeout=LONG)
     keyed(page, "board_clusters").get_by_text("Clusters · 1 open").click()
     expect(page.get_by_text("Late shift start / coverage in North (region): 6 in 10 days")) \

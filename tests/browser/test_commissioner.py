@@ -11,14 +11,15 @@ from core.clock import utcnow
 from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.browser.pages import LONG, download, open_link, sign_in
+from tests.browser.pages import LONG, download, enter_signed_in, open_link
 from tests.builders import build_org, draft, local_now
 
 pytestmark = pytest.mark.browser
 DESCRIPTION = "Quentin Marblewood's walker was out of reach at 9 Heron Close."
 
 
-def test_commissioner_sees_evidence_and_downloads_the_pack(page: Page, portal: str, engine):
+def test_commissioner_sees_evidence_and_downloads_the_pack(page: Page, portal: str, engine,
+                                                           db_url: str):
     org = build_org(engine)
     # One every other day from a month's first Monday: every month of the trend has at least
     # 5 (a month with 1 to 4 would leave the commissioner's control chart undrawn).
@@ -31,7 +32,7 @@ def test_commissioner_sees_evidence_and_downloads_the_pack(page: Page, portal: s
             occurred_at=datetime.combine(day, time(10))), now=utcnow(), rules=settings())
         day += timedelta(days=2)
     page.set_viewport_size({"width": 1400, "height": 1000})
-    sign_in(page, portal, "commissioner")
+    enter_signed_in(page, portal, "commissioner", db_url)
     expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     open_link(page, "Evidence of learning", "Evidence of learning")
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LONG)

@@ -12,7 +12,7 @@ from core.config import settings
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.browser.pages import LONG, open_link, settle, sign_in, wait_until_idle
+from tests.browser.pages import LONG, enter_signed_in, open_link, settle
 from tests.builders import build_org, draft
 
 pytestmark = pytest.mark.browser
@@ -30,15 +30,15 @@ def publish(engine, org, references):
                    now=utcnow(), rules=settings())
 
 
-def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str, engine):
+def test_a_reporter_sees_the_update_next_to_their_report(page: Page, portal: str, engine,
+                                                         db_url: str):
     org = build_org(engine)
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
                                draft(org, description=DESCRIPTION),
                                now=utcnow(), rules=settings()).reference
     publish(engine, org, [reference])
-    sign_in(page, portal, "reporter")
+    enter_signed_in(page, portal, "reporter", db_url)
     expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
-    wait_until_idle(page)
     open_link(page, "My reports", "My reports")
     settle(page)
     block = page.locator(f".st-key-my_report_updates_{reference}")

@@ -28,7 +28,12 @@ from core.auth.roles import Role
 from core.db import dispose_engines, engine_for
 from tests.browser.axe import axe_problems
 from tests.browser.conftest import serve_portal
-from tests.browser.pages import LONG, settle, sign_in, wait_for_session_cookie, wait_until_idle
+from tests.browser.pages import (
+    LONG,
+    enter_signed_in,
+    settle,
+    wait_until_idle,
+)
 from tests.hostile import HOSTILE, ROLES, HostileSeed, seed_hostile
 
 pytestmark = pytest.mark.browser
@@ -63,6 +68,7 @@ SHOWN = "() => document.body.textContent.replaceAll('\\u2060', '')"
 class Portal:
     url: str
     seed: HostileSeed
+    database_url: str
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +81,7 @@ def hostile(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     seed = seed_hostile(engine_for(url))
     dispose_engines()
     with serve_portal(url, folder / "streamlit.log") as base:
-        yield Portal(base, seed)
+        yield Portal(base, seed, url)
 
 
 @dataclass
@@ -219,8 +225,7 @@ def test_no_page_interprets_typed_text(browser: Browser, hostile: Portal, role: 
     page = context.new_page()
     problems: list[str] = []
     try:
-        sign_in(page, hostile.url, role)
-        wait_for_session_cookie(page)
+        enter_signed_in(page, hostile.url, role, hostile.database_url)
         problems += _check(page, "(landing page)", requests, shows_hostile=False)
         for visit in _visits(role, hostile.seed):
             _open(page, visit)

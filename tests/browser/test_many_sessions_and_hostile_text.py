@@ -15,7 +15,12 @@ from core.db import read_session
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
 from core.uow import UnitOfWork
-from tests.browser.pages import LONG, choose, sign_in, wait_for_session_cookie, wait_until_idle
+from tests.browser.pages import (
+    LONG,
+    choose,
+    enter_signed_in,
+    wait_until_idle,
+)
 from tests.builders import PASSWORD, PASSWORD_HASH, build_org, draft
 
 pytestmark = pytest.mark.browser
@@ -23,7 +28,8 @@ WORKERS = 4
 
 
 def test_several_browser_sessions_file_at_the_same_time_and_all_land(browser: Browser,
-                                                                     portal: str, engine):
+                                                                     portal: str, engine,
+                                                                     db_url: str):
     build_org(engine)
     names = [f"dsp{n}" for n in range(1, WORKERS + 1)]
     for name in names:
@@ -34,7 +40,7 @@ def test_several_browser_sessions_file_at_the_same_time_and_all_land(browser: Br
     pages: list[Page] = []
     for name in names:  # each worker on their own phone: a browser context of their own
         page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-        sign_in(page, portal, name)
+        enter_signed_in(page, portal, name, db_url)
         expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(
             timeout=LONG)
         page.get_by_role("textbox", name="What happened?").fill(
@@ -69,7 +75,7 @@ HOSTILE = ("<script>window.__xss = 1</script><img src=x onerror=\"window.__xss =
 
 
 def test_script_and_html_in_free_text_show_as_text_and_never_run(page: Page, portal: str,
-                                                                  engine):
+                                                                  engine, db_url: str):
     org = build_org(engine)
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"),
                                draft(org, description=HOSTILE),
@@ -77,11 +83,7 @@ def test_script_and_html_in_free_text_show_as_text_and_never_run(page: Page, por
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.set_viewport_size({"width": 1400, "height": 1000})
-    sign_in(page, portal, "supervisor")
-    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
-    wait_for_session_cookie(page)
-
-    page.goto(f"{portal}/near_miss?ref={reference}")
+    enter_signed_in(page, portal, "supervisor", db_url, path=f"/near_miss?ref={reference}")
     expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall").first) \
         .to_be_visible(timeout=LONG)
     wait_until_idle(page)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.db import read_session
 from core.reports.models import NearMissReport
 from tests.browser.conftest import PHONE
-from tests.browser.pages import LONG, choose, heading, open_link, settle, sign_in
+from tests.browser.pages import LONG, choose, enter_signed_in, heading, settle, sign_in
 from tests.builders import build_org, local_now
 
 pytestmark = pytest.mark.browser
@@ -25,7 +25,7 @@ def browser_context_args(browser_context_args: dict) -> dict:
 
 
 def test_a_spanish_speaking_worker_reports_from_a_phone_and_the_board_shows_the_language(
-        page: Page, browser: Browser, portal: str, engine):
+        page: Page, browser: Browser, portal: str, engine, db_url: str):
     build_org(engine)
     sign_in(page, portal, "reporter", language="Español")
     expect(heading(page, "Informar un casi incidente")).to_be_visible(timeout=LONG)
@@ -57,8 +57,7 @@ def test_a_spanish_speaking_worker_reports_from_a_phone_and_the_board_shows_the_
     desk = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         board = desk.new_page()
-        sign_in(board, portal, "supervisor")
-        open_link(board, "Triage board", "Triage board")
+        enter_signed_in(board, portal, "supervisor", db_url, path="/triage_board")
         # Its card: the innermost block holding both its link and the language badge.
         card = board.get_by_test_id("stVerticalBlock").filter(
             has=board.get_by_role("link", name=reference)).filter(has_text="Español (ES)").last

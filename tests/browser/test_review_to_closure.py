@@ -22,9 +22,8 @@ from core.uow import UnitOfWork
 from tests.browser.pages import (
     LONG,
     choose,
+    enter_signed_in,
     settle,
-    sign_in,
-    wait_for_session_cookie,
     wait_until_idle,
 )
 from tests.builders import build_org, draft
@@ -56,7 +55,8 @@ def click_and_wait(page: Page, locator) -> None:
     settle(page)
 
 
-def test_supervisor_reviews_and_closes_a_near_fall(page: Page, portal: str, engine):
+def test_supervisor_reviews_and_closes_a_near_fall(page: Page, portal: str, engine,
+                                                 db_url: str):
     org = build_org(engine)
     reference = file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org),
                                now=utcnow(), rules=settings()).reference
@@ -67,10 +67,7 @@ def test_supervisor_reviews_and_closes_a_near_fall(page: Page, portal: str, engi
     start_review(UnitOfWork(engine), org.actor("supervisor"), reference, expected_version=2,
                  now=utcnow(), rules=settings())
     page.set_viewport_size({"width": 1400, "height": 1000})
-    sign_in(page, portal, "supervisor")
-    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
-    wait_for_session_cookie(page)
-    page.goto(f"{portal}/near_miss?ref={reference}")
+    enter_signed_in(page, portal, "supervisor", db_url, path=f"/near_miss?ref={reference}")
     expect(page.get_by_role("heading", name=f"{reference} · Transfer / near fall").first) \
         .to_be_visible(timeout=LONG)
     base = f"review.{reference}."

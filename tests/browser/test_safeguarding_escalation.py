@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.db import read_session
 from core.escalation.models import Escalation
-from tests.browser.pages import LONG, choose, open_link, sign_in, wait_until_idle
+from tests.browser.pages import LONG, choose, enter_signed_in, open_link, wait_until_idle
 from tests.builders import build_org
 
 pytestmark = pytest.mark.browser
@@ -27,11 +27,11 @@ def wait_for_mail(collector, count: int, timeout: float = 30) -> None:
 
 
 def test_safeguarding_signal_reaches_the_lead_who_acknowledges_it(
-        browser: Browser, smtp_server, portal: str, engine):
+        browser: Browser, smtp_server, portal: str, engine, db_url: str):
     build_org(engine)
     reporter = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = reporter.new_page()
-    sign_in(page, portal, "reporter")
+    enter_signed_in(page, portal, "reporter", db_url)
     expect(page.get_by_role("heading", name="Report a near miss").first).to_be_visible(timeout=LONG)
     page.get_by_role("textbox", name="What happened?").fill(CONCERN)
     choose(page, "Type of near miss", "Safeguarding or rights concern")
@@ -53,7 +53,7 @@ def test_safeguarding_signal_reaches_the_lead_who_acknowledges_it(
 
     lead = browser.new_context(viewport={"width": 1280, "height": 900})
     page = lead.new_page()
-    sign_in(page, portal, "safeguarding")
+    enter_signed_in(page, portal, "safeguarding", db_url)
     expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
     open_link(page, "Inbox · 1", "Inbox")  # the unread count is in the menu
     expect(page.get_by_text(reference).first).to_be_visible(timeout=LONG)

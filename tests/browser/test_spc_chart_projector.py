@@ -15,7 +15,12 @@ from core.config import settings
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
 from tests.browser.conftest import ROOT
-from tests.browser.pages import LONG, open_link, sign_in, wait_for_session_cookie, wait_until_idle
+from tests.browser.pages import (
+    LONG,
+    enter_signed_in,
+    open_link,
+    wait_until_idle,
+)
 from tests.builders import build_org, draft, live_controls, local_now
 
 pytestmark = pytest.mark.browser
@@ -48,7 +53,7 @@ def overlap(a: dict, b: dict, tolerance: float = 0.5) -> bool:
             and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > tolerance)
 
 
-def test_twelve_go_lives_read_on_a_projector(page: Page, portal: str, engine):
+def test_twelve_go_lives_read_on_a_projector(page: Page, portal: str, engine, db_url: str):
     org = build_org(engine)
     now = local_now()
     for days in range(1, 182, 2):
@@ -60,11 +65,7 @@ def test_twelve_go_lives_read_on_a_projector(page: Page, portal: str, engine):
                   titles=titles)
 
     page.set_viewport_size({"width": 1920, "height": 1080})
-    sign_in(page, portal, "governance")
-    expect(page.get_by_role("heading", name="Home", exact=True).first).to_be_visible(timeout=LONG)
-    wait_for_session_cookie(page)
-
-    page.goto(f"{portal}/meeting?panels=trend&every=600")
+    enter_signed_in(page, portal, "governance", db_url, path="/meeting?panels=trend&every=600")
     expect(page.get_by_role("heading", level=1).first).to_have_text(
         "Near misses week by week", timeout=LONG)
     plot = page.locator(".js-plotly-plot").first
