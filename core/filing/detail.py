@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from core.audit.models import AuditEvent
 from core.auth.actor import Actor
-from core.auth.models import User
 from core.auth.policy import Capability, require
 from core.escalation.models import Escalation
 from core.escalation.rules import EscalationKind, is_overdue
@@ -20,6 +19,7 @@ from core.organisation.models import Location, PersonSupported, Region, Route, S
 from core.reports.models import NearMissReport, ReportTransition
 from core.reports.repository import get_in_scope
 from core.reports.vocabulary import BARRIER_LABELS, Barrier, ReportStatus
+from core.review.history import HistoryEntry, user_names
 from core.taxonomy.schema import NearMissTypeSpec
 from core.taxonomy.service import live_taxonomy, type_version
 from core.triage.models import TriageRecord
@@ -62,14 +62,6 @@ class EscalationView:
 
 
 @dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    who: str
-    what: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class ReportDetail:
     id: int
     reference: str
@@ -100,12 +92,6 @@ class ReportDetail:
     triage: TriageRecord | None
     escalations: list[EscalationView]
     history: list[HistoryEntry]
-
-
-def _names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
 
 
 def _format_value(value: Any) -> str:
@@ -195,7 +181,7 @@ def report_detail(session: Session, actor: Actor, reference: str, *,
         people_ids |= {e.acknowledged_by_id or -1, e.decided_by_id or -1}
     people_ids |= set(session.scalars(select(ReportTransition.actor_id).where(
         ReportTransition.report_id == report.id)))
-    names = _names(session, {i for i in people_ids if i and i > 0})
+    names = user_names(session, (i for i in people_ids if i and i > 0))
     capture_labels = {f.key: f.label for f in spec.fields}
     return ReportDetail(
         id=report.id, reference=report.reference, version=report.version_id,
