@@ -59,6 +59,7 @@ from ops.demo import (
     SUPERVISORS,
     TRIAGE_BACKLOG_DAYS,
     DemoPlaces,
+    DemoSummary,
     demo_places,
     demo_window,
     generate_demo,
@@ -69,11 +70,21 @@ from ops.demo import (
     medication_rise_start,
     prepare_demo_provider,
 )
+from tests.conftest import built_once
 
 NOW = datetime(2026, 3, 15, 14, 30)  # naive UTC; the window spans 2024, 2025 and 2026
 REPORTS = 600
 SEED = 11
 REFERENCE = re.compile(r"^NM-(\d{4})-(\d{5,})$")
+
+
+@pytest.fixture
+def demo(engine: Engine, db_url: str) -> DemoSummary:
+    """The 600-report demo of SEED at NOW, loaded once per backend and copied for each test
+    that only reads it (tests/conftest.py built_once); the tests of loading itself load their
+    own."""
+    return built_once("demo_600", db_url,
+                      lambda engine: load_demo(engine, reports=REPORTS, seed=SEED, now=NOW))
 
 
 def _reports(engine: Engine) -> list[dict[str, Any]]:
@@ -181,8 +192,7 @@ def test_a_second_load_continues_the_counters_and_reuses_the_provider(engine):
     assert counters == {year: values[-1] for year, values in numbers.items()}
 
 
-def test_every_place_person_route_and_reporter_belongs_to_the_report_service(engine):
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def test_every_place_person_route_and_reporter_belongs_to_the_report_service(engine, demo):
     with read_session(engine) as session:
         location_service = dict(session.execute(select(Location.id, Location.service_id)).all())
         route_service = dict(session.execute(select(Route.id, Route.service_id)).all())
@@ -208,8 +218,7 @@ def test_every_place_person_route_and_reporter_belongs_to_the_report_service(eng
     assert sum(r["person_id"] is not None for r in reports) > REPORTS // 2
 
 
-def test_reports_are_complete_varied_and_valid_for_their_type(engine):
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def test_reports_are_complete_varied_and_valid_for_their_type(engine, demo):
     reports = _reports(engine)
     with read_session(engine) as session:
         taxonomy = live_taxonomy(session)
@@ -262,8 +271,7 @@ def _assert_capture_valid(taxonomy: TaxonomySpec, report: dict[str, Any]) -> Non
             assert isinstance(value, str) and 0 < len(value) <= 300
 
 
-def test_the_planted_patterns_are_in_the_stored_reports(engine):
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def test_the_planted_patterns_are_in_the_stored_reports(engine, demo):
     with read_session(engine) as session:
         rows = session.execute(
             select(NearMissReport.type_key, NearMissReport.occurred_at,
@@ -525,8 +533,7 @@ def test_older_reports_are_triaged_promptly_with_a_record_and_a_transition(engin
     assert sum(e["notifications"] for e in logged) == len(_table(engine, Notification))
 
 
-def test_the_board_shows_a_small_new_column_of_recent_reports(engine):
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def test_the_board_shows_a_small_new_column_of_recent_reports(engine, demo):
     with read_session(engine) as session:
         quality = build_actor(session.scalar(select(User).where(User.username == "quality")),
                               rules=settings())
@@ -543,10 +550,9 @@ def test_the_board_shows_a_small_new_column_of_recent_reports(engine):
     assert {"stop_the_line", "safeguarding", "repeat"} <= flags
 
 
-def test_a_demo_reports_history_is_told_from_its_workflow_records(engine):
+def test_a_demo_reports_history_is_told_from_its_workflow_records(engine, demo):
     from core.filing.detail import report_detail
 
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
     reports = _reports(engine)
     escalated = {e["report_id"] for e in _table(engine, Escalation)}  # "Escalated" comes first
     triaged = next(r for r in reports if r["status"] != "new" and r["id"] not in escalated)
@@ -558,8 +564,7 @@ def test_a_demo_reports_history_is_told_from_its_workflow_records(engine):
     assert history[1].detail.startswith("Triaged")
 
 
-def test_escalations_are_raised_acknowledged_and_decided_by_the_right_people(engine):
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def test_escalations_are_raised_acknowledged_and_decided_by_the_right_people(engine, demo):
     rules = settings()
     reports = {r["id"]: r for r in _reports(engine)}
     triage = {t["report_id"]: t for t in _table(engine, TriageRecord)}
@@ -659,8 +664,7 @@ def _assert_decision_shape(kind: EscalationKind, escalation: dict[str, Any]) -> 
     assert all(isinstance(t, str) and t.strip() == t and t for t in texts)
 
 
-def test_notifications_only_for_the_last_fortnight_one_per_recipient(engine):
-    load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def test_notifications_only_for_the_last_fortnight_one_per_recipient(engine, demo):
     reports = {r["id"]: r for r in _reports(engine)}
     escalations = {e["id"]: e for e in _table(engine, Escalation)}
     notes = _table(engine, Notification)
@@ -836,8 +840,8 @@ def test_a_provider_that_triages_promptly_has_a_small_backlog(inputs, seed, now)
                if now - r.report["reported_at"] >= timedelta(days=TRIAGE_BACKLOG_DAYS))
 
 
-def test_controls_that_went_live_are_told_to_staff_as_published_updates(engine):
-    summary = load_demo(engine, reports=REPORTS, seed=SEED, now=NOW)
+def test_controls_that_went_live_are_told_to_staff_as_published_updates(engine, demo):
+    summary = demo
     assert summary.action_plans > 0 and summary.feedback_updates > 0
     with read_session(engine) as session:
         updates = session.scalars(select(FeedbackUpdate)).all()
