@@ -11,7 +11,7 @@ PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# pytest-xdist workers for `make test` and `make test-fast`: one more than the CPUs (three on
+# pytest-xdist workers for `make test`: one more than the CPUs (three on
 # the 2-core machine), as a browser test leaves its worker's CPU idle while Chromium and the
 # server answer (measured: 721 s with two, 685 s with three, the CPUs 89% then 97% busy).
 # Each worker has its own PostgreSQL database and SQLite template, built once

@@ -1,6 +1,7 @@
-"""The history panel of a review record (a root cause analysis or a learning response): its
-audit events in order, each as who did what and to which reports. One helper for both, so the
-two panels read their trail the same way."""
+"""History lines: who did what, when, to which reports. A review record (a root cause
+analysis, a learning response) reads its audit events through `record_history`; the near
+miss's own history (core/filing/detail.py) builds the same `HistoryEntry` from its workflow
+records. One shape and one name lookup for all three panels."""
 
 from __future__ import annotations
 
