@@ -20,7 +20,7 @@ from core.auth.models import User
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One line of a review record's history."""
+    """One line of a history panel (a near miss, an analysis or a learning response)."""
 
     at: datetime
     who: str

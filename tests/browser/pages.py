@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
 from datetime import timedelta
@@ -14,7 +13,7 @@ from playwright.sync_api import Error, Locator, Page, expect
 from core.accounts.service import bind_session_cookie
 from core.accounts.service import sign_in as open_session
 from core.clock import utcnow
-from core.config import settings
+from core.config import effective_cookie_key, environment, settings
 from core.db import engine_for
 from core.uow import UnitOfWork
 from tests.builders import PASSWORD
@@ -78,7 +77,8 @@ def enter_signed_in(page: Page, url: str, username: str, database_url: str, *,
     bind_session_cookie(UnitOfWork(engine), signed_in.session_id, secret, now=utcnow(),
                         rules=rules)
     lifetime = timedelta(minutes=rules.sign_in.idle_minutes)
-    token = cookie_token(username, secret, os.environ["NEARMISS_COOKIE_KEY"], lifetime)
+    key = effective_cookie_key(environment(), environment().cookie_key)  # as the portal signs
+    token = cookie_token(username, secret, key, lifetime)
     page.context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": url,
                                "sameSite": "Strict"}])
     page.goto(url + path)
