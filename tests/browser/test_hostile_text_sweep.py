@@ -71,9 +71,12 @@ class Portal:
     database_url: str
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, not module-scoped: `make test` hands out one test at a time, so a worker
+# leaves this module after each test and a module fixture would be built again on its
+# return; built once per worker, it idles between its tests.
+@pytest.fixture(scope="session")
 def hostile(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    """One seeded database and one server for the whole module."""
+    """One seeded database and one server for the module's tests on this worker."""
     folder = tmp_path_factory.mktemp("hostile")
     database = folder / "nearmiss.db"
     shutil.copyfile(sqlite_template, database)

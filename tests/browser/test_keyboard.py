@@ -43,7 +43,10 @@ FOCUSED = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, not module-scoped: `make test` hands out one test at a time, so a worker
+# leaves this module after each test and a module fixture would be built again on its
+# return; built once per worker, it idles between its tests.
+@pytest.fixture(scope="session")
 def keyboard_portal(sqlite_template: Path,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("keyboard")

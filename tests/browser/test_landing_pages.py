@@ -30,7 +30,10 @@ from tests.builders import build_org, draft, local_now
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, not module-scoped: `make test` hands out one test at a time, so a worker
+# leaves this module after each test and a module fixture would be built again on its
+# return; built once per worker, it idles between its tests.
+@pytest.fixture(scope="session")
 def portal_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Something waiting for most roles: a near miss with someone still at risk (to triage,
     and a shift alert), a safeguarding concern, and an action due in three days."""
