@@ -33,7 +33,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -108,7 +108,7 @@ class _WarmParent:
 @contextlib.contextmanager
 def serve_portal(db_url: str, log: Path) -> Iterator[str]:
     """Run the app with `streamlit run` against `db_url`; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     environment = {**os.environ, "NEARMISS_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
     server = _WarmParent.fork({
         "port": port, "environment": environment, "log": str(log),

@@ -63,6 +63,22 @@ def sign_in(page: Page, url: str, username: str, password: str = PASSWORD, *,
     raise AssertionError(f"the sign-in form did not respond for {username!r}")
 
 
+def remembered_session_cookie(username: str, database_url: str, *,
+                              password: str = PASSWORD) -> str:
+    """The value of the session cookie a sign-in by `username` would have set: a session
+    opened and bound with the portal's own services, signed with the portal's cookie key.
+    A page run presenting it resumes that session (also used by bench/meeting_load.py)."""
+    rules = settings()
+    engine = engine_for(database_url)
+    signed_in = open_session(UnitOfWork(engine), username, password, now=utcnow(), rules=rules)
+    secret = secrets.token_urlsafe(32)
+    bind_session_cookie(UnitOfWork(engine), signed_in.session_id, secret, now=utcnow(),
+                        rules=rules)
+    lifetime = timedelta(minutes=rules.sign_in.idle_minutes)
+    key = effective_cookie_key(environment(), environment().cookie_key)  # as the portal signs
+    return cookie_token(username, secret, key, lifetime)
+
+
 def enter_signed_in(page: Page, url: str, username: str, database_url: str, *,
                     path: str = "") -> None:
     """Open the portal (at `path`) as `username` with a remembered session: the browser holds
@@ -70,15 +86,7 @@ def enter_signed_in(page: Page, url: str, username: str, database_url: str, *,
     cookie key, so the first page run resumes the session. For journeys about something other
     than signing in; test_sign_in_cookie.py, test_keyboard.py, test_landing_pages.py and
     test_two_servers.py sign in with the form. Returns once the signed-in page is idle."""
-    rules = settings()
-    engine = engine_for(database_url)
-    signed_in = open_session(UnitOfWork(engine), username, PASSWORD, now=utcnow(), rules=rules)
-    secret = secrets.token_urlsafe(32)
-    bind_session_cookie(UnitOfWork(engine), signed_in.session_id, secret, now=utcnow(),
-                        rules=rules)
-    lifetime = timedelta(minutes=rules.sign_in.idle_minutes)
-    key = effective_cookie_key(environment(), environment().cookie_key)  # as the portal signs
-    token = cookie_token(username, secret, key, lifetime)
+    token = remembered_session_cookie(username, database_url)
     page.context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": url,
                                "sameSite": "Strict"}])
     page.goto(url + path)

@@ -4,11 +4,8 @@ on one server and survives losing it."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,10 +16,12 @@ from core.config import settings
 from core.db import engine_for
 from core.filing.service import file_near_miss
 from core.uow import UnitOfWork
-from tests.browser.conftest import serve_portal, wait_healthy
+from tests.browser import proxy
+from tests.browser.conftest import serve_portal
 from tests.browser.pages import LONG, choose, sign_in, wait_for_session_cookie, wait_until_idle
+from tests.browser.proxy import NGINX
 from tests.builders import build_org, draft, local_now
-from tests.conftest import IN_CI, free_port, reset_postgres
+from tests.conftest import IN_CI, reset_postgres
 
 pytestmark = pytest.mark.browser
 
@@ -80,67 +79,14 @@ def test_a_report_filed_on_one_server_is_on_the_other_servers_board(browser: Bro
     supervisor.context.close()
 
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-# The upstream and location of docs/DEPLOYMENT.md section 5, on plain HTTP; temp paths and
-# logs in the test's folder. The access log names the server that answered each request.
-NGINX_CONF = """
-{user}
-worker_processes 1;
-daemon off;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log;
-events {{ worker_connections 256; }}
-http {{
-    log_format upstream '$upstream_addr|$status|$request_uri';
-    access_log {folder}/access.log upstream;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    upstream nearmiss {{
-        ip_hash;
-        server 127.0.0.1:{first};
-        server 127.0.0.1:{second};
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://nearmiss;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_read_timeout 86400;
-        }}
-    }}
-}}
-"""
-
-
-@contextmanager
-def nginx_in_front_of(first: str, second: str, folder: Path) -> Iterator[str]:
-    """Run nginx (sticky by client address) in front of two portals; yields its base URL."""
+def nginx_in_front_of(first: str, second: str, folder: Path) -> AbstractContextManager[str]:
+    """tests.browser.proxy's nginx, or a skip where it is not installed (a failure in CI)."""
     if not Path(NGINX).exists():
         message = "nginx is not installed (make test installs it)"
         if IN_CI:
             pytest.fail(message + " (CI=true: the proxy test is required)")
         pytest.skip(message)
-    port = free_port()
-    conf = folder / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(
-        user="user root;" if os.geteuid() == 0 else "", folder=folder, port=port,
-        first=first.rsplit(":", 1)[1], second=second.rsplit(":", 1)[1]))
-    process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(conf)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process, folder / "error.log")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    return proxy.nginx_in_front_of(first, second, folder)
 
 
 def upstreams(folder: Path) -> set[str]:
