@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -328,15 +327,6 @@ def _stored(database_url: str, run_id: str) -> set[str]:
     return stored
 
 
-def _server_pid(base_url: str) -> int:
-    """The pid listening on the server's port (a fork of the tests' warm parent, so its
-    command line does not name the port)."""
-    port = base_url.rsplit(":", 1)[1]
-    found = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True,
-                           text=True, check=True).stdout
-    return int(found.split("pid=", 1)[1].split(",", 1)[0])
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -401,7 +391,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         base_urls = [stack.enter_context(serve_portal(database_url, Path(folder) / f"s{n}.log"))
                      for n in range(args.servers)]
-        pids = [_server_pid(url) for url in base_urls]
+        pids = [scale._listening_pid(url) for url in base_urls]
         for base_url in base_urls:
             cookie = remembered_session_cookie("quality", database_url, password="nearmiss-demo")
             print("warm-up (first runs on a fresh server, not counted):",

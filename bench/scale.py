@@ -333,9 +333,11 @@ def _server_peak_mb(url: str) -> float:
     with serve_portal(url, log) as base, sync_playwright() as playwright:
         pid = _listening_pid(base)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # URL paths are the pages' file names (app.py gives st.Page no url_path).
         visits = {"supervisor": ["triage_board", "actions"],
-                  "quality": ["trends", "breakdowns", "clusters", "culture", "controls"],
-                  "commissioner": ["evidence"]}
+                  "quality": ["governance", "governance_breakdowns", "governance_clusters",
+                              "governance_culture", "governance_controls"],
+                  "commissioner": ["commissioner"]}
         for username, paths in visits.items():
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.goto(base)
@@ -354,10 +356,12 @@ def _server_peak_mb(url: str) -> float:
 
 
 def _listening_pid(base: str) -> int:
+    """The pid listening on the server's port (a fork of the tests' warm parent, so its
+    command line does not name the port)."""
     port = base.rsplit(":", 1)[1]
-    found = subprocess.run(["pgrep", "-f", f"streamlit run .*--server.port {port}"],
-                           capture_output=True, text=True, check=True)
-    return int(found.stdout.split()[0])
+    found = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True,
+                           text=True, check=True).stdout
+    return int(found.split("pid=", 1)[1].split(",", 1)[0])
 
 
 def main() -> None:
