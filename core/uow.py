@@ -33,6 +33,12 @@ _UNAVAILABLE = N_("The database could not be reached, or stayed busy. Nothing wa
                   "try again in a moment.")
 
 
+# Tables no page's figures read: a transaction that wrote only these (and its audit events)
+# leaves the data version as it was (AuditChainHead.quiet_events). Any other table, or a
+# statement whose table is not known, counts as a change to the figures.
+QUIET_TABLES = frozenset({"user_sessions", "attempt_throttles", "notifications"})
+
+
 class UnauditedWrite(RuntimeError):
     """A transaction changed rows but recorded no audit event."""
 
@@ -72,6 +78,7 @@ class UnitOfWork:
         self.session: Session
         self._pending: list[_PendingEvent] = []
         self._wrote = False
+        self._figures_written = False
         self._done = False
 
     def __enter__(self) -> Self:
@@ -108,13 +115,18 @@ class UnitOfWork:
         raise AssertionError("unreachable")
 
     def _note_flush(self, session: Session, _ctx: Any, _instances: Any) -> None:
-        if any(not isinstance(o, (AuditEvent, AuditChainHead))
-               for o in (*session.new, *session.dirty, *session.deleted)):
-            self._wrote = True
+        for written in (*session.new, *session.dirty, *session.deleted):
+            if not isinstance(written, (AuditEvent, AuditChainHead)):
+                self._wrote = True
+                if getattr(written, "__tablename__", None) not in QUIET_TABLES:
+                    self._figures_written = True
 
     def _note_execute(self, state: Any) -> None:
         if state.is_insert or state.is_update or state.is_delete:
             self._wrote = True
+            table = getattr(state.statement, "table", None)
+            if getattr(table, "name", None) not in QUIET_TABLES:
+                self._figures_written = True
 
     def record(
         self,
@@ -168,6 +180,8 @@ class UnitOfWork:
             )
             sign_and_append(head, audit_event, key)
             self.session.add(audit_event)
+        if not self._figures_written:
+            head.quiet_events = (head.quiet_events or 0) + len(self._pending)
         self._pending.clear()
 
     def commit(self) -> None:

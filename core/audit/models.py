@@ -54,3 +54,9 @@ class AuditChainHead(Base):
     legacy_last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     key_id: Mapped[str | None] = mapped_column(String(32))
     mac: Mapped[str | None] = mapped_column(String(64))
+    # Events of transactions that wrote nothing a figure reads (a sign-in, a session's
+    # activity stamp, a notification read, an evidence view logged): `last_seq - quiet_events`
+    # is the data version the pages' caches are keyed by (core/audit/queries.py), so a
+    # meeting room's viewers do not empty each other's caches. Not signed: a cache key, not
+    # evidence.
+    quiet_events: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

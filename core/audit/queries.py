@@ -9,6 +9,8 @@ from core.audit.models import AuditChainHead
 
 
 def data_version(session: Session) -> int:
-    """A number that changes with every write (the audit chain's length): a cache key that
-    makes cached figures fresh again as soon as anything is written."""
-    return session.scalar(select(AuditChainHead.last_seq).where(AuditChainHead.id == 1)) or 0
+    """A number that changes with every write a figure can read (the audit chain's length
+    less the events of quiet transactions, core/uow.py): a cache key that makes cached figures
+    fresh again as soon as such a write commits, and leaves them be on a sign-in or a view."""
+    return session.scalar(select(AuditChainHead.last_seq - AuditChainHead.quiet_events)
+                          .where(AuditChainHead.id == 1)) or 0

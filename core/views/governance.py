@@ -34,7 +34,7 @@ class ScopeChoices:
 
 
 def version() -> int:
-    """The data version (the audit chain's length): the figures' cache key."""
+    """The data version (core/audit/queries.data_version): the figures' cache key."""
     with read_session() as session:
         return data_version(session)
 
