@@ -59,7 +59,7 @@ if waiting and any(may_decide(actor, c.services) for c in waiting):
                 st.text(cluster.label)
             clusters_ui.decision(actor, cluster, prefix="gov")
 
-repeats = gv.cached_repeats(version, actor, scope, gv.session_salt())
+repeats = gv.repeats_in_view(version, actor, scope)
 st.subheader("Repeating near misses")
 for kind, title in (("person", "People supported (pseudonymised)"), ("location", "Places"),
                     ("type", "Types")):

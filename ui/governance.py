@@ -129,9 +129,15 @@ def cached_clusters(version: int, actor: Actor, scope: gov.Scope) -> list[Any]:
     return list(views.clusters(actor, scope, rules=settings(), now=utcnow()))
 
 
+def repeats_in_view(version: int, actor: Actor, scope: gov.Scope) -> list[gov.Repeat]:
+    """The repeats, computed once per data version for everyone in the scope, with people's
+    pseudonyms of this browser session (a per-session key would compute them per viewer)."""
+    return gov.with_pseudonyms(_cached_repeats(version, actor, scope), session_salt())
+
+
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def cached_repeats(version: int, actor: Actor, scope: gov.Scope, salt: str) -> list[Any]:
-    return list(views.repeats(actor, scope, salt=salt, rules=settings()))
+def _cached_repeats(version: int, actor: Actor, scope: gov.Scope) -> list[gov.Repeat]:
+    return list(views.repeats(actor, scope, salt="", rules=settings()))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -92,15 +92,20 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
         visible = [s for s in services if actor.covers_service(s)]
         if not visible:
             continue
-        refs = session.execute(select(NearMissReport.id, NearMissReport.reference).where(
+        in_episode = (
             NearMissReport.type_key == row.type_key, NearMissReport.service_id.in_(visible),
             NearMissReport.occurred_at >= local_midnight_utc(row.first_day, rules.zone),
             NearMissReport.occurred_at < local_midnight_utc(row.last_day + timedelta(days=1),
                                                             rules.zone))
-            .order_by(NearMissReport.occurred_at)).all()
-        actions = set(session.scalars(select(Action.status).join(
-            ActionPlanReport, ActionPlanReport.plan_id == Action.plan_id).where(
-            ActionPlanReport.report_id.in_([r[0] for r in refs]))))
+        refs = session.scalars(select(NearMissReport.reference).where(*in_episode)
+                               .order_by(NearMissReport.occurred_at)).all()
+        # Joined to the episode's reports, not given their ids: at a million reports an
+        # episode holds thousands, and a literal list of them cost more to send than to find.
+        actions = set(session.scalars(
+            select(Action.status).distinct()
+            .join(ActionPlanReport, ActionPlanReport.plan_id == Action.plan_id)
+            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
+            .where(*in_episode)))
         if row.plan_id is not None:
             actions |= set(session.scalars(select(Action.status).where(
                 Action.plan_id == row.plan_id)))
@@ -115,7 +120,7 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
             window_days=rules.triage.cluster_window_days, status=EpisodeStatus(row.status),
             reason=row.reason, decided_by=deciders.get(row.decided_by_id or -1),
             decided_at=row.decided_at, plan_id=row.plan_id,
-            references=tuple(r[1] for r in refs), action_status=best_status(actions),
+            references=tuple(refs), action_status=best_status(actions),
             ongoing=(today - row.last_day).days < rules.triage.cluster_window_days,
             services=services))
     views.sort(key=lambda v: (v.end, v.peak), reverse=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -355,6 +356,14 @@ class Repeat:
     count: int
     last: datetime
     action_status: str | None  # the most advanced action status among linked plans, if any
+    key: Any = None  # the person's, location's or type's own key (never shown)
+
+
+def with_pseudonyms(found: Sequence[Repeat], salt: str) -> list[Repeat]:
+    """The repeats with each person's label made from `salt`: the figures can be computed
+    once for everyone who looks, and each view still gets pseudonyms of its own."""
+    return [replace(r, label=pseudonym(salt, int(r.key))) if r.kind == "person" else r
+            for r in found]
 
 
 def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
@@ -382,7 +391,7 @@ def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
             statuses.setdefault(key, set()).add(status)
         for key, count, last in rows:
             found.append(Repeat(kind, _repeat_label(session, kind, key, salt), count, last,
-                                best_status(statuses.get(key, set()))))
+                                best_status(statuses.get(key, set())), key))
     return found
 
 

@@ -22,6 +22,7 @@ from core.metrics.governance import (
     repeats,
     reporting_culture,
     weekly_series,
+    with_pseudonyms,
 )
 from core.reports.models import NearMissReport
 from core.triage.service import TriageAnswers, triage_report
@@ -233,6 +234,12 @@ def test_repeats_and_drill_down(engine, org, filed):
     assert ("person", pseudonym("s", org.maple_person), 3) in kinds
     assert set(reports["reference"]) == set(references[:3])
     assert set(person["reference"]) == set(references[:3])
+    # Computed once (the page caches them for everyone) and named per view: another view's
+    # salt gives the same person another pseudonym, and changes nothing else.
+    other_view = {(r.kind, r.label, r.count) for r in with_pseudonyms(found, "t")}
+    assert ("person", pseudonym("t", org.maple_person), 3) in other_view
+    assert ("person", pseudonym("s", org.maple_person), 3) not in other_view
+    assert {k for k in other_view if k[0] != "person"} == {k for k in kinds if k[0] != "person"}
 
 
 
