@@ -7,11 +7,14 @@ triage, is what lets an episode show the plan that answers it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from core.actions.models import Action, ActionPlanReport
 from core.actions.vocabulary import best_status
@@ -69,6 +72,17 @@ class EpisodeView:
                 f"{self.start:%d %b}–{self.end:%d %b}")
 
 
+def episode_reports(type_key: str, service_ids: Sequence[int], first_day: date,
+                    last_day: date, zone: Any) -> tuple[ColumnElement[bool], ...]:
+    """The conditions on near_miss_reports that select an episode's reports: of its type, in
+    its services, on its days. Join on them rather than list the reports' ids: at a million
+    reports an episode holds thousands, and a literal list of them costs more to send (and
+    for psycopg to parse) than the database takes to find them."""
+    return (NearMissReport.type_key == type_key, NearMissReport.service_id.in_(service_ids),
+            NearMissReport.occurred_at >= local_midnight_utc(first_day, zone),
+            NearMissReport.occurred_at < local_midnight_utc(last_day + timedelta(days=1), zone))
+
+
 def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
                   end: date | None = None, today: date, rules: Settings) -> list[EpisodeView]:
     """Episodes that fired on a day in [start, end) among the actor's services: open ones
@@ -92,15 +106,10 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
         visible = [s for s in services if actor.covers_service(s)]
         if not visible:
             continue
-        in_episode = (
-            NearMissReport.type_key == row.type_key, NearMissReport.service_id.in_(visible),
-            NearMissReport.occurred_at >= local_midnight_utc(row.first_day, rules.zone),
-            NearMissReport.occurred_at < local_midnight_utc(row.last_day + timedelta(days=1),
-                                                            rules.zone))
+        in_episode = episode_reports(row.type_key, visible, row.first_day, row.last_day,
+                                     rules.zone)
         refs = session.scalars(select(NearMissReport.reference).where(*in_episode)
                                .order_by(NearMissReport.occurred_at)).all()
-        # Joined to the episode's reports, not given their ids: at a million reports an
-        # episode holds thousands, and a literal list of them cost more to send than to find.
         actions = set(session.scalars(
             select(Action.status).distinct()
             .join(ActionPlanReport, ActionPlanReport.plan_id == Action.plan_id)

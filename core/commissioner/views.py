@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from core.actions.episodes import EpisodeView, episode_reports
 from core.actions.measures import MeasureFilters, count_between
 from core.actions.models import (
     Action,
@@ -296,12 +297,13 @@ class ClusterEvidence:
     actions: list[str]  # "Checklist (intermediate): verified effective"
 
 
-def _action_summaries(session: Session, report_refs: tuple[str, ...]) -> list[str]:
+def _action_summaries(session: Session, cluster: EpisodeView, zone: Any) -> list[str]:
     rows = session.execute(
         select(Action.strength_category, Action.strength, Action.status).distinct()
         .join(ActionPlanReport, ActionPlanReport.plan_id == Action.plan_id)
         .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
-        .where(NearMissReport.reference.in_(report_refs))).all()
+        .where(*episode_reports(cluster.type_key, cluster.services, cluster.start,
+                                cluster.end, zone))).all()
     summaries = []
     for kind, strength, status in rows:
         label = KINDS_BY_KEY[kind].label if kind in KINDS_BY_KEY else kind
@@ -324,7 +326,7 @@ def clusters(session: Session, actor: Actor, scope: gov.Scope, *,
             type_name=cluster.type_name, where=f"{cluster.scope_name} ({cluster.scope})",
             from_week=iso_week(cluster.start), to_week=iso_week(cluster.end),
             reports=deid.count(count, limit),
-            actions=_action_summaries(session, cluster.references)))
+            actions=_action_summaries(session, cluster, rules.zone)))
     return found
 
 
