@@ -54,6 +54,7 @@ MEETING = "panels=trend,clusters,culture,controls&every={every}"
 # The governance pages a viewer opens between meeting turns (URL paths: the pages' files).
 GOVERNANCE = ("governance", "governance_clusters", "governance_culture", "governance_controls",
               "governance_breakdowns", "commissioner")
+VIEWERS = ("quality", "governance")  # the demo's quality lead and governance lead, in turn
 FINISHED = ForwardMsg.ScriptFinishedStatus
 WIDGETS = ("selectbox", "radio", "text_area", "text_input", "button", "checkbox")
 
@@ -293,7 +294,7 @@ async def _meeting(base_urls: list[str], database_url: str, args: argparse.Names
     from tests.browser.pages import remembered_session_cookie
 
     password = "nearmiss-demo"
-    viewers = [remembered_session_cookie(("quality", "governance")[n % 2], database_url,
+    viewers = [remembered_session_cookie(VIEWERS[n % len(VIEWERS)], database_url,
                                          password=password) for n in range(args.viewers)]
     reporters = [remembered_session_cookie("reporter", database_url, password=password)
                  for _ in range(args.reporters)]
@@ -393,9 +394,10 @@ def main() -> None:
                      for n in range(args.servers)]
         pids = [scale._listening_pid(url) for url in base_urls]
         for base_url in base_urls:
-            cookie = remembered_session_cookie("quality", database_url, password="nearmiss-demo")
-            print("warm-up (first runs on a fresh server, not counted):",
-                  ", ".join(asyncio.run(_warm_up(base_url, cookie, args.every))))
+            for lead in VIEWERS:
+                cookie = remembered_session_cookie(lead, database_url, password="nearmiss-demo")
+                print(f"warm-up as {lead} (first runs on a fresh server, not counted):",
+                      ", ".join(asyncio.run(_warm_up(base_url, cookie, args.every))))
         if args.servers == 2:
             from tests.browser.proxy import nginx_in_front_of
 
