@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import streamlit as st
 
@@ -12,7 +12,13 @@ from core.commissioner.access import record_access
 from core.commissioner.period import Period, parse_period
 from core.config import settings
 from core.uow import UnitOfWork
-from core.views.commissioner import EvidencePage, evidence_page
+from core.views.commissioner import (
+    EvidencePage,
+    RegulatorClocks,
+    evidence_figures,
+    regulator_clocks,
+    with_clocks,
+)
 from ui.governance import TTL_SECONDS, today, version
 
 
@@ -44,14 +50,21 @@ def log_view(actor: Actor, what: str) -> None:
 
 
 def evidence_for(actor: Actor, period: Period) -> EvidencePage:
-    """The evidence page's figures, computed once per data version and minute: a rerun (a tab,
-    a breakdown) reads them from the cache, and any write, which bumps the version, shows at
-    once. The minute is in the key because the regulator clocks count down."""
+    """The evidence page: its figures computed once per data version and day, its regulator
+    clocks once per data version and minute (they count down). A rerun (a tab, a breakdown)
+    reads both from the cache, and any write, which moves the version, shows at once."""
     now = utcnow().replace(second=0, microsecond=0)
-    return _cached_evidence(version(), actor, period, now)
+    return with_clocks(_cached_figures(version(), actor, period, today(), now),
+                       _cached_clocks(version(), actor, period, now))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
-def _cached_evidence(version: int, actor: Actor, period: Period,
-                     now: datetime) -> EvidencePage:
-    return evidence_page(actor, period, now=now, rules=settings())
+def _cached_figures(version: int, actor: Actor, period: Period, day: date,
+                    _now: datetime) -> EvidencePage:
+    return evidence_figures(actor, period, now=_now, rules=settings())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
+def _cached_clocks(version: int, actor: Actor, period: Period,
+                   now: datetime) -> RegulatorClocks:
+    return regulator_clocks(actor, period, now=now, rules=settings())

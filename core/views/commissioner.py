@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,13 +50,29 @@ class Pack:
     sheets: Mapping[str, list[dict[str, Any]]]
 
 
+@dataclass(frozen=True, slots=True)
+class RegulatorClocks:
+    """The evidence page's regulator clocks: they count down by the minute."""
+
+    on_time_target: float
+    clock_tables: tuple[ClockTable, ...]
+
+
 def evidence_page(actor: Actor, period: Period, *, now: datetime,
                   rules: Settings) -> EvidencePage:
+    """Everything the evidence-of-learning page shows for `period` at `now`."""
+    return with_clocks(evidence_figures(actor, period, now=now, rules=rules),
+                       regulator_clocks(actor, period, now=now, rules=rules))
+
+
+def evidence_figures(actor: Actor, period: Period, *, now: datetime,
+                     rules: Settings) -> EvidencePage:
+    """The evidence page without its regulator clocks (`with_clocks` adds them). These
+    figures read `now` only for its local day (this week, test windows, verdicts due), so a
+    cache may keep them for the day; at a million reports they take seconds to compute."""
     scope = Scope(period.start, period.end)
     with read_session() as session:
         tables = cv.type_tables(session, actor, scope, rules=rules, period_name=period.label)
-        on_time_target, clock_tables = commissioner_on_time(session, actor, scope, now=now,
-                                                            rules=rules)
         return EvidencePage(
             trend=cv.trend(session, actor,
                            Scope(period.start - timedelta(weeks=TREND_LEAD_WEEKS), period.end),
@@ -72,7 +88,22 @@ def evidence_page(actor: Actor, period: Period, *, now: datetime,
             escalations=tuple(cv.escalations(session, actor, scope, rules=rules)),
             culture=cv.culture(session, actor, scope, rules=rules),
             feedback=tuple(cv.feedback(session, actor, scope, rules=rules)),
-            on_time_target=on_time_target, clock_tables=tuple(clock_tables))
+            on_time_target=rules.regulator.on_time_target, clock_tables=())
+
+
+def regulator_clocks(actor: Actor, period: Period, *, now: datetime,
+                     rules: Settings) -> RegulatorClocks:
+    """The period's regulator deadlines met on time, as they stand at `now`."""
+    with read_session() as session:
+        target, tables = commissioner_on_time(session, actor, Scope(period.start, period.end),
+                                              now=now, rules=rules)
+    return RegulatorClocks(target, tuple(tables))
+
+
+def with_clocks(figures: EvidencePage, clocks: RegulatorClocks) -> EvidencePage:
+    """The evidence page: its figures with the regulator clocks of the minute."""
+    return replace(figures, on_time_target=clocks.on_time_target,
+                   clock_tables=clocks.clock_tables)
 
 
 def governance_pack(actor: Actor, period: Period, audience: str, *, now: datetime,

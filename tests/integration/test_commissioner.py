@@ -427,16 +427,19 @@ def test_a_rate_resting_on_a_few_near_misses_is_suppressed_in_the_register(engin
 
 
 def test_the_evidence_page_is_cached_until_a_write(engine, seeded, monkeypatch):
-    """A rerun reads the evidence from the cache; a report filed meanwhile is counted at the
-    next run all the same (every write bumps the data version, the cache's key)."""
+    """A rerun reads the evidence from the cache, and so does a run minutes later (only the
+    regulator clocks are computed again); a report filed meanwhile is counted at the next run
+    all the same (every write bumps the data version, the cache's key)."""
     import ui.evidence
 
-    computed = []
-    real = ui.evidence.evidence_page
-    monkeypatch.setattr(ui.evidence, "evidence_page",
+    computed, clocks = [], []
+    real, real_clocks = ui.evidence.evidence_figures, ui.evidence.regulator_clocks
+    monkeypatch.setattr(ui.evidence, "evidence_figures",
                         lambda *a, **k: computed.append(a[1]) or real(*a, **k))
+    monkeypatch.setattr(ui.evidence, "regulator_clocks",
+                        lambda *a, **k: clocks.append(a[1]) or real_clocks(*a, **k))
     # From the start of a minute, so the regulator clocks' minute (also in the key) holds.
-    with time_machine.travel(utcnow().replace(second=0, microsecond=0), tick=True):
+    with time_machine.travel(utcnow().replace(second=0, microsecond=0), tick=True) as clock:
         at = sign_in(new_app(), "commissioner").switch_page("pages/commissioner.py").run()
         at.selectbox(key="evidence_period").set_value(0).run()  # this quarter, so far
 
@@ -447,6 +450,11 @@ def test_the_evidence_page_is_cached_until_a_write(engine, seeded, monkeypatch):
         before, runs = in_the_period(), len(computed)
         at.run()
         assert (in_the_period(), len(computed)) == (before, runs)  # from the cache
+        clock_runs = len(clocks)
+        clock.shift(timedelta(minutes=2))  # the same day (the midnight guard leaves five)
+        at.run()
+        assert (in_the_period(), len(computed)) == (before, runs)  # the figures: the day's
+        assert len(clocks) == clock_runs + 1  # the clocks: the minute's
         file_near_miss(UnitOfWork(engine), seeded.actor("reporter"), draft(seeded),
                        now=utcnow(), rules=settings())
         at.run()
