@@ -48,8 +48,10 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
+from core.accounts.users import DEMO_PASSWORD  # noqa: E402
+from core.config import settings  # noqa: E402
+
 RUN_LIMIT = 30.0  # seconds: a run that takes longer is an error
-TIMEZONE = "Europe/London"
 MEETING = "panels=trend,clusters,culture,controls&every={every}"
 # The governance pages a viewer opens between meeting turns (URL paths: the pages' files).
 GOVERNANCE = ("governance", "governance_clusters", "governance_culture", "governance_controls",
@@ -168,7 +170,7 @@ class PortalSession:
         state.page_script_hash = "" if opening else self.page_hash
         state.fragment_id = fragment
         state.is_auto_rerun = bool(fragment)
-        state.context_info.timezone = TIMEZONE
+        state.context_info.timezone = str(settings().zone)  # the provider's, as a browser there
         state.context_info.url = f"{self.base_url}/{self.page_name}"
         for widget_state in self.states.values():
             state.widget_states.widgets.append(widget_state)
@@ -293,10 +295,9 @@ async def _meeting(base_urls: list[str], database_url: str, args: argparse.Names
                    run_id: str) -> Tally:
     from tests.browser.pages import remembered_session_cookie
 
-    password = "nearmiss-demo"
     viewers = [remembered_session_cookie(VIEWERS[n % len(VIEWERS)], database_url,
-                                         password=password) for n in range(args.viewers)]
-    reporters = [remembered_session_cookie("reporter", database_url, password=password)
+                                         password=DEMO_PASSWORD) for n in range(args.viewers)]
+    reporters = [remembered_session_cookie("reporter", database_url, password=DEMO_PASSWORD)
                  for _ in range(args.reporters)]
     tally = Tally()
     deadline = time.perf_counter() + args.seconds
@@ -333,11 +334,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 \
-        else values[0]
-
-
 def report(tally: Tally, stored: set[str], args: argparse.Namespace,
            server_cpu: list[float]) -> bool:
     """Print the Markdown table for bench/RESULTS.md; True when the targets hold."""
@@ -351,15 +347,15 @@ def report(tally: Tally, stored: set[str], args: argparse.Namespace,
     print("|---|---|---|---|---|")
     for kind, times in sorted(tally.times.items()):
         print(f"| {kind} | {len(times)} | {statistics.median(times) * 1000:.0f} ms | "
-              f"{_p95(times) * 1000:.0f} ms | {max(times) * 1000:.0f} ms |")
+              f"{scale._p95(times) * 1000:.0f} ms | {max(times) * 1000:.0f} ms |")
     print(f"| all | {len(every)} | {statistics.median(every) * 1000:.0f} ms | "
-          f"{_p95(every) * 1000:.0f} ms | {max(every) * 1000:.0f} ms |")
+          f"{scale._p95(every) * 1000:.0f} ms | {max(every) * 1000:.0f} ms |")
     print(f"\nerrors: {len(tally.errors)}; reports confirmed {len(tally.confirmed)}, "
           f"stored {len(stored)}, lost {len(lost)}")
     for error in tally.errors[:20]:
         print(f"- {error}")
     pages = tally.times.get("page opened", []) + tally.times.get("panel turned", [])
-    return not tally.errors and not lost and bool(pages) and _p95(pages) <= 1.0
+    return not tally.errors and not lost and bool(pages) and scale._p95(pages) <= 1.0
 
 
 def main() -> None:
@@ -395,7 +391,7 @@ def main() -> None:
         pids = [scale._listening_pid(url) for url in base_urls]
         for base_url in base_urls:
             for lead in VIEWERS:
-                cookie = remembered_session_cookie(lead, database_url, password="nearmiss-demo")
+                cookie = remembered_session_cookie(lead, database_url, password=DEMO_PASSWORD)
                 print(f"warm-up as {lead} (first runs on a fresh server, not counted):",
                       ", ".join(asyncio.run(_warm_up(base_url, cookie, args.every))))
         if args.servers == 2:
