@@ -109,11 +109,14 @@ def get_engine() -> Engine:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection (tests and process shutdown)."""
+    """Close every pooled connection (tests and process shutdown).
+
+    The engines stay, with the SQL they have compiled: the next use of a URL opens new
+    connections (to whatever database is there now) without compiling every statement again.
+    """
     with _engines_lock:
         for engine in _engines.values():
             engine.dispose()
-        _engines.clear()
 
 
 def is_sqlite(engine: Engine) -> bool:

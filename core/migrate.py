@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -30,7 +32,10 @@ def upgrade_in(connection: Connection, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The newest migration's revision (read once per process: the scripts do not change
+    under a running portal, and every page run's start-up check asks)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
 
 

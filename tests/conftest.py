@@ -377,12 +377,21 @@ def built_once(name: str, db_url: str, build: Callable[[Engine], T]) -> T:
     return value
 
 
+@pytest.fixture(scope="session")
+def sqlite_test_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each test's SQLite database lies: one path per worker, so each test reuses the
+    engine of the test before it (disposed, with a fresh copy of the template underneath) and
+    the SQL it compiled, as the portal's one engine does, instead of compiling it again."""
+    return tmp_path_factory.mktemp("sqlite") / "nearmiss.db"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh, migrated database on each backend; NEARMISS_DATABASE_URL points at it."""
     if request.param == "sqlite":
-        path = tmp_path / "nearmiss.db"
+        path = request.getfixturevalue("sqlite_test_path")
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)  # a new file: nothing still open sees it change
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite:///{path}"
     else:
