@@ -72,13 +72,22 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 def load_model(path: Path | str, model: type[ModelT]) -> ModelT:
     """Parse `path` as YAML and validate it as `model`; raise ConfigFileError on any problem."""
     path = Path(path)
+    return parse_model(path, read_config_text(path), model)
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a configuration file; ConfigFileError if it cannot be read as UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigFileError(path, None, "", f"cannot be read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         line = path.read_bytes().count(b"\n", 0, exc.start) + 1
         raise ConfigFileError(path, line, "", "is not UTF-8 text; save it as UTF-8") from exc
+
+
+def parse_model(path: Path, text: str, model: type[ModelT]) -> ModelT:
+    """Parse `text` (read from `path`, named in errors) as YAML and validate it as `model`."""
     try:
         data = yaml.load(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:

@@ -18,14 +18,23 @@ from core.errors import NotFound
 from core.taxonomy.models import NearMissType, NearMissTypeVersion, TaxonomyList
 from core.taxonomy.schema import NearMissTypeSpec, Option, TaxonomySpec
 from core.uow import UnitOfWork
-from core.yamlfile import load_model
+from core.yamlfile import parse_model, read_config_text
 
 LIST_NAMES = ("interface_flags", "contributing_factors", "safeguarding_signals")
 
 
 def load_taxonomy_file(path: Path | str) -> TaxonomySpec:
     """Read and validate the taxonomy file; ConfigFileError names the bad key and line."""
-    return load_model(path, TaxonomySpec)
+    path = Path(path)
+    return _taxonomy_of(path, read_config_text(path))
+
+
+@lru_cache(maxsize=8)
+def _taxonomy_of(path: Path, text: str) -> TaxonomySpec:
+    """The taxonomy a file's text describes, parsed once per process for each text (the spec
+    is frozen, so one is shared): the start-up check reads the file on each server start, and
+    the tests' page runs start a server each."""
+    return parse_model(path, text, TaxonomySpec)
 
 
 def _hash(value: Any) -> str:
