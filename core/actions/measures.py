@@ -87,6 +87,21 @@ def count_between(session: Session, filters: MeasureFilters, start: date, end: d
         NearMissReport.occurred_at < _start(end, rules))) or 0
 
 
+def counts_around(session: Session, filters: MeasureFilters, go_live: date, days: int, *,
+                  rules: Settings) -> tuple[int, int]:
+    """Reports that count in the `days` before `go_live` and in the `days` from it: the same
+    as two `count_between` calls, in one pass over the reports (the evidence page asks this
+    for every action with a measure, about 1,500 at a million reports)."""
+    start, middle, end = (_start(day, rules) for day in (
+        go_live - timedelta(days=days), go_live, go_live + timedelta(days=days)))
+    before, after = session.execute(select(
+        func.count().filter(NearMissReport.occurred_at < middle),
+        func.count().filter(NearMissReport.occurred_at >= middle)).where(
+        *filters.conditions(), NearMissReport.occurred_at >= start,
+        NearMissReport.occurred_at < end)).one()
+    return before or 0, after or 0
+
+
 def weekly_counts(session: Session, filters: MeasureFilters, start: date, end: date, *,
                   rules: Settings) -> dict[date, int]:
     """Reports that count per week (Monday-based), every week in [start, end) present."""

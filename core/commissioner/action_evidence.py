@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from core.actions.measures import (
     MeasureFilters,
-    count_between,
+    counts_around,
     evaluate,
     sustainment_date,
 )
@@ -205,8 +205,7 @@ def _counted(session: Session, filters: MeasureFilters | None, go_live: date, da
     if filters is None or days <= 0:
         empty = Cell(None, threshold=limit)
         return empty, empty, empty, empty, Cell(None, threshold=limit, percent=True)
-    before = count_between(session, filters, go_live - timedelta(days=days), go_live, rules=rules)
-    after = count_between(session, filters, go_live, go_live + timedelta(days=days), rules=rules)
+    before, after = counts_around(session, filters, go_live, days, rules=rules)
     weeks = days / 7
     # A rate is its count over the weeks, so it hides with its count; the change hides when
     # either count does (with the other count it would give the hidden one away).

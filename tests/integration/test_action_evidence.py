@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.actions.measures import MeasureFilters
+from core.actions.measures import MeasureFilters, count_between, counts_around
 from core.actions.models import Action, SustainmentCheck, VerificationMeasure
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
@@ -95,6 +95,26 @@ def test_before_and_after_are_equal_windows_either_side_of_go_live(engine, org):
     assert row.change.text == "-25%"
     assert (row.theme, row.where, row.kind, row.strength) == (
         "Transfer / near fall", "Provider-wide", "Checklist or cognitive aid", "Intermediate")
+
+
+def test_both_windows_counted_at_once_meet_at_go_live_midnight_as_two_counts_would(
+        engine, org):
+    go_live, days = _today() - timedelta(days=20), 14
+    for day, clock in ((go_live - timedelta(days=days), time(0)),  # first moment before: in
+                       (go_live - timedelta(days=1), time(23, 59, 59)),  # last before: in
+                       (go_live, time(0)),  # go-live's first moment: after
+                       (go_live + timedelta(days=days - 1), time(23, 59)),  # last after: in
+                       (go_live + timedelta(days=days), time(0))):  # past the window: out
+        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+            org, occurred_at=datetime.combine(day, clock)), now=utcnow(), rules=settings())
+    filters = MeasureFilters(type_keys=("transfer_near_fall",))
+    with read_session(engine) as session:
+        at_once = counts_around(session, filters, go_live, days, rules=settings())
+        apart = (count_between(session, filters, go_live - timedelta(days=days), go_live,
+                               rules=settings()),
+                 count_between(session, filters, go_live, go_live + timedelta(days=days),
+                               rules=settings()))
+    assert at_once == apart == (2, 2)
 
 
 def test_while_the_test_runs_the_windows_are_the_days_so_far(engine, org):
