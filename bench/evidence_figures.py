@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import scale  # the bench's demo environment and database names
 
 
 def main() -> None:
@@ -30,11 +31,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     options = parser.parse_args()
-    admin = os.environ.get("NEARMISS_TEST_PG_ADMIN_URL",
-                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    os.environ.update({
-        "NEARMISS_ENV": "demo", "NEARMISS_DATA_DIR": str(ROOT / "bench" / "out" / "data"),
-        "NEARMISS_DATABASE_URL": admin.rsplit("/", 1)[0] + f"/nearmiss_bench_{options.reports}"})
+    os.environ["NEARMISS_DATABASE_URL"] = scale._url("postgresql", options.reports)
     from sqlalchemy import select
 
     from core.accounts.service import build_actor

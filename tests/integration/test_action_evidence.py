@@ -36,10 +36,10 @@ def _today() -> date:
     return local_now().date()
 
 
-def _file(engine, org, day: date, count: int, **changes) -> None:
+def _file(engine, org, day: date, count: int, *, clock: time = time(10), **changes) -> None:
     for _ in range(count):
         file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=datetime.combine(day, time(10)), **changes),
+            org, occurred_at=datetime.combine(day, clock), **changes),
                        now=utcnow(), rules=settings())
 
 
@@ -105,8 +105,7 @@ def test_both_windows_counted_at_once_meet_at_go_live_midnight_as_two_counts_wou
                        (go_live, time(0)),  # go-live's first moment: after
                        (go_live + timedelta(days=days - 1), time(23, 59)),  # last after: in
                        (go_live + timedelta(days=days), time(0))):  # past the window: out
-        file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
-            org, occurred_at=datetime.combine(day, clock)), now=utcnow(), rules=settings())
+        _file(engine, org, day, 1, clock=clock)
     filters = MeasureFilters(type_keys=("transfer_near_fall",))
     with read_session(engine) as session:
         at_once = counts_around(session, filters, go_live, days, rules=settings())
