@@ -47,8 +47,10 @@ from sqlalchemy import (
 
 from core.attachments.storage import write_private
 from core.clock import utcnow
+from core.config import settings
 from core.db import refresh_planner_statistics
 from core.errors import DomainError
+from core.reports.rollup import ensure_built as ensure_day_counts
 
 DUMP_FORMAT = "nearmiss-dump"
 DUMP_VERSION = 1
@@ -537,5 +539,8 @@ def restore(engine: Engine, path: Path, *, attachments_dir: Path | None = None,
         summary = _load(engine, _read_dump(path), attachments_dir=attachments_dir,
                         progress=progress, force=force, origin=path)
     summary.path = path
+    # A backup's day counts came with its reports; count again if they were for another zone
+    # or the backup predates them.
+    ensure_day_counts(engine, settings().zone)
     refresh_planner_statistics(engine)
     return summary

@@ -255,6 +255,10 @@ def _reset_postgres_slowly(url: str) -> None:
     from core.uow import UnitOfWork
 
     sync_taxonomy(UnitOfWork(engine), _taxonomy_spec(), SYSTEM, now=utcnow())
+    from core.config import settings
+    from core.reports.rollup import ensure_built
+
+    ensure_built(engine, settings().zone)
 
 
 def _columns(table) -> str:

@@ -20,6 +20,7 @@ from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts
 from core.actions.models import ActivityCount
 from core.config import ActionRules, Settings
 from core.reports.models import NearMissReport
+from core.reports.rollup import day_count_rows, usable
 from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 
 PER_LABELS = {"week": "per week", "100_visits": "per 100 visits", "100_shifts": "per 100 shifts"}
@@ -57,6 +58,18 @@ class MeasureFilters:
             capture=dict(data.get("capture", {})),
         )
 
+    def day_counts(self, session: Session, start: date, end: date, group_by: tuple[str, ...],
+                   rules: Settings) -> list[tuple[Any, ...]] | None:
+        """The reports that count on local days in [start, end), summed by `group_by`, from
+        the day counts (core/reports/rollup.py); None when they cannot answer: not built for
+        the zone, or a filter on something they do not keep (location, route, ...)."""
+        if (self.location_ids or self.route_ids or self.staff_group_ids
+                or self.interface_flags or self.capture or not usable(session, rules.zone)):
+            return None
+        return day_count_rows(session, group_by, start=start, end=end,
+                              service_sets=(self.service_ids or None,),
+                              type_keys=self.type_keys)
+
     def conditions(self) -> list[ColumnElement[bool]]:
         """SQL conditions selecting the reports that count."""
         conditions: list[ColumnElement[bool]] = []
@@ -82,6 +95,9 @@ def _start(day: date, rules: Settings) -> datetime:
 def count_between(session: Session, filters: MeasureFilters, start: date, end: date, *,
                   rules: Settings) -> int:
     """Reports that count, occurred in [start, end)."""
+    days = filters.day_counts(session, start, end, (), rules)
+    if days is not None:
+        return sum(count for (count,) in days)
     return session.scalar(select(func.count()).select_from(NearMissReport).where(
         *filters.conditions(), NearMissReport.occurred_at >= _start(start, rules),
         NearMissReport.occurred_at < _start(end, rules))) or 0
@@ -92,8 +108,12 @@ def counts_around(session: Session, filters: MeasureFilters, go_live: date, days
     """Reports that count in the `days` before `go_live` and in the `days` from it: the same
     as two `count_between` calls, in one pass over the reports (the evidence page asks this
     for every action with a measure, about 1,500 at a million reports)."""
-    start, middle, end = (_start(day, rules) for day in (
-        go_live - timedelta(days=days), go_live, go_live + timedelta(days=days)))
+    first, last = go_live - timedelta(days=days), go_live + timedelta(days=days)
+    by_day = filters.day_counts(session, first, last, ("day",), rules)
+    if by_day is not None:
+        return (sum(n for day, n in by_day if day < go_live),
+                sum(n for day, n in by_day if day >= go_live))
+    start, middle, end = (_start(day, rules) for day in (first, go_live, last))
     before, after = session.execute(select(
         func.count().filter(NearMissReport.occurred_at < middle),
         func.count().filter(NearMissReport.occurred_at >= middle)).where(
@@ -105,13 +125,18 @@ def counts_around(session: Session, filters: MeasureFilters, go_live: date, days
 def weekly_counts(session: Session, filters: MeasureFilters, start: date, end: date, *,
                   rules: Settings) -> dict[date, int]:
     """Reports that count per week (Monday-based), every week in [start, end) present."""
-    week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
-    rows = session.execute(
-        select(week.label("week"), func.count()).where(
-            *filters.conditions(), NearMissReport.occurred_at >= _start(start, rules),
-            NearMissReport.occurred_at < _start(end, rules))
-        .group_by(week))
-    counts = {as_date(w): n for w, n in rows}
+    by_day = filters.day_counts(session, start, end, ("day",), rules)
+    counts: dict[date, int] = {}
+    if by_day is not None:
+        for day, n in by_day:
+            counts[week_start_of(day)] = counts.get(week_start_of(day), 0) + n
+    else:
+        week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
+        counts = {as_date(w): n for w, n in session.execute(
+            select(week.label("week"), func.count()).where(
+                *filters.conditions(), NearMissReport.occurred_at >= _start(start, rules),
+                NearMissReport.occurred_at < _start(end, rules))
+            .group_by(week))}
     series: dict[date, int] = {}
     monday = week_start_of(start)
     while monday < end:

@@ -27,6 +27,7 @@ from core.config import Settings
 from core.escalation.models import Escalation
 from core.organisation.models import Location, Route, Service, StaffGroup
 from core.reports.models import NearMissReport
+from core.reports.rollup import day_count_rows, usable
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.taxonomy.models import NearMissType
 from core.weeks import (
@@ -61,6 +62,16 @@ class Scope:
         if self.type_keys:
             conditions.append(NearMissReport.type_key.in_(self.type_keys))
         return conditions
+
+    def day_counts(self, session: Session, actor: Actor, zone: Any, group_by: tuple[str, ...],
+                   ) -> list[tuple[Any, ...]] | None:
+        """The scope's near misses summed by `group_by` from the day counts
+        (core/reports/rollup.py), or None when they are not built for `zone`."""
+        if not usable(session, zone):
+            return None
+        return day_count_rows(session, group_by, start=self.start, end=self.end,
+                              service_sets=(actor.service_ids, self.service_ids or None),
+                              type_keys=self.type_keys)
 
 
 def pseudonym(salt: str, person_id: int) -> str:
@@ -140,11 +151,13 @@ def breakdown(session: Session, actor: Actor, scope: Scope, dimension: str, *,
               rules: Settings) -> pd.DataFrame:
     """Counts of near misses by one dimension: columns `key` (the label shown) and `count`."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    query, key_column = _dimension_query(session, dimension, rules.zone)
-    rows = session.execute(
-        query.add_columns(func.count().label("count")).select_from(NearMissReport)
-        .where(*scope.conditions(actor, rules.zone)).group_by(key_column)
-        .order_by(func.count().desc())).all()
+    rows = _breakdown_from_day_counts(session, actor, scope, dimension, rules)
+    if rows is None:
+        query, key_column = _dimension_query(session, dimension, rules.zone)
+        rows = session.execute(
+            query.add_columns(func.count().label("count")).select_from(NearMissReport)
+            .where(*scope.conditions(actor, rules.zone)).group_by(key_column)
+            .order_by(func.count().desc())).all()
     frame = pd.DataFrame([(row[0], row[1]) for row in rows], columns=["key", "count"])
     if dimension == "week":
         frame["key"] = [as_date(k) for k in frame["key"]]
@@ -170,15 +183,50 @@ def breakdown(session: Session, actor: Actor, scope: Scope, dimension: str, *,
     return frame
 
 
+# Breakdowns the day counts answer: the column each groups by.
+_DAY_COUNT_DIMENSIONS = {"type": "type_key", "service": "service_id", "week": "day",
+                         "weekday": "day", "barrier": "barrier"}
+
+
+def _breakdown_from_day_counts(session: Session, actor: Actor, scope: Scope, dimension: str,
+                               rules: Settings) -> list[tuple[Any, int]] | None:
+    """(key, count) rows as the breakdown's own query gives them (most first; a week as its
+    Monday, a weekday as its ISO number), from the day counts; None when they cannot answer."""
+    column = _DAY_COUNT_DIMENSIONS.get(dimension)
+    rows = None if column is None else scope.day_counts(session, actor, rules.zone, (column,))
+    if rows is None:
+        return None
+    names: dict[Any, Any] = {}
+    if dimension == "type":
+        names = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
+    elif dimension == "service":
+        names = dict(session.execute(select(Service.id, Service.name)).all())
+    totals: dict[Any, int] = {}
+    for key, count in rows:
+        if dimension == "week":
+            key = week_start_of(key)
+        elif dimension == "weekday":
+            key = key.isoweekday()
+        else:
+            key = names.get(key, key)
+        totals[key] = totals.get(key, 0) + count
+    return sorted(totals.items(), key=lambda pair: -pair[1])
+
+
 def weekly_series(session: Session, actor: Actor, scope: Scope, *,
                   rules: Settings,
                   extra: list[ColumnElement[bool]] | None = None) -> pd.Series:
     """Near misses per local week over the scope, every week present (zeros included)."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
-    rows = session.execute(select(week, func.count()).where(
-        *scope.conditions(actor, rules.zone), *(extra or [])).group_by(week)).all()
-    counts = {as_date(w): n for w, n in rows}
+    days = None if extra else scope.day_counts(session, actor, rules.zone, ("day",))
+    counts: dict[date, int] = {}
+    if days is not None:
+        for day, count in days:
+            counts[week_start_of(day)] = counts.get(week_start_of(day), 0) + count
+    else:
+        week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
+        counts = {as_date(w): n for w, n in session.execute(select(week, func.count()).where(
+            *scope.conditions(actor, rules.zone), *(extra or [])).group_by(week))}
     weeks = []
     monday = week_start_of(scope.start)
     while monday < scope.end:
@@ -192,9 +240,11 @@ def barrier_mix(session: Session, actor: Actor, scope: Scope, *,
                 rules: Settings) -> pd.DataFrame:
     """Near misses per month by what stopped harm (staff recovery vs designed controls)."""
     require(actor, Capability.VIEW_GOVERNANCE)
-    day = day_sql(session, NearMissReport.occurred_at, rules.zone)
-    rows = session.execute(select(day, NearMissReport.barrier, func.count()).where(
-        *scope.conditions(actor, rules.zone)).group_by(day, NearMissReport.barrier)).all()
+    rows = scope.day_counts(session, actor, rules.zone, ("day", "barrier"))
+    if rows is None:
+        day = day_sql(session, NearMissReport.occurred_at, rules.zone)
+        rows = session.execute(select(day, NearMissReport.barrier, func.count()).where(
+            *scope.conditions(actor, rules.zone)).group_by(day, NearMissReport.barrier)).all()
     frame = pd.DataFrame([(as_date(d), b, n) for d, b, n in rows],
                          columns=["day", "barrier", "count"])
     if frame.empty:

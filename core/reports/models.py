@@ -3,7 +3,7 @@ move."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
@@ -101,3 +101,31 @@ class ReportTransition(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_report_transitions_report_at", "report_id", "at"),)
+
+
+class NearMissDayCount(Base):
+    """Near misses per local day, service, type and barrier: the rollup the weekly figures read
+    instead of every report (core/reports/rollup.py keeps it in each write's transaction)."""
+
+    __tablename__ = "near_miss_day_counts"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(primary_key=True)
+    type_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    barrier: Mapped[str] = mapped_column(String(30), primary_key=True)
+    reports: Mapped[int]
+
+    # A verification measure counts one type in some services over a window.
+    __table_args__ = (Index("ix_near_miss_day_counts_type_service_day", "type_key",
+                            "service_id", "day"),)
+
+
+class RollupState(Base):
+    """Whether the day counts are built, and for which time zone's days (one row, id 1).
+    No row: not built yet, and every figure counts the reports themselves."""
+
+    __tablename__ = "rollup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    built_at: Mapped[datetime]

@@ -16,6 +16,7 @@ from core.clock import utcnow
 from core.config import Settings, settings
 from core.db import read_session, refresh_planner_statistics
 from core.organisation.models import Service
+from core.reports.rollup import rebuild as rebuild_day_counts
 from core.taxonomy.service import live_taxonomy
 from core.triage.episodes import recompute_episodes
 from core.uow import UnitOfWork
@@ -126,6 +127,7 @@ def load_demo(engine: Engine, *, reports: int = DEFAULT_REPORTS, seed: int = 7,
     # late-start cluster to its plan) as an import does.
     recompute_episodes(UnitOfWork(engine), SYSTEM, now=now, rules=rules,
                        serving_plan=serving_plan)
+    rebuild_day_counts(engine, rules.zone)  # the bulk inserts skipped them too
     refresh_planner_statistics(engine)
     with read_session(engine) as session:
         services = session.scalar(select(func.count()).select_from(Service)) or 0

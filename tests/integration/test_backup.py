@@ -22,11 +22,13 @@ from core.clock import utcnow
 from core.config import settings
 from core.db import dispose_engines, engine_for, read_session
 from core.models import AuditEvent, NearMissReport
+from core.reports.rollup import counted_days
 from ops.backup import BackupError, backup, restore
 from ops.cli import app
 from ops.demo import load_demo
 from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_problem, drop_database_soon
 from tests.evidence_files import png
+from tests.integration.test_day_counts import counted_afresh
 
 runner = CliRunner(env={"COLUMNS": "200"})
 NOW = datetime(2026, 11, 20, 12, 0)
@@ -132,6 +134,8 @@ def test_dump_round_trip_to_the_other_database_keeps_every_row_and_file(
     loaded = restore(target, dump, attachments_dir=restored_files)
 
     assert loaded.total_rows == summary.total_rows
+    with read_session(target) as session:  # the day counts came with their reports
+        assert counted_days(session) == counted_afresh(target, settings().zone)
     after = _table_contents(target)
     assert _without_restore_event(after) == _without_restore_event(before)
     events = _chain_ok(target)

@@ -1,0 +1,177 @@
+"""Near misses per local day, service, type and barrier, kept as reports are written.
+
+The weekly figures (trends, breakdowns by type, service, week, weekday or barrier, the barrier
+mix, a verification measure's before and after counts) read these day counts instead of every
+report, so their cost follows the days in the period, not the reports in it.
+
+- **Kept in each write's transaction.** A listener on every session's flush adds what a flush
+  changed (reports added, deleted, or moved to another day, service, type or barrier) to the
+  counts, in the same transaction: a report and its count commit or roll back together.
+- **Built whole** by `rebuild` after bulk loads (demo data, CSV import, a restore) and by
+  `nearmiss init` (`ensure_built`): until it is built, and whenever it was built for another
+  time zone than the figures ask about, `day_counts_zone` says so and every reader counts the
+  reports themselves (slower, never wrong).
+
+Statements that change reports in bulk (`update(NearMissReport)`) bypass the listener; the two
+in the code change only flags (in_cluster, is_repeat) that no count keeps.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, delete, event, func, insert, inspect, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, UOWTransaction
+
+from core.clock import to_local, utcnow
+from core.reports.models import NearMissDayCount, NearMissReport, RollupState
+from core.weeks import as_date, day_sql
+
+# What a day count is keyed by, as the report holds it (occurred_at becomes the local day).
+_KEY_FIELDS = ("occurred_at", "service_id", "type_key", "barrier")
+_TABLE = NearMissDayCount.__table__
+
+
+def day_counts_zone(session: Session | Connection) -> str | None:
+    """The time zone whose days the counts are built for; None when they are not built."""
+    return session.execute(select(RollupState.zone).where(RollupState.id == 1)).scalar()
+
+
+def usable(session: Session, zone: ZoneInfo) -> bool:
+    """Whether the day counts may answer for local days in `zone`."""
+    return day_counts_zone(session) == zone.key
+
+
+def _raw_key(report: NearMissReport, *, committed: bool) -> tuple[Any, ...]:
+    """The report's (occurred_at, service, type, barrier): as last flushed, or as now."""
+    if not committed:
+        return tuple(getattr(report, name) for name in _KEY_FIELDS)
+    state = inspect(report)
+    values = []
+    for name in _KEY_FIELDS:
+        history = state.attrs[name].history
+        values.append(history.deleted[0] if history.deleted
+                      else history.unchanged[0] if history.unchanged else history.added[0])
+    return tuple(values)
+
+
+def _changes(session: Session) -> Counter[tuple[Any, ...]]:
+    """What this flush does to the counts, by (occurred_at, service, type, barrier)."""
+    changes: Counter[tuple[Any, ...]] = Counter()
+    for report in session.new:
+        if isinstance(report, NearMissReport):
+            changes[_raw_key(report, committed=False)] += 1
+    for report in session.dirty:
+        if isinstance(report, NearMissReport):
+            state = inspect(report)
+            if any(state.attrs[name].history.has_changes() for name in _KEY_FIELDS):
+                changes[_raw_key(report, committed=True)] -= 1
+                changes[_raw_key(report, committed=False)] += 1
+    for report in session.deleted:
+        if isinstance(report, NearMissReport):
+            changes[_raw_key(report, committed=True)] -= 1
+    return changes
+
+
+def add_to_counts(connection: Connection, deltas: Iterable[tuple[date, int, str, str, int]]
+                  ) -> None:
+    """Add each (day, service, type, barrier, change) to its count, creating it if new: one
+    upsert, safe against another transaction adding to the same count at the same time."""
+    rows = [{"day": day, "service_id": service, "type_key": type_key, "barrier": barrier,
+             "reports": change} for day, service, type_key, barrier, change in deltas if change]
+    if not rows:
+        return
+    upsert = (postgresql_insert if connection.dialect.name == "postgresql"
+              else sqlite_insert)(_TABLE)
+    connection.execute(upsert.on_conflict_do_update(
+        index_elements=["day", "service_id", "type_key", "barrier"],
+        set_={"reports": _TABLE.c.reports + upsert.excluded.reports}), rows)
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_day_counts(session: Session, _flush: UOWTransaction) -> None:
+    """Add a flush's report changes to the day counts, in the flush's own transaction."""
+    if not any(isinstance(row, NearMissReport)
+               for rows in (session.new, session.dirty, session.deleted) for row in rows):
+        return
+    changes = {key: change for key, change in _changes(session).items() if change}
+    if not changes:
+        return
+    connection = session.connection()
+    zone_name = day_counts_zone(connection)
+    if zone_name is None:
+        return  # not built: `rebuild` will count these reports with the rest
+    zone = ZoneInfo(zone_name)
+    by_day: Counter[tuple[date, int, str, str]] = Counter()
+    for (occurred_at, service_id, type_key, barrier), change in changes.items():
+        by_day[(to_local(occurred_at, zone).date(), service_id, type_key, barrier)] += change
+    add_to_counts(connection, ((*key, change) for key, change in by_day.items()))
+
+
+def _lock_reports(connection: Connection) -> None:
+    """On PostgreSQL, hold off report writes while the counts are rebuilt (SQLite's write
+    transaction already does)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE near_miss_reports IN SHARE MODE"))
+
+
+def rebuild(engine: Engine, zone: ZoneInfo, *, now: datetime | None = None) -> int:
+    """Count every report again into the day counts, for `zone`'s days, in one transaction;
+    returns how many day counts there are. For after bulk loads, restores and zone changes."""
+    with Session(engine) as session, session.begin():
+        connection = session.connection()
+        _lock_reports(connection)
+        report = NearMissReport
+        day = day_sql(session, report.occurred_at, zone)
+        connection.execute(delete(_TABLE))
+        connection.execute(insert(_TABLE).from_select(
+            ["day", "service_id", "type_key", "barrier", "reports"],
+            select(day, report.service_id, report.type_key, report.barrier, func.count())
+            .group_by(day, report.service_id, report.type_key, report.barrier)))
+        connection.execute(delete(RollupState.__table__))
+        connection.execute(insert(RollupState.__table__).values(
+            id=1, zone=zone.key, built_at=now or utcnow()))
+        return connection.execute(select(func.count()).select_from(_TABLE)).scalar_one()
+
+
+def ensure_built(engine: Engine, zone: ZoneInfo) -> bool:
+    """Build the day counts unless they are built for `zone` already; True if it built them."""
+    with engine.connect() as connection:
+        if day_counts_zone(connection) == zone.key:
+            return False
+    rebuild(engine, zone)
+    return True
+
+
+def counted_days(session: Session) -> dict[tuple[date, int, str, str], int]:
+    """Every non-zero day count (for checks that the counts equal the reports)."""
+    rows = session.execute(select(_TABLE.c.day, _TABLE.c.service_id, _TABLE.c.type_key,
+                                  _TABLE.c.barrier, _TABLE.c.reports)
+                           .where(_TABLE.c.reports != 0))
+    return {(as_date(d), s, t, b): n for d, s, t, b, n in rows}
+
+
+def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, end: date,
+                   service_sets: Iterable[tuple[int, ...] | None] = (),
+                   type_keys: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    """Near misses on local days in [start, end), summed by `group_by` (of day, service_id,
+    type_key, barrier; each row those columns then the count). Each of `service_sets` that is
+    not None narrows to its services (the viewer's, the slice's); `type_keys` to those types."""
+    columns = [_TABLE.c[name] for name in group_by]
+    query = select(*columns, func.sum(_TABLE.c.reports)).where(
+        _TABLE.c.day >= start, _TABLE.c.day < end)
+    for services in service_sets:
+        if services is not None:
+            query = query.where(_TABLE.c.service_id.in_(services))
+    if type_keys:
+        query = query.where(_TABLE.c.type_key.in_(type_keys))
+    rows = session.execute(query.group_by(*columns)).all()
+    return [(*(as_date(v) if name == "day" else v for name, v in zip(group_by, row[:-1],
+                                                                      strict=True)),
+             int(row[-1])) for row in rows if row[-1]]

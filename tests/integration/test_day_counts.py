@@ -1,0 +1,164 @@
+"""The day counts (issue 21): near misses per local day, service, type and barrier, kept in each
+write's transaction, always equal to counting the reports themselves, on both databases; and
+every figure read from them equal to the same figure counted from the reports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, insert, select
+
+from core.actions.measures import MeasureFilters, count_between, counts_around, weekly_counts
+from core.auth.actor import SYSTEM
+from core.clock import to_local, utcnow
+from core.config import settings
+from core.db import read_session
+from core.filing.service import file_near_miss
+from core.metrics import governance as gov
+from core.reports.models import NearMissReport, RollupState
+from core.reports.rollup import counted_days, day_counts_zone, ensure_built, rebuild
+from core.uow import UnitOfWork
+from tests.builders import build_org, draft, local_now
+from tests.conftest import built_once
+
+
+@pytest.fixture
+def org(engine, db_url: str):
+    return built_once("org", db_url, build_org)
+
+
+def counted_afresh(engine, zone: ZoneInfo) -> dict[tuple[date, int, str, str], int]:
+    """The day counts as they should be: every report counted on its local day in `zone`."""
+    with read_session(engine) as session:
+        rows = session.execute(select(NearMissReport.occurred_at, NearMissReport.service_id,
+                                      NearMissReport.type_key, NearMissReport.barrier)).all()
+    return dict(Counter((to_local(at, zone).date(), s, t, b) for at, s, t, b in rows))
+
+
+def stored(engine) -> dict[tuple[date, int, str, str], int]:
+    with read_session(engine) as session:
+        return counted_days(session)
+
+
+def _file(engine, org, at: datetime, **changes) -> None:
+    file_near_miss(UnitOfWork(engine), org.actor("quality"),
+                   draft(org, occurred_at=at, **changes), now=utcnow(), rules=settings())
+
+
+def _some_reports(engine, org) -> None:
+    """Reports on several days, in two services and two types, near local midnight too."""
+    today = local_now().date()
+    for days_ago, clock, changes in (
+            (1, time(0, 5), {}), (1, time(23, 55), {}),
+            (3, time(10), {"service_id": org.oak, "location_id": org.oak_lounge}),
+            (3, time(11), {"type_key": "transport"}), (9, time(9), {}),
+            (9, time(9, 30), {"barrier": "designed_control"}), (20, time(14), {})):
+        _file(engine, org, datetime.combine(today - timedelta(days=days_ago), clock), **changes)
+
+
+def test_filing_keeps_the_day_counts_equal_to_the_reports(engine, org):
+    zone = settings().zone
+    assert day_counts_zone(engine.connect()) == zone.key  # built by `nearmiss init`
+    _some_reports(engine, org)
+    expected = counted_afresh(engine, zone)
+    assert sum(expected.values()) >= 7
+    assert stored(engine) == expected
+
+
+def test_an_edit_moves_the_count_a_delete_removes_it_a_rollback_leaves_it(engine, org):
+    zone = settings().zone
+    _some_reports(engine, org)
+    with UnitOfWork(engine) as uow:
+        report = uow.session.scalars(select(NearMissReport).order_by(NearMissReport.id)).first()
+        report.occurred_at -= timedelta(days=2)
+        report.type_key = "transport"
+        report.barrier = "designed_control"
+        uow.record(SYSTEM, "test.edited", "near_miss_report", report.reference, at=utcnow())
+        uow.commit()
+    assert stored(engine) == counted_afresh(engine, zone)
+
+    before = stored(engine)
+    with UnitOfWork(engine) as uow:
+        report = uow.session.scalars(select(NearMissReport).order_by(NearMissReport.id)).first()
+        report.type_key = "transfer_near_fall"
+        report.occurred_at += timedelta(days=1)
+        uow.session.flush()  # the listener has moved the count, in this transaction
+        assert counted_days(uow.session) != before
+        # Never committed: the unit of work rolls back, the count with the report.
+    assert stored(engine) == before
+
+    with UnitOfWork(engine) as uow:
+        latest = uow.session.scalars(
+            select(NearMissReport).order_by(NearMissReport.id.desc())).first()
+        uow.session.delete(latest)
+        uow.record(SYSTEM, "test.deleted", "near_miss_report", latest.reference, at=utcnow())
+        uow.commit()
+    assert stored(engine) == counted_afresh(engine, zone)
+
+
+def test_a_rebuild_counts_bulk_inserts_and_follows_a_change_of_zone(engine, org):
+    _some_reports(engine, org)
+    with UnitOfWork(engine) as uow:
+        template = uow.session.scalars(select(NearMissReport)).first()
+        row = {c.name: getattr(template, c.key) for c in NearMissReport.__table__.columns
+               if c.name not in ("id", "reference", "submission_key", "follow_up_code_hash")}
+    with engine.begin() as conn:  # as the demo's bulk load inserts: no listener
+        conn.execute(insert(NearMissReport.__table__), [
+            {**row, "reference": f"NM-BULK-{n}", "occurred_at": row["occurred_at"]
+             - timedelta(days=n)} for n in range(5)])
+    assert stored(engine) != counted_afresh(engine, settings().zone)
+    assert ensure_built(engine, settings().zone) is False  # built for this zone: left alone
+    rebuild(engine, settings().zone)
+    assert stored(engine) == counted_afresh(engine, settings().zone)
+
+    # Built for another zone, the counts fall on that zone's days; the next filing follows it.
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert ensure_built(engine, tokyo) is True
+    _file(engine, org, datetime.combine(local_now().date() - timedelta(days=1), time(23, 30)))
+    assert stored(engine) == counted_afresh(engine, tokyo)
+    assert stored(engine) != counted_afresh(engine, settings().zone)
+
+
+def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
+    """Every figure the day counts can answer, as a comparable value."""
+    rules = settings()
+    quality = org.actor("quality")
+    today = local_now().date()
+    measure = MeasureFilters(type_keys=("transfer_near_fall",), service_ids=(org.maple,))
+    figures: dict[str, object] = {}
+    with read_session(engine) as session:
+        figures["weekly"] = gov.weekly_series(session, quality, scope, rules=rules).to_dict()
+        for dimension in ("type", "service", "week", "weekday", "barrier"):
+            frame = gov.breakdown(session, quality, scope, dimension, rules=rules)
+            figures[dimension] = sorted(zip(frame["key"].astype(str), frame["count"],
+                                            strict=True))
+        mix = gov.barrier_mix(session, quality, scope, rules=rules)
+        figures["mix"] = sorted(zip(mix["month"].astype(str), mix["barrier"], mix["count"],
+                                    strict=True))
+        for go_live in (today - timedelta(days=9), today - timedelta(days=1)):
+            figures[f"around {go_live}"] = counts_around(session, measure, go_live, 8,
+                                                         rules=rules)
+        figures["between"] = count_between(session, MeasureFilters(), today - timedelta(days=9),
+                                           today, rules=rules)
+        figures["weekly measure"] = weekly_counts(session, measure, today - timedelta(days=30),
+                                                  today + timedelta(days=1), rules=rules)
+    return figures
+
+
+@pytest.mark.parametrize("sliced", [False, True], ids=["everything", "one service and type"])
+def test_every_figure_read_from_the_day_counts_equals_counting_the_reports(engine, org, sliced):
+    _some_reports(engine, org)
+    today = local_now().date()
+    scope = gov.Scope(today - timedelta(days=60), today + timedelta(days=1),
+                      service_ids=(org.maple,) if sliced else (),
+                      type_keys=("transfer_near_fall",) if sliced else ())
+    from_day_counts = _figures(engine, org, scope)
+    with engine.begin() as conn:  # not built: every reader counts the reports
+        conn.execute(delete(RollupState.__table__))
+    from_reports = _figures(engine, org, scope)
+    assert from_day_counts == from_reports
+    assert sum(from_reports["weekly"].values()) > 0
+    assert from_reports["around " + str(today - timedelta(days=9))] != (0, 0)
