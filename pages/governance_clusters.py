@@ -44,7 +44,7 @@ else:
         "To": [c.end for c in clusters],
         f"Peak in {window} days": [c.peak for c in clusters],
         "Usual": [c.usual for c in clusters],
-        "Reports": [len(c.references) for c in clusters],
+        "Reports": [c.report_count for c in clusters],
         "Action": [_action(c.action_status) for c in clusters],
     })
     st.dataframe(table, hide_index=True, width="stretch")

@@ -320,8 +320,8 @@ def clusters(session: Session, actor: Actor, scope: gov.Scope, *,
     limit = _limit(rules, suppress)
     found = []
     for cluster in clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules,
-                                      now=now):
-        count = len(cluster.references)
+                                      now=now, with_references=False):
+        count = cluster.report_count
         found.append(ClusterEvidence(
             type_name=cluster.type_name, where=f"{cluster.scope_name} ({cluster.scope})",
             from_week=iso_week(cluster.start), to_week=iso_week(cluster.end),

@@ -87,7 +87,8 @@ def gather(session: Session, actor: Actor, period: Period, audience: str, *,
                             period_name=period.label)
     breakdowns = cv.breakdowns(session, actor, scope, rules=rules, suppress=suppress,
                                tables=tables)
-    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules, now=now)
+    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules, now=now,
+                                  with_references=board)
     evidence = _action_evidence(session, actor, board, period, rules, now=now)
     titles = _action_titles(session, evidence) if board else {}
     return PackData(

@@ -184,7 +184,7 @@ def cluster_signals(episodes: Iterable[EpisodeView], *, limit: int,
         if episode.status is not EpisodeStatus.OPEN:
             continue
         weeks = f"{iso_week(episode.start)} to {iso_week(episode.end)}"
-        reports = deid.count(len(episode.references), limit).text
+        reports = deid.count(episode.report_count, limit).text
         detail = (f"{episode.peak} in {episode.window_days} days where {episode.usual:g} is "
                   f"usual; {reports} reports" if board else f"{reports} reports")
         detail += "; still going on." if episode.ongoing else "."

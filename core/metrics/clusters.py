@@ -22,9 +22,12 @@ ClusterFinding = EpisodeView
 
 
 def clusters_in_period(session: Session, actor: Actor, start: date, end: date, *,
-                       now: datetime, rules: Settings) -> list[ClusterFinding]:
+                       now: datetime, rules: Settings,
+                       with_references: bool = True) -> list[ClusterFinding]:
     """Every cluster episode that fired on a day within [start, end): open ones first, then
-    acknowledged, linked to an action and dismissed, each the latest first."""
+    acknowledged, linked to an action and dismissed, each the latest first. Without
+    `with_references`, each episode's reports are counted, not listed."""
     require(actor, Capability.VIEW_GOVERNANCE)
     return list_episodes(session, actor, start=start, end=end,
-                         today=to_local(now, rules.zone).date(), rules=rules)
+                         today=to_local(now, rules.zone).date(), rules=rules,
+                         with_references=with_references)

@@ -96,7 +96,7 @@ def clusters(actor: Actor, scope: gov.Scope, *, rules: Settings,
              now: datetime) -> tuple[ClusterFinding, ...]:
     with read_session() as session:
         return tuple(clusters_in_period(session, actor, scope.start, scope.end, rules=rules,
-                                        now=now))
+                                        now=now, with_references=False))
 
 
 def repeats(actor: Actor, scope: gov.Scope, *, salt: str,

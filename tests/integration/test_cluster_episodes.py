@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from typer.testing import CliRunner
 
 from core.actions.episodes import list_episodes, serving_plan
@@ -21,7 +21,7 @@ from core.db import read_session
 from core.errors import ConflictError, NotFound, PermissionDenied, ValidationFailed
 from core.filing.service import file_near_miss
 from core.metrics.clusters import clusters_in_period
-from core.reports.models import NearMissReport
+from core.reports.models import NearMissReport, RollupState
 from core.taxonomy.models import NearMissType
 from core.triage.episode_decisions import acknowledge_episode, dismiss_episode
 from core.triage.episodes import recompute_episodes
@@ -198,6 +198,42 @@ def test_the_review_lists_open_episodes_first(engine, org):
         (maple.id, EpisodeStatus.OPEN), (region.id, EpisodeStatus.ACKNOWLEDGED)]
     assert found[1].label.startswith("Late shift start / coverage in North (region): 6 in 10")
     assert [c.episode_id for c in maple_view] == [maple.id]  # a supervisor sees their own
+
+
+@pytest.mark.parametrize("day_counts", [True, False], ids=["day counts", "reports counted"])
+def test_the_review_counts_each_episode_as_its_listing_does(engine, org, day_counts):
+    """The governance review counts each episode's reports instead of listing them: the same
+    counts and action statuses as the full listing, for the whole provider and one service,
+    from the day counts or (not built) from the reports."""
+    file_late_start_cluster(engine, org)
+    near_falls = near_falls_at_maple(engine, org, days_ago=(30, 29, 27, 26, 25, 24))
+    quality = org.actor("quality")
+    create_plan(UnitOfWork(engine), quality, PlanDraft(
+        title="Doorway transfers", theme="Walker out of reach", report_references=near_falls[1:3],
+        actions=[ActionDraft(title="Walker within reach", kind="checklist",
+                             owner_id=quality.user_id,
+                             deadline=local_now().date() + timedelta(days=7),
+                             review_date=local_now().date() + timedelta(days=14),
+                             evidence_checks=["Card"], verify_with_measure=False)]),
+                now=utcnow(), rules=settings())
+    if not day_counts:
+        with engine.begin() as conn:
+            conn.execute(delete(RollupState))
+    today = local_now().date()
+    for who in ("quality", "supervisor", "oak_supervisor"):
+        with read_session(engine) as session:
+            listed, counted = (list_episodes(session, org.actor(who), today=today,
+                                             rules=settings(), with_references=references)
+                               for references in (True, False))
+        assert [(e.episode_id, len(e.references), e.action_status) for e in listed] == [
+            (e.episode_id, e.report_count, e.action_status) for e in counted], who
+        assert all(e.references == () for e in counted)
+    with read_session(engine) as session:
+        everything = list_episodes(session, SYSTEM, today=today, rules=settings(),
+                                   with_references=False)
+    # The region's six late starts (no plan), the doorway's six near falls (a plan links two).
+    assert sorted((e.type_key, e.report_count, e.action_status or "") for e in everything) == [
+        ("late_shift_start", 6, ""), ("transfer_near_fall", 6, "planned")]
 
 
 def _bulk(engine, org, days_ago: list[float]) -> None:
