@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from core.actions.measures import (
     MeasureFilters,
-    counts_around,
+    counts_around_each,
     evaluate,
     sustainment_date,
 )
@@ -199,13 +199,14 @@ def _windows(action: Action, today: date, rules: Settings) -> tuple[int, date]:
     return (second - go_live).days, second
 
 
-def _counted(session: Session, filters: MeasureFilters | None, go_live: date, days: int,
-             limit: int, *, rules: Settings) -> tuple[Cell, Cell, Cell, Cell, Cell]:
-    """(before, after, before a week, after a week, change) as published."""
-    if filters is None or days <= 0:
+def _counted(counts: tuple[int, int] | None, days: int, limit: int,
+             ) -> tuple[Cell, Cell, Cell, Cell, Cell]:
+    """(before, after, before a week, after a week, change) as published, from the counts in
+    the `days` either side of go-live (None: nothing to count)."""
+    if counts is None:
         empty = Cell(None, threshold=limit)
         return empty, empty, empty, empty, Cell(None, threshold=limit, percent=True)
-    before, after = counts_around(session, filters, go_live, days, rules=rules)
+    before, after = counts
     weeks = days / 7
     # A rate is its count over the weeks, so it hides with its count; the change hides when
     # either count does (with the other count it would give the hidden one away).
@@ -304,12 +305,20 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
     for check in session.scalars(select(SustainmentCheck).where(
             SustainmentCheck.action_id.in_([action.id for action, _ in found]))):
         checks.setdefault(check.action_id, []).append(check)
+    counted: list[tuple[MeasureFilters | None, date, int, date]] = []
     for action, measure in found:
         assert action.go_live_date is not None
-        filters = _filters(action, measure, plan_types)
         days, second = _windows(action, today, rules)
+        counted.append((_filters(action, measure, plan_types), action.go_live_date, days,
+                        second))
+    windows = [(filters, go_live, days) for filters, go_live, days, _ in counted
+               if filters is not None and days > 0]
+    counts = iter(counts_around_each(session, windows, rules=rules))  # type: ignore[arg-type]
+    for (action, measure), (filters, _go_live, days, second) in zip(found, counted,
+                                                                     strict=True):
+        assert action.go_live_date is not None
         before, after, before_rate, after_rate, change = _counted(
-            session, filters, action.go_live_date, days, limit, rules=rules)
+            next(counts) if filters is not None and days > 0 else None, days, limit)
         verdict_key, verdict, due = _verdict(session, action, measure, today, rules)
         sustained_key, sustained, sustained_due, checked = _sustainment(
             action, checks.get(action.id, []), second, today, rules)

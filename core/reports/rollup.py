@@ -44,8 +44,12 @@ def day_counts_zone(session: Session | Connection) -> str | None:
 
 
 def usable(session: Session, zone: ZoneInfo) -> bool:
-    """Whether the day counts may answer for local days in `zone`."""
-    return day_counts_zone(session) == zone.key
+    """Whether the day counts may answer for local days in `zone`. Asked once per session (a
+    page's figures ask for each of hundreds of actions); only a rebuild changes the answer,
+    in a session of its own."""
+    if "day_counts_zone" not in session.info:
+        session.info["day_counts_zone"] = day_counts_zone(session)
+    return session.info["day_counts_zone"] == zone.key
 
 
 def _raw_key(report: NearMissReport, *, committed: bool) -> tuple[Any, ...]:

@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, insert, select
 
-from core.actions.measures import MeasureFilters, count_between, counts_around, weekly_counts
+from core.actions.measures import (
+    MeasureFilters,
+    count_between,
+    counts_around,
+    counts_around_each,
+    weekly_counts,
+)
 from core.auth.actor import SYSTEM
 from core.clock import to_local, utcnow
 from core.config import settings
@@ -141,6 +147,14 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
         for go_live in (today - timedelta(days=9), today - timedelta(days=1)):
             figures[f"around {go_live}"] = counts_around(session, measure, go_live, 8,
                                                          rules=rules)
+        windows = [(filters, today - timedelta(days=ago), days)
+                   for filters in (measure, MeasureFilters(), MeasureFilters(
+                       type_keys=("transport", "transfer_near_fall")),
+                                   MeasureFilters(location_ids=(org.maple_bathroom,)))
+                   for ago, days in ((1, 1), (3, 2), (9, 8), (20, 30))]
+        figures["each"] = counts_around_each(session, windows, rules=rules)
+        assert figures["each"] == [counts_around(session, f, g, d, rules=rules)
+                                   for f, g, d in windows]
         figures["between"] = count_between(session, MeasureFilters(), today - timedelta(days=9),
                                            today, rules=rules)
         figures["weekly measure"] = weekly_counts(session, measure, today - timedelta(days=30),
