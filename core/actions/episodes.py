@@ -102,7 +102,7 @@ def _per_episode(session: Session, conditions: Mapping[int, Any],
 
 
 def _report_counts(session: Session, conditions: dict[int, tuple[ColumnElement[bool], ...]],
-                   spans: dict[int, _Span], zone: Any) -> dict[int, int]:
+                   spans: dict[int, EpisodeSpan], zone: Any) -> dict[int, int]:
     """Per episode, how many reports it holds: summed from the day counts when they are built
     for the zone (an episode is whole local days: a few dozen counts, not thousands of
     reports), else counted from the reports."""
@@ -120,7 +120,7 @@ def _report_counts(session: Session, conditions: dict[int, tuple[ColumnElement[b
 
 
 @dataclass(frozen=True, slots=True)
-class _Span:
+class EpisodeSpan:
     """An episode's reports: its type, the services seen, its local days (first and last)
     and the stored moments [start, end) they make."""
 
@@ -131,9 +131,18 @@ class _Span:
     start: datetime
     end: datetime
 
+    @classmethod
+    def of(cls, type_key: str, service_ids: Sequence[int], first_day: date, last_day: date,
+           zone: Any) -> EpisodeSpan:
+        return cls(type_key, tuple(service_ids), first_day, last_day,
+                   local_midnight_utc(first_day, zone),
+                   local_midnight_utc(last_day + timedelta(days=1), zone))
 
-def _action_statuses(session: Session, spans: dict[int, _Span]) -> dict[int, set[str]]:
-    """Per episode, the statuses of the actions whose plans link one of its reports.
+
+def linked_actions(session: Session, spans: Mapping[int, EpisodeSpan],
+                   *columns: ColumnElement[Any]) -> dict[int, set[tuple[Any, ...]]]:
+    """Per episode, the distinct `columns` (of actions) of the actions whose plans link one of
+    its reports.
 
     Plans link few reports (tens of thousands at a million) and an episode holds thousands:
     so the linked reports of the episodes' types and days are read once, from the links, and
@@ -143,23 +152,23 @@ def _action_statuses(session: Session, spans: dict[int, _Span]) -> dict[int, set
         return {}
     linked = session.execute(
         select(NearMissReport.type_key, NearMissReport.service_id, NearMissReport.occurred_at,
-               Action.status).distinct()
+               *columns).distinct()
         .select_from(ActionPlanReport)
         .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
         .join(Action, Action.plan_id == ActionPlanReport.plan_id)
         .where(NearMissReport.type_key.in_({s.type_key for s in spans.values()}),
                NearMissReport.occurred_at >= min(s.start for s in spans.values()),
                NearMissReport.occurred_at < max(s.end for s in spans.values())))
-    by_place: dict[tuple[str, int], list[tuple[datetime, str]]] = {}
-    for type_key, service_id, occurred_at, status in linked:
-        by_place.setdefault((type_key, service_id), []).append((occurred_at, status))
-    statuses: dict[int, set[str]] = {}
+    by_place: dict[tuple[str, int], list[tuple[datetime, tuple[Any, ...]]]] = {}
+    for type_key, service_id, occurred_at, *values in linked:
+        by_place.setdefault((type_key, service_id), []).append((occurred_at, tuple(values)))
+    found: dict[int, set[tuple[Any, ...]]] = {}
     for episode, span in spans.items():
         for service_id in span.service_ids:
-            for occurred_at, status in by_place.get((span.type_key, service_id), ()):
+            for occurred_at, values in by_place.get((span.type_key, service_id), ()):
                 if span.start <= occurred_at < span.end:
-                    statuses.setdefault(episode, set()).add(status)
-    return statuses
+                    found.setdefault(episode, set()).add(values)
+    return found
 
 
 def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
@@ -183,7 +192,7 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
     deciders = dict(session.execute(select(User.id, User.display_name)).all())
     shown: list[tuple[ClusterEpisode, tuple[int, ...]]] = []
     conditions: dict[int, tuple[ColumnElement[bool], ...]] = {}
-    spans: dict[int, _Span] = {}
+    spans: dict[int, EpisodeSpan] = {}
     for row in session.scalars(query):
         scope_id = row.region_id if row.scope == "region" else row.service_id
         assert scope_id is not None
@@ -194,11 +203,11 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
         shown.append((row, services))
         conditions[row.id] = episode_reports(row.type_key, visible, row.first_day,
                                              row.last_day, rules.zone)
-        spans[row.id] = _Span(row.type_key, tuple(visible), row.first_day, row.last_day,
-                              local_midnight_utc(row.first_day, rules.zone),
-                              local_midnight_utc(row.last_day + timedelta(days=1), rules.zone))
+        spans[row.id] = EpisodeSpan.of(row.type_key, visible, row.first_day, row.last_day,
+                                       rules.zone)
     counts = _report_counts(session, conditions, spans, rules.zone)
-    statuses = _action_statuses(session, spans)
+    statuses = {episode: {status for (status,) in found}
+                for episode, found in linked_actions(session, spans, Action.status).items()}
     plans = {row.plan_id for row, _ in shown if row.plan_id is not None}
     plan_statuses: dict[int, set[str]] = {}
     for plan_id, status in session.execute(select(Action.plan_id, Action.status).distinct()

@@ -8,6 +8,7 @@ de-identified here, so nothing identifying ever reaches a page or an export.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import median
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from core.actions.episodes import EpisodeView, episode_reports
+from core.actions.episodes import EpisodeSpan, EpisodeView, linked_actions
 from core.actions.measures import MeasureFilters, count_between
 from core.actions.models import (
     Action,
@@ -297,13 +298,16 @@ class ClusterEvidence:
     actions: list[str]  # "Checklist (intermediate): verified effective"
 
 
-def _action_summaries(session: Session, cluster: EpisodeView, zone: Any) -> list[str]:
-    rows = session.execute(
-        select(Action.strength_category, Action.strength, Action.status).distinct()
-        .join(ActionPlanReport, ActionPlanReport.plan_id == Action.plan_id)
-        .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
-        .where(*episode_reports(cluster.type_key, cluster.services, cluster.start,
-                                cluster.end, zone))).all()
+def _action_summaries(session: Session, clusters: Sequence[EpisodeView], zone: Any,
+                      ) -> list[list[str]]:
+    """Per cluster, the actions serving its reports: kind, strength and status, in words."""
+    linked = linked_actions(session, {i: EpisodeSpan.of(
+        c.type_key, c.services, c.start, c.end, zone) for i, c in enumerate(clusters)},
+        Action.strength_category, Action.strength, Action.status)
+    return [_summaries(linked.get(i, set())) for i in range(len(clusters))]
+
+
+def _summaries(rows: Iterable[tuple[Any, ...]]) -> list[str]:
     summaries = []
     for kind, strength, status in rows:
         label = KINDS_BY_KEY[kind].label if kind in KINDS_BY_KEY else kind
@@ -318,16 +322,14 @@ def clusters(session: Session, actor: Actor, scope: gov.Scope, *,
     """Clusters found in the period and what was done about them (no references)."""
     _check(actor)
     limit = _limit(rules, suppress)
-    found = []
-    for cluster in clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules,
-                                      now=now, with_references=False):
-        count = cluster.report_count
-        found.append(ClusterEvidence(
-            type_name=cluster.type_name, where=f"{cluster.scope_name} ({cluster.scope})",
-            from_week=iso_week(cluster.start), to_week=iso_week(cluster.end),
-            reports=deid.count(count, limit),
-            actions=_action_summaries(session, cluster, rules.zone)))
-    return found
+    episodes = clusters_in_period(session, SYSTEM, scope.start, scope.end, rules=rules,
+                                  now=now, with_references=False)
+    return [ClusterEvidence(
+        type_name=cluster.type_name, where=f"{cluster.scope_name} ({cluster.scope})",
+        from_week=iso_week(cluster.start), to_week=iso_week(cluster.end),
+        reports=deid.count(cluster.report_count, limit), actions=actions)
+        for cluster, actions in zip(episodes, _action_summaries(session, episodes, rules.zone),
+                                    strict=True)]
 
 
 RATE_COLUMNS = ("Before (rate)", "During test (rate)")

@@ -175,7 +175,5 @@ def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, 
             query = query.where(_TABLE.c.service_id.in_(services))
     if type_keys:
         query = query.where(_TABLE.c.type_key.in_(type_keys))
-    rows = session.execute(query.group_by(*columns)).all()
-    return [(*(as_date(v) if name == "day" else v for name, v in zip(group_by, row[:-1],
-                                                                      strict=True)),
-             int(row[-1])) for row in rows if row[-1]]
+    # The day column is typed: either database gives dates, and the sums integers.
+    return [tuple(row) for row in session.execute(query.group_by(*columns)) if row[-1]]
