@@ -27,7 +27,7 @@ from core.config import Settings
 from core.escalation.models import Escalation
 from core.organisation.models import Location, Route, Service, StaffGroup
 from core.reports.models import NearMissReport
-from core.reports.rollup import day_count_rows, usable
+from core.reports.rollup import day_count_rows, reporter_week_rows, usable
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.taxonomy.models import NearMissType
 from core.weeks import (
@@ -72,6 +72,18 @@ class Scope:
         return day_count_rows(session, group_by, start=self.start, end=self.end,
                               service_sets=(actor.service_ids, self.service_ids or None),
                               type_keys=self.type_keys)
+
+    def reporter_weeks(self, session: Session, actor: Actor, zone: Any,
+                       ) -> list[tuple[date, int | None, int | None, int]] | None:
+        """The scope's near misses by (week, staff group, reporter) from the reporter weeks
+        (core/reports/rollup.py); None when they cannot answer: not built for `zone`, or a
+        period that is not whole weeks (a quarter's first or last week is cut)."""
+        if (week_start_of(self.start) != self.start or week_start_of(self.end) != self.end
+                or not usable(session, zone)):
+            return None
+        return reporter_week_rows(session, start=self.start, end=self.end,
+                                  service_sets=(actor.service_ids, self.service_ids or None),
+                                  type_keys=self.type_keys)
 
 
 def pseudonym(salt: str, person_id: int) -> str:
@@ -277,13 +289,14 @@ def _hours_between(session: Session, start: ColumnElement, end: ColumnElement
 
 
 def _sql_median(session: Session, value: ColumnElement, *conditions: ColumnElement[bool],
-                joins: tuple = ()) -> tuple[float | None, int]:
-    """The median of a SQL expression over the rows matching `conditions`, and their count,
-    without bringing the rows into Python (one query on either database)."""
+                joins: tuple = (), source: Any = NearMissReport) -> tuple[float | None, int]:
+    """The median of a SQL expression over the rows of `source` (the reports by default)
+    matching `conditions`, and their count, without bringing the rows into Python (one query
+    on either database)."""
     if session.get_bind().dialect.name == "postgresql":
         # One pass with the database's own ordered-set aggregate.
         query = select(func.percentile_cont(0.5).within_group(value), func.count()) \
-            .select_from(NearMissReport)
+            .select_from(source)
         for target, on in joins:
             query = query.join(target, on)
         median, rows = session.execute(query.where(*conditions)).one()
@@ -291,7 +304,7 @@ def _sql_median(session: Session, value: ColumnElement, *conditions: ColumnEleme
     # SQLite has no ordered-set aggregate: number the values in order in one window pass and
     # average the middle one (odd count) or two (even count).
     ranked = select(value.label("v"), func.row_number().over(order_by=value).label("n"),
-                    func.count().over().label("c")).select_from(NearMissReport)
+                    func.count().over().label("c")).select_from(source)
     for target, on in joins:
         ranked = ranked.join(target, on)
     ranked = ranked.where(*conditions).subquery()
@@ -328,15 +341,18 @@ def reporting_culture(session: Session, actor: Actor, scope: Scope, *,
     """Volume, reporters, anonymity, time to triage, time to acknowledge escalations."""
     require(actor, Capability.VIEW_GOVERNANCE)
     where = scope.conditions(actor, rules.zone)
-    # One pass over the period's reports, grouped down to (week, staff group, reporter): the
-    # totals, the distinct reporters overall, by staff group and by week all follow from these
-    # few rows, where separate COUNT(DISTINCT) queries would each read the period again.
-    week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
-    grouped = pd.DataFrame(session.execute(
-        select(week, NearMissReport.staff_group_id, NearMissReport.reporter_id, func.count())
-        .where(*where)
-        .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)).all(),
-        columns=["week", "staff_group_id", "reporter_id", "reports"])
+    # The period's near misses by (week, staff group, reporter), from the reporter weeks (or
+    # one pass over the reports): the totals, the distinct reporters overall, by staff group
+    # and by week all follow from these few rows, where separate COUNT(DISTINCT) queries
+    # would each read the period again.
+    rows = scope.reporter_weeks(session, actor, rules.zone)
+    if rows is None:
+        week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
+        rows = session.execute(
+            select(week, NearMissReport.staff_group_id, NearMissReport.reporter_id,
+                   func.count()).where(*where)
+            .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)).all()
+    grouped = pd.DataFrame(rows, columns=["week", "staff_group_id", "reporter_id", "reports"])
     total = int(grouped["reports"].sum())
     reporters = int(grouped["reporter_id"].nunique())
     anonymous = int(grouped.loc[grouped["reporter_id"].isna(), "reports"].sum())

@@ -120,9 +120,25 @@ class NearMissDayCount(Base):
                             "service_id", "day"),)
 
 
+class ReporterWeekCount(Base):
+    """Near misses per local week (its Monday), service, type, staff group and reporter: the
+    rollup the reporting-culture figures read (distinct reporters by week and staff group)
+    instead of every report. 0 stands for "not recorded" (staff group) and for anonymous
+    reports (reporter): a key column cannot be empty."""
+
+    __tablename__ = "reporter_week_counts"
+
+    week: Mapped[date] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(primary_key=True)
+    type_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    staff_group_id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(primary_key=True)
+    reports: Mapped[int]
+
+
 class RollupState(Base):
-    """Whether the day counts are built, and for which time zone's days (one row, id 1).
-    No row: not built yet, and every figure counts the reports themselves."""
+    """Whether the rollups (day counts, reporter weeks) are built, and for which time zone's
+    days (one row, id 1). No row: not built yet, and every figure counts the reports."""
 
     __tablename__ = "rollup_state"
 

@@ -1,8 +1,12 @@
-"""Near misses per local day, service, type and barrier, kept as reports are written.
+"""Rollups of the near misses, kept as reports are written: per local day, service, type and
+barrier (the day counts), and per local week, service, type, staff group and reporter (the
+reporter weeks).
 
 The weekly figures (trends, breakdowns by type, service, week, weekday or barrier, the barrier
-mix, a verification measure's before and after counts) read these day counts instead of every
-report, so their cost follows the days in the period, not the reports in it.
+mix, a verification measure's before and after counts, the cluster review's counts) read the
+day counts, and reporting culture's volumes and distinct reporters read the reporter weeks,
+instead of every report: their cost follows the days, services and reporters in the period,
+not the reports in it.
 
 - **Kept in each write's transaction.** A listener on every session's flush adds what a flush
   changed (reports added, deleted, or moved to another day, service, type or barrier) to the
@@ -19,23 +23,39 @@ in the code change only flags (in_cluster, is_repeat) that no count keeps.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, event, func, insert, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, UOWTransaction
 
 from core.clock import to_local, utcnow
-from core.reports.models import NearMissDayCount, NearMissReport, RollupState
-from core.weeks import as_date, day_sql
+from core.reports.models import NearMissDayCount, NearMissReport, ReporterWeekCount, RollupState
+from core.weeks import as_date, day_sql, week_start_of, week_start_sql
 
-# What a day count is keyed by, as the report holds it (occurred_at becomes the local day).
-_KEY_FIELDS = ("occurred_at", "service_id", "type_key", "barrier")
+# What the rollups are keyed by, as the report holds it (occurred_at becomes the local day
+# and week).
+_KEY_FIELDS = ("occurred_at", "service_id", "type_key", "barrier", "staff_group_id",
+               "reporter_id")
 _TABLE = NearMissDayCount.__table__
+_WEEKS = ReporterWeekCount.__table__
+# A reporter week's key for "not recorded" (staff group) and "anonymous" (reporter).
+NONE = 0
 
 
 def day_counts_zone(session: Session | Connection) -> str | None:
@@ -66,7 +86,7 @@ def _raw_key(report: NearMissReport, *, committed: bool) -> tuple[Any, ...]:
 
 
 def _changes(session: Session) -> Counter[tuple[Any, ...]]:
-    """What this flush does to the counts, by (occurred_at, service, type, barrier)."""
+    """What this flush does to the counts, by the report's key fields (_KEY_FIELDS)."""
     changes: Counter[tuple[Any, ...]] = Counter()
     for report in session.new:
         if isinstance(report, NearMissReport):
@@ -83,19 +103,20 @@ def _changes(session: Session) -> Counter[tuple[Any, ...]]:
     return changes
 
 
-def add_to_counts(connection: Connection, deltas: Iterable[tuple[date, int, str, str, int]]
-                  ) -> None:
-    """Add each (day, service, type, barrier, change) to its count, creating it if new: one
-    upsert, safe against another transaction adding to the same count at the same time."""
-    rows = [{"day": day, "service_id": service, "type_key": type_key, "barrier": barrier,
-             "reports": change} for day, service, type_key, barrier, change in deltas if change]
+def add_to_counts(connection: Connection, table: Table,
+                  deltas: Mapping[tuple[Any, ...], int]) -> None:
+    """Add each change to its count in `table` (keyed by its primary key's columns, in order),
+    creating it if new: one upsert, safe against another transaction adding to the same
+    count at the same time."""
+    keys = [column.name for column in table.primary_key.columns]
+    rows = [{**dict(zip(keys, key, strict=True)), "reports": change}
+            for key, change in deltas.items() if change]
     if not rows:
         return
     upsert = (postgresql_insert if connection.dialect.name == "postgresql"
-              else sqlite_insert)(_TABLE)
+              else sqlite_insert)(table)
     connection.execute(upsert.on_conflict_do_update(
-        index_elements=["day", "service_id", "type_key", "barrier"],
-        set_={"reports": _TABLE.c.reports + upsert.excluded.reports}), rows)
+        index_elements=keys, set_={"reports": table.c.reports + upsert.excluded.reports}), rows)
 
 
 @event.listens_for(Session, "after_flush")
@@ -112,10 +133,16 @@ def _keep_day_counts(session: Session, _flush: UOWTransaction) -> None:
     if zone_name is None:
         return  # not built: `rebuild` will count these reports with the rest
     zone = ZoneInfo(zone_name)
-    by_day: Counter[tuple[date, int, str, str]] = Counter()
-    for (occurred_at, service_id, type_key, barrier), change in changes.items():
-        by_day[(to_local(occurred_at, zone).date(), service_id, type_key, barrier)] += change
-    add_to_counts(connection, ((*key, change) for key, change in by_day.items()))
+    by_day: Counter[tuple[Any, ...]] = Counter()
+    by_week: Counter[tuple[Any, ...]] = Counter()
+    for (occurred_at, service_id, type_key, barrier, group_id, reporter_id), change in \
+            changes.items():
+        day = to_local(occurred_at, zone).date()
+        by_day[(day, service_id, type_key, barrier)] += change
+        by_week[(week_start_of(day), service_id, type_key, group_id or NONE,
+                 reporter_id or NONE)] += change
+    add_to_counts(connection, _TABLE, by_day)
+    add_to_counts(connection, _WEEKS, by_week)
 
 
 def _lock_reports(connection: Connection) -> None:
@@ -126,7 +153,7 @@ def _lock_reports(connection: Connection) -> None:
 
 
 def rebuild(engine: Engine, zone: ZoneInfo, *, now: datetime | None = None) -> int:
-    """Count every report again into the day counts, for `zone`'s days, in one transaction;
+    """Count every report again into the rollups, for `zone`'s days, in one transaction;
     returns how many day counts there are. For after bulk loads, restores and zone changes."""
     with Session(engine) as session, session.begin():
         connection = session.connection()
@@ -138,6 +165,14 @@ def rebuild(engine: Engine, zone: ZoneInfo, *, now: datetime | None = None) -> i
             ["day", "service_id", "type_key", "barrier", "reports"],
             select(day, report.service_id, report.type_key, report.barrier, func.count())
             .group_by(day, report.service_id, report.type_key, report.barrier)))
+        week = week_start_sql(session, report.occurred_at, zone)
+        group = func.coalesce(report.staff_group_id, NONE)
+        reporter = func.coalesce(report.reporter_id, NONE)
+        connection.execute(delete(_WEEKS))
+        connection.execute(insert(_WEEKS).from_select(
+            ["week", "service_id", "type_key", "staff_group_id", "reporter_id", "reports"],
+            select(week, report.service_id, report.type_key, group, reporter, func.count())
+            .group_by(week, report.service_id, report.type_key, group, reporter)))
         connection.execute(delete(RollupState.__table__))
         connection.execute(insert(RollupState.__table__).values(
             id=1, zone=zone.key, built_at=now or utcnow()))
@@ -159,6 +194,30 @@ def counted_days(session: Session) -> dict[tuple[date, int, str, str], int]:
                                   _TABLE.c.barrier, _TABLE.c.reports)
                            .where(_TABLE.c.reports != 0))
     return {(as_date(d), s, t, b): n for d, s, t, b, n in rows}
+
+
+def counted_weeks(session: Session) -> dict[tuple[date, int, str, int, int], int]:
+    """Every non-zero reporter week (for checks that the counts equal the reports)."""
+    rows = session.execute(select(_WEEKS).where(_WEEKS.c.reports != 0))
+    return {(as_date(w), s, t, g, r): n for w, s, t, g, r, n in rows}
+
+
+def reporter_week_rows(session: Session, *, start: date, end: date,
+                       service_sets: Iterable[tuple[int, ...] | None] = (),
+                       type_keys: tuple[str, ...] = ()) -> list[tuple[date, int, int, int]]:
+    """(week, staff group, reporter, reports) over the weeks in [start, end) (both Mondays),
+    summed over services and types; the staff group and reporter None where not recorded
+    and anonymous. Narrowed as `day_count_rows` narrows."""
+    group, reporter = _WEEKS.c.staff_group_id, _WEEKS.c.reporter_id
+    query = select(_WEEKS.c.week, group, reporter, func.sum(_WEEKS.c.reports)).where(
+        _WEEKS.c.week >= start, _WEEKS.c.week < end)
+    for services in service_sets:
+        if services is not None:
+            query = query.where(_WEEKS.c.service_id.in_(services))
+    if type_keys:
+        query = query.where(_WEEKS.c.type_key.in_(type_keys))
+    return [(week, group_id or None, reporter_id or None, n) for week, group_id, reporter_id, n
+            in session.execute(query.group_by(_WEEKS.c.week, group, reporter)) if n]
 
 
 def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, end: date,

@@ -1,5 +1,6 @@
-"""Near misses per local day, service, type and barrier (the weekly figures' rollup), and the
-state saying for which time zone it is built. Empty here: `nearmiss init` builds it (it needs
+"""Near misses per local day, service, type and barrier (the weekly figures' rollup), per
+local week, service, type, staff group and reporter (reporting culture's), and the state
+saying for which time zone they are built. Empty here: `nearmiss init` builds it (it needs
 the configured zone), and until then every figure counts the reports themselves.
 
 Revision ID: 0018
@@ -29,6 +30,16 @@ def upgrade() -> None:
     op.create_index('ix_near_miss_day_counts_type_service_day', 'near_miss_day_counts',
                     ['type_key', 'service_id', 'day'])
     op.create_table(
+        'reporter_week_counts',
+        sa.Column('week', sa.Date(), nullable=False),
+        sa.Column('service_id', sa.Integer(), nullable=False),
+        sa.Column('type_key', sa.String(length=60), nullable=False),
+        sa.Column('staff_group_id', sa.Integer(), nullable=False),
+        sa.Column('reporter_id', sa.Integer(), nullable=False),
+        sa.Column('reports', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('week', 'service_id', 'type_key', 'staff_group_id',
+                                'reporter_id'))
+    op.create_table(
         'rollup_state',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('zone', sa.String(length=64), nullable=False),
@@ -38,5 +49,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('rollup_state')
+    op.drop_table('reporter_week_counts')
     op.drop_index('ix_near_miss_day_counts_type_service_day', 'near_miss_day_counts')
     op.drop_table('near_miss_day_counts')

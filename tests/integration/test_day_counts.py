@@ -22,11 +22,20 @@ from core.auth.actor import SYSTEM
 from core.clock import to_local, utcnow
 from core.config import settings
 from core.db import read_session
+from core.feedback.measures import feedback_measures
+from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
 from core.metrics import governance as gov
 from core.reports.models import NearMissReport, RollupState
-from core.reports.rollup import counted_days, day_counts_zone, ensure_built, rebuild
+from core.reports.rollup import (
+    counted_days,
+    counted_weeks,
+    day_counts_zone,
+    ensure_built,
+    rebuild,
+)
 from core.uow import UnitOfWork
+from core.weeks import week_start_of
 from tests.builders import build_org, draft, local_now
 from tests.conftest import built_once
 
@@ -44,9 +53,25 @@ def counted_afresh(engine, zone: ZoneInfo) -> dict[tuple[date, int, str, str], i
     return dict(Counter((to_local(at, zone).date(), s, t, b) for at, s, t, b in rows))
 
 
+def weeks_afresh(engine, zone: ZoneInfo) -> dict[tuple[date, int, str, int, int], int]:
+    """The reporter weeks as they should be (0 for no staff group and for anonymous)."""
+    with read_session(engine) as session:
+        rows = session.execute(select(
+            NearMissReport.occurred_at, NearMissReport.service_id, NearMissReport.type_key,
+            NearMissReport.staff_group_id, NearMissReport.reporter_id)).all()
+    return dict(Counter((week_start_of(to_local(at, zone).date()), s, t, g or 0, r or 0)
+                        for at, s, t, g, r in rows))
+
+
 def stored(engine) -> dict[tuple[date, int, str, str], int]:
     with read_session(engine) as session:
         return counted_days(session)
+
+
+def weeks_kept(engine, zone: ZoneInfo) -> bool:
+    """Whether the reporter weeks equal the reports counted afresh."""
+    with read_session(engine) as session:
+        return counted_weeks(session) == weeks_afresh(engine, zone)
 
 
 def _file(engine, org, at: datetime, **changes) -> None:
@@ -63,6 +88,13 @@ def _some_reports(engine, org) -> None:
             (3, time(11), {"type_key": "transport"}), (9, time(9), {}),
             (9, time(9, 30), {"barrier": "designed_control"}), (20, time(14), {})):
         _file(engine, org, datetime.combine(today - timedelta(days=days_ago), clock), **changes)
+    # Another reporter, a staff group, and no name at all (the reporter weeks' keys).
+    file_near_miss(UnitOfWork(engine), org.actor("supervisor"), draft(
+        org, occurred_at=datetime.combine(today - timedelta(days=2), time(8)),
+        staff_group_id=org.nurse_group), now=utcnow(), rules=settings())
+    file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+        org, occurred_at=datetime.combine(today - timedelta(days=4), time(8)), anonymous=True),
+                   now=utcnow(), rules=settings())
 
 
 def test_filing_keeps_the_day_counts_equal_to_the_reports(engine, org):
@@ -72,6 +104,7 @@ def test_filing_keeps_the_day_counts_equal_to_the_reports(engine, org):
     expected = counted_afresh(engine, zone)
     assert sum(expected.values()) >= 7
     assert stored(engine) == expected
+    assert weeks_kept(engine, zone)
 
 
 def test_an_edit_moves_the_count_a_delete_removes_it_a_rollback_leaves_it(engine, org):
@@ -82,9 +115,10 @@ def test_an_edit_moves_the_count_a_delete_removes_it_a_rollback_leaves_it(engine
         report.occurred_at -= timedelta(days=2)
         report.type_key = "transport"
         report.barrier = "designed_control"
+        report.staff_group_id = org.nurse_group
         uow.record(SYSTEM, "test.edited", "near_miss_report", report.reference, at=utcnow())
         uow.commit()
-    assert stored(engine) == counted_afresh(engine, zone)
+    assert stored(engine) == counted_afresh(engine, zone) and weeks_kept(engine, zone)
 
     before = stored(engine)
     with UnitOfWork(engine) as uow:
@@ -102,7 +136,7 @@ def test_an_edit_moves_the_count_a_delete_removes_it_a_rollback_leaves_it(engine
         uow.session.delete(latest)
         uow.record(SYSTEM, "test.deleted", "near_miss_report", latest.reference, at=utcnow())
         uow.commit()
-    assert stored(engine) == counted_afresh(engine, zone)
+    assert stored(engine) == counted_afresh(engine, zone) and weeks_kept(engine, zone)
 
 
 def test_a_rebuild_counts_bulk_inserts_and_follows_a_change_of_zone(engine, org):
@@ -117,14 +151,16 @@ def test_a_rebuild_counts_bulk_inserts_and_follows_a_change_of_zone(engine, org)
              - timedelta(days=n)} for n in range(5)])
     assert stored(engine) != counted_afresh(engine, settings().zone)
     assert ensure_built(engine, settings().zone) is False  # built for this zone: left alone
+    assert not weeks_kept(engine, settings().zone)
     rebuild(engine, settings().zone)
     assert stored(engine) == counted_afresh(engine, settings().zone)
+    assert weeks_kept(engine, settings().zone)
 
     # Built for another zone, the counts fall on that zone's days; the next filing follows it.
     tokyo = ZoneInfo("Asia/Tokyo")
     assert ensure_built(engine, tokyo) is True
     _file(engine, org, datetime.combine(local_now().date() - timedelta(days=1), time(23, 30)))
-    assert stored(engine) == counted_afresh(engine, tokyo)
+    assert stored(engine) == counted_afresh(engine, tokyo) and weeks_kept(engine, tokyo)
     assert stored(engine) != counted_afresh(engine, settings().zone)
 
 
@@ -155,6 +191,10 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
         figures["each"] = counts_around_each(session, windows, rules=rules)
         assert figures["each"] == [counts_around(session, f, g, d, rules=rules)
                                    for f, g, d in windows]
+        figures["culture"] = _culture(gov.reporting_culture(session, quality, scope,
+                                                            rules=rules))
+        figures["feedback"] = _feedback(feedback_measures(session, quality, scope,
+                                                          rules=rules))
         figures["between"] = count_between(session, MeasureFilters(), today - timedelta(days=9),
                                            today, rules=rules)
         figures["weekly measure"] = weekly_counts(session, measure, today - timedelta(days=30),
@@ -162,17 +202,40 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
     return figures
 
 
-@pytest.mark.parametrize("sliced", [False, True], ids=["everything", "one service and type"])
-def test_every_figure_read_from_the_day_counts_equals_counting_the_reports(engine, org, sliced):
+def _culture(culture: gov.Culture) -> tuple:
+    return (culture.reports, culture.distinct_reporters, culture.anonymous_share,
+            culture.by_staff_group.to_dict("records"), culture.monthly.to_dict("records"))
+
+
+def _feedback(measures) -> tuple:
+    return (measures.named_reporters, measures.reporters_told, measures.named_reports,
+            measures.named_reports_told, measures.reports_with_feedback)
+
+
+@pytest.mark.parametrize("period, sliced", [("days", False), ("days", True), ("weeks", False),
+                                            ("weeks", True)])
+def test_every_figure_read_from_the_rollups_equals_counting_the_reports(engine, org, period,
+                                                                        sliced):
     _some_reports(engine, org)
     today = local_now().date()
-    scope = gov.Scope(today - timedelta(days=60), today + timedelta(days=1),
+    end = week_start_of(today) + timedelta(days=7) if period == "weeks" else today + timedelta(
+        days=1)
+    scope = gov.Scope(end - timedelta(weeks=8), end,
                       service_ids=(org.maple,) if sliced else (),
                       type_keys=("transfer_near_fall",) if sliced else ())
+    reference = file_near_miss(UnitOfWork(engine), org.actor("supervisor"), draft(
+        org, occurred_at=datetime.combine(today - timedelta(days=5), time(8))),
+                               now=utcnow(), rules=settings()).reference
+    quality = org.actor("quality")
+    update = create_update(UnitOfWork(engine), quality, UpdateDraft(
+        title="Walkers within reach", what_changed="A card by each bed", why="Near falls",
+        report_references=[reference], service_ids=[org.maple]), now=utcnow(), rules=settings())
+    publish_update(UnitOfWork(engine), quality, update, now=utcnow(), rules=settings())
     from_day_counts = _figures(engine, org, scope)
     with engine.begin() as conn:  # not built: every reader counts the reports
         conn.execute(delete(RollupState.__table__))
     from_reports = _figures(engine, org, scope)
     assert from_day_counts == from_reports
     assert sum(from_reports["weekly"].values()) > 0
+    assert from_reports["culture"][1] >= 2 and from_reports["feedback"][1] == 1
     assert from_reports["around " + str(today - timedelta(days=9))] != (0, 0)
