@@ -75,15 +75,26 @@ class Scope:
 
     def reporter_weeks(self, session: Session, actor: Actor, zone: Any,
                        ) -> list[tuple[date, int | None, int | None, int]] | None:
-        """The scope's near misses by (week, staff group, reporter) from the reporter weeks
-        (core/reports/rollup.py); None when they cannot answer: not built for `zone`, or a
-        period that is not whole weeks (a quarter's first or last week is cut)."""
-        if (week_start_of(self.start) != self.start or week_start_of(self.end) != self.end
-                or not usable(session, zone)):
+        """The scope's near misses by (week, staff group, reporter): the whole weeks from the
+        reporter weeks (core/reports/rollup.py), the cut first and last weeks of a period
+        that is not whole weeks (a quarter) from the reports. None when the reporter weeks
+        are not built for `zone`, or the period has no whole week."""
+        first = self.start + timedelta(days=(7 - self.start.weekday()) % 7)  # a Monday
+        last = week_start_of(self.end)
+        if first >= last or not usable(session, zone):
             return None
-        return reporter_week_rows(session, start=self.start, end=self.end,
+        rows = reporter_week_rows(session, start=first, end=last,
                                   service_sets=(actor.service_ids, self.service_ids or None),
                                   type_keys=self.type_keys)
+        for start, end in ((self.start, first), (last, self.end)):
+            if start < end:
+                part = replace(self, start=start, end=end)
+                week = week_start_sql(session, NearMissReport.occurred_at, zone)
+                rows.extend((as_date(w), g, r, n) for w, g, r, n in session.execute(
+                    select(week, NearMissReport.staff_group_id, NearMissReport.reporter_id,
+                           func.count()).where(*part.conditions(actor, zone))
+                    .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)))
+        return rows
 
 
 def pseudonym(salt: str, person_id: int) -> str:

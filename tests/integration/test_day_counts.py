@@ -86,7 +86,8 @@ def _some_reports(engine, org) -> None:
             (1, time(0, 5), {}), (1, time(23, 55), {}),
             (3, time(10), {"service_id": org.oak, "location_id": org.oak_lounge}),
             (3, time(11), {"type_key": "transport"}), (9, time(9), {}),
-            (9, time(9, 30), {"barrier": "designed_control"}), (20, time(14), {})):
+            (9, time(9, 30), {"barrier": "designed_control"}), (20, time(14), {}),
+            (57, time(12), {}), (58, time(12), {"type_key": "transport"})):
         _file(engine, org, datetime.combine(today - timedelta(days=days_ago), clock), **changes)
     # Another reporter, a staff group, and no name at all (the reporter weeks' keys).
     file_near_miss(UnitOfWork(engine), org.actor("supervisor"), draft(
@@ -220,7 +221,10 @@ def test_every_figure_read_from_the_rollups_equals_counting_the_reports(engine, 
     today = local_now().date()
     end = week_start_of(today) + timedelta(days=7) if period == "weeks" else today + timedelta(
         days=1)
-    scope = gov.Scope(end - timedelta(weeks=8), end,
+    # Whole weeks, or days cut at both ends (as a quarter is): the cut weeks are counted
+    # from the reports, the rest from the reporter weeks.
+    start = end - timedelta(weeks=8) - (timedelta(days=3) if period == "days" else timedelta())
+    scope = gov.Scope(start, end,
                       service_ids=(org.maple,) if sliced else (),
                       type_keys=("transfer_near_fall",) if sliced else ())
     reference = file_near_miss(UnitOfWork(engine), org.actor("supervisor"), draft(
