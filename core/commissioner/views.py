@@ -165,7 +165,17 @@ def _bucket(level: str, day: date) -> tuple[date, str]:
 
 def _counts(session: Session, scope: gov.Scope, rules: Settings,
             ) -> list[tuple[date, str, str, int]]:
-    """(local day, type name, service name, near misses) for the period."""
+    """(local day, type name, service name, near misses) for the period: from the day counts
+    when they are built for the zone, else counted from the reports."""
+    counted = scope.day_counts(session, SYSTEM, rules.zone, ("day", "type_key", "service_id"))
+    if counted is not None:
+        types = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
+        services = dict(session.execute(select(Service.id, Service.name)).all())
+        by_name: dict[tuple[date, str, str], int] = {}
+        for day_, type_key, service_id, n in counted:
+            key = (day_, types.get(type_key, type_key), services.get(service_id, "?"))
+            by_name[key] = by_name.get(key, 0) + n
+        return [(d, t, s, n) for (d, t, s), n in by_name.items()]
     day = day_sql(session, NearMissReport.occurred_at, rules.zone)
     rows = session.execute(
         select(day, NearMissType.name, Service.name, func.count())

@@ -20,6 +20,7 @@ from core.actions.measures import (
 )
 from core.auth.actor import SYSTEM
 from core.clock import to_local, utcnow
+from core.commissioner import views as cv
 from core.config import settings
 from core.db import read_session
 from core.feedback.measures import feedback_measures
@@ -196,6 +197,8 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
                                                             rules=rules))
         figures["feedback"] = _feedback(feedback_measures(session, quality, scope,
                                                           rules=rules))
+        figures["commissioner tables"] = repr(cv.type_tables(
+            session, org.actor("commissioner"), scope, rules=rules, suppress=False))
         figures["between"] = count_between(session, MeasureFilters(), today - timedelta(days=9),
                                            today, rules=rules)
         figures["weekly measure"] = weekly_counts(session, measure, today - timedelta(days=30),
