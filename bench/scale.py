@@ -263,6 +263,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
         def cold(page: str = page) -> None:
             st.cache_data.clear()
+            gov.forget_timings()  # the medians kept by timings version, too
             at.switch_page(page).run()
 
         page_runs = _times(cold, runs)
@@ -306,6 +307,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def evidence_cold() -> None:
         st.cache_data.clear()
+        gov.forget_timings()  # the medians kept by timings version, too
         evidence.run()
 
     table.add(f"evidence page, {period.label} (cold page run)", _times(evidence_cold, runs),

@@ -45,6 +45,7 @@ os.environ["NEARMISS_DATA_DIR"] = tempfile.mkdtemp(prefix="nearmiss-test-data-")
 
 from core.clock import utcnow  # noqa: E402
 from core.db import Base, dispose_engines, engine_for  # noqa: E402
+from core.metrics.governance import forget_timings  # noqa: E402
 from core.models import AuditChainHead  # noqa: E402
 from core.taxonomy.service import load_taxonomy_file, sync_taxonomy  # noqa: E402
 from ops.bootstrap import initialise  # noqa: E402
@@ -402,6 +403,7 @@ def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
         url = request.getfixturevalue("pg_database")
         reset_postgres(url)
     monkeypatch.setenv("NEARMISS_DATABASE_URL", url)
+    forget_timings()  # kept by the database's URL and timings version, which a copy repeats
     yield url
     dispose_engines()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -145,3 +145,8 @@ class RollupState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     zone: Mapped[str] = mapped_column(String(64))
     built_at: Mapped[datetime]
+    # Drawn afresh by every write that can move a median time to triage or to acknowledge, and
+    # by every rebuild (core/reports/rollup.py): those medians are kept per value of it, not
+    # per data version. Random, not counted: after a restore, a count could come round again
+    # to a value kept for other data.
+    timings_version: Mapped[int] = mapped_column(BigInteger, default=0)

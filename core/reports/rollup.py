@@ -22,6 +22,7 @@ in the code change only flags (in_cluster, is_repeat) that no count keeps.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -56,6 +57,11 @@ _TABLE = NearMissDayCount.__table__
 _WEEKS = ReporterWeekCount.__table__
 # A reporter week's key for "not recorded" (staff group) and "anonymous" (reporter).
 NONE = 0
+# What a median time to triage or to acknowledge reads: a report's times and what puts it in a
+# scope, and an escalation's times and report (escalations are named by table: that package
+# sits above this one).
+_REPORT_TIMINGS = ("triaged_at", "reported_at", "occurred_at", "service_id", "type_key")
+_ESCALATION_TIMINGS = ("acknowledged_at", "raised_at", "due_at", "report_id")
 
 
 def day_counts_zone(session: Session | Connection) -> str | None:
@@ -109,8 +115,9 @@ def add_to_counts(connection: Connection, table: Table,
     creating it if new: one upsert, safe against another transaction adding to the same
     count at the same time."""
     keys = [column.name for column in table.primary_key.columns]
+    # In key order: two transactions adding to the same counts take their locks in one order.
     rows = [{**dict(zip(keys, key, strict=True)), "reports": change}
-            for key, change in deltas.items() if change]
+            for key, change in sorted(deltas.items()) if change]
     if not rows:
         return
     upsert = (postgresql_insert if connection.dialect.name == "postgresql"
@@ -119,12 +126,52 @@ def add_to_counts(connection: Connection, table: Table,
         index_elements=keys, set_={"reports": table.c.reports + upsert.excluded.reports}), rows)
 
 
+def _moves_timings(session: Session) -> bool:
+    """Whether this flush can move a median time to triage or to acknowledge."""
+    for row in session.new:
+        if isinstance(row, NearMissReport) and row.triaged_at is not None:
+            return True
+        if getattr(row, "__tablename__", None) == "escalations" and \
+                getattr(row, "acknowledged_at", None) is not None:
+            return True
+    for row in session.deleted:
+        if isinstance(row, NearMissReport) or getattr(row, "__tablename__", None) == \
+                "escalations":
+            return True
+    for row in session.dirty:
+        fields = (_REPORT_TIMINGS if isinstance(row, NearMissReport) else _ESCALATION_TIMINGS
+                  if getattr(row, "__tablename__", None) == "escalations" else ())
+        if fields:
+            state = inspect(row)
+            if any(state.attrs[name].history.has_changes() for name in fields):
+                return True
+    return False
+
+
+def new_timings_version() -> int:
+    """A fresh timings version (random: see RollupState.timings_version)."""
+    return secrets.randbits(62)
+
+
+def timings_version(session: Session) -> int | None:
+    """The timings version (RollupState.timings_version); None when the rollups are not
+    built (then nothing keeps it, and nothing may be kept by it)."""
+    return session.execute(select(RollupState.timings_version)
+                           .where(RollupState.id == 1)).scalar()
+
+
 @event.listens_for(Session, "after_flush")
 def _keep_day_counts(session: Session, _flush: UOWTransaction) -> None:
-    """Add a flush's report changes to the day counts, in the flush's own transaction."""
-    if not any(isinstance(row, NearMissReport)
+    """Add a flush's report changes to the rollups and move the timings version, in the
+    flush's own transaction."""
+    if not any(isinstance(row, NearMissReport) or getattr(row, "__tablename__", None) ==
+               "escalations"
                for rows in (session.new, session.dirty, session.deleted) for row in rows):
         return
+    if _moves_timings(session):
+        session.connection().execute(
+            RollupState.__table__.update().where(RollupState.id == 1)
+            .values(timings_version=new_timings_version()))
     changes = {key: change for key, change in _changes(session).items() if change}
     if not changes:
         return
@@ -173,9 +220,11 @@ def rebuild(engine: Engine, zone: ZoneInfo, *, now: datetime | None = None) -> i
             ["week", "service_id", "type_key", "staff_group_id", "reporter_id", "reports"],
             select(week, report.service_id, report.type_key, group, reporter, func.count())
             .group_by(week, report.service_id, report.type_key, group, reporter)))
-        connection.execute(delete(RollupState.__table__))
-        connection.execute(insert(RollupState.__table__).values(
-            id=1, zone=zone.key, built_at=now or utcnow()))
+        state = RollupState.__table__
+        connection.execute(delete(state))
+        connection.execute(insert(state).values(
+            id=1, zone=zone.key, built_at=now or utcnow(),
+            timings_version=new_timings_version()))
         return connection.execute(select(func.count()).select_from(_TABLE)).scalar_one()
 
 

@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('zone', sa.String(length=64), nullable=False),
         sa.Column('built_at', sa.DateTime(), nullable=False),
+        sa.Column('timings_version', sa.BigInteger(), nullable=False, server_default='0'),
         sa.PrimaryKeyConstraint('id'))
 
 

@@ -23,6 +23,8 @@ from core.clock import to_local, utcnow
 from core.commissioner import views as cv
 from core.config import settings
 from core.db import read_session
+from core.escalation.models import Escalation
+from core.escalation.service import acknowledge
 from core.feedback.measures import feedback_measures
 from core.feedback.service import UpdateDraft, create_update, publish_update
 from core.filing.service import file_near_miss
@@ -34,7 +36,9 @@ from core.reports.rollup import (
     day_counts_zone,
     ensure_built,
     rebuild,
+    timings_version,
 )
+from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from core.weeks import week_start_of
 from tests.builders import build_org, draft, local_now
@@ -246,3 +250,57 @@ def test_every_figure_read_from_the_rollups_equals_counting_the_reports(engine, 
     assert sum(from_reports["weekly"].values()) > 0
     assert from_reports["culture"][1] >= 2 and from_reports["feedback"][1] == 1
     assert from_reports["around " + str(today - timedelta(days=9))] != (0, 0)
+
+
+def _medians(engine, org, scope: gov.Scope) -> tuple[gov.Culture, tuple]:
+    with read_session(engine) as session:
+        culture = gov.reporting_culture(session, org.actor("quality"), scope, rules=settings())
+    return culture, (culture.median_hours_to_triage, culture.median_minutes_to_acknowledge,
+                     culture.acknowledged_late_share)
+
+
+def _version(engine) -> int | None:
+    with read_session(engine) as session:
+        return timings_version(session)
+
+
+def test_the_medians_are_kept_until_a_write_moves_what_they_read(engine, org):
+    """A filed report leaves the medians of time to triage and to acknowledge as they were
+    (they are kept, by the timings version); a triage or an acknowledgement moves them, and the
+    next view shows the new medians, never the kept ones."""
+    today = local_now().date()
+    scope = gov.Scope(today - timedelta(days=30), today + timedelta(days=1))
+    _file(engine, org, datetime.combine(today, time(0)) - timedelta(hours=30),
+          still_at_risk=True, immediate_safeguards="Stayed with her.")  # an alert is raised
+    _file(engine, org, datetime.combine(today, time(0)) - timedelta(hours=20))
+    culture, medians = _medians(engine, org, scope)
+    assert medians == (None, None, None)
+    before = _version(engine)
+
+    _file(engine, org, datetime.combine(today, time(0)) - timedelta(hours=10))
+    assert _version(engine) == before  # a filing reads nothing a median reads
+    assert _medians(engine, org, scope)[0].reports == culture.reports + 1  # volumes move
+
+    with read_session(engine) as session:
+        report = session.scalars(select(NearMissReport).order_by(NearMissReport.id)).first()
+    triage_report(UnitOfWork(engine), org.actor("supervisor"), report.reference, TriageAnswers(
+        at_risk_now=False, safeguarding_trigger=False, recurrence="repeat", severity="medium",
+        investigation="supervisor_review", route="supervisor"),
+        expected_version=report.version_id, now=utcnow() + timedelta(hours=3), rules=settings())
+    triaged = _version(engine)
+    assert triaged != before
+    kept = _medians(engine, org, scope)[1]
+    assert kept[0] is not None and kept[0] > 0
+    gov.forget_timings()
+    assert _medians(engine, org, scope)[1] == kept  # the kept medians are the true ones
+
+    with read_session(engine) as session:
+        escalation = session.scalars(select(Escalation.id).order_by(Escalation.id)).first()
+    assert escalation is not None
+    acknowledge(UnitOfWork(engine), org.actor("supervisor"), escalation,
+                now=utcnow() + timedelta(hours=4))
+    assert _version(engine) not in (before, triaged)
+    acknowledged = _medians(engine, org, scope)[1]
+    assert acknowledged[1] is not None and acknowledged != kept
+    gov.forget_timings()
+    assert _medians(engine, org, scope)[1] == acknowledged
