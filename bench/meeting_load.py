@@ -70,6 +70,7 @@ class Tally:
     """What every client saw: timings by kind of run, errors, and the reports confirmed."""
 
     times: dict[str, list[float]] = field(default_factory=dict)
+    by_page: dict[str, list[float]] = field(default_factory=dict)  # page opened, per page
     errors: list[str] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)  # descriptions filed and confirmed
 
@@ -217,7 +218,9 @@ async def _viewer(base_url: str, cookie: str, number: int, args: argparse.Namesp
         await session.connect()
         visit = number
         while time.perf_counter() < deadline:
-            tally.time("page opened", await session.run(page_name="meeting", query=meeting))
+            opened = await session.run(page_name="meeting", query=meeting)
+            tally.time("page opened", opened)
+            tally.by_page.setdefault("meeting", []).append(opened)
             back_at = time.perf_counter() + args.dwell
             while time.perf_counter() < min(back_at, deadline):
                 interval, fragment = session.auto_rerun or (args.every, "")
@@ -229,7 +232,9 @@ async def _viewer(base_url: str, cookie: str, number: int, args: argparse.Namesp
                 break
             page = GOVERNANCE[visit % len(GOVERNANCE)]
             visit += 1
-            tally.time("page opened", await session.run(page_name=page))
+            opened = await session.run(page_name=page)
+            tally.time("page opened", opened)
+            tally.by_page.setdefault(page, []).append(opened)
             await asyncio.sleep(args.think)
     except (RunFailed, OSError, websockets.ConnectionClosed) as exc:
         tally.errors.append(f"viewer {number}: {exc}")
@@ -350,6 +355,10 @@ def report(tally: Tally, stored: set[str], args: argparse.Namespace,
               f"{scale._p95(times) * 1000:.0f} ms | {max(times) * 1000:.0f} ms |")
     print(f"| all | {len(every)} | {statistics.median(every) * 1000:.0f} ms | "
           f"{scale._p95(every) * 1000:.0f} ms | {max(every) * 1000:.0f} ms |")
+    print("\n| page opened | count | median | p95 | max |\n|---|---|---|---|---|")
+    for page, times in sorted(tally.by_page.items()):
+        print(f"| {page} | {len(times)} | {statistics.median(times) * 1000:.0f} ms | "
+              f"{scale._p95(times) * 1000:.0f} ms | {max(times) * 1000:.0f} ms |")
     print(f"\nerrors: {len(tally.errors)}; reports confirmed {len(tally.confirmed)}, "
           f"stored {len(stored)}, lost {len(lost)}")
     for error in tally.errors[:20]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, event, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -139,10 +139,43 @@ class EpisodeSpan:
                    local_midnight_utc(last_day + timedelta(days=1), zone))
 
 
+# What `linked_actions` can say of an action serving an episode.
+ACTION_FIELDS = ("strength_category", "strength", "status")
+
+
+def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime,
+                    end: datetime) -> dict[tuple[str, int], list[tuple[datetime, tuple[Any, ...]]]]:
+    """The reports plans link, of these types in [start, end), by (type, service): when each
+    occurred and each linked action's ACTION_FIELDS. Kept for the session: the commissioner's
+    page asks twice (the episodes' statuses, then their actions)."""
+    key = ("linked reports", type_keys, start, end)
+    if key not in session.info:
+        by_place: dict[tuple[str, int], list[tuple[datetime, tuple[Any, ...]]]] = {}
+        for type_key, service_id, occurred_at, *values in session.execute(
+                select(NearMissReport.type_key, NearMissReport.service_id,
+                       NearMissReport.occurred_at,
+                       *(getattr(Action, name) for name in ACTION_FIELDS)).distinct()
+                .select_from(ActionPlanReport)
+                .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
+                .join(Action, Action.plan_id == ActionPlanReport.plan_id)
+                .where(NearMissReport.type_key.in_(type_keys),
+                       NearMissReport.occurred_at >= start, NearMissReport.occurred_at < end)):
+            by_place.setdefault((type_key, service_id), []).append((occurred_at, tuple(values)))
+        session.info[key] = by_place
+    return session.info[key]
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_linked_reports(session: Session, _flush: Any) -> None:
+    """A session that writes reads the links afresh after each flush."""
+    for key in [k for k in session.info if isinstance(k, tuple) and k[:1] == ("linked reports",)]:
+        del session.info[key]
+
+
 def linked_actions(session: Session, spans: Mapping[int, EpisodeSpan],
-                   *columns: ColumnElement[Any]) -> dict[int, set[tuple[Any, ...]]]:
-    """Per episode, the distinct `columns` (of actions) of the actions whose plans link one of
-    its reports.
+                   *fields: str) -> dict[int, set[tuple[Any, ...]]]:
+    """Per episode, the distinct `fields` (of ACTION_FIELDS) of the actions whose plans link
+    one of its reports.
 
     Plans link few reports (tens of thousands at a million) and an episode holds thousands:
     so the linked reports of the episodes' types and days are read once, from the links, and
@@ -150,24 +183,16 @@ def linked_actions(session: Session, spans: Mapping[int, EpisodeSpan],
     took 0.7 s at a million."""
     if not spans:
         return {}
-    linked = session.execute(
-        select(NearMissReport.type_key, NearMissReport.service_id, NearMissReport.occurred_at,
-               *columns).distinct()
-        .select_from(ActionPlanReport)
-        .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
-        .join(Action, Action.plan_id == ActionPlanReport.plan_id)
-        .where(NearMissReport.type_key.in_({s.type_key for s in spans.values()}),
-               NearMissReport.occurred_at >= min(s.start for s in spans.values()),
-               NearMissReport.occurred_at < max(s.end for s in spans.values())))
-    by_place: dict[tuple[str, int], list[tuple[datetime, tuple[Any, ...]]]] = {}
-    for type_key, service_id, occurred_at, *values in linked:
-        by_place.setdefault((type_key, service_id), []).append((occurred_at, tuple(values)))
+    by_place = _linked_reports(session, frozenset(s.type_key for s in spans.values()),
+                               min(s.start for s in spans.values()),
+                               max(s.end for s in spans.values()))
+    at = [ACTION_FIELDS.index(name) for name in fields]
     found: dict[int, set[tuple[Any, ...]]] = {}
     for episode, span in spans.items():
         for service_id in span.service_ids:
             for occurred_at, values in by_place.get((span.type_key, service_id), ()):
                 if span.start <= occurred_at < span.end:
-                    found.setdefault(episode, set()).add(values)
+                    found.setdefault(episode, set()).add(tuple(values[i] for i in at))
     return found
 
 
@@ -207,7 +232,7 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
                                        rules.zone)
     counts = _report_counts(session, conditions, spans, rules.zone)
     statuses = {episode: {status for (status,) in found}
-                for episode, found in linked_actions(session, spans, Action.status).items()}
+                for episode, found in linked_actions(session, spans, "status").items()}
     plans = {row.plan_id for row, _ in shown if row.plan_id is not None}
     plan_statuses: dict[int, set[str]] = {}
     for plan_id, status in session.execute(select(Action.plan_id, Action.status).distinct()

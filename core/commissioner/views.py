@@ -313,7 +313,7 @@ def _action_summaries(session: Session, clusters: Sequence[EpisodeView], zone: A
     """Per cluster, the actions serving its reports: kind, strength and status, in words."""
     linked = linked_actions(session, {i: EpisodeSpan.of(
         c.type_key, c.services, c.start, c.end, zone) for i, c in enumerate(clusters)},
-        Action.strength_category, Action.strength, Action.status)
+        "strength_category", "strength", "status")
     return [_summaries(linked.get(i, set())) for i in range(len(clusters))]
 
 
