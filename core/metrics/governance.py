@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pandas as pd
-from sqlalchemy import Integer, Select, case, cast, func, literal, select
+from sqlalchemy import Integer, Select, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -485,28 +485,50 @@ def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
     """Repeating near misses by person (pseudonymised), location and type in the period."""
     require(actor, Capability.VIEW_GOVERNANCE)
     where = scope.conditions(actor, rules.zone)
+    columns = {"person": NearMissReport.person_id, "location": NearMissReport.location_id,
+               "type": NearMissReport.type_key}
+    # The statuses of the actions serving the period's reports, by person, place and type: one
+    # read driven from the plans' links (few), not a join from the period's reports per kind.
+    statuses: dict[tuple[str, Any], set[str]] = {}
+    for person, location, type_key, status in session.execute(
+            select(*columns.values(), Action.status).distinct()
+            .select_from(ActionPlanReport)
+            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
+            .join(Action, Action.plan_id == ActionPlanReport.plan_id).where(*where)):
+        for kind, key in (("person", person), ("location", location), ("type", type_key)):
+            statuses.setdefault((kind, key), set()).add(status)
     found: list[Repeat] = []
-    specs: list[tuple[str, ColumnElement, Any]] = [
-        ("person", NearMissReport.person_id, None),
-        ("location", NearMissReport.location_id, None),
-        ("type", NearMissReport.type_key, None)]
-    for kind, column, _ in specs:
-        rows = session.execute(
-            select(column, func.count(), func.max(NearMissReport.occurred_at))
-            .where(*where, column.is_not(None)).group_by(column)
-            .having(func.count() >= minimum).order_by(func.count().desc()).limit(limit)).all()
-        keys = [row[0] for row in rows]
-        statuses: dict[Any, set[str]] = {}
-        for key, status in session.execute(
-                select(column, Action.status).distinct()
-                .join(ActionPlanReport, ActionPlanReport.report_id == NearMissReport.id)
-                .join(Action, Action.plan_id == ActionPlanReport.plan_id)
-                .where(*where, column.in_(keys))):
-            statuses.setdefault(key, set()).add(status)
+    for kind, column in columns.items():
+        rows = _repeat_types(session, actor, scope, where, minimum, limit, rules) \
+            if kind == "type" else None
+        if rows is None:
+            rows = session.execute(
+                select(column, func.count(), func.max(NearMissReport.occurred_at))
+                .where(*where, column.is_not(None)).group_by(column)
+                .having(func.count() >= minimum).order_by(func.count().desc())
+                .limit(limit)).all()
         for key, count, last in rows:
             found.append(Repeat(kind, _repeat_label(session, kind, key, salt), count, last,
-                                best_status(statuses.get(key, set())), key))
+                                best_status(statuses.get((kind, key), set())), key))
     return found
+
+
+def _repeat_types(session: Session, actor: Actor, scope: Scope,
+                  where: list[ColumnElement[bool]], minimum: int, limit: int, rules: Settings,
+                  ) -> list[tuple[str, int, datetime]] | None:
+    """The repeating types as (type, count, latest), most first: counted from the day counts,
+    each type's latest report found by its own index; None when the day counts cannot say."""
+    counted = scope.day_counts(session, actor, rules.zone, ("type_key",))
+    if counted is None:
+        return None
+    repeating = sorted(((key, n) for key, n in counted if n >= minimum),
+                       key=lambda pair: (-pair[1], pair[0]))[:limit]
+    if not repeating:
+        return []
+    latest = dict(session.execute(union_all(*(
+        select(literal(key).label("type_key"), func.max(NearMissReport.occurred_at))
+        .where(*where, NearMissReport.type_key == key) for key, _ in repeating))).all())
+    return [(key, n, latest[key]) for key, n in repeating]
 
 
 def _repeat_label(session: Session, kind: str, key: Any, salt: str) -> str:

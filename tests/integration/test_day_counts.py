@@ -201,6 +201,9 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
                                                             rules=rules))
         figures["feedback"] = _feedback(feedback_measures(session, quality, scope,
                                                           rules=rules))
+        figures["repeats"] = sorted(
+            (r.kind, r.label, r.count, r.last, r.action_status or "")
+            for r in gov.repeats(session, quality, scope, salt="s", minimum=2, rules=rules))
         figures["commissioner tables"] = repr(cv.type_tables(
             session, org.actor("commissioner"), scope, rules=rules, suppress=False))
         figures["between"] = count_between(session, MeasureFilters(), today - timedelta(days=9),
@@ -249,6 +252,7 @@ def test_every_figure_read_from_the_rollups_equals_counting_the_reports(engine, 
     assert from_day_counts == from_reports
     assert sum(from_reports["weekly"].values()) > 0
     assert from_reports["culture"][1] >= 2 and from_reports["feedback"][1] == 1
+    assert any(kind == "type" for kind, *_ in from_reports["repeats"])
     assert from_reports["around " + str(today - timedelta(days=9))] != (0, 0)
 
 
