@@ -78,8 +78,19 @@ def usable(session: Session, zone: ZoneInfo) -> bool:
     return session.info["day_counts_zone"] == zone.key
 
 
+def _load_old_value(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    return value
+
+
+# A key field set on a report whose value was not loaded (expired) would leave no old value
+# in its history, and the count it leaves would not be known: have SQLAlchemy load it first.
+for _field in {*_KEY_FIELDS, *_REPORT_TIMINGS}:
+    event.listen(getattr(NearMissReport, _field), "set", _load_old_value, active_history=True,
+                 retval=True)
+
+
 def _raw_key(report: NearMissReport, *, committed: bool) -> tuple[Any, ...]:
-    """The report's (occurred_at, service, type, barrier): as last flushed, or as now."""
+    """The report's key fields (_KEY_FIELDS): as last flushed, or as now."""
     if not committed:
         return tuple(getattr(report, name) for name in _KEY_FIELDS)
     state = inspect(report)
@@ -229,7 +240,7 @@ def rebuild(engine: Engine, zone: ZoneInfo, *, now: datetime | None = None) -> i
 
 
 def ensure_built(engine: Engine, zone: ZoneInfo) -> bool:
-    """Build the day counts unless they are built for `zone` already; True if it built them."""
+    """Build the rollups unless they are built for `zone` already; True if it built them."""
     with engine.connect() as connection:
         if day_counts_zone(connection) == zone.key:
             return False

@@ -126,6 +126,16 @@ def test_an_edit_moves_the_count_a_delete_removes_it_a_rollback_leaves_it(engine
         uow.commit()
     assert stored(engine) == counted_afresh(engine, zone) and weeks_kept(engine, zone)
 
+    # A field set without its value loaded (expired): the count it leaves is still known.
+    with UnitOfWork(engine) as uow:
+        report = uow.session.scalars(select(NearMissReport).order_by(NearMissReport.id)).first()
+        uow.session.expire(report, ["type_key", "occurred_at"])
+        report.type_key = "transfer_near_fall"
+        report.occurred_at = datetime.combine(local_now().date() - timedelta(days=5), time(9))
+        uow.record(SYSTEM, "test.edited", "near_miss_report", report.reference, at=utcnow())
+        uow.commit()
+    assert stored(engine) == counted_afresh(engine, zone) and weeks_kept(engine, zone)
+
     before = stored(engine)
     with UnitOfWork(engine) as uow:
         report = uow.session.scalars(select(NearMissReport).order_by(NearMissReport.id)).first()
