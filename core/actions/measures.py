@@ -22,7 +22,7 @@ from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts
 from core.actions.models import ActivityCount
 from core.config import ActionRules, Settings
 from core.reports.models import NearMissReport
-from core.reports.rollup import day_count_rows, usable
+from core.reports.rollup import by_week, day_count_rows, usable
 from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 
 PER_LABELS = {"week": "per week", "100_visits": "per 100 visits", "100_shifts": "per 100 shifts"}
@@ -183,10 +183,8 @@ def weekly_counts(session: Session, filters: MeasureFilters, start: date, end: d
                   rules: Settings) -> dict[date, int]:
     """Reports that count per week (Monday-based), every week in [start, end) present."""
     by_day = filters.day_counts(session, start, end, ("day",), rules)
-    counts: dict[date, int] = {}
     if by_day is not None:
-        for day, n in by_day:
-            counts[week_start_of(day)] = counts.get(week_start_of(day), 0) + n
+        counts = by_week(by_day)
     else:
         week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
         counts = {as_date(w): n for w, n in session.execute(

@@ -29,7 +29,13 @@ from core.config import Settings
 from core.escalation.models import Escalation
 from core.organisation.models import Location, Route, Service, StaffGroup
 from core.reports.models import NearMissReport
-from core.reports.rollup import day_count_rows, reporter_week_rows, timings_version, usable
+from core.reports.rollup import (
+    by_week,
+    day_count_rows,
+    reporter_week_rows,
+    timings_version,
+    usable,
+)
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.taxonomy.models import NearMissType
 from core.weeks import (
@@ -244,10 +250,8 @@ def weekly_series(session: Session, actor: Actor, scope: Scope, *,
     """Near misses per local week over the scope, every week present (zeros included)."""
     require(actor, Capability.VIEW_GOVERNANCE)
     days = None if extra else scope.day_counts(session, actor, rules.zone, ("day",))
-    counts: dict[date, int] = {}
     if days is not None:
-        for day, count in days:
-            counts[week_start_of(day)] = counts.get(week_start_of(day), 0) + count
+        counts = by_week(days)
     else:
         week = week_start_sql(session, NearMissReport.occurred_at, rules.zone)
         counts = {as_date(w): n for w, n in session.execute(select(week, func.count()).where(

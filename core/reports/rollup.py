@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     Table,
     delete,
     event,
@@ -262,6 +263,26 @@ def counted_weeks(session: Session) -> dict[tuple[date, int, str, int, int], int
     return {(as_date(w), s, t, g, r): n for w, s, t, g, r, n in rows}
 
 
+def _narrowed(query: Select, table: Table, service_sets: Iterable[tuple[int, ...] | None],
+              type_keys: tuple[str, ...]) -> Select:
+    """`query` on a rollup narrowed to each of `service_sets` that is not None, and to
+    `type_keys` if any."""
+    for services in service_sets:
+        if services is not None:
+            query = query.where(table.c.service_id.in_(services))
+    if type_keys:
+        query = query.where(table.c.type_key.in_(type_keys))
+    return query
+
+
+def by_week(day_counts: Iterable[tuple[date, int]]) -> dict[date, int]:
+    """(day, count) rows summed by their week's Monday."""
+    weeks: dict[date, int] = {}
+    for day, n in day_counts:
+        weeks[week_start_of(day)] = weeks.get(week_start_of(day), 0) + n
+    return weeks
+
+
 def reporter_week_rows(session: Session, *, start: date, end: date,
                        service_sets: Iterable[tuple[int, ...] | None] = (),
                        type_keys: tuple[str, ...] = ()) -> list[tuple[date, int, int, int]]:
@@ -269,13 +290,8 @@ def reporter_week_rows(session: Session, *, start: date, end: date,
     summed over services and types; the staff group and reporter None where not recorded
     and anonymous. Narrowed as `day_count_rows` narrows."""
     group, reporter = _WEEKS.c.staff_group_id, _WEEKS.c.reporter_id
-    query = select(_WEEKS.c.week, group, reporter, func.sum(_WEEKS.c.reports)).where(
-        _WEEKS.c.week >= start, _WEEKS.c.week < end)
-    for services in service_sets:
-        if services is not None:
-            query = query.where(_WEEKS.c.service_id.in_(services))
-    if type_keys:
-        query = query.where(_WEEKS.c.type_key.in_(type_keys))
+    query = _narrowed(select(_WEEKS.c.week, group, reporter, func.sum(_WEEKS.c.reports)).where(
+        _WEEKS.c.week >= start, _WEEKS.c.week < end), _WEEKS, service_sets, type_keys)
     return [(week, group_id or None, reporter_id or None, n) for week, group_id, reporter_id, n
             in session.execute(query.group_by(_WEEKS.c.week, group, reporter)) if n]
 
@@ -287,12 +303,7 @@ def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, 
     type_key, barrier; each row those columns then the count). Each of `service_sets` that is
     not None narrows to its services (the viewer's, the slice's); `type_keys` to those types."""
     columns = [_TABLE.c[name] for name in group_by]
-    query = select(*columns, func.sum(_TABLE.c.reports)).where(
-        _TABLE.c.day >= start, _TABLE.c.day < end)
-    for services in service_sets:
-        if services is not None:
-            query = query.where(_TABLE.c.service_id.in_(services))
-    if type_keys:
-        query = query.where(_TABLE.c.type_key.in_(type_keys))
+    query = _narrowed(select(*columns, func.sum(_TABLE.c.reports)).where(
+        _TABLE.c.day >= start, _TABLE.c.day < end), _TABLE, service_sets, type_keys)
     # The day column is typed: either database gives dates, and the sums integers.
     return [tuple(row) for row in session.execute(query.group_by(*columns)) if row[-1]]
