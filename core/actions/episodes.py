@@ -74,35 +74,24 @@ class EpisodeView:
                 f"{self.start:%d %b}–{self.end:%d %b}")
 
 
-def episode_reports(type_key: str, service_ids: Sequence[int], first_day: date,
-                    last_day: date, zone: Any) -> tuple[ColumnElement[bool], ...]:
-    """The conditions on near_miss_reports that select an episode's reports: of its type, in
-    its services, on its days. Join on them rather than list the reports' ids: at a million
-    reports an episode holds thousands, and a literal list of them costs more to send (and
-    for psycopg to parse) than the database takes to find them."""
-    return (NearMissReport.type_key == type_key, NearMissReport.service_id.in_(service_ids),
-            NearMissReport.occurred_at >= local_midnight_utc(first_day, zone),
-            NearMissReport.occurred_at < local_midnight_utc(last_day + timedelta(days=1), zone))
-
-
 # Episodes counted per statement: a UNION ALL of one SELECT each (SQLite allows 500 terms).
 _EPISODES_PER_STATEMENT = 100
 
 
-def _per_episode(session: Session, conditions: Mapping[int, Any],
-                 term: Callable[[int, Any], Select]) -> list[Any]:
-    """The rows of `term(episode id, its conditions)` for every episode, a hundred episodes to
-    a statement: one round trip where a query each took 350 at a million reports."""
+def _per_episode(session: Session, spans: Mapping[int, EpisodeSpan],
+                 term: Callable[[int, EpisodeSpan], Select]) -> list[Any]:
+    """The rows of `term(episode id, its span)` for every episode, a hundred episodes to a
+    statement: one round trip where a query each took 350 at a million reports."""
     found: list[Any] = []
-    items = list(conditions.items())
+    items = list(spans.items())
     for first in range(0, len(items), _EPISODES_PER_STATEMENT):
         chunk = items[first:first + _EPISODES_PER_STATEMENT]
         found.extend(session.execute(union_all(*(term(i, c) for i, c in chunk))).all())
     return found
 
 
-def _report_counts(session: Session, conditions: dict[int, tuple[ColumnElement[bool], ...]],
-                   spans: dict[int, EpisodeSpan], zone: Any) -> dict[int, int]:
+def _report_counts(session: Session, spans: dict[int, EpisodeSpan], zone: Any,
+                   ) -> dict[int, int]:
     """Per episode, how many reports it holds: summed from the day counts when they are built
     for the zone (an episode is whole local days: a few dozen counts, not thousands of
     reports), else counted from the reports."""
@@ -115,8 +104,8 @@ def _report_counts(session: Session, conditions: dict[int, tuple[ColumnElement[b
                 NearMissDayCount.service_id.in_(span.service_ids),
                 day >= span.first_day, day <= span.last_day))}
     return {episode: n for episode, n in _per_episode(
-        session, conditions, lambda i, c: select(literal(i).label("episode"), func.count())
-        .select_from(NearMissReport).where(*c))}
+        session, spans, lambda i, span: select(literal(i).label("episode"), func.count())
+        .select_from(NearMissReport).where(*span.conditions()))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +126,15 @@ class EpisodeSpan:
         return cls(type_key, tuple(service_ids), first_day, last_day,
                    local_midnight_utc(first_day, zone),
                    local_midnight_utc(last_day + timedelta(days=1), zone))
+
+    def conditions(self) -> tuple[ColumnElement[bool], ...]:
+        """The conditions on near_miss_reports that select the episode's reports. Join on
+        them rather than list the reports' ids: at a million reports an episode holds
+        thousands, and a literal list of them costs more to send (and for psycopg to parse)
+        than the database takes to find them."""
+        return (NearMissReport.type_key == self.type_key,
+                NearMissReport.service_id.in_(self.service_ids),
+                NearMissReport.occurred_at >= self.start, NearMissReport.occurred_at < self.end)
 
 
 # What `linked_actions` can say of an action serving an episode.
@@ -216,7 +214,6 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
     region_names = dict(session.execute(select(Region.id, Region.name)).all())
     deciders = dict(session.execute(select(User.id, User.display_name)).all())
     shown: list[tuple[ClusterEpisode, tuple[int, ...]]] = []
-    conditions: dict[int, tuple[ColumnElement[bool], ...]] = {}
     spans: dict[int, EpisodeSpan] = {}
     for row in session.scalars(query):
         scope_id = row.region_id if row.scope == "region" else row.service_id
@@ -226,11 +223,9 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
         if not visible:
             continue
         shown.append((row, services))
-        conditions[row.id] = episode_reports(row.type_key, visible, row.first_day,
-                                             row.last_day, rules.zone)
         spans[row.id] = EpisodeSpan.of(row.type_key, visible, row.first_day, row.last_day,
                                        rules.zone)
-    counts = _report_counts(session, conditions, spans, rules.zone)
+    counts = _report_counts(session, spans, rules.zone)
     statuses = {episode: {status for (status,) in found}
                 for episode, found in linked_actions(session, spans, "status").items()}
     plans = {row.plan_id for row, _ in shown if row.plan_id is not None}
@@ -243,7 +238,7 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
         scope_id = row.region_id if row.scope == "region" else row.service_id
         assert scope_id is not None
         refs = (tuple(session.scalars(select(NearMissReport.reference).where(
-            *conditions[row.id]).order_by(NearMissReport.occurred_at)))
+            *spans[row.id].conditions()).order_by(NearMissReport.occurred_at)))
             if with_references else ())
         actions = statuses.get(row.id, set()) | plan_statuses.get(row.plan_id or -1, set())
         views.append(EpisodeView(

@@ -115,12 +115,14 @@ def counts_around(session: Session, filters: MeasureFilters, go_live: date, days
     """Reports that count in the `days` before `go_live` and in the `days` from it: the same
     as two `count_between` calls, in one pass over the reports (the evidence page asks this
     for every action with a measure, about 1,500 at a million reports)."""
-    first, last = go_live - timedelta(days=days), go_live + timedelta(days=days)
-    by_day = filters.day_counts(session, first, last, ("day",), rules)
-    if by_day is not None:
-        return (sum(n for day, n in by_day if day < go_live),
-                sum(n for day, n in by_day if day >= go_live))
-    start, middle, end = (_start(day, rules) for day in (first, go_live, last))
+    return counts_around_each(session, [(filters, go_live, days)], rules=rules)[0]
+
+
+def _counts_around_in_reports(session: Session, filters: MeasureFilters, go_live: date,
+                              days: int, *, rules: Settings) -> tuple[int, int]:
+    """`counts_around` counted from the reports themselves, in one pass."""
+    start, middle, end = (_start(day, rules) for day in (
+        go_live - timedelta(days=days), go_live, go_live + timedelta(days=days)))
     before, after = session.execute(select(
         func.count().filter(NearMissReport.occurred_at < middle),
         func.count().filter(NearMissReport.occurred_at >= middle)).where(
@@ -175,7 +177,7 @@ def counts_around_each(session: Session, windows: Sequence[tuple[MeasureFilters,
     return [(series.count(filters, go_live - timedelta(days=days), go_live),
              series.count(filters, go_live, go_live + timedelta(days=days)))
             if series is not None and counted
-            else counts_around(session, filters, go_live, days, rules=rules)
+            else _counts_around_in_reports(session, filters, go_live, days, rules=rules)
             for (filters, go_live, days), counted in zip(windows, by_day, strict=True)]
 
 

@@ -138,21 +138,23 @@ def add_to_counts(connection: Connection, table: Table,
         index_elements=keys, set_={"reports": table.c.reports + upsert.excluded.reports}), rows)
 
 
+def _is_escalation(row: object) -> bool:
+    return getattr(row, "__tablename__", None) == "escalations"
+
+
 def _moves_timings(session: Session) -> bool:
     """Whether this flush can move a median time to triage or to acknowledge."""
     for row in session.new:
         if isinstance(row, NearMissReport) and row.triaged_at is not None:
             return True
-        if getattr(row, "__tablename__", None) == "escalations" and \
-                getattr(row, "acknowledged_at", None) is not None:
+        if _is_escalation(row) and getattr(row, "acknowledged_at", None) is not None:
             return True
     for row in session.deleted:
-        if isinstance(row, NearMissReport) or getattr(row, "__tablename__", None) == \
-                "escalations":
+        if isinstance(row, NearMissReport) or _is_escalation(row):
             return True
     for row in session.dirty:
         fields = (_REPORT_TIMINGS if isinstance(row, NearMissReport) else _ESCALATION_TIMINGS
-                  if getattr(row, "__tablename__", None) == "escalations" else ())
+                  if _is_escalation(row) else ())
         if fields:
             state = inspect(row)
             if any(state.attrs[name].history.has_changes() for name in fields):
@@ -176,8 +178,7 @@ def timings_version(session: Session) -> int | None:
 def _keep_day_counts(session: Session, _flush: UOWTransaction) -> None:
     """Add a flush's report changes to the rollups and move the timings version, in the
     flush's own transaction."""
-    if not any(isinstance(row, NearMissReport) or getattr(row, "__tablename__", None) ==
-               "escalations"
+    if not any(isinstance(row, NearMissReport) or _is_escalation(row)
                for rows in (session.new, session.dirty, session.deleted) for row in rows):
         return
     if _moves_timings(session):
