@@ -32,10 +32,13 @@ from core.clock import to_local
 from core.config import Settings
 from core.weeks import local_midnight_utc, offset_changes, week_start_of
 
-# The board's columns (core.reports.workflow.BOARD_COLUMNS) and its page size
-# (pages/triage_board.py PAGE_SIZE).
+# The board's columns (core.reports.workflow.BOARD_COLUMNS), its page size
+# (pages/triage_board.py PAGE_SIZE) and the references it names per cluster
+# (core.views.triage_board.BOARD_CLUSTER_REFERENCES).
 BOARD_STATUSES = ("new", "triaged", "in_review", "actions", "validating")
 BOARD_PAGE_SIZE = 8
+BOARD_CLUSTER_REFERENCES = 6
+BOARD_REGULATOR_PAGE_SIZE = 8  # ui/regulator.py BOARD_PAGE_SIZE
 OPEN_ACTION = ("planned", "in_progress", "in_test")
 
 
@@ -132,9 +135,11 @@ def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Settin
     shown = [reference for cards in columns["cards"].values() for reference, *_ in cards]
     today = to_local(now, rules.zone).date()
     return {**columns, "card_clocks": regulator_clocks(session, actor, shown, now=now),
-            "regulator": regulator_section(session, actor, now=now, rules=rules),
+            "regulator": regulator_section(session, actor, now=now, rules=rules,
+                                           limit=BOARD_REGULATOR_PAGE_SIZE),
             "clusters": clusters(session, actor, today - timedelta(days=42),
-                                 today + timedelta(days=1), rules.zone, references=True)}
+                                 today + timedelta(days=1), rules.zone,
+                                 latest=BOARD_CLUSTER_REFERENCES)}
 
 
 def board_columns(session: Session, actor: Actor, *, now: datetime,
@@ -223,7 +228,8 @@ def regulator_clocks(session: Session, actor: Actor, references: list[str], *,
 def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: Settings,
                       limit: int = 50) -> dict[str, Any]:
     """The board's regulator section: candidates of the last `window_days` with no decision
-    (oldest first) and events with a clock running (soonest deadline first), each with its
+    (oldest first) and events with a clock running (soonest deadline first), the first
+    `limit` of each with how many in all and the running clocks overdue; each with its
     type, service, escalation kinds and clocks (the reasons it is a candidate and the
     clocks' wording follow from these in Python, core.regulator.candidates/clocks)."""
     wanted = rules.regulator.candidates
@@ -243,19 +249,27 @@ def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: S
     if actor.service_ids is not None:
         seen = "AND r.service_id IN :actor_services"
         params["actor_services"] = tuple(actor.service_ids) or (-1,)
-    awaiting = [ref for (ref,) in _rows(session, f"""
-        SELECT r.reference FROM near_miss_reports r
+    # The first page of each list, and how many there are in all (COUNT(*) OVER ()).
+    awaiting_rows = _rows(session, f"""
+        SELECT r.reference, COUNT(*) OVER () FROM near_miss_reports r
         WHERE ({' OR '.join(reasons) or '1 = 0'}) {seen}
           AND NOT EXISTS (SELECT 1 FROM regulator_decisions d WHERE d.report_id = r.id)
           AND r.reported_at >= :since
-        ORDER BY r.reported_at, r.id LIMIT :limit""", **params)]
+        ORDER BY r.reported_at, r.id LIMIT :limit""", **params)
     params.pop("since")
     for unused in ("kinds", "types"):
         params.pop(unused, None)
-    running = [ref for (ref,) in _rows(session, f"""
-        SELECT r.reference FROM regulator_clocks c JOIN near_miss_reports r ON r.id = c.report_id
+    running_rows = _rows(session, f"""
+        SELECT r.reference, COUNT(*) OVER () FROM regulator_clocks c
+        JOIN near_miss_reports r ON r.id = c.report_id
         WHERE c.met_at IS NULL AND c.withdrawn_at IS NULL {seen}
-        GROUP BY r.id, r.reference ORDER BY MIN(c.due_at) LIMIT :limit""", **params)]
+        GROUP BY r.id, r.reference ORDER BY MIN(c.due_at), r.id LIMIT :limit""", **params)
+    overdue = _rows(session, f"""
+        SELECT COUNT(*) FROM regulator_clocks c JOIN near_miss_reports r ON r.id = c.report_id
+        WHERE c.met_at IS NULL AND c.withdrawn_at IS NULL AND c.due_at < :now {seen}""",
+                    now=now, **{k: v for k, v in params.items() if k != "limit"})[0][0]
+    awaiting = [ref for ref, _ in awaiting_rows]
+    running = [ref for ref, _ in running_rows]
     details = {}
     wanted_refs = tuple(dict.fromkeys(awaiting + running))
     if wanted_refs:
@@ -270,7 +284,10 @@ def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: S
             WHERE r.reference IN :refs""", refs=wanted_refs)}
     clocks = regulator_clocks(session, actor, list(wanted_refs), now=now)
     return {"awaiting": [(ref, *details[ref], clocks[ref]) for ref in awaiting],
-            "running": [(ref, *details[ref], clocks[ref]) for ref in running]}
+            "running": [(ref, *details[ref], clocks[ref]) for ref in running],
+            "awaiting_total": awaiting_rows[0][1] if awaiting_rows else 0,
+            "running_total": running_rows[0][1] if running_rows else 0,
+            "overdue": overdue}
 
 # -- governance pages ------------------------------------------------------------------------
 
@@ -385,14 +402,14 @@ def repeats(session: Session, actor: Actor, start: date, end: date, zone: ZoneIn
 
 
 def clusters(session: Session, actor: Actor | None, start: date, end: date,
-             zone: ZoneInfo, *, references: bool = False) -> list[tuple[Any, ...]]:
+             zone: ZoneInfo, *, latest: int = 0) -> list[tuple[Any, ...]]:
     """pages/governance_clusters.py's cluster review: episodes that fired in [start, end)
     among the actor's services (a region's counts the region's services the actor sees),
     open ones first, each the latest first: (episode id, status, type name, place name,
     scope, first day, last day, peak, usual, reports, action statuses). The page shows the
-    best of the statuses (a pure function) and the usual count to one decimal. With
-    `references` (the triage board lists them), the reports' references in time order
-    instead of their count."""
+    best of the statuses (a pure function) and the usual count to one decimal. With `latest`
+    (the triage board names a few), the references of the newest `latest` reports, newest
+    first, follow."""
     params: dict[str, Any] = {"start": start, "end": end}
     seen = ""
     if actor is not None and actor.service_ids is not None:
@@ -409,14 +426,14 @@ def clusters(session: Session, actor: Actor | None, start: date, end: date,
             "AND r.occurred_at < date(e.last_day, '+2 days')")
     statuses = ("STRING_AGG(DISTINCT status, ',')" if postgresql
                 else "GROUP_CONCAT(DISTINCT status)")
-    if not references:
-        listed = "SELECT episode_id, CAST(COUNT(*) AS TEXT) AS refs FROM hits GROUP BY episode_id"
-    elif postgresql:
-        listed = ("SELECT episode_id, STRING_AGG(reference, ',' ORDER BY occurred_at, id) "
-                  "AS refs FROM hits GROUP BY episode_id")
-    else:  # SQLite concatenates in the order its subquery gives
-        listed = ("SELECT episode_id, GROUP_CONCAT(reference) AS refs FROM (SELECT * FROM hits "
-                  "ORDER BY episode_id, occurred_at, id) GROUP BY episode_id")
+    newest = ("STRING_AGG(CASE WHEN nth <= :latest THEN reference END, ',' ORDER BY nth)"
+              if postgresql else  # SQLite concatenates in the order its subquery gives
+              "GROUP_CONCAT(CASE WHEN nth <= :latest THEN reference END)")
+    params["latest"] = latest
+    listed = (f"SELECT episode_id, COUNT(*) AS n, {newest} AS refs FROM ("
+              "SELECT episode_id, reference, ROW_NUMBER() OVER (PARTITION BY episode_id "
+              "ORDER BY occurred_at DESC, id DESC) AS nth FROM hits ORDER BY episode_id, nth) "
+              "AS ranked GROUP BY episode_id")
     rows = _rows(session, f"""
         WITH episodes AS (
             SELECT * FROM cluster_episodes
@@ -444,7 +461,8 @@ def clusters(session: Session, actor: Actor | None, start: date, end: date,
                    GROUP BY episode_id)
         SELECT e.id, e.status, t.name,
                CASE WHEN e.scope = 'region' THEN g.name ELSE sv.name END,
-               e.scope, e.first_day, e.last_day, e.peak, e.usual, listed.refs, summed.statuses
+               e.scope, e.first_day, e.last_day, e.peak, e.usual, listed.n, summed.statuses,
+               listed.refs
         FROM episodes e JOIN near_miss_types t ON t.key = e.type_key
         LEFT JOIN regions g ON g.id = e.region_id LEFT JOIN services sv ON sv.id = e.service_id
         LEFT JOIN listed ON listed.episode_id = e.id
@@ -454,10 +472,11 @@ def clusters(session: Session, actor: Actor | None, start: date, end: date,
                                WHEN 'linked' THEN 2 ELSE 3 END,
                  e.last_day DESC, e.peak DESC""", **params)
     return [(int(i), status, name, place, scope, _day(first), _day(last), int(peak),
-             round(float(usual), 1),
-             tuple(x for x in (n or "").split(",") if x) if references else int(n or 0),
-             frozenset((statuses or "").split(",")) - {""})
-            for i, status, name, place, scope, first, last, peak, usual, n, statuses in rows]
+             round(float(usual), 1), int(n or 0),
+             frozenset((statuses or "").split(",")) - {""},
+             *((tuple(x for x in (refs or "").split(",") if x),) if latest else ()))
+            for i, status, name, place, scope, first, last, peak, usual, n, statuses, refs
+            in rows]
 
 
 def _median_sql(session: Session, value: str, from_where: str, params: dict[str, Any],

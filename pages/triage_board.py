@@ -20,6 +20,7 @@ from core.views.triage_board import (
     board_clusters,
     board_columns,
     board_regulator,
+    cluster_reports_text,
 )
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
@@ -128,7 +129,7 @@ def clusters_section() -> None:
                                                    "id": str(theme.scope_id),
                                                    "episode": str(theme.episode_id)},
                                      icon=":material/add_task:")
-                st.caption(", ".join(theme.references))
+                st.caption(cluster_reports_text(theme.report_count, theme.latest))
                 clusters_ui.decision(actor, theme, prefix="board")
 
 
@@ -140,7 +141,10 @@ def _column_title(status: ReportStatus) -> str:
 
 def regulator_section() -> None:
     """Events to decide on reporting to the regulator, and the clocks running."""
-    regulator_ui.board_section(actor, board_regulator(actor, now=utcnow(), rules=settings()))
+    regulator_ui.board_section(actor, board_regulator(
+        actor, now=utcnow(), rules=settings(), page_size=regulator_ui.BOARD_PAGE_SIZE,
+        awaiting_page=regulator_ui.board_page("awaiting"),
+        running_page=regulator_ui.board_page("running")))
 
 
 regulator_section()

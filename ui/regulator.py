@@ -8,6 +8,8 @@ reasons are typed by people: all of it goes through ui.text.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -216,29 +218,47 @@ def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str) -> None
         _decision_form(actor, event, prefix)
 
 
+BOARD_PAGE_SIZE = 8  # events per list; a busy provider's list pages on
+
+
+def board_page(which: str) -> int:
+    """The page of the board's `which` list ("awaiting" or "running") being shown."""
+    return int(st.session_state.get(f"board_regulator_{which}_page", 1) or 1)
+
+
 def board_section(actor: Actor, board: RegulatorBoard) -> None:
-    """The board's expander: events awaiting a decision, then those with clocks running."""
-    overdue = sum(1 for e in board.running for c in e.running
-                  if c.state is ClockState.OVERDUE)
-    title = (f"Regulator clocks · {len(board.awaiting)} to decide · {len(board.running)} "
-             f"running" + (f" · {overdue} overdue" if overdue else ""))
+    """The board's expander: events awaiting a decision, then those with clocks running, a
+    page of each."""
+    title = (f"Regulator clocks · {board.awaiting_total} to decide · {board.running_total} "
+             f"running" + (f" · {board.overdue} overdue" if board.overdue else ""))
     with st.expander(title, icon=":material/timer:", key="board_regulator",
-                     on_change="rerun", expanded=bool(overdue)):
+                     on_change="rerun", expanded=bool(board.overdue)):
         show_notice()
         st.caption(escape_caption(
             f"Deadlines for reporting to {board.jurisdiction}. Possibly reportable events of "
             f"the last {board.window_days} days wait for a decision; a reportable one shows "
             "each deadline and the time left."))
-        if not board.awaiting and not board.running:
+        if not board.awaiting_total and not board.running_total:
             st.caption("Nothing to decide and no clock running in your services.")
-        for event in (*board.awaiting, *board.running):
-            with st.container(border=True):
-                st.page_link("pages/near_miss.py",
-                             label=f"{event.reference} · {escape_label(event.type_name)}",
-                             query_params={"ref": event.reference},
-                             icon=":material/open_in_new:")
-                st.caption(escape_caption(f"{event.service} · known {local(event.known_at)}"))
-                event_panel(actor, event, prefix=f"board.{event.reference}")
+        for which, events, total in (("awaiting", board.awaiting, board.awaiting_total),
+                                     ("running", board.running, board.running_total)):
+            for event in events:
+                with st.container(border=True):
+                    st.page_link("pages/near_miss.py",
+                                 label=f"{event.reference} · {escape_label(event.type_name)}",
+                                 query_params={"ref": event.reference},
+                                 icon=":material/open_in_new:")
+                    st.caption(escape_caption(f"{event.service} · known "
+                                              f"{local(event.known_at)}"))
+                    event_panel(actor, event, prefix=f"board.{event.reference}")
+            pages = math.ceil(total / BOARD_PAGE_SIZE)
+            if pages > 1:
+                st.caption(f"{total} {'to decide' if which == 'awaiting' else 'running'}: "
+                           f"page {board_page(which)} of {pages}, "
+                           + ("oldest first." if which == "awaiting"
+                              else "soonest deadline first."))
+                st.pagination(pages, key=f"board_regulator_{which}_page",
+                              max_visible_pages=3)
 
 
 CLOCK_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]

@@ -63,6 +63,7 @@ class EpisodeView:
     plan_id: int | None
     references: tuple[str, ...]  # empty unless listed `with_references`
     report_count: int
+    latest: tuple[str, ...]  # its latest `latest` references, newest first (when asked)
     action_status: str | None  # the most advanced status of an action serving its reports
     ongoing: bool  # it fired within the last window
     services: tuple[int, ...]
@@ -106,6 +107,26 @@ def _report_counts(session: Session, spans: dict[int, EpisodeSpan], zone: Any,
     return {episode: n for episode, n in _per_episode(
         session, spans, lambda i, span: select(literal(i).label("episode"), func.count())
         .select_from(NearMissReport).where(*span.conditions()))}
+
+
+def _latest_references(session: Session, spans: dict[int, EpisodeSpan], latest: int,
+                       ) -> dict[int, list[str]]:
+    """Per episode, the references of its `latest` newest reports, newest first."""
+    def newest(i: int, span: EpisodeSpan) -> Select:
+        found = (select(NearMissReport.reference, NearMissReport.occurred_at,
+                        NearMissReport.id)
+                 .where(*span.conditions())
+                 .order_by(NearMissReport.occurred_at.desc(), NearMissReport.id.desc())
+                 .limit(latest).subquery())
+        return select(literal(i).label("episode"), found.c.occurred_at, found.c.id,
+                      found.c.reference)
+
+    by_episode: dict[int, list[tuple[datetime, int, str]]] = {}
+    for episode, *found in _per_episode(session, spans, newest):
+        by_episode.setdefault(episode, []).append(tuple(found))
+    # Sorted here: a union keeps no order.
+    return {episode: [ref for *_, ref in sorted(found, reverse=True)]
+            for episode, found in by_episode.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +217,14 @@ def linked_actions(session: Session, spans: Mapping[int, EpisodeSpan],
 
 def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
                   end: date | None = None, today: date, rules: Settings,
-                  with_references: bool = True) -> list[EpisodeView]:
+                  with_references: bool = True, latest: int = 0) -> list[EpisodeView]:
     """Episodes that fired on a day in [start, end) among the actor's services: open ones
     first, then acknowledged, linked and dismissed, each the latest first. Service episodes
     that are part of a region's are inside it, not listed.
 
     Without `with_references` each episode's references are left empty and only counted
-    (`report_count`): at a million reports a year's episodes hold half a million."""
+    (`report_count`): at a million reports a year's episodes hold half a million. `latest`
+    asks for each episode's newest few references, to name a few where all would be a wall."""
     query = select(ClusterEpisode).where(ClusterEpisode.part_of_id.is_(None))
     if start is not None:
         query = query.where(ClusterEpisode.last_day >= start)
@@ -226,6 +248,7 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
         spans[row.id] = EpisodeSpan.of(row.type_key, visible, row.first_day, row.last_day,
                                        rules.zone)
     counts = _report_counts(session, spans, rules.zone)
+    newest = _latest_references(session, spans, latest) if latest else {}
     statuses = {episode: {status for (status,) in found}
                 for episode, found in linked_actions(session, spans, "status").items()}
     plans = {row.plan_id for row, _ in shown if row.plan_id is not None}
@@ -253,6 +276,7 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
             reason=row.reason, decided_by=deciders.get(row.decided_by_id or -1),
             decided_at=row.decided_at, plan_id=row.plan_id,
             references=refs, report_count=counts.get(row.id, 0),
+            latest=tuple(newest.get(row.id, ())),
             action_status=best_status(actions),
             ongoing=(today - row.last_day).days < rules.triage.cluster_window_days,
             services=services))

@@ -402,12 +402,14 @@ ClusterTheme = EpisodeView
 
 
 def current_clusters(session: Session, actor: Actor, *, now: datetime, rules: Settings,
-                     days: int = 42) -> list[ClusterTheme]:
-    """Cluster episodes that fired in the last weeks: open ones first (core.triage.episodes)."""
+                     days: int = 42, with_references: bool = True,
+                     latest: int = 0) -> list[ClusterTheme]:
+    """Cluster episodes that fired in the last weeks: open ones first (core.triage.episodes).
+    `with_references` and `latest` as in `list_episodes`."""
     require(actor, Capability.VIEW_BOARD)
     today = to_local(now, rules.zone).date()
     return list_episodes(session, actor, start=today - timedelta(days=days), today=today,
-                         rules=rules)
+                         rules=rules, with_references=with_references, latest=latest)
 
 
 def proposal_from_cluster(session: Session, actor: Actor, type_key: str, scope: str,

@@ -411,7 +411,7 @@ def theme_choices(session: Session, actor: Actor, *, now: datetime, rules: Setti
     if not can(actor, Capability.VIEW_BOARD):
         return []
     found = []
-    for theme in current_clusters(session, actor, now=now, rules=rules):
+    for theme in current_clusters(session, actor, now=now, rules=rules, with_references=False):
         draft = ThemeDraft(theme.type_key, service_id=theme.scope_id
                            if theme.scope == "service" else None,
                            region_id=theme.scope_id if theme.scope == "region" else None)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import Select, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -90,9 +90,12 @@ class RegulatorBoard:
     """The board's section: candidates awaiting a decision, and events with clocks running."""
 
     jurisdiction: str
-    awaiting: tuple[EventClocks, ...]
-    running: tuple[EventClocks, ...]
+    awaiting: tuple[EventClocks, ...]  # one page of them
+    running: tuple[EventClocks, ...]  # one page of them
     window_days: int
+    awaiting_total: int
+    running_total: int
+    overdue: int  # clocks past their deadline among all the running ones
 
 
 def _clock_view(clock: RegulatorClock, now: datetime) -> ClockView:
@@ -187,29 +190,44 @@ def events_for(session: Session, actor: Actor, references: Sequence[str], *, now
 
 
 def regulator_board(session: Session, actor: Actor, *, now: datetime,
-                    rules: Settings, limit: int = 50) -> RegulatorBoard:
+                    rules: Settings, page_size: int = 50, awaiting_page: int = 1,
+                    running_page: int = 1) -> RegulatorBoard:
     """Candidates of the last `candidates.window_days` with no decision yet (oldest first), and
-    reportable events with a clock still running (soonest deadline first)."""
+    reportable events with a clock still running (soonest deadline first): a page of each,
+    with how many there are in all and how many running clocks are overdue."""
     require(actor, Capability.VIEW_BOARD)
     window = rules.regulator.candidates.window_days
     undecided = ~exists().where(RegulatorDecision.report_id == NearMissReport.id)
     awaiting = (select(NearMissReport.id)
                 .where(_candidate_filter(rules), undecided,
-                       NearMissReport.reported_at >= now - timedelta(days=window))
-                .order_by(NearMissReport.reported_at, NearMissReport.id).limit(limit))
+                       NearMissReport.reported_at >= now - timedelta(days=window)))
+    open_clock = (RegulatorClock.met_at.is_(None), RegulatorClock.withdrawn_at.is_(None))
     running = (select(RegulatorClock.report_id)
                .join(NearMissReport, NearMissReport.id == RegulatorClock.report_id)
-               .where(RegulatorClock.met_at.is_(None), RegulatorClock.withdrawn_at.is_(None))
-               .group_by(RegulatorClock.report_id)
-               .order_by(func.min(RegulatorClock.due_at)).limit(limit))
+               .where(*open_clock).group_by(RegulatorClock.report_id))
+    overdue = (select(func.count()).select_from(RegulatorClock)
+               .join(NearMissReport, NearMissReport.id == RegulatorClock.report_id)
+               .where(*open_clock, RegulatorClock.due_at < now))
     if actor.service_ids is not None:
         awaiting = awaiting.where(NearMissReport.service_id.in_(actor.service_ids))
         running = running.where(NearMissReport.service_id.in_(actor.service_ids))
+        overdue = overdue.where(NearMissReport.service_id.in_(actor.service_ids))
+
+    def page(query: Select, order: tuple[ColumnElement, ...], number: int) -> list[int]:
+        return list(session.scalars(query.order_by(*order).limit(page_size)
+                                    .offset((max(number, 1) - 1) * page_size)))
+
+    def total(query: Select) -> int:
+        return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
     return RegulatorBoard(
         jurisdiction=rules.regulator.jurisdiction,
-        awaiting=tuple(_events(session, actor, list(session.scalars(awaiting)), now=now,
-                               rules=rules)),
-        running=tuple(_events(session, actor, list(session.scalars(running)), now=now,
-                              rules=rules)),
-        window_days=window)
+        awaiting=tuple(_events(session, actor, page(
+            awaiting, (NearMissReport.reported_at, NearMissReport.id), awaiting_page),
+            now=now, rules=rules)),
+        running=tuple(_events(session, actor, page(
+            running, (func.min(RegulatorClock.due_at), RegulatorClock.report_id), running_page),
+            now=now, rules=rules)),
+        window_days=window, awaiting_total=total(awaiting), running_total=total(running),
+        overdue=session.scalar(overdue) or 0)
 

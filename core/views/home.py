@@ -31,7 +31,6 @@ from core.db import read_session
 from core.escalation.queries import inbox
 from core.escalation.rules import EscalationKind
 from core.metrics.governance import Scope, weekly_series
-from core.regulator.clocks import ClockState
 from core.regulator.queries import regulator_board
 from core.reports.queries import my_report_counts
 from core.reports.vocabulary import ReportStatus
@@ -141,11 +140,8 @@ def _triage(c: _Context) -> Tile:
 def _regulator(c: _Context) -> Tile:
     """Possibly reportable events awaiting a decision, and regulator clocks running (the
     board's regulator section, whose title shows the same three numbers)."""
-    board = regulator_board(c.session, c.actor, now=c.now, rules=c.rules)
-    running = len(board.running)
-    overdue = sum(1 for e in board.running for clock in e.running
-                  if clock.state is ClockState.OVERDUE)
-    to_decide = len(board.awaiting)
+    board = regulator_board(c.session, c.actor, now=c.now, rules=c.rules, page_size=1)
+    running, overdue, to_decide = board.running_total, board.overdue, board.awaiting_total
     parts = []
     if to_decide:
         parts.append(f"{_plural(to_decide, 'event')} to decide on reporting")
@@ -238,7 +234,8 @@ def _evidence(c: _Context) -> Tile:
 def _clusters(c: _Context) -> Tile:
     """Cluster episodes nobody has acknowledged, dismissed or answered with a plan (the
     board's Clusters section: "N open")."""
-    themes = current_clusters(c.session, c.actor, now=c.now, rules=c.rules)
+    themes = current_clusters(c.session, c.actor, now=c.now, rules=c.rules,
+                              with_references=False)
     waiting = sum(1 for t in themes if t.status is EpisodeStatus.OPEN)
     label = (f"{_plural(waiting, 'cluster')} to acknowledge" if waiting else "Nothing waiting")
     return Tile("clusters", "Clusters", waiting, label, _waiting(waiting), "board",

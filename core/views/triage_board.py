@@ -59,13 +59,34 @@ def board_columns(actor: Actor, filters: BoardFilters, *, page_size: int,
     return BoardColumns(board=board, events=events)
 
 
+# How many of a cluster's references the board names: the newest, each a report to open. A
+# cluster can hold hundreds; all of them would be a wall of text nobody reads.
+BOARD_CLUSTER_REFERENCES = 6
+
+
+def cluster_reports_text(count: int, latest: tuple[str, ...]) -> str:
+    """How the board names a cluster's reports: how many, and the newest few."""
+    noun = "near miss" if count == 1 else "near misses"
+    if not latest:
+        return f"{count:,} {noun}"
+    more = count - len(latest)
+    return (f"{count:,} {noun}: " + ", ".join(latest)
+            + (f" (newest first) and {more:,} more" if more > 0 else ""))
+
+
 def board_clusters(actor: Actor, *, now: datetime, rules: Settings) -> tuple[ClusterTheme, ...]:
-    """Cluster episodes of the last weeks, open ones first."""
+    """Cluster episodes of the last weeks, open ones first, each counted and with its newest
+    few references (`latest`)."""
     with read_session() as session:
-        return tuple(current_clusters(session, actor, now=now, rules=rules))
+        return tuple(current_clusters(session, actor, now=now, rules=rules,
+                                      with_references=False,
+                                      latest=BOARD_CLUSTER_REFERENCES))
 
 
-def board_regulator(actor: Actor, *, now: datetime, rules: Settings) -> RegulatorBoard:
-    """Events awaiting a decision on reporting to the regulator, and the clocks running."""
+def board_regulator(actor: Actor, *, now: datetime, rules: Settings, page_size: int = 8,
+                    awaiting_page: int = 1, running_page: int = 1) -> RegulatorBoard:
+    """Events awaiting a decision on reporting to the regulator, and the clocks running: a
+    page of each, with their totals."""
     with read_session() as session:
-        return regulator_board(session, actor, now=now, rules=rules)
+        return regulator_board(session, actor, now=now, rules=rules, page_size=page_size,
+                               awaiting_page=awaiting_page, running_page=running_page)

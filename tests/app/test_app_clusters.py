@@ -61,6 +61,9 @@ def test_the_board_shows_open_clusters_first_and_dismisses_one_with_its_reason(
     assert labels[1].startswith("Transfer / near fall in Maple House (service)")
     badges = [m for m in texts(at, "markdown") if "-badge[" in m]  # st.badge's Markdown
     assert badges[:2] == [":red-badge[Open · ongoing]", ":blue-badge[Acknowledged]"]
+    # Each names how many reports it holds and the newest of them (all six here).
+    named = [c for c in texts(at, "caption") if c.startswith("6 near misses: NM-")]
+    assert len(named) == 2 and all(c.count("NM-") == 6 for c in named), named
 
     # Dismissing without a reason is refused beside the field; nothing changes.
     at.button(key=f"board.episode.{north}.dismiss").click().run()

@@ -180,13 +180,16 @@ def test_triage_board_floor_is_what_the_board_shows(engine, org, spread):
         assert {ref: (decision, _clocks_only(clocks)) for ref, (decision, clocks)
                 in floor["card_clocks"].items()} == {
             ref: _clocks(event) for ref, event in shown.events.items()}, who
+        assert (floor["regulator"]["awaiting_total"], floor["regulator"]["running_total"],
+                floor["regulator"]["overdue"]) == (
+            regulator.awaiting_total, regulator.running_total, regulator.overdue), who
         for part in ("awaiting", "running"):
             assert [(ref, t, s, _clocks_only(c[1])) for ref, t, s, _kinds, c in
                     floor["regulator"][part]] == [
                 (e.reference, e.type_name, e.service, _clocks(e)[1])
                 for e in getattr(regulator, part)], (who, part)
-        assert [(row[0], row[1], row[9]) for row in floor["clusters"]] == [
-            (t.episode_id, t.status.value, t.references) for t in themes], who
+        assert [(row[0], row[1], row[9], row[11]) for row in floor["clusters"]] == [
+            (t.episode_id, t.status.value, t.report_count, t.latest) for t in themes], who
         if who == "safeguarding":
             assert floor["regulator"]["awaiting"] and floor["regulator"]["running"]
             assert floor["clusters"]

@@ -266,6 +266,28 @@ def test_a_reportable_decision_is_recorded_and_starts_each_clock(engine: Engine,
     assert shown.clocks[0].time_left.endswith("left")
 
 
+def test_the_board_pages_the_regulator_lists_and_counts_all_of_them(engine: Engine,
+                                                                  org: Org) -> None:
+    # Five candidates, three of them decided reportable (three clocks each): a page of two
+    # shows the oldest two awaiting and the two soonest running, and the totals are all.
+    references = [file_safeguarding(engine, org) for _ in range(5)]
+    for reference in references[2:]:
+        decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
+                          reportable=True, reason="Attempted exploitation: reportable.",
+                          rules=SHAPE_3, now=utcnow())
+    later = utcnow() + timedelta(hours=49)  # each first clock (48 hours) is overdue
+    lead = org.actor("safeguarding")
+    with read_session(engine) as session:
+        pages = [regulator_board(session, lead, now=later, rules=SHAPE_3, page_size=2,
+                                 awaiting_page=n, running_page=n) for n in (1, 2)]
+    first, second = pages
+    assert (first.awaiting_total, first.running_total, first.overdue) == (2, 3, 3)
+    assert [e.reference for e in first.awaiting] == references[:2]
+    assert [e.reference for e in (*first.running, *second.running)] == references[2:]
+    assert second.awaiting == () and len(second.running) == 1
+    assert (second.awaiting_total, second.running_total, second.overdue) == (2, 3, 3)
+
+
 def test_not_reportable_needs_a_reason_too_and_can_be_revised(engine: Engine,
                                                               org: Org) -> None:
     reference = file_safeguarding(engine, org)
