@@ -300,8 +300,10 @@ async def _meeting(base_urls: list[str], database_url: str, args: argparse.Names
                    run_id: str) -> Tally:
     from tests.browser.pages import remembered_session_cookie
 
-    viewers = [remembered_session_cookie(VIEWERS[n % len(VIEWERS)], database_url,
-                                         password=DEMO_PASSWORD) for n in range(args.viewers)]
+    names = (_meeting_leads(database_url, args.viewers) if args.people
+             else [VIEWERS[n % len(VIEWERS)] for n in range(args.viewers)])
+    viewers = [remembered_session_cookie(name, database_url, password=DEMO_PASSWORD)
+               for name in names]
     reporters = [remembered_session_cookie("reporter", database_url, password=DEMO_PASSWORD)
                  for _ in range(args.reporters)]
     tally = Tally()
@@ -320,6 +322,33 @@ async def _meeting(base_urls: list[str], database_url: str, args: argparse.Names
 
     await asyncio.gather(*(staggered(n, c) for n, c in enumerate(clients)))
     return tally
+
+
+def _meeting_leads(database_url: str, count: int) -> list[str]:
+    """`count` leads of their own, quality and governance in turn, every service each: made
+    once through the portal's own service (audited), with the demo's password."""
+    from sqlalchemy import select
+
+    from core.accounts.users import NewUser, add_user
+    from core.auth.actor import SYSTEM
+    from core.auth.models import User
+    from core.auth.passwords import hash_password
+    from core.clock import utcnow
+    from core.db import engine_for, read_session
+    from core.uow import UnitOfWork
+
+    engine = engine_for(database_url)
+    names = [f"meeting-lead-{n:02d}" for n in range(1, count + 1)]
+    with read_session(engine) as session:
+        known = set(session.scalars(select(User.username).where(User.username.in_(names))))
+    password_hash = hash_password(DEMO_PASSWORD)
+    for n, name in enumerate(names):
+        if name not in known:
+            add_user(UnitOfWork(engine), SYSTEM, NewUser(
+                username=name, display_name=f"Meeting lead {n + 1}", password=DEMO_PASSWORD,
+                roles=(VIEWERS[n % len(VIEWERS)],)), password_hash=password_hash,
+                now=utcnow(), rules=settings())
+    return names
 
 
 def _stored(database_url: str, run_id: str) -> set[str]:
@@ -387,6 +416,10 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=10.0,
                         help="seconds over which the clients arrive")
     parser.add_argument("--servers", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--people", action="store_true",
+                        help="each viewer a person of their own (meeting-lead-NN, created "
+                             "once: quality and governance leads in turn), as at a real "
+                             "meeting, rather than the demo's two leads signed in ten times")
     args = parser.parse_args()
 
     from tests.browser.conftest import serve_portal

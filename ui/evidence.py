@@ -19,7 +19,7 @@ from core.views.commissioner import (
     regulator_clocks,
     with_clocks,
 )
-from ui.governance import TTL_SECONDS, today, version
+from ui.governance import BY_LENS, TTL_SECONDS, today, version
 
 
 def quarters(count: int = 6) -> list[Period]:
@@ -58,13 +58,13 @@ def evidence_for(actor: Actor, period: Period) -> EvidencePage:
                        _cached_clocks(version(), actor, period, now))
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS, max_entries=64)
 def _cached_figures(version: int, actor: Actor, period: Period, day: date,
                     _now: datetime) -> EvidencePage:
     return evidence_figures(actor, period, now=_now, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=64)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS, max_entries=64)
 def _cached_clocks(version: int, actor: Actor, period: Period,
                    now: datetime) -> RegulatorClocks:
     return regulator_clocks(actor, period, now=now, rules=settings())

@@ -61,6 +61,10 @@ BARRIER_TITLE = "What stopped harm, month by month (share)"
 # leaves underscored arguments out of the key), so a write shows at the next run; the TTL only
 # lets go of figures nobody is looking at and of "this week" once the clock moves on.
 TTL_SECONDS = 120
+# And by the viewer's lens (roles and services: core.auth.actor.Actor.lens), not the person:
+# on a miss the figures are computed, and the role checked in core, for the viewer at hand;
+# a hit serves only a viewer with the same roles and services, whom that check let through.
+BY_LENS = {Actor: Actor.lens}
 
 
 def today() -> date:
@@ -93,38 +97,38 @@ def scope_picker(actor: Actor, *, key: str = "gov") -> gov.Scope:
                      service_ids=tuple(chosen_services), type_keys=tuple(chosen_types))
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_breakdown(version: int, actor: Actor, scope: gov.Scope, dimension: str,
                      salt: str) -> pd.DataFrame:
     return views.breakdown(actor, scope, dimension, salt=salt, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_series(version: int, actor: Actor, scope: gov.Scope) -> pd.Series:
     return views.weekly_series(actor, scope, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_go_lives(version: int, actor: Actor, scope: gov.Scope) -> gov.ControlMarks:
     return views.go_lives(actor, scope)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_culture(version: int, actor: Actor, scope: gov.Scope) -> gov.Culture:
     return views.culture(actor, scope, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_controls(version: int, actor: Actor, on: date) -> gov.ControlStrength:
     return views.controls(actor, today=on)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_barrier_mix(version: int, actor: Actor, scope: gov.Scope) -> pd.DataFrame:
     return views.barrier_mix(actor, scope, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_clusters(version: int, actor: Actor, scope: gov.Scope) -> list[Any]:
     return list(views.clusters(actor, scope, rules=settings(), now=utcnow()))
 
@@ -135,12 +139,12 @@ def repeats_in_view(version: int, actor: Actor, scope: gov.Scope) -> list[gov.Re
     return gov.with_pseudonyms(_cached_repeats(version, actor, scope), session_salt())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def _cached_repeats(version: int, actor: Actor, scope: gov.Scope) -> list[gov.Repeat]:
     return list(views.repeats(actor, scope, salt="", rules=settings()))
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
 def cached_feedback(version: int, actor: Actor, scope: gov.Scope) -> FeedbackMeasures:
     return views.feedback(actor, scope, rules=settings())
 

@@ -267,7 +267,7 @@ CLOCK_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
 # -- governance and commissioners ----------------------------------------------------------
 
 
-@st.cache_data(ttl=gv.TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=gv.TTL_SECONDS, show_spinner=False, hash_funcs=gv.BY_LENS)
 def cached_on_time(version: int, actor: Actor, scope: Scope) -> OnTime:
     return views.on_time(actor, scope, now=utcnow(), rules=settings())
 

@@ -27,6 +27,14 @@ class Actor:
     def has(self, role: Role) -> bool:
         return role in self.roles
 
+    def lens(self) -> tuple[tuple[str, ...], tuple[int, ...] | None]:
+        """What the governance and evidence figures depend on of who views them: their roles
+        (what they may see) and their services (where). Those figures read no one's own
+        data, so everyone with one lens sees the same figures, and the pages' caches are keyed
+        by it rather than by the person: a meeting of twenty leads computes a figure once."""
+        return (tuple(sorted(role.value for role in self.roles)),
+                None if self.service_ids is None else tuple(sorted(self.service_ids)))
+
     def covers_service(self, service_id: int | None) -> bool:
         if self.service_ids is None:
             return True

@@ -318,3 +318,35 @@ def test_a_write_shows_at_once_on_a_cached_governance_page(org, engine):
     at.run()
     [after] = [c for c in texts(at, "caption") if " near misses · " in c]
     assert int(after.split()[0]) == int(before.split()[0]) + 1
+
+
+def test_viewers_with_one_lens_share_the_figures_and_others_get_their_own(org, engine,
+                                                                          monkeypatch):
+    """The figures' cache is keyed by roles and services, not by the person: a second quality
+    lead reads the first one's figures; the governance lead (another role) and a supervisor
+    of Maple House (other services) each get their own, and see only their scope."""
+    from core.accounts.users import NewUser, add_user
+    from core.auth.actor import SYSTEM
+    from core.views import governance as views
+    from tests.builders import PASSWORD, PASSWORD_HASH
+
+    for username, role, services in (("quality_two", "quality", ()),
+                                     ("maple_two", "supervisor", ("Maple House",))):
+        add_user(UnitOfWork(engine), SYSTEM, NewUser(
+            username=username, display_name=username.title(), password=PASSWORD,
+            roles=(role,), services=services), password_hash=PASSWORD_HASH, now=utcnow(),
+            rules=settings())
+    viewers = ["quality", "quality_two", "governance", "supervisor", "maple_two"]
+    apps = [sign_in(new_app(), who) for who in viewers]  # each new app empties the caches
+    computed = []
+    culture = views.culture
+    monkeypatch.setattr(views, "culture", lambda actor, scope, **kw: computed.append(
+        actor.username) or culture(actor, scope, **kw))
+    reports = {}
+    for who, at in zip(viewers, apps, strict=True):
+        at.switch_page("pages/governance_culture.py").run()
+        assert_no_exception(at)
+        reports[who] = at.metric[0].value
+    assert computed == ["quality", "governance", "supervisor"]
+    assert reports["quality_two"] == reports["quality"] == reports["governance"]
+    assert reports["maple_two"] == reports["supervisor"] != reports["quality"]
