@@ -158,6 +158,10 @@ class EpisodeSpan:
                 NearMissReport.occurred_at >= self.start, NearMissReport.occurred_at < self.end)
 
 
+# Reads a session keeps in `session.info` under (KEPT_FOR_THE_SESSION, name, ...) keys, for
+# the pages that ask twice; any flush drops them.
+KEPT_FOR_THE_SESSION = "kept for the session"
+
 # What `linked_actions` can say of an action serving an episode.
 ACTION_FIELDS = ("strength_category", "strength", "status")
 
@@ -167,7 +171,7 @@ def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime
     """The reports plans link, of these types in [start, end), by (type, service): when each
     occurred and each linked action's ACTION_FIELDS. Kept for the session: the commissioner's
     page asks twice (the episodes' statuses, then their actions)."""
-    key = ("linked reports", type_keys, start, end)
+    key = (KEPT_FOR_THE_SESSION, "linked reports", type_keys, start, end)
     if key not in session.info:
         by_place: dict[tuple[str, int], list[tuple[datetime, tuple[Any, ...]]]] = {}
         for type_key, service_id, occurred_at, *values in session.execute(
@@ -185,9 +189,10 @@ def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime
 
 
 @event.listens_for(Session, "after_flush")
-def _forget_linked_reports(session: Session, _flush: Any) -> None:
-    """A session that writes reads the links afresh after each flush."""
-    for key in [k for k in session.info if isinstance(k, tuple) and k[:1] == ("linked reports",)]:
+def _forget_kept_reads(session: Session, _flush: Any) -> None:
+    """A session that writes reads afresh after each flush what it kept (KEPT_FOR_THE_SESSION)."""
+    for key in [k for k in session.info
+                if isinstance(k, tuple) and k[:1] == (KEPT_FOR_THE_SESSION,)]:
         del session.info[key]
 
 

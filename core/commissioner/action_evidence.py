@@ -23,6 +23,7 @@ shown by their kind on the action hierarchy and their strength, as in the action
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -37,11 +38,10 @@ from core.actions.measures import (
 )
 from core.actions.models import (
     Action,
-    ActionPlan,
-    ActionPlanReport,
     SustainmentCheck,
     VerificationMeasure,
 )
+from core.actions.queries import plan_types as read_plan_types
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
@@ -51,7 +51,6 @@ from core.commissioner.deid import Cell, LevelChoice, iso_week
 from core.commissioner.views import live_in_period
 from core.config import Settings
 from core.organisation.models import Service
-from core.reports.models import NearMissReport
 from core.taxonomy.models import NearMissType
 
 TABLE_NAME = "the evidence per action"
@@ -172,19 +171,6 @@ def _limit(rules: Settings, suppress: bool) -> int:
     return rules.commissioner.suppress_below if suppress else 1
 
 
-def _plan_types(session: Session) -> dict[int, set[str]]:
-    """Each plan's near-miss types: its reports' and its cluster's."""
-    types: dict[int, set[str]] = {}
-    for plan_id, key in session.execute(
-            select(ActionPlanReport.plan_id, NearMissReport.type_key).distinct()
-            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)):
-        types.setdefault(plan_id, set()).add(key)
-    for plan_id, key in session.execute(select(ActionPlan.id, ActionPlan.cluster_type_key)
-                                        .where(ActionPlan.cluster_type_key.is_not(None))):
-        types.setdefault(plan_id, set()).add(key)
-    return types
-
-
 def _windows(action: Action, today: date, rules: Settings) -> tuple[int, date]:
     """(each window's days, the still-in-place check's date) as the verdict looks today."""
     assert action.go_live_date is not None
@@ -294,7 +280,7 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
     today = today or to_local(now, rules.zone).date()
     type_names = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
     services = dict(session.execute(select(Service.id, Service.name)).all())
-    plan_types = _plan_types(session)
+    types_of_plans = read_plan_types(session)
     checks: dict[int, list[SustainmentCheck]] = {}
     rows = []
     found = session.execute(
@@ -309,7 +295,7 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
     for action, measure in found:
         assert action.go_live_date is not None
         days, second = _windows(action, today, rules)
-        counted.append((_filters(action, measure, plan_types), action.go_live_date, days,
+        counted.append((_filters(action, measure, types_of_plans), action.go_live_date, days,
                         second))
     windows = [(filters, go_live, days) for filters, go_live, days, _ in counted
                if filters is not None and days > 0]
@@ -339,7 +325,7 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
 
 
 def _filters(action: Action, measure: VerificationMeasure | None,
-             plan_types: dict[int, set[str]]) -> MeasureFilters | None:
+             plan_types: Mapping[int, frozenset[str]]) -> MeasureFilters | None:
     """Which near misses the action addresses (None: no theme to count)."""
     if measure is not None:
         return MeasureFilters.from_json(measure.filters)

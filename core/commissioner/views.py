@@ -23,11 +23,10 @@ from core.actions.episodes import EpisodeSpan, EpisodeView, linked_actions
 from core.actions.measures import MeasureFilters, count_between
 from core.actions.models import (
     Action,
-    ActionPlan,
-    ActionPlanReport,
     SustainmentCheck,
     VerificationMeasure,
 )
+from core.actions.queries import plan_types
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, Strength
 from core.auth.actor import SYSTEM, Actor
 from core.auth.policy import Capability, require
@@ -392,16 +391,9 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
     _check(actor)
     limit = _limit(rules, suppress)
     in_period = live_in_period(start, end, rules)
-    themes: dict[int, set[str]] = {}
-    for plan_id, type_name in session.execute(
-            select(ActionPlanReport.plan_id, NearMissType.name).distinct()
-            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
-            .join(NearMissType, NearMissType.key == NearMissReport.type_key)):
-        themes.setdefault(plan_id, set()).add(type_name)
-    for plan_id, type_name in session.execute(
-            select(ActionPlan.id, NearMissType.name)
-            .join(NearMissType, NearMissType.key == ActionPlan.cluster_type_key)):
-        themes.setdefault(plan_id, set()).add(type_name)
+    type_names = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
+    themes = {plan_id: {type_names[key] for key in keys if key in type_names}
+              for plan_id, keys in plan_types(session).items()}
     services = dict(session.execute(select(Service.id, Service.name)).all())
     sustained = {action_id: in_place for action_id, in_place in session.execute(
         select(SustainmentCheck.action_id, SustainmentCheck.in_place)
