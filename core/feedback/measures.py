@@ -26,7 +26,7 @@ from core.config import Settings
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
 from core.feedback.queries import for_services
 from core.feedback.service import PUBLISHED
-from core.metrics.governance import Scope, _hours_between, _sql_median
+from core.metrics.governance import Scope, _hours_between, _sql_median, kept_by_timings
 from core.reports.models import NearMissReport
 from core.weeks import local_midnight_utc
 
@@ -80,10 +80,23 @@ def feedback_measures(session: Session, actor: Actor, scope: Scope, *,
              .where(FeedbackUpdate.status == PUBLISHED, *where)
              .group_by(FeedbackUpdateReport.report_id, NearMissReport.reporter_id,
                        NearMissReport.reported_at).subquery())
-    hours, with_feedback = _sql_median(
-        session, _hours_between(session, first.c.reported_at, first.c.first_at), source=first)
     named = NearMissReport.reporter_id.is_not(None)
     weeks = scope.reporter_weeks(session, actor, rules.zone)
+
+    def heard() -> tuple[float | None, int, dict[int, int]]:
+        """The median hours to first feedback, the reports that heard, and per reporter how
+        many of theirs heard: read from the links (0.27 s at a million reports), and kept
+        until a write moves what they read (feedback published or linked, a report's time,
+        scope or reporter: the timings version)."""
+        hours, with_feedback = _sql_median(
+            session, _hours_between(session, first.c.reported_at, first.c.first_at),
+            source=first)
+        told = dict(session.execute(
+            select(first.c.reporter_id, func.count()).where(first.c.reporter_id.is_not(None))
+            .group_by(first.c.reporter_id)).all())
+        return hours, with_feedback, told
+
+    hours, with_feedback, told = kept_by_timings(session, "feedback", actor, scope, rules, heard)
     if weeks is None:
         # One pass over the period's named reports, grouped by reporter (a few hundred rows):
         # two COUNT(DISTINCT) passes took 0.35 s at a million reports.
@@ -99,9 +112,6 @@ def feedback_measures(session: Session, actor: Actor, scope: Scope, *,
         for _week, _group, reporter_id, n in weeks:
             if reporter_id is not None:
                 counts[reporter_id] = counts.get(reporter_id, 0) + n
-        told = dict(session.execute(
-            select(first.c.reporter_id, func.count()).where(first.c.reporter_id.is_not(None))
-            .group_by(first.c.reporter_id)).all())
         per_reporter = [(reporter, n, told.get(reporter, 0)) for reporter, n in counts.items()]
     reporters = len(per_reporter)
     reports = sum(count for _reporter, count, _told in per_reporter)

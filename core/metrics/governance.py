@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
 from sqlalchemy import Integer, Select, case, cast, func, literal, select, union_all
@@ -353,11 +353,13 @@ def _acknowledgements(session: Session, where: list[ColumnElement[bool]]
     return median, count, late
 
 
-# The medians of time to triage and to acknowledge, by (database, timings version, scope,
-# the viewer's services, zone). They read every triaged report of the period (0.7 s at a
-# million), and a filed report moves the data version but not them: the timings version
-# moves only with what they read (core/reports/rollup.py).
-_TIMINGS: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
+# Figures that read every triaged report or every feedback link of a period (the medians of
+# time to triage, to acknowledge and to first feedback: 0.3-0.7 s each at a million), kept by
+# (what, database, timings version, scope, the viewer's services, zone). A filed report moves
+# the data version but not them: the timings version moves only with what they read
+# (core/reports/rollup.py).
+T = TypeVar("T")
+_TIMINGS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _TIMINGS_KEPT = 64
 _TIMINGS_LOCK = threading.Lock()
 
@@ -368,26 +370,38 @@ def forget_timings() -> None:
         _TIMINGS.clear()
 
 
-def _timings(session: Session, actor: Actor, scope: Scope, where: list[ColumnElement[bool]],
-             rules: Settings) -> tuple[float | None, tuple[float | None, int, int]]:
-    """(median hours to triage, (median hours to acknowledge, acknowledged, late))."""
+def kept_by_timings(session: Session, what: str, actor: Actor, scope: Scope, rules: Settings,
+                    compute: Callable[[], T]) -> T:
+    """`compute()`, kept until the timings version moves (computed afresh each time while the
+    rollups are not built, as nothing keeps that version then)."""
     version = timings_version(session)  # read first: a later write can only make it newer
-    key = (None if version is None else
-           (str(session.get_bind().url), version, scope, actor.service_ids, rules.zone.key))
+    if version is None:
+        return compute()
+    key = (what, str(session.get_bind().url), version, scope, actor.service_ids,
+           rules.zone.key)
     with _TIMINGS_LOCK:
         if key in _TIMINGS:
             _TIMINGS.move_to_end(key)
-            return _TIMINGS[key]  # type: ignore[return-value]
-    triage_hours, _ = _sql_median(
-        session, _hours_between(session, NearMissReport.reported_at, NearMissReport.triaged_at),
-        *where, NearMissReport.triaged_at.is_not(None))
-    found = (triage_hours, _acknowledgements(session, where))
-    if key is not None:
-        with _TIMINGS_LOCK:
-            _TIMINGS[key] = found
-            while len(_TIMINGS) > _TIMINGS_KEPT:
-                _TIMINGS.popitem(last=False)
+            return _TIMINGS[key]  # type: ignore[no-any-return]
+    found = compute()
+    with _TIMINGS_LOCK:
+        _TIMINGS[key] = found
+        while len(_TIMINGS) > _TIMINGS_KEPT:
+            _TIMINGS.popitem(last=False)
     return found
+
+
+def _timings(session: Session, actor: Actor, scope: Scope, where: list[ColumnElement[bool]],
+             rules: Settings) -> tuple[float | None, tuple[float | None, int, int]]:
+    """(median hours to triage, (median hours to acknowledge, acknowledged, late))."""
+    def compute() -> tuple[float | None, tuple[float | None, int, int]]:
+        triage_hours, _ = _sql_median(
+            session, _hours_between(session, NearMissReport.reported_at,
+                                    NearMissReport.triaged_at),
+            *where, NearMissReport.triaged_at.is_not(None))
+        return triage_hours, _acknowledgements(session, where)
+
+    return kept_by_timings(session, "culture", actor, scope, rules, compute)
 
 
 def reporting_culture(session: Session, actor: Actor, scope: Scope, *,

@@ -145,8 +145,8 @@ class RollupState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     zone: Mapped[str] = mapped_column(String(64))
     built_at: Mapped[datetime]
-    # Drawn afresh by every write that can move a median time to triage or to acknowledge, and
-    # by every rebuild (core/reports/rollup.py): those medians are kept per value of it, not
-    # per data version. Random, not counted: after a restore, a count could come round again
-    # to a value kept for other data.
+    # Drawn afresh by every write that can move a median time to triage, to acknowledge or to
+    # first feedback (or who was told), and by every rebuild (core/reports/rollup.py): those
+    # figures are kept per value of it, not per data version. Random, not counted: after a
+    # restore, a count could come round again to a value kept for other data.
     timings_version: Mapped[int] = mapped_column(BigInteger, default=0)

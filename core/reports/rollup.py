@@ -61,8 +61,12 @@ NONE = 0
 # What a median time to triage or to acknowledge reads: a report's times and what puts it in a
 # scope, and an escalation's times and report (escalations are named by table: that package
 # sits above this one).
-_REPORT_TIMINGS = ("triaged_at", "reported_at", "occurred_at", "service_id", "type_key")
+_REPORT_TIMINGS = ("triaged_at", "reported_at", "occurred_at", "service_id", "type_key",
+                   "reporter_id")
 _ESCALATION_TIMINGS = ("acknowledged_at", "raised_at", "due_at", "report_id")
+# Every change to these moves the timings version too: the time to first feedback reads them
+# (named by table: the feedback package sits above reports).
+_FEEDBACK_TABLES = frozenset({"feedback_updates", "feedback_update_reports"})
 
 
 def day_counts_zone(session: Session | Connection) -> str | None:
@@ -142,8 +146,16 @@ def _is_escalation(row: object) -> bool:
     return getattr(row, "__tablename__", None) == "escalations"
 
 
+def _is_feedback(row: object) -> bool:
+    return getattr(row, "__tablename__", None) in _FEEDBACK_TABLES
+
+
 def _moves_timings(session: Session) -> bool:
-    """Whether this flush can move a median time to triage or to acknowledge."""
+    """Whether this flush can move a median time to triage, to acknowledge or to first
+    feedback, or who was told."""
+    if any(_is_feedback(row) for rows in (session.new, session.dirty, session.deleted)
+           for row in rows):
+        return True
     for row in session.new:
         if isinstance(row, NearMissReport) and row.triaged_at is not None:
             return True
@@ -178,7 +190,7 @@ def timings_version(session: Session) -> int | None:
 def _keep_day_counts(session: Session, _flush: UOWTransaction) -> None:
     """Add a flush's report changes to the rollups and move the timings version, in the
     flush's own transaction."""
-    if not any(isinstance(row, NearMissReport) or _is_escalation(row)
+    if not any(isinstance(row, NearMissReport) or _is_escalation(row) or _is_feedback(row)
                for rows in (session.new, session.dirty, session.deleted) for row in rows):
         return
     if _moves_timings(session):

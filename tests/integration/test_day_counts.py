@@ -318,3 +318,42 @@ def test_the_medians_are_kept_until_a_write_moves_what_they_read(engine, org):
     assert acknowledged[1] is not None and acknowledged != kept
     gov.forget_timings()
     assert _medians(engine, org, scope)[1] == acknowledged
+
+
+def test_the_time_to_first_feedback_is_kept_until_feedback_moves_it(engine, org):
+    """Who heard, and how soon, read every feedback link of the period: kept by the timings
+    version, which a filing leaves and a drafted or published update moves, so the next view
+    shows the report told at once."""
+    today = local_now().date()
+    scope = gov.Scope(today - timedelta(days=30), today + timedelta(days=1))
+    reference = file_near_miss(UnitOfWork(engine), org.actor("supervisor"), draft(
+        org, occurred_at=datetime.combine(today - timedelta(days=2), time(8))),
+                               now=utcnow(), rules=settings()).reference
+    quality = org.actor("quality")
+
+    def measures() -> tuple:
+        with read_session(engine) as session:
+            found = feedback_measures(session, quality, scope, rules=settings())
+        return (found.median_hours_to_feedback, found.reports_with_feedback,
+                found.named_reports, found.named_reports_told, found.reporters_told)
+
+    assert measures()[1] == 0
+    before = _version(engine)
+    update = create_update(UnitOfWork(engine), quality, UpdateDraft(
+        title="Walkers within reach", what_changed="A card by each bed", why="Near falls",
+        report_references=[reference], service_ids=[org.maple]), now=utcnow(), rules=settings())
+    drafted = _version(engine)
+    assert drafted != before and measures()[1] == 0  # a draft tells nobody yet
+    publish_update(UnitOfWork(engine), quality, update, now=utcnow() + timedelta(hours=5),
+                   rules=settings())
+    published = _version(engine)
+    assert published != drafted
+    told = measures()
+    assert told[1:] == (1, 1, 1, 1) and told[0] is not None and told[0] > 0
+
+    _file(engine, org, datetime.combine(today, time(0)) - timedelta(hours=5))
+    assert _version(engine) == published  # a filing links no feedback
+    after = measures()
+    assert after[2] == told[2] + 1 and after[1] == 1  # the new report counts, unheard
+    gov.forget_timings()
+    assert measures() == after  # what was kept is what counting afresh gives
