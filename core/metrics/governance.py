@@ -223,6 +223,8 @@ def _breakdown_from_day_counts(session: Session, actor: Actor, scope: Scope, dim
                                rules: Settings) -> list[tuple[Any, int]] | None:
     """(key, count) rows as the breakdown's own query gives them (most first; a week as its
     Monday, a weekday as its ISO number), from the day counts; None when they cannot answer."""
+    if dimension == "interface":
+        return _interfaces_from_day_counts(session, actor, scope, rules)
     column = _DAY_COUNT_DIMENSIONS.get(dimension)
     rows = None if column is None else scope.day_counts(session, actor, rules.zone, (column,))
     if rows is None:
@@ -242,6 +244,23 @@ def _breakdown_from_day_counts(session: Session, actor: Actor, scope: Scope, dim
             key = names.get(key, key)
         totals[key] = totals.get(key, 0) + count
     return sorted(totals.items(), key=lambda pair: -pair[1])
+
+
+def _interfaces_from_day_counts(session: Session, actor: Actor, scope: Scope,
+                                rules: Settings) -> list[tuple[Any, int]] | None:
+    """(flag, count) rows, "none" for the reports with no interface: the flagged few counted
+    from the reports (a partial index holds them), the rest as the day counts' total less
+    them. None when the day counts cannot answer."""
+    totals = scope.day_counts(session, actor, rules.zone, ("type_key",))
+    if totals is None:
+        return None
+    flag = NearMissReport.interface_flag
+    flagged = [(key, int(n)) for key, n in session.execute(
+        select(flag, func.count()).where(*scope.conditions(actor, rules.zone),
+                                         flag.is_not(None)).group_by(flag))]
+    unflagged = sum(n for _type, n in totals) - sum(n for _key, n in flagged)
+    rows = flagged + ([("none", unflagged)] if unflagged else [])
+    return sorted(rows, key=lambda pair: -pair[1])
 
 
 def weekly_series(session: Session, actor: Actor, scope: Scope, *,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -75,6 +75,11 @@ class NearMissReport(Base):
         Index("ix_near_miss_reports_person", "person_id", "occurred_at"),
         Index("ix_near_miss_reports_route", "route_id", "occurred_at"),
         Index("ix_near_miss_reports_status_reported", "status", "reported_at"),
+        # The breakdown by interface reads the few flagged reports (4% in the demo) through
+        # this, and counts the rest from the day counts (migration 0019).
+        Index("ix_near_miss_reports_interface", "occurred_at", "service_id", "type_key",
+              "interface_flag", postgresql_where=text("interface_flag IS NOT NULL"),
+              sqlite_where=text("interface_flag IS NOT NULL")),
     )
 
 

@@ -91,6 +91,10 @@ def _some_reports(engine, org) -> None:
             (1, time(0, 5), {}), (1, time(23, 55), {}),
             (3, time(10), {"service_id": org.oak, "location_id": org.oak_lounge}),
             (3, time(11), {"type_key": "transport"}), (9, time(9), {}),
+            (4, time(12), {"interface_flag": "shift_handover"}),
+            (4, time(13), {"interface_flag": "shift_handover"}),
+            (5, time(9), {"interface_flag": "clinic_follow_up", "service_id": org.oak,
+                          "location_id": org.oak_lounge}),
             (9, time(9, 30), {"barrier": "designed_control"}), (20, time(14), {}),
             (57, time(12), {}), (58, time(12), {"type_key": "transport"})):
         _file(engine, org, datetime.combine(today - timedelta(days=days_ago), clock), **changes)
@@ -189,7 +193,7 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
     figures: dict[str, object] = {}
     with read_session(engine) as session:
         figures["weekly"] = gov.weekly_series(session, quality, scope, rules=rules).to_dict()
-        for dimension in ("type", "service", "week", "weekday", "barrier"):
+        for dimension in ("type", "service", "week", "weekday", "barrier", "interface"):
             frame = gov.breakdown(session, quality, scope, dimension, rules=rules)
             figures[dimension] = sorted(zip(frame["key"].astype(str), frame["count"],
                                             strict=True))
