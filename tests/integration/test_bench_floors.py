@@ -25,6 +25,7 @@ from core.actions.service import (
 from core.actions.vocabulary import ActionStatus, Strength, best_status
 from core.auth.actor import SYSTEM
 from core.clock import utcnow
+from core.commissioner import deid
 from core.commissioner import views as cv
 from core.commissioner.action_evidence import action_evidence
 from core.commissioner.deid import iso_week
@@ -378,9 +379,10 @@ def test_evidence_floor_is_the_commissioners_page_before_suppression(engine, org
             for e in per_action.rows] == floor["per_action"]
     assert floor["per_action"] and floor["per_action"][0][3] is not None
     assert [sum(x) for x in zip(*floor["on_time"].values(), strict=True)] == [2, 1]
-    assert {e.kind: (e.raised.value, e.median_minutes.value) for e in escalations} == {
-        _kind_label(k): (n, None if m is None else round(m, 0))
-        for k, (n, m, _on_time) in floor["escalations"].items()}
+    assert {e.kind: (e.raised.value, e.median_minutes.value, e.within_time)
+            for e in escalations} == {
+        _kind_label(k): (n, None if m is None else round(m, 0), deid.share(on_time, n, 1))
+        for k, (n, m, on_time) in floor["escalations"].items()}
     assert culture.reports.value == floor["culture"]["reports"]
     assert culture.reporters.value == floor["culture"]["reporters"]
     assert culture.median_hours_to_triage.value == round(
