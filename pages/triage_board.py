@@ -129,7 +129,7 @@ def clusters_section() -> None:
                                                    "id": str(theme.scope_id),
                                                    "episode": str(theme.episode_id)},
                                      icon=":material/add_task:")
-                st.caption(cluster_reports_text(theme.report_count, theme.latest))
+                st.caption(escape_caption(cluster_reports_text(theme.report_count, theme.latest)))
                 clusters_ui.decision(actor, theme, prefix="board")
 
 

@@ -229,8 +229,9 @@ def board_page(which: str) -> int:
 def board_section(actor: Actor, board: RegulatorBoard) -> None:
     """The board's expander: events awaiting a decision, then those with clocks running, a
     page of each."""
-    title = (f"Regulator clocks · {board.awaiting_total} to decide · {board.running_total} "
-             f"running" + (f" · {board.overdue} overdue" if board.overdue else ""))
+    title = (f"Regulator clocks · {board.awaiting_total:d} to decide · "
+             f"{board.running_total:d} running"
+             + (f" · {board.overdue:d} overdue" if board.overdue else ""))
     with st.expander(title, icon=":material/timer:", key="board_regulator",
                      on_change="rerun", expanded=bool(board.overdue)):
         show_notice()
@@ -253,8 +254,8 @@ def board_section(actor: Actor, board: RegulatorBoard) -> None:
                     event_panel(actor, event, prefix=f"board.{event.reference}")
             pages = math.ceil(total / BOARD_PAGE_SIZE)
             if pages > 1:
-                st.caption(f"{total} {'to decide' if which == 'awaiting' else 'running'}: "
-                           f"page {board_page(which)} of {pages}, "
+                st.caption(f"{total:d} {'to decide' if which == 'awaiting' else 'running'}: "
+                           f"page {board_page(which):d} of {pages:d}, "
                            + ("oldest first." if which == "awaiting"
                               else "soonest deadline first."))
                 st.pagination(pages, key=f"board_regulator_{which}_page",

@@ -62,7 +62,6 @@ TRANSLATE = {"_", "gettext", "ngettext"}
 ALLOWED: dict[tuple[str, str], str] = {
     # Everywhere.
     ("*", "*.reference"): "a report's reference, made by the portal (NM-2026-00042)",
-    ("*", "*.references"): "report references, made by the portal",
     ("*", "*.id"): "a database id (a number)",
     ("*", "*.rca_id"): "a database id (a number)",
     ("*", "*.status.label"): "a label of the portal's own vocabulary (an enum)",
