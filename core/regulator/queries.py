@@ -213,21 +213,24 @@ def regulator_board(session: Session, actor: Actor, *, now: datetime,
         running = running.where(NearMissReport.service_id.in_(actor.service_ids))
         overdue = overdue.where(NearMissReport.service_id.in_(actor.service_ids))
 
-    def page(query: Select, order: tuple[ColumnElement, ...], number: int) -> list[int]:
-        return list(session.scalars(query.order_by(*order).limit(page_size)
-                                    .offset((max(number, 1) - 1) * page_size)))
+    def page(query: Select, order: tuple[ColumnElement, ...], number: int,
+             ) -> tuple[list[int], int]:
+        """The page's report ids and how many there are in all: counted in the same pass
+        (COUNT(*) OVER () is taken before the LIMIT), or apart for a page past the end."""
+        rows = session.execute(query.add_columns(func.count().over()).order_by(*order)
+                               .limit(page_size).offset((max(number, 1) - 1) * page_size)).all()
+        if rows:
+            return [report_id for report_id, _ in rows], rows[0][1]
+        return [], session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
-    def total(query: Select) -> int:
-        return session.scalar(select(func.count()).select_from(query.subquery())) or 0
-
+    awaiting_ids, awaiting_total = page(
+        awaiting, (NearMissReport.reported_at, NearMissReport.id), awaiting_page)
+    running_ids, running_total = page(
+        running, (func.min(RegulatorClock.due_at), RegulatorClock.report_id), running_page)
     return RegulatorBoard(
         jurisdiction=rules.regulator.jurisdiction,
-        awaiting=tuple(_events(session, actor, page(
-            awaiting, (NearMissReport.reported_at, NearMissReport.id), awaiting_page),
-            now=now, rules=rules)),
-        running=tuple(_events(session, actor, page(
-            running, (func.min(RegulatorClock.due_at), RegulatorClock.report_id), running_page),
-            now=now, rules=rules)),
-        window_days=window, awaiting_total=total(awaiting), running_total=total(running),
+        awaiting=tuple(_events(session, actor, awaiting_ids, now=now, rules=rules)),
+        running=tuple(_events(session, actor, running_ids, now=now, rules=rules)),
+        window_days=window, awaiting_total=awaiting_total, running_total=running_total,
         overdue=session.scalar(overdue) or 0)
 
