@@ -1,0 +1,60 @@
+"""Time one page's runs in AppTest, to compare two checkouts on the same data.
+
+Run:  PYTHONPATH=$PWD .venv/bin/python bench/page_runs.py \
+          --url sqlite:///bench/out/bench-100000.db --page pages/triage_board.py \
+          --user supervisor [--cold] [--runs 9]
+
+Signs in as `--user` (a demo user), opens `--page` once (not counted), then times `--runs`
+reruns of it and prints the median and the fastest. `--cold` empties the figures' caches
+before each run (as bench/scale.py does for the governance pages). Run it from each checkout
+in turn (a worktree with PYTHONPATH set to it), alternating, with nothing else running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import scale  # noqa: F401  (sets the demo environment the sign-in needs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="the database (a bench database)")
+    parser.add_argument("--page", required=True)
+    parser.add_argument("--user", default="quality")
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--cold", action="store_true")
+    options = parser.parse_args()
+    os.environ["NEARMISS_DATABASE_URL"] = options.url
+
+    import streamlit as st
+
+    from core.accounts.users import DEMO_PASSWORD
+    from core.metrics import governance as gov
+    from tests.apptest_helpers import new_app, sign_in
+
+    at = sign_in(new_app(), options.user, DEMO_PASSWORD)
+    at.switch_page(options.page).run()
+    assert not at.exception, at.exception
+    times = []
+    for _ in range(options.runs):
+        if options.cold:
+            st.cache_data.clear()
+            gov.forget_timings()
+        started = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - started)
+    print(f"{options.page} as {options.user}: median {statistics.median(times) * 1000:.0f} ms, "
+          f"fastest {min(times) * 1000:.0f} ms ({options.runs} runs"
+          f"{', cold' if options.cold else ''})")
+
+
+if __name__ == "__main__":
+    main()
