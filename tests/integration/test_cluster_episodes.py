@@ -3,6 +3,7 @@ people, linked by action plans, recomputed after bulk loads (SQLite and PostgreS
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -68,15 +69,35 @@ def near_falls_at_maple(engine, org, days_ago=(8, 7, 5, 4, 2, 1)) -> list[str]:
                            now=utcnow(), rules=settings()).reference for d in days_ago]
 
 
+def filed_with(engine, reference: str) -> list[int]:
+    """The earlier reports a filing flagged as its cluster ("cluster_with" of its event)."""
+    with read_session(engine) as session:
+        report_id = session.scalar(select(NearMissReport.id).where(
+            NearMissReport.reference == reference))
+        event = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "report.filed",
+            AuditEvent.entity_id == str(report_id))).one()
+    return json.loads(event.after_json)["cluster_with"]
+
+
+def report_ids(engine, references: list[str]) -> list[int]:
+    with read_session(engine) as session:
+        return sorted(session.scalars(select(NearMissReport.id).where(
+            NearMissReport.reference.in_(references))))
+
+
 def test_a_burst_opens_one_episode_that_the_next_reports_extend(engine, org):
-    file_late_start_cluster(engine, org)
+    references = file_late_start_cluster(engine, org)
     [episode] = episodes(engine)
     assert (episode.scope, episode.status, episode.peak) == ("region", "open", 6)
     assert events(engine, "cluster_episode.opened") == 1
-    late_start(engine, org, service=org.east)  # the burst goes on
+    # The sixth report's filing flagged the five before it, and said which.
+    assert filed_with(engine, references[-1]) == report_ids(engine, references[:-1])
+    later = late_start(engine, org, service=org.east)  # the burst goes on
     [same] = episodes(engine)
     assert same.id == episode.id and same.peak == 7 and same.status == "open"
     assert events(engine, "cluster_episode.opened") == 1
+    assert filed_with(engine, later) == []  # they were flagged already
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(NearMissReport).where(
             NearMissReport.in_cluster.is_(True))) == 7
@@ -335,3 +356,50 @@ def test_a_plan_built_while_a_filing_extends_its_cluster_links_it_as_extended(en
     [linked] = episodes(engine)
     assert linked.status == "linked" and linked.plan_id == outcome["plan"].plan_id
     assert linked.peak == episode.peak + 1  # the filing's extension kept
+
+
+def test_the_scan_at_filing_counts_the_same_from_the_day_counts_as_from_the_reports(engine, org):
+    """The scan a filing runs reads its counts from the day counts; with them not built it
+    counts the reports. Over a year and a half of history (so the middle of each baseline is
+    one count per service) and reports either side of local midnight, both give the same
+    history and the same counts."""
+    from core.reports.rollup import rebuild
+    from core.triage.episodes import _count, _filing_history, _first_report_day, watched
+
+    with read_session(engine) as session:
+        version = session.scalar(select(NearMissReport.type_version).limit(1)) or 1
+    now = local_now()
+    moments = [now.replace(hour=h, minute=m) - timedelta(days=d)
+               for d in range(2, 540, 4) for h, m in ((0, 20), (23, 40))]
+    with engine.begin() as conn:  # stored in bulk, as the demo stores them
+        conn.execute(insert(NearMissReport), [{
+            "reference": f"NM-1998-{i:05d}", "type_key": "transfer_near_fall",
+            "type_version": version, "description": "Walker out of reach; staff steadied her.",
+            "occurred_at": at, "reported_at": at, "service_id": (org.maple, org.oak)[i % 2],
+            "location_id": (org.maple_bathroom, org.oak_lounge)[i % 2],
+            "barrier": "staff_recovery", "still_at_risk": False, "capture_fields": {},
+            "status": "new", "source": "import"} for i, at in enumerate(moments)])
+    rules = settings()
+    rebuild(engine, rules.zone)
+    today = now.date()
+
+    def scanned() -> tuple:
+        with read_session(engine) as session:
+            w = watched(session)
+            first = _first_report_day(session, rules)
+            found = [_filing_history(session, "transfer_near_fall", day, today, w, first,
+                                     service, rules)
+                     for day in (today, today - timedelta(days=3))
+                     for service in (org.maple, org.oak, org.east)]
+            counts = [_count(session, "transfer_near_fall", services, lo, hi, rules)
+                      for services in ((org.maple,), (org.oak, org.east), w.services)
+                      for lo, hi in ((today - timedelta(days=9), today),
+                                     (today - timedelta(days=400), today - timedelta(days=10)))]
+        assert first is not None and first <= found[0][0]  # the baseline's middle is lumped
+        return found, counts
+
+    from_day_counts = scanned()
+    assert sum(from_day_counts[1]) > 0
+    with engine.begin() as conn:  # not built: the scan counts the reports
+        conn.execute(delete(RollupState))
+    assert scanned() == from_day_counts
