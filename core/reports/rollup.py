@@ -58,9 +58,9 @@ _TABLE = NearMissDayCount.__table__
 _WEEKS = ReporterWeekCount.__table__
 # A reporter week's key for "not recorded" (staff group) and "anonymous" (reporter).
 NONE = 0
-# What a median time to triage or to acknowledge reads: a report's times and what puts it in a
-# scope, and an escalation's times and report (escalations are named by table: that package
-# sits above this one).
+# What a median time to triage, to acknowledge or to first feedback reads: a report's times,
+# what puts it in a scope and who filed it, and an escalation's times and report (escalations
+# are named by table: that package sits above this one).
 _REPORT_TIMINGS = ("triaged_at", "reported_at", "occurred_at", "service_id", "type_key",
                    "reporter_id")
 _ESCALATION_TIMINGS = ("acknowledged_at", "raised_at", "due_at", "report_id")
