@@ -241,8 +241,9 @@ def board_section(actor: Actor, board: RegulatorBoard) -> None:
             "each deadline and the time left."))
         if not board.awaiting_total and not board.running_total:
             st.caption("Nothing to decide and no clock running in your services.")
-        for which, events, total in (("awaiting", board.awaiting, board.awaiting_total),
-                                     ("running", board.running, board.running_total)):
+        for which, events, total, shown in (
+                ("awaiting", board.awaiting, board.awaiting_total, board.awaiting_page),
+                ("running", board.running, board.running_total, board.running_page)):
             for event in events:
                 with st.container(border=True):
                     st.page_link("pages/near_miss.py",
@@ -255,7 +256,7 @@ def board_section(actor: Actor, board: RegulatorBoard) -> None:
             pages = math.ceil(total / BOARD_PAGE_SIZE)
             if pages > 1:
                 st.caption(f"{total:d} {'to decide' if which == 'awaiting' else 'running'}: "
-                           f"page {board_page(which):d} of {pages:d}, "
+                           f"page {shown:d} of {pages:d}, "
                            + ("oldest first." if which == "awaiting"
                               else "soonest deadline first."))
                 st.pagination(pages, key=f"board_regulator_{which}_page",

@@ -96,6 +96,8 @@ class RegulatorBoard:
     awaiting_total: int
     running_total: int
     overdue: int  # clocks past their deadline among all the running ones
+    awaiting_page: int = 1  # the pages shown (1 when the one asked for is past the end)
+    running_page: int = 1
 
 
 def _clock_view(clock: RegulatorClock, now: datetime) -> ClockView:
@@ -214,23 +216,26 @@ def regulator_board(session: Session, actor: Actor, *, now: datetime,
         overdue = overdue.where(NearMissReport.service_id.in_(actor.service_ids))
 
     def page(query: Select, order: tuple[ColumnElement, ...], number: int,
-             ) -> tuple[list[int], int]:
-        """The page's report ids and how many there are in all: counted in the same pass
-        (COUNT(*) OVER () is taken before the LIMIT), or apart for a page past the end."""
+             ) -> tuple[list[int], int, int]:
+        """(the page's report ids, how many there are in all, the page shown): counted in the
+        same pass (COUNT(*) OVER () is taken before the LIMIT). A page past the end (the list
+        shrank) shows the first, as the page's control then does."""
+        number = max(number, 1)
         rows = session.execute(query.add_columns(func.count().over()).order_by(*order)
-                               .limit(page_size).offset((max(number, 1) - 1) * page_size)).all()
-        if rows:
-            return [report_id for report_id, _ in rows], rows[0][1]
-        return [], session.scalar(select(func.count()).select_from(query.subquery())) or 0
+                               .limit(page_size).offset((number - 1) * page_size)).all()
+        if not rows and number > 1:
+            return page(query, order, 1)
+        return [report_id for report_id, _ in rows], rows[0][1] if rows else 0, number
 
-    awaiting_ids, awaiting_total = page(
+    awaiting_ids, awaiting_total, awaiting_shown = page(
         awaiting, (NearMissReport.reported_at, NearMissReport.id), awaiting_page)
-    running_ids, running_total = page(
+    running_ids, running_total, running_shown = page(
         running, (func.min(RegulatorClock.due_at), RegulatorClock.report_id), running_page)
     return RegulatorBoard(
         jurisdiction=rules.regulator.jurisdiction,
         awaiting=tuple(_events(session, actor, awaiting_ids, now=now, rules=rules)),
         running=tuple(_events(session, actor, running_ids, now=now, rules=rules)),
         window_days=window, awaiting_total=awaiting_total, running_total=running_total,
-        overdue=session.scalar(overdue) or 0)
+        overdue=session.scalar(overdue) or 0, awaiting_page=awaiting_shown,
+        running_page=running_shown)
 

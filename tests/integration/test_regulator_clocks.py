@@ -284,7 +284,10 @@ def test_the_board_pages_the_regulator_lists_and_counts_all_of_them(engine: Engi
     assert (first.awaiting_total, first.running_total, first.overdue) == (2, 3, 3)
     assert [e.reference for e in first.awaiting] == references[:2]
     assert [e.reference for e in (*first.running, *second.running)] == references[2:]
-    assert second.awaiting == () and len(second.running) == 1
+    assert len(second.running) == 1 and second.running_page == 2
+    # Past the end of the awaiting list (it holds one page): the first page, as the page's
+    # control then shows.
+    assert second.awaiting_page == 1 and second.awaiting == first.awaiting
     assert (second.awaiting_total, second.running_total, second.overdue) == (2, 3, 3)
 
 
