@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from statistics import median
 from typing import Any
 
@@ -151,6 +152,7 @@ class TypeTables:
 NONE_IN_PERIOD = "No near misses in the period."
 
 
+@lru_cache(maxsize=4096)  # a quarter's tables ask for the same hundred days 24,000 times
 def _bucket(level: str, day: date) -> tuple[date, str]:
     """The period of `day` at a level: (its first day, for ordering; its label)."""
     if level == "week":
