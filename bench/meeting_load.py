@@ -341,7 +341,7 @@ def _meeting_leads(database_url: str, count: int) -> list[str]:
     names = [f"meeting-lead-{n:02d}" for n in range(1, count + 1)]
     with read_session(engine) as session:
         known = set(session.scalars(select(User.username).where(User.username.in_(names))))
-    password_hash = hash_password(DEMO_PASSWORD)
+    password_hash = hash_password(DEMO_PASSWORD, rounds=settings().sign_in.bcrypt_rounds)
     for n, name in enumerate(names):
         if name not in known:
             add_user(UnitOfWork(engine), SYSTEM, NewUser(

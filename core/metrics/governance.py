@@ -251,14 +251,14 @@ def _interfaces_from_day_counts(session: Session, actor: Actor, scope: Scope,
     """(flag, count) rows, "none" for the reports with no interface: the flagged few counted
     from the reports (a partial index holds them), the rest as the day counts' total less
     them. None when the day counts cannot answer."""
-    totals = scope.day_counts(session, actor, rules.zone, ("type_key",))
+    totals = scope.day_counts(session, actor, rules.zone, ())
     if totals is None:
         return None
     flag = NearMissReport.interface_flag
     flagged = [(key, int(n)) for key, n in session.execute(
         select(flag, func.count()).where(*scope.conditions(actor, rules.zone),
                                          flag.is_not(None)).group_by(flag))]
-    unflagged = sum(n for _type, n in totals) - sum(n for _key, n in flagged)
+    unflagged = sum(n for (n,) in totals) - sum(n for _key, n in flagged)
     rows = flagged + ([("none", unflagged)] if unflagged else [])
     return sorted(rows, key=lambda pair: -pair[1])
 

@@ -220,8 +220,7 @@ def _per_service_day(session: Session, type_key: str, services: Iterable[int], l
     bucket, local_day = _local_days(session, rules)
     return [(member, local_day(key), count) for member, key, count in session.execute(
         select(NearMissReport.service_id, bucket, func.count())
-        .where(NearMissReport.type_key == type_key,
-               NearMissReport.service_id.in_(list(services)), _between(lo, hi, rules))
+        .where(_members(type_key, services, lo, hi, rules))
         .group_by(NearMissReport.service_id, bucket))]
 
 
@@ -233,8 +232,7 @@ def _per_service(session: Session, type_key: str, services: Iterable[int], lo: d
         return [(member, int(count)) for member, count in rows]
     return [(member, count) for member, count in session.execute(
         select(NearMissReport.service_id, func.count())
-        .where(NearMissReport.type_key == type_key,
-               NearMissReport.service_id.in_(list(services)), _between(lo, hi, rules))
+        .where(_members(type_key, services, lo, hi, rules))
         .group_by(NearMissReport.service_id))]
 
 
@@ -289,7 +287,8 @@ def _scope_filter(scope: str, scope_id: int) -> Any:
 
 def _members(type_key: str, services: Iterable[int], first: date, last: date,
              rules: Settings) -> ColumnElement[bool]:
-    """The reports of an episode: its type, in its services, on local days first .. last."""
+    """The reports of a type in some services on local days first .. last (an episode's, or
+    a window's the scan counts)."""
     return and_(NearMissReport.type_key == type_key,
                 NearMissReport.service_id.in_(list(services)), _between(first, last, rules))
 
