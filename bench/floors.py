@@ -97,7 +97,7 @@ def _at(value: Any) -> datetime:
 
 def _hours(session: Session, start: str, end: str) -> str:
     if _dialect(session) == "postgresql":
-        return f"EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0"
+        return f"date_part('epoch', {end} - {start}) / 3600.0"  # a double, not a numeric
     return f"(julianday({end}) - julianday({start})) * 24.0"
 
 
@@ -722,7 +722,7 @@ def _escalations(session: Session, start: datetime, end: datetime,
                  ) -> dict[str, tuple[int, float | None, int]]:
     """Escalations raised in the period by kind: (raised, median minutes to acknowledge,
     acknowledged by their due time)."""
-    minutes = ("EXTRACT(EPOCH FROM (e.acknowledged_at - e.raised_at)) / 60.0"
+    minutes = ("date_part('epoch', e.acknowledged_at - e.raised_at) / 60.0"
                if _dialect(session) == "postgresql"
                else "(julianday(e.acknowledged_at) - julianday(e.raised_at)) * 1440.0")
     counted = {kind: (int(n), int(on_time or 0)) for kind, n, on_time in _rows(session, """

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from statistics import median
 
 import pandas as pd
 from sqlalchemy import case, func, select
@@ -26,7 +27,7 @@ from core.config import Settings
 from core.feedback.models import FeedbackUpdate, FeedbackUpdateReport
 from core.feedback.queries import for_services
 from core.feedback.service import PUBLISHED
-from core.metrics.governance import Scope, _hours_between, _sql_median, kept_by_timings
+from core.metrics.governance import Scope, _hours_between, kept_by_timings
 from core.reports.models import NearMissReport
 from core.weeks import local_midnight_utc
 
@@ -85,16 +86,19 @@ def feedback_measures(session: Session, actor: Actor, scope: Scope, *,
 
     def heard() -> tuple[float | None, int, dict[int, int]]:
         """The median hours to first feedback, the reports that heard, and per reporter how
-        many of theirs heard: read from the links (0.27 s at a million reports), and kept
+        many of theirs heard: one read of the reports that heard (about 15,000 at a million
+        reports; two passes, one for the median and one per reporter, took 0.3 s), kept
         until a write moves what they read (feedback published or linked, a report's time,
         scope or reporter: the timings version)."""
-        hours, with_feedback = _sql_median(
-            session, _hours_between(session, first.c.reported_at, first.c.first_at),
-            source=first)
-        told = dict(session.execute(
-            select(first.c.reporter_id, func.count()).where(first.c.reporter_id.is_not(None))
-            .group_by(first.c.reporter_id)).all())
-        return hours, with_feedback, told
+        rows = session.execute(select(
+            first.c.reporter_id,
+            _hours_between(session, first.c.reported_at, first.c.first_at))).all()
+        told: dict[int, int] = {}
+        for reporter_id, _hours in rows:
+            if reporter_id is not None:
+                told[reporter_id] = told.get(reporter_id, 0) + 1
+        hours = [float(h) for _reporter, h in rows]
+        return (median(hours) if hours else None), len(rows), told
 
     hours, with_feedback, told = kept_by_timings(session, "feedback", actor, scope, rules, heard)
     if weeks is None:

@@ -320,7 +320,9 @@ def _hours_between(session: Session, start: ColumnElement, end: ColumnElement
                    ) -> ColumnElement:
     """SQL for the hours from one stored timestamp to another."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", end - start) / 3600.0
+        # date_part gives a double; EXTRACT gives a numeric since PostgreSQL 14, and sorting
+        # 700,000 numerics for a median took 0.2 s more.
+        return func.date_part("epoch", end - start) / 3600.0
     return (func.julianday(end) - func.julianday(start)) * 24.0
 
 
