@@ -20,19 +20,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
 from core.auth.policy import Capability, require
-from core.clock import to_local
 from core.commissioner import deid
 from core.commissioner.deid import Cell, SuppressedTable
 from core.config import Settings
 from core.metrics.governance import Scope
 from core.regulator.models import RegulatorClock
 from core.reports.models import NearMissReport
-from core.weeks import local_midnight_utc
+from core.weeks import as_date, day_sql, local_midnight_utc
 
 ON_TIME, LATE = "On time", "Late"
 
@@ -88,26 +87,32 @@ def _months(start: date, end: date) -> list[str]:
 def _count(session: Session, scope: Scope, service_ids: frozenset[int] | None, *,
            now: datetime, rules: Settings) -> OnTime:
     zone = rules.zone
-    query = (select(RegulatorClock.key, RegulatorClock.label, RegulatorClock.due_at,
-                    RegulatorClock.met_at)
-             .join(NearMissReport, NearMissReport.id == RegulatorClock.report_id)
-             .where(RegulatorClock.withdrawn_at.is_(None),
-                    RegulatorClock.due_at >= local_midnight_utc(scope.start, zone),
-                    RegulatorClock.due_at < local_midnight_utc(scope.end, zone),
-                    or_(RegulatorClock.met_at.is_not(None), RegulatorClock.due_at < now))
-             .order_by(RegulatorClock.id))
-    if service_ids is not None:
-        query = query.where(NearMissReport.service_id.in_(service_ids))
-    if scope.service_ids:
-        query = query.where(NearMissReport.service_id.in_(scope.service_ids))
+    conditions = [RegulatorClock.withdrawn_at.is_(None),
+                  RegulatorClock.due_at >= local_midnight_utc(scope.start, zone),
+                  RegulatorClock.due_at < local_midnight_utc(scope.end, zone),
+                  or_(RegulatorClock.met_at.is_not(None), RegulatorClock.due_at < now)]
+    for services in (service_ids, scope.service_ids or None):
+        if services is not None:
+            conditions.append(RegulatorClock.report_id.in_(
+                select(NearMissReport.id).where(NearMissReport.service_id.in_(services))))
+    # Counted per clock and local day in SQL (a few rows a day), not clock by clock in
+    # Python: 17,000 clocks a year at a million reports took 0.1 s to bucket one by one.
+    day = day_sql(session, RegulatorClock.due_at, zone)
+    met_in_time = func.count().filter(RegulatorClock.met_at <= RegulatorClock.due_at)
     due: Counter[tuple[str, str]] = Counter()
     on_time: Counter[tuple[str, str]] = Counter()
-    labels: dict[str, str] = {}
-    for key, label, due_at, met_at in session.execute(query):
-        labels[key] = label  # the latest clock's label names the row
-        month = f"{to_local(due_at, zone):%Y-%m}"
-        due[key, month] += 1
-        on_time[key, month] += int(met_at is not None and met_at <= due_at)
+    for key, local_day, fell_due, in_time in session.execute(
+            select(RegulatorClock.key, day, func.count(), met_in_time)
+            .where(*conditions).group_by(RegulatorClock.key, day)):
+        month = f"{as_date(local_day):%Y-%m}"
+        due[key, month] += fell_due
+        on_time[key, month] += in_time
+    # The latest clock's label names the row.
+    latest = select(func.max(RegulatorClock.id)).where(*conditions) \
+        .group_by(RegulatorClock.key).scalar_subquery()
+    labels: dict[str, str] = dict(session.execute(
+        select(RegulatorClock.key, RegulatorClock.label).where(RegulatorClock.id.in_(latest)))
+        .tuples().all())
     configured = [(c.key, c.label) for c in rules.regulator.clocks]
     known = {key for key, _ in configured}
     clocks = configured + sorted((k, v) for k, v in labels.items() if k not in known)

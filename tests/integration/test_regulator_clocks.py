@@ -487,6 +487,45 @@ def test_on_time_share_per_clock_per_month_with_suppression(engine: Engine, org:
     assert empty and all(r["Fell due"] == "0" and r["On time %"] == "—" for r in empty)
 
 
+def test_on_time_counts_each_services_clocks_under_the_latest_label(engine: Engine,
+                                                                    org: Org) -> None:
+    """Two clocks met at Maple House, one at Oak Lodge: a scope of one service counts only its
+    own; the row is named by the latest clock's label after the settings renamed it."""
+    old = rules_with((WITHIN_24_HOURS[0].model_copy(update={"start": "occurred"}),))
+    renamed = rules_with((WITHIN_24_HOURS[0].model_copy(update={"start": "occurred",
+                                                                "label": "Told the state"}),))
+    occurred = (local_now() - timedelta(days=3)).replace(hour=9, minute=0)
+    safeguarding = org.actor("safeguarding")
+    filed = [(file_safeguarding(engine, org, occurred_at=occurred), old),
+             (file_safeguarding(engine, org, occurred_at=occurred), old),
+             (file_near_miss(UnitOfWork(engine), org.actor("oak_supervisor"), draft(
+                 org, type_key="safeguarding_rights", service_id=org.oak,
+                 location_id=org.oak_lounge, occurred_at=occurred,
+                 description="A visitor asked for the bank card; staff refused."),
+                 now=utcnow(), rules=settings()).reference, renamed)]
+    for n, (reference, rules) in enumerate(filed):
+        decide_reportable(UnitOfWork(engine), safeguarding, reference, reportable=True,
+                          reason="Reportable", rules=rules, now=utcnow())
+        [clock] = clocks_of(engine, reference)
+        record_clock_met(UnitOfWork(engine), safeguarding, clock.id,
+                         met_at=to_local(clock.due_at, old.zone) - timedelta(hours=1),
+                         state_reference=f"NY-{n}", rules=rules, now=utcnow())
+    start = (local_now() - timedelta(days=40)).date().replace(day=1)
+    end = local_now().date() + timedelta(days=1)
+    governance = org.actor("governance")
+
+    def fell_due(scope: Scope) -> tuple[int, int, set[str]]:
+        with read_session(engine) as session:
+            counted = on_time_by_month(session, governance, scope, now=utcnow(), rules=old)
+        return (sum(r.due for r in counted.rows), sum(r.on_time for r in counted.rows),
+                {r.label for r in counted.rows if r.due})
+
+    assert fell_due(Scope(start, end)) == (3, 3, {"Told the state"})
+    assert fell_due(Scope(start, end, service_ids=(org.maple,))) == (
+        2, 2, {"Reported to the state"})
+    assert fell_due(Scope(start, end, service_ids=(org.oak,))) == (1, 1, {"Told the state"})
+
+
 def test_on_time_share_shows_when_no_count_is_small(engine: Engine, org: Org) -> None:
     rules = rules_with((WITHIN_24_HOURS[0].model_copy(update={"start": "occurred"}),))
     occurred = (local_now() - timedelta(days=20)).replace(hour=9, minute=0)
