@@ -183,19 +183,24 @@ def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
 def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime,
                     end: datetime) -> dict[tuple[str, int], list[tuple[datetime, tuple[Any, ...]]]]:
     """The reports plans link, of these types in [start, end), by (type, service): when each
-    occurred and each linked action's ACTION_FIELDS (distinct)."""
+    occurred and each linked action's ACTION_FIELDS (distinct). Kept for the session: the
+    evidence page asks twice for the same clusters (their statuses, then their actions)."""
+    key = (KEPT_FOR_THE_SESSION, "linked reports", type_keys, start, end)
+    if key in session.info:
+        return session.info[key]  # type: ignore[no-any-return]
     actions: dict[int, list[tuple[Any, ...]]] = {}
     for plan_id, *values in session.execute(
             select(Action.plan_id, *(getattr(Action, name) for name in ACTION_FIELDS))):
         actions.setdefault(plan_id, []).append(tuple(values))
     found: set[tuple[str, int, datetime, tuple[Any, ...]]] = set()
     for plan_id, type_key, service_id, occurred_at in plan_links(session):
-        if type_key in type_keys and start <= occurred_at < end:
+        if type_key in type_keys and start <= occurred_at < end and plan_id in actions:
             found.update((type_key, service_id, occurred_at, values)
-                         for values in actions.get(plan_id, ()))
+                         for values in actions[plan_id])
     by_place: dict[tuple[str, int], list[tuple[datetime, tuple[Any, ...]]]] = {}
     for type_key, service_id, occurred_at, values in found:
         by_place.setdefault((type_key, service_id), []).append((occurred_at, values))
+    session.info[key] = by_place
     return by_place
 
 

@@ -80,6 +80,10 @@ class NearMissReport(Base):
         Index("ix_near_miss_reports_interface", "occurred_at", "service_id", "type_key",
               "interface_flag", postgresql_where=text("interface_flag IS NOT NULL"),
               sqlite_where=text("interface_flag IS NOT NULL")),
+        # Covering for the joins to a report by its id from plan links, feedback links and
+        # escalations: read without a heap page per report (migration 0020).
+        Index("ix_near_miss_reports_by_id", "id", "occurred_at", "service_id", "type_key",
+              "reporter_id", "reported_at"),
     )
 
 
