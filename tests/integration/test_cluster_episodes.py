@@ -257,6 +257,35 @@ def test_the_review_counts_each_episode_as_its_listing_does(engine, org, day_cou
         ("late_shift_start", 6, ""), ("transfer_near_fall", 6, "planned")]
 
 
+def test_an_episode_names_only_the_actions_of_plans_linking_reports_in_its_days(engine, org):
+    """A plan linking a near fall of the same type and place from before the episode's first
+    day says nothing of the episode; a plan linking its last day's report does."""
+    earlier = near_falls_at_maple(engine, org, days_ago=(70,))
+    near_falls = near_falls_at_maple(engine, org, days_ago=(30, 29, 27, 26, 25, 24))
+    quality = org.actor("quality")
+
+    def plan(references: list[str], kind: str) -> None:
+        create_plan(UnitOfWork(engine), quality, PlanDraft(
+            title="Doorway transfers", theme="Walker out of reach", report_references=references,
+            actions=[ActionDraft(title="Walker within reach", kind=kind,
+                                 owner_id=quality.user_id,
+                                 deadline=local_now().date() + timedelta(days=7),
+                                 review_date=local_now().date() + timedelta(days=14),
+                                 evidence_checks=["Card"], verify_with_measure=False)]),
+                    now=utcnow(), rules=settings())
+
+    def statuses() -> set[str | None]:
+        with read_session(engine) as session:
+            return {e.action_status for e in list_episodes(
+                session, SYSTEM, today=local_now().date(), rules=settings(),
+                with_references=False) if e.type_key == "transfer_near_fall"}
+
+    plan(earlier, "checklist")
+    assert statuses() == {None}
+    plan(near_falls[-1:], "checklist")
+    assert statuses() == {"planned"}
+
+
 def _bulk(engine, org, days_ago: list[float]) -> None:
     """Reports stored as an import or the demo stores them: no filing, no cluster scan."""
     with read_session(engine) as session:
