@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
@@ -50,6 +52,23 @@ def _prepare(database_url: str, taxonomy_path: str, taxonomy_mtime: float, demo:
     return ""
 
 
+_long_lived_frozen = False
+
+
+def _freeze_long_lived_objects() -> None:
+    """Once per process, once the portal is ready: move every object alive now (the modules,
+    classes and functions of Streamlit, SQLAlchemy, pandas, plotly and the portal, about
+    270,000) out of the collector's view. They live as long as the process, and each full
+    collection scanned them all again: the evidence page's cold figures at a million
+    reports went from 0.89 s to 0.75 s (bench/RESULTS.md). Objects made later, and any
+    garbage they make, are collected as before."""
+    global _long_lived_frozen
+    if not _long_lived_frozen:
+        _long_lived_frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def startup_problem() -> str | None:
     """Why the portal cannot serve pages right now, or None."""
     env = environment()
@@ -61,9 +80,13 @@ def startup_problem() -> str | None:
     except FileNotFoundError:
         return f"The taxonomy file {env.taxonomy_path} is missing, so the portal cannot start."
     try:
-        return _prepare(env.database_url, str(env.taxonomy_path), mtime, env.is_demo) or None
+        problem = _prepare(env.database_url, str(env.taxonomy_path), mtime, env.is_demo)
     except DomainError as exc:  # e.g. an audit trail whose end is not signed
         return str(exc)
     except OperationalError:
         return ("The database cannot be reached. Check NEARMISS_DATABASE_URL and that the "
                 "database server is running, then reload the page.")
+    if problem:
+        return problem
+    _freeze_long_lived_objects()
+    return None

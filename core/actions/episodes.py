@@ -184,27 +184,33 @@ def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
 LinkedByPlace = dict[tuple[str, int], tuple[list[datetime], list[tuple[Any, ...]]]]
 
 
-def _linked_reports(session: Session) -> LinkedByPlace:
-    """Every report a plan links, by (type, service): when each occurred, in order, and each
-    linked action's ACTION_FIELDS (distinct) at the same place in a second list. Kept for the
-    session: the evidence page asks for its clusters' statuses, then for their actions."""
+def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime,
+                    end: datetime) -> LinkedByPlace:
+    """The reports plans link, of these types in [start, end), by (type, service): when each
+    occurred, in order, and each linked action's ACTION_FIELDS (distinct) at the same place
+    in a second list. Kept for the session, and reused for any later ask it covers: the
+    evidence page asks for its clusters' statuses, then for some of their actions."""
     key = (KEPT_FOR_THE_SESSION, "linked reports")
-    if key in session.info:
-        return session.info[key]  # type: ignore[no-any-return]
+    kept: list[tuple[frozenset[str], datetime, datetime, LinkedByPlace]] = \
+        session.info.setdefault(key, [])
+    for kept_types, kept_start, kept_end, by_place in kept:
+        if type_keys <= kept_types and kept_start <= start and end <= kept_end:
+            return by_place
     actions: dict[int, list[tuple[Any, ...]]] = {}
     for plan_id, *values in session.execute(
             select(Action.plan_id, *(getattr(Action, name) for name in ACTION_FIELDS))):
         actions.setdefault(plan_id, []).append(tuple(values))
     found: set[tuple[str, int, datetime, tuple[Any, ...]]] = set()
     for plan_id, type_key, service_id, occurred_at in plan_links(session):
-        for values in actions.get(plan_id, ()):
-            found.add((type_key, service_id, occurred_at, values))
+        if type_key in type_keys and start <= occurred_at < end and plan_id in actions:
+            found.update((type_key, service_id, occurred_at, values)
+                         for values in actions[plan_id])
     by_place: LinkedByPlace = {}
     for type_key, service_id, occurred_at, values in sorted(found, key=lambda f: f[2]):
         moments, linked = by_place.setdefault((type_key, service_id), ([], []))
         moments.append(occurred_at)
         linked.append(values)
-    session.info[key] = by_place
+    kept.append((type_keys, start, end, by_place))
     return by_place
 
 
@@ -227,7 +233,9 @@ def linked_actions(session: Session, spans: Mapping[int, EpisodeSpan],
     took 0.7 s at a million."""
     if not spans:
         return {}
-    by_place = _linked_reports(session)
+    by_place = _linked_reports(session, frozenset(s.type_key for s in spans.values()),
+                               min(s.start for s in spans.values()),
+                               max(s.end for s in spans.values()))
     at = [ACTION_FIELDS.index(name) for name in fields]
     found: dict[int, set[tuple[Any, ...]]] = {}
     for episode, span in spans.items():
