@@ -84,6 +84,9 @@ class NearMissReport(Base):
         # escalations: read without a heap page per report (migration 0020).
         Index("ix_near_miss_reports_by_id", "id", "occurred_at", "service_id", "type_key",
               "reporter_id", "reported_at"),
+        # The regulator section's events awaiting a decision: the last days' filings
+        # (migration 0021).
+        Index("ix_near_miss_reports_reported", "reported_at", "service_id", "status"),
     )
 
 
