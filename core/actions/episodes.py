@@ -174,11 +174,17 @@ def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
     each was a join of the links to the reports."""
     key = (KEPT_FOR_THE_SESSION, "plan links")
     if key not in session.info:
-        session.info[key] = [tuple(row) for row in session.execute(
-            select(ActionPlanReport.plan_id, NearMissReport.type_key, NearMissReport.service_id,
-                   NearMissReport.occurred_at)
-            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id))]
+        session.info[key] = _plan_links_where(session)
     return session.info[key]  # type: ignore[no-any-return]
+
+
+def _plan_links_where(session: Session, *conditions: ColumnElement[bool],
+                      ) -> list[tuple[int, str, int, datetime]]:
+    return [tuple(row) for row in session.execute(
+        select(ActionPlanReport.plan_id, NearMissReport.type_key, NearMissReport.service_id,
+               NearMissReport.occurred_at)
+        .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
+        .where(*conditions))]
 
 
 LinkedByPlace = dict[tuple[str, int], tuple[list[datetime], list[tuple[Any, ...]]]]
@@ -200,8 +206,13 @@ def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime
     for plan_id, *values in session.execute(
             select(Action.plan_id, *(getattr(Action, name) for name in ACTION_FIELDS))):
         actions.setdefault(plan_id, []).append(tuple(values))
+    # Every link when the session keeps them already (the evidence page); else only the links
+    # of these types and days (the triage board's clusters of the last weeks).
+    links = session.info.get((KEPT_FOR_THE_SESSION, "plan links")) or _plan_links_where(
+        session, NearMissReport.type_key.in_(type_keys), NearMissReport.occurred_at >= start,
+        NearMissReport.occurred_at < end)
     found: set[tuple[str, int, datetime, tuple[Any, ...]]] = set()
-    for plan_id, type_key, service_id, occurred_at in plan_links(session):
+    for plan_id, type_key, service_id, occurred_at in links:
         if type_key in type_keys and start <= occurred_at < end and plan_id in actions:
             found.update((type_key, service_id, occurred_at, values)
                          for values in actions[plan_id])
