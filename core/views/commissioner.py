@@ -83,9 +83,11 @@ def evidence_figures(actor: Actor, period: Period, *, now: datetime,
     def actions_half() -> tuple[tuple[cv.ClusterEvidence, ...], pd.DataFrame,
                                 ActionEvidenceTable]:
         with read_session() as session:
-            return (tuple(cv.clusters(session, actor, scope, rules=rules, now=now)),
-                    cv.action_register(session, actor, start=period.start, end=period.end,
-                                       rules=rules),
+            # The register first: it reads every plan link, which the session then keeps
+            # for the clusters and the evidence per action.
+            register = cv.action_register(session, actor, start=period.start, end=period.end,
+                                          rules=rules)
+            return (tuple(cv.clusters(session, actor, scope, rules=rules, now=now)), register,
                     action_evidence(session, actor, start=period.start, end=period.end,
                                     rules=rules, today=today, now=now))
 
