@@ -17,7 +17,7 @@ from core.commissioner.action_evidence import ActionEvidenceTable, action_eviden
 from core.commissioner.period import Period
 from core.commissioner.regulator import ClockTable, commissioner_on_time
 from core.config import Settings
-from core.db import read_session
+from core.db import get_engine, is_sqlite, read_session
 from core.exports.pack import export_tables
 from core.exports.pack_pdf import Progress, build_pack
 from core.metrics.governance import Scope
@@ -72,11 +72,12 @@ def evidence_figures(actor: Actor, period: Period, *, now: datetime,
     figures read `now` only for its local day (this week, test windows, verdicts due), so a
     cache may keep them for the day; at a million reports they take a second to compute.
 
-    Two halves run at once, each in a session of its own: the actions' (clusters, register,
-    evidence per action: mostly Python, sharing the plans' links) and the counts' (mostly
-    SQL). One waits on the database while the other computes, which takes the page's cold
-    time at a million reports from about 1.1 s to 0.7 s. Each statement reads the latest
-    committed data either way (read committed), as in one session."""
+    On PostgreSQL two halves run at once, each in a session of its own: the actions'
+    (register, clusters, evidence per action: mostly Python, sharing the plans' links) and
+    the counts' (mostly SQL). One waits on the database while the other computes: the
+    figures' cold time at a million reports went from about 1.0 s to 0.83 s (medians of 8,
+    alternating). Each statement reads the latest committed data either way (read
+    committed), as in one session."""
     scope = Scope(period.start, period.end)
     today = to_local(now, rules.zone).date()
 
@@ -91,8 +92,12 @@ def evidence_figures(actor: Actor, period: Period, *, now: datetime,
                     action_evidence(session, actor, start=period.start, end=period.end,
                                     rules=rules, today=today, now=now))
 
+    # On SQLite the database works in this process, under the same lock as the Python: the
+    # halves would only take turns (the page at 100k was no faster, often slower), so they
+    # run one after the other there.
+    at_once = not is_sqlite(get_engine())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") as pool:
-        actions = pool.submit(actions_half)
+        actions = pool.submit(actions_half) if at_once else None
         with read_session() as session:
             tables = cv.type_tables(session, actor, scope, rules=rules, period_name=period.label)
             trend = cv.trend(session, actor,
@@ -102,7 +107,7 @@ def evidence_figures(actor: Actor, period: Period, *, now: datetime,
             escalations = tuple(cv.escalations(session, actor, scope, rules=rules))
             culture = cv.culture(session, actor, scope, rules=rules)
             feedback = tuple(cv.feedback(session, actor, scope, rules=rules))
-        clusters, register, per_action = actions.result()
+        clusters, register, per_action = actions.result() if actions else actions_half()
     return EvidencePage(trend=trend, tables=tables, breakdowns=breakdowns, clusters=clusters,
                         register=register, per_action=per_action, escalations=escalations,
                         culture=culture, feedback=feedback,
