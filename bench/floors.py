@@ -490,8 +490,8 @@ def _median_sql(session: Session, value: str, from_where: str, params: dict[str,
         return (None if median is None else float(median)), int(count or 0)
     median, count = _rows(session, f"""
         SELECT AVG(v), MAX(n) FROM (
-            SELECT {value} AS v, ROW_NUMBER() OVER (ORDER BY {value}) AS k,
-                   COUNT(*) OVER () AS n {from_where})
+            SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS k, COUNT(*) OVER () AS n
+            FROM (SELECT {value} AS v {from_where}))
         WHERE k IN ((n + 1) / 2, (n + 2) / 2)""", **params)[0]
     return (None if median is None else float(median)), int(count or 0)
 
