@@ -102,7 +102,7 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
     # Each action's deadline-to-review line, all in one trace (None breaks the line between
     # actions): a trace per action took plotly 1 ms each to build, on every run.
     fig = go.Figure(go.Scatter(
-        x=[day for r in open_rows for day in (r.deadline, r.review_date, None)],
+        x=[when for r in open_rows for when in (r.deadline, r.review_date, None)],
         y=[name for label in labels for name in (label, label, None)],
         mode="lines", line={"color": "#c8c8c8", "width": 2}, hoverinfo="skip",
         showlegend=False, connectgaps=False))

@@ -110,9 +110,8 @@ def _count(session: Session, scope: Scope, service_ids: frozenset[int] | None, *
     # The latest clock's label names the row.
     latest = select(func.max(RegulatorClock.id)).where(*conditions) \
         .group_by(RegulatorClock.key).scalar_subquery()
-    labels: dict[str, str] = dict(session.execute(
-        select(RegulatorClock.key, RegulatorClock.label).where(RegulatorClock.id.in_(latest)))
-        .tuples().all())
+    labels: dict[str, str] = {key: label for key, label in session.execute(
+        select(RegulatorClock.key, RegulatorClock.label).where(RegulatorClock.id.in_(latest)))}
     configured = [(c.key, c.label) for c in rules.regulator.clocks]
     known = {key for key, _ in configured}
     clocks = configured + sorted((k, v) for k, v in labels.items() if k not in known)

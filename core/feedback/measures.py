@@ -7,7 +7,8 @@
 - updates published per month in the period.
 
 Reports are chosen as on every governance view (the period, services and types of the scope,
-within the actor's services); the medians run in SQL.
+within the actor's services). The reports that heard are found in SQL, and the median of their
+hours (tens of thousands at a million reports) taken from that one read.
 """
 
 from __future__ import annotations
