@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, event, func, literal, select, union_all
 from sqlalchemy.orm import Session
@@ -162,9 +162,19 @@ class EpisodeSpan:
 # Reads a session keeps in `session.info` under (KEPT_FOR_THE_SESSION, name, ...) keys, for
 # the pages that ask twice; any flush drops them.
 KEPT_FOR_THE_SESSION = "kept for the session"
+PLAN_LINKS = "plan links"
+T = TypeVar("T")
 
 # What `linked_actions` can say of an action serving an episode.
 ACTION_FIELDS = ("strength_category", "strength", "status")
+
+
+def kept_for_the_session(session: Session, name: str, read: Callable[[], T]) -> T:
+    """`read()`, kept in the session under (KEPT_FOR_THE_SESSION, name) until its next flush."""
+    key = (KEPT_FOR_THE_SESSION, name)
+    if key not in session.info:
+        session.info[key] = read()
+    return session.info[key]  # type: ignore[no-any-return]
 
 
 def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
@@ -172,10 +182,7 @@ def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
     for the session: plans link few reports (24,528 at a million), and the evidence page
     reads them for the episodes' actions, the register's themes and each action's theme, where
     each was a join of the links to the reports."""
-    key = (KEPT_FOR_THE_SESSION, "plan links")
-    if key not in session.info:
-        session.info[key] = _plan_links_where(session)
-    return session.info[key]  # type: ignore[no-any-return]
+    return kept_for_the_session(session, PLAN_LINKS, lambda: _plan_links_where(session))
 
 
 def _plan_links_where(session: Session, *conditions: ColumnElement[bool],
@@ -208,7 +215,7 @@ def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime
         actions.setdefault(plan_id, []).append(tuple(values))
     # Every link when the session keeps them already (the evidence page); else only the links
     # of these types and days (the triage board's clusters of the last weeks).
-    links = session.info.get((KEPT_FOR_THE_SESSION, "plan links")) or _plan_links_where(
+    links = session.info.get((KEPT_FOR_THE_SESSION, PLAN_LINKS)) or _plan_links_where(
         session, NearMissReport.type_key.in_(type_keys), NearMissReport.occurred_at >= start,
         NearMissReport.occurred_at < end)
     found: set[tuple[str, int, datetime, tuple[Any, ...]]] = set()

@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from core.accounts.service import build_actor
-from core.actions.episodes import KEPT_FOR_THE_SESSION, EpisodeView, list_episodes, plan_links
+from core.actions.episodes import (
+    EpisodeView,
+    kept_for_the_session,
+    list_episodes,
+    plan_links,
+)
 from core.actions.measures import Evaluation, MeasureFilters, evaluate
 from core.actions.models import (
     Action,
@@ -451,19 +456,17 @@ def plan_types(session: Session) -> dict[int, frozenset[str]]:
     """Each action plan's near-miss types: its reports' and its cluster's. Kept for the
     session, as the plans' links are (the evidence page's register and its evidence per
     action both ask)."""
-    key = (KEPT_FOR_THE_SESSION, "plan types")
-    if key in session.info:
-        return session.info[key]  # type: ignore[no-any-return]
-    types: dict[int, set[str]] = {}
-    for plan_id, type_key, _service, _occurred in plan_links(session):
-        types.setdefault(plan_id, set()).add(type_key)
-    for plan_id, type_key in session.execute(
-            select(ActionPlan.id, ActionPlan.cluster_type_key)
-            .where(ActionPlan.cluster_type_key.is_not(None))):
-        types.setdefault(plan_id, set()).add(type_key)
-    found = {plan_id: frozenset(keys) for plan_id, keys in types.items()}
-    session.info[key] = found
-    return found
+    def read() -> dict[int, frozenset[str]]:
+        types: dict[int, set[str]] = {}
+        for plan_id, type_key, _service, _occurred in plan_links(session):
+            types.setdefault(plan_id, set()).add(type_key)
+        for plan_id, type_key in session.execute(
+                select(ActionPlan.id, ActionPlan.cluster_type_key)
+                .where(ActionPlan.cluster_type_key.is_not(None))):
+            types.setdefault(plan_id, set()).add(type_key)
+        return {plan_id: frozenset(keys) for plan_id, keys in types.items()}
+
+    return kept_for_the_session(session, "plan types", read)
 
 
 # -- small reads for the pages: owners to choose from, the reports a plan links, plans of a report

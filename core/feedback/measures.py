@@ -13,6 +13,7 @@ hours (tens of thousands at a million reports) taken from that one read.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from statistics import median
@@ -94,12 +95,9 @@ def feedback_measures(session: Session, actor: Actor, scope: Scope, *,
         rows = session.execute(select(
             first.c.reporter_id,
             _hours_between(session, first.c.reported_at, first.c.first_at))).all()
-        told: dict[int, int] = {}
-        for reporter_id, _hours in rows:
-            if reporter_id is not None:
-                told[reporter_id] = told.get(reporter_id, 0) + 1
+        told = Counter(reporter_id for reporter_id, _hours in rows if reporter_id is not None)
         hours = [float(h) for _reporter, h in rows]
-        return (median(hours) if hours else None), len(rows), told
+        return (median(hours) if hours else None), len(rows), dict(told)
 
     hours, with_feedback, told = kept_by_timings(session, "feedback", actor, scope, rules, heard)
     if weeks is None:

@@ -92,22 +92,30 @@ def evidence_figures(actor: Actor, period: Period, *, now: datetime,
                     action_evidence(session, actor, start=period.start, end=period.end,
                                     rules=rules, today=today, now=now))
 
-    # On SQLite the database works in this process, under the same lock as the Python: the
-    # halves would only take turns (the page at 100k was no faster, often slower), so they
-    # run one after the other there.
-    at_once = not is_sqlite(get_engine())
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") as pool:
-        actions = pool.submit(actions_half) if at_once else None
+    def counts_half() -> tuple[cv.TypeTables, cv.Trend, Mapping[str, cv.Breakdown],
+                               tuple[cv.EscalationTimeliness, ...], cv.CultureEvidence,
+                               tuple[cv.FeedbackEvidence, ...]]:
         with read_session() as session:
             tables = cv.type_tables(session, actor, scope, rules=rules, period_name=period.label)
-            trend = cv.trend(session, actor,
+            return (tables,
+                    cv.trend(session, actor,
                              Scope(period.start - timedelta(weeks=TREND_LEAD_WEEKS), period.end),
-                             rules=rules, now=now)
-            breakdowns = cv.breakdowns(session, actor, scope, rules=rules, tables=tables)
-            escalations = tuple(cv.escalations(session, actor, scope, rules=rules))
-            culture = cv.culture(session, actor, scope, rules=rules)
-            feedback = tuple(cv.feedback(session, actor, scope, rules=rules))
-        clusters, register, per_action = actions.result() if actions else actions_half()
+                             rules=rules, now=now),
+                    cv.breakdowns(session, actor, scope, rules=rules, tables=tables),
+                    tuple(cv.escalations(session, actor, scope, rules=rules)),
+                    cv.culture(session, actor, scope, rules=rules),
+                    tuple(cv.feedback(session, actor, scope, rules=rules)))
+
+    if is_sqlite(get_engine()):
+        # The database works in this process, under the same lock as the Python: at once the
+        # halves would only take turns (the page at 100k was no faster, often slower).
+        clusters, register, per_action = actions_half()
+        tables, trend, breakdowns, escalations, culture, feedback = counts_half()
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") as pool:
+            actions = pool.submit(actions_half)
+            tables, trend, breakdowns, escalations, culture, feedback = counts_half()
+            clusters, register, per_action = actions.result()
     return EvidencePage(trend=trend, tables=tables, breakdowns=breakdowns, clusters=clusters,
                         register=register, per_action=per_action, escalations=escalations,
                         culture=culture, feedback=feedback,
