@@ -126,17 +126,24 @@ def scope_where(actor: Actor | None, start: date, end: date, zone: ZoneInfo, *,
 
 def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Settings,
                  interface_types: tuple[str, ...] = ("interface_failure",),
-                 page_size: int = BOARD_PAGE_SIZE) -> dict[str, Any]:
+                 page_size: int = BOARD_PAGE_SIZE,
+                 regulator_open: bool | None = None) -> dict[str, Any]:
     """pages/triage_board.py for `actor`, filters at their defaults: the columns (counts and
     the first page of cards, most urgent first), each card's regulator clocks, the regulator
-    section and the clusters of the last six weeks."""
+    section and the clusters of the last six weeks. The regulator section shows its events
+    only when open (`regulator_open`; None: as the page opens, by itself only when a clock
+    is overdue), its totals always."""
     columns = board_columns(session, actor, now=now, interface_types=interface_types,
                             page_size=page_size)
     shown = [reference for cards in columns["cards"].values() for reference, *_ in cards]
     today = to_local(now, rules.zone).date()
+    regulator = regulator_section(session, actor, now=now, rules=rules,
+                                  limit=BOARD_REGULATOR_PAGE_SIZE, details=bool(regulator_open))
+    if regulator_open is None and regulator["overdue"]:
+        regulator = regulator_section(session, actor, now=now, rules=rules,
+                                      limit=BOARD_REGULATOR_PAGE_SIZE)
     return {**columns, "card_clocks": regulator_clocks(session, actor, shown, now=now),
-            "regulator": regulator_section(session, actor, now=now, rules=rules,
-                                           limit=BOARD_REGULATOR_PAGE_SIZE),
+            "regulator": regulator,
             "clusters": clusters(session, actor, today - timedelta(days=42),
                                  today + timedelta(days=1), rules.zone,
                                  latest=BOARD_CLUSTER_REFERENCES)}
@@ -226,12 +233,13 @@ def regulator_clocks(session: Session, actor: Actor, references: list[str], *,
 
 
 def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: Settings,
-                      limit: int = 50) -> dict[str, Any]:
+                      limit: int = 50, details: bool = True) -> dict[str, Any]:
     """The board's regulator section: candidates of the last `window_days` with no decision
     (oldest first) and events with a clock running (soonest deadline first), the first
     `limit` of each with how many in all and the running clocks overdue; each with its
     type, service, escalation kinds and clocks (the reasons it is a candidate and the
-    clocks' wording follow from these in Python, core.regulator.candidates/clocks)."""
+    clocks' wording follow from these in Python, core.regulator.candidates/clocks). Without
+    `details` (a closed section), the totals only."""
     wanted = rules.regulator.candidates
     reasons, params = [], {"since": now - timedelta(days=wanted.window_days), "limit": limit}
     if wanted.escalation_kinds:
@@ -268,14 +276,14 @@ def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: S
         SELECT COUNT(*) FROM regulator_clocks c JOIN near_miss_reports r ON r.id = c.report_id
         WHERE c.met_at IS NULL AND c.withdrawn_at IS NULL AND c.due_at < :now {seen}""",
                     now=now, **{k: v for k, v in params.items() if k != "limit"})[0][0]
-    awaiting = [ref for ref, _ in awaiting_rows]
-    running = [ref for ref, _ in running_rows]
-    details = {}
+    awaiting = [ref for ref, _ in awaiting_rows] if details else []
+    running = [ref for ref, _ in running_rows] if details else []
+    facts = {}
     wanted_refs = tuple(dict.fromkeys(awaiting + running))
     if wanted_refs:
         aggregate = ("STRING_AGG(DISTINCT e.kind, ',')" if _dialect(session) == "postgresql"
                      else "GROUP_CONCAT(DISTINCT e.kind)")
-        details = {ref: (type_name, service, frozenset((kinds or "").split(",")) - {""})
+        facts = {ref: (type_name, service, frozenset((kinds or "").split(",")) - {""})
                    for ref, type_name, service, kinds in _rows(session, f"""
             SELECT r.reference, t.name, s.name,
                    (SELECT {aggregate} FROM escalations e WHERE e.report_id = r.id)
@@ -283,8 +291,8 @@ def regulator_section(session: Session, actor: Actor, *, now: datetime, rules: S
             JOIN services s ON s.id = r.service_id
             WHERE r.reference IN :refs""", refs=wanted_refs)}
     clocks = regulator_clocks(session, actor, list(wanted_refs), now=now)
-    return {"awaiting": [(ref, *details[ref], clocks[ref]) for ref in awaiting],
-            "running": [(ref, *details[ref], clocks[ref]) for ref in running],
+    return {"awaiting": [(ref, *facts[ref], clocks[ref]) for ref in awaiting],
+            "running": [(ref, *facts[ref], clocks[ref]) for ref in running],
             "awaiting_total": awaiting_rows[0][1] if awaiting_rows else 0,
             "running_total": running_rows[0][1] if running_rows else 0,
             "overdue": overdue}

@@ -417,21 +417,29 @@ def _resolve_sqlite_url(url: str) -> str:
     return url
 
 
+ENVIRONMENT_VARIABLES = ("NEARMISS_DATA_DIR", "NEARMISS_ENV", "NEARMISS_DATABASE_URL",
+                         "NEARMISS_COOKIE_KEY", "NEARMISS_SETTINGS", "NEARMISS_TAXONOMY")
+
+
 def environment() -> Environment:
     """Read the deployment environment (cheap; call it whenever needed)."""
-    data_dir = Path(os.environ.get("NEARMISS_DATA_DIR", PROJECT_ROOT / "data"))
-    mode = os.environ.get("NEARMISS_ENV", "production").strip().lower() or "production"
+    return _environment_of(tuple(os.environ.get(name) for name in ENVIRONMENT_VARIABLES))
+
+
+@lru_cache(maxsize=16)
+def _environment_of(values: tuple[str | None, ...]) -> Environment:
+    # Kept per set of values: resolving the database path touches the disk, and a page run
+    # asks for the settings (so the environment) dozens of times.
+    data_dir, mode, url, cookie_key, settings_path, taxonomy_path = values
     return Environment(
-        database_url=_resolve_sqlite_url(
-            os.environ.get("NEARMISS_DATABASE_URL", DEFAULT_DATABASE_URL)
-        ),
-        mode=mode,
-        cookie_key=os.environ.get("NEARMISS_COOKIE_KEY"),
-        settings_path=Path(os.environ.get("NEARMISS_SETTINGS",
-                                          PROJECT_ROOT / "data" / "settings.yaml")),
-        taxonomy_path=Path(os.environ.get("NEARMISS_TAXONOMY",
-                                          PROJECT_ROOT / "data" / "taxonomy.yaml")),
-        data_dir=data_dir,
+        database_url=_resolve_sqlite_url(DEFAULT_DATABASE_URL if url is None else url),
+        mode=(mode or "production").strip().lower() or "production",
+        cookie_key=cookie_key,
+        settings_path=Path(PROJECT_ROOT / "data" / "settings.yaml" if settings_path is None
+                           else settings_path),
+        taxonomy_path=Path(PROJECT_ROOT / "data" / "taxonomy.yaml" if taxonomy_path is None
+                           else taxonomy_path),
+        data_dir=Path(PROJECT_ROOT / "data" if data_dir is None else data_dir),
     )
 
 

@@ -123,19 +123,25 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def refresh_planner_statistics(engine: Engine) -> None:
-    """Refresh the query planner's statistics after a bulk load (demo, restore).
+def refresh_planner_statistics(engine: Engine, tables: tuple[str, ...] = ()) -> None:
+    """Refresh the query planner's statistics after a bulk load (demo, restore), of `tables`
+    or of every table.
 
     Without them PostgreSQL plans for an empty table until autovacuum catches up, e.g. a
     bitmap scan where a million rows match; VACUUM also marks pages all-visible so covering
-    indexes give index-only scans.
+    indexes give index-only scans. SQLite never gathers them by itself: without a count of
+    the regulator clocks it sized a Bloom filter for every report (100k reports: 34 ms to
+    list 58 running clocks, 1 ms with it).
     """
+    quote = engine.dialect.identifier_preparer.quote
     if is_sqlite(engine):
         with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+            for statement in [f"ANALYZE {quote(table)}" for table in tables] or ["ANALYZE"]:
+                conn.exec_driver_sql(statement)
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE)")
+        conn.exec_driver_sql(
+            f"VACUUM (ANALYZE) {', '.join(quote(table) for table in tables)}".rstrip())
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from core.auth.policy import Capability, can
 from core.clock import utcnow
 from core.config import settings
 from core.i18n import DEFAULT_LANGUAGE, native_name
-from core.regulator.queries import EventClocks
+from core.regulator.queries import EventClocks, RegulatorBoard
 from core.reports.vocabulary import ReportStatus
 from core.reports.workflow import BOARD_COLUMNS
 from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text
@@ -25,6 +25,7 @@ from core.views.triage_board import (
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
 from ui.badges import FLAG_COLOURS
+from ui.sections import keep_open
 from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_caption
 
@@ -112,8 +113,12 @@ def clusters_section() -> None:
     clusters = board_clusters(actor, now=utcnow(), rules=settings())
     waiting = sum(1 for c in clusters if c.status is EpisodeStatus.OPEN)
     may_build = can(actor, Capability.MANAGE_ACTIONS)
+    keep_open("board_clusters")
     with st.expander(f"Clusters · {waiting} open · {len(clusters)} in six weeks",
-                     icon=":material/hub:", key="board_clusters", on_change="rerun"):
+                     icon=":material/hub:", key="board_clusters",
+                     on_change="rerun") as section:
+        if section.open is False:
+            return  # its themes and their forms are drawn once someone opens it
         clusters_ui.show_notice()
         if not clusters:
             st.caption("No clusters among your services in the last six weeks.")
@@ -141,10 +146,13 @@ def _column_title(status: ReportStatus) -> str:
 
 def regulator_section() -> None:
     """Events to decide on reporting to the regulator, and the clocks running."""
-    regulator_ui.board_section(actor, board_regulator(
-        actor, now=utcnow(), rules=settings(), page_size=regulator_ui.BOARD_PAGE_SIZE,
-        awaiting_page=regulator_ui.board_page("awaiting"),
-        running_page=regulator_ui.board_page("running")))
+    def board(*, details: bool) -> RegulatorBoard:
+        return board_regulator(
+            actor, now=utcnow(), rules=settings(), page_size=regulator_ui.BOARD_PAGE_SIZE,
+            awaiting_page=regulator_ui.board_page("awaiting"),
+            running_page=regulator_ui.board_page("running"), details=details)
+
+    regulator_ui.board_section(actor, board(details=False), lambda: board(details=True))
 
 
 regulator_section()

@@ -47,6 +47,14 @@ def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
     return at
 
 
+def open_sections(at: AppTest, *keys: str) -> AppTest:
+    """Open these expanders (by key) and rerun, as a click on each would: sections that
+    track whether they are open draw their contents only then."""
+    for key in keys:
+        at.session_state[key] = True
+    return at.run()
+
+
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 

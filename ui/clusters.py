@@ -107,7 +107,8 @@ def decision(actor: Actor, episode: EpisodeView, *, prefix: str) -> None:
         st.text_input("Or dismiss it: why is this not a cluster to act on?",
                       key=_key(prefix, episode, "reason"),
                       max_chars=settings().report.description_max_chars,
-                      placeholder="e.g. one person's reports during a known hospital stay")
+                      placeholder="e.g. one person's reports during a known hospital stay",
+                      persist_state="session")
         st.button("Dismiss", key=_key(prefix, episode, "dismiss"), on_click=_dismiss,
                   args=(actor, episode, prefix))
     message = (st.session_state.get(ERRORS) or {}).get(episode.episode_id, {}).get("reason")

@@ -9,6 +9,7 @@ reasons are typed by people: all of it goes through ui.text.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,6 +30,7 @@ from core.views import governance as views
 from ui import governance as gv
 from ui.accessibility import answers_summary, field_message, mark_invalid_fields
 from ui.charts import chart_with_text
+from ui.sections import keep_open
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
 
 STATE_COLOURS: dict[ClockState, str] = {
@@ -165,13 +167,13 @@ def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
                      expanded=bool(_errors(prefix))):
         _summary(prefix, labels)
         st.datetime_input(MET_LABELS["met_at"], value=None, key=_key(prefix, "met_at"),
-                          format="DD/MM/YYYY", step=300)
+                          format="DD/MM/YYYY", step=300, persist_state="session")
         _field_error(prefix, "met_at")
         st.text_input(REFERENCE_NEEDED if clock.needs_reference
                       else MET_LABELS["state_reference"], key=_key(prefix, "state_reference"),
-                      max_chars=120)
+                      max_chars=120, persist_state="session")
         _field_error(prefix, "state_reference")
-        st.text_input(MET_LABELS["note"], key=_key(prefix, "note"))
+        st.text_input(MET_LABELS["note"], key=_key(prefix, "note"), persist_state="session")
         _field_error(prefix, "note")
         st.button("Record as done", key=_key(prefix, "met"), on_click=_met,
                   args=(actor, clock, prefix), type="primary")
@@ -184,9 +186,11 @@ def _decision_form(actor: Actor, event: EventClocks, prefix: str) -> None:
     with st.expander(title, expanded=bool(_errors(prefix))):
         _summary(prefix, DECISION_LABELS)
         st.radio(DECISION_LABELS["reportable"], list(YES_NO), format_func=YES_NO.get,
-                 index=None, key=_key(prefix, "reportable"), horizontal=True)
+                 index=None, key=_key(prefix, "reportable"), horizontal=True,
+                 persist_state="session")
         _field_error(prefix, "reportable")
-        st.text_area(DECISION_LABELS["reason"], key=_key(prefix, "reason"))
+        st.text_area(DECISION_LABELS["reason"], key=_key(prefix, "reason"),
+                     persist_state="session")
         _field_error(prefix, "reason")
         st.button("Record the decision", key=_key(prefix, "decide"), on_click=_decide,
                   args=(actor, event.reference, prefix), type="primary")
@@ -226,14 +230,21 @@ def board_page(which: str) -> int:
     return int(st.session_state.get(f"board_regulator_{which}_page", 1) or 1)
 
 
-def board_section(actor: Actor, board: RegulatorBoard) -> None:
+def board_section(actor: Actor, totals: RegulatorBoard,
+                  details: Callable[[], RegulatorBoard]) -> None:
     """The board's expander: events awaiting a decision, then those with clocks running, a
-    page of each."""
-    title = (f"Regulator clocks · {board.awaiting_total:d} to decide · "
-             f"{board.running_total:d} running"
-             + (f" · {board.overdue:d} overdue" if board.overdue else ""))
+    page of each. Titled from `totals`; its events are read (`details`) and drawn only while
+    it is open (it opens by itself when a clock is overdue): a closed section's forms were
+    most of the board's run, sent to a browser that hid them."""
+    title = (f"Regulator clocks · {totals.awaiting_total:d} to decide · "
+             f"{totals.running_total:d} running"
+             + (f" · {totals.overdue:d} overdue" if totals.overdue else ""))
+    keep_open("board_regulator")
     with st.expander(title, icon=":material/timer:", key="board_regulator",
-                     on_change="rerun", expanded=bool(board.overdue)):
+                     on_change="rerun", expanded=bool(totals.overdue)) as section:
+        if section.open is False:
+            return
+        board = details()
         show_notice()
         st.caption(escape_caption(
             f"Deadlines for reporting to {board.jurisdiction}. Possibly reportable events of "
@@ -260,7 +271,7 @@ def board_section(actor: Actor, board: RegulatorBoard) -> None:
                            + ("oldest first." if which == "awaiting"
                               else "soonest deadline first."))
                 st.pagination(pages, key=f"board_regulator_{which}_page",
-                              max_visible_pages=3)
+                              max_visible_pages=3, persist_state="session")
 
 
 CLOCK_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]

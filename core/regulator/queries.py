@@ -193,10 +193,12 @@ def events_for(session: Session, actor: Actor, references: Sequence[str], *, now
 
 def regulator_board(session: Session, actor: Actor, *, now: datetime,
                     rules: Settings, page_size: int = 50, awaiting_page: int = 1,
-                    running_page: int = 1) -> RegulatorBoard:
+                    running_page: int = 1, details: bool = True) -> RegulatorBoard:
     """Candidates of the last `candidates.window_days` with no decision yet (oldest first), and
     reportable events with a clock still running (soonest deadline first): a page of each,
-    with how many there are in all and how many running clocks are overdue."""
+    with how many there are in all and how many running clocks are overdue. Without
+    `details`, the totals only (the pages' events are left empty): all a closed section
+    shows."""
     require(actor, Capability.VIEW_BOARD)
     window = rules.regulator.candidates.window_days
     undecided = ~exists().where(RegulatorDecision.report_id == NearMissReport.id)
@@ -231,6 +233,8 @@ def regulator_board(session: Session, actor: Actor, *, now: datetime,
         awaiting, (NearMissReport.reported_at, NearMissReport.id), awaiting_page)
     running_ids, running_total, running_shown = page(
         running, (func.min(RegulatorClock.due_at), RegulatorClock.report_id), running_page)
+    if not details:
+        awaiting_ids, running_ids = [], []
     return RegulatorBoard(
         jurisdiction=rules.regulator.jurisdiction,
         awaiting=tuple(_events(session, actor, awaiting_ids, now=now, rules=rules)),

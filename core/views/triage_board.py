@@ -84,9 +84,11 @@ def board_clusters(actor: Actor, *, now: datetime, rules: Settings) -> tuple[Clu
 
 
 def board_regulator(actor: Actor, *, now: datetime, rules: Settings, page_size: int = 8,
-                    awaiting_page: int = 1, running_page: int = 1) -> RegulatorBoard:
+                    awaiting_page: int = 1, running_page: int = 1,
+                    details: bool = True) -> RegulatorBoard:
     """Events awaiting a decision on reporting to the regulator, and the clocks running: a
-    page of each, with their totals."""
+    page of each, with their totals (the totals alone without `details`)."""
     with read_session() as session:
         return regulator_board(session, actor, now=now, rules=rules, page_size=page_size,
-                               awaiting_page=awaiting_page, running_page=running_page)
+                               awaiting_page=awaiting_page, running_page=running_page,
+                               details=details)

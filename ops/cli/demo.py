@@ -30,7 +30,7 @@ def demo(
             fail("This is not a demo installation (NEARMISS_ENV is not 'demo'). Demo data "
                  "would mix with real reports for good. Set NEARMISS_ENV=demo, or pass "
                  "--force if you are sure.")
-        from core.db import read_session
+        from core.db import read_session, refresh_planner_statistics
         from core.reports.queries import count_reports
 
         if if_empty:
@@ -62,3 +62,5 @@ def demo(
             say(f"Demo users created: {', '.join(summary.users_created)}.")
         say(record_demo_clocks(engine, seed=seed,
                                now=utcnow(), rules=settings()).line())  # regulator clocks' history
+        # The clocks came after load_demo's statistics: the board plans by their count too.
+        refresh_planner_statistics(engine, ("regulator_decisions", "regulator_clocks"))

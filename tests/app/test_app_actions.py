@@ -42,6 +42,7 @@ from tests.apptest_helpers import (
     assert_no_exception,
     field_messages,
     new_app,
+    open_sections,
     sign_in,
     texts,
 )
@@ -308,6 +309,7 @@ def test_the_board_lists_clusters_with_a_link_to_build_a_plan(engine, org):
     assert_no_exception(at)
     assert next(e.label for e in at.expander
                 if e.label.startswith("Clusters")) == "Clusters · 1 open · 1 in six weeks"
+    open_sections(at, "board_clusters")
     assert any("Late shift start / coverage in North (region): 6 in 10 days" in t
                for t in texts(at, "text"))
     links = [str(link.proto) for link in at.get("page_link")]

@@ -15,7 +15,14 @@ from core.filing.service import file_near_miss
 from core.triage.episode_decisions import acknowledge_episode
 from core.triage.models import ClusterEpisode
 from core.uow import UnitOfWork
-from tests.apptest_helpers import assert_no_exception, field_messages, new_app, sign_in, texts
+from tests.apptest_helpers import (
+    assert_no_exception,
+    field_messages,
+    new_app,
+    open_sections,
+    sign_in,
+    texts,
+)
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
 from tests.conftest import built_once
@@ -56,6 +63,9 @@ def test_the_board_shows_open_clusters_first_and_dismisses_one_with_its_reason(
     assert_no_exception(at)
     assert next(e.label for e in at.expander
                 if e.label.startswith("Clusters")) == "Clusters · 1 open · 2 in six weeks"
+    # Closed, the section is its title: its themes and forms are drawn once it is opened.
+    assert not [t for t in texts(at, "text") if " in 10 days where " in t]
+    open_sections(at, "board_clusters")
     labels = [t for t in texts(at, "text") if " in 10 days where " in t]
     assert labels[0].startswith("Late shift start / coverage in North (region)")
     assert labels[1].startswith("Transfer / near fall in Maple House (service)")
@@ -84,13 +94,15 @@ def test_the_board_shows_open_clusters_first_and_dismisses_one_with_its_reason(
 def test_a_supervisor_decides_on_their_own_cluster_but_not_the_region_s(engine, org,
                                                                         two_clusters):
     north, doorway = two_clusters
-    at = sign_in(new_app(), "oak_supervisor").switch_page("pages/triage_board.py").run()
+    at = open_sections(sign_in(new_app(), "oak_supervisor")
+                       .switch_page("pages/triage_board.py").run(), "board_clusters")
     assert_no_exception(at)
     # Oak Lodge's supervisor sees the North's cluster but a quality lead decides on it.
     assert any(t.startswith("Late shift start / coverage in North") for t in texts(at, "text"))
     keys = {getattr(b, "key", None) for b in at.button}
     assert f"board.episode.{north}.dismiss" not in keys
-    at = sign_in(new_app(), "supervisor").switch_page("pages/triage_board.py").run()
+    at = open_sections(sign_in(new_app(), "supervisor")
+                       .switch_page("pages/triage_board.py").run(), "board_clusters")
     at.button(key=f"board.episode.{doorway}.dismiss")  # Maple House's supervisor may
     keys = {getattr(b, "key", None) for b in at.button}
     assert f"board.episode.{north}.dismiss" not in keys  # and does not see the North's

@@ -172,7 +172,19 @@ def test_triage_board_floor_is_what_the_board_shows(engine, org, spread):
         regulator = board_regulator(actor, now=now, rules=rules)
         themes = board_clusters(actor, now=now, rules=rules)
         with read_session(engine) as session:
-            floor = floors.triage_board(session, actor, now=now, rules=rules, page_size=8)
+            floor = floors.triage_board(session, actor, now=now, rules=rules, page_size=8,
+                                        regulator_open=True)
+            closed = floors.triage_board(session, actor, now=now, rules=rules, page_size=8,
+                                         regulator_open=False)
+            as_opened = floors.triage_board(session, actor, now=now, rules=rules, page_size=8)
+        # Closed, the section shows its totals and no events; the page opens it by itself
+        # when a clock is overdue.
+        totals = board_regulator(actor, now=now, rules=rules, details=False)
+        assert (totals.awaiting, totals.running) == ((), ())
+        assert closed["regulator"] == {
+            "awaiting": [], "running": [], "awaiting_total": totals.awaiting_total,
+            "running_total": totals.running_total, "overdue": totals.overdue}, who
+        assert as_opened["regulator"] == (floor if totals.overdue else closed)["regulator"]
         board = shown.board
         assert floor["counts"] == {s.value: n for s, n in board.counts.items()}, who
         assert floor["cards"] == {

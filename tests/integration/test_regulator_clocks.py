@@ -554,6 +554,7 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
         assert_no_exception,
         field_messages,
         new_app,
+        open_sections,
         sign_in,
         texts,
     )
@@ -571,8 +572,14 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
                for b in badges), badges
     assert next(e.label for e in at.expander).startswith(
         "Regulator clocks · 1 to decide · 1 running")
-    clock_lines = [t.value for t in at.text if t.value.startswith("Reported to the state: due")]
-    assert len(clock_lines) == 1 and "left" in clock_lines[0]
+
+    def clock_lines() -> list[str]:
+        return [t.value for t in at.text if t.value.startswith("Reported to the state: due")]
+
+    # Closed (no clock is overdue), the section is its title; opened, its events and forms.
+    assert clock_lines() == []
+    open_sections(at, "board_regulator")
+    assert len(clock_lines()) == 1 and "left" in clock_lines()[0]
 
     prefix = f"board.{waiting}.regulator."
     at.button(key=prefix + "decide").click().run()  # nothing answered yet
@@ -584,6 +591,15 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
                                   "trail))."]
     at.radio(key=prefix + "reportable").set_value("no")
     at.text_area(key=prefix + "reason").input("Refused at once, nothing lost: not reportable.")
+    at.run()
+    # Closing the section and opening it again loses nothing typed.
+    at.session_state["board_regulator"] = False
+    at.run()
+    assert clock_lines() == [] and not at.text_area
+    open_sections(at, "board_regulator")
+    assert at.radio(key=prefix + "reportable").value == "no"
+    assert (at.text_area(key=prefix + "reason").value
+            == "Refused at once, nothing lost: not reportable.")
     at.button(key=prefix + "decide").click().run()
     assert_no_exception(at)
     assert any(f"Recorded for {waiting}: not reportable." in s for s in texts(at, "success"))
