@@ -83,9 +83,9 @@ class NearMissReport(Base):
               "interface_flag", postgresql_where=text("interface_flag IS NOT NULL"),
               sqlite_where=text("interface_flag IS NOT NULL")),
         # Covering for the joins to a report by its id from plan links, feedback links and
-        # escalations: read without a heap page per report (migration 0020).
+        # escalations: read without a heap page per report (migrations 0020 and 0024).
         Index("ix_near_miss_reports_by_id", "id", "occurred_at", "service_id", "type_key",
-              "reporter_id", "reported_at"),
+              "reporter_id", "reported_at", "location_id", "person_id"),
         # The regulator section's events awaiting a decision: the last days' filings
         # (migration 0021).
         Index("ix_near_miss_reports_reported", "reported_at", "service_id", "status"),
