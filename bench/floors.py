@@ -394,7 +394,7 @@ def repeats(session: Session, actor: Actor, start: date, end: date, zone: ZoneIn
                 FROM near_miss_reports r {join}
                 WHERE {where} AND {column} IS NOT NULL
                 GROUP BY {column}, {label}
-                HAVING COUNT(*) >= :minimum ORDER BY COUNT(*) DESC LIMIT :limit)
+                HAVING COUNT(*) >= :minimum ORDER BY COUNT(*) DESC, {column} LIMIT :limit)
             SELECT top.label, top.reports, top.last,
                    (SELECT {aggregate}
                     FROM near_miss_reports r2
@@ -402,7 +402,7 @@ def repeats(session: Session, actor: Actor, start: date, end: date, zone: ZoneIn
                     JOIN actions a ON a.plan_id = x.plan_id
                     WHERE {where.replace('r.', 'r2.')}
                       AND r2.{column.split('.')[1]} = top.k) AS statuses
-            FROM top ORDER BY top.reports DESC""", **params)
+            FROM top ORDER BY top.reports DESC, top.k""", **params)
         found += [(kind, label, int(n), _at(last),
                    frozenset((statuses or "").split(",")) - {""})
                   for label, n, last, statuses in rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -32,6 +32,7 @@ from core.reports.models import NearMissReport
 from core.reports.rollup import (
     by_week,
     day_count_rows,
+    repeat_week_rows,
     reporter_week_rows,
     timings_version,
     usable,
@@ -103,6 +104,32 @@ class Scope:
                            func.count()).where(*part.conditions(actor, zone))
                     .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)))
         return rows
+
+    def repeat_weeks(self, session: Session, actor: Actor, zone: Any, kind: str,
+                     ) -> Counter[Any] | None:
+        """The scope's near misses by place (`kind` "location") or person ("person"): the
+        whole weeks from the place or person weeks (core/reports/rollup.py), the cut first
+        and last weeks of a period that is not whole weeks from the reports. None when they
+        are not built for `zone`, the period has no whole week, or the scope is narrowed to
+        types and the person weeks do not keep them."""
+        first = self.start + timedelta(days=(7 - self.start.weekday()) % 7)  # a Monday
+        last = week_start_of(self.end)
+        if (first >= last or (kind == "person" and self.type_keys)
+                or not usable(session, zone)):
+            return None
+        counts: Counter[Any] = Counter(dict(repeat_week_rows(
+            session, kind, start=first, end=last,
+            service_sets=(actor.service_ids, self.service_ids or None),
+            type_keys=self.type_keys)))
+        column = NearMissReport.location_id if kind == "location" else NearMissReport.person_id
+        for start, end in ((self.start, first), (last, self.end)):
+            if start < end:
+                part = replace(self, start=start, end=end)
+                counts.update(dict(session.execute(
+                    select(column, func.count())
+                    .where(*part.conditions(actor, zone), column.is_not(None))
+                    .group_by(column)).all()))
+        return counts
 
 
 def pseudonym(salt: str, person_id: int) -> str:
@@ -545,13 +572,15 @@ def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
     labels = _repeat_labels(session)
     found: list[Repeat] = []
     for kind, column in columns.items():
-        rows = _repeat_types(session, actor, scope, where, minimum, limit, rules) \
-            if kind == "type" else None
+        rows = (_repeat_types(session, actor, scope, where, minimum, limit, rules)
+                if kind == "type" else
+                _repeat_places_or_people(session, actor, scope, where, kind, column, minimum,
+                                         limit, rules))
         if rows is None:
             rows = session.execute(
                 select(column, func.count(), func.max(NearMissReport.occurred_at))
                 .where(*where, column.is_not(None)).group_by(column)
-                .having(func.count() >= minimum).order_by(func.count().desc())
+                .having(func.count() >= minimum).order_by(func.count().desc(), column)
                 .limit(limit)).all()
         for key, count, last in rows:
             label = (pseudonym(salt, int(key)) if kind == "person"
@@ -576,6 +605,26 @@ def _repeat_types(session: Session, actor: Actor, scope: Scope,
     latest = dict(session.execute(union_all(*(
         select(literal(key).label("type_key"), func.max(NearMissReport.occurred_at))
         .where(*where, NearMissReport.type_key == key) for key, _ in repeating))).all())
+    return [(key, n, latest[key]) for key, n in repeating]
+
+
+def _repeat_places_or_people(session: Session, actor: Actor, scope: Scope,
+                             where: list[ColumnElement[bool]], kind: str, column: Any,
+                             minimum: int, limit: int, rules: Settings,
+                             ) -> list[tuple[Any, int, datetime]] | None:
+    """The repeating places or people as (key, count, latest), most first: counted from the
+    place or person weeks, each one's latest report found by its own index; None when those
+    cannot say (Scope.repeat_weeks)."""
+    counted = scope.repeat_weeks(session, actor, rules.zone, kind)
+    if counted is None:
+        return None
+    repeating = sorted(((key, n) for key, n in counted.items() if n >= minimum),
+                       key=lambda pair: (-pair[1], pair[0]))[:limit]
+    if not repeating:
+        return []
+    latest = dict(session.execute(union_all(*(
+        select(literal(key).label("key"), func.max(NearMissReport.occurred_at))
+        .where(*where, column == key) for key, _ in repeating))).all())
     return [(key, n, latest[key]) for key, n in repeating]
 
 

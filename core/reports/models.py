@@ -150,9 +150,37 @@ class ReporterWeekCount(Base):
     reports: Mapped[int]
 
 
+class LocationWeekCount(Base):
+    """Near misses per local week (its Monday), service, type and place: the rollup the cluster
+    review's repeats by place read instead of every report of the period."""
+
+    __tablename__ = "location_week_counts"
+
+    week: Mapped[date] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(primary_key=True)
+    type_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    location_id: Mapped[int] = mapped_column(primary_key=True)
+    reports: Mapped[int]
+
+
+class PersonWeekCount(Base):
+    """Near misses per local week (its Monday), service and person supported (reports naming
+    no one are not counted): the rollup the cluster review's repeats by person read. Not by
+    type: a person's week holds a few reports of several types, and with the type it would
+    be as long as the reports; a scope narrowed to types counts the reports."""
+
+    __tablename__ = "person_week_counts"
+
+    week: Mapped[date] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(primary_key=True)
+    reports: Mapped[int]
+
+
 class RollupState(Base):
-    """Whether the rollups (day counts, reporter weeks) are built, and for which time zone's
-    days (one row, id 1). No row: not built yet, and every figure counts the reports."""
+    """Whether the rollups (day counts, reporter, place and person weeks) are built, and for
+    which time zone's days (one row, id 1). No row: not built yet, and every figure counts
+    the reports."""
 
     __tablename__ = "rollup_state"
 

@@ -1,11 +1,13 @@
 """Rollups of the near misses, kept as reports are written: per local day, service, type and
-barrier (the day counts), and per local week, service, type, staff group and reporter (the
-reporter weeks).
+barrier (the day counts), per local week, service, type, staff group and reporter (the
+reporter weeks), per local week, service, type and place (the place weeks) and per local week,
+service and person supported (the person weeks).
 
 The weekly figures (trends, breakdowns by type, service, week, weekday or barrier, the barrier
 mix, a verification measure's before and after counts, the cluster review's counts) read the
-day counts, and reporting culture's volumes and distinct reporters read the reporter weeks,
-instead of every report: their cost follows the days, services and reporters in the period,
+day counts, reporting culture's volumes and distinct reporters read the reporter weeks, and
+the cluster review's repeats by place and by person read the place and person weeks, instead of
+every report: their cost follows the days, services and reporters in the period,
 not the reports in it.
 
 - **Kept in each write's transaction.** A listener on every session's flush adds what a flush
@@ -47,15 +49,24 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, UOWTransaction
 
 from core.clock import to_local, utcnow
-from core.reports.models import NearMissDayCount, NearMissReport, ReporterWeekCount, RollupState
+from core.reports.models import (
+    LocationWeekCount,
+    NearMissDayCount,
+    NearMissReport,
+    PersonWeekCount,
+    ReporterWeekCount,
+    RollupState,
+)
 from core.weeks import as_date, day_sql, week_start_of, week_start_sql
 
 # What the rollups are keyed by, as the report holds it (occurred_at becomes the local day
 # and week).
 _KEY_FIELDS = ("occurred_at", "service_id", "type_key", "barrier", "staff_group_id",
-               "reporter_id")
+               "reporter_id", "location_id", "person_id")
 _TABLE = NearMissDayCount.__table__
 _WEEKS = ReporterWeekCount.__table__
+_PLACES = LocationWeekCount.__table__
+_PEOPLE = PersonWeekCount.__table__
 # A reporter week's key for "not recorded" (staff group) and "anonymous" (reporter).
 NONE = 0
 # What a median time to triage, to acknowledge or to first feedback reads: a report's times,
@@ -207,14 +218,21 @@ def _keep_day_counts(session: Session, _flush: UOWTransaction) -> None:
     zone = ZoneInfo(zone_name)
     by_day: Counter[tuple[Any, ...]] = Counter()
     by_week: Counter[tuple[Any, ...]] = Counter()
-    for (occurred_at, service_id, type_key, barrier, group_id, reporter_id), change in \
-            changes.items():
+    by_place: Counter[tuple[Any, ...]] = Counter()
+    by_person: Counter[tuple[Any, ...]] = Counter()
+    for (occurred_at, service_id, type_key, barrier, group_id, reporter_id, location_id,
+         person_id), change in changes.items():
         day = to_local(occurred_at, zone).date()
+        week = week_start_of(day)
         by_day[(day, service_id, type_key, barrier)] += change
-        by_week[(week_start_of(day), service_id, type_key, group_id or NONE,
-                 reporter_id or NONE)] += change
+        by_week[(week, service_id, type_key, group_id or NONE, reporter_id or NONE)] += change
+        by_place[(week, service_id, type_key, location_id)] += change
+        if person_id is not None:
+            by_person[(week, service_id, person_id)] += change
     add_to_counts(connection, _TABLE, by_day)
     add_to_counts(connection, _WEEKS, by_week)
+    add_to_counts(connection, _PLACES, by_place)
+    add_to_counts(connection, _PEOPLE, by_person)
 
 
 def _lock_reports(connection: Connection) -> None:
@@ -245,6 +263,17 @@ def rebuild(engine: Engine, zone: ZoneInfo, *, now: datetime | None = None) -> i
             ["week", "service_id", "type_key", "staff_group_id", "reporter_id", "reports"],
             select(week, report.service_id, report.type_key, group, reporter, func.count())
             .group_by(week, report.service_id, report.type_key, group, reporter)))
+        connection.execute(delete(_PLACES))
+        connection.execute(insert(_PLACES).from_select(
+            ["week", "service_id", "type_key", "location_id", "reports"],
+            select(week, report.service_id, report.type_key, report.location_id, func.count())
+            .group_by(week, report.service_id, report.type_key, report.location_id)))
+        connection.execute(delete(_PEOPLE))
+        connection.execute(insert(_PEOPLE).from_select(
+            ["week", "service_id", "person_id", "reports"],
+            select(week, report.service_id, report.person_id, func.count())
+            .where(report.person_id.is_not(None))
+            .group_by(week, report.service_id, report.person_id)))
         state = RollupState.__table__
         connection.execute(delete(state))
         connection.execute(insert(state).values(
@@ -274,6 +303,18 @@ def counted_weeks(session: Session) -> dict[tuple[date, int, str, int, int], int
     """Every non-zero reporter week (for checks that the counts equal the reports)."""
     rows = session.execute(select(_WEEKS).where(_WEEKS.c.reports != 0))
     return {(as_date(w), s, t, g, r): n for w, s, t, g, r, n in rows}
+
+
+def counted_place_weeks(session: Session) -> dict[tuple[date, int, str, int], int]:
+    """Every non-zero place week (for checks that the counts equal the reports)."""
+    rows = session.execute(select(_PLACES).where(_PLACES.c.reports != 0))
+    return {(as_date(w), s, t, place): n for w, s, t, place, n in rows}
+
+
+def counted_person_weeks(session: Session) -> dict[tuple[date, int, int], int]:
+    """Every non-zero person week (for checks that the counts equal the reports)."""
+    rows = session.execute(select(_PEOPLE).where(_PEOPLE.c.reports != 0))
+    return {(as_date(w), s, person): n for w, s, person, n in rows}
 
 
 def _narrowed(query: Select, table: Table, service_sets: Iterable[tuple[int, ...] | None],
@@ -307,6 +348,21 @@ def reporter_week_rows(session: Session, *, start: date, end: date,
         _WEEKS.c.week >= start, _WEEKS.c.week < end), _WEEKS, service_sets, type_keys)
     return [(week, group_id or None, reporter_id or None, n) for week, group_id, reporter_id, n
             in session.execute(query.group_by(_WEEKS.c.week, group, reporter)) if n]
+
+
+def repeat_week_rows(session: Session, kind: str, *, start: date, end: date,
+                     service_sets: Iterable[tuple[int, ...] | None] = (),
+                     type_keys: tuple[str, ...] = ()) -> list[tuple[int, int]]:
+    """(place or person, reports) over the weeks in [start, end) (both Mondays), from the
+    place weeks (`kind` "location") or the person weeks ("person": not by type, so
+    `type_keys` must be empty). Narrowed as `day_count_rows` narrows."""
+    table, column = ((_PLACES, _PLACES.c.location_id) if kind == "location"
+                     else (_PEOPLE, _PEOPLE.c.person_id))
+    if type_keys and kind != "location":
+        raise ValueError("the person weeks are not kept by type")
+    query = _narrowed(select(column, func.sum(table.c.reports)).where(
+        table.c.week >= start, table.c.week < end), table, service_sets, type_keys)
+    return [(key, n) for key, n in session.execute(query.group_by(column)) if n]
 
 
 def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, end: date,

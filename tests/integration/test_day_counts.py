@@ -32,6 +32,8 @@ from core.metrics import governance as gov
 from core.reports.models import NearMissReport, RollupState
 from core.reports.rollup import (
     counted_days,
+    counted_person_weeks,
+    counted_place_weeks,
     counted_weeks,
     day_counts_zone,
     ensure_built,
@@ -73,10 +75,24 @@ def stored(engine) -> dict[tuple[date, int, str, str], int]:
         return counted_days(session)
 
 
-def weeks_kept(engine, zone: ZoneInfo) -> bool:
-    """Whether the reporter weeks equal the reports counted afresh."""
+def place_and_person_weeks_afresh(engine, zone: ZoneInfo) -> tuple[dict, dict]:
+    """The place weeks and the person weeks as they should be (no person: not counted)."""
     with read_session(engine) as session:
-        return counted_weeks(session) == weeks_afresh(engine, zone)
+        rows = session.execute(select(
+            NearMissReport.occurred_at, NearMissReport.service_id, NearMissReport.type_key,
+            NearMissReport.location_id, NearMissReport.person_id)).all()
+    weeks = [(week_start_of(to_local(at, zone).date()), s, t, place, person)
+             for at, s, t, place, person in rows]
+    return (dict(Counter((w, s, t, place) for w, s, t, place, _ in weeks)),
+            dict(Counter((w, s, person) for w, s, _, _, person in weeks if person)))
+
+
+def weeks_kept(engine, zone: ZoneInfo) -> bool:
+    """Whether the reporter, place and person weeks equal the reports counted afresh."""
+    with read_session(engine) as session:
+        kept = (counted_weeks(session), counted_place_weeks(session),
+                counted_person_weeks(session))
+    return kept == (weeks_afresh(engine, zone), *place_and_person_weeks_afresh(engine, zone))
 
 
 def _file(engine, org, at: datetime, **changes) -> None:
@@ -88,14 +104,15 @@ def _some_reports(engine, org) -> None:
     """Reports on several days, in two services and two types, near local midnight too."""
     today = local_now().date()
     for days_ago, clock, changes in (
-            (1, time(0, 5), {}), (1, time(23, 55), {}),
+            (1, time(0, 5), {"person_id": org.maple_person}), (1, time(23, 55), {}),
             (3, time(10), {"service_id": org.oak, "location_id": org.oak_lounge}),
             (3, time(11), {"type_key": "transport"}), (9, time(9), {}),
             (4, time(12), {"interface_flag": "shift_handover"}),
             (4, time(13), {"interface_flag": "shift_handover"}),
             (5, time(9), {"interface_flag": "clinic_follow_up", "service_id": org.oak,
                           "location_id": org.oak_lounge}),
-            (9, time(9, 30), {"barrier": "designed_control"}), (20, time(14), {}),
+            (9, time(9, 30), {"barrier": "designed_control", "person_id": org.maple_person}),
+            (20, time(14), {"person_id": org.maple_person, "location_id": org.maple_kitchen}),
             (57, time(12), {}), (58, time(12), {"type_key": "transport"})):
         _file(engine, org, datetime.combine(today - timedelta(days=days_ago), clock), **changes)
     # Another reporter, a staff group, and no name at all (the reporter weeks' keys).
@@ -126,6 +143,8 @@ def test_an_edit_moves_the_count_a_delete_removes_it_a_rollback_leaves_it(engine
         report.type_key = "transport"
         report.barrier = "designed_control"
         report.staff_group_id = org.nurse_group
+        report.location_id = org.maple_kitchen  # a place and a person: their weeks follow
+        report.person_id = org.maple_person
         uow.record(SYSTEM, "test.edited", "near_miss_report", report.reference, at=utcnow())
         uow.commit()
     assert stored(engine) == counted_afresh(engine, zone) and weeks_kept(engine, zone)
@@ -266,7 +285,9 @@ def test_every_figure_read_from_the_rollups_equals_counting_the_reports(engine, 
     assert from_day_counts == from_reports
     assert sum(from_reports["weekly"].values()) > 0
     assert from_reports["culture"][1] >= 2 and from_reports["feedback"][1] == 1
-    assert any(kind == "type" for kind, *_ in from_reports["repeats"])
+    # Sliced to a type, the repeats by person count the reports (the person weeks keep no
+    # type); the rest read the rollups.
+    assert {kind for kind, *_ in from_reports["repeats"]} == {"type", "location", "person"}
     assert from_reports["around " + str(today - timedelta(days=9))] != (0, 0)
 
 
