@@ -50,10 +50,16 @@ def _service_filter(actor: Actor):
     return Service.active.is_(True) & Service.id.in_(actor.service_ids)
 
 
+def service_choices(session: Session, actor: Actor) -> list[Choice]:
+    """The active services the actor may report on, by name (what a filter by service
+    offers, without the places, routes and people of `reporting_options`)."""
+    return [Choice(i, n) for i, n in session.execute(
+        select(Service.id, Service.name).where(_service_filter(actor)).order_by(Service.name))]
+
+
 def reporting_options(session: Session, actor: Actor) -> ReportingOptions:
     """The services, locations, routes, people and staff groups the actor may report on."""
-    services = [Choice(i, n) for i, n in session.execute(
-        select(Service.id, Service.name).where(_service_filter(actor)).order_by(Service.name))]
+    services = service_choices(session, actor)
     ids = [s.id for s in services]
     locations: dict[int, list[Choice]] = defaultdict(list)
     for loc_id, service_id, name in session.execute(

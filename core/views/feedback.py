@@ -25,7 +25,7 @@ from core.feedback.queries import (
     update_detail,
 )
 from core.feedback.service import ThemeDraft
-from core.organisation.queries import reporting_options
+from core.organisation.queries import service_choices
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,6 @@ def update_editor(actor: Actor, update_id: int | None, *, now: datetime,
                    (detail.themes if detail else [])]
         return UpdateEditor(
             detail=detail,
-            services={c.id: c.label for c in reporting_options(session, actor).services},
+            services={c.id: c.label for c in service_choices(session, actor)},
             actions={c.id: c.label for c in action_choices(session, actor)},
             themes=tuple(themes))

@@ -21,7 +21,7 @@ from core.db import read_session
 from core.feedback.measures import FeedbackMeasures, feedback_measures
 from core.metrics import governance as gov
 from core.metrics.clusters import ClusterFinding, clusters_in_period
-from core.organisation.queries import reporting_options
+from core.organisation.queries import service_choices
 from core.taxonomy.service import live_taxonomy
 
 
@@ -41,9 +41,9 @@ def version() -> int:
 
 def scope_choices(actor: Actor) -> ScopeChoices:
     with read_session() as session:
-        options = reporting_options(session, actor)
+        services = service_choices(session, actor)
         taxonomy = live_taxonomy(session)
-    return ScopeChoices(services={s.id: s.label for s in options.services},
+    return ScopeChoices(services={s.id: s.label for s in services},
                         types={t.key: t.name for t in taxonomy.types})
 
 

@@ -13,7 +13,7 @@ from core.actions.queries import ClusterTheme, current_clusters
 from core.auth.actor import Actor
 from core.config import Settings
 from core.db import read_session
-from core.organisation.queries import reporting_options
+from core.organisation.queries import service_choices
 from core.regulator.queries import EventClocks, RegulatorBoard, events_for, regulator_board
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.service import live_taxonomy
@@ -38,10 +38,10 @@ class BoardColumns:
 
 def board_choices(actor: Actor) -> BoardChoices:
     with read_session() as session:
-        options = reporting_options(session, actor)
+        services = service_choices(session, actor)
         taxonomy = live_taxonomy(session)
     return BoardChoices(type_names={t.key: t.name for t in taxonomy.types},
-                        service_names={s.id: s.label for s in options.services})
+                        service_names={s.id: s.label for s in services})
 
 
 def board_columns(actor: Actor, filters: BoardFilters, *, page_size: int,
