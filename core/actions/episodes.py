@@ -187,6 +187,10 @@ def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
 
 def _plan_links_where(session: Session, *conditions: ColumnElement[bool],
                       ) -> list[tuple[int, str, int, datetime]]:
+    if conditions:
+        # Said twice: on conditions of the reports, SQLite started from the period's reports,
+        # not from the links (100k reports, a year: 18 ms, 5 ms from the links).
+        conditions = (*conditions, NearMissReport.id.in_(select(ActionPlanReport.report_id)))
     return [tuple(row) for row in session.execute(
         select(ActionPlanReport.plan_id, NearMissReport.type_key, NearMissReport.service_id,
                NearMissReport.occurred_at)
