@@ -25,7 +25,7 @@ from core.views.triage_board import (
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
 from ui.badges import FLAG_COLOURS
-from ui.sections import keep_open
+from ui.sections import section
 from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_caption
 
@@ -113,11 +113,9 @@ def clusters_section() -> None:
     clusters = board_clusters(actor, now=utcnow(), rules=settings())
     waiting = sum(1 for c in clusters if c.status is EpisodeStatus.OPEN)
     may_build = can(actor, Capability.MANAGE_ACTIONS)
-    keep_open("board_clusters")
-    with st.expander(f"Clusters · {waiting} open · {len(clusters)} in six weeks",
-                     icon=":material/hub:", key="board_clusters",
-                     on_change="rerun") as section:
-        if section.open is False:
+    with section(f"Clusters · {waiting} open · {len(clusters)} in six weeks",
+                 icon=":material/hub:", key="board_clusters") as shown:
+        if shown.open is False:
             return  # its themes and their forms are drawn once someone opens it
         clusters_ui.show_notice()
         if not clusters:

@@ -30,7 +30,7 @@ from core.views import governance as views
 from ui import governance as gv
 from ui.accessibility import answers_summary, field_message, mark_invalid_fields
 from ui.charts import chart_with_text
-from ui.sections import keep_open
+from ui.sections import section
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
 
 STATE_COLOURS: dict[ClockState, str] = {
@@ -239,10 +239,9 @@ def board_section(actor: Actor, totals: RegulatorBoard,
     title = (f"Regulator clocks · {totals.awaiting_total:d} to decide · "
              f"{totals.running_total:d} running"
              + (f" · {totals.overdue:d} overdue" if totals.overdue else ""))
-    keep_open("board_regulator")
-    with st.expander(title, icon=":material/timer:", key="board_regulator",
-                     on_change="rerun", expanded=bool(totals.overdue)) as section:
-        if section.open is False:
+    with section(title, icon=":material/timer:", key="board_regulator",
+                 expanded=bool(totals.overdue)) as shown:
+        if shown.open is False:
             return
         board = details()
         show_notice()

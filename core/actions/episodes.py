@@ -185,12 +185,17 @@ def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
     return kept_for_the_session(session, PLAN_LINKS, lambda: _plan_links_where(session))
 
 
+def linked_to_a_plan() -> ColumnElement[bool]:
+    """Reports an action plan links. Joined from the links already, a query says it twice:
+    with conditions on the reports (a period), SQLite otherwise started from the period's
+    reports, not from the few links (100k reports, a year: 18 ms, 5 ms from the links)."""
+    return NearMissReport.id.in_(select(ActionPlanReport.report_id))
+
+
 def _plan_links_where(session: Session, *conditions: ColumnElement[bool],
                       ) -> list[tuple[int, str, int, datetime]]:
     if conditions:
-        # Said twice: on conditions of the reports, SQLite started from the period's reports,
-        # not from the links (100k reports, a year: 18 ms, 5 ms from the links).
-        conditions = (*conditions, NearMissReport.id.in_(select(ActionPlanReport.report_id)))
+        conditions = (*conditions, linked_to_a_plan())
     return [tuple(row) for row in session.execute(
         select(ActionPlanReport.plan_id, NearMissReport.type_key, NearMissReport.service_id,
                NearMissReport.occurred_at)

@@ -12,7 +12,7 @@ import hmac
 import statistics
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
@@ -22,6 +22,7 @@ from sqlalchemy import Integer, Select, case, cast, func, literal, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from core.actions.episodes import linked_to_a_plan
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, best_status
 from core.auth.actor import Actor
@@ -83,27 +84,35 @@ class Scope:
                               service_sets=(actor.service_ids, self.service_ids or None),
                               type_keys=self.type_keys)
 
+    def _whole_weeks(self) -> tuple[date, date]:
+        """The first Monday in the period and the Monday of its last week: the weeks between
+        are whole, and the rollups by week can answer for them."""
+        return self.start + timedelta(days=(7 - self.start.weekday()) % 7), week_start_of(self.end)
+
+    def _cut_ends(self, first: date, last: date) -> list[Scope]:
+        """The cut first and last weeks of a period that is not whole weeks (a quarter), each
+        a scope of its own, counted from the reports."""
+        return [replace(self, start=start, end=end)
+                for start, end in ((self.start, first), (last, self.end)) if start < end]
+
     def reporter_weeks(self, session: Session, actor: Actor, zone: Any,
                        ) -> list[tuple[date, int | None, int | None, int]] | None:
         """The scope's near misses by (week, staff group, reporter): the whole weeks from the
         reporter weeks (core/reports/rollup.py), the cut first and last weeks of a period
         that is not whole weeks (a quarter) from the reports. None when the reporter weeks
         are not built for `zone`, or the period has no whole week."""
-        first = self.start + timedelta(days=(7 - self.start.weekday()) % 7)  # a Monday
-        last = week_start_of(self.end)
+        first, last = self._whole_weeks()
         if first >= last or not usable(session, zone):
             return None
         rows = reporter_week_rows(session, start=first, end=last,
                                   service_sets=(actor.service_ids, self.service_ids or None),
                                   type_keys=self.type_keys)
-        for start, end in ((self.start, first), (last, self.end)):
-            if start < end:
-                part = replace(self, start=start, end=end)
-                week = week_start_sql(session, NearMissReport.occurred_at, zone)
-                rows.extend((as_date(w), g, r, n) for w, g, r, n in session.execute(
-                    select(week, NearMissReport.staff_group_id, NearMissReport.reporter_id,
-                           func.count()).where(*part.conditions(actor, zone))
-                    .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)))
+        week = week_start_sql(session, NearMissReport.occurred_at, zone)
+        for part in self._cut_ends(first, last):
+            rows.extend((as_date(w), g, r, n) for w, g, r, n in session.execute(
+                select(week, NearMissReport.staff_group_id, NearMissReport.reporter_id,
+                       func.count()).where(*part.conditions(actor, zone))
+                .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)))
         return rows
 
     def repeat_weeks(self, session: Session, actor: Actor, zone: Any, kind: str,
@@ -113,8 +122,7 @@ class Scope:
         and last weeks of a period that is not whole weeks from the reports. None when they
         are not built for `zone`, the period has no whole week, or the scope is narrowed to
         types and the person weeks do not keep them."""
-        first = self.start + timedelta(days=(7 - self.start.weekday()) % 7)  # a Monday
-        last = week_start_of(self.end)
+        first, last = self._whole_weeks()
         if (first >= last or (kind == "person" and self.type_keys)
                 or not usable(session, zone)):
             return None
@@ -123,13 +131,11 @@ class Scope:
             service_sets=(actor.service_ids, self.service_ids or None),
             type_keys=self.type_keys)))
         column = NearMissReport.location_id if kind == "location" else NearMissReport.person_id
-        for start, end in ((self.start, first), (last, self.end)):
-            if start < end:
-                part = replace(self, start=start, end=end)
-                counts.update(dict(session.execute(
-                    select(column, func.count())
-                    .where(*part.conditions(actor, zone), column.is_not(None))
-                    .group_by(column)).all()))
+        for part in self._cut_ends(first, last):
+            counts.update(dict(session.execute(
+                select(column, func.count())
+                .where(*part.conditions(actor, zone), column.is_not(None))
+                .group_by(column)).all()))
         return counts
 
 
@@ -557,24 +563,25 @@ def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
                "type": NearMissReport.type_key}
     # The statuses of the actions serving the period's reports, by person, place and type: one
     # read driven from the plans' links (few), not a join from the period's reports per kind.
-    # Said twice: SQLite otherwise started from the period's reports (100k reports: 20 ms,
-    # 7 ms from the links); each linked report is read from the index by id (migration 0024).
+    # Each linked report is read from the index by id (migration 0024).
     statuses: dict[tuple[str, Any], set[str]] = {}
     for person, location, type_key, status in session.execute(
             select(*columns.values(), Action.status).distinct()
             .select_from(ActionPlanReport)
             .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
             .join(Action, Action.plan_id == ActionPlanReport.plan_id)
-            .where(*where, NearMissReport.id.in_(select(ActionPlanReport.report_id)))):
+            .where(*where, linked_to_a_plan())):
         for kind, key in (("person", person), ("location", location), ("type", type_key)):
             statuses.setdefault((kind, key), set()).add(status)
     labels = _repeat_labels(session)
     found: list[Repeat] = []
     for kind, column in columns.items():
-        rows = (_repeat_types(session, actor, scope, where, minimum, limit, rules)
-                if kind == "type" else
-                _repeat_places_or_people(session, actor, scope, where, kind, column, minimum,
-                                         limit, rules))
+        # Counted from the day counts (types) or the place and person weeks; None when
+        # those cannot say, and the reports are counted below.
+        counted = (scope.day_counts(session, actor, rules.zone, ("type_key",)) if kind == "type"
+                   else scope.repeat_weeks(session, actor, rules.zone, kind))
+        rows = None if counted is None else _most_repeated(
+            session, where, column, dict(counted), minimum, limit)
         if rows is None:
             rows = session.execute(
                 select(column, func.count(), func.max(NearMissReport.occurred_at))
@@ -589,34 +596,11 @@ def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
     return found
 
 
-def _repeat_types(session: Session, actor: Actor, scope: Scope,
-                  where: list[ColumnElement[bool]], minimum: int, limit: int, rules: Settings,
-                  ) -> list[tuple[str, int, datetime]] | None:
-    """The repeating types as (type, count, latest), most first: counted from the day counts,
-    each type's latest report found by its own index; None when the day counts cannot say."""
-    counted = scope.day_counts(session, actor, rules.zone, ("type_key",))
-    if counted is None:
-        return None
-    repeating = sorted(((key, n) for key, n in counted if n >= minimum),
-                       key=lambda pair: (-pair[1], pair[0]))[:limit]
-    if not repeating:
-        return []
-    latest = dict(session.execute(union_all(*(
-        select(literal(key).label("type_key"), func.max(NearMissReport.occurred_at))
-        .where(*where, NearMissReport.type_key == key) for key, _ in repeating))).all())
-    return [(key, n, latest[key]) for key, n in repeating]
-
-
-def _repeat_places_or_people(session: Session, actor: Actor, scope: Scope,
-                             where: list[ColumnElement[bool]], kind: str, column: Any,
-                             minimum: int, limit: int, rules: Settings,
-                             ) -> list[tuple[Any, int, datetime]] | None:
-    """The repeating places or people as (key, count, latest), most first: counted from the
-    place or person weeks, each one's latest report found by its own index; None when those
-    cannot say (Scope.repeat_weeks)."""
-    counted = scope.repeat_weeks(session, actor, rules.zone, kind)
-    if counted is None:
-        return None
+def _most_repeated(session: Session, where: list[ColumnElement[bool]], column: Any,
+                   counted: Mapping[Any, int], minimum: int, limit: int,
+                   ) -> list[tuple[Any, int, datetime]]:
+    """The `limit` keys of `column` counted at least `minimum` times, as (key, count, latest),
+    most first (ties in key order), each one's latest report found by its own index."""
     repeating = sorted(((key, n) for key, n in counted.items() if n >= minimum),
                        key=lambda pair: (-pair[1], pair[0]))[:limit]
     if not repeating:
