@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -101,37 +102,40 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
     hover = [chart_text(f"{r.title} · {r.owner}", 90) for r in open_rows]
     # Each action's deadline-to-review line, all in one trace (None breaks the line between
     # actions): a trace per action took plotly 1 ms each to build, on every run.
-    fig = go.Figure(go.Scatter(
-        x=[when for r in open_rows for when in (r.deadline, r.review_date, None)],
-        y=[name for label in labels for name in (label, label, None)],
-        mode="lines", line={"color": "#c8c8c8", "width": 2}, hoverinfo="skip",
-        showlegend=False, connectgaps=False))
+    traces: list[dict[str, Any]] = [{
+        "type": "scatter", "x": [when for r in open_rows for when in (r.deadline, r.review_date,
+                                                                     None)],
+        "y": [name for label in labels for name in (label, label, None)], "mode": "lines",
+        "line": {"color": "#c8c8c8", "width": 2}, "hoverinfo": "skip", "showlegend": False,
+        "connectgaps": False}]
     # One trace per deadline state: each its own shape and a legend entry in words, so
     # colour is never the only signal (WCAG 1.4.1).
     for state, name, symbol, colour in DEADLINE_MARKERS:
         picked = [i for i, r in enumerate(open_rows) if (r.deadline_state or "") == state]
-        if not picked:
-            continue
-        fig.add_trace(go.Scatter(
-            x=[open_rows[i].deadline for i in picked], y=[labels[i] for i in picked],
-            mode="markers", name=name, marker={"symbol": symbol, "size": 12, "color": colour},
-            text=[hover[i] for i in picked],
-            hovertemplate="%{text}<br>" + name + " %{x|%d %b %Y}<extra></extra>"))
-    fig.add_trace(go.Scatter(
-        x=[r.review_date for r in open_rows], y=labels, mode="markers", name="Review date",
-        marker={"symbol": "circle-open", "size": 11, "color": "#2e7d32",
-                "line": {"width": 2}},
-        text=hover, hovertemplate="%{text}<br>Review %{x|%d %b %Y}<extra></extra>"))
-    fig.add_shape(type="line", xref="x", yref="paper", x0=day, x1=day, y0=0, y1=1,
-                  line={"color": "#c62828", "dash": "dot", "width": 2})
-    fig.add_annotation(x=day, y=1, xref="x", yref="paper", text="Today", showarrow=False,
-                       yanchor="bottom", font={"color": "#c62828"})
-    fig.update_layout(title="Deadlines and review dates of open actions",
-                      height=140 + 28 * len(open_rows),
-                      margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      legend={"orientation": "h", "y": -0.08 if len(open_rows) > 6 else -0.3},
-                      yaxis={"autorange": "reversed", "type": "category"},
-                      xaxis={"type": "date", "tickformat": "%d %b"})
+        if picked:
+            traces.append({
+                "type": "scatter", "x": [open_rows[i].deadline for i in picked],
+                "y": [labels[i] for i in picked], "mode": "markers", "name": name,
+                "marker": {"symbol": symbol, "size": 12, "color": colour},
+                "text": [hover[i] for i in picked],
+                "hovertemplate": "%{text}<br>" + name + " %{x|%d %b %Y}<extra></extra>"})
+    traces.append({
+        "type": "scatter", "x": [r.review_date for r in open_rows], "y": labels,
+        "mode": "markers", "name": "Review date",
+        "marker": {"symbol": "circle-open", "size": 11, "color": "#2e7d32",
+                   "line": {"width": 2}},
+        "text": hover, "hovertemplate": "%{text}<br>Review %{x|%d %b %Y}<extra></extra>"})
+    fig = go.Figure(data=traces, layout={
+        "title": {"text": "Deadlines and review dates of open actions"},
+        "height": 140 + 28 * len(open_rows), "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "legend": {"orientation": "h", "y": -0.08 if len(open_rows) > 6 else -0.3},
+        "yaxis": {"autorange": "reversed", "type": "category"},
+        "xaxis": {"type": "date", "tickformat": "%d %b"},
+        "shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day,
+                    "y0": 0, "y1": 1, "line": {"color": "#c62828", "dash": "dot", "width": 2}}],
+        "annotations": [{"x": day, "y": 1, "xref": "x", "yref": "paper", "text": "Today",
+                         "showarrow": False, "yanchor": "bottom",
+                         "font": {"color": "#c62828"}}]})
     chart_with_text(timeline_finding([r.deadline_state or "" for r in open_rows]), fig,
                     pd.DataFrame({
                         "Open action": [f"#{r.id} {r.title}" for r in open_rows],

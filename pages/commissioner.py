@@ -72,12 +72,13 @@ with where_tab:
     chosen = breakdowns[dimension]
     shown = [(label, cell.value) for label, cell in chosen.rows if not cell.hidden]
     by = cv.DIMENSIONS[dimension]
-    figure = go.Figure(go.Bar(x=[c for _, c in reversed(shown)],
-                              y=[chart_text(label) for label, _ in reversed(shown)],
-                              orientation="h", marker_color="#0b6e4f"))
-    figure.update_layout(title=f"Near misses by {by.lower()}",
-                         height=max(260, 30 * len(shown) + 80),
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    figure = go.Figure(
+        data=[{"type": "bar", "x": [c for _, c in reversed(shown)],
+               "y": [chart_text(label) for label, _ in reversed(shown)], "orientation": "h",
+               "marker": {"color": "#0b6e4f"}}],
+        layout={"title": {"text": f"Near misses by {by.lower()}"},
+                "height": max(260, 30 * len(shown) + 80),
+                "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
     # The table lists every group, the hidden ones as such; bars only for the figures shown.
     table = pd.DataFrame({by: [r[0] for r in chosen.rows],
                           "Near misses": [show(r[1]) for r in chosen.rows]})

@@ -21,9 +21,9 @@ scope = gv.scope_picker(actor)
 version = gv.version()
 mix = gv.cached_barrier_mix(version, actor, scope)
 if not mix.empty:
-    figure = gv.barrier_share_figure(mix, height=380)
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         legend={"orientation": "h", "y": -0.25})
+    figure = gv.barrier_share_figure(mix, height=380,
+                                     margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                                     legend={"orientation": "h", "y": -0.25})
     chart_with_text(barrier_finding(mix), figure, gv.barrier_table(mix), key="barrier_mix")
 controls = gv.cached_controls(version, actor, gv.today())
 cols = st.columns(4)
@@ -36,10 +36,11 @@ if controls.actions_by_strength:
     # Strongest first, as the action hierarchy reads.
     shown = [(s.label, controls.actions_by_strength[s.value]) for s in Strength
              if s.value in controls.actions_by_strength]
-    figure = go.Figure(go.Bar(x=[label for label, _ in shown], y=[n for _, n in shown],
-                              marker_color="#0b6e4f"))
-    figure.update_layout(title="Actions by strength", yaxis_title="actions", height=320,
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    figure = go.Figure(
+        data=[{"type": "bar", "x": [label for label, _ in shown], "y": [n for _, n in shown],
+               "marker": {"color": "#0b6e4f"}}],
+        layout={"title": {"text": "Actions by strength"}, "yaxis": {"title": {"text": "actions"}},
+                "height": 320, "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
     chart_with_text(strength_finding(shown), figure,
                     pd.DataFrame({"Strength": [label for label, _ in shown],
                                   "Actions": [n for _, n in shown]}), key="strength_chart")

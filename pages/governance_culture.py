@@ -33,14 +33,14 @@ cols[4].metric("Median time to acknowledge an escalation",
                      if culture.acknowledged_late_share is not None else None))
 
 monthly = culture.monthly
-figure = go.Figure()
-figure.add_trace(go.Bar(x=monthly["week"], y=monthly["reports"], name="Near misses",
-                        marker_color="#0b6e4f"))
-figure.add_trace(go.Scatter(x=monthly["week"], y=monthly["reporters"], name="Reporters",
-                            mode="lines+markers", line={"color": "#e8710a"}))
-figure.update_layout(title="Reports and reporters per week", height=360,
-                     margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                     legend={"orientation": "h", "y": -0.2})
+figure = go.Figure(
+    data=[{"type": "bar", "x": list(monthly["week"]), "y": list(monthly["reports"]),
+           "name": "Near misses", "marker": {"color": "#0b6e4f"}},
+          {"type": "scatter", "x": list(monthly["week"]), "y": list(monthly["reporters"]),
+           "name": "Reporters", "mode": "lines+markers", "line": {"color": "#e8710a"}}],
+    layout={"title": {"text": "Reports and reporters per week"}, "height": 360,
+            "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+            "legend": {"orientation": "h", "y": -0.2}})
 chart_with_text(weekly_reporting_finding(monthly), figure, pd.DataFrame({
     "Week": [f"{pd.Timestamp(week):%d %b %Y}" for week in monthly["week"]],
     "Near misses": list(monthly["reports"]), "Reporters": list(monthly["reporters"])}),
@@ -82,10 +82,12 @@ cols[2].metric("Updates published per month",
                if feedback.updates_per_month is not None else "—",
                help=f"{feedback.updates_published} published in the period.")
 if feedback.updates_published:
-    updates_chart = go.Figure(go.Bar(x=feedback.monthly["month"], y=feedback.monthly["updates"],
-                                     name="Updates published", marker_color="#1f77b4"))
-    updates_chart.update_layout(title="“What changed” updates published per month", height=280,
-                                margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    updates_chart = go.Figure(
+        data=[{"type": "bar", "x": list(feedback.monthly["month"]),
+               "y": list(feedback.monthly["updates"]), "name": "Updates published",
+               "marker": {"color": "#1f77b4"}}],
+        layout={"title": {"text": "“What changed” updates published per month"},
+                "height": 280, "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
     chart_with_text(updates_finding(feedback.monthly), updates_chart, pd.DataFrame({
         "Month": [f"{pd.Timestamp(month):%b %Y}" for month in feedback.monthly["month"]],
         "Updates published": list(feedback.monthly["updates"])}), key="feedback_chart")

@@ -88,9 +88,9 @@ def _controls() -> None:
     if mix.empty:
         st.markdown("No near misses yet.")
         return
-    figure = gv.barrier_share_figure(mix, height=600)
-    figure.update_layout(font={"size": 20}, legend={"orientation": "h", "y": -0.3,
-                                                     "font": {"size": 18}})
+    figure = gv.barrier_share_figure(mix, height=600, font={"size": 20},
+                                     legend={"orientation": "h", "y": -0.3,
+                                             "font": {"size": 18}})
     chart_with_text(barrier_finding(mix), figure, gv.barrier_table(mix), key="meeting_controls",
                     theme=None)
 

@@ -268,66 +268,67 @@ def spc_figure(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, titl
         layout["yaxis2"] = {"domain": [0, strip], "range": [-0.6, rows - 0.4],
                             "visible": False, "fixedrange": True}
         axis["anchor"] = "y2"
-    # One figure, one validation: each update_layout call re-validates every shape.
+    # One figure, one validation, from plain dicts (see ui/charts.py): each update_layout
+    # call re-validates every shape, and a trace object is validated twice.
     layout["shapes"], layout["annotations"] = shapes, notes
     return go.Figure(data=traces, layout=layout)
 
 
 def _limit_traces(segments: list[tuple[Any, pd.DataFrame]], half: pd.Timedelta,
-                  large: bool) -> list[go.Scatter]:
+                  large: bool) -> list[dict[str, Any]]:
     """Each phase's upper and lower process limits and mean, stepping at a rebase."""
     traces = []
     for name, column, colour, dash in (("Upper process limit", "upper", "#9aa5a1", "dot"),
                                        ("Lower process limit", "lower", "#9aa5a1", "dot"),
                                        ("Mean", "mean", "#4d5a57", "dash")):
         xs, ys = _phase_lines(segments, column, half)
-        traces.append(go.Scatter(x=xs, y=ys, name=name, mode="lines", hoverinfo="skip",
-                                 line={"color": colour, "dash": dash,
-                                       "width": 3 if large else 2}))
+        traces.append({"type": "scatter", "x": xs, "y": ys, "name": name, "mode": "lines",
+                       "hoverinfo": "skip",
+                       "line": {"color": colour, "dash": dash, "width": 3 if large else 2}})
     return traces
 
 
 def _value_traces(frame: pd.DataFrame, index: pd.DatetimeIndex, improvement: str,
-                  large: bool) -> list[go.Scatter]:
+                  large: bool) -> list[dict[str, Any]]:
     """The values, a special cause coloured and shaped by its kind, and a legend key for
     each kind that appears."""
     kinds = [_point_kind(row, improvement) for _, row in frame.iterrows()]
     colours = [COLOURS[kind] for kind in kinds]
     special = 14 if large else 10  # a signal's marker is a little larger, and shaped
-    traces = [go.Scatter(
-        x=list(index), y=frame["value"], name="Near misses", mode="lines+markers",
-        line={"color": "#4d5a57", "width": 3 if large else 2},
-        marker={"color": colours, "symbol": [SYMBOLS[kind] for kind in kinds],
-                "size": [special if kind != "common" else 12 if large else 8
-                         for kind in kinds]},
-        customdata=frame["rule"], hovertemplate="%{x|%d %b %Y}: %{y}<br>%{customdata}"
-                                                "<extra></extra>")]
+    traces: list[dict[str, Any]] = [{
+        "type": "scatter", "x": list(index), "y": list(frame["value"]), "name": "Near misses",
+        "mode": "lines+markers", "line": {"color": "#4d5a57", "width": 3 if large else 2},
+        "marker": {"color": colours, "symbol": [SYMBOLS[kind] for kind in kinds],
+                   "size": [special if kind != "common" else 12 if large else 8
+                            for kind in kinds]},
+        "customdata": list(frame["rule"]),
+        "hovertemplate": "%{x|%d %b %Y}: %{y}<br>%{customdata}<extra></extra>"}]
     for kind, label in (("concern", "Special cause: concern"),
                         ("improvement", "Special cause: improvement"),
                         ("neutral", "Special cause")):
         if kind in kinds:  # a key to the colours and shapes that appear, legend only
-            traces.append(go.Scatter(x=[None], y=[None], mode="markers", name=label,
-                                     marker={"color": COLOURS[kind], "symbol": SYMBOLS[kind],
-                                             "size": special}))
+            traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers",
+                           "name": label, "marker": {"color": COLOURS[kind],
+                                                     "symbol": SYMBOLS[kind], "size": special}})
     return traces
 
 
 def _go_live_strip(places: Sequence[MarkerPlace], start: pd.Timestamp, rows: int,
                    main_bottom: float, style: ChartStyle,
-                   ) -> tuple[go.Scatter, list[dict[str, Any]]]:
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The go-lives' numbered markers in the strip under the chart, and their lines: a faint
     one through the chart at each go-live and a connector down to its marker."""
     marker_x = [position_day(start.date(), place.position) for place in places]
-    trace = go.Scatter(
-        x=marker_x, y=[place.row for place in places], yaxis="y2",
-        mode="markers+text", name="Action go-live (numbered as listed below)",
-        cliponaxis=False,
-        text=[str(place.number) for place in places], textposition="middle center",
-        textfont={"size": style.number, "color": GREEN},
-        marker={"size": style.marker, "color": "#ffffff", "symbol": "circle",
-                "line": {"color": GREEN, "width": 2}},
-        customdata=[f"{place.day:%d %b %Y}" for place in places],
-        hovertemplate="Action %{text}: went live %{customdata}<extra></extra>")
+    trace = {
+        "type": "scatter", "x": marker_x, "y": [place.row for place in places], "yaxis": "y2",
+        "mode": "markers+text", "name": "Action go-live (numbered as listed below)",
+        "cliponaxis": False,
+        "text": [str(place.number) for place in places], "textposition": "middle center",
+        "textfont": {"size": style.number, "color": GREEN},
+        "marker": {"size": style.marker, "color": "#ffffff", "symbol": "circle",
+                   "line": {"color": GREEN, "width": 2}},
+        "customdata": [f"{place.day:%d %b %Y}" for place in places],
+        "hovertemplate": "Action %{text}: went live %{customdata}<extra></extra>"}
     shapes: list[dict[str, Any]] = []
     for place, at in zip(places, marker_x, strict=True):
         day = pd.Timestamp(place.day)
@@ -487,23 +488,26 @@ def _spc_chart(frame: pd.DataFrame, go_lives: Sequence[tuple[Any, ...]], *, key:
 
 def bar_figure(frame: pd.DataFrame, *, title: str, horizontal: bool = True,
                large: bool = False) -> go.Figure:
+    """A breakdown's bars: named groups across, largest at the top; ordered ones (weeks, days,
+    hours) upright, in their order."""
     data = frame.sort_values("count") if horizontal else frame
     # The bars keep their keys as typed (a click reports the key); what plotly draws as text
     # (tick labels, hover) is escaped: it reads a little HTML.
     keys = list(data["key"].astype(str))
     shown = [chart_text(key) for key in keys]
-    figure = go.Figure(go.Bar(
-        x=data["count"] if horizontal else keys,
-        y=keys if horizontal else data["count"], customdata=shown,
-        orientation="h" if horizontal else "v", marker_color="#0b6e4f",
-        hovertemplate="%{customdata}: %{x}<extra></extra>" if horizontal
-        else "%{customdata}: %{y}<extra></extra>"))
-    figure.update_layout(title=chart_text(title), height=max(260, 28 * len(frame) + 80)
-                         if horizontal else 360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         font={"size": 18 if large else 12})
+    counts = list(data["count"])
+    layout: dict[str, Any] = {
+        "title": {"text": chart_text(title)},
+        "height": max(260, 28 * len(frame) + 80) if horizontal else 360,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "font": {"size": 18 if large else 12}}
     if horizontal:  # named categories; the ordered ones (weeks, days, hours) are the portal's
-        figure.update_yaxes(tickmode="array", tickvals=keys, ticktext=shown)
-    return figure
+        layout["yaxis"] = {"tickmode": "array", "tickvals": keys, "ticktext": shown}
+    return go.Figure(data=[{
+        "type": "bar", "x": counts if horizontal else keys, "y": keys if horizontal else counts,
+        "customdata": shown, "orientation": "h" if horizontal else "v",
+        "marker": {"color": "#0b6e4f"},
+        "hovertemplate": "%{customdata}: %{x}<extra></extra>" if horizontal
+        else "%{customdata}: %{y}<extra></extra>"}], layout=layout)
 
 
 def breakdown_table(frame: pd.DataFrame, by: str, *, horizontal: bool = True) -> pd.DataFrame:
@@ -522,27 +526,28 @@ def session_salt() -> str:
     return st.session_state.setdefault("gov_salt", secrets.token_hex(8))
 
 
-def barrier_share_figure(mix: pd.DataFrame, *, height: int) -> go.Figure:
+def barrier_share_figure(mix: pd.DataFrame, *, height: int,
+                         **layout: Any) -> go.Figure:
     """What stopped harm, month by month, as stacked shares (the rows `month`, `barrier`,
-    `count` of core's barrier mix). Built with graph objects: plotly express took about
-    90 ms more per run for the same chart."""
-    figure = go.Figure()
+    `count` of core's barrier mix); `layout` adds to or replaces the figure's layout (a
+    meeting's larger font). Built with graph objects: plotly express took about 90 ms more
+    per run for the same chart."""
     # Shares computed here rather than with groupnorm: a hover's %{y} is the raw count then.
     totals = mix.groupby("month")["count"].transform("sum")
     mix = mix.assign(share=(mix["count"] / totals.where(totals > 0) * 100).fillna(0))
-    for barrier, rows in mix.groupby("barrier", sort=False):
-        figure.add_trace(go.Scatter(
-            x=rows["month"], y=rows["share"], name=str(barrier), mode="lines",
-            stackgroup="share", customdata=rows["count"],
-            line={"color": BARRIER_COLOURS.get(str(barrier))},
-            # A hatch as well as a colour tells the bands apart (WCAG 1.4.1).
-            fillpattern={"shape": BARRIER_PATTERNS.get(str(barrier), ""), "solidity": 0.25,
-                         "fgcolor": "#ffffff"},
-            hovertemplate="%{x|%b %Y}: %{y:.0f}% (%{customdata})<extra>" + str(barrier)
-            + "</extra>"))
-    figure.update_layout(title=BARRIER_TITLE, height=height, yaxis_title="%",
-                         legend_title_text="What stopped harm")
-    return figure
+    traces = [{
+        "type": "scatter", "x": list(rows["month"]), "y": list(rows["share"]),
+        "name": str(barrier), "mode": "lines", "stackgroup": "share",
+        "customdata": list(rows["count"]), "line": {"color": BARRIER_COLOURS.get(str(barrier))},
+        # A hatch as well as a colour tells the bands apart (WCAG 1.4.1).
+        "fillpattern": {"shape": BARRIER_PATTERNS.get(str(barrier), ""), "solidity": 0.25,
+                        "fgcolor": "#ffffff"},
+        "hovertemplate": "%{x|%b %Y}: %{y:.0f}% (%{customdata})<extra>" + str(barrier)
+        + "</extra>"} for barrier, rows in mix.groupby("barrier", sort=False)]
+    legend = {"title": {"text": "What stopped harm"}, **layout.pop("legend", {})}
+    return go.Figure(data=traces, layout={
+        "title": {"text": BARRIER_TITLE}, "height": height, "yaxis": {"title": {"text": "%"}},
+        "legend": legend, **layout})
 
 
 def barrier_table(mix: pd.DataFrame) -> pd.DataFrame:

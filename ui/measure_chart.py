@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.actions.measures import DIRECTION_LABELS, PER_LABELS, MeasureFilters
+from ui.charts import level_line
 
 
 def describe_measure(filters: MeasureFilters, per: str, direction: str, target: float | None,
@@ -53,29 +54,33 @@ def weekly_chart(series: dict[date, int], *, go_live: date, window_end: date,
                  end: date) -> go.Figure:
     """Weekly counts with the go-live line, the test window shaded and the baseline."""
     weeks = list(series)
-    fig = go.Figure(go.Bar(x=weeks, y=list(series.values()), name="Near misses that count",
-                           marker_color="#5b7db1",
-                           hovertemplate="Week of %{x|%d %b %Y}: %{y}<extra></extra>"))
-    fig.add_shape(type="rect", xref="x", yref="paper", x0=go_live, x1=window_end, y0=0, y1=1,
-                  fillcolor="#2e9e6b", opacity=0.15, line_width=0, layer="below")
-    fig.add_shape(type="line", xref="x", yref="paper", x0=go_live, x1=go_live, y0=0, y1=1,
-                  line={"color": "#2e7d32", "width": 2})
-    fig.add_annotation(x=go_live, y=1, xref="x", yref="paper", text="Went live ▸ test window",
-                       showarrow=False, xanchor="right", yanchor="bottom",
-                       font={"color": "#2e7d32"})
-    if per == "week" and baseline is not None:
-        fig.add_hline(y=baseline, line_dash="dot", line_color="#888",
-                      annotation_text=f"Baseline {baseline:.1f}/week",
-                      annotation_position="top left")
-    if per == "week" and target is not None:
-        fig.add_hline(y=target, line_dash="dash", line_color="#c62828",
-                      annotation_text=f"Target {target:g}/week",
-                      annotation_position="bottom left")
+    shapes: list[dict[str, Any]] = [
+        {"type": "rect", "xref": "x", "yref": "paper", "x0": go_live, "x1": window_end,
+         "y0": 0, "y1": 1, "fillcolor": "#2e9e6b", "opacity": 0.15, "line": {"width": 0},
+         "layer": "below"},
+        {"type": "line", "xref": "x", "yref": "paper", "x0": go_live, "x1": go_live, "y0": 0,
+         "y1": 1, "line": {"color": "#2e7d32", "width": 2}}]
+    notes: list[dict[str, Any]] = [
+        {"x": go_live, "y": 1, "xref": "x", "yref": "paper", "text": "Went live ▸ test window",
+         "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+         "font": {"color": "#2e7d32"}}]
+    for level, colour, dash, text, position in (
+            (baseline, "#888", "dot", f"Baseline {baseline or 0:.1f}/week", "top left"),
+            (target, "#c62828", "dash", f"Target {target or 0:g}/week", "bottom left")):
+        if per == "week" and level is not None:
+            line, label = level_line(level, colour=colour, dash=dash, text=text,
+                                     position=position)
+            shapes.append(line)
+            notes.extend(label)
     start = weeks[0] if weeks else go_live
-    fig.update_layout(title=TITLE, height=300, margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                      showlegend=False, bargap=0.25,
-                      yaxis={"title": "Near misses per week", "rangemode": "tozero",
-                             "dtick": 1 if max(series.values(), default=0) <= 8 else None},
-                      xaxis={"range": [start - timedelta(days=4),
-                                       max(end, window_end) + timedelta(days=4)]})
-    return fig
+    return go.Figure(
+        data=[{"type": "bar", "x": weeks, "y": list(series.values()),
+               "name": "Near misses that count", "marker": {"color": "#5b7db1"},
+               "hovertemplate": "Week of %{x|%d %b %Y}: %{y}<extra></extra>"}],
+        layout={"title": {"text": TITLE}, "height": 300,
+                "margin": {"l": 10, "r": 10, "t": 60, "b": 10}, "showlegend": False,
+                "bargap": 0.25, "shapes": shapes, "annotations": notes,
+                "yaxis": {"title": {"text": "Near misses per week"}, "rangemode": "tozero",
+                          "dtick": 1 if max(series.values(), default=0) <= 8 else None},
+                "xaxis": {"range": [start - timedelta(days=4),
+                                    max(end, window_end) + timedelta(days=4)]}})

@@ -29,7 +29,7 @@ from core.uow import UnitOfWork
 from core.views import governance as views
 from ui import governance as gv
 from ui.accessibility import answers_summary, field_message, mark_invalid_fields
-from ui.charts import chart_with_text
+from ui.charts import chart_with_text, level_line
 from ui.sections import section
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
 
@@ -292,19 +292,19 @@ def on_time_section(on_time: OnTime, *, key: str) -> None:
     if counted.empty:
         st.caption("No regulator deadline fell due in this period.")
         return
-    figure = go.Figure()
     # Each clock its own marker shape as well as its colour (WCAG 1.4.1), named in the legend.
-    for (clock, rows), symbol in zip(counted.groupby("clock", sort=False), CLOCK_SYMBOLS * 4,
-                                     strict=False):
-        figure.add_trace(go.Scatter(x=rows["month"], y=rows["share"] * 100,
-                                    name=chart_text(str(clock)), mode="lines+markers",
-                                    marker={"symbol": symbol, "size": 9}))
-    figure.add_hline(y=on_time.target * 100, line_dash="dash", line_color="#b3261e",
-                     annotation_text=f"Target {on_time.target:.0%}")
-    figure.update_layout(title="Deadlines met on time, per month (%)", height=320,
-                         yaxis={"range": [0, 105], "ticksuffix": "%"},
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         legend={"orientation": "h", "y": -0.2})
+    traces = [{"type": "scatter", "x": list(rows["month"]), "y": list(rows["share"] * 100),
+               "name": chart_text(str(clock)), "mode": "lines+markers",
+               "marker": {"symbol": symbol, "size": 9}}
+              for (clock, rows), symbol in zip(counted.groupby("clock", sort=False),
+                                               CLOCK_SYMBOLS * 4, strict=False)]
+    line, label = level_line(on_time.target * 100, colour="#b3261e", dash="dash",
+                             text=f"Target {on_time.target:.0%}")
+    figure = go.Figure(data=traces, layout={
+        "title": {"text": "Deadlines met on time, per month (%)"}, "height": 320,
+        "yaxis": {"range": [0, 105], "ticksuffix": "%"},
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "legend": {"orientation": "h", "y": -0.2},
+        "shapes": [line], "annotations": label})
     below = counted["share"] < on_time.target
     table = counted.assign(share=counted["share"].map(lambda v: f"{v:.0%}"),
                            below=below.map(lambda b: "Below target" if b else "Met"),
