@@ -129,9 +129,11 @@ class NearMissDayCount(Base):
     barrier: Mapped[str] = mapped_column(String(30), primary_key=True)
     reports: Mapped[int]
 
-    # A verification measure counts one type in some services over a window.
+    # A verification measure counts one type in some services over a window; a breakdown
+    # sums by type or service. The index holds the barrier and the count too, so both read
+    # it alone, not a table row per entry (migration 0026).
     __table_args__ = (Index("ix_near_miss_day_counts_type_service_day", "type_key",
-                            "service_id", "day"),)
+                            "service_id", "day", "barrier", "reports"),)
 
 
 class ReporterWeekCount(Base):
