@@ -17,7 +17,7 @@ st.title("Reporting culture")
 st.caption("Rising reporting with steady or falling harm is a healthy sign: people report when "
            "they believe it leads to improvement and does not bring blame.")
 scope = gv.scope_picker(actor)
-culture = gv.cached_culture(gv.version(), actor, scope)
+culture, feedback = gv.cached_culture_and_feedback(gv.version(), actor, scope)
 
 cols = st.columns(5)
 cols[0].metric("Near misses", culture.reports)
@@ -64,7 +64,6 @@ def _duration(hours: float | None) -> str:
 
 
 st.subheader("Feedback: what changed because you reported")
-feedback = gv.cached_feedback(gv.version(), actor, scope)
 cols = st.columns(3)
 cols[0].metric("Median time from report to first feedback",
                _duration(feedback.median_hours_to_feedback),

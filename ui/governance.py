@@ -145,8 +145,9 @@ def _cached_repeats(version: int, actor: Actor, scope: gov.Scope) -> list[gov.Re
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs=BY_LENS)
-def cached_feedback(version: int, actor: Actor, scope: gov.Scope) -> FeedbackMeasures:
-    return views.feedback(actor, scope, rules=settings())
+def cached_culture_and_feedback(version: int, actor: Actor, scope: gov.Scope,
+                                ) -> tuple[gov.Culture, FeedbackMeasures]:
+    return views.culture_and_feedback(actor, scope, rules=settings())
 
 
 def complete_weeks(series: pd.Series) -> pd.Series:

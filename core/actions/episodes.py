@@ -8,7 +8,7 @@ triage, is what lets an episode show the plan that answers it.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -169,8 +169,9 @@ T = TypeVar("T")
 ACTION_FIELDS = ("strength_category", "strength", "status")
 
 
-def kept_for_the_session(session: Session, name: str, read: Callable[[], T]) -> T:
-    """`read()`, kept in the session under (KEPT_FOR_THE_SESSION, name) until its next flush."""
+def kept_for_the_session(session: Session, name: Hashable, read: Callable[[], T]) -> T:
+    """`read()`, kept in the session under (KEPT_FOR_THE_SESSION, name) until its next flush
+    (`name` says what was read, and for whom when that matters)."""
     key = (KEPT_FOR_THE_SESSION, name)
     if key not in session.info:
         session.info[key] = read()

@@ -22,7 +22,7 @@ from sqlalchemy import Integer, Select, case, cast, func, literal, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from core.actions.episodes import linked_to_a_plan
+from core.actions.episodes import kept_for_the_session, linked_to_a_plan
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, best_status
 from core.auth.actor import Actor
@@ -104,16 +104,23 @@ class Scope:
         first, last = self._whole_weeks()
         if first >= last or not usable(session, zone):
             return None
-        rows = reporter_week_rows(session, start=first, end=last,
-                                  service_sets=(actor.service_ids, self.service_ids or None),
-                                  type_keys=self.type_keys)
-        week = week_start_sql(session, NearMissReport.occurred_at, zone)
-        for part in self._cut_ends(first, last):
-            rows.extend((as_date(w), g, r, n) for w, g, r, n in session.execute(
-                select(week, NearMissReport.staff_group_id, NearMissReport.reporter_id,
-                       func.count()).where(*part.conditions(actor, zone))
-                .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)))
-        return rows
+
+        def read() -> list[tuple[date, int | None, int | None, int]]:
+            rows = reporter_week_rows(session, start=first, end=last,
+                                      service_sets=(actor.service_ids, self.service_ids or None),
+                                      type_keys=self.type_keys)
+            week = week_start_sql(session, NearMissReport.occurred_at, zone)
+            for part in self._cut_ends(first, last):
+                rows.extend((as_date(w), g, r, n) for w, g, r, n in session.execute(
+                    select(week, NearMissReport.staff_group_id, NearMissReport.reporter_id,
+                           func.count()).where(*part.conditions(actor, zone))
+                    .group_by(week, NearMissReport.staff_group_id, NearMissReport.reporter_id)))
+            return rows
+
+        # Kept for the session: the culture figures and the feedback measures both read them
+        # (14 ms each at 100k reports on SQLite) when a page asks for both in one read.
+        return kept_for_the_session(
+            session, ("reporter weeks", self, actor.service_ids, str(zone)), read)
 
     def repeat_weeks(self, session: Session, actor: Actor, zone: Any, kind: str,
                      ) -> Counter[Any] | None:

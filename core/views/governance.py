@@ -111,7 +111,10 @@ def on_time(actor: Actor, scope: gov.Scope, *, now: datetime, rules: Settings) -
         return on_time_by_month(session, actor, scope, now=now, rules=rules)
 
 
-def feedback(actor: Actor, scope: gov.Scope, *, rules: Settings) -> FeedbackMeasures:
-    """"What changed because you reported": how often, how fast, how many were told."""
+def culture_and_feedback(actor: Actor, scope: gov.Scope, *, rules: Settings,
+                         ) -> tuple[gov.Culture, FeedbackMeasures]:
+    """The reporting culture and the feedback measures in one read, which reads the scope's
+    reporter weeks once for both."""
     with read_session() as session:
-        return feedback_measures(session, actor, scope, rules=rules)
+        return (gov.reporting_culture(session, actor, scope, rules=rules),
+                feedback_measures(session, actor, scope, rules=rules))

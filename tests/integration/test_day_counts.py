@@ -5,6 +5,7 @@ every figure read from them equal to the same figure counted from the reports.""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -382,3 +383,29 @@ def test_the_time_to_first_feedback_is_kept_until_feedback_moves_it(engine, org)
     assert after[2] == told[2] + 1 and after[1] == 1  # the new report counts, unheard
     gov.forget_timings()
     assert measures() == after  # what was kept is what counting afresh gives
+
+
+def test_one_read_keeps_each_scope_and_viewer_their_own_reporter_weeks(engine, org):
+    """The culture page reads the culture and the feedback in one session, which keeps the
+    reporter weeks it has read; another scope or another viewer in that session must not get
+    them."""
+    _some_reports(engine, org)
+    end = week_start_of(local_now().date()) + timedelta(days=7)
+    whole = gov.Scope(end - timedelta(weeks=12), end)
+    quality = org.actor("quality")
+    oak_only = replace(quality, service_ids=frozenset({org.oak}))
+    asks = [(quality, whole), (quality, replace(whole, service_ids=(org.maple,))),
+            (oak_only, whole), (quality, replace(whole, start=whole.start + timedelta(days=3))),
+            (quality, whole)]
+
+    def culture(session, actor, scope) -> tuple:
+        return _culture(gov.reporting_culture(session, actor, scope, rules=settings()))
+
+    each_alone = []
+    for actor, scope in asks:
+        with read_session(engine) as session:
+            each_alone.append(culture(session, actor, scope))
+    with read_session(engine) as session:
+        in_one_read = [culture(session, actor, scope) for actor, scope in asks]
+    assert in_one_read == each_alone
+    assert len({figures[0] for figures in each_alone[:3]}) == 3  # three different counts
