@@ -339,8 +339,8 @@ def test_viewers_with_one_lens_share_the_figures_and_others_get_their_own(org, e
     viewers = ["quality", "quality_two", "governance", "supervisor", "maple_two"]
     apps = [sign_in(new_app(), who) for who in viewers]  # each new app empties the caches
     computed = []
-    culture = views.culture
-    monkeypatch.setattr(views, "culture", lambda actor, scope, **kw: computed.append(
+    culture = views.culture_and_feedback
+    monkeypatch.setattr(views, "culture_and_feedback", lambda actor, scope, **kw: computed.append(
         actor.username) or culture(actor, scope, **kw))
     reports = {}
     for who, at in zip(viewers, apps, strict=True):
