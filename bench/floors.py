@@ -127,12 +127,15 @@ def scope_where(actor: Actor | None, start: date, end: date, zone: ZoneInfo, *,
 def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Settings,
                  interface_types: tuple[str, ...] = ("interface_failure",),
                  page_size: int = BOARD_PAGE_SIZE,
-                 regulator_open: bool | None = None) -> dict[str, Any]:
+                 regulator_open: bool | None = None,
+                 clusters_open: bool = False) -> dict[str, Any]:
     """pages/triage_board.py for `actor`, filters at their defaults: the columns (counts and
     the first page of cards, most urgent first), each card's regulator clocks, the regulator
-    section and the clusters of the last six weeks. The regulator section shows its events
-    only when open (`regulator_open`; None: as the page opens, by itself only when a clock
-    is overdue), its totals always."""
+    section and the cluster section (the episodes of the last six weeks). The regulator
+    section shows its events only when open (`regulator_open`; None: as the page opens, by
+    itself only when a clock is overdue), its totals always; the cluster section its
+    episodes only when open (`clusters_open`; it opens closed), how many are open and how
+    many in all always."""
     columns = board_columns(session, actor, now=now, interface_types=interface_types,
                             page_size=page_size)
     shown = [reference for cards in columns["cards"].values() for reference, *_ in cards]
@@ -144,9 +147,29 @@ def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Settin
                                       limit=BOARD_REGULATOR_PAGE_SIZE)
     return {**columns, "card_clocks": regulator_clocks(session, actor, shown, now=now),
             "regulator": regulator,
+            "cluster_totals": cluster_totals(session, actor, today - timedelta(days=42)),
             "clusters": clusters(session, actor, today - timedelta(days=42),
                                  today + timedelta(days=1), rules.zone,
-                                 latest=BOARD_CLUSTER_REFERENCES)}
+                                 latest=BOARD_CLUSTER_REFERENCES) if clusters_open else []}
+
+
+def cluster_totals(session: Session, actor: Actor, start: date) -> tuple[int, int]:
+    """The board's cluster section title: of the episodes that fired since `start` among the
+    actor's services (a region's when the actor sees one of its services), how many are
+    open, and how many in all."""
+    params: dict[str, Any] = {"start": start}
+    seen = ""
+    if actor.service_ids is not None:
+        seen = "AND s.id IN :actor_services"
+        params["actor_services"] = tuple(actor.service_ids) or (-1,)
+    [(waiting, total)] = _rows(session, f"""
+        SELECT COALESCE(SUM(CASE WHEN e.status = 'open' THEN 1 ELSE 0 END), 0), COUNT(*)
+        FROM cluster_episodes e
+        WHERE e.part_of_id IS NULL AND e.last_day >= :start AND EXISTS (
+            SELECT 1 FROM services s
+            WHERE ((e.scope = 'region' AND s.region_id = e.region_id)
+                   OR (e.scope <> 'region' AND s.id = e.service_id)) {seen})""", **params)
+    return int(waiting), int(total)
 
 
 def board_columns(session: Session, actor: Actor, *, now: datetime,

@@ -17,6 +17,7 @@ from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text
 from core.triage.vocabulary import EpisodeStatus
 from core.views.triage_board import (
     board_choices,
+    board_cluster_totals,
     board_clusters,
     board_columns,
     board_regulator,
@@ -110,13 +111,13 @@ def board_view() -> None:
 def clusters_section() -> None:
     """Cluster episodes of the last weeks, open ones first: each a theme to acknowledge,
     dismiss with a reason, or answer with an action plan (seed 2, ex. 3)."""
-    clusters = board_clusters(actor, now=utcnow(), rules=settings())
-    waiting = sum(1 for c in clusters if c.status is EpisodeStatus.OPEN)
+    waiting, total = board_cluster_totals(actor, now=utcnow(), rules=settings())
     may_build = can(actor, Capability.MANAGE_ACTIONS)
-    with section(f"Clusters · {waiting} open · {len(clusters)} in six weeks",
+    with section(f"Clusters · {waiting} open · {total} in six weeks",
                  icon=":material/hub:", key="board_clusters") as shown:
         if shown.open is False:
-            return  # its themes and their forms are drawn once someone opens it
+            return  # its themes and their forms are read and drawn once someone opens it
+        clusters = board_clusters(actor, now=utcnow(), rules=settings())
         clusters_ui.show_notice()
         if not clusters:
             st.caption("No clusters among your services in the last six weeks.")

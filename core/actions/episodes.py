@@ -8,7 +8,7 @@ triage, is what lets an episode show the plan that answers it.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -275,6 +275,34 @@ def linked_actions(session: Session, spans: Mapping[int, EpisodeSpan],
     return found
 
 
+def _visible_episodes(session: Session, actor: Actor, start: date | None, end: date | None,
+                      ) -> Iterator[tuple[ClusterEpisode, tuple[int, ...], list[int]]]:
+    """Episodes that fired on a day in [start, end) among the actor's services (a region's
+    not inside another's), each with its services and those the actor sees."""
+    query = select(ClusterEpisode).where(ClusterEpisode.part_of_id.is_(None))
+    if start is not None:
+        query = query.where(ClusterEpisode.last_day >= start)
+    if end is not None:
+        query = query.where(ClusterEpisode.opened_on < end)
+    w = watched(session)
+    for row in session.scalars(query):
+        scope_id = row.region_id if row.scope == "region" else row.service_id
+        assert scope_id is not None
+        services = w.members(row.scope, scope_id)
+        visible = [s for s in services if actor.covers_service(s)]
+        if visible:
+            yield row, services, visible
+
+
+def episode_totals(session: Session, actor: Actor, *, start: date) -> tuple[int, int]:
+    """How many of the episodes `list_episodes` gives from `start` are open, and how many
+    there are: what the board's closed cluster section says, without counting any episode's
+    reports or reading its actions (14 ms at 100k reports)."""
+    statuses = [row.status for row, _services, _visible in
+                _visible_episodes(session, actor, start, None)]
+    return sum(1 for status in statuses if status == EpisodeStatus.OPEN.value), len(statuses)
+
+
 def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
                   end: date | None = None, today: date, rules: Settings,
                   with_references: bool = True, latest: int = 0) -> list[EpisodeView]:
@@ -285,25 +313,13 @@ def list_episodes(session: Session, actor: Actor, *, start: date | None = None,
     Without `with_references` each episode's references are left empty and only counted
     (`report_count`): at a million reports a year's episodes hold half a million. `latest`
     asks for each episode's newest few references, to name a few where all would be a wall."""
-    query = select(ClusterEpisode).where(ClusterEpisode.part_of_id.is_(None))
-    if start is not None:
-        query = query.where(ClusterEpisode.last_day >= start)
-    if end is not None:
-        query = query.where(ClusterEpisode.opened_on < end)
-    w = watched(session)
     type_names = dict(session.execute(select(NearMissType.key, NearMissType.name)).all())
     service_names = dict(session.execute(select(Service.id, Service.name)).all())
     region_names = dict(session.execute(select(Region.id, Region.name)).all())
     deciders = dict(session.execute(select(User.id, User.display_name)).all())
     shown: list[tuple[ClusterEpisode, tuple[int, ...]]] = []
     spans: dict[int, EpisodeSpan] = {}
-    for row in session.scalars(query):
-        scope_id = row.region_id if row.scope == "region" else row.service_id
-        assert scope_id is not None
-        services = w.members(row.scope, scope_id)
-        visible = [s for s in services if actor.covers_service(s)]
-        if not visible:
-            continue
+    for row, services, visible in _visible_episodes(session, actor, start, end):
         shown.append((row, services))
         spans[row.id] = EpisodeSpan.of(row.type_key, visible, row.first_day, row.last_day,
                                        rules.zone)

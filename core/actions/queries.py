@@ -14,6 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from core.accounts.service import build_actor
 from core.actions.episodes import (
     EpisodeView,
+    episode_totals,
     kept_for_the_session,
     list_episodes,
     plan_links,
@@ -415,6 +416,14 @@ def current_clusters(session: Session, actor: Actor, *, now: datetime, rules: Se
     today = to_local(now, rules.zone).date()
     return list_episodes(session, actor, start=today - timedelta(days=days), today=today,
                          rules=rules, with_references=with_references, latest=latest)
+
+
+def cluster_totals(session: Session, actor: Actor, *, now: datetime, rules: Settings,
+                   days: int = 42) -> tuple[int, int]:
+    """Of the episodes `current_clusters` lists, how many are open and how many in all."""
+    require(actor, Capability.VIEW_BOARD)
+    today = to_local(now, rules.zone).date()
+    return episode_totals(session, actor, start=today - timedelta(days=days))
 
 
 def proposal_from_cluster(session: Session, actor: Actor, type_key: str, scope: str,

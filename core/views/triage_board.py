@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.actions.queries import ClusterTheme, current_clusters
+from core.actions.queries import ClusterTheme, cluster_totals, current_clusters
 from core.auth.actor import Actor
 from core.config import Settings
 from core.db import read_session
@@ -81,6 +81,13 @@ def board_clusters(actor: Actor, *, now: datetime, rules: Settings) -> tuple[Clu
         return tuple(current_clusters(session, actor, now=now, rules=rules,
                                       with_references=False,
                                       latest=BOARD_CLUSTER_REFERENCES))
+
+
+def board_cluster_totals(actor: Actor, *, now: datetime, rules: Settings) -> tuple[int, int]:
+    """How many of the board's cluster episodes are open, and how many in all (the title of
+    its closed cluster section)."""
+    with read_session() as session:
+        return cluster_totals(session, actor, now=now, rules=rules)
 
 
 def board_regulator(actor: Actor, *, now: datetime, rules: Settings, page_size: int = 8,

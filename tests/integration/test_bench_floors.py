@@ -45,8 +45,14 @@ from core.reports.models import NearMissReport
 from core.reports.vocabulary import BARRIER_LABELS, Barrier
 from core.triage.board import BoardFilters
 from core.triage.service import TriageAnswers, triage_report
+from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
-from core.views.triage_board import board_clusters, board_columns, board_regulator
+from core.views.triage_board import (
+    board_cluster_totals,
+    board_clusters,
+    board_columns,
+    board_regulator,
+)
 from tests.builders import build_org, draft, local_now
 from tests.cluster_helpers import file_late_start_cluster
 from tests.conftest import built_once
@@ -173,7 +179,7 @@ def test_triage_board_floor_is_what_the_board_shows(engine, org, spread):
         themes = board_clusters(actor, now=now, rules=rules)
         with read_session(engine) as session:
             floor = floors.triage_board(session, actor, now=now, rules=rules, page_size=8,
-                                        regulator_open=True)
+                                        regulator_open=True, clusters_open=True)
             closed = floors.triage_board(session, actor, now=now, rules=rules, page_size=8,
                                          regulator_open=False)
             as_opened = floors.triage_board(session, actor, now=now, rules=rules, page_size=8)
@@ -203,6 +209,11 @@ def test_triage_board_floor_is_what_the_board_shows(engine, org, spread):
                 for e in getattr(regulator, part)], (who, part)
         assert [(row[0], row[1], row[9], row[11]) for row in floor["clusters"]] == [
             (t.episode_id, t.status.value, t.report_count, t.latest) for t in themes], who
+        # The cluster section opens closed: its title's counts, and no episode read.
+        waiting = sum(1 for t in themes if t.status is EpisodeStatus.OPEN)
+        assert board_cluster_totals(actor, now=now, rules=rules) == (waiting, len(themes))
+        assert closed["cluster_totals"] == floor["cluster_totals"] == (waiting, len(themes))
+        assert closed["clusters"] == [], who
         if who == "safeguarding":
             assert floor["regulator"]["awaiting"] and floor["regulator"]["running"]
             assert floor["clusters"]
