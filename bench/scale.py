@@ -15,7 +15,9 @@ PostgreSQL database named after the size, so a second run reuses it), then measu
 
 Each page is timed against its floor: the hand-written SQL that returns the figures it shows
 (bench/floors.py, kept honest by tests/integration/test_bench_floors.py), so the ratio says
-how much the page costs over what its data costs to fetch.
+how much the page costs over what its data costs to fetch. A page run is the app's run in
+AppTest, with one script cache for the process, as a server keeps (each AppTest run compiled
+app.py and the page again; tests/streamlit_speedups.keep_compiled_scripts).
 
 It prints a Markdown table (median, p95, floor, ratio, budget) for bench/RESULTS.md.
 """
@@ -41,6 +43,10 @@ PG_ADMIN = os.environ.get("NEARMISS_TEST_PG_ADMIN_URL",
 sys.path.insert(0, str(ROOT))
 OUT.mkdir(parents=True, exist_ok=True)
 os.environ.update({"NEARMISS_ENV": "demo", "NEARMISS_DATA_DIR": str(OUT / "data")})
+
+from tests.streamlit_speedups import keep_compiled_scripts  # noqa: E402  (after sys.path)
+
+keep_compiled_scripts()
 
 
 def _url(backend: str, reports: int) -> str:

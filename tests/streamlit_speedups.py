@@ -19,3 +19,19 @@ def keep_component_scan() -> None:
     scan = manifest_scanner.scan_component_manifests
     if not hasattr(scan, "cache_info"):  # not kept yet in this process
         manifest_scanner.scan_component_manifests = functools.cache(scan)
+
+
+def keep_compiled_scripts() -> None:
+    """One script cache for every AppTest run of the process, as a served app keeps one for
+    its life. Each AppTest run made a new one, so compiled app.py and the page again (about
+    2 ms a run), which a server does once per version of each file. For the benchmarks, which
+    time page runs: they must not count what only the test harness does. Pages are not edited
+    while a benchmark runs, and the cache does not look at the files again."""
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import app_test, local_script_runner
+
+    if isinstance(app_test.ScriptCache, type):  # not shared yet in this process
+        shared = ScriptCache()
+        # The page's runner (app_test) and app.py's (local_script_runner) each made one.
+        for module in (app_test, local_script_runner):
+            module.ScriptCache = lambda: shared  # type: ignore[attr-defined,misc,assignment]
