@@ -21,7 +21,7 @@ from core.config import settings
 from core.metrics.findings import timeline_finding
 from core.views.actions import register_download, register_filter_choices, register_page
 from ui import action_panels as panels
-from ui.charts import chart_with_text
+from ui.charts import TITLED_MARGIN, chart_with_text
 from ui.session import current_actor
 from ui.text import chart_text
 
@@ -127,7 +127,7 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
         "text": hover, "hovertemplate": "%{text}<br>Review %{x|%d %b %Y}<extra></extra>"})
     fig = go.Figure(data=traces, layout={
         "title": {"text": "Deadlines and review dates of open actions"},
-        "height": 140 + 28 * len(open_rows), "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "height": 140 + 28 * len(open_rows), "margin": TITLED_MARGIN,
         "legend": {"orientation": "h", "y": -0.08 if len(open_rows) > 6 else -0.3},
         "yaxis": {"autorange": "reversed", "type": "category"},
         "xaxis": {"type": "date", "tickformat": "%d %b"},

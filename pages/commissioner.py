@@ -12,7 +12,7 @@ from core.config import settings
 from core.metrics.findings import breakdown_finding
 from ui import governance as gv
 from ui import regulator as regulator_ui
-from ui.charts import chart_with_text
+from ui.charts import TITLED_MARGIN, chart_with_text
 from ui.evidence import evidence_for, log_view, period_picker
 from ui.session import current_actor
 from ui.text import chart_text, escape_caption, escape_markdown
@@ -78,7 +78,7 @@ with where_tab:
                "marker": {"color": "#0b6e4f"}}],
         layout={"title": {"text": f"Near misses by {by.lower()}"},
                 "height": max(260, 30 * len(shown) + 80),
-                "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
+                "margin": TITLED_MARGIN})
     # The table lists every group, the hidden ones as such; bars only for the figures shown.
     table = pd.DataFrame({by: [r[0] for r in chosen.rows],
                           "Near misses": [show(r[1]) for r in chosen.rows]})

@@ -9,7 +9,7 @@ import streamlit as st
 from core.actions.vocabulary import Strength
 from core.metrics.findings import barrier_finding, strength_finding
 from ui import governance as gv
-from ui.charts import chart_with_text
+from ui.charts import TITLED_MARGIN, chart_with_text
 from ui.session import current_actor
 
 actor = current_actor()
@@ -22,7 +22,7 @@ version = gv.version()
 mix = gv.cached_barrier_mix(version, actor, scope)
 if not mix.empty:
     figure = gv.barrier_share_figure(mix, height=380,
-                                     margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                                     margin=TITLED_MARGIN,
                                      legend={"orientation": "h", "y": -0.25})
     chart_with_text(barrier_finding(mix), figure, gv.barrier_table(mix), key="barrier_mix")
 controls = gv.cached_controls(version, actor, gv.today())
@@ -40,7 +40,7 @@ if controls.actions_by_strength:
         data=[{"type": "bar", "x": [label for label, _ in shown], "y": [n for _, n in shown],
                "marker": {"color": "#0b6e4f"}}],
         layout={"title": {"text": "Actions by strength"}, "yaxis": {"title": {"text": "actions"}},
-                "height": 320, "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
+                "height": 320, "margin": TITLED_MARGIN})
     chart_with_text(strength_finding(shown), figure,
                     pd.DataFrame({"Strength": [label for label, _ in shown],
                                   "Actions": [n for _, n in shown]}), key="strength_chart")

@@ -9,7 +9,7 @@ import streamlit as st
 from core.metrics.findings import updates_finding, weekly_reporting_finding
 from ui import governance as gv
 from ui import regulator as regulator_ui
-from ui.charts import chart_with_text
+from ui.charts import TITLED_MARGIN, chart_with_text
 from ui.session import current_actor
 
 actor = current_actor()
@@ -39,7 +39,7 @@ figure = go.Figure(
           {"type": "scatter", "x": list(monthly["week"]), "y": list(monthly["reporters"]),
            "name": "Reporters", "mode": "lines+markers", "line": {"color": "#e8710a"}}],
     layout={"title": {"text": "Reports and reporters per week"}, "height": 360,
-            "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+            "margin": TITLED_MARGIN,
             "legend": {"orientation": "h", "y": -0.2}})
 chart_with_text(weekly_reporting_finding(monthly), figure, pd.DataFrame({
     "Week": [f"{pd.Timestamp(week):%d %b %Y}" for week in monthly["week"]],
@@ -86,7 +86,7 @@ if feedback.updates_published:
                "y": list(feedback.monthly["updates"]), "name": "Updates published",
                "marker": {"color": "#1f77b4"}}],
         layout={"title": {"text": "“What changed” updates published per month"},
-                "height": 280, "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
+                "height": 280, "margin": TITLED_MARGIN})
     chart_with_text(updates_finding(feedback.monthly), updates_chart, pd.DataFrame({
         "Month": [f"{pd.Timestamp(month):%b %Y}" for month in feedback.monthly["month"]],
         "Updates published": list(feedback.monthly["updates"])}), key="feedback_chart")

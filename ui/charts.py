@@ -23,6 +23,10 @@ from ui.text import escape_markdown
 # objects, 3.0 ms as dicts). The portal's figures are built in one go, from dicts.
 
 
+# The margins of a titled chart: room for its title above, the plot to the edges otherwise.
+TITLED_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+
+
 def level_line(y: float, *, colour: str, dash: str, text: str | None = None,
                position: str = "top right") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A horizontal line across the plot at `y` and its label, as a shape and annotations

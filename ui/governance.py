@@ -34,6 +34,7 @@ from core.spc_icons import chart_icons
 from core.views import governance as views
 from core.weeks import week_start_of
 from ui import spc_icons
+from ui.charts import TITLED_MARGIN
 from ui.text import chart_text, escape_markdown
 
 PERIODS = {"13w": ("Last 13 weeks", 13), "26w": ("Last 26 weeks", 26),
@@ -500,7 +501,7 @@ def bar_figure(frame: pd.DataFrame, *, title: str, horizontal: bool = True,
     layout: dict[str, Any] = {
         "title": {"text": chart_text(title)},
         "height": max(260, 28 * len(frame) + 80) if horizontal else 360,
-        "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "font": {"size": 18 if large else 12}}
+        "margin": TITLED_MARGIN, "font": {"size": 18 if large else 12}}
     if horizontal:  # named categories; the ordered ones (weeks, days, hours) are the portal's
         layout["yaxis"] = {"tickmode": "array", "tickvals": keys, "ticktext": shown}
     return go.Figure(data=[{

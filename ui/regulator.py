@@ -29,7 +29,7 @@ from core.uow import UnitOfWork
 from core.views import governance as views
 from ui import governance as gv
 from ui.accessibility import answers_summary, field_message, mark_invalid_fields
-from ui.charts import chart_with_text, level_line
+from ui.charts import TITLED_MARGIN, chart_with_text, level_line
 from ui.sections import section
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
 
@@ -303,7 +303,7 @@ def on_time_section(on_time: OnTime, *, key: str) -> None:
     figure = go.Figure(data=traces, layout={
         "title": {"text": "Deadlines met on time, per month (%)"}, "height": 320,
         "yaxis": {"range": [0, 105], "ticksuffix": "%"},
-        "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "legend": {"orientation": "h", "y": -0.2},
+        "margin": TITLED_MARGIN, "legend": {"orientation": "h", "y": -0.2},
         "shapes": [line], "annotations": label})
     below = counted["share"] < on_time.target
     table = counted.assign(share=counted["share"].map(lambda v: f"{v:.0%}"),
