@@ -541,15 +541,28 @@ def barrier_share_figure(mix: pd.DataFrame, *, height: int,
         "type": "scatter", "x": list(rows["month"]), "y": list(rows["share"]),
         "name": str(barrier), "mode": "lines", "stackgroup": "share",
         "customdata": list(rows["count"]), "line": {"color": BARRIER_COLOURS.get(str(barrier))},
-        # A hatch as well as a colour tells the bands apart (WCAG 1.4.1).
+        # A hatch as well as a colour tells the bands apart (WCAG 1.4.1): white lines on the
+        # band's own colour. Without a background a hatched band was left white (plotly's
+        # pattern background is transparent unless set), so only one band showed a colour.
+        "fillcolor": _translucent(BARRIER_COLOURS.get(str(barrier))),
         "fillpattern": {"shape": BARRIER_PATTERNS.get(str(barrier), ""), "solidity": 0.25,
-                        "fgcolor": "#ffffff"},
+                        "fgcolor": "#ffffff",
+                        "bgcolor": _translucent(BARRIER_COLOURS.get(str(barrier)))},
         "hovertemplate": "%{x|%b %Y}: %{y:.0f}% (%{customdata})<extra>" + str(barrier)
         + "</extra>"} for barrier, rows in mix.groupby("barrier", sort=False)]
     legend = {"title": {"text": "What stopped harm"}, **layout.pop("legend", {})}
     return go.Figure(data=traces, layout={
         "title": {"text": BARRIER_TITLE}, "height": height, "yaxis": {"title": {"text": "%"}},
         "legend": legend, **layout})
+
+
+def _translucent(colour: str | None, alpha: float = 0.5) -> str | None:
+    """A "#rrggbb" colour at `alpha` (as plotly fills a stacked band by default); None for
+    a band without a colour of its own (plotly picks one)."""
+    if not colour:
+        return None
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
 def barrier_table(mix: pd.DataFrame) -> pd.DataFrame:

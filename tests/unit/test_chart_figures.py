@@ -69,3 +69,20 @@ def test_the_barrier_chart_keeps_its_legend_title_when_a_page_places_the_legend(
     assert (figure.layout.legend.orientation, figure.layout.legend.font.size) == ("h", 18)
     assert figure.layout.font.size == 20
     assert [list(trace.y) for trace in figure.data] == [[25.0], [75.0]]
+
+
+def test_each_barrier_band_shows_its_colour_under_its_hatch():
+    staff, designed = ("Staff noticed and recovered it",
+                       "A designed check or control caught it (checklist, alert, "
+                       "pre-transfer check)")
+    mix = pd.DataFrame({"month": [pd.Timestamp("2026-01-01")] * 3,
+                        "barrier": [staff, designed, "Something new"], "count": [1, 3, 1]})
+    bands = {trace.name: trace for trace in barrier_share_figure(mix, height=380).data}
+    # Staff recovery is hatched: white lines on its own orange, not on nothing.
+    assert bands[staff].fillpattern.shape == "/"
+    assert bands[staff].fillpattern.fgcolor == "#ffffff"
+    assert bands[staff].fillpattern.bgcolor == bands[staff].fillcolor == "rgba(232, 113, 10, 0.5)"
+    assert bands[designed].fillpattern.shape == ""
+    assert bands[designed].fillcolor == "rgba(11, 110, 79, 0.5)"
+    # A barrier the palette does not name is still drawn, in a colour plotly picks.
+    assert bands["Something new"].fillcolor is None
