@@ -81,8 +81,12 @@ class Scope:
         if not usable(session, zone):
             return None
         return day_count_rows(session, group_by, start=self.start, end=self.end,
-                              service_sets=(actor.service_ids, self.service_ids or None),
+                              service_sets=self._service_sets(actor),
                               type_keys=self.type_keys)
+
+    def _service_sets(self, actor: Actor) -> tuple[Any, Any]:
+        """The services a rollup is narrowed to: the viewer's (None: all) and the slice's."""
+        return actor.service_ids, self.service_ids or None
 
     def _whole_weeks(self) -> tuple[date, date]:
         """The first Monday in the period and the Monday of its last week: the weeks between
@@ -107,7 +111,7 @@ class Scope:
 
         def read() -> list[tuple[date, int | None, int | None, int]]:
             rows = reporter_week_rows(session, start=first, end=last,
-                                      service_sets=(actor.service_ids, self.service_ids or None),
+                                      service_sets=self._service_sets(actor),
                                       type_keys=self.type_keys)
             week = week_start_sql(session, NearMissReport.occurred_at, zone)
             for part in self._cut_ends(first, last):
@@ -135,7 +139,7 @@ class Scope:
             return None
         counts: Counter[Any] = Counter(dict(repeat_week_rows(
             session, kind, start=first, end=last,
-            service_sets=(actor.service_ids, self.service_ids or None),
+            service_sets=self._service_sets(actor),
             type_keys=self.type_keys)))
         column = NearMissReport.location_id if kind == "location" else NearMissReport.person_id
         for part in self._cut_ends(first, last):

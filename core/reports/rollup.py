@@ -299,22 +299,25 @@ def counted_days(session: Session) -> dict[tuple[date, int, str, str], int]:
     return {(as_date(d), s, t, b): n for d, s, t, b, n in rows}
 
 
+def _non_zero(session: Session, table: Table) -> dict[tuple[Any, ...], int]:
+    """A week rollup's non-zero rows, keyed by their week (as a date) and other keys."""
+    return {(as_date(week), *keys): n for week, *keys, n in
+            session.execute(select(table).where(table.c.reports != 0))}
+
+
 def counted_weeks(session: Session) -> dict[tuple[date, int, str, int, int], int]:
     """Every non-zero reporter week (for checks that the counts equal the reports)."""
-    rows = session.execute(select(_WEEKS).where(_WEEKS.c.reports != 0))
-    return {(as_date(w), s, t, g, r): n for w, s, t, g, r, n in rows}
+    return _non_zero(session, _WEEKS)  # type: ignore[return-value]
 
 
 def counted_place_weeks(session: Session) -> dict[tuple[date, int, str, int], int]:
     """Every non-zero place week (for checks that the counts equal the reports)."""
-    rows = session.execute(select(_PLACES).where(_PLACES.c.reports != 0))
-    return {(as_date(w), s, t, place): n for w, s, t, place, n in rows}
+    return _non_zero(session, _PLACES)  # type: ignore[return-value]
 
 
 def counted_person_weeks(session: Session) -> dict[tuple[date, int, int], int]:
     """Every non-zero person week (for checks that the counts equal the reports)."""
-    rows = session.execute(select(_PEOPLE).where(_PEOPLE.c.reports != 0))
-    return {(as_date(w), s, person): n for w, s, person, n in rows}
+    return _non_zero(session, _PEOPLE)  # type: ignore[return-value]
 
 
 def _narrowed(query: Select, table: Table, service_sets: Iterable[tuple[int, ...] | None],
