@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,10 +16,12 @@ from core.db import read_session
 from core.escalation.models import Escalation
 from core.escalation.service import acknowledge
 from core.filing.service import file_near_miss
+from core.metrics import governance
 from core.metrics.governance import (
     Scope,
     breakdown,
     drill_down,
+    forget_timings,
     pseudonym,
     repeats,
     reporting_culture,
@@ -218,6 +222,52 @@ def test_reporting_culture_times_acknowledgement_and_counts_the_late(engine, org
     assert culture.acknowledged_late_share == pytest.approx(1 / 2)
     assert culture.median_minutes_to_acknowledge is not None
     assert culture.median_minutes_to_acknowledge > 10
+
+
+@pytest.mark.parametrize("walked", [False, True], ids=["read and sorted", "index walked"])
+def test_median_hours_to_triage_is_the_middle_of_the_scopes_times(engine, org, monkeypatch,
+                                                                   walked):
+    """The median time to triage is the middle time, or the mean of the middle two, of the
+    scope's triaged reports only: for the whole provider, one service, one type and a
+    supervisor's services, whether the times are sorted in Python or (many of them, on
+    SQLite) found by walking the index of days to triage past the reports out of scope."""
+    if walked:  # as for a scope with more triaged reports than are sorted in Python
+        monkeypatch.setattr(governance, "SORTED_HERE_UP_TO", 0)
+    filed_at = utcnow() - timedelta(days=3)
+    planted = [  # (service, type, hours to triage); None: not triaged
+        ("maple", "transfer_near_fall", 5), ("maple", "transfer_near_fall", 1),
+        ("maple", "other", 30), ("maple", "other", 2), ("maple", "transport", None),
+        ("oak", "other", 7), ("oak", "transfer_near_fall", 0.5), ("oak", "other", 48)]
+    for service, type_key, hours in planted:
+        where = ({"service_id": org.oak, "location_id": org.oak_lounge} if service == "oak"
+                 else {})
+        reference = file_near_miss(UnitOfWork(engine), org.actor("quality"), draft(
+            org, type_key=type_key, occurred_at=NOW - timedelta(days=4), **where),
+            now=filed_at, rules=settings()).reference
+        if hours is not None:
+            triage_report(UnitOfWork(engine), org.actor("quality"), reference, TriageAnswers(
+                at_risk_now=False, safeguarding_trigger=False, recurrence="single",
+                severity="low", investigation="none", route="supervisor"), expected_version=1,
+                now=filed_at + timedelta(hours=hours), rules=settings())
+
+    def hours_of(service: str | None = None, type_key: str | None = None) -> list[float]:
+        return [h for s, t, h in planted if h is not None
+                and service in (None, s) and type_key in (None, t)]
+
+    period = whole_period()
+    cases = [  # (viewer, scope, the times it holds)
+        ("quality", period, hours_of()),  # 7: the middle one
+        ("quality", replace(period, service_ids=(org.oak,)), hours_of("oak")),  # 3
+        ("quality", replace(period, type_keys=("other",)), hours_of(type_key="other")),  # 4
+        ("supervisor", period, hours_of("maple")),  # 4: their service only
+        ("quality", replace(period, type_keys=("transport",)), [])]  # none triaged
+    for viewer, scope, times in cases:
+        forget_timings()
+        with read_session(engine) as session:
+            culture = reporting_culture(session, org.actor(viewer), scope, rules=settings())
+        expected = statistics.median(times) if times else None
+        assert culture.median_hours_to_triage == pytest.approx(expected, abs=1e-3), (
+            viewer, scope)
 
 
 def test_repeats_and_drill_down(engine, org, filed):

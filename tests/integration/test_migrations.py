@@ -3,6 +3,7 @@ a downgrade and an upgrade (on SQLite this rebuilds tables other tables point at
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -21,6 +22,9 @@ from core.uow import UnitOfWork
 from tests.builders import build_org, draft
 
 
+# SQLite's index of days to triage (migration 0027) is on an expression, which SQLAlchemy
+# does not reflect on SQLite: it says so and leaves it out of the comparison.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_the_migrations_match_the_models(engine):
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
