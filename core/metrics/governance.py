@@ -376,6 +376,7 @@ def _hours_between(session: Session, start: ColumnElement, end: ColumnElement
 DAYS_TO_TRIAGE = func.julianday(NearMissReport.triaged_at) - func.julianday(
     NearMissReport.reported_at)
 DAYS_TO_TRIAGE_INDEX = "ix_near_miss_reports_days_to_triage"
+REPORTS_BY_ID_INDEX = "ix_near_miss_reports_by_id"  # by id, with the columns a scope narrows by
 # Up to this many triaged reports, their days are read and sorted here (about 10 ms on SQLite);
 # the index walk passes over the reports outside the scope too, so it pays only for a scope
 # that holds a good share of them (at 100k reports a year of the provider: 70,000 times, 134 ms
@@ -424,9 +425,14 @@ def _acknowledgements(session: Session, where: list[ColumnElement[bool]]
             .where(*where, acknowledged)).one()
         return (None if median is None else float(median)), count or 0, late or 0
     # SQLite: each acknowledgement's hours and whether it was late, in one read; the median
-    # and the count of late ones taken here.
+    # and the count of late ones taken here. Read from the escalations (about one for nine
+    # reports), each report found by its id in the index that holds the scope's columns:
+    # the planner would rather look up escalations for every report of the period (a year at
+    # 100k reports: 24 ms of CPU, against 8 ms this way).
     rows = session.execute(select(hours, Escalation.acknowledged_at > Escalation.due_at)
                            .select_from(NearMissReport)
+                           .with_hint(NearMissReport, f"INDEXED BY {REPORTS_BY_ID_INDEX}",
+                                      "sqlite")
                            .join(Escalation, Escalation.report_id == NearMissReport.id)
                            .where(*where, acknowledged)).all()
     values = [float(v) for v, _late in rows if v is not None]
