@@ -25,7 +25,7 @@ from core.views.triage_board import (
 )
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
-from ui.badges import FLAG_COLOURS
+from ui.badges import FLAG_COLOURS, badge_markdown
 from ui.sections import section
 from ui.session import current_actor, keep_fragment_signed_in
 from ui.text import escape_caption
@@ -55,15 +55,15 @@ def _card(card: BoardCard, event: EventClocks | None) -> None:
                    + (f" · {SEVERITY_LABELS.get(card.severity or '', '')} potential"
                       if card.severity else ""))
         # The language it was written in, when not the portal's own: a reviewer may need
-        # someone who reads it (the text is kept as written).
-        if card.flags or card.language != DEFAULT_LANGUAGE:
-            with st.container(horizontal=True, gap="small"):
-                if card.language != DEFAULT_LANGUAGE:
-                    st.badge(f"{native_name(card.language)} ({card.language.upper()})",
-                             icon=":material/translate:", color="violet")
-                for flag in card.flags:
-                    st.badge(FLAG_LABELS[flag], color=FLAG_COLOURS[flag])
-        regulator_ui.card_clocks(event)
+        # someone who reads it (the text is kept as written). Then its flags and running
+        # clocks: all of them one line of badges, one element to draw.
+        badges = ([badge_markdown(f"{native_name(card.language)} ({card.language.upper()})",
+                                  "violet", ":material/translate:")]
+                  if card.language != DEFAULT_LANGUAGE else [])
+        badges += [badge_markdown(FLAG_LABELS[flag], FLAG_COLOURS[flag]) for flag in card.flags]
+        badges += regulator_ui.card_clocks(event)
+        if badges:
+            st.markdown(" ".join(badges))
 
 
 # The board's own inputs: changing one is a click (activity); the minute's refresh is not.

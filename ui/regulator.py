@@ -29,6 +29,7 @@ from core.uow import UnitOfWork
 from core.views import governance as views
 from ui import governance as gv
 from ui.accessibility import answers_summary, field_message, mark_invalid_fields
+from ui.badges import badge_markdown
 from ui.charts import TITLED_MARGIN, chart_with_text, level_line
 from ui.sections import section
 from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
@@ -67,13 +68,13 @@ def clock_line(clock: ClockView) -> str:
     return line
 
 
-def card_clocks(event: EventClocks | None) -> None:
-    """The running clocks of a reportable event, as badges on a board card."""
+def card_clocks(event: EventClocks | None) -> list[str]:
+    """The running clocks of a reportable event, as badges (Markdown) for a board card."""
     if event is None:
-        return
-    for clock in event.running:
-        st.badge(escape_markdown(f"{clock.label}: {clock.time_left}"),
-                 color=STATE_COLOURS[clock.state], icon=":material/timer:")
+        return []
+    return [badge_markdown(escape_markdown(f"{clock.label}: {clock.time_left}"),
+                           STATE_COLOURS[clock.state], ":material/timer:")
+            for clock in event.running]
 
 
 def show_notice() -> None:

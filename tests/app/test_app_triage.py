@@ -66,6 +66,19 @@ def test_the_supervisor_sees_their_open_reports_on_the_board(engine, org):
     assert any(filed.reference in link for link in links)
 
 
+def test_a_cards_language_and_flags_are_badges_on_one_line(engine, org):
+    """A report written in Spanish by someone still at risk: its card shows its language and
+    its flag as badges, one line of them under the card's caption."""
+    file(engine, org, language="es", still_at_risk=True,
+         immediate_safeguards="Stayed with her until the nurse came.")
+    at = sign_in(new_app(), "supervisor")
+    at.switch_page("pages/triage_board.py").run()
+    assert_no_exception(at)
+    lines = [m for m in texts(at, "markdown") if "-badge[" in m]
+    assert lines == [":violet-badge[:material/translate: Español (ES)] "
+                     ":red-badge[Still at risk]"]
+
+
 def test_a_reporter_has_no_board(org):
     at = sign_in(new_app(), "reporter")
     pages = [str(link.proto) for link in at.sidebar.get("page_link")]
