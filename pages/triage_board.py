@@ -145,13 +145,13 @@ def _column_title(status: ReportStatus) -> str:
 
 def regulator_section() -> None:
     """Events to decide on reporting to the regulator, and the clocks running."""
-    def board(*, details: bool) -> RegulatorBoard:
+    def board(details: bool) -> RegulatorBoard:
         return board_regulator(
             actor, now=utcnow(), rules=settings(), page_size=regulator_ui.BOARD_PAGE_SIZE,
             awaiting_page=regulator_ui.board_page("awaiting"),
             running_page=regulator_ui.board_page("running"), details=details)
 
-    regulator_ui.board_section(actor, board(details=False), lambda: board(details=True))
+    regulator_ui.board_section(actor, board)
 
 
 regulator_section()

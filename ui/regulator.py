@@ -164,8 +164,12 @@ def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
 def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
     labels = ({**MET_LABELS, "state_reference": REFERENCE_NEEDED} if clock.needs_reference
               else MET_LABELS)
-    with st.expander(escape_label(f"Record as done: {clock.label}"),
-                     expanded=bool(_errors(prefix))):
+    # Its fields are drawn only while it is open (ui.sections): a board's open regulator
+    # section drew every event's forms in closed expanders, half of the board's run.
+    with section(f"Record as done: {clock.label}", key=_key(prefix, "met_form"),
+                 expanded=bool(_errors(prefix))) as shown:
+        if shown.open is False:
+            return
         _summary(prefix, labels)
         st.datetime_input(MET_LABELS["met_at"], value=None, key=_key(prefix, "met_at"),
                           format="DD/MM/YYYY", step=300, persist_state="session")
@@ -184,7 +188,10 @@ def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
 def _decision_form(actor: Actor, event: EventClocks, prefix: str) -> None:
     title = ("Decide whether it must be reported to the regulator" if event.decision is None
              else "Revise the decision")
-    with st.expander(title, expanded=bool(_errors(prefix))):
+    with section(title, key=_key(prefix, "decision_form"),
+                 expanded=bool(_errors(prefix))) as shown:
+        if shown.open is False:  # its fields are drawn only while it is open
+            return
         _summary(prefix, DECISION_LABELS)
         st.radio(DECISION_LABELS["reportable"], list(YES_NO), format_func=YES_NO.get,
                  index=None, key=_key(prefix, "reportable"), horizontal=True,
@@ -214,9 +221,9 @@ def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str) -> None
         st.text(f"{answer} to {decision.jurisdiction}: decided{who} on "
                 f"{local(decision.decided_at)}. Why: {decision.reason}")
     for clock in event.clocks:
-        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-            st.badge(escape_markdown(clock.state.label), color=STATE_COLOURS[clock.state])
-            st.text(clock_line(clock))
+        # Its state and its line, one element (a row of a badge and a text was three).
+        state = badge_markdown(escape_markdown(clock.state.label), STATE_COLOURS[clock.state])
+        st.markdown(f"{state} {escape_markdown(clock_line(clock))}")
         if clock.running and event.may_decide:
             _met_form(actor, clock, f"{prefix}.{clock.clock_id}")
     if event.may_decide:
@@ -231,20 +238,23 @@ def board_page(which: str) -> int:
     return int(st.session_state.get(f"board_regulator_{which}_page", 1) or 1)
 
 
-def board_section(actor: Actor, totals: RegulatorBoard,
-                  details: Callable[[], RegulatorBoard]) -> None:
+def board_section(actor: Actor, read: Callable[[bool], RegulatorBoard]) -> None:
     """The board's expander: events awaiting a decision, then those with clocks running, a
-    page of each. Titled from `totals`; its events are read (`details`) and drawn only while
-    it is open (it opens by itself when a clock is overdue): a closed section's forms were
-    most of the board's run, sent to a browser that hid them."""
-    title = (f"Regulator clocks · {totals.awaiting_total:d} to decide · "
-             f"{totals.running_total:d} running"
-             + (f" · {totals.overdue:d} overdue" if totals.overdue else ""))
+    page of each. Its events are read (`read(True)`) and drawn only while it is open (it
+    opens by itself when a clock is overdue): a closed section's forms were most of the
+    board's run, sent to a browser that hid them. Closed, its title comes from the totals
+    alone (`read(False)`); open since the last run, from the events' read."""
+    was_open = bool(st.session_state.get("board_regulator"))
+    board = read(was_open)
+    title = (f"Regulator clocks · {board.awaiting_total:d} to decide · "
+             f"{board.running_total:d} running"
+             + (f" · {board.overdue:d} overdue" if board.overdue else ""))
     with section(title, icon=":material/timer:", key="board_regulator",
-                 expanded=bool(totals.overdue)) as shown:
+                 expanded=bool(board.overdue)) as shown:
         if shown.open is False:
             return
-        board = details()
+        if not was_open:  # opened by a click or by itself: its events are read now
+            board = read(True)
         show_notice()
         st.caption(escape_caption(
             f"Deadlines for reporting to {board.jurisdiction}. Possibly reportable events of "
