@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.accounts.service import (
     SessionEnded,
@@ -365,12 +366,20 @@ def keep_fragment_signed_in(activity_keys: tuple[str, ...] = ()) -> None:
     if signature != st.session_state.get(FRAGMENT_INPUTS, signature):
         _note_activity(session_id, now)
     st.session_state[FRAGMENT_INPUTS] = signature
+    if not _fragment_rerun():
+        return  # the whole app is running: app.py has checked the session in this run
     try:
         session_actor(session_id, now=now, rules=settings())
     except (SessionIdle, SessionEnded):
         st.rerun(scope="app")
     except StorageUnavailable:
         pass  # the page already says so; the refresh shows what it last read
+
+
+def _fragment_rerun() -> bool:
+    """Whether this run is a fragment's own rerun (app.py did not run), not the whole app's."""
+    context = get_script_run_ctx()
+    return context is None or bool(context.fragment_ids_this_run)
 
 
 def _remember_requested_page() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, update
@@ -262,6 +263,13 @@ def test_a_refreshing_fragment_neither_revives_nor_extends_an_idle_session(org, 
         assert utcnow() - session.scalar(select(UserSession.last_seen_at)) < timedelta(minutes=1)
     with engine.begin() as conn:  # then left alone past the limit
         conn.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=61)))
+    # Within the whole app's run, app.py has just checked the session (and signed out an
+    # idle one): the fragment does not read it again. Only its own reruns check it.
+    whole_run = SimpleNamespace(fragment_ids_this_run=[])
+    monkeypatch.setattr(ui.session, "get_script_run_ctx", lambda: whole_run)
+    ui.session.keep_fragment_signed_in(("board_age",))
+    assert reruns == []
+    whole_run.fragment_ids_this_run = ["board_view"]  # the fragment's own timed rerun
     ui.session.keep_fragment_signed_in(("board_age",))
     assert reruns == ["app"]  # the whole app runs, ends the session and shows the sign-in
 
