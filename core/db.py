@@ -71,7 +71,8 @@ class _SQLiteCompilerWithIndexHints(SQLiteCompiler):
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    engine.dialect.statement_compiler = _SQLiteCompilerWithIndexHints
+    engine.dialect.statement_compiler = _SQLiteCompilerWithIndexHints  # this engine's only
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.

@@ -164,8 +164,8 @@ def _met(actor: Actor, clock: ClockView, prefix: str) -> None:
 def _met_form(actor: Actor, clock: ClockView, prefix: str) -> None:
     labels = ({**MET_LABELS, "state_reference": REFERENCE_NEEDED} if clock.needs_reference
               else MET_LABELS)
-    # Its fields are drawn only while it is open (ui.sections): a board's open regulator
-    # section drew every event's forms in closed expanders, half of the board's run.
+    # Its fields are drawn only while it is open (ui.sections): an open regulator section on
+    # the board drew every running clock's form, hidden in closed expanders.
     with section(f"Record as done: {clock.label}", key=_key(prefix, "met_form"),
                  expanded=bool(_errors(prefix))) as shown:
         if shown.open is False:

@@ -428,7 +428,7 @@ def _acknowledgements(session: Session, where: list[ColumnElement[bool]]
     # and the count of late ones taken here. Read from the escalations (about one for nine
     # reports), each report found by its id in the index that holds the scope's columns:
     # the planner would rather look up escalations for every report of the period (a year at
-    # 100k reports: 24 ms of CPU, against 8 ms this way).
+    # 100k reports, 8,122 acknowledgements: 21.5 ms in SQLite, against 13.3 ms this way).
     rows = session.execute(select(hours, Escalation.acknowledged_at > Escalation.due_at)
                            .select_from(NearMissReport)
                            .with_hint(NearMissReport, f"INDEXED BY {REPORTS_BY_ID_INDEX}",
