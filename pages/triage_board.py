@@ -25,10 +25,10 @@ from core.views.triage_board import (
 )
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
-from ui.badges import FLAG_COLOURS, badge_markdown
+from ui.badges import FLAG_COLOURS
 from ui.sections import section
 from ui.session import current_actor, keep_fragment_signed_in
-from ui.text import escape_caption
+from ui.text import Badge, badge_line, escape_caption
 
 PAGE_SIZE = 8
 SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low", "untriaged": "Not triaged"}
@@ -57,13 +57,13 @@ def _card(card: BoardCard, event: EventClocks | None) -> None:
         # The language it was written in, when not the portal's own: a reviewer may need
         # someone who reads it (the text is kept as written). Then its flags and running
         # clocks: all of them one line of badges, one element to draw.
-        badges = ([badge_markdown(f"{native_name(card.language)} ({card.language.upper()})",
-                                  "violet", ":material/translate:")]
-                  if card.language != DEFAULT_LANGUAGE else [])
-        badges += [badge_markdown(FLAG_LABELS[flag], FLAG_COLOURS[flag]) for flag in card.flags]
+        badges: list[Badge] = (
+            [(f"{native_name(card.language)} ({card.language.upper()})", "violet",
+              ":material/translate:")] if card.language != DEFAULT_LANGUAGE else [])
+        badges += [(FLAG_LABELS[flag], FLAG_COLOURS[flag], None) for flag in card.flags]
         badges += regulator_ui.card_clocks(event)
         if badges:
-            st.markdown(" ".join(badges))
+            st.markdown(badge_line(badges))
 
 
 # The board's own inputs: changing one is a click (activity); the minute's refresh is not.

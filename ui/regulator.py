@@ -29,10 +29,17 @@ from core.uow import UnitOfWork
 from core.views import governance as views
 from ui import governance as gv
 from ui.accessibility import answers_summary, field_message, mark_invalid_fields
-from ui.badges import badge_markdown
 from ui.charts import TITLED_MARGIN, chart_with_text, level_line
 from ui.sections import section
-from ui.text import chart_text, escape_caption, escape_label, escape_markdown, local
+from ui.text import (
+    Badge,
+    badge_line,
+    chart_text,
+    escape_caption,
+    escape_label,
+    escape_markdown,
+    local,
+)
 
 STATE_COLOURS: dict[ClockState, str] = {
     ClockState.RUNNING: "blue",
@@ -68,13 +75,12 @@ def clock_line(clock: ClockView) -> str:
     return line
 
 
-def card_clocks(event: EventClocks | None) -> list[str]:
-    """The running clocks of a reportable event, as badges (Markdown) for a board card."""
+def card_clocks(event: EventClocks | None) -> list[Badge]:
+    """The running clocks of a reportable event, as badges for a board card."""
     if event is None:
         return []
-    return [badge_markdown(escape_markdown(f"{clock.label}: {clock.time_left}"),
-                           STATE_COLOURS[clock.state], ":material/timer:")
-            for clock in event.running]
+    return [(f"{clock.label}: {clock.time_left}", STATE_COLOURS[clock.state],
+             ":material/timer:") for clock in event.running]
 
 
 def show_notice() -> None:
@@ -222,8 +228,8 @@ def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str) -> None
                 f"{local(decision.decided_at)}. Why: {decision.reason}")
     for clock in event.clocks:
         # Its state and its line, one element (a row of a badge and a text was three).
-        state = badge_markdown(escape_markdown(clock.state.label), STATE_COLOURS[clock.state])
-        st.markdown(f"{state} {escape_markdown(clock_line(clock))}")
+        st.markdown(badge_line([(clock.state.label, STATE_COLOURS[clock.state], None)])
+                    + " " + escape_markdown(clock_line(clock)))
         if clock.running and event.may_decide:
             _met_form(actor, clock, f"{prefix}.{clock.clock_id}")
     if event.may_decide:

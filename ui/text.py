@@ -7,6 +7,7 @@ fails when a page or a ui module hands unescaped text to an element that parses 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from core.clock import to_local
@@ -20,8 +21,18 @@ from core.text import (
     matplotlib_text,
 )
 
-__all__ = ["chart_text", "escape_caption", "escape_label", "escape_layout", "escape_markdown",
-           "local", "matplotlib_text"]
+__all__ = ["Badge", "badge_line", "chart_text", "escape_caption", "escape_label", "escape_layout",
+           "escape_markdown", "local", "matplotlib_text"]
+
+Badge = tuple[str, str, str | None]  # (text, colour, Material icon or None)
+
+
+def badge_line(badges: Iterable[Badge]) -> str:
+    """Badges as one line of Markdown, each written as `st.badge` writes its own, its text
+    shown as typed. One element for them all, where each `st.badge` is an element of its own
+    (about 0.2 ms each to draw: a board's 40 cards drew about 80)."""
+    return " ".join(f":{colour}-badge[{icon + ' ' if icon else ''}{escape_markdown(text)}]"
+                    for text, colour, icon in badges)
 
 
 def local(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.clock import to_local, utcnow
+from core.clock import utcnow
 from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.filing.service import file_near_miss
-from core.regulator.models import RegulatorClock
-from core.regulator.service import decide_reportable
 from core.reports.models import NearMissReport
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
@@ -19,7 +17,6 @@ from tests.apptest_helpers import (
     assert_no_exception,
     field_messages,
     new_app,
-    open_sections,
     sign_in,
     texts,
 )
@@ -175,42 +172,6 @@ def test_the_safeguarding_lead_acknowledges_and_decides_from_the_inbox(engine, o
     with read_session(engine) as session:
         decided = session.scalar(select(Escalation))
     assert decided.decided_at is not None and decided.decision["external_report_made"] is False
-
-
-def test_a_regulator_clock_is_recorded_as_done_from_the_board(engine, org):
-    """The board's regulator section lists a reportable event's clocks; each "record as done"
-    form draws its fields only once opened. A missing time is marked beside its field, the
-    reference typed is kept, and then the deadline is recorded as met."""
-    filed = file(engine, org, type_key="safeguarding_rights",
-                 description="Visitor asked for her bank card PIN at the door.")
-    decide_reportable(UnitOfWork(engine), org.actor("supervisor"), filed.reference,
-                      reportable=True, reason="Attempted exploitation: the state must hear.",
-                      now=utcnow(), rules=settings())
-    with read_session(engine) as session:
-        clock = session.scalars(select(RegulatorClock).where(RegulatorClock.needs_reference)
-                                .order_by(RegulatorClock.id)).first()
-    prefix = f"board.{filed.reference}.{clock.id}.regulator"
-    at = sign_in(new_app(), "supervisor")
-    at = open_sections(at.switch_page("pages/triage_board.py").run(), "board_regulator")
-    assert_no_exception(at)
-    assert f"Record as done: {clock.label}" in [e.label for e in at.expander]
-    assert not [w for w in at.text_input if w.key == f"{prefix}.state_reference"]  # closed
-
-    at = open_sections(at, f"{prefix}.met_form")
-    at.text_input(key=f"{prefix}.state_reference").input("NYSJC-2026-0412")
-    at = at.run().button(key=f"{prefix}.met").click().run()
-    assert "Say when it was done." in field_messages(at)
-    assert at.text_input(key=f"{prefix}.state_reference").value == "NYSJC-2026-0412"
-
-    # Done just now: after the event was known (filed a moment ago), not in the future.
-    at.datetime_input(key=f"{prefix}.met_at").set_value(
-        to_local(utcnow(), settings().zone).replace(microsecond=0))
-    at = at.run().button(key=f"{prefix}.met").click().run()
-    assert_no_exception(at)
-    assert any(f"{clock.label}: recorded as done" in s for s in texts(at, "success"))
-    with read_session(engine) as session:
-        met = session.get(RegulatorClock, clock.id)
-    assert met.met_at is not None and met.state_reference == "NYSJC-2026-0412"
 
 
 def _escalation_ids(engine):

@@ -555,6 +555,7 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
         field_messages,
         new_app,
         open_sections,
+        shown,
         sign_in,
         texts,
     )
@@ -573,8 +574,8 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
     assert next(e.label for e in at.expander).startswith(
         "Regulator clocks · 1 to decide · 1 running")
 
-    def clock_lines() -> list[str]:
-        return [t.value for t in at.text if t.value.startswith("Reported to the state: due")]
+    def clock_lines() -> list[str]:  # each clock's state badge and line, one element
+        return [shown(m) for m in texts(at, "markdown") if "Reported to the state: due" in m]
 
     # Closed (no clock is overdue), the section is its title; opened, its events and forms.
     assert clock_lines() == []
@@ -582,6 +583,9 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
     assert len(clock_lines()) == 1 and "left" in clock_lines()[0]
 
     prefix = f"board.{waiting}.regulator."
+    # The decision form draws its fields only once opened.
+    assert not [radio for radio in at.radio if radio.key == prefix + "reportable"]
+    open_sections(at, prefix + "decision_form")
     at.button(key=prefix + "decide").click().run()  # nothing answered yet
     assert_no_exception(at)
     assert field_messages(at) == ["Say whether it must be reported.",
@@ -596,7 +600,7 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
     at.session_state["board_regulator"] = False
     at.run()
     assert clock_lines() == [] and not at.text_area
-    open_sections(at, "board_regulator")
+    open_sections(at, "board_regulator", prefix + "decision_form")
     assert at.radio(key=prefix + "reportable").value == "no"
     assert (at.text_area(key=prefix + "reason").value
             == "Refused at once, nothing lost: not reportable.")
@@ -617,6 +621,8 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
         assert_no_exception,
         field_messages,
         new_app,
+        open_sections,
+        shown,
         sign_in,
         texts,
     )
@@ -629,11 +635,18 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
     at = sign_in(new_app(), "safeguarding")
     at.switch_page("pages/inbox.py").run()
     assert_no_exception(at)
-    shown = [t.value for t in at.text]
-    assert any(t.startswith("Reportable to the state: decided by Safeguarding") for t in shown)
-    assert any(t.startswith("Reported to the state: due") for t in shown)
+    assert any(t.value.startswith("Reportable to the state: decided by Safeguarding")
+               for t in at.text)
+
+    def clock_lines() -> list[str]:  # each clock's state badge and line, one element
+        return [shown(m) for m in texts(at, "markdown") if "Reported to the state: due" in m]
+
+    assert len(clock_lines()) == 1
 
     prefix = f"inbox.{_escalation_id(engine)}.{clock.id}.regulator."
+    # The "record as done" form draws its fields only once opened.
+    assert not [field for field in at.datetime_input if field.key == prefix + "met_at"]
+    open_sections(at, prefix + "met_form")
     at.datetime_input(key=prefix + "met_at").set_value(local_now())
     at.button(key=prefix + "met").click().run()
     assert_no_exception(at)
@@ -645,7 +658,7 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
     assert_no_exception(at)
     assert any("Reported to the state: recorded as done, on time." in s
                for s in texts(at, "success"))
-    assert any("state reference NY-SIR-2026-0007" in t.value for t in at.text)
+    assert any("state reference NY-SIR-2026-0007" in line for line in clock_lines())
 
 
 def _escalation_id(engine: Engine) -> int:

@@ -131,10 +131,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("ui/session.py", "message(*)"): "sign-in refusals, storage errors and notices: core's "
                                      "fixed messages, in the reader's language",
     ("*", "native_name"): "a language's own name (core.i18n: fixed text, or Babel's)",
-    ("pages/triage_board.py", "native_name(card.language)"): "a language's own name "
-                                                             "(core.i18n: fixed text)",
-    ("pages/triage_board.py", "card.language.upper()"): "a language code the portal checked "
-                                                         "when the report was filed",
 }
 
 
