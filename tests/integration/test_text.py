@@ -35,6 +35,7 @@ from core.text import (
 )
 from core.uow import UnitOfWork
 from tests.hostile import HOSTILE, seed_hostile
+from ui.text import badge_line
 
 COMMONMARK = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 # What Streamlit's renderer does to text after parsing (mdast find-and-replace on text nodes).
@@ -113,6 +114,18 @@ def test_labels_show_what_was_typed_on_one_line(typed):
     label = escape_label(typed)
     assert "\n" not in label
     assert_inert(label, typed, lines=False)
+
+
+@pytest.mark.parametrize("typed", [typed for typed in TYPED if "\n" not in typed])
+def test_a_badge_on_a_line_of_badges_shows_its_text_as_typed(typed):
+    """ui.text.badge_line: nothing typed closes its badge early or becomes markup."""
+    line = badge_line([(typed, "red", None), ("Repeat", "yellow", ":material/replay:")])
+    first, second = line.rsplit(" :yellow-badge[", 1)
+    assert second == ":material/replay: Repeat]"
+    assert first.startswith(":red-badge[") and first.endswith("]")
+    inner = first.removeprefix(":red-badge[").removesuffix("]")
+    assert not re.search(r"(?<!\\)\]", inner)  # no bracket left to close the badge
+    assert_inert(inner, typed, lines=False)
 
 
 def test_the_hostile_line_is_escaped_as_expected():
