@@ -237,6 +237,7 @@ def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str) -> None
 
 
 BOARD_PAGE_SIZE = 8  # events per list; a busy provider's list pages on
+BOARD_SECTION = "board_regulator"  # the board's section: its key, and whether it was open
 
 
 def board_page(which: str) -> int:
@@ -250,12 +251,12 @@ def board_section(actor: Actor, read: Callable[[bool], RegulatorBoard]) -> None:
     opens by itself when a clock is overdue): a closed section's forms were most of the
     board's run, sent to a browser that hid them. Closed, its title comes from the totals
     alone (`read(False)`); open since the last run, from the events' read."""
-    was_open = bool(st.session_state.get("board_regulator"))
+    was_open = bool(st.session_state.get(BOARD_SECTION))
     board = read(was_open)
     title = (f"Regulator clocks · {board.awaiting_total:d} to decide · "
              f"{board.running_total:d} running"
              + (f" · {board.overdue:d} overdue" if board.overdue else ""))
-    with section(title, icon=":material/timer:", key="board_regulator",
+    with section(title, icon=":material/timer:", key=BOARD_SECTION,
                  expanded=bool(board.overdue)) as shown:
         if shown.open is False:
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -555,7 +556,6 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
         field_messages,
         new_app,
         open_sections,
-        shown,
         sign_in,
         texts,
     )
@@ -574,13 +574,10 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
     assert next(e.label for e in at.expander).startswith(
         "Regulator clocks · 1 to decide · 1 running")
 
-    def clock_lines() -> list[str]:  # each clock's state badge and line, one element
-        return [shown(m) for m in texts(at, "markdown") if "Reported to the state: due" in m]
-
     # Closed (no clock is overdue), the section is its title; opened, its events and forms.
-    assert clock_lines() == []
+    assert _clock_lines(at) == []
     open_sections(at, "board_regulator")
-    assert len(clock_lines()) == 1 and "left" in clock_lines()[0]
+    assert len(_clock_lines(at)) == 1 and "left" in _clock_lines(at)[0]
 
     prefix = f"board.{waiting}.regulator."
     # The decision form draws its fields only once opened.
@@ -599,7 +596,7 @@ def test_the_board_shows_a_clock_and_a_supervisor_decides_there(engine: Engine,
     # Closing the section and opening it again loses nothing typed.
     at.session_state["board_regulator"] = False
     at.run()
-    assert clock_lines() == [] and not at.text_area
+    assert _clock_lines(at) == [] and not at.text_area
     open_sections(at, "board_regulator", prefix + "decision_form")
     assert at.radio(key=prefix + "reportable").value == "no"
     assert (at.text_area(key=prefix + "reason").value
@@ -622,7 +619,6 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
         field_messages,
         new_app,
         open_sections,
-        shown,
         sign_in,
         texts,
     )
@@ -638,10 +634,7 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
     assert any(t.value.startswith("Reportable to the state: decided by Safeguarding")
                for t in at.text)
 
-    def clock_lines() -> list[str]:  # each clock's state badge and line, one element
-        return [shown(m) for m in texts(at, "markdown") if "Reported to the state: due" in m]
-
-    assert len(clock_lines()) == 1
+    assert len(_clock_lines(at)) == 1
 
     prefix = f"inbox.{_escalation_id(engine)}.{clock.id}.regulator."
     # The "record as done" form draws its fields only once opened.
@@ -658,7 +651,14 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
     assert_no_exception(at)
     assert any("Reported to the state: recorded as done, on time." in s
                for s in texts(at, "success"))
-    assert any("state reference NY-SIR-2026-0007" in line for line in clock_lines())
+    assert any("state reference NY-SIR-2026-0007" in line for line in _clock_lines(at))
+
+
+def _clock_lines(at: Any) -> list[str]:
+    """Each clock's line on a page (its state badge and line are one Markdown element)."""
+    from tests.apptest_helpers import shown, texts
+
+    return [shown(m) for m in texts(at, "markdown") if "Reported to the state: due" in m]
 
 
 def _escalation_id(engine: Engine) -> int:
