@@ -28,7 +28,7 @@ from ui import regulator as regulator_ui
 from ui.badges import FLAG_COLOURS
 from ui.sections import section
 from ui.session import current_actor, keep_fragment_signed_in
-from ui.text import Badge, badge_line, escape_caption
+from ui.text import Badge, badge_line, escape_caption, small_lines
 
 PAGE_SIZE = 8
 SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low", "untriaged": "Not triaged"}
@@ -49,21 +49,19 @@ def _card(card: BoardCard, event: EventClocks | None) -> None:
     with st.container(border=True):
         st.page_link("pages/near_miss.py", label=f"**{card.reference}**",
                      query_params={"ref": card.reference}, icon=":material/open_in_new:")
-        st.caption(f"{escape_caption(card.type_name)}  \n{escape_caption(card.service)} · "
-                   f"{escape_caption(card.location)}  \n"
-                   f"{age_text(card.reported_at, utcnow())} old"
-                   + (f" · {SEVERITY_LABELS.get(card.severity or '', '')} potential"
-                      if card.severity else ""))
         # The language it was written in, when not the portal's own: a reviewer may need
         # someone who reads it (the text is kept as written). Then its flags and running
-        # clocks: all of them one line of badges, one element to draw.
+        # clocks. The card's lines and its badges are one element to draw (were two).
         badges: list[Badge] = (
             [(f"{native_name(card.language)} ({card.language.upper()})", "violet",
               ":material/translate:")] if card.language != DEFAULT_LANGUAGE else [])
         badges += [(FLAG_LABELS[flag], FLAG_COLOURS[flag], None) for flag in card.flags]
         badges += regulator_ui.card_clocks(event)
-        if badges:
-            st.markdown(badge_line(badges))
+        severity = (f" · {SEVERITY_LABELS.get(card.severity or '', '')} potential"
+                    if card.severity else "")
+        lines = small_lines((card.type_name, f"{card.service} · {card.location}",
+                             f"{age_text(card.reported_at, utcnow())} old{severity}"))
+        st.markdown(f"{lines}  \n{badge_line(badges)}" if badges else lines)
 
 
 # The board's own inputs: changing one is a click (activity); the minute's refresh is not.

@@ -22,7 +22,7 @@ from core.text import (
 )
 
 __all__ = ["Badge", "badge_line", "chart_text", "escape_caption", "escape_label", "escape_layout",
-           "escape_markdown", "local", "matplotlib_text"]
+           "escape_markdown", "local", "matplotlib_text", "small_lines"]
 
 Badge = tuple[str, str, str | None]  # (text, colour, Material icon or None)
 
@@ -33,6 +33,13 @@ def badge_line(badges: Iterable[Badge]) -> str:
     (about 0.2 ms each to draw: a board's 40 cards drew about 80)."""
     return " ".join(f":{colour}-badge[{icon + ' ' if icon else ''}{escape_markdown(text)}]"
                     for text, colour, icon in badges)
+
+
+def small_lines(lines: Iterable[object]) -> str:
+    """Lines of small grey text, as `st.caption` shows them, each shown as typed on one line:
+    Markdown that can share one element with more, such as a card's badges (in a caption
+    itself, badges are drawn faded, below the contrast people need)."""
+    return "  \n".join(f":small[:gray[{escape_label(line)}]]" for line in lines)
 
 
 def local(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:

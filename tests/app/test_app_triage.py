@@ -67,16 +67,20 @@ def test_the_supervisor_sees_their_open_reports_on_the_board(engine, org):
 
 
 def test_a_cards_language_and_flags_are_badges_on_one_line(engine, org):
-    """A report written in Spanish by someone still at risk: its card shows its language and
-    its flag as badges, one line of them under the card's caption."""
+    """A report written in Spanish by someone still at risk: its card shows its type, place and
+    age as small lines, then its language and its flag as badges, one line of them, all one
+    element."""
     file(engine, org, language="es", still_at_risk=True,
          immediate_safeguards="Stayed with her until the nurse came.")
     at = sign_in(new_app(), "supervisor")
     at.switch_page("pages/triage_board.py").run()
     assert_no_exception(at)
-    lines = [m for m in texts(at, "markdown") if "-badge[" in m]
-    assert lines == [":violet-badge[:material/translate: Español (ES)] "
-                     ":red-badge[Still at risk]"]
+    cards = [m.split("  \n") for m in texts(at, "markdown") if "-badge[" in m]
+    assert cards == [[":small[:gray[Transfer / near fall]]",
+                      ":small[:gray[Maple House · Bathroom doorway]]",
+                      ":small[:gray[0 min old]]",
+                      ":violet-badge[:material/translate: Español (ES)] "
+                      ":red-badge[Still at risk]"]]
 
 
 def test_a_reporter_has_no_board(org):

@@ -35,7 +35,7 @@ from core.text import (
 )
 from core.uow import UnitOfWork
 from tests.hostile import HOSTILE, seed_hostile
-from ui.text import badge_line
+from ui.text import badge_line, small_lines
 
 COMMONMARK = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 # What Streamlit's renderer does to text after parsing (mdast find-and-replace on text nodes).
@@ -126,6 +126,18 @@ def test_a_badge_on_a_line_of_badges_shows_its_text_as_typed(typed):
     inner = first.removeprefix(":red-badge[").removesuffix("]")
     assert not re.search(r"(?<!\\)\]", inner)  # no bracket left to close the badge
     assert_inert(inner, typed, lines=False)
+
+
+@pytest.mark.parametrize("typed", TYPED)
+def test_a_small_grey_line_shows_its_text_as_typed(typed):
+    """ui.text.small_lines: each line stays one line, and nothing typed closes its small or
+    grey span early or becomes markup."""
+    lines = small_lines([typed, "Maple House"]).split("  \n")
+    assert lines[1:] == [":small[:gray[Maple House]]"]
+    inner = lines[0].removeprefix(":small[:gray[").removesuffix("]]")
+    assert lines[0] == f":small[:gray[{inner}]]"
+    assert not re.search(r"(?<!\\)\]", inner)  # no bracket left to close a span
+    assert_inert(inner, " ".join(typed.split()), lines=False)
 
 
 def test_the_hostile_line_is_escaped_as_expected():

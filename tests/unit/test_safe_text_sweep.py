@@ -118,7 +118,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pages/report.py", "cues.audience"): "the guide's audience (GUIDES, fixed text)",
     ("pages/report.py", "limit"): "a number of characters",
     ("pages/triage_board.py", "board.*"): "figures counted by core",
-    ("pages/triage_board.py", "age_text(*)"): "an age in core's words (3 h, 2 days)",
     ("ui/action_panels.py", "number"): "an action's number in its plan",
     ("ui/action_card.py", "self.number"): "an action's number in its plan",
     ("ui/action_card.py", "label"): "fixed labels (DEADLINE_BADGES, the facts' names)",
