@@ -19,8 +19,9 @@ from core.actions.queries import RegisterFilters, RegisterRow
 from core.actions.vocabulary import ActionStatus, Strength
 from core.config import settings
 from core.metrics.findings import timeline_finding
-from core.views.actions import register_download, register_filter_choices, register_page
+from core.views.actions import register_download
 from ui import action_panels as panels
+from ui import register as register_reads
 from ui.charts import TITLED_MARGIN, chart_with_text
 from ui.session import current_actor
 from ui.text import chart_text
@@ -156,7 +157,7 @@ def _page() -> None:
     st.title("Action register")
     st.caption("Every improvement action with its owner, deadline and review date. Overdue "
                "actions come first; everyone sees what is overdue.")
-    choices = register_filter_choices(actor)
+    choices = register_reads.filter_choices(actor)
     owners, services = dict(choices.owners), dict(choices.services)
 
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
@@ -181,7 +182,7 @@ def _page() -> None:
         owner_ids=(actor.user_id,) if mine and actor.user_id else tuple(chosen_owners),
         statuses=tuple(statuses), service_ids=tuple(chosen_services),
         strengths=tuple(strengths), overdue_only=overdue_only, review_this_week=review_week)
-    page = register_page(actor, filters, today=day, rules=settings())
+    page = register_reads.page(actor, filters, today=day)
     rows, counts = list(page.rows), page.counts
 
     cells = st.columns(5)

@@ -8,21 +8,14 @@ import streamlit as st
 
 from core.auth.policy import Capability, can
 from core.clock import utcnow
-from core.config import settings
 from core.i18n import DEFAULT_LANGUAGE, native_name
 from core.regulator.queries import EventClocks, RegulatorBoard
 from core.reports.vocabulary import ReportStatus
 from core.reports.workflow import BOARD_COLUMNS
 from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text
 from core.triage.vocabulary import EpisodeStatus
-from core.views.triage_board import (
-    board_choices,
-    board_cluster_totals,
-    board_clusters,
-    board_columns,
-    board_regulator,
-    cluster_reports_text,
-)
+from core.views.triage_board import cluster_reports_text
+from ui import board as board_reads
 from ui import clusters as clusters_ui
 from ui import regulator as regulator_ui
 from ui.badges import FLAG_COLOURS
@@ -41,7 +34,7 @@ st.caption("Open near misses in your services, most urgent first: anyone still a
            "overdue escalations, then safeguarding and stop-the-line, then high potential "
            "and clusters. Open a card to triage it.")
 
-choices = board_choices(actor)
+choices = board_reads.choices(actor)
 type_names, service_names = dict(choices.type_names), dict(choices.service_names)
 
 
@@ -90,8 +83,7 @@ def board_view() -> None:
                            tuple(chosen_severities), tuple(chosen_flags), min_age, max_age)
     pages = {status: st.session_state.get(f"board_page_{status.value}", 1)
              for status in BOARD_COLUMNS}
-    shown = board_columns(actor, filters, page_size=PAGE_SIZE, pages=pages, now=utcnow(),
-                          rules=settings())
+    shown = board_reads.columns(actor, filters, page_size=PAGE_SIZE, pages=pages)
     board, events = shown.board, shown.events
     st.caption(f"{board.total} open near misses match. Refreshed {utcnow():%H:%M} UTC.")
     columns = st.columns(len(BOARD_COLUMNS))
@@ -109,13 +101,13 @@ def board_view() -> None:
 def clusters_section() -> None:
     """Cluster episodes of the last weeks, open ones first: each a theme to acknowledge,
     dismiss with a reason, or answer with an action plan (seed 2, ex. 3)."""
-    waiting, total = board_cluster_totals(actor, now=utcnow(), rules=settings())
+    waiting, total = board_reads.cluster_totals(actor)
     may_build = can(actor, Capability.MANAGE_ACTIONS)
     with section(f"Clusters · {waiting} open · {total} in six weeks",
                  icon=":material/hub:", key="board_clusters") as shown:
         if shown.open is False:
             return  # its themes and their forms are read and drawn once someone opens it
-        clusters = board_clusters(actor, now=utcnow(), rules=settings())
+        clusters = board_reads.clusters(actor)
         clusters_ui.show_notice()
         if not clusters:
             st.caption("No clusters among your services in the last six weeks.")
@@ -144,8 +136,8 @@ def _column_title(status: ReportStatus) -> str:
 def regulator_section() -> None:
     """Events to decide on reporting to the regulator, and the clocks running."""
     def board(details: bool) -> RegulatorBoard:
-        return board_regulator(
-            actor, now=utcnow(), rules=settings(), page_size=regulator_ui.BOARD_PAGE_SIZE,
+        return board_reads.regulator(
+            actor, page_size=regulator_ui.BOARD_PAGE_SIZE,
             awaiting_page=regulator_ui.board_page("awaiting"),
             running_page=regulator_ui.board_page("running"), details=details)
 

@@ -341,6 +341,32 @@ def test_the_register_shows_an_overdue_action_first(engine, org):
     assert list(frame["Action"]) == ["Walker parking mark on the floor"]
 
 
+def test_the_register_repeated_unchanged_is_read_from_its_cache_and_a_write_shows_at_once(
+        engine, org, monkeypatch):
+    """The register is read once for runs with nothing written; a new plan's action shows on
+    the next run."""
+    from core.views import actions as views
+
+    reads = []
+    real = views.register_page
+    monkeypatch.setattr(views, "register_page",
+                        lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
+    reference = in_review(engine, org)
+    plan_through_core(engine, org, reference, deadline_days=40, title="Grab rail")
+    at = open_register("governance")
+    assert_no_exception(at)
+    at.run()
+    assert len(reads) == 1  # rerun, nothing written: served from the cache
+
+    plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),
+                      deadline_days=10, title="Walker parking mark on the floor")
+    at.run()
+    assert len(reads) == 2
+    frame = next(d.value for d in at.dataframe if "Action" in d.value.columns)
+    assert list(frame["Action"]) == ["Walker parking mark on the floor", "Grab rail"]
+    assert {m.label: m.value for m in at.metric}["Overdue"] == "1"
+
+
 def test_the_timeline_states_its_finding_and_lists_its_deadlines_in_words(engine, org):
     reference = in_review(engine, org)
     plan_through_core(engine, org, reference, now=utcnow() - timedelta(days=30),

@@ -66,6 +66,41 @@ def test_the_supervisor_sees_their_open_reports_on_the_board(engine, org):
     assert any(filed.reference in link for link in links)
 
 
+def test_a_board_repeated_unchanged_is_read_from_its_cache_and_a_write_shows_at_once(
+        engine, org, monkeypatch):
+    """The board's columns are read once for runs with nothing written (a filter chosen back,
+    a column's page turned); a report filed, or triaged, shows on the next run."""
+    from core.views import triage_board as views
+
+    reads = []
+    real = views.board_columns
+    monkeypatch.setattr(views, "board_columns",
+                        lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
+    first = file(engine, org)
+    at = sign_in(new_app(), "supervisor")
+    at.switch_page("pages/triage_board.py").run()
+    assert_no_exception(at)
+    assert "New · 1" in [s.value for s in at.subheader]
+    at.run()
+    at.run()
+    assert len(reads) == 1  # twice more, nothing written: served from the cache
+
+    second = file(engine, org)
+    at.run()
+    assert len(reads) == 2
+    subheaders = [s.value for s in at.subheader]
+    assert "New · 2" in subheaders
+    assert any(second.reference in str(link.proto) for link in at.get("page_link"))
+
+    triage_report(UnitOfWork(engine), org.actor("supervisor"), first.reference, TriageAnswers(
+        at_risk_now=False, safeguarding_trigger=False, recurrence="single", severity="low",
+        investigation="none", route="supervisor"), expected_version=1, now=utcnow(),
+        rules=settings())
+    at.run()
+    subheaders = [s.value for s in at.subheader]
+    assert "New · 1" in subheaders and "Triaged · 1" in subheaders
+
+
 def test_a_cards_language_and_flags_are_badges_on_one_line(engine, org):
     """A report written in Spanish by someone still at risk: its card shows its type, place and
     age as small lines, then its language and its flag as badges, one line of them, all one
