@@ -7,6 +7,8 @@ soon). People's free text is shown in dataframes, never as Markdown.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -93,12 +95,14 @@ def _table(rows: list[RegisterRow], day: date) -> None:
     })
 
 
-def _timeline(rows: list[RegisterRow], day: date) -> None:
-    """Deadlines and review dates of the open actions shown, today marked."""
-    open_rows = [r for r in rows if r.status.open][:TIMELINE_LIMIT]
-    if not open_rows:
-        st.caption("No open actions to show on the timeline.")
-        return
+@st.cache_resource(ttl=120, max_entries=64, show_spinner=False)
+def _timeline_figure(rows_digest: str, _open_rows: tuple[RegisterRow, ...],
+                     day: date) -> go.Figure:
+    """The timeline's figure, kept for the rows (by `rows_digest`, the digest of their
+    pickle: Streamlit's own hashing of 40 rows took longer than the figure) and the day it
+    shows. Building and checking a plotly figure took about 5 ms a run, for a chart that
+    changes only with its rows. Shared, not copied: st.plotly_chart only reads it."""
+    open_rows = _open_rows
     labels = [f"#{r.id} {chart_text(r.title, 40)}" for r in open_rows]
     hover = [chart_text(f"{r.title} · {r.owner}", 90) for r in open_rows]
     # Each action's deadline-to-review line, all in one trace (None breaks the line between
@@ -126,7 +130,7 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
         "marker": {"symbol": "circle-open", "size": 11, "color": "#2e7d32",
                    "line": {"width": 2}},
         "text": hover, "hovertemplate": "%{text}<br>Review %{x|%d %b %Y}<extra></extra>"})
-    fig = go.Figure(data=traces, layout={
+    return go.Figure(data=traces, layout={
         "title": {"text": "Deadlines and review dates of open actions"},
         "height": 140 + 28 * len(open_rows), "margin": TITLED_MARGIN,
         "legend": {"orientation": "h", "y": -0.08 if len(open_rows) > 6 else -0.3},
@@ -137,7 +141,17 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
         "annotations": [{"x": day, "y": 1, "xref": "x", "yref": "paper", "text": "Today",
                          "showarrow": False, "yanchor": "bottom",
                          "font": {"color": "#c62828"}}]})
-    chart_with_text(timeline_finding([r.deadline_state or "" for r in open_rows]), fig,
+
+
+def _timeline(rows: list[RegisterRow], day: date) -> None:
+    """Deadlines and review dates of the open actions shown, today marked."""
+    open_rows = [r for r in rows if r.status.open][:TIMELINE_LIMIT]
+    if not open_rows:
+        st.caption("No open actions to show on the timeline.")
+        return
+    chart_with_text(timeline_finding([r.deadline_state or "" for r in open_rows]),
+                    _timeline_figure(hashlib.sha256(pickle.dumps(open_rows)).hexdigest(),
+                                     tuple(open_rows), day),
                     pd.DataFrame({
                         "Open action": [f"#{r.id} {r.title}" for r in open_rows],
                         "Deadline": [r.deadline for r in open_rows],
