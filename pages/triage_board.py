@@ -29,6 +29,9 @@ AGE_CHOICES = {"any": "Any age", "day": "Under a day", "week": "1-7 days", "olde
 AGE_RANGES = {"any": (None, None), "day": (None, 1), "week": (1, 7), "older": (7, None)}
 
 actor = current_actor()
+# The page each card links to, as a page object: linked by its path, each of the 40 links
+# looked the file up on disk again.
+NEAR_MISS_PAGE = st.Page("pages/near_miss.py")
 st.title("Triage board")
 st.caption("Open near misses in your services, most urgent first: anyone still at risk and "
            "overdue escalations, then safeguarding and stop-the-line, then high potential "
@@ -40,7 +43,7 @@ type_names, service_names = dict(choices.type_names), dict(choices.service_names
 
 def _card(card: BoardCard, event: EventClocks | None) -> None:
     with st.container(border=True):
-        st.page_link("pages/near_miss.py", label=f"**{card.reference}**",
+        st.page_link(NEAR_MISS_PAGE, label=f"**{card.reference}**",
                      query_params={"ref": card.reference}, icon=":material/open_in_new:")
         # The language it was written in, when not the portal's own: a reviewer may need
         # someone who reads it (the text is kept as written). Then its flags and running
