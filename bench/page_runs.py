@@ -6,8 +6,9 @@ Run:  PYTHONPATH=$PWD .venv/bin/python bench/page_runs.py \
 
 Signs in as `--user` (a demo user), opens `--page` once (not counted), then times `--runs`
 reruns of it and prints the median and the fastest. `--cold` empties the figures' caches
-before each run (as bench/scale.py does for the governance pages). Run it from each checkout
-in turn (a worktree with PYTHONPATH set to it), alternating, with nothing else running.
+before each run (as bench/scale.py does for its cold runs), the register's timeline figures
+too. Run it from each checkout in turn (a worktree with PYTHONPATH set to it), alternating,
+with nothing else running.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     from core.accounts.users import DEMO_PASSWORD
     from core.metrics import governance as gov
     from tests.apptest_helpers import new_app, sign_in
+    from ui import register as register_reads
 
     at = sign_in(new_app(), options.user, DEMO_PASSWORD)
     at.switch_page(options.page).run()
@@ -48,6 +50,7 @@ def main() -> None:
         if options.cold:
             st.cache_data.clear()
             gov.forget_timings()
+            register_reads.clear_timelines()
         started = time.perf_counter()
         at.run()
         times.append(time.perf_counter() - started)

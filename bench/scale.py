@@ -159,6 +159,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from core.weeks import week_start_of
     from tests.apptest_helpers import new_app, sign_in
     from tests.builders import local_now
+    from ui import register as register_reads
     from ui.governance import today
 
     engine = get_engine()
@@ -312,6 +313,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def register_cold() -> None:
         st.cache_data.clear()
+        register_reads.clear_timelines()  # its figure, kept for the rows shown
         at.run()
 
     table.add(f"action register, {actions} actions (cold page run)", _times(register_cold, runs),

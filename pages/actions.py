@@ -7,14 +7,10 @@ soon). People's free text is shown in dataframes, never as Markdown.
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.actions.queries import RegisterFilters, RegisterRow
@@ -24,15 +20,11 @@ from core.metrics.findings import timeline_finding
 from core.views.actions import register_download
 from ui import action_panels as panels
 from ui import register as register_reads
-from ui.charts import TITLED_MARGIN, chart_with_text
+from ui.charts import chart_with_text
 from ui.session import current_actor
-from ui.text import chart_text
 
 TIMELINE_LIMIT = 40
 STATE_TEXT = {"overdue": "⚠ Overdue", "due_soon": "Due soon"}
-DEADLINE_MARKERS = (("overdue", "Deadline, overdue", "x", "#c62828"),
-                    ("due_soon", "Deadline, due soon", "triangle-up", "#b35c00"),
-                    ("", "Deadline", "diamond", "#3465a4"))
 
 actor = current_actor()
 
@@ -95,54 +87,6 @@ def _table(rows: list[RegisterRow], day: date) -> None:
     })
 
 
-@st.cache_resource(ttl=120, max_entries=64, show_spinner=False)
-def _timeline_figure(rows_digest: str, _open_rows: tuple[RegisterRow, ...],
-                     day: date) -> go.Figure:
-    """The timeline's figure, kept for the rows (by `rows_digest`, the digest of their
-    pickle: Streamlit's own hashing of 40 rows took longer than the figure) and the day it
-    shows. Building and checking a plotly figure took about 5 ms a run, for a chart that
-    changes only with its rows. Shared, not copied: st.plotly_chart only reads it."""
-    open_rows = _open_rows
-    labels = [f"#{r.id} {chart_text(r.title, 40)}" for r in open_rows]
-    hover = [chart_text(f"{r.title} · {r.owner}", 90) for r in open_rows]
-    # Each action's deadline-to-review line, all in one trace (None breaks the line between
-    # actions): a trace per action took plotly 1 ms each to build, on every run.
-    traces: list[dict[str, Any]] = [{
-        "type": "scatter", "x": [when for r in open_rows for when in (r.deadline, r.review_date,
-                                                                     None)],
-        "y": [name for label in labels for name in (label, label, None)], "mode": "lines",
-        "line": {"color": "#c8c8c8", "width": 2}, "hoverinfo": "skip", "showlegend": False,
-        "connectgaps": False}]
-    # One trace per deadline state: each its own shape and a legend entry in words, so
-    # colour is never the only signal (WCAG 1.4.1).
-    for state, name, symbol, colour in DEADLINE_MARKERS:
-        picked = [i for i, r in enumerate(open_rows) if (r.deadline_state or "") == state]
-        if picked:
-            traces.append({
-                "type": "scatter", "x": [open_rows[i].deadline for i in picked],
-                "y": [labels[i] for i in picked], "mode": "markers", "name": name,
-                "marker": {"symbol": symbol, "size": 12, "color": colour},
-                "text": [hover[i] for i in picked],
-                "hovertemplate": "%{text}<br>" + name + " %{x|%d %b %Y}<extra></extra>"})
-    traces.append({
-        "type": "scatter", "x": [r.review_date for r in open_rows], "y": labels,
-        "mode": "markers", "name": "Review date",
-        "marker": {"symbol": "circle-open", "size": 11, "color": "#2e7d32",
-                   "line": {"width": 2}},
-        "text": hover, "hovertemplate": "%{text}<br>Review %{x|%d %b %Y}<extra></extra>"})
-    return go.Figure(data=traces, layout={
-        "title": {"text": "Deadlines and review dates of open actions"},
-        "height": 140 + 28 * len(open_rows), "margin": TITLED_MARGIN,
-        "legend": {"orientation": "h", "y": -0.08 if len(open_rows) > 6 else -0.3},
-        "yaxis": {"autorange": "reversed", "type": "category"},
-        "xaxis": {"type": "date", "tickformat": "%d %b"},
-        "shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day,
-                    "y0": 0, "y1": 1, "line": {"color": "#c62828", "dash": "dot", "width": 2}}],
-        "annotations": [{"x": day, "y": 1, "xref": "x", "yref": "paper", "text": "Today",
-                         "showarrow": False, "yanchor": "bottom",
-                         "font": {"color": "#c62828"}}]})
-
-
 def _timeline(rows: list[RegisterRow], day: date) -> None:
     """Deadlines and review dates of the open actions shown, today marked."""
     open_rows = [r for r in rows if r.status.open][:TIMELINE_LIMIT]
@@ -150,8 +94,7 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
         st.caption("No open actions to show on the timeline.")
         return
     chart_with_text(timeline_finding([r.deadline_state or "" for r in open_rows]),
-                    _timeline_figure(hashlib.sha256(pickle.dumps(open_rows)).hexdigest(),
-                                     tuple(open_rows), day),
+                    register_reads.timeline_figure(open_rows, day),
                     pd.DataFrame({
                         "Open action": [f"#{r.id} {r.title}" for r in open_rows],
                         "Deadline": [r.deadline for r in open_rows],
