@@ -1,7 +1,7 @@
 """The action register's reads, each kept by the data version and the day, and its timeline.
 
 A register run repeated with nothing written (a toggle turned back, a plan chosen to open, a
-download) is served from these caches; any committed write moves the data version
+return to the page) is served from these caches; any committed write moves the data version
 (core.audit.queries.data_version), so the next run reads afresh. What is overdue or due soon
 depends on the day, which is part of each key. Each entry is kept for the person who read it
 (the whole actor: "My actions" are theirs).
@@ -26,7 +26,7 @@ from ui.charts import TITLED_MARGIN
 from ui.governance import TTL_SECONDS, version
 from ui.text import chart_text
 
-__all__ = ["filter_choices", "page", "timeline_figure"]
+__all__ = ["clear_timelines", "filter_choices", "page", "timeline_figure"]
 
 # The timeline's deadline markers by state: each its own shape and a legend entry in words, so
 # colour is never the only signal (WCAG 1.4.1).
