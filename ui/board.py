@@ -10,11 +10,7 @@ person who read it (the whole actor), not shared by lens as the governance figur
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
-
-import streamlit as st
 
 from core.actions.queries import ClusterTheme
 from core.auth.actor import Actor
@@ -24,7 +20,7 @@ from core.regulator.queries import RegulatorBoard
 from core.reports.vocabulary import ReportStatus
 from core.triage.board import BoardFilters
 from core.views import triage_board as views
-from ui.governance import TTL_SECONDS, version
+from ui.governance import kept_per_person, version
 
 __all__ = ["choices", "cluster_totals", "clusters", "columns", "regulator"]
 
@@ -64,18 +60,16 @@ def regulator(actor: Actor, *, page_size: int, awaiting_page: int, running_page:
 
 
 # The cached reads. `version` and `minute` are named without an underscore so that Streamlit
-# keys the entries by them; the actor and the filters by their repr (every field, as the
-# dataclasses write it): Streamlit's own hashing of an actor took 0.2 ms, and a board run
-# looks up five entries.
-BY_REPR: dict[Any, Callable[[Any], Any]] = {Actor: repr, BoardFilters: repr}
+# keys the entries by them.
+_kept = kept_per_person(BoardFilters)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=256, hash_funcs=BY_REPR)
+@_kept
 def _choices(version: int, actor: Actor) -> views.BoardChoices:
     return views.board_choices(actor)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=256, hash_funcs=BY_REPR)
+@_kept
 def _columns(version: int, actor: Actor, filters: BoardFilters, page_size: int,
              pages: tuple[tuple[ReportStatus, int], ...],
              minute: datetime) -> views.BoardColumns:
@@ -83,17 +77,17 @@ def _columns(version: int, actor: Actor, filters: BoardFilters, page_size: int,
                                now=minute, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=256, hash_funcs=BY_REPR)
+@_kept
 def _cluster_totals(version: int, actor: Actor, minute: datetime) -> tuple[int, int]:
     return views.board_cluster_totals(actor, now=minute, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=256, hash_funcs=BY_REPR)
+@_kept
 def _clusters(version: int, actor: Actor, minute: datetime) -> tuple[ClusterTheme, ...]:
     return views.board_clusters(actor, now=minute, rules=settings())
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=256, hash_funcs=BY_REPR)
+@_kept
 def _regulator(version: int, actor: Actor, page_size: int, awaiting_page: int,
                running_page: int, details: bool, minute: datetime) -> RegulatorBoard:
     return views.board_regulator(actor, now=minute, rules=settings(), page_size=page_size,

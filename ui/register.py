@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -23,7 +22,7 @@ from core.auth.actor import Actor
 from core.config import settings
 from core.views import actions as views
 from ui.charts import TITLED_MARGIN
-from ui.governance import TTL_SECONDS, version
+from ui.governance import TTL_SECONDS, kept_per_person, version
 from ui.text import chart_text
 
 __all__ = ["clear_timelines", "filter_choices", "page", "timeline_figure"]
@@ -46,17 +45,16 @@ def page(actor: Actor, filters: RegisterFilters, *, today: date) -> views.Regist
 
 
 # `version` and `day` are named without an underscore so that Streamlit keys the entries by
-# them; the actor and the filters by their repr (every field, as the dataclasses write it):
-# Streamlit's own hashing of an actor took 0.2 ms.
-BY_REPR: dict[Any, Callable[[Any], Any]] = {Actor: repr, RegisterFilters: repr}
+# them.
+_kept = kept_per_person(RegisterFilters)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=256, hash_funcs=BY_REPR)
+@_kept
 def _filter_choices(version: int, actor: Actor) -> views.RegisterChoices:
     return views.register_filter_choices(actor)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=256, hash_funcs=BY_REPR)
+@_kept
 def _page(version: int, actor: Actor, filters: RegisterFilters, day: date) -> views.RegisterPage:
     return views.register_page(actor, filters, today=day, rules=settings())
 
