@@ -47,6 +47,20 @@ def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
     return at
 
 
+def count_calls(monkeypatch: Any, module: Any, name: str) -> list[None]:
+    """Wrap `module.name` so each call (from a page run too) appends to the returned list:
+    how a test tells a page's read from a cache hit."""
+    calls: list[None] = []
+    real = getattr(module, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
 def open_sections(at: AppTest, *keys: str) -> AppTest:
     """Open these expanders (by key) and rerun, as a click on each would: sections that
     track whether they are open draw their contents only then."""

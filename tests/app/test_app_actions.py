@@ -40,6 +40,7 @@ from core.uow import UnitOfWork
 from tests.apptest_helpers import (
     as_field_message,
     assert_no_exception,
+    count_calls,
     field_messages,
     new_app,
     open_sections,
@@ -347,10 +348,7 @@ def test_the_register_repeated_unchanged_is_read_from_its_cache_and_a_write_show
     the next run."""
     from core.views import actions as views
 
-    reads = []
-    real = views.register_page
-    monkeypatch.setattr(views, "register_page",
-                        lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
+    reads = count_calls(monkeypatch, views, "register_page")
     reference = in_review(engine, org)
     plan_through_core(engine, org, reference, deadline_days=40, title="Grab rail")
     at = open_register("governance")

@@ -15,6 +15,7 @@ from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
 from tests.apptest_helpers import (
     assert_no_exception,
+    count_calls,
     field_messages,
     new_app,
     sign_in,
@@ -72,10 +73,7 @@ def test_a_board_repeated_unchanged_is_read_from_its_cache_and_a_write_shows_at_
     a column's page turned); a report filed, or triaged, shows on the next run."""
     from core.views import triage_board as views
 
-    reads = []
-    real = views.board_columns
-    monkeypatch.setattr(views, "board_columns",
-                        lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
+    reads = count_calls(monkeypatch, views, "board_columns")
     first = file(engine, org)
     at = sign_in(new_app(), "supervisor")
     at.switch_page("pages/triage_board.py").run()
