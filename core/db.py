@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -158,6 +158,22 @@ def refresh_planner_statistics(engine: Engine, tables: tuple[str, ...] = ()) -> 
 
 
 @contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Unreachable or locked storage as the one error type pages can answer with "try
+    again"."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise StorageUnavailable(N_("The database could not be reached. Try again in a moment; "
+                                    "nothing you typed is lost.")) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StorageUnavailable(N_("The database connection was lost. Try again in a "
+                                        "moment; nothing you typed is lost.")) from exc
+        raise
+
+
+@contextmanager
 def read_session(engine: Engine | None = None) -> Iterator[Session]:
     """A session for queries only; nothing it does is committed.
 
@@ -166,15 +182,15 @@ def read_session(engine: Engine | None = None) -> Iterator[Session]:
     """
     session = Session(bind=engine or get_engine(), expire_on_commit=False)
     try:
-        yield session
-    except (OperationalError, InterfaceError) as exc:
-        # Unreachable or locked: one error type pages can answer with "try again".
-        raise StorageUnavailable(N_("The database could not be reached. Try again in a moment; "
-                                    "nothing you typed is lost.")) from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise StorageUnavailable(N_("The database connection was lost. Try again in a "
-                                        "moment; nothing you typed is lost.")) from exc
-        raise
+        with _storage_errors():
+            yield session
     finally:
         session.close()
+
+
+@contextmanager
+def read_connection(engine: Engine | None = None) -> Iterator[Connection]:
+    """A connection for one small Core query, nothing committed: for reads made at every
+    page run (the data version), where an ORM session's set-up cost more than the query."""
+    with _storage_errors(), (engine or get_engine()).connect() as connection:
+        yield connection

@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 import core.db
 import core.uow
 from core.audit.models import AuditEvent
+from core.audit.queries import data_version
 from core.clock import utcnow
 from core.config import settings
-from core.db import dispose_engines, engine_for, read_session
+from core.db import dispose_engines, engine_for, read_connection, read_session
 from core.errors import StorageUnavailable
 from core.filing.service import file_near_miss
 from core.reports.models import NearMissReport
@@ -100,6 +101,9 @@ def test_the_pool_reconnects_after_a_postgresql_restart(pg_behind_proxy):
     proxy.cut()
     with pytest.raises(StorageUnavailable), read_session(app_engine) as session:
         session.scalar(select(func.count()).select_from(NearMissReport))
+    # The data version every page run reads (through a bare connection) says the same.
+    with pytest.raises(StorageUnavailable), read_connection(app_engine) as connection:
+        data_version(connection)
     with pytest.raises(StorageUnavailable):
         file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org),
                        now=utcnow(), rules=settings())
@@ -107,6 +111,8 @@ def test_the_pool_reconnects_after_a_postgresql_restart(pg_behind_proxy):
     filed = file_near_miss(UnitOfWork(app_engine), org.actor("reporter"), draft(org),
                            now=utcnow(), rules=settings())
     assert filed.reference.endswith("-00002")  # the failed attempt used no number
+    with read_connection(app_engine) as connection:
+        assert data_version(connection) > 0
 
 
 # -- SQLite locked by another process ----------------------------------------------------------
