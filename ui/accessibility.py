@@ -101,7 +101,7 @@ _FOCUS_HEADING = """<script>
 # it, as Streamlit's own menu did (its breakpoint: narrower than 768 px).
 _CURRENT_PAGE = """<script>
 (() => {
-  const menu = %(menu)s, current = %(current)s, label = %(label)s;
+  const menu = %(menu)s, current = %(current)s, links = %(links)s, label = %(label)s;
   let tries = 0;
   const closeOnPhone = (event) => {
     if (!event.target.closest('a') || window.innerWidth >= 768) return;
@@ -115,11 +115,11 @@ _CURRENT_PAGE = """<script>
       nav.dataset.closesOnPhone = 'yes';
       nav.addEventListener('click', closeOnPhone);
     }
-    for (const link of document.querySelectorAll('.' + menu + ' a[aria-current]'))
-      link.removeAttribute('aria-current');
-    const here = current && document.querySelector('.' + current + ' a');
-    if (here) here.setAttribute('aria-current', 'page');
-    else if (current && ++tries < 60) setTimeout(mark, 50);
+    const drawn = document.querySelectorAll('.' + menu + ' a[data-testid="stPageLink-NavLink"]');
+    for (const link of drawn) link.removeAttribute('aria-current');
+    if (current === null) return;
+    if (drawn.length === links) drawn[current].setAttribute('aria-current', 'page');
+    else if (++tries < 60) setTimeout(mark, 50);
   };
   mark();
 })();
@@ -184,13 +184,15 @@ def focus_main_heading() -> None:
     _script(_FOCUS_HEADING)
 
 
-def mark_current_page(menu_key: str, link_key: str | None, *, label: str) -> None:
-    """Make the container `menu_key` a navigation landmark named `label` and mark the link
-    inside the container `link_key` as the page on screen (`aria-current="page"`), and no
-    other; `None` when the page has no link."""
+def mark_current_page(menu_key: str, current_link: int | None, links: int, *,
+                      label: str) -> None:
+    """Make the container `menu_key` a navigation landmark named `label` and mark its link
+    at place `current_link` (from 0, of `links` links) as the page on screen
+    (`aria-current="page"`), and no other; `None` when the page has no link."""
     _script(_CURRENT_PAGE % {
         "menu": json.dumps(key_class(menu_key)),
-        "current": json.dumps(key_class(link_key) if link_key else None),
+        "current": json.dumps(current_link),
+        "links": json.dumps(links),
         "label": json.dumps(label),
     })
 

@@ -21,6 +21,7 @@ from ui.accessibility import mark_current_page
 from ui.text import escape_markdown
 
 MENU_KEY = "nm_menu"
+PAGES_KEY = "nm_pages"  # this session's st.Page objects (see session_page)
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,19 @@ class MenuEntry:
     page: StreamlitPage
 
 
-def _link_key(spec: PageSpec) -> str:
-    return f"{MENU_KEY}_{spec.key}"
+def session_page(spec: PageSpec, *, title: str, default: bool) -> StreamlitPage:
+    """`st.Page` for `spec`, titled `title`, kept for this session: making one checks its
+    file on disk, and app.py makes one per page of the menu at every run (about 1.4 ms a
+    run). A session's runs follow one another, so its own objects are never shared between
+    two runs at once."""
+    kept: dict[tuple[str, str, bool], StreamlitPage] = st.session_state.setdefault(
+        PAGES_KEY, {})
+    key = (spec.key, title, default)
+    page = kept.get(key)
+    if page is None:
+        page = kept[key] = st.Page(spec.path, title=title, icon=spec.icon, default=default,
+                                   visibility="visible" if spec.visible else "hidden")
+    return page
 
 
 def page_menu(entries: Sequence[MenuEntry], current: StreamlitPage, *, label: str) -> None:
@@ -48,15 +60,16 @@ def page_menu(entries: Sequence[MenuEntry], current: StreamlitPage, *, label: st
     for entry in entries:
         if entry.spec.visible:
             sections.setdefault(entry.section, []).append(entry)
-    current_key: str | None = None
+    links = [entry for members in sections.values() for entry in members]
+    # The page on screen is told to the browser by its link's place in the menu, not by a
+    # keyed container around each link: those were 17 more elements to draw at every run.
+    current_link = next((place for place, entry in enumerate(links)
+                         if entry.page.url_path == current.url_path), None)
     with st.container(key=MENU_KEY):
         for section, members in sections.items():
             if section:
                 st.markdown(f"**{escape_markdown(section)}**")
             for entry in members:
-                if entry.page.url_path == current.url_path:
-                    current_key = _link_key(entry.spec)
-                with st.container(key=_link_key(entry.spec)):
-                    # The title carries the inbox's unread count; the icon is the page's.
-                    st.page_link(entry.page, width="stretch")
-        mark_current_page(MENU_KEY, current_key, label=label)
+                # The title carries the inbox's unread count; the icon is the page's.
+                st.page_link(entry.page, width="stretch")
+        mark_current_page(MENU_KEY, current_link, len(links), label=label)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from core.actions.service import ActionDraft, PlanDraft, create_plan
 from core.clock import utcnow
@@ -91,6 +91,13 @@ LANDINGS = (
 )
 
 
+def expect_menu_marks(page: Page, title: str) -> None:
+    """The menu (a navigation landmark) marks one link as the page on screen: `title`'s."""
+    marked = page.get_by_role("navigation", name="Pages").locator('a[aria-current="page"]')
+    expect(marked).to_have_count(1, timeout=LONG)
+    expect(marked).to_contain_text(title, timeout=LONG)
+
+
 @pytest.mark.parametrize("landing", LANDINGS, ids=[landing.role for landing in LANDINGS])
 def test_each_role_lands_on_its_work(browser: Browser, portal_url: str, landing: Landing):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -101,6 +108,8 @@ def test_each_role_lands_on_its_work(browser: Browser, portal_url: str, landing:
             timeout=LONG)
         expect(page.get_by_test_id("stMain").get_by_text(landing.shows).first).to_be_visible(
             timeout=LONG)
+        expect_menu_marks(page, landing.title)
         open_link(page, landing.link, landing.opens)
+        expect_menu_marks(page, landing.opens)
     finally:
         context.close()
