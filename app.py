@@ -12,7 +12,7 @@ from core.config import settings
 from core.errors import StorageUnavailable
 from ui.accessibility import apply_accessible_styles, focus_main_heading, set_document_language
 from ui.i18n import current_language, message, tr
-from ui.navigation import MenuEntry, page_menu
+from ui.navigation import MenuEntry, page_menu, session_page
 from ui.session import (
     FOCUS_AFTER_SIGN_IN,
     authenticator,
@@ -59,8 +59,7 @@ landing = default_page(actor.roles)
 for page in pages_for(actor.roles):
     page_title = _(page.title)
     title = f"{page_title} · {unread}" if page.key == "inbox" and unread else page_title
-    entry = st.Page(page.path, title=title, icon=page.icon, default=page is landing,
-                    visibility="visible" if page.visible else "hidden")
+    entry = session_page(page, title=title, default=page is landing)
     section = _(page.section) if page.section else ""
     navigation.setdefault(section, []).append(entry)
     menu.append(MenuEntry(section, page, entry))
