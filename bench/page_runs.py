@@ -41,6 +41,7 @@ def main() -> None:
     from core.metrics import governance as gov
     from tests.apptest_helpers import new_app, sign_in
     from ui import register as register_reads
+    from ui.governance import forget_kept_reads
 
     at = sign_in(new_app(), options.user, DEMO_PASSWORD)
     at.switch_page(options.page).run()
@@ -49,6 +50,7 @@ def main() -> None:
     for _ in range(options.runs):
         if options.cold:
             st.cache_data.clear()
+            forget_kept_reads()
             gov.forget_timings()
             register_reads.clear_timelines()
         started = time.perf_counter()

@@ -160,7 +160,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from tests.apptest_helpers import new_app, sign_in
     from tests.builders import local_now
     from ui import register as register_reads
-    from ui.governance import today
+    from ui.governance import forget_kept_reads, today
 
     engine = get_engine()
     zone = settings().zone
@@ -236,6 +236,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def board_cold() -> None:
         st.cache_data.clear()
+        forget_kept_reads()  # the board's and register's own reads
         at.run()
 
     # Cold: its caches emptied (what a run after a write costs). Repeated: nothing written
@@ -281,6 +282,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
         def cold(page: str = page) -> None:
             st.cache_data.clear()
+            forget_kept_reads()  # the board's and register's own reads
             gov.forget_timings()  # the medians kept by timings version, too
             at.switch_page(page).run()
 
@@ -313,6 +315,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def register_cold() -> None:
         st.cache_data.clear()
+        forget_kept_reads()  # the board's and register's own reads
         register_reads.clear_timelines()  # its figure, kept for the rows shown
         at.run()
 
@@ -334,6 +337,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
 
     def evidence_cold() -> None:
         st.cache_data.clear()
+        forget_kept_reads()  # the board's and register's own reads
         gov.forget_timings()  # the medians kept by timings version, too
         evidence.run()
 
