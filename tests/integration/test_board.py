@@ -111,6 +111,29 @@ def test_columns_are_paged(engine, org):
     assert shown <= set(references)
 
 
+def test_each_column_turns_its_own_pages_in_urgency_order(engine, org):
+    """A page turned in one column leaves the others on theirs, and the pages of a column
+    follow on from each other in its order (oldest first here: no flags)."""
+    oldest_first = [file(engine, org, occurred_at=local_now() - timedelta(hours=12 - i))
+                    for i in range(7)]
+    triaged = oldest_first[:3]
+    for reference in triaged:
+        triage_report(UnitOfWork(engine), org.actor("supervisor"), reference, TriageAnswers(
+            at_risk_now=False, safeguarding_trigger=False, recurrence="single",
+            severity="low", investigation="barrier_review", route="supervisor"),
+            expected_version=1, now=utcnow(), rules=settings())
+    still_new = oldest_first[3:]
+    first = board(engine, org.actor("supervisor"), page_size=2)
+    second = board(engine, org.actor("supervisor"), page_size=2, pages={NEW: 2})
+    assert [c.reference for c in first.columns[NEW]] == still_new[:2]
+    assert [c.reference for c in second.columns[NEW]] == still_new[2:]
+    for shown in (first, second):  # the triaged column stays on its first page
+        assert [c.reference for c in shown.columns[ReportStatus.TRIAGED]] == triaged[:2]
+        assert shown.counts == {**shown.counts, NEW: 4, ReportStatus.TRIAGED: 3}
+    past_the_end = board(engine, org.actor("supervisor"), page_size=2, pages={NEW: 9})
+    assert past_the_end.columns[NEW] == [] and past_the_end.counts[NEW] == 4
+
+
 def test_age_text():
     now = utcnow()
     assert age_text(now - timedelta(minutes=45), now) == "45 min"
