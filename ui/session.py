@@ -49,6 +49,7 @@ from core.views.reporting import type_names
 from core.views.session import (
     resumed_session,
     session_actor,
+    session_actor_and_unread,
     unread_sign_in_notices,
 )
 from core.views.session import unread_notifications as unread_notification_count
@@ -68,6 +69,7 @@ FOCUS_AFTER_SIGN_IN = "nm_focus_after_sign_in"  # the signed-in page's title tak
 ACTOR = "nm_actor"
 RETURN_TO = "nm_return_to"
 FRAGMENT_INPUTS = "nm_fragment_inputs"  # a refreshing fragment's filters at its last run
+UNREAD_THIS_RUN = "nm_unread_this_run"  # read with the session check, shown in the menu
 APP_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_DOWN = N_("**The database cannot be reached right now.** What you see may be out of "
                    "date and nothing can be saved until it is back; what you type stays here. "
@@ -310,7 +312,7 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
     session_id = st.session_state[SESSION_ID]
     now = utcnow()
     try:
-        actor = session_actor(session_id, now=now, rules=settings())
+        actor, unread = session_actor_and_unread(session_id, now=now, rules=settings())
     except SessionIdle as exc:
         end_session(auth, reason="idle timeout", notice=message(exc))
         _sign_in_form()
@@ -330,6 +332,7 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
         st.warning(message(DATABASE_DOWN), icon=":material/cloud_off:")
         return cached
     st.session_state[ACTOR] = actor
+    st.session_state[UNREAD_THIS_RUN] = unread
     _note_activity(session_id, now)
     return actor
 
@@ -437,7 +440,11 @@ def end_session(auth: stauth.Authenticate, *, reason: str = "signed out",
 
 
 def unread_notifications(actor: Actor) -> int:
-    """How many unread notifications the actor has (shown beside the Inbox)."""
+    """How many unread notifications the actor has (shown beside the Inbox): as read with
+    this run's session check (one read for both), else read now."""
+    unread = st.session_state.pop(UNREAD_THIS_RUN, None)
+    if unread is not None:
+        return unread
     try:
         return unread_notification_count(actor)
     except StorageUnavailable:

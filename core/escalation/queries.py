@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.auth.actor import Actor
@@ -105,6 +105,11 @@ def notifications_for(session: Session, actor: Actor, *, limit: int = 50,
                              n.report_id, n.email_status) for n in session.scalars(query)]
 
 
+# Built once: every page run counts them (beside the Inbox in the menu).
+_UNREAD = select(func.count()).where(Notification.user_id == bindparam("user_id"),
+                                     Notification.read_at.is_(None))
+
+
 def unread_count(session: Session, actor: Actor) -> int:
-    return session.scalar(select(func.count()).where(
-        Notification.user_id == actor.user_id, Notification.read_at.is_(None))) or 0
+    """How many notifications the actor has not read."""
+    return session.scalar(_UNREAD, {"user_id": actor.user_id}) or 0

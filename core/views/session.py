@@ -29,6 +29,15 @@ def session_actor(session_id: int, *, now: datetime, rules: Settings) -> Actor:
         return actor_for_session(session, session_id, now=now, rules=rules)
 
 
+def session_actor_and_unread(session_id: int, *, now: datetime,
+                             rules: Settings) -> tuple[Actor, int]:
+    """`session_actor` and the actor's unread notifications, in one read: what every page
+    run asks first."""
+    with read_session() as session:
+        actor = actor_for_session(session, session_id, now=now, rules=rules)
+        return actor, unread_count(session, actor)
+
+
 def unread_sign_in_notices(actor: Actor) -> int:
     """How many notices about sign-ins (refused or slowed down) the actor has not read."""
     with read_session() as session:
