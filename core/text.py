@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 WORD_JOINER = "\u2060"
 
@@ -57,6 +58,9 @@ def _line_start(match: re.Match[str]) -> str:
     return match.group(2) + "\\" + match.group(3)
 
 
+# Kept: the same names (types, services, places, badges) come back on every card of every
+# run, and each line costs three regular expressions.
+@lru_cache(maxsize=4096)
 def _inert_line(line: str) -> str:
     text = _MARKUP.sub(r"\\\1", _REWRITTEN.sub(WORD_JOINER, line.strip()))
     return _LINE_START.sub(_line_start, text, count=1)
