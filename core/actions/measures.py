@@ -22,7 +22,7 @@ from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts
 from core.actions.models import ActivityCount
 from core.config import ActionRules, Settings
 from core.reports.models import NearMissReport
-from core.reports.rollup import by_week, day_count_rows, usable
+from core.reports.rollup import by_week, day_count_rows, day_count_sums, usable
 from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 
 PER_LABELS = {"week": "per week", "100_visits": "per 100 visits", "100_shifts": "per 100 shifts"}
@@ -108,6 +108,20 @@ def count_between(session: Session, filters: MeasureFilters, start: date, end: d
     return session.scalar(select(func.count()).select_from(NearMissReport).where(
         *filters.conditions(), NearMissReport.occurred_at >= _start(start, rules),
         NearMissReport.occurred_at < _start(end, rules))) or 0
+
+
+def count_between_each(session: Session,
+                       spans: Sequence[tuple[MeasureFilters, date, date]], *,
+                       rules: Settings) -> list[int]:
+    """`count_between` for each (filters, start, end): those the day counts can answer summed
+    a hundred to a statement (`day_count_sums`), the rest one at a time."""
+    by_day = usable(session, rules.zone)
+    answered = iter(day_count_sums(session, [
+        (start, end, filters.service_ids or None, filters.type_keys)
+        for filters, start, end in spans if by_day and filters.counted_by_day]))
+    return [next(answered) if by_day and filters.counted_by_day
+            else count_between(session, filters, start, end, rules=rules)
+            for filters, start, end in spans]
 
 
 def counts_around(session: Session, filters: MeasureFilters, go_live: date, days: int, *,

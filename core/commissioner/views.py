@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from core.actions.episodes import EpisodeSpan, EpisodeView, linked_actions
-from core.actions.measures import MeasureFilters, count_between
+from core.actions.measures import MeasureFilters, count_between_each
 from core.actions.models import (
     Action,
     SustainmentCheck,
@@ -400,11 +400,21 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
     sustained = {action_id: in_place for action_id, in_place in session.execute(
         select(SustainmentCheck.action_id, SustainmentCheck.in_place)
         .where(SustainmentCheck.confirmed_at.is_not(None)))}
+    found = session.execute(
+        select(Action, VerificationMeasure)
+        .outerjoin(VerificationMeasure, VerificationMeasure.action_id == Action.id)
+        .where(*in_period).order_by(Action.deadline, Action.id)).all()
+    # Each published rate rests on a count of near misses in its window: all counted at once
+    # (a statement each took 24 ms of the register's 27 at 100k reports).
+    rates = [_rate(action, measure, limit, before=before) for action, measure in found
+             for before in (True, False)]
+    counts = iter(count_between_each(session, [(rate.filters, rate.start, rate.end)
+                                               for rate in rates
+                                               if isinstance(rate, _RateWindow)], rules=rules))
+    published = iter(rate.publish(next(counts), limit) if isinstance(rate, _RateWindow)
+                     else rate for rate in rates)
     rows, ids = [], []
-    for action, measure in session.execute(
-            select(Action, VerificationMeasure)
-            .outerjoin(VerificationMeasure, VerificationMeasure.action_id == Action.id)
-            .where(*in_period).order_by(Action.deadline, Action.id)):
+    for action, measure in found:
         ids.append(action.id)
         kind = KINDS_BY_KEY.get(action.strength_category)
         rows.append({
@@ -418,17 +428,31 @@ def action_register(session: Session, actor: Actor, *, start: date | None = None
             # A verdict confirmed on a measure, else the one the status records.
             "Verdict": ((measure.confirmed_verdict if measure else None)
                         or _STATUS_VERDICTS.get(action.status, "")).replace("_", " "),
-            "Before (rate)": _rate(session, action, measure, limit, before=True, rules=rules),
-            "During test (rate)": _rate(session, action, measure, limit, before=False, rules=rules),
+            "Before (rate)": next(published),
+            "During test (rate)": next(published),
             "Still in place": {True: "yes", False: "no"}.get(sustained.get(action.id), ""),
         })
     return pd.DataFrame(rows, index=pd.Index(ids, name="action_id"))
 
 
-def _rate(session: Session, action: Action, measure: VerificationMeasure | None, limit: int, *,
-          before: bool, rules: Settings) -> float | str | None:
+class _RateWindow(NamedTuple):
+    """A published rate that rests on the near misses counted in [start, end)."""
+
+    filters: MeasureFilters
+    start: date
+    end: date
+    value: float
+
+    def publish(self, counted: int, limit: int) -> float | str | None:
+        """The rate as published: "suppressed" when `counted` is from 1 to limit-1."""
+        return deid.derived(round(self.value, 2), [counted], limit).export()
+
+
+def _rate(action: Action, measure: VerificationMeasure | None, limit: int, *,
+          before: bool) -> float | str | _RateWindow | None:
     """A measure's rate before go-live or during the test, as published (a number, or
-    "suppressed" when the near misses it counts are from 1 to limit-1)."""
+    "suppressed" when the near misses it counts are from 1 to limit-1); a `_RateWindow` when
+    that rests on a count yet to be made."""
     value = (measure.baseline_value if before else measure.observed_value) if measure else None
     if measure is None or value is None:
         return None
@@ -439,13 +463,10 @@ def _rate(session: Session, action: Action, measure: VerificationMeasure | None,
         return deid.Cell(None, deid.Status.SUPPRESSED, limit).export()
     filters = MeasureFilters.from_json(measure.filters)
     if before:
-        counted = count_between(session, filters,
-                                go_live - timedelta(weeks=measure.baseline_weeks), go_live,
-                                rules=rules)
-    else:
-        counted = count_between(session, filters, go_live,
-                                go_live + timedelta(days=action.test_window_days or 0), rules=rules)
-    return deid.derived(round(value, 2), [counted], limit).export()
+        return _RateWindow(filters, go_live - timedelta(weeks=measure.baseline_weeks), go_live,
+                           value)
+    return _RateWindow(filters, go_live, go_live + timedelta(days=action.test_window_days or 0),
+                       value)
 
 
 @dataclass(frozen=True)

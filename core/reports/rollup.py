@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,8 +41,10 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -366,6 +368,29 @@ def repeat_week_rows(session: Session, kind: str, *, start: date, end: date,
     query = _narrowed(select(column, func.sum(table.c.reports)).where(
         table.c.week >= start, table.c.week < end), table, service_sets, type_keys)
     return [(key, n) for key, n in session.execute(query.group_by(column)) if n]
+
+
+# Spans summed per statement: a UNION ALL of one SELECT each (SQLite allows 500 terms).
+_SPANS_PER_STATEMENT = 100
+
+
+def day_count_sums(session: Session,
+                   spans: Sequence[tuple[date, date, tuple[int, ...] | None, tuple[str, ...]]],
+                   ) -> list[int]:
+    """Near misses on local days in [start, end) for each (start, end, services, types): the
+    services None (or empty types) for all. A hundred spans to a statement, where a statement
+    each cost more to build and send than the database took to sum it (the commissioner's
+    register asked 324 at 100k reports)."""
+    sums: dict[int, int] = {}
+    for first in range(0, len(spans), _SPANS_PER_STATEMENT):
+        terms = [_narrowed(select(literal(i).label("span"), func.sum(_TABLE.c.reports))
+                           .where(_TABLE.c.day >= start, _TABLE.c.day < end),
+                           _TABLE, (services,), type_keys)
+                 for i, (start, end, services, type_keys)
+                 in enumerate(spans[first:first + _SPANS_PER_STATEMENT], start=first)]
+        statement = terms[0] if len(terms) == 1 else union_all(*terms)
+        sums.update((int(i), int(n or 0)) for i, n in session.execute(statement))
+    return [sums.get(i, 0) for i in range(len(spans))]
 
 
 def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, end: date,
