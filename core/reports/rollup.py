@@ -378,9 +378,8 @@ def day_count_sums(session: Session,
                    spans: Sequence[tuple[date, date, tuple[int, ...] | None, tuple[str, ...]]],
                    ) -> list[int]:
     """Near misses on local days in [start, end) for each (start, end, services, types): the
-    services None (or empty types) for all. A hundred spans to a statement, where a statement
-    each cost more to build and send than the database took to sum it (the commissioner's
-    register asked 324 at 100k reports)."""
+    services None (or empty types) for all. A hundred spans to a statement: the commissioner's
+    register asked a statement per span, 3,138 round trips at a million reports."""
     sums: dict[int, int] = {}
     for first in range(0, len(spans), _SPANS_PER_STATEMENT):
         terms = [_narrowed(select(literal(i).label("span"), func.sum(_TABLE.c.reports))
