@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event, func, literal, select, union_all
+from sqlalchemy import Select, event, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -22,6 +22,7 @@ from core.actions.vocabulary import best_status
 from core.auth.actor import Actor
 from core.auth.models import User
 from core.config import Settings
+from core.db import union_rows
 from core.organisation.models import Region, Service
 from core.reports.models import NearMissDayCount, NearMissReport
 from core.reports.rollup import usable
@@ -76,20 +77,11 @@ class EpisodeView:
                 f"{self.start:%d %b}–{self.end:%d %b}")
 
 
-# Episodes counted per statement: a UNION ALL of one SELECT each (SQLite allows 500 terms).
-_EPISODES_PER_STATEMENT = 100
-
-
 def _per_episode(session: Session, spans: Mapping[int, EpisodeSpan],
                  term: Callable[[int, EpisodeSpan], Select]) -> list[Any]:
     """The rows of `term(episode id, its span)` for every episode, a hundred episodes to a
-    statement: one round trip where a query each took 350 at a million reports."""
-    found: list[Any] = []
-    items = list(spans.items())
-    for first in range(0, len(items), _EPISODES_PER_STATEMENT):
-        chunk = items[first:first + _EPISODES_PER_STATEMENT]
-        found.extend(session.execute(union_all(*(term(i, c) for i, c in chunk))).all())
-    return found
+    statement (`core.db.union_rows`)."""
+    return union_rows(session, (term(i, span) for i, span in spans.items()))
 
 
 def _report_counts(session: Session, spans: dict[int, EpisodeSpan], zone: Any,

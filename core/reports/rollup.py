@@ -44,13 +44,13 @@ from sqlalchemy import (
     literal,
     select,
     text,
-    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, UOWTransaction
 
 from core.clock import to_local, utcnow
+from core.db import union_rows
 from core.reports.models import (
     LocationWeekCount,
     NearMissDayCount,
@@ -370,25 +370,18 @@ def repeat_week_rows(session: Session, kind: str, *, start: date, end: date,
     return [(key, n) for key, n in session.execute(query.group_by(column)) if n]
 
 
-# Spans summed per statement: a UNION ALL of one SELECT each (SQLite allows 500 terms).
-_SPANS_PER_STATEMENT = 100
-
-
 def day_count_sums(session: Session,
                    spans: Sequence[tuple[date, date, tuple[int, ...] | None, tuple[str, ...]]],
                    ) -> list[int]:
     """Near misses on local days in [start, end) for each (start, end, services, types): the
-    services None (or empty types) for all. A hundred spans to a statement: the commissioner's
-    register asked a statement per span, 3,138 round trips at a million reports."""
-    sums: dict[int, int] = {}
-    for first in range(0, len(spans), _SPANS_PER_STATEMENT):
-        terms = [_narrowed(select(literal(i).label("span"), func.sum(_TABLE.c.reports))
-                           .where(_TABLE.c.day >= start, _TABLE.c.day < end),
-                           _TABLE, (services,), type_keys)
-                 for i, (start, end, services, type_keys)
-                 in enumerate(spans[first:first + _SPANS_PER_STATEMENT], start=first)]
-        statement = terms[0] if len(terms) == 1 else union_all(*terms)
-        sums.update((int(i), int(n or 0)) for i, n in session.execute(statement))
+    services None (or empty types) for all. A hundred spans to a statement
+    (`core.db.union_rows`): the commissioner's register asked a statement per span, 3,138
+    round trips at a million reports."""
+    sums = {int(i): int(n or 0) for i, n in union_rows(session, (
+        _narrowed(select(literal(i).label("span"), func.sum(_TABLE.c.reports))
+                  .where(_TABLE.c.day >= start, _TABLE.c.day < end),
+                  _TABLE, (services,), type_keys)
+        for i, (start, end, services, type_keys) in enumerate(spans)))}
     return [sums.get(i, 0) for i in range(len(spans))]
 
 
