@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import scale  # noqa: F401  (sets the demo environment the sign-in needs)
+import scale  # sets the demo environment the sign-in needs
 
 
 def main() -> None:
@@ -35,13 +35,8 @@ def main() -> None:
     options = parser.parse_args()
     os.environ["NEARMISS_DATABASE_URL"] = options.url
 
-    import streamlit as st
-
     from core.accounts.users import DEMO_PASSWORD
-    from core.metrics import governance as gov
     from tests.apptest_helpers import new_app, sign_in
-    from ui import register as register_reads
-    from ui.governance import forget_kept_reads
 
     at = sign_in(new_app(), options.user, DEMO_PASSWORD)
     at.switch_page(options.page).run()
@@ -49,10 +44,7 @@ def main() -> None:
     times = []
     for _ in range(options.runs):
         if options.cold:
-            st.cache_data.clear()
-            forget_kept_reads()
-            gov.forget_timings()
-            register_reads.clear_timelines()
+            scale.forget_page_caches()
         started = time.perf_counter()
         at.run()
         times.append(time.perf_counter() - started)

@@ -131,11 +131,26 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+def forget_page_caches() -> None:
+    """Empty every cache a page run reads from, for a cold run (what a run after a write
+    costs): Streamlit's cached figures, the board's and register's kept reads, the medians
+    kept by timings version and the register's timeline figures."""
+    import streamlit as st
+
+    from core.metrics import governance as gov
+    from ui import register as register_reads
+    from ui.governance import forget_kept_reads
+
+    st.cache_data.clear()
+    forget_kept_reads()
+    gov.forget_timings()
+    register_reads.clear_timelines()
+
+
 def run(backend: str, reports: int, *, memory: bool) -> None:
     url, load_seconds, load_peak = _prepare(backend, reports)
     os.environ["NEARMISS_DATABASE_URL"] = url
 
-    import streamlit as st
     from sqlalchemy import func, insert, select
 
     from bench import floors
@@ -159,8 +174,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from core.weeks import week_start_of
     from tests.apptest_helpers import new_app, sign_in
     from tests.builders import local_now
-    from ui import register as register_reads
-    from ui.governance import forget_kept_reads, today
+    from ui.governance import today
 
     engine = get_engine()
     zone = settings().zone
@@ -235,8 +249,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     open_reports = sum(board.counts.values())
 
     def board_cold() -> None:
-        st.cache_data.clear()
-        forget_kept_reads()  # the board's and register's own reads
+        forget_page_caches()
         at.run()
 
     # Cold: its caches emptied (what a run after a write costs). Repeated: nothing written
@@ -286,9 +299,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
         assert not at.exception, (page, at.exception)
 
         def cold(page: str = page) -> None:
-            st.cache_data.clear()
-            forget_kept_reads()  # the board's and register's own reads
-            gov.forget_timings()  # the medians kept by timings version, too
+            forget_page_caches()
             at.switch_page(page).run()
 
         page_runs = _times(cold, runs)
@@ -320,9 +331,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     register_floor = _times(register_queries, runs)
 
     def register_cold() -> None:
-        st.cache_data.clear()
-        forget_kept_reads()  # the board's and register's own reads
-        register_reads.clear_timelines()  # its figure, kept for the rows shown
+        forget_page_caches()
         at.run()
 
     table.add(f"action register, {actions} actions (cold page run)", _times(register_cold, runs),
@@ -342,9 +351,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     # would time the cache, not the page, against a floor that reads the database.
 
     def evidence_cold() -> None:
-        st.cache_data.clear()
-        forget_kept_reads()  # the board's and register's own reads
-        gov.forget_timings()  # the medians kept by timings version, too
+        forget_page_caches()
         evidence.run()
 
     with read_session() as session:  # the page lists each action live in the quarter
