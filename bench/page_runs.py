@@ -5,10 +5,10 @@ Run:  PYTHONPATH=$PWD .venv/bin/python bench/page_runs.py \
           --user supervisor [--cold] [--runs 9]
 
 Signs in as `--user` (a demo user), opens `--page` once (not counted), then times `--runs`
-reruns of it and prints the median and the fastest. `--cold` empties the figures' caches
-before each run (as bench/scale.py does for its cold runs), the register's timeline figures
-too. Run it from each checkout in turn (a worktree with PYTHONPATH set to it), alternating,
-with nothing else running.
+reruns of it and prints the median and the fastest. `--cold` empties the caches before each
+run (`bench/scale.py`'s `forget_page_caches`, as its cold runs do). Run it from each
+checkout in turn (a worktree with PYTHONPATH set to it), alternating, with nothing else
+running.
 """
 
 from __future__ import annotations

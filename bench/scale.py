@@ -133,18 +133,16 @@ def _ms(seconds: float | None) -> str:
 
 def forget_page_caches() -> None:
     """Empty every cache a page run reads from, for a cold run (what a run after a write
-    costs): Streamlit's cached figures, the board's and register's kept reads, the medians
-    kept by timings version and the register's timeline figures."""
+    costs): Streamlit's cached figures, the board's and register's kept reads and the medians
+    kept by timings version."""
     import streamlit as st
 
     from core.metrics import governance as gov
-    from ui import register as register_reads
     from ui.governance import forget_kept_reads
 
     st.cache_data.clear()
     forget_kept_reads()
     gov.forget_timings()
-    register_reads.clear_timelines()
 
 
 def run(backend: str, reports: int, *, memory: bool) -> None:

@@ -21,9 +21,9 @@ from core.views.actions import register_download
 from ui import action_panels as panels
 from ui import register as register_reads
 from ui.charts import chart_with_text
+from ui.register import TIMELINE_LIMIT
 from ui.session import current_actor
 
-TIMELINE_LIMIT = 40
 STATE_TEXT = {"overdue": "⚠ Overdue", "due_soon": "Due soon"}
 
 actor = current_actor()
@@ -87,14 +87,14 @@ def _table(rows: list[RegisterRow], day: date) -> None:
     })
 
 
-def _timeline(rows: list[RegisterRow], day: date) -> None:
+def _timeline(shown: register_reads.ShownRegister, day: date) -> None:
     """Deadlines and review dates of the open actions shown, today marked."""
-    open_rows = [r for r in rows if r.status.open][:TIMELINE_LIMIT]
-    if not open_rows:
+    open_rows = shown.timeline
+    if shown.timeline_figure is None:
         st.caption("No open actions to show on the timeline.")
         return
     chart_with_text(timeline_finding([r.deadline_state or "" for r in open_rows]),
-                    register_reads.timeline_figure(open_rows, day),
+                    shown.timeline_figure,
                     pd.DataFrame({
                         "Open action": [f"#{r.id} {r.title}" for r in open_rows],
                         "Deadline": [r.deadline for r in open_rows],
@@ -104,9 +104,9 @@ def _timeline(rows: list[RegisterRow], day: date) -> None:
                     column_config={"Deadline": st.column_config.DateColumn(
                         format="DD MMM YYYY"), "Review date": st.column_config.DateColumn(
                         format="DD MMM YYYY")})
-    if len(rows) > len(open_rows) and len(open_rows) == TIMELINE_LIMIT:
-        st.caption(f"The first {TIMELINE_LIMIT} open actions (overdue first); filter to see "
-                   "others.")
+    if len(shown.rows) > len(open_rows) and len(open_rows) == TIMELINE_LIMIT:
+        st.caption(f"The first {TIMELINE_LIMIT} open actions (overdue first); "
+                   "filter to see others.")
 
 
 def _page() -> None:
@@ -184,7 +184,7 @@ def _page() -> None:
                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 key="register_xlsx", on_click="ignore", icon=":material/download:")
     st.subheader("Deadlines and review dates")
-    _timeline(rows, day)
+    _timeline(page, day)
     st.caption(f"Today is {day:%d %b %Y}. Diamonds are deadlines (red: overdue; amber: due "
                f"within {settings().actions.due_soon_days} days), circles review dates.")
 
