@@ -9,7 +9,7 @@ reasons are typed by people: all of it goes through ui.text.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -39,6 +39,7 @@ from ui.text import (
     escape_label,
     escape_markdown,
     local,
+    small_lines,
 )
 
 STATE_COLOURS: dict[ClockState, str] = {
@@ -211,28 +212,36 @@ def _decision_form(actor: Actor, event: EventClocks, prefix: str) -> None:
         _mark_invalid(prefix)
 
 
-def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str) -> None:
+def event_panel(actor: Actor, event: EventClocks | None, *, prefix: str,
+                lead: Sequence[str] = ()) -> None:
     """A possibly reportable event: the decision (who, when, why), each clock with its due
-    time and time left, and for deciders the forms to decide and to record a deadline met."""
+    time and time left, and for deciders the forms to decide and to record a deadline met.
+    `lead`: plain lines shown first, small and grey (the board's "service · known when").
+    What it says is one element (lines, decision and clocks were one each): the board draws
+    a page of events at every run."""
     if event is None or (event.decision is None and not event.candidate_reasons):
         return
-    jurisdiction = settings().regulator.jurisdiction
     decision = event.decision
+    lines = list(lead)
     if decision is None:
-        st.caption(escape_caption(f"Possibly reportable to {jurisdiction} "
-                                  f"({', '.join(event.candidate_reasons)}): not decided yet."))
+        jurisdiction = settings().regulator.jurisdiction
+        lines.append(f"Possibly reportable to {jurisdiction} "
+                     f"({', '.join(event.candidate_reasons)}): not decided yet.")
+        said = [small_lines(lines)]
     else:
         who = f" by {decision.decided_by}" if decision.decided_by else ""
         answer = "Reportable" if decision.reportable else "Not reportable"
-        st.text(f"{answer} to {decision.jurisdiction}: decided{who} on "
-                f"{local(decision.decided_at)}. Why: {decision.reason}")
-    for clock in event.clocks:
-        # Its state and its line, one element (a row of a badge and a text was three).
-        st.markdown(badge_line([(clock.state.label, STATE_COLOURS[clock.state], None)])
-                    + " " + escape_markdown(clock_line(clock)))
-        if clock.running and event.may_decide:
-            _met_form(actor, clock, f"{prefix}.{clock.clock_id}")
+        said = [small_lines(lines)] if lines else []
+        said.append(escape_markdown(f"{answer} to {decision.jurisdiction}: decided{who} on "
+                                    f"{local(decision.decided_at)}. Why: {decision.reason}"))
+    # Each clock: its state's badge and its line.
+    said += [badge_line([(clock.state.label, STATE_COLOURS[clock.state], None)]) + " "
+             + escape_markdown(clock_line(clock)) for clock in event.clocks]
+    st.markdown("  \n".join(said))
     if event.may_decide:
+        for clock in event.clocks:
+            if clock.running:
+                _met_form(actor, clock, f"{prefix}.{clock.clock_id}")
         _decision_form(actor, event, prefix)
 
 
@@ -278,9 +287,8 @@ def board_section(actor: Actor, read: Callable[[bool], RegulatorBoard]) -> None:
                                  label=f"{event.reference} · {escape_label(event.type_name)}",
                                  query_params={"ref": event.reference},
                                  icon=":material/open_in_new:")
-                    st.caption(escape_caption(f"{event.service} · known "
-                                              f"{local(event.known_at)}"))
-                    event_panel(actor, event, prefix=f"board.{event.reference}")
+                    event_panel(actor, event, prefix=f"board.{event.reference}",
+                                lead=[f"{event.service} · known {local(event.known_at)}"])
             pages = math.ceil(total / BOARD_PAGE_SIZE)
             if pages > 1:
                 st.caption(f"{total:d} {'to decide' if which == 'awaiting' else 'running'}: "

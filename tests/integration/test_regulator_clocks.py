@@ -631,8 +631,8 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
     at = sign_in(new_app(), "safeguarding")
     at.switch_page("pages/inbox.py").run()
     assert_no_exception(at)
-    assert any(t.value.startswith("Reportable to the state: decided by Safeguarding")
-               for t in at.text)
+    assert any(line.startswith("Reportable to the state: decided by Safeguarding")
+               for m in texts(at, "markdown") for line in m.split("  \n"))
 
     assert len(_clock_lines(at)) == 1
 
@@ -655,10 +655,12 @@ def test_the_inbox_shows_the_clocks_and_records_a_deadline_met(engine: Engine,
 
 
 def _clock_lines(at: Any) -> list[str]:
-    """Each clock's line on a page (its state badge and line are one Markdown element)."""
-    from tests.apptest_helpers import shown, texts
+    """Each clock's line on a page (its state badge and line: a line of its event's one
+    Markdown element)."""
+    from tests.apptest_helpers import texts
 
-    return [shown(m) for m in texts(at, "markdown") if "Reported to the state: due" in m]
+    return [line for m in texts(at, "markdown") for line in m.split("  \n")
+            if "Reported to the state: due" in line]
 
 
 def _escalation_id(engine: Engine) -> int:
