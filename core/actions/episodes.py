@@ -178,22 +178,13 @@ def plan_links(session: Session) -> list[tuple[int, str, int, datetime]]:
     return kept_for_the_session(session, PLAN_LINKS, lambda: _plan_links_where(session))
 
 
-def linked_to_a_plan() -> ColumnElement[bool]:
-    """Reports an action plan links. Joined from the links already, a query says it twice:
-    with conditions on the reports (a period), SQLite otherwise started from the period's
-    reports, not from the few links (100k reports, a year: 18 ms, 5 ms from the links)."""
-    return NearMissReport.id.in_(select(ActionPlanReport.report_id))
-
-
 def _plan_links_where(session: Session, *conditions: ColumnElement[bool],
                       ) -> list[tuple[int, str, int, datetime]]:
-    if conditions:
-        conditions = (*conditions, linked_to_a_plan())
+    """The plans' links meeting `conditions` (on the links, which carry their reports' type,
+    service and day), as (plan id, type, service, when it occurred)."""
     return [tuple(row) for row in session.execute(
-        select(ActionPlanReport.plan_id, NearMissReport.type_key, NearMissReport.service_id,
-               NearMissReport.occurred_at)
-        .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
-        .where(*conditions))]
+        select(ActionPlanReport.plan_id, ActionPlanReport.type_key, ActionPlanReport.service_id,
+               ActionPlanReport.occurred_at).where(*conditions))]
 
 
 LinkedByPlace = dict[tuple[str, int], tuple[list[datetime], list[tuple[Any, ...]]]]
@@ -218,8 +209,8 @@ def _linked_reports(session: Session, type_keys: frozenset[str], start: datetime
     # Every link when the session keeps them already (the evidence page); else only the links
     # of these types and days (the triage board's clusters of the last weeks).
     links = session.info.get((KEPT_FOR_THE_SESSION, PLAN_LINKS)) or _plan_links_where(
-        session, NearMissReport.type_key.in_(type_keys), NearMissReport.occurred_at >= start,
-        NearMissReport.occurred_at < end)
+        session, ActionPlanReport.type_key.in_(type_keys), ActionPlanReport.occurred_at >= start,
+        ActionPlanReport.occurred_at < end)
     found: set[tuple[str, int, datetime, tuple[Any, ...]]] = set()
     for plan_id, type_key, service_id, occurred_at in links:
         if type_key in type_keys and start <= occurred_at < end and plan_id in actions:

@@ -221,7 +221,10 @@ def create_plan(uow: UnitOfWork, actor: Actor, draft: PlanDraft, *, now: datetim
         session.add(plan)
         session.flush()
         for report in reports:
-            session.add(ActionPlanReport(plan_id=plan.id, report_id=report.id))
+            session.add(ActionPlanReport(
+                plan_id=plan.id, report_id=report.id, type_key=report.type_key,
+                service_id=report.service_id, location_id=report.location_id,
+                person_id=report.person_id, occurred_at=report.occurred_at))
         # The cluster it was built from, and any cluster holding its reports, now has a plan.
         episodes = link_plan(uow, actor, plan.id, reports, episode_id=draft.cluster_episode_id,
                              now=now, rules=rules)

@@ -22,7 +22,7 @@ from sqlalchemy import Integer, Select, case, cast, func, literal, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from core.actions.episodes import kept_for_the_session, linked_to_a_plan
+from core.actions.episodes import kept_for_the_session
 from core.actions.models import Action, ActionPlan, ActionPlanReport
 from core.actions.vocabulary import KINDS_BY_KEY, ActionStatus, best_status
 from core.auth.actor import Actor
@@ -62,16 +62,19 @@ class Scope:
     service_ids: tuple[int, ...] = ()
     type_keys: tuple[str, ...] = ()
 
-    def conditions(self, actor: Actor, zone: Any) -> list[ColumnElement[bool]]:
+    def conditions(self, actor: Actor, zone: Any, on: Any = NearMissReport,
+                   ) -> list[ColumnElement[bool]]:
+        """The period, the viewer's services and the slice, as conditions on `on`: the
+        reports, or the plans' links to them, which carry their day, service and type."""
         conditions: list[ColumnElement[bool]] = [
-            NearMissReport.occurred_at >= local_midnight_utc(self.start, zone),
-            NearMissReport.occurred_at < local_midnight_utc(self.end, zone)]
+            on.occurred_at >= local_midnight_utc(self.start, zone),
+            on.occurred_at < local_midnight_utc(self.end, zone)]
         if actor.service_ids is not None:
-            conditions.append(NearMissReport.service_id.in_(actor.service_ids))
+            conditions.append(on.service_id.in_(actor.service_ids))
         if self.service_ids:
-            conditions.append(NearMissReport.service_id.in_(self.service_ids))
+            conditions.append(on.service_id.in_(self.service_ids))
         if self.type_keys:
-            conditions.append(NearMissReport.type_key.in_(self.type_keys))
+            conditions.append(on.type_key.in_(self.type_keys))
         return conditions
 
     def day_counts(self, session: Session, actor: Actor, zone: Any, group_by: tuple[str, ...],
@@ -589,15 +592,14 @@ def repeats(session: Session, actor: Actor, scope: Scope, *, minimum: int = 3,
     columns = {"person": NearMissReport.person_id, "location": NearMissReport.location_id,
                "type": NearMissReport.type_key}
     # The statuses of the actions serving the period's reports, by person, place and type: one
-    # read driven from the plans' links (few), not a join from the period's reports per kind.
-    # Each linked report is read from the index by id (migration 0024).
+    # read of the plans' links (few), which carry their reports' details, not a join from the
+    # period's reports per kind.
     statuses: dict[tuple[str, Any], set[str]] = {}
     for person, location, type_key, status in session.execute(
-            select(*columns.values(), Action.status).distinct()
-            .select_from(ActionPlanReport)
-            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
+            select(ActionPlanReport.person_id, ActionPlanReport.location_id,
+                   ActionPlanReport.type_key, Action.status).distinct()
             .join(Action, Action.plan_id == ActionPlanReport.plan_id)
-            .where(*where, linked_to_a_plan())):
+            .where(*scope.conditions(actor, rules.zone, on=ActionPlanReport))):
         for kind, key in (("person", person), ("location", location), ("type", type_key)):
             statuses.setdefault((kind, key), set()).add(status)
     labels = _repeat_labels(session)

@@ -62,9 +62,11 @@ class _Stored:
         self.totals.update(counts)
         for record in chunk:
             if record.plan is not None and record.slot.id is not None:
+                report = record.report
                 self.links.setdefault(record.plan, []).append(Linked(
-                    record.slot.id, record.report["service_id"], record.report["severity"],
-                    record.report["in_cluster"]))
+                    record.slot.id, report["service_id"], report["severity"],
+                    report["in_cluster"], report["type_key"], report["location_id"],
+                    report["person_id"], report["occurred_at"]))
         occurred = [record.report["occurred_at"] for record in chunk]
         self.done += len(chunk)
         self.first = min(occurred) if self.first is None else min(self.first, *occurred)

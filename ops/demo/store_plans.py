@@ -54,6 +54,11 @@ class Linked:
     service_id: int
     severity: str | None
     in_cluster: bool
+    # What the link carries of its report (core.actions.models.ActionPlanReport).
+    type_key: str
+    location_id: int
+    person_id: int | None
+    occurred_at: datetime
 
 
 def activity_rows(places: DemoPlaces, *, now: datetime, months: int, zone: ZoneInfo,
@@ -152,7 +157,9 @@ def _store_plan(uow: UnitOfWork, c: Calendar, spec: PlanSpec, linked: Sequence[L
     session.add(plan)
     session.flush()
     session.execute(insert(ActionPlanReport.__table__), [
-        {"plan_id": plan.id, "report_id": item.report_id} for item in linked])
+        {"plan_id": plan.id, "report_id": item.report_id, "type_key": item.type_key,
+         "service_id": item.service_id, "location_id": item.location_id,
+         "person_id": item.person_id, "occurred_at": item.occurred_at} for item in linked])
     counts["plans"] += 1
     counts["linked_reports"] += len(linked)
     for action_spec in spec.actions:

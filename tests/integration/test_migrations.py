@@ -49,3 +49,38 @@ def test_a_populated_database_survives_downgrade_and_upgrade(engine, db_url):
         assert conn.scalar(select(func.count()).select_from(TriageRecord)) == 1
         if engine.dialect.name == "sqlite":
             assert conn.execute(text("PRAGMA foreign_key_check")).fetchall() == []
+
+
+def test_a_plans_links_carry_their_reports_details_before_and_after_migration_0028(
+        engine, db_url):
+    """The repeats' and clusters' action statuses read a link's report's type, service,
+    place, person and day from the link: a plan made now copies them, and the migration fills
+    the links made before it from their reports."""
+    from core.actions.models import ActionPlanReport
+    from tests.builders import live_controls
+
+    org = build_org(engine)
+    for _ in range(2):
+        file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org), now=utcnow(),
+                       rules=settings())
+    live_controls(engine, org, [])  # a plan linking the first near miss
+    copied = (ActionPlanReport.type_key, ActionPlanReport.service_id,
+              ActionPlanReport.location_id, ActionPlanReport.person_id,
+              ActionPlanReport.occurred_at)
+    of_the_report = (NearMissReport.type_key, NearMissReport.service_id,
+                     NearMissReport.location_id, NearMissReport.person_id,
+                     NearMissReport.occurred_at)
+    linked = (select(*copied, *of_the_report)
+              .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id))
+
+    def links_and_reports() -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(linked)]
+
+    [made_now] = links_and_reports()
+    assert made_now[:5] == made_now[5:] and made_now[0] is not None
+    dispose_engines()
+    config = alembic_config(db_url)
+    command.downgrade(config, "0027")
+    command.upgrade(config, "head")
+    assert links_and_reports() == [made_now]
