@@ -13,8 +13,6 @@ running.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
@@ -26,21 +24,11 @@ import scale  # sets the demo environment the sign-in needs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="the database (a bench database)")
-    parser.add_argument("--page", required=True)
-    parser.add_argument("--user", default="quality")
+    parser = scale.page_arguments(__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--cold", action="store_true")
     options = parser.parse_args()
-    os.environ["NEARMISS_DATABASE_URL"] = options.url
-
-    from core.accounts.users import DEMO_PASSWORD
-    from tests.apptest_helpers import new_app, sign_in
-
-    at = sign_in(new_app(), options.user, DEMO_PASSWORD)
-    at.switch_page(options.page).run()
-    assert not at.exception, at.exception
+    at = scale.open_page(options.url, options.page, options.user)
     times = []
     for _ in range(options.runs):
         if options.cold:

@@ -131,6 +131,29 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+def page_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments of a bench that runs one page: the database, the page and who opens it."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--url", required=True, help="the database (a bench database)")
+    parser.add_argument("--page", required=True)
+    parser.add_argument("--user", default="quality")
+    return parser
+
+
+def open_page(url: str, page: str, user: str) -> Any:
+    """An AppTest signed in as the demo user `user` on the database at `url`, `page` opened
+    once (what a page's later runs are timed from)."""
+    os.environ["NEARMISS_DATABASE_URL"] = url
+
+    from core.accounts.users import DEMO_PASSWORD
+    from tests.apptest_helpers import new_app, sign_in
+
+    at = sign_in(new_app(), user, DEMO_PASSWORD)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def forget_page_caches() -> None:
     """Empty every cache a page run reads from, for a cold run (what a run after a write
     costs): Streamlit's cached figures, the board's and register's kept reads and the medians

@@ -13,8 +13,6 @@ does with the answers. SQLite only (PostgreSQL has `pg_stat_statements` for this
 
 from __future__ import annotations
 
-import argparse
-import os
 import sqlite3
 import sys
 import time
@@ -27,25 +25,16 @@ import scale  # sets the demo environment the sign-in needs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="a SQLite bench database")
-    parser.add_argument("--page", required=True)
-    parser.add_argument("--user", default="quality")
+    parser = scale.page_arguments(__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=12)
     options = parser.parse_args()
     if not options.url.startswith("sqlite:///"):
         parser.error("SQLite only")
-    os.environ["NEARMISS_DATABASE_URL"] = options.url
+    at = scale.open_page(options.url, options.page, options.user)
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    from core.accounts.users import DEMO_PASSWORD
-    from tests.apptest_helpers import new_app, sign_in
-
-    at = sign_in(new_app(), options.user, DEMO_PASSWORD)
-    at.switch_page(options.page).run()
-    assert not at.exception, at.exception
     sent: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
