@@ -733,9 +733,8 @@ def control_rows(session: Session, scope: Scope, service_ids: tuple[int, ...] | 
     if scope.type_keys:
         query = query.where(
             select(ActionPlanReport.report_id)
-            .join(NearMissReport, NearMissReport.id == ActionPlanReport.report_id)
             .where(ActionPlanReport.plan_id == Action.plan_id,
-                   NearMissReport.type_key.in_(scope.type_keys)).exists()
+                   ActionPlanReport.type_key.in_(scope.type_keys)).exists()
             | ActionPlan.cluster_type_key.in_(scope.type_keys))
     rows = [(d, t, p, k, int(n)) for d, t, p, k, n in session.execute(query)]
     # Strongest evidence first: most linked reports, then the later go-live.
