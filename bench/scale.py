@@ -264,9 +264,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
                                 interface_types=interface_types)
 
     board_floor = _times(board_floor_query, 20)
-    at = sign_in(new_app(), "supervisor", DEMO_PASSWORD)
-    at.switch_page("pages/triage_board.py").run()
-    assert not at.exception, at.exception
+    at = open_page(url, "pages/triage_board.py", "supervisor")
     open_reports = sum(board.counts.values())
 
     def board_cold() -> None:
@@ -364,9 +362,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
         with read_session() as session:
             floors.evidence(session, period.start, period.end, settings(), now=utcnow())
 
-    evidence = sign_in(new_app(), "commissioner", DEMO_PASSWORD)
-    evidence.switch_page("pages/commissioner.py").run()
-    assert not evidence.exception, evidence.exception
+    evidence = open_page(url, "pages/commissioner.py", "commissioner")
     # The page opens on the last complete quarter: the pack's period. Its caches are emptied
     # before each run, as for the governance pages: a rerun that hits the data-version cache
     # would time the cache, not the page, against a floor that reads the database.
