@@ -21,8 +21,16 @@ from sqlalchemy.sql import ColumnElement
 from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts, propose
 from core.actions.models import ActivityCount
 from core.config import ActionRules, Settings
+from core.organisation.models import Service
 from core.reports.models import NearMissReport
-from core.reports.rollup import by_week, day_count_rows, day_count_sums, usable
+from core.reports.rollup import (
+    by_week,
+    day_count_rows,
+    day_count_rows_by_key,
+    day_count_sums,
+    usable,
+)
+from core.taxonomy.models import NearMissType
 from core.weeks import as_date, local_midnight_utc, week_start_of, week_start_sql
 
 PER_LABELS = {"week": "per week", "100_visits": "per 100 visits", "100_shifts": "per 100 shifts"}
@@ -183,16 +191,38 @@ def counts_around_each(session: Session, windows: Sequence[tuple[MeasureFilters,
     by_day = [filters.counted_by_day for filters, _, _ in windows]
     series = None
     if any(by_day) and usable(session, rules.zone):
-        spans = [(go_live - timedelta(days=days), go_live + timedelta(days=days))
-                 for (_, go_live, days), counted in zip(windows, by_day, strict=True) if counted]
-        series = _DaySeries(day_count_rows(  # type: ignore[arg-type]
-            session, ("type_key", "service_id", "day"), start=min(s for s, _ in spans),
-            end=max(e for _, e in spans)))
+        series = _DaySeries(_day_counts_around(session, [
+            window for window, counted in zip(windows, by_day, strict=True) if counted]))
     return [(series.count(filters, go_live - timedelta(days=days), go_live),
              series.count(filters, go_live, go_live + timedelta(days=days)))
             if series is not None and counted
             else _counts_around_in_reports(session, filters, go_live, days, rules=rules)
             for (filters, go_live, days), counted in zip(windows, by_day, strict=True)]
+
+
+def _day_counts_around(session: Session, windows: Sequence[tuple[MeasureFilters, date, int]],
+                       ) -> list[tuple[str, int, date, int]]:
+    """(type, service, day, near misses) over the windows' days. Each type in each service is
+    read over its own windows' days alone (`day_count_rows_by_key`) where that is at most half
+    of every type in every service from the first window to the last: at 100k reports 45%, and
+    the read took 36 ms against 57 (fastest of 15, interleaved); at a million, where the
+    windows cover 83%, the searches by key were slower than one read (83 against 77 ms)."""
+    types = tuple(session.scalars(select(NearMissType.key)))
+    services = tuple(session.scalars(select(Service.id)))
+    spans: dict[tuple[str, int], tuple[date, date]] = {}
+    for filters, go_live, days in windows:
+        start, end = go_live - timedelta(days=days), go_live + timedelta(days=days)
+        for type_key in filters.type_keys or types:
+            for service_id in filters.service_ids or services:
+                first, last = spans.get((type_key, service_id), (start, end))
+                spans[(type_key, service_id)] = (min(first, start), max(last, end))
+    first = min(start for start, _ in spans.values())
+    last = max(end for _, end in spans.values())
+    by_key = sum((end - start).days for start, end in spans.values())
+    if by_key * 2 <= len(types) * len(services) * (last - first).days:
+        return day_count_rows_by_key(session, spans)
+    return day_count_rows(session, ("type_key", "service_id", "day"),  # type: ignore[return-value]
+                          start=first, end=last)
 
 
 def weekly_counts(session: Session, filters: MeasureFilters, start: date, end: date, *,

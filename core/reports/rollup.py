@@ -385,6 +385,24 @@ def day_count_sums(session: Session,
     return [sums.get(i, 0) for i in range(len(spans))]
 
 
+def day_count_rows_by_key(session: Session,
+                          spans: Mapping[tuple[str, int], tuple[date, date]],
+                          ) -> list[tuple[str, int, date, int]]:
+    """(type, service, day, near misses) for each (type, service) of `spans` on its own local
+    days [start, end), a hundred keys to a statement (`core.db.union_rows`), each key a
+    search of the (type, service, day) index. The evidence per action needs a type in a
+    service or two around each go-live: read over every type and service from the first
+    window to the last, the day counts gave twice the rows (14,897 against 7,572 at 100k
+    reports)."""
+    columns = (_TABLE.c.type_key, _TABLE.c.service_id, _TABLE.c.day)
+    return [(type_key, service_id, day, n) for type_key, service_id, day, n in union_rows(
+        session, (select(*columns, func.sum(_TABLE.c.reports))
+                  .where(_TABLE.c.type_key == type_key, _TABLE.c.service_id == service_id,
+                         _TABLE.c.day >= start, _TABLE.c.day < end)
+                  .group_by(*columns)
+                  for (type_key, service_id), (start, end) in spans.items())) if n]
+
+
 def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, end: date,
                    service_sets: Iterable[tuple[int, ...] | None] = (),
                    type_keys: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:

@@ -232,6 +232,16 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
         figures["each"] = counts_around_each(session, windows, rules=rules)
         assert figures["each"] == [counts_around(session, f, g, d, rules=rules)
                                    for f, g, d in windows]
+        # Every window naming its types and services (the evidence per action's): each
+        # (type, service) is read over its own windows' days only, overlapping or apart.
+        named = [(filters, today - timedelta(days=ago), days)
+                 for filters in (measure, MeasureFilters(
+                     type_keys=("transport", "transfer_near_fall"),
+                     service_ids=(org.maple, org.oak)))
+                 for ago, days in ((1, 1), (3, 2), (40, 8), (9, 8))]
+        figures["each named"] = counts_around_each(session, named, rules=rules)
+        assert figures["each named"] == [counts_around(session, f, g, d, rules=rules)
+                                         for f, g, d in named]
         # More spans than one statement sums (a hundred), one of them a filter the day counts
         # do not keep (a place): each as `count_between` counts it alone.
         spans = [(filters, start, start + timedelta(days=days))
