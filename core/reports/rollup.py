@@ -36,6 +36,8 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
+    and_,
+    case,
     delete,
     event,
     func,
@@ -401,6 +403,25 @@ def day_count_rows_by_key(session: Session,
                          _TABLE.c.day >= start, _TABLE.c.day < end)
                   .group_by(*columns)
                   for (type_key, service_id), (start, end) in spans.items())) if n]
+
+
+def service_sums(session: Session, type_key: str, services: Iterable[int],
+                 spans: Sequence[tuple[date, date]]) -> dict[int, list[int]]:
+    """Near misses of a type on local days in each [start, end) of `spans`, by service (a
+    service with none in any is left out), in one statement: the cluster check of a filing
+    asked for a span a statement, four a filing (8.5 ms of each at a million reports)."""
+    kept = [(start, end) for start, end in spans if start < end]
+    if not kept:
+        return {}
+    day = _TABLE.c.day
+    query = (select(_TABLE.c.service_id,
+                    *(func.sum(case((and_(day >= start, day < end), _TABLE.c.reports), else_=0))
+                      for start, end in spans))
+             .where(_TABLE.c.type_key == type_key, _TABLE.c.service_id.in_(list(services)),
+                    day >= min(start for start, _ in kept), day < max(end for _, end in kept))
+             .group_by(_TABLE.c.service_id))
+    return {service_id: [int(n or 0) for n in sums]
+            for service_id, *sums in session.execute(query)}
 
 
 def day_count_rows(session: Session, group_by: tuple[str, ...], *, start: date, end: date,

@@ -40,7 +40,7 @@ from core.errors import (
 )
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
-from core.reports.rollup import day_count_rows, usable
+from core.reports.rollup import day_count_rows, service_sums, usable
 from core.taxonomy.models import NearMissType
 from core.triage import cluster_rule
 from core.triage.cluster_rule import Episode, TypeDays
@@ -182,16 +182,20 @@ def _filing_history(session: Session, type_key: str, day: date, last: date, w: W
             offset = (day_ - origin).days
             if 0 <= offset < length:
                 counts[member][offset] += count
-    if lumped is not None:
-        for member, count in _per_service(session, type_key, members, *lumped, rules):
-            counts[member][(lumped[0] - origin).days] += count
-    counts[service_id][(day - origin).days] += 1
     base_start = max(origin, first)
     base_days = (recent_start - base_start).days + 1
+    # The lumped stretch in the service and its region, and the type in every service over
+    # the first window's baseline: one statement.
+    in_lump, in_base = _sums_by_service(
+        session, type_key, w.services,
+        [lumped or (day, origin), (base_start, recent_start)], rules)  # (day, origin): none
+    if lumped is not None:
+        for member in members:
+            counts[member][(lumped[0] - origin).days] += in_lump.get(member, 0)
+    counts[service_id][(day - origin).days] += 1
     type_rate = 0.0
     if base_days > 0:
-        type_rate = _count(session, type_key, w.services, base_start, recent_start, rules) / (
-            base_days * len(w.services))
+        type_rate = sum(in_base.values()) / (base_days * len(w.services))
     regions = {r: m for r, m in w.regions.items() if m == members}
     return origin, TypeDays(counts, regions, length, max(0, (first - origin).days),
                             type_per_service_day=type_rate)
@@ -236,13 +240,6 @@ def _per_service(session: Session, type_key: str, services: Iterable[int], lo: d
         .group_by(NearMissReport.service_id))]
 
 
-def _count(session: Session, type_key: str, services: tuple[int, ...], lo: date, hi: date,
-           rules: Settings) -> int:
-    """Reports of a type in some services on local days lo .. hi (inclusive)."""
-    return sum(count for _service, count in _per_service(session, type_key, services, lo, hi,
-                                                          rules))
-
-
 def _cannot_fire(session: Session, report: NearMissReport, day: date, last: date, w: Watched,
                  budget: float, rules: Settings) -> bool:
     """True when no window holding this report can reach its threshold, from a few counts:
@@ -258,15 +255,30 @@ def _cannot_fire(session: Session, report: NearMissReport, day: date, last: date
     # Every baseline of those windows holds these days.
     common_lo = last - timedelta(days=window + baseline - 1)
     common_hi = day - timedelta(days=window)
+    recent, common = _sums_by_service(session, report.type_key, scopes[-1],
+                                      [(lo, last), (common_lo, common_hi)], rules)
     for members in reversed(scopes):  # the region first: it holds the service's reports too
-        most = _count(session, report.type_key, members, lo, last, rules) + 1
+        most = sum(recent.get(member, 0) for member in members) + 1
         if most < cluster_rule.threshold(floor, budget, rule):
             return True  # nor can the service's, with fewer reports
-        usual = max(_count(session, report.type_key, members, common_lo, common_hi, rules)
-                    / baseline * window, floor * len(members))
+        usual = max(sum(common.get(member, 0) for member in members) / baseline * window,
+                    floor * len(members))
         if most >= cluster_rule.threshold(usual, budget, rule):
             return False
     return True
+
+
+def _sums_by_service(session: Session, type_key: str, services: tuple[int, ...],
+                     spans: list[tuple[date, date]], rules: Settings) -> list[dict[int, int]]:
+    """Reports of a type by service on local days lo .. hi (inclusive; none where hi < lo)
+    of each span: from the day counts in one statement, else from the reports."""
+    if usable(session, rules.zone):
+        sums = service_sums(session, type_key, services,
+                            [(lo, hi + timedelta(days=1)) for lo, hi in spans])
+        return [{member: counts[i] for member, counts in sums.items() if counts[i]}
+                for i in range(len(spans))]
+    return [dict(_per_service(session, type_key, services, lo, hi, rules)) if lo <= hi else {}
+            for lo, hi in spans]
 
 
 # -- storing what the rule found -------------------------------------------------------------
