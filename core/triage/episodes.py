@@ -205,22 +205,13 @@ def _filing_history(session: Session, type_key: str, day: date, last: date, w: W
 # (core/reports/rollup.py: kept in the same transaction as every report written), else from
 # the reports. At a million reports the reports' counts took 28 ms of each filing.
 
-def _day_counts(session: Session, type_key: str, services: Iterable[int], lo: date, hi: date,
-                rules: Settings, group_by: tuple[str, ...]) -> list[tuple[Any, ...]] | None:
-    """Day counts of a type in some services on local days lo .. hi (inclusive), summed by
-    `group_by`; None when they are not built for the zone."""
-    if not usable(session, rules.zone):
-        return None
-    return day_count_rows(session, group_by, start=lo, end=hi + timedelta(days=1),
-                          service_sets=(tuple(services),), type_keys=(type_key,))
-
-
 def _per_service_day(session: Session, type_key: str, services: Iterable[int], lo: date,
                      hi: date, rules: Settings) -> list[tuple[int, date, int]]:
     """(service, local day, reports) of a type on local days lo .. hi (inclusive)."""
-    rows = _day_counts(session, type_key, services, lo, hi, rules, ("service_id", "day"))
-    if rows is not None:
-        return [(member, day_, int(count)) for member, day_, count in rows]
+    if usable(session, rules.zone):
+        return [(member, day_, int(count)) for member, day_, count in day_count_rows(
+            session, ("service_id", "day"), start=lo, end=hi + timedelta(days=1),
+            service_sets=(tuple(services),), type_keys=(type_key,))]
     bucket, local_day = _local_days(session, rules)
     return [(member, local_day(key), count) for member, key, count in session.execute(
         select(NearMissReport.service_id, bucket, func.count())
@@ -228,12 +219,10 @@ def _per_service_day(session: Session, type_key: str, services: Iterable[int], l
         .group_by(NearMissReport.service_id, bucket))]
 
 
-def _per_service(session: Session, type_key: str, services: Iterable[int], lo: date, hi: date,
-                 rules: Settings) -> list[tuple[int, int]]:
-    """(service, reports) of a type on local days lo .. hi (inclusive)."""
-    rows = _day_counts(session, type_key, services, lo, hi, rules, ("service_id",))
-    if rows is not None:
-        return [(member, int(count)) for member, count in rows]
+def _per_service_in_reports(session: Session, type_key: str, services: Iterable[int], lo: date,
+                            hi: date, rules: Settings) -> list[tuple[int, int]]:
+    """(service, reports) of a type on local days lo .. hi (inclusive), counted from the
+    reports (the day counts' sums are `_sums_by_service`'s)."""
     return [(member, count) for member, count in session.execute(
         select(NearMissReport.service_id, func.count())
         .where(_members(type_key, services, lo, hi, rules))
@@ -277,8 +266,8 @@ def _sums_by_service(session: Session, type_key: str, services: tuple[int, ...],
                             [(lo, hi + timedelta(days=1)) for lo, hi in spans])
         return [{member: counts[i] for member, counts in sums.items() if counts[i]}
                 for i in range(len(spans))]
-    return [dict(_per_service(session, type_key, services, lo, hi, rules)) if lo <= hi else {}
-            for lo, hi in spans]
+    return [dict(_per_service_in_reports(session, type_key, services, lo, hi, rules))
+            if lo <= hi else {} for lo, hi in spans]
 
 
 # -- storing what the rule found -------------------------------------------------------------
