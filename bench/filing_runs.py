@@ -19,16 +19,12 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import scale  # noqa: F401 - sets the demo environment
-
-TYPES = ["transfer_near_fall", "medication_discrepancy", "environment_equipment", "other",
-         "transport", "community_safety"]
+import scale  # sets the demo environment
 
 
 def main() -> None:
@@ -49,7 +45,6 @@ def main() -> None:
     from core.db import read_session
     from core.filing.service import file_near_miss
     from core.organisation.queries import reporting_options
-    from core.reports.drafts import NearMissDraft
     from core.uow import UnitOfWork
     from tests.builders import local_now
 
@@ -78,12 +73,7 @@ def main() -> None:
         spent.clear()
         times = []
         for _ in range(options.filings):
-            draft = NearMissDraft(
-                description=f"Bench near miss {filed}: walker out of reach at the doorway.",
-                type_key=TYPES[filed % len(TYPES)],
-                occurred_at=now - timedelta(minutes=17 * filed), service_id=service,
-                location_id=locations[filed % len(locations)], barrier="staff_recovery",
-                still_at_risk=False)
+            draft = scale.bench_draft(filed, service, locations, now)
             started = time.perf_counter()
             file_near_miss(UnitOfWork(), supervisor, draft, now=utcnow(), rules=settings())
             times.append(time.perf_counter() - started)

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,23 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+BENCH_TYPES = ("transfer_near_fall", "medication_discrepancy", "environment_equipment", "other",
+               "transport", "community_safety")
+
+
+def bench_draft(i: int, service: int, locations: list[int], now: datetime) -> Any:
+    """The bench's `i`th report to file: a busy week of ordinary reports, spread over types,
+    places and days (500 of one type in one place would be a cluster the size of the whole
+    board)."""
+    from core.reports.drafts import NearMissDraft
+
+    return NearMissDraft(
+        description=f"Bench near miss {i}: walker out of reach at the doorway.",
+        type_key=BENCH_TYPES[i % len(BENCH_TYPES)], occurred_at=now - timedelta(minutes=17 * i),
+        service_id=service, location_id=locations[i % len(locations)],
+        barrier="staff_recovery", still_at_risk=False)
+
+
 def page_arguments(description: str) -> argparse.ArgumentParser:
     """The arguments of a bench that runs one page: the database, the page and who opens it."""
     parser = argparse.ArgumentParser(description=description)
@@ -187,7 +204,6 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     from core.filing.service import file_near_miss
     from core.metrics import governance as gov
     from core.organisation.queries import reporting_options
-    from core.reports.drafts import NearMissDraft
     from core.reports.models import NearMissReport
     from core.taxonomy.service import live_taxonomy
     from core.triage.board import BoardFilters, load_board
@@ -215,23 +231,11 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     # reports their board must show), against a raw INSERT of the same row.
     service = options.services[0].id
     locations = [choice.id for choice in options.locations[service]]
-    types = ["transfer_near_fall", "medication_discrepancy", "environment_equipment", "other",
-             "transport", "community_safety"]
     now = local_now()
-
-    def draft(i: int) -> NearMissDraft:
-        # A busy week of ordinary reports, spread over types, places and days (500 of one
-        # type in one place would be a cluster the size of the whole board).
-        return NearMissDraft(
-            description=f"Bench near miss {i}: walker out of reach at the doorway.",
-            type_key=types[i % len(types)], occurred_at=now - timedelta(minutes=17 * i),
-            service_id=service, location_id=locations[i % len(locations)],
-            barrier="staff_recovery", still_at_risk=False)
-
     counter = iter(range(10**9))
-    filing = _times(lambda: file_near_miss(UnitOfWork(), supervisor, draft(next(counter)),
-                                           now=utcnow(), rules=settings()),
-                    500)
+    filing = _times(lambda: file_near_miss(
+        UnitOfWork(), supervisor, bench_draft(next(counter), service, locations, now),
+        now=utcnow(), rules=settings()), 500)
     with read_session() as session:
         template = session.scalars(select(NearMissReport).order_by(
             NearMissReport.id.desc()).limit(1)).one()
