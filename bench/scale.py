@@ -15,18 +15,26 @@ PostgreSQL database named after the size, so a second run reuses it), then measu
 - the commissioner pack PDF for the last complete quarter;
 - the peak memory of a `streamlit run` server while signed-in users open every heavy page.
 
+Each run measures a copy of the loaded database, dropped after it: the 500 reports it files
+(open reports the board must show) never reach the loaded one, so every run sees the same
+data. Runs on the loaded database itself added 500 open reports each, and the board of a
+second run was not the board of the first.
+
 Each page is timed against its floor: the hand-written SQL that returns the figures it shows
 (bench/floors.py, kept honest by tests/integration/test_bench_floors.py), so the ratio says
 how much the page costs over what its data costs to fetch. A page run is the app's run in
 AppTest, with one script cache for the process, as a server keeps (each AppTest run compiled
 app.py and the page again; tests/streamlit_speedups.keep_compiled_scripts).
 
-It prints a Markdown table (median, p95, floor, ratio, budget) for bench/RESULTS.md.
+It prints a Markdown table (median, p95, floor, ratio, budget) for bench/RESULTS.md, and
+with `--json FILE` writes the same measures keyed by name (`bench/growth.py` reads them to
+compare sizes).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -83,6 +91,46 @@ def _prepare(backend: str, reports: int) -> tuple[str, float | None, float | Non
     return url, seconds, peak_mb
 
 
+def _run_copy(backend: str, url: str) -> str:
+    """A fresh copy of the loaded database at `url` for one run (`_drop_run_copy` after):
+    SQLite's online backup (the loaded file may hold a write-ahead log), PostgreSQL's
+    database template."""
+    from sqlalchemy import create_engine, text
+
+    if backend == "sqlite":
+        import sqlite3
+
+        loaded = url.removeprefix("sqlite:///")
+        copy = loaded.removesuffix(".db") + "-run.db"
+        for leftover in (copy, copy + "-wal", copy + "-shm"):
+            Path(leftover).unlink(missing_ok=True)
+        with sqlite3.connect(loaded) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        return f"sqlite:///{copy}"
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}_run"'))
+        conn.execute(text(f'CREATE DATABASE "{name}_run" TEMPLATE "{name}"'))
+    admin.dispose()
+    return f"{url}_run"
+
+
+def _drop_run_copy(backend: str, copy: str) -> None:
+    """Remove a run's copy (`_run_copy`)."""
+    from sqlalchemy import create_engine, text
+
+    if backend == "sqlite":
+        path = copy.removeprefix("sqlite:///")
+        for leftover in (path, path + "-wal", path + "-shm"):
+            Path(leftover).unlink(missing_ok=True)
+        return
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{copy.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _times(action: Callable[[], Any], runs: int) -> list[float]:
     spent = []
     for _ in range(runs):
@@ -100,11 +148,15 @@ def _p95(values: list[float]) -> float:
 class Table:
     def __init__(self) -> None:
         self.rows: list[list[str]] = []
+        self.measures: dict[str, dict[str, Any]] = {}
 
     def add(self, what: str, times: list[float], floor: list[float] | None,
-            budget: float | None) -> None:
+            budget: float | None, *, key: str) -> None:
+        """A measure's row; `key` names it the same at every size (`what` may say counts)."""
         median, p95 = statistics.median(times), _p95(times)
         floor_median = statistics.median(floor) if floor else None
+        self.measures[key] = {"what": what, "median": median, "p95": p95,
+                              "floor": floor_median, "budget": budget}
         ratio = f"{median / floor_median:.1f}×" if floor_median else ""
         measured = p95 if what.startswith("filing") else median
         verdict = "" if budget is None else ("ok" if measured <= budget else "OVER")
@@ -114,6 +166,9 @@ class Table:
 
     def note(self, what: str, value: str, budget: str = "", verdict: str = "") -> None:
         self.rows.append([what, value, "", "", "", budget, verdict])
+
+    def write_json(self, path: Path, title: str) -> None:
+        path.write_text(json.dumps({"title": title, "measures": self.measures}, indent=1))
 
     def print(self, title: str) -> None:
         print(f"\n### {title}\n")
@@ -185,8 +240,23 @@ def forget_page_caches() -> None:
     gov.forget_timings()
 
 
-def run(backend: str, reports: int, *, memory: bool) -> None:
-    url, load_seconds, load_peak = _prepare(backend, reports)
+def run(backend: str, reports: int, *, memory: bool, json_path: Path | None = None) -> None:
+    """Measure every budget at `reports` near misses on a copy of the loaded database."""
+    loaded, load_seconds, load_peak = _prepare(backend, reports)
+    url = _run_copy(backend, loaded)
+    try:
+        _measure(backend, reports, url, load_seconds, load_peak, memory=memory,
+                 json_path=json_path)
+    finally:
+        from core.db import dispose_engines
+
+        dispose_engines()
+        _drop_run_copy(backend, url)
+
+
+def _measure(backend: str, reports: int, url: str, load_seconds: float | None,
+             load_peak: float | None, *, memory: bool, json_path: Path | None) -> None:
+    """`run`'s measures on the database at `url` (the run's copy)."""
     os.environ["NEARMISS_DATABASE_URL"] = url
 
     from sqlalchemy import func, insert, select
@@ -253,7 +323,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     with engine.begin() as conn:  # the raw rows are not reports anyone filed
         conn.execute(NearMissReport.__table__.delete().where(
             NearMissReport.reference.like("RAW-%")))
-    table.add("filing a report (p95 budget)", filing, floor, 0.050)
+    table.add("filing a report (p95 budget)", filing, floor, 0.050, key="filing")
 
     # The triage board, against its columns (filters at their defaults, the interface types
     # those routed to operations), its cards' clocks, the regulator section and clusters.
@@ -278,9 +348,9 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
     # Cold: its caches emptied (what a run after a write costs). Repeated: nothing written
     # since, so its reads come from the caches keyed by the data version (ui/board.py).
     table.add(f"triage board, {open_reports} open (cold page run)", _times(board_cold, 10),
-              board_floor, 0.5)
+              board_floor, 0.5, key="triage board, cold")
     table.add(f"triage board, {open_reports} open (page run repeated)", _times(at.run, 10),
-              board_floor, 0.5)
+              board_floor, 0.5, key="triage board, repeated")
 
     # Governance pages, caches emptied before each run (the worst case).
     quality = users["quality"]
@@ -328,7 +398,7 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
         page_runs = _times(cold, runs)
         floor = _times(query, runs)
         table.add(f"{page.removeprefix('pages/')}{shown.get(page, '')} (cold page run)",
-                  page_runs, floor, budget)
+                  page_runs, floor, budget, key=page.removeprefix("pages/"))
 
     # The commissioner pack for the last complete quarter.
     this_quarter = (today().month - 1) // 3
@@ -358,9 +428,9 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
         at.run()
 
     table.add(f"action register, {actions} actions (cold page run)", _times(register_cold, runs),
-              register_floor, None)
+              register_floor, None, key="action register, cold")
     table.add(f"action register, {actions} actions (page run repeated)", _times(at.run, runs),
-              register_floor, None)
+              register_floor, None, key="action register, repeated")
 
     def evidence_queries() -> None:
         with read_session() as session:
@@ -379,17 +449,22 @@ def run(backend: str, reports: int, *, memory: bool) -> None:
         live = len(floors.evidence(session, period.start, period.end, settings(),
                                    now=utcnow())["register"])
     table.add(f"evidence page, {period.label}, {live} actions (cold page run)",
-              _times(evidence_cold, runs), _times(evidence_queries, runs), None)
+              _times(evidence_cold, runs), _times(evidence_queries, runs), None,
+              key="evidence page")
 
     def pack() -> None:
         with read_session() as session:
             build_pack(session, commissioner, period, "commissioner", now=utcnow(),
                        rules=settings())
 
-    table.add(f"commissioner pack PDF, {period.label}", _times(pack, 3), None, 20.0)
+    table.add(f"commissioner pack PDF, {period.label}", _times(pack, 3), None, 20.0,
+              key="commissioner pack")
     if memory:
         table.note("streamlit server peak memory", f"{_server_peak_mb(url):.0f} MB", "600 MB")
-    table.print(f"{backend}, {total:,} near misses ({date.today():%Y-%m-%d})")
+    title = f"{backend}, {total:,} near misses ({date.today():%Y-%m-%d})"
+    table.print(title)
+    if json_path is not None:
+        table.write_json(json_path, title)
 
 
 def _server_peak_mb(url: str) -> float:
@@ -441,8 +516,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the streamlit server memory measure (needs chromium)")
+    parser.add_argument("--json", type=Path, help="also write the measures to this file")
     args = parser.parse_args()
-    run(args.backend, args.reports, memory=not args.no_memory)
+    run(args.backend, args.reports, memory=not args.no_memory, json_path=args.json)
 
 
 if __name__ == "__main__":
