@@ -99,12 +99,15 @@ def _run_copy(backend: str, url: str) -> str:
 
     if backend == "sqlite":
         import sqlite3
+        from contextlib import closing
 
         loaded = url.removeprefix("sqlite:///")
         copy = loaded.removesuffix(".db") + "-run.db"
         for leftover in (copy, copy + "-wal", copy + "-shm"):
             Path(leftover).unlink(missing_ok=True)
-        with sqlite3.connect(loaded) as source, sqlite3.connect(copy) as target:
+        # closing(): a sqlite3 connection's own `with` ends a transaction, not the connection.
+        with closing(sqlite3.connect(loaded)) as source, \
+                closing(sqlite3.connect(copy)) as target:
             source.backup(target)
         return f"sqlite:///{copy}"
     name = url.rsplit("/", 1)[1]
