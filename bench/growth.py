@@ -8,7 +8,7 @@ of the machine falls on both. For each measure it prints, per size, the median o
 medians and its ratio to the median floor (the hand-written SQL, `bench/floors.py`), then the
 growth from the first size to the last: the median of the rounds' growths, each round's
 largest size over its smallest, and their range, so a growth near a goal shows whether the
-rounds agree on its side of it.
+rounds agree on its side of it (the verdict says so when they do not).
 
 Goals (issue 21), checked on the pages the issue names (the triage board, the governance
 pages, the commissioner's evidence page): at most 1.5× the floor at the largest size, and a
@@ -82,6 +82,8 @@ def table(runs: dict[int, list[dict[str, dict[str, Any]]]]) -> list[str]:
             if growth > MOST_GROWTH:
                 short.append(f"grows over {MOST_GROWTH:.0f}×")
             verdict = "**" + ", ".join(short) + "**" if short else "met"
+            if min(growths) <= MOST_GROWTH < max(growths):  # chance decides the side
+                verdict += f" (rounds either side of {MOST_GROWTH:.0f}×: the data cannot tell)"
         lines.append("| " + " | ".join([key, *cells, verdict]) + " |")
     return lines
 
