@@ -162,6 +162,17 @@ def pytest_sessionfinish() -> None:
         thread.join()
 
 
+RERUN_FAILURE_CHARS = 4000  # the end of a failure: its assertion or timeout and where
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Each rerun test's first failure, its end: the rerun plugin names the test and no more,
+    so a flaky journey that passed on its rerun left nothing to look into."""
+    for report in terminalreporter.stats.get("rerun", []):
+        terminalreporter.write_sep("-", f"first failure of {report.nodeid} (then rerun)")
+        terminalreporter.write_line(str(report.longrepr)[-RERUN_FAILURE_CHARS:])
+
+
 def _pg_problem() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
