@@ -28,6 +28,7 @@ import streamlit_authenticator as stauth
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.accounts.service import (
+    IDLE_TIMEOUT,
     SessionEnded,
     SessionIdle,
     SignedIn,
@@ -171,7 +172,7 @@ def _resume_from_cookie(auth: stauth.Authenticate) -> bool:
                                     rules=settings())
     except SessionIdle as exc:
         with contextlib.suppress(StorageUnavailable):
-            sign_out(UnitOfWork(), exc.session_id, reason="idle timeout",
+            sign_out(UnitOfWork(), exc.session_id, reason=IDLE_TIMEOUT,
                      now=utcnow(), rules=settings())
         auth.cookie_controller.delete_cookie()
         st.session_state[NOTICE] = message(exc)
@@ -314,7 +315,7 @@ def signed_in_actor(auth: stauth.Authenticate) -> Actor | None:
     try:
         actor, unread = session_actor_and_unread(session_id, now=now, rules=settings())
     except SessionIdle as exc:
-        end_session(auth, reason="idle timeout", notice=message(exc))
+        end_session(auth, reason=IDLE_TIMEOUT, notice=message(exc))
         _sign_in_form()
         return None
     except SessionEnded as exc:

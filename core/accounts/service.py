@@ -52,6 +52,10 @@ class SessionEnded(DomainError):
     """The session is over (signed out, expired, idle, or the user was disabled)."""
 
 
+# The reason a session left idle past the limit is ended with (auth.signed_out, end_reason).
+IDLE_TIMEOUT = "idle timeout"
+
+
 class SessionIdle(SessionEnded):
     """The session went unused for longer than the idle limit."""
 
@@ -309,6 +313,10 @@ def _check_session(user_session: UserSession | None, user: User | None, now: dat
     if not user.active:
         raise SessionEnded(N_("Your account has been disabled. Ask an administrator."))
     if user_session.ended_at is not None:
+        if user_session.end_reason == IDLE_TIMEOUT:
+            # Ended for idleness by another run (another tab, a late rerun of the page being
+            # reloaded): this browser is told why too, not only the run that found it.
+            raise SessionIdle(user_session.id, rules.sign_in.idle_minutes)
         raise SessionEnded(N_("You were signed out. Please sign in again."))
     if user_session.expires_at <= now:
         raise SessionEnded(N_("Your session has expired. Please sign in again."))
@@ -363,7 +371,7 @@ def note_activity(session_id: int, *, now: datetime, engine: Engine | None = Non
 
     The one write that is not audited: a heartbeat that changes nothing anyone made, which
     would otherwise put an event a minute per person in the trail. What it leads to is
-    audited: the sign-out of a session left idle (auth.signed_out, reason "idle timeout").
+    audited: the sign-out of a session left idle (auth.signed_out, reason IDLE_TIMEOUT).
     """
     try:
         with (engine or get_engine()).begin() as conn:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from core.accounts.service import (
+    IDLE_TIMEOUT,
     SIGN_IN_REFUSED,
     SessionEnded,
     SessionIdle,
@@ -23,6 +24,7 @@ from core.accounts.service import (
     note_activity,
     resume_from_cookie,
     sign_in,
+    sign_out,
 )
 from core.accounts.users import NewUser, add_user, list_users, set_user_active
 from core.audit.models import AuditEvent
@@ -296,6 +298,35 @@ def test_a_session_idle_past_the_limit_is_refused_even_with_its_cookie(engine, o
             resume_from_cookie(session, "reporter", "cookie-secret-1", now=later, rules=settings())
         with pytest.raises(SessionIdle):
             actor_for_session(session, signed.session_id, now=later, rules=settings())
+
+
+def test_a_session_another_run_ended_for_idleness_still_says_it_was_idle(engine, org):
+    """A tab (or a late rerun of the page being reloaded) meets the idle session first and
+    ends it; the browser resuming from its cookie after that is told why too."""
+    now = utcnow()
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-2", rules=settings(),
+                        now=now)
+    later = now + timedelta(minutes=61)
+    sign_out(UnitOfWork(engine), signed.session_id, reason=IDLE_TIMEOUT, now=later,
+             rules=settings())
+    with read_session(engine) as session:
+        with pytest.raises(SessionIdle, match="signed out after 60 minutes without activity"):
+            resume_from_cookie(session, "reporter", "cookie-secret-2", now=later, rules=settings())
+        with pytest.raises(SessionIdle):
+            actor_for_session(session, signed.session_id, now=later, rules=settings())
+
+
+def test_a_session_signed_out_is_not_called_idle(engine, org):
+    now = utcnow()
+    signed = sign_in(UnitOfWork(engine), "reporter", PASSWORD, now=now, rules=settings())
+    bind_session_cookie(UnitOfWork(engine), signed.session_id, "cookie-secret-3", rules=settings(),
+                        now=now)
+    sign_out(UnitOfWork(engine), signed.session_id, now=now, rules=settings())
+    with read_session(engine) as session:
+        with pytest.raises(SessionEnded, match=r"^You were signed out\. Please") as ended:
+            resume_from_cookie(session, "reporter", "cookie-secret-3", now=now, rules=settings())
+        assert not isinstance(ended.value, SessionIdle)
 
 
 def test_activity_is_stamped_at_most_once_a_minute_and_keeps_the_session(engine, org):
