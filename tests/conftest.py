@@ -16,7 +16,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -184,20 +184,14 @@ def _pg_problem() -> str | None:
         return f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.__class__.__name__}: {exc}"
 
 
-CLEAR_OF_MIDNIGHT = timedelta(hours=2)
-
-
 @pytest.fixture(autouse=True)
 def _clear_of_local_midnight() -> Iterator[None]:
     """Run no test across the provider's midnight, without waiting for it.
 
-    Tests compare "today" taken at their start with times taken later, and some look an
-    hour or more ahead (a home page an hour on, a demo's last days); a test near local
-    midnight would see two dates, and on a Sunday night two weeks. In the last two hours of
-    the day the test's clock (in this process) is moved to noon of the same day and keeps
-    ticking, so elapsed time still passes as it does for throttles and timeouts. (Five
-    minutes were not enough: at 23:21 in New York on a Sunday, the home page an hour on and
-    the demo's regulator clocks failed, 2026-12-07.)
+    Tests compare "today" taken at their start with times taken later; a test that
+    straddles local midnight would see two dates. In the last five minutes of the day the
+    test's clock (in this process) is moved to noon of the same day and keeps ticking, so
+    elapsed time still passes as it does for throttles and timeouts.
     """
     from datetime import datetime, time, timedelta
 
@@ -206,7 +200,7 @@ def _clear_of_local_midnight() -> Iterator[None]:
     zone = settings().zone
     now = datetime.now(zone)
     midnight = datetime.combine(now.date() + timedelta(days=1), time.min, zone)
-    if midnight - now >= CLEAR_OF_MIDNIGHT:
+    if midnight - now >= timedelta(minutes=5):
         yield
         return
     with time_machine.travel(datetime.combine(now.date(), time(12), zone), tick=True):
