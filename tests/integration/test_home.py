@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
+import time_machine
 
 from core.actions.queries import RegisterFilters, current_clusters, register_counts
 from core.actions.service import ActionDraft, PlanDraft, create_plan, set_go_live
@@ -117,6 +118,14 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
         "actions", "actions", "board")
 
 
+def _tomorrow_noon() -> datetime:
+    """Noon of the provider's next day: a test that looks an hour on must not cross into the
+    next day (on a Sunday night, the next week), whatever the hour it runs at."""
+    zone = settings().zone
+    return datetime.combine(datetime.now(zone).date() + timedelta(days=1), time(12), zone)
+
+
+@time_machine.travel(_tomorrow_noon(), tick=True)
 def test_a_person_with_several_roles_sees_a_section_each_most_urgent_first(engine, org):
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, still_at_risk=True),
                    now=utcnow(), rules=settings())
