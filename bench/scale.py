@@ -95,7 +95,6 @@ def _run_copy(backend: str, url: str) -> str:
     """A fresh copy of the loaded database at `url` for one run (`_drop_run_copy` after):
     SQLite's online backup (the loaded file may hold a write-ahead log), PostgreSQL's
     database template."""
-    from sqlalchemy import create_engine, text
 
     if backend == "sqlite":
         import sqlite3
@@ -111,27 +110,31 @@ def _run_copy(backend: str, url: str) -> str:
             source.backup(target)
         return f"sqlite:///{copy}"
     name = url.rsplit("/", 1)[1]
+    _as_admin(f'DROP DATABASE IF EXISTS "{name}_run"',
+              f'CREATE DATABASE "{name}_run" TEMPLATE "{name}"')
+    return f"{url}_run"
+
+
+def _as_admin(*statements: str) -> None:
+    """Run statements on the PostgreSQL server's admin database, outside a transaction (as
+    CREATE and DROP DATABASE must)."""
+    from sqlalchemy import create_engine, text
+
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}_run"'))
-        conn.execute(text(f'CREATE DATABASE "{name}_run" TEMPLATE "{name}"'))
+        for statement in statements:
+            conn.execute(text(statement))
     admin.dispose()
-    return f"{url}_run"
 
 
 def _drop_run_copy(backend: str, copy: str) -> None:
     """Remove a run's copy (`_run_copy`)."""
-    from sqlalchemy import create_engine, text
-
     if backend == "sqlite":
         path = copy.removeprefix("sqlite:///")
         for leftover in (path, path + "-wal", path + "-shm"):
             Path(leftover).unlink(missing_ok=True)
         return
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{copy.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+    _as_admin(f'DROP DATABASE IF EXISTS "{copy.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def _times(action: Callable[[], Any], runs: int) -> list[float]:
