@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,9 @@ from typer.testing import CliRunner
 
 from core.audit.models import AuditEvent
 from core.auth.models import User
-from core.config import settings
 from core.db import dispose_engines, is_sqlite, read_session
 from ops.cli import app
-from tests.builders import build_org
+from tests.builders import build_org, tomorrow_noon
 from tests.conftest import ROOT, built_once
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "import_sample.csv"
@@ -245,8 +243,7 @@ def test_demo_refuses_a_database_that_is_not_set_up(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(importlib.util.find_spec("ops.demo") is None,
                     reason="ops/demo is not written yet")
-@time_machine.travel(datetime.combine(datetime.now(settings().zone).date() + timedelta(days=1),
-                                     time(12), settings().zone), tick=True)
+@time_machine.travel(tomorrow_noon(), tick=True)
 def test_demo_loads_reports_into_an_initialised_database(engine):
     # At noon of the provider's next day: late on a Sunday in its zone the demo's regulator
     # clocks came out empty (2026-12-07, 23:10 in New York; not yet explained).

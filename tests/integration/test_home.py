@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
@@ -24,7 +24,7 @@ from core.triage.board import BoardFilters, load_board
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
 from core.views.home import HomePage, Tile, Urgency, evidence_to_check, home_page, last_quarter
-from tests.builders import build_org, draft
+from tests.builders import build_org, draft, tomorrow_noon
 from tests.cluster_helpers import file_late_start_cluster
 
 
@@ -118,14 +118,7 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
         "actions", "actions", "board")
 
 
-def _tomorrow_noon() -> datetime:
-    """Noon of the provider's next day: a test that looks an hour on must not cross into the
-    next day (on a Sunday night, the next week), whatever the hour it runs at."""
-    zone = settings().zone
-    return datetime.combine(datetime.now(zone).date() + timedelta(days=1), time(12), zone)
-
-
-@time_machine.travel(_tomorrow_noon(), tick=True)
+@time_machine.travel(tomorrow_noon(), tick=True)
 def test_a_person_with_several_roles_sees_a_section_each_most_urgent_first(engine, org):
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, still_at_risk=True),
                    now=utcnow(), rules=settings())
