@@ -16,7 +16,8 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import TypeVar
 
@@ -184,26 +185,43 @@ def _pg_problem() -> str | None:
         return f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.__class__.__name__}: {exc}"
 
 
-@pytest.fixture(autouse=True)
-def _clear_of_local_midnight() -> Iterator[None]:
-    """Run no test across the provider's midnight, without waiting for it.
+# How near the provider's midnight a test runs on a moved clock: some look an hour or more ahead
+# (a home page an hour on, a demo's last days), and on a Sunday night that is the next week.
+CLEAR_OF_MIDNIGHT = timedelta(hours=2)
+# A browser test's server keeps the real clock: it cannot be moved, only waited out.
+BROWSER_CLEAR_OF_MIDNIGHT = timedelta(minutes=5)
 
-    Tests compare "today" taken at their start with times taken later; a test that
-    straddles local midnight would see two dates. In the last five minutes of the day the
-    test's clock (in this process) is moved to noon of the same day and keeps ticking, so
+
+@pytest.fixture(autouse=True)
+def _clear_of_local_midnight(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run no test across the provider's midnight.
+
+    Tests compare "today" taken at their start with times taken later, and some look hours
+    ahead; a test near local midnight would see two dates. In the last two hours of the day
+    the test's clock (in this process) is moved to noon of the same day and keeps ticking, so
     elapsed time still passes as it does for throttles and timeouts.
+
+    A browser test's portal runs in a process of its own on the real clock, so its clock is
+    not moved: a session cookie made at noon would have expired for the server (2026-12-07,
+    nine browser tests signed out at 23:55 in New York). In the last five minutes of the day
+    it waits for midnight to pass instead, at most once a worker.
     """
-    from datetime import datetime, time, timedelta
+    import time as wall
 
     from core.config import settings
 
     zone = settings().zone
     now = datetime.now(zone)
-    midnight = datetime.combine(now.date() + timedelta(days=1), time.min, zone)
-    if midnight - now >= timedelta(minutes=5):
+    to_midnight = datetime.combine(now.date() + timedelta(days=1), dtime.min, zone) - now
+    if request.node.get_closest_marker("browser"):
+        if to_midnight < BROWSER_CLEAR_OF_MIDNIGHT:
+            wall.sleep(to_midnight.total_seconds() + 1)
         yield
         return
-    with time_machine.travel(datetime.combine(now.date(), time(12), zone), tick=True):
+    if to_midnight >= CLEAR_OF_MIDNIGHT:
+        yield
+        return
+    with time_machine.travel(datetime.combine(now.date(), dtime(12), zone), tick=True):
         yield
 
 
