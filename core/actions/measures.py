@@ -282,27 +282,6 @@ def exposure(session: Session, filters: MeasureFilters, start: date, end: date, 
     return exposure_between(session, filters.service_ids, start, end, per)
 
 
-def counts_for(session: Session, filters: MeasureFilters, *, per: str, baseline_start: date,
-               go_live: date, end: date, baseline_weeks: int, rules: Settings) -> Counts | None:
-    """Near misses and exposure before go-live and in [go_live, end); None without exposure."""
-    before = exposure(session, filters, baseline_start, go_live, per)
-    during = exposure(session, filters, go_live, end, per) if end > go_live else None
-    if not before or not during:
-        return None
-    return Counts(count_between(session, filters, baseline_start, go_live, rules=rules), before,
-                  count_between(session, filters, go_live, end, rules=rules), during,
-                  baseline_weeks=baseline_weeks, test_days=(end - go_live).days, per=per)
-
-
-def rate(session: Session, filters: MeasureFilters, start: date, end: date, per: str, *,
-         rules: Settings) -> float | None:
-    """The measure over [start, end): per week, or per 100 visits/shifts (None: no data)."""
-    amount = exposure(session, filters, start, end, per)
-    if not amount:
-        return None
-    return count_between(session, filters, start, end, rules=rules) / amount
-
-
 def look_rules(rules: ActionRules, look: str) -> VerdictRules:
     """The thresholds of a look: the end of the test window, or the sustainment check."""
     alpha = rules.evidence_alpha_sustainment if look == "sustainment" else \
@@ -335,34 +314,78 @@ def sustainment_date(go_live: date, window_days: int, rules: ActionRules) -> dat
     return go_live + timedelta(days=window_days + rules.sustainment_after_days)
 
 
+@dataclass(frozen=True)
+class MeasureToEvaluate:
+    """A verification measure and its action's test window, as `evaluate_each` takes them."""
+
+    filters: MeasureFilters
+    per: str
+    direction: str
+    target: float | None
+    go_live: date
+    window_days: int
+    baseline_weeks: int
+
+
 def evaluate(session: Session, filters: MeasureFilters, *, per: str, direction: str,
              target: float | None, go_live: date, window_days: int, baseline_weeks: int,
              today: date, rules: Settings) -> Evaluation:
     """Baseline (the weeks before go-live) against the test: during the window the counts so
     far; from its end the window; from the still-in-place check's date every week since
     go-live (the evidence accumulates, with a stricter threshold for the second look)."""
-    baseline_start = go_live - timedelta(weeks=baseline_weeks)
-    window_end = go_live + timedelta(days=window_days)
-    second = sustainment_date(go_live, window_days, rules.actions)
-    if today < window_end:
-        look, end = "running", max(go_live, today)
-    elif today < second:
-        look, end = "window", window_end
-    else:
-        look, end = "sustainment", second
-    counts = counts_for(session, filters, per=per, baseline_start=baseline_start,
-                        go_live=go_live, end=end, baseline_weeks=baseline_weeks, rules=rules)
-    baseline = rate(session, filters, baseline_start, go_live, per, rules=rules)
-    observed = counts.observed_rate if counts is not None else None
-    if look == "running":
-        so_far = (f"So far: {describe_counts(counts)}." if counts is not None else
-                  "No counts yet.")
-        proposal = Verdict("running", f"{so_far} The numbers are judged when the test window "
-                                      f"ends, on {window_end:%d %b %Y}.", counts)
-    else:
-        proposal = propose(counts, direction=direction, target=target,
-                           rules=look_rules(rules.actions, look),
-                           later_look=f"{second:%d %b %Y}" if look == "window" else None)
-    return Evaluation(baseline, observed, baseline_start, window_end, proposal,
-                      window_over=today >= window_end, look=look, evidence_end=end,
-                      sustainment_end=second)
+    return evaluate_each(session, [MeasureToEvaluate(
+        filters, per, direction, target, go_live, window_days, baseline_weeks)],
+        today=today, rules=rules)[0]
+
+
+def evaluate_each(session: Session, measures: Sequence[MeasureToEvaluate], *, today: date,
+                  rules: Settings) -> list[Evaluation]:
+    """`evaluate` for each measure, their near misses counted together (`count_between_each`,
+    a hundred spans to a statement where the day counts answer): the evidence page evaluates
+    every action in test, and one at a time each took two or three statements."""
+    looks = []
+    spans: list[tuple[MeasureFilters, date, date]] = []
+    for measure in measures:
+        go_live = measure.go_live
+        baseline_start = go_live - timedelta(weeks=measure.baseline_weeks)
+        window_end = go_live + timedelta(days=measure.window_days)
+        second = sustainment_date(go_live, measure.window_days, rules.actions)
+        if today < window_end:
+            look, end = "running", max(go_live, today)
+        elif today < second:
+            look, end = "window", window_end
+        else:
+            look, end = "sustainment", second
+        before = exposure(session, measure.filters, baseline_start, go_live, measure.per)
+        during = (exposure(session, measure.filters, go_live, end, measure.per)
+                  if end > go_live else None)
+        # Only what is used is counted: the baseline needs exposure before go-live, the test
+        # exposure on both sides.
+        if before:
+            spans.append((measure.filters, baseline_start, go_live))
+            if during:
+                spans.append((measure.filters, go_live, end))
+        looks.append((measure, baseline_start, window_end, second, look, end, before, during))
+    counted = iter(count_between_each(session, spans, rules=rules))
+    evaluations = []
+    for measure, baseline_start, window_end, second, look, end, before, during in looks:
+        baseline_count = next(counted) if before else 0
+        counts = Counts(baseline_count, before, next(counted), during,
+                        baseline_weeks=measure.baseline_weeks,
+                        test_days=(end - measure.go_live).days,
+                        per=measure.per) if before and during else None
+        baseline = baseline_count / before if before else None
+        observed = counts.observed_rate if counts is not None else None
+        if look == "running":
+            so_far = (f"So far: {describe_counts(counts)}." if counts is not None else
+                      "No counts yet.")
+            proposal = Verdict("running", f"{so_far} The numbers are judged when the test "
+                                          f"window ends, on {window_end:%d %b %Y}.", counts)
+        else:
+            proposal = propose(counts, direction=measure.direction, target=measure.target,
+                               rules=look_rules(rules.actions, look),
+                               later_look=f"{second:%d %b %Y}" if look == "window" else None)
+        evaluations.append(Evaluation(baseline, observed, baseline_start, window_end, proposal,
+                                      window_over=today >= window_end, look=look,
+                                      evidence_end=end, sustainment_end=second))
+    return evaluations

@@ -31,9 +31,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actions.measures import (
+    Evaluation,
     MeasureFilters,
+    MeasureToEvaluate,
     counts_around_each,
-    evaluate,
+    evaluate_each,
     sustainment_date,
 )
 from core.actions.models import (
@@ -203,9 +205,11 @@ def _counted(counts: tuple[int, int] | None, days: int, limit: int,
             deid.derived(change, [before, after], limit, percent=True))
 
 
-def _verdict(session: Session, action: Action, measure: VerificationMeasure | None,
-             today: date, rules: Settings) -> tuple[str, str, bool]:
-    """(key, words, a person's verdict is awaited now)."""
+def _settled_verdict(action: Action, measure: VerificationMeasure | None,
+                     today: date) -> tuple[str, str, bool] | None:
+    """(key, words, a person's verdict is awaited now) where the numbers are not needed (a
+    confirmed verdict, an action stopped, reworked or not live yet, or no measure); None
+    where the measure's evaluation proposes it (`_proposed_verdict`)."""
     assert action.go_live_date is not None
     status = ActionStatus(action.status)
     confirmed = measure.confirmed_verdict if measure else None
@@ -227,13 +231,22 @@ def _verdict(session: Session, action: Action, measure: VerificationMeasure | No
         if today < window_end:
             return "running", f"{VERDICTS['running']} (until {iso_week(window_end)})", False
         return "due", VERDICTS["due"], True
-    evaluation = evaluate(session, MeasureFilters.from_json(measure.filters), per=measure.per,
-                          direction=measure.direction, target=measure.target, go_live=go_live,
-                          window_days=days, baseline_weeks=measure.baseline_weeks,
-                          today=today, rules=rules)
+    return None
+
+
+def _to_evaluate(action: Action, measure: VerificationMeasure) -> MeasureToEvaluate:
+    assert action.go_live_date is not None
+    return MeasureToEvaluate(MeasureFilters.from_json(measure.filters), measure.per,
+                             measure.direction, measure.target, action.go_live_date,
+                             action.test_window_days or 0, measure.baseline_weeks)
+
+
+def _proposed_verdict(evaluation: Evaluation) -> tuple[str, str, bool]:
+    """(key, words, a person's verdict is awaited now) as the measure's numbers propose."""
     proposed = evaluation.proposal.verdict
     if proposed == "running":
-        return "running", f"{VERDICTS['running']} (until {iso_week(window_end)})", False
+        return ("running", f"{VERDICTS['running']} (until {iso_week(evaluation.window_end)})",
+                False)
     if proposed == "too_early":
         if evaluation.look == "window":  # the test runs on to the second look
             assert evaluation.sustainment_end is not None
@@ -302,12 +315,18 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
     windows = [(filters, go_live, days) for filters, go_live, days, _ in counted
                if filters is not None and days > 0]
     counts = iter(counts_around_each(session, windows, rules=rules))  # type: ignore[arg-type]
-    for (action, measure), (filters, _go_live, days, second) in zip(found, counted,
-                                                                     strict=True):
+    settled = [_settled_verdict(action, measure, today) for action, measure in found]
+    # The rest are proposed by their measures, evaluated together (a measure is there).
+    evaluations = iter(evaluate_each(session, [
+        _to_evaluate(action, measure) for (action, measure), verdict in zip(
+            found, settled, strict=True) if verdict is None and measure is not None],
+        today=today, rules=rules))
+    for (action, _measure), (filters, _go_live, days, second), settled_verdict in zip(
+            found, counted, settled, strict=True):
         assert action.go_live_date is not None
         before, after, before_rate, after_rate, change = _counted(
             next(counts) if filters is not None and days > 0 else None, days, limit)
-        verdict_key, verdict, due = _verdict(session, action, measure, today, rules)
+        verdict_key, verdict, due = settled_verdict or _proposed_verdict(next(evaluations))
         sustained_key, sustained, sustained_due, checked = _sustainment(
             action, checks.get(action.id, []), second, today, rules)
         kind = KINDS_BY_KEY.get(action.strength_category)

@@ -9,7 +9,13 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.actions.measures import MeasureFilters, count_between, counts_around
+from core.actions.measures import (
+    MeasureFilters,
+    MeasureToEvaluate,
+    count_between,
+    counts_around,
+    evaluate_each,
+)
 from core.actions.models import Action, SustainmentCheck, VerificationMeasure
 from core.actions.service import ActionDraft, MeasureDraft, PlanDraft, create_plan
 from core.auth.actor import SYSTEM
@@ -114,6 +120,39 @@ def test_both_windows_counted_at_once_meet_at_go_live_midnight_as_two_counts_wou
                  count_between(session, filters, go_live, go_live + timedelta(days=days),
                                rules=settings()))
     assert at_once == apart == (2, 2)
+
+
+def test_measures_evaluated_together_each_read_as_if_alone(engine, org):
+    # The evidence page evaluates every action in test at once; no measure may take another's
+    # counts: different looks, one with no exposure (visits never counted) between them, one
+    # narrowed to a place (counted from the reports, not the day counts).
+    today = _today()
+    _file(engine, org, today - timedelta(days=150), 9)  # baselines
+    _file(engine, org, today - timedelta(days=45), 4)
+    _file(engine, org, today - timedelta(days=10), 2)
+    near_falls = MeasureFilters(type_keys=("transfer_near_fall",))
+    at_the_door = MeasureFilters(type_keys=("transfer_near_fall",),
+                                 location_ids=(org.maple_bathroom,))
+
+    def measure(filters: MeasureFilters, go_live_days_ago: int, per: str = "week"):
+        return MeasureToEvaluate(filters, per, "decrease", None,
+                                 today - timedelta(days=go_live_days_ago), 28, 26)
+
+    measures = [measure(near_falls, 100),  # past the still-in-place check
+                measure(near_falls, 40),  # the window's end looked at
+                measure(near_falls, 40, per="100_visits"),  # no visits counted: no figures
+                measure(at_the_door, 20),  # running
+                measure(near_falls, 20)]
+    with read_session(engine) as session:
+        together = evaluate_each(session, measures, today=today, rules=settings())
+        alone = [evaluate_each(session, [one], today=today, rules=settings())[0]
+                 for one in measures]
+    assert together == alone
+    assert [e.look for e in together] == ["sustainment", "window", "window", "running",
+                                          "running"]
+    assert together[2].baseline is None and together[2].proposal.counts is None
+    counts = together[0].proposal.counts  # 26 weeks before go-live, 70 days to the check
+    assert counts is not None and (counts.baseline, counts.observed) == (9, 4)
 
 
 def test_while_the_test_runs_the_windows_are_the_days_so_far(engine, org):
