@@ -175,8 +175,9 @@ def cluster_totals(session: Session, actor: Actor, start: date) -> tuple[int, in
 def board_columns(session: Session, actor: Actor, *, now: datetime,
                   interface_types: tuple[str, ...] = ("interface_failure",),
                   page_size: int = BOARD_PAGE_SIZE) -> dict[str, Any]:
-    """The board's columns: counts per column and the first page of cards (reference,
-    urgency, flags), most urgent first, in one pass with window functions."""
+    """The board's columns: counts per column and the first page of cards, most urgent
+    first, in one pass with window functions: each card as the page draws it (reference,
+    urgency, flags, type, service, place, when reported, severity, language)."""
     where = "r.status IN :statuses"
     params: dict[str, Any] = {"statuses": BOARD_STATUSES, "now": now,
                               "interface_types": interface_types or ("",),
@@ -189,6 +190,7 @@ def board_columns(session: Session, actor: Actor, *, now: datetime,
     sql = f"""
         WITH flagged AS (
             SELECT r.id, r.reference, r.status, r.reported_at,
+                   t.name AS type_name, s.name AS service, l.name AS location, r.language,
                    {overdue} AS escalation_overdue,
                    r.still_at_risk, r.safeguarding, r.stop_the_line,
                    (r.interface_flag IS NOT NULL OR r.type_key IN :interface_types) AS interface,
@@ -214,17 +216,20 @@ def board_columns(session: Session, actor: Actor, *, now: datetime,
                    COUNT(*) OVER (PARTITION BY status) AS in_column
             FROM ranked)
         SELECT status, in_column, reference, urgency, escalation_overdue, still_at_risk,
-               safeguarding, stop_the_line, interface, cluster, repeat
+               safeguarding, stop_the_line, interface, cluster, repeat,
+               type_name, service, location, reported_at, severity, language
         FROM ordered WHERE place <= :page_size
         ORDER BY status, place"""
     counts = dict.fromkeys(BOARD_STATUSES, 0)
-    cards: dict[str, list[tuple[str, int, tuple[str, ...]]]] = {s: [] for s in BOARD_STATUSES}
+    cards: dict[str, list[tuple[Any, ...]]] = {s: [] for s in BOARD_STATUSES}
     names = ("escalation_overdue", "still_at_risk", "safeguarding", "stop_the_line",
              "interface", "cluster", "repeat")
     for row in _rows(session, sql, **params):
         counts[row[0]] = int(row[1])
-        flags = tuple(name for name, on in zip(names, row[4:], strict=True) if on)
-        cards[row[0]].append((row[2], int(row[3]), flags))
+        flags = tuple(name for name, on in zip(names, row[4:11], strict=True) if on)
+        type_name, service, location, reported, severity, language = row[11:]
+        cards[row[0]].append((row[2], int(row[3]), flags, type_name, service, location,
+                              _at(reported), severity, language))
     return {"counts": counts, "cards": cards}
 
 

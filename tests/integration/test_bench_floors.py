@@ -194,7 +194,8 @@ def test_triage_board_floor_is_what_the_board_shows(engine, org, spread):
         board = shown.board
         assert floor["counts"] == {s.value: n for s, n in board.counts.items()}, who
         assert floor["cards"] == {
-            s.value: [(c.reference, c.urgency, c.flags) for c in cards]
+            s.value: [(c.reference, c.urgency, c.flags, c.type_name, c.service, c.location,
+                       c.reported_at, c.severity, c.language) for c in cards]
             for s, cards in board.columns.items()}, who
         assert {ref: (decision, _clocks_only(clocks)) for ref, (decision, clocks)
                 in floor["card_clocks"].items()} == {
