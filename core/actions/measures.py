@@ -343,6 +343,8 @@ def evaluate_each(session: Session, measures: Sequence[MeasureToEvaluate], *, to
     """`evaluate` for each measure, their near misses counted together (`count_between_each`,
     a hundred spans to a statement where the day counts answer): the evidence page evaluates
     every action in test, and one at a time each took two or three statements."""
+    if not measures:
+        return []  # not even the day counts' readiness to ask about
     looks = []
     spans: list[tuple[MeasureFilters, date, date]] = []
     for measure in measures:

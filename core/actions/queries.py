@@ -19,7 +19,12 @@ from core.actions.episodes import (
     list_episodes,
     plan_links,
 )
-from core.actions.measures import Evaluation, MeasureFilters, evaluate
+from core.actions.measures import (
+    Evaluation,
+    MeasureFilters,
+    MeasureToEvaluate,
+    evaluate_each,
+)
 from core.actions.models import (
     Action,
     ActionEvidenceCheck,
@@ -301,20 +306,18 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
             item.in_place, item.note))
     descriptions = dict(session.execute(select(Action.id, Action.description).where(
         Action.id.in_(ids))).all())
-    actions = []
-    for row in rows:
-        measure = measures.get(row.id)
-        evaluation = None
-        if measure is not None and row.go_live is not None:
-            evaluation = evaluate(session, MeasureFilters.from_json(measure.filters),
-                                  per=measure.per, direction=measure.direction,
-                                  target=measure.target, go_live=row.go_live,
-                                  window_days=(row.window_end - row.go_live).days
-                                  if row.window_end else 0,
-                                  baseline_weeks=measure.baseline_weeks, today=today,
-                                  rules=rules)
-        actions.append(ActionView(row, descriptions.get(row.id, ""), checks[row.id], measure,
-                                  evaluation, sustainment[row.id]))
+    # Each live action's measure, evaluated together (`evaluate_each`).
+    evaluated = [(row.id, MeasureToEvaluate(
+        MeasureFilters.from_json(measure.filters), measure.per, measure.direction,
+        measure.target, row.go_live, (row.window_end - row.go_live).days if row.window_end
+        else 0, measure.baseline_weeks))
+        for row in rows if (measure := measures.get(row.id)) is not None
+        and row.go_live is not None]
+    evaluations = dict(zip([action_id for action_id, _ in evaluated], evaluate_each(
+        session, [asked for _, asked in evaluated], today=today, rules=rules), strict=True))
+    actions = [ActionView(row, descriptions.get(row.id, ""), checks[row.id],
+                          measures.get(row.id), evaluations.get(row.id), sustainment[row.id])
+               for row in rows]
     reports = [
         (ref, type_name, f"{service} · {location}", status)
         for ref, type_name, service, location, status in session.execute(
