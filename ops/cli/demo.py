@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from core.clock import utcnow
+from core.clock import to_local, utcnow
 from core.config import environment, settings
 from ops.cli.common import fail, guard, progress_bar, ready_engine, say
 
@@ -52,7 +52,10 @@ def demo(
                                 progress=progress)
         span = ""
         if summary.first_occurred and summary.last_occurred:
-            span = (f", {summary.first_occurred:%Y-%m-%d} to {summary.last_occurred:%Y-%m-%d}")
+            # The provider's days: in UTC an evening report in New York is the next day's.
+            zone = settings().zone
+            span = (f", {to_local(summary.first_occurred, zone):%Y-%m-%d} to "
+                    f"{to_local(summary.last_occurred, zone):%Y-%m-%d}")
         say(f"Demo data loaded: {summary.reports} reports across {summary.services} "
             f"services{span}: {summary.triaged} triaged, {summary.reviewed} reviewed, "
             f"{summary.closed} closed, {summary.escalations} escalations, "
