@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from core.actions.evidence import Counts, Verdict, VerdictRules, describe_counts, propose
-from core.actions.models import ActivityCount
+from core.actions.models import ActivityCount, VerificationMeasure
 from core.config import ActionRules, Settings
 from core.organisation.models import Service
 from core.reports.models import NearMissReport
@@ -325,6 +325,14 @@ class MeasureToEvaluate:
     go_live: date
     window_days: int
     baseline_weeks: int
+
+    @classmethod
+    def of(cls, measure: VerificationMeasure, go_live: date,
+           window_days: int) -> MeasureToEvaluate:
+        """A stored measure, for an action live from `go_live` with a test window of
+        `window_days`."""
+        return cls(MeasureFilters.from_json(measure.filters), measure.per, measure.direction,
+                   measure.target, go_live, window_days, measure.baseline_weeks)
 
 
 def evaluate(session: Session, filters: MeasureFilters, *, per: str, direction: str,

@@ -307,10 +307,8 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *, today: date,
     descriptions = dict(session.execute(select(Action.id, Action.description).where(
         Action.id.in_(ids))).all())
     # Each live action's measure, evaluated together (`evaluate_each`).
-    evaluated = [(row.id, MeasureToEvaluate(
-        MeasureFilters.from_json(measure.filters), measure.per, measure.direction,
-        measure.target, row.go_live, (row.window_end - row.go_live).days if row.window_end
-        else 0, measure.baseline_weeks))
+    evaluated = [(row.id, MeasureToEvaluate.of(
+        measure, row.go_live, (row.window_end - row.go_live).days if row.window_end else 0))
         for row in rows if (measure := measures.get(row.id)) is not None
         and row.go_live is not None]
     evaluations = dict(zip([action_id for action_id, _ in evaluated], evaluate_each(

@@ -234,13 +234,6 @@ def _settled_verdict(action: Action, measure: VerificationMeasure | None,
     return None
 
 
-def _to_evaluate(action: Action, measure: VerificationMeasure) -> MeasureToEvaluate:
-    assert action.go_live_date is not None
-    return MeasureToEvaluate(MeasureFilters.from_json(measure.filters), measure.per,
-                             measure.direction, measure.target, action.go_live_date,
-                             action.test_window_days or 0, measure.baseline_weeks)
-
-
 def _proposed_verdict(evaluation: Evaluation) -> tuple[str, str, bool]:
     """(key, words, a person's verdict is awaited now) as the measure's numbers propose."""
     proposed = evaluation.proposal.verdict
@@ -318,8 +311,10 @@ def action_evidence(session: Session, actor: Actor, *, start: date | None = None
     settled = [_settled_verdict(action, measure, today) for action, measure in found]
     # The rest are proposed by their measures, evaluated together (a measure is there).
     evaluations = iter(evaluate_each(session, [
-        _to_evaluate(action, measure) for (action, measure), verdict in zip(
-            found, settled, strict=True) if verdict is None and measure is not None],
+        MeasureToEvaluate.of(measure, action.go_live_date, action.test_window_days or 0)
+        for (action, measure), verdict in zip(
+            found, settled, strict=True)
+        if verdict is None and measure is not None and action.go_live_date is not None],
         today=today, rules=rules))
     for (action, _measure), (filters, _go_live, days, second), settled_verdict in zip(
             found, counted, settled, strict=True):
