@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
@@ -104,13 +104,6 @@ def build_org(engine: Engine) -> Org:
 
 def local_now() -> datetime:
     return to_local(utcnow(), settings().zone).replace(second=0, microsecond=0)
-
-
-def tomorrow_noon() -> datetime:
-    """Noon of the provider's next day: for a test that looks hours ahead and must not cross
-    into the next day (on a Sunday night, the next week), whatever the hour it runs at."""
-    zone = settings().zone
-    return datetime.combine(datetime.now(zone).date() + timedelta(days=1), time(12), zone)
 
 
 def draft(org_: Org, **changes: object) -> NearMissDraft:

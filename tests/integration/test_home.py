@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import time_machine
 
 from core.actions.queries import RegisterFilters, current_clusters, register_counts
 from core.actions.service import ActionDraft, PlanDraft, create_plan, set_go_live
@@ -24,7 +23,7 @@ from core.triage.board import BoardFilters, load_board
 from core.triage.vocabulary import EpisodeStatus
 from core.uow import UnitOfWork
 from core.views.home import HomePage, Tile, Urgency, evidence_to_check, home_page, last_quarter
-from tests.builders import build_org, draft, tomorrow_noon
+from tests.builders import build_org, draft
 from tests.cluster_helpers import file_late_start_cluster
 
 
@@ -118,7 +117,6 @@ def test_the_quality_leads_counts_are_the_registers_and_the_boards(engine, org):
         "actions", "actions", "board")
 
 
-@time_machine.travel(tomorrow_noon(), tick=True)
 def test_a_person_with_several_roles_sees_a_section_each_most_urgent_first(engine, org):
     file_near_miss(UnitOfWork(engine), org.actor("reporter"), draft(org, still_at_risk=True),
                    now=utcnow(), rules=settings())
