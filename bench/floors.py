@@ -145,7 +145,7 @@ def triage_board(session: Session, actor: Actor, *, now: datetime, rules: Settin
     if regulator_open is None and regulator["overdue"]:
         regulator = regulator_section(session, actor, now=now, rules=rules,
                                       limit=BOARD_REGULATOR_PAGE_SIZE)
-    return {**columns, "card_clocks": regulator_clocks(session, actor, shown, now=now),
+    return {**columns, "card_clocks": running_clocks(session, actor, shown),
             "regulator": regulator,
             "cluster_totals": cluster_totals(session, actor, today - timedelta(days=42)),
             "clusters": clusters(session, actor, today - timedelta(days=42),
@@ -232,6 +232,27 @@ def board_columns(session: Session, actor: Actor, *, now: datetime,
                               _at(reported), severity, language))
     return {"counts": counts, "cards": cards}
 
+
+
+def running_clocks(session: Session, actor: Actor,
+                   references: list[str]) -> dict[str, tuple[tuple[str, datetime], ...]]:
+    """The board cards' running regulator clocks, by reference (a card with none left out):
+    ((clock key, due), ...) in the order they were started. The page words each clock's state
+    and time left from these and the minute (core.regulator.clocks, pure)."""
+    if not references:
+        return {}
+    where = "r.reference IN :references AND c.met_at IS NULL AND c.withdrawn_at IS NULL"
+    params: dict[str, Any] = {"references": tuple(references)}
+    if actor.service_ids is not None:
+        where += " AND r.service_id IN :actor_services"
+        params["actor_services"] = tuple(actor.service_ids) or (-1,)
+    found: dict[str, list[tuple[str, datetime]]] = {}
+    for reference, key, due in _rows(session, f"""
+            SELECT r.reference, c.key, c.due_at
+            FROM regulator_clocks c JOIN near_miss_reports r ON r.id = c.report_id
+            WHERE {where} ORDER BY c.id""", **params):
+        found.setdefault(reference, []).append((key, _at(due)))
+    return {reference: tuple(clocks) for reference, clocks in found.items()}
 
 
 def regulator_clocks(session: Session, actor: Actor, references: list[str], *,

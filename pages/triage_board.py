@@ -9,7 +9,7 @@ import streamlit as st
 from core.auth.policy import Capability, can
 from core.clock import utcnow
 from core.i18n import DEFAULT_LANGUAGE, native_name
-from core.regulator.queries import EventClocks, RegulatorBoard
+from core.regulator.queries import ClockView, RegulatorBoard
 from core.reports.vocabulary import ReportStatus
 from core.reports.workflow import BOARD_COLUMNS
 from core.triage.board import FLAG_LABELS, BoardCard, BoardFilters, age_text
@@ -41,7 +41,7 @@ choices = board_reads.choices(actor)
 type_names, service_names = dict(choices.type_names), dict(choices.service_names)
 
 
-def _card(card: BoardCard, event: EventClocks | None) -> None:
+def _card(card: BoardCard, running_clocks: tuple[ClockView, ...]) -> None:
     with st.container(border=True):
         st.page_link(NEAR_MISS_PAGE, label=f"**{card.reference}**",
                      query_params={"ref": card.reference}, icon=":material/open_in_new:")
@@ -52,7 +52,7 @@ def _card(card: BoardCard, event: EventClocks | None) -> None:
             [(f"{native_name(card.language)} ({card.language.upper()})", "violet",
               ":material/translate:")] if card.language != DEFAULT_LANGUAGE else [])
         badges += [(FLAG_LABELS[flag], FLAG_COLOURS[flag], None) for flag in card.flags]
-        badges += regulator_ui.card_clocks(event)
+        badges += regulator_ui.card_clocks(running_clocks)
         severity = (f" · {SEVERITY_LABELS.get(card.severity or '', '')} potential"
                     if card.severity else "")
         lines = small_lines((card.type_name, f"{card.service} · {card.location}",
@@ -87,14 +87,14 @@ def board_view() -> None:
     pages = {status: st.session_state.get(f"board_page_{status.value}", 1)
              for status in BOARD_COLUMNS}
     shown = board_reads.columns(actor, filters, page_size=PAGE_SIZE, pages=pages)
-    board, events = shown.board, shown.events
+    board, clocks = shown.board, shown.running_clocks
     st.caption(f"{board.total} open near misses match. Refreshed {utcnow():%H:%M} UTC.")
     columns = st.columns(len(BOARD_COLUMNS))
     for column, status in zip(columns, BOARD_COLUMNS, strict=True):
         with column:
             st.subheader(f"{_column_title(status)} · {board.counts[status]}")
             for card in board.columns[status]:
-                _card(card, events.get(card.reference))
+                _card(card, clocks.get(card.reference, ()))
             page_count = max(1, math.ceil(board.counts[status] / PAGE_SIZE))
             if page_count > 1:
                 st.pagination(page_count, key=f"board_page_{status.value}",

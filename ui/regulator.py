@@ -76,12 +76,10 @@ def clock_line(clock: ClockView) -> str:
     return line
 
 
-def card_clocks(event: EventClocks | None) -> list[Badge]:
+def card_clocks(running: tuple[ClockView, ...]) -> list[Badge]:
     """The running clocks of a reportable event, as badges for a board card."""
-    if event is None:
-        return []
     return [(f"{clock.label}: {clock.time_left}", STATE_COLOURS[clock.state],
-             ":material/timer:") for clock in event.running]
+             ":material/timer:") for clock in running]
 
 
 def show_notice() -> None:

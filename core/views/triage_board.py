@@ -14,7 +14,7 @@ from core.auth.actor import Actor
 from core.config import Settings
 from core.db import read_session
 from core.organisation.queries import service_choices
-from core.regulator.queries import EventClocks, RegulatorBoard, events_for, regulator_board
+from core.regulator.queries import ClockView, RegulatorBoard, regulator_board, running_clocks_for
 from core.reports.vocabulary import ReportStatus
 from core.taxonomy.service import live_taxonomy
 from core.triage.board import Board, BoardFilters, load_board
@@ -30,10 +30,11 @@ class BoardChoices:
 
 @dataclass(frozen=True, slots=True)
 class BoardColumns:
-    """One page of cards per column, with each card's regulator clocks (by reference)."""
+    """One page of cards per column, with the regulator clocks running of each card that has
+    any (by reference)."""
 
     board: Board
-    events: Mapping[str, EventClocks]
+    running_clocks: Mapping[str, tuple[ClockView, ...]]
 
 
 def board_choices(actor: Actor) -> BoardChoices:
@@ -54,9 +55,9 @@ def board_columns(actor: Actor, filters: BoardFilters, *, page_size: int,
                                 if t.route_to == "operations")
         board = load_board(session, actor, filters, now=now, interface_types=interface_types,
                            page_size=page_size, pages=pages)
-        events = events_for(session, actor, [c.reference for cards in board.columns.values()
-                                             for c in cards], now=now, rules=rules)
-    return BoardColumns(board=board, events=events)
+        clocks = running_clocks_for(session, actor, [
+            card.reference for cards in board.columns.values() for card in cards], now=now)
+    return BoardColumns(board=board, running_clocks=clocks)
 
 
 # How many of a cluster's references the board names: the newest, each a report to open. A

@@ -33,7 +33,7 @@ from core.regulator.clocks import (
     time_left_text,
 )
 from core.regulator.models import RegulatorClock, RegulatorDecision
-from core.regulator.queries import events_for, regulator_board
+from core.regulator.queries import events_for, regulator_board, running_clocks_for
 from core.regulator.service import decide_reportable, record_clock_met
 from core.uow import UnitOfWork
 from tests.builders import Org, build_org, draft, local_now
@@ -384,6 +384,16 @@ def test_a_deadline_met_records_when_and_the_state_reference(engine: Engine,
     assert [c.state for c in shown.clocks] == [ClockState.MET, ClockState.MET,
                                                ClockState.RUNNING]
     assert shown.clocks[0].state_reference == "NY-SIR-2026-0042"
+    # A board card shows the clock still running, not the two met; not to another service's
+    # supervisor, and a report with no clock has no entry.
+    other = file_safeguarding(engine, org)
+    with read_session(engine) as session:
+        on_card = running_clocks_for(session, safeguarding, [reference, other], now=utcnow())
+        elsewhere = running_clocks_for(session, org.actor("oak_supervisor"), [reference],
+                                       now=utcnow())
+    assert {ref: [c.key for c in clocks] for ref, clocks in on_card.items()} == {
+        reference: ["investigation_closed"]}
+    assert on_card[reference][0].time_left.endswith("left") and elsewhere == {}
 
 
 # --------------------------------------------------------------------------- reminders
