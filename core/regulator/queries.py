@@ -184,10 +184,13 @@ def events_for(session: Session, actor: Actor, references: Sequence[str], *, now
     require(actor, Capability.VIEW_REPORT)
     if not references:
         return {}
-    query = select(NearMissReport.id).where(NearMissReport.reference.in_(list(references)))
-    if actor.service_ids is not None:
-        query = query.where(NearMissReport.service_id.in_(actor.service_ids))
-    events = _events(session, actor, list(session.scalars(query)), now=now, rules=rules)
+    # The actor's services are checked on the rows (as in running_clocks_for: given both,
+    # SQLite walked every report of the services to find a page's references).
+    ids = [report_id for report_id, service_id in session.execute(
+        select(NearMissReport.id, NearMissReport.service_id)
+        .where(NearMissReport.reference.in_(list(references))))
+        if actor.service_ids is None or service_id in actor.service_ids]
+    events = _events(session, actor, ids, now=now, rules=rules)
     return {event.reference: event for event in events}
 
 

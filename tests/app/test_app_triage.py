@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -10,6 +12,8 @@ from core.config import settings
 from core.db import read_session
 from core.escalation.models import Escalation
 from core.filing.service import file_near_miss
+from core.regulator.models import RegulatorClock
+from core.regulator.service import decide_reportable, record_clock_met
 from core.reports.models import NearMissReport
 from core.triage.service import TriageAnswers, triage_report
 from core.uow import UnitOfWork
@@ -21,7 +25,7 @@ from tests.apptest_helpers import (
     sign_in,
     texts,
 )
-from tests.builders import build_org, draft
+from tests.builders import build_org, draft, local_now
 from tests.conftest import built_once
 
 
@@ -114,6 +118,39 @@ def test_a_cards_language_and_flags_are_badges_on_one_line(engine, org):
                       ":small[:gray[0 min old]]",
                       ":violet-badge[:material/translate: Español (ES)] "
                       ":red-badge[Still at risk]"]]
+
+
+def test_a_card_shows_its_regulator_clock_while_it_runs_and_not_once_met(engine, org):
+    """Two safeguarding near misses decided reportable, the older one's clock met: the newer
+    card shows its clock with the time left as a badge; the older card shows none."""
+    rules = settings()
+    met_one, running = (file(engine, org, type_key="safeguarding_rights",
+                             occurred_at=local_now() - timedelta(hours=hours),
+                             description="A visitor asked for the bank card; staff refused.")
+                        .reference for hours in (2, 1))
+    for reference in (met_one, running):
+        decide_reportable(UnitOfWork(engine), org.actor("safeguarding"), reference,
+                          reportable=True, reason="Attempted financial exploitation.",
+                          now=utcnow(), rules=rules)
+    with read_session(engine) as session:
+        clocks = {reference: session.scalars(
+            select(RegulatorClock).join(NearMissReport,
+                                        NearMissReport.id == RegulatorClock.report_id)
+            .where(NearMissReport.reference == reference)).all()
+            for reference in (met_one, running)}
+    for clock in clocks[met_one]:
+        record_clock_met(UnitOfWork(engine), org.actor("safeguarding"), clock.id,
+                         met_at=local_now(), state_reference="ST-2026-1", now=utcnow(),
+                         rules=rules)
+    at = sign_in(new_app(), "safeguarding")
+    at.switch_page("pages/triage_board.py").run()
+    assert_no_exception(at)
+    # Both in the New column, oldest first (the same urgency: safeguarding).
+    older, newer = [m for m in texts(at, "markdown") if "-badge[Safeguarding]" in m]
+    assert ":material/timer:" not in older
+    assert newer.count(":material/timer:") == len(clocks[running]) >= 1
+    assert all(f"{clock.label}: " in newer for clock in clocks[running])
+    assert newer.count(" left]") == len(clocks[running])
 
 
 def test_a_reporter_has_no_board(org):

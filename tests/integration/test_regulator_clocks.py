@@ -391,6 +391,8 @@ def test_a_deadline_met_records_when_and_the_state_reference(engine: Engine,
         on_card = running_clocks_for(session, safeguarding, [reference, other], now=utcnow())
         elsewhere = running_clocks_for(session, org.actor("oak_supervisor"), [reference],
                                        now=utcnow())
+        assert events_for(session, org.actor("oak_supervisor"), [reference], now=utcnow(),
+                          rules=SHAPE_3) == {}
     assert {ref: [c.key for c in clocks] for ref, clocks in on_card.items()} == {
         reference: ["investigation_closed"]}
     assert on_card[reference][0].time_left.endswith("left") and elsewhere == {}
