@@ -187,18 +187,14 @@ def board_columns(session: Session, actor: Actor, *, now: datetime,
         params["actor_services"] = tuple(actor.service_ids) or (-1,)
     overdue = ("EXISTS (SELECT 1 FROM escalations e WHERE e.report_id = r.id "
                "AND e.acknowledged_at IS NULL AND e.due_at < :now)")
+    # The names are joined for the page's cards alone, after ranking (as the page does).
     sql = f"""
         WITH flagged AS (
-            SELECT r.id, r.reference, r.status, r.reported_at,
-                   t.name AS type_name, s.name AS service, l.name AS location, r.language,
+            SELECT r.id, r.status, r.reported_at, r.severity,
                    {overdue} AS escalation_overdue,
                    r.still_at_risk, r.safeguarding, r.stop_the_line,
-                   (r.interface_flag IS NOT NULL OR r.type_key IN :interface_types) AS interface,
-                   r.in_cluster AS cluster, r.is_repeat AS repeat, r.severity
+                   r.in_cluster AS cluster, r.is_repeat AS repeat
             FROM near_miss_reports r
-            JOIN near_miss_types t ON t.key = r.type_key
-            JOIN services s ON s.id = r.service_id
-            JOIN locations l ON l.id = r.location_id
             WHERE {where}),
         ranked AS (
             SELECT f.*,
@@ -215,11 +211,19 @@ def board_columns(session: Session, actor: Actor, *, now: datetime,
                                       ORDER BY urgency, reported_at, id) AS place,
                    COUNT(*) OVER (PARTITION BY status) AS in_column
             FROM ranked)
-        SELECT status, in_column, reference, urgency, escalation_overdue, still_at_risk,
-               safeguarding, stop_the_line, interface, cluster, repeat,
-               type_name, service, location, reported_at, severity, language
-        FROM ordered WHERE place <= :page_size
-        ORDER BY status, place"""
+        SELECT o.status, o.in_column, r.reference, o.urgency, o.escalation_overdue,
+               o.still_at_risk, o.safeguarding, o.stop_the_line,
+               (r.interface_flag IS NOT NULL OR r.type_key IN :interface_types) AS interface,
+               o.cluster, o.repeat,
+               t.name AS type_name, s.name AS service, l.name AS location, o.reported_at,
+               o.severity, r.language
+        FROM ordered o
+        JOIN near_miss_reports r ON r.id = o.id
+        JOIN near_miss_types t ON t.key = r.type_key
+        JOIN services s ON s.id = r.service_id
+        JOIN locations l ON l.id = r.location_id
+        WHERE o.place <= :page_size
+        ORDER BY o.status, o.place"""
     counts = dict.fromkeys(BOARD_STATUSES, 0)
     cards: dict[str, list[tuple[Any, ...]]] = {s: [] for s in BOARD_STATUSES}
     names = ("escalation_overdue", "still_at_risk", "safeguarding", "stop_the_line",

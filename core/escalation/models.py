@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -32,6 +32,11 @@ class Escalation(Base):
     __table_args__ = (
         Index("ix_escalations_kind_open", "kind", "decided_at"),
         Index("ix_escalations_report", "report_id"),
+        # The escalations not yet acknowledged (a few of a hundred thousand), for the board's
+        # "escalation overdue" (migration 0029).
+        Index("ix_escalations_unacknowledged", "report_id", "due_at",
+              postgresql_where=text("acknowledged_at IS NULL"),
+              sqlite_where=text("acknowledged_at IS NULL")),
     )
 
 

@@ -197,37 +197,55 @@ def board_counts(session: Session, actor: Actor, filters: BoardFilters, *, now: 
 
 @lru_cache(maxsize=64)
 def _board_statement(shape: _Shape) -> Select:
-    """Each matching report's card and flags (worked out once), its place in its column by
-    urgency then age, and its column's count; only each column's page (parameters
-    `skip_<status>` and `page_size`), and every column's first card for its count."""
-    flag_sql = _flag_conditions()
+    """Each matching report's place in its column (by urgency, then age) and its column's
+    count; then, for only each column's page (parameters `skip_<status>` and `page_size`) and
+    every column's first card (for its count), the card and its flags. The names and flags
+    are looked up for the forty cards alone: for all of them first, the board at a million
+    reports on PostgreSQL (10,703 open) took a third longer than a read per column."""
+    overdue = _overdue()
     flagged = (
-        select(NearMissReport.id, NearMissReport.reference, NearMissReport.status,
-               NearMissType.name.label("type_name"), Service.name.label("service"),
-               Location.name.label("location"), NearMissReport.reported_at,
-               NearMissReport.severity, NearMissReport.review_level, NearMissReport.routed_to,
-               NearMissReport.version_id, NearMissReport.language,
-               *(flag_sql[name].label(name) for name in FLAG_LABELS))
-        .join(NearMissType, NearMissType.key == NearMissReport.type_key)
-        .join(Service, Service.id == NearMissReport.service_id)
-        .join(Location, Location.id == NearMissReport.location_id)
+        select(NearMissReport.id, NearMissReport.status, NearMissReport.reported_at,
+               NearMissReport.still_at_risk, NearMissReport.safeguarding,
+               NearMissReport.stop_the_line, NearMissReport.severity, NearMissReport.in_cluster,
+               NearMissReport.is_repeat, overdue.label("escalation_overdue"))
         .where(*_where(shape))
         .subquery("flagged"))
     f = flagged.c
-    rank = _urgency(f.escalation_overdue, f.still_at_risk, f.status, f.safeguarding,
-                    f.stop_the_line, f.severity, f.cluster, f.repeat)
+    # The urgency is a column of its own, so that the window's order and the card read the
+    # one value (written twice, PostgreSQL looked the overdue escalations up twice).
+    in_scope = select(f.id, f.status, f.reported_at, f.escalation_overdue, _urgency(
+        f.escalation_overdue, f.still_at_risk, f.status, f.safeguarding, f.stop_the_line,
+        f.severity, f.in_cluster, f.is_repeat).label("urgency")).subquery("in_scope")
+    s = in_scope.c
     ranked = select(
-        flagged, rank.label("urgency"),
-        func.row_number().over(partition_by=f.status,
-                               order_by=(rank, f.reported_at, f.id)).label("place"),
-        func.count().over(partition_by=f.status).label("in_column")).subquery("ranked")
+        s.id, s.status, s.escalation_overdue, s.urgency,
+        func.row_number().over(partition_by=s.status,
+                               order_by=(s.urgency, s.reported_at, s.id)).label("place"),
+        func.count().over(partition_by=s.status).label("in_column")).subquery("ranked")
     r = ranked.c
     skipped = case({status.value: bindparam(f"skip_{status.value}", type_=Integer)
                     for status in BOARD_COLUMNS}, value=r.status)
     page_size = bindparam("page_size", type_=Integer)
-    return (select(ranked)
-            .where(or_(r.place == 1, and_(r.place > skipped, r.place <= skipped + page_size)))
-            .order_by(r.status, r.place))
+    on_page = (select(ranked)
+               .where(or_(r.place == 1, and_(r.place > skipped, r.place <= skipped + page_size)))
+               .subquery("on_page"))
+    p = on_page.c
+    flag_sql = _flag_conditions()
+    return (
+        select(p.status, p.place, p.in_column, p.urgency, NearMissReport.id,
+               NearMissReport.reference, NearMissType.name.label("type_name"),
+               Service.name.label("service"), Location.name.label("location"),
+               NearMissReport.reported_at, NearMissReport.severity,
+               NearMissReport.review_level, NearMissReport.routed_to,
+               NearMissReport.version_id, NearMissReport.language,
+               *(p.escalation_overdue.label(name) if name == "escalation_overdue"
+                 else flag_sql[name].label(name) for name in FLAG_LABELS))
+        .select_from(on_page)
+        .join(NearMissReport, NearMissReport.id == p.id)
+        .join(NearMissType, NearMissType.key == NearMissReport.type_key)
+        .join(Service, Service.id == NearMissReport.service_id)
+        .join(Location, Location.id == NearMissReport.location_id)
+        .order_by(p.status, p.place))
 
 
 def load_board(session: Session, actor: Actor, filters: BoardFilters, *, now: datetime,
