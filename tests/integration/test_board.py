@@ -98,6 +98,19 @@ def test_counts_per_column_and_filters(engine, org):
     assert untriaged.total == 2
     old = board(engine, org.actor("supervisor"), BoardFilters(min_age_days=1))
     assert old.total == 0
+    # Each filter alone and together (each set of filters is a statement of its own, built
+    # once and given its values: core/triage/board.py).
+    recent = board(engine, org.actor("supervisor"), BoardFilters(max_age_days=1))
+    assert recent.total == 3
+    either = board(engine, org.actor("supervisor"),
+                   BoardFilters(severities=("high", "untriaged")))
+    assert either.total == 3
+    narrowed = board(engine, org.actor("supervisor"), BoardFilters(
+        service_ids=(org.maple,), type_keys=("medication_discrepancy", "transfer_near_fall"),
+        severities=("untriaged",), flags=("interface", "still_at_risk"), max_age_days=1))
+    assert narrowed.total == 1 and narrowed.counts[NEW] == 1
+    elsewhere = board(engine, org.actor("supervisor"), BoardFilters(service_ids=(org.oak,)))
+    assert elsewhere.total == 0
 
 
 def test_columns_are_paged(engine, org):
