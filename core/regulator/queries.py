@@ -189,7 +189,7 @@ def events_for(session: Session, actor: Actor, references: Sequence[str], *, now
     ids = [report_id for report_id, service_id in session.execute(
         select(NearMissReport.id, NearMissReport.service_id)
         .where(NearMissReport.reference.in_(list(references))))
-        if actor.service_ids is None or service_id in actor.service_ids]
+        if actor.covers_service(service_id)]
     events = _events(session, actor, ids, now=now, rules=rules)
     return {event.reference: event for event in events}
 
@@ -212,7 +212,7 @@ def running_clocks_for(session: Session, actor: Actor, references: Sequence[str]
              .order_by(RegulatorClock.id))
     running: dict[str, list[ClockView]] = defaultdict(list)
     for reference, service_id, clock in session.execute(query):
-        if actor.service_ids is None or service_id in actor.service_ids:
+        if actor.covers_service(service_id):
             running[reference].append(_clock_view(clock, now))
     return {reference: tuple(clocks) for reference, clocks in running.items()}
 
