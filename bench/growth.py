@@ -85,6 +85,30 @@ def table(runs: dict[int, list[dict[str, dict[str, Any]]]]) -> list[str]:
             if min(growths) <= MOST_GROWTH < max(growths):  # chance decides the side
                 verdict += f" (rounds either side of {MOST_GROWTH:.0f}×: the data cannot tell)"
         lines.append("| " + " | ".join([key, *cells, verdict]) + " |")
+    return lines + frame_lines(runs[large], large)
+
+
+# The pages whose time is read as the app's frame plus their own part (scale.py's "app frame").
+FRAME = "app frame"
+FRAME_SPLIT_PAGES = ("triage board, cold", "triage board, repeated")
+
+
+def frame_lines(rounds: list[dict[str, dict[str, Any]]], size: int) -> list[str]:
+    """Below the table: the board's time at `size` split into the app's frame (what any page
+    run pays before its own reads and drawing) and the board's own part, the latter against
+    the floor. For reading only: the goals above are judged on the whole page run."""
+    if not all(FRAME in measures for measures in rounds):
+        return []
+    frame = statistics.median(measures[FRAME]["median"] for measures in rounds)
+    lines = ["", f"At {size:,}: the app's frame alone (sign-in check, menu, AppTest's own work) "
+                 f"takes {_ms(frame)} of every page run."]
+    for key in FRAME_SPLIT_PAGES:
+        if not all(key in measures for measures in rounds):
+            continue
+        page = statistics.median(measures[key]["median"] for measures in rounds)
+        floor = statistics.median(measures[key]["floor"] for measures in rounds)
+        lines.append(f"- {key}: {_ms(page)} = the frame + {_ms(page - frame)} of its own "
+                     f"({(page - frame) / floor:.1f}× its floor of {_ms(floor)}).")
     return lines
 
 
