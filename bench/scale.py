@@ -282,9 +282,11 @@ def _measure(backend: str, reports: int, url: str, load_seconds: float | None,
     from core.metrics import governance as gov
     from core.organisation.queries import reporting_options
     from core.reports.models import NearMissReport
+    from core.reports.workflow import BOARD_COLUMNS
     from core.taxonomy.service import live_taxonomy
     from core.triage.board import BoardFilters, load_board
     from core.uow import UnitOfWork
+    from core.views import triage_board as board_views
     from core.weeks import week_start_of
     from tests.apptest_helpers import new_app, sign_in
     from tests.builders import local_now
@@ -345,6 +347,26 @@ def _measure(backend: str, reports: int, url: str, load_seconds: float | None,
                                 interface_types=interface_types)
 
     board_floor = _times(board_floor_query, 20)
+
+    def board_reads() -> None:
+        # What a cold page run reads, through the page's own view functions, without
+        # Streamlit: the filters' choices, the columns and their cards' clocks, the cluster
+        # section's totals and the regulator section's (its events too when a clock is overdue,
+        # as the section then opens by itself).
+        now, rules = utcnow(), settings()
+        board_views.board_choices(supervisor)
+        board_views.board_columns(supervisor, BoardFilters(), page_size=floors.BOARD_PAGE_SIZE,
+                                  pages=dict.fromkeys(BOARD_COLUMNS, 1), now=now, rules=rules)
+        board_views.board_cluster_totals(supervisor, now=now, rules=rules)
+        regulator = board_views.board_regulator(
+            supervisor, now=now, rules=rules, page_size=floors.BOARD_REGULATOR_PAGE_SIZE,
+            details=False)
+        if regulator.overdue:
+            board_views.board_regulator(supervisor, now=now, rules=rules,
+                                        page_size=floors.BOARD_REGULATOR_PAGE_SIZE)
+
+    table.add("triage board's reads alone (the page's view functions, no Streamlit)",
+              _times(board_reads, 20), board_floor, None, key="triage board, reads")
     at = open_page(url, "pages/triage_board.py", "supervisor")
     open_reports = sum(board.counts.values())
 
