@@ -228,7 +228,8 @@ def _board_statement(shape: _Shape) -> Select:
                .where(or_(r.place == 1, and_(r.place > skipped, r.place <= skipped + page_size)))
                .subquery("on_page"))
     p = on_page.c
-    flag_sql = _flag_conditions()
+    # The flags as the card shows them; the overdue one already worked out for the ranking.
+    flag_sql = {**_flag_conditions(), "escalation_overdue": p.escalation_overdue}
     return (
         select(p.status, p.place, p.in_column, p.urgency, NearMissReport.id,
                NearMissReport.reference, NearMissType.name.label("type_name"),
@@ -236,8 +237,7 @@ def _board_statement(shape: _Shape) -> Select:
                NearMissReport.reported_at, NearMissReport.severity,
                NearMissReport.review_level, NearMissReport.routed_to,
                NearMissReport.version_id, NearMissReport.language,
-               *(p.escalation_overdue.label(name) if name == "escalation_overdue"
-                 else flag_sql[name].label(name) for name in FLAG_LABELS))
+               *(flag_sql[name].label(name) for name in FLAG_LABELS))
         .select_from(on_page)
         .join(NearMissReport, NearMissReport.id == p.id)
         .join(NearMissType, NearMissType.key == NearMissReport.type_key)
