@@ -472,7 +472,11 @@ def current_actor() -> Actor:
 
 
 RETURN_TRIES = "nm_return_tries"
+RETURN_ARRIVED = "nm_return_arrived"  # when a switch first brought the person to the page
 MAX_RETURN_TRIES = 5
+# How long after a switch has brought someone to their page a run that names the page they
+# came from is taken for the browser's stale rerun, not for their own click (seen 0.24 s).
+RETURN_GRACE_SECONDS = 10.0
 
 
 def follow_return_to(current_url_path: str, allowed: Collection[str]
@@ -483,14 +487,26 @@ def follow_return_to(current_url_path: str, allowed: Collection[str]
     The request is kept until the person has arrived: on a busy machine a rerun (the cookie
     component's) can interrupt the run that switches pages before the switch is sent, and
     the next run then starts on the landing page, which would otherwise forget the bookmark.
-    A few tries at most, so a deep link that cannot open never traps anyone."""
+    After a switch it is kept a moment longer: the cookie component's rerun can leave the
+    browser before the switch reaches it, naming the landing page the browser still shows
+    (a freshly started server: the board's deep link opened Home, 2 of 26 tries under load).
+    Such a run goes back to the page once; a second run on the page spends the request, and so
+    does leaving it later than that moment. A few tries at most, so a deep link that cannot
+    open never traps anyone."""
     wanted = st.session_state.get(RETURN_TO)
     if wanted is None:
         return None
     tries = st.session_state.get(RETURN_TRIES, 0)
-    if wanted[0] == current_url_path or wanted[0] not in allowed or tries >= MAX_RETURN_TRIES:
-        st.session_state.pop(RETURN_TO, None)
-        st.session_state.pop(RETURN_TRIES, None)
+    arrived = st.session_state.get(RETURN_ARRIVED)
+    now = time.monotonic()
+    if wanted[0] == current_url_path and tries == 1 and arrived is None:
+        st.session_state[RETURN_ARRIVED] = now  # brought here by one switch: see above
+        return None
+    if (wanted[0] == current_url_path or wanted[0] not in allowed
+            or tries >= MAX_RETURN_TRIES or (tries >= 2 and arrived is not None)
+            or (arrived is not None and now - arrived > RETURN_GRACE_SECONDS)):
+        for key in (RETURN_TO, RETURN_TRIES, RETURN_ARRIVED):
+            st.session_state.pop(key, None)
         return None
     st.session_state[RETURN_TRIES] = tries + 1
     return wanted

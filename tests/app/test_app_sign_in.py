@@ -325,9 +325,47 @@ def test_a_deep_link_asked_for_before_sign_in_is_followed_once_and_only_if_allow
     sign_in(at, "supervisor")
     assert_no_exception(at)
     assert texts(at, "title")[0] == title
-    assert RETURN_TO not in at.session_state
     at.run()
     assert texts(at, "title")[0] == title
+    assert RETURN_TO not in at.session_state
+
+
+def test_the_browsers_late_rerun_from_the_landing_page_goes_back_to_the_deep_link_once(org):
+    """On a busy server the cookie component's rerun can leave the browser before the switch to
+    the bookmarked page reaches it, naming the landing page it still shows: the board's deep
+    link then opened Home. Right after the switch such a run goes back to the page, once; the
+    person's own next click is followed."""
+    from ui.session import RETURN_TO
+
+    at = new_app()
+    at.run()
+    at.session_state[RETURN_TO] = ("triage_board", {})
+    sign_in(at, "supervisor")
+    assert texts(at, "title")[0] == "Triage board"
+    at.switch_page("pages/home.py").run()  # the browser's rerun, still on the landing page
+    assert_no_exception(at)
+    assert texts(at, "title")[0] == "Triage board"
+    at.switch_page("pages/home.py").run()  # now a click of the person's own
+    assert texts(at, "title")[0] == "Home"
+    assert RETURN_TO not in at.session_state
+
+
+def test_leaving_a_deep_linked_page_later_than_a_moment_after_arriving_is_not_undone(org):
+    """A run naming another page after the moment a late rerun may take is the person's
+    own: they are not sent back to the bookmark."""
+    import time
+
+    from ui.session import RETURN_ARRIVED, RETURN_GRACE_SECONDS, RETURN_TO
+
+    at = new_app()
+    at.run()
+    at.session_state[RETURN_TO] = ("triage_board", {})
+    sign_in(at, "supervisor")
+    assert texts(at, "title")[0] == "Triage board"
+    at.session_state[RETURN_ARRIVED] = time.monotonic() - RETURN_GRACE_SECONDS - 1
+    at.switch_page("pages/home.py").run()
+    assert texts(at, "title")[0] == "Home"
+    assert RETURN_TO not in at.session_state
 
 
 def test_once_ready_the_portal_takes_its_long_lived_objects_out_of_the_collectors_view(org):
