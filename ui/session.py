@@ -473,6 +473,7 @@ def current_actor() -> Actor:
 
 RETURN_TRIES = "nm_return_tries"
 RETURN_ARRIVED = "nm_return_arrived"  # when a switch first brought the person to the page
+RETURN_FROM = "nm_return_from"  # the page that switch left
 MAX_RETURN_TRIES = 5
 # How long after a switch has brought someone to their page a run that names the page they
 # came from is taken for the browser's stale rerun, not for their own click (seen 0.24 s).
@@ -491,8 +492,8 @@ def follow_return_to(current_url_path: str, allowed: Collection[str]
     browser before the switch reaches it, naming the landing page the browser still shows
     (a freshly started server: the board's deep link opened Home, 2 of 26 tries under load).
     Such a run goes back to the page once; a second run on the page spends the request, and so
-    does leaving it later than that moment. A few tries at most, so a deep link that cannot
-    open never traps anyone."""
+    does leaving it for another page, or later than that moment. A few tries at most, so a
+    deep link that cannot open never traps anyone."""
     wanted = st.session_state.get(RETURN_TO)
     if wanted is None:
         return None
@@ -503,10 +504,12 @@ def follow_return_to(current_url_path: str, allowed: Collection[str]
         st.session_state[RETURN_ARRIVED] = now  # brought here by one switch: see above
         return None
     if (wanted[0] == current_url_path or wanted[0] not in allowed
-            or tries >= MAX_RETURN_TRIES or (tries >= 2 and arrived is not None)
-            or (arrived is not None and now - arrived > RETURN_GRACE_SECONDS)):
-        for key in (RETURN_TO, RETURN_TRIES, RETURN_ARRIVED):
+            or tries >= MAX_RETURN_TRIES or (arrived is not None and (
+                tries >= 2 or now - arrived > RETURN_GRACE_SECONDS
+                or current_url_path != st.session_state.get(RETURN_FROM)))):
+        for key in (RETURN_TO, RETURN_TRIES, RETURN_ARRIVED, RETURN_FROM):
             st.session_state.pop(key, None)
         return None
     st.session_state[RETURN_TRIES] = tries + 1
+    st.session_state[RETURN_FROM] = current_url_path
     return wanted

@@ -350,6 +350,21 @@ def test_the_browsers_late_rerun_from_the_landing_page_goes_back_to_the_deep_lin
     assert RETURN_TO not in at.session_state
 
 
+def test_a_click_to_another_page_right_after_a_deep_link_opened_is_followed(org):
+    """Only the page the switch left can be the browser's late rerun: a click to any other
+    page, however soon, is the person's own."""
+    from ui.session import RETURN_TO
+
+    at = new_app()
+    at.run()
+    at.session_state[RETURN_TO] = ("triage_board", {})
+    sign_in(at, "supervisor")
+    assert texts(at, "title")[0] == "Triage board"
+    at.switch_page("pages/inbox.py").run()
+    assert texts(at, "title")[0] == "Inbox"
+    assert RETURN_TO not in at.session_state
+
+
 def test_leaving_a_deep_linked_page_later_than_a_moment_after_arriving_is_not_undone(org):
     """A run naming another page after the moment a late rerun may take is the person's
     own: they are not sent back to the bookmark."""
