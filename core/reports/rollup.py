@@ -28,15 +28,20 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
+    Date,
     Engine,
     Select,
     Table,
+    TextClause,
     and_,
+    bindparam,
     case,
     delete,
     event,
@@ -52,7 +57,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, UOWTransaction
 
 from core.clock import to_local, utcnow
-from core.db import union_rows
+from core.db import UNION_TERMS_PER_STATEMENT, union_rows
 from core.reports.models import (
     LocationWeekCount,
     NearMissDayCount,
@@ -403,6 +408,45 @@ def day_count_rows_by_key(session: Session,
                          _TABLE.c.day >= start, _TABLE.c.day < end)
                   .group_by(*columns)
                   for (type_key, service_id), (start, end) in spans.items())) if n]
+
+
+def day_count_stretch_sums(session: Session,
+                           edges: Mapping[tuple[str, int], Iterable[date]],
+                           ) -> list[tuple[str, int, date, int]]:
+    """(type, service, first day, near misses) for each (type, service) of `edges` and each
+    stretch of local days [one edge, the next) between its edges in order; stretches with none
+    are left out. Each stretch is a sum over the (type, service, day) index, a hundred to a
+    statement. The evidence per action asks only for windows between such edges (a go-live
+    and a window's ends): on SQLite its day rows, 7,572 at 100k reports, took longer to hand
+    to Python than to find, and 420 sums answer. PostgreSQL plans each term: there the day
+    rows are quicker (`core.actions.measures._day_counts_around`)."""
+    stretches = [(type_key, service_id, start, end)
+                 for (type_key, service_id), days in edges.items()
+                 for start, end in pairwise(sorted(set(days)))]
+    found: list[tuple[str, int, date, int]] = []
+    for first in range(0, len(stretches), UNION_TERMS_PER_STATEMENT):
+        batch = stretches[first:first + UNION_TERMS_PER_STATEMENT]
+        asked = {f"{name}_{i}": value for i, stretch in enumerate(batch)
+                 for name, value in zip(("type", "service", "start", "end"), stretch,
+                                        strict=True)}
+        for i, n in session.execute(_stretch_sums(len(batch)), asked):
+            if n:
+                type_key, service_id, start, _end = batch[i]
+                found.append((type_key, service_id, start, int(n)))
+    return found
+
+
+@cache
+def _stretch_sums(terms: int) -> TextClause:
+    """The statement of `day_count_stretch_sums` for `terms` stretches, written once per
+    size: built as SQLAlchemy selects, 420 stretches took about 40 ms to build, against 3 ms
+    to run. Only numbers the code makes and the table's own names go into its text."""
+    return text(" UNION ALL ".join(
+        f"SELECT {i} AS stretch, sum(reports) FROM {_TABLE.name} WHERE type_key = :type_{i} "
+        f"AND service_id = :service_{i} AND day >= :start_{i} AND day < :end_{i}"
+        for i in range(terms))).bindparams(*(
+            bindparam(f"{name}_{i}", type_=Date()) for i in range(terms)
+            for name in ("start", "end")))
 
 
 def service_sums(session: Session, type_key: str, services: Iterable[int],

@@ -242,6 +242,12 @@ def _figures(engine, org, scope: gov.Scope) -> dict[str, object]:
         figures["each named"] = counts_around_each(session, named, rules=rules)
         assert figures["each named"] == [counts_around(session, f, g, d, rules=rules)
                                          for f, g, d in named]
+        # A go-live on each of 120 days, windows of one to three days: over a hundred
+        # stretches between their edges, summed in two statements (the latest days, where the
+        # reports are, in the second).
+        figures["each named, many"] = counts_around_each(session, [
+            (measure, today - timedelta(days=ago), 1 + ago % 3) for ago in range(120)],
+            rules=rules)
         # More spans than one statement sums (a hundred), one of them a filter the day counts
         # do not keep (a place): each as `count_between` counts it alone.
         spans = [(filters, start, start + timedelta(days=days))
