@@ -37,6 +37,9 @@ class Escalation(Base):
         Index("ix_escalations_unacknowledged", "report_id", "due_at",
               postgresql_where=text("acknowledged_at IS NULL"),
               sqlite_where=text("acknowledged_at IS NULL")),
+        # A period's escalations by when they were raised, with what their timeliness reads
+        # (the commissioner's evidence, the digest, the signals export; migration 0030).
+        Index("ix_escalations_raised", "raised_at", "kind", "acknowledged_at", "due_at"),
     )
 
 
