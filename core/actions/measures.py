@@ -219,17 +219,15 @@ def _day_counts_around(session: Session, windows: Sequence[tuple[MeasureFilters,
     sums 135 ms)."""
     types = tuple(session.scalars(select(NearMissType.key)))
     services = tuple(session.scalars(select(Service.id)))
-    spans: dict[tuple[str, int], tuple[date, date]] = {}
     edges: dict[tuple[str, int], set[date]] = {}
     for filters, go_live, days in windows:
-        start, end = go_live - timedelta(days=days), go_live + timedelta(days=days)
+        window = (go_live - timedelta(days=days), go_live, go_live + timedelta(days=days))
         for type_key in filters.type_keys or types:
             for service_id in filters.service_ids or services:
-                first, last = spans.get((type_key, service_id), (start, end))
-                spans[(type_key, service_id)] = (min(first, start), max(last, end))
-                edges.setdefault((type_key, service_id), set()).update((start, go_live, end))
-    if not spans:  # no type or no service to count
+                edges.setdefault((type_key, service_id), set()).update(window)
+    if not edges:  # no type or no service to count
         return []
+    spans = {key: (min(days), max(days)) for key, days in edges.items()}
     first = min(start for start, _ in spans.values())
     last = max(end for _, end in spans.values())
     by_key = sum((end - start).days for start, end in spans.values())
