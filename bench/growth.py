@@ -96,7 +96,8 @@ FRAME_SPLIT_PAGES = ("triage board, cold", "triage board, repeated")
 def frame_lines(rounds: list[dict[str, dict[str, Any]]], size: int) -> list[str]:
     """Below the table: the board's time at `size` split into the app's frame (what any page
     run pays before its own reads and drawing) and the board's own part, the latter against
-    the floor. For reading only: the goals above are judged on the whole page run."""
+    the floor, and whether a cold run could meet the goal at all (the frame and the floor's
+    reads alone over it). For reading only: the goals above are judged on the whole page run."""
     if not all(FRAME in measures for measures in rounds):
         return []
     frame = statistics.median(measures[FRAME]["median"] for measures in rounds)
@@ -109,6 +110,11 @@ def frame_lines(rounds: list[dict[str, dict[str, Any]]], size: int) -> list[str]
         floor = statistics.median(measures[key]["floor"] for measures in rounds)
         lines.append(f"- {key}: {_ms(page)} = the frame + {_ms(page - frame)} of its own "
                      f"({(page - frame) / floor:.1f}× its floor of {_ms(floor)}).")
+        if key.endswith("cold") and frame + floor > MOST_OVER_FLOOR * floor:
+            # A cold run reads at least what the floor reads, after the frame.
+            lines.append(f"  No cold run of it can be within {MOST_OVER_FLOOR}× its floor here: "
+                         f"the frame and the floor's own reads alone are "
+                         f"{(frame + floor) / floor:.1f}× the floor.")
     return lines
 
 
