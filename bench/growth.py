@@ -90,7 +90,8 @@ def table(runs: dict[int, list[dict[str, dict[str, Any]]]]) -> list[str]:
 
 # The pages whose time is read as the app's frame plus their own part (scale.py's "app frame").
 FRAME = "app frame"
-FRAME_SPLIT_PAGES = ("triage board, cold", "triage board, repeated")
+BOARD_COLD = "triage board, cold"
+FRAME_SPLIT_PAGES = (BOARD_COLD, "triage board, repeated")
 
 
 def frame_lines(rounds: list[dict[str, dict[str, Any]]], size: int) -> list[str]:
@@ -110,7 +111,7 @@ def frame_lines(rounds: list[dict[str, dict[str, Any]]], size: int) -> list[str]
         floor = statistics.median(measures[key]["floor"] for measures in rounds)
         lines.append(f"- {key}: {_ms(page)} = the frame + {_ms(page - frame)} of its own "
                      f"({(page - frame) / floor:.1f}× its floor of {_ms(floor)}).")
-        if key.endswith("cold") and frame + floor > MOST_OVER_FLOOR * floor:
+        if key == BOARD_COLD and frame + floor > MOST_OVER_FLOOR * floor:
             # A cold run reads at least what the floor reads, after the frame.
             lines.append(f"  No cold run of it can be within {MOST_OVER_FLOOR}× its floor here: "
                          f"the frame and the floor's own reads alone are "

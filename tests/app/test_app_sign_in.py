@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, update
+from streamlit.testing.v1 import AppTest
 
 from core.accounts.service import SIGN_IN_REFUSED
 from core.accounts.users import set_user_active
@@ -311,6 +312,18 @@ def test_a_refused_new_user_marks_each_answer_under_one_summary(org):
     assert at.text_input(key="users_add_email").value == "not an address"
 
 
+def _supervisor_signed_in_after_a_deep_link(asked: str) -> AppTest:
+    """An AppTest where a bookmark asked for the page `asked` before sign-in (as
+    ui.session.current_actor keeps it), then the supervisor signed in."""
+    from ui.session import RETURN_TO
+
+    at = new_app()
+    at.run()
+    at.session_state[RETURN_TO] = (asked, {})
+    sign_in(at, "supervisor")
+    return at
+
+
 @pytest.mark.parametrize(("asked", "title"), [("triage_board", "Triage board"),
                                               ("admin_users", "Home")])
 def test_a_deep_link_asked_for_before_sign_in_is_followed_once_and_only_if_allowed(
@@ -319,10 +332,7 @@ def test_a_deep_link_asked_for_before_sign_in_is_followed_once_and_only_if_allow
     may not open user administration: Home instead); either way the request is then spent."""
     from ui.session import RETURN_TO
 
-    at = new_app()
-    at.run()
-    at.session_state[RETURN_TO] = (asked, {})
-    sign_in(at, "supervisor")
+    at = _supervisor_signed_in_after_a_deep_link(asked)
     assert_no_exception(at)
     assert texts(at, "title")[0] == title
     at.run()
@@ -337,10 +347,7 @@ def test_the_browsers_late_rerun_from_the_landing_page_goes_back_to_the_deep_lin
     person's own next click is followed."""
     from ui.session import RETURN_TO
 
-    at = new_app()
-    at.run()
-    at.session_state[RETURN_TO] = ("triage_board", {})
-    sign_in(at, "supervisor")
+    at = _supervisor_signed_in_after_a_deep_link("triage_board")
     assert texts(at, "title")[0] == "Triage board"
     at.switch_page("pages/home.py").run()  # the browser's rerun, still on the landing page
     assert_no_exception(at)
@@ -355,10 +362,7 @@ def test_a_click_to_another_page_right_after_a_deep_link_opened_is_followed(org)
     page, however soon, is the person's own."""
     from ui.session import RETURN_TO
 
-    at = new_app()
-    at.run()
-    at.session_state[RETURN_TO] = ("triage_board", {})
-    sign_in(at, "supervisor")
+    at = _supervisor_signed_in_after_a_deep_link("triage_board")
     assert texts(at, "title")[0] == "Triage board"
     at.switch_page("pages/inbox.py").run()
     assert texts(at, "title")[0] == "Inbox"
@@ -372,10 +376,7 @@ def test_leaving_a_deep_linked_page_later_than_a_moment_after_arriving_is_not_un
 
     from ui.session import RETURN_ARRIVED, RETURN_GRACE_SECONDS, RETURN_TO
 
-    at = new_app()
-    at.run()
-    at.session_state[RETURN_TO] = ("triage_board", {})
-    sign_in(at, "supervisor")
+    at = _supervisor_signed_in_after_a_deep_link("triage_board")
     assert texts(at, "title")[0] == "Triage board"
     at.session_state[RETURN_ARRIVED] = time.monotonic() - RETURN_GRACE_SECONDS - 1
     at.switch_page("pages/home.py").run()
